@@ -1,8 +1,73 @@
-//! placeholder, replaced by the engine commit
+//! A lock-free, multi-producer, multi-consumer marketplace.
+//!
+//! Producers [`publish`](Marketplace::publish) products into a [`Marketplace`], each holding
+//! at most `queue_size_per_producer` of them on the shelf at once. Consumers open carts,
+//! [`add_to_cart`](Marketplace::add_to_cart) whatever equal product is on sale,
+//! [`remove_from_cart`](Marketplace::remove_from_cart) to give one back to the producer
+//! that made it, and [`place_order`](Marketplace::place_order). It is the classic
+//! "marketplace" exercise, rebuilt without its one global lock: per-producer
+//! `crossbeam_queue::ArrayQueue`s bound capacity, per-product lock-free queues hold what is
+//! on sale, a `DashMap` holds the carts, and ids come from atomic counters.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::thread;
+//! use std::time::Duration;
+//!
+//! use marketplace::Marketplace;
+//!
+//! let market = Arc::new(Marketplace::new(2));
+//!
+//! let producer = {
+//!     let market = Arc::clone(&market);
+//!     thread::spawn(move || {
+//!         let me = market.register_producer();
+//!         for _ in 0..3 {
+//!             // Blocks while this producer already has 2 teas on the shelf.
+//!             market.publish_timeout(me, "tea", Duration::from_secs(10)).unwrap();
+//!         }
+//!     })
+//! };
+//!
+//! let consumer = {
+//!     let market = Arc::clone(&market);
+//!     thread::spawn(move || {
+//!         let cart = market.new_cart();
+//!         for _ in 0..3 {
+//!             // Blocks (without spinning) until a tea is on sale.
+//!             market.add_to_cart_timeout(cart, &"tea", Duration::from_secs(10)).unwrap();
+//!         }
+//!         market.place_order(cart).unwrap()
+//!     })
+//! };
+//!
+//! producer.join().unwrap();
+//! assert_eq!(consumer.join().unwrap(), vec!["tea"; 3]);
+//! assert_eq!(market.stats().open_carts, 0);
+//! ```
+//!
+//! Every operation logs a `debug` record through the [`log`] crate; with no logger
+//! installed that costs one relaxed atomic load.
+//!
+//! [`baseline::LockedMarketplace`] has the same semantics behind one `Mutex` (the classic
+//! design); the tests hold the engine to it and the benchmarks measure against it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod baseline;
+mod cart;
+mod error;
+mod ids;
+mod market;
+mod shelf;
+mod sync;
+mod wait;
 
 #[cfg(feature = "scenario")]
 pub mod repr;
 #[cfg(feature = "scenario")]
 pub mod scenario;
+
+pub use error::{AddError, OrderError, PublishError, RemoveError};
+pub use ids::{CartId, ProducerId};
+pub use market::{Marketplace, Stats};

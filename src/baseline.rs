@@ -1,0 +1,428 @@
+//! The classic design: the same marketplace behind one global `Mutex`.
+//!
+//! [`LockedMarketplace`] has exactly the semantics of [`Marketplace`](crate::Marketplace)
+//! (same ids, errors, FIFO choice among equal items, claim-and-return, over-capacity after a
+//! return) with all state in one place guarded by one lock, which makes it easy to trust. It
+//! serves two purposes: the property tests run random operation sequences on both and demand
+//! identical results, and the benchmarks measure the engine against it. Lookups are O(1)
+//! hash-map operations, so it is a fair rival, not a strawman.
+//!
+//! Invariant (under the lock): `on_sale[p]` equals the number of items of producer `p` in
+//! `shelves`; an item is in `shelves` or in exactly one cart of `carts`.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+use log::debug;
+
+use crate::cart::Cart;
+use crate::error::{AddError, OrderError, PublishError, RemoveError};
+use crate::ids::{CartId, ProducerId};
+use crate::market::Stats;
+use crate::shelf::Item;
+use crate::sync::{Condvar, Mutex, MutexGuard, next_market_tag};
+
+/// A marketplace with the engine's semantics and the classic design: one lock around
+/// everything.
+///
+/// ```
+/// use marketplace::baseline::LockedMarketplace;
+///
+/// let market = LockedMarketplace::new(3);
+/// let producer = market.register_producer();
+/// market.publish(producer, "green tea").unwrap();
+/// let cart = market.new_cart();
+/// market.add_to_cart(cart, &"green tea").unwrap();
+/// assert_eq!(market.place_order(cart).unwrap(), vec!["green tea"]);
+/// ```
+pub struct LockedMarketplace<P> {
+    tag: u32,
+    queue_size_per_producer: usize,
+    state: Mutex<State<P>>,
+    /// Signalled on every change that may help a blocked publisher or consumer.
+    changed: Condvar,
+}
+
+struct State<P> {
+    /// Items on sale per producer, returned ones included.
+    on_sale: Vec<usize>,
+    /// Items on sale per product, oldest first.
+    shelves: HashMap<P, VecDeque<Item<P>>>,
+    carts: HashMap<u64, Cart<P>>,
+    next_cart: u64,
+    /// Threads blocked in a `*_timeout` call; nobody is signalled while it is zero.
+    waiting: usize,
+    closed: bool,
+}
+
+impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> {
+    /// Creates a marketplace where each producer may have up to `queue_size_per_producer`
+    /// products on the shelf at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `queue_size_per_producer` is zero.
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
+    /// assert_eq!(market.stats().producers, 0);
+    /// ```
+    pub fn new(queue_size_per_producer: usize) -> Self {
+        assert!(
+            queue_size_per_producer > 0,
+            "queue_size_per_producer must be at least 1"
+        );
+        Self {
+            tag: next_market_tag(),
+            queue_size_per_producer,
+            state: Mutex::new(State {
+                on_sale: Vec::new(),
+                shelves: HashMap::new(),
+                carts: HashMap::new(),
+                next_cart: 0,
+                waiting: 0,
+                closed: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Registers a new producer. See [`Marketplace::register_producer`](crate::Marketplace::register_producer).
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
+    /// assert_ne!(market.register_producer(), market.register_producer());
+    /// ```
+    pub fn register_producer(&self) -> ProducerId {
+        let mut state = self.lock();
+        let index = u32::try_from(state.on_sale.len()).expect("more than u32::MAX producers");
+        state.on_sale.push(0);
+        let id = ProducerId {
+            market: self.tag,
+            index,
+        };
+        debug!("register_producer() -> {id}");
+        id
+    }
+
+    /// Puts `product` on sale. See [`Marketplace::publish`](crate::Marketplace::publish).
+    ///
+    /// ```
+    /// use marketplace::{PublishError, baseline::LockedMarketplace};
+    ///
+    /// let market = LockedMarketplace::new(1);
+    /// let producer = market.register_producer();
+    /// assert_eq!(market.publish(producer, 'a'), Ok(()));
+    /// assert_eq!(market.publish(producer, 'b'), Err(PublishError::Full('b')));
+    /// ```
+    pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
+        debug!("publish({producer}, {product:?})");
+        let mut state = self.lock();
+        self.publish_locked(&mut state, producer, product)
+    }
+
+    /// Publishes, waiting up to `timeout` for room. See
+    /// [`Marketplace::publish_timeout`](crate::Marketplace::publish_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::baseline::LockedMarketplace;
+    ///
+    /// let market = LockedMarketplace::new(1);
+    /// let producer = market.register_producer();
+    /// assert!(market.publish_timeout(producer, 1, Duration::ZERO).is_ok());
+    /// assert!(market.publish_timeout(producer, 2, Duration::ZERO).unwrap_err().is_full());
+    /// ```
+    pub fn publish_timeout(
+        &self,
+        producer: ProducerId,
+        product: P,
+        timeout: Duration,
+    ) -> Result<(), PublishError<P>> {
+        debug!("publish_timeout({producer}, {product:?}, {timeout:?})");
+        let mut pending = Some(product);
+        self.wait_for(timeout, |market, state| {
+            let product = pending.take().expect("one attempt at a time");
+            match market.publish_locked(state, producer, product) {
+                Err(PublishError::Full(product)) => {
+                    pending = Some(product);
+                    None
+                }
+                done => Some(done),
+            }
+        })
+        .unwrap_or_else(|| Err(PublishError::Full(pending.take().expect("not published"))))
+    }
+
+    /// Opens a new, empty cart. See [`Marketplace::new_cart`](crate::Marketplace::new_cart).
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
+    /// assert_ne!(market.new_cart(), market.new_cart());
+    /// ```
+    pub fn new_cart(&self) -> CartId {
+        let mut state = self.lock();
+        let serial = state.next_cart;
+        state.next_cart += 1;
+        state.carts.insert(serial, Cart::new());
+        let id = CartId {
+            market: self.tag,
+            serial,
+        };
+        debug!("new_cart() -> {id}");
+        id
+    }
+
+    /// Moves one equal item into `cart`. See
+    /// [`Marketplace::add_to_cart`](crate::Marketplace::add_to_cart).
+    ///
+    /// ```
+    /// use marketplace::{AddError, baseline::LockedMarketplace};
+    ///
+    /// let market = LockedMarketplace::new(1);
+    /// let cart = market.new_cart();
+    /// assert_eq!(market.add_to_cart(cart, &"tea"), Err(AddError::Unavailable));
+    /// ```
+    pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+        debug!("add_to_cart({cart}, {product:?})");
+        let mut state = self.lock();
+        self.add_locked(&mut state, cart, product)
+    }
+
+    /// Adds, waiting up to `timeout` for an equal item. See
+    /// [`Marketplace::add_to_cart_timeout`](crate::Marketplace::add_to_cart_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::{AddError, baseline::LockedMarketplace};
+    ///
+    /// let market = LockedMarketplace::new(1);
+    /// let cart = market.new_cart();
+    /// let outcome = market.add_to_cart_timeout(cart, &"tea", Duration::from_millis(1));
+    /// assert_eq!(outcome, Err(AddError::Unavailable));
+    /// ```
+    pub fn add_to_cart_timeout(
+        &self,
+        cart: CartId,
+        product: &P,
+        timeout: Duration,
+    ) -> Result<(), AddError> {
+        debug!("add_to_cart_timeout({cart}, {product:?}, {timeout:?})");
+        self.wait_for(timeout, |market, state| {
+            match market.add_locked(state, cart, product) {
+                Err(AddError::Unavailable) => None,
+                done => Some(done),
+            }
+        })
+        .unwrap_or(Err(AddError::Unavailable))
+    }
+
+    /// Claims an equal item out of `cart` and returns it to its producer. See
+    /// [`Marketplace::remove_from_cart`](crate::Marketplace::remove_from_cart).
+    ///
+    /// ```
+    /// use marketplace::{RemoveError, baseline::LockedMarketplace};
+    ///
+    /// let market = LockedMarketplace::<&str>::new(1);
+    /// let cart = market.new_cart();
+    /// assert_eq!(market.remove_from_cart(cart, &"tea"), Err(RemoveError::NotInCart));
+    /// ```
+    pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+        debug!("remove_from_cart({cart}, {product:?})");
+        let mut state = self.lock();
+        let serial = self.cart_serial(cart).ok_or(RemoveError::UnknownCart)?;
+        let item = state
+            .carts
+            .get_mut(&serial)
+            .ok_or(RemoveError::UnknownCart)?
+            .claim(product)
+            .ok_or(RemoveError::NotInCart)?;
+        state.on_sale[item.producer as usize] += 1;
+        self.put_on_sale(&mut state, item);
+        Ok(())
+    }
+
+    /// Returns the cart's products and retires it. See
+    /// [`Marketplace::place_order`](crate::Marketplace::place_order).
+    ///
+    /// ```
+    /// use marketplace::{OrderError, baseline::LockedMarketplace};
+    ///
+    /// let market = LockedMarketplace::<u8>::new(1);
+    /// let cart = market.new_cart();
+    /// assert_eq!(market.place_order(cart), Ok(vec![]));
+    /// assert_eq!(market.place_order(cart), Err(OrderError::UnknownCart));
+    /// ```
+    pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
+        debug!("place_order({cart})");
+        let serial = self.cart_serial(cart).ok_or(OrderError::UnknownCart)?;
+        let cart = self.lock().carts.remove(&serial);
+        cart.map(Cart::into_products).ok_or(OrderError::UnknownCart)
+    }
+
+    /// Stops every blocking wait. See [`Marketplace::close`](crate::Marketplace::close).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::{AddError, baseline::LockedMarketplace};
+    ///
+    /// let market = LockedMarketplace::<u8>::new(1);
+    /// let cart = market.new_cart();
+    /// market.close();
+    /// assert_eq!(market.add_to_cart_timeout(cart, &1, Duration::MAX), Err(AddError::Unavailable));
+    /// ```
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Items `producer` has on the shelf now, or `None` for an id not issued here.
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::new(2);
+    /// let producer = market.register_producer();
+    /// market.publish(producer, 7).unwrap();
+    /// assert_eq!(market.shelf_len(producer), Some(1));
+    /// ```
+    pub fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
+        let index = self.producer_index(producer)?;
+        self.lock().on_sale.get(index).copied()
+    }
+
+    /// How many items equal to `product` are on sale now.
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::new(2);
+    /// let producer = market.register_producer();
+    /// market.publish(producer, 7).unwrap();
+    /// assert_eq!(market.available(&7), 1);
+    /// ```
+    pub fn available(&self, product: &P) -> usize {
+        self.lock().shelves.get(product).map_or(0, VecDeque::len)
+    }
+
+    /// A snapshot of the marketplace's size.
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(2);
+    /// market.new_cart();
+    /// assert_eq!(market.stats().open_carts, 1);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let state = self.lock();
+        Stats {
+            producers: state.on_sale.len(),
+            open_carts: state.carts.len(),
+            items_on_shelves: state.on_sale.iter().sum(),
+            items_in_carts: state.carts.values().map(Cart::len).sum(),
+        }
+    }
+
+    fn publish_locked(
+        &self,
+        state: &mut State<P>,
+        producer: ProducerId,
+        product: P,
+    ) -> Result<(), PublishError<P>> {
+        let Some(index) = self
+            .producer_index(producer)
+            .filter(|&index| index < state.on_sale.len())
+        else {
+            return Err(PublishError::UnknownProducer(product));
+        };
+        if state.on_sale[index] >= self.queue_size_per_producer {
+            return Err(PublishError::Full(product));
+        }
+        state.on_sale[index] += 1;
+        self.put_on_sale(
+            state,
+            Item {
+                product,
+                producer: producer.index,
+            },
+        );
+        Ok(())
+    }
+
+    fn add_locked(&self, state: &mut State<P>, cart: CartId, product: &P) -> Result<(), AddError> {
+        let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
+        if !state.carts.contains_key(&serial) {
+            return Err(AddError::UnknownCart);
+        }
+        let item = state
+            .shelves
+            .get_mut(product)
+            .and_then(VecDeque::pop_front)
+            .ok_or(AddError::Unavailable)?;
+        state.on_sale[item.producer as usize] -= 1;
+        state
+            .carts
+            .get_mut(&serial)
+            .expect("checked above")
+            .add(item);
+        self.signal(state);
+        Ok(())
+    }
+
+    fn put_on_sale(&self, state: &mut State<P>, item: Item<P>) {
+        state
+            .shelves
+            .entry(item.product.clone())
+            .or_default()
+            .push_back(item);
+        self.signal(state);
+    }
+
+    /// Runs `attempt` under the lock until it gives a value, sleeping on `changed` between
+    /// tries; `None` after the deadline or once closed.
+    fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut attempt: impl FnMut(&Self, &mut State<P>) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut state = self.lock();
+        state.waiting += 1;
+        let outcome = loop {
+            if let Some(value) = attempt(self, &mut state) {
+                break Some(value);
+            }
+            let now = Instant::now();
+            let left = match deadline {
+                _ if state.closed => break None,
+                Some(deadline) if now >= deadline => break None,
+                Some(deadline) => deadline - now,
+                None => Duration::from_secs(3600),
+            };
+            state = match self.changed.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        };
+        state.waiting -= 1;
+        outcome
+    }
+
+    fn signal(&self, state: &State<P>) {
+        if state.waiting > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<P>> {
+        // Every update of the state completes before anything can panic, so a poisoned lock
+        // still guards consistent data.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn cart_serial(&self, cart: CartId) -> Option<u64> {
+        (cart.market == self.tag).then_some(cart.serial)
+    }
+
+    fn producer_index(&self, producer: ProducerId) -> Option<usize> {
+        (producer.market == self.tag).then_some(producer.index as usize)
+    }
+}

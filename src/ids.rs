@@ -1,0 +1,74 @@
+//! Producer and cart identifiers.
+//!
+//! Both carry the tag of the marketplace that issued them, so an id presented to another
+//! marketplace is told apart from a local one and rejected with an `Unknown*` error instead of
+//! silently naming someone else's producer or cart. Within one marketplace, producer indices
+//! and cart serials come from atomic counters and are never reused.
+
+use std::fmt;
+
+/// Identifies a producer registered with [`Marketplace::register_producer`].
+///
+/// Cheap to copy, compare and hash. It is only meaningful to the marketplace that issued it.
+///
+/// ```
+/// use marketplace::Marketplace;
+///
+/// let market = Marketplace::<&str>::new(2);
+/// let first = market.register_producer();
+/// let second = market.register_producer();
+/// assert_ne!(first, second);
+/// assert_eq!(first.to_string(), "producer 0");
+/// ```
+///
+/// [`Marketplace::register_producer`]: crate::Marketplace::register_producer
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ProducerId {
+    pub(crate) market: u32,
+    pub(crate) index: u32,
+}
+
+impl ProducerId {
+    /// The position of this producer in registration order (0 for the first one).
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
+impl fmt::Display for ProducerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "producer {}", self.index)
+    }
+}
+
+/// Identifies a cart opened with [`Marketplace::new_cart`].
+///
+/// A cart id is spent once its order is placed: later use reports an unknown cart.
+///
+/// ```
+/// use marketplace::Marketplace;
+///
+/// let market = Marketplace::<&str>::new(2);
+/// let cart = market.new_cart();
+/// assert_eq!(cart.to_string(), "cart 0");
+/// ```
+///
+/// [`Marketplace::new_cart`]: crate::Marketplace::new_cart
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct CartId {
+    pub(crate) market: u32,
+    pub(crate) serial: u64,
+}
+
+impl CartId {
+    /// The serial number of this cart in its marketplace (0 for the first one opened).
+    pub fn serial(self) -> u64 {
+        self.serial
+    }
+}
+
+impl fmt::Display for CartId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cart {}", self.serial)
+    }
+}

@@ -1,0 +1,283 @@
+//! The one switch point between real concurrency primitives and loom's model-checked ones.
+//!
+//! Every atomic, lock, shared pointer, queue and concurrent map the engine touches is named
+//! here and nowhere else. A normal build re-exports `std::sync`, `crossbeam_queue`, `dashmap`
+//! and `arc_swap`; a build with `--cfg loom` swaps in `loom::sync` and small lock-based
+//! stand-ins with the same methods, so the loom models in `loom-tests/` explore *our* protocol
+//! (claim-and-return, capacity accounting, wake-ups) rather than the internals of those crates,
+//! which are tested by their own authors. Nothing outside this module knows which build it is.
+//!
+//! The stand-ins are deliberately simple (a loom `Mutex` around a std collection): each of
+//! their operations is one atomic step, which is exactly the guarantee the real lock-free
+//! structures give (linearizability), so a model that passes with them holds for the real ones.
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+    pub(crate) use arc_swap::ArcSwap;
+    pub(crate) use crossbeam_queue::{ArrayQueue, SegQueue};
+    pub(crate) use crossbeam_utils::CachePadded;
+
+    /// A hint that the caller is in a short retry loop waiting for another thread's step.
+    pub(crate) fn spin_hint() {
+        std::hint::spin_loop();
+    }
+
+    /// A concurrent hash map: `DashMap`, seen through the handful of operations the engine
+    /// needs. Callbacks run while the entry's shard is locked, so they must be short and must
+    /// not touch the same map again.
+    pub(crate) struct ConcurrentMap<K, V> {
+        inner: dashmap::DashMap<K, V>,
+    }
+
+    impl<K: Eq + std::hash::Hash, V> ConcurrentMap<K, V> {
+        pub(crate) fn new() -> Self {
+            Self {
+                inner: dashmap::DashMap::new(),
+            }
+        }
+
+        /// Shared access to the value under `key`; its shard stays read-locked while the
+        /// returned guard lives.
+        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_> {
+            self.inner.get(key)
+        }
+
+        /// Runs `f` on the value under `key` (exclusive access), if there is one.
+        pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+            self.inner
+                .get_mut(key)
+                .map(|mut entry| f(entry.value_mut()))
+        }
+
+        /// Runs `f` on the value under `key`, inserting `make()` first when there is none.
+        pub(crate) fn with_or_insert<R>(
+            &self,
+            key: K,
+            make: impl FnOnce() -> V,
+            f: impl FnOnce(&V) -> R,
+        ) -> R {
+            f(self
+                .inner
+                .entry(key)
+                .or_insert_with(make)
+                .downgrade()
+                .value())
+        }
+
+        pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
+            self.inner.insert(key, value)
+        }
+
+        pub(crate) fn remove(&self, key: &K) -> Option<V> {
+            self.inner.remove(key).map(|(_, value)| value)
+        }
+
+        pub(crate) fn contains_key(&self, key: &K) -> bool {
+            self.inner.contains_key(key)
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.inner.len()
+        }
+
+        /// Visits every value; each shard is locked while it is visited (not a hot path).
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&V)) {
+            for entry in self.inner.iter() {
+                f(entry.value());
+            }
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+    use std::collections::{HashMap, VecDeque};
+    use std::hash::Hash;
+
+    pub(crate) fn spin_hint() {
+        loom::thread::yield_now();
+    }
+
+    /// Stand-in for `crossbeam_utils::CachePadded`: padding means nothing to a model.
+    #[derive(Debug, Default)]
+    pub(crate) struct CachePadded<T>(T);
+
+    impl<T> CachePadded<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(value)
+        }
+    }
+
+    impl<T> std::ops::Deref for CachePadded<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.0
+        }
+    }
+
+    /// Stand-in for `crossbeam_queue::ArrayQueue`: bounded FIFO, each call one atomic step.
+    pub(crate) struct ArrayQueue<T> {
+        items: Mutex<VecDeque<T>>,
+        cap: usize,
+    }
+
+    impl<T> ArrayQueue<T> {
+        pub(crate) fn new(cap: usize) -> Self {
+            assert!(cap > 0, "capacity must be non-zero");
+            Self {
+                items: Mutex::new(VecDeque::with_capacity(cap)),
+                cap,
+            }
+        }
+
+        pub(crate) fn push(&self, value: T) -> Result<(), T> {
+            let mut items = self.items.lock().unwrap();
+            if items.len() == self.cap {
+                Err(value)
+            } else {
+                items.push_back(value);
+                Ok(())
+            }
+        }
+
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.items.lock().unwrap().pop_front()
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.items.lock().unwrap().len()
+        }
+
+        pub(crate) fn capacity(&self) -> usize {
+            self.cap
+        }
+    }
+
+    /// Stand-in for `crossbeam_queue::SegQueue`: unbounded FIFO, each call one atomic step.
+    pub(crate) struct SegQueue<T> {
+        items: Mutex<VecDeque<T>>,
+    }
+
+    impl<T> SegQueue<T> {
+        pub(crate) fn new() -> Self {
+            Self {
+                items: Mutex::new(VecDeque::new()),
+            }
+        }
+
+        pub(crate) fn push(&self, value: T) {
+            self.items.lock().unwrap().push_back(value);
+        }
+
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.items.lock().unwrap().pop_front()
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.items.lock().unwrap().len()
+        }
+    }
+
+    /// Stand-in for `arc_swap::ArcSwap`: `load` hands out a clone of the current `Arc`.
+    pub(crate) struct ArcSwap<T> {
+        current: Mutex<Arc<T>>,
+    }
+
+    impl<T> ArcSwap<T> {
+        pub(crate) fn from_pointee(value: T) -> Self {
+            Self {
+                current: Mutex::new(Arc::new(value)),
+            }
+        }
+
+        pub(crate) fn load(&self) -> Arc<T> {
+            self.current.lock().unwrap().clone()
+        }
+
+        pub(crate) fn store(&self, value: Arc<T>) {
+            *self.current.lock().unwrap() = value;
+        }
+    }
+
+    pub(crate) struct Cloned<V>(V);
+
+    impl<V> std::ops::Deref for Cloned<V> {
+        type Target = V;
+        fn deref(&self) -> &V {
+            &self.0
+        }
+    }
+
+    /// Stand-in for `DashMap` behind the same narrow interface as the real build's wrapper.
+    pub(crate) struct ConcurrentMap<K, V> {
+        inner: Mutex<HashMap<K, V>>,
+    }
+
+    impl<K: Eq + Hash, V> ConcurrentMap<K, V> {
+        pub(crate) fn new() -> Self {
+            Self {
+                inner: Mutex::new(HashMap::new()),
+            }
+        }
+
+        /// The engine's shared map values are `Arc`s, so a clone stands in for a guard.
+        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_>
+        where
+            V: Clone,
+        {
+            self.inner.lock().unwrap().get(key).cloned().map(Cloned)
+        }
+
+        pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+            self.inner.lock().unwrap().get_mut(key).map(f)
+        }
+
+        pub(crate) fn with_or_insert<R>(
+            &self,
+            key: K,
+            make: impl FnOnce() -> V,
+            f: impl FnOnce(&V) -> R,
+        ) -> R {
+            f(self.inner.lock().unwrap().entry(key).or_insert_with(make))
+        }
+
+        pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
+            self.inner.lock().unwrap().insert(key, value)
+        }
+
+        pub(crate) fn remove(&self, key: &K) -> Option<V> {
+            self.inner.lock().unwrap().remove(key)
+        }
+
+        pub(crate) fn contains_key(&self, key: &K) -> bool {
+            self.inner.lock().unwrap().contains_key(key)
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.inner.lock().unwrap().len()
+        }
+
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&V)) {
+            for value in self.inner.lock().unwrap().values() {
+                f(value);
+            }
+        }
+    }
+}
+
+pub(crate) use imp::*;
+
+/// A tag unique to each marketplace in this process, stamped into the ids it issues so an id
+/// from another marketplace is recognised as foreign. This counter is bookkeeping, not part
+/// of the concurrent protocol, so it stays a std atomic even under loom (loom atomics cannot
+/// live in statics).
+pub(crate) fn next_market_tag() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

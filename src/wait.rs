@@ -1,0 +1,105 @@
+//! Blocking waits without busy loops: an event count that lets a thread sleep until another
+//! thread may have made its attempt succeed.
+//!
+//! The fast paths never touch the lock in here. A waiter announces itself in `sleepers`
+//! before its attempts; a notifier makes its change visible and only then looks at `sleepers`.
+//! Both put a `SeqCst` fence between their write and their read, so at least one sees the
+//! other (the store-buffering pattern): either the waiter's attempt sees the change, or the
+//! notifier sees the waiter and bumps `epoch`. A waiter reads `epoch` *before* each attempt
+//! and sleeps only while it is unchanged, so a notification that lands between a failed
+//! attempt and the sleep is never lost.
+//!
+//! Attempts run with no lock held, and the lock here is never held while taking another, so
+//! waiting and notifying impose no lock order on the rest of the engine.
+
+use std::time::{Duration, Instant};
+
+use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, fence};
+
+/// Where threads sleep until some event (an arrival, freed capacity) may help them.
+pub(crate) struct Waiters {
+    /// Threads between their announcement and their departure; notifiers skip the lock
+    /// while it is zero, which is the common case.
+    sleepers: AtomicUsize,
+    /// Bumped by every notification that found a sleeper.
+    epoch: Mutex<u64>,
+    wakeup: Condvar,
+}
+
+impl Waiters {
+    pub(crate) fn new() -> Self {
+        Self {
+            sleepers: AtomicUsize::new(0),
+            epoch: Mutex::new(0),
+            wakeup: Condvar::new(),
+        }
+    }
+
+    /// Called after a change that may let a waiter's attempt succeed.
+    pub(crate) fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) > 0 {
+            self.wake_all();
+        }
+    }
+
+    /// Wakes every sleeper unconditionally (used when the marketplace closes).
+    pub(crate) fn wake_all(&self) {
+        *lock(&self.epoch) += 1;
+        self.wakeup.notify_all();
+    }
+
+    /// Repeats `attempt` until it gives a value, sleeping between tries until a notification.
+    /// Gives up with `None` once `timeout` has passed or `closed` is set, after one more
+    /// attempt.
+    pub(crate) fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        closed: &AtomicBool,
+        mut attempt: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        if let Some(value) = attempt() {
+            return Some(value);
+        }
+        // An overflowing deadline means "wait as long as it takes".
+        let deadline = Instant::now().checked_add(timeout);
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let outcome = loop {
+            let seen = *lock(&self.epoch);
+            if let Some(value) = attempt() {
+                break Some(value);
+            }
+            if closed.load(Ordering::SeqCst) || !self.sleep_while(seen, deadline) {
+                break None;
+            }
+        };
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        outcome
+    }
+
+    /// Sleeps while `epoch` is still `seen`; false once the deadline has passed.
+    fn sleep_while(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut epoch = lock(&self.epoch);
+        while *epoch == seen {
+            let now = Instant::now();
+            let left = match deadline {
+                Some(deadline) if now >= deadline => return false,
+                Some(deadline) => deadline - now,
+                None => Duration::from_secs(3600),
+            };
+            epoch = match self.wakeup.wait_timeout(epoch, left) {
+                Ok((epoch, _)) => epoch,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
+    }
+}
+
+/// The epoch counter cannot be left half-updated by a panic, so poisoning is ignored.
+fn lock(mutex: &Mutex<u64>) -> MutexGuard<'_, u64> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
