@@ -64,7 +64,11 @@ mod sync;
 mod wait;
 
 #[cfg(feature = "scenario")]
+pub mod generate;
+#[cfg(feature = "scenario")]
 pub mod repr;
+#[cfg(feature = "scenario")]
+pub mod runner;
 #[cfg(feature = "scenario")]
 pub mod scenario;
 

@@ -4,7 +4,7 @@
 //! checked byte for byte, so this module reproduces CPython 3.11's rules exactly:
 //!
 //! - `str`: quote choice, the fixed escapes, and `\xNN` / `\uNNNN` / `\UNNNNNNNN` for every
-//!   code point `str.isprintable` rejects (the table in [`nonprintable`] is generated from
+//!   code point `str.isprintable` rejects (the table in `repr/nonprintable.rs` is generated from
 //!   Python itself, so no Unicode category logic lives here);
 //! - `float`: the shortest digits that round-trip, laid out the way `float.__repr__` does
 //!   (exponent form when the decimal exponent is below -4 or at least 16);
