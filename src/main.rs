@@ -61,7 +61,8 @@ enum Command {
         scenario: PathBuf,
         /// Multiply every wait of the scenario by this factor; 0 runs without waiting
         /// (threads still block, never spin, while they wait for each other).
-        #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
+        #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
+              allow_negative_numbers = true)]
         time_scale: f64,
         /// Log every marketplace call (debug level) to this file, rotated at 1 MB, keeping
         /// 20 old files; its directory is created if missing. Without it nothing is logged.
@@ -72,7 +73,8 @@ enum Command {
               value_parser = ["error", "warn", "info", "debug", "trace"], requires = "log_file")]
         log_level: String,
         /// Stop with exit code 3 when no consumer made progress for this many seconds.
-        #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout)]
+        #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
+              allow_negative_numbers = true)]
         stall_timeout: f64,
         /// Print a summary (purchases, retries, time) on stderr at the end.
         #[arg(long)]

@@ -163,6 +163,8 @@ pub struct WaitingConsumer {
     pub name: String,
     /// The product it waits for.
     pub product: Product,
+    /// Items equal to it on sale at the time of the report (normally 0).
+    pub on_sale: usize,
     /// The producers that make that product (or an equal one).
     pub producers: Vec<ProducerState>,
 }
@@ -190,7 +192,11 @@ impl fmt::Display for StallReport {
             self.purchases
         )?;
         for w in &self.waiting {
-            write!(f, "\n  consumer {:?} waits for {}", w.name, w.product)?;
+            write!(
+                f,
+                "\n  consumer {:?} waits for {} ({} on sale)",
+                w.name, w.product, w.on_sale
+            )?;
             for p in &w.producers {
                 let state = if p.on_shelf >= p.capacity {
                     "queue full, so it cannot publish more"
@@ -614,6 +620,7 @@ impl<'s, W: Write + Send> Run<'s, '_, W> {
                 WaitingConsumer {
                     name: scenario.consumers()[c].name.clone(),
                     product: scenario.product(product).clone(),
+                    on_sale: self.market.available(&Item::new(scenario, product)),
                     producers,
                 }
             })

@@ -1217,8 +1217,13 @@ impl Checker {
                             None => producers_unknown = true,
                         }
                     }
+                } else {
+                    producers_unknown = true;
                 }
             }
+        } else {
+            // Without a readable producer list, "nobody makes it" would be noise.
+            producers_unknown = true;
         }
 
         let mut consumers = Vec::new();
