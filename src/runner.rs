@@ -3,14 +3,17 @@
 //!
 //! This module owns the threads' behaviour and the end of a run:
 //!
-//! - Producers publish their list forever, in order; consumers fill their carts, place the
-//!   orders and write `<name> bought <product>` lines, one cart's lines in one `write_all`
-//!   under the sink's lock, so lines are never interleaved.
+//! - Each producer is registered once, before any thread starts (so the stall report can
+//!   read every producer's shelf), then publishes its list forever, in order.
+//! - Consumers fill their carts, place the orders and write `<name> bought <product>`
+//!   lines, one cart's lines in one `write_all` under the sink's lock, so lines are never
+//!   interleaved.
 //! - Nothing spins. A consumer waiting for a product blocks in
 //!   [`Marketplace::add_to_cart_timeout`], a producer facing a full queue in
 //!   [`Marketplace::publish_timeout`]; with a time scale above zero, those waits also end
 //!   after the scaled classic wait (so retries are counted as the classic system would),
 //!   and the pause after each publish is a sleep that ends early when the run stops.
+//!   Waits that would scale below 1 ms block until the event instead of polling.
 //! - The run ends when every consumer is done, when no consumer made progress for
 //!   `stall_timeout` (a stall, reported), or when writing the output fails. In every case
 //!   the runner sets the stop flag, then [`Marketplace::close`]s the marketplace so that
@@ -28,8 +31,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::scenario::{OpKind, Product, Scenario};
-use crate::{AddError, Marketplace, ProducerId, PublishError, Stats};
+use crate::scenario::{OpKind, ProducerSpec, Product, Scenario};
+use crate::{AddError, CartId, Marketplace, ProducerId, PublishError, Stats};
 
 /// How long a wait that nothing but an event (or the end of the run) should end lasts; the
 /// run's end always interrupts it, so its length only bounds the damage of a lost wakeup.
@@ -100,7 +103,8 @@ impl fmt::Debug for Item<'_> {
 pub struct RunOptions {
     /// Multiplies every wait of the scenario; 0 means no waiting at all. Finite, `>= 0`.
     pub time_scale: f64,
-    /// A run in which no consumer makes progress for this long is stopped as stalled.
+    /// A run in which no consumer makes progress for this long is stopped as stalled
+    /// (zero declares a stall at the first check, so use a positive value).
     pub stall_timeout: Duration,
 }
 
@@ -430,7 +434,7 @@ impl<'s, W: Write + Send> Run<'s, '_, W> {
     }
 
     /// A producer: its list, forever, until the run stops.
-    fn produce(&self, spec: &crate::scenario::ProducerSpec, id: ProducerId) {
+    fn produce(&self, spec: &ProducerSpec, id: ProducerId) {
         log::debug!("producer {:?} starts as {id}", spec.name);
         if spec.products.is_empty() {
             // Nothing to publish: wait for the end instead of looping over an empty list.
@@ -537,7 +541,7 @@ impl<'s, W: Write + Send> Run<'s, '_, W> {
         &self,
         consumer: usize,
         retry_wait: f64,
-        cart: crate::CartId,
+        cart: CartId,
         item: &Item<'s>,
     ) -> Result<bool, RunError> {
         let mut outcome = self.market.add_to_cart(cart, item);
