@@ -72,6 +72,11 @@ pub mod runner;
 #[cfg(feature = "scenario")]
 pub mod scenario;
 
+/// The README's examples are compiled and run as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 pub use error::{AddError, OrderError, PublishError, RemoveError};
 pub use ids::{CartId, ProducerId};
 pub use market::{Marketplace, Stats};
