@@ -1,0 +1,41 @@
+//! Criterion suite of the issue-5 workload: every case, one criterion group per case with the
+//! four implementations side by side (marketplace, locked, channel, array_queue), throughput
+//! in items (publish to placed order). The workload is `examples/harness`, shared with
+//! `examples/compare.rs`; this file only drives it. Owned by the benchmarks work (issue 5).
+//!
+//! `cargo bench --bench workloads [-- handoff-4x4]`. Each iteration runs a whole case (threads
+//! spawned, released by a barrier, joined); criterion is given only the moving time
+//! (`iter_custom`), so thread spawning is not measured.
+
+#[allow(dead_code)]
+#[path = "../examples/harness/mod.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use harness::{CASES, Imp};
+
+/// Items per run before each case's weight: a run takes a few tens of milliseconds.
+const BASE_ITEMS: usize = 50_000;
+
+fn workloads(c: &mut Criterion) {
+    for case in CASES {
+        let items = case.items_for(BASE_ITEMS);
+        let mut group = c.benchmark_group(case.name);
+        group
+            .throughput(Throughput::Elements(items as u64))
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        for imp in Imp::ALL.into_iter().filter(|imp| case.applies(*imp)) {
+            group.bench_function(imp.name(), |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| case.run(imp, items)).sum());
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, workloads);
+criterion_main!(benches);

@@ -1,0 +1,237 @@
+//! Side-by-side throughput of the marketplace engine, the single-`Mutex` baseline, a
+//! `crossbeam_channel` and a raw `ArrayQueue`, every case in one process (issue 5).
+//!
+//! ```text
+//! cargo run --release --example compare -- --quick     # < 2 minutes on 2 cores, best of 3
+//! cargo run --release --example compare                # more items, best of 5
+//! cargo run --release --example compare -- --case handoff-4x4 --only marketplace --items 2000000
+//! ```
+//!
+//! Prints a table (items/s, best run; ratios marketplace/locked and marketplace/channel), the
+//! per-item cost growth with producer ids and kinds, the CPU use of an idle waiting consumer,
+//! and finally one machine-readable line per case:
+//! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> array_queue=<items/s>`
+//! (`-` where a column does not apply or was not run). Runs of one case alternate between the
+//! implementations, so load from other processes hits them alike; compare ratios, not
+//! absolute figures. The workload itself lives in `examples/harness` (shared with the
+//! criterion benches).
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use harness::{CASES, Case, Imp, idle_wait};
+
+struct Options {
+    base_items: usize,
+    repeats: usize,
+    case: Option<String>,
+    only: Option<Imp>,
+    idle: bool,
+}
+
+const USAGE: &str = "usage: compare [--quick] [--items N] [--repeats R] [--case NAME] \
+                     [--only marketplace|locked|channel|array_queue] [--no-idle]";
+
+fn parse() -> Result<Options, String> {
+    let mut options = Options {
+        base_items: 1_000_000,
+        repeats: 5,
+        case: None,
+        only: None,
+        idle: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--quick" => {
+                options.base_items = 300_000;
+                options.repeats = 3;
+            }
+            "--items" => {
+                options.base_items = value("--items")?
+                    .parse()
+                    .map_err(|e| format!("--items: {e}"))?;
+            }
+            "--repeats" => {
+                options.repeats = value("--repeats")?
+                    .parse()
+                    .map_err(|e| format!("--repeats: {e}"))?;
+            }
+            "--case" => options.case = Some(value("--case")?),
+            "--only" => {
+                let name = value("--only")?;
+                options.only = Some(
+                    Imp::ALL
+                        .into_iter()
+                        .find(|imp| imp.name() == name)
+                        .ok_or(format!("--only: unknown implementation {name:?}"))?,
+                );
+            }
+            "--no-idle" => options.idle = false,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    if options.repeats == 0 {
+        return Err("--repeats must be at least 1".to_owned());
+    }
+    Ok(options)
+}
+
+/// Best items/s per implementation for one case.
+type Row = BTreeMap<&'static str, f64>;
+
+fn main() -> ExitCode {
+    let options = match parse() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cases: Vec<Case> = CASES
+        .into_iter()
+        .filter(|case| options.case.as_deref().is_none_or(|name| case.name == name))
+        .collect();
+    if cases.is_empty() {
+        eprintln!("--case: no such case (known: {})", names());
+        return ExitCode::from(2);
+    }
+    let imps: Vec<Imp> = Imp::ALL
+        .into_iter()
+        .filter(|imp| options.only.is_none_or(|only| only == *imp))
+        .collect();
+
+    let began = Instant::now();
+    let mut rows: Vec<(Case, Row)> = Vec::new();
+    for case in &cases {
+        let items = case.items_for(options.base_items);
+        eprint!("{:<16} {items:>9} items ", case.name);
+        let mut row = Row::new();
+        for _ in 0..options.repeats {
+            for &imp in imps.iter().filter(|imp| case.applies(**imp)) {
+                let rate = case.rate(imp, items);
+                let best = row.entry(imp.name()).or_insert(0.0);
+                *best = best.max(rate);
+                eprint!(".");
+                let _ = std::io::stderr().flush();
+            }
+        }
+        eprintln!();
+        rows.push((*case, row));
+    }
+    let idle = options.idle.then(|| {
+        [Imp::Marketplace, Imp::Locked].map(|imp| (imp, idle_wait(imp, Duration::from_millis(300))))
+    });
+    eprintln!("measured in {:.1} s", began.elapsed().as_secs_f64());
+
+    print_table(&rows, options.repeats);
+    print_flatness(&rows);
+    if let Some(idle) = idle {
+        print_idle(&idle);
+    }
+    println!();
+    for (case, row) in &rows {
+        let mut line = format!("case={}", case.name);
+        for imp in Imp::ALL {
+            line += &format!(" {}={}", imp.name(), cell(row, imp, |r| format!("{r:.0}")));
+        }
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn names() -> String {
+    CASES.map(|case| case.name).join(", ")
+}
+
+fn cell(row: &Row, imp: Imp, show: impl Fn(f64) -> String) -> String {
+    row.get(imp.name())
+        .map_or_else(|| "-".to_owned(), |&rate| show(rate))
+}
+
+fn ratio(row: &Row, over: Imp) -> String {
+    match (row.get("marketplace"), row.get(over.name())) {
+        (Some(m), Some(o)) => format!("{:.2}x", m / o),
+        _ => "-".to_owned(),
+    }
+}
+
+fn print_table(rows: &[(Case, Row)], repeats: usize) {
+    println!("items/s, best of {repeats} (M = millions); ratios are marketplace / other");
+    println!(
+        "{:<16} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>10}",
+        "case",
+        "marketplace",
+        "locked",
+        "channel",
+        "array_queue",
+        "m/locked",
+        "m/channel",
+        "m ns/item"
+    );
+    for (case, row) in rows {
+        let millions = |rate: f64| format!("{:.2} M", rate / 1e6);
+        println!(
+            "{:<16} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>10}",
+            case.name,
+            cell(row, Imp::Marketplace, millions),
+            cell(row, Imp::Locked, millions),
+            cell(row, Imp::Channel, millions),
+            cell(row, Imp::ArrayQueue, millions),
+            ratio(row, Imp::Locked),
+            ratio(row, Imp::Channel),
+            cell(row, Imp::Marketplace, |rate| format!("{:.0}", 1e9 / rate)),
+        );
+    }
+}
+
+/// Per-item cost growth: producers-4096 over producers-1, kinds-10000 over kinds-1 (target:
+/// at most 1.5x).
+fn print_flatness(rows: &[(Case, Row)]) {
+    let rate = |name: &str, imp: Imp| {
+        rows.iter()
+            .find(|(case, _)| case.name == name)
+            .and_then(|(_, row)| row.get(imp.name()).copied())
+    };
+    for (many, one) in [
+        ("producers-4096", "producers-1"),
+        ("kinds-10000", "kinds-1"),
+    ] {
+        for imp in [Imp::Marketplace, Imp::Locked] {
+            if let (Some(many_rate), Some(one_rate)) = (rate(many, imp), rate(one, imp)) {
+                println!(
+                    "per-item cost {many} / {one} ({}): {:.2}x (target <= 1.5x)",
+                    imp.name(),
+                    one_rate / many_rate
+                );
+            }
+        }
+    }
+}
+
+fn print_idle(idle: &[(Imp, Option<harness::IdleWait>)]) {
+    for (imp, wait) in idle {
+        match wait {
+            Some(wait) => println!(
+                "idle consumer ({}): {:.0?} blocked in add_to_cart_timeout, waiting thread used \
+                 {:.2?} CPU ({:.2}%), process {:.0?} ({:.1}%)",
+                imp.name(),
+                wait.wall,
+                wait.thread_cpu,
+                100.0 * wait.thread_share(),
+                wait.process_cpu,
+                100.0 * wait.process_share(),
+            ),
+            None => println!(
+                "idle consumer ({}): /proc not readable, not measured",
+                imp.name()
+            ),
+        }
+    }
+}
