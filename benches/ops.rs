@@ -6,7 +6,14 @@
 //! - `publish+add+order`: publish one item, open a cart, add it, place the order;
 //! - `remove+re-add`: give an item in a cart back and take it again;
 //! - `new_cart+place_order`: an empty cart's whole life;
-//! - `stats`: a snapshot of a marketplace with 16 producers, 64 open carts, 128 items.
+//! - `stats`: a snapshot of a marketplace with 16 producers, 64 open carts, 128 items;
+//! - `spread/<producers>x<kinds>`: publish+add+order cycling over that many producer ids and
+//!   product kinds (`examples/harness::spread_cost`, also printed by `compare`): the cost of
+//!   one operation must stay flat from 1 to thousands of producers and kinds.
+
+#[allow(dead_code)]
+#[path = "../examples/harness/mod.rs"]
+mod harness;
 
 use std::hint::black_box;
 
@@ -92,6 +99,18 @@ fn operations(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    for (producers, kinds) in [(1, 1), (4096, 1), (1, 10_000)] {
+        let mut group = c.benchmark_group(format!("spread/{producers}x{kinds}"));
+        for imp in [harness::Imp::Marketplace, harness::Imp::Locked] {
+            group.bench_function(imp.name(), |b| {
+                b.iter_custom(|iters| {
+                    harness::spread_cost(imp, producers, kinds, iters as usize).unwrap()
+                })
+            });
+        }
+        group.finish();
+    }
 }
 
 criterion_group!(benches, operations);

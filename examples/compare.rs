@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Prints a table (items/s, best run; ratios marketplace/locked and marketplace/channel), the
-//! per-item cost growth with producer ids and kinds, the CPU use of an idle waiting consumer,
+//! per-item cost growth with producer ids and kinds (contended, from the table, and
+//! single-threaded, which isolates the O(1) claim: in the contended cases more producer ids
+//! also means more shelf capacity and fewer waits), the CPU use of an idle waiting consumer,
 //! and finally one machine-readable line per case:
 //! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> array_queue=<items/s>`
 //! (`-` where a column does not apply or was not run). Runs of one case alternate between the
@@ -23,7 +25,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use harness::{CASES, Case, Imp, idle_wait};
+use harness::{CASES, Case, Imp, idle_wait, spread_cost};
 
 struct Options {
     base_items: usize,
@@ -125,6 +127,7 @@ fn main() -> ExitCode {
         eprintln!();
         rows.push((*case, row));
     }
+    let spread = (options.case.is_none()).then(|| measure_spread(&options));
     let idle = options.idle.then(|| {
         [Imp::Marketplace, Imp::Locked].map(|imp| (imp, idle_wait(imp, Duration::from_millis(300))))
     });
@@ -132,6 +135,9 @@ fn main() -> ExitCode {
 
     print_table(&rows, options.repeats);
     print_flatness(&rows);
+    if let Some(spread) = spread {
+        print_spread(&spread);
+    }
     if let Some(idle) = idle {
         print_idle(&idle);
     }
@@ -206,12 +212,55 @@ fn print_flatness(rows: &[(Case, Row)]) {
         for imp in [Imp::Marketplace, Imp::Locked] {
             if let (Some(many_rate), Some(one_rate)) = (rate(many, imp), rate(one, imp)) {
                 println!(
-                    "per-item cost {many} / {one} ({}): {:.2}x (target <= 1.5x)",
+                    "contended per-item cost {many} / {one} ({}): {:.2}x (target <= 1.5x)",
                     imp.name(),
                     one_rate / many_rate
                 );
             }
         }
+    }
+}
+
+/// Single-thread ns/item over (producer ids, kinds), per implementation.
+type Spread = Vec<((usize, usize), [Option<f64>; 2])>;
+
+const SPREADS: [(usize, usize); 3] = [(1, 1), (4096, 1), (1, 10_000)];
+
+fn measure_spread(options: &Options) -> Spread {
+    let items = options.base_items.min(1_000_000);
+    SPREADS
+        .map(|(producers, kinds)| {
+            let best = [Imp::Marketplace, Imp::Locked].map(|imp| {
+                (0..options.repeats)
+                    .filter_map(|_| spread_cost(imp, producers, kinds, items))
+                    .map(|elapsed| elapsed.as_nanos() as f64 / items as f64)
+                    .reduce(f64::min)
+            });
+            ((producers, kinds), best)
+        })
+        .to_vec()
+}
+
+/// The O(1) claim without contention: one thread, every producer id and kind in turn.
+fn print_spread(spread: &Spread) {
+    let cost = |key: (usize, usize), i: usize| {
+        spread
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, best)| best[i])
+    };
+    for (i, name) in ["marketplace", "locked"].into_iter().enumerate() {
+        let (Some(base), Some(producers), Some(kinds)) =
+            (cost((1, 1), i), cost((4096, 1), i), cost((1, 10_000), i))
+        else {
+            continue;
+        };
+        println!(
+            "single-thread ns/item ({name}): 1 producer 1 kind {base:.0}; 4096 producers {producers:.0} \
+             ({:.2}x); 10000 kinds {kinds:.0} ({:.2}x)",
+            producers / base,
+            kinds / base
+        );
     }
 }
 

@@ -461,6 +461,45 @@ macro_rules! impl_market {
 impl_market!(Marketplace<u64>);
 impl_market!(LockedMarketplace<u64>);
 
+/// Per-item cost of one thread doing publish, new_cart, add_to_cart and place_order over
+/// `producers` producer ids and `kinds` product kinds in turn (uncontended, never full: the
+/// O(1) claim without the contended cases' confounders, where more producer ids also means
+/// more total shelf capacity and so fewer waits). `None` for the channel and queue.
+pub fn spread_cost(imp: Imp, producers: usize, kinds: usize, items: usize) -> Option<Duration> {
+    fn run<M: Market>(market: M, producers: usize, kinds: usize, items: usize) -> Duration {
+        let ids: Vec<ProducerId> = (0..producers).map(|_| market.register_producer()).collect();
+        let cycle = |n: usize| {
+            for i in 0..n {
+                let kind = (i % kinds) as u64;
+                market.publish_wait(ids[i % producers], kind);
+                let cart = market.new_cart();
+                market.add_wait(cart, &kind);
+                assert_eq!(market.place_order(cart), 1);
+            }
+        };
+        // Warm-up: every shelf exists and every producer has been used.
+        cycle(producers.max(kinds));
+        let clock = Instant::now();
+        cycle(items);
+        clock.elapsed()
+    }
+    match imp {
+        Imp::Marketplace => Some(run(
+            Marketplace::<u64>::new(QUEUE_SIZE),
+            producers,
+            kinds,
+            items,
+        )),
+        Imp::Locked => Some(run(
+            LockedMarketplace::<u64>::new(QUEUE_SIZE),
+            producers,
+            kinds,
+            items,
+        )),
+        Imp::Channel | Imp::ArrayQueue => None,
+    }
+}
+
 /// What one idle wait cost: a consumer blocked in `add_to_cart_timeout` for a product that
 /// never comes, until the timeout expires.
 #[derive(Clone, Copy, Debug)]
