@@ -1,0 +1,71 @@
+//! Shared by every loom model: how a model is run (bounded, timed) and the checks that
+//! close it (drain everything that is left, compare what came out with what went in).
+//!
+//! Each `loom-tests/*.rs` file is its own test crate and uses only some of these helpers.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use marketplace::{Marketplace, Stats};
+
+/// Preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set (scripts/loom sets the
+/// same default). The bugs these models target need one or two preemptions (a thread
+/// stopped between two steps of its protocol while another completes a step in the gap);
+/// 5 leaves a wide margin, and the whole suite still explores in seconds, because the
+/// lock-based stand-ins in `src/sync.rs` make each queue or map call a single step.
+pub const DEFAULT_PREEMPTIONS: usize = 5;
+
+/// The product type of every model: distinct names make each item traceable.
+pub type Market = Marketplace<&'static str>;
+
+/// Explores `model` with loom, bounded by `LOOM_MAX_PREEMPTIONS` (default
+/// [`DEFAULT_PREEMPTIONS`]), and prints how many executions it took and how long.
+pub fn check(name: &'static str, model: impl Fn() + Sync + Send + 'static) {
+    static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    let bound = builder.preemption_bound.unwrap_or_default();
+    let started = Instant::now();
+    EXECUTIONS.store(0, Ordering::Relaxed);
+    builder.check(move || {
+        EXECUTIONS.fetch_add(1, Ordering::Relaxed);
+        model();
+    });
+    eprintln!(
+        "loom model {name}: {} executions, preemption bound {bound}, {:.2?}",
+        EXECUTIONS.load(Ordering::Relaxed),
+        started.elapsed()
+    );
+}
+
+/// Takes every item of the given kinds still on sale into a fresh cart and orders it.
+pub fn drain(market: &Market, kinds: &[&'static str]) -> Vec<&'static str> {
+    let cart = market.new_cart();
+    for kind in kinds {
+        while market.add_to_cart(cart, kind).is_ok() {}
+    }
+    market.place_order(cart).expect("the drain cart is open")
+}
+
+/// Conservation: what came out (orders and drains) is exactly what went in, each item once.
+pub fn assert_same_items(mut came_out: Vec<&'static str>, mut went_in: Vec<&'static str>) {
+    came_out.sort_unstable();
+    went_in.sort_unstable();
+    assert_eq!(came_out, went_in, "an item was lost or duplicated");
+}
+
+/// After a drain with every cart ordered: nothing is left anywhere.
+pub fn assert_empty(market: &Market, producers: usize) {
+    assert_eq!(
+        market.stats(),
+        Stats {
+            producers,
+            open_carts: 0,
+            items_on_shelves: 0,
+            items_in_carts: 0,
+        }
+    );
+}

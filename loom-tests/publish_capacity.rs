@@ -1,0 +1,92 @@
+//! Publishing at the capacity edge.
+//!
+//! Proves, for every interleaving (up to the preemption bound), that
+//! - two publishers of one producer racing for its last free slot: exactly one wins, the
+//!   loser gets `Full` with its own product back, and the producer ends exactly at capacity;
+//! - a publisher racing a consumer who takes the producer's only item from a full shelf:
+//!   the publish may succeed only once that item has left the shelf, so the producer's
+//!   visible items never exceed capacity, even for a moment;
+//!
+//! and in both, that draining afterwards yields every published item exactly once.
+#![cfg(loom)]
+
+mod common;
+
+use common::{Market, assert_empty, assert_same_items, check, drain};
+use loom::sync::Arc;
+use loom::thread;
+use marketplace::PublishError;
+
+#[test]
+fn two_publishers_race_for_the_last_slot() {
+    check(
+        "publish_capacity::two_publishers_race_for_the_last_slot",
+        || {
+            let market = Arc::new(Market::new(2));
+            let producer = market.register_producer();
+            market.publish(producer, "first").unwrap();
+
+            let left = {
+                let market = Arc::clone(&market);
+                thread::spawn(move || market.publish(producer, "left"))
+            };
+            let right = market.publish(producer, "right");
+            let left = left.join().unwrap();
+
+            let winner = match (left, right) {
+                (Ok(()), Err(PublishError::Full("right"))) => "left",
+                (Err(PublishError::Full("left")), Ok(())) => "right",
+                outcome => panic!("not exactly one winner: {outcome:?}"),
+            };
+            assert_eq!(market.shelf_len(producer), Some(2), "capacity is 2");
+            assert_eq!(market.stats().items_on_shelves, 2);
+
+            let drained = drain(&market, &["first", "left", "right"]);
+            assert_same_items(drained, vec!["first", winner]);
+            assert_eq!(market.shelf_len(producer), Some(0));
+            assert_empty(&market, 1);
+        },
+    );
+}
+
+#[test]
+fn publish_races_a_take_from_a_full_producer() {
+    check(
+        "publish_capacity::publish_races_a_take_from_a_full_producer",
+        || {
+            let market = Arc::new(Market::new(1));
+            let producer = market.register_producer();
+            market.publish(producer, "old").unwrap();
+            let cart = market.new_cart();
+
+            let consumer = {
+                let market = Arc::clone(&market);
+                thread::spawn(move || market.add_to_cart(cart, &"old"))
+            };
+            let published = market.publish(producer, "new");
+            if published.is_ok() {
+                // The slot was free, so "old" had already left the shelf for good.
+                let visible = market.available(&"old") + market.available(&"new");
+                assert!(
+                    visible <= 1,
+                    "{visible} items of a producer of capacity 1 on sale"
+                );
+            }
+            assert_eq!(consumer.join().unwrap(), Ok(()), "the item was on sale");
+
+            let mut went_in = vec!["old"];
+            match published {
+                Ok(()) => went_in.push("new"),
+                Err(refused) => assert_eq!(refused, PublishError::Full("new")),
+            }
+            assert!(
+                market.shelf_len(producer).unwrap() <= 1,
+                "capacity exceeded"
+            );
+            let mut came_out = market.place_order(cart).unwrap();
+            came_out.extend(drain(&market, &["old", "new"]));
+            assert_same_items(came_out, went_in);
+            assert_empty(&market, 1);
+        },
+    );
+}
