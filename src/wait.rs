@@ -103,3 +103,34 @@ fn lock(mutex: &Mutex<u64>) -> MutexGuard<'_, u64> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The fences above are what make a notification reliable when the "change" is a plain
+/// relaxed write, as the real lock-free queues' writes are to us; the lock-based stand-ins
+/// of `sync` would hide their absence from the models in `loom-tests/`, so this model uses a
+/// relaxed flag instead.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::Arc;
+
+    #[test]
+    fn a_change_made_before_notify_is_never_slept_through() {
+        loom::model(|| {
+            let waiters = Arc::new(Waiters::new());
+            let ready = Arc::new(AtomicBool::new(false));
+            let notifier = {
+                let (waiters, ready) = (Arc::clone(&waiters), Arc::clone(&ready));
+                loom::thread::spawn(move || {
+                    ready.store(true, Ordering::Relaxed);
+                    waiters.notify();
+                })
+            };
+            let closed = AtomicBool::new(false);
+            let woken = waiters.wait_for(Duration::MAX, &closed, || {
+                ready.load(Ordering::Relaxed).then_some(())
+            });
+            assert_eq!(woken, Some(()));
+            notifier.join().unwrap();
+        });
+    }
+}
