@@ -741,6 +741,8 @@ fn add_to_cart_timeout_succeeds_when_a_producer_publishes<M: Market>() {
     let (ready, waiting) = mpsc::channel();
     thread::scope(|s| {
         let consumer = s.spawn(|| {
+            // Owned here, so that if this thread fails the main thread's `recv` fails too.
+            let ready = ready;
             let cart = market.new_cart();
             for _ in 0..rounds {
                 ready.send(()).unwrap();
@@ -770,6 +772,7 @@ fn add_to_cart_timeout_succeeds_when_another_cart_returns_an_item<M: Market>() {
     let (ready, waiting) = mpsc::channel();
     thread::scope(|s| {
         let consumer = s.spawn(|| {
+            let ready = ready;
             let cart = market.new_cart();
             ready.send(()).unwrap();
             market.add_to_cart_timeout(cart, &any("tea"), LONG).unwrap();
@@ -791,6 +794,8 @@ fn publish_timeout_succeeds_when_a_consumer_takes<M: Market>() {
     let (ready, waiting) = mpsc::channel();
     thread::scope(|s| {
         let publisher = s.spawn(|| {
+            // Owned here, so that if this thread fails the main thread's `recv` fails too.
+            let ready = ready;
             for serial in 1..=rounds {
                 ready.send(()).unwrap();
                 // Full until the consumer below takes the previous item.
@@ -865,6 +870,7 @@ fn waiting_for_a_cart_that_gets_ordered_takes_nothing<M: Market>() {
     let (ready, waiting) = mpsc::channel();
     thread::scope(|s| {
         let consumer = s.spawn(|| {
+            let ready = ready;
             ready.send(()).unwrap();
             market.add_to_cart_timeout(cart, &any("tea"), LONG)
         });
