@@ -25,17 +25,29 @@ mod imp {
         std::hint::spin_loop();
     }
 
+    /// Gives the processor to another runnable thread, if there is one.
+    pub(crate) fn yield_now() {
+        std::thread::yield_now();
+    }
+
+    /// How many times a waiter yields and retries before it goes to sleep: with more
+    /// threads than cores, the thread that will unblock us is usually runnable but not
+    /// running, and a yield lets it run for far less than a futex sleep and wake-up cost.
+    pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 16;
+
     /// A concurrent hash map: `DashMap`, seen through the handful of operations the engine
     /// needs. Callbacks run while the entry's shard is locked, so they must be short and must
     /// not touch the same map again.
-    pub(crate) struct ConcurrentMap<K, V> {
-        inner: dashmap::DashMap<K, V>,
+    pub(crate) struct ConcurrentMap<K, V, S = std::hash::RandomState> {
+        inner: dashmap::DashMap<K, V, S>,
     }
 
-    impl<K: Eq + std::hash::Hash, V> ConcurrentMap<K, V> {
+    impl<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher + Clone + Default>
+        ConcurrentMap<K, V, S>
+    {
         pub(crate) fn new() -> Self {
             Self {
-                inner: dashmap::DashMap::new(),
+                inner: dashmap::DashMap::with_hasher(S::default()),
             }
         }
 
@@ -103,6 +115,14 @@ mod imp {
     pub(crate) fn spin_hint() {
         loom::thread::yield_now();
     }
+
+    pub(crate) fn yield_now() {
+        loom::thread::yield_now();
+    }
+
+    /// One round keeps the yield phase in the models without multiplying their size; the
+    /// sleep protocol after it is what the models must explore.
+    pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 1;
 
     /// Stand-in for `crossbeam_utils::CachePadded`: padding means nothing to a model.
     #[derive(Debug, Default)]
@@ -215,14 +235,14 @@ mod imp {
     }
 
     /// Stand-in for `DashMap` behind the same narrow interface as the real build's wrapper.
-    pub(crate) struct ConcurrentMap<K, V> {
-        inner: Mutex<HashMap<K, V>>,
+    pub(crate) struct ConcurrentMap<K, V, S = std::hash::RandomState> {
+        inner: Mutex<HashMap<K, V, S>>,
     }
 
-    impl<K: Eq + Hash, V> ConcurrentMap<K, V> {
+    impl<K: Eq + Hash, V, S: std::hash::BuildHasher + Default> ConcurrentMap<K, V, S> {
         pub(crate) fn new() -> Self {
             Self {
-                inner: Mutex::new(HashMap::new()),
+                inner: Mutex::new(HashMap::default()),
             }
         }
 

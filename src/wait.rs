@@ -9,12 +9,20 @@
 //! and sleeps only while it is unchanged, so a notification that lands between a failed
 //! attempt and the sleep is never lost.
 //!
+//! Before announcing itself, a waiter yields and retries a few times
+//! (`YIELDS_BEFORE_SLEEP`): on a machine with more threads than cores the thread it waits
+//! for is usually runnable, and a yield costs far less than a sleep and a wake-up. The number
+//! of rounds is bounded, so a waiter that nothing helps is asleep within microseconds.
+//!
 //! Attempts run with no lock held, and the lock here is never held while taking another, so
 //! waiting and notifying impose no lock order on the rest of the engine.
 
 use std::time::{Duration, Instant};
 
-use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, fence};
+use crate::sync::{
+    AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, YIELDS_BEFORE_SLEEP, fence,
+    yield_now,
+};
 
 /// Where threads sleep until some event (an arrival, freed capacity) may help them.
 pub(crate) struct Waiters {
@@ -60,6 +68,15 @@ impl Waiters {
     ) -> Option<T> {
         if let Some(value) = attempt() {
             return Some(value);
+        }
+        if timeout.is_zero() || closed.load(Ordering::Relaxed) {
+            return None;
+        }
+        for _ in 0..YIELDS_BEFORE_SLEEP {
+            yield_now();
+            if let Some(value) = attempt() {
+                return Some(value);
+            }
         }
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
