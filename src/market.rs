@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use log::{Level, debug, log_enabled};
 
-use crate::cart::Cart;
+use crate::cart::{Cart, SerialHash};
 use crate::error::{AddError, OrderError, PublishError, RemoveError};
 use crate::ids::{CartId, ProducerId};
 use crate::shelf::{Item, ProducerShelf, ProductShelf};
@@ -69,7 +69,7 @@ pub struct Marketplace<P> {
     /// one publishers use.
     products: ConcurrentMap<P, Arc<ProductShelf<P>>>,
     /// Open carts only.
-    carts: ConcurrentMap<u64, Cart<P>>,
+    carts: ConcurrentMap<u64, Cart<P>, SerialHash>,
     /// Serial of the next cart; serials are never reused.
     next_cart: CachePadded<AtomicU64>,
     /// Set by `close`; blocking waits stop waiting once it is.
@@ -201,7 +201,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         let shown = log_enabled!(Level::Debug).then(|| product.clone());
         let outcome = self.try_publish(producer, product);
         if let Some(product) = shown {
-            debug!("publish({producer}, {product:?}) -> {}", show(&outcome));
+            debug!("publish({producer}, {product:?}) -> {}", Outcome(&outcome));
         }
         outcome
     }
@@ -235,30 +235,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
         let shown = log_enabled!(Level::Debug).then(|| product.clone());
-        let shelf = self.with_producer(producer, Arc::clone);
-        let outcome = match shelf {
-            None => Err(PublishError::UnknownProducer(product)),
-            Some(shelf) => {
-                let mut pending = Some(product);
-                let published = shelf.capacity_freed.wait_for(timeout, &self.closed, || {
-                    shelf.try_reserve().then(|| {
-                        let product = pending.take().expect("published only once");
-                        self.put_on_sale(Item {
-                            product,
-                            producer: producer.index,
-                        });
-                    })
-                });
-                match published {
-                    Some(()) => Ok(()),
-                    None => Err(PublishError::Full(pending.expect("not published"))),
-                }
-            }
+        let outcome = match self.try_publish(producer, product) {
+            Err(PublishError::Full(product)) => self.wait_and_publish(producer, product, timeout),
+            done => done,
         };
         if let Some(product) = shown {
             debug!(
                 "publish_timeout({producer}, {product:?}, {timeout:?}) -> {}",
-                show(&outcome)
+                Outcome(&outcome)
             );
         }
         outcome
@@ -307,7 +291,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// ```
     pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
         let outcome = self.try_add(cart, product);
-        debug!("add_to_cart({cart}, {product:?}) -> {}", show(&outcome));
+        debug!("add_to_cart({cart}, {product:?}) -> {}", Outcome(&outcome));
         outcome
     }
 
@@ -342,7 +326,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         };
         debug!(
             "add_to_cart_timeout({cart}, {product:?}, {timeout:?}) -> {}",
-            show(&outcome)
+            Outcome(&outcome)
         );
         outcome
     }
@@ -374,7 +358,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         let outcome = self.try_remove(cart, product);
         debug!(
             "remove_from_cart({cart}, {product:?}) -> {}",
-            show(&outcome)
+            Outcome(&outcome)
         );
         outcome
     }
@@ -530,6 +514,32 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         );
     }
 
+    /// The slow path of `publish_timeout`, for a known producer that was full.
+    fn wait_and_publish(
+        &self,
+        producer: ProducerId,
+        product: P,
+        timeout: Duration,
+    ) -> Result<(), PublishError<P>> {
+        let Some(shelf) = self.with_producer(producer, Arc::clone) else {
+            return Err(PublishError::UnknownProducer(product));
+        };
+        let mut pending = Some(product);
+        let published = shelf.capacity_freed.wait_for(timeout, &self.closed, || {
+            shelf.try_reserve().then(|| {
+                let product = pending.take().expect("published only once");
+                self.put_on_sale(Item {
+                    product,
+                    producer: producer.index,
+                });
+            })
+        });
+        match published {
+            Some(()) => Ok(()),
+            None => Err(PublishError::Full(pending.expect("not published"))),
+        }
+    }
+
     fn try_add(&self, cart: CartId, product: &P) -> Result<(), AddError> {
         let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
         let taken = match self.products.get(product) {
@@ -559,12 +569,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     fn wait_and_add(&self, cart: CartId, product: &P, timeout: Duration) -> Result<(), AddError> {
         let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
-        // The shelf must exist for publishers to notify us through it.
-        let shelf = self.products.with_or_insert(
-            product.clone(),
-            || Arc::new(ProductShelf::new()),
-            Arc::clone,
-        );
+        // The shelf must exist for publishers to notify us through it; it usually does, and
+        // creating it takes a write lock, so look first.
+        let existing = self.products.get(product).map(|shelf| Arc::clone(&shelf));
+        let shelf = existing.unwrap_or_else(|| {
+            self.products.with_or_insert(
+                product.clone(),
+                || Arc::new(ProductShelf::new()),
+                Arc::clone,
+            )
+        });
         let taken = shelf.arrivals.wait_for(timeout, &self.closed, || {
             match self.take_into_cart(serial, &shelf) {
                 Err(AddError::Unavailable) => None,
@@ -614,10 +628,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     }
 }
 
-/// Renders an operation's outcome for the log: "ok" or the error's message.
-fn show<T, E: fmt::Display>(outcome: &Result<T, E>) -> String {
-    match outcome {
-        Ok(_) => "ok".to_owned(),
-        Err(error) => error.to_string(),
+/// Shows an operation's outcome in the log: "ok" or the error's message.
+struct Outcome<'a, T, E>(&'a Result<T, E>);
+
+impl<T, E: fmt::Display> fmt::Display for Outcome<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Ok(_) => f.write_str("ok"),
+            Err(error) => error.fmt(f),
+        }
     }
 }
