@@ -51,7 +51,7 @@ struct State<P> {
     shelves: HashMap<P, VecDeque<Item<P>>>,
     carts: HashMap<u64, Cart<P>>,
     next_cart: u64,
-    /// Threads blocked in a `*_timeout` call; nobody is signalled while it is zero.
+    /// Threads asleep in a `*_timeout` call; nobody is signalled while it is zero.
     waiting: usize,
     closed: bool,
 }
@@ -381,27 +381,30 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         timeout: Duration,
         mut attempt: impl FnMut(&Self, &mut State<P>) -> Option<T>,
     ) -> Option<T> {
-        let deadline = Instant::now().checked_add(timeout);
         let mut state = self.lock();
-        state.waiting += 1;
-        let outcome = loop {
-            if let Some(value) = attempt(self, &mut state) {
-                break Some(value);
-            }
+        if let Some(value) = attempt(self, &mut state) {
+            return Some(value);
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
             let now = Instant::now();
             let left = match deadline {
-                _ if state.closed => break None,
-                Some(deadline) if now >= deadline => break None,
+                _ if state.closed => return None,
+                Some(deadline) if now >= deadline => return None,
                 Some(deadline) => deadline - now,
                 None => Duration::from_secs(3600),
             };
+            // Counted only while asleep: a thread's own attempt must not signal itself.
+            state.waiting += 1;
             state = match self.changed.wait_timeout(state, left) {
                 Ok((state, _)) => state,
                 Err(poisoned) => poisoned.into_inner().0,
             };
-        };
-        state.waiting -= 1;
-        outcome
+            state.waiting -= 1;
+            if let Some(value) = attempt(self, &mut state) {
+                return Some(value);
+            }
+        }
     }
 
     fn signal(&self, state: &State<P>) {
@@ -411,8 +414,8 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     }
 
     fn lock(&self) -> MutexGuard<'_, State<P>> {
-        // Every update of the state completes before anything can panic, so a poisoned lock
-        // still guards consistent data.
+        // A panic under the lock can only come from `P`'s own Clone/Hash/Eq; the state is
+        // then at worst off by that one operation, which is no reason to poison every user.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
