@@ -21,7 +21,7 @@ use crate::error::{AddError, OrderError, PublishError, RemoveError};
 use crate::ids::{CartId, ProducerId};
 use crate::market::Stats;
 use crate::shelf::Item;
-use crate::sync::{Condvar, Mutex, MutexGuard, next_market_tag};
+use crate::sync::{Condvar, Mutex, MutexGuard, YIELDS_BEFORE_SLEEP, next_market_tag, yield_now};
 
 /// A marketplace with the engine's semantics and the classic design: one lock around
 /// everything.
@@ -42,6 +42,9 @@ pub struct LockedMarketplace<P> {
     state: Mutex<State<P>>,
     /// Signalled on every change that may help a blocked publisher or consumer.
     changed: Condvar,
+    /// Times a blocked caller releases the lock, yields and retries before sleeping: 0 for
+    /// the classic design, `YIELDS_BEFORE_SLEEP` for the engine's own wait policy.
+    yields_before_sleep: u32,
 }
 
 struct State<P> {
@@ -69,6 +72,25 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// assert_eq!(market.stats().producers, 0);
     /// ```
     pub fn new(queue_size_per_producer: usize) -> Self {
+        Self::with_yields(queue_size_per_producer, 0)
+    }
+
+    /// Like [`new`](Self::new), but blocking calls wait as the engine does: they yield and
+    /// retry a few times before they sleep on the condition variable.
+    ///
+    /// The classic design sleeps at once; this variant lets the benchmarks show how much of
+    /// the engine's lead comes from its wait policy rather than from having no global lock.
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::<u8>::yielding(1);
+    /// let producer = market.register_producer();
+    /// assert!(market.publish(producer, 1).is_ok());
+    /// ```
+    pub fn yielding(queue_size_per_producer: usize) -> Self {
+        Self::with_yields(queue_size_per_producer, YIELDS_BEFORE_SLEEP)
+    }
+
+    fn with_yields(queue_size_per_producer: usize, yields_before_sleep: u32) -> Self {
         assert!(
             queue_size_per_producer > 0,
             "queue_size_per_producer must be at least 1"
@@ -85,6 +107,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
                 closed: false,
             }),
             changed: Condvar::new(),
+            yields_before_sleep,
         }
     }
 
@@ -384,6 +407,16 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         let mut state = self.lock();
         if let Some(value) = attempt(self, &mut state) {
             return Some(value);
+        }
+        if !timeout.is_zero() {
+            for _ in 0..self.yields_before_sleep {
+                drop(state);
+                yield_now();
+                state = self.lock();
+                if let Some(value) = attempt(self, &mut state) {
+                    return Some(value);
+                }
+            }
         }
         let deadline = Instant::now().checked_add(timeout);
         loop {
