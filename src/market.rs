@@ -299,7 +299,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// to `timeout` for one to be published or returned, without spinning.
     ///
     /// Fails with [`AddError::Unavailable`] if the timeout passes (or the marketplace is
-    /// [closed](Self::close)) first.
+    /// [closed](Self::close)) first. A cart ordered by another thread while this call waits
+    /// is noticed at the next arrival of the product or at the timeout, and reported as
+    /// [`AddError::UnknownCart`].
     ///
     /// ```
     /// use std::time::Duration;
