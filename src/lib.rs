@@ -56,6 +56,7 @@
 
 pub mod baseline;
 mod cart;
+mod catalog;
 mod error;
 mod ids;
 mod market;
