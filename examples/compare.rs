@@ -1,5 +1,6 @@
-//! Side-by-side throughput of the marketplace engine, the single-`Mutex` baseline, a
-//! `crossbeam_channel` and a raw `ArrayQueue`, every case in one process (issue 5).
+//! Side-by-side throughput of the marketplace engine, the single-`Mutex` baseline (twice: as
+//! the classic design, and with the engine's wait policy), a `crossbeam_channel` and a raw
+//! `ArrayQueue`, every case in one process (issue 5).
 //!
 //! ```text
 //! cargo run --release --example compare -- --quick     # < 2 minutes on 2 cores, best of 3
@@ -7,9 +8,9 @@
 //! cargo run --release --example compare -- --case handoff-4x4 --only marketplace --items 2000000
 //! ```
 //!
-//! Prints a table (items/s, best run; ratios marketplace/locked and marketplace/channel), the
-//! per-item cost growth with producer ids and kinds (contended, from the table, and
-//! single-threaded, which isolates the O(1) claim: in the contended cases more producer ids
+//! Prints a table (items/s, best run; ratios marketplace/locked, marketplace/locked_yield and
+//! marketplace/channel), the per-item cost growth with producer ids and kinds (contended, from
+//! the table, and single-threaded, which isolates the O(1) claim: in the contended cases more producer ids
 //! also means more shelf capacity and fewer waits), the CPU use of an idle waiting consumer,
 //! and finally one machine-readable line per case:
 //! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> array_queue=<items/s>`
@@ -17,6 +18,15 @@
 //! implementations, so load from other processes hits them alike; compare ratios, not
 //! absolute figures. The workload itself lives in `examples/harness` (shared with the
 //! criterion benches).
+//!
+//! The `locked_yield` column and its ratio `m/l_yield` are a sensitivity check. `locked` is
+//! the classic design, whose blocked callers sleep on a `Condvar` at once; `locked_yield` is
+//! the same one-`Mutex` design waiting as the engine does (`LockedMarketplace::yielding`:
+//! yield and retry up to 16 times before sleeping). So `m/locked` is the engine's whole lead
+//! over the classic design, `m/l_yield` is the part of it that comes from having no global
+//! lock, and the rest, `m/locked` / `m/l_yield` = `locked_yield` / `locked`, is how much of
+//! the lead comes from the wait policy alone. The column is in the readable table (and the
+//! idle-consumer lines) only: the `case=` lines keep exactly the four columns issue 5 fixes.
 
 mod harness;
 
@@ -36,7 +46,7 @@ struct Options {
 }
 
 const USAGE: &str = "usage: compare [--quick] [--items N] [--repeats R] [--case NAME] \
-                     [--only marketplace|locked|channel|array_queue] [--no-idle]";
+                     [--only marketplace|locked|locked_yield|channel|array_queue] [--no-idle]";
 
 fn parse() -> Result<Options, String> {
     let mut options = Options {
@@ -129,7 +139,8 @@ fn main() -> ExitCode {
     }
     let spread = (options.case.is_none()).then(|| measure_spread(&options));
     let idle = options.idle.then(|| {
-        [Imp::Marketplace, Imp::Locked].map(|imp| (imp, idle_wait(imp, Duration::from_millis(300))))
+        [Imp::Marketplace, Imp::Locked, Imp::LockedYield]
+            .map(|imp| (imp, idle_wait(imp, Duration::from_millis(300))))
     });
     eprintln!("measured in {:.1} s", began.elapsed().as_secs_f64());
 
@@ -144,7 +155,7 @@ fn main() -> ExitCode {
     println!();
     for (case, row) in &rows {
         let mut line = format!("case={}", case.name);
-        for imp in Imp::ALL {
+        for imp in Imp::LINE_COLUMNS {
             line += &format!(" {}={}", imp.name(), cell(row, imp, |r| format!("{r:.0}")));
         }
         println!("{line}");
@@ -171,26 +182,30 @@ fn ratio(row: &Row, over: Imp) -> String {
 fn print_table(rows: &[(Case, Row)], repeats: usize) {
     println!("items/s, best of {repeats} (M = millions); ratios are marketplace / other");
     println!(
-        "{:<16} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>10}",
+        "{:<16} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10}",
         "case",
         "marketplace",
         "locked",
+        "locked_yield",
         "channel",
         "array_queue",
         "m/locked",
+        "m/l_yield",
         "m/channel",
         "m ns/item"
     );
     for (case, row) in rows {
         let millions = |rate: f64| format!("{:.2} M", rate / 1e6);
         println!(
-            "{:<16} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>10}",
+            "{:<16} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10}",
             case.name,
             cell(row, Imp::Marketplace, millions),
             cell(row, Imp::Locked, millions),
+            cell(row, Imp::LockedYield, millions),
             cell(row, Imp::Channel, millions),
             cell(row, Imp::ArrayQueue, millions),
             ratio(row, Imp::Locked),
+            ratio(row, Imp::LockedYield),
             ratio(row, Imp::Channel),
             cell(row, Imp::Marketplace, |rate| format!("{:.0}", 1e9 / rate)),
         );

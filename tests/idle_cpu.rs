@@ -45,4 +45,5 @@ fn idle_consumer_uses_no_cpu() {
     // One after the other, so each measures only its own wait.
     check(Imp::Marketplace);
     check(Imp::Locked);
+    check(Imp::LockedYield);
 }

@@ -11,9 +11,21 @@
 //! product shelf are created and warmed up before the clock starts.
 //!
 //! Threads that cannot proceed block: producers in `publish_timeout`, consumers in
-//! `add_to_cart_timeout` (marketplace, locked), blocking `send`/`recv` (channel); the raw
+//! `add_to_cart_timeout` (marketplace, locked, locked_yield), blocking `send`/`recv` (channel); the raw
 //! `ArrayQueue` reference spins then yields (`crossbeam_utils::Backoff`), being the hardware
 //! limit rather than a usable design. A timeout of [`STALL`] turns a deadlock into a panic.
+//!
+//! # Two locked columns: what the wait policy is worth
+//!
+//! `locked` is the classic design as it is usually written: one `Mutex`, and a blocked caller
+//! sleeps on a `Condvar` at once (`LockedMarketplace::new`). `locked_yield` is the very same
+//! one-`Mutex` design with the engine's wait policy (`LockedMarketplace::yielding`: release
+//! the lock, yield and retry up to 16 times before sleeping), driven through the same code
+//! path (`run_market`). The engine's lead over the classic design therefore splits in two:
+//! `locked` to `locked_yield` is what the wait policy alone is worth, and `locked_yield` to
+//! `marketplace` (the `m/l_yield` column of `compare`) is what having no global lock is
+//! worth. It is a sensitivity column: in the readable table and the criterion groups, not in
+//! the machine-readable `case=` lines, whose format issue 5 fixes.
 //!
 //! Capacity is the same everywhere: each producer id may have [`QUEUE_SIZE`] items on the
 //! shelf, and the channel / queue references get the same total (`QUEUE_SIZE` per producer
@@ -63,13 +75,19 @@ pub const QUEUE_SIZE: usize = 16;
 /// A blocking call that waits this long has met a deadlock: the harness panics.
 pub const STALL: Duration = Duration::from_secs(30);
 
-/// The four implementations measured side by side.
+/// The implementations measured side by side.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Imp {
     /// The lock-free engine, `marketplace::Marketplace`.
     Marketplace,
-    /// The classic design: `marketplace::baseline::LockedMarketplace`, one `Mutex`.
+    /// The classic design: `marketplace::baseline::LockedMarketplace`, one `Mutex`; a
+    /// blocked caller sleeps on a `Condvar` at once.
     Locked,
+    /// The same one-`Mutex` design waiting as the engine does (yield and retry before
+    /// sleeping): `LockedMarketplace::yielding`. The gap between `locked` and this column is
+    /// what the wait policy alone is worth; the gap between this column and `marketplace` is
+    /// what removing the global lock is worth.
+    LockedYield,
     /// `crossbeam_channel::bounded`, one item per message, no carts.
     Channel,
     /// A raw `crossbeam_queue::ArrayQueue`, push/pop with backoff.
@@ -77,14 +95,27 @@ pub enum Imp {
 }
 
 impl Imp {
-    /// In table order.
-    pub const ALL: [Imp; 4] = [Imp::Marketplace, Imp::Locked, Imp::Channel, Imp::ArrayQueue];
+    /// Everything measured, in table order: the four of issue 5 plus the `locked_yield`
+    /// sensitivity column.
+    pub const ALL: [Imp; 5] = [
+        Imp::Marketplace,
+        Imp::Locked,
+        Imp::LockedYield,
+        Imp::Channel,
+        Imp::ArrayQueue,
+    ];
+
+    /// The columns of the machine-readable `case=` lines, in order (issue 5 fixes that
+    /// format, so `locked_yield` is not among them).
+    pub const LINE_COLUMNS: [Imp; 4] =
+        [Imp::Marketplace, Imp::Locked, Imp::Channel, Imp::ArrayQueue];
 
     /// The column name (also the `key=` of the machine-readable lines).
     pub fn name(self) -> &'static str {
         match self {
             Imp::Marketplace => "marketplace",
             Imp::Locked => "locked",
+            Imp::LockedYield => "locked_yield",
             Imp::Channel => "channel",
             Imp::ArrayQueue => "array_queue",
         }
@@ -163,7 +194,8 @@ pub const CASES: [Case; 11] = [
 impl Case {
     /// Whether `imp` can run this case (channels and queues have no producer ids).
     pub fn applies(&self, imp: Imp) -> bool {
-        self.producer_ids.is_none() || matches!(imp, Imp::Marketplace | Imp::Locked)
+        self.producer_ids.is_none()
+            || matches!(imp, Imp::Marketplace | Imp::Locked | Imp::LockedYield)
     }
 
     /// The item count for a base of `base` items: scaled by the case's weight and rounded
@@ -193,6 +225,9 @@ impl Case {
         match imp {
             Imp::Marketplace => self.run_market(Marketplace::<u64>::new(QUEUE_SIZE), items),
             Imp::Locked => self.run_market(LockedMarketplace::<u64>::new(QUEUE_SIZE), items),
+            Imp::LockedYield => {
+                self.run_market(LockedMarketplace::<u64>::yielding(QUEUE_SIZE), items)
+            }
             Imp::Channel => self.run_channel(items),
             Imp::ArrayQueue => self.run_queue(items),
         }
@@ -501,6 +536,12 @@ pub fn spread_cost(imp: Imp, producers: usize, kinds: usize, items: usize) -> Op
             kinds,
             items,
         )),
+        Imp::LockedYield => Some(run(
+            LockedMarketplace::<u64>::yielding(QUEUE_SIZE),
+            producers,
+            kinds,
+            items,
+        )),
         Imp::Channel | Imp::ArrayQueue => None,
     }
 }
@@ -561,8 +602,12 @@ pub fn idle_wait(imp: Imp, timeout: Duration) -> Option<IdleWait> {
                 assert!(outcome.is_err(), "nothing was published");
             })
         }
-        Imp::Locked => {
-            let market = LockedMarketplace::<u64>::new(QUEUE_SIZE);
+        Imp::Locked | Imp::LockedYield => {
+            let market = if imp == Imp::Locked {
+                LockedMarketplace::<u64>::new(QUEUE_SIZE)
+            } else {
+                LockedMarketplace::<u64>::yielding(QUEUE_SIZE)
+            };
             let cart = market.new_cart();
             measure(&|| {
                 let outcome = market.add_to_cart_timeout(cart, &7, timeout);
