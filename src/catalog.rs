@@ -12,23 +12,16 @@
 //! and the publishers of that product always meet there. Shelves are never removed: the
 //! catalog grows with the number of distinct products, not with the number of items.
 
-use std::hash::{BuildHasher, Hash};
-
-use hashbrown::HashTable;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 use crate::shelf::{Item, ProductShelf};
 use crate::sync::{Arc, ArcSwap, CATALOG_SHARDS, Mutex, ProductHasher};
 
-/// One shard's products with their shelves, stored inline and found by the hash computed
-/// once per operation.
-type ShardMap<P> = HashTable<Entry<P>>;
-
-#[derive(Clone)]
-struct Entry<P> {
-    hash: u64,
-    product: P,
-    shelf: Arc<ProductShelf<P>>,
-}
+/// The products whose hash is `h`, with their shelves (almost always exactly one).
+type Bucket<P> = Vec<(P, Arc<ProductShelf<P>>)>;
+/// One shard's products by full hash; the hash is already well mixed, so it is its own key.
+type ShardMap<P> = HashMap<u64, Bucket<P>, BuildHasherDefault<PremixedHash>>;
 
 pub(crate) struct Catalog<P> {
     hasher: ProductHasher,
@@ -45,7 +38,7 @@ impl<P: Eq + Hash + Clone> Catalog<P> {
     pub(crate) fn new() -> Self {
         let shards = (0..CATALOG_SHARDS)
             .map(|_| Shard {
-                shelves: ArcSwap::from_pointee(ShardMap::new()),
+                shelves: ArcSwap::from_pointee(ShardMap::default()),
                 adding: Mutex::new(()),
             })
             .collect();
@@ -87,14 +80,14 @@ impl<P: Eq + Hash + Clone> Catalog<P> {
     /// Visits every shelf (not a hot path).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&ProductShelf<P>)) {
         for shard in self.shards.iter() {
-            for entry in shard.shelves.load().iter() {
-                f(&entry.shelf);
+            for (_, shelf) in shard.shelves.load().values().flatten() {
+                f(shelf);
             }
         }
     }
 
     fn shard(&self, hash: u64) -> &Shard<P> {
-        // Middle bits pick the shard; the table inside uses the low and the top ones.
+        // The top bits pick the shard; the map inside uses the low ones for its buckets.
         &self.shards[(hash >> 32) as usize % self.shards.len()]
     }
 
@@ -111,12 +104,9 @@ impl<P: Eq + Hash + Clone> Catalog<P> {
         }
         let shelf = Arc::new(ProductShelf::new());
         let mut next = ShardMap::clone(&current);
-        let entry = Entry {
-            hash,
-            product: product.clone(),
-            shelf: Arc::clone(&shelf),
-        };
-        next.insert_unique(hash, entry, |entry| entry.hash);
+        next.entry(hash)
+            .or_default()
+            .push((product.clone(), Arc::clone(&shelf)));
         shard.shelves.store(Arc::new(next));
         shelf
     }
@@ -128,6 +118,29 @@ fn find<'m, P: Eq>(
     product: &P,
 ) -> Option<&'m Arc<ProductShelf<P>>> {
     shelves
-        .find(hash, |entry| entry.product == *product)
-        .map(|entry| &entry.shelf)
+        .get(&hash)?
+        .iter()
+        .find(|(known, _)| known == product)
+        .map(|(_, shelf)| shelf)
+}
+
+/// Passes an already-mixed `u64` hash through unchanged.
+#[derive(Default)]
+pub(crate) struct PremixedHash(u64);
+
+impl Hasher for PremixedHash {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys use this hasher; folding bytes keeps it correct for anything else.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
