@@ -56,7 +56,6 @@
 
 pub mod baseline;
 mod cart;
-mod catalog;
 mod error;
 mod ids;
 mod market;

@@ -1,18 +1,18 @@
 //! The marketplace: producers publish, consumers fill carts and place orders, with no
 //! global lock.
 //!
-//! Where things live (see `shelf`, `catalog` and `cart` for each piece's own invariants):
+//! Where things live (see `shelf` and `cart` for each piece's own invariants):
 //! - `producers`: the registry, read on every publish and every take, changed only by
 //!   `register_producer`; an `ArcSwap` so readers never lock. Index `i` is producer `i`.
-//! - `products`: the catalog, one `ProductShelf` per distinct product ever published, found
-//!   by hashing the product with lock-free reads, so no operation scans producers or kinds.
+//! - `products`: one `ProductShelf` per distinct product ever published, found by hashing
+//!   the product, so no operation scans producers or product kinds.
 //! - `carts`: open carts by serial. A cart leaves the map when its order is placed, so the
 //!   map holds open carts only and memory does not grow with the number of orders.
 //!
-//! Locks: the carts map's shard locks, the catalog's per-shard `adding` locks (taken only to
-//! add a new product) and the leaf locks of `wait`. A carts shard is never held while taking
-//! anything but a shelf's lock-free queue, and an `adding` lock never while taking a carts
-//! shard, so there is no lock-order cycle.
+//! Lock order (the only locks are map shards; waits use a leaf lock in `wait`): a `products`
+//! shard may be held while taking a `carts` shard (in `add_to_cart`), never the other way
+//! round. Nothing is called while holding a `carts` shard except the cart's own methods and
+//! a product shelf's lock-free queue.
 //!
 //! Conservation: an item is, at every moment, in exactly one of three places: on its
 //! product's shelf, in one cart, or held by the single thread moving it between the two (the
@@ -25,7 +25,6 @@ use std::time::Duration;
 use log::{Level, debug, log_enabled};
 
 use crate::cart::{Cart, SerialHash};
-use crate::catalog::Catalog;
 use crate::error::{AddError, OrderError, PublishError, RemoveError};
 use crate::ids::{CartId, ProducerId};
 use crate::shelf::{Item, ProducerShelf, ProductShelf};
@@ -66,8 +65,9 @@ pub struct Marketplace<P> {
     producers: ArcSwap<Vec<Arc<ProducerShelf>>>,
     /// Serializes registrations (each copies the registry); never taken by other operations.
     registering: Mutex<()>,
-    /// Every product's shelf, created on first sight and kept.
-    products: Catalog<P>,
+    /// Product shelves are created on first publish and kept, so a waiter's shelf stays the
+    /// one publishers use.
+    products: ConcurrentMap<P, Arc<ProductShelf<P>>>,
     /// Open carts only.
     carts: ConcurrentMap<u64, Cart<P>, SerialHash>,
     /// Serial of the next cart; serials are never reused.
@@ -137,7 +137,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
             queue_size_per_producer,
             producers: ArcSwap::from_pointee(Vec::new()),
             registering: Mutex::new(()),
-            products: Catalog::new(),
+            products: ConcurrentMap::new(),
             carts: ConcurrentMap::new(),
             next_cart: CachePadded::new(AtomicU64::new(0)),
             closed: AtomicBool::new(false),
@@ -457,7 +457,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// assert_eq!(market.available(&"coffee"), 0);
     /// ```
     pub fn available(&self, product: &P) -> usize {
-        self.products.with(product, ProductShelf::len).unwrap_or(0)
+        self.products.get(product).map_or(0, |shelf| shelf.len())
     }
 
     /// A snapshot of the marketplace's size. It visits every producer and cart, so it is
@@ -504,7 +504,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     /// Puts an item whose unit is already recorded on its product's shelf.
     fn put_on_sale(&self, item: Item<P>) {
-        self.products.put(item);
+        if let Some(shelf) = self.products.get(&item.product) {
+            shelf.put(item);
+            return;
+        }
+        let key = item.product.clone();
+        self.products.with_or_insert(
+            key,
+            || Arc::new(ProductShelf::new()),
+            |shelf| shelf.put(item),
+        );
     }
 
     /// The slow path of `publish_timeout`, for a known producer that was full.
@@ -535,11 +544,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     fn try_add(&self, cart: CartId, product: &P) -> Result<(), AddError> {
         let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
-        let taken = match self
-            .products
-            .with(product, |shelf| self.take_into_cart(serial, shelf))
-        {
-            Some(taken) => taken,
+        let taken = match self.products.get(product) {
+            Some(shelf) => self.take_into_cart(serial, &shelf),
             None if self.carts.contains_key(&serial) => Err(AddError::Unavailable),
             None => Err(AddError::UnknownCart),
         };
@@ -565,8 +571,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     fn wait_and_add(&self, cart: CartId, product: &P, timeout: Duration) -> Result<(), AddError> {
         let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
-        // The shelf must exist for publishers to notify us through it.
-        let shelf = self.products.shelf(product);
+        // The shelf must exist for publishers to notify us through it; it usually does, and
+        // creating it takes a write lock, so look first.
+        let existing = self.products.get(product).map(|shelf| Arc::clone(&shelf));
+        let shelf = existing.unwrap_or_else(|| {
+            self.products.with_or_insert(
+                product.clone(),
+                || Arc::new(ProductShelf::new()),
+                Arc::clone,
+            )
+        });
         let taken = shelf.arrivals.wait_for(timeout, &self.closed, || {
             match self.take_into_cart(serial, &shelf) {
                 Err(AddError::Unavailable) => None,

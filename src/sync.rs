@@ -35,12 +35,6 @@ mod imp {
     /// running, and a yield lets it run for far less than a futex sleep and wake-up cost.
     pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 16;
 
-    /// Shards of the product catalog: adding a product copies one shard.
-    pub(crate) const CATALOG_SHARDS: usize = 64;
-
-    /// Hashes products: keyed per catalog, so chosen products cannot collide on purpose.
-    pub(crate) type ProductHasher = std::hash::RandomState;
-
     /// A concurrent hash map: `DashMap`, seen through the handful of operations the engine
     /// needs. Callbacks run while the entry's shard is locked, so they must be short and must
     /// not touch the same map again.
@@ -57,11 +51,32 @@ mod imp {
             }
         }
 
+        /// Shared access to the value under `key`; its shard stays read-locked while the
+        /// returned guard lives.
+        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_> {
+            self.inner.get(key)
+        }
+
         /// Runs `f` on the value under `key` (exclusive access), if there is one.
         pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
             self.inner
                 .get_mut(key)
                 .map(|mut entry| f(entry.value_mut()))
+        }
+
+        /// Runs `f` on the value under `key`, inserting `make()` first when there is none.
+        pub(crate) fn with_or_insert<R>(
+            &self,
+            key: K,
+            make: impl FnOnce() -> V,
+            f: impl FnOnce(&V) -> R,
+        ) -> R {
+            f(self
+                .inner
+                .entry(key)
+                .or_insert_with(make)
+                .downgrade()
+                .value())
         }
 
         pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
@@ -108,13 +123,6 @@ mod imp {
     /// One round keeps the yield phase in the models without multiplying their size; the
     /// sleep protocol after it is what the models must explore.
     pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 1;
-
-    /// Two shards keep both "same shard" and "other shard" in reach of a small model.
-    pub(crate) const CATALOG_SHARDS: usize = 2;
-
-    /// Fixed keys: loom replays executions and needs every one to hash alike.
-    pub(crate) type ProductHasher =
-        std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
     /// Stand-in for `crossbeam_utils::CachePadded`: padding means nothing to a model.
     #[derive(Debug, Default)]
@@ -217,6 +225,15 @@ mod imp {
         }
     }
 
+    pub(crate) struct Cloned<V>(V);
+
+    impl<V> std::ops::Deref for Cloned<V> {
+        type Target = V;
+        fn deref(&self) -> &V {
+            &self.0
+        }
+    }
+
     /// Stand-in for `DashMap` behind the same narrow interface as the real build's wrapper.
     pub(crate) struct ConcurrentMap<K, V, S = std::hash::RandomState> {
         inner: Mutex<HashMap<K, V, S>>,
@@ -229,8 +246,25 @@ mod imp {
             }
         }
 
+        /// The engine's shared map values are `Arc`s, so a clone stands in for a guard.
+        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_>
+        where
+            V: Clone,
+        {
+            self.inner.lock().unwrap().get(key).cloned().map(Cloned)
+        }
+
         pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
             self.inner.lock().unwrap().get_mut(key).map(f)
+        }
+
+        pub(crate) fn with_or_insert<R>(
+            &self,
+            key: K,
+            make: impl FnOnce() -> V,
+            f: impl FnOnce(&V) -> R,
+        ) -> R {
+            f(self.inner.lock().unwrap().entry(key).or_insert_with(make))
         }
 
         pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
