@@ -3,7 +3,8 @@
 //! Both carry the tag of the marketplace that issued them, so an id presented to another
 //! marketplace is told apart from a local one and rejected with an `Unknown*` error instead of
 //! silently naming someone else's producer or cart. Within one marketplace, producer indices
-//! and cart serials come from atomic counters and are never reused.
+//! and cart serials come from atomic counters and are never reused. (Tags come from a
+//! process-wide 32-bit counter: only after 2^32 marketplaces could two share one.)
 
 use std::fmt;
 
@@ -30,6 +31,12 @@ pub struct ProducerId {
 
 impl ProducerId {
     /// The position of this producer in registration order (0 for the first one).
+    ///
+    /// ```
+    /// let market = marketplace::Marketplace::<u8>::new(1);
+    /// market.register_producer();
+    /// assert_eq!(market.register_producer().index(), 1);
+    /// ```
     pub fn index(self) -> usize {
         self.index as usize
     }
@@ -62,6 +69,12 @@ pub struct CartId {
 
 impl CartId {
     /// The serial number of this cart in its marketplace (0 for the first one opened).
+    ///
+    /// ```
+    /// let market = marketplace::Marketplace::<u8>::new(1);
+    /// market.new_cart();
+    /// assert_eq!(market.new_cart().serial(), 1);
+    /// ```
     pub fn serial(self) -> u64 {
         self.serial
     }

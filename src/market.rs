@@ -426,6 +426,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     }
 
     /// True once [`close`](Self::close) has been called.
+    ///
+    /// ```
+    /// let market = marketplace::Marketplace::<u8>::new(1);
+    /// assert!(!market.is_closed());
+    /// market.close();
+    /// assert!(market.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
