@@ -254,7 +254,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
         debug!("remove_from_cart({cart}, {product:?})");
         let mut state = self.lock();
-        let serial = self.cart_serial(cart).ok_or(RemoveError::UnknownCart)?;
+        let serial = cart.serial_in(self.tag).ok_or(RemoveError::UnknownCart)?;
         let item = state
             .carts
             .get_mut(&serial)
@@ -279,7 +279,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// ```
     pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
         debug!("place_order({cart})");
-        let serial = self.cart_serial(cart).ok_or(OrderError::UnknownCart)?;
+        let serial = cart.serial_in(self.tag).ok_or(OrderError::UnknownCart)?;
         let cart = self.lock().carts.remove(&serial);
         cart.map(Cart::into_products).ok_or(OrderError::UnknownCart)
     }
@@ -309,7 +309,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// assert_eq!(market.shelf_len(producer), Some(1));
     /// ```
     pub fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
-        let index = self.producer_index(producer)?;
+        let index = producer.index_in(self.tag)?;
         self.lock().on_sale.get(index).copied()
     }
 
@@ -348,8 +348,8 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         producer: ProducerId,
         product: P,
     ) -> Result<(), PublishError<P>> {
-        let Some(index) = self
-            .producer_index(producer)
+        let Some(index) = producer
+            .index_in(self.tag)
             .filter(|&index| index < state.on_sale.len())
         else {
             return Err(PublishError::UnknownProducer(product));
@@ -369,7 +369,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     }
 
     fn add_locked(&self, state: &mut State<P>, cart: CartId, product: &P) -> Result<(), AddError> {
-        let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
+        let serial = cart.serial_in(self.tag).ok_or(AddError::UnknownCart)?;
         if !state.carts.contains_key(&serial) {
             return Err(AddError::UnknownCart);
         }
@@ -452,13 +452,5 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn cart_serial(&self, cart: CartId) -> Option<u64> {
-        (cart.market == self.tag).then_some(cart.serial)
-    }
-
-    fn producer_index(&self, producer: ProducerId) -> Option<usize> {
-        (producer.market == self.tag).then_some(producer.index as usize)
     }
 }

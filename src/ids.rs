@@ -30,6 +30,11 @@ pub struct ProducerId {
 }
 
 impl ProducerId {
+    /// This producer's index if the marketplace tagged `market` issued the id.
+    pub(crate) fn index_in(self, market: u32) -> Option<usize> {
+        (self.market == market).then_some(self.index as usize)
+    }
+
     /// The position of this producer in registration order (0 for the first one).
     ///
     /// ```
@@ -68,6 +73,11 @@ pub struct CartId {
 }
 
 impl CartId {
+    /// This cart's serial if the marketplace tagged `market` issued the id.
+    pub(crate) fn serial_in(self, market: u32) -> Option<u64> {
+        (self.market == market).then_some(self.serial)
+    }
+
     /// The serial number of this cart in its marketplace (0 for the first one opened).
     ///
     /// ```

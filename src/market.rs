@@ -382,8 +382,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// assert_eq!(market.place_order(cart), Err(OrderError::UnknownCart));
     /// ```
     pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
-        let outcome = self
-            .cart_serial(cart)
+        let outcome = cart
+            .serial_in(self.tag)
             .and_then(|serial| self.carts.remove(&serial))
             .map(Cart::into_products)
             .ok_or(OrderError::UnknownCart);
@@ -550,7 +550,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     }
 
     fn try_add(&self, cart: CartId, product: &P) -> Result<(), AddError> {
-        let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
+        let serial = cart.serial_in(self.tag).ok_or(AddError::UnknownCart)?;
         let taken = match self.products.get(product) {
             Some(shelf) => self.take_into_cart(serial, &shelf),
             None if self.carts.contains_key(&serial) => Err(AddError::Unavailable),
@@ -577,7 +577,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     }
 
     fn wait_and_add(&self, cart: CartId, product: &P, timeout: Duration) -> Result<(), AddError> {
-        let serial = self.cart_serial(cart).ok_or(AddError::UnknownCart)?;
+        let serial = cart.serial_in(self.tag).ok_or(AddError::UnknownCart)?;
         // The shelf must exist for publishers to notify us through it; it usually does, and
         // creating it takes a write lock, so look first.
         let existing = self.products.get(product).map(|shelf| Arc::clone(&shelf));
@@ -600,7 +600,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     }
 
     fn try_remove(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
-        let serial = self.cart_serial(cart).ok_or(RemoveError::UnknownCart)?;
+        let serial = cart.serial_in(self.tag).ok_or(RemoveError::UnknownCart)?;
         let item = self
             .carts
             .with_mut(&serial, |cart| cart.claim(product))
@@ -618,10 +618,6 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         self.producers.load()[producer as usize].release_unit();
     }
 
-    fn cart_serial(&self, cart: CartId) -> Option<u64> {
-        (cart.market == self.tag).then_some(cart.serial)
-    }
-
     /// Runs `f` on the producer's shelf, or gives `None` for an id not issued here. Borrows
     /// the registry rather than cloning the shelf's `Arc`, so publishers and takers of the
     /// same producer do not contend on a reference count.
@@ -630,10 +626,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         producer: ProducerId,
         f: impl FnOnce(&Arc<ProducerShelf>) -> R,
     ) -> Option<R> {
-        if producer.market != self.tag {
-            return None;
-        }
-        self.producers.load().get(producer.index as usize).map(f)
+        let index = producer.index_in(self.tag)?;
+        self.producers.load().get(index).map(f)
     }
 }
 
