@@ -10,6 +10,9 @@
 //!   one of its items;
 //! - `close` wakes a blocked consumer (which reports `Unavailable`) and a blocked producer
 //!   (which gets `Full` with its product back);
+//! - the one-`Mutex` baseline waiting as the engine does (`LockedMarketplace::yielding`,
+//!   which lets go of its lock to retry before it sleeps) is woken by a `publish` too, and
+//!   by a take when it is the one publishing;
 //!
 //! and that each item ends up in exactly one place.
 #![cfg(loom)]
@@ -21,6 +24,7 @@ use std::time::Duration;
 use common::{Market, assert_empty, assert_same_items, check, drain};
 use loom::sync::Arc;
 use loom::thread;
+use marketplace::baseline::LockedMarketplace;
 use marketplace::{AddError, PublishError};
 
 #[test]
@@ -125,5 +129,41 @@ fn close_wakes_a_blocked_publisher() {
         assert_eq!(market.shelf_len(producer), Some(1));
         assert_same_items(drain(&market, &["a", "b"]), vec!["a"]);
         assert_empty(&market, 1);
+    });
+}
+
+#[test]
+fn yielding_baseline_woken_by_publish() {
+    check("wakeup::yielding_baseline_woken_by_publish", || {
+        let market = Arc::new(LockedMarketplace::yielding(1));
+        let producer = market.register_producer();
+        let cart = market.new_cart();
+
+        let consumer = {
+            let market = Arc::clone(&market);
+            thread::spawn(move || market.add_to_cart_timeout(cart, &"a", Duration::MAX))
+        };
+        market.publish(producer, "a").unwrap();
+        assert_eq!(consumer.join().unwrap(), Ok(()));
+        assert_eq!(market.place_order(cart), Ok(vec!["a"]));
+    });
+}
+
+#[test]
+fn yielding_baseline_woken_by_take() {
+    check("wakeup::yielding_baseline_woken_by_take", || {
+        let market = Arc::new(LockedMarketplace::yielding(1));
+        let producer = market.register_producer();
+        market.publish(producer, "a").unwrap();
+        let cart = market.new_cart();
+
+        let publisher = {
+            let market = Arc::clone(&market);
+            thread::spawn(move || market.publish_timeout(producer, "b", Duration::MAX))
+        };
+        market.add_to_cart(cart, &"a").unwrap();
+        assert_eq!(publisher.join().unwrap(), Ok(()));
+        assert_eq!(market.place_order(cart), Ok(vec!["a"]));
+        assert_eq!(market.shelf_len(producer), Some(1));
     });
 }

@@ -21,7 +21,8 @@ use crate::error::{AddError, OrderError, PublishError, RemoveError};
 use crate::ids::{CartId, ProducerId};
 use crate::market::Stats;
 use crate::shelf::Item;
-use crate::sync::{Condvar, Mutex, MutexGuard, YIELDS_BEFORE_SLEEP, next_market_tag, yield_now};
+use crate::sync::{Condvar, Mutex, MutexGuard, next_market_tag};
+use crate::wait::retry_before_sleeping;
 
 /// A marketplace with the engine's semantics and the classic design: one lock around
 /// everything.
@@ -42,9 +43,9 @@ pub struct LockedMarketplace<P> {
     state: Mutex<State<P>>,
     /// Signalled on every change that may help a blocked publisher or consumer.
     changed: Condvar,
-    /// Times a blocked caller releases the lock, yields and retries before sleeping: 0 for
-    /// the classic design, `YIELDS_BEFORE_SLEEP` for the engine's own wait policy.
-    yields_before_sleep: u32,
+    /// Whether a blocked caller first releases the lock and retries as the engine's waiters
+    /// do (spinning, then yielding) before it sleeps; the classic design sleeps at once.
+    retries_before_sleep: bool,
 }
 
 struct State<P> {
@@ -72,11 +73,11 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// assert_eq!(market.stats().producers, 0);
     /// ```
     pub fn new(queue_size_per_producer: usize) -> Self {
-        Self::with_yields(queue_size_per_producer, 0)
+        Self::with_wait_policy(queue_size_per_producer, false)
     }
 
-    /// Like [`new`](Self::new), but blocking calls wait as the engine does: they yield and
-    /// retry a few times before they sleep on the condition variable.
+    /// Like [`new`](Self::new), but blocking calls wait as the engine does: they retry a few
+    /// times, spinning and then yielding, before they sleep on the condition variable.
     ///
     /// The classic design sleeps at once; this variant lets the benchmarks show how much of
     /// the engine's lead comes from its wait policy rather than from having no global lock.
@@ -87,10 +88,10 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// assert!(market.publish(producer, 1).is_ok());
     /// ```
     pub fn yielding(queue_size_per_producer: usize) -> Self {
-        Self::with_yields(queue_size_per_producer, YIELDS_BEFORE_SLEEP)
+        Self::with_wait_policy(queue_size_per_producer, true)
     }
 
-    fn with_yields(queue_size_per_producer: usize, yields_before_sleep: u32) -> Self {
+    fn with_wait_policy(queue_size_per_producer: usize, retries_before_sleep: bool) -> Self {
         assert!(
             queue_size_per_producer > 0,
             "queue_size_per_producer must be at least 1"
@@ -107,7 +108,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
                 closed: false,
             }),
             changed: Condvar::new(),
-            yields_before_sleep,
+            retries_before_sleep,
         }
     }
 
@@ -408,14 +409,17 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         if let Some(value) = attempt(self, &mut state) {
             return Some(value);
         }
-        if !timeout.is_zero() {
-            for _ in 0..self.yields_before_sleep {
-                drop(state);
-                yield_now();
-                state = self.lock();
-                if let Some(value) = attempt(self, &mut state) {
-                    return Some(value);
-                }
+        if self.retries_before_sleep && !timeout.is_zero() {
+            drop(state);
+            let retried = retry_before_sleeping(|| attempt(self, &mut self.lock()));
+            if retried.is_some() {
+                return retried;
+            }
+            // An arrival since the last retry released the lock signalled nobody (nobody was
+            // asleep), so try once more under the lock this thread will sleep with.
+            state = self.lock();
+            if let Some(value) = attempt(self, &mut state) {
+                return Some(value);
             }
         }
         let deadline = Instant::now().checked_add(timeout);

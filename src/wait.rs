@@ -9,10 +9,13 @@
 //! and sleeps only while it is unchanged, so a notification that lands between a failed
 //! attempt and the sleep is never lost.
 //!
-//! Before announcing itself, a waiter yields and retries a few times
+//! Before announcing itself, a waiter first spins and retries a few times, spaced well apart
+//! (`SPIN_ATTEMPTS`, `SPINS_BETWEEN_ATTEMPTS`): the thread it waits for is often running on
+//! another core and a fraction of a microsecond from succeeding, and retries spaced apart
+//! leave that thread the cache lines it needs. Then it yields and retries a few times
 //! (`YIELDS_BEFORE_SLEEP`): on a machine with more threads than cores the thread it waits
-//! for is usually runnable, and a yield costs far less than a sleep and a wake-up. The number
-//! of rounds is bounded, so a waiter that nothing helps is asleep within microseconds.
+//! for is usually runnable, and a yield costs far less than a sleep and a wake-up. Both
+//! phases are bounded, so a waiter that nothing helps is asleep within microseconds.
 //!
 //! Attempts run with no lock held, and the lock here is never held while taking another, so
 //! waiting and notifying impose no lock order on the rest of the engine.
@@ -20,8 +23,8 @@
 use std::time::{Duration, Instant};
 
 use crate::sync::{
-    AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, YIELDS_BEFORE_SLEEP, fence,
-    yield_now,
+    AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, SPIN_ATTEMPTS,
+    SPINS_BETWEEN_ATTEMPTS, YIELDS_BEFORE_SLEEP, fence, spin_hint, yield_now,
 };
 
 /// Where threads sleep until some event (an arrival, freed capacity) may help them.
@@ -72,11 +75,8 @@ impl Waiters {
         if timeout.is_zero() || closed.load(Ordering::Relaxed) {
             return None;
         }
-        for _ in 0..YIELDS_BEFORE_SLEEP {
-            yield_now();
-            if let Some(value) = attempt() {
-                return Some(value);
-            }
+        if let Some(value) = retry_before_sleeping(&mut attempt) {
+            return Some(value);
         }
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
@@ -112,6 +112,26 @@ impl Waiters {
         }
         true
     }
+}
+
+/// Retries `attempt` while spinning, then while yielding, as a waiter does before it goes to
+/// sleep (see the module docs); `None` if no attempt succeeded. Both phases are bounded.
+pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..SPIN_ATTEMPTS {
+        for _ in 0..SPINS_BETWEEN_ATTEMPTS {
+            spin_hint();
+        }
+        if let Some(value) = attempt() {
+            return Some(value);
+        }
+    }
+    for _ in 0..YIELDS_BEFORE_SLEEP {
+        yield_now();
+        if let Some(value) = attempt() {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// The epoch counter cannot be left half-updated by a panic, so poisoning is ignored.

@@ -2,9 +2,10 @@
 //! the lock-free engine and on the single-`Mutex` reference model alike.
 //!
 //! Each rule is written once, as a function generic over [`Market`], a small trait this file
-//! implements for [`Marketplace`] and [`LockedMarketplace`] by delegating to their inherent
-//! methods; `semantic_tests!` turns every such function into one `#[test]` per
-//! implementation (`engine::…` and `baseline::…`). Tests that involve other threads use
+//! implements for [`Marketplace`] and [`LockedMarketplace`] (classic, and waiting as the
+//! engine does) by delegating to their inherent methods; `semantic_tests!` turns every such
+//! function into one `#[test]` per implementation (`engine::…`, `baseline::…` and
+//! `yielding_baseline::…`). Tests that involve other threads use
 //! channels, barriers and joins to order events, never sleeps; where a blocked thread may or
 //! may not have gone to sleep yet, both interleavings must give the asserted result.
 
@@ -101,10 +102,10 @@ trait Market: Sync + Sized {
 }
 
 macro_rules! impl_market {
-    ($($market:ident),*) => {$(
-        impl Market for $market<Product> {
+    ($($type:ty: $market:ident = $create:expr),*) => {$(
+        impl Market for $type {
             fn create(queue_size_per_producer: usize) -> Self {
-                $market::new(queue_size_per_producer)
+                $create(queue_size_per_producer)
             }
             fn register_producer(&self) -> ProducerId {
                 $market::register_producer(self)
@@ -164,9 +165,27 @@ macro_rules! impl_market {
     )*};
 }
 
-impl_market!(Marketplace, LockedMarketplace);
+/// The baseline waiting as the engine does (`LockedMarketplace::yielding`): it lets go of its
+/// lock to retry before sleeping, a wait path of its own that must keep every rule too.
+struct YieldingBaseline(LockedMarketplace<Product>);
 
-/// One `#[test]` per rule and implementation: `engine::rule` and `baseline::rule`.
+impl std::ops::Deref for YieldingBaseline {
+    type Target = LockedMarketplace<Product>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl_market!(
+    Marketplace<Product>: Marketplace = Marketplace::new,
+    LockedMarketplace<Product>: LockedMarketplace = LockedMarketplace::new,
+    YieldingBaseline: LockedMarketplace = |queue_size| {
+        YieldingBaseline(LockedMarketplace::yielding(queue_size))
+    }
+);
+
+/// One `#[test]` per rule and implementation: `engine::rule`, `baseline::rule` and
+/// `yielding_baseline::rule`.
 macro_rules! semantic_tests {
     ($($(#[$attr:meta])* $rule:ident),* $(,)?) => {
         mod engine {
@@ -174,6 +193,9 @@ macro_rules! semantic_tests {
         }
         mod baseline {
             $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::LockedMarketplace<super::Product>>(); } )*
+        }
+        mod yielding_baseline {
+            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::YieldingBaseline>(); } )*
         }
     };
 }
