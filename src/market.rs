@@ -3,16 +3,17 @@
 //!
 //! Where things live (see `shelf` and `cart` for each piece's own invariants):
 //! - `producers`: the registry, read on every publish and every take, changed only by
-//!   `register_producer`; an `ArcSwap` so readers never lock. Index `i` is producer `i`.
+//!   `register_producer`; an append-only vector, so a read is two plain loads and never
+//!   waits. Index `i` is producer `i`.
 //! - `products`: one `ProductShelf` per distinct product ever published, found by hashing
-//!   the product, so no operation scans producers or product kinds.
+//!   the product in a lock-free map, so no operation scans producers or product kinds, and
+//!   threads asking for the same product never contend on the lookup.
 //! - `carts`: open carts by serial. A cart leaves the map when its order is placed, so the
 //!   map holds open carts only and memory does not grow with the number of orders.
 //!
-//! Lock order (the only locks are map shards; waits use a leaf lock in `wait`): a `products`
-//! shard may be held while taking a `carts` shard (in `add_to_cart`), never the other way
-//! round. Nothing is called while holding a `carts` shard except the cart's own methods and
-//! a product shelf's lock-free queue.
+//! Locks: the only locks are the `carts` map's shards (waits use a leaf lock in `wait`).
+//! Nothing is called while holding a `carts` shard except the cart's own methods and a
+//! product shelf's lock-free queue, so there is no lock order to get wrong.
 //!
 //! Conservation: an item is, at every moment, in exactly one of three places: on its
 //! product's shelf, in one cart, or held by the single thread moving it between the two (the
@@ -20,6 +21,7 @@
 
 use std::fmt;
 use std::hash::Hash;
+use std::ops::Deref;
 use std::time::Duration;
 
 use log::{Level, debug, log_enabled};
@@ -29,7 +31,7 @@ use crate::error::{AddError, OrderError, PublishError, RemoveError};
 use crate::ids::{CartId, ProducerId};
 use crate::shelf::{Item, ProducerShelf, ProductShelf};
 use crate::sync::{
-    Arc, ArcSwap, AtomicBool, AtomicU64, CachePadded, ConcurrentMap, Mutex, Ordering,
+    AppendOnlyVec, Arc, AtomicBool, AtomicU64, CachePadded, Catalog, ConcurrentMap, Ordering,
     next_market_tag,
 };
 
@@ -62,12 +64,10 @@ pub struct Marketplace<P> {
     queue_size_per_producer: usize,
     /// Append-only: a registered producer is never removed, so an index, once valid, stays
     /// valid.
-    producers: ArcSwap<Vec<Arc<ProducerShelf>>>,
-    /// Serializes registrations (each copies the registry); never taken by other operations.
-    registering: Mutex<()>,
+    producers: AppendOnlyVec<ProducerShelf>,
     /// Product shelves are created on first publish and kept, so a waiter's shelf stays the
     /// one publishers use.
-    products: ConcurrentMap<P, Arc<ProductShelf<P>>>,
+    products: Catalog<P, Arc<ProductShelf<P>>>,
     /// Open carts only.
     carts: ConcurrentMap<u64, Cart<P>, SerialHash>,
     /// Serial of the next cart; serials are never reused.
@@ -106,7 +106,7 @@ impl<P> fmt::Debug for Marketplace<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Marketplace")
             .field("queue_size_per_producer", &self.queue_size_per_producer)
-            .field("producers", &self.producers.load().len())
+            .field("producers", &self.producers.len())
             .field("open_carts", &self.carts.len())
             .finish_non_exhaustive()
     }
@@ -135,9 +135,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         Self {
             tag: next_market_tag(),
             queue_size_per_producer,
-            producers: ArcSwap::from_pointee(Vec::new()),
-            registering: Mutex::new(()),
-            products: ConcurrentMap::new(),
+            producers: AppendOnlyVec::new(),
+            products: Catalog::new(),
             carts: ConcurrentMap::new(),
             next_cart: CachePadded::new(AtomicU64::new(0)),
             closed: AtomicBool::new(false),
@@ -151,8 +150,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     /// Registers a new producer and returns its id.
     ///
-    /// Registration copies the registry (so that every other operation can read it without
-    /// locking); it is meant to happen once per producer, not on a hot path.
+    /// Registration is a lock-free append to the registry; ids are handed out in order, the
+    /// first being index 0.
     ///
     /// ```
     /// use marketplace::Marketplace;
@@ -163,16 +162,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// assert_eq!(market.shelf_len(producer), Some(0));
     /// ```
     pub fn register_producer(&self) -> ProducerId {
-        let _registering = self
-            .registering
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let current = self.producers.load();
-        let index = u32::try_from(current.len()).expect("more than u32::MAX producers");
-        let mut next = Vec::with_capacity(current.len() + 1);
-        next.extend(current.iter().cloned());
-        next.push(Arc::new(ProducerShelf::new(self.queue_size_per_producer)));
-        self.producers.store(Arc::new(next));
+        let index = self
+            .producers
+            .push(ProducerShelf::new(self.queue_size_per_producer));
+        let index = u32::try_from(index).expect("more than u32::MAX producers");
         let id = ProducerId {
             market: self.tag,
             index,
@@ -418,10 +411,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// ```
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        for producer in self.producers.load().iter() {
-            producer.capacity_freed.wake_all();
-        }
-        self.products.for_each(|shelf| shelf.arrivals.wake_all());
+        self.producers
+            .for_each(|producer| producer.capacity_freed.wake_all());
+        self.products
+            .pin()
+            .for_each(|shelf| shelf.arrivals.wake_all());
         debug!("close()");
     }
 
@@ -449,7 +443,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// assert_eq!(market.shelf_len(producer), Some(1));
     /// ```
     pub fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
-        self.with_producer(producer, |shelf| shelf.on_sale())
+        self.shelf_of(producer).map(|shelf| shelf.on_sale())
     }
 
     /// How many items equal to `product` are on sale now.
@@ -464,7 +458,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// assert_eq!(market.available(&"coffee"), 0);
     /// ```
     pub fn available(&self, product: &P) -> usize {
-        self.products.get(product).map_or(0, |shelf| shelf.len())
+        self.products
+            .pin()
+            .get(product)
+            .map_or(0, |shelf| shelf.len())
     }
 
     /// A snapshot of the marketplace's size. It visits every producer and cart, so it is
@@ -485,19 +482,21 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// );
     /// ```
     pub fn stats(&self) -> Stats {
-        let producers = self.producers.load();
+        let mut items_on_shelves = 0;
+        self.producers
+            .for_each(|shelf| items_on_shelves += shelf.on_sale());
         let mut items_in_carts = 0;
         self.carts.for_each(|cart| items_in_carts += cart.len());
         Stats {
-            producers: producers.len(),
+            producers: self.producers.len(),
             open_carts: self.carts.len(),
-            items_on_shelves: producers.iter().map(|shelf| shelf.on_sale()).sum(),
+            items_on_shelves,
             items_in_carts,
         }
     }
 
     fn try_publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
-        match self.with_producer(producer, |shelf| shelf.try_reserve()) {
+        match self.shelf_of(producer).map(|shelf| shelf.try_reserve()) {
             None => return Err(PublishError::UnknownProducer(product)),
             Some(false) => return Err(PublishError::Full(product)),
             Some(true) => {}
@@ -511,16 +510,15 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     /// Puts an item whose unit is already recorded on its product's shelf.
     fn put_on_sale(&self, item: Item<P>) {
-        if let Some(shelf) = self.products.get(&item.product) {
+        let products = self.products.pin();
+        if let Some(shelf) = products.get(&item.product) {
             shelf.put(item);
             return;
         }
         let key = item.product.clone();
-        self.products.with_or_insert(
-            key,
-            || Arc::new(ProductShelf::new()),
-            |shelf| shelf.put(item),
-        );
+        products
+            .get_or_insert_with(key, || Arc::new(ProductShelf::new()))
+            .put(item);
     }
 
     /// The slow path of `publish_timeout`, for a known producer that was full.
@@ -530,7 +528,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
         product: P,
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
-        let Some(shelf) = self.with_producer(producer, Arc::clone) else {
+        let Some(shelf) = self.shelf_of(producer) else {
             return Err(PublishError::UnknownProducer(product));
         };
         let mut pending = Some(product);
@@ -551,7 +549,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     fn try_add(&self, cart: CartId, product: &P) -> Result<(), AddError> {
         let serial = cart.serial_in(self.tag).ok_or(AddError::UnknownCart)?;
-        let taken = match self.products.get(product) {
+        let taken = match self.products.pin().get(product) {
             Some(shelf) => self.take_into_cart(serial, &shelf),
             None if self.carts.contains_key(&serial) => Err(AddError::Unavailable),
             None => Err(AddError::UnknownCart),
@@ -578,16 +576,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
 
     fn wait_and_add(&self, cart: CartId, product: &P, timeout: Duration) -> Result<(), AddError> {
         let serial = cart.serial_in(self.tag).ok_or(AddError::UnknownCart)?;
-        // The shelf must exist for publishers to notify us through it; it usually does, and
-        // creating it takes a write lock, so look first.
-        let existing = self.products.get(product).map(|shelf| Arc::clone(&shelf));
-        let shelf = existing.unwrap_or_else(|| {
-            self.products.with_or_insert(
-                product.clone(),
-                || Arc::new(ProductShelf::new()),
-                Arc::clone,
-            )
-        });
+        let shelf = self.shelf_to_wait_on(product);
         let taken = shelf.arrivals.wait_for(timeout, &self.closed, || {
             match self.take_into_cart(serial, &shelf) {
                 Err(AddError::Unavailable) => None,
@@ -599,6 +588,19 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
             .map(|producer| self.release_unit(producer))
     }
 
+    /// The product's shelf, created if none was ever published: publishers notify waiters
+    /// through it. Held in an `Arc` because a wait may outlast any lookup's guard. Looks
+    /// first, as inserting needs an owned copy of the product.
+    fn shelf_to_wait_on(&self, product: &P) -> Arc<ProductShelf<P>> {
+        let products = self.products.pin();
+        match products.get(product) {
+            Some(shelf) => Arc::clone(&shelf),
+            None => Arc::clone(
+                &products.get_or_insert_with(product.clone(), || Arc::new(ProductShelf::new())),
+            ),
+        }
+    }
+
     fn try_remove(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
         let serial = cart.serial_in(self.tag).ok_or(RemoveError::UnknownCart)?;
         let item = self
@@ -607,7 +609,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
             .ok_or(RemoveError::UnknownCart)?
             .ok_or(RemoveError::NotInCart)?;
         // The claim is ours alone; now hand the item back to its producer.
-        self.producers.load()[item.producer as usize].record_return();
+        self.registered(item.producer).record_return();
         self.put_on_sale(item);
         Ok(())
     }
@@ -615,19 +617,19 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// Releases the capacity unit of an item that has just gone into a cart; `producer` is
     /// the item's own, so it is registered here.
     fn release_unit(&self, producer: u32) {
-        self.producers.load()[producer as usize].release_unit();
+        self.registered(producer).release_unit();
     }
 
-    /// Runs `f` on the producer's shelf, or gives `None` for an id not issued here. Borrows
-    /// the registry rather than cloning the shelf's `Arc`, so publishers and takers of the
-    /// same producer do not contend on a reference count.
-    fn with_producer<R>(
-        &self,
-        producer: ProducerId,
-        f: impl FnOnce(&Arc<ProducerShelf>) -> R,
-    ) -> Option<R> {
-        let index = producer.index_in(self.tag)?;
-        self.producers.load().get(index).map(f)
+    /// The producer's shelf, or `None` for an id not issued here.
+    fn shelf_of(&self, producer: ProducerId) -> Option<impl Deref<Target = ProducerShelf> + '_> {
+        self.producers.get(producer.index_in(self.tag)?)
+    }
+
+    /// The shelf of the producer of an item on sale or in a cart, registered by construction.
+    fn registered(&self, producer: u32) -> impl Deref<Target = ProducerShelf> + '_ {
+        self.producers
+            .get(producer as usize)
+            .expect("an item's producer is registered")
     }
 }
 

@@ -1,11 +1,12 @@
 //! The one switch point between real concurrency primitives and loom's model-checked ones.
 //!
 //! Every atomic, lock, shared pointer, queue and concurrent map the engine touches is named
-//! here and nowhere else. A normal build re-exports `std::sync`, `crossbeam_queue`, `dashmap`
-//! and `arc_swap`; a build with `--cfg loom` swaps in `loom::sync` and small lock-based
-//! stand-ins with the same methods, so the loom models in `loom-tests/` explore *our* protocol
-//! (claim-and-return, capacity accounting, wake-ups) rather than the internals of those crates,
-//! which are tested by their own authors. Nothing outside this module knows which build it is.
+//! here and nowhere else. A normal build re-exports `std::sync` and `crossbeam_queue` and
+//! wraps `dashmap`, `papaya` and `boxcar`; a build with `--cfg loom` swaps in `loom::sync` and
+//! small lock-based stand-ins with the same methods, so the loom models in `loom-tests/`
+//! explore *our* protocol (claim-and-return, capacity accounting, wake-ups) rather than the
+//! internals of those crates, which are tested by their own authors. Nothing outside this
+//! module knows which build it is.
 //!
 //! The stand-ins are deliberately simple (a loom `Mutex` around a std collection): each of
 //! their operations is one atomic step, which is exactly the guarantee the real lock-free
@@ -16,7 +17,6 @@ mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-    pub(crate) use arc_swap::ArcSwap;
     pub(crate) use crossbeam_queue::{ArrayQueue, SegQueue};
     pub(crate) use crossbeam_utils::CachePadded;
 
@@ -60,32 +60,11 @@ mod imp {
             }
         }
 
-        /// Shared access to the value under `key`; its shard stays read-locked while the
-        /// returned guard lives.
-        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_> {
-            self.inner.get(key)
-        }
-
         /// Runs `f` on the value under `key` (exclusive access), if there is one.
         pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
             self.inner
                 .get_mut(key)
                 .map(|mut entry| f(entry.value_mut()))
-        }
-
-        /// Runs `f` on the value under `key`, inserting `make()` first when there is none.
-        pub(crate) fn with_or_insert<R>(
-            &self,
-            key: K,
-            make: impl FnOnce() -> V,
-            f: impl FnOnce(&V) -> R,
-        ) -> R {
-            f(self
-                .inner
-                .entry(key)
-                .or_insert_with(make)
-                .downgrade()
-                .value())
         }
 
         pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
@@ -108,6 +87,96 @@ mod imp {
         pub(crate) fn for_each(&self, mut f: impl FnMut(&V)) {
             for entry in self.inner.iter() {
                 f(entry.value());
+            }
+        }
+    }
+
+    /// A vector that only grows, read without any read-modify-write: `boxcar`'s lock-free
+    /// append-only vector, whose elements never move, so `get` is a couple of acquire loads.
+    /// (The usual alternative, an `ArcSwap` of a `Vec`, costs a full barrier per load on the
+    /// reader's debt slot: a tenth of an uncontended publish-add-order cycle, measured.)
+    pub(crate) struct AppendOnlyVec<T> {
+        inner: boxcar::Vec<T>,
+    }
+
+    impl<T> AppendOnlyVec<T> {
+        pub(crate) fn new() -> Self {
+            Self {
+                inner: boxcar::Vec::new(),
+            }
+        }
+
+        /// Appends `value` and returns its index.
+        pub(crate) fn push(&self, value: T) -> usize {
+            self.inner.push(value)
+        }
+
+        /// The element at `index`, once its `push` has returned.
+        pub(crate) fn get(&self, index: usize) -> Option<impl std::ops::Deref<Target = T> + '_> {
+            self.inner.get(index)
+        }
+
+        /// Elements whose `push` has returned.
+        pub(crate) fn len(&self) -> usize {
+            self.inner.count()
+        }
+
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
+            for (_, value) in &self.inner {
+                f(value);
+            }
+        }
+    }
+
+    /// A concurrent map whose entries are only ever added and are read far more often than
+    /// written: `papaya`'s lock-free hash map, whose lookups write no shared memory, so threads
+    /// looking up the same key never contend (a `DashMap` read takes its shard's lock, one
+    /// contended read-modify-write per lookup). Entries stay valid while the `CatalogRef`
+    /// they were found through lives.
+    pub(crate) struct Catalog<K, V> {
+        inner: papaya::HashMap<K, V>,
+    }
+
+    impl<K: Eq + std::hash::Hash, V> Catalog<K, V> {
+        pub(crate) fn new() -> Self {
+            Self {
+                // Incremental resizing (papaya's default) moves entries to the new table
+                // during later inserts; with no inserts after a warm-up the move never
+                // finishes and every lookup pays for both tables (10000 kinds ran at half
+                // speed). Blocking resizes finish at once; they happen on first publishes only.
+                inner: papaya::HashMap::builder()
+                    .resize_mode(papaya::ResizeMode::Blocking)
+                    .build(),
+            }
+        }
+
+        /// Starts a series of lookups; what they find stays valid while the result lives.
+        pub(crate) fn pin(&self) -> CatalogRef<'_, K, V> {
+            CatalogRef(self.inner.pin())
+        }
+    }
+
+    /// A pinned view of a `Catalog`: references found through it stay valid while it lives.
+    pub(crate) struct CatalogRef<'a, K, V>(
+        papaya::HashMapRef<'a, K, V, std::hash::RandomState, papaya::LocalGuard<'a>>,
+    );
+
+    impl<K: Eq + std::hash::Hash, V> CatalogRef<'_, K, V> {
+        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_> {
+            self.0.get(key)
+        }
+
+        pub(crate) fn get_or_insert_with(
+            &self,
+            key: K,
+            make: impl FnOnce() -> V,
+        ) -> impl std::ops::Deref<Target = V> + '_ {
+            self.0.get_or_insert_with(key, make)
+        }
+
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&V)) {
+            for value in self.0.values() {
+                f(value);
             }
         }
     }
@@ -217,27 +286,7 @@ mod imp {
         }
     }
 
-    /// Stand-in for `arc_swap::ArcSwap`: `load` hands out a clone of the current `Arc`.
-    pub(crate) struct ArcSwap<T> {
-        current: Mutex<Arc<T>>,
-    }
-
-    impl<T> ArcSwap<T> {
-        pub(crate) fn from_pointee(value: T) -> Self {
-            Self {
-                current: Mutex::new(Arc::new(value)),
-            }
-        }
-
-        pub(crate) fn load(&self) -> Arc<T> {
-            self.current.lock().unwrap().clone()
-        }
-
-        pub(crate) fn store(&self, value: Arc<T>) {
-            *self.current.lock().unwrap() = value;
-        }
-    }
-
+    /// What a stand-in lookup hands out in place of a reference: a clone (of an `Arc`).
     pub(crate) struct Cloned<V>(V);
 
     impl<V> std::ops::Deref for Cloned<V> {
@@ -259,25 +308,8 @@ mod imp {
             }
         }
 
-        /// The engine's shared map values are `Arc`s, so a clone stands in for a guard.
-        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_>
-        where
-            V: Clone,
-        {
-            self.inner.lock().unwrap().get(key).cloned().map(Cloned)
-        }
-
         pub(crate) fn with_mut<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
             self.inner.lock().unwrap().get_mut(key).map(f)
-        }
-
-        pub(crate) fn with_or_insert<R>(
-            &self,
-            key: K,
-            make: impl FnOnce() -> V,
-            f: impl FnOnce(&V) -> R,
-        ) -> R {
-            f(self.inner.lock().unwrap().entry(key).or_insert_with(make))
         }
 
         pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
@@ -298,6 +330,89 @@ mod imp {
 
         pub(crate) fn for_each(&self, mut f: impl FnMut(&V)) {
             for value in self.inner.lock().unwrap().values() {
+                f(value);
+            }
+        }
+    }
+
+    /// Stand-in for `boxcar::Vec`: each call one atomic step; `get` hands out a shared
+    /// pointer in place of a reference.
+    pub(crate) struct AppendOnlyVec<T> {
+        inner: Mutex<Vec<Arc<T>>>,
+    }
+
+    impl<T> AppendOnlyVec<T> {
+        pub(crate) fn new() -> Self {
+            Self {
+                inner: Mutex::new(Vec::new()),
+            }
+        }
+
+        pub(crate) fn push(&self, value: T) -> usize {
+            let mut inner = self.inner.lock().unwrap();
+            inner.push(Arc::new(value));
+            inner.len() - 1
+        }
+
+        pub(crate) fn get(&self, index: usize) -> Option<impl std::ops::Deref<Target = T> + '_> {
+            self.inner.lock().unwrap().get(index).cloned()
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.inner.lock().unwrap().len()
+        }
+
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
+            for value in self.inner.lock().unwrap().iter() {
+                f(value);
+            }
+        }
+    }
+
+    /// Stand-in for `papaya::HashMap` behind the same interface as the real build's wrapper;
+    /// each lookup is one atomic step and hands out a clone (the engine stores `Arc`s).
+    pub(crate) struct Catalog<K, V> {
+        inner: Mutex<HashMap<K, V>>,
+    }
+
+    impl<K: Eq + Hash, V: Clone> Catalog<K, V> {
+        pub(crate) fn new() -> Self {
+            Self {
+                inner: Mutex::new(HashMap::new()),
+            }
+        }
+
+        pub(crate) fn pin(&self) -> CatalogRef<'_, K, V> {
+            CatalogRef(self)
+        }
+    }
+
+    /// A pinned view of a `Catalog`: references found through it stay valid while it lives.
+    pub(crate) struct CatalogRef<'a, K, V>(&'a Catalog<K, V>);
+
+    impl<K: Eq + Hash, V: Clone> CatalogRef<'_, K, V> {
+        pub(crate) fn get(&self, key: &K) -> Option<impl std::ops::Deref<Target = V> + '_> {
+            self.0.inner.lock().unwrap().get(key).cloned().map(Cloned)
+        }
+
+        pub(crate) fn get_or_insert_with(
+            &self,
+            key: K,
+            make: impl FnOnce() -> V,
+        ) -> impl std::ops::Deref<Target = V> + '_ {
+            Cloned(
+                self.0
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .entry(key)
+                    .or_insert_with(make)
+                    .clone(),
+            )
+        }
+
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&V)) {
+            for value in self.0.inner.lock().unwrap().values() {
                 f(value);
             }
         }
