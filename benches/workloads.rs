@@ -1,7 +1,7 @@
 //! Criterion suite of the issue-5 workload: every case, one criterion group per case with the
 //! implementations side by side (marketplace, locked, locked_yield, channel, array_queue),
 //! throughput in items (publish to placed order). `locked_yield` is the one-`Mutex` baseline
-//! with the engine's wait policy (yield and retry before sleeping): against `locked` it shows
+//! with the engine's wait policy (spin, yield and retry before sleeping): against `locked` it shows
 //! how much of the engine's lead over the classic design comes from the wait policy rather
 //! than from having no global lock (see the harness docs). The workload is
 //! `examples/harness`, shared with `examples/compare.rs`; this file only drives it. Owned by

@@ -14,15 +14,15 @@
 //! also means more shelf capacity and fewer waits), the CPU use of an idle waiting consumer,
 //! and finally one machine-readable line per case:
 //! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> array_queue=<items/s>`
-//! (`-` where a column does not apply or was not run). Runs of one case alternate between the
-//! implementations, so load from other processes hits them alike; compare ratios, not
-//! absolute figures. The workload itself lives in `examples/harness` (shared with the
+//! (`-` where a column does not apply or was not run). Each round runs every case on every
+//! implementation once, and the best of the rounds is kept, so load from other processes
+//! hits implementations and cases alike; compare ratios, not absolute figures. The workload itself lives in `examples/harness` (shared with the
 //! criterion benches).
 //!
 //! The `locked_yield` column and its ratio `m/l_yield` are a sensitivity check. `locked` is
 //! the classic design, whose blocked callers sleep on a `Condvar` at once; `locked_yield` is
 //! the same one-`Mutex` design waiting as the engine does (`LockedMarketplace::yielding`:
-//! yield and retry up to 16 times before sleeping). So `m/locked` is the engine's whole lead
+//! retry a few times, spinning and then yielding, before sleeping). So `m/locked` is the engine's whole lead
 //! over the classic design, `m/l_yield` is the part of it that comes from having no global
 //! lock, and the rest, `m/locked` / `m/l_yield` = `locked_yield` / `locked`, is how much of
 //! the lead comes from the wait policy alone. The column is in the readable table (and the
@@ -120,22 +120,23 @@ fn main() -> ExitCode {
         .collect();
 
     let began = Instant::now();
-    let mut rows: Vec<(Case, Row)> = Vec::new();
-    for case in &cases {
-        let items = case.items_for(options.base_items);
-        eprint!("{:<16} {items:>9} items ", case.name);
-        let mut row = Row::new();
-        for _ in 0..options.repeats {
+    // Rounds outermost: each round runs every case on every implementation once, so the best
+    // of each spreads over the whole run and a slow stretch of a shared machine hits all
+    // cases alike; the cross-case ratios of per-item cost depend on that.
+    let mut rows: Vec<(Case, Row)> = cases.iter().map(|case| (*case, Row::new())).collect();
+    for round in 1..=options.repeats {
+        eprint!("round {round}/{} ", options.repeats);
+        for (case, row) in &mut rows {
+            let items = case.items_for(options.base_items);
             for &imp in imps.iter().filter(|imp| case.applies(**imp)) {
                 let rate = case.rate(imp, items);
                 let best = row.entry(imp.name()).or_insert(0.0);
                 *best = best.max(rate);
-                eprint!(".");
-                let _ = std::io::stderr().flush();
             }
+            eprint!(".");
+            let _ = std::io::stderr().flush();
         }
         eprintln!();
-        rows.push((*case, row));
     }
     let spread = (options.case.is_none()).then(|| measure_spread(&options));
     let idle = options.idle.then(|| {

@@ -21,11 +21,11 @@
 //! `locked` is the classic design as it is usually written: one `Mutex`, and a blocked caller
 //! sleeps on a `Condvar` at once (`LockedMarketplace::new`). `locked_yield` is the very same
 //! one-`Mutex` design with the engine's wait policy (`LockedMarketplace::yielding`: release
-//! the lock, yield and retry up to 16 times before sleeping), driven through the same code
-//! path (`run_market`). The engine's lead over the classic design therefore splits in two:
-//! `locked` to `locked_yield` is what the wait policy alone is worth, and `locked_yield` to
-//! `marketplace` (the `m/l_yield` column of `compare`) is what having no global lock is
-//! worth. It is a sensitivity column: in the readable table and the criterion groups, not in
+//! the lock and retry a few times, spinning and then yielding, before sleeping), driven
+//! through the same code path (`run_market`). The engine's lead over the classic design
+//! therefore splits in two: `locked` to `locked_yield` is what the wait policy alone is
+//! worth, and `locked_yield` to `marketplace` (the `m/l_yield` column of `compare`) is what
+//! having no global lock is worth. It is a sensitivity column: in the readable table and the criterion groups, not in
 //! the machine-readable `case=` lines, whose format issue 5 fixes.
 //!
 //! Capacity is the same everywhere: each producer id may have [`QUEUE_SIZE`] items on the
@@ -84,7 +84,7 @@ pub enum Imp {
     /// The classic design: `marketplace::baseline::LockedMarketplace`, one `Mutex`; a
     /// blocked caller sleeps on a `Condvar` at once.
     Locked,
-    /// The same one-`Mutex` design waiting as the engine does (yield and retry before
+    /// The same one-`Mutex` design waiting as the engine does (spin, yield and retry before
     /// sleeping): `LockedMarketplace::yielding`. The gap between `locked` and this column is
     /// what the wait policy alone is worth; the gap between this column and `marketplace` is
     /// what removing the global lock is worth.
