@@ -415,8 +415,8 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
             if retried.is_some() {
                 return retried;
             }
-            // An arrival since the last retry released the lock signalled nobody (nobody was
-            // asleep), so try once more under the lock this thread will sleep with.
+            // An arrival after the last retry let go of the lock signalled nobody (no thread
+            // was asleep yet), so try once more under the lock this thread will sleep with.
             state = self.lock();
             if let Some(value) = attempt(self, &mut state) {
                 return Some(value);

@@ -387,7 +387,8 @@ mod imp {
         }
     }
 
-    /// A pinned view of a `Catalog`: references found through it stay valid while it lives.
+    /// Stand-in for a pinned view: each lookup locks the map for one step and hands out a
+    /// clone, which stays valid on its own.
     pub(crate) struct CatalogRef<'a, K, V>(&'a Catalog<K, V>);
 
     impl<K: Eq + Hash, V: Clone> CatalogRef<'_, K, V> {
