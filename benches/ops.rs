@@ -1,6 +1,6 @@
 //! Micro-benchmarks of each operation, uncontended (one thread), on the engine and on the
 //! single-`Mutex` baseline side by side, with the raw channel / queue handoff as the floor.
-//! Owned by the benchmarks work (issue 5). `cargo bench --bench ops`.
+//! `cargo bench --bench ops`.
 //!
 //! Groups (time per iteration):
 //! - `publish+add+order`: publish one item, open a cart, add it, place the order;
@@ -8,12 +8,10 @@
 //! - `new_cart+place_order`: an empty cart's whole life;
 //! - `stats`: a snapshot of a marketplace with 16 producers, 64 open carts, 128 items;
 //! - `spread/<producers>x<kinds>`: publish+add+order cycling over that many producer ids and
-//!   product kinds (`examples/harness::spread_cost`, also printed by `compare`): the cost of
+//!   product kinds (`marketplace_marketplace_harness::spread_cost`, also printed by `compare`): the cost of
 //!   one operation must stay flat from 1 to thousands of producers and kinds.
-
-#[allow(dead_code)]
-#[path = "../examples/harness/mod.rs"]
-mod harness;
+// `criterion_group!` defines a public function it cannot document.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 
@@ -102,10 +100,13 @@ fn operations(c: &mut Criterion) {
 
     for (producers, kinds) in [(1, 1), (4096, 1), (1, 10_000)] {
         let mut group = c.benchmark_group(format!("spread/{producers}x{kinds}"));
-        for imp in [harness::Imp::Marketplace, harness::Imp::Locked] {
+        for imp in [
+            marketplace_harness::Imp::Marketplace,
+            marketplace_harness::Imp::Locked,
+        ] {
             group.bench_function(imp.name(), |b| {
                 b.iter_custom(|iters| {
-                    harness::spread_cost(imp, producers, kinds, iters as usize).unwrap()
+                    marketplace_harness::spread_cost(imp, producers, kinds, iters as usize).unwrap()
                 })
             });
         }

@@ -1,24 +1,21 @@
-//! Criterion suite of the issue-5 workload: every case, one criterion group per case with the
+//! Criterion suite of the benchmark workload: every case, one criterion group per case with the
 //! implementations side by side (marketplace, locked, locked_yield, channel, array_queue),
 //! throughput in items (publish to placed order). `locked_yield` is the one-`Mutex` baseline
 //! with the engine's wait policy (spin, yield and retry before sleeping): against `locked` it shows
 //! how much of the engine's lead over the classic design comes from the wait policy rather
 //! than from having no global lock (see the harness docs). The workload is
-//! `examples/harness`, shared with `examples/compare.rs`; this file only drives it. Owned by
-//! the benchmarks work (issue 5).
+//! `marketplace_harness` (`benches/harness`), shared with `examples/compare.rs`; this file only drives it.
 //!
 //! `cargo bench --bench workloads [-- handoff-4x4]`. Each iteration runs a whole case (threads
 //! spawned, released by a barrier, joined); criterion is given only the moving time
 //! (`iter_custom`), so thread spawning is not measured.
-
-#[allow(dead_code)]
-#[path = "../examples/harness/mod.rs"]
-mod harness;
+// `criterion_group!` defines a public function it cannot document.
+#![allow(missing_docs)]
 
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use harness::{CASES, Imp};
+use marketplace_harness::{CASES, Imp};
 
 /// Items per run before each case's weight: a run takes a few tens of milliseconds.
 const BASE_ITEMS: usize = 50_000;

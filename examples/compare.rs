@@ -1,6 +1,6 @@
 //! Side-by-side throughput of the marketplace engine, the single-`Mutex` baseline (twice: as
 //! the classic design, and with the engine's wait policy), a `crossbeam_channel` and a raw
-//! `ArrayQueue`, every case in one process (issue 5).
+//! `ArrayQueue`, every case in one process.
 //!
 //! ```text
 //! cargo run --release --example compare -- --quick     # < 2 minutes on 2 cores, best of 3
@@ -16,7 +16,7 @@
 //! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> array_queue=<items/s>`
 //! (`-` where a column does not apply or was not run). Each round runs every case on every
 //! implementation once, and the best of the rounds is kept, so load from other processes
-//! hits implementations and cases alike; compare ratios, not absolute figures. The workload itself lives in `examples/harness` (shared with the
+//! hits implementations and cases alike; compare ratios, not absolute figures. The workload itself lives in the `marketplace-harness` crate (`benches/harness`, shared with the
 //! criterion benches).
 //!
 //! The `locked_yield` column and its ratio `m/l_yield` are a sensitivity check. `locked` is
@@ -26,16 +26,14 @@
 //! over the classic design, `m/l_yield` is the part of it that comes from having no global
 //! lock, and the rest, `m/locked` / `m/l_yield` = `locked_yield` / `locked`, is how much of
 //! the lead comes from the wait policy alone. The column is in the readable table (and the
-//! idle-consumer lines) only: the `case=` lines keep exactly the four columns issue 5 fixes.
-
-mod harness;
+//! idle-consumer lines) only: the `case=` lines keep exactly their four columns.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use harness::{CASES, Case, Imp, idle_wait, spread_cost};
+use marketplace_harness::{CASES, Case, Imp, idle_wait, spread_cost};
 
 struct Options {
     base_items: usize,
@@ -289,7 +287,7 @@ fn print_spread(spread: &Spread) {
     }
 }
 
-fn print_idle(idle: &[(Imp, Option<harness::IdleWait>)]) {
+fn print_idle(idle: &[(Imp, Option<marketplace_harness::IdleWait>)]) {
     for (imp, wait) in idle {
         match wait {
             Some(wait) => println!(

@@ -14,11 +14,8 @@
 //!   `NotInCart`), and it is back on sale exactly once;
 //!
 //! and in every case, that draining afterwards yields every item exactly once.
-#![cfg(loom)]
 
-mod common;
-
-use common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain};
 use loom::sync::Arc;
 use loom::thread;
 use marketplace::{AddError, CartId, ProducerId, PublishError, RemoveError};

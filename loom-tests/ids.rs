@@ -4,11 +4,8 @@
 //! a producer and opening a cart at the same time get distinct producer ids and distinct cart
 //! ids, that neither registration is lost from the copy-on-write registry (each producer
 //! can publish to its own shelf, counted separately), and that both carts are open.
-#![cfg(loom)]
 
-mod common;
-
-use common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain};
 use loom::sync::Arc;
 use loom::thread;
 

@@ -4,11 +4,8 @@
 //! it (the other sees `Unavailable`), that the item is in exactly one order afterwards, and
 //! that taking it released its producer's capacity exactly once (the producer can publish
 //! again, up to its capacity and no further).
-#![cfg(loom)]
 
-mod common;
-
-use common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain};
 use loom::sync::Arc;
 use loom::thread;
 use marketplace::{AddError, PublishError};

@@ -8,11 +8,8 @@
 //!   visible items never exceed capacity, even for a moment;
 //!
 //! and in both, that draining afterwards yields every published item exactly once.
-#![cfg(loom)]
 
-mod common;
-
-use common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain};
 use loom::sync::Arc;
 use loom::thread;
 use marketplace::PublishError;

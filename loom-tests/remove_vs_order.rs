@@ -7,11 +7,8 @@
 //! - an item being added while the cart is ordered likewise ends up either in the order or
 //!   still on the shelf, exactly once, with its producer's capacity accounted for;
 //! - the ordered cart's id is spent afterwards.
-#![cfg(loom)]
 
-mod common;
-
-use common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain};
 use loom::sync::Arc;
 use loom::thread;
 use marketplace::{AddError, RemoveError};

@@ -15,13 +15,10 @@
 //!   by a take when it is the one publishing;
 //!
 //! and that each item ends up in exactly one place.
-#![cfg(loom)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain};
 use loom::sync::Arc;
 use loom::thread;
 use marketplace::baseline::LockedMarketplace;

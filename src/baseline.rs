@@ -19,8 +19,8 @@ use log::debug;
 use crate::cart::Cart;
 use crate::error::{AddError, OrderError, PublishError, RemoveError};
 use crate::ids::{CartId, ProducerId};
+use crate::item::Item;
 use crate::market::Stats;
-use crate::shelf::Item;
 use crate::sync::{Condvar, Mutex, MutexGuard, next_market_tag};
 use crate::wait::retry_before_sleeping;
 
@@ -46,6 +46,15 @@ pub struct LockedMarketplace<P> {
     /// Whether a blocked caller first releases the lock and retries as the engine's waiters
     /// do (spinning, then yielding) before it sleeps; the classic design sleeps at once.
     retries_before_sleep: bool,
+}
+
+impl<P> std::fmt::Debug for LockedMarketplace<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockedMarketplace")
+            .field("queue_size_per_producer", &self.queue_size_per_producer)
+            .field("retries_before_sleep", &self.retries_before_sleep)
+            .finish_non_exhaustive()
+    }
 }
 
 struct State<P> {

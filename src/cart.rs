@@ -6,7 +6,7 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::shelf::Item;
+use crate::item::Item;
 
 /// Hashes cart serials for the carts map. Serials are unique integers this crate issues
 /// itself, so they need good bit mixing (the map picks shards and buckets from different

@@ -22,6 +22,7 @@ use std::fmt;
 /// assert_eq!(refused.into_product(), "coffee");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum PublishError<P> {
     /// The producer already has `queue_size_per_producer` products on the shelf; try again
     /// once consumers have taken some.
@@ -65,6 +66,7 @@ impl<P: fmt::Debug> Error for PublishError<P> {}
 /// assert_eq!(market.add_to_cart(cart, &"tea"), Err(AddError::Unavailable));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum AddError {
     /// No item equal to the product is on any shelf right now; retry later.
     Unavailable,
@@ -93,6 +95,7 @@ impl Error for AddError {}
 /// assert_eq!(market.remove_from_cart(cart, &"tea"), Err(RemoveError::NotInCart));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum RemoveError {
     /// The cart holds no item equal to the product.
     NotInCart,
@@ -122,6 +125,7 @@ impl Error for RemoveError {}
 /// assert_eq!(market.place_order(cart), Err(OrderError::UnknownCart));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum OrderError {
     /// The cart was never opened here, or its order was already placed.
     UnknownCart,

@@ -52,25 +52,17 @@
 //! [`baseline::LockedMarketplace`] has the same semantics behind one `Mutex` (the classic
 //! design); the tests hold the engine to it and the benchmarks measure against it.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod baseline;
 mod cart;
 mod error;
 mod ids;
+mod item;
 mod market;
-mod shelf;
+mod producer_quota;
+mod product_shelf;
 mod sync;
 mod wait;
-
-#[cfg(feature = "scenario")]
-pub mod generate;
-#[cfg(feature = "scenario")]
-pub mod repr;
-#[cfg(feature = "scenario")]
-pub mod runner;
-#[cfg(feature = "scenario")]
-pub mod scenario;
 
 /// The README's examples are compiled and run as doc tests, so they stay true.
 #[cfg(doctest)]

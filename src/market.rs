@@ -29,7 +29,9 @@ use log::{Level, debug, log_enabled};
 use crate::cart::{Cart, SerialHash};
 use crate::error::{AddError, OrderError, PublishError, RemoveError};
 use crate::ids::{CartId, ProducerId};
-use crate::shelf::{Item, ProducerShelf, ProductShelf};
+use crate::item::Item;
+use crate::producer_quota::ProducerQuota;
+use crate::product_shelf::ProductShelf;
 use crate::sync::{
     AppendOnlyVec, Arc, AtomicBool, AtomicU64, CachePadded, Catalog, ConcurrentMap, Ordering,
     next_market_tag,
@@ -64,7 +66,7 @@ pub struct Marketplace<P> {
     queue_size_per_producer: usize,
     /// Append-only: a registered producer is never removed, so an index, once valid, stays
     /// valid.
-    producers: AppendOnlyVec<ProducerShelf>,
+    producers: AppendOnlyVec<ProducerQuota>,
     /// Product shelves are created on first publish and kept, so a waiter's shelf stays the
     /// one publishers use.
     products: Catalog<P, Arc<ProductShelf<P>>>,
@@ -164,7 +166,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     pub fn register_producer(&self) -> ProducerId {
         let index = self
             .producers
-            .push(ProducerShelf::new(self.queue_size_per_producer));
+            .push(ProducerQuota::new(self.queue_size_per_producer));
         let index = u32::try_from(index).expect("more than u32::MAX producers");
         let id = ProducerId {
             market: self.tag,
@@ -621,12 +623,12 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     }
 
     /// The producer's shelf, or `None` for an id not issued here.
-    fn shelf_of(&self, producer: ProducerId) -> Option<impl Deref<Target = ProducerShelf> + '_> {
+    fn shelf_of(&self, producer: ProducerId) -> Option<impl Deref<Target = ProducerQuota> + '_> {
         self.producers.get(producer.index_in(self.tag)?)
     }
 
     /// The shelf of the producer of an item on sale or in a cart, registered by construction.
-    fn registered(&self, producer: u32) -> impl Deref<Target = ProducerShelf> + '_ {
+    fn registered(&self, producer: u32) -> impl Deref<Target = ProducerQuota> + '_ {
         self.producers
             .get(producer as usize)
             .expect("an item's producer is registered")

@@ -12,7 +12,8 @@
 //!
 //! The number of cases is 256 unless `PROPTEST_CASES` says otherwise.
 
-use std::hash::{Hash, Hasher};
+mod support;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -21,33 +22,8 @@ use proptest::sample::Index;
 use marketplace::baseline::LockedMarketplace;
 use marketplace::{CartId, Marketplace, ProducerId};
 
-/// Equality and hash by kind only; the serial tells equal items apart in the comparison.
-#[derive(Clone)]
-struct Product {
-    kind: u8,
-    serial: u32,
-}
-
-impl PartialEq for Product {
-    fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind
-    }
-}
-
-impl Eq for Product {}
-
-/// Shows the serial: the rendered results compared below must tell equal items apart.
-impl std::fmt::Debug for Product {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}#{}", self.kind, self.serial)
-    }
-}
-
-impl Hash for Product {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.kind.hash(state);
-    }
-}
+/// Equal by kind only; the serial tells equal items apart in the comparison.
+type Product = support::Tagged<u8>;
 
 /// How many kinds of product the operations use (plus one never published, see `kind()`).
 const KINDS: u8 = 4;
@@ -112,7 +88,7 @@ struct Pair {
     carts: Vec<(CartId, CartId)>,
     foreign_producers: Vec<ProducerId>,
     foreign_carts: Vec<CartId>,
-    next_serial: u32,
+    next_serial: u64,
 }
 
 impl Pair {
@@ -174,7 +150,7 @@ impl Pair {
 
     /// Runs `op` on both sides and returns what each reported, rendered with serials.
     fn apply(&mut self, op: &Op) -> (String, String) {
-        let ask = |kind: u8| Product { kind, serial: 0 };
+        let ask = support::any::<u8>;
         let zero = Duration::ZERO;
         match op {
             Op::Register => {
@@ -266,7 +242,7 @@ impl Pair {
         }
         let mut available = 0;
         for kind in 0..=KINDS {
-            let product = Product { kind, serial: 0 };
+            let product = support::any(kind);
             let count = self.engine.available(&product);
             prop_assert_eq!(count, self.model.available(&product), "available({})", kind);
             available += count;

@@ -1,15 +1,16 @@
 //! Deterministic tests of every rule in the marketplace contract (docs/design.md), run on
 //! the lock-free engine and on the single-`Mutex` reference model alike.
 //!
-//! Each rule is written once, as a function generic over [`Market`], a small trait this file
-//! implements for [`Marketplace`] and [`LockedMarketplace`] (classic, and waiting as the
-//! engine does) by delegating to their inherent methods; `semantic_tests!` turns every such
+//! Each rule is written once, as a function generic over [`Market`] (the API both
+//! marketplaces share, implemented for [`Marketplace`] and [`LockedMarketplace`], classic
+//! and waiting as the engine does, in the test support); `semantic_tests!` turns every such
 //! function into one `#[test]` per implementation (`engine::…`, `baseline::…` and
 //! `yielding_baseline::…`). Tests that involve other threads use
 //! channels, barriers and joins to order events, never sleeps; where a blocked thread may or
 //! may not have gone to sleep yet, both interleavings must give the asserted result.
 
-use std::hash::{Hash, Hasher};
+mod support;
+
 use std::sync::{Barrier, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,46 +19,23 @@ use marketplace::baseline::LockedMarketplace;
 use marketplace::{
     AddError, CartId, Marketplace, OrderError, ProducerId, PublishError, RemoveError, Stats,
 };
+use support::{YieldingBaseline, any, item};
 
-/// A product whose equality (and hash) is its kind only, so items of one kind are
-/// interchangeable to the marketplace; the serial lets a test see *which* item it got.
-#[derive(Clone, Debug)]
-struct Product {
-    kind: &'static str,
-    serial: u32,
-}
+/// The product of every rule: equal by kind, told apart by serial.
+type Product = support::Tagged;
 
-impl PartialEq for Product {
-    fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind
-    }
-}
+/// A marketplace of [`Product`]s, as every rule takes it.
+trait Market: support::Market<Product> {}
 
-impl Eq for Product {}
-
-impl Hash for Product {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.kind.hash(state);
-    }
-}
-
-/// A specific item: kind and serial.
-fn item(kind: &'static str, serial: u32) -> Product {
-    Product { kind, serial }
-}
-
-/// A request for any item of `kind` (the serial plays no part in equality).
-fn any(kind: &'static str) -> Product {
-    Product { kind, serial: 0 }
-}
+impl<M: support::Market<Product>> Market for M {}
 
 /// What an order or a refusal really contained: kinds and serials.
-fn tags(products: &[Product]) -> Vec<(&'static str, u32)> {
+fn tags(products: &[Product]) -> Vec<(&'static str, u64)> {
     products.iter().map(|p| (p.kind, p.serial)).collect()
 }
 
-fn sorted_serials(products: &[Product]) -> Vec<u32> {
-    let mut serials: Vec<u32> = products.iter().map(|p| p.serial).collect();
+fn sorted_serials(products: &[Product]) -> Vec<u64> {
+    let mut serials: Vec<u64> = products.iter().map(|p| p.serial).collect();
     serials.sort_unstable();
     serials
 }
@@ -74,116 +52,6 @@ fn assert_prompt(started: Instant, what: &str) {
     );
 }
 
-/// The operations both marketplaces share, so each rule is written once.
-trait Market: Sync + Sized {
-    fn create(queue_size_per_producer: usize) -> Self;
-    fn register_producer(&self) -> ProducerId;
-    fn publish(&self, producer: ProducerId, product: Product) -> Result<(), PublishError<Product>>;
-    fn publish_timeout(
-        &self,
-        producer: ProducerId,
-        product: Product,
-        timeout: Duration,
-    ) -> Result<(), PublishError<Product>>;
-    fn new_cart(&self) -> CartId;
-    fn add_to_cart(&self, cart: CartId, product: &Product) -> Result<(), AddError>;
-    fn add_to_cart_timeout(
-        &self,
-        cart: CartId,
-        product: &Product,
-        timeout: Duration,
-    ) -> Result<(), AddError>;
-    fn remove_from_cart(&self, cart: CartId, product: &Product) -> Result<(), RemoveError>;
-    fn place_order(&self, cart: CartId) -> Result<Vec<Product>, OrderError>;
-    fn shelf_len(&self, producer: ProducerId) -> Option<usize>;
-    fn available(&self, product: &Product) -> usize;
-    fn stats(&self) -> Stats;
-    fn close(&self);
-}
-
-macro_rules! impl_market {
-    ($($type:ty: $market:ident = $create:expr),*) => {$(
-        impl Market for $type {
-            fn create(queue_size_per_producer: usize) -> Self {
-                $create(queue_size_per_producer)
-            }
-            fn register_producer(&self) -> ProducerId {
-                $market::register_producer(self)
-            }
-            fn publish(
-                &self,
-                producer: ProducerId,
-                product: Product,
-            ) -> Result<(), PublishError<Product>> {
-                $market::publish(self, producer, product)
-            }
-            fn publish_timeout(
-                &self,
-                producer: ProducerId,
-                product: Product,
-                timeout: Duration,
-            ) -> Result<(), PublishError<Product>> {
-                $market::publish_timeout(self, producer, product, timeout)
-            }
-            fn new_cart(&self) -> CartId {
-                $market::new_cart(self)
-            }
-            fn add_to_cart(&self, cart: CartId, product: &Product) -> Result<(), AddError> {
-                $market::add_to_cart(self, cart, product)
-            }
-            fn add_to_cart_timeout(
-                &self,
-                cart: CartId,
-                product: &Product,
-                timeout: Duration,
-            ) -> Result<(), AddError> {
-                $market::add_to_cart_timeout(self, cart, product, timeout)
-            }
-            fn remove_from_cart(
-                &self,
-                cart: CartId,
-                product: &Product,
-            ) -> Result<(), RemoveError> {
-                $market::remove_from_cart(self, cart, product)
-            }
-            fn place_order(&self, cart: CartId) -> Result<Vec<Product>, OrderError> {
-                $market::place_order(self, cart)
-            }
-            fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
-                $market::shelf_len(self, producer)
-            }
-            fn available(&self, product: &Product) -> usize {
-                $market::available(self, product)
-            }
-            fn stats(&self) -> Stats {
-                $market::stats(self)
-            }
-            fn close(&self) {
-                $market::close(self)
-            }
-        }
-    )*};
-}
-
-/// The baseline waiting as the engine does (`LockedMarketplace::yielding`): it lets go of its
-/// lock to retry before sleeping, a wait path of its own that must keep every rule too.
-struct YieldingBaseline(LockedMarketplace<Product>);
-
-impl std::ops::Deref for YieldingBaseline {
-    type Target = LockedMarketplace<Product>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl_market!(
-    Marketplace<Product>: Marketplace = Marketplace::new,
-    LockedMarketplace<Product>: LockedMarketplace = LockedMarketplace::new,
-    YieldingBaseline: LockedMarketplace = |queue_size| {
-        YieldingBaseline(LockedMarketplace::yielding(queue_size))
-    }
-);
-
 /// One `#[test]` per rule and implementation: `engine::rule`, `baseline::rule` and
 /// `yielding_baseline::rule`.
 macro_rules! semantic_tests {
@@ -195,7 +63,7 @@ macro_rules! semantic_tests {
             $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::LockedMarketplace<super::Product>>(); } )*
         }
         mod yielding_baseline {
-            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::YieldingBaseline>(); } )*
+            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::YieldingBaseline<super::Product>>(); } )*
         }
     };
 }
@@ -542,7 +410,7 @@ fn remove_takes_one_equal_item_and_keeps_the_others_in_order<M: Market>() {
     // The tea that went back and the one that stayed are the two teas, once each.
     let back = market.new_cart();
     market.add_to_cart(back, &any("tea")).unwrap();
-    let mut teas: Vec<u32> = rest
+    let mut teas: Vec<u64> = rest
         .iter()
         .filter(|p| p.kind == "tea")
         .map(|p| p.serial)

@@ -15,7 +15,8 @@
 //!
 //! The tests in this file take turns (one lock), because they measure wall and CPU time.
 
-use std::hash::{Hash, Hasher};
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex, MutexGuard, mpsc};
 use std::thread;
@@ -34,30 +35,12 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Equality and hash by kind only: items of a kind are interchangeable to the marketplace,
-/// while the serial identifies each one for the audit.
-#[derive(Clone, Debug)]
-struct Tagged {
-    kind: u32,
-    serial: u64,
-}
-
-impl PartialEq for Tagged {
-    fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind
-    }
-}
-
-impl Eq for Tagged {}
-
-impl Hash for Tagged {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.kind.hash(state);
-    }
-}
+/// Equal by kind only: items of a kind are interchangeable to the marketplace, while the
+/// serial identifies each one for the audit.
+type Tagged = support::Tagged<u32>;
 
 fn ask(kind: u32) -> Tagged {
-    Tagged { kind, serial: 0 }
+    support::any(kind)
 }
 
 /// Serials are `producer << MAKER_SHIFT | n`, so every item names its producer.
@@ -268,6 +251,7 @@ fn worker(world: &World, me: usize, seed: u64) -> (Tally, Unfinished) {
                         assert!(slot.is_some(), "own open cart {target} is unknown");
                         tally.adds_unknown_cart += 1;
                     }
+                    Err(other) => panic!("add_to_cart failed: {other:?}"),
                 }
             }
             71..=84 => {
@@ -279,6 +263,7 @@ fn worker(world: &World, me: usize, seed: u64) -> (Tally, Unfinished) {
                         Err(RemoveError::NotInCart | RemoveError::UnknownCart) => {
                             tally.removes_refused += 1
                         }
+                        Err(other) => panic!("remove_from_cart failed: {other:?}"),
                     }
                 } else if !in_cart.is_empty() && rng.gen_bool(0.9) {
                     let at = rng.gen_range(0..in_cart.len());

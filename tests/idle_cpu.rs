@@ -3,17 +3,12 @@
 //! sleep standing in for synchronisation), and must stay under 10% of that wall time, on the
 //! engine and on the baseline. Alone in its own test binary so no other test's threads are
 //! counted. Linux only (reads /proc). The probe is the benchmark harness's
-//! (`examples/harness`), also reported by `examples/compare.rs`. Owned by the benchmarks
-//! work (issue 5).
+//! (`marketplace_harness`), also reported by `examples/compare.rs`.
 #![cfg(target_os = "linux")]
-
-#[allow(dead_code)]
-#[path = "../examples/harness/mod.rs"]
-mod harness;
 
 use std::time::Duration;
 
-use harness::{Imp, idle_wait};
+use marketplace_harness::{Imp, idle_wait};
 
 const WAIT: Duration = Duration::from_millis(300);
 

@@ -1,8 +1,7 @@
 //! Shared by every loom model: how a model is run (bounded, timed) and the checks that
 //! close it (drain everything that is left, compare what came out with what went in).
 //!
-//! Each `loom-tests/*.rs` file is its own test crate and uses only some of these helpers.
-#![allow(dead_code)]
+//! Every model module uses some of these helpers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -14,14 +13,14 @@ use marketplace::{Marketplace, Stats};
 /// stopped between two steps of its protocol while another completes a step in the gap);
 /// 5 leaves a wide margin, and the whole suite still explores in seconds, because the
 /// lock-based stand-ins in `src/sync.rs` make each queue or map call a single step.
-pub const DEFAULT_PREEMPTIONS: usize = 5;
+pub(crate) const DEFAULT_PREEMPTIONS: usize = 5;
 
 /// The product type of every model: distinct names make each item traceable.
-pub type Market = Marketplace<&'static str>;
+pub(crate) type Market = Marketplace<&'static str>;
 
 /// Explores `model` with loom, bounded by `LOOM_MAX_PREEMPTIONS` (default
 /// [`DEFAULT_PREEMPTIONS`]), and prints how many executions it took and how long.
-pub fn check(name: &'static str, model: impl Fn() + Sync + Send + 'static) {
+pub(crate) fn check(name: &'static str, model: impl Fn() + Sync + Send + 'static) {
     static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
@@ -42,7 +41,7 @@ pub fn check(name: &'static str, model: impl Fn() + Sync + Send + 'static) {
 }
 
 /// Takes every item of the given kinds still on sale into a fresh cart and orders it.
-pub fn drain(market: &Market, kinds: &[&'static str]) -> Vec<&'static str> {
+pub(crate) fn drain(market: &Market, kinds: &[&'static str]) -> Vec<&'static str> {
     let cart = market.new_cart();
     for kind in kinds {
         while market.add_to_cart(cart, kind).is_ok() {}
@@ -51,14 +50,14 @@ pub fn drain(market: &Market, kinds: &[&'static str]) -> Vec<&'static str> {
 }
 
 /// Conservation: what came out (orders and drains) is exactly what went in, each item once.
-pub fn assert_same_items(mut came_out: Vec<&'static str>, mut went_in: Vec<&'static str>) {
+pub(crate) fn assert_same_items(mut came_out: Vec<&'static str>, mut went_in: Vec<&'static str>) {
     came_out.sort_unstable();
     went_in.sort_unstable();
     assert_eq!(came_out, went_in, "an item was lost or duplicated");
 }
 
 /// After a drain with every cart ordered: nothing is left anywhere.
-pub fn assert_empty(market: &Market, producers: usize) {
+pub(crate) fn assert_empty(market: &Market, producers: usize) {
     assert_eq!(
         market.stats(),
         Stats {

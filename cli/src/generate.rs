@@ -1,0 +1,331 @@
+//! Random scenarios that cannot stall, for tests at scale and for tricky values.
+//!
+//! Owns [`generate`] and the small PRNG it uses. The guarantee: every product has a
+//! producer that makes only that product, so whatever a consumer waits for is always
+//! coming (a dedicated producer's queue only ever holds the product consumers wait for).
+//! Extra producers make random mixes. Carts only remove what they hold at that point, and
+//! distinct products never compare equal unless they are exact duplicates, so the output is
+//! fully determined by the scenario ([`Scenario::expected_output`] is `Some`).
+//! The same options and seed always give the same scenario.
+
+use serde_json::{Value, json};
+
+use crate::scenario::{Scenario, ScenarioError};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenOptions {
+    /// Producers; raised to the number of products when lower (each product needs its own).
+    pub producers: usize,
+    /// Consumers.
+    pub consumers: usize,
+    /// Distinct products (at least 1).
+    pub products: usize,
+    /// Most carts per consumer (each consumer gets 1 to this many).
+    pub carts: usize,
+    /// Most operations per cart.
+    pub ops_per_cart: usize,
+    /// Most items per operation.
+    pub max_quantity: u64,
+    /// Most seconds of any wait in the scenario (scaled by the run's time scale).
+    pub max_wait: f64,
+    /// `queue_size_per_producer`.
+    pub queue_size: usize,
+    /// Names with quotes, escapes and non-printable characters; prices and acidities in
+    /// every number form Python prints specially; duplicate products under other ids.
+    pub tricky: bool,
+    /// The PRNG seed.
+    pub seed: u64,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        GenOptions {
+            producers: 3,
+            consumers: 3,
+            products: 4,
+            carts: 3,
+            ops_per_cart: 4,
+            max_quantity: 3,
+            max_wait: 0.05,
+            queue_size: 4,
+            tricky: false,
+            seed: 1,
+        }
+    }
+}
+
+/// SplitMix64: tiny, fast, and good enough to vary test data; not for anything secret.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0); the modulo bias is irrelevant at test sizes.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// A number in `1..=n`.
+    pub fn one_to(&mut self, n: u64) -> u64 {
+        1 + self.below(n)
+    }
+
+    /// A random element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A wait in seconds in `[0, max]`, on a 1 ms grid so the JSON stays short.
+    fn wait(&mut self, max: f64) -> f64 {
+        let steps = (max * 1000.0).max(0.0) as u64;
+        self.below(steps + 1) as f64 / 1000.0
+    }
+}
+
+/// Names that exercise every rule of Python's string repr.
+const TRICKY_NAMES: &[&str] = &[
+    "it's",
+    "say \"hi\"",
+    "both ' and \"",
+    "back\\slash",
+    "tab\there",
+    "new\nline",
+    "cr\rlf",
+    "nul\u{0}bell\u{7}",
+    "del\u{7f}",
+    "caf\u{e9}",
+    "\u{2615} hot",
+    "nbsp\u{a0}",
+    "soft\u{ad}hyphen",
+    "zero\u{200b}width",
+    "line\u{2028}sep",
+    "bom\u{feff}",
+    "private\u{e000}",
+    "cup \u{1f375}",
+    "tag\u{e0001}",
+    "ideographic\u{3000}space",
+    "",
+    " ",
+    "esc\u{1b}[0m",
+    "\u{80}\u{9f}\u{ff}",
+];
+
+/// JSON number texts that exercise every rule of Python's int and float repr.
+const TRICKY_NUMBERS: &[&str] = &[
+    "9",
+    "9.0",
+    "0",
+    "-0.0",
+    "1e-5",
+    "1E2",
+    "1e16",
+    "1e15",
+    "0.1",
+    "5.05",
+    "123456789012345678901234567890",
+    "123456789012345678.0",
+    "0.30000000000000004",
+    "5e-324",
+    "1.7976931348623157e308",
+    "-42",
+    "100.5e-2",
+];
+
+fn pick_str(rng: &mut SplitMix64, texts: &[&'static str]) -> &'static str {
+    texts[rng.below(texts.len() as u64) as usize]
+}
+
+fn number(text: &str) -> Value {
+    // Every text here is valid JSON; arbitrary_precision keeps it exactly as written.
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// Generates a random scenario that cannot stall.
+///
+/// ```
+/// use marketplace_cli::generate::{GenOptions, generate};
+/// let s = generate(&GenOptions { consumers: 5, tricky: true, ..GenOptions::default() }).unwrap();
+/// assert_eq!(s.consumers().len(), 5);
+/// assert!(s.expected_output().is_some());
+/// ```
+///
+/// # Errors
+///
+/// Only if the generator built an invalid scenario, which would be a bug here.
+pub fn generate(options: &GenOptions) -> Result<Scenario, ScenarioError> {
+    let mut rng = SplitMix64::new(options.seed);
+    let n_products = options.products.max(1);
+    let max_wait = options.max_wait;
+
+    // Products: distinct by construction (each name carries its index), so none is equal
+    // to another unless it is an exact duplicate.
+    let mut products = serde_json::Map::new();
+    let mut ids = Vec::new();
+    for i in 0..n_products {
+        let (name, price, acidity) = if options.tricky {
+            let acidity = if rng.below(3) == 0 {
+                Value::String(rng.pick(TRICKY_NAMES).to_string())
+            } else {
+                number(pick_str(&mut rng, TRICKY_NUMBERS))
+            };
+            (
+                format!("{}#{i}", rng.pick(TRICKY_NAMES)),
+                number(pick_str(&mut rng, TRICKY_NUMBERS)),
+                acidity,
+            )
+        } else {
+            let acidity = format!("{}.{:02}", rng.one_to(9), rng.below(100));
+            (
+                format!("Blend {i}"),
+                json!(rng.one_to(20)),
+                number(&acidity),
+            )
+        };
+        let product = match rng.below(3) {
+            0 => json!({"product_type": "Product", "name": name, "price": price}),
+            1 => json!({"product_type": "Tea", "name": name, "price": price,
+                        "type": if options.tricky { *rng.pick(TRICKY_NAMES) } else { "Green" }}),
+            _ => json!({"product_type": "Coffee", "name": name, "price": price,
+                        "acidity": acidity, "roast_level": "MEDIUM"}),
+        };
+        let id = format!("id{i}");
+        if options.tricky && rng.below(4) == 0 {
+            // An exact duplicate under another id: consumers asking for either may get either.
+            let dup = format!("id{i}-again");
+            products.insert(dup.clone(), product.clone());
+            ids.push(dup);
+        }
+        products.insert(id.clone(), product);
+        ids.push(id);
+    }
+
+    // One dedicated producer per distinct product (duplicates share it), then mixes.
+    let mut producers = Vec::new();
+    for i in 0..n_products {
+        producers.push(json!({
+            "name": format!("maker {i}"),
+            "products": [[format!("id{i}"), rng.one_to(3), rng.wait(max_wait)]],
+            "republish_wait_time": rng.wait(max_wait),
+        }));
+    }
+    for i in n_products..options.producers.max(n_products) {
+        let list: Vec<Value> = (0..rng.one_to(3))
+            .map(|_| json!([rng.pick(&ids), rng.one_to(3), rng.wait(max_wait)]))
+            .collect();
+        producers.push(json!({
+            "name": format!("mixer {i}"),
+            "products": list,
+            "republish_wait_time": rng.wait(max_wait),
+        }));
+    }
+
+    let mut consumers = Vec::new();
+    for i in 0..options.consumers {
+        let mut carts = Vec::new();
+        for _ in 0..rng.one_to(options.carts.max(1) as u64) {
+            // What the cart holds, per product index (duplicates are tracked apart, which is
+            // stricter than needed and keeps this simple).
+            let mut held: Vec<(usize, u64)> = Vec::new();
+            let mut ops = Vec::new();
+            for _ in 0..rng.one_to(options.ops_per_cart.max(1) as u64) {
+                let removable: Vec<usize> = (0..held.len()).filter(|&h| held[h].1 > 0).collect();
+                if !removable.is_empty() && rng.below(3) == 0 {
+                    let h = *rng.pick(&removable);
+                    let quantity = rng.one_to(held[h].1);
+                    held[h].1 -= quantity;
+                    ops.push(
+                        json!({"type": "remove", "product": ids[held[h].0], "quantity": quantity}),
+                    );
+                } else {
+                    let p = rng.below(ids.len() as u64) as usize;
+                    let quantity = rng.one_to(options.max_quantity.max(1));
+                    match held.iter_mut().find(|(q, _)| *q == p) {
+                        Some(entry) => entry.1 += quantity,
+                        None => held.push((p, quantity)),
+                    }
+                    ops.push(json!({"type": "add", "product": ids[p], "quantity": quantity}));
+                }
+            }
+            carts.push(Value::Array(ops));
+        }
+        // Consumer names are printed raw at the start of each line: no line breaks.
+        let name = if options.tricky {
+            format!(
+                "buyer {i} {}",
+                ["caf\u{e9}", "'q'", "\"d\"", "\u{2615}", "\\"][i % 5]
+            )
+        } else {
+            format!("buyer {i}")
+        };
+        consumers.push(json!({
+            "name": name,
+            "retry_wait_time": rng.wait(max_wait),
+            "carts": carts,
+        }));
+    }
+
+    let scenario = json!({
+        "products": products,
+        "producers": producers,
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": options.queue_size.max(1)},
+    });
+    Scenario::from_json(&scenario.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_scenario() {
+        let options = GenOptions {
+            tricky: true,
+            seed: 42,
+            ..GenOptions::default()
+        };
+        let a = generate(&options).unwrap().to_json_pretty();
+        let b = generate(&options).unwrap().to_json_pretty();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn generated_scenarios_are_valid_and_determined() {
+        for seed in 0..200 {
+            let options = GenOptions {
+                tricky: seed % 2 == 0,
+                seed,
+                producers: (seed % 7) as usize,
+                products: 1 + (seed % 9) as usize,
+                ..GenOptions::default()
+            };
+            let s = generate(&options).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            assert!(s.expected_output().is_some(), "seed {seed}");
+            // Every product has a producer making only it.
+            for class in 0..s.class_count() {
+                assert!(
+                    s.producers().iter().any(|p| p
+                        .products
+                        .iter()
+                        .all(|x| s.class_of(x.product) == class)
+                        && !p.products.is_empty()),
+                    "seed {seed}: class {class} has no dedicated producer"
+                );
+            }
+        }
+    }
+}

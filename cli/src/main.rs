@@ -1,0 +1,358 @@
+//! The `marketplace` command: run, check or generate marketplace scenarios.
+//!
+//! Owns argument parsing, logging setup, and the mapping of outcomes to exit codes and
+//! streams: purchase lines (and generated scenarios) go to stdout, everything else to
+//! stderr; a failed command writes nothing to stdout except the purchase lines of carts a
+//! stalled run had already ordered. No path here panics on user input.
+#![forbid(unsafe_code)]
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use flexi_logger::{Cleanup, Criterion, FileSpec, Logger, LoggerHandle, Naming, WriteMode};
+
+use marketplace_cli::generate::{GenOptions, generate};
+use marketplace_cli::runner::{RunError, RunOptions, run};
+use marketplace_cli::scenario::{OpKind, Scenario};
+
+/// Exit code: bad input (unreadable file, invalid scenario, bad flags).
+const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: the run stalled.
+const EXIT_STALLED: u8 = 3;
+/// Exit code: the output could not be written, or an internal error.
+const EXIT_FAILURE: u8 = 1;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  the output could not be written (e.g. a closed pipe), or an internal error
+  2  bad input: unreadable file, invalid scenario (every problem is listed with its
+     place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad flags
+  3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
+     names each waiting consumer, the product it waits for and the producers that make it";
+
+/// Runs the classic producer/consumer marketplace from a JSON scenario, on a lock-free
+/// engine, printing exactly what the classic Python system prints.
+///
+/// A scenario lists products, producers (each publishing its list of products forever),
+/// consumers (each filling carts and placing orders) and the marketplace's capacity per
+/// producer; see docs/scenario-format.md. `run` prints one line per product bought,
+/// `<consumer> bought <product>`, in Python's repr; lines of different consumers come in any
+/// order, so compare sorted output (`LC_ALL=C sort`).
+#[derive(Parser, Debug)]
+#[command(name = "marketplace", version, after_long_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario: one thread per producer and consumer; purchase lines on stdout.
+    ///
+    /// Example: marketplace run scenarios/demo.json --time-scale 0 | LC_ALL=C sort
+    #[command(after_long_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Validate a scenario and print a short summary and warnings; runs nothing.
+    #[command(after_long_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Write a random valid scenario that cannot stall to stdout.
+    ///
+    /// Every product gets a producer that makes only it, so a run always finishes. With
+    /// --expected, also write the sorted output any run of it must print.
+    #[command(after_long_help = EXIT_CODES)]
+    Gen(GenArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The scenario file (JSON).
+    scenario: PathBuf,
+    /// Multiply every wait of the scenario by this factor; 0 runs without waiting
+    /// (threads still block, never spin, while they wait for each other).
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
+          allow_negative_numbers = true)]
+    time_scale: f64,
+    /// Log every marketplace call (debug level) to this file, rotated at 1 MB, keeping
+    /// 20 old files; its directory is created if missing. Without it nothing is logged.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// The most detailed level written to the log file.
+    #[arg(long, value_name = "LEVEL", default_value = "debug",
+          value_parser = ["error", "warn", "info", "debug", "trace"], requires = "log_file")]
+    log_level: String,
+    /// Stop with exit code 3 when no consumer made progress for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
+          allow_negative_numbers = true)]
+    stall_timeout: f64,
+    /// Print a summary (purchases, retries, time) on stderr at the end.
+    #[arg(long)]
+    stats: bool,
+}
+
+impl RunArgs {
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            time_scale: self.time_scale,
+            stall_timeout: Duration::from_secs_f64(self.stall_timeout),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// The scenario file (JSON).
+    scenario: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct GenArgs {
+    /// Producers (raised to the number of products when lower).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    producers: usize,
+    /// Consumers.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    consumers: usize,
+    /// Distinct products.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    products: u32,
+    /// Most carts per consumer.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    carts: usize,
+    /// Most operations per cart.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    ops: usize,
+    /// The queue size per producer.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    queue_size: u32,
+    /// Longest wait in the scenario, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 0.05, value_parser = parse_scale)]
+    max_wait: f64,
+    /// The random seed; the same seed and options give the same scenario.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Use names and numbers that exercise every rule of Python's repr.
+    #[arg(long)]
+    tricky: bool,
+    /// Also write the expected sorted output to this file.
+    #[arg(long, value_name = "FILE")]
+    expected: Option<PathBuf>,
+}
+
+impl GenArgs {
+    fn options(&self) -> GenOptions {
+        GenOptions {
+            producers: self.producers,
+            consumers: self.consumers,
+            products: self.products as usize,
+            carts: self.carts,
+            ops_per_cart: self.ops,
+            max_quantity: 3,
+            max_wait: self.max_wait,
+            queue_size: self.queue_size as usize,
+            tricky: self.tricky,
+            seed: self.seed,
+        }
+    }
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
+        _ => Err(format!("expected a finite number >= 0, found {s:?}")),
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && Duration::try_from_secs_f64(f).is_ok() => Ok(f),
+        _ => Err(format!("expected a number of seconds > 0, found {s:?}")),
+    }
+}
+
+/// A failure, with the exit code it maps to; its message goes to stderr.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn bad_input(message: String) -> Self {
+        Failure {
+            code: EXIT_BAD_INPUT,
+            message,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with code 2, --help/--version with 0.
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Check(args) => check_command(&args.scenario),
+        Command::Gen(args) => gen_command(&args.options(), args.expected.as_deref()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Scenario, Failure> {
+    let text = fs::read_to_string(path)
+        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", path.display())))?;
+    Scenario::from_json(&text).map_err(|e| {
+        let n = e.problems.len();
+        let mut message = format!(
+            "error: invalid scenario {} ({n} problem{}):",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        );
+        for problem in &e.problems {
+            message.push_str("\n  ");
+            message.push_str(&problem.to_string());
+        }
+        Failure::bad_input(message)
+    })
+}
+
+fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
+    let bad = |why: &dyn std::fmt::Display| {
+        Failure::bad_input(format!("error: cannot log to {}: {why}", path.display()))
+    };
+    // FileSpec::try_from panics on a path without a file name; refuse those first.
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(bad(&"not a file path"));
+    }
+    let path = std::path::absolute(path).map_err(|e| bad(&e))?;
+    let spec = FileSpec::try_from(path).map_err(|e| bad(&e))?;
+    Logger::try_with_str(level)
+        .map_err(|e| bad(&e))?
+        .log_to_file(spec)
+        .format_for_files(flexi_logger::detailed_format)
+        .rotate(
+            Criterion::Size(1_000_000),
+            Naming::Numbers,
+            Cleanup::KeepLogFiles(20),
+        )
+        .write_mode(WriteMode::BufferAndFlush)
+        .start()
+        .map_err(|e| bad(&e))
+}
+
+fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    let path = args.scenario.as_path();
+    let options = &args.options();
+    let scenario = load(path)?;
+    let logger = args
+        .log_file
+        .as_deref()
+        .map(|file| start_logging(file, &args.log_level))
+        .transpose()?;
+    log::info!(
+        "running {} at time scale {}",
+        path.display(),
+        options.time_scale
+    );
+    let outcome = run(&scenario, options, BufWriter::new(io::stdout()));
+    if let Some(logger) = logger {
+        log::info!("run finished");
+        logger.flush();
+        logger.shutdown();
+    }
+    match outcome {
+        Ok(report) => {
+            if args.stats {
+                eprintln!("{report}");
+            }
+            Ok(())
+        }
+        Err(RunError::Stalled(report)) => Err(Failure {
+            code: EXIT_STALLED,
+            message: format!("error: {}: {report}", path.display()),
+        }),
+        Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure {
+            code: EXIT_FAILURE,
+            message: "error: stdout was closed before the run finished".to_owned(),
+        }),
+        Err(e) => Err(Failure {
+            code: EXIT_FAILURE,
+            message: format!("error: {}: {e}", path.display()),
+        }),
+    }
+}
+
+fn check_command(path: &Path) -> Result<(), Failure> {
+    let scenario = load(path)?;
+    let carts: usize = scenario.consumers().iter().map(|c| c.carts.len()).sum();
+    let items: u64 = scenario
+        .consumers()
+        .iter()
+        .flat_map(|c| c.carts.iter().flatten())
+        .filter(|op| op.kind == OpKind::Add)
+        .map(|op| op.quantity)
+        .sum();
+    let mut out = format!(
+        "{}: valid: {} products ({} distinct), {} producers, {} consumers, {} carts, \
+         {} items added; queue size {} per producer",
+        path.display(),
+        scenario.products().len(),
+        scenario.class_count(),
+        scenario.producers().len(),
+        scenario.consumers().len(),
+        carts,
+        items,
+        scenario.queue_size_per_producer()
+    );
+    for w in scenario.warnings() {
+        out.push_str("\nwarning: ");
+        out.push_str(&w.to_string());
+    }
+    out.push('\n');
+    write_stdout(out.as_bytes())
+}
+
+fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Failure> {
+    let scenario = generate(options).map_err(|e| Failure {
+        code: EXIT_FAILURE,
+        message: format!("internal error: generated an invalid scenario:\n{e}"),
+    })?;
+    if let Some(path) = expected {
+        let lines = scenario.expected_output().ok_or_else(|| Failure {
+            code: EXIT_FAILURE,
+            message: "internal error: generated a scenario whose output is not determined"
+                .to_owned(),
+        })?;
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        fs::write(path, text).map_err(|e| {
+            Failure::bad_input(format!("error: cannot write {}: {e}", path.display()))
+        })?;
+    }
+    let mut json = scenario.to_json_pretty();
+    json.push('\n');
+    write_stdout(json.as_bytes())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure {
+            code: EXIT_FAILURE,
+            message: format!("error: cannot write to stdout: {e}"),
+        })
+}

@@ -1,0 +1,37 @@
+//! The scenario format: products, producers, consumers and the marketplace capacity
+//! (described for users in `docs/scenario-format.md`).
+//!
+//! This module owns parsing and validating a scenario and the value semantics of products:
+//!
+//! - [`Product`] prints as Python's dataclass repr and compares the way Python's `==` does
+//!   (same type, all fields equal, `9 == 9.0`, `"5" != 5`); [`Number`] keeps the JSON kind
+//!   (int or float) and the text as written.
+//! - [`Scenario::from_json`] is the only way to build a [`Scenario`], and it reports every
+//!   problem at once, each with its place (`consumers[3].carts[1][0].product: ...`).
+//!
+//! Invariants of a [`Scenario`] (what the runner relies on): every product index in a
+//! producer entry or cart op is in bounds; quantities are at least 1; times are finite and
+//! non-negative; `queue_size_per_producer` is in `1..=MAX_QUEUE_SIZE`; no cart removes more of
+//! a product (equality class) than it holds at that point; every product a consumer adds is
+//! made by some producer.
+
+mod diagnostic;
+mod model;
+mod number;
+mod product;
+mod serialize;
+mod specs;
+mod validate;
+
+pub use diagnostic::{Diagnostic, ScenarioError};
+pub use model::Scenario;
+pub use number::{Number, ParseNumberError};
+pub use product::{Product, Scalar};
+pub use specs::{CartOp, ConsumerSpec, OpKind, ProducerSpec, ProductEntry, Supply};
+
+/// The largest `queue_size_per_producer` accepted: the engine allocates that many slots for
+/// every producer up front, so an absurd value would exhaust memory instead of failing.
+pub const MAX_QUEUE_SIZE: u64 = 1_000_000;
+
+#[cfg(test)]
+mod tests;

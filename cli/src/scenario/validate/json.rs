@@ -1,0 +1,159 @@
+//! Checks of JSON shape shared by every section: "expected an object, found a string",
+//! missing and unknown fields, numbers, waits and counts. Each check reports its finding
+//! at the given path and returns `None`, so callers carry on and report everything at once.
+
+use serde_json::{Map, Value};
+
+use super::Checker;
+use crate::scenario::{Diagnostic, Number};
+
+/// The one problem of a file that is not JSON at all, with its line and column.
+pub(super) fn json_problem(e: &serde_json::Error) -> Diagnostic {
+    // serde_json appends " at line L column C"; state the place once, up front.
+    let full = e.to_string();
+    let cause = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(cause, _)| cause);
+    Diagnostic {
+        path: String::new(),
+        message: format!(
+            "malformed JSON at line {}, column {}: {cause}",
+            e.line(),
+            e.column()
+        ),
+    }
+}
+
+/// A JSON value's kind, for "expected X, found Y" messages.
+pub(super) fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("a boolean ({b})"),
+        Value::Number(n) => format!("a number ({n})"),
+        Value::String(s) => format!("a string ({})", quoted(s)),
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+/// `s` in JSON quotes, as the user wrote it in the file.
+pub(super) fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+impl Checker {
+    /// `v` as an object, or a problem at `path`.
+    pub(super) fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &str,
+    ) -> Option<&'v Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            other => self.expected("an object", other, path),
+        }
+    }
+
+    /// `v` as an array, or a problem at `path`.
+    pub(super) fn array<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v [Value]> {
+        match v {
+            Value::Array(a) => Some(a),
+            other => self.expected("an array", other, path),
+        }
+    }
+
+    /// `v` as a string, or a problem at `path`.
+    pub(super) fn string<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v str> {
+        match v {
+            Value::String(s) => Some(s),
+            other => self.expected("a string", other, path),
+        }
+    }
+
+    /// `v` as a number of either kind, or a problem at `path`.
+    pub(super) fn number(&mut self, v: &Value, path: &str) -> Option<Number> {
+        match v {
+            Value::Number(n) => match n.to_string().parse() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    self.problem(path, format!("unreadable number {n}"));
+                    None
+                }
+            },
+            other => self.expected("a number", other, path),
+        }
+    }
+
+    /// Reports "expected `what`, found ..." at `path`.
+    fn expected<T>(&mut self, what: &str, found: &Value, path: &str) -> Option<T> {
+        self.problem(path, format!("expected {what}, found {}", describe(found)));
+        None
+    }
+
+    /// A wait in seconds: a finite, non-negative number of either kind.
+    pub(super) fn time(&mut self, v: &Value, path: &str) -> Option<f64> {
+        let n = self.number(v, path)?;
+        let secs = n.to_f64();
+        if !secs.is_finite() {
+            self.problem(path, format!("too large, found {n}"));
+            None
+        } else if secs < 0.0 {
+            self.problem(path, format!("must not be negative, found {n}"));
+            None
+        } else {
+            Some(secs)
+        }
+    }
+
+    /// A count: a JSON integer (Python's `range` takes no floats) in `1..=max`.
+    pub(super) fn count(&mut self, v: &Value, path: &str, max: u64) -> Option<u64> {
+        let n = self.number(v, path)?;
+        if !n.is_int() {
+            self.problem(path, format!("expected a whole number, found {n}"));
+            return None;
+        }
+        if n.to_f64() < 1.0 {
+            self.problem(path, format!("must be at least 1, found {n}"));
+            return None;
+        }
+        match n.as_json_text().parse::<u64>() {
+            Ok(c) if c <= max => Some(c),
+            _ => {
+                self.problem(path, format!("too large (at most {max}), found {n}"));
+                None
+            }
+        }
+    }
+
+    /// The field `key` of `obj`, reporting it at `path` when missing.
+    pub(super) fn field<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<&'v Value> {
+        let v = obj.get(key);
+        if v.is_none() {
+            self.problem(path, format!("missing field {}", quoted(key)));
+        }
+        v
+    }
+
+    /// The string field `key` of `obj`, owned.
+    pub(super) fn text_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<String> {
+        let v = self.field(obj, path, key)?;
+        self.string(v, &format!("{path}.{key}")).map(str::to_owned)
+    }
+
+    /// Warns about the keys of `obj` that are not `known`: they are ignored.
+    pub(super) fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
+        for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+            self.warn(path, format!("unknown field {} ignored", quoted(key)));
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Validation: from JSON text to a [`Scenario`] whose invariants hold, or every problem
+//! found, each with its place.
+//!
+//! The walk goes section by section (`products` first, since everything else refers to
+//! them by id), and a problem never stops it: each check reports at its path and returns
+//! `None`, and the walk carries on with what it can still read. Each file here checks one
+//! thing: `json` the shapes every section shares, `products`, `producers` and `consumers`
+//! their sections, `rules` what spans sections (removes against the cart's content, adds
+//! against what some producer makes, and the warnings of `marketplace check`).
+
+mod consumers;
+mod json;
+mod producers;
+mod products;
+mod rules;
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::{
+    ConsumerSpec, Diagnostic, MAX_QUEUE_SIZE, ProducerSpec, ProductEntry, Scenario, ScenarioError,
+};
+use json::{describe, json_problem};
+use products::product_path;
+
+/// Parses and validates `text`; see [`Scenario::from_json`].
+pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    let root: Value = serde_json::from_str(text).map_err(|e| ScenarioError {
+        problems: vec![json_problem(&e)],
+    })?;
+    Checker::default().scenario(&root)
+}
+
+/// What a product reference resolved to.
+#[derive(Clone, Copy)]
+enum Ref {
+    /// A valid product at this index.
+    Valid(usize),
+    /// A known id whose product is invalid (already reported).
+    Broken,
+}
+
+/// The findings so far, and the product ids seen in `products`.
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    ids: HashMap<String, Ref>,
+}
+
+/// The products and their equality classes, as the other sections need them.
+struct Catalog {
+    products: Vec<ProductEntry>,
+    /// `classes[i]` is the equality class of product `i`, numbered in order of first
+    /// appearance.
+    classes: Vec<usize>,
+    class_count: usize,
+}
+
+/// The producers, and what they make.
+struct Producers {
+    specs: Vec<ProducerSpec>,
+    /// The classes some producer makes; `None` when that cannot be known (a producer list
+    /// that could not be read, or an entry with an unknown id), so "nobody makes it" would
+    /// be noise.
+    made: Option<HashSet<usize>>,
+}
+
+impl Checker {
+    fn problem(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(Diagnostic {
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn warn(&mut self, path: &str, message: impl Into<String>) {
+        self.warnings.push(Diagnostic {
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn scenario(mut self, root: &Value) -> Result<Scenario, ScenarioError> {
+        let Value::Object(root) = root else {
+            self.problem(
+                "",
+                format!(
+                    "the scenario must be a JSON object, found {}",
+                    describe(root)
+                ),
+            );
+            return Err(ScenarioError {
+                problems: self.problems,
+            });
+        };
+        self.unknown_keys(
+            root,
+            "",
+            &["products", "producers", "consumers", "marketplace"],
+        );
+        let catalog = self.products_section(root);
+        let producers = self.producers_section(root, &catalog.classes);
+        let consumers = self.consumers_section(root, &catalog, producers.made.as_ref());
+        let queue_size = self.marketplace_section(root);
+        if !self.problems.is_empty() {
+            return Err(ScenarioError {
+                problems: self.problems,
+            });
+        }
+        let mut scenario = Scenario {
+            products: catalog.products,
+            producers: producers.specs,
+            consumers,
+            // `count` bounded it by MAX_QUEUE_SIZE, which fits any usize we run on.
+            queue_size_per_producer: usize::try_from(queue_size.unwrap_or(1)).unwrap_or(1),
+            classes: catalog.classes,
+            class_count: catalog.class_count,
+            warnings: self.warnings,
+        };
+        let jams = rules::jam_warnings(&scenario);
+        scenario.warnings.extend(jams);
+        Ok(scenario)
+    }
+
+    /// `products`: every valid product, in file order, and its equality class.
+    fn products_section(&mut self, root: &Map<String, Value>) -> Catalog {
+        let mut products = Vec::new();
+        if let Some(map) = self
+            .field(root, "", "products")
+            .and_then(|v| self.object(v, "products"))
+        {
+            for (id, v) in map {
+                let r = match self.product(v, &product_path(id)) {
+                    Some(product) => {
+                        products.push(ProductEntry {
+                            id: id.clone(),
+                            product,
+                        });
+                        Ref::Valid(products.len() - 1)
+                    }
+                    None => Ref::Broken,
+                };
+                self.ids.insert(id.clone(), r);
+            }
+        }
+        let mut class_of = HashMap::new();
+        let classes: Vec<usize> = products
+            .iter()
+            .map(|e| {
+                let next = class_of.len();
+                *class_of.entry(&e.product).or_insert(next)
+            })
+            .collect();
+        let class_count = class_of.len();
+        Catalog {
+            products,
+            classes,
+            class_count,
+        }
+    }
+
+    /// `producers`: the valid ones, and the classes all of them (even broken ones) make.
+    fn producers_section(&mut self, root: &Map<String, Value>, classes: &[usize]) -> Producers {
+        let Some(list) = self
+            .field(root, "", "producers")
+            .and_then(|v| self.array(v, "producers"))
+        else {
+            return Producers {
+                specs: Vec::new(),
+                made: None,
+            };
+        };
+        let mut specs = Vec::new();
+        let mut made = HashSet::new();
+        let mut made_known = true;
+        for (i, v) in list.iter().enumerate() {
+            if let Some(p) = self.producer(v, &format!("producers[{i}]")) {
+                made.extend(p.products.iter().map(|s| classes[s.product]));
+                specs.push(p);
+            } else {
+                made_known &= self.made_by_broken_producer(v, classes, &mut made);
+            }
+        }
+        Producers {
+            specs,
+            made: made_known.then_some(made),
+        }
+    }
+
+    /// Still counts what a broken producer makes, so its consumers do not get a misleading
+    /// "nobody makes it" on top of the real problem. False when that cannot be known (no
+    /// readable list, or an unknown id, which might be meant as any product).
+    fn made_by_broken_producer(
+        &self,
+        producer: &Value,
+        classes: &[usize],
+        made: &mut HashSet<usize>,
+    ) -> bool {
+        let Some(Value::Array(entries)) = producer.get("products") else {
+            return false;
+        };
+        let mut known = true;
+        for entry in entries {
+            let id = entry.get(0).and_then(Value::as_str).unwrap_or_default();
+            match self.ids.get(id) {
+                Some(Ref::Valid(i)) => {
+                    made.insert(classes[*i]);
+                }
+                Some(Ref::Broken) => {}
+                None => known = false,
+            }
+        }
+        known
+    }
+
+    /// `consumers`: the valid ones, each cart checked against the rules that span sections.
+    fn consumers_section(
+        &mut self,
+        root: &Map<String, Value>,
+        catalog: &Catalog,
+        made: Option<&HashSet<usize>>,
+    ) -> Vec<ConsumerSpec> {
+        let mut consumers = Vec::new();
+        if let Some(list) = self
+            .field(root, "", "consumers")
+            .and_then(|v| self.array(v, "consumers"))
+        {
+            for (i, v) in list.iter().enumerate() {
+                let path = format!("consumers[{i}]");
+                if let Some(c) = self.consumer(v, &path) {
+                    self.cart_rules(&c, &path, catalog, made);
+                    consumers.push(c);
+                }
+            }
+        }
+        consumers
+    }
+
+    /// `marketplace.queue_size_per_producer`.
+    fn marketplace_section(&mut self, root: &Map<String, Value>) -> Option<u64> {
+        self.field(root, "", "marketplace")
+            .and_then(|v| self.object(v, "marketplace"))
+            .and_then(|m| {
+                self.unknown_keys(m, "marketplace", &["queue_size_per_producer"]);
+                self.field(m, "marketplace", "queue_size_per_producer")
+            })
+            .and_then(|v| self.count(v, "marketplace.queue_size_per_producer", MAX_QUEUE_SIZE))
+    }
+}

@@ -1,0 +1,101 @@
+//! Rules that span sections: a cart may only remove what it holds at that point, a
+//! consumer may only add what some producer makes; and the warnings about producers whose
+//! queue can fill up with products nobody buys.
+
+use std::collections::{HashMap, HashSet};
+
+use super::json::quoted;
+use super::{Catalog, Checker};
+use crate::scenario::{ConsumerSpec, Diagnostic, OpKind, Scenario};
+
+impl Checker {
+    /// Checks each cart of `consumer`: a remove needs the items in the cart at that point;
+    /// an add needs a producer of that product (checked only when `made`, the classes some
+    /// producer makes, is known).
+    pub(super) fn cart_rules(
+        &mut self,
+        consumer: &ConsumerSpec,
+        path: &str,
+        catalog: &Catalog,
+        made: Option<&HashSet<usize>>,
+    ) {
+        for (j, cart) in consumer.carts.iter().enumerate() {
+            let mut held: HashMap<usize, u64> = HashMap::new();
+            for (k, op) in cart.iter().enumerate() {
+                let class = catalog.classes[op.product];
+                let n = held.entry(class).or_default();
+                let entry = &catalog.products[op.product];
+                let product = &entry.product;
+                match op.kind {
+                    OpKind::Add => {
+                        *n += op.quantity;
+                        if made.is_some_and(|made| !made.contains(&class)) {
+                            self.problem(
+                                &format!("{path}.carts[{j}][{k}].product"),
+                                format!("no producer makes {product} (id {})", quoted(&entry.id)),
+                            );
+                        }
+                    }
+                    OpKind::Remove if *n < op.quantity => {
+                        self.problem(
+                            &format!("{path}.carts[{j}][{k}]"),
+                            format!(
+                                "removes {} of {product} but the cart holds only {} at this point",
+                                op.quantity, *n
+                            ),
+                        );
+                        *n = 0;
+                    }
+                    OpKind::Remove => *n -= op.quantity,
+                }
+            }
+        }
+    }
+}
+
+/// Warnings about producers whose queue can fill up with items nobody takes: such a
+/// producer stops publishing everything else, and consumers waiting for its other products
+/// may stall. Also warns about producers that make nothing.
+pub(super) fn jam_warnings(scenario: &Scenario) -> Vec<Diagnostic> {
+    let bought: HashSet<usize> = scenario
+        .consumers
+        .iter()
+        .flat_map(|c| c.carts.iter().flatten())
+        .filter(|op| op.kind == OpKind::Add)
+        .map(|op| scenario.classes[op.product])
+        .collect();
+    let mut warnings = Vec::new();
+    for (i, p) in scenario.producers.iter().enumerate() {
+        if p.products.is_empty() {
+            warnings.push(Diagnostic {
+                path: format!("producers[{i}].products"),
+                message: format!("producer {} makes nothing", quoted(&p.name)),
+            });
+        }
+        let also_bought = p
+            .products
+            .iter()
+            .any(|s| bought.contains(&scenario.classes[s.product]));
+        let effect = if also_bought {
+            "its queue can fill up with them and block the products consumers do buy"
+        } else {
+            "its queue fills up with them and it then idles"
+        };
+        let mut seen = HashSet::new();
+        for (j, s) in p.products.iter().enumerate() {
+            let class = scenario.classes[s.product];
+            if !bought.contains(&class) && seen.insert(class) {
+                let entry = &scenario.products[s.product];
+                warnings.push(Diagnostic {
+                    path: format!("producers[{i}].products[{j}]"),
+                    message: format!(
+                        "no consumer buys {} (id {}): {effect}",
+                        entry.product,
+                        quoted(&entry.id)
+                    ),
+                });
+            }
+        }
+    }
+    warnings
+}

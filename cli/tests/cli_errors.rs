@@ -1,0 +1,382 @@
+//! Every way `marketplace` refuses input: exit code 2, one clear message on stderr naming
+//! the place of each problem, nothing on stdout; a stall exits 3 with a report; and the
+//! help and logging promises of the CLI.
+
+mod support;
+
+use std::process::Output;
+
+use serde_json::{Value, json};
+use support::{marketplace, temp_file, temp_path};
+
+fn base() -> Value {
+    json!({
+        "products": {
+            "t": {"product_type": "Tea", "name": "Mint", "price": 2, "type": "Herbal"},
+            "c": {"product_type": "Coffee", "name": "Kona", "price": 3, "acidity": 5.5,
+                  "roast_level": "DARK"}
+        },
+        "producers": [
+            {"name": "p1", "products": [["t", 2, 0.1], ["c", 1, 0]], "republish_wait_time": 0.2}
+        ],
+        "consumers": [
+            {"name": "c1", "retry_wait_time": 0.1, "carts": [
+                [{"type": "add", "product": "t", "quantity": 2},
+                 {"type": "remove", "product": "t", "quantity": 1}]
+            ]},
+            {"name": "c2", "retry_wait_time": 0, "carts": [
+                [{"type": "add", "product": "c", "quantity": 1}]
+            ]}
+        ],
+        "marketplace": {"queue_size_per_producer": 2}
+    })
+}
+
+fn run_file(name: &str, contents: &str) -> Output {
+    let path = temp_file(name, contents);
+    marketplace(&[
+        "run".as_ref(),
+        path.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+    ])
+}
+
+/// Asserts a bad-input failure: code 2, empty stdout, and each of `needles` on stderr.
+fn assert_bad_input(output: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "stdout must be empty: {:?}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Edits the base scenario, runs it and checks the refusal names each expected problem.
+fn rejects(name: &str, edit: impl FnOnce(&mut Value), needles: &[&str]) {
+    let mut v = base();
+    edit(&mut v);
+    let output = run_file(name, &v.to_string());
+    assert_bad_input(&output, needles);
+    // `check` refuses it the same way.
+    let path = temp_file(&format!("{name}-check"), &v.to_string());
+    assert_bad_input(&marketplace(&["check".as_ref(), path.as_os_str()]), needles);
+}
+
+#[test]
+fn base_scenario_runs() {
+    let output = run_file("base.json", &base().to_string());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        support::sorted(&output.stdout),
+        b"c1 bought Tea(name='Mint', price=2, type='Herbal')\n\
+          c2 bought Coffee(name='Kona', price=3, acidity=5.5, roast_level='DARK')\n"
+    );
+}
+
+#[test]
+fn unreadable_file() {
+    let missing = temp_path("does-not-exist.json");
+    let output = marketplace(&["run".as_ref(), missing.as_os_str()]);
+    assert_bad_input(&output, &["error: cannot read", "does-not-exist.json"]);
+    let dir = std::env::temp_dir();
+    assert_bad_input(
+        &marketplace(&["check".as_ref(), dir.as_os_str()]),
+        &["error: cannot read"],
+    );
+    let path = temp_path("latin1.json");
+    std::fs::write(&path, b"{\"products\": \"caf\xe9\"}").unwrap();
+    assert_bad_input(
+        &marketplace(&["run".as_ref(), path.as_os_str()]),
+        &["error: cannot read", "UTF-8"],
+    );
+}
+
+#[test]
+fn malformed_json() {
+    let output = run_file(
+        "malformed.json",
+        "{\n  \"products\": {\n    \"t\": [1, 2,]\n  }\n}",
+    );
+    assert_bad_input(
+        &output,
+        &["invalid scenario", "malformed JSON at line 3, column 16"],
+    );
+}
+
+#[test]
+fn truncated_json() {
+    let text = base().to_string();
+    let output = run_file("truncated.json", &text[..text.len() / 2]);
+    assert_bad_input(&output, &["malformed JSON at line 1", "EOF while parsing"]);
+    assert_bad_input(
+        &run_file("empty.json", ""),
+        &["malformed JSON", "EOF while parsing a value"],
+    );
+}
+
+#[test]
+fn wrong_types() {
+    rejects(
+        "types.json",
+        |v| {
+            v["consumers"][0]["name"] = json!(5);
+            v["producers"] = json!({"name": "p1"});
+            v["products"]["t"]["price"] = json!("2");
+        },
+        &[
+            "(3 problems)",
+            "products.t.price: expected a number, found a string (\"2\")",
+            "producers: expected an array, found an object",
+            "consumers[0].name: expected a string, found a number (5)",
+        ],
+    );
+    rejects(
+        "root.json",
+        |v| *v = json!([1]),
+        &["the scenario must be a JSON object, found an array"],
+    );
+}
+
+#[test]
+fn missing_fields_for_the_product_type() {
+    rejects(
+        "missing.json",
+        |v| {
+            v["products"]["c"]
+                .as_object_mut()
+                .unwrap()
+                .remove("roast_level");
+            v["products"]["t"].as_object_mut().unwrap().remove("type");
+            v.as_object_mut().unwrap().remove("marketplace");
+        },
+        &[
+            "products.t: missing field \"type\"",
+            "products.c: missing field \"roast_level\"",
+            "\n  missing field \"marketplace\"",
+        ],
+    );
+}
+
+#[test]
+fn unknown_product_type() {
+    rejects(
+        "ptype.json",
+        |v| v["products"]["t"]["product_type"] = json!("Juice"),
+        &["products.t.product_type: unknown product_type \"Juice\""],
+    );
+}
+
+#[test]
+fn unknown_ids() {
+    rejects(
+        "ids.json",
+        |v| {
+            v["consumers"][1]["carts"][0][0]["product"] = json!("id9");
+            v["producers"][0]["products"][1][0] = json!("nope");
+        },
+        &[
+            "producers[0].products[1][0]: unknown product id \"nope\"",
+            "consumers[1].carts[0][0].product: unknown product id \"id9\"",
+        ],
+    );
+}
+
+#[test]
+fn negative_or_non_numeric_times() {
+    rejects(
+        "times.json",
+        |v| {
+            v["producers"][0]["products"][0][2] = json!(-0.1);
+            v["producers"][0]["republish_wait_time"] = json!(null);
+            v["consumers"][0]["retry_wait_time"] = json!("soon");
+        },
+        &[
+            "producers[0].products[0][2]: must not be negative, found -0.1",
+            "producers[0].republish_wait_time: expected a number, found null",
+            "consumers[0].retry_wait_time: expected a number, found a string (\"soon\")",
+        ],
+    );
+}
+
+#[test]
+fn quantities_below_one() {
+    rejects(
+        "quantities.json",
+        |v| {
+            v["consumers"][1]["carts"][0][0]["quantity"] = json!(0);
+            v["producers"][0]["products"][0][1] = json!(-3);
+            v["consumers"][0]["carts"][0][0]["quantity"] = json!(2.5);
+        },
+        &[
+            "producers[0].products[0][1]: must be at least 1, found -3",
+            "consumers[0].carts[0][0].quantity: expected a whole number, found 2.5",
+            "consumers[1].carts[0][0].quantity: must be at least 1, found 0",
+        ],
+    );
+}
+
+#[test]
+fn queue_size_below_one() {
+    rejects(
+        "queue.json",
+        |v| v["marketplace"]["queue_size_per_producer"] = json!(0),
+        &["marketplace.queue_size_per_producer: must be at least 1, found 0"],
+    );
+}
+
+#[test]
+fn cart_removing_more_than_it_added() {
+    rejects(
+        "remove.json",
+        |v| v["consumers"][0]["carts"][0][1]["quantity"] = json!(3),
+        &[
+            "consumers[0].carts[0][1]: removes 3 of Tea(name='Mint', price=2, type='Herbal') but the cart holds only 2 at this point",
+        ],
+    );
+}
+
+#[test]
+fn consumer_wanting_a_product_nobody_makes() {
+    rejects(
+        "unmade.json",
+        |v| v["producers"][0]["products"] = json!([["t", 1, 0]]),
+        &[
+            "consumers[1].carts[0][0].product: no producer makes Coffee(name='Kona', price=3, acidity=5.5, roast_level='DARK') (id \"c\")",
+        ],
+    );
+}
+
+#[test]
+fn bad_flags() {
+    let path = temp_file("flags.json", &base().to_string());
+    let p = path.as_os_str();
+    for args in [
+        vec!["run".as_ref(), p, "--time-scale".as_ref(), "fast".as_ref()],
+        vec!["run".as_ref(), p, "--time-scale".as_ref(), "-1".as_ref()],
+        vec!["run".as_ref(), p, "--stall-timeout".as_ref(), "0".as_ref()],
+        vec!["run".as_ref(), p, "--log-level".as_ref(), "info".as_ref()],
+        vec!["run".as_ref(), p, "--frobnicate".as_ref()],
+        vec!["run".as_ref()],
+        vec!["fly".as_ref()],
+        vec![],
+    ] {
+        let output = marketplace(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?}");
+    }
+    let dir = std::env::temp_dir();
+    let output = marketplace(&["run".as_ref(), p, "--log-file".as_ref(), dir.as_os_str()]);
+    assert_bad_input(&output, &["error: cannot log to"]);
+}
+
+#[test]
+fn help_teaches_and_documents_exit_codes() {
+    for args in [&["--help"][..], &["run", "--help"], &["gen", "--help"]] {
+        let output = marketplace(args);
+        assert!(output.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("Exit codes:"), "{args:?}: {help}");
+        assert!(help.contains("3  `run` stalled"), "{args:?}: {help}");
+    }
+}
+
+/// A producer whose queue (size 1) fills with a product nobody buys can never publish the
+/// one a consumer waits for: the run must stop with exit code 3 and say who waits for what.
+#[test]
+fn stall_exits_3_with_a_report() {
+    let scenario = json!({
+        "products": {
+            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+            "y": {"product_type": "Tea", "name": "Wanted", "price": 2, "type": "Black"}
+        },
+        "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": [
+            {"name": "waiter", "retry_wait_time": 0,
+             "carts": [[{"type": "add", "product": "y", "quantity": 1}]]},
+            {"name": "done", "retry_wait_time": 0, "carts": []}
+        ],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("stall.json", &scenario.to_string());
+    let check = marketplace(&["check".as_ref(), path.as_os_str()]);
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains(
+        "warning: producers[0].products[0]: no consumer buys Product(name='Unwanted', price=1)"
+    ));
+    for scale in ["0", "1"] {
+        let output = marketplace(&[
+            "run".as_ref(),
+            path.as_os_str(),
+            "--time-scale".as_ref(),
+            scale.as_ref(),
+            "--stall-timeout".as_ref(),
+            "0.3".as_ref(),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{stderr}");
+        assert!(output.stdout.is_empty());
+        for needle in [
+            "stalled: no consumer made progress for 0.3 s",
+            "consumer \"waiter\" waits for Tea(name='Wanted', price=2, type='Black') (0 on sale)",
+            "made by producers[0] \"jammer\": 1 of 1 on the shelf (queue full",
+        ] {
+            assert!(stderr.contains(needle), "lacks {needle:?}:\n{stderr}");
+        }
+    }
+}
+
+#[test]
+fn log_file_records_every_call_in_a_created_directory() {
+    let dir = temp_path("logs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = dir.join("deeper").join("run.log");
+    let scenario = temp_file("logged.json", &base().to_string());
+    let output = marketplace(&[
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+        "--log-file".as_ref(),
+        log.as_os_str(),
+        "--stats".as_ref(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("2 purchases"));
+    let files: Vec<_> = std::fs::read_dir(dir.join("deeper")).unwrap().collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
+    for call in [
+        "register_producer()",
+        "publish(",
+        "new_cart()",
+        "add_to_cart(",
+        "remove_from_cart(",
+        "place_order(",
+        "close()",
+    ] {
+        assert!(text.contains(call), "log lacks {call}:\n{text}");
+    }
+    assert!(
+        text.contains("Tea(name='Mint', price=2, type='Herbal')"),
+        "{text}"
+    );
+}

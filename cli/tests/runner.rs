@@ -1,0 +1,196 @@
+//! The runner as a library: interchangeable equal products, whole lines, stalls, output
+//! failures and option checks. No test waits on a timer to synchronise; stall tests use a
+//! short stall timeout, which is the behaviour under test.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use marketplace_cli::runner::{RunError, RunOptions, run};
+use marketplace_cli::scenario::Scenario;
+
+fn scenario(json: &str) -> Scenario {
+    Scenario::from_json(json).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn fast() -> RunOptions {
+    RunOptions {
+        time_scale: 0.0,
+        stall_timeout: Duration::from_secs(30),
+    }
+}
+
+#[test]
+fn equal_products_are_interchangeable_and_print_as_published() {
+    // The consumer asks for "a" (price 9); only "b" (price 9.0, equal in Python) is made.
+    let s = scenario(
+        r#"{"products": {
+              "a": {"product_type": "Tea", "name": "Sencha", "price": 9, "type": "Green"},
+              "b": {"product_type": "Tea", "name": "Sencha", "price": 9.0, "type": "Green"}},
+            "producers": [{"name": "p", "products": [["b", 1, 0]], "republish_wait_time": 0}],
+            "consumers": [{"name": "c", "retry_wait_time": 0, "carts": [[
+                {"type": "add", "product": "a", "quantity": 3},
+                {"type": "remove", "product": "b", "quantity": 1}]]}],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    let mut out = Vec::new();
+    let report = run(&s, &fast(), &mut out).unwrap();
+    assert_eq!(report.purchases, 2);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "c bought Tea(name='Sencha', price=9.0, type='Green')\n".repeat(2)
+    );
+}
+
+/// Records every `write` call separately, to see how lines reach the sink.
+#[derive(Clone, Default)]
+struct Chunks(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Write for Chunks {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_write_holds_whole_lines() {
+    let mut json = String::from(
+        r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
+                         "s": {"product_type": "Product", "name": "Spoon", "price": 1}},
+            "producers": [{"name": "p1", "products": [["m", 2, 0]], "republish_wait_time": 0},
+                          {"name": "p2", "products": [["s", 3, 0]], "republish_wait_time": 0}],
+            "consumers": ["#,
+    );
+    for i in 0..64 {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(
+            r#"{{"name": "consumer {i}", "retry_wait_time": 0, "carts": [
+                [{{"type": "add", "product": "m", "quantity": 3}},
+                 {{"type": "add", "product": "s", "quantity": 2}}],
+                [{{"type": "add", "product": "s", "quantity": 1}}]]}}"#
+        ));
+    }
+    json.push_str(r#"], "marketplace": {"queue_size_per_producer": 2}}"#);
+    let s = scenario(&json);
+    let sink = Chunks::default();
+    let report = run(&s, &fast(), sink.clone()).unwrap();
+    assert_eq!(report.purchases, 64 * 6);
+    let chunks = sink.0.lock().unwrap();
+    // One write per cart, each made of whole lines of one consumer.
+    assert_eq!(chunks.len(), 64 * 2);
+    let mut lines: Vec<String> = Vec::new();
+    for chunk in chunks.iter() {
+        let text = std::str::from_utf8(chunk).unwrap();
+        assert!(text.ends_with('\n'), "{text:?}");
+        let owner = text.split(" bought ").next().unwrap();
+        for line in text.lines() {
+            assert!(line.starts_with(&format!("{owner} bought ")), "{text:?}");
+            lines.push(line.to_owned());
+        }
+    }
+    lines.sort();
+    assert_eq!(lines, s.expected_output().unwrap());
+}
+
+fn jammed() -> Scenario {
+    scenario(
+        r#"{"products": {
+              "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+              "y": {"product_type": "Tea", "name": "Wanted", "price": 2, "type": "Black"}},
+            "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
+                           "republish_wait_time": 0},
+                          {"name": "other", "products": [["x", 1, 0]], "republish_wait_time": 0}],
+            "consumers": [{"name": "waiter", "retry_wait_time": 0,
+                           "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    )
+}
+
+#[test]
+fn a_stall_is_reported_with_who_waits_for_what() {
+    let options = RunOptions {
+        time_scale: 0.0,
+        stall_timeout: Duration::from_millis(200),
+    };
+    let Err(RunError::Stalled(report)) = run(&jammed(), &options, io::sink()) else {
+        panic!("the run must stall");
+    };
+    assert!(report.idle >= Duration::from_millis(200));
+    assert_eq!(report.unfinished, 1);
+    assert_eq!(report.waiting.len(), 1);
+    let waiting = &report.waiting[0];
+    assert_eq!(waiting.name, "waiter");
+    assert_eq!(
+        waiting.product.to_string(),
+        "Tea(name='Wanted', price=2, type='Black')"
+    );
+    assert_eq!(waiting.on_sale, 0);
+    // Only the producer that makes the product is listed, with its full shelf.
+    assert_eq!(waiting.producers.len(), 1);
+    assert_eq!(waiting.producers[0].name, "jammer");
+    assert_eq!(
+        (waiting.producers[0].on_shelf, waiting.producers[0].capacity),
+        (1, 1)
+    );
+}
+
+/// A sink that refuses every write.
+struct Broken;
+
+impl Write for Broken {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_output_failure_ends_the_run() {
+    let s = scenario(
+        r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+            "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+            "consumers": [{"name": "c", "retry_wait_time": 0, "carts":
+                [[{"type": "add", "product": "m", "quantity": 1}]]}],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    match run(&s, &fast(), Broken) {
+        Err(RunError::Output(e)) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_time_scales_are_refused() {
+    for time_scale in [-1.0, f64::NAN, f64::INFINITY] {
+        let options = RunOptions {
+            time_scale,
+            ..fast()
+        };
+        assert!(matches!(
+            run(&jammed(), &options, io::sink()),
+            Err(RunError::Options(_))
+        ));
+    }
+}
+
+#[test]
+fn a_scenario_without_consumers_ends_at_once() {
+    let s = scenario(
+        r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+            "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 1000},
+                          {"name": "idle", "products": [], "republish_wait_time": 0}],
+            "consumers": [],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    // Producers sleeping a scaled 1000 s, or with nothing to make, are woken by the end.
+    let report = run(&s, &RunOptions::default(), io::sink()).unwrap();
+    assert_eq!(report.purchases, 0);
+}

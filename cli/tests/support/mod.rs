@@ -1,0 +1,89 @@
+//! Helpers shared by the command line's tests: running the built binary, temporary files, the
+//! reference suite's location. Each test binary uses a different subset.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the `marketplace` binary with `args`.
+pub(crate) fn marketplace<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .args(args)
+        .output()
+        .expect("the marketplace binary runs")
+}
+
+/// A fresh path under Cargo's per-target temporary directory.
+pub(crate) fn temp_path(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("marketplace-tests");
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    dir.join(format!("{}-{name}", std::process::id()))
+}
+
+/// Writes `contents` to a fresh temporary file and returns its path.
+pub(crate) fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let path = temp_path(name);
+    std::fs::write(&path, contents).expect("temporary file written");
+    path
+}
+
+/// The repository's root (this crate lives in `cli/`).
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ has a parent")
+        .to_path_buf()
+}
+
+/// The reference scenarios, or `None` (with a printed notice) when `../shared` (beside the
+/// repository) is absent.
+pub(crate) fn reference_dir() -> Option<PathBuf> {
+    let dir = repo_root().join("../shared/reference-tests");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!("skipped: {} is absent", dir.display());
+        None
+    }
+}
+
+/// `bytes` split into lines, sorted byte-wise (as `LC_ALL=C sort` does), joined again.
+pub(crate) fn sorted(bytes: &[u8]) -> Vec<u8> {
+    let text = std::str::from_utf8(bytes).expect("output is UTF-8");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    let mut out = Vec::with_capacity(bytes.len());
+    for line in lines {
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Asserts the run succeeded and its sorted stdout is exactly `expected`.
+pub(crate) fn assert_conforms(output: &Output, expected: &[u8], what: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{stderr}",
+        output.status
+    );
+    let got = sorted(&output.stdout);
+    if got != expected {
+        let got = String::from_utf8_lossy(&got);
+        let want = String::from_utf8_lossy(expected);
+        let first = got
+            .lines()
+            .zip(want.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.lines().count().min(want.lines().count()));
+        panic!(
+            "{what}: sorted output differs from the expectation at line {}: got {} lines, want {}\n got: {:?}\nwant: {:?}",
+            first + 1,
+            got.lines().count(),
+            want.lines().count(),
+            got.lines().nth(first),
+            want.lines().nth(first)
+        );
+    }
+}
