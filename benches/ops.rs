@@ -8,7 +8,7 @@
 //! - `new_cart+place_order`: an empty cart's whole life;
 //! - `stats`: a snapshot of a marketplace with 16 producers, 64 open carts, 128 items;
 //! - `spread/<producers>x<kinds>`: publish+add+order cycling over that many producer ids and
-//!   product kinds (`marketplace_marketplace_harness::spread_cost`, also printed by `compare`): the cost of
+//!   product kinds (`marketplace_harness::spread_cost`, also printed by `compare`): the cost of
 //!   one operation must stay flat from 1 to thousands of producers and kinds.
 // `criterion_group!` defines a public function it cannot document.
 #![allow(missing_docs)]

@@ -1,55 +1,51 @@
 //! Side-by-side throughput of the marketplace engine, the single-`Mutex` baseline (twice: as
-//! the classic design, and with the engine's wait policy), a `crossbeam_channel` and a raw
-//! `ArrayQueue`, every case in one process.
+//! the classic design, and with the engine's wait policy), bare `crossbeam_channel` and
+//! `kanal` handoffs and a raw `ArrayQueue`, every case in one process.
 //!
 //! ```text
-//! cargo run --release --example compare -- --quick     # < 2 minutes on 2 cores, best of 3
-//! cargo run --release --example compare                # more items, best of 5
+//! cargo run --release --example compare -- --quick             # one run, best of 3 rounds
+//! cargo run --release --example compare -- --quick --runs 3    # three runs, then medians
 //! cargo run --release --example compare -- --case handoff-4x4 --only marketplace --items 2000000
 //! ```
 //!
-//! Prints a table (items/s, best run; ratios marketplace/locked, marketplace/locked_yield and
-//! marketplace/channel), the per-item cost growth with producer ids and kinds (contended, from
-//! the table, and single-threaded, which isolates the O(1) claim: in the contended cases more producer ids
-//! also means more shelf capacity and fewer waits), the CPU use of an idle waiting consumer,
-//! and finally one machine-readable line per case:
-//! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> array_queue=<items/s>`
-//! (`-` where a column does not apply or was not run). Each round runs every case on every
-//! implementation once, and the best of the rounds is kept, so load from other processes
-//! hits implementations and cases alike; compare ratios, not absolute figures. The workload itself lives in the `marketplace-harness` crate (`benches/harness`, shared with the
-//! criterion benches).
+//! A run measures every case on every implementation (items/s, best of its rounds; each
+//! round runs every case once, so load from other processes hits implementations and cases
+//! alike), the single-threaded cost of one publish-add-order cycle, and prints one
+//! machine-readable line per case:
+//! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> kanal=<items/s> array_queue=<items/s>`
+//! (`-` where a column does not apply or was not run). With `--runs N` it makes N runs and
+//! then prints a readable table of the medians, with each ratio the median of the per-run
+//! ratios (measured side by side) and its range, and one line per case:
+//! `median case=<name> marketplace=<items/s> ... m/channel=<ratio> m/kanal=<ratio> m/locked=<ratio>`.
+//! Compare ratios, not absolute figures: the machine may be slower for minutes at a time.
 //!
-//! The `locked_yield` column and its ratio `m/l_yield` are a sensitivity check. `locked` is
-//! the classic design, whose blocked callers sleep on a `Condvar` at once; `locked_yield` is
-//! the same one-`Mutex` design waiting as the engine does (`LockedMarketplace::yielding`:
-//! retry a few times, spinning and then yielding, before sleeping). So `m/locked` is the engine's whole lead
-//! over the classic design, `m/l_yield` is the part of it that comes from having no global
-//! lock, and the rest, `m/locked` / `m/l_yield` = `locked_yield` / `locked`, is how much of
-//! the lead comes from the wait policy alone. The column is in the readable table (and the
-//! idle-consumer lines) only: the `case=` lines keep exactly their four columns.
+//! The workload is the `marketplace-harness` crate (`benches/harness`, shared with the
+//! criterion suites), whose docs say what each case and column is.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use marketplace_harness::{CASES, Case, Imp, idle_wait, spread_cost};
+use marketplace_harness::{CASES, Case, IdleWait, Imp, idle_wait, spread_cost};
 
 struct Options {
     base_items: usize,
     repeats: usize,
+    runs: usize,
     case: Option<String>,
     only: Option<Imp>,
     idle: bool,
 }
 
-const USAGE: &str = "usage: compare [--quick] [--items N] [--repeats R] [--case NAME] \
-                     [--only marketplace|locked|locked_yield|channel|array_queue] [--no-idle]";
+const USAGE: &str = "usage: compare [--quick] [--runs N] [--items N] [--repeats R] [--case NAME] \
+                     [--only marketplace|locked|locked_yield|channel|kanal|array_queue] [--no-idle]";
 
 fn parse() -> Result<Options, String> {
     let mut options = Options {
         base_items: 1_000_000,
         repeats: 5,
+        runs: 1,
         case: None,
         only: None,
         idle: true,
@@ -57,29 +53,22 @@ fn parse() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        let mut count = |name: &str| -> Result<usize, String> {
+            value(name)?.parse().map_err(|e| format!("{name}: {e}"))
+        };
         match arg.as_str() {
             "--quick" => {
                 options.base_items = 300_000;
                 options.repeats = 3;
             }
-            "--items" => {
-                options.base_items = value("--items")?
-                    .parse()
-                    .map_err(|e| format!("--items: {e}"))?;
-            }
-            "--repeats" => {
-                options.repeats = value("--repeats")?
-                    .parse()
-                    .map_err(|e| format!("--repeats: {e}"))?;
-            }
+            "--items" => options.base_items = count("--items")?,
+            "--repeats" => options.repeats = count("--repeats")?,
+            "--runs" => options.runs = count("--runs")?,
             "--case" => options.case = Some(value("--case")?),
             "--only" => {
                 let name = value("--only")?;
                 options.only = Some(
-                    Imp::ALL
-                        .into_iter()
-                        .find(|imp| imp.name() == name)
-                        .ok_or(format!("--only: unknown implementation {name:?}"))?,
+                    Imp::named(&name).ok_or(format!("--only: unknown implementation {name:?}"))?,
                 );
             }
             "--no-idle" => options.idle = false,
@@ -87,14 +76,24 @@ fn parse() -> Result<Options, String> {
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    if options.repeats == 0 {
-        return Err("--repeats must be at least 1".to_owned());
+    if options.repeats == 0 || options.runs == 0 || options.base_items == 0 {
+        return Err("--items, --repeats and --runs must be at least 1".to_owned());
     }
     Ok(options)
 }
 
-/// Best items/s per implementation for one case.
+/// Items/s per implementation for one case.
 type Row = BTreeMap<&'static str, f64>;
+
+/// Single-thread ns per publish-add-order cycle: `(producer ids, kinds)` and the cost of the
+/// marketplace and of the locked baseline.
+type Spread = Vec<((usize, usize), [Option<f64>; 2])>;
+
+/// What one run measured.
+struct Run {
+    rows: Vec<(Case, Row)>,
+    spread: Spread,
+}
 
 fn main() -> ExitCode {
     let options = match parse() {
@@ -109,7 +108,10 @@ fn main() -> ExitCode {
         .filter(|case| options.case.as_deref().is_none_or(|name| case.name == name))
         .collect();
     if cases.is_empty() {
-        eprintln!("--case: no such case (known: {})", names());
+        eprintln!(
+            "--case: no such case (known: {})",
+            CASES.map(|case| case.name).join(", ")
+        );
         return ExitCode::from(2);
     }
     let imps: Vec<Imp> = Imp::ALL
@@ -118,12 +120,46 @@ fn main() -> ExitCode {
         .collect();
 
     let began = Instant::now();
-    // Rounds outermost: each round runs every case on every implementation once, so the best
-    // of each spreads over the whole run and a slow stretch of a shared machine hits all
-    // cases alike; the cross-case ratios of per-item cost depend on that.
+    let mut runs = Vec::with_capacity(options.runs);
+    for number in 1..=options.runs {
+        let run = measure(&options, &cases, &imps, number);
+        if options.runs > 1 {
+            println!("run {number}/{}", options.runs);
+        }
+        print_lines("", &run.rows);
+        runs.push(run);
+    }
+    let idle = options.idle.then(|| {
+        [Imp::Marketplace, Imp::Locked, Imp::LockedYield]
+            .map(|imp| (imp, idle_wait(imp, Duration::from_millis(300))))
+    });
+    eprintln!("measured in {:.1} s", began.elapsed().as_secs_f64());
+
+    println!();
+    let medians = medians(&runs);
+    print_table(&runs, &medians, &options);
+    print_flatness(&medians);
+    print_spread(&runs);
+    if let Some(idle) = idle {
+        print_idle(&idle);
+    }
+    if options.runs > 1 {
+        println!();
+        print_median_lines(&runs, &medians);
+    }
+    ExitCode::SUCCESS
+}
+
+/// One run: rounds outermost, each running every case on every implementation once, so the
+/// best of each spreads over the whole run and a slow stretch of a shared machine hits all
+/// cases alike.
+fn measure(options: &Options, cases: &[Case], imps: &[Imp], number: usize) -> Run {
     let mut rows: Vec<(Case, Row)> = cases.iter().map(|case| (*case, Row::new())).collect();
     for round in 1..=options.repeats {
-        eprint!("round {round}/{} ", options.repeats);
+        eprint!(
+            "run {number}/{} round {round}/{} ",
+            options.runs, options.repeats
+        );
         for (case, row) in &mut rows {
             let items = case.items_for(options.base_items);
             for &imp in imps.iter().filter(|imp| case.applies(**imp)) {
@@ -136,117 +172,15 @@ fn main() -> ExitCode {
         }
         eprintln!();
     }
-    let spread = (options.case.is_none()).then(|| measure_spread(&options));
-    let idle = options.idle.then(|| {
-        [Imp::Marketplace, Imp::Locked, Imp::LockedYield]
-            .map(|imp| (imp, idle_wait(imp, Duration::from_millis(300))))
-    });
-    eprintln!("measured in {:.1} s", began.elapsed().as_secs_f64());
-
-    print_table(&rows, options.repeats);
-    print_flatness(&rows);
-    if let Some(spread) = spread {
-        print_spread(&spread);
-    }
-    if let Some(idle) = idle {
-        print_idle(&idle);
-    }
-    println!();
-    for (case, row) in &rows {
-        let mut line = format!("case={}", case.name);
-        for imp in Imp::LINE_COLUMNS {
-            line += &format!(" {}={}", imp.name(), cell(row, imp, |r| format!("{r:.0}")));
-        }
-        println!("{line}");
-    }
-    ExitCode::SUCCESS
-}
-
-fn names() -> String {
-    CASES.map(|case| case.name).join(", ")
-}
-
-fn cell(row: &Row, imp: Imp, show: impl Fn(f64) -> String) -> String {
-    row.get(imp.name())
-        .map_or_else(|| "-".to_owned(), |&rate| show(rate))
-}
-
-fn ratio(row: &Row, over: Imp) -> String {
-    match (row.get("marketplace"), row.get(over.name())) {
-        (Some(m), Some(o)) => format!("{:.2}x", m / o),
-        _ => "-".to_owned(),
-    }
-}
-
-fn print_table(rows: &[(Case, Row)], repeats: usize) {
-    println!("items/s, best of {repeats} (M = millions); ratios are marketplace / other");
-    println!(
-        "{:<16} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10}",
-        "case",
-        "marketplace",
-        "locked",
-        "locked_yield",
-        "channel",
-        "array_queue",
-        "m/locked",
-        "m/l_yield",
-        "m/channel",
-        "m ns/item"
-    );
-    for (case, row) in rows {
-        let millions = |rate: f64| format!("{:.2} M", rate / 1e6);
-        println!(
-            "{:<16} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10}",
-            case.name,
-            cell(row, Imp::Marketplace, millions),
-            cell(row, Imp::Locked, millions),
-            cell(row, Imp::LockedYield, millions),
-            cell(row, Imp::Channel, millions),
-            cell(row, Imp::ArrayQueue, millions),
-            ratio(row, Imp::Locked),
-            ratio(row, Imp::LockedYield),
-            ratio(row, Imp::Channel),
-            cell(row, Imp::Marketplace, |rate| format!("{:.0}", 1e9 / rate)),
-        );
-    }
-}
-
-/// Per-item cost growth: producers-4096 over producers-1, kinds-10000 over kinds-1 (target:
-/// at most 1.5x).
-fn print_flatness(rows: &[(Case, Row)]) {
-    let rate = |name: &str, imp: Imp| {
-        rows.iter()
-            .find(|(case, _)| case.name == name)
-            .and_then(|(_, row)| row.get(imp.name()).copied())
+    let spread = if options.case.is_none() {
+        measure_spread(options)
+    } else {
+        Vec::new()
     };
-    // kinds-1 has all pairs sharing one kind, kinds-100/10000 give each pair its own kinds
-    // (see the harness docs), so kinds-10000 / kinds-100 is the like-for-like figure. The
-    // channel and the raw queue do no per-kind work at all: their ratios are the workload's
-    // own share of the figure, the control to read the others against.
-    for (many, one) in [
-        ("producers-4096", "producers-1"),
-        ("kinds-10000", "kinds-1"),
-        ("kinds-10000", "kinds-100"),
-    ] {
-        for imp in Imp::LINE_COLUMNS {
-            if let (Some(many_rate), Some(one_rate)) = (rate(many, imp), rate(one, imp)) {
-                let note = match imp {
-                    Imp::Marketplace | Imp::Locked => "target <= 1.5x",
-                    _ => "control: no per-kind work",
-                };
-                println!(
-                    "contended per-item cost {many} / {one} ({}): {:.2}x ({note})",
-                    imp.name(),
-                    one_rate / many_rate
-                );
-            }
-        }
-    }
+    Run { rows, spread }
 }
 
-/// Single-thread ns/item over (producer ids, kinds), per implementation.
-type Spread = Vec<((usize, usize), [Option<f64>; 2])>;
-
+/// The uncontended cycle and the O(1) claim: one thread, every producer id and kind in turn.
 const SPREADS: [(usize, usize); 3] = [(1, 1), (4096, 1), (1, 10_000)];
 
 fn measure_spread(options: &Options) -> Spread {
@@ -264,13 +198,176 @@ fn measure_spread(options: &Options) -> Spread {
         .to_vec()
 }
 
-/// The O(1) claim without contention: one thread, every producer id and kind in turn.
-fn print_spread(spread: &Spread) {
+/// The median of `values` (the mean of the middle two for an even count); `None` if empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+/// Per case, the median items/s of each implementation over the runs.
+fn medians(runs: &[Run]) -> Vec<(Case, Row)> {
+    runs[0]
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, (case, first))| {
+            let row = first
+                .keys()
+                .filter_map(|&name| {
+                    median(
+                        runs.iter()
+                            .filter_map(|run| run.rows[i].1.get(name).copied())
+                            .collect(),
+                    )
+                    .map(|rate| (name, rate))
+                })
+                .collect();
+            (*case, row)
+        })
+        .collect()
+}
+
+/// Per-run ratios marketplace / `over` for case `i`: the median and the range.
+fn ratios(runs: &[Run], i: usize, over: Imp) -> Option<(f64, f64, f64)> {
+    let per_run: Vec<f64> = runs
+        .iter()
+        .filter_map(|run| {
+            let row = &run.rows[i].1;
+            Some(row.get(Imp::Marketplace.name())? / row.get(over.name())?)
+        })
+        .collect();
+    let low = per_run.iter().copied().reduce(f64::min)?;
+    let high = per_run.iter().copied().reduce(f64::max)?;
+    Some((median(per_run)?, low, high))
+}
+
+fn cell(row: &Row, imp: Imp, show: impl Fn(f64) -> String) -> String {
+    row.get(imp.name())
+        .map_or_else(|| "-".to_owned(), |&rate| show(rate))
+}
+
+fn print_lines(prefix: &str, rows: &[(Case, Row)]) {
+    for (case, row) in rows {
+        let mut line = format!("{prefix}case={}", case.name);
+        for imp in Imp::LINE_COLUMNS {
+            line += &format!(" {}={}", imp.name(), cell(row, imp, |r| format!("{r:.0}")));
+        }
+        println!("{line}");
+    }
+}
+
+const RATIO_COLUMNS: [Imp; 4] = [Imp::Channel, Imp::Kanal, Imp::Locked, Imp::LockedYield];
+
+fn print_median_lines(runs: &[Run], medians: &[(Case, Row)]) {
+    for (i, (case, row)) in medians.iter().enumerate() {
+        let mut line = format!("median case={}", case.name);
+        for imp in Imp::LINE_COLUMNS {
+            line += &format!(" {}={}", imp.name(), cell(row, imp, |r| format!("{r:.0}")));
+        }
+        for over in RATIO_COLUMNS {
+            if let Some((ratio, _, _)) = ratios(runs, i, over) {
+                line += &format!(" m/{}={ratio:.2}", over.name());
+            }
+        }
+        println!("{line}");
+    }
+}
+
+fn print_table(runs: &[Run], medians: &[(Case, Row)], options: &Options) {
+    let what = if runs.len() > 1 {
+        format!(
+            "median of {} runs, each the best of {} rounds; ratios: median of the per-run ratios (range)",
+            runs.len(),
+            options.repeats
+        )
+    } else {
+        format!("best of {} rounds", options.repeats)
+    };
+    println!("items/s ({what}); M = millions; ratios are marketplace / other");
+    let columns = Imp::ALL.map(Imp::name);
+    print!("{:<16}", "case");
+    for name in columns {
+        print!(" {name:>12}");
+    }
+    for over in RATIO_COLUMNS {
+        print!(" {:>22}", format!("m/{}", over.name()));
+    }
+    println!(" {:>10}", "m ns/item");
+    for (i, (case, row)) in medians.iter().enumerate() {
+        print!("{:<16}", case.name);
+        for imp in Imp::ALL {
+            print!(
+                " {:>12}",
+                cell(row, imp, |rate| format!("{:.2} M", rate / 1e6))
+            );
+        }
+        for over in RATIO_COLUMNS {
+            let shown = match ratios(runs, i, over) {
+                Some((ratio, low, high)) if runs.len() > 1 => {
+                    format!("{ratio:.2}x ({low:.2}-{high:.2})")
+                }
+                Some((ratio, _, _)) => format!("{ratio:.2}x"),
+                None => "-".to_owned(),
+            };
+            print!(" {shown:>22}");
+        }
+        println!(
+            " {:>10}",
+            cell(row, Imp::Marketplace, |rate| format!("{:.0}", 1e9 / rate))
+        );
+    }
+}
+
+/// Per-item cost growth: producers-4096 over producers-1, kinds-10000 over kinds-1 (target:
+/// at most 1.5x), with the channel and raw queue as controls.
+fn print_flatness(rows: &[(Case, Row)]) {
+    let rate = |name: &str, imp: Imp| {
+        rows.iter()
+            .find(|(case, _)| case.name == name)
+            .and_then(|(_, row)| row.get(imp.name()).copied())
+    };
+    // kinds-1 has all pairs sharing one kind, kinds-100/10000 give each pair its own kinds
+    // (see the harness docs), so kinds-10000 / kinds-100 is the like-for-like figure. The
+    // bare references do no per-kind work at all: their ratios are the workload's own share
+    // of the figure, the control to read the others against.
+    for (many, one) in [
+        ("producers-4096", "producers-1"),
+        ("kinds-10000", "kinds-1"),
+        ("kinds-10000", "kinds-100"),
+    ] {
+        for imp in Imp::LINE_COLUMNS {
+            if let (Some(many_rate), Some(one_rate)) = (rate(many, imp), rate(one, imp)) {
+                let note = if imp.is_market() {
+                    "target <= 1.5x"
+                } else {
+                    "control: no per-kind work"
+                };
+                println!(
+                    "contended per-item cost {many} / {one} ({}): {:.2}x ({note})",
+                    imp.name(),
+                    one_rate / many_rate
+                );
+            }
+        }
+    }
+}
+
+/// The uncontended cycle (median over runs) and its flatness across producers and kinds.
+fn print_spread(runs: &[Run]) {
     let cost = |key: (usize, usize), i: usize| {
-        spread
-            .iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|(_, best)| best[i])
+        median(
+            runs.iter()
+                .filter_map(|run| run.spread.iter().find(|(k, _)| *k == key)?.1[i])
+                .collect(),
+        )
     };
     for (i, name) in ["marketplace", "locked"].into_iter().enumerate() {
         let (Some(base), Some(producers), Some(kinds)) =
@@ -287,7 +384,7 @@ fn print_spread(spread: &Spread) {
     }
 }
 
-fn print_idle(idle: &[(Imp, Option<marketplace_harness::IdleWait>)]) {
+fn print_idle(idle: &[(Imp, Option<IdleWait>)]) {
     for (imp, wait) in idle {
         match wait {
             Some(wait) => println!(
