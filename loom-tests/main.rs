@@ -8,6 +8,7 @@
 mod common;
 
 mod claim_and_return;
+mod close;
 mod ids;
 mod last_item;
 mod publish_capacity;

@@ -18,6 +18,7 @@ use log::debug;
 
 use crate::cart::Cart;
 use crate::error::{AddError, OrderError, PublishError, RemoveError};
+use crate::hasher::DefaultHashBuilder;
 use crate::ids::{CartId, ProducerId};
 use crate::item::Item;
 use crate::market::Stats;
@@ -38,7 +39,7 @@ use crate::wait::retry_before_sleeping;
 /// assert_eq!(market.place_order(cart).unwrap(), vec!["green tea"]);
 /// ```
 pub struct LockedMarketplace<P> {
-    tag: u32,
+    tag: u64,
     queue_size_per_producer: usize,
     state: Mutex<State<P>>,
     /// Signalled on every change that may help a blocked publisher or consumer.
@@ -61,8 +62,8 @@ struct State<P> {
     /// Items on sale per producer, returned ones included.
     on_sale: Vec<usize>,
     /// Items on sale per product, oldest first.
-    shelves: HashMap<P, VecDeque<Item<P>>>,
-    carts: HashMap<u64, Cart<P>>,
+    shelves: HashMap<P, VecDeque<Item<P>>, DefaultHashBuilder>,
+    carts: HashMap<u64, Cart<P>, DefaultHashBuilder>,
     next_cart: u64,
     /// Threads asleep in a `*_timeout` call; nobody is signalled while it is zero.
     waiting: usize,
@@ -110,8 +111,8 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
             queue_size_per_producer,
             state: Mutex::new(State {
                 on_sale: Vec::new(),
-                shelves: HashMap::new(),
-                carts: HashMap::new(),
+                shelves: HashMap::default(),
+                carts: HashMap::default(),
                 next_cart: 0,
                 waiting: 0,
                 closed: false,
@@ -198,10 +199,11 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         let mut state = self.lock();
         let serial = state.next_cart;
         state.next_cart += 1;
-        state.carts.insert(serial, Cart::new());
+        state.carts.insert(serial, Cart::default());
         let id = CartId {
             market: self.tag,
             serial,
+            slot: 0,
         };
         debug!("new_cart() -> {id}");
         id
@@ -291,7 +293,8 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         debug!("place_order({cart})");
         let serial = cart.serial_in(self.tag).ok_or(OrderError::UnknownCart)?;
         let cart = self.lock().carts.remove(&serial);
-        cart.map(Cart::into_products).ok_or(OrderError::UnknownCart)
+        cart.map(|mut cart| cart.take_products())
+            .ok_or(OrderError::UnknownCart)
     }
 
     /// Stops every blocking wait. See [`Marketplace::close`](crate::Marketplace::close).

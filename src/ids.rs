@@ -2,9 +2,12 @@
 //!
 //! Both carry the tag of the marketplace that issued them, so an id presented to another
 //! marketplace is told apart from a local one and rejected with an `Unknown*` error instead of
-//! silently naming someone else's producer or cart. Within one marketplace, producer indices
-//! and cart serials come from atomic counters and are never reused. (Tags come from a
-//! process-wide 32-bit counter: only after 2^32 marketplaces could two share one.)
+//! silently naming someone else's producer or cart. Tags come from a process-wide 64-bit
+//! counter that is never reused (it would take 584 years at one marketplace per nanosecond
+//! to run out, and then construction panics rather than repeat a tag). Within one
+//! marketplace, producer indices and cart serials come from atomic counters and are never
+//! reused; a cart id also names the slot that holds the cart, which is reused once the
+//! cart is ordered, so a spent id is recognised by its serial.
 
 use std::fmt;
 
@@ -25,13 +28,13 @@ use std::fmt;
 /// [`Marketplace::register_producer`]: crate::Marketplace::register_producer
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct ProducerId {
-    pub(crate) market: u32,
+    pub(crate) market: u64,
     pub(crate) index: u32,
 }
 
 impl ProducerId {
     /// This producer's index if the marketplace tagged `market` issued the id.
-    pub(crate) fn index_in(self, market: u32) -> Option<usize> {
+    pub(crate) fn index_in(self, market: u64) -> Option<usize> {
         (self.market == market).then_some(self.index as usize)
     }
 
@@ -68,14 +71,21 @@ impl fmt::Display for ProducerId {
 /// [`Marketplace::new_cart`]: crate::Marketplace::new_cart
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct CartId {
-    pub(crate) market: u32,
+    pub(crate) market: u64,
     pub(crate) serial: u64,
+    /// Where the cart lives in its marketplace; meaningful only with `serial`.
+    pub(crate) slot: u32,
 }
 
 impl CartId {
+    /// Whether the marketplace tagged `market` issued this id.
+    pub(crate) fn is_from(self, market: u64) -> bool {
+        self.market == market
+    }
+
     /// This cart's serial if the marketplace tagged `market` issued the id.
-    pub(crate) fn serial_in(self, market: u32) -> Option<u64> {
-        (self.market == market).then_some(self.serial)
+    pub(crate) fn serial_in(self, market: u64) -> Option<u64> {
+        self.is_from(market).then_some(self.serial)
     }
 
     /// The serial number of this cart in its marketplace (0 for the first one opened).

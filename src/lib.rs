@@ -5,9 +5,9 @@
 //! [`add_to_cart`](Marketplace::add_to_cart) whatever equal product is on sale,
 //! [`remove_from_cart`](Marketplace::remove_from_cart) to give one back to the producer
 //! that made it, and [`place_order`](Marketplace::place_order). It is the classic
-//! "marketplace" exercise, rebuilt without its one global lock: per-producer
-//! `crossbeam_queue::ArrayQueue`s bound capacity, per-product lock-free queues hold what is
-//! on sale, a `DashMap` holds the carts, and ids come from atomic counters.
+//! "marketplace" exercise, rebuilt without its one global lock: an atomic count per
+//! producer bounds its shelf, per-product lock-free queues hold what is on sale, each cart
+//! has a lock of its own, and ids come from atomic counters.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -51,15 +51,21 @@
 //!
 //! [`baseline::LockedMarketplace`] has the same semantics behind one `Mutex` (the classic
 //! design); the tests hold the engine to it and the benchmarks measure against it.
+//!
+//! `docs/design.md` in the repository describes the protocol, its invariants and what the
+//! loom models check.
 #![forbid(unsafe_code)]
 
 pub mod baseline;
 mod cart;
+mod carts;
+mod catalog;
 mod error;
+mod hasher;
 mod ids;
 mod item;
 mod market;
-mod producer_quota;
+mod producer;
 mod product_shelf;
 mod sync;
 mod wait;
@@ -70,5 +76,6 @@ mod wait;
 struct ReadmeExamples;
 
 pub use error::{AddError, OrderError, PublishError, RemoveError};
+pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use ids::{CartId, ProducerId};
 pub use market::{Marketplace, Stats};

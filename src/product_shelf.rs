@@ -2,9 +2,8 @@
 //! first, and the consumers waiting for one.
 //!
 //! An item on sale lives in exactly one place, the shelf of its product, where any consumer
-//! asking for an equal product finds it in O(1) without looking at producers. Its producer's
-//! unit is recorded in the producer's quota before the item is put here, and released after
-//! it is taken (see `producer_quota`).
+//! asking for an equal product finds it in O(1) without looking at producers. Its producer
+//! counted it before it was put here and uncounts it after it is taken (see `producer`).
 
 use crate::item::Item;
 use crate::sync::SegQueue;
@@ -12,9 +11,9 @@ use crate::wait::Waiters;
 
 /// Every item on sale of one product, whichever producer made it.
 pub(crate) struct ProductShelf<P> {
-    /// FIFO, so the item published first is bought first.
+    /// FIFO, so the item put on sale first is bought first.
     items: SegQueue<Item<P>>,
-    /// Consumers blocked in `add_to_cart_timeout` for this product.
+    /// Consumers blocked until an item arrives here.
     pub(crate) arrivals: Waiters,
 }
 
@@ -26,18 +25,19 @@ impl<P> ProductShelf<P> {
         }
     }
 
-    /// Puts an item on sale. Its unit must already be recorded on its producer's shelf.
+    /// Puts an item on sale and wakes a consumer waiting for one. Its producer has counted it.
     pub(crate) fn put(&self, item: Item<P>) {
         self.items.push(item);
-        self.arrivals.notify();
+        self.arrivals.notify_one();
     }
 
-    /// Takes the oldest item on sale, if any. Its unit is still recorded: the caller
-    /// releases it once the item is safely in a cart.
+    /// Takes the oldest item on sale, if any. Its producer still counts it: the caller
+    /// uncounts it once the item is safely in a cart.
     pub(crate) fn take(&self) -> Option<Item<P>> {
         self.items.pop()
     }
 
+    /// Items on sale now (a snapshot).
     pub(crate) fn len(&self) -> usize {
         self.items.len()
     }

@@ -1,121 +1,164 @@
-//! Blocking waits without busy loops: an event count that lets a thread sleep until another
-//! thread may have made its attempt succeed.
+//! Waits without busy loops: where threads (and, in time, tasks) sleep until another thread
+//! may have made their attempt succeed.
 //!
-//! The fast paths never touch the lock in here. A waiter announces itself in `sleepers`
-//! before its attempts; a notifier makes its change visible and only then looks at `sleepers`.
-//! Both put a `SeqCst` fence between their write and their read, so at least one sees the
-//! other (the store-buffering pattern): either the waiter's attempt sees the change, or the
-//! notifier sees the waiter and bumps `epoch`. A waiter reads `epoch` *before* each attempt
-//! and sleeps only while it is unchanged, so a notification that lands between a failed
-//! attempt and the sleep is never lost.
+//! Each [`Waiters`] guards one condition (items of one product on sale, room on one
+//! producer's shelf) and pairs a count of registered waiters with an
+//! [`event_listener::Event`] where they sleep. The fast paths never touch the event: a
+//! notifier makes its change visible and then reads the count, and calls the event only
+//! when someone is registered. A waiter registers *before* its attempts, and listens to the
+//! event before each attempt, so a change that lands between a failed attempt and the sleep
+//! is never missed:
 //!
-//! Before announcing itself, a waiter first spins and retries a few times, spaced well apart
-//! (`SPIN_ATTEMPTS`, `SPINS_BETWEEN_ATTEMPTS`): the thread it waits for is often running on
-//! another core and a fraction of a microsecond from succeeding, and retries spaced apart
-//! leave that thread the cache lines it needs. Then it yields and retries a few times
-//! (`YIELDS_BEFORE_SLEEP`): on a machine with more threads than cores the thread it waits
-//! for is usually runnable, and a yield costs far less than a sleep and a wake-up. Both
-//! phases are bounded, so a waiter that nothing helps is asleep within microseconds.
+//! - either the notifier's read of the count sees the registration (it then notifies the
+//!   event, whose own protocol wakes a listener registered before the change was made),
+//! - or the waiter's attempt, made after its registration, sees the change.
 //!
-//! Attempts run with no lock held, and the lock here is never held while taking another, so
-//! waiting and notifying impose no lock order on the rest of the engine.
+//! That "one of the two sees the other" is the store-buffering pattern, so each side puts a
+//! `SeqCst` fence between its write and its read: the notifier between its change and its
+//! read of the count (in [`Waiters::notify_one`]), the waiter between its registration and
+//! listener and its attempt (in `listen`). With the fences, the reads and writes themselves
+//! may be relaxed. (Fences rather than `SeqCst` reads and writes: loom checks fences
+//! exactly, while it treats `SeqCst` accesses as acquire/release, so only a protocol built
+//! on fences is one its models can prove.)
+//!
+//! An arrival or a unit of room wakes one waiter: one item or one unit helps one waiter. A
+//! woken waiter whose attempt fails because another thread took what it was woken for goes
+//! back to sleep; one that leaves without using what it was woken for (its cart was ordered
+//! meanwhile) passes the notification on; a listener dropped after its notification (a
+//! timeout racing the wake-up) passes it on by itself. A new product in the catalog and
+//! `close` wake every waiter.
+//!
+//! Blocking waiters first retry a few times, spinning and then yielding
+//! ([`retry_before_sleeping`]): the thread they wait for is often running on the other core
+//! and a fraction of a microsecond from succeeding, and retries spaced apart leave that
+//! thread the cache lines it needs; with more threads than cores it is usually runnable,
+//! and a yield costs far less than a sleep and a wake-up. Both phases are bounded, so a
+//! waiter that nothing helps is asleep within microseconds, and uses no CPU while asleep.
+//!
+//! A registration is undone by a drop guard, so a panic inside an attempt (in the user's
+//! `Hash` or `Eq`) leaves the count right.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::sync::{
-    AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, SPIN_ATTEMPTS,
+    AtomicBool, AtomicUsize, Event, EventListener, Listener, Ordering, SPIN_ATTEMPTS,
     SPINS_BETWEEN_ATTEMPTS, YIELDS_BEFORE_SLEEP, fence, spin_hint, yield_now,
 };
 
-/// Where threads sleep until some event (an arrival, freed capacity) may help them.
+/// Where waiters for one condition sleep until a change may help them.
 pub(crate) struct Waiters {
-    /// Threads between their announcement and their departure; notifiers skip the lock
+    /// Waiters between their registration and their departure; notifiers skip `event`
     /// while it is zero, which is the common case.
-    sleepers: AtomicUsize,
-    /// Bumped by every notification that found a sleeper.
-    epoch: Mutex<u64>,
-    wakeup: Condvar,
+    registered: AtomicUsize,
+    /// Where registered waiters sleep.
+    event: Event,
 }
 
 impl Waiters {
     pub(crate) fn new() -> Self {
         Self {
-            sleepers: AtomicUsize::new(0),
-            epoch: Mutex::new(0),
-            wakeup: Condvar::new(),
+            registered: AtomicUsize::new(0),
+            event: Event::new(),
         }
     }
 
-    /// Called after a change that may let a waiter's attempt succeed.
-    pub(crate) fn notify(&self) {
+    /// Wakes one waiter, if any, after a change that may let its attempt succeed. The
+    /// change may have any ordering.
+    pub(crate) fn notify_one(&self) {
+        if self.anyone_registered_after_change() {
+            self.event.notify(1);
+        }
+    }
+
+    /// Wakes every waiter, after a change that may concern any of them (a new product in
+    /// the catalog, the marketplace closing).
+    pub(crate) fn notify_all(&self) {
+        if self.anyone_registered_after_change() {
+            self.event.notify(usize::MAX);
+        }
+    }
+
+    /// Whether a waiter is registered, read after the caller's change.
+    fn anyone_registered_after_change(&self) -> bool {
+        // Ordering: the notifier's half of the store-buffering barrier between the
+        // caller's change and the read of `registered` (see the module docs).
         fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) > 0 {
-            self.wake_all();
-        }
+        // Ordering: the fence above orders this read after the change.
+        self.registered.load(Ordering::Relaxed) > 0
     }
 
-    /// Wakes every sleeper unconditionally (used when the marketplace closes).
-    pub(crate) fn wake_all(&self) {
-        *lock(&self.epoch) += 1;
-        self.wakeup.notify_all();
+    /// Registers a waiter until the returned guard is dropped. Attempts made while it lives,
+    /// each after `listen`, either see a change or its notifier sees the registration.
+    pub(crate) fn register(&self) -> Registration<'_> {
+        // Ordering: the fence in `listen`, before every attempt, orders this increment.
+        self.registered.fetch_add(1, Ordering::Relaxed);
+        Registration { waiters: self }
     }
 
-    /// Repeats `attempt` until it gives a value, sleeping between tries until a notification.
-    /// Gives up with `None` once `timeout` has passed or `closed` is set, after one more
-    /// attempt.
-    pub(crate) fn wait_for<T>(
+    /// Starts listening for a notification; attempts made after it either see a change or
+    /// its notifier finds the listener.
+    fn listen(&self) -> EventListener {
+        let listener = self.event.listen();
+        // Ordering: the waiter's half of the store-buffering barrier: the registration and
+        // the listener come before the attempt that follows, for every notifier and for
+        // `close` (`Event::listen` takes a lock, which orders nothing before later reads).
+        fence(Ordering::SeqCst);
+        listener
+    }
+
+    /// Repeats `attempt` until it gives a value, retrying before it sleeps and then sleeping
+    /// between tries until notified. Gives up with `None` once `deadline` (if any) has
+    /// passed, after one more attempt, or once `closed` is set. The caller has made one
+    /// attempt already.
+    pub(crate) fn wait_blocking<T>(
         &self,
-        timeout: Duration,
+        deadline: Option<Instant>,
         closed: &AtomicBool,
         mut attempt: impl FnMut() -> Option<T>,
     ) -> Option<T> {
-        if let Some(value) = attempt() {
-            return Some(value);
-        }
-        if timeout.is_zero() || closed.load(Ordering::Relaxed) {
-            return None;
-        }
         if let Some(value) = retry_before_sleeping(&mut attempt) {
             return Some(value);
         }
-        // An overflowing deadline means "wait as long as it takes".
-        let deadline = Instant::now().checked_add(timeout);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        let outcome = loop {
-            let seen = *lock(&self.epoch);
+        let _registration = self.register();
+        loop {
+            let listener = self.listen();
             if let Some(value) = attempt() {
-                break Some(value);
+                return Some(value);
             }
-            if closed.load(Ordering::SeqCst) || !self.sleep_while(seen, deadline) {
-                break None;
+            // Ordering: the fence in `listen` and the one in `close` order this read with
+            // the closer's store: a waiter that registered before the close is seen by it,
+            // one that registered after sees the store.
+            if closed.load(Ordering::Relaxed) {
+                return None;
             }
-        };
-        self.sleepers.fetch_sub(1, Ordering::Relaxed);
-        outcome
-    }
-
-    /// Sleeps while `epoch` is still `seen`; false once the deadline has passed.
-    fn sleep_while(&self, seen: u64, deadline: Option<Instant>) -> bool {
-        let mut epoch = lock(&self.epoch);
-        while *epoch == seen {
-            let now = Instant::now();
-            let left = match deadline {
-                Some(deadline) if now >= deadline => return false,
-                Some(deadline) => deadline - now,
-                None => Duration::from_secs(3600),
-            };
-            epoch = match self.wakeup.wait_timeout(epoch, left) {
-                Ok((epoch, _)) => epoch,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            match deadline {
+                None => listener.wait(),
+                Some(deadline) => {
+                    if listener.wait_deadline(deadline).is_none() {
+                        return attempt();
+                    }
+                }
+            }
         }
-        true
     }
 }
 
-/// Retries `attempt` while spinning, then while yielding, as a waiter does before it goes to
-/// sleep (see the module docs); `None` if no attempt succeeded. Both phases are bounded.
+/// A registered waiter; dropping it (on return or on unwind) unregisters it.
+pub(crate) struct Registration<'a> {
+    waiters: &'a Waiters,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        // Ordering: leaving only makes notifiers skip the event; a late notification
+        // reaches an event with no listener of ours, which is harmless.
+        self.waiters.registered.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Retries `attempt` while spinning, then while yielding, as a blocking waiter does before it
+/// goes to sleep (see the module docs); `None` if no attempt succeeded. Both phases are
+/// bounded.
 pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
     for _ in 0..SPIN_ATTEMPTS {
         for _ in 0..SPINS_BETWEEN_ATTEMPTS {
@@ -132,42 +175,4 @@ pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -
         }
     }
     None
-}
-
-/// The epoch counter cannot be left half-updated by a panic, so poisoning is ignored.
-fn lock(mutex: &Mutex<u64>) -> MutexGuard<'_, u64> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The fences above are what make a notification reliable when the "change" is a plain
-/// relaxed write, as the real lock-free queues' writes are to us; the lock-based stand-ins
-/// of `sync` would hide their absence from the models in `loom-tests/`, so this model uses a
-/// relaxed flag instead.
-#[cfg(all(test, loom))]
-mod loom_tests {
-    use super::*;
-    use crate::sync::Arc;
-
-    #[test]
-    fn a_change_made_before_notify_is_never_slept_through() {
-        loom::model(|| {
-            let waiters = Arc::new(Waiters::new());
-            let ready = Arc::new(AtomicBool::new(false));
-            let notifier = {
-                let (waiters, ready) = (Arc::clone(&waiters), Arc::clone(&ready));
-                loom::thread::spawn(move || {
-                    ready.store(true, Ordering::Relaxed);
-                    waiters.notify();
-                })
-            };
-            let closed = AtomicBool::new(false);
-            let woken = waiters.wait_for(Duration::MAX, &closed, || {
-                ready.load(Ordering::Relaxed).then_some(())
-            });
-            assert_eq!(woken, Some(()));
-            notifier.join().unwrap();
-        });
-    }
 }

@@ -26,6 +26,9 @@ pub(crate) fn check(name: &'static str, model: impl Fn() + Sync + Send + 'static
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
     }
+    // The engine's operations run boxcar's and event-listener's real code under loom, each
+    // atomic step a branch point: more than loom's default of 1,000 per execution.
+    builder.max_branches = 20_000;
     let bound = builder.preemption_bound.unwrap_or_default();
     let started = Instant::now();
     EXECUTIONS.store(0, Ordering::Relaxed);

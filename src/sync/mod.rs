@@ -1,17 +1,22 @@
 //! The one switch point between real concurrency primitives and loom's model-checked ones.
 //!
-//! Every atomic, lock, shared pointer, queue and concurrent map the engine touches is named
-//! here and nowhere else. A normal build re-exports `std::sync` and `crossbeam_queue` and
-//! wraps `dashmap`, `papaya` and `boxcar`; a build with `--cfg loom` swaps in `loom::sync` and
-//! small lock-based stand-ins with the same methods, so the loom models in `loom-tests/`
-//! explore *our* protocol (claim-and-return, capacity accounting, wake-ups) rather than the
-//! internals of those crates, which are tested by their own authors. Nothing outside this
-//! module knows which build it is: `std.rs` holds the real build's names, `loom.rs` the
-//! model's, each readable on its own.
+//! Every atomic, lock, queue, append-only vector and event the engine touches is named here
+//! and nowhere else; nothing outside this module knows which build it is. `std.rs` holds the
+//! real build's names, `loom.rs` the model's, each readable on its own.
 //!
-//! The stand-ins are deliberately simple (a loom `Mutex` around a std collection): each of
-//! their operations is one atomic step, which is exactly the guarantee the real lock-free
-//! structures give (linearizability), so a model that passes with them holds for the real ones.
+//! What the models see is meant to synchronise exactly as the real program does, so that a
+//! model that passes says something about the real engine:
+//! - the engine's own atomics, locks and fences are loom's under `--cfg loom`;
+//! - `boxcar` (the append-only vectors) and `event-listener` (where waiters sleep) support
+//!   loom themselves: the models run their real code with their real orderings;
+//! - `crossbeam_queue::SegQueue` (the product shelves) does not, so `loom.rs` has a
+//!   stand-in that follows its algorithm and orderings step for step for the handful of
+//!   items a model holds (see `loom/seg_queue.rs`): a failed `pop` synchronises with
+//!   nothing, exactly as the real one.
+//!
+//! The `scripts/mutation-check` script deletes each `SeqCst` fence the wake-up protocol
+//! needs, one at a time, and expects a model in `loom-tests/` to fail: the models can see
+//! the fences.
 
 #[cfg(not(loom))]
 mod std;
@@ -23,11 +28,20 @@ mod loom;
 #[cfg(loom)]
 pub(crate) use self::loom::*;
 
-/// A tag unique to each marketplace in this process, stamped into the ids it issues so an id
-/// from another marketplace is recognised as foreign. This counter is bookkeeping, not part
-/// of the concurrent protocol, so it stays a std atomic even under loom (loom atomics cannot
-/// live in statics).
-pub(crate) fn next_market_tag() -> u32 {
-    static NEXT: ::std::sync::atomic::AtomicU32 = ::std::sync::atomic::AtomicU32::new(1);
-    NEXT.fetch_add(1, ::std::sync::atomic::Ordering::Relaxed)
+/// A tag for a new marketplace, unique in this process: stamped into the ids it issues so an
+/// id from another marketplace is recognised as foreign.
+///
+/// A 64-bit counter that never wraps (at one marketplace per nanosecond it would last 584
+/// years); if it were ever exhausted this panics rather than reuse a tag. It is bookkeeping,
+/// not part of the concurrent protocol, so it stays a std atomic even under loom (loom atomics
+/// cannot live in statics).
+pub(crate) fn next_market_tag() -> u64 {
+    static NEXT: ::std::sync::atomic::AtomicU64 = ::std::sync::atomic::AtomicU64::new(1);
+    // Ordering: only uniqueness matters, which any RMW on one location gives.
+    NEXT.fetch_update(
+        ::std::sync::atomic::Ordering::Relaxed,
+        ::std::sync::atomic::Ordering::Relaxed,
+        |tag| tag.checked_add(1),
+    )
+    .expect("2^64 marketplaces created: no fresh tag left")
 }

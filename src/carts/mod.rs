@@ -1,0 +1,166 @@
+//! The open carts: a slab of cart slots, each behind a lock of its own, reused through a
+//! lock-free free list once its cart is ordered.
+//!
+//! A [`CartId`] names its slot and its serial. Invariants:
+//! - a slot holds at most one open cart, whose serial is in `serial`; a free slot has
+//!   `serial == FREE` and is on the free list exactly once;
+//! - `serial` changes only from `FREE` to a new serial (by `open`, which owns the slot it
+//!   popped) and from a serial to `FREE` (by `order`, under the slot's lock);
+//! - every read or change of a cart's contents happens under its slot's lock, after checking
+//!   `serial` under that lock: an id whose serial is not there is spent (or never named this
+//!   slot's cart), whatever reuse the slot has seen since.
+//!
+//! So each cart operation takes only its own cart's lock, held for a few steps of its own
+//! work (never while waiting for another thread), and operations on different carts never
+//! touch the same lock. Opening and ordering cost one compare-exchange on the free list and
+//! allocate nothing once enough slots exist. Memory is O(peak number of open carts).
+
+mod free_slots;
+
+use crate::cart::Cart;
+use crate::ids::CartId;
+use crate::item::Item;
+use crate::sync::{AppendOnlyVec, AtomicU32, AtomicU64, CachePadded, Mutex, MutexGuard, Ordering};
+use free_slots::FreeSlots;
+
+/// `serial` of a slot that holds no open cart.
+const FREE: u64 = u64::MAX;
+
+/// Every open cart.
+pub(crate) struct Carts<P> {
+    /// Every slot ever made; slot `i` is `slots[i]`.
+    slots: AppendOnlyVec<Slot<P>>,
+    free: FreeSlots,
+    /// Serial of the next cart; serials are never reused.
+    next_serial: CachePadded<AtomicU64>,
+}
+
+struct Slot<P> {
+    /// Serial of the open cart in this slot, or `FREE`.
+    serial: AtomicU64,
+    cart: Mutex<Cart<P>>,
+    /// The next free slot plus one (0: none) while this slot is on the free list.
+    next_free: AtomicU32,
+}
+
+impl<P> Slot<P> {
+    /// The cart's lock. A panic in the user's `Eq` while it was held (in `claim`) left the
+    /// cart unchanged, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Cart<P>> {
+        self.cart
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Sizes of the open carts, for `stats`.
+pub(crate) struct CartCounts {
+    pub(crate) open: usize,
+    pub(crate) items: usize,
+}
+
+impl<P: Eq> Carts<P> {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: AppendOnlyVec::new(),
+            free: FreeSlots::new(),
+            next_serial: CachePadded::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn next_free(&self, slot: u32) -> &AtomicU32 {
+        &self.slots[slot as usize].next_free
+    }
+
+    /// Opens an empty cart: its serial and its slot.
+    pub(crate) fn open(&self) -> (u64, u32) {
+        // Ordering: serials only need to be distinct, which any RMW gives.
+        let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
+        let slot = self
+            .free
+            .pop(|slot| self.next_free(slot))
+            .unwrap_or_else(|| {
+                let index = self.slots.push(Slot {
+                    serial: AtomicU64::new(FREE),
+                    cart: Mutex::new(Cart::default()),
+                    next_free: AtomicU32::new(0),
+                });
+                u32::try_from(index)
+                    .ok()
+                    .filter(|&slot| slot < u32::MAX)
+                    .expect("fewer than 2^32 - 1 carts open at once")
+            });
+        // Ordering: the slot is ours (popped, or new); whoever uses the id we return got it
+        // from this thread afterwards, so it sees this store.
+        self.slots[slot as usize]
+            .serial
+            .store(serial, Ordering::Relaxed);
+        (serial, slot)
+    }
+
+    /// The slot of `cart`, if its serial is there now (a snapshot: it may be ordered at
+    /// any moment after).
+    fn slot_of(&self, cart: CartId) -> Option<&Slot<P>> {
+        let slot = self.slots.get(cart.slot as usize)?;
+        // Ordering: a hint only; every change is re-checked under the slot's lock.
+        (slot.serial.load(Ordering::Relaxed) == cart.serial).then_some(slot)
+    }
+
+    /// Whether `cart` is open (a snapshot).
+    pub(crate) fn is_open(&self, cart: CartId) -> bool {
+        self.slot_of(cart).is_some()
+    }
+
+    /// Runs `f` on the cart under its lock, if it is open.
+    pub(crate) fn with_cart<R>(
+        &self,
+        cart: CartId,
+        f: impl FnOnce(&mut Cart<P>) -> R,
+    ) -> Option<R> {
+        let slot = self.slot_of(cart)?;
+        let mut contents = slot.lock();
+        // Ordering: under the lock, which orders it with `order`'s store, also under it.
+        (slot.serial.load(Ordering::Relaxed) == cart.serial).then(|| f(&mut contents))
+    }
+
+    /// Adds `item` to the cart; gives it back if the cart is not open.
+    pub(crate) fn add(&self, cart: CartId, item: Item<P>) -> Result<(), Item<P>> {
+        let mut item = Some(item);
+        self.with_cart(cart, |contents| {
+            contents.add(item.take().expect("added once"));
+        })
+        .ok_or_else(|| item.take().expect("not added"))
+    }
+
+    /// Places the order for `cart`: its products in the order added, and the slot freed.
+    /// `None` if the cart is not open.
+    pub(crate) fn order(&self, cart: CartId) -> Option<Vec<P>> {
+        let slot = self.slot_of(cart)?;
+        let products = {
+            let mut contents = slot.lock();
+            // Ordering: under the lock, as in `with_cart`.
+            if slot.serial.load(Ordering::Relaxed) != cart.serial {
+                return None;
+            }
+            // Ordering: under the lock, so every later holder of it sees the cart spent.
+            slot.serial.store(FREE, Ordering::Relaxed);
+            contents.take_products()
+        };
+        self.free.push(cart.slot, |slot| self.next_free(slot));
+        Some(products)
+    }
+
+    /// How many carts are open and what they hold: visits every slot, locking each in turn.
+    pub(crate) fn counts(&self) -> CartCounts {
+        let mut counts = CartCounts { open: 0, items: 0 };
+        for (_, slot) in self.slots.iter() {
+            let contents = slot.lock();
+            // Ordering: under the lock, as in `with_cart`.
+            if slot.serial.load(Ordering::Relaxed) != FREE {
+                counts.open += 1;
+                counts.items += contents.len();
+            }
+        }
+        counts
+    }
+}

@@ -1,0 +1,194 @@
+//! The catalog: every product ever put on sale, each with its shelf, found by its hash.
+//!
+//! Lookups, one per operation, read a few atomics and write nothing, so threads asking for
+//! the same product never contend: no lock, no reference count, no epoch to enter. That is
+//! possible because the catalog only grows: a product's entry, once made, is never removed
+//! or moved (`AppendOnlyVec` elements stay put), so a reference to it lives as long as the
+//! catalog, and an index table, once replaced by a bigger one, is kept (all of them together
+//! take less than twice the last one).
+//!
+//! Invariants:
+//! - `entries` holds each distinct product at most once (inserts re-check under `inserting`);
+//! - every entry is reachable from the current table: an entry is pushed, then its index is
+//!   stored in the current table (or the table is rebuilt with it) before `inserting` is
+//!   released;
+//! - a table is at most half full, so every probe sequence reaches an empty slot;
+//! - a slot, once set, never changes, and a table, once replaced, is never written again.
+//!
+//! Memory is O(distinct products ever published): only a publish (or a return) inserts;
+//! asking for a product that was never published finds nothing and stores nothing.
+
+use std::hash::{BuildHasher, Hash};
+
+use crate::product_shelf::ProductShelf;
+use crate::sync::{AppendOnlyVec, AtomicU32, AtomicUsize, Mutex, Ordering};
+use crate::wait::Waiters;
+
+/// Slots in the first index table (a power of two).
+const FIRST_TABLE_SLOTS: usize = 8;
+
+/// Products and their shelves.
+pub(crate) struct Catalog<P, S> {
+    hasher: S,
+    /// Every product ever put on sale, in order of first publish.
+    entries: AppendOnlyVec<Entry<P>>,
+    /// Every index table ever built; the one at `current` is in use.
+    tables: AppendOnlyVec<Table>,
+    /// Index in `tables` of the table in use.
+    current: AtomicUsize,
+    /// Serialises inserts (the first publish of each product); lookups never take it.
+    inserting: Mutex<()>,
+    /// Consumers waiting for a product that has no shelf yet, each for its own: every
+    /// insert wakes them all.
+    pub(crate) grew: Waiters,
+}
+
+/// A product and its shelf.
+pub(crate) struct Entry<P> {
+    hash: u64,
+    product: P,
+    pub(crate) shelf: ProductShelf<P>,
+}
+
+/// An open-addressing index: each slot holds an index into `entries` plus one, or 0 when
+/// empty; its length is a power of two.
+struct Table {
+    slots: Box<[AtomicU32]>,
+}
+
+impl Table {
+    fn new(len: usize) -> Self {
+        Self {
+            slots: (0..len).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    /// The slots a lookup of `hash` visits, in order.
+    fn probe(&self, hash: u64) -> impl Iterator<Item = &AtomicU32> {
+        let mask = self.slots.len() - 1;
+        // Truncating the hash keeps its low bits, which pick the first slot.
+        let start = hash as usize & mask;
+        (0..self.slots.len()).map(move |step| &self.slots[(start + step) & mask])
+    }
+
+    /// Stores `entry` in the first empty slot of its probe sequence. Only the inserter
+    /// writes slots, so an empty slot stays empty until this store.
+    fn insert(&self, hash: u64, entry: usize) {
+        let value = u32::try_from(entry + 1).expect("fewer than 2^32 distinct products");
+        // Ordering: `Relaxed` to find an empty slot, as only the inserter writes.
+        let empty = self
+            .probe(hash)
+            .find(|slot| slot.load(Ordering::Relaxed) == 0)
+            .expect("a table is at most half full");
+        // Ordering: `Release`, so a lookup that reads this index sees the entry pushed
+        // before it.
+        empty.store(value, Ordering::Release);
+    }
+}
+
+impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
+    pub(crate) fn new(hasher: S) -> Self {
+        let tables = AppendOnlyVec::new();
+        tables.push(Table::new(FIRST_TABLE_SLOTS));
+        Self {
+            hasher,
+            entries: AppendOnlyVec::new(),
+            tables,
+            current: AtomicUsize::new(0),
+            inserting: Mutex::new(()),
+            grew: Waiters::new(),
+        }
+    }
+
+    /// The hash of `product`, which every other method takes alongside it. Runs the
+    /// user's `Hash`, outside any lock.
+    pub(crate) fn hash(&self, product: &P) -> u64 {
+        self.hasher.hash_one(product)
+    }
+
+    /// The entry of `product`, if it was ever put on sale.
+    pub(crate) fn get(&self, product: &P, hash: u64) -> Option<&Entry<P>> {
+        for slot in self.current_table().probe(hash) {
+            // Ordering: `Acquire`, paired with the inserter's `Release` store: the entry it
+            // names was pushed before.
+            let index = slot.load(Ordering::Acquire);
+            if index == 0 {
+                return None;
+            }
+            let entry = self
+                .entries
+                .get(index as usize - 1)
+                .expect("a table names pushed entries only");
+            if entry.hash == hash && entry.product == *product {
+                return Some(entry);
+            }
+        }
+        None
+    }
+
+    /// The entry of `product`, made with the key `make_key()` if it has none yet. The key
+    /// is made (the user's `Clone`) before any lock is taken; a panic there changes nothing.
+    pub(crate) fn get_or_insert(
+        &self,
+        product: &P,
+        hash: u64,
+        make_key: impl FnOnce() -> P,
+    ) -> &Entry<P> {
+        if let Some(entry) = self.get(product, hash) {
+            return entry;
+        }
+        let key = make_key();
+        // The lock guards no data, only the sequence below; a panic in the user's `Eq`
+        // during the re-check cannot leave anything half done, so poisoning is ignored.
+        let _inserting = self
+            .inserting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(entry) = self.get(product, hash) {
+            return entry;
+        }
+        let index = self.entries.push(Entry {
+            hash,
+            product: key,
+            shelf: ProductShelf::new(),
+        });
+        let table = self.current_table();
+        if (index + 1) * 2 > table.slots.len() {
+            self.grow(table.slots.len() * 2, index);
+        } else {
+            table.insert(hash, index);
+        }
+        self.grew.notify_all();
+        self.entries.get(index).expect("just pushed")
+    }
+
+    /// Replaces the current table with one of `len` slots holding entries `0..=last`.
+    fn grow(&self, len: usize, last: usize) {
+        let table = Table::new(len);
+        for index in 0..=last {
+            let entry = self
+                .entries
+                .get(index)
+                .expect("entries up to `last` are pushed");
+            table.insert(entry.hash, index);
+        }
+        let position = self.tables.push(table);
+        // Ordering: `Release`, so a lookup that reads this position sees the table's slots.
+        self.current.store(position, Ordering::Release);
+    }
+
+    fn current_table(&self) -> &Table {
+        // Ordering: `Acquire`, paired with `grow`'s `Release` store.
+        let position = self.current.load(Ordering::Acquire);
+        self.tables
+            .get(position)
+            .expect("the current table is pushed")
+    }
+
+    /// Visits every entry whose push is visible to this thread.
+    pub(crate) fn for_each(&self, mut visit: impl FnMut(&Entry<P>)) {
+        for (_, entry) in self.entries.iter() {
+            visit(entry);
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Carts: `new_cart`, `add_to_cart` (and its waiting form), `remove_from_cart` and
+//! `place_order`.
+//!
+//! Taking an item into a cart pops it off its shelf first, with no lock held, then adds it
+//! under the cart's own lock; if the cart was ordered in between, the item goes back on its
+//! shelf, still counted by its producer, so it is neither lost nor duplicated. A remove
+//! claims the item under the cart's lock (one remover wins), then counts it for its
+//! producer again and puts it back on its shelf.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::time::{Duration, Instant};
+
+use log::{Level, debug, log_enabled};
+
+use super::{Marketplace, Outcome};
+use crate::error::{AddError, OrderError, RemoveError};
+use crate::ids::CartId;
+use crate::product_shelf::ProductShelf;
+use crate::sync::Ordering;
+
+impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
+    /// Opens a new, empty cart.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::<u8>::new(1);
+    /// let first = market.new_cart();
+    /// let second = market.new_cart();
+    /// assert_ne!(first, second);
+    /// assert_eq!(market.stats().open_carts, 2);
+    /// ```
+    pub fn new_cart(&self) -> CartId {
+        let (serial, slot) = self.carts.open();
+        let id = CartId {
+            market: self.tag,
+            serial,
+            slot,
+        };
+        debug!("new_cart() -> {id}");
+        id
+    }
+
+    /// Moves one item equal to `product`, from any producer, off the shelf into `cart`.
+    ///
+    /// The item stops counting against its producer's capacity at once. Fails with
+    /// [`AddError::Unavailable`] when no equal item is on sale right now (an ordinary,
+    /// retryable outcome; see [`add_to_cart_timeout`](Self::add_to_cart_timeout) to wait) and
+    /// with [`AddError::UnknownCart`] for a cart that is not open here.
+    ///
+    /// ```
+    /// use marketplace::{AddError, Marketplace};
+    ///
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// let cart = market.new_cart();
+    /// assert_eq!(market.add_to_cart(cart, &"tea"), Err(AddError::Unavailable));
+    /// market.publish(producer, "tea").unwrap();
+    /// assert_eq!(market.add_to_cart(cart, &"tea"), Ok(()));
+    /// // The producer has room again.
+    /// assert_eq!(market.publish(producer, "tea"), Ok(()));
+    /// ```
+    pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+        let outcome = self.try_add(cart, product);
+        debug!("add_to_cart({cart}, {product:?}) -> {}", Outcome(&outcome));
+        outcome
+    }
+
+    /// Like [`add_to_cart`](Self::add_to_cart), but when no equal item is on sale, waits up
+    /// to `timeout` for one to be published or returned, without spinning.
+    ///
+    /// Fails with [`AddError::Unavailable`] if the timeout passes (or the marketplace is
+    /// [closed](Self::close)) first. `Duration::MAX` waits as long as it takes. A cart
+    /// ordered by another thread while this call waits is noticed at the next arrival of the
+    /// product or at the timeout, and reported as [`AddError::UnknownCart`]. Waiting for a
+    /// product never published stores nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// let cart = market.new_cart();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| market.publish(producer, "coffee").unwrap());
+    ///     market.add_to_cart_timeout(cart, &"coffee", Duration::from_secs(10)).unwrap();
+    /// });
+    /// assert_eq!(market.place_order(cart).unwrap(), vec!["coffee"]);
+    /// ```
+    pub fn add_to_cart_timeout(
+        &self,
+        cart: CartId,
+        product: &P,
+        timeout: Duration,
+    ) -> Result<(), AddError> {
+        let outcome = match self.try_add(cart, product) {
+            Err(AddError::Unavailable) => self.wait_and_add(cart, product, timeout),
+            done => done,
+        };
+        debug!(
+            "add_to_cart_timeout({cart}, {product:?}, {timeout:?}) -> {}",
+            Outcome(&outcome)
+        );
+        outcome
+    }
+
+    /// Takes one item equal to `product` out of `cart` and puts it back on sale, on the shelf
+    /// of the producer that made it.
+    ///
+    /// The claim is atomic: of two threads removing the same item, exactly one succeeds. The
+    /// return always succeeds, even when that producer has filled its queue meanwhile: it is
+    /// then over capacity, and its publishes report [`PublishError::Full`] until consumers
+    /// have taken enough. Fails with [`RemoveError::NotInCart`] when the cart holds no equal
+    /// item and with [`RemoveError::UnknownCart`] for a cart that is not open here.
+    ///
+    /// [`PublishError::Full`]: crate::PublishError::Full
+    ///
+    /// ```
+    /// use marketplace::{Marketplace, PublishError};
+    ///
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// let cart = market.new_cart();
+    /// market.publish(producer, "tea").unwrap();
+    /// market.add_to_cart(cart, &"tea").unwrap();
+    /// market.publish(producer, "more tea").unwrap();
+    ///
+    /// market.remove_from_cart(cart, &"tea").unwrap();
+    /// assert_eq!(market.shelf_len(producer), Some(2)); // over capacity: nothing is lost
+    /// assert!(matches!(market.publish(producer, "tea"), Err(PublishError::Full(_))));
+    /// ```
+    pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+        let outcome = self.try_remove(cart, product);
+        debug!(
+            "remove_from_cart({cart}, {product:?}) -> {}",
+            Outcome(&outcome)
+        );
+        outcome
+    }
+
+    /// Places the order for `cart`: returns its products in the order they were added and
+    /// retires the cart, whose id is then spent.
+    ///
+    /// ```
+    /// use marketplace::{Marketplace, OrderError};
+    ///
+    /// let market = Marketplace::new(2);
+    /// let producer = market.register_producer();
+    /// market.publish(producer, "tea").unwrap();
+    /// market.publish(producer, "coffee").unwrap();
+    /// let cart = market.new_cart();
+    /// market.add_to_cart(cart, &"coffee").unwrap();
+    /// market.add_to_cart(cart, &"tea").unwrap();
+    /// assert_eq!(market.place_order(cart), Ok(vec!["coffee", "tea"]));
+    /// assert_eq!(market.place_order(cart), Err(OrderError::UnknownCart));
+    /// ```
+    pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
+        let outcome = if cart.is_from(self.tag) {
+            self.carts.order(cart).ok_or(OrderError::UnknownCart)
+        } else {
+            Err(OrderError::UnknownCart)
+        };
+        if log_enabled!(Level::Debug) {
+            match &outcome {
+                Ok(products) => debug!("place_order({cart}) -> {products:?}"),
+                Err(error) => debug!("place_order({cart}) -> {error}"),
+            }
+        }
+        outcome
+    }
+
+    /// Whether `cart` is open here now (a snapshot).
+    fn is_open(&self, cart: CartId) -> bool {
+        cart.is_from(self.tag) && self.carts.is_open(cart)
+    }
+
+    fn try_add(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+        if !self.is_open(cart) {
+            return Err(AddError::UnknownCart);
+        }
+        let hash = self.catalog.hash(product);
+        match self.catalog.get(product, hash) {
+            Some(entry) => self.take_into_cart(cart, &entry.shelf),
+            None => Err(AddError::Unavailable),
+        }
+    }
+
+    /// Takes the oldest item off `shelf` into `cart` and uncounts it for its producer.
+    fn take_into_cart(&self, cart: CartId, shelf: &ProductShelf<P>) -> Result<(), AddError> {
+        let item = shelf.take().ok_or(AddError::Unavailable)?;
+        let producer = item.producer;
+        match self.carts.add(cart, item) {
+            Ok(()) => {
+                self.producer_at(producer).release();
+                Ok(())
+            }
+            Err(item) => {
+                // The cart was ordered after the check in `try_add`: the item goes back on
+                // sale, still counted by its producer (and wakes a waiter for it).
+                shelf.put(item);
+                Err(AddError::UnknownCart)
+            }
+        }
+    }
+
+    /// The slow path of `add_to_cart_timeout`, for an open cart and an unavailable product.
+    fn wait_and_add(&self, cart: CartId, product: &P, timeout: Duration) -> Result<(), AddError> {
+        // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
+        if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
+            return Err(AddError::Unavailable);
+        }
+        // An overflowing deadline means "wait as long as it takes".
+        let deadline = Instant::now().checked_add(timeout);
+        let hash = self.catalog.hash(product);
+        loop {
+            if let Some(entry) = self.catalog.get(product, hash) {
+                let shelf = &entry.shelf;
+                let taken = shelf.arrivals.wait_blocking(deadline, &self.closed, || {
+                    if !self.is_open(cart) {
+                        return Some(Err(AddError::UnknownCart));
+                    }
+                    match self.take_into_cart(cart, shelf) {
+                        Err(AddError::Unavailable) => None,
+                        done => Some(done),
+                    }
+                });
+                if taken == Some(Err(AddError::UnknownCart)) {
+                    // We may have been woken for an item we leave on the shelf: pass it on.
+                    shelf.arrivals.notify_one();
+                }
+                return taken.unwrap_or(Err(AddError::Unavailable));
+            }
+            // Never published: wait for the catalog to grow, then look again. Nothing is
+            // stored for the product meanwhile.
+            let grown = self.catalog.grew.wait_blocking(deadline, &self.closed, || {
+                if !self.is_open(cart) {
+                    Some(Err(AddError::UnknownCart))
+                } else {
+                    self.catalog.get(product, hash).map(|_| Ok(()))
+                }
+            });
+            match grown {
+                Some(Ok(())) => continue,
+                Some(Err(error)) => return Err(error),
+                None => return Err(AddError::Unavailable),
+            }
+        }
+    }
+
+    fn try_remove(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+        if !cart.is_from(self.tag) {
+            return Err(RemoveError::UnknownCart);
+        }
+        // The user's `Hash` and `Eq` run here, before anything changes hands. An item equal
+        // to `product` in the cart was on sale, so its shelf is in the catalog (unless the
+        // user's `Hash` and `Eq` disagree, when nothing equal can be found anywhere).
+        let hash = self.catalog.hash(product);
+        let entry = self.catalog.get(product, hash);
+        let item = self
+            .carts
+            .with_cart(cart, |contents| entry.and_then(|_| contents.claim(product)))
+            .ok_or(RemoveError::UnknownCart)?
+            .ok_or(RemoveError::NotInCart)?;
+        let shelf = &entry
+            .expect("an item was claimed, so its shelf was found")
+            .shelf;
+        // The claim is ours alone; now hand the item back to its producer.
+        self.producer_at(item.producer).record_return();
+        shelf.put(item);
+        Ok(())
+    }
+}

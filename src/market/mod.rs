@@ -1,0 +1,346 @@
+//! The marketplace: producers publish, consumers fill carts and place orders, with no
+//! global lock.
+//!
+//! Where things live (each piece documents its own invariants):
+//! - `producers`: the registry, read on every publish and every take, changed only by
+//!   `register_producer`; an append-only vector, so a read is two plain loads and never
+//!   waits. Index `i` is producer `i`, and holds its count of items on sale (`producer`).
+//! - `catalog`: one entry per distinct product ever published, holding that product's shelf
+//!   (`product_shelf`), found by hashing the product; a lookup writes nothing.
+//! - `carts`: the open carts, each in a slot with a lock of its own (`carts`).
+//!
+//! This module owns the operations that move items between them, in `publish.rs` (onto
+//! shelves) and `buy.rs` (into carts, back, and out as orders), and the life of the whole.
+//!
+//! Conservation: an item is, at every moment, in exactly one of three places: on its
+//! product's shelf, in one cart, or held by the single thread moving it between the two (the
+//! winner of the claim in `remove_from_cart`, or the taker in `add_to_cart`). Its producer
+//! counts it from before it first reaches a shelf until it enters a cart, and again from
+//! before a return puts it back.
+//!
+//! Locks: the only locks are one per cart and the catalog's insert lock; no thread waits for
+//! another's progress while holding one (every lock is held for a few steps of its holder's
+//! own work, and nothing is called under it but the cart's own methods, the user's `Eq` in a
+//! claim, or, under the insert lock, the user's `Eq` in a re-check). Panics in the user's
+//! `Hash`, `Eq`, `Clone` or `Debug` leave every count right: user code runs before an item
+//! or a unit changes hands, or under a drop guard that undoes the change.
+
+mod buy;
+mod publish;
+
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+use log::debug;
+
+use crate::carts::Carts;
+use crate::catalog::Catalog;
+use crate::hasher::DefaultHashBuilder;
+use crate::ids::ProducerId;
+use crate::producer::Producer;
+use crate::sync::{AppendOnlyVec, AtomicBool, Ordering, fence, next_market_tag};
+
+/// A multi-producer, multi-consumer marketplace of products of type `P`.
+///
+/// Producers [`publish`](Self::publish) products, each producer holding at most
+/// `queue_size_per_producer` of them on the shelf at once. Consumers open carts, move
+/// products from the shelf into them with [`add_to_cart`](Self::add_to_cart), may give them
+/// back with [`remove_from_cart`](Self::remove_from_cart), and finally
+/// [`place_order`](Self::place_order). Equal products are interchangeable: asking for a
+/// product takes the oldest equal item on sale, whoever made it.
+///
+/// Every operation is safe to call from any number of threads at once; share the marketplace
+/// with an [`Arc`](std::sync::Arc) or scoped threads. No operation takes a global lock, and
+/// none waits for another thread while holding a lock.
+///
+/// Products are hashed with `S`, [`DefaultHashBuilder`] unless the marketplace is built
+/// [`with_hasher`](Self::with_hasher).
+///
+/// ```
+/// use marketplace::Marketplace;
+///
+/// let market = Marketplace::new(3);
+/// let producer = market.register_producer();
+/// market.publish(producer, "green tea").unwrap();
+///
+/// let cart = market.new_cart();
+/// market.add_to_cart(cart, &"green tea").unwrap();
+/// assert_eq!(market.place_order(cart).unwrap(), vec!["green tea"]);
+/// ```
+pub struct Marketplace<P, S = DefaultHashBuilder> {
+    /// Stamped into every id issued here; ids with another tag are foreign.
+    tag: u64,
+    queue_size_per_producer: usize,
+    /// Append-only: a registered producer is never removed, so an index, once valid, stays
+    /// valid.
+    producers: AppendOnlyVec<Producer>,
+    /// Every product ever published, with its shelf; entries are never removed, so a
+    /// waiter's shelf stays the one publishers use.
+    catalog: Catalog<P, S>,
+    /// Open carts only.
+    carts: Carts<P>,
+    /// Set by `close`; blocking waits stop waiting once it is.
+    closed: AtomicBool,
+}
+
+/// A snapshot of a marketplace's size, from [`Marketplace::stats`].
+///
+/// Taken without stopping other threads, so under concurrent use the figures may come from
+/// slightly different moments.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Stats {
+    /// Producers registered so far.
+    pub producers: usize,
+    /// Carts opened and not yet ordered.
+    pub open_carts: usize,
+    /// Items published (or returned) and not taken into a cart.
+    pub items_on_shelves: usize,
+    /// Items sitting in open carts.
+    pub items_in_carts: usize,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} producers, {} open carts, {} items on shelves, {} items in carts",
+            self.producers, self.open_carts, self.items_on_shelves, self.items_in_carts
+        )
+    }
+}
+
+impl<P, S> fmt::Debug for Marketplace<P, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Marketplace")
+            .field("queue_size_per_producer", &self.queue_size_per_producer)
+            .field("producers", &self.producers.count())
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
+    /// Creates a marketplace where each producer may have up to `queue_size_per_producer`
+    /// products on the shelf at once.
+    ///
+    /// Capacity is a count, not storage: any size up to `usize::MAX` costs the same, and
+    /// nothing is allocated per unit of it.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `queue_size_per_producer` is zero: a producer could then never publish
+    /// anything.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::<String>::new(15);
+    /// assert_eq!(market.queue_size_per_producer(), 15);
+    /// ```
+    pub fn new(queue_size_per_producer: usize) -> Self {
+        Self::with_hasher(queue_size_per_producer, DefaultHashBuilder::default())
+    }
+}
+
+impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
+    /// Creates a marketplace that hashes products with `hasher` (as
+    /// `HashMap::with_hasher` does), for instance std's SipHash when products come from
+    /// untrusted input.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `queue_size_per_producer` is zero.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::with_hasher(2, RandomState::new());
+    /// let producer = market.register_producer();
+    /// market.publish(producer, "tea").unwrap();
+    /// assert_eq!(market.available(&"tea"), 1);
+    /// ```
+    pub fn with_hasher(queue_size_per_producer: usize, hasher: S) -> Self {
+        assert!(
+            queue_size_per_producer > 0,
+            "queue_size_per_producer must be at least 1"
+        );
+        Self {
+            tag: next_market_tag(),
+            queue_size_per_producer,
+            producers: AppendOnlyVec::new(),
+            catalog: Catalog::new(hasher),
+            carts: Carts::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// How many products one producer may have on the shelf at once.
+    pub fn queue_size_per_producer(&self) -> usize {
+        self.queue_size_per_producer
+    }
+
+    /// Registers a new producer and returns its id.
+    ///
+    /// Registration is a lock-free append to the registry; ids are handed out in order, the
+    /// first being index 0.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::<u32>::new(1);
+    /// let producer = market.register_producer();
+    /// assert_eq!(market.stats().producers, 1);
+    /// assert_eq!(market.shelf_len(producer), Some(0));
+    /// ```
+    pub fn register_producer(&self) -> ProducerId {
+        let index = self.producers.push(Producer::new());
+        let index = u32::try_from(index).expect("fewer than 2^32 producers");
+        let id = ProducerId {
+            market: self.tag,
+            index,
+        };
+        debug!("register_producer() -> {id}");
+        id
+    }
+
+    /// Stops every blocking wait: threads blocked in
+    /// [`add_to_cart_timeout`](Self::add_to_cart_timeout) or
+    /// [`publish_timeout`](Self::publish_timeout) wake and return their "unavailable" or
+    /// "full" error, and later calls make one attempt and return at once.
+    ///
+    /// The non-blocking operations keep working, so what is on the shelves can still be
+    /// bought. This is how a run ends producers that would otherwise wait forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::{AddError, Marketplace};
+    ///
+    /// let market = Marketplace::<&str>::new(1);
+    /// let cart = market.new_cart();
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| market.add_to_cart_timeout(cart, &"tea", Duration::MAX));
+    ///     market.close();
+    ///     assert_eq!(waiter.join().unwrap(), Err(AddError::Unavailable));
+    /// });
+    /// ```
+    pub fn close(&self) {
+        // Ordering: the fence below orders it before the reads that follow.
+        self.closed.store(true, Ordering::Relaxed);
+        // Ordering: orders the store above before the reads of the registry and catalog
+        // below: a waiter either registered (and its producer or product became visible)
+        // before this fence, and is woken below, or it sees `closed` after registering.
+        // Without it, the registry's relaxed length read could miss a producer registered
+        // just before, whose blocked publisher would then sleep forever.
+        fence(Ordering::SeqCst);
+        for (_, producer) in self.producers.iter() {
+            producer.room.notify_all();
+        }
+        self.catalog
+            .for_each(|entry| entry.shelf.arrivals.notify_all());
+        self.catalog.grew.notify_all();
+        debug!("close()");
+    }
+
+    /// True once [`close`](Self::close) has been called.
+    ///
+    /// ```
+    /// let market = marketplace::Marketplace::<u8>::new(1);
+    /// assert!(!market.is_closed());
+    /// market.close();
+    /// assert!(market.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        // Ordering: a report; waits order their own reads (see `wait`).
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// How many products `producer` has on the shelf now (returned items included), or
+    /// `None` for an id this marketplace did not issue.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::new(4);
+    /// let producer = market.register_producer();
+    /// market.publish(producer, "tea").unwrap();
+    /// assert_eq!(market.shelf_len(producer), Some(1));
+    /// ```
+    pub fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
+        self.producer(producer).map(Producer::on_sale)
+    }
+
+    /// How many items equal to `product` are on sale now.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::new(4);
+    /// let producer = market.register_producer();
+    /// market.publish(producer, "tea").unwrap();
+    /// assert_eq!(market.available(&"tea"), 1);
+    /// assert_eq!(market.available(&"coffee"), 0);
+    /// ```
+    pub fn available(&self, product: &P) -> usize {
+        let hash = self.catalog.hash(product);
+        self.catalog
+            .get(product, hash)
+            .map_or(0, |entry| entry.shelf.len())
+    }
+
+    /// A snapshot of the marketplace's size. It visits every producer and cart, so it is
+    /// meant for reports and tests, not for hot paths.
+    ///
+    /// ```
+    /// use marketplace::{Marketplace, Stats};
+    ///
+    /// let market = Marketplace::new(4);
+    /// let producer = market.register_producer();
+    /// market.publish(producer, "tea").unwrap();
+    /// market.publish(producer, "coffee").unwrap();
+    /// let cart = market.new_cart();
+    /// market.add_to_cart(cart, &"tea").unwrap();
+    /// assert_eq!(
+    ///     market.stats(),
+    ///     Stats { producers: 1, open_carts: 1, items_on_shelves: 1, items_in_carts: 1 }
+    /// );
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let items_on_shelves = self
+            .producers
+            .iter()
+            .map(|(_, producer)| producer.on_sale())
+            .sum();
+        let carts = self.carts.counts();
+        Stats {
+            producers: self.producers.count(),
+            open_carts: carts.open,
+            items_on_shelves,
+            items_in_carts: carts.items,
+        }
+    }
+
+    /// The producer `id` names, or `None` for an id not issued here.
+    fn producer(&self, id: ProducerId) -> Option<&Producer> {
+        self.producers.get(id.index_in(self.tag)?)
+    }
+
+    /// The producer of an item on sale or in a cart, registered by construction.
+    fn producer_at(&self, index: u32) -> &Producer {
+        self.producers
+            .get(index as usize)
+            .expect("an item's producer is registered")
+    }
+}
+
+/// Shows an operation's outcome in the log: "ok" or the error's message.
+struct Outcome<'a, T, E>(&'a Result<T, E>);
+
+impl<T, E: fmt::Display> fmt::Display for Outcome<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Ok(_) => f.write_str("ok"),
+            Err(error) => error.fmt(f),
+        }
+    }
+}

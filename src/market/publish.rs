@@ -1,0 +1,181 @@
+//! Putting products on sale: `publish` and `publish_timeout`.
+//!
+//! A publish counts its item against the producer first (refusing it when the producer is
+//! full), then puts it on its product's shelf. The user's `Hash` and `Eq` run before the
+//! count is taken; the user's `Clone` (for the catalog's key, on a product's first publish)
+//! runs under a guard that gives the unit back if it panics.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::time::{Duration, Instant};
+
+use log::{Level, debug, log_enabled};
+
+use super::{Marketplace, Outcome};
+use crate::catalog::Entry;
+use crate::error::PublishError;
+use crate::ids::ProducerId;
+use crate::item::Item;
+use crate::producer::Producer;
+use crate::sync::Ordering;
+
+impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
+    /// Puts `product` on sale for `producer`.
+    ///
+    /// Fails with [`PublishError::Full`] while the producer already has
+    /// `queue_size_per_producer` products on the shelf (returned items included), and with
+    /// [`PublishError::UnknownProducer`] for an id this marketplace did not issue; either way
+    /// the product comes back in the error.
+    ///
+    /// ```
+    /// use marketplace::{Marketplace, PublishError};
+    ///
+    /// let market = Marketplace::new(2);
+    /// let producer = market.register_producer();
+    /// assert_eq!(market.publish(producer, 'a'), Ok(()));
+    /// assert_eq!(market.publish(producer, 'b'), Ok(()));
+    /// assert_eq!(market.publish(producer, 'c'), Err(PublishError::Full('c')));
+    /// ```
+    pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
+        let shown = log_enabled!(Level::Debug).then(|| product.clone());
+        let outcome = self.try_publish(producer, product);
+        if let Some(product) = shown {
+            debug!("publish({producer}, {product:?}) -> {}", Outcome(&outcome));
+        }
+        outcome
+    }
+
+    /// Like [`publish`](Self::publish), but when the producer is full, waits up to `timeout`
+    /// for a consumer to take one of its products, without spinning.
+    ///
+    /// Gives the product back in [`PublishError::Full`] if the timeout passes (or the
+    /// marketplace is [closed](Self::close)) first. `Duration::MAX` waits as long as it takes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// market.publish(producer, 1).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let cart = market.new_cart();
+    ///         market.add_to_cart_timeout(cart, &1, Duration::from_secs(10)).unwrap();
+    ///     });
+    ///     // Blocks until the consumer above has taken the first product.
+    ///     market.publish_timeout(producer, 2, Duration::from_secs(10)).unwrap();
+    /// });
+    /// ```
+    pub fn publish_timeout(
+        &self,
+        producer: ProducerId,
+        product: P,
+        timeout: Duration,
+    ) -> Result<(), PublishError<P>> {
+        let shown = log_enabled!(Level::Debug).then(|| product.clone());
+        let outcome = match self.try_publish(producer, product) {
+            Err(PublishError::Full(product)) => self.wait_and_publish(producer, product, timeout),
+            done => done,
+        };
+        if let Some(product) = shown {
+            debug!(
+                "publish_timeout({producer}, {product:?}, {timeout:?}) -> {}",
+                Outcome(&outcome)
+            );
+        }
+        outcome
+    }
+
+    fn try_publish(&self, id: ProducerId, product: P) -> Result<(), PublishError<P>> {
+        let Some(producer) = self.producer(id) else {
+            return Err(PublishError::UnknownProducer(product));
+        };
+        let hash = self.catalog.hash(&product);
+        let entry = self.catalog.get(&product, hash);
+        if !producer.try_reserve(self.queue_size_per_producer) {
+            return Err(PublishError::Full(product));
+        }
+        self.put_counted(producer, id.index, product, hash, entry);
+        Ok(())
+    }
+
+    /// Puts a product whose unit `producer` (number `index`) has just counted on its shelf,
+    /// `entry` if the caller found it.
+    fn put_counted<'a>(
+        &'a self,
+        producer: &Producer,
+        index: u32,
+        product: P,
+        hash: u64,
+        entry: Option<&'a Entry<P>>,
+    ) {
+        let entry = match entry {
+            Some(entry) => entry,
+            None => {
+                let unit = CountedUnit { producer };
+                let entry = self
+                    .catalog
+                    .get_or_insert(&product, hash, || product.clone());
+                unit.keep();
+                entry
+            }
+        };
+        entry.shelf.put(Item {
+            product,
+            producer: index,
+        });
+    }
+
+    /// The slow path of `publish_timeout`, for a known producer that was full.
+    fn wait_and_publish(
+        &self,
+        id: ProducerId,
+        product: P,
+        timeout: Duration,
+    ) -> Result<(), PublishError<P>> {
+        let Some(producer) = self.producer(id) else {
+            return Err(PublishError::UnknownProducer(product));
+        };
+        // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
+        if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
+            return Err(PublishError::Full(product));
+        }
+        // An overflowing deadline means "wait as long as it takes".
+        let deadline = Instant::now().checked_add(timeout);
+        let hash = self.catalog.hash(&product);
+        let mut pending = Some(product);
+        let published = producer.room.wait_blocking(deadline, &self.closed, || {
+            let entry = self
+                .catalog
+                .get(pending.as_ref().expect("published once"), hash);
+            producer.try_reserve(self.queue_size_per_producer).then(|| {
+                let product = pending.take().expect("published once");
+                self.put_counted(producer, id.index, product, hash, entry);
+            })
+        });
+        match published {
+            Some(()) => Ok(()),
+            None => Err(PublishError::Full(pending.expect("not published"))),
+        }
+    }
+}
+
+/// A unit counted for an item that is not on its shelf yet: if the user's code panics
+/// before it gets there, dropping the guard gives the unit back.
+struct CountedUnit<'a> {
+    producer: &'a Producer,
+}
+
+impl CountedUnit<'_> {
+    /// The item reached its shelf: the count stays.
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for CountedUnit<'_> {
+    fn drop(&mut self) {
+        self.producer.release();
+    }
+}

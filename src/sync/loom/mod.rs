@@ -1,0 +1,51 @@
+//! loom's atomics and locks, boxcar and event-listener built against loom (both support it),
+//! and a stand-in for crossbeam's `SegQueue`, which does not.
+
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+};
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+
+pub(crate) use boxcar::Vec as AppendOnlyVec;
+pub(crate) use event_listener::{Event, EventListener, Listener};
+
+mod seg_queue;
+pub(crate) use seg_queue::SegQueue;
+
+/// The seeds of the default product hasher: fixed, because loom replays every execution
+/// step for step, and a product that hashed differently in each one would probe the catalog
+/// differently.
+pub(crate) type SeededState = foldhash::fast::FixedState;
+
+pub(crate) fn spin_hint() {
+    loom::thread::yield_now();
+}
+
+pub(crate) fn yield_now() {
+    loom::thread::yield_now();
+}
+
+/// No retries before sleeping in the models. loom never schedules a thread that yields
+/// (or spins) again before the others have run, so with retries the models would only
+/// ever see the other thread finish first, and never explore an arrival between the last
+/// retry and the sleep, the window where a wake-up can be lost; with none, they do.
+pub(crate) const SPIN_ATTEMPTS: u32 = 0;
+pub(crate) const SPINS_BETWEEN_ATTEMPTS: u32 = 0;
+pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 0;
+
+/// Stand-in for `crossbeam_utils::CachePadded`: padding means nothing to a model.
+#[derive(Debug, Default)]
+pub(crate) struct CachePadded<T>(T);
+
+impl<T> CachePadded<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(value)
+    }
+}
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
