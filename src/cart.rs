@@ -27,6 +27,11 @@ impl<P> Default for Cart<P> {
 
 impl<P: Eq> Cart<P> {
     pub(crate) fn add(&mut self, item: Item<P>) {
+        if self.products.capacity() == 0 {
+            // A new cart in a reused slot: size it as the slot's last cart was (`producers`
+            // keeps its buffer), so a cart of eight items allocates once, not three times.
+            self.products = Vec::with_capacity(self.producers.capacity().max(1));
+        }
         self.products.push(item.product);
         self.producers.push(item.producer);
     }

@@ -53,6 +53,43 @@ impl<P> Slot<P> {
     }
 }
 
+/// A cart found open, through which its contents are reached under its lock.
+pub(crate) struct OpenCart<'a, P> {
+    slot: &'a Slot<P>,
+    serial: u64,
+}
+
+impl<P: Eq> OpenCart<'_, P> {
+    /// The cart's contents under its lock, or `None` if it was ordered since it was found.
+    fn lock(&self) -> Option<MutexGuard<'_, Cart<P>>> {
+        let contents = self.slot.lock();
+        // Ordering: under the lock, which orders it with `order`'s store, also under it.
+        (self.slot.serial.load(Ordering::Relaxed) == self.serial).then_some(contents)
+    }
+
+    /// Runs `f` on the cart under its lock, if it is still open.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Cart<P>) -> R) -> Option<R> {
+        self.lock().map(|mut contents| f(&mut contents))
+    }
+
+    /// Adds `item` to the cart; gives it back if the cart was ordered since it was found.
+    pub(crate) fn add(&self, item: Item<P>) -> Result<(), Item<P>> {
+        match self.lock() {
+            Some(mut contents) => {
+                contents.add(item);
+                Ok(())
+            }
+            None => Err(item),
+        }
+    }
+
+    /// Whether the cart is still open (a snapshot).
+    pub(crate) fn is_open(&self) -> bool {
+        // Ordering: a hint, as in `Carts::find`.
+        self.slot.serial.load(Ordering::Relaxed) == self.serial
+    }
+}
+
 /// Sizes of the open carts, for `stats`.
 pub(crate) struct CartCounts {
     pub(crate) open: usize,
@@ -98,52 +135,25 @@ impl<P: Eq> Carts<P> {
         (serial, slot)
     }
 
-    /// The slot of `cart`, if its serial is there now (a snapshot: it may be ordered at
-    /// any moment after).
-    fn slot_of(&self, cart: CartId) -> Option<&Slot<P>> {
+    /// `cart` if it is open now (a snapshot: it may be ordered at any moment after, which
+    /// every change notices under the cart's lock).
+    pub(crate) fn find(&self, cart: CartId) -> Option<OpenCart<'_, P>> {
         let slot = self.slots.get(cart.slot as usize)?;
         // Ordering: a hint only; every change is re-checked under the slot's lock.
-        (slot.serial.load(Ordering::Relaxed) == cart.serial).then_some(slot)
-    }
-
-    /// Whether `cart` is open (a snapshot).
-    pub(crate) fn is_open(&self, cart: CartId) -> bool {
-        self.slot_of(cart).is_some()
-    }
-
-    /// Runs `f` on the cart under its lock, if it is open.
-    pub(crate) fn with_cart<R>(
-        &self,
-        cart: CartId,
-        f: impl FnOnce(&mut Cart<P>) -> R,
-    ) -> Option<R> {
-        let slot = self.slot_of(cart)?;
-        let mut contents = slot.lock();
-        // Ordering: under the lock, which orders it with `order`'s store, also under it.
-        (slot.serial.load(Ordering::Relaxed) == cart.serial).then(|| f(&mut contents))
-    }
-
-    /// Adds `item` to the cart; gives it back if the cart is not open.
-    pub(crate) fn add(&self, cart: CartId, item: Item<P>) -> Result<(), Item<P>> {
-        let mut item = Some(item);
-        self.with_cart(cart, |contents| {
-            contents.add(item.take().expect("added once"));
+        (slot.serial.load(Ordering::Relaxed) == cart.serial).then_some(OpenCart {
+            slot,
+            serial: cart.serial,
         })
-        .ok_or_else(|| item.take().expect("not added"))
     }
 
     /// Places the order for `cart`: its products in the order added, and the slot freed.
     /// `None` if the cart is not open.
     pub(crate) fn order(&self, cart: CartId) -> Option<Vec<P>> {
-        let slot = self.slot_of(cart)?;
+        let open = self.find(cart)?;
         let products = {
-            let mut contents = slot.lock();
-            // Ordering: under the lock, as in `with_cart`.
-            if slot.serial.load(Ordering::Relaxed) != cart.serial {
-                return None;
-            }
+            let mut contents = open.lock()?;
             // Ordering: under the lock, so every later holder of it sees the cart spent.
-            slot.serial.store(FREE, Ordering::Relaxed);
+            open.slot.serial.store(FREE, Ordering::Relaxed);
             contents.take_products()
         };
         self.free.push(cart.slot, |slot| self.next_free(slot));

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use log::{Level, debug, log_enabled};
 
 use super::{Marketplace, Outcome};
+use crate::carts::OpenCart;
 use crate::error::{AddError, OrderError, RemoveError};
 use crate::ids::CartId;
 use crate::product_shelf::ProductShelf;
@@ -171,27 +172,33 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         outcome
     }
 
-    /// Whether `cart` is open here now (a snapshot).
-    fn is_open(&self, cart: CartId) -> bool {
-        cart.is_from(self.tag) && self.carts.is_open(cart)
+    /// `cart` if it is open here now (a snapshot).
+    fn find_cart(&self, cart: CartId) -> Option<OpenCart<'_, P>> {
+        if cart.is_from(self.tag) {
+            self.carts.find(cart)
+        } else {
+            None
+        }
     }
 
     fn try_add(&self, cart: CartId, product: &P) -> Result<(), AddError> {
-        if !self.is_open(cart) {
-            return Err(AddError::UnknownCart);
-        }
+        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         let hash = self.catalog.hash(product);
         match self.catalog.get(product, hash) {
-            Some(entry) => self.take_into_cart(cart, &entry.shelf),
+            Some(entry) => self.take_into_cart(&cart, &entry.shelf),
             None => Err(AddError::Unavailable),
         }
     }
 
     /// Takes the oldest item off `shelf` into `cart` and uncounts it for its producer.
-    fn take_into_cart(&self, cart: CartId, shelf: &ProductShelf<P>) -> Result<(), AddError> {
+    fn take_into_cart(
+        &self,
+        cart: &OpenCart<'_, P>,
+        shelf: &ProductShelf<P>,
+    ) -> Result<(), AddError> {
         let item = shelf.take().ok_or(AddError::Unavailable)?;
         let producer = item.producer;
-        match self.carts.add(cart, item) {
+        match cart.add(item) {
             Ok(()) => {
                 self.producer_at(producer).release();
                 Ok(())
@@ -211,6 +218,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
             return Err(AddError::Unavailable);
         }
+        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
         let hash = self.catalog.hash(product);
@@ -218,10 +226,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             if let Some(entry) = self.catalog.get(product, hash) {
                 let shelf = &entry.shelf;
                 let taken = shelf.arrivals.wait_blocking(deadline, &self.closed, || {
-                    if !self.is_open(cart) {
+                    if !cart.is_open() {
                         return Some(Err(AddError::UnknownCart));
                     }
-                    match self.take_into_cart(cart, shelf) {
+                    match self.take_into_cart(&cart, shelf) {
                         Err(AddError::Unavailable) => None,
                         done => Some(done),
                     }
@@ -235,7 +243,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             // Never published: wait for the catalog to grow, then look again. Nothing is
             // stored for the product meanwhile.
             let grown = self.catalog.grew.wait_blocking(deadline, &self.closed, || {
-                if !self.is_open(cart) {
+                if !cart.is_open() {
                     Some(Err(AddError::UnknownCart))
                 } else {
                     self.catalog.get(product, hash).map(|_| Ok(()))
@@ -260,7 +268,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let entry = self.catalog.get(product, hash);
         let item = self
             .carts
-            .with_cart(cart, |contents| entry.and_then(|_| contents.claim(product)))
+            .find(cart)
+            .and_then(|cart| cart.with(|contents| entry.and_then(|_| contents.claim(product))))
             .ok_or(RemoveError::UnknownCart)?
             .ok_or(RemoveError::NotInCart)?;
         let shelf = &entry
