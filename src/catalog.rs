@@ -8,7 +8,10 @@
 //! take less than twice the last one).
 //!
 //! Invariants:
-//! - `entries` holds each distinct product at most once (inserts re-check under `inserting`);
+//! - `entries` holds each distinct product at most once: an insert happens under
+//!   `inserting`, and only if no other insert happened since the inserter's lookup missed
+//!   (`inserted` unchanged), so the miss still holds; otherwise it looks again. The user's
+//!   `Eq` and `Clone` never run under the lock;
 //! - every entry is reachable from the current table: an entry is pushed, then its index is
 //!   stored in the current table (or the table is rebuilt with it) before `inserting` is
 //!   released;
@@ -36,8 +39,11 @@ pub(crate) struct Catalog<P, S> {
     tables: AppendOnlyVec<Table>,
     /// Index in `tables` of the table in use.
     current: AtomicUsize,
-    /// Serialises inserts (the first publish of each product); lookups never take it.
+    /// Serialises inserts (the first publish of each product); lookups never take it, and
+    /// no user code runs under it.
     inserting: Mutex<()>,
+    /// Entries inserted so far, counted once the current table holds them.
+    inserted: AtomicUsize,
     /// Consumers waiting for a product that has no shelf yet, each for its own: every
     /// insert wakes them all.
     pub(crate) grew: Waiters,
@@ -96,6 +102,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
             tables,
             current: AtomicUsize::new(0),
             inserting: Mutex::new(()),
+            inserted: AtomicUsize::new(0),
             grew: Waiters::new(),
         }
     }
@@ -126,40 +133,55 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         None
     }
 
-    /// The entry of `product`, made with the key `make_key()` if it has none yet. The key
-    /// is made (the user's `Clone`) before any lock is taken; a panic there changes nothing.
+    /// The entry of `product`, made with the key `make_key()` if it has none yet. The
+    /// user's `Eq` (in lookups) and `Clone` (in `make_key`) run with no lock held; a panic
+    /// in either changes nothing.
     pub(crate) fn get_or_insert(
         &self,
         product: &P,
         hash: u64,
         make_key: impl FnOnce() -> P,
     ) -> &Entry<P> {
-        if let Some(entry) = self.get(product, hash) {
-            return entry;
+        let mut make_key = Some(make_key);
+        let mut key = None;
+        loop {
+            // Ordering: `Acquire`, paired with the inserter's `Release` below: every entry
+            // counted here is in the table the lookup that follows reads.
+            let seen = self.inserted.load(Ordering::Acquire);
+            if let Some(entry) = self.get(product, hash) {
+                return entry;
+            }
+            if key.is_none() {
+                key = Some((make_key.take().expect("made once"))());
+            }
+            // The lock guards no data, only the sequence below, which runs no user code:
+            // poisoning cannot happen, and is ignored.
+            let inserting = self
+                .inserting
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Ordering: under the lock, which orders it with every other insert.
+            if self.inserted.load(Ordering::Relaxed) != seen {
+                // Another product was inserted since the lookup missed: it may be this one.
+                continue;
+            }
+            let index = self.entries.push(Entry {
+                hash,
+                product: key.take().expect("made above"),
+                shelf: ProductShelf::new(),
+            });
+            let table = self.current_table();
+            if (index + 1) * 2 > table.slots.len() {
+                self.grow(table.slots.len() * 2, index);
+            } else {
+                table.insert(hash, index);
+            }
+            // Ordering: `Release`, so a lookup that reads the new count sees the entry.
+            self.inserted.store(seen + 1, Ordering::Release);
+            drop(inserting);
+            self.grew.notify_all();
+            return self.entries.get(index).expect("just pushed");
         }
-        let key = make_key();
-        // The lock guards no data, only the sequence below; a panic in the user's `Eq`
-        // during the re-check cannot leave anything half done, so poisoning is ignored.
-        let _inserting = self
-            .inserting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(entry) = self.get(product, hash) {
-            return entry;
-        }
-        let index = self.entries.push(Entry {
-            hash,
-            product: key,
-            shelf: ProductShelf::new(),
-        });
-        let table = self.current_table();
-        if (index + 1) * 2 > table.slots.len() {
-            self.grow(table.slots.len() * 2, index);
-        } else {
-            table.insert(hash, index);
-        }
-        self.grew.notify_all();
-        self.entries.get(index).expect("just pushed")
     }
 
     /// Replaces the current table with one of `len` slots holding entries `0..=last`.

@@ -176,3 +176,70 @@ pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -
     }
     None
 }
+
+/// The wake-up protocol on its own: a change that is a plain relaxed write, made before
+/// `notify_one`, is never slept through. (The models in `loom-tests/` check the same through
+/// the marketplace's operations.)
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    #[test]
+    fn a_change_made_before_notify_is_never_slept_through() {
+        loom::model(|| {
+            let waiters = Arc::new(Waiters::new());
+            let ready = Arc::new(AtomicBool::new(false));
+            let notifier = {
+                let (waiters, ready) = (Arc::clone(&waiters), Arc::clone(&ready));
+                loom::thread::spawn(move || {
+                    ready.store(true, Ordering::Relaxed);
+                    waiters.notify_one();
+                })
+            };
+            let closed = AtomicBool::new(false);
+            let woken = waiters.wait_blocking(None, &closed, || {
+                ready.load(Ordering::Relaxed).then_some(())
+            });
+            assert_eq!(woken, Some(()));
+            notifier.join().unwrap();
+        });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A panic in the user's code inside an attempt, after the waiter registered, leaves no
+    /// registration behind (which would make every later notification take the event's lock).
+    #[test]
+    fn a_panic_in_an_attempt_unregisters_the_waiter() {
+        let waiters = Waiters::new();
+        let closed = AtomicBool::new(false);
+        // The attempts made before registering: the retries before sleeping.
+        let before_registering = (SPIN_ATTEMPTS + YIELDS_BEFORE_SLEEP) as usize;
+        let mut attempts = 0;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            waiters.wait_blocking(
+                Instant::now().checked_add(Duration::from_secs(10)),
+                &closed,
+                || -> Option<()> {
+                    attempts += 1;
+                    assert!(attempts <= before_registering, "the user's code panicked");
+                    None
+                },
+            )
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(
+            attempts,
+            before_registering + 1,
+            "it panicked while registered"
+        );
+        assert_eq!(waiters.registered.load(Ordering::Relaxed), 0);
+    }
+}

@@ -88,22 +88,33 @@ struct Config {
     /// All threads share a few carts (racing removes, adds to carts being ordered) instead
     /// of each owning its own.
     shared_carts: usize,
+    /// Registered producers; thread `t` publishes as producer `t % producers`, so with
+    /// fewer producers than threads several threads race on one producer's capacity.
+    producers: usize,
+    /// Whether threads give items back. Without returns nothing may ever take a producer
+    /// over capacity, so every sample checks `shelf_len <= capacity` exactly.
+    removes: bool,
 }
 
 impl Config {
     fn all_kinds(&self) -> Vec<u32> {
         let count = if self.disjoint {
-            self.kinds * self.threads as u32
+            self.kinds * self.producers as u32
         } else {
             self.kinds
         };
         (0..count).collect()
     }
 
-    /// A random kind producer `me` makes.
-    fn kind_made_by(&self, me: usize, rng: &mut StdRng) -> u32 {
+    /// The producer thread `thread` publishes as.
+    fn producer_of(&self, thread: usize) -> usize {
+        thread % self.producers
+    }
+
+    /// A random kind producer `producer` makes.
+    fn kind_made_by(&self, producer: usize, rng: &mut StdRng) -> u32 {
         let offset = if self.disjoint {
-            me as u32 * self.kinds
+            producer as u32 * self.kinds
         } else {
             0
         };
@@ -112,7 +123,7 @@ impl Config {
 
     /// A random kind anyone makes.
     fn any_kind(&self, rng: &mut StdRng) -> u32 {
-        let maker = rng.gen_range(0..self.threads);
+        let maker = rng.gen_range(0..self.producers);
         self.kind_made_by(maker, rng)
     }
 
@@ -135,9 +146,9 @@ struct World {
     config: Config,
     market: Marketplace<Tagged>,
     producers: Vec<ProducerId>,
-    /// Returns started so far, per producer (or all in slot 0): incremented *before*
-    /// `remove_from_cart`, so a sample that reads it after `shelf_len` sees every return
-    /// that sample could have counted.
+    /// Returns made so far, per producer (or all in slot 0): incremented *before*
+    /// `remove_from_cart` (and taken back if it refuses), so a sample that reads it after
+    /// `shelf_len` sees every return that sample could have counted.
     returns: Vec<AtomicU64>,
     /// The shared carts, when `shared_carts > 0`. Only the holder of a slot's lock orders its
     /// cart (and opens the replacement); other threads copy the id and may find it spent.
@@ -182,11 +193,11 @@ fn tiny(rng: &mut StdRng) -> Duration {
     Duration::from_micros(rng.gen_range(0..=50))
 }
 
-/// One thread's run: producer `me`, random operations.
+/// One thread's run: thread `me`, random operations.
 fn worker(world: &World, me: usize, seed: u64) -> (Tally, Unfinished) {
     let config = &world.config;
     let market = &world.market;
-    let producer = world.producers[me];
+    let producer = world.producers[config.producer_of(me)];
     let mut rng = StdRng::seed_from_u64(seed);
     let mut tally = Tally::default();
     let mut made = 0;
@@ -210,7 +221,7 @@ fn worker(world: &World, me: usize, seed: u64) -> (Tally, Unfinished) {
                 let product = unsold.take().unwrap_or_else(|| {
                     made += 1;
                     Tagged {
-                        kind: config.kind_made_by(me, &mut rng),
+                        kind: config.kind_made_by(config.producer_of(me), &mut rng),
                         serial: serial(me, made),
                     }
                 });
@@ -254,13 +265,26 @@ fn worker(world: &World, me: usize, seed: u64) -> (Tally, Unfinished) {
                     Err(other) => panic!("add_to_cart failed: {other:?}"),
                 }
             }
+            71..=84 if !config.removes => {
+                // Without returns, a sample instead.
+                let p = rng.gen_range(0..world.producers.len());
+                let len = market.shelf_len(world.producers[p]).unwrap();
+                assert!(
+                    len <= config.capacity,
+                    "producer {p} has {len} on the shelf, capacity {}",
+                    config.capacity
+                );
+                tally.samples += 1;
+            }
             71..=84 => {
                 if slot.is_some() {
                     let kind = config.any_kind(&mut rng);
-                    world.returns[config.bucket_of_kind(kind)].fetch_add(1, Ordering::SeqCst);
+                    let returns = &world.returns[config.bucket_of_kind(kind)];
+                    returns.fetch_add(1, Ordering::SeqCst);
                     match market.remove_from_cart(target, &ask(kind)) {
                         Ok(()) => tally.removes += 1,
                         Err(RemoveError::NotInCart | RemoveError::UnknownCart) => {
+                            returns.fetch_sub(1, Ordering::SeqCst);
                             tally.removes_refused += 1
                         }
                         Err(other) => panic!("remove_from_cart failed: {other:?}"),
@@ -302,7 +326,7 @@ fn worker(world: &World, me: usize, seed: u64) -> (Tally, Unfinished) {
                 tally.orders += 1;
             }
             _ => {
-                // Capacity is exceeded only by returned items.
+                // Capacity is exceeded only by returned items (exactly never without them).
                 let p = rng.gen_range(0..world.producers.len());
                 let len = market.shelf_len(world.producers[p]).unwrap();
                 let returns = world.returns[config.bucket_of_producer(p)].load(Ordering::SeqCst);
@@ -340,18 +364,19 @@ struct Unfinished {
 fn finish(world: &World, mut rest: Vec<Unfinished>, tally: &mut Tally) {
     let (config, market) = (&world.config, &world.market);
     for (me, rest) in rest.iter_mut().enumerate() {
+        let producer = config.producer_of(me);
         loop {
             let product = rest.unsold.take().unwrap_or_else(|| {
                 rest.made += 1;
                 Tagged {
-                    kind: config.kind_made_by(me, &mut rest.rng),
+                    kind: config.kind_made_by(producer, &mut rest.rng),
                     serial: serial(me, rest.made),
                 }
             });
             let wanted = product.serial;
             // Nothing is in flight: a publish must succeed exactly when below capacity.
-            let len = market.shelf_len(world.producers[me]).unwrap();
-            match market.publish(world.producers[me], product) {
+            let len = market.shelf_len(world.producers[producer]).unwrap();
+            match market.publish(world.producers[producer], product) {
                 Ok(()) => {
                     assert!(len < config.capacity, "producer {me} published with {len}");
                     tally.published.push(wanted);
@@ -365,12 +390,22 @@ fn finish(world: &World, mut rest: Vec<Unfinished>, tally: &mut Tally) {
         }
     }
     for rest in rest {
-        for kind in rest.in_cart {
-            world.returns[config.bucket_of_kind(kind)].fetch_add(1, Ordering::SeqCst);
-            assert_eq!(market.remove_from_cart(rest.cart, &ask(kind)), Ok(()));
-            tally.removes += 1;
+        if config.removes {
+            for kind in rest.in_cart {
+                world.returns[config.bucket_of_kind(kind)].fetch_add(1, Ordering::SeqCst);
+                assert_eq!(market.remove_from_cart(rest.cart, &ask(kind)), Ok(()));
+                tally.removes += 1;
+            }
+            assert_eq!(market.place_order(rest.cart), Ok(vec![]));
+        } else {
+            let products = market.place_order(rest.cart).unwrap();
+            let kinds: Vec<u32> = products.iter().map(|p| p.kind).collect();
+            assert_eq!(
+                kinds, rest.in_cart,
+                "the order is not what went into the cart"
+            );
+            tally.ordered.extend(products.iter().map(|p| p.serial));
         }
-        assert_eq!(market.place_order(rest.cart), Ok(vec![]));
     }
     for slot in &world.carts {
         let products = market.place_order(*slot.lock().unwrap()).unwrap();
@@ -392,13 +427,13 @@ fn run(config: Config) {
     let _turn = one_at_a_time();
     let seed = seed();
     let market = Marketplace::new(config.capacity);
-    let producers = (0..config.threads)
+    let producers = (0..config.producers)
         .map(|_| market.register_producer())
         .collect();
     let world = World {
         config,
         producers,
-        returns: (0..config.threads).map(|_| AtomicU64::new(0)).collect(),
+        returns: (0..config.producers).map(|_| AtomicU64::new(0)).collect(),
         carts: (0..config.shared_carts)
             .map(|_| Mutex::new(market.new_cart()))
             .collect(),
@@ -446,15 +481,15 @@ fn run(config: Config) {
 
     let drained = drain(market, &kinds);
     assert_eq!(drained.len(), available);
-    let mut drained_per_producer = vec![0; config.threads];
+    let mut drained_per_producer = vec![0; config.producers];
     for item in &drained {
-        drained_per_producer[maker(item.serial)] += 1;
+        drained_per_producer[config.producer_of(maker(item.serial))] += 1;
     }
     assert_eq!(
         drained_per_producer, lens,
         "shelf_len per producer disagrees with the items found on the shelves"
     );
-    if config.disjoint {
+    if config.disjoint && config.removes {
         // With private carts every counted return happened; nothing is in flight now.
         for (p, &len) in lens.iter().enumerate() {
             let returns = world.returns[p].load(Ordering::SeqCst);
@@ -505,7 +540,7 @@ fn run(config: Config) {
         for _ in 0..config.capacity {
             let product = Tagged {
                 kind: config.kind_made_by(me, &mut rng),
-                serial: serial(me, 0),
+                serial: serial(0, 0),
             };
             assert_eq!(market.publish(producer, product), Ok(()));
         }
@@ -540,8 +575,10 @@ fn run(config: Config) {
         tally.samples,
         drained.len()
     );
-    // The run did what it is for: items flowed both ways and carts turned over.
-    assert!(tally.adds > 0 && tally.removes > 0 && tally.orders > 0 && tally.publish_full > 0);
+    // The run did what it is for: items flowed (both ways, when it returns) and carts
+    // turned over, and the capacity bound was sampled.
+    assert!(tally.adds > 0 && tally.orders > 0 && tally.publish_full > 0 && tally.samples > 0);
+    assert_eq!(tally.removes > 0, config.removes);
 }
 
 #[test]
@@ -554,6 +591,8 @@ fn interchangeable_products_private_carts() {
         kinds: 6,
         disjoint: false,
         shared_carts: 0,
+        producers: 8,
+        removes: true,
     });
 }
 
@@ -567,6 +606,8 @@ fn own_products_per_producer_exact_capacity_bound() {
         kinds: 2,
         disjoint: true,
         shared_carts: 0,
+        producers: 8,
+        removes: true,
     });
 }
 
@@ -580,7 +621,136 @@ fn shared_carts_racing_removes_and_orders() {
         kinds: 3,
         disjoint: false,
         shared_carts: 3,
+        producers: 10,
+        removes: true,
     });
+}
+
+/// No returns: every sample, at any moment, must find every producer within capacity.
+#[test]
+fn without_returns_no_producer_ever_exceeds_capacity() {
+    run(Config {
+        name: "no returns, capacity never exceeded",
+        threads: 8,
+        ops_per_thread: scaled(250_000),
+        capacity: 2,
+        kinds: 3,
+        disjoint: false,
+        shared_carts: 0,
+        producers: 8,
+        removes: false,
+    });
+}
+
+/// Four threads on each of two producer ids: their publishes race for the same capacity.
+#[test]
+fn threads_sharing_a_producer_id_never_exceed_its_capacity() {
+    run(Config {
+        name: "4 threads per producer id, no returns",
+        threads: 8,
+        ops_per_thread: scaled(250_000),
+        capacity: 3,
+        kinds: 2,
+        disjoint: true,
+        shared_carts: 0,
+        producers: 2,
+        removes: false,
+    });
+    run(Config {
+        name: "4 threads per producer id, returns",
+        threads: 8,
+        ops_per_thread: scaled(250_000),
+        capacity: 3,
+        kinds: 2,
+        disjoint: true,
+        shared_carts: 0,
+        producers: 2,
+        removes: true,
+    });
+}
+
+/// A blocking handoff whose waits have a minute of patience, so a lost wake-up cannot pass
+/// for a timeout: every publish and every add must succeed, and the counts must be exact.
+/// A watchdog fails the test if the run does not end within half that time, which a lost
+/// wake-up (a waiter asleep with an item on sale, or room free) would cause.
+#[test]
+fn blocking_handoff_with_long_timeouts_loses_no_wake_up() {
+    let _turn = one_at_a_time();
+    const THREADS: usize = 6;
+    const ITEMS: usize = if cfg!(debug_assertions) {
+        30_000
+    } else {
+        600_000
+    };
+    const PATIENCE: Duration = Duration::from_secs(60);
+    const WATCHDOG: Duration = Duration::from_secs(30);
+    let market = std::sync::Arc::new(Marketplace::<Tagged>::new(2));
+    let producers: Vec<ProducerId> = (0..THREADS).map(|_| market.register_producer()).collect();
+    let (done, finished) = mpsc::channel();
+    let started = Instant::now();
+    for (p, producer) in producers.into_iter().enumerate() {
+        let (market, done) = (std::sync::Arc::clone(&market), done.clone());
+        thread::spawn(move || {
+            for n in 0..(ITEMS / THREADS) as u64 {
+                let product = Tagged {
+                    kind: (n % 2) as u32,
+                    serial: serial(p, n),
+                };
+                assert_eq!(market.publish_timeout(producer, product, PATIENCE), Ok(()));
+            }
+            done.send(Vec::new()).unwrap();
+        });
+    }
+    for c in 0..THREADS {
+        let (market, done) = (std::sync::Arc::clone(&market), done.clone());
+        thread::spawn(move || {
+            let mut bought = Vec::with_capacity(ITEMS / THREADS);
+            // Consumers alternate kinds in step with the producers, so supply meets demand.
+            for n in 0..(ITEMS / THREADS) as u64 {
+                let cart = market.new_cart();
+                let kind = ((n + c as u64) % 2) as u32;
+                assert_eq!(
+                    market.add_to_cart_timeout(cart, &ask(kind), PATIENCE),
+                    Ok(())
+                );
+                bought.extend(
+                    market
+                        .place_order(cart)
+                        .unwrap()
+                        .into_iter()
+                        .map(|p| p.serial),
+                );
+            }
+            done.send(bought).unwrap();
+        });
+    }
+    drop(done);
+    let mut bought = Vec::with_capacity(ITEMS);
+    for _ in 0..2 * THREADS {
+        let left = WATCHDOG.saturating_sub(started.elapsed());
+        match finished.recv_timeout(left) {
+            Ok(part) => bought.extend(part),
+            Err(_) => panic!(
+                "the handoff did not finish in {WATCHDOG:?}: a waiter slept through its \
+                 wake-up ({} of {ITEMS} items bought; {})",
+                bought.len(),
+                market.stats()
+            ),
+        }
+    }
+    bought.sort_unstable();
+    bought.dedup();
+    assert_eq!(bought.len(), ITEMS, "items lost or bought twice");
+    let stats = market.stats();
+    assert_eq!(
+        (stats.items_on_shelves, stats.open_carts),
+        (0, 0),
+        "{stats}"
+    );
+    println!(
+        "blocking handoff, {THREADS}x{THREADS}, capacity 2: {ITEMS} items in {:.2?}",
+        started.elapsed()
+    );
 }
 
 /// CPU time (user + system) this process has used, from /proc/self/stat; `None` elsewhere.

@@ -20,7 +20,9 @@ mod free_slots;
 use crate::cart::Cart;
 use crate::ids::CartId;
 use crate::item::Item;
-use crate::sync::{AppendOnlyVec, AtomicU32, AtomicU64, CachePadded, Mutex, MutexGuard, Ordering};
+use crate::sync::{
+    AppendOnlyVec, AtomicU32, AtomicU64, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering,
+};
 use free_slots::FreeSlots;
 
 /// `serial` of a slot that holds no open cart.
@@ -39,6 +41,9 @@ struct Slot<P> {
     /// Serial of the open cart in this slot, or `FREE`.
     serial: AtomicU64,
     cart: Mutex<Cart<P>>,
+    /// How many items the cart holds, mirrored after each change under the lock, so
+    /// `stats` can count without taking any cart's lock.
+    items: AtomicUsize,
     /// The next free slot plus one (0: none) while this slot is on the free list.
     next_free: AtomicU32,
 }
@@ -69,7 +74,10 @@ impl<P: Eq> OpenCart<'_, P> {
 
     /// Runs `f` on the cart under its lock, if it is still open.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Cart<P>) -> R) -> Option<R> {
-        self.lock().map(|mut contents| f(&mut contents))
+        let mut contents = self.lock()?;
+        let outcome = f(&mut contents);
+        self.mirror(&contents);
+        Some(outcome)
     }
 
     /// Adds `item` to the cart; gives it back if the cart was ordered since it was found.
@@ -77,10 +85,18 @@ impl<P: Eq> OpenCart<'_, P> {
         match self.lock() {
             Some(mut contents) => {
                 contents.add(item);
+                self.mirror(&contents);
                 Ok(())
             }
             None => Err(item),
         }
+    }
+
+    /// Copies the number of items out of the lock, for `stats`.
+    fn mirror(&self, contents: &Cart<P>) {
+        // Ordering: a figure for reports only; written under the lock, so never stale
+        // for the next holder.
+        self.slot.items.store(contents.len(), Ordering::Relaxed);
     }
 
     /// Whether the cart is still open (a snapshot).
@@ -120,6 +136,7 @@ impl<P: Eq> Carts<P> {
                 let index = self.slots.push(Slot {
                     serial: AtomicU64::new(FREE),
                     cart: Mutex::new(Cart::default()),
+                    items: AtomicUsize::new(0),
                     next_free: AtomicU32::new(0),
                 });
                 u32::try_from(index)
@@ -154,21 +171,24 @@ impl<P: Eq> Carts<P> {
             let mut contents = open.lock()?;
             // Ordering: under the lock, so every later holder of it sees the cart spent.
             open.slot.serial.store(FREE, Ordering::Relaxed);
+            // Ordering: a figure for reports only.
+            open.slot.items.store(0, Ordering::Relaxed);
             contents.take_products()
         };
         self.free.push(cart.slot, |slot| self.next_free(slot));
         Some(products)
     }
 
-    /// How many carts are open and what they hold: visits every slot, locking each in turn.
+    /// How many carts are open and what they hold: visits every slot, taking no lock (so
+    /// a thread stopped inside an operation on a cart holds up no report).
     pub(crate) fn counts(&self) -> CartCounts {
         let mut counts = CartCounts { open: 0, items: 0 };
         for (_, slot) in self.slots.iter() {
-            let contents = slot.lock();
-            // Ordering: under the lock, as in `with_cart`.
+            // Ordering: figures for reports; a cart changing meanwhile may be counted before
+            // or after its change.
             if slot.serial.load(Ordering::Relaxed) != FREE {
                 counts.open += 1;
-                counts.items += contents.len();
+                counts.items += slot.items.load(Ordering::Relaxed);
             }
         }
         counts

@@ -48,3 +48,84 @@ pub(crate) fn item<K>(kind: K, serial: u64) -> Tagged<K> {
 pub(crate) fn any<K>(kind: K) -> Tagged<K> {
     Tagged { kind, serial: 0 }
 }
+
+/// Which of a [`Fragile`] product's trait methods panic on this thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trap {
+    Hash,
+    Eq,
+    Clone,
+    Debug,
+}
+
+thread_local! {
+    /// The armed trap and how many of its calls still pass before it panics.
+    static ARMED: std::cell::Cell<Option<(Trap, usize)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes `trap` panic on this thread until [`disarm`] (one trap at a time).
+pub(crate) fn arm(trap: Trap) {
+    arm_after(trap, 0);
+}
+
+/// Makes `trap` panic on this thread from its call number `passes + 1` on.
+pub(crate) fn arm_after(trap: Trap, passes: usize) {
+    ARMED.with(|armed| armed.set(Some((trap, passes))));
+}
+
+/// No trap panics on this thread any more.
+pub(crate) fn disarm() {
+    ARMED.with(|armed| armed.set(None));
+}
+
+fn spring(trap: Trap) {
+    ARMED.with(|armed| match armed.get() {
+        Some((armed_trap, 0)) if armed_trap == trap => {
+            panic!("the user's {trap:?} panicked (on purpose)")
+        }
+        Some((armed_trap, passes)) if armed_trap == trap => {
+            armed.set(Some((trap, passes - 1)));
+        }
+        _ => {}
+    });
+}
+
+/// A product whose `Hash`, `Eq`, `Clone` or `Debug` panics on demand ([`arm`]): equal by
+/// kind, like [`Tagged`], so a test can tell items apart by serial.
+pub(crate) struct Fragile {
+    pub(crate) kind: u32,
+    pub(crate) serial: u64,
+}
+
+impl Hash for Fragile {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        spring(Trap::Hash);
+        self.kind.hash(state);
+    }
+}
+
+impl PartialEq for Fragile {
+    fn eq(&self, other: &Self) -> bool {
+        spring(Trap::Eq);
+        self.kind == other.kind
+    }
+}
+
+impl Eq for Fragile {}
+
+impl Clone for Fragile {
+    fn clone(&self) -> Self {
+        spring(Trap::Clone);
+        Fragile {
+            kind: self.kind,
+            serial: self.serial,
+        }
+    }
+}
+
+impl fmt::Debug for Fragile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        spring(Trap::Debug);
+        write!(f, "{}#{}", self.kind, self.serial)
+    }
+}
