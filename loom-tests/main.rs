@@ -13,4 +13,5 @@ mod ids;
 mod last_item;
 mod publish_capacity;
 mod remove_vs_order;
+mod wake_one;
 mod wakeup;

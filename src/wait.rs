@@ -41,8 +41,8 @@
 use std::time::Instant;
 
 use crate::sync::{
-    AtomicBool, AtomicUsize, Event, EventListener, Listener, Ordering, SPIN_ATTEMPTS,
-    SPINS_BETWEEN_ATTEMPTS, YIELDS_BEFORE_SLEEP, fence, spin_hint, yield_now,
+    AtomicBool, AtomicUsize, Event, EventListener, IntoNotification, Listener, Ordering,
+    SPIN_ATTEMPTS, SPINS_BETWEEN_ATTEMPTS, YIELDS_BEFORE_SLEEP, fence, spin_hint, yield_now,
 };
 
 /// Where waiters for one condition sleep until a change may help them.
@@ -66,7 +66,10 @@ impl Waiters {
     /// change may have any ordering.
     pub(crate) fn notify_one(&self) {
         if self.anyone_registered_after_change() {
-            self.event.notify(1);
+            // One more than already notified: a waiter notified for an earlier change may
+            // not have woken yet, and this change is for someone else. (Plain `notify(1)`
+            // tops up to one notified listener, and would lose this wake-up.)
+            self.event.notify(1.additional());
         }
     }
 

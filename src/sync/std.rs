@@ -10,7 +10,7 @@ pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 pub(crate) use boxcar::Vec as AppendOnlyVec;
 pub(crate) use crossbeam_queue::SegQueue;
 pub(crate) use crossbeam_utils::CachePadded;
-pub(crate) use event_listener::{Event, EventListener, Listener};
+pub(crate) use event_listener::{Event, EventListener, IntoNotification, Listener};
 
 /// The seeds of the default product hasher: random for each marketplace.
 pub(crate) type SeededState = foldhash::fast::RandomState;

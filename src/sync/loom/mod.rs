@@ -7,7 +7,7 @@ pub(crate) use loom::sync::atomic::{
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
 pub(crate) use boxcar::Vec as AppendOnlyVec;
-pub(crate) use event_listener::{Event, EventListener, Listener};
+pub(crate) use event_listener::{Event, EventListener, IntoNotification, Listener};
 
 mod seg_queue;
 pub(crate) use seg_queue::SegQueue;
