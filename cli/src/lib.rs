@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod generate;
+pub mod oracle;
 pub mod repr;
 pub mod runner;
 pub mod scenario;

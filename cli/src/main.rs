@@ -295,12 +295,13 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
 fn check_command(path: &Path) -> Result<(), Failure> {
     let scenario = load(path)?;
     let carts: usize = scenario.consumers().iter().map(|c| c.carts.len()).sum();
-    let items: u64 = scenario
+    // u128: each quantity may be as large as u64::MAX, so their sum can exceed a u64.
+    let items: u128 = scenario
         .consumers()
         .iter()
         .flat_map(|c| c.carts.iter().flatten())
         .filter(|op| op.kind == OpKind::Add)
-        .map(|op| op.quantity)
+        .map(|op| u128::from(op.quantity))
         .sum();
     let mut out = format!(
         "{}: valid: {} products ({} distinct), {} producers, {} consumers, {} carts, \

@@ -100,9 +100,8 @@ pub fn write_float_repr<W: Write + ?Sized>(out: &mut W, f: f64) -> fmt::Result {
     if f.is_infinite() {
         return out.write_str(if f < 0.0 { "-inf" } else { "inf" });
     }
-    // Rust's `{:e}` gives the shortest round-trip digits, like Python's repr, in the form
-    // `-d.ddde-7`; only the layout differs.
-    let sci = format!("{f:e}");
+    // Python's digits in Rust's `-d.ddde-7` form; only the layout differs from here on.
+    let sci = shortest_sci(f);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
@@ -146,6 +145,31 @@ pub fn write_float_repr<W: Write + ?Sized>(out: &mut W, f: f64) -> fmt::Result {
             out.write_char('.')?;
             out.write_str(frac_part)
         }
+    }
+}
+
+/// A finite `f` in Rust's `{:e}` form (`-d.ddde-7`), with the digits Python's repr picks:
+/// the fewest that read back as `f` and, among those, the closest to `f`, ties to even.
+fn shortest_sci(f: f64) -> String {
+    // Rust's `{:e}` gives the fewest digits that read back as `f`, but when two such digit
+    // strings are equally close to `f` it can pick the odd one where Python picks the even
+    // one: 1394865425023536.25 prints as ...536.3, Python's repr is ...536.2.
+    let shortest = format!("{f:e}");
+    let mantissa = shortest
+        .split_once('e')
+        .map_or(shortest.as_str(), |(m, _)| m);
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count();
+    // As many digits, rounded from the exact value with ties to even: the closest
+    // candidate, hence Python's choice whenever it reads back as `f`. (Near a power of two
+    // the closest one may fall outside `f`'s rounding interval; the shortest is right then.)
+    let rounded = format!("{f:.prec$e}", prec = digits.saturating_sub(1));
+    if rounded
+        .parse::<f64>()
+        .is_ok_and(|r| r.to_bits() == f.to_bits())
+    {
+        rounded
+    } else {
+        shortest
     }
 }
 
@@ -262,6 +286,8 @@ mod tests {
         ("-1.5e-7", "-1.5e-07"),
         ("1e-7", "1e-07"),
         ("99999999999999999999.0", "1e+20"),
+        // Exactly halfway between two shortest candidates: Python rounds to the even one.
+        ("1394865425023536.25", "1394865425023536.2"),
     ];
 
     /// (JSON integer text, Python repr), produced with Python 3.11.7: `repr(json.loads(text))`.

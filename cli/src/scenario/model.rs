@@ -119,12 +119,14 @@ impl Scenario {
         let mut lines = Vec::new();
         for consumer in &self.consumers {
             for cart in &consumer.carts {
-                let mut held = vec![0u64; self.class_count];
+                // u128, as in validation: adds of quantities near u64::MAX overflow a u64.
+                let mut held = vec![0u128; self.class_count];
                 for op in cart {
                     let slot = &mut held[self.classes[op.product]];
+                    let quantity = u128::from(op.quantity);
                     match op.kind {
-                        OpKind::Add => *slot += op.quantity,
-                        OpKind::Remove => *slot = slot.saturating_sub(op.quantity),
+                        OpKind::Add => *slot += quantity,
+                        OpKind::Remove => *slot = slot.saturating_sub(quantity),
                     }
                 }
                 for (class, &n) in held.iter().enumerate() {

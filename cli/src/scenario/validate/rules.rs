@@ -20,7 +20,10 @@ impl Checker {
         made: Option<&HashSet<usize>>,
     ) {
         for (j, cart) in consumer.carts.iter().enumerate() {
-            let mut held: HashMap<usize, u64> = HashMap::new();
+            // u128: each quantity may be as large as u64::MAX, so a cart's total can
+            // exceed u64 (adding in u64 overflowed); no cart has enough operations to
+            // exceed u128.
+            let mut held: HashMap<usize, u128> = HashMap::new();
             for (k, op) in cart.iter().enumerate() {
                 let class = catalog.classes[op.product];
                 let n = held.entry(class).or_default();
@@ -28,7 +31,7 @@ impl Checker {
                 let product = &entry.product;
                 match op.kind {
                     OpKind::Add => {
-                        *n += op.quantity;
+                        *n += u128::from(op.quantity);
                         if made.is_some_and(|made| !made.contains(&class)) {
                             self.problem(
                                 &format!("{path}.carts[{j}][{k}].product"),
@@ -36,7 +39,7 @@ impl Checker {
                             );
                         }
                     }
-                    OpKind::Remove if *n < op.quantity => {
+                    OpKind::Remove if *n < u128::from(op.quantity) => {
                         self.problem(
                             &format!("{path}.carts[{j}][{k}]"),
                             format!(
@@ -46,7 +49,7 @@ impl Checker {
                         );
                         *n = 0;
                     }
-                    OpKind::Remove => *n -= op.quantity,
+                    OpKind::Remove => *n -= u128::from(op.quantity),
                 }
             }
         }
