@@ -27,19 +27,23 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use marketplace_harness::{CASES, Case, IdleWait, Imp, idle_wait, spread_cost};
+use marketplace_harness::{
+    CASES, Case, IdleWait, Imp, TASK_CASES, TaskCase, TaskImp, idle_wait, spread_cost,
+};
 
 struct Options {
     base_items: usize,
     repeats: usize,
     runs: usize,
     case: Option<String>,
-    only: Option<Imp>,
+    /// An implementation's column name (both tables).
+    only: Option<String>,
     idle: bool,
 }
 
 const USAGE: &str = "usage: compare [--quick] [--runs N] [--items N] [--repeats R] [--case NAME] \
-                     [--only marketplace|locked|locked_yield|channel|kanal|array_queue] [--no-idle]";
+                     [--only marketplace|locked|locked_yield|channel|kanal|array_queue|async_channel|tokio_mpsc] \
+                     [--no-idle]";
 
 fn parse() -> Result<Options, String> {
     let mut options = Options {
@@ -67,9 +71,12 @@ fn parse() -> Result<Options, String> {
             "--case" => options.case = Some(value("--case")?),
             "--only" => {
                 let name = value("--only")?;
-                options.only = Some(
-                    Imp::named(&name).ok_or(format!("--only: unknown implementation {name:?}"))?,
-                );
+                let known = Imp::ALL.iter().any(|imp| imp.name() == name)
+                    || TaskImp::ALL.iter().any(|imp| imp.name() == name);
+                if !known {
+                    return Err(format!("--only: unknown implementation {name:?}"));
+                }
+                options.only = Some(name);
             }
             "--no-idle" => options.idle = false,
             "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -92,6 +99,8 @@ type Spread = Vec<((usize, usize), [Option<f64>; 2])>;
 /// What one run measured.
 struct Run {
     rows: Vec<(Case, Row)>,
+    /// The async cases: items/s per implementation.
+    task_rows: Vec<(TaskCase, Row)>,
     spread: Spread,
 }
 
@@ -103,30 +112,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cases: Vec<Case> = CASES
+    let wanted = |name: &str| options.case.as_deref().is_none_or(|case| case == name);
+    let cases: Vec<Case> = CASES.into_iter().filter(|case| wanted(case.name)).collect();
+    let task_cases: Vec<TaskCase> = TASK_CASES
         .into_iter()
-        .filter(|case| options.case.as_deref().is_none_or(|name| case.name == name))
+        .filter(|case| wanted(case.name))
         .collect();
-    if cases.is_empty() {
-        eprintln!(
-            "--case: no such case (known: {})",
-            CASES.map(|case| case.name).join(", ")
-        );
+    if cases.is_empty() && task_cases.is_empty() {
+        let known: Vec<&str> = CASES
+            .iter()
+            .map(|case| case.name)
+            .chain(TASK_CASES.iter().map(|case| case.name))
+            .collect();
+        eprintln!("--case: no such case (known: {})", known.join(", "));
         return ExitCode::from(2);
     }
+    let only = |name: &str| options.only.as_deref().is_none_or(|only| only == name);
     let imps: Vec<Imp> = Imp::ALL
         .into_iter()
-        .filter(|imp| options.only.is_none_or(|only| only == *imp))
+        .filter(|imp| only(imp.name()))
+        .collect();
+    let task_imps: Vec<TaskImp> = TaskImp::ALL
+        .into_iter()
+        .filter(|imp| only(imp.name()))
         .collect();
 
     let began = Instant::now();
     let mut runs = Vec::with_capacity(options.runs);
     for number in 1..=options.runs {
-        let run = measure(&options, &cases, &imps, number);
+        let run = measure(&options, (&cases, &imps), (&task_cases, &task_imps), number);
         if options.runs > 1 {
             println!("run {number}/{}", options.runs);
         }
-        print_lines("", &run.rows);
+        print_lines(&run.rows, &run.task_rows);
         runs.push(run);
     }
     let idle = options.idle.then(|| {
@@ -136,16 +154,19 @@ fn main() -> ExitCode {
     eprintln!("measured in {:.1} s", began.elapsed().as_secs_f64());
 
     println!();
-    let medians = medians(&runs);
-    print_table(&runs, &medians, &options);
-    print_flatness(&medians);
+    let thread_medians = medians(&runs, |run: &Run| &run.rows);
+    let task_medians = medians(&runs, |run: &Run| &run.task_rows);
+    print_table(&runs, &thread_medians, &options);
+    print_task_table(&runs, &task_medians);
+    print_flatness(&thread_medians);
     print_spread(&runs);
     if let Some(idle) = idle {
         print_idle(&idle);
     }
     if options.runs > 1 {
         println!();
-        print_median_lines(&runs, &medians);
+        print_median_lines(&runs, &thread_medians);
+        print_task_median_lines(&runs, &task_medians);
     }
     ExitCode::SUCCESS
 }
@@ -153,8 +174,19 @@ fn main() -> ExitCode {
 /// One run: rounds outermost, each running every case on every implementation once, so the
 /// best of each spreads over the whole run and a slow stretch of a shared machine hits all
 /// cases alike.
-fn measure(options: &Options, cases: &[Case], imps: &[Imp], number: usize) -> Run {
+fn measure(
+    options: &Options,
+    (cases, imps): (&[Case], &[Imp]),
+    (task_cases, task_imps): (&[TaskCase], &[TaskImp]),
+    number: usize,
+) -> Run {
     let mut rows: Vec<(Case, Row)> = cases.iter().map(|case| (*case, Row::new())).collect();
+    let mut task_rows: Vec<(TaskCase, Row)> =
+        task_cases.iter().map(|case| (*case, Row::new())).collect();
+    let keep_best = |row: &mut Row, name, rate: f64| {
+        let best = row.entry(name).or_insert(0.0);
+        *best = best.max(rate);
+    };
     for round in 1..=options.repeats {
         eprint!(
             "run {number}/{} round {round}/{} ",
@@ -163,9 +195,15 @@ fn measure(options: &Options, cases: &[Case], imps: &[Imp], number: usize) -> Ru
         for (case, row) in &mut rows {
             let items = case.items_for(options.base_items);
             for &imp in imps.iter().filter(|imp| case.applies(**imp)) {
-                let rate = case.rate(imp, items);
-                let best = row.entry(imp.name()).or_insert(0.0);
-                *best = best.max(rate);
+                keep_best(row, imp.name(), case.rate(imp, items));
+            }
+            eprint!(".");
+            let _ = std::io::stderr().flush();
+        }
+        for (case, row) in &mut task_rows {
+            let items = case.items_for(options.base_items);
+            for &imp in task_imps {
+                keep_best(row, imp.name(), case.rate(imp, items));
             }
             eprint!(".");
             let _ = std::io::stderr().flush();
@@ -177,7 +215,11 @@ fn measure(options: &Options, cases: &[Case], imps: &[Imp], number: usize) -> Ru
     } else {
         Vec::new()
     };
-    Run { rows, spread }
+    Run {
+        rows,
+        task_rows,
+        spread,
+    }
 }
 
 /// The uncontended cycle and the O(1) claim: one thread, every producer id and kind in turn.
@@ -212,10 +254,10 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// Per case, the median items/s of each implementation over the runs.
-fn medians(runs: &[Run]) -> Vec<(Case, Row)> {
-    runs[0]
-        .rows
+/// Per case of the table `rows_of` picks, the median items/s of each implementation over
+/// the runs.
+fn medians<C: Copy>(runs: &[Run], rows_of: impl Fn(&Run) -> &Vec<(C, Row)>) -> Vec<(C, Row)> {
+    rows_of(&runs[0])
         .iter()
         .enumerate()
         .map(|(i, (case, first))| {
@@ -224,7 +266,7 @@ fn medians(runs: &[Run]) -> Vec<(Case, Row)> {
                 .filter_map(|&name| {
                     median(
                         runs.iter()
-                            .filter_map(|run| run.rows[i].1.get(name).copied())
+                            .filter_map(|run| rows_of(run)[i].1.get(name).copied())
                             .collect(),
                     )
                     .map(|rate| (name, rate))
@@ -235,14 +277,15 @@ fn medians(runs: &[Run]) -> Vec<(Case, Row)> {
         .collect()
 }
 
-/// Per-run ratios marketplace / `over` for case `i`: the median and the range.
+/// Per-run ratios marketplace / `over` for thread case `i`: the median and the range.
 fn ratios(runs: &[Run], i: usize, over: Imp) -> Option<(f64, f64, f64)> {
-    let per_run: Vec<f64> = runs
-        .iter()
-        .filter_map(|run| {
-            let row = &run.rows[i].1;
-            Some(row.get(Imp::Marketplace.name())? / row.get(over.name())?)
-        })
+    ratios_of(runs.iter().map(|run| &run.rows[i].1), over.name())
+}
+
+/// Per-run ratios marketplace / `over` in the rows given: the median and the range.
+fn ratios_of<'r>(rows: impl Iterator<Item = &'r Row>, over: &str) -> Option<(f64, f64, f64)> {
+    let per_run: Vec<f64> = rows
+        .filter_map(|row| Some(row.get("marketplace")? / row.get(over)?))
         .collect();
     let low = per_run.iter().copied().reduce(f64::min)?;
     let high = per_run.iter().copied().reduce(f64::max)?;
@@ -254,11 +297,78 @@ fn cell(row: &Row, imp: Imp, show: impl Fn(f64) -> String) -> String {
         .map_or_else(|| "-".to_owned(), |&rate| show(rate))
 }
 
-fn print_lines(prefix: &str, rows: &[(Case, Row)]) {
+fn print_lines(rows: &[(Case, Row)], task_rows: &[(TaskCase, Row)]) {
     for (case, row) in rows {
-        let mut line = format!("{prefix}case={}", case.name);
+        let mut line = format!("case={}", case.name);
         for imp in Imp::LINE_COLUMNS {
             line += &format!(" {}={}", imp.name(), cell(row, imp, |r| format!("{r:.0}")));
+        }
+        println!("{line}");
+    }
+    for (case, row) in task_rows {
+        println!("case={} {}", case.name, task_cells(row));
+    }
+}
+
+/// `name=items/s` for every async column.
+fn task_cells(row: &Row) -> String {
+    TaskImp::ALL
+        .map(|imp| {
+            let rate = row
+                .get(imp.name())
+                .map_or("-".to_owned(), |r| format!("{r:.0}"));
+            format!("{}={rate}", imp.name())
+        })
+        .join(" ")
+}
+
+const TASK_RATIOS: [TaskImp; 3] = [TaskImp::AsyncChannel, TaskImp::Kanal, TaskImp::TokioMpsc];
+
+fn print_task_table(runs: &[Run], medians: &[(TaskCase, Row)]) {
+    if medians.is_empty() {
+        return;
+    }
+    println!();
+    println!("async tasks on a 2-worker tokio runtime, items/s; ratios are marketplace / other");
+    print!("{:<20}", "case");
+    for imp in TaskImp::ALL {
+        print!(" {:>14}", imp.name());
+    }
+    for over in TASK_RATIOS {
+        print!(" {:>24}", format!("m/{}", over.name()));
+    }
+    println!();
+    for (i, (case, row)) in medians.iter().enumerate() {
+        print!("{:<20}", case.name);
+        for imp in TaskImp::ALL {
+            let rate = row
+                .get(imp.name())
+                .map_or("-".to_owned(), |r| format!("{:.2} M", r / 1e6));
+            print!(" {rate:>14}");
+        }
+        for over in TASK_RATIOS {
+            let shown = match ratios_of(runs.iter().map(|run| &run.task_rows[i].1), over.name()) {
+                Some((ratio, low, high)) if runs.len() > 1 => {
+                    format!("{ratio:.2}x ({low:.2}-{high:.2})")
+                }
+                Some((ratio, _, _)) => format!("{ratio:.2}x"),
+                None => "-".to_owned(),
+            };
+            print!(" {shown:>24}");
+        }
+        println!();
+    }
+}
+
+fn print_task_median_lines(runs: &[Run], medians: &[(TaskCase, Row)]) {
+    for (i, (case, row)) in medians.iter().enumerate() {
+        let mut line = format!("median case={} {}", case.name, task_cells(row));
+        for over in TASK_RATIOS {
+            if let Some((ratio, _, _)) =
+                ratios_of(runs.iter().map(|run| &run.task_rows[i].1), over.name())
+            {
+                line += &format!(" m/{}={ratio:.2}", over.name());
+            }
         }
         println!("{line}");
     }

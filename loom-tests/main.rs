@@ -7,6 +7,7 @@
 
 mod common;
 
+mod async_wake;
 mod claim_and_return;
 mod close;
 mod ids;

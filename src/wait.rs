@@ -108,40 +108,116 @@ impl Waiters {
         fence(Ordering::SeqCst);
         listener
     }
+}
 
-    /// Repeats `attempt` until it gives a value, retrying before it sleeps and then sleeping
-    /// between tries until notified. Gives up with `None` once `deadline` (if any) has
-    /// passed, after one more attempt, or once `closed` is set. The caller has made one
-    /// attempt already.
-    pub(crate) fn wait_blocking<T>(
-        &self,
-        deadline: Option<Instant>,
-        closed: &AtomicBool,
-        mut attempt: impl FnMut() -> Option<T>,
-    ) -> Option<T> {
-        if let Some(value) = retry_before_sleeping(&mut attempt) {
+/// What an attempt found: a result, or the waiters to sleep with until it may succeed.
+pub(crate) enum Attempt<'w, T> {
+    Done(T),
+    WaitOn(&'w Waiters),
+}
+
+/// The registration a waiting loop holds, moved to other waiters when its attempts name
+/// other ones (a consumer waiting for a product with no shelf yet waits on the catalog,
+/// then on the shelf).
+struct Seat<'w> {
+    registration: Option<Registration<'w>>,
+}
+
+impl<'w> Seat<'w> {
+    fn new() -> Self {
+        Self { registration: None }
+    }
+
+    /// Registers with `waiters` (leaving any others) and starts listening there.
+    fn listen(&mut self, waiters: &'w Waiters) -> EventListener {
+        let seated = self
+            .registration
+            .as_ref()
+            .is_some_and(|registration| std::ptr::eq(registration.waiters, waiters));
+        if !seated {
+            self.registration = Some(waiters.register());
+        }
+        waiters.listen()
+    }
+}
+
+/// Blocks until an attempt gives a value: starting from `first` (an attempt the caller just
+/// made), retries a few times spinning and yielding, then sleeps with the waiters the last
+/// attempt named until they are notified, and tries again. Gives up with `None` once
+/// `deadline` (if any) has passed, after one more attempt, or once `closed` is set.
+pub(crate) fn block_until<'w, T>(
+    first: Attempt<'w, T>,
+    deadline: Option<Instant>,
+    closed: &AtomicBool,
+    mut attempt: impl FnMut() -> Attempt<'w, T>,
+) -> Option<T> {
+    let mut next = first;
+    if let Attempt::Done(value) = next {
+        return Some(value);
+    }
+    for retry in retries() {
+        retry.pause();
+        next = attempt();
+        if let Attempt::Done(value) = next {
             return Some(value);
         }
-        let _registration = self.register();
-        loop {
-            let listener = self.listen();
-            if let Some(value) = attempt() {
-                return Some(value);
-            }
+    }
+    let mut seat = Seat::new();
+    loop {
+        let Attempt::WaitOn(waiters) = next else {
+            unreachable!("a done attempt returns at once")
+        };
+        let listener = seat.listen(waiters);
+        next = attempt();
+        match next {
+            Attempt::Done(value) => return Some(value),
             // Ordering: the fence in `listen` and the one in `close` order this read with
             // the closer's store: a waiter that registered before the close is seen by it,
             // one that registered after sees the store.
-            if closed.load(Ordering::Relaxed) {
-                return None;
-            }
-            match deadline {
-                None => listener.wait(),
-                Some(deadline) => {
-                    if listener.wait_deadline(deadline).is_none() {
-                        return attempt();
-                    }
+            _ if closed.load(Ordering::Relaxed) => return None,
+            Attempt::WaitOn(named) if !std::ptr::eq(named, waiters) => continue,
+            Attempt::WaitOn(_) => {}
+        }
+        match deadline {
+            None => listener.wait(),
+            Some(deadline) => {
+                if listener.wait_deadline(deadline).is_none() {
+                    return match attempt() {
+                        Attempt::Done(value) => Some(value),
+                        Attempt::WaitOn(_) => None,
+                    };
                 }
             }
+        }
+    }
+}
+
+/// Waits asynchronously until an attempt gives a value: starting from `first` (an attempt
+/// the caller just made), sleeps with the waiters the last attempt named until they are
+/// notified, and tries again; `None` once `closed` is set. No spinning and no retries: a
+/// task that cannot proceed gives its thread back at once.
+///
+/// Cancel-safe: dropping the future at any await point drops its listener (which passes
+/// on a notification it received but did not use) and its registration; nothing else is
+/// held across an await.
+pub(crate) async fn wait_until<'w, T>(
+    first: Attempt<'w, T>,
+    closed: &AtomicBool,
+    mut attempt: impl FnMut() -> Attempt<'w, T>,
+) -> Option<T> {
+    let mut waiters = match first {
+        Attempt::Done(value) => return Some(value),
+        Attempt::WaitOn(waiters) => waiters,
+    };
+    let mut seat = Seat::new();
+    loop {
+        let listener = seat.listen(waiters);
+        match attempt() {
+            Attempt::Done(value) => return Some(value),
+            // Ordering: as in `block_until`.
+            _ if closed.load(Ordering::Relaxed) => return None,
+            Attempt::WaitOn(named) if !std::ptr::eq(named, waiters) => waiters = named,
+            Attempt::WaitOn(_) => listener.await,
         }
     }
 }
@@ -159,25 +235,42 @@ impl Drop for Registration<'_> {
     }
 }
 
-/// Retries `attempt` while spinning, then while yielding, as a blocking waiter does before it
-/// goes to sleep (see the module docs); `None` if no attempt succeeded. Both phases are
-/// bounded.
+/// The retries of a blocking waiter before it sleeps (see the module docs): a few spaced
+/// out by spinning, then a few after yielding. Both phases are bounded.
+fn retries() -> impl Iterator<Item = Retry> {
+    std::iter::repeat_n(Retry::Spin, SPIN_ATTEMPTS as usize).chain(std::iter::repeat_n(
+        Retry::Yield,
+        YIELDS_BEFORE_SLEEP as usize,
+    ))
+}
+
+/// One retry: how to pause before it.
+#[derive(Clone, Copy)]
+enum Retry {
+    Spin,
+    Yield,
+}
+
+impl Retry {
+    fn pause(self) {
+        match self {
+            Retry::Spin => {
+                for _ in 0..SPINS_BETWEEN_ATTEMPTS {
+                    spin_hint();
+                }
+            }
+            Retry::Yield => yield_now(),
+        }
+    }
+}
+
+/// Retries `attempt` as a blocking waiter does before it goes to sleep; `None` if no retry
+/// succeeded. (The one-lock baseline waits this way too, to compare like with like.)
 pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
-    for _ in 0..SPIN_ATTEMPTS {
-        for _ in 0..SPINS_BETWEEN_ATTEMPTS {
-            spin_hint();
-        }
-        if let Some(value) = attempt() {
-            return Some(value);
-        }
-    }
-    for _ in 0..YIELDS_BEFORE_SLEEP {
-        yield_now();
-        if let Some(value) = attempt() {
-            return Some(value);
-        }
-    }
-    None
+    retries().find_map(|retry| {
+        retry.pause();
+        attempt()
+    })
 }
 
 /// The wake-up protocol on its own: a change that is a plain relaxed write, made before
@@ -201,9 +294,11 @@ mod loom_tests {
                 })
             };
             let closed = AtomicBool::new(false);
-            let woken = waiters.wait_blocking(None, &closed, || {
-                ready.load(Ordering::Relaxed).then_some(())
-            });
+            let attempt = || match ready.load(Ordering::Relaxed) {
+                true => Attempt::Done(()),
+                false => Attempt::WaitOn(&*waiters),
+            };
+            let woken = block_until(attempt(), None, &closed, attempt);
             assert_eq!(woken, Some(()));
             notifier.join().unwrap();
         });
@@ -227,13 +322,14 @@ mod tests {
         let before_registering = (SPIN_ATTEMPTS + YIELDS_BEFORE_SLEEP) as usize;
         let mut attempts = 0;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            waiters.wait_blocking(
+            block_until(
+                Attempt::WaitOn(&waiters),
                 Instant::now().checked_add(Duration::from_secs(10)),
                 &closed,
-                || -> Option<()> {
+                || -> Attempt<'_, ()> {
                     attempts += 1;
                     assert!(attempts <= before_registering, "the user's code panicked");
-                    None
+                    Attempt::WaitOn(&waiters)
                 },
             )
         }));

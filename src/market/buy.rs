@@ -19,6 +19,7 @@ use crate::error::{AddError, OrderError, RemoveError};
 use crate::ids::CartId;
 use crate::product_shelf::ProductShelf;
 use crate::sync::Ordering;
+use crate::wait::{Attempt, block_until, wait_until};
 
 impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
     /// Opens a new, empty cart.
@@ -105,6 +106,63 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             Outcome(&outcome)
         );
         outcome
+    }
+
+    /// Like [`add_to_cart_timeout`](Self::add_to_cart_timeout) with no timeout, as a
+    /// future: when no equal item is on sale, waits (without blocking a thread) until one is
+    /// published or returned, or the marketplace is [closed](Self::close)
+    /// ([`AddError::Unavailable`]).
+    ///
+    /// Runtime-agnostic (it relies on no executor's timers or I/O), and cancel-safe: a
+    /// future dropped before it completes has taken nothing, and leaves no waiter
+    /// registered; a wake-up it received but did not use goes to another waiter. To bound
+    /// the wait, race it with your runtime's timer (as `tokio::time::timeout` does).
+    /// Blocking and async consumers of one product can wait together.
+    ///
+    /// With tokio (any executor will do):
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use marketplace::Marketplace;
+    ///
+    /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+    /// # async fn main() {
+    /// let market = Arc::new(Marketplace::new(1));
+    /// let producer = market.register_producer();
+    /// let cart = market.new_cart();
+    /// let waiting = tokio::spawn({
+    ///     let market = Arc::clone(&market);
+    ///     // Nothing on sale: waits without holding a thread.
+    ///     async move { market.add_to_cart_async(cart, &"tea").await }
+    /// });
+    /// market.publish(producer, "tea").unwrap(); // wakes the task, which takes it
+    /// waiting.await.unwrap().unwrap();
+    /// assert_eq!(market.place_order(cart).unwrap(), vec!["tea"]);
+    /// # }
+    /// ```
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the signature promises a Send future, which `async fn` would leave implicit"
+    )]
+    pub fn add_to_cart_async<'a>(
+        &'a self,
+        cart: CartId,
+        product: &'a P,
+    ) -> impl Future<Output = Result<(), AddError>> + Send + 'a
+    where
+        S: Sync,
+    {
+        async move {
+            let outcome = match self.try_add(cart, product) {
+                Err(AddError::Unavailable) => self.wait_and_add_async(cart, product).await,
+                done => done,
+            };
+            debug!(
+                "add_to_cart_async({cart}, {product:?}) -> {}",
+                Outcome(&outcome)
+            );
+            outcome
+        }
     }
 
     /// Takes one item equal to `product` out of `cart` and puts it back on sale, on the shelf
@@ -212,49 +270,71 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
     }
 
-    /// The slow path of `add_to_cart_timeout`, for an open cart and an unavailable product.
+    /// One attempt at taking an item equal to `product` (hashed `hash`) into `cart`: done
+    /// with the outcome, or the consumers waiting for it (on its shelf, or on the catalog
+    /// while the product has none).
+    fn add_attempt<'a>(
+        &'a self,
+        cart: &OpenCart<'a, P>,
+        product: &P,
+        hash: u64,
+    ) -> Attempt<'a, Result<(), AddError>> {
+        if !cart.is_open() {
+            return Attempt::Done(Err(AddError::UnknownCart));
+        }
+        match self.catalog.get(product, hash) {
+            // Never published: wait for the catalog to grow. Nothing is stored for the
+            // product meanwhile.
+            None => Attempt::WaitOn(&self.catalog.grew),
+            Some(entry) => match self.take_into_cart(cart, &entry.shelf) {
+                Err(AddError::Unavailable) => Attempt::WaitOn(&entry.shelf.arrivals),
+                done => Attempt::Done(done),
+            },
+        }
+    }
+
+    /// After a wait for `product` that ended without taking it because the cart was
+    /// ordered meanwhile: the wait may have been woken for an item it leaves on the
+    /// shelf, so another waiter is woken in its place.
+    fn pass_on(&self, outcome: &Result<(), AddError>, product: &P, hash: u64) {
+        if *outcome == Err(AddError::UnknownCart) {
+            if let Some(entry) = self.catalog.get(product, hash) {
+                entry.shelf.arrivals.notify_one();
+            }
+        }
+    }
+
+    /// The slow path of `add_to_cart_timeout`, for an unavailable product.
     fn wait_and_add(&self, cart: CartId, product: &P, timeout: Duration) -> Result<(), AddError> {
+        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
         if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
             return Err(AddError::Unavailable);
         }
-        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
         let hash = self.catalog.hash(product);
-        loop {
-            if let Some(entry) = self.catalog.get(product, hash) {
-                let shelf = &entry.shelf;
-                let taken = shelf.arrivals.wait_blocking(deadline, &self.closed, || {
-                    if !cart.is_open() {
-                        return Some(Err(AddError::UnknownCart));
-                    }
-                    match self.take_into_cart(&cart, shelf) {
-                        Err(AddError::Unavailable) => None,
-                        done => Some(done),
-                    }
-                });
-                if taken == Some(Err(AddError::UnknownCart)) {
-                    // We may have been woken for an item we leave on the shelf: pass it on.
-                    shelf.arrivals.notify_one();
-                }
-                return taken.unwrap_or(Err(AddError::Unavailable));
-            }
-            // Never published: wait for the catalog to grow, then look again. Nothing is
-            // stored for the product meanwhile.
-            let grown = self.catalog.grew.wait_blocking(deadline, &self.closed, || {
-                if !cart.is_open() {
-                    Some(Err(AddError::UnknownCart))
-                } else {
-                    self.catalog.get(product, hash).map(|_| Ok(()))
-                }
-            });
-            match grown {
-                Some(Ok(())) => continue,
-                Some(Err(error)) => return Err(error),
-                None => return Err(AddError::Unavailable),
-            }
-        }
+        let first = self.add_attempt(&cart, product, hash);
+        let outcome = block_until(first, deadline, &self.closed, || {
+            self.add_attempt(&cart, product, hash)
+        })
+        .unwrap_or(Err(AddError::Unavailable));
+        self.pass_on(&outcome, product, hash);
+        outcome
+    }
+
+    /// The slow path of `add_to_cart_async`, for an unavailable product.
+    async fn wait_and_add_async(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
+        let hash = self.catalog.hash(product);
+        let first = self.add_attempt(&cart, product, hash);
+        let outcome = wait_until(first, &self.closed, || {
+            self.add_attempt(&cart, product, hash)
+        })
+        .await
+        .unwrap_or(Err(AddError::Unavailable));
+        self.pass_on(&outcome, product, hash);
+        outcome
     }
 
     fn try_remove(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {

@@ -18,6 +18,7 @@ use crate::ids::ProducerId;
 use crate::item::Item;
 use crate::producer::Producer;
 use crate::sync::Ordering;
+use crate::wait::{Attempt, block_until, wait_until};
 
 impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
     /// Puts `product` on sale for `producer`.
@@ -127,7 +128,97 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         });
     }
 
-    /// The slow path of `publish_timeout`, for a known producer that was full.
+    /// Like [`publish_timeout`](Self::publish_timeout) with no timeout, as a future: when
+    /// the producer is full, waits (without blocking a thread) until a consumer takes one
+    /// of its products, or the marketplace is [closed](Self::close), which gives the
+    /// product back in [`PublishError::Full`].
+    ///
+    /// Runtime-agnostic (it relies on no executor's timers or I/O), and cancel-safe: a
+    /// future dropped before it completes has published nothing, holds no unit of capacity
+    /// and leaves no waiter registered; its product is dropped with it. To bound the wait,
+    /// race it with your runtime's timer (as `tokio::time::timeout` does). Blocking and
+    /// async publishers of one producer can wait together.
+    ///
+    /// With tokio (any executor will do):
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use marketplace::{Marketplace, PublishError};
+    ///
+    /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+    /// # async fn main() {
+    /// let market = Arc::new(Marketplace::new(1));
+    /// let producer = market.register_producer();
+    /// market.publish(producer, "tea").unwrap();
+    /// let waiting = tokio::spawn({
+    ///     let market = Arc::clone(&market);
+    ///     // Full: waits for room without holding a thread.
+    ///     async move { market.publish_async(producer, "coffee").await }
+    /// });
+    /// let cart = market.new_cart();
+    /// market.add_to_cart(cart, &"tea").unwrap(); // frees room: the task publishes
+    /// waiting.await.unwrap().unwrap();
+    /// assert_eq!(market.available(&"coffee"), 1);
+    ///
+    /// // Bounded with the runtime's timer; the cancelled publish leaves nothing behind.
+    /// let timed = tokio::time::timeout(Duration::from_millis(10), market.publish_async(producer, "cake"));
+    /// assert!(timed.await.is_err());
+    /// assert_eq!(market.shelf_len(producer), Some(1));
+    /// # }
+    /// ```
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the signature promises a Send future, which `async fn` would leave implicit"
+    )]
+    pub fn publish_async(
+        &self,
+        producer: ProducerId,
+        product: P,
+    ) -> impl Future<Output = Result<(), PublishError<P>>> + Send + '_
+    where
+        S: Sync,
+    {
+        async move {
+            let shown = log_enabled!(Level::Debug).then(|| product.clone());
+            let outcome = match self.try_publish(producer, product) {
+                Err(PublishError::Full(product)) => {
+                    self.wait_and_publish_async(producer, product).await
+                }
+                done => done,
+            };
+            if let Some(product) = shown {
+                debug!(
+                    "publish_async({producer}, {product:?}) -> {}",
+                    Outcome(&outcome)
+                );
+            }
+            outcome
+        }
+    }
+
+    /// One attempt at publishing the product in `pending` for `producer` (number
+    /// `index`): done once it is on sale, else the publishers waiting for room.
+    fn publish_attempt<'a>(
+        &'a self,
+        producer: &'a Producer,
+        index: u32,
+        pending: &mut Option<P>,
+        hash: u64,
+    ) -> Attempt<'a, ()> {
+        // The user's `Eq` runs here, before the unit is counted.
+        let entry = self
+            .catalog
+            .get(pending.as_ref().expect("published once"), hash);
+        if !producer.try_reserve(self.queue_size_per_producer) {
+            return Attempt::WaitOn(&producer.room);
+        }
+        let product = pending.take().expect("published once");
+        self.put_counted(producer, index, product, hash, entry);
+        Attempt::Done(())
+    }
+
+    /// The slow path of `publish_timeout`, for a producer that was full.
     fn wait_and_publish(
         &self,
         id: ProducerId,
@@ -145,19 +236,30 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let deadline = Instant::now().checked_add(timeout);
         let hash = self.catalog.hash(&product);
         let mut pending = Some(product);
-        let published = producer.room.wait_blocking(deadline, &self.closed, || {
-            let entry = self
-                .catalog
-                .get(pending.as_ref().expect("published once"), hash);
-            producer.try_reserve(self.queue_size_per_producer).then(|| {
-                let product = pending.take().expect("published once");
-                self.put_counted(producer, id.index, product, hash, entry);
-            })
-        });
-        match published {
-            Some(()) => Ok(()),
-            None => Err(PublishError::Full(pending.expect("not published"))),
-        }
+        let first = self.publish_attempt(producer, id.index, &mut pending, hash);
+        block_until(first, deadline, &self.closed, || {
+            self.publish_attempt(producer, id.index, &mut pending, hash)
+        })
+        .ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
+    }
+
+    /// The slow path of `publish_async`, for a producer that was full.
+    async fn wait_and_publish_async(
+        &self,
+        id: ProducerId,
+        product: P,
+    ) -> Result<(), PublishError<P>> {
+        let Some(producer) = self.producer(id) else {
+            return Err(PublishError::UnknownProducer(product));
+        };
+        let hash = self.catalog.hash(&product);
+        let mut pending = Some(product);
+        let first = self.publish_attempt(producer, id.index, &mut pending, hash);
+        let published = wait_until(first, &self.closed, || {
+            self.publish_attempt(producer, id.index, &mut pending, hash)
+        })
+        .await;
+        published.ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
     }
 }
 

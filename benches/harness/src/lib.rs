@@ -1,6 +1,7 @@
 //! The one benchmark workload, shared by `examples/compare.rs` and the criterion suites in
 //! `benches/`, so the quick table and the criterion groups measure exactly the same thing;
-//! the idle-CPU probe used by `compare` and `tests/idle_cpu.rs`; and the [`Market`] trait
+//! the async handoff of tasks against async channels ([`TASK_CASES`]); the idle-CPU probe
+//! used by `compare` and `tests/idle_cpu.rs`; and the [`Market`] trait
 //! over every marketplace, which the engine's tests use too.
 //!
 //! # The workload
@@ -69,12 +70,14 @@ mod idle;
 mod imp;
 mod market;
 mod spread;
+mod tasks;
 
 pub use case::{CASES, Case};
 pub use idle::{IdleWait, idle_wait};
 pub use imp::Imp;
 pub use market::{Market, STALL, YieldingBaseline};
 pub use spread::spread_cost;
+pub use tasks::{TASK_CASES, TaskCase, TaskImp};
 
 /// Items each producer id may have on the shelf.
 pub const QUEUE_SIZE: usize = 16;

@@ -1,0 +1,286 @@
+//! The async waits on a real runtime (tokio, multi-threaded): many tasks, cancellation
+//! storms, and blocking threads mixed with tasks on one product, each run ending with an
+//! exact account of every item.
+//!
+//! Every product carries a serial that plays no part in equality, so at the end the test
+//! can demand conservation: each item published was ordered exactly once or is still on a
+//! shelf, and nothing else came out.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use marketplace::{AddError, Marketplace, PublishError};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use support::{Tagged, any, item};
+
+type Market = Marketplace<Tagged<u32>>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Serials `producer * 1_000_000 + n`: unique, and naming their maker.
+fn serial(producer: usize, n: usize) -> u64 {
+    (producer * 1_000_000 + n) as u64
+}
+
+/// Everything still on sale, taken and ordered.
+fn drain(market: &Market) -> Vec<u64> {
+    let cart = market.new_cart();
+    while market.add_to_cart(cart, &any(0)).is_ok() {}
+    market
+        .place_order(cart)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.serial)
+        .collect()
+}
+
+/// Each serial in `published` came out exactly once, and nothing else did.
+fn assert_conserved(mut published: Vec<u64>, mut came_out: Vec<u64>) {
+    published.sort_unstable();
+    came_out.sort_unstable();
+    assert_eq!(published.len(), came_out.len(), "items lost or invented");
+    assert!(
+        published == came_out,
+        "the items that came out are not the ones published"
+    );
+}
+
+#[test]
+fn ten_thousand_tasks_move_a_million_items() {
+    const TASKS: usize = 5_000;
+    const EACH: usize = if cfg!(debug_assertions) { 4 } else { 200 };
+    let market = Arc::new(Market::new(4));
+    let producers: Vec<_> = (0..TASKS).map(|_| market.register_producer()).collect();
+    let bought = runtime().block_on(async {
+        let mut handles = Vec::with_capacity(2 * TASKS);
+        for (p, producer) in producers.into_iter().enumerate() {
+            let market = Arc::clone(&market);
+            handles.push(tokio::spawn(async move {
+                for n in 0..EACH {
+                    market
+                        .publish_async(producer, item(0, serial(p, n)))
+                        .await
+                        .unwrap();
+                }
+                Vec::new()
+            }));
+        }
+        for _ in 0..TASKS {
+            let market = Arc::clone(&market);
+            handles.push(tokio::spawn(async move {
+                let cart = market.new_cart();
+                for _ in 0..EACH {
+                    market.add_to_cart_async(cart, &any(0)).await.unwrap();
+                }
+                let order = market.place_order(cart).unwrap();
+                order.into_iter().map(|p| p.serial).collect::<Vec<_>>()
+            }));
+        }
+        let mut bought = Vec::with_capacity(TASKS * EACH);
+        for handle in handles {
+            bought.extend(handle.await.unwrap());
+        }
+        bought
+    });
+    let published = (0..TASKS)
+        .flat_map(|p| (0..EACH).map(move |n| serial(p, n)))
+        .collect();
+    assert_conserved(published, bought);
+    let stats = market.stats();
+    assert_eq!(
+        (stats.items_on_shelves, stats.open_carts),
+        (0, 0),
+        "{stats}"
+    );
+}
+
+#[test]
+fn cancellation_storms_lose_nothing() {
+    const TASKS: usize = 200;
+    const EACH: usize = if cfg!(debug_assertions) { 20 } else { 500 };
+    let market = Arc::new(Market::new(2));
+    let producers: Vec<_> = (0..TASKS).map(|_| market.register_producer()).collect();
+    let (published, bought) = runtime().block_on(async {
+        let mut producing = Vec::new();
+        for (p, producer) in producers.into_iter().enumerate() {
+            let market = Arc::clone(&market);
+            producing.push(tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(p as u64);
+                let mut published = Vec::new();
+                for n in 0..EACH {
+                    // Every publish under a random, short timeout: many are cancelled
+                    // while they wait, and the product is then made again.
+                    let timeout = Duration::from_micros(rng.gen_range(0..=200));
+                    let wanted = serial(p, n);
+                    match tokio::time::timeout(
+                        timeout,
+                        market.publish_async(producer, item(0, wanted)),
+                    )
+                    .await
+                    {
+                        Ok(Ok(())) => published.push(wanted),
+                        Ok(Err(error)) => panic!("publish: {error}"),
+                        Err(_elapsed) => {}
+                    }
+                }
+                published
+            }));
+        }
+        let mut consuming = Vec::new();
+        for c in 0..TASKS {
+            let market = Arc::clone(&market);
+            consuming.push(tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(1_000 + c as u64);
+                let cart = market.new_cart();
+                for _ in 0..EACH {
+                    let timeout = Duration::from_micros(rng.gen_range(0..=200));
+                    match tokio::time::timeout(timeout, market.add_to_cart_async(cart, &any(0)))
+                        .await
+                    {
+                        Ok(Ok(())) | Err(_) => {}
+                        Ok(Err(error)) => panic!("add: {error}"),
+                    }
+                }
+                market
+                    .place_order(cart)
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| p.serial)
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let mut published = Vec::new();
+        for handle in producing {
+            published.extend(handle.await.unwrap());
+        }
+        let mut bought = Vec::new();
+        for handle in consuming {
+            bought.extend(handle.await.unwrap());
+        }
+        (published, bought)
+    });
+    // Quiescent: no future is pending, so nothing may be held anywhere but on the shelves.
+    let stats = market.stats();
+    assert_eq!((stats.open_carts, stats.items_in_carts), (0, 0), "{stats}");
+    let mut came_out = bought;
+    came_out.extend(drain(&market));
+    assert!(!published.is_empty(), "some publishes beat their timeouts");
+    assert_conserved(published, came_out);
+    assert_eq!(market.stats().items_on_shelves, 0);
+}
+
+#[test]
+fn blocking_threads_and_async_tasks_share_one_product() {
+    const EACH: usize = if cfg!(debug_assertions) {
+        1_000
+    } else {
+        50_000
+    };
+    const PATIENCE: Duration = Duration::from_secs(60);
+    let market = Arc::new(Market::new(2));
+    let producers: Vec<_> = (0..4).map(|_| market.register_producer()).collect();
+    let runtime = runtime();
+    let mut tasks = Vec::new();
+    let mut threads = Vec::new();
+    for (p, &producer) in producers.iter().enumerate() {
+        let market = Arc::clone(&market);
+        let publish = move |n| item(0, serial(p, n));
+        if p % 2 == 0 {
+            threads.push(std::thread::spawn(move || {
+                for n in 0..EACH {
+                    assert_eq!(
+                        market.publish_timeout(producer, publish(n), PATIENCE),
+                        Ok(())
+                    );
+                }
+                Vec::new()
+            }));
+        } else {
+            tasks.push(runtime.spawn(async move {
+                for n in 0..EACH {
+                    assert_eq!(market.publish_async(producer, publish(n)).await, Ok(()));
+                }
+                Vec::new()
+            }));
+        }
+    }
+    for c in 0..4 {
+        let market = Arc::clone(&market);
+        if c % 2 == 0 {
+            threads.push(std::thread::spawn(move || {
+                let cart = market.new_cart();
+                for _ in 0..EACH {
+                    assert_eq!(market.add_to_cart_timeout(cart, &any(0), PATIENCE), Ok(()));
+                }
+                market
+                    .place_order(cart)
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| p.serial)
+                    .collect()
+            }));
+        } else {
+            tasks.push(runtime.spawn(async move {
+                let cart = market.new_cart();
+                for _ in 0..EACH {
+                    assert_eq!(market.add_to_cart_async(cart, &any(0)).await, Ok(()));
+                }
+                market
+                    .place_order(cart)
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| p.serial)
+                    .collect()
+            }));
+        }
+    }
+    let mut bought: Vec<u64> = Vec::new();
+    for thread in threads {
+        bought.extend(thread.join().unwrap());
+    }
+    runtime.block_on(async {
+        for task in tasks {
+            bought.extend(task.await.unwrap());
+        }
+    });
+    let published = (0..4)
+        .flat_map(|p| (0..EACH).map(move |n| serial(p, n)))
+        .collect();
+    assert_conserved(published, bought);
+}
+
+#[test]
+fn close_ends_async_waits_with_the_retryable_errors() {
+    let market = Arc::new(Market::new(1));
+    let producer = market.register_producer();
+    market.publish(producer, item(0, 1)).unwrap();
+    let cart = market.new_cart();
+    runtime().block_on(async {
+        let publisher = tokio::spawn({
+            let market = Arc::clone(&market);
+            async move { market.publish_async(producer, item(0, 2)).await }
+        });
+        let consumer = tokio::spawn({
+            let market = Arc::clone(&market);
+            async move { market.add_to_cart_async(cart, &any(7)).await }
+        });
+        tokio::task::yield_now().await;
+        market.close();
+        assert!(matches!(publisher.await.unwrap(), Err(PublishError::Full(p)) if p.serial == 2));
+        assert_eq!(consumer.await.unwrap(), Err(AddError::Unavailable));
+        // Once closed, a wait makes one attempt and returns at once.
+        assert_eq!(
+            market.add_to_cart_async(cart, &any(7)).await,
+            Err(AddError::Unavailable)
+        );
+    });
+    assert_eq!(market.shelf_len(producer), Some(1));
+}
