@@ -114,6 +114,7 @@ impl<P, S> fmt::Debug for Marketplace<P, S> {
         f.debug_struct("Marketplace")
             .field("queue_size_per_producer", &self.queue_size_per_producer)
             .field("producers", &self.producers.count())
+            // Ordering: a report only.
             .field("closed", &self.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
