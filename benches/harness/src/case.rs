@@ -216,39 +216,46 @@ impl Case {
     /// The bare `crossbeam_channel` handoff: one bounded channel per kind group with the
     /// same total capacity, blocking `send` and `recv`, nothing else per item.
     fn run_channel(&self, items: usize) -> Duration {
-        let groups: Vec<(Sender<u64>, Receiver<u64>)> = (0..self.groups())
-            .map(|g| crossbeam_channel::bounded(self.group_capacity(g)))
-            .collect();
-        let groups = &groups;
-        self.timed(
-            |t| {
-                let sender = &groups[t % self.groups()].0;
-                self.produce_local(items, t, |kind| sender.send(kind).expect("receivers live"));
-                0
-            },
-            |c| {
-                let receiver = &groups[c % self.groups()].1;
-                self.consume_local(items, c, || receiver.recv().expect("senders live"))
-            },
+        self.run_bare(
             items,
+            crossbeam_channel::bounded,
+            |sender: &Sender<u64>, kind| sender.send(kind).expect("receivers live"),
+            |receiver: &Receiver<u64>| receiver.recv().expect("senders live"),
         )
     }
 
     /// The same bare handoff on `kanal::bounded`.
     fn run_kanal(&self, items: usize) -> Duration {
-        let groups: Vec<(kanal::Sender<u64>, kanal::Receiver<u64>)> = (0..self.groups())
-            .map(|g| kanal::bounded(self.group_capacity(g)))
+        self.run_bare(
+            items,
+            kanal::bounded,
+            |sender: &kanal::Sender<u64>, kind| sender.send(kind).expect("receivers live"),
+            |receiver: &kanal::Receiver<u64>| receiver.recv().expect("senders live"),
+        )
+    }
+
+    /// A bare channel handoff: one channel per kind group, made by `bounded` with the
+    /// group's capacity; producers `send` their kinds, consumers `recv` carts of them.
+    fn run_bare<S: Sync, R: Sync>(
+        &self,
+        items: usize,
+        bounded: impl Fn(usize) -> (S, R),
+        send: impl Fn(&S, u64) + Sync,
+        recv: impl Fn(&R) -> u64 + Sync,
+    ) -> Duration {
+        let groups: Vec<(S, R)> = (0..self.groups())
+            .map(|g| bounded(self.group_capacity(g)))
             .collect();
-        let groups = &groups;
+        let (groups, send, recv) = (&groups, &send, &recv);
         self.timed(
             |t| {
                 let sender = &groups[t % self.groups()].0;
-                self.produce_local(items, t, |kind| sender.send(kind).expect("receivers live"));
+                self.produce_local(items, t, |kind| send(sender, kind));
                 0
             },
             |c| {
                 let receiver = &groups[c % self.groups()].1;
-                self.consume_local(items, c, || receiver.recv().expect("senders live"))
+                self.consume_local(items, c, || recv(receiver))
             },
             items,
         )

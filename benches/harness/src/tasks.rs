@@ -75,6 +75,42 @@ pub const TASK_CASES: [TaskCase; 2] = [
     },
 ];
 
+/// A bare async handoff on a channel: each producer task clones `$sender` and sends its
+/// share with `$send`; each consumer task clones `$receiver` and receives its share with
+/// `$recv` into a reused local `Vec`. (A macro because the three channels share no trait.)
+macro_rules! bare_handoff {
+    ($case:ident, $items:ident, $produced:ident, $consumed:ident, $sender:ident, $receiver:ident,
+     send: |$s:ident, $n:ident| $send:expr, recv: |$r:ident| $recv:expr) => {
+        $case
+            .timed(
+                $items,
+                |_| {
+                    let $s = $sender.clone();
+                    async move {
+                        for $n in 0..$produced as u64 {
+                            $send;
+                        }
+                        0
+                    }
+                },
+                |_| {
+                    let $r = $receiver.clone();
+                    async move {
+                        let mut cart = Vec::with_capacity(1);
+                        let mut ordered = 0;
+                        for _ in 0..$consumed {
+                            cart.push($recv);
+                            ordered += std::hint::black_box(&cart).len();
+                            cart.clear();
+                        }
+                        ordered
+                    }
+                },
+            )
+            .await
+    };
+}
+
 impl TaskCase {
     /// The item count for a base of `base` items: whole shares for every task.
     pub fn items_for(&self, base: usize) -> usize {
@@ -108,10 +144,7 @@ impl TaskCase {
                             let (market, id) = (Arc::clone(&market), ids[p]);
                             async move {
                                 for _ in 0..produced {
-                                    market
-                                        .publish_async(id, 0)
-                                        .await
-                                        .expect("published");
+                                    market.publish_async(id, 0).await.expect("published");
                                 }
                                 0
                             }
@@ -133,92 +166,22 @@ impl TaskCase {
                 }
                 TaskImp::AsyncChannel => {
                     let (sender, receiver) = async_channel::bounded::<u64>(capacity);
-                    self.timed(
-                        items,
-                        |_| {
-                            let sender = sender.clone();
-                            async move {
-                                for n in 0..produced {
-                                    sender.send(n as u64).await.expect("receivers live");
-                                }
-                                0
-                            }
-                        },
-                        |_| {
-                            let receiver = receiver.clone();
-                            async move {
-                                let mut cart = Vec::with_capacity(1);
-                                let mut ordered = 0;
-                                for _ in 0..consumed {
-                                    cart.push(receiver.recv().await.expect("senders live"));
-                                    ordered += std::hint::black_box(&cart).len();
-                                    cart.clear();
-                                }
-                                ordered
-                            }
-                        },
-                    )
-                    .await
+                    bare_handoff!(self, items, produced, consumed, sender, receiver,
+                        send: |sender, n| sender.send(n).await.expect("receivers live"),
+                        recv: |receiver| receiver.recv().await.expect("senders live"))
                 }
                 TaskImp::Kanal => {
                     let (sender, receiver) = kanal::bounded_async::<u64>(capacity);
-                    self.timed(
-                        items,
-                        |_| {
-                            let sender = sender.clone();
-                            async move {
-                                for n in 0..produced {
-                                    sender.send(n as u64).await.expect("receivers live");
-                                }
-                                0
-                            }
-                        },
-                        |_| {
-                            let receiver = receiver.clone();
-                            async move {
-                                let mut cart = Vec::with_capacity(1);
-                                let mut ordered = 0;
-                                for _ in 0..consumed {
-                                    cart.push(receiver.recv().await.expect("senders live"));
-                                    ordered += std::hint::black_box(&cart).len();
-                                    cart.clear();
-                                }
-                                ordered
-                            }
-                        },
-                    )
-                    .await
+                    bare_handoff!(self, items, produced, consumed, sender, receiver,
+                        send: |sender, n| sender.send(n).await.expect("receivers live"),
+                        recv: |receiver| receiver.recv().await.expect("senders live"))
                 }
                 TaskImp::TokioMpsc => {
                     let (sender, receiver) = tokio::sync::mpsc::channel::<u64>(capacity);
                     let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
-                    self.timed(
-                        items,
-                        |_| {
-                            let sender = sender.clone();
-                            async move {
-                                for n in 0..produced {
-                                    sender.send(n as u64).await.expect("receivers live");
-                                }
-                                0
-                            }
-                        },
-                        |_| {
-                            let receiver = Arc::clone(&receiver);
-                            async move {
-                                let mut cart = Vec::with_capacity(1);
-                                let mut ordered = 0;
-                                for _ in 0..consumed {
-                                    let item = receiver.lock().await.recv().await;
-                                    cart.push(item.expect("senders live"));
-                                    ordered += std::hint::black_box(&cart).len();
-                                    cart.clear();
-                                }
-                                ordered
-                            }
-                        },
-                    )
-                    .await
+                    bare_handoff!(self, items, produced, consumed, sender, receiver,
+                        send: |sender, n| sender.send(n).await.expect("receivers live"),
+                        recv: |receiver| receiver.lock().await.recv().await.expect("senders live"))
                 }
             }
         })
