@@ -1,0 +1,204 @@
+"""A pure-Python ``Marketplace`` behind one ``threading.Lock``: the classic design, with the
+same API and semantics as ``marketplace.Marketplace`` (waiting calls included), for the
+benchmark to race against.
+
+It is written to be fast, not naive: products on sale sit in one FIFO per equality class
+(a dict of deques), so no call scans producers or products; waits sleep on conditions of the
+one lock (one per producer for room, one per product for arrivals) and wake one waiter per
+change. The test suite holds it to the same contract as the engine.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from typing import Any, Hashable
+
+
+def _index(value: Any, what: str) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{what} must not be negative, got {value}")
+    return value
+
+
+def _deadline(timeout: Any) -> float | None:
+    """None: do not wait; math.inf: no limit; else the monotonic deadline."""
+    if timeout is None:
+        return None
+    message = f"timeout must be a number of seconds or None, not {type(timeout).__name__}"
+    if isinstance(timeout, str):
+        raise TypeError(message)
+    try:
+        seconds = float(timeout)
+    except TypeError:
+        raise TypeError(message) from None
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout}")
+    if seconds == 0:
+        return None
+    return time.monotonic() + seconds
+
+
+class LockedMarketplace:
+    """The classic marketplace: every call holds one lock."""
+
+    def __init__(self, queue_size_per_producer: int) -> None:
+        if not isinstance(queue_size_per_producer, int):
+            raise TypeError(
+                "queue_size_per_producer must be an int, "
+                f"not {type(queue_size_per_producer).__name__}"
+            )
+        if not 1 <= queue_size_per_producer <= 2**63 - 1:
+            raise ValueError(
+                f"queue_size_per_producer must be between 1 and {2**63 - 1}, "
+                f"got {queue_size_per_producer}"
+            )
+        self._lock = threading.Lock()
+        self._queue_size = queue_size_per_producer
+        self._on_sale: list[int] = []
+        self._room: list[threading.Condition] = []
+        # product -> deque of (producer, object), oldest first; no empty deques.
+        self._shelves: dict[Hashable, deque] = {}
+        # product -> [condition, waiters]; removed when nobody waits.
+        self._arrivals: dict[Hashable, list] = {}
+        self._carts: dict[int, list] = {}
+        self._next_cart = 0
+        self._closed = False
+
+    @property
+    def queue_size_per_producer(self) -> int:
+        return self._queue_size
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def register_producer(self) -> int:
+        with self._lock:
+            self._on_sale.append(0)
+            self._room.append(threading.Condition(self._lock))
+            return len(self._on_sale) - 1
+
+    def publish(self, producer_id: int, product: Hashable, timeout: Any = None) -> bool:
+        producer = _index(producer_id, "producer_id")
+        deadline = _deadline(timeout)
+        hash(product)
+        with self._lock:
+            if producer >= len(self._on_sale):
+                return False
+            while self._on_sale[producer] >= self._queue_size:
+                if deadline is None or self._closed:
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._room[producer].wait(None if left == math.inf else left)
+            self._put(producer, product, product)
+            return True
+
+    def _put(self, producer: int, product: Hashable, item: Any) -> None:
+        """Puts an item on sale (lock held) and wakes one consumer waiting for it."""
+        self._on_sale[producer] += 1
+        shelf = self._shelves.get(product)
+        if shelf is None:
+            shelf = self._shelves[product] = deque()
+        shelf.append((producer, item))
+        waiting = self._arrivals.get(product)
+        if waiting is not None:
+            waiting[0].notify()
+
+    def new_cart(self) -> int:
+        with self._lock:
+            cart = self._next_cart
+            self._next_cart += 1
+            self._carts[cart] = []
+            return cart
+
+    def add_to_cart(self, cart_id: int, product: Hashable, timeout: Any = None) -> bool:
+        cart_id = _index(cart_id, "cart_id")
+        deadline = _deadline(timeout)
+        hash(product)
+        with self._lock:
+            cart = self._carts.get(cart_id)
+            if cart is None:
+                return False
+            shelf = self._shelves.get(product)
+            if shelf is None:
+                if deadline is None or self._closed:
+                    return False
+                waiting = self._arrivals.get(product)
+                if waiting is None:
+                    waiting = self._arrivals[product] = [threading.Condition(self._lock), 0]
+                waiting[1] += 1
+                try:
+                    while shelf is None:
+                        left = deadline - time.monotonic()
+                        if left <= 0 or self._closed or self._carts.get(cart_id) is not cart:
+                            return False
+                        waiting[0].wait(None if left == math.inf else left)
+                        shelf = self._shelves.get(product)
+                finally:
+                    waiting[1] -= 1
+                    if waiting[1] == 0:
+                        del self._arrivals[product]
+            producer, item = shelf.popleft()
+            if not shelf:
+                del self._shelves[product]
+            self._on_sale[producer] -= 1
+            self._room[producer].notify()
+            cart.append((producer, item))
+            return True
+
+    def remove_from_cart(self, cart_id: int, product: Hashable) -> bool:
+        cart_id = _index(cart_id, "cart_id")
+        hash(product)
+        with self._lock:
+            cart = self._carts.get(cart_id)
+            if cart is None:
+                return False
+            for position, (producer, item) in enumerate(cart):
+                if item == product:
+                    del cart[position]
+                    self._put(producer, item, item)
+                    return True
+            return False
+
+    def place_order(self, cart_id: int) -> list:
+        cart_id = _index(cart_id, "cart_id")
+        with self._lock:
+            cart = self._carts.pop(cart_id, None)
+        if cart is None:
+            raise KeyError(cart_id)
+        return [item for _, item in cart]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for room in self._room:
+                room.notify_all()
+            for waiting in self._arrivals.values():
+                waiting[0].notify_all()
+
+    def shelf_len(self, producer_id: int) -> int | None:
+        producer = _index(producer_id, "producer_id")
+        with self._lock:
+            return self._on_sale[producer] if producer < len(self._on_sale) else None
+
+    def available(self, product: Hashable) -> int:
+        with self._lock:
+            return len(self._shelves.get(product, ()))
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {
+                "producers": len(self._on_sale),
+                "open_carts": len(self._carts),
+                "items_on_shelves": sum(self._on_sale),
+                "items_in_carts": sum(len(cart) for cart in self._carts.values()),
+                "distinct_products": len(self._shelves),
+                "waiting": sum(waiting[1] for waiting in self._arrivals.values()),
+            }

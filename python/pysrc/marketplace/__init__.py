@@ -1,0 +1,23 @@
+"""The classic producer/consumer ``Marketplace``, on a lock-free Rust engine.
+
+Producers publish hashable products, each holding at most ``queue_size_per_producer`` of
+them on sale at once; consumers open carts, add whatever equal product is on sale (from any
+producer, oldest first), may remove items (they go back to the producer that made them),
+and place orders, which return the very objects that were published::
+
+    from marketplace import Marketplace
+
+    market = Marketplace(3)
+    producer = market.register_producer()
+    market.publish(producer, "green tea")          # True
+    cart = market.new_cart()
+    market.add_to_cart(cart, "green tea")          # True
+    market.place_order(cart)                       # ['green tea']
+
+Every call is logged at DEBUG level on the ``marketplace`` logger. See the package's
+README for waiting calls (``timeout=``), threads and what is supported.
+"""
+
+from ._native import MAX_QUEUE_SIZE, Marketplace, __version__
+
+__all__ = ["MAX_QUEUE_SIZE", "Marketplace", "__version__"]

@@ -1,0 +1,98 @@
+//! Checking the arguments Python passes: ids, timeouts and the queue size. Wrong types raise
+//! `TypeError`, impossible values `ValueError`, each naming the argument; ids that are
+//! well-formed but were never issued are not errors here (the methods answer `False`, or
+//! `KeyError` for `place_order`).
+
+use std::time::Duration;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyInt;
+
+/// The largest `queue_size_per_producer` accepted: 2**63 - 1.
+pub(crate) const MAX_QUEUE_SIZE: u64 = i64::MAX as u64;
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |name| name.to_string())
+}
+
+/// An id argument (`producer_id`, `cart_id`): an `int` that is not negative. `Ok(None)` for
+/// one too large to have been issued.
+pub(crate) fn id(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<u64>> {
+    if !value.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int, not {}",
+            type_name(value)
+        )));
+    }
+    match value.extract::<u64>() {
+        Ok(id) => Ok(Some(id)),
+        Err(_) if value.lt(0)? => Err(PyValueError::new_err(format!(
+            "{what} must not be negative, got {value}"
+        ))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The `queue_size_per_producer` argument: an `int` from 1 to 2**63 - 1.
+pub(crate) fn queue_size(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if !value.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "queue_size_per_producer must be an int, not {}",
+            type_name(value)
+        )));
+    }
+    value
+        .extract::<u64>()
+        .ok()
+        .filter(|size| (1..=MAX_QUEUE_SIZE).contains(size))
+        .and_then(|size| usize::try_from(size).ok())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "queue_size_per_producer must be between 1 and {MAX_QUEUE_SIZE}, got {value}"
+            ))
+        })
+}
+
+/// How long a call may wait.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Wait {
+    /// Do not wait (`timeout=None`, or 0): one attempt, as the classic methods.
+    No,
+    /// Wait up to this long.
+    For(Duration),
+    /// Wait as long as it takes (`timeout=math.inf`, or too long to represent).
+    Forever,
+}
+
+/// The `timeout` argument: `None` or a number of seconds, finite or `inf`, not negative.
+pub(crate) fn timeout(value: Option<&Bound<'_, PyAny>>) -> PyResult<Wait> {
+    let Some(value) = value.filter(|value| !value.is_none()) else {
+        return Ok(Wait::No);
+    };
+    if value.is_instance_of::<pyo3::types::PyString>() {
+        // str has no __float__, but say it plainly rather than "must be real number".
+        return Err(PyTypeError::new_err(format!(
+            "timeout must be a number of seconds or None, not {}",
+            type_name(value)
+        )));
+    }
+    let seconds: f64 = value.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "timeout must be a number of seconds or None, not {}",
+            type_name(value)
+        ))
+    })?;
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "timeout must be a number of seconds >= 0 or None, got {value}"
+        )));
+    }
+    if seconds == 0.0 {
+        return Ok(Wait::No);
+    }
+    Ok(Duration::try_from_secs_f64(seconds).map_or(Wait::Forever, Wait::For))
+}

@@ -1,0 +1,738 @@
+//! The `marketplace.Marketplace` class.
+//!
+//! Each call goes through three steps:
+//!
+//! 1. under the GIL, the product is interned: looked up in a Python dict (the user's
+//!    `__hash__` and `__eq__` run here, and only here) to find its equality class, which the
+//!    call pins so the class cannot die and its slot cannot be reused while the call uses it
+//!    (see `state` for the class life cycle); a published object is kept in the object
+//!    table under a handle;
+//! 2. the engine does the work on a [`Key`] (class slot + handle), comparing slots only: it
+//!    never calls back into Python, so it can run with the GIL released;
+//! 3. the pin is given back; ordered items hand back the very objects published and drop
+//!    their class references.
+//!
+//! Waits (`timeout=`) release the GIL in slices of at most [`SLICE`], checking for signals
+//! (`KeyboardInterrupt`) between slices with the GIL held.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use marketplace::{AddError, CartId, ProducerId, PublishError};
+use pyo3::PyTraverseError;
+use pyo3::exceptions::{PyKeyError, PyRuntimeError};
+use pyo3::gc::PyVisit;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::{PyDict, PyList};
+
+use crate::args::{self, Wait};
+use crate::calllog::CallLog;
+use crate::shutdown::Active;
+use crate::state::{Counts, Key, Pin, PinOutcome, State};
+
+/// The longest a wait runs with the GIL released before checking for signals.
+const SLICE: Duration = Duration::from_millis(50);
+
+/// A marketplace of hashable Python products, on the lock-free engine.
+///
+/// Producers publish products (at most `queue_size_per_producer` each on the shelf at
+/// once); consumers fill carts with whatever equal product is on sale, may give items back to
+/// the producer that made them, and place orders, which return the very objects published.
+#[pyclass(frozen, module = "marketplace", name = "Marketplace")]
+pub(crate) struct Marketplace {
+    engine: marketplace::Marketplace<Key>,
+    /// Interning: a representative product of each live equality class -> its token.
+    interned: Py<PyDict>,
+    state: Mutex<State>,
+    /// Threads inside a wait, for `stats()` (and tests that need to know one is blocked).
+    waiting: AtomicUsize,
+    log: CallLog,
+}
+
+/// Counts a thread as waiting while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// When a wait must end.
+#[derive(Clone, Copy)]
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    fn new(wait: Wait) -> Self {
+        match wait {
+            Wait::No => Self(Some(Instant::now())),
+            Wait::For(timeout) => Self(Instant::now().checked_add(timeout)),
+            Wait::Forever => Self(None),
+        }
+    }
+
+    /// How long the next slice may wait, or `None` once the deadline has passed.
+    fn next_slice(self) -> Option<Duration> {
+        match self.0 {
+            None => Some(SLICE),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| left.min(SLICE))
+            }
+        }
+    }
+}
+
+/// A pin that is given back when dropped, unless [`kept`](PinGuard::keep) as an item's own
+/// reference to its class.
+struct PinGuard<'a, 'py> {
+    market: &'a Marketplace,
+    py: Python<'py>,
+    pin: Option<Pin>,
+}
+
+impl PinGuard<'_, '_> {
+    fn slot(&self) -> u32 {
+        self.pin.expect("held until kept or dropped").slot
+    }
+
+    fn keep(mut self) {
+        self.pin = None;
+    }
+}
+
+impl Drop for PinGuard<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(pin) = self.pin.take() {
+            self.market.unref(self.py, &[(pin.slot, 1)]);
+        }
+    }
+}
+
+impl Marketplace {
+    fn state(&self, py: Python<'_>) -> MutexGuard<'_, State> {
+        // Never held while Python code runs or while waiting, so it is free or about to
+        // be; `lock_py_attached` still detaches if it has to wait, so a contended lock can
+        // never hold the GIL (or, free-threaded, stall a stop-the-world pause). A panic under
+        // it leaves plain data; carry on.
+        self.state
+            .lock_py_attached(py)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The equality class of `product`, pinned; `None` when no equal product is alive and
+    /// `create` is false. With `create`, a new class is made if needed. Raises what the
+    /// product's `__hash__` or `__eq__` raise (`TypeError` for an unhashable product).
+    fn class_of(
+        &self,
+        py: Python<'_>,
+        product: &Bound<'_, PyAny>,
+        create: bool,
+    ) -> PyResult<Option<Pin>> {
+        let interned = self.interned.bind(py);
+        let mut retries = 0_u32;
+        loop {
+            match interned.get_item(product)? {
+                Some(token) => {
+                    let token: u64 = token.extract()?;
+                    let found = self.state(py).pin(token);
+                    match found {
+                        PinOutcome::Pinned(pin) => return Ok(Some(pin)),
+                        // No item of the class is alive: nothing to add or remove.
+                        PinOutcome::Dying(_) if !create => return Ok(None),
+                        // This thread is deleting the entry: the product's own `__hash__`
+                        // called back into the market (waiting would never end).
+                        PinOutcome::Dying(thread) if thread == thread::current().id() => {
+                            return Err(PyRuntimeError::new_err(
+                                "a product's __hash__ called back into the marketplace while \
+                                 its equality class was being dropped",
+                            ));
+                        }
+                        // Its dict entry is about to go: let the thread deleting it run.
+                        PinOutcome::Dying(_) => back_off(py, &mut retries),
+                        // Deleted since the dict was read: read it again.
+                        PinOutcome::Gone => {}
+                    }
+                }
+                None if !create => return Ok(None),
+                None => {
+                    let representative = product.clone().unbind();
+                    let (pin, token) = self.state(py).new_class(representative)?;
+                    let stored = interned
+                        .call_method1(intern!(py, "setdefault"), (product, token))
+                        .and_then(|stored| stored.extract::<u64>());
+                    if matches!(stored, Ok(stored) if stored == token) {
+                        return Ok(Some(pin));
+                    }
+                    // An equal product was interned meanwhile (or the dict raised): this
+                    // class never became visible, undo it and use the other one.
+                    let representative = self.state(py).abandon(pin);
+                    drop(representative);
+                    stored?;
+                }
+            }
+        }
+    }
+
+    /// Gives back references to classes (`(slot, count)` pairs); a class left with none is
+    /// deleted from the dict and its slot freed.
+    fn unref(&self, py: Python<'_>, releases: &[(u32, usize)]) {
+        let dying: Vec<(u32, Py<PyAny>)> = {
+            let mut state = self.state(py);
+            releases
+                .iter()
+                .filter_map(|&(slot, count)| {
+                    state
+                        .unref(py, slot, count)
+                        .map(|representative| (slot, representative))
+                })
+                .collect()
+        };
+        for (slot, representative) in dying {
+            let deleted = self.interned.bind(py).del_item(&representative);
+            let freed = self.state(py).finish_dying(slot, deleted.is_ok());
+            drop(freed);
+            if let Err(error) = deleted {
+                // The product's `__hash__` failed this time: the class stays interned, to
+                // be retried when it next has no references.
+                error.write_unraisable(py, Some(representative.bind(py)));
+            }
+        }
+    }
+
+    fn producer(&self, py: Python<'_>, producer_id: Option<u64>) -> Option<ProducerId> {
+        producer_id.and_then(|index| self.state(py).producer(index))
+    }
+
+    fn cart(&self, py: Python<'_>, cart_id: Option<u64>) -> Option<CartId> {
+        cart_id.and_then(|serial| self.state(py).cart(serial))
+    }
+
+    fn try_publish(
+        &self,
+        py: Python<'_>,
+        active: &mut Active,
+        producer_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let producer_id = args::id(producer_id, "producer_id")?;
+        let wait = args::timeout(timeout)?;
+        let Some(producer) = self.producer(py, producer_id) else {
+            product.hash()?;
+            return Ok(false);
+        };
+        let pin = self
+            .class_of(py, product, true)?
+            .expect("a class is made when missing");
+        let pin = PinGuard {
+            market: self,
+            py,
+            pin: Some(pin),
+        };
+        let handle = self.state(py).keep_object(product.clone().unbind())?;
+        let key = Key {
+            slot: pin.slot(),
+            handle,
+        };
+        let published = match self.engine.publish(producer, key) {
+            Ok(()) => Ok(true),
+            Err(PublishError::Full(key)) if wait != Wait::No => {
+                self.wait_to_publish(py, active, producer, key, wait)
+            }
+            Err(_) => Ok(false),
+        };
+        if matches!(published, Ok(true)) {
+            // The pin is now the item's reference to its class, given back when it is ordered.
+            pin.keep();
+        } else {
+            let object = self.state(py).take_object(handle);
+            drop(object);
+        }
+        published
+    }
+
+    /// Retries a refused publish until it succeeds (`true`), the wait ends or the market
+    /// closes (`false`), or a signal handler raises.
+    fn wait_to_publish(
+        &self,
+        py: Python<'_>,
+        active: &mut Active,
+        producer: ProducerId,
+        mut key: Key,
+        wait: Wait,
+    ) -> PyResult<bool> {
+        let _waiting = Waiting::new(&self.waiting);
+        let deadline = Deadline::new(wait);
+        while let Some(slice) = deadline.next_slice() {
+            let engine = &self.engine;
+            match active.detached(py, || engine.publish_timeout(producer, key, slice)) {
+                Ok(()) => return Ok(true),
+                Err(refused) => key = refused.into_product(),
+            }
+            if self.engine.is_closed() {
+                break;
+            }
+            py.check_signals()?;
+        }
+        Ok(false)
+    }
+
+    fn try_add(
+        &self,
+        py: Python<'_>,
+        active: &mut Active,
+        cart_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let cart_id = args::id(cart_id, "cart_id")?;
+        let wait = args::timeout(timeout)?;
+        let Some(cart) = self.cart(py, cart_id) else {
+            product.hash()?;
+            return Ok(false);
+        };
+        // A waiting call makes the class if no equal product is alive yet, to wait on it.
+        let Some(pin) = self.class_of(py, product, wait != Wait::No)? else {
+            return Ok(false);
+        };
+        let pin = PinGuard {
+            market: self,
+            py,
+            pin: Some(pin),
+        };
+        let probe = Key::probe(pin.slot());
+        match self.engine.add_to_cart(cart, &probe) {
+            Ok(()) => Ok(true),
+            Err(AddError::Unavailable) if wait != Wait::No => {
+                self.wait_to_add(py, active, cart, probe, wait)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Retries an unavailable add until an item comes (`true`), the wait ends, the market
+    /// closes or the cart is ordered meanwhile (`false`), or a signal handler raises.
+    fn wait_to_add(
+        &self,
+        py: Python<'_>,
+        active: &mut Active,
+        cart: CartId,
+        probe: Key,
+        wait: Wait,
+    ) -> PyResult<bool> {
+        let _waiting = Waiting::new(&self.waiting);
+        let deadline = Deadline::new(wait);
+        while let Some(slice) = deadline.next_slice() {
+            let engine = &self.engine;
+            match active.detached(py, || engine.add_to_cart_timeout(cart, &probe, slice)) {
+                Ok(()) => return Ok(true),
+                Err(AddError::Unavailable) => {}
+                Err(_) => return Ok(false),
+            }
+            if self.engine.is_closed() {
+                break;
+            }
+            py.check_signals()?;
+        }
+        Ok(false)
+    }
+
+    fn try_remove(
+        &self,
+        py: Python<'_>,
+        cart_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let cart_id = args::id(cart_id, "cart_id")?;
+        let Some(cart) = self.cart(py, cart_id) else {
+            product.hash()?;
+            return Ok(false);
+        };
+        let Some(pin) = self.class_of(py, product, false)? else {
+            return Ok(false);
+        };
+        let pin = PinGuard {
+            market: self,
+            py,
+            pin: Some(pin),
+        };
+        Ok(self
+            .engine
+            .remove_from_cart(cart, &Key::probe(pin.slot()))
+            .is_ok())
+    }
+
+    fn try_order<'py>(
+        &self,
+        py: Python<'py>,
+        cart_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let serial = args::id(cart_id, "cart_id")?;
+        let no_such_cart = || PyKeyError::new_err(cart_id.clone().unbind());
+        let cart = serial
+            .and_then(|serial| self.state(py).remove_cart(serial))
+            .ok_or_else(no_such_cart)?;
+        let keys = self.engine.place_order(cart).map_err(|_| no_such_cart())?;
+        let objects: Vec<Py<PyAny>> = {
+            let mut state = self.state(py);
+            keys.iter()
+                .map(|key| state.take_object(key.handle))
+                .collect()
+        };
+        // One release per class, however many of its items the cart holds.
+        let mut slots: Vec<u32> = keys.iter().map(|key| key.slot).collect();
+        slots.sort_unstable();
+        let releases: Vec<(u32, usize)> = slots
+            .chunk_by(|a, b| a == b)
+            .map(|run| (run[0], run.len()))
+            .collect();
+        self.unref(py, &releases);
+        PyList::new(py, objects)
+    }
+
+    fn counts(&self, py: Python<'_>) -> (Counts, usize) {
+        let state = self.state(py);
+        (state.counts(), state.open_carts())
+    }
+}
+
+/// Lets the thread deleting a dying class's dict entry run: releases the GIL for a moment
+/// (it may be waiting for it), then for longer if that was not enough.
+fn back_off(py: Python<'_>, retries: &mut u32) {
+    *retries += 1;
+    if *retries < 16 {
+        py.detach(thread::yield_now);
+    } else {
+        py.detach(|| thread::sleep(Duration::from_micros(100)));
+    }
+}
+
+#[pymethods]
+impl Marketplace {
+    /// Creates a marketplace where each producer may have up to `queue_size_per_producer`
+    /// products on sale at once (an int from 1 to 2**63 - 1).
+    #[new]
+    fn new(py: Python<'_>, queue_size_per_producer: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let _active = Active::enter(py);
+        let queue_size = args::queue_size(queue_size_per_producer)?;
+        Ok(Self {
+            engine: marketplace::Marketplace::new(queue_size),
+            interned: PyDict::new(py).unbind(),
+            state: Mutex::new(State::default()),
+            waiting: AtomicUsize::new(0),
+            log: CallLog::new(py)?,
+        })
+    }
+
+    /// How many products one producer may have on sale at once.
+    #[getter]
+    fn queue_size_per_producer(&self) -> usize {
+        self.engine.queue_size_per_producer()
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.engine.is_closed()
+    }
+
+    /// Registers a producer; returns its id (0, 1, 2, ... in call order).
+    fn register_producer(&self, py: Python<'_>) -> usize {
+        let _active = Active::enter(py);
+        let id = self.engine.register_producer();
+        self.state(py).add_producer(id);
+        let index = id.index();
+        if self.log.enabled(py) {
+            self.log.record(
+                py,
+                "register_producer()",
+                [],
+                Ok(index.into_pyobject_any(py)),
+            );
+        }
+        index
+    }
+
+    /// Puts `product` on sale for `producer_id`. Returns False when that producer already
+    /// has `queue_size_per_producer` products on sale (or was never registered). With a
+    /// `timeout` (seconds), waits up to that long for room, with the GIL released.
+    #[pyo3(signature = (producer_id, product, timeout=None))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        producer_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let mut active = Active::enter(py);
+        let outcome = self.try_publish(py, &mut active, producer_id, product, timeout);
+        if self.log.enabled(py) {
+            let args = [producer_id.clone(), product.clone()];
+            match timeout {
+                None => self.log.record(
+                    py,
+                    "publish(producer_id=%r, product=%r)",
+                    args,
+                    log_outcome(py, &outcome),
+                ),
+                Some(timeout) => self.log.record(
+                    py,
+                    "publish(producer_id=%r, product=%r, timeout=%r)",
+                    args.into_iter().chain([timeout.clone()]),
+                    log_outcome(py, &outcome),
+                ),
+            }
+        }
+        outcome
+    }
+
+    /// Opens a new cart; returns its id (0, 1, 2, ... in call order).
+    fn new_cart(&self, py: Python<'_>) -> u64 {
+        let _active = Active::enter(py);
+        let id = self.engine.new_cart();
+        self.state(py).add_cart(id);
+        let serial = id.serial();
+        if self.log.enabled(py) {
+            self.log
+                .record(py, "new_cart()", [], Ok(serial.into_pyobject_any(py)));
+        }
+        serial
+    }
+
+    /// Moves one product equal to `product`, from any producer (the oldest on sale), into the
+    /// cart. Returns False when none is on sale (or the cart is not open). With a `timeout`
+    /// (seconds), waits up to that long for one, with the GIL released.
+    #[pyo3(signature = (cart_id, product, timeout=None))]
+    fn add_to_cart(
+        &self,
+        py: Python<'_>,
+        cart_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let mut active = Active::enter(py);
+        let outcome = self.try_add(py, &mut active, cart_id, product, timeout);
+        if self.log.enabled(py) {
+            let args = [cart_id.clone(), product.clone()];
+            match timeout {
+                None => self.log.record(
+                    py,
+                    "add_to_cart(cart_id=%r, product=%r)",
+                    args,
+                    log_outcome(py, &outcome),
+                ),
+                Some(timeout) => self.log.record(
+                    py,
+                    "add_to_cart(cart_id=%r, product=%r, timeout=%r)",
+                    args.into_iter().chain([timeout.clone()]),
+                    log_outcome(py, &outcome),
+                ),
+            }
+        }
+        outcome
+    }
+
+    /// Takes one product equal to `product` out of the cart and puts it back on sale for the
+    /// producer that made it (even if that producer is full). Returns False when the cart
+    /// holds no equal product (or is not open).
+    fn remove_from_cart(
+        &self,
+        py: Python<'_>,
+        cart_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let _active = Active::enter(py);
+        let outcome = self.try_remove(py, cart_id, product);
+        if self.log.enabled(py) {
+            self.log.record(
+                py,
+                "remove_from_cart(cart_id=%r, product=%r)",
+                [cart_id.clone(), product.clone()],
+                log_outcome(py, &outcome),
+            );
+        }
+        outcome
+    }
+
+    /// Places the order: returns the cart's products (the very objects published) in the
+    /// order they were added. The cart id is then spent. KeyError for a cart not open.
+    fn place_order<'py>(
+        &self,
+        py: Python<'py>,
+        cart_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let _active = Active::enter(py);
+        let outcome = self.try_order(py, cart_id);
+        if self.log.enabled(py) {
+            let logged = match &outcome {
+                Ok(products) => Ok(products.clone().into_any()),
+                Err(error) => Err(error),
+            };
+            self.log
+                .record(py, "place_order(cart_id=%r)", [cart_id.clone()], logged);
+        }
+        outcome
+    }
+
+    /// Wakes every thread waiting in `publish` or `add_to_cart` (they return False); later
+    /// waits return at once. Non-waiting calls keep working.
+    fn close(&self, py: Python<'_>) {
+        let _active = Active::enter(py);
+        self.engine.close();
+        if self.log.enabled(py) {
+            self.log
+                .record(py, "close()", [], Ok(py.None().into_bound(py)));
+        }
+    }
+
+    /// How many products the producer has on sale now (returned ones included); None for an
+    /// id never issued.
+    fn shelf_len(&self, py: Python<'_>, producer_id: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        let _active = Active::enter(py);
+        let producer_id = args::id(producer_id, "producer_id")?;
+        Ok(self
+            .producer(py, producer_id)
+            .and_then(|producer| self.engine.shelf_len(producer)))
+    }
+
+    /// How many products equal to `product` are on sale now.
+    fn available(&self, py: Python<'_>, product: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let _active = Active::enter(py);
+        let Some(pin) = self.class_of(py, product, false)? else {
+            return Ok(0);
+        };
+        let pin = PinGuard {
+            market: self,
+            py,
+            pin: Some(pin),
+        };
+        Ok(self.engine.available(&Key::probe(pin.slot())))
+    }
+
+    /// A snapshot of the marketplace's size, as a dict.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let _active = Active::enter(py);
+        let engine = self.engine.stats();
+        let (counts, open_carts) = self.counts(py);
+        let stats = PyDict::new(py);
+        stats.set_item("producers", engine.producers)?;
+        stats.set_item("open_carts", open_carts)?;
+        stats.set_item("items_on_shelves", engine.items_on_shelves)?;
+        stats.set_item("items_in_carts", engine.items_in_carts)?;
+        stats.set_item("distinct_products", counts.classes)?;
+        stats.set_item("waiting", self.waiting.load(Ordering::Relaxed))?;
+        Ok(stats)
+    }
+
+    /// Internal sizes, for tests of the memory bound: equality classes alive, entries in the
+    /// interning dict, class slots ever made (the engine's catalog size), objects held and
+    /// the object table's capacity.
+    fn _interned<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let _active = Active::enter(py);
+        let (counts, _) = self.counts(py);
+        let sizes = PyDict::new(py);
+        sizes.set_item("classes", counts.classes)?;
+        sizes.set_item("dict", self.interned.bind(py).len())?;
+        sizes.set_item("slots", counts.slots)?;
+        sizes.set_item("objects", counts.objects)?;
+        sizes.set_item("object_slots", counts.object_slots)?;
+        Ok(sizes)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let _active = Active::enter(py);
+        let engine = self.engine.stats();
+        let (_, open_carts) = self.counts(py);
+        format!(
+            "<marketplace.Marketplace queue_size_per_producer={} producers={} open_carts={} \
+             items_on_shelves={} items_in_carts={}{}>",
+            self.engine.queue_size_per_producer(),
+            engine.producers,
+            open_carts,
+            engine.items_on_shelves,
+            engine.items_in_carts,
+            if self.engine.is_closed() {
+                " closed"
+            } else {
+                ""
+            },
+        )
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.interned)?;
+        for object in self.log.objects() {
+            visit.call(object)?;
+        }
+        // The lock is never held while Python code (and so the collector) runs; if it ever
+        // were, skipping its objects only makes the collector keep them (it cannot free an
+        // object whose references it was not shown).
+        if let Ok(state) = self.state.try_lock() {
+            let mut failed = None;
+            state.for_each_object(|object| match visit.call(object) {
+                Ok(()) => true,
+                Err(error) => {
+                    failed = Some(error);
+                    false
+                }
+            });
+            if let Some(error) = failed {
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A call's outcome as `CallLog::record` shows it.
+fn log_outcome<'a, 'py>(
+    py: Python<'py>,
+    outcome: &'a PyResult<bool>,
+) -> Result<Bound<'py, PyAny>, &'a PyErr> {
+    match outcome {
+        Ok(done) => Ok(done.into_pyobject_any(py)),
+        Err(error) => Err(error),
+    }
+}
+
+/// Conversion of plain results to Python objects for the log (infallible for these types).
+trait IntoPyObjectAny {
+    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny>;
+}
+
+impl IntoPyObjectAny for bool {
+    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny> {
+        pyo3::types::PyBool::new(py, self).to_owned().into_any()
+    }
+}
+
+impl IntoPyObjectAny for usize {
+    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny> {
+        self.into_pyobject(py)
+            .map_or_else(|_| py.None().into_bound(py), Bound::into_any)
+    }
+}
+
+impl IntoPyObjectAny for u64 {
+    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny> {
+        self.into_pyobject(py)
+            .map_or_else(|_| py.None().into_bound(py), Bound::into_any)
+    }
+}
+
+/// Registers the class in the module.
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Marketplace>()
+}

@@ -1,0 +1,345 @@
+//! The binding's own bookkeeping, kept behind one `Mutex` in the `Marketplace` object: which
+//! equality class each live product belongs to, the exact objects that were published, and
+//! the Python-visible ids of producers and carts.
+//!
+//! Nothing in here runs Python code: the lock is only ever held for a few steps of plain
+//! Rust (no `__hash__`, `__eq__`, `__del__` or logging under it), so a thread holding it can
+//! neither lose the GIL in the middle nor wait for another thread. Python objects are moved
+//! in and out (a move or an incref runs no Python code) but never dropped under the lock:
+//! every method that lets go of an object hands it back to the caller, who drops it after
+//! unlocking (a decref to zero may run a finaliser).
+//!
+//! Classes: products are interned into equality classes by a Python dict (owned by the
+//! `Marketplace`, outside this lock) that maps a representative product to a token
+//! `(generation << 32) | slot`. The slot is the key the engine compares on (`Key`); the
+//! generation tells a slot's successive classes apart, so a token read from the dict before
+//! its class died is recognised as stale. A class lives while anything refers to it: its
+//! items (on shelves, in carts, being published) and the operations in flight that named it
+//! (pins). When the count drops to zero the class is marked dying, its dict entry is deleted
+//! (outside this lock), then its slot is freed for the next new class. So the dict, the class
+//! table and the engine's catalog (one entry per slot ever used) are bounded by the number
+//! of distinct products alive at once, not by the number ever published.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::thread::{self, ThreadId};
+
+use marketplace::{CartId, ProducerId};
+use pyo3::prelude::*;
+
+/// The product type the engine works on: an equality class (compared and hashed alone) and
+/// the handle of the exact object published (ignored by `Eq` and `Hash`).
+#[derive(Clone, Copy)]
+pub(crate) struct Key {
+    /// The class's slot: equal Python products share it while any of them is alive.
+    pub(crate) slot: u32,
+    /// Where the published object is kept in [`Objects`]; `PROBE` for a key that only asks
+    /// for a class (`add_to_cart`, `remove_from_cart`).
+    pub(crate) handle: u32,
+}
+
+impl Key {
+    /// The handle of a key that names a class but no object.
+    pub(crate) const PROBE: u32 = u32::MAX;
+
+    /// A key that asks the engine for any item of class `slot`.
+    pub(crate) fn probe(slot: u32) -> Self {
+        Self {
+            slot,
+            handle: Self::PROBE,
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.slot == other.slot
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.slot.hash(state);
+    }
+}
+
+/// Shown only by the engine's own `log` records, which this module does not forward (calls
+/// are logged at the Python boundary, with the products' reprs; see `calllog`).
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.handle == Self::PROBE {
+            write!(f, "class #{}", self.slot)
+        } else {
+            write!(f, "class #{} (object #{})", self.slot, self.handle)
+        }
+    }
+}
+
+/// A reference an operation holds on a live class, taken by [`State::pin`] or
+/// [`State::new_class`] and given back with [`State::unref`] (or kept as an item's own).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pin {
+    pub(crate) slot: u32,
+}
+
+/// What [`State::pin`] found for a token read from the interning dict.
+#[derive(Debug)]
+pub(crate) enum PinOutcome {
+    /// The class is alive and now pinned.
+    Pinned(Pin),
+    /// The class has no items and no pins left and its dict entry is being deleted (by this
+    /// thread): nothing equal is on sale or in a cart. Ask the dict again once the deletion
+    /// is done.
+    Dying(ThreadId),
+    /// The token is stale: its class is gone (the dict no longer holds it).
+    Gone,
+}
+
+/// One equality class of products.
+struct Class {
+    /// Items of the class alive in the market (published, on shelves, in carts) plus the
+    /// pins of operations in flight.
+    refs: usize,
+    /// The thread deleting the dict entry, from when `refs` reached zero until the entry is
+    /// deleted (then the class goes) or the deletion fails (then it lives on, unreferenced,
+    /// and is retried next time).
+    dying: Option<ThreadId>,
+    /// The object that is the class's key in the interning dict, to delete the entry by.
+    representative: Py<PyAny>,
+}
+
+/// A slot of the class table.
+struct ClassSlot {
+    /// Bumped each time a new class takes the slot.
+    generation: u32,
+    class: Option<Class>,
+}
+
+/// The token stored in the interning dict for the class in `slot` at `generation`.
+pub(crate) fn token(slot: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(slot)
+}
+
+/// The exact objects published and not yet ordered, each under the handle its item carries.
+#[derive(Default)]
+struct Objects {
+    slots: Vec<Option<Py<PyAny>>>,
+    free: Vec<u32>,
+}
+
+/// Everything the binding keeps besides the engine and the interning dict.
+#[derive(Default)]
+pub(crate) struct State {
+    /// Producer ids by Python index (the engine's own index); a slot stays `None` only while
+    /// a concurrent registration is between the engine and this table.
+    producers: Vec<Option<ProducerId>>,
+    /// Open carts by Python id (the engine's serial). Removed when the order is placed.
+    carts: HashMap<u64, CartId>,
+    /// The class table, indexed by slot.
+    classes: Vec<ClassSlot>,
+    /// Slots with no class, reused first.
+    free_slots: Vec<u32>,
+    /// Classes alive (including dying ones).
+    live_classes: usize,
+    objects: Objects,
+}
+
+/// Counters for `stats()` and the tests.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Counts {
+    /// Equality classes alive.
+    pub(crate) classes: usize,
+    /// Slots ever made: the engine's catalog holds one entry per slot.
+    pub(crate) slots: usize,
+    /// Published objects held (on shelves, in carts, or being published).
+    pub(crate) objects: usize,
+    /// Capacity of the object table (its high-water mark).
+    pub(crate) object_slots: usize,
+}
+
+impl State {
+    pub(crate) fn add_producer(&mut self, id: ProducerId) {
+        let index = id.index();
+        if self.producers.len() <= index {
+            self.producers.resize(index + 1, None);
+        }
+        self.producers[index] = Some(id);
+    }
+
+    pub(crate) fn producer(&self, index: u64) -> Option<ProducerId> {
+        let index = usize::try_from(index).ok()?;
+        self.producers.get(index).copied().flatten()
+    }
+
+    pub(crate) fn add_cart(&mut self, id: CartId) {
+        self.carts.insert(id.serial(), id);
+    }
+
+    pub(crate) fn cart(&self, serial: u64) -> Option<CartId> {
+        self.carts.get(&serial).copied()
+    }
+
+    pub(crate) fn remove_cart(&mut self, serial: u64) -> Option<CartId> {
+        self.carts.remove(&serial)
+    }
+
+    pub(crate) fn open_carts(&self) -> usize {
+        self.carts.len()
+    }
+
+    /// Pins the class `token` names, if it is still that class.
+    pub(crate) fn pin(&mut self, token: u64) -> PinOutcome {
+        // The token is (generation << 32) | slot: the truncations take each half.
+        let slot = token as u32;
+        let generation = (token >> 32) as u32;
+        match self.classes.get_mut(slot as usize) {
+            Some(ClassSlot {
+                generation: current,
+                class: Some(class),
+            }) if *current == generation => {
+                if let Some(thread) = class.dying {
+                    PinOutcome::Dying(thread)
+                } else {
+                    class.refs += 1;
+                    PinOutcome::Pinned(Pin { slot })
+                }
+            }
+            _ => PinOutcome::Gone,
+        }
+    }
+
+    /// Makes a new class, pinned once, with `representative` as its dict key; returns the
+    /// pin and the token to store in the dict.
+    pub(crate) fn new_class(&mut self, representative: Py<PyAny>) -> PyResult<(Pin, u64)> {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(self.classes.len())
+                    .ok()
+                    .filter(|&slot| slot != u32::MAX)
+                    .ok_or_else(|| {
+                        pyo3::exceptions::PyMemoryError::new_err(
+                            "too many distinct products in the marketplace at once",
+                        )
+                    })?;
+                self.classes.push(ClassSlot {
+                    generation: 0,
+                    class: None,
+                });
+                slot
+            }
+        };
+        let entry = &mut self.classes[slot as usize];
+        entry.generation = entry.generation.wrapping_add(1);
+        entry.class = Some(Class {
+            refs: 1,
+            dying: None,
+            representative,
+        });
+        self.live_classes += 1;
+        Ok((Pin { slot }, token(slot, entry.generation)))
+    }
+
+    /// Undoes `new_class` for a class that never reached the dict (another thread's equal
+    /// product got there first). Returns its representative, to drop after unlocking.
+    pub(crate) fn abandon(&mut self, pin: Pin) -> Py<PyAny> {
+        self.free(pin.slot)
+    }
+
+    /// Gives back `count` references to the class in `slot`. When none are left the class
+    /// is marked dying and a new reference to its representative is returned: the caller
+    /// deletes the dict entry with it and then calls [`finish_dying`](Self::finish_dying).
+    pub(crate) fn unref(&mut self, py: Python<'_>, slot: u32, count: usize) -> Option<Py<PyAny>> {
+        let class = self.class_mut(slot);
+        class.refs = class
+            .refs
+            .checked_sub(count)
+            .expect("a class is referenced by each of its items and pins");
+        if class.refs == 0 {
+            class.dying = Some(thread::current().id());
+            Some(class.representative.clone_ref(py))
+        } else {
+            None
+        }
+    }
+
+    /// Ends a class's dying: its dict entry was deleted (`deleted`), so the class goes and its
+    /// slot is free (the representative comes back, to drop after unlocking); or the deletion
+    /// failed and the class lives on unreferenced, to be retried when it next drops to zero.
+    pub(crate) fn finish_dying(&mut self, slot: u32, deleted: bool) -> Option<Py<PyAny>> {
+        if deleted {
+            Some(self.free(slot))
+        } else {
+            self.class_mut(slot).dying = None;
+            None
+        }
+    }
+
+    fn free(&mut self, slot: u32) -> Py<PyAny> {
+        let class = self.classes[slot as usize]
+            .class
+            .take()
+            .expect("a live class is being freed");
+        self.free_slots.push(slot);
+        self.live_classes -= 1;
+        class.representative
+    }
+
+    fn class_mut(&mut self, slot: u32) -> &mut Class {
+        self.classes
+            .get_mut(slot as usize)
+            .and_then(|entry| entry.class.as_mut())
+            .expect("the slot holds a live class")
+    }
+
+    /// Keeps `object` until its item is ordered or refused; returns its handle.
+    pub(crate) fn keep_object(&mut self, object: Py<PyAny>) -> PyResult<u32> {
+        let objects = &mut self.objects;
+        if let Some(handle) = objects.free.pop() {
+            objects.slots[handle as usize] = Some(object);
+            return Ok(handle);
+        }
+        let handle = u32::try_from(objects.slots.len())
+            .ok()
+            .filter(|&handle| handle != Key::PROBE)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyMemoryError::new_err(
+                    "too many products in the marketplace at once",
+                )
+            })?;
+        objects.slots.push(Some(object));
+        Ok(handle)
+    }
+
+    /// Takes back the object kept under `handle` (to drop after unlocking, or to return).
+    pub(crate) fn take_object(&mut self, handle: u32) -> Py<PyAny> {
+        let object = self.objects.slots[handle as usize]
+            .take()
+            .expect("an item's object is kept until it is ordered");
+        self.objects.free.push(handle);
+        object
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        Counts {
+            classes: self.live_classes,
+            slots: self.classes.len(),
+            objects: self.objects.slots.len() - self.objects.free.len(),
+            object_slots: self.objects.slots.len(),
+        }
+    }
+
+    /// Every Python object held, for the garbage collector.
+    pub(crate) fn for_each_object(&self, visit: impl FnMut(&Py<PyAny>) -> bool) -> bool {
+        let representatives = self
+            .classes
+            .iter()
+            .filter_map(|entry| entry.class.as_ref())
+            .map(|class| &class.representative);
+        let objects = self.objects.slots.iter().flatten();
+        representatives.chain(objects).all(visit)
+    }
+}

@@ -1,0 +1,451 @@
+"""Every method's contract, return types and errors. Tests that take `any_market` run on both
+the engine and the pure-Python baseline of the benchmark, which must agree."""
+
+from __future__ import annotations
+
+import ast
+import math
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import Tea
+
+import marketplace
+from marketplace import Marketplace
+
+LINDEN = Tea("Linden", 9, "Herbal")
+MINT = Tea("Mint", 5, "Green")
+
+BAD_IDS = [
+    ("0", TypeError, "must be an int, not str"),
+    (0.0, TypeError, "must be an int, not float"),
+    (None, TypeError, "must be an int, not NoneType"),
+    (-1, ValueError, "must not be negative"),
+]
+
+
+# --- construction ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 3, 1_000_000, 2**63 - 1])
+def test_queue_size_accepted(any_market, size):
+    market = any_market(size)
+    assert market.queue_size_per_producer == size
+
+
+@pytest.mark.parametrize("size", [0, -1, -(2**70), 2**63, 2**64, 10**30])
+def test_queue_size_out_of_range_is_value_error(any_market, size):
+    with pytest.raises(ValueError, match="between 1 and 9223372036854775807"):
+        any_market(size)
+
+
+@pytest.mark.parametrize("size", [1.0, "3", None, [3]])
+def test_queue_size_of_wrong_type_is_type_error(any_market, size):
+    with pytest.raises(TypeError, match="queue_size_per_producer must be an int"):
+        any_market(size)
+
+
+def test_queue_size_is_required():
+    with pytest.raises(TypeError):
+        Marketplace()  # type: ignore[call-arg]
+
+
+def test_module_exports():
+    assert marketplace.Marketplace is Marketplace
+    assert marketplace.MAX_QUEUE_SIZE == 2**63 - 1
+    assert isinstance(marketplace.__version__, str)
+    assert Marketplace.__module__ == "marketplace"
+
+
+# --- register_producer, publish ---------------------------------------------------------
+
+
+def test_register_producer_counts_from_zero(any_market):
+    market = any_market(1)
+    assert [market.register_producer() for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert market.stats()["producers"] == 5
+
+
+def test_publish_until_full(any_market):
+    market = any_market(2)
+    producer = market.register_producer()
+    assert market.publish(producer, LINDEN) is True
+    assert market.publish(producer, MINT) is True
+    assert market.publish(producer, LINDEN) is False
+    assert market.shelf_len(producer) == 2
+    # Another producer has its own queue.
+    other = market.register_producer()
+    assert market.publish(other, LINDEN) is True
+    # Taking an item into a cart frees a unit at once.
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, MINT) is True
+    assert market.publish(producer, LINDEN) is True
+
+
+@pytest.mark.parametrize("producer_id", [1, 7, 2**40, 2**64, 10**30])
+def test_publish_for_a_producer_never_registered_is_false(any_market, producer_id):
+    market = any_market(1)
+    market.register_producer()
+    assert market.publish(producer_id, LINDEN) is False
+    assert market.available(LINDEN) == 0
+
+
+@pytest.mark.parametrize("bad, error, message", BAD_IDS)
+def test_publish_with_a_bad_producer_id(any_market, bad, error, message):
+    market = any_market(1)
+    market.register_producer()
+    with pytest.raises(error, match=f"producer_id {message}"):
+        market.publish(bad, LINDEN)
+
+
+@pytest.mark.parametrize("product", [[1], {"a": 1}, {1}, bytearray(b"x")])
+def test_publish_of_an_unhashable_product_is_type_error(any_market, product):
+    market = any_market(1)
+    producer = market.register_producer()
+    with pytest.raises(TypeError, match="unhashable"):
+        market.publish(producer, product)
+    # Also for a producer that does not exist: the product is checked either way.
+    with pytest.raises(TypeError, match="unhashable"):
+        market.publish(99, product)
+    assert market.stats()["items_on_shelves"] == 0
+
+
+@pytest.mark.parametrize(
+    "timeout, error",
+    [("1", TypeError), ([1], TypeError), (-1, ValueError), (-0.5, ValueError), (math.nan, ValueError)],
+)
+def test_bad_timeouts(any_market, timeout, error):
+    market = any_market(1)
+    producer = market.register_producer()
+    cart = market.new_cart()
+    with pytest.raises(error, match="timeout must be a number of seconds"):
+        market.publish(producer, LINDEN, timeout=timeout)
+    with pytest.raises(error, match="timeout must be a number of seconds"):
+        market.add_to_cart(cart, LINDEN, timeout=timeout)
+
+
+@pytest.mark.parametrize("timeout", [None, 0, 0.0, 0.01, 1, math.inf])
+def test_timeouts_accepted_when_nothing_waits(any_market, timeout):
+    market = any_market(1)
+    producer = market.register_producer()
+    cart = market.new_cart()
+    assert market.publish(producer, LINDEN, timeout=timeout) is True
+    assert market.add_to_cart(cart, LINDEN, timeout=timeout) is True
+    assert market.place_order(cart) == [LINDEN]
+
+
+# --- new_cart, add_to_cart ----------------------------------------------------------------
+
+
+def test_new_cart_counts_from_zero(any_market):
+    market = any_market(1)
+    assert [market.new_cart() for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert market.stats()["open_carts"] == 5
+
+
+def test_new_cart_ids_follow_call_order_across_threads(any_market):
+    market = any_market(1)
+    ids: list[int] = []
+    order = threading.Lock()
+
+    def open_carts():
+        for _ in range(2_000):
+            with order:
+                ids.append(market.new_cart())
+
+    threads = [threading.Thread(target=open_carts) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ids == list(range(16_000))
+
+
+def test_add_to_cart_takes_what_is_on_sale(any_market):
+    market = any_market(3)
+    producer = market.register_producer()
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, LINDEN) is False
+    market.publish(producer, LINDEN)
+    assert market.add_to_cart(cart, MINT) is False
+    assert market.add_to_cart(cart, LINDEN) is True
+    assert market.add_to_cart(cart, LINDEN) is False
+    assert market.stats()["items_in_carts"] == 1
+    assert market.shelf_len(producer) == 0
+
+
+@pytest.mark.parametrize("cart_id", [1, 2**40, 2**64, 10**30])
+def test_add_to_cart_of_a_cart_never_opened_is_false(any_market, cart_id):
+    market = any_market(1)
+    producer = market.register_producer()
+    market.new_cart()
+    market.publish(producer, LINDEN)
+    assert market.add_to_cart(cart_id, LINDEN) is False
+    assert market.available(LINDEN) == 1
+
+
+def test_add_to_cart_of_a_spent_cart_is_false(any_market):
+    market = any_market(2)
+    producer = market.register_producer()
+    market.publish(producer, LINDEN)
+    cart = market.new_cart()
+    market.place_order(cart)
+    assert market.add_to_cart(cart, LINDEN) is False
+    assert market.available(LINDEN) == 1
+
+
+@pytest.mark.parametrize("bad, error, message", BAD_IDS)
+def test_add_to_cart_with_a_bad_cart_id(any_market, bad, error, message):
+    market = any_market(1)
+    market.new_cart()
+    with pytest.raises(error, match=f"cart_id {message}"):
+        market.add_to_cart(bad, LINDEN)
+
+
+def test_add_to_cart_of_an_unhashable_product_is_type_error(any_market):
+    market = any_market(1)
+    cart = market.new_cart()
+    with pytest.raises(TypeError, match="unhashable"):
+        market.add_to_cart(cart, [1])
+    with pytest.raises(TypeError, match="unhashable"):
+        market.add_to_cart(cart, [1], timeout=0.01)
+    with pytest.raises(TypeError, match="unhashable"):
+        market.add_to_cart(99, [1])
+
+
+def test_oldest_on_sale_first_whoever_made_it(any_market):
+    market = any_market(5)
+    first, second = market.register_producer(), market.register_producer()
+    older, newer, newest = Tea("Linden", 9, "Herbal"), Tea("Linden", 9, "Herbal"), Tea("Linden", 9, "Herbal")
+    market.publish(second, older)
+    market.publish(first, newer)
+    market.publish(second, newest)
+    cart = market.new_cart()
+    for _ in range(3):
+        assert market.add_to_cart(cart, Tea("Linden", 9, "Herbal"))
+    bought = market.place_order(cart)
+    assert [id(p) for p in bought] == [id(older), id(newer), id(newest)]
+
+
+# --- remove_from_cart ---------------------------------------------------------------------
+
+
+def test_remove_from_cart_returns_the_item_to_its_producer(any_market):
+    market = any_market(2)
+    maker, other = market.register_producer(), market.register_producer()
+    market.publish(maker, LINDEN)
+    cart = market.new_cart()
+    assert market.remove_from_cart(cart, LINDEN) is False  # not in the cart
+    market.add_to_cart(cart, LINDEN)
+    assert market.shelf_len(maker) == 0
+    assert market.remove_from_cart(cart, MINT) is False
+    assert market.remove_from_cart(cart, LINDEN) is True
+    assert market.remove_from_cart(cart, LINDEN) is False
+    assert market.shelf_len(maker) == 1
+    assert market.shelf_len(other) == 0
+    assert market.available(LINDEN) == 1
+    assert market.place_order(cart) == []
+
+
+def test_remove_from_cart_of_a_cart_not_open_is_false(any_market):
+    market = any_market(2)
+    producer = market.register_producer()
+    market.publish(producer, LINDEN)
+    cart = market.new_cart()
+    market.add_to_cart(cart, LINDEN)
+    assert market.remove_from_cart(cart + 1, LINDEN) is False
+    assert market.remove_from_cart(10**30, LINDEN) is False
+    market.place_order(cart)
+    assert market.remove_from_cart(cart, LINDEN) is False
+
+
+@pytest.mark.parametrize("bad, error, message", BAD_IDS)
+def test_remove_from_cart_with_a_bad_cart_id(any_market, bad, error, message):
+    market = any_market(1)
+    with pytest.raises(error, match=f"cart_id {message}"):
+        market.remove_from_cart(bad, LINDEN)
+
+
+def test_remove_from_cart_of_an_unhashable_product_is_type_error(any_market):
+    market = any_market(1)
+    cart = market.new_cart()
+    with pytest.raises(TypeError, match="unhashable"):
+        market.remove_from_cart(cart, {})
+
+
+def test_remove_takes_the_first_equal_item_added(any_market):
+    market = any_market(5)
+    producer = market.register_producer()
+    first, second = Tea("Linden", 9, "Herbal"), Tea("Linden", 9, "Herbal")
+    market.publish(producer, first)
+    market.publish(producer, MINT)
+    market.publish(producer, second)
+    cart = market.new_cart()
+    for product in (LINDEN, MINT, LINDEN):
+        assert market.add_to_cart(cart, product)
+    assert market.remove_from_cart(cart, LINDEN)
+    bought = market.place_order(cart)
+    assert bought == [MINT, LINDEN]
+    assert bought[1] is second
+
+
+# --- place_order ----------------------------------------------------------------------------
+
+
+def test_place_order_returns_the_products_in_the_order_added(any_market):
+    market = any_market(5)
+    producer = market.register_producer()
+    products = [Tea("Linden", 9, "Herbal"), Tea("Mint", 5, "Green"), Tea("Chai", 6, "Black")]
+    for product in products:
+        market.publish(producer, product)
+    cart = market.new_cart()
+    for product in reversed(products):
+        assert market.add_to_cart(cart, Tea(product.name, product.price, product.type))
+    bought = market.place_order(cart)
+    assert type(bought) is list
+    assert bought == products[::-1]
+    assert all(got is want for got, want in zip(bought, products[::-1]))
+    assert market.stats()["open_carts"] == 0
+
+
+def test_place_order_of_an_empty_cart(any_market):
+    market = any_market(1)
+    cart = market.new_cart()
+    assert market.place_order(cart) == []
+
+
+def test_a_placed_order_spends_the_cart(any_market):
+    market = any_market(1)
+    cart = market.new_cart()
+    market.place_order(cart)
+    with pytest.raises(KeyError) as raised:
+        market.place_order(cart)
+    assert raised.value.args == (cart,)
+
+
+@pytest.mark.parametrize("cart_id", [5, 2**64, 10**30])
+def test_place_order_of_a_cart_never_opened_is_key_error(any_market, cart_id):
+    market = any_market(1)
+    market.new_cart()
+    with pytest.raises(KeyError):
+        market.place_order(cart_id)
+
+
+@pytest.mark.parametrize("bad, error, message", BAD_IDS)
+def test_place_order_with_a_bad_cart_id(any_market, bad, error, message):
+    market = any_market(1)
+    market.new_cart()
+    with pytest.raises(error, match=f"cart_id {message}"):
+        market.place_order(bad)
+
+
+# --- close, stats, repr, small queries --------------------------------------------------------
+
+
+def test_close_keeps_non_waiting_calls_working(any_market):
+    market = any_market(1)
+    producer = market.register_producer()
+    assert market.closed is False
+    market.close()
+    assert market.closed is True
+    assert market.publish(producer, LINDEN) is True
+    assert market.publish(producer, LINDEN, timeout=5) is False  # full: no waiting once closed
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, LINDEN) is True
+    assert market.add_to_cart(cart, LINDEN, timeout=5) is False
+    assert market.place_order(cart) == [LINDEN]
+
+
+def test_stats(any_market):
+    market = any_market(4)
+    producer = market.register_producer()
+    market.register_producer()
+    for product in (LINDEN, LINDEN, MINT):
+        market.publish(producer, product)
+    cart = market.new_cart()
+    market.new_cart()
+    market.add_to_cart(cart, MINT)
+    stats = market.stats()
+    assert type(stats) is dict
+    assert set(stats) == {
+        "producers",
+        "open_carts",
+        "items_on_shelves",
+        "items_in_carts",
+        "distinct_products",
+        "waiting",
+    }
+    assert stats["producers"] == 2
+    assert stats["open_carts"] == 2
+    assert stats["items_on_shelves"] == 2
+    assert stats["items_in_carts"] == 1
+    assert stats["waiting"] == 0
+
+
+def test_stats_distinct_products_counts_classes_on_shelves_and_in_carts():
+    market = Marketplace(4)
+    producer = market.register_producer()
+    for product in (LINDEN, Tea("Linden", 9.0, "Herbal"), MINT):
+        market.publish(producer, product)
+    cart = market.new_cart()
+    market.add_to_cart(cart, MINT)
+    assert market.stats()["distinct_products"] == 2
+    market.add_to_cart(cart, LINDEN)
+    market.add_to_cart(cart, LINDEN)
+    market.place_order(cart)
+    assert market.stats()["distinct_products"] == 0
+
+
+def test_repr():
+    market = Marketplace(3)
+    producer = market.register_producer()
+    market.publish(producer, LINDEN)
+    market.new_cart()
+    assert repr(market) == (
+        "<marketplace.Marketplace queue_size_per_producer=3 producers=1 open_carts=1 "
+        "items_on_shelves=1 items_in_carts=0>"
+    )
+    market.close()
+    assert repr(market).endswith(" closed>")
+
+
+def test_shelf_len_and_available(any_market):
+    market = any_market(3)
+    producer = market.register_producer()
+    assert market.shelf_len(producer) == 0
+    assert market.shelf_len(producer + 1) is None
+    market.publish(producer, LINDEN)
+    market.publish(producer, Tea("Linden", 9.0, "Herbal"))
+    assert market.available(LINDEN) == 2
+    assert market.available(MINT) == 0
+    with pytest.raises(TypeError):
+        market.shelf_len("0")
+
+
+def test_marketplace_cannot_be_subclassed_or_given_attributes():
+    with pytest.raises(TypeError):
+        type("Sub", (Marketplace,), {})
+    with pytest.raises(AttributeError):
+        Marketplace(1).extra = 1  # type: ignore[attr-defined]
+
+
+# --- type stubs ---------------------------------------------------------------------------------
+
+
+def test_stubs_and_py_typed_are_installed_and_match_the_class():
+    package = Path(marketplace.__file__).parent
+    assert (package / "py.typed").is_file()
+    stub = ast.parse((package / "__init__.pyi").read_text(encoding="utf-8"))
+    classes = {node.name: node for node in stub.body if isinstance(node, ast.ClassDef)}
+    stubbed = {
+        node.name
+        for node in classes["Marketplace"].body
+        if isinstance(node, ast.FunctionDef) and node.name != "__init__"
+    }
+    public = {name for name in dir(Marketplace) if not name.startswith("__")}
+    assert stubbed == public
+    stats_keys = {
+        node.target.id for node in classes["Stats"].body if isinstance(node, ast.AnnAssign)
+    }
+    assert stats_keys == set(Marketplace(1).stats())

@@ -1,0 +1,248 @@
+"""Products are any hashable objects, equal by their own `==` and `hash()`, and orders hand
+back the very objects published."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+from conftest import Coffee, Product, Tea
+
+from marketplace import Marketplace
+
+
+def buy(market, product, count=1):
+    """Opens a cart, adds `count` products equal to `product`, orders it."""
+    cart = market.new_cart()
+    for _ in range(count):
+        assert market.add_to_cart(cart, product), f"{product!r} not on sale"
+    return market.place_order(cart)
+
+
+def test_equal_dataclasses_from_different_producers_are_interchangeable(any_market):
+    market = any_market(2)
+    alice, bob = market.register_producer(), market.register_producer()
+    from_alice = Tea(name="Linden", price=9, type="Herbal")
+    from_bob = Tea(name="Linden", price=9, type="Herbal")
+    assert from_alice == from_bob and from_alice is not from_bob
+    market.publish(alice, from_alice)
+    market.publish(bob, from_bob)
+    # A third equal object asks for either; the oldest on sale comes first.
+    wanted = Tea(name="Linden", price=9, type="Herbal")
+    bought = buy(market, wanted, 2)
+    assert bought[0] is from_alice and bought[1] is from_bob
+    # Both producers got their room back.
+    assert market.shelf_len(alice) == 0 and market.shelf_len(bob) == 0
+
+
+def test_claim_and_return_to_a_full_producer(any_market):
+    market = any_market(1)
+    maker = market.register_producer()
+    first = Tea("Linden", 9, "Herbal")
+    market.publish(maker, first)
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, first)
+    refill = Coffee("Kona", 14, 4.5, "MEDIUM")
+    assert market.publish(maker, refill)  # full again
+    assert market.publish(maker, refill) is False
+    # The return always succeeds, even though the maker is full: it is then over capacity.
+    assert market.remove_from_cart(cart, Tea("Linden", 9, "Herbal")) is True
+    assert market.shelf_len(maker) == 2
+    assert market.publish(maker, refill) is False
+    # Someone else buys the returned item (the very object published), then the coffee.
+    assert buy(market, Tea("Linden", 9, "Herbal"))[0] is first
+    assert market.shelf_len(maker) == 1
+    assert market.publish(maker, refill) is False  # still at capacity (1)
+    assert buy(market, refill) == [refill]
+    assert market.publish(maker, refill) is True
+    assert market.place_order(cart) == []
+
+
+def test_numbers_equal_by_value_are_one_product(any_market):
+    market = any_market(5)
+    producer = market.register_producer()
+    one_int, one_float = 1, 1.0
+    market.publish(producer, one_int)
+    market.publish(producer, one_float)
+    assert market.available(True) == 2
+    bought = buy(market, 1.0, 2)
+    assert bought == [1, 1.0]
+    assert type(bought[0]) is int and type(bought[1]) is float
+    # Dataclasses compare their fields the same way.
+    market.publish(producer, Tea("Linden", 9, "Herbal"))
+    assert buy(market, Tea("Linden", 9.0, "Herbal")) == [Tea("Linden", 9, "Herbal")]
+
+
+def test_different_dataclass_types_are_different_products(any_market):
+    market = any_market(5)
+    producer = market.register_producer()
+    market.publish(producer, Product("Linden", 9))
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, Tea("Linden", 9, "Herbal")) is False
+    assert market.add_to_cart(cart, Product("Linden", 9)) is True
+
+
+def test_nan_is_only_equal_to_itself(any_market):
+    market = any_market(5)
+    producer = market.register_producer()
+    nan = float("nan")
+    market.publish(producer, nan)
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, float("nan")) is False
+    assert market.add_to_cart(cart, nan) is True
+    assert market.place_order(cart)[0] is nan
+
+
+def test_objects_with_identity_equality_are_each_their_own_product(any_market):
+    class Widget:
+        pass
+
+    market = any_market(5)
+    producer = market.register_producer()
+    first, second = Widget(), Widget()
+    market.publish(producer, first)
+    market.publish(producer, second)
+    assert buy(market, second)[0] is second
+    assert buy(market, first)[0] is first
+
+
+def test_many_kinds_of_hashable_products(any_market):
+    market = any_market(100)
+    producer = market.register_producer()
+    products = [None, "tea", b"tea", 3, 2.5, -0.0, math.inf, (1, "a"), frozenset({1}), Tea("a", 1, "b"), 10**40, 1j, range(3)]
+    for product in products:
+        assert market.publish(producer, product)
+    cart = market.new_cart()
+    for product in reversed(products):
+        assert market.add_to_cart(cart, product)
+    bought = market.place_order(cart)
+    assert all(got is want for got, want in zip(bought, reversed(products)))
+
+
+class Fragile:
+    """A product whose hash or equality can be made to fail."""
+
+    fail_hash = False
+    fail_eq = False
+
+    def __init__(self, key):
+        self.key = key
+
+    def __hash__(self):
+        if Fragile.fail_hash:
+            raise RuntimeError("hash failed")
+        return hash(self.key)
+
+    def __eq__(self, other):
+        if Fragile.fail_eq:
+            raise RuntimeError("eq failed")
+        return isinstance(other, Fragile) and self.key == other.key
+
+
+@pytest.fixture
+def fragile():
+    yield Fragile
+    Fragile.fail_hash = Fragile.fail_eq = False
+
+
+def test_errors_from_the_products_own_hash_and_eq_propagate(fragile):
+    market = Marketplace(5)
+    producer = market.register_producer()
+    product = fragile("a")
+    assert market.publish(producer, product)
+    cart = market.new_cart()
+    fragile.fail_hash = True
+    for call in (
+        lambda: market.publish(producer, fragile("b")),
+        lambda: market.add_to_cart(cart, fragile("a")),
+        lambda: market.remove_from_cart(cart, fragile("a")),
+    ):
+        with pytest.raises(RuntimeError, match="hash failed"):
+            call()
+    fragile.fail_hash = False
+    fragile.fail_eq = True
+    with pytest.raises(RuntimeError, match="eq failed"):
+        market.add_to_cart(cart, fragile("a"))  # an equal hash: the dict compares
+    fragile.fail_eq = False
+    # Nothing was lost or half done.
+    assert market.stats()["items_on_shelves"] == 1
+    assert market.stats()["distinct_products"] == 1
+    assert buy(market, fragile("a"))[0] is product
+    assert market._interned()["classes"] == 0
+
+
+def test_a_class_whose_hash_fails_at_its_last_order_stays_interned_and_consistent(fragile):
+    market = Marketplace(5)
+    producer = market.register_producer()
+    product = fragile("a")
+    market.publish(producer, product)
+    cart = market.new_cart()
+    market.add_to_cart(cart, product)
+    fragile.fail_hash = True
+    unraisable = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        # The order itself succeeds; dropping the class from the dict failed, which is
+        # reported as unraisable, and the class stays (unreferenced) in the table.
+        assert market.place_order(cart)[0] is product
+    finally:
+        sys.unraisablehook = hook
+    assert len(unraisable) == 1 and "hash failed" in str(unraisable[0].exc_value)
+    fragile.fail_hash = False
+    assert market._interned()["classes"] == 1
+    # It still works as a product, and goes once its hash works again.
+    market.publish(producer, product)
+    assert buy(market, fragile("a"))[0] is product
+    assert market._interned() == {"classes": 0, "dict": 0, "slots": 1, "objects": 0, "object_slots": 1}
+
+
+def test_a_reused_class_slot_never_mixes_products():
+    market = Marketplace(5)
+    producer = market.register_producer()
+    market.publish(producer, "first")
+    assert buy(market, "first") == ["first"]
+    # "first" is gone; "second" takes its slot in the engine.
+    market.publish(producer, "second")
+    assert market._interned()["slots"] == 1
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, "first") is False
+    assert market.remove_from_cart(cart, "first") is False
+    assert market.available("first") == 0
+    assert market.add_to_cart(cart, "second") is True
+    assert market.place_order(cart) == ["second"]
+
+
+def test_a_hash_calling_back_into_the_market_while_its_class_is_dropped_does_not_hang(monkeypatch):
+    market = Marketplace(5)
+    producer = market.register_producer()
+    calls = []
+
+    class Reentrant:
+        armed = False
+
+        def __hash__(self):
+            if Reentrant.armed:
+                Reentrant.armed = False
+                calls.append(market.publish(producer, Reentrant()))
+            return 1
+
+        def __eq__(self, other):
+            return isinstance(other, Reentrant)
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    product = Reentrant()
+    market.publish(producer, product)
+    cart = market.new_cart()
+    market.add_to_cart(cart, product)
+    Reentrant.armed = True
+    # The order drops the class; deleting its dict entry runs __hash__, which publishes an
+    # equal product: that call fails (RuntimeError) instead of waiting for itself.
+    assert market.place_order(cart) == [product]
+    assert calls == []
+    assert len(unraisable) == 1
+    assert "called back into the marketplace" in str(unraisable[0].exc_value)
+    # The class stayed interned, and the market works on.
+    assert market.publish(producer, Reentrant())
+    assert market.available(Reentrant()) == 1

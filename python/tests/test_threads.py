@@ -1,0 +1,339 @@
+"""Threads: waits release the GIL and are woken by other threads, `close()` wakes every
+waiter, Ctrl-C interrupts a wait within 100 ms, and nothing is lost or duplicated under
+contention."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+from conftest import Tea
+
+from marketplace import Marketplace
+
+LINDEN = Tea("Linden", 9, "Herbal")
+
+
+def wait_until(condition, timeout=5.0):
+    """Polls `condition` until true; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the condition"
+        time.sleep(0.001)
+
+
+class Call(threading.Thread):
+    """Runs `function` in a thread, recording its result and when it returned."""
+
+    def __init__(self, function, *args, **kwargs):
+        super().__init__(daemon=True)
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.result = self.error = self.returned_at = None
+
+    def run(self):
+        try:
+            self.result = self.function(*self.args, **self.kwargs)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            self.error = error
+        self.returned_at = time.monotonic()
+
+    def outcome(self, timeout=10.0):
+        self.join(timeout)
+        assert not self.is_alive(), "the call did not return"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def count_python_loops(seconds):
+    """How many iterations of a Python loop this thread runs in `seconds`."""
+    loops, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        loops += 1
+    return loops
+
+
+def test_a_waiting_add_to_cart_lets_the_main_thread_run_and_is_woken_by_a_publish():
+    market = Marketplace(1)
+    producer = market.register_producer()
+    cart = market.new_cart()
+    baseline = count_python_loops(0.1)  # this thread alone
+    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=5)
+    waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == 1)
+    # The waiter holds no GIL: this thread runs Python code at (about) full speed.
+    loops = count_python_loops(0.2)
+    assert waiter.returned_at is None, "the wait ended before anything was published"
+    assert loops > baseline  # 0.2 s against 0.1 s alone: at least half speed
+    # A publish from another thread wakes it at once.
+    publisher = Call(market.publish, producer, LINDEN)
+    published_at = time.monotonic()
+    publisher.start()
+    assert publisher.outcome() is True
+    assert waiter.outcome() is True
+    assert waiter.returned_at - published_at < 0.1
+    assert market.place_order(cart) == [LINDEN]
+    assert market.stats()["waiting"] == 0
+
+
+def test_a_waiting_publish_is_woken_when_a_consumer_makes_room():
+    market = Marketplace(1)
+    producer = market.register_producer()
+    assert market.publish(producer, "first")
+    waiter = Call(market.publish, producer, "second", timeout=5)
+    waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == 1)
+    assert count_python_loops(0.05) > 0
+    assert waiter.returned_at is None
+    cart = market.new_cart()
+    taken_at = time.monotonic()
+    assert market.add_to_cart(cart, "first")
+    assert waiter.outcome() is True
+    assert waiter.returned_at - taken_at < 0.1
+    assert market.add_to_cart(cart, "second")
+    assert market.place_order(cart) == ["first", "second"]
+
+
+def test_waits_time_out():
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, "full")
+    cart = market.new_cart()
+    for call in (
+        lambda: market.add_to_cart(cart, LINDEN, timeout=0.2),
+        lambda: market.publish(producer, LINDEN, timeout=0.2),
+    ):
+        started = time.monotonic()
+        assert call() is False
+        assert 0.2 <= time.monotonic() - started < 1.0
+    # Nothing is left behind by the waits: no class for LINDEN, no object kept.
+    assert market._interned()["classes"] == 1  # "full" only
+    assert market._interned()["objects"] == 1
+
+
+def test_close_wakes_every_waiter():
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, "full")
+    cart = market.new_cart()
+    waiters = [Call(market.add_to_cart, cart, f"nothing {i}", timeout=30) for i in range(3)]
+    waiters += [Call(market.publish, producer, f"more {i}", timeout=30) for i in range(3)]
+    waiters.append(Call(market.add_to_cart, cart, "forever", timeout=float("inf")))
+    for waiter in waiters:
+        waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == len(waiters))
+    closed_at = time.monotonic()
+    market.close()
+    for waiter in waiters:
+        assert waiter.outcome() is False
+        assert waiter.returned_at - closed_at < 0.5
+    assert market.stats()["waiting"] == 0
+    # The classes made for the waits and the objects offered are all gone.
+    interned = market._interned()
+    assert (interned["classes"], interned["dict"], interned["objects"]) == (1, 1, 1)
+
+
+def test_ordering_the_cart_ends_a_wait_for_it():
+    market = Marketplace(1)
+    cart = market.new_cart()
+    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=30)
+    waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == 1)
+    assert market.place_order(cart) == []
+    # The engine notices at the next arrival of the product (or the next slice).
+    producer = market.register_producer()
+    market.publish(producer, LINDEN)
+    assert waiter.outcome() is False
+    assert market.available(LINDEN) == 1
+
+
+@pytest.fixture
+def sigint_raises_keyboard_interrupt():
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def simulated_sigint():
+    _thread.interrupt_main()  # as if SIGINT arrived: the flag the C handler sets
+
+
+def real_sigint():
+    os.kill(os.getpid(), signal.SIGINT)  # a real signal, to whichever thread takes it
+
+
+@pytest.mark.parametrize("send", [simulated_sigint, real_sigint])
+@pytest.mark.parametrize("call", ["add_to_cart", "publish"])
+def test_ctrl_c_interrupts_a_wait_within_100_ms(sigint_raises_keyboard_interrupt, call, send):
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, "full")
+    cart = market.new_cart()
+    interrupted_at = []
+
+    def interrupt_once_waiting():
+        # Deterministic: interrupt only once the main thread is inside the wait.
+        wait_until(lambda: market.stats()["waiting"] == 1)
+        time.sleep(0.02)
+        interrupted_at.append(time.monotonic())
+        send()
+
+    helper = threading.Thread(target=interrupt_once_waiting, daemon=True)
+    helper.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        if call == "add_to_cart":
+            market.add_to_cart(cart, LINDEN, timeout=10)
+        else:
+            market.publish(producer, LINDEN, timeout=10)
+    raised_at = time.monotonic()
+    helper.join()
+    assert raised_at - started < 5, "the wait ran to its timeout"
+    latency = raised_at - interrupted_at[0]
+    assert latency < 0.1, f"KeyboardInterrupt took {latency * 1000:.0f} ms"
+    # The market is as before the call: nothing published, nothing taken, nothing kept.
+    assert market.stats()["waiting"] == 0
+    assert market.shelf_len(producer) == 1
+    assert market.available(LINDEN) == 0
+    assert market._interned()["classes"] == 1 and market._interned()["objects"] == 1
+    assert market.add_to_cart(cart, "full") is True
+    assert market.publish(producer, LINDEN, timeout=1) is True
+
+
+def test_waits_in_other_threads_are_not_interrupted_by_signals(sigint_raises_keyboard_interrupt):
+    # Python runs signal handlers in the main thread only: a waiter elsewhere keeps waiting.
+    market = Marketplace(1)
+    producer = market.register_producer()
+    cart = market.new_cart()
+    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=5)
+    waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == 1)
+    with pytest.raises(KeyboardInterrupt):
+        _thread.interrupt_main()  # lands here, in the main thread, at once
+        time.sleep(1)
+    assert waiter.returned_at is None
+    market.publish(producer, LINDEN)
+    assert waiter.outcome() is True
+
+
+def test_conservation_with_16_threads_and_100000_items():
+    """8 producers publish 12,500 distinct objects each (4 equal kinds, each made by two
+    producers), waiting for room; 8 consumers buy them in carts of up to 8, waiting for
+    items, and return one item in every fourth cart (claim-and-return, to a producer that may
+    be full). Every object published is ordered exactly once."""
+    producers, consumers, per_producer, kinds = 8, 8, 12_500, 4
+    market = Marketplace(16)
+    ids = [market.register_producer() for _ in range(producers)]
+    published = [[Tea(f"kind {i % kinds}", 1, "Herbal") for _ in range(per_producer)] for i in range(producers)]
+    per_consumer = producers * per_producer // consumers
+    bought: list[list] = [[] for _ in range(consumers)]
+    failures: list[str] = []
+
+    def produce(i):
+        for item in published[i]:
+            if not market.publish(ids[i], item, timeout=30):
+                failures.append(f"producer {i} timed out")
+                return
+
+    def consume(j):
+        kind = Tea(f"kind {j % kinds}", 1, "Herbal")
+        left, carts = per_consumer, 0
+        while left:
+            cart, size = market.new_cart(), min(8, left)
+            for _ in range(size):
+                if not market.add_to_cart(cart, kind, timeout=30):
+                    failures.append(f"consumer {j} timed out")
+                    return
+            carts += 1
+            if carts % 4 == 0:
+                assert market.remove_from_cart(cart, kind)
+                if not market.add_to_cart(cart, kind, timeout=30):
+                    failures.append(f"consumer {j} timed out re-adding")
+                    return
+            order = market.place_order(cart)
+            assert len(order) == size
+            bought[j].extend(order)
+            left -= size
+
+    threads = [threading.Thread(target=produce, args=(i,)) for i in range(producers)]
+    threads += [threading.Thread(target=consume, args=(j,)) for j in range(consumers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+        assert not thread.is_alive()
+    assert failures == []
+    everything = [item for items in bought for item in items]
+    assert len(everything) == producers * per_producer
+    counts = Counter(id(item) for item in everything)
+    assert all(count == 1 for count in counts.values())
+    assert set(counts) == {id(item) for items in published for item in items}
+    for j, items in enumerate(bought):
+        assert all(item.name == f"kind {j % kinds}" for item in items)
+    assert market.stats() == {
+        "producers": producers,
+        "open_carts": 0,
+        "items_on_shelves": 0,
+        "items_in_carts": 0,
+        "distinct_products": 0,
+        "waiting": 0,
+    }
+    assert market._interned()["objects"] == 0
+    assert market._interned()["dict"] == 0
+
+
+EXIT_WITH_BUSY_DAEMONS = r"""
+import logging, logging.handlers, sys, threading, time
+from dataclasses import dataclass
+from marketplace import Marketplace
+
+@dataclass(frozen=True)
+class Tea:  # its __hash__ and __eq__ are Python code, which may switch threads
+    name: str
+
+if sys.argv[1] != "-":
+    handler = logging.handlers.RotatingFileHandler(sys.argv[1], maxBytes=1_000_000, backupCount=2)
+    logger = logging.getLogger("marketplace")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+market = Marketplace(2)
+
+def produce():
+    me = market.register_producer()
+    while True:
+        market.publish(me, Tea("a"))
+        market.publish(me, Tea("b"), timeout=0.001)
+
+def consume():
+    while True:
+        cart = market.new_cart()
+        market.add_to_cart(cart, Tea("a"))
+        market.add_to_cart(cart, Tea("c"), timeout=0.001)  # never published: waits
+        market.place_order(cart)
+
+for target in [produce, consume] * 4:
+    threading.Thread(target=target, daemon=True).start()
+time.sleep(0.1)
+print("done")
+"""
+
+
+@pytest.mark.parametrize("logging_to_a_file", [False, True])
+def test_the_interpreter_exits_cleanly_with_daemon_threads_in_the_market(tmp_path, logging_to_a_file):
+    """Daemon threads inside market calls (hashing dataclasses, logging to a file, waiting)
+    when the interpreter exits: it must exit with 0. (Before 3.14, CPython ends such threads
+    with pthread_exit, which aborted the process when it unwound through the module's frames
+    until calls were kept out during shutdown; this script aborted on every run then.)"""
+    script = tmp_path / "busy.py"
+    script.write_text(EXIT_WITH_BUSY_DAEMONS)
+    for attempt in range(5):
+        log = str(tmp_path / f"market{attempt}.log") if logging_to_a_file else "-"
+        done = subprocess.run([sys.executable, str(script), log], capture_output=True, timeout=60, check=False)
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"done\n", b"")
