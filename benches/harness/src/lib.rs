@@ -66,6 +66,7 @@
 //! is still to be published.
 
 mod case;
+pub mod compare;
 mod idle;
 mod imp;
 mod market;
