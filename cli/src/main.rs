@@ -8,28 +8,32 @@
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use flexi_logger::{Cleanup, Criterion, FileSpec, Logger, LoggerHandle, Naming, WriteMode};
 
 use marketplace_cli::generate::{GenOptions, generate};
-use marketplace_cli::runner::{RunError, RunOptions, run};
+use marketplace_cli::runner::{Actors, RunError, RunOptions, run};
 use marketplace_cli::scenario::{OpKind, Scenario};
 
 /// Exit code: bad input (unreadable file, invalid scenario, bad flags).
 const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: the run stalled.
 const EXIT_STALLED: u8 = 3;
-/// Exit code: the output could not be written, or an internal error.
+/// Exit code: the output could not be written, the system refused the run's threads, or an
+/// internal error.
 const EXIT_FAILURE: u8 = 1;
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  done
-  1  the output could not be written (e.g. a closed pipe), or an internal error
+  1  the output could not be written (e.g. a closed pipe), the system cannot give `run`
+     the threads it needs (e.g. --actors threads with too many actors), or an internal error
   2  bad input: unreadable file, invalid scenario (every problem is listed with its
      place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad flags
   3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
@@ -52,7 +56,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a scenario: one thread per producer and consumer; purchase lines on stdout.
+    /// Run a scenario: every producer and consumer trades at once; purchase lines on stdout.
     ///
     /// Example: marketplace run scenarios/demo.json --time-scale 0 | LC_ALL=C sort
     #[command(after_long_help = EXIT_CODES)]
@@ -73,7 +77,7 @@ struct RunArgs {
     /// The scenario file (JSON).
     scenario: PathBuf,
     /// Multiply every wait of the scenario by this factor; 0 runs without waiting
-    /// (threads still block, never spin, while they wait for each other).
+    /// (actors still sleep, never spin, while they wait for each other).
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
           allow_negative_numbers = true)]
     time_scale: f64,
@@ -92,13 +96,57 @@ struct RunArgs {
     /// Print a summary (purchases, retries, time) on stderr at the end.
     #[arg(long)]
     stats: bool,
+    /// How producers and consumers run. Output, exit codes and stall reports are the same
+    /// either way. The default, tasks, is faster on small scenarios and the only one that
+    /// scales to hundreds of thousands of actors.
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = ActorKind::Tasks)]
+    actors: ActorKind,
+    /// Worker threads that run the tasks of --actors tasks, 1 to 1024 [default: one per
+    /// CPU]; not allowed with --actors threads.
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
+    workers: Option<NonZeroUsize>,
 }
+
+/// The values of `run --actors`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ActorKind {
+    /// Each actor is an async task on a few worker threads (--workers); a waiting actor
+    /// holds no thread
+    Tasks,
+    /// Each actor is an OS thread of its own, as in the classic system; the system's
+    /// limit on threads bounds the scenario
+    Threads,
+}
+
+/// Most worker threads `--workers` accepts: well above any core count, low enough that a
+/// typo cannot start a flood of threads.
+const MAX_WORKERS: usize = 1024;
 
 impl RunArgs {
     fn options(&self) -> RunOptions {
+        let actors = match (self.actors, self.workers) {
+            (ActorKind::Tasks, Some(workers)) => Actors::Tasks { workers },
+            (ActorKind::Tasks, None) => Actors::tasks(),
+            (ActorKind::Threads, _) => Actors::Threads,
+        };
         RunOptions {
             time_scale: self.time_scale,
             stall_timeout: Duration::from_secs_f64(self.stall_timeout),
+            actors,
+        }
+    }
+
+    /// Refuses flags that clap's rules cannot express, the way clap refuses the others.
+    fn check(&self) {
+        if self.actors == ActorKind::Threads && self.workers.is_some() {
+            let mut command = Cli::command();
+            command.build();
+            let mut run = command.find_subcommand("run").cloned().unwrap_or(command);
+            run.error(
+                ErrorKind::ArgumentConflict,
+                "--workers applies to --actors tasks only (threads run one OS thread per actor)",
+            )
+            .exit();
         }
     }
 }
@@ -169,6 +217,15 @@ fn parse_scale(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
+    match s.parse::<NonZeroUsize>() {
+        Ok(n) if n.get() <= MAX_WORKERS => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from 1 to {MAX_WORKERS}, found {s:?}"
+        )),
+    }
+}
+
 fn parse_timeout(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 && Duration::try_from_secs_f64(f).is_ok() => Ok(f),
@@ -195,7 +252,10 @@ fn main() -> ExitCode {
     // clap prints usage errors itself and exits with code 2, --help/--version with 0.
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Command::Run(args) => run_command(args),
+        Command::Run(args) => {
+            args.check();
+            run_command(args)
+        }
         Command::Check(args) => check_command(&args.scenario),
         Command::Gen(args) => gen_command(&args.options(), args.expected.as_deref()),
     };
@@ -260,9 +320,10 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         .map(|file| start_logging(file, &args.log_level))
         .transpose()?;
     log::info!(
-        "running {} at time scale {}",
+        "running {} at time scale {} with {:?}",
         path.display(),
-        options.time_scale
+        options.time_scale,
+        options.actors
     );
     let outcome = run(&scenario, options, BufWriter::new(io::stdout()));
     if let Some(logger) = logger {

@@ -1,10 +1,11 @@
 //! The demo scenario shipped in `scenarios/`: its expected output is what the scenario
-//! predicts and what the binary prints, at `--time-scale 0` and with real (scaled) waits.
+//! predicts and what the binary prints, with each kind of actors, at `--time-scale 0` and
+//! with real (scaled) waits.
 
 mod support;
 
 use marketplace_cli::scenario::Scenario;
-use support::{assert_conforms, marketplace, repo_root};
+use support::{ACTORS, assert_conforms, repo_root, run_scenario};
 
 fn demo() -> (std::path::PathBuf, Vec<u8>) {
     let dir = repo_root().join("scenarios");
@@ -29,14 +30,13 @@ fn demo_expected_output_is_what_the_scenario_predicts() {
 #[test]
 fn demo_runs_as_expected() {
     let (path, expected) = demo();
-    for scale in ["0", "0.2"] {
-        let output = marketplace(&[
-            "run".as_ref(),
-            path.as_os_str(),
-            "--time-scale".as_ref(),
-            scale.as_ref(),
-        ]);
-        assert_conforms(&output, &expected, &format!("demo at --time-scale {scale}"));
-        println!("conforms: scenarios/demo.json at --time-scale {scale}");
+    for actors in ACTORS {
+        for scale in ["0", "0.2"] {
+            let output = run_scenario(&path, scale, actors);
+            let what =
+                format!("scenarios/demo.json with --actors {actors} at --time-scale {scale}");
+            assert_conforms(&output, &expected, &what);
+            println!("conforms: {what}");
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! Every way `marketplace` refuses input: exit code 2, one clear message on stderr naming
-//! the place of each problem, nothing on stdout; a stall exits 3 with a report; and the
+//! the place of each problem, nothing on stdout; a stall exits 3 with a report, with either
+//! kind of actors; more threads than the system allows exit 1 before any starts; and the
 //! help and logging promises of the CLI.
 
 mod support;
 
+use std::ffi::OsStr;
 use std::process::Output;
 
 use serde_json::{Value, json};
-use support::{marketplace, temp_file, temp_path};
+use support::{ACTORS, marketplace, temp_file, temp_path};
 
 fn base() -> Value {
     json!({
@@ -283,6 +285,108 @@ fn bad_flags() {
     assert_bad_input(&output, &["error: cannot log to"]);
 }
 
+/// `--actors` and `--workers`: clap's one-message refusal, naming the flag, for each bad
+/// value or combination.
+#[test]
+fn bad_actor_flags() {
+    let path = temp_file("actor-flags.json", &base().to_string());
+    let p = path.as_os_str();
+    for (flags, needle) in [
+        (
+            &["--workers", "0"][..],
+            "invalid value '0' for '--workers <N>'",
+        ),
+        (&["--workers", "-2"], "'-2'"),
+        (
+            &["--workers", "many"],
+            "invalid value 'many' for '--workers <N>'",
+        ),
+        (
+            &["--workers", "1025"],
+            "expected a whole number from 1 to 1024",
+        ),
+        (
+            &["--actors", "bogus"],
+            "invalid value 'bogus' for '--actors <KIND>'",
+        ),
+        (
+            &["--actors", "threads", "--workers", "2"],
+            "--workers applies to --actors tasks only",
+        ),
+    ] {
+        let mut args = vec!["run".as_ref(), p];
+        args.extend(flags.iter().map(OsStr::new));
+        let output = marketplace(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{flags:?}");
+        assert!(
+            stderr.contains(needle),
+            "{flags:?}: lacks {needle:?}:\n{stderr}"
+        );
+        assert_eq!(stderr.matches("error:").count(), 1, "{flags:?}: {stderr}");
+    }
+    for flags in [
+        &["--workers", "1"][..],
+        &["--actors", "tasks", "--workers", "3"],
+    ] {
+        let mut args = vec!["run".as_ref(), p, "--time-scale".as_ref(), "0".as_ref()];
+        args.extend(flags.iter().map(OsStr::new));
+        let output = marketplace(&args);
+        assert!(output.status.success(), "{flags:?}");
+    }
+}
+
+/// A scenario that needs more threads than the system can map is refused before any
+/// thread starts (a thread that cannot map its signal stack would abort the process):
+/// exit code 1, one message that points to tasks, no panic. As tasks it runs. Linux only,
+/// and only where the limit is low enough to build such a scenario quickly.
+#[cfg(target_os = "linux")]
+#[test]
+fn more_threads_than_the_system_allows_fail_cleanly() {
+    let Some(limit) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+        .filter(|&limit| limit <= 1 << 20)
+    else {
+        println!("skipped: vm.max_map_count is unknown or too large");
+        return;
+    };
+    // A thread takes 4 memory maps, so this is beyond the limit whatever else is mapped.
+    let producers: Vec<Value> = (0..limit / 4 + 1)
+        .map(|i| json!({"name": format!("p{i}"), "products": [["t", 1, 0]], "republish_wait_time": 0}))
+        .collect();
+    let mut scenario = base();
+    scenario["producers"] = Value::Array(producers);
+    scenario["consumers"] = json!([]);
+    let path = temp_file("too-many-threads.json", &scenario.to_string());
+    let run = |actors: &str| {
+        marketplace(&[
+            "run".as_ref(),
+            path.as_os_str(),
+            "--actors".as_ref(),
+            actors.as_ref(),
+        ])
+    };
+    let output = run("threads");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(stderr.contains("cannot run:"), "{stderr}");
+    assert!(
+        stderr.contains("as tasks instead (--actors tasks)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let output = run("tasks");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn help_teaches_and_documents_exit_codes() {
     for args in [&["--help"][..], &["run", "--help"], &["gen", "--help"]] {
@@ -291,6 +395,15 @@ fn help_teaches_and_documents_exit_codes() {
         let help = String::from_utf8_lossy(&output.stdout);
         assert!(help.contains("Exit codes:"), "{args:?}: {help}");
         assert!(help.contains("3  `run` stalled"), "{args:?}: {help}");
+    }
+    let help = String::from_utf8_lossy(&marketplace(&["run", "--help"]).stdout).into_owned();
+    for needle in [
+        "--actors <KIND>",
+        "[default: tasks]",
+        "--workers <N>",
+        "one per CPU",
+    ] {
+        assert!(help.contains(needle), "run --help lacks {needle:?}: {help}");
     }
 }
 
@@ -318,31 +431,48 @@ fn stall_exits_3_with_a_report() {
     assert!(String::from_utf8_lossy(&check.stdout).contains(
         "warning: producers[0].products[0]: no consumer buys Product(name='Unwanted', price=1)"
     ));
-    for scale in ["0", "1"] {
-        let output = marketplace(&[
-            "run".as_ref(),
-            path.as_os_str(),
-            "--time-scale".as_ref(),
-            scale.as_ref(),
-            "--stall-timeout".as_ref(),
-            "0.3".as_ref(),
-        ]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(3), "{stderr}");
-        assert!(output.stdout.is_empty());
-        for needle in [
-            "stalled: no consumer made progress for 0.3 s",
-            "consumer \"waiter\" waits for Tea(name='Wanted', price=2, type='Black') (0 on sale)",
-            "made by producers[0] \"jammer\": 1 of 1 on the shelf (queue full",
-        ] {
-            assert!(stderr.contains(needle), "lacks {needle:?}:\n{stderr}");
+    for actors in ACTORS {
+        for scale in ["0", "1"] {
+            let output = marketplace(&[
+                "run".as_ref(),
+                path.as_os_str(),
+                "--time-scale".as_ref(),
+                scale.as_ref(),
+                "--stall-timeout".as_ref(),
+                "0.3".as_ref(),
+                "--actors".as_ref(),
+                actors.as_ref(),
+            ]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(3),
+                "{actors} at {scale}: {stderr}"
+            );
+            assert!(output.stdout.is_empty());
+            for needle in [
+                "stalled: no consumer made progress for 0.3 s",
+                "consumer \"waiter\" waits for Tea(name='Wanted', price=2, type='Black') (0 on sale)",
+                "made by producers[0] \"jammer\": 1 of 1 on the shelf (queue full",
+            ] {
+                assert!(
+                    stderr.contains(needle),
+                    "{actors} at {scale}: lacks {needle:?}:\n{stderr}"
+                );
+            }
         }
     }
 }
 
 #[test]
 fn log_file_records_every_call_in_a_created_directory() {
-    let dir = temp_path("logs");
+    for actors in ACTORS {
+        log_file_records_every_call(actors);
+    }
+}
+
+fn log_file_records_every_call(actors: &str) {
+    let dir = temp_path(&format!("logs-{actors}"));
     let _ = std::fs::remove_dir_all(&dir);
     let log = dir.join("deeper").join("run.log");
     let scenario = temp_file("logged.json", &base().to_string());
@@ -354,6 +484,8 @@ fn log_file_records_every_call_in_a_created_directory() {
         "--log-file".as_ref(),
         log.as_os_str(),
         "--stats".as_ref(),
+        "--actors".as_ref(),
+        actors.as_ref(),
     ]);
     assert!(
         output.status.success(),

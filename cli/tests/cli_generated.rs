@@ -1,15 +1,23 @@
-//! Generated scenarios at scale (hundreds of threads) and with tricky names and numbers:
-//! `marketplace gen --expected` predicts the output from the scenario alone, and a run of
-//! the binary must print exactly that (sorted), at `--time-scale 0` and with real waits.
+//! Generated scenarios at scale (hundreds of actors, thousands as tasks) and with tricky
+//! names and numbers: `marketplace gen --expected` predicts the output from the scenario
+//! alone, and a run of the binary must print exactly that (sorted), with each kind of
+//! actors, at `--time-scale 0` and with real waits.
 
 mod support;
 
 use std::ffi::OsStr;
 
-use support::{assert_conforms, marketplace, temp_path};
+use support::{ACTORS, assert_conforms, marketplace, run_scenario, temp_path};
 
-/// Generates a scenario with `gen_args`, then runs it at each of `scales`.
+/// Generates a scenario with `gen_args`, then runs it with each kind of actors at each of
+/// `scales`.
 fn generate_and_run(name: &str, gen_args: &[&str], scales: &[&str]) {
+    generate_and_run_with(name, gen_args, &ACTORS, scales);
+}
+
+/// Generates a scenario with `gen_args`, then runs it with each of `actors` at each of
+/// `scales`.
+fn generate_and_run_with(name: &str, gen_args: &[&str], actors: &[&str], scales: &[&str]) {
     let expected_path = temp_path(&format!("{name}.expected"));
     let mut args = vec![
         OsStr::new("gen"),
@@ -27,22 +35,14 @@ fn generate_and_run(name: &str, gen_args: &[&str], scales: &[&str]) {
     std::fs::write(&scenario_path, &generated.stdout).unwrap();
     let expected = std::fs::read(&expected_path).unwrap();
     assert!(!expected.is_empty(), "{name}: the scenario buys something");
-    for scale in scales {
-        let output = marketplace(&[
-            "run".as_ref(),
-            scenario_path.as_os_str(),
-            "--time-scale".as_ref(),
-            scale.as_ref(),
-        ]);
-        assert_conforms(
-            &output,
-            &expected,
-            &format!("{name} at --time-scale {scale}"),
-        );
-        println!(
-            "conforms: {name} ({} lines) at --time-scale {scale}",
-            expected.iter().filter(|&&b| b == b'\n').count()
-        );
+    let lines = expected.iter().filter(|&&b| b == b'\n').count();
+    for actors in actors {
+        for scale in scales {
+            let output = run_scenario(&scenario_path, scale, actors);
+            let what = format!("{name} with --actors {actors} at --time-scale {scale}");
+            assert_conforms(&output, &expected, &what);
+            println!("conforms: {what} ({lines} lines)");
+        }
     }
 }
 
@@ -64,8 +64,29 @@ fn gen_200_producers_200_consumers() {
     );
 }
 
+/// Thousands of actors: as tasks only, since as threads they would only measure how fast
+/// the system starts threads.
 #[test]
-fn gen_tricky_names_and_numbers_with_many_threads() {
+fn gen_2000_producers_2000_consumers_as_tasks() {
+    generate_and_run_with(
+        "tasks-2000",
+        &[
+            "--producers",
+            "2000",
+            "--consumers",
+            "2000",
+            "--products",
+            "200",
+            "--seed",
+            "5",
+        ],
+        &["tasks"],
+        &["0", "0.2"],
+    );
+}
+
+#[test]
+fn gen_tricky_names_and_numbers_with_many_actors() {
     generate_and_run(
         "tricky",
         &[

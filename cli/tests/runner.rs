@@ -1,22 +1,31 @@
 //! The runner as a library: interchangeable equal products, whole lines, stalls, output
-//! failures and option checks. No test waits on a timer to synchronise; stall tests use a
-//! short stall timeout, which is the behaviour under test.
+//! failures and option checks, each with both kinds of actors (tasks on two workers, and
+//! threads). No test waits on a timer to synchronise; stall tests use a short stall
+//! timeout, which is the behaviour under test.
 
 use std::io::{self, Write};
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use marketplace_cli::runner::{RunError, RunOptions, run};
+use marketplace_cli::runner::{Actors, RunError, RunOptions, run};
 use marketplace_cli::scenario::Scenario;
 
 fn scenario(json: &str) -> Scenario {
     Scenario::from_json(json).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn fast() -> RunOptions {
+/// Both kinds of actors; tasks on two workers, so tasks do run in parallel.
+fn every_kind() -> [Actors; 2] {
+    let workers = NonZeroUsize::new(2).unwrap();
+    [Actors::Tasks { workers }, Actors::Threads]
+}
+
+fn fast(actors: Actors) -> RunOptions {
     RunOptions {
         time_scale: 0.0,
         stall_timeout: Duration::from_secs(30),
+        actors,
     }
 }
 
@@ -33,13 +42,16 @@ fn equal_products_are_interchangeable_and_print_as_published() {
                 {"type": "remove", "product": "b", "quantity": 1}]]}],
             "marketplace": {"queue_size_per_producer": 1}}"#,
     );
-    let mut out = Vec::new();
-    let report = run(&s, &fast(), &mut out).unwrap();
-    assert_eq!(report.purchases, 2);
-    assert_eq!(
-        String::from_utf8(out).unwrap(),
-        "c bought Tea(name='Sencha', price=9.0, type='Green')\n".repeat(2)
-    );
+    for actors in every_kind() {
+        let mut out = Vec::new();
+        let report = run(&s, &fast(actors), &mut out).unwrap();
+        assert_eq!(report.purchases, 2, "{actors:?}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "c bought Tea(name='Sencha', price=9.0, type='Green')\n".repeat(2),
+            "{actors:?}"
+        );
+    }
 }
 
 /// Records every `write` call separately, to see how lines reach the sink.
@@ -78,24 +90,26 @@ fn every_write_holds_whole_lines() {
     }
     json.push_str(r#"], "marketplace": {"queue_size_per_producer": 2}}"#);
     let s = scenario(&json);
-    let sink = Chunks::default();
-    let report = run(&s, &fast(), sink.clone()).unwrap();
-    assert_eq!(report.purchases, 64 * 6);
-    let chunks = sink.0.lock().unwrap();
-    // One write per cart, each made of whole lines of one consumer.
-    assert_eq!(chunks.len(), 64 * 2);
-    let mut lines: Vec<String> = Vec::new();
-    for chunk in chunks.iter() {
-        let text = std::str::from_utf8(chunk).unwrap();
-        assert!(text.ends_with('\n'), "{text:?}");
-        let owner = text.split(" bought ").next().unwrap();
-        for line in text.lines() {
-            assert!(line.starts_with(&format!("{owner} bought ")), "{text:?}");
-            lines.push(line.to_owned());
+    for actors in every_kind() {
+        let sink = Chunks::default();
+        let report = run(&s, &fast(actors), sink.clone()).unwrap();
+        assert_eq!(report.purchases, 64 * 6, "{actors:?}");
+        let chunks = sink.0.lock().unwrap();
+        // One write per cart, each made of whole lines of one consumer.
+        assert_eq!(chunks.len(), 64 * 2, "{actors:?}");
+        let mut lines: Vec<String> = Vec::new();
+        for chunk in chunks.iter() {
+            let text = std::str::from_utf8(chunk).unwrap();
+            assert!(text.ends_with('\n'), "{text:?}");
+            let owner = text.split(" bought ").next().unwrap();
+            for line in text.lines() {
+                assert!(line.starts_with(&format!("{owner} bought ")), "{text:?}");
+                lines.push(line.to_owned());
+            }
         }
+        lines.sort();
+        assert_eq!(lines, s.expected_output().unwrap(), "{actors:?}");
     }
-    lines.sort();
-    assert_eq!(lines, s.expected_output().unwrap());
 }
 
 fn jammed() -> Scenario {
@@ -114,30 +128,51 @@ fn jammed() -> Scenario {
 
 #[test]
 fn a_stall_is_reported_with_who_waits_for_what() {
-    let options = RunOptions {
-        time_scale: 0.0,
-        stall_timeout: Duration::from_millis(200),
-    };
-    let Err(RunError::Stalled(report)) = run(&jammed(), &options, io::sink()) else {
-        panic!("the run must stall");
-    };
-    assert!(report.idle >= Duration::from_millis(200));
-    assert_eq!(report.unfinished, 1);
-    assert_eq!(report.waiting.len(), 1);
-    let waiting = &report.waiting[0];
-    assert_eq!(waiting.name, "waiter");
-    assert_eq!(
-        waiting.product.to_string(),
-        "Tea(name='Wanted', price=2, type='Black')"
-    );
-    assert_eq!(waiting.on_sale, 0);
-    // Only the producer that makes the product is listed, with its full shelf.
-    assert_eq!(waiting.producers.len(), 1);
-    assert_eq!(waiting.producers[0].name, "jammer");
-    assert_eq!(
-        (waiting.producers[0].on_shelf, waiting.producers[0].capacity),
-        (1, 1)
-    );
+    for actors in every_kind() {
+        let options = RunOptions {
+            stall_timeout: Duration::from_millis(200),
+            ..fast(actors)
+        };
+        let Err(RunError::Stalled(report)) = run(&jammed(), &options, io::sink()) else {
+            panic!("the run must stall with {actors:?}");
+        };
+        assert!(report.idle >= Duration::from_millis(200));
+        assert_eq!(report.unfinished, 1);
+        assert_eq!(report.waiting.len(), 1, "{actors:?}");
+        let waiting = &report.waiting[0];
+        assert_eq!(waiting.name, "waiter");
+        assert_eq!(
+            waiting.product.to_string(),
+            "Tea(name='Wanted', price=2, type='Black')"
+        );
+        assert_eq!(waiting.on_sale, 0);
+        // Only the producer that makes the product is listed, with its full shelf.
+        assert_eq!(waiting.producers.len(), 1);
+        assert_eq!(waiting.producers[0].name, "jammer");
+        assert_eq!(
+            (waiting.producers[0].on_shelf, waiting.producers[0].capacity),
+            (1, 1),
+            "{actors:?}"
+        );
+    }
+}
+
+/// A stall while the actors wait on timers (a scaled retry wait), not only in the engine:
+/// the report is the same, and the run still ends.
+#[test]
+fn a_stall_with_timed_waits_is_reported() {
+    for actors in every_kind() {
+        let options = RunOptions {
+            time_scale: 0.01,
+            stall_timeout: Duration::from_millis(300),
+            actors,
+        };
+        let Err(RunError::Stalled(report)) = run(&jammed(), &options, io::sink()) else {
+            panic!("the run must stall with {actors:?}");
+        };
+        assert_eq!(report.unfinished, 1);
+        assert!(report.waiting.len() <= 1, "{actors:?}: {report}");
+    }
 }
 
 /// A sink that refuses every write.
@@ -161,23 +196,27 @@ fn an_output_failure_ends_the_run() {
                 [[{"type": "add", "product": "m", "quantity": 1}]]}],
             "marketplace": {"queue_size_per_producer": 1}}"#,
     );
-    match run(&s, &fast(), Broken) {
-        Err(RunError::Output(e)) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
-        other => panic!("{other:?}"),
+    for actors in every_kind() {
+        match run(&s, &fast(actors), Broken) {
+            Err(RunError::Output(e)) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
+            other => panic!("{actors:?}: {other:?}"),
+        }
     }
 }
 
 #[test]
 fn bad_time_scales_are_refused() {
-    for time_scale in [-1.0, f64::NAN, f64::INFINITY] {
-        let options = RunOptions {
-            time_scale,
-            ..fast()
-        };
-        assert!(matches!(
-            run(&jammed(), &options, io::sink()),
-            Err(RunError::Options(_))
-        ));
+    for actors in every_kind() {
+        for time_scale in [-1.0, f64::NAN, f64::INFINITY] {
+            let options = RunOptions {
+                time_scale,
+                ..fast(actors)
+            };
+            assert!(matches!(
+                run(&jammed(), &options, io::sink()),
+                Err(RunError::Options(_))
+            ));
+        }
     }
 }
 
@@ -191,6 +230,33 @@ fn a_scenario_without_consumers_ends_at_once() {
             "marketplace": {"queue_size_per_producer": 1}}"#,
     );
     // Producers sleeping a scaled 1000 s, or with nothing to make, are woken by the end.
-    let report = run(&s, &RunOptions::default(), io::sink()).unwrap();
-    assert_eq!(report.purchases, 0);
+    for actors in every_kind() {
+        let options = RunOptions {
+            actors,
+            ..RunOptions::default()
+        };
+        let report = run(&s, &options, io::sink()).unwrap();
+        assert_eq!(report.purchases, 0);
+    }
+}
+
+/// The runs end as they should with one worker too: a task that never has to wait (this
+/// producer always finds room) must still let the consumer task run.
+#[test]
+fn one_worker_is_enough() {
+    let s = scenario(
+        r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+            "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+            "consumers": [{"name": "c", "retry_wait_time": 0, "carts":
+                [[{"type": "add", "product": "m", "quantity": 5}]]}],
+            "marketplace": {"queue_size_per_producer": 1000000}}"#,
+    );
+    let workers = NonZeroUsize::MIN;
+    let report = run(&s, &fast(Actors::Tasks { workers }), io::sink()).unwrap();
+    assert_eq!(report.purchases, 5);
+}
+
+#[test]
+fn tasks_are_the_default() {
+    assert!(matches!(RunOptions::default().actors, Actors::Tasks { .. }));
 }

@@ -1,12 +1,14 @@
 //! Waiting consumers and blocked producers must not spin: during a stall of 0.6 s with
-//! dozens of blocked threads, the whole process uses only a sliver of CPU time. Alone in
-//! its own test binary so no other test's work is counted. Linux only (reads /proc).
+//! dozens of waiting actors, tasks or threads, the whole process uses only a sliver of CPU
+//! time. Alone in its own test binary, with one test that measures each kind of actors in
+//! turn, so no other work is counted. Linux only (reads /proc).
 #![cfg(target_os = "linux")]
 
 use std::io;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use marketplace_cli::runner::{RunError, RunOptions, run};
+use marketplace_cli::runner::{Actors, RunError, RunOptions, run};
 use marketplace_cli::scenario::Scenario;
 
 /// CPU time (user + system) this process has used, from /proc/self/stat.
@@ -25,7 +27,7 @@ fn cpu_time() -> Duration {
 }
 
 #[test]
-fn blocked_threads_use_no_cpu() {
+fn waiting_actors_use_no_cpu() {
     // 40 consumers wait for a Tea that never comes; 20 producers are stuck on full queues.
     let mut consumers = Vec::new();
     for i in 0..40 {
@@ -53,17 +55,21 @@ fn blocked_threads_use_no_cpu() {
         consumers.join(",")
     );
     let scenario = Scenario::from_json(&json).unwrap();
-    let options = RunOptions {
-        time_scale: 0.0,
-        stall_timeout: Duration::from_millis(600),
-    };
-    let before = cpu_time();
-    let outcome = run(&scenario, &options, io::sink());
-    let used = cpu_time() - before;
-    assert!(matches!(outcome, Err(RunError::Stalled(_))));
-    assert!(
-        used < Duration::from_millis(200),
-        "{used:?} of CPU during a 600 ms stall: something spins"
-    );
-    println!("CPU used during a 600 ms stall with 61 threads: {used:?}");
+    let workers = NonZeroUsize::new(2).unwrap();
+    for actors in [Actors::Tasks { workers }, Actors::Threads] {
+        let options = RunOptions {
+            time_scale: 0.0,
+            stall_timeout: Duration::from_millis(600),
+            actors,
+        };
+        let before = cpu_time();
+        let outcome = run(&scenario, &options, io::sink());
+        let used = cpu_time() - before;
+        assert!(matches!(outcome, Err(RunError::Stalled(_))), "{actors:?}");
+        assert!(
+            used < Duration::from_millis(200),
+            "{actors:?}: {used:?} of CPU during a 600 ms stall: something spins"
+        );
+        println!("CPU used during a 600 ms stall with 61 actors as {actors:?}: {used:?}");
+    }
 }

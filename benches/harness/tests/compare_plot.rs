@@ -19,7 +19,11 @@ fn compare_writes_a_report_and_well_formed_svg_charts() {
     assert_eq!(code, std::process::ExitCode::SUCCESS);
 
     let report = String::from_utf8(report).expect("the report is UTF-8");
-    for name in CASES.iter().map(|c| c.name).chain(TASK_CASES.iter().map(|c| c.name)) {
+    for name in CASES
+        .iter()
+        .map(|c| c.name)
+        .chain(TASK_CASES.iter().map(|c| c.name))
+    {
         assert!(
             report.contains(&format!("case={name} marketplace=")),
             "no machine-readable line for {name} in:\n{report}"
@@ -27,10 +31,22 @@ fn compare_writes_a_report_and_well_formed_svg_charts() {
     }
 
     for (chart, must_show) in [
-        ("throughput.svg", &["marketplace", "channel", "kanal", "handoff-4x4"][..]),
-        ("threads.svg", &["marketplace", "locked", "threads per side"][..]),
-        ("scaling.svg", &["producer ids", "product kinds", "marketplace, one thread"][..]),
-        ("async.svg", &["async_channel", "tokio_mpsc", "async-handoff-8x8"][..]),
+        (
+            "throughput.svg",
+            &["marketplace", "channel", "kanal", "handoff-4x4"][..],
+        ),
+        (
+            "threads.svg",
+            &["marketplace", "locked", "threads per side"][..],
+        ),
+        (
+            "scaling.svg",
+            &["producer ids", "product kinds", "marketplace, one thread"][..],
+        ),
+        (
+            "async.svg",
+            &["async_channel", "tokio_mpsc", "async-handoff-8x8"][..],
+        ),
     ] {
         let path = dir.join(chart);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{chart}: {e}"));
@@ -53,6 +69,9 @@ fn compare_writes_a_report_and_well_formed_svg_charts() {
             .descendants()
             .filter(|n| ["rect", "polyline", "circle", "path"].contains(&n.tag_name().name()))
             .count();
-        assert!(shapes > 10, "{chart} draws almost nothing ({shapes} shapes)");
+        assert!(
+            shapes > 10,
+            "{chart} draws almost nothing ({shapes} shapes)"
+        );
     }
 }

@@ -1,19 +1,24 @@
 //! The validated scenario and what can be read from it: its parts, the equality classes
 //! of its products, and the output any run of it must print.
 
+use std::sync::Arc;
+
 use super::validate;
 use super::{ConsumerSpec, Diagnostic, OpKind, ProducerSpec, Product, ProductEntry, ScenarioError};
 
 /// A validated scenario. See the module docs for the invariants it guarantees.
+///
+/// Its parts are immutable and shared, so a clone is cheap whatever the scenario's size
+/// (the runner's tasks each hold one).
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    pub(super) products: Vec<ProductEntry>,
-    pub(super) producers: Vec<ProducerSpec>,
-    pub(super) consumers: Vec<ConsumerSpec>,
+    pub(super) products: Arc<[ProductEntry]>,
+    pub(super) producers: Arc<[ProducerSpec]>,
+    pub(super) consumers: Arc<[ConsumerSpec]>,
     pub(super) queue_size_per_producer: usize,
     /// `classes[i]` is the equality class of product `i`: equal products share one, and
     /// classes are numbered `0..class_count` in order of first appearance.
-    pub(super) classes: Vec<usize>,
+    pub(super) classes: Arc<[usize]>,
     pub(super) class_count: usize,
     pub(super) warnings: Vec<Diagnostic>,
 }
@@ -117,7 +122,7 @@ impl Scenario {
             }
         }
         let mut lines = Vec::new();
-        for consumer in &self.consumers {
+        for consumer in self.consumers.iter() {
             for cart in &consumer.carts {
                 // u128, as in validation: adds of quantities near u64::MAX overflow a u64.
                 let mut held = vec![0u128; self.class_count];

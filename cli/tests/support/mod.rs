@@ -5,6 +5,21 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Every value of `run --actors`: conformance tests run the binary in each.
+pub(crate) const ACTORS: [&str; 2] = ["tasks", "threads"];
+
+/// Runs `marketplace run SCENARIO --time-scale SCALE --actors ACTORS`.
+pub(crate) fn run_scenario(scenario: &Path, scale: &str, actors: &str) -> Output {
+    marketplace(&[
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "--time-scale".as_ref(),
+        scale.as_ref(),
+        "--actors".as_ref(),
+        actors.as_ref(),
+    ])
+}
+
 /// Runs the `marketplace` binary with `args`.
 pub(crate) fn marketplace<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_marketplace"))

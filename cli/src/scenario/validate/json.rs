@@ -2,9 +2,7 @@
 //! missing and unknown fields, numbers, waits and counts. Each check reports its finding
 //! at the given path and returns `None`, so callers carry on and report everything at once.
 
-use serde_json::{Map, Value};
-
-use super::Checker;
+use super::{Checker, Json, Object, Path};
 use crate::scenario::{Diagnostic, Number};
 
 /// The one problem of a file that is not JSON at all, with its line and column.
@@ -25,14 +23,14 @@ pub(super) fn json_problem(e: &serde_json::Error) -> Diagnostic {
 }
 
 /// A JSON value's kind, for "expected X, found Y" messages.
-pub(super) fn describe(v: &Value) -> String {
+pub(super) fn describe(v: &Json<'_>) -> String {
     match v {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("a boolean ({b})"),
-        Value::Number(n) => format!("a number ({n})"),
-        Value::String(s) => format!("a string ({})", quoted(s)),
-        Value::Array(_) => "an array".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
+        Json::Null => "null".to_owned(),
+        Json::Bool(b) => format!("a boolean ({b})"),
+        Json::Number(n) => format!("a number ({n})"),
+        Json::Str(s) => format!("a string ({})", quoted(s)),
+        Json::Array(_) => "an array".to_owned(),
+        Json::Object(_) => "an object".to_owned(),
     }
 }
 
@@ -45,35 +43,35 @@ impl Checker {
     /// `v` as an object, or a problem at `path`.
     pub(super) fn object<'v>(
         &mut self,
-        v: &'v Value,
-        path: &str,
-    ) -> Option<&'v Map<String, Value>> {
+        v: &'v Json<'v>,
+        path: &Path<'_>,
+    ) -> Option<&'v Object<'v>> {
         match v {
-            Value::Object(m) => Some(m),
+            Json::Object(m) => Some(m),
             other => self.expected("an object", other, path),
         }
     }
 
     /// `v` as an array, or a problem at `path`.
-    pub(super) fn array<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v [Value]> {
+    pub(super) fn array<'v>(&mut self, v: &'v Json<'v>, path: &Path<'_>) -> Option<&'v [Json<'v>]> {
         match v {
-            Value::Array(a) => Some(a),
+            Json::Array(a) => Some(a),
             other => self.expected("an array", other, path),
         }
     }
 
     /// `v` as a string, or a problem at `path`.
-    pub(super) fn string<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v str> {
+    pub(super) fn string<'v>(&mut self, v: &'v Json<'v>, path: &Path<'_>) -> Option<&'v str> {
         match v {
-            Value::String(s) => Some(s),
+            Json::Str(s) => Some(s),
             other => self.expected("a string", other, path),
         }
     }
 
     /// `v` as a number of either kind, or a problem at `path`.
-    pub(super) fn number(&mut self, v: &Value, path: &str) -> Option<Number> {
+    pub(super) fn number(&mut self, v: &Json<'_>, path: &Path<'_>) -> Option<Number> {
         match v {
-            Value::Number(n) => match n.to_string().parse() {
+            Json::Number(n) => match n.parse() {
                 Ok(n) => Some(n),
                 Err(_) => {
                     self.problem(path, format!("unreadable number {n}"));
@@ -85,13 +83,13 @@ impl Checker {
     }
 
     /// Reports "expected `what`, found ..." at `path`.
-    fn expected<T>(&mut self, what: &str, found: &Value, path: &str) -> Option<T> {
+    fn expected<T>(&mut self, what: &str, found: &Json<'_>, path: &Path<'_>) -> Option<T> {
         self.problem(path, format!("expected {what}, found {}", describe(found)));
         None
     }
 
     /// A wait in seconds: a finite, non-negative number of either kind.
-    pub(super) fn time(&mut self, v: &Value, path: &str) -> Option<f64> {
+    pub(super) fn time(&mut self, v: &Json<'_>, path: &Path<'_>) -> Option<f64> {
         let n = self.number(v, path)?;
         let secs = n.to_f64();
         if !secs.is_finite() {
@@ -106,7 +104,7 @@ impl Checker {
     }
 
     /// A count: a JSON integer (Python's `range` takes no floats) in `1..=max`.
-    pub(super) fn count(&mut self, v: &Value, path: &str, max: u64) -> Option<u64> {
+    pub(super) fn count(&mut self, v: &Json<'_>, path: &Path<'_>, max: u64) -> Option<u64> {
         let n = self.number(v, path)?;
         if !n.is_int() {
             self.problem(path, format!("expected a whole number, found {n}"));
@@ -128,10 +126,10 @@ impl Checker {
     /// The field `key` of `obj`, reporting it at `path` when missing.
     pub(super) fn field<'v>(
         &mut self,
-        obj: &'v Map<String, Value>,
-        path: &str,
+        obj: &'v Object<'v>,
+        path: &Path<'_>,
         key: &str,
-    ) -> Option<&'v Value> {
+    ) -> Option<&'v Json<'v>> {
         let v = obj.get(key);
         if v.is_none() {
             self.problem(path, format!("missing field {}", quoted(key)));
@@ -142,17 +140,17 @@ impl Checker {
     /// The string field `key` of `obj`, owned.
     pub(super) fn text_field(
         &mut self,
-        obj: &Map<String, Value>,
-        path: &str,
+        obj: &Object<'_>,
+        path: &Path<'_>,
         key: &str,
     ) -> Option<String> {
         let v = self.field(obj, path, key)?;
-        self.string(v, &format!("{path}.{key}")).map(str::to_owned)
+        self.string(v, &path.key(key)).map(str::to_owned)
     }
 
     /// Warns about the keys of `obj` that are not `known`: they are ignored.
-    pub(super) fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
-        for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+    pub(super) fn unknown_keys(&mut self, obj: &Object<'_>, path: &Path<'_>, known: &[&str]) {
+        for key in obj.keys().filter(|k| !known.contains(k)) {
             self.warn(path, format!("unknown field {} ignored", quoted(key)));
         }
     }

@@ -1,25 +1,9 @@
 //! The `products` section: each entry a known `product_type` with exactly its dataclass's
 //! fields, and the references to products by id from everywhere else.
 
-use serde_json::{Map, Value};
-
 use super::json::{describe, quoted};
-use super::{Checker, Ref};
+use super::{Checker, Json, Object, Path, Ref};
 use crate::scenario::{Number, Product, Scalar};
-
-/// The path of a product id: `products.id1`, or `products["odd id"]` when not a plain word.
-pub(super) fn product_path(id: &str) -> String {
-    let plain = id
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        format!("products.{id}")
-    } else {
-        format!("products[{}]", quoted(id))
-    }
-}
 
 /// The fields of each dataclass, `product_type` aside.
 fn fields_of(product_type: &str) -> Option<&'static [&'static str]> {
@@ -34,7 +18,7 @@ fn fields_of(product_type: &str) -> Option<&'static [&'static str]> {
 impl Checker {
     /// A product id used by a producer or a cart: known, and pointing at a valid product or
     /// at one whose problems were already reported.
-    pub(super) fn product_ref(&mut self, v: &Value, path: &str) -> Option<Ref> {
+    pub(super) fn product_ref(&mut self, v: &Json<'_>, path: &Path<'_>) -> Option<Ref> {
         let id = self.string(v, path)?;
         match self.ids.get(id) {
             Some(r) => Some(*r),
@@ -46,10 +30,10 @@ impl Checker {
     }
 
     /// One entry of `products`.
-    pub(super) fn product(&mut self, v: &Value, path: &str) -> Option<Product> {
+    pub(super) fn product(&mut self, v: &Json<'_>, path: &Path<'_>) -> Option<Product> {
         let obj = self.object(v, path)?;
         let ty = self.field(obj, path, "product_type")?;
-        let ty_path = format!("{path}.product_type");
+        let ty_path = path.key("product_type");
         let ty = self.string(ty, &ty_path)?;
         let Some(fields) = fields_of(ty) else {
             self.problem(
@@ -64,14 +48,14 @@ impl Checker {
         // A field the dataclass does not have would make Python's constructor fail, and
         // silently dropping it would print a different product than the author meant.
         for key in obj.keys() {
-            if key != "product_type" && !fields.contains(&key.as_str()) {
+            if key != "product_type" && !fields.contains(&key) {
                 self.problem(path, format!("unknown field {} for {ty}", quoted(key)));
             }
         }
         let name = self.text_field(obj, path, "name");
         let price = self
             .field(obj, path, "price")
-            .and_then(|v| self.number(v, &format!("{path}.price")));
+            .and_then(|v| self.number(v, &path.key("price")));
         match ty {
             "Product" => Some(Product::Product {
                 name: name?,
@@ -92,15 +76,15 @@ impl Checker {
     /// The rest of a `Coffee`, whose `acidity` may be a number or a string.
     fn coffee(
         &mut self,
-        obj: &Map<String, Value>,
-        path: &str,
+        obj: &Object<'_>,
+        path: &Path<'_>,
         name: Option<String>,
         price: Option<Number>,
     ) -> Option<Product> {
-        let acidity_path = format!("{path}.acidity");
+        let acidity_path = path.key("acidity");
         let acidity = match self.field(obj, path, "acidity") {
-            Some(Value::String(s)) => Some(Scalar::Str(s.clone())),
-            Some(Value::Number(n)) => match n.to_string().parse() {
+            Some(Json::Str(s)) => Some(Scalar::Str(s.to_string())),
+            Some(Json::Number(n)) => match n.parse() {
                 Ok(n) => Some(Scalar::Num(n)),
                 Err(_) => {
                     self.problem(&acidity_path, "unreadable number");

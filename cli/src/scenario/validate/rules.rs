@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::json::quoted;
-use super::{Catalog, Checker};
+use super::{Catalog, Checker, Path};
 use crate::scenario::{ConsumerSpec, Diagnostic, OpKind, Scenario};
 
 impl Checker {
@@ -15,7 +15,7 @@ impl Checker {
     pub(super) fn cart_rules(
         &mut self,
         consumer: &ConsumerSpec,
-        path: &str,
+        path: &Path<'_>,
         catalog: &Catalog,
         made: Option<&HashSet<usize>>,
     ) {
@@ -34,14 +34,14 @@ impl Checker {
                         *n += u128::from(op.quantity);
                         if made.is_some_and(|made| !made.contains(&class)) {
                             self.problem(
-                                &format!("{path}.carts[{j}][{k}].product"),
+                                &path.key("carts").index(j).index(k).key("product"),
                                 format!("no producer makes {product} (id {})", quoted(&entry.id)),
                             );
                         }
                     }
                     OpKind::Remove if *n < u128::from(op.quantity) => {
                         self.problem(
-                            &format!("{path}.carts[{j}][{k}]"),
+                            &path.key("carts").index(j).index(k),
                             format!(
                                 "removes {} of {product} but the cart holds only {} at this point",
                                 op.quantity, *n

@@ -1,0 +1,220 @@
+//! Runs a [`Scenario`]: every producer and consumer trades through one [`Marketplace`],
+//! and each purchase is printed as the classic Python system prints it.
+//!
+//! This module owns the public face of a run: [`run`], its [`RunOptions`] (among them
+//! [`Actors`]: async tasks or one thread each), what a finished run reports ([`Report`]) and
+//! why one did not finish ([`RunError`], [`StallReport`]). Both kinds of actors follow the
+//! same rules, so a scenario prints the same lines, ends with the same outcome and reports
+//! a stall the same way whichever runs it:
+//!
+//! - Each producer is registered once, before any actor starts (so a stall report can read
+//!   every producer's shelf), then publishes its list forever, in order.
+//! - Consumers fill their carts, place the orders, and hand each cart's lines to the
+//!   supervisor, which writes them to the sink in one `write_all`: lines are never
+//!   interleaved, and the sink (which may borrow from the caller) never leaves the
+//!   caller's thread. Each product's printed form is rendered once per run.
+//! - Nothing spins: a waiting actor sleeps in the engine (until the item or the room
+//!   arrives, or the marketplace closes) or on a timer, never polls.
+//! - The run ends when every consumer is done, when no consumer made progress for
+//!   `stall_timeout` (a stall, reported), when writing the output fails or an actor fails.
+//!   Then every actor is stopped and gone before [`run`] returns, and the lines of every
+//!   cart ordered until then are written.
+//!
+//! Where the parts live: `product` (what the engine trades), `timing` (scaled waits),
+//! `progress` (what the supervisor watches), `supervisor` (the sink and the end of a run),
+//! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors).
+
+mod product;
+mod progress;
+mod stall;
+mod supervisor;
+mod tasks;
+mod threads;
+mod timing;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use crate::scenario::Scenario;
+use marketplace::Stats;
+
+pub use product::ProductRef;
+pub use stall::{ProducerState, StallReport, WaitingConsumer};
+
+#[cfg(doc)]
+use marketplace::Marketplace;
+
+/// How the producers and consumers of a run execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actors {
+    /// Each actor is an async task on a multi-thread tokio runtime of `workers` threads.
+    /// Waiting actors hold no thread, so a run scales to hundreds of thousands of them.
+    Tasks {
+        /// The runtime's worker threads.
+        workers: NonZeroUsize,
+    },
+    /// Each actor is an OS thread of its own (the classic model). The system's limits on
+    /// threads bound the size of a scenario; a run that would exceed them is refused with
+    /// [`RunError::Resources`] before any actor starts.
+    Threads,
+}
+
+impl Actors {
+    /// Tasks on one worker thread per CPU.
+    pub fn tasks() -> Self {
+        Actors::Tasks {
+            workers: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+        }
+    }
+}
+
+impl Default for Actors {
+    /// [`Actors::tasks`]: at least as fast as threads on small scenarios, and the only
+    /// choice for large ones.
+    fn default() -> Self {
+        Actors::tasks()
+    }
+}
+
+/// How to run a scenario.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Multiplies every wait of the scenario; 0 means no waiting at all. Finite, `>= 0`.
+    pub time_scale: f64,
+    /// A run in which no consumer makes progress for this long is stopped as stalled
+    /// (zero declares a stall at the first check, so use a positive value).
+    pub stall_timeout: Duration,
+    /// Tasks or threads.
+    pub actors: Actors,
+}
+
+impl Default for RunOptions {
+    /// The classic timing, a minute of patience, and tasks on one worker per CPU.
+    fn default() -> Self {
+        RunOptions {
+            time_scale: 1.0,
+            stall_timeout: Duration::from_secs(60),
+            actors: Actors::default(),
+        }
+    }
+}
+
+/// What a finished run did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Purchase lines written.
+    pub purchases: u64,
+    /// Times a consumer found its product unavailable (and waited to retry).
+    pub retries: u64,
+    /// Times a producer found its queue full (and waited to republish).
+    pub republishes: u64,
+    /// Wall time from the first actor started to the last one gone.
+    pub elapsed: Duration,
+    /// The marketplace at the end of the run.
+    pub market: Stats,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} purchases, {} consumer retries, {} producer republishes in {:.3} s; at the end: {}",
+            self.purchases,
+            self.retries,
+            self.republishes,
+            self.elapsed.as_secs_f64(),
+            self.market
+        )
+    }
+}
+
+/// Why a run did not complete.
+#[derive(Debug)]
+pub enum RunError {
+    /// No consumer made progress for the stall timeout.
+    Stalled(StallReport),
+    /// Writing the purchase lines failed (for example a closed pipe).
+    Output(io::Error),
+    /// The options are unusable (a negative or non-finite time scale).
+    Options(String),
+    /// The system refused what the run needs (threads, a runtime); nothing was run, or
+    /// what was started has been stopped.
+    Resources(String),
+    /// The engine refused an operation a validated scenario cannot cause; a bug.
+    Engine(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Stalled(report) => report.fmt(f),
+            RunError::Output(e) => write!(f, "cannot write the output: {e}"),
+            RunError::Options(msg) => write!(f, "invalid run options: {msg}"),
+            RunError::Resources(msg) => write!(f, "cannot run: {msg}"),
+            RunError::Engine(msg) => write!(f, "internal error: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Output(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `scenario` to the end and writes the purchase lines to `sink`.
+///
+/// ```
+/// use marketplace_cli::runner::{run, Actors, RunOptions};
+/// use marketplace_cli::scenario::Scenario;
+///
+/// let scenario = Scenario::from_json(r#"{
+///     "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+///     "producers": [{"name": "p", "products": [["m", 1, 0.5]], "republish_wait_time": 1}],
+///     "consumers": [{"name": "c", "retry_wait_time": 1,
+///                    "carts": [[{"type": "add", "product": "m", "quantity": 3}]]}],
+///     "marketplace": {"queue_size_per_producer": 1}
+/// }"#).unwrap();
+/// for actors in [Actors::tasks(), Actors::Threads] {
+///     let mut out = Vec::new();
+///     let options = RunOptions { time_scale: 0.0, actors, ..RunOptions::default() };
+///     let report = run(&scenario, &options, &mut out).unwrap();
+///     assert_eq!(report.purchases, 3);
+///     assert_eq!(String::from_utf8(out).unwrap(), "c bought Product(name='Mug', price=4)\n".repeat(3));
+/// }
+/// ```
+///
+/// # Errors
+///
+/// [`RunError::Stalled`] when no consumer made progress for `options.stall_timeout` (the
+/// lines of the carts ordered until then are written); [`RunError::Output`] when writing
+/// fails; [`RunError::Options`] for a negative or non-finite time scale;
+/// [`RunError::Resources`] when the system cannot give the run its threads.
+pub fn run<W: Write + Send>(
+    scenario: &Scenario,
+    options: &RunOptions,
+    sink: W,
+) -> Result<Report, RunError> {
+    if !options.time_scale.is_finite() || options.time_scale < 0.0 {
+        return Err(RunError::Options(format!(
+            "the time scale must be a finite number >= 0, not {}",
+            options.time_scale
+        )));
+    }
+    match options.actors {
+        Actors::Tasks { workers } => tasks::run(scenario, options, workers, sink),
+        Actors::Threads => threads::run(scenario, options, sink),
+    }
+}
+
+/// Every product of `scenario` as purchase lines print it, by index.
+fn printed_forms(scenario: &Scenario) -> Vec<String> {
+    (0..scenario.products().len())
+        .map(|index| scenario.product(index).to_string())
+        .collect()
+}

@@ -1,0 +1,260 @@
+//! The end of the line: consumers deliver each ordered cart to the [`Outbox`], and the
+//! [`Supervisor`], on the caller's thread, writes it to the sink, counts finished
+//! consumers and decides when and how the run ends.
+//!
+//! The sink stays with the supervisor, so it may borrow from the caller, and no actor ever
+//! waits for the output. Invariants: a cart's lines enter the outbox together, under its
+//! lock, and leave it in one `write_all`, so lines of different carts never interleave; a
+//! consumer's carts come before its "done"; after a failed write nothing more is written;
+//! `purchases` counts exactly the lines written. The supervisor sleeps on the outbox until
+//! there is something to do, at the latest until the stall timeout would be reached; an
+//! actor wakes it only if it sleeps, and while carts come in bursts it takes them in
+//! batches, a millisecond apart, so actors seldom pay for a wake-up.
+
+use std::io::{self, Write};
+use std::mem;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use marketplace::Stats;
+
+use super::progress::Progress;
+use super::stall::{MarketView, Stall};
+use super::{Report, RunError};
+use crate::scenario::Scenario;
+
+/// How long the supervisor lets carts gather while they come in bursts.
+const GATHER: Duration = Duration::from_millis(1);
+
+/// Where actors leave what the supervisor must act on.
+pub(super) struct Outbox {
+    pending: Mutex<Pending>,
+    /// Notified when the supervisor sleeps on it and `pending` changed.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// The lines of the carts ordered and not yet written, back to back.
+    text: String,
+    /// Per cart in `text`, in order: where its lines end, and how many there are.
+    carts: Vec<(usize, u64)>,
+    /// Consumers finished so far.
+    done: usize,
+    /// The first failure of an actor.
+    failure: Option<RunError>,
+    /// Set while the supervisor sleeps on `changed`.
+    asleep: bool,
+}
+
+impl Outbox {
+    pub(super) fn new() -> Self {
+        Outbox {
+            pending: Mutex::new(Pending::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // Every update of `Pending` completes before anything can panic under the lock.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `consumer` ordered a cart of these products (their printed forms): a line each.
+    pub(super) fn ordered<'p>(&self, consumer: &str, products: impl Iterator<Item = &'p str>) {
+        let mut pending = self.pending();
+        let mut items = 0;
+        for product in products {
+            for part in [consumer, " bought ", product, "\n"] {
+                pending.text.push_str(part);
+            }
+            items += 1;
+        }
+        let end = pending.text.len();
+        pending.carts.push((end, items));
+        self.wake(pending);
+    }
+
+    /// A consumer has finished: all its carts are ordered, or the run stopped it.
+    pub(super) fn consumer_done(&self) {
+        let mut pending = self.pending();
+        pending.done += 1;
+        self.wake(pending);
+    }
+
+    /// An actor failed; the first failure ends the run.
+    pub(super) fn failed(&self, error: RunError) {
+        let mut pending = self.pending();
+        pending.failure.get_or_insert(error);
+        self.wake(pending);
+    }
+
+    fn wake(&self, mut pending: MutexGuard<'_, Pending>) {
+        if mem::take(&mut pending.asleep) {
+            drop(pending);
+            self.changed.notify_one();
+        }
+    }
+}
+
+/// Why the supervisor stopped watching.
+pub(super) enum Ending {
+    /// Every consumer is done.
+    Done,
+    /// No consumer made progress for the stall timeout.
+    Stalled(Stall),
+    /// An actor or the output failed.
+    Failed(RunError),
+}
+
+impl Ending {
+    /// What the run comes to: a stall becomes its report, which reads `market` now, while
+    /// the stalled actors still wait, so the shelves show why.
+    pub(super) fn outcome(
+        self,
+        scenario: &Scenario,
+        progress: &Progress,
+        market: &impl MarketView,
+    ) -> Result<(), RunError> {
+        match self {
+            Ending::Done => Ok(()),
+            Ending::Failed(error) => Err(error),
+            Ending::Stalled(stall) => {
+                Err(RunError::Stalled(stall.report(scenario, progress, market)))
+            }
+        }
+    }
+}
+
+pub(super) struct Supervisor<W> {
+    sink: W,
+    /// Purchase lines written.
+    purchases: u64,
+    /// Set when a write failed: the sink is not written to again.
+    broken: Option<io::ErrorKind>,
+    /// Emptied buffers, swapped with the outbox's full ones so neither side reallocates.
+    text: String,
+    carts: Vec<(usize, u64)>,
+}
+
+impl<W: Write> Supervisor<W> {
+    pub(super) fn new(sink: W) -> Self {
+        Supervisor {
+            sink,
+            purchases: 0,
+            broken: None,
+            text: String::new(),
+            carts: Vec::new(),
+        }
+    }
+
+    /// Writes carts as they are ordered until all `consumers` are done, an actor or the
+    /// output fails, or no consumer made progress for `stall_timeout`.
+    pub(super) fn watch(
+        &mut self,
+        outbox: &Outbox,
+        consumers: usize,
+        progress: &Progress,
+        stall_timeout: Duration,
+    ) -> Ending {
+        loop {
+            let mut pending = outbox.pending();
+            while pending.carts.is_empty() && pending.done < consumers {
+                if let Some(failure) = pending.failure.take() {
+                    return Ending::Failed(failure);
+                }
+                let idle = progress.idle();
+                if idle >= stall_timeout {
+                    return Ending::Stalled(Stall {
+                        idle,
+                        unfinished: consumers - pending.done,
+                        purchases: self.purchases,
+                    });
+                }
+                pending.asleep = true;
+                pending = outbox
+                    .changed
+                    .wait_timeout(pending, stall_timeout - idle)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+                pending.asleep = false;
+            }
+            if let Some(failure) = pending.failure.take() {
+                return Ending::Failed(failure);
+            }
+            let done = pending.done;
+            let batch = self.take(&mut pending);
+            drop(pending);
+            if let Err(e) = self.write_taken() {
+                return Ending::Failed(RunError::Output(e));
+            }
+            if done == consumers {
+                return Ending::Done;
+            }
+            if batch > 1 {
+                // Carts come faster than one at a time: let them gather rather than be
+                // woken for each.
+                std::thread::sleep(GATHER);
+            }
+        }
+    }
+
+    /// The end of a run whose actors are all gone, which ended with `outcome`: writes the
+    /// carts ordered since the supervisor stopped watching (unless a write failed), so
+    /// every cart ordered is printed, flushes, and reports. A failure of the run comes
+    /// before one of the output.
+    pub(super) fn conclude(
+        mut self,
+        outbox: &Outbox,
+        outcome: Result<(), RunError>,
+        progress: &Progress,
+        market: Stats,
+    ) -> Result<Report, RunError> {
+        self.take(&mut outbox.pending());
+        // A failure here is kept in `broken` and reported below.
+        let _ = self.write_taken();
+        let flushed = match self.broken {
+            Some(kind) => Err(io::Error::from(kind)),
+            None => self.sink.flush(),
+        };
+        outcome?;
+        flushed.map_err(RunError::Output)?;
+        let (retries, republishes) = progress.retries();
+        Ok(Report {
+            purchases: self.purchases,
+            retries,
+            republishes,
+            elapsed: progress.elapsed(),
+            market,
+        })
+    }
+
+    /// Takes the carts waiting in `pending` (into its empty buffers); how many.
+    fn take(&mut self, pending: &mut Pending) -> usize {
+        mem::swap(&mut self.text, &mut pending.text);
+        mem::swap(&mut self.carts, &mut pending.carts);
+        self.carts.len()
+    }
+
+    /// Writes the carts taken, each in one `write_all`, and empties the buffers.
+    fn write_taken(&mut self) -> io::Result<()> {
+        let mut start = 0;
+        let mut outcome = Ok(());
+        for &(end, items) in &self.carts {
+            if self.broken.is_some() {
+                break;
+            }
+            match self.sink.write_all(&self.text.as_bytes()[start..end]) {
+                Ok(()) => self.purchases += items,
+                Err(e) => {
+                    self.broken = Some(e.kind());
+                    outcome = Err(e);
+                }
+            }
+            start = end;
+        }
+        self.text.clear();
+        self.carts.clear();
+        outcome
+    }
+}
