@@ -6,7 +6,7 @@
 //! stalled run had already ordered. No path here panics on user input.
 #![forbid(unsafe_code)]
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use flexi_logger::{Cleanup, Criterion, FileSpec, Logger, LoggerHandle, Naming, WriteMode};
 
 use marketplace_cli::generate::{GenOptions, generate};
-use marketplace_cli::runner::{Actors, RunError, RunOptions, run};
+use marketplace_cli::runner::{Actors, ProgressLine, RunError, RunOptions, RunStats, run};
 use marketplace_cli::scenario::{OpKind, Scenario};
 
 /// Exit code: bad input (unreadable file, invalid scenario, bad flags).
@@ -35,7 +35,8 @@ Exit codes:
   1  the output could not be written (e.g. a closed pipe), the system cannot give `run`
      the threads it needs (e.g. --actors threads with too many actors), or an internal error
   2  bad input: unreadable file, invalid scenario (every problem is listed with its
-     place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad flags
+     place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or
+     conflicting flags, a --log-file or --stats-json file that cannot be written
   3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
      names each waiting consumer, the product it waits for and the producers that make it";
 
@@ -58,7 +59,15 @@ struct Cli {
 enum Command {
     /// Run a scenario: every producer and consumer trades at once; purchase lines on stdout.
     ///
+    /// Everything else goes to stderr: on a terminal, a live progress line (purchases made
+    /// of those the scenario implies, purchases per second, open carts, and who waits for
+    /// what when nothing moved for a second); the --stats table at the end; errors.
+    /// Piped stdout holds the purchase lines alone, with or without progress.
+    ///
     /// Example: marketplace run scenarios/demo.json --time-scale 0 | LC_ALL=C sort
+    ///
+    /// Example: marketplace run scenarios/long.json --progress --stats-json stats.json
+    /// 2>progress.txt >out.txt
     #[command(after_long_help = EXIT_CODES)]
     Run(RunArgs),
     /// Validate a scenario and print a short summary and warnings; runs nothing.
@@ -93,9 +102,27 @@ struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
           allow_negative_numbers = true)]
     stall_timeout: f64,
-    /// Print a summary (purchases, retries, time) on stderr at the end.
+    /// Show the progress line even when stderr is not a terminal (or a dumb one): then a
+    /// plain line every second and one at the end, for logs [default: shown when stderr is
+    /// a terminal].
+    #[arg(long, conflicts_with_all = ["no_progress", "quiet"])]
+    progress: bool,
+    /// Never show the progress line.
+    #[arg(long)]
+    no_progress: bool,
+    /// Print nothing on stderr but errors (no progress line); not allowed with --progress
+    /// or --stats.
+    #[arg(long, short, conflicts_with = "stats")]
+    quiet: bool,
+    /// Print a table on stderr at the end (also after a stall): per consumer its carts,
+    /// purchases, retries and time waiting; per producer the items published and the
+    /// times its queue was full; totals, wall time and a summary line.
     #[arg(long)]
     stats: bool,
+    /// Write the figures of --stats to FILE as JSON (see docs/scenario-format.md), also
+    /// after a stall ("stalled": true). FILE is created before the run starts.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
     /// How producers and consumers run. Output, exit codes and stall reports are the same
     /// either way. The default, tasks, is faster on small scenarios and the only one that
     /// scales to hundreds of thousands of actors.
@@ -133,6 +160,17 @@ impl RunArgs {
             time_scale: self.time_scale,
             stall_timeout: Duration::from_secs_f64(self.stall_timeout),
             actors,
+            progress: self.progress_line(),
+        }
+    }
+
+    /// The progress line: off when asked (or quiet), live on a terminal, plain lines when
+    /// forced on anything else, off by default there so pipes and logs stay clean.
+    fn progress_line(&self) -> ProgressLine {
+        if self.no_progress || self.quiet {
+            ProgressLine::Off
+        } else {
+            ProgressLine::for_stderr(self.progress)
         }
     }
 
@@ -310,6 +348,51 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
         .map_err(|e| bad(&e))
 }
 
+/// Where `--stats-json` goes: the file, created (so writable) before the run starts.
+struct StatsFile {
+    path: PathBuf,
+    file: File,
+}
+
+impl StatsFile {
+    fn create(path: &Path) -> Result<Self, Failure> {
+        let file = File::create(path).map_err(|e| {
+            Failure::bad_input(format!(
+                "error: cannot write the statistics to {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(StatsFile {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    fn write(mut self, stats: &RunStats, stalled: bool) -> Result<(), Failure> {
+        let mut json = stats.to_json(stalled);
+        json.push('\n');
+        self.file
+            .write_all(json.as_bytes())
+            .and_then(|()| self.file.flush())
+            .map_err(|e| Failure {
+                code: EXIT_FAILURE,
+                message: format!(
+                    "error: cannot write the statistics to {}: {e}",
+                    self.path.display()
+                ),
+            })
+    }
+
+    /// A run that produced no figures leaves no empty, invalid JSON file behind. Only an
+    /// empty regular file is removed: never a device such as `/dev/null`.
+    fn discard(self) {
+        drop(self.file);
+        if fs::metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let path = args.scenario.as_path();
     let options = &args.options();
@@ -318,6 +401,11 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         .log_file
         .as_deref()
         .map(|file| start_logging(file, &args.log_level))
+        .transpose()?;
+    let stats_file = args
+        .stats_json
+        .as_deref()
+        .map(StatsFile::create)
         .transpose()?;
     log::info!(
         "running {} at time scale {} with {:?}",
@@ -331,17 +419,39 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         logger.flush();
         logger.shutdown();
     }
+    let stats = match &outcome {
+        Ok(report) => Some((&report.stats, false)),
+        Err(RunError::Stalled(report)) => Some((&report.stats, true)),
+        Err(_) => None,
+    };
+    if let (true, Some((stats, _))) = (args.stats, stats) {
+        eprintln!("{stats}");
+    }
+    let written = match (stats_file, stats) {
+        (Some(file), Some((stats, stalled))) => file.write(stats, stalled),
+        (Some(file), None) => {
+            file.discard();
+            Ok(())
+        }
+        (None, _) => Ok(()),
+    };
     match outcome {
         Ok(report) => {
             if args.stats {
                 eprintln!("{report}");
             }
-            Ok(())
+            written
         }
-        Err(RunError::Stalled(report)) => Err(Failure {
-            code: EXIT_STALLED,
-            message: format!("error: {}: {report}", path.display()),
-        }),
+        Err(RunError::Stalled(report)) => {
+            // The stall decides the exit code; a statistics file that failed is still told.
+            if let Err(failure) = written {
+                eprintln!("{}", failure.message);
+            }
+            Err(Failure {
+                code: EXIT_STALLED,
+                message: format!("error: {}: {report}", path.display()),
+            })
+        }
         Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure {
             code: EXIT_FAILURE,
             message: "error: stdout was closed before the run finished".to_owned(),

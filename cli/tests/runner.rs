@@ -26,6 +26,7 @@ fn fast(actors: Actors) -> RunOptions {
         time_scale: 0.0,
         stall_timeout: Duration::from_secs(30),
         actors,
+        ..RunOptions::default()
     }
 }
 
@@ -166,6 +167,7 @@ fn a_stall_with_timed_waits_is_reported() {
             time_scale: 0.01,
             stall_timeout: Duration::from_millis(300),
             actors,
+            ..RunOptions::default()
         };
         let Err(RunError::Stalled(report)) = run(&jammed(), &options, io::sink()) else {
             panic!("the run must stall with {actors:?}");
@@ -259,4 +261,75 @@ fn one_worker_is_enough() {
 #[test]
 fn tasks_are_the_default() {
     assert!(matches!(RunOptions::default().actors, Actors::Tasks { .. }));
+}
+
+/// Every actor's figures come with the report: per consumer its carts and purchases (which
+/// add up to the lines written) and retries; per producer what it published.
+#[test]
+fn the_report_has_every_actors_figures() {
+    let s = scenario(
+        r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
+                         "t": {"product_type": "Tea", "name": "Mint", "price": 2, "type": "Herbal"}},
+            "producers": [{"name": "pottery", "products": [["m", 1, 0]], "republish_wait_time": 0},
+                          {"name": "garden", "products": [["t", 2, 0]], "republish_wait_time": 0}],
+            "consumers": [{"name": "a", "retry_wait_time": 0, "carts": [
+                              [{"type": "add", "product": "m", "quantity": 3}],
+                              [{"type": "add", "product": "t", "quantity": 2},
+                               {"type": "remove", "product": "t", "quantity": 1}]]},
+                          {"name": "b", "retry_wait_time": 0, "carts": [
+                              [{"type": "add", "product": "t", "quantity": 4}]]}],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    for actors in every_kind() {
+        let mut out = Vec::new();
+        let report = run(&s, &fast(actors), &mut out).unwrap();
+        let stats = &report.stats;
+        let figures: Vec<_> = stats
+            .consumers
+            .iter()
+            .map(|c| (c.name.as_str(), c.carts, c.purchases))
+            .collect();
+        assert_eq!(figures, [("a", 2, 4), ("b", 1, 4)], "{actors:?}");
+        let totals = stats.totals();
+        assert_eq!(totals.purchases, report.purchases, "{actors:?}");
+        assert_eq!(
+            report.purchases,
+            out.iter().filter(|&&b| b == b'\n').count() as u64
+        );
+        assert_eq!(
+            (totals.retries, totals.full),
+            (report.retries, report.republishes)
+        );
+        let names: Vec<_> = stats.producers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["pottery", "garden"], "{actors:?}");
+        // Every item bought was published once (a removed one goes back on sale).
+        assert!(stats.producers[0].published >= 3, "{actors:?}: {stats:?}");
+        assert!(stats.producers[1].published >= 6, "{actors:?}: {stats:?}");
+        assert_eq!(stats.wall, report.elapsed);
+    }
+}
+
+/// A stall report carries the figures too, taken once the actors were stopped: the
+/// waiting consumer's wait counts up to the stop.
+#[test]
+fn a_stall_report_has_every_actors_figures() {
+    for actors in every_kind() {
+        let options = RunOptions {
+            stall_timeout: Duration::from_millis(200),
+            ..fast(actors)
+        };
+        let Err(RunError::Stalled(report)) = run(&jammed(), &options, io::sink()) else {
+            panic!("the run must stall with {actors:?}");
+        };
+        let waiter = &report.stats.consumers[0];
+        assert_eq!((waiter.carts, waiter.purchases), (0, 0), "{actors:?}");
+        assert!(waiter.retries >= 1, "{actors:?}");
+        assert!(
+            waiter.waiting >= Duration::from_millis(190),
+            "{actors:?}: {waiter:?}"
+        );
+        let jammer = &report.stats.producers[0];
+        assert_eq!(jammer.published, 1, "{actors:?}");
+        assert!(jammer.full >= 1, "{actors:?}");
+    }
 }

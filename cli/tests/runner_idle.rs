@@ -61,6 +61,7 @@ fn waiting_actors_use_no_cpu() {
             time_scale: 0.0,
             stall_timeout: Duration::from_millis(600),
             actors,
+            ..RunOptions::default()
         };
         let before = cpu_time();
         let outcome = run(&scenario, &options, io::sink());

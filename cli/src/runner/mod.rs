@@ -2,8 +2,9 @@
 //! and each purchase is printed as the classic Python system prints it.
 //!
 //! This module owns the public face of a run: [`run`], its [`RunOptions`] (among them
-//! [`Actors`]: async tasks or one thread each), what a finished run reports ([`Report`]) and
-//! why one did not finish ([`RunError`], [`StallReport`]). Both kinds of actors follow the
+//! [`Actors`]: async tasks or one thread each, and the [`ProgressLine`] on stderr), what a
+//! finished run reports ([`Report`], with every actor's figures in [`RunStats`]) and why one
+//! did not finish ([`RunError`], [`StallReport`]). Both kinds of actors follow the
 //! same rules, so a scenario prints the same lines, ends with the same outcome and reports
 //! a stall the same way whichever runs it:
 //!
@@ -20,13 +21,19 @@
 //!   Then every actor is stopped and gone before [`run`] returns, and the lines of every
 //!   cart ordered until then are written.
 //!
+//! - Each actor counts what it does in a slot of its own (no counter is shared by actors),
+//!   and the supervisor alone draws the progress line, from figures that exist anyway.
+//!
 //! Where the parts live: `product` (what the engine trades), `timing` (scaled waits),
-//! `progress` (what the supervisor watches), `supervisor` (the sink and the end of a run),
+//! `progress` (what actors record and the supervisor watches), `supervisor` (the sink and
+//! the end of a run), `display` (the progress line), `stats` (the figures per actor),
 //! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors).
 
+mod display;
 mod product;
 mod progress;
 mod stall;
+mod stats;
 mod supervisor;
 mod tasks;
 mod threads;
@@ -40,8 +47,10 @@ use std::time::Duration;
 use crate::scenario::Scenario;
 use marketplace::Stats;
 
+pub use display::ProgressLine;
 pub use product::ProductRef;
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
+pub use stats::{ConsumerStats, ProducerStats, RunStats, Totals};
 
 #[cfg(doc)]
 use marketplace::Marketplace;
@@ -88,15 +97,19 @@ pub struct RunOptions {
     pub stall_timeout: Duration,
     /// Tasks or threads.
     pub actors: Actors,
+    /// Whether and how the run shows its progress on stderr.
+    pub progress: ProgressLine,
 }
 
 impl Default for RunOptions {
-    /// The classic timing, a minute of patience, and tasks on one worker per CPU.
+    /// The classic timing, a minute of patience, tasks on one worker per CPU, and no
+    /// progress line.
     fn default() -> Self {
         RunOptions {
             time_scale: 1.0,
             stall_timeout: Duration::from_secs(60),
             actors: Actors::default(),
+            progress: ProgressLine::Off,
         }
     }
 }
@@ -114,6 +127,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// The marketplace at the end of the run.
     pub market: Stats,
+    /// Every actor's figures; `retries` and `republishes` are their totals.
+    pub stats: RunStats,
 }
 
 impl fmt::Display for Report {
@@ -185,6 +200,7 @@ impl std::error::Error for RunError {
 ///     let options = RunOptions { time_scale: 0.0, actors, ..RunOptions::default() };
 ///     let report = run(&scenario, &options, &mut out).unwrap();
 ///     assert_eq!(report.purchases, 3);
+///     assert_eq!(report.stats.consumers[0].purchases, 3);
 ///     assert_eq!(String::from_utf8(out).unwrap(), "c bought Product(name='Mug', price=4)\n".repeat(3));
 /// }
 /// ```

@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::progress::Progress;
+use super::stats::RunStats;
 use crate::scenario::{Product, Scenario};
 
 /// A producer that makes a product someone waits for, as found when the run stalled.
@@ -49,6 +50,8 @@ pub struct StallReport {
     pub waiting: Vec<WaitingConsumer>,
     /// Purchase lines written before the stop.
     pub purchases: u64,
+    /// Every actor's figures, taken once the stopped actors were gone (for `--stats`).
+    pub stats: RunStats,
 }
 
 impl fmt::Display for StallReport {
@@ -89,6 +92,8 @@ pub(super) trait MarketView {
     fn on_sale(&self, product: usize) -> usize;
     /// Items producer `index` has on the shelf now.
     fn on_shelf(&self, producer: usize) -> usize;
+    /// Carts opened and not yet ordered now.
+    fn open_carts(&self) -> usize;
 }
 
 /// The facts a stall report is made of, besides the marketplace's state.
@@ -111,6 +116,7 @@ impl Stall {
         let capacity = scenario.queue_size_per_producer();
         let waiting = progress
             .waiting()
+            .map(|w| (w.consumer, w.product))
             .map(|(consumer, product)| WaitingConsumer {
                 name: scenario.consumers()[consumer].name.clone(),
                 product: scenario.product(product).clone(),
@@ -131,6 +137,8 @@ impl Stall {
             unfinished: self.unfinished,
             waiting,
             purchases: self.purchases,
+            // Filled in at the end of the run (`Supervisor::conclude`), when final.
+            stats: RunStats::default(),
         }
     }
 }

@@ -1,15 +1,17 @@
 //! The end of the line: consumers deliver each ordered cart to the [`Outbox`], and the
 //! [`Supervisor`], on the caller's thread, writes it to the sink, counts finished
-//! consumers and decides when and how the run ends.
+//! consumers, refreshes the progress line and decides when and how the run ends.
 //!
 //! The sink stays with the supervisor, so it may borrow from the caller, and no actor ever
 //! waits for the output. Invariants: a cart's lines enter the outbox together, under its
 //! lock, and leave it in one `write_all`, so lines of different carts never interleave; a
 //! consumer's carts come before its "done"; after a failed write nothing more is written;
 //! `purchases` counts exactly the lines written. The supervisor sleeps on the outbox until
-//! there is something to do, at the latest until the stall timeout would be reached; an
-//! actor wakes it only if it sleeps, and while carts come in bursts it takes them in
-//! batches, a millisecond apart, so actors seldom pay for a wake-up.
+//! there is something to do, at the latest until the stall timeout would be reached or the
+//! progress line is due; an actor wakes it only if it sleeps, and while carts come in
+//! bursts it takes them in batches, a millisecond apart, so actors seldom pay for a
+//! wake-up. The progress line is refreshed without the outbox's lock, so actors never wait
+//! for it.
 
 use std::io::{self, Write};
 use std::mem;
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use marketplace::Stats;
 
+use super::display::{ProgressDisplay, ProgressLine};
 use super::progress::Progress;
 use super::stall::{MarketView, Stall};
 use super::{Report, RunError};
@@ -126,8 +129,10 @@ impl Ending {
     }
 }
 
-pub(super) struct Supervisor<W> {
+pub(super) struct Supervisor<'s, W> {
+    scenario: &'s Scenario,
     sink: W,
+    display: ProgressDisplay<'s>,
     /// Purchase lines written.
     purchases: u64,
     /// Set when a write failed: the sink is not written to again.
@@ -137,10 +142,14 @@ pub(super) struct Supervisor<W> {
     carts: Vec<(usize, u64)>,
 }
 
-impl<W: Write> Supervisor<W> {
-    pub(super) fn new(sink: W) -> Self {
+impl<'s, W: Write> Supervisor<'s, W> {
+    /// The supervisor of a run of `scenario` that writes to `sink` and shows its progress
+    /// as `line` says.
+    pub(super) fn new(scenario: &'s Scenario, sink: W, line: ProgressLine) -> Self {
         Supervisor {
+            scenario,
             sink,
+            display: ProgressDisplay::new(scenario, line),
             purchases: 0,
             broken: None,
             text: String::new(),
@@ -149,20 +158,23 @@ impl<W: Write> Supervisor<W> {
     }
 
     /// Writes carts as they are ordered until all `consumers` are done, an actor or the
-    /// output fails, or no consumer made progress for `stall_timeout`.
+    /// output fails, or no consumer made progress for `stall_timeout`; meanwhile refreshes
+    /// the progress line from `progress` and `market`.
     pub(super) fn watch(
         &mut self,
         outbox: &Outbox,
         consumers: usize,
         progress: &Progress,
+        market: &impl MarketView,
         stall_timeout: Duration,
     ) -> Ending {
         loop {
+            self.display.refresh(self.purchases, progress, market);
             let mut pending = outbox.pending();
-            while pending.carts.is_empty() && pending.done < consumers {
-                if let Some(failure) = pending.failure.take() {
-                    return Ending::Failed(failure);
-                }
+            if let Some(failure) = pending.failure.take() {
+                return Ending::Failed(failure);
+            }
+            if pending.carts.is_empty() && pending.done < consumers {
                 let idle = progress.idle();
                 if idle >= stall_timeout {
                     return Ending::Stalled(Stall {
@@ -171,21 +183,21 @@ impl<W: Write> Supervisor<W> {
                         purchases: self.purchases,
                     });
                 }
+                let wait = (stall_timeout - idle).min(self.display.due_in(progress));
                 pending.asleep = true;
-                pending = outbox
+                let (mut pending, _) = outbox
                     .changed
-                    .wait_timeout(pending, stall_timeout - idle)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
+                    .wait_timeout(pending, wait)
+                    .unwrap_or_else(|p| p.into_inner());
                 pending.asleep = false;
-            }
-            if let Some(failure) = pending.failure.take() {
-                return Ending::Failed(failure);
+                // Whatever woke it, look again from the top (the lock is let go meanwhile,
+                // which refreshing the progress line needs).
+                continue;
             }
             let done = pending.done;
             let batch = self.take(&mut pending);
             drop(pending);
-            if let Err(e) = self.write_taken() {
+            if let Err(e) = self.write_batch() {
                 return Ending::Failed(RunError::Output(e));
             }
             if done == consumers {
@@ -201,8 +213,9 @@ impl<W: Write> Supervisor<W> {
 
     /// The end of a run whose actors are all gone, which ended with `outcome`: writes the
     /// carts ordered since the supervisor stopped watching (unless a write failed), so
-    /// every cart ordered is printed, flushes, and reports. A failure of the run comes
-    /// before one of the output.
+    /// every cart ordered is printed, flushes, finishes the progress line, and reports
+    /// with every actor's figures (a stall report gets them too). A failure of the run
+    /// comes before one of the output.
     pub(super) fn conclude(
         mut self,
         outbox: &Outbox,
@@ -212,21 +225,32 @@ impl<W: Write> Supervisor<W> {
     ) -> Result<Report, RunError> {
         self.take(&mut outbox.pending());
         // A failure here is kept in `broken` and reported below.
-        let _ = self.write_taken();
+        let _ = self.write_batch();
         let flushed = match self.broken {
             Some(kind) => Err(io::Error::from(kind)),
             None => self.sink.flush(),
         };
-        outcome?;
-        flushed.map_err(RunError::Output)?;
-        let (retries, republishes) = progress.retries();
-        Ok(Report {
-            purchases: self.purchases,
-            retries,
-            republishes,
-            elapsed: progress.elapsed(),
-            market,
-        })
+        let outcome = outcome.and_then(|()| flushed.map_err(RunError::Output));
+        self.display.finish(self.purchases, progress, &outcome);
+        let stats = progress.stats(self.scenario);
+        match outcome {
+            Ok(()) => {
+                let totals = stats.totals();
+                Ok(Report {
+                    purchases: self.purchases,
+                    retries: totals.retries,
+                    republishes: totals.full,
+                    elapsed: stats.wall,
+                    market,
+                    stats,
+                })
+            }
+            Err(RunError::Stalled(mut report)) => {
+                report.stats = stats;
+                Err(RunError::Stalled(report))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Takes the carts waiting in `pending` (into its empty buffers); how many.
@@ -234,6 +258,16 @@ impl<W: Write> Supervisor<W> {
         mem::swap(&mut self.text, &mut pending.text);
         mem::swap(&mut self.carts, &mut pending.carts);
         self.carts.len()
+    }
+
+    /// Writes the carts taken. When the live progress line is drawn on the terminal that
+    /// stdout also is, the line is taken off meanwhile and the lines flushed before it comes
+    /// back, so purchase lines and the progress line never mix on screen.
+    fn write_batch(&mut self) -> io::Result<()> {
+        match self.display.bar_sharing_the_terminal() {
+            None => self.write_taken(),
+            Some(bar) => bar.suspend(|| self.write_taken().and_then(|()| self.sink.flush())),
+        }
     }
 
     /// Writes the carts taken, each in one `write_all`, and empties the buffers.

@@ -28,7 +28,7 @@ use super::stall::MarketView;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::TimeScale;
 use super::{Report, RunError, RunOptions, printed_forms};
-use crate::scenario::{OpKind, ProducerSpec, Scenario};
+use crate::scenario::{OpKind, Scenario};
 
 /// Runs `scenario` with a task per actor on `workers` threads; see [`super::run`].
 pub(super) fn run<W: Write>(
@@ -56,7 +56,7 @@ pub(super) fn run<W: Write>(
         market,
         producer_ids,
         time: TimeScale(options.time_scale),
-        progress: Progress::new(consumers),
+        progress: Progress::new(consumers, scenario.producers().len()),
         outbox: Outbox::new(),
         printed: printed_forms(scenario),
         stopped: AtomicBool::new(false),
@@ -67,9 +67,15 @@ pub(super) fn run<W: Write>(
     for index in 0..consumers {
         runtime.spawn(Arc::clone(&run).consume(index));
     }
-    let mut supervisor = Supervisor::new(sink);
+    let mut supervisor = Supervisor::new(scenario, sink, options.progress);
     let outcome = supervisor
-        .watch(&run.outbox, consumers, &run.progress, options.stall_timeout)
+        .watch(
+            &run.outbox,
+            consumers,
+            &run.progress,
+            &*run,
+            options.stall_timeout,
+        )
         .outcome(scenario, &run.progress, &*run);
     run.stop();
     // Cancels the tasks still pending (see the module docs) once the workers have finished
@@ -121,7 +127,7 @@ impl Run {
             for supply in &spec.products {
                 let product = &self.products[supply.product];
                 for _ in 0..supply.quantity {
-                    if !self.publish(spec, id, product).await {
+                    if !self.publish(index, id, product).await {
                         break 'run;
                     }
                     let pause = self.time.pause(supply.wait_seconds);
@@ -139,16 +145,17 @@ impl Run {
         log::debug!("producer {:?} stops", spec.name);
     }
 
-    /// Publishes one `product`, waiting for room as long as it takes; false if the run
-    /// stopped first or the engine refused it.
-    async fn publish(&self, spec: &ProducerSpec, id: ProducerId, product: &SharedProduct) -> bool {
+    /// Producer `index` publishes one `product`, waiting for room as long as it takes;
+    /// false if the run stopped first or the engine refused it.
+    async fn publish(&self, index: usize, id: ProducerId, product: &SharedProduct) -> bool {
+        let spec = &self.scenario.producers()[index];
         loop {
             if self.stopped() {
                 return false;
             }
             let outcome = match self.market.publish(id, product.clone()) {
                 Err(PublishError::Full(back)) => {
-                    self.progress.republished();
+                    self.progress.full(index);
                     let waiting = self.market.publish_async(id, back);
                     match self.time.patience(spec.republish_wait_time) {
                         None => waiting.await,
@@ -160,7 +167,10 @@ impl Run {
                 other => other,
             };
             match outcome {
-                Ok(()) => return true,
+                Ok(()) => {
+                    self.progress.published(index);
+                    return true;
+                }
                 Err(PublishError::Full(_)) => {}
                 Err(refused) => {
                     self.fail(RunError::Engine(format!(
@@ -213,6 +223,7 @@ impl Run {
                 .market
                 .place_order(cart)
                 .map_err(|e| engine("place_order", &e))?;
+            self.progress.ordered(index, bought.len());
             let printed = bought
                 .iter()
                 .map(|item| self.printed[item.index()].as_str());
@@ -232,12 +243,18 @@ impl Run {
         item: &SharedProduct,
     ) -> Result<bool, RunError> {
         let mut outcome = self.market.add_to_cart(cart, item);
+        if outcome != Err(AddError::Unavailable) {
+            // The usual case: no wait, so nothing to record.
+            return self.added(consumer, outcome);
+        }
+        // One wait, however many retries it takes: its length is the consumer's time
+        // waiting, and a stall report or the progress line names what it waits for.
+        self.progress.waits_for(consumer, item.index());
         while outcome == Err(AddError::Unavailable) {
-            self.progress.retried();
+            self.progress.retried(consumer);
             if self.stopped() {
-                return Ok(false);
+                return Ok(false); // `consume` marks it no longer waiting
             }
-            self.progress.waits_for(consumer, item.index());
             let waiting = self.market.add_to_cart_async(cart, item);
             outcome = match self.time.patience(retry_wait) {
                 None => waiting.await,
@@ -245,8 +262,13 @@ impl Run {
                     .await
                     .unwrap_or(Err(AddError::Unavailable)),
             };
-            self.progress.stops_waiting(consumer);
         }
+        self.progress.stops_waiting(consumer);
+        self.added(consumer, outcome)
+    }
+
+    /// The result of an add that did not end for want of the product.
+    fn added(&self, consumer: usize, outcome: Result<(), AddError>) -> Result<bool, RunError> {
         outcome.map(|()| true).map_err(|e| {
             RunError::Engine(format!(
                 "consumer {:?}: add_to_cart: {e}",
@@ -280,6 +302,10 @@ impl Drop for PanicWatch<'_> {
 }
 
 impl MarketView for Run {
+    fn open_carts(&self) -> usize {
+        self.market.stats().open_carts
+    }
+
     fn on_sale(&self, product: usize) -> usize {
         self.market.available(&self.products[product])
     }

@@ -23,7 +23,7 @@ use super::stall::MarketView;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::{BLOCK, TimeScale};
 use super::{Report, RunError, RunOptions, printed_forms};
-use crate::scenario::{OpKind, ProducerSpec, Scenario};
+use crate::scenario::{OpKind, Scenario};
 
 /// Runs `scenario` with a thread per actor; see [`super::run`].
 pub(super) fn run<W: Write>(
@@ -44,14 +44,14 @@ pub(super) fn run<W: Write>(
         market: &market,
         producer_ids: &producer_ids,
         time: TimeScale(options.time_scale),
-        progress: Progress::new(consumers),
+        progress: Progress::new(consumers, scenario.producers().len()),
         outbox: Outbox::new(),
         printed: printed_forms(scenario),
         stopped: AtomicBool::new(false),
         stop_lock: Mutex::new(()),
         stop_signal: Condvar::new(),
     };
-    let mut supervisor = Supervisor::new(sink);
+    let mut supervisor = Supervisor::new(scenario, sink, options.progress);
     let outcome = thread::scope(|s| {
         let outcome = actors.start(s).and_then(|()| {
             supervisor
@@ -59,6 +59,7 @@ pub(super) fn run<W: Write>(
                     &actors.outbox,
                     consumers,
                     &actors.progress,
+                    &actors,
                     options.stall_timeout,
                 )
                 .outcome(scenario, &actors.progress, &actors)
@@ -106,9 +107,9 @@ impl<'s> Actors<'s, '_> {
             started += 1;
             Ok(())
         };
-        for (spec, &id) in self.scenario.producers().iter().zip(self.producer_ids) {
+        for (index, spec) in self.scenario.producers().iter().enumerate() {
             let name = format!("producer {}", spec.name);
-            spawn(name, Box::new(move || self.produce(spec, id)))?;
+            spawn(name, Box::new(move || self.produce(index)))?;
         }
         for (index, spec) in self.scenario.consumers().iter().enumerate() {
             let name = format!("consumer {}", spec.name);
@@ -149,8 +150,10 @@ impl<'s> Actors<'s, '_> {
         self.outbox.failed(error);
     }
 
-    /// A producer: its list, forever, until the run stops.
-    fn produce(&self, spec: &ProducerSpec, id: ProducerId) {
+    /// Producer `index`: its list, forever, until the run stops.
+    fn produce(&self, index: usize) {
+        let spec = &self.scenario.producers()[index];
+        let id = self.producer_ids[index];
         log::debug!("producer {:?} starts as {id}", spec.name);
         if spec.products.is_empty() {
             // Nothing to publish: wait for the end instead of looping over an empty list.
@@ -167,14 +170,17 @@ impl<'s> Actors<'s, '_> {
                         }
                         let outcome = match self.market.publish(id, item) {
                             Err(PublishError::Full(back)) => {
-                                self.progress.republished();
+                                self.progress.full(index);
                                 let wait = self.time.patience(spec.republish_wait_time);
                                 self.market.publish_timeout(id, back, wait.unwrap_or(BLOCK))
                             }
                             other => other,
                         };
                         match outcome {
-                            Ok(()) => break,
+                            Ok(()) => {
+                                self.progress.published(index);
+                                break;
+                            }
                             Err(PublishError::Full(back)) => item = back,
                             Err(refused) => {
                                 self.fail(RunError::Engine(format!(
@@ -231,6 +237,7 @@ impl<'s> Actors<'s, '_> {
                 .market
                 .place_order(cart)
                 .map_err(|e| engine("place_order", &e))?;
+            self.progress.ordered(index, bought.len());
             let printed = bought
                 .iter()
                 .map(|item| self.printed[item.index()].as_str());
@@ -250,16 +257,27 @@ impl<'s> Actors<'s, '_> {
         item: &ProductRef<'s>,
     ) -> Result<bool, RunError> {
         let mut outcome = self.market.add_to_cart(cart, item);
+        if outcome != Err(AddError::Unavailable) {
+            // The usual case: no wait, so nothing to record.
+            return self.added(consumer, outcome);
+        }
+        // One wait, however many retries it takes: its length is the consumer's time
+        // waiting, and a stall report or the progress line names what it waits for.
+        self.progress.waits_for(consumer, item.index());
         while outcome == Err(AddError::Unavailable) {
-            self.progress.retried();
+            self.progress.retried(consumer);
             if self.stopped() {
-                return Ok(false);
+                return Ok(false); // `consume` marks it no longer waiting
             }
-            self.progress.waits_for(consumer, item.index());
             let wait = self.time.patience(retry_wait).unwrap_or(BLOCK);
             outcome = self.market.add_to_cart_timeout(cart, item, wait);
-            self.progress.stops_waiting(consumer);
         }
+        self.progress.stops_waiting(consumer);
+        self.added(consumer, outcome)
+    }
+
+    /// The result of an add that did not end for want of the product.
+    fn added(&self, consumer: usize, outcome: Result<(), AddError>) -> Result<bool, RunError> {
         outcome.map(|()| true).map_err(|e| {
             RunError::Engine(format!(
                 "consumer {:?}: add_to_cart: {e}",
@@ -270,6 +288,10 @@ impl<'s> Actors<'s, '_> {
 }
 
 impl MarketView for Actors<'_, '_> {
+    fn open_carts(&self) -> usize {
+        self.market.stats().open_carts
+    }
+
     fn on_sale(&self, product: usize) -> usize {
         self.market
             .available(&ProductRef::new(self.scenario, product))

@@ -145,4 +145,28 @@ impl Scenario {
         lines.sort_unstable();
         Some(lines)
     }
+
+    /// How many purchase lines a complete run prints: the length of
+    /// [`expected_output`](Self::expected_output), known even when that output is not
+    /// determined, and computed without rendering a line.
+    ///
+    /// Each cart ends up holding what it adds minus what it removes, since validation
+    /// refuses a cart that removes more of a product than it holds at that point.
+    pub fn purchase_count(&self) -> u128 {
+        self.consumers
+            .iter()
+            .flat_map(|consumer| &consumer.carts)
+            .map(|cart| {
+                // u128, as in validation: adds of quantities near u64::MAX overflow a u64.
+                let (added, removed) = cart.iter().fold((0u128, 0u128), |(a, r), op| {
+                    let quantity = u128::from(op.quantity);
+                    match op.kind {
+                        OpKind::Add => (a + quantity, r),
+                        OpKind::Remove => (a, r + quantity),
+                    }
+                });
+                added.saturating_sub(removed)
+            })
+            .sum()
+    }
 }

@@ -1,0 +1,248 @@
+//! The progress line of a run on stderr: purchases made of those the scenario implies,
+//! purchases per second, open carts, and, when no consumer made progress for a second, the
+//! consumer that has waited longest and what it waits for.
+//!
+//! The supervisor owns the display and refreshes it between its other duties, from figures
+//! that exist anyway: the purchase lines it wrote, the consumers' progress slots and the
+//! marketplace's own counts. Actors never touch it, so showing progress costs them
+//! nothing. Invariants: nothing here writes to stdout; with [`ProgressLine::Off`] nothing
+//! is drawn or read; a refresh happens at most once per [`ProgressLine`]'s period, and the
+//! line is finished (left with its last figures) before the run returns, so whatever the
+//! caller prints next starts on a line of its own.
+
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::RunError;
+use super::progress::Progress;
+use super::stall::MarketView;
+use crate::scenario::Scenario;
+
+/// Whether and how a run shows its progress on stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressLine {
+    /// Nothing is shown.
+    #[default]
+    Off,
+    /// A line redrawn in place, ten times a second, for a terminal (an `indicatif` bar).
+    /// When stderr is not a terminal, `indicatif` draws nothing.
+    Live,
+    /// A plain line of text every second, and one at the end, for logs and pipes.
+    Plain,
+}
+
+impl ProgressLine {
+    /// The line for a command's stderr: [`Live`](Self::Live) where it can be drawn in
+    /// place (a terminal, and not a dumb one: `TERM` set and not `dumb`, as `indicatif`
+    /// requires), else [`Plain`](Self::Plain) when `forced`, else [`Off`](Self::Off), so
+    /// that pipes and logs get nothing unasked.
+    pub fn for_stderr(forced: bool) -> Self {
+        if !ProgressDrawTarget::stderr().is_hidden() {
+            ProgressLine::Live
+        } else if forced {
+            ProgressLine::Plain
+        } else {
+            ProgressLine::Off
+        }
+    }
+}
+
+/// How long no progress makes the line name the consumer that waits longest.
+const IDLE_NOTICE: Duration = Duration::from_secs(1);
+
+/// The period of the rate shown: purchases per second over about the last second.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// The progress line of one run.
+pub(super) struct ProgressDisplay<'s> {
+    scenario: &'s Scenario,
+    /// Purchases a complete run makes.
+    total: u64,
+    out: Output,
+    /// Time since the start of the run at which the next refresh is due.
+    next: Duration,
+    /// Samples (time since the start, purchases then) of about the last second, oldest
+    /// first, to measure the rate on.
+    samples: VecDeque<(Duration, u64)>,
+    /// Whether stdout is a terminal, found once.
+    stdout_is_terminal: bool,
+}
+
+enum Output {
+    Off,
+    Live(ProgressBar),
+    Plain,
+}
+
+impl<'s> ProgressDisplay<'s> {
+    /// The progress line of a run of `scenario`, shown as `line` says.
+    pub(super) fn new(scenario: &'s Scenario, line: ProgressLine) -> Self {
+        let total = u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX);
+        let out = match line {
+            ProgressLine::Off => Output::Off,
+            ProgressLine::Plain => Output::Plain,
+            ProgressLine::Live => {
+                let style = ProgressStyle::with_template(
+                    "{spinner} {elapsed:>4} [{bar:30}] {pos}/{len} purchases, {wide_msg}",
+                )
+                .map(|style| style.progress_chars("=> "))
+                // The template is fixed and valid; the default style is a safe fallback.
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+                let bar = ProgressBar::with_draw_target(
+                    Some(total),
+                    ProgressDrawTarget::stderr_with_hz(10),
+                );
+                bar.set_style(style);
+                Output::Live(bar)
+            }
+        };
+        let mut display = ProgressDisplay {
+            scenario,
+            total,
+            out,
+            next: Duration::ZERO,
+            samples: VecDeque::from([(Duration::ZERO, 0)]),
+            stdout_is_terminal: std::io::stdout().is_terminal(),
+        };
+        // The first line comes after a period, not at once: short runs show only the end.
+        display.next = display.period();
+        display
+    }
+
+    /// The live bar when stdout is a terminal too, so that purchase lines may land on
+    /// the terminal it is drawn on (a handle on it: cloning shares the bar).
+    pub(super) fn bar_sharing_the_terminal(&self) -> Option<ProgressBar> {
+        match &self.out {
+            Output::Live(bar) if self.stdout_is_terminal => Some(bar.clone()),
+            _ => None,
+        }
+    }
+
+    /// The time between refreshes.
+    fn period(&self) -> Duration {
+        match self.out {
+            Output::Off => Duration::MAX,
+            Output::Live(_) => Duration::from_millis(100),
+            Output::Plain => Duration::from_secs(1),
+        }
+    }
+
+    /// How long the supervisor may sleep before the next refresh is due.
+    pub(super) fn due_in(&self, progress: &Progress) -> Duration {
+        match self.out {
+            Output::Off => Duration::MAX,
+            _ => self.next.saturating_sub(progress.elapsed()),
+        }
+    }
+
+    /// Refreshes the line if it is due, after `purchases` purchase lines were written.
+    pub(super) fn refresh(&mut self, purchases: u64, progress: &Progress, market: &dyn MarketView) {
+        if matches!(self.out, Output::Off) {
+            return;
+        }
+        let now = progress.elapsed();
+        if now < self.next {
+            return;
+        }
+        self.next = now + self.period();
+        let rate = self.rate(now, purchases);
+        let mut status = format!(
+            "{rate:.0}/s, {} open cart{}",
+            market.open_carts(),
+            plural(market.open_carts())
+        );
+        let idle = progress.idle();
+        if idle >= IDLE_NOTICE {
+            status.push_str(&format!("; nothing moved for {:.1} s", idle.as_secs_f64()));
+            // The slowest consumer: the one that has waited longest.
+            if let Some(w) = progress.waiting().max_by_key(|w| w.waited) {
+                status.push_str(&format!(
+                    "; consumer {:?} has waited {:.1} s for {}",
+                    self.scenario.consumers()[w.consumer].name,
+                    w.waited.as_secs_f64(),
+                    self.scenario.product(w.product)
+                ));
+            }
+        }
+        match &self.out {
+            Output::Off => {}
+            Output::Live(bar) => {
+                // The message first: setting the position then draws both and turns the
+                // spinner.
+                bar.set_message(status);
+                bar.set_position(purchases);
+            }
+            Output::Plain => self.print(purchases, now, &status),
+        }
+    }
+
+    /// The end of the run, after `purchases` purchase lines were written: the line shows
+    /// the final figures and how the run ended.
+    pub(super) fn finish(
+        &mut self,
+        purchases: u64,
+        progress: &Progress,
+        outcome: &Result<(), RunError>,
+    ) {
+        let how = match outcome {
+            Ok(()) => "done",
+            Err(RunError::Stalled(_)) => "stalled",
+            Err(_) => "failed",
+        };
+        let now = progress.elapsed();
+        let average = purchases as f64 / now.as_secs_f64().max(1e-9);
+        let status = format!("{how}, {average:.0}/s on average");
+        match &self.out {
+            Output::Off => {}
+            Output::Live(bar) => {
+                bar.set_position(purchases);
+                if outcome.is_ok() {
+                    bar.finish_with_message(status);
+                } else {
+                    bar.abandon_with_message(status);
+                }
+            }
+            Output::Plain => self.print(purchases, now, &status),
+        }
+    }
+
+    /// Purchases per second over about the last [`RATE_WINDOW`] (since the start within
+    /// the first), with `purchases` made by `now`.
+    fn rate(&mut self, now: Duration, purchases: u64) -> f64 {
+        let horizon = now.saturating_sub(RATE_WINDOW);
+        // Keep the newest sample at or before the horizon as the window's start.
+        while self.samples.len() > 1 && self.samples[1].0 <= horizon {
+            self.samples.pop_front();
+        }
+        let (start, before) = self.samples.front().copied().unwrap_or_default();
+        self.samples.push_back((now, purchases));
+        let span = (now - start).as_secs_f64();
+        if span > 0.0 {
+            purchases.saturating_sub(before) as f64 / span
+        } else {
+            0.0
+        }
+    }
+
+    /// One plain line on stderr; a failed write is ignored, as the run does not depend on it.
+    fn print(&self, purchases: u64, now: Duration, status: &str) {
+        let percent = if self.total == 0 {
+            100.0
+        } else {
+            purchases as f64 * 100.0 / self.total as f64
+        };
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "progress: {purchases}/{} purchases ({percent:.0}%) at {:.1} s, {status}",
+            self.total,
+            now.as_secs_f64()
+        );
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,338 @@
+//! The figures of a run per actor, as `--stats` prints them (an aligned table) and
+//! `--stats-json` writes them (the JSON shape documented in docs/scenario-format.md).
+//!
+//! The figures are taken from the actors' own slots (see `progress`) once every actor is
+//! gone, so they are final. Invariant: the totals are the sums of the per-actor figures,
+//! so the table and the JSON always add up.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What one consumer did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerStats {
+    /// The consumer's name.
+    pub name: String,
+    /// Carts ordered.
+    pub carts: u64,
+    /// Items bought: the purchase lines of its carts.
+    pub purchases: u64,
+    /// Times it found a product unavailable and waited for one.
+    pub retries: u64,
+    /// Time spent waiting for products.
+    pub waiting: Duration,
+}
+
+/// What one producer did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProducerStats {
+    /// The producer's name.
+    pub name: String,
+    /// Items published.
+    pub published: u64,
+    /// Times it found its queue full and waited for room.
+    pub full: u64,
+}
+
+/// The sums over every actor of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Items bought by all consumers.
+    pub purchases: u64,
+    /// Carts ordered by all consumers.
+    pub carts: u64,
+    /// Times a consumer found a product unavailable.
+    pub retries: u64,
+    /// Items published by all producers.
+    pub published: u64,
+    /// Times a producer found its queue full.
+    pub full: u64,
+}
+
+/// The figures of a run, per actor, in scenario order.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    /// Wall time from the first actor started to the moment the figures were taken.
+    pub wall: Duration,
+    /// One entry per consumer of the scenario.
+    pub consumers: Vec<ConsumerStats>,
+    /// One entry per producer of the scenario.
+    pub producers: Vec<ProducerStats>,
+}
+
+impl RunStats {
+    /// The sums over every actor.
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for c in &self.consumers {
+            totals.purchases += c.purchases;
+            totals.carts += c.carts;
+            totals.retries += c.retries;
+        }
+        for p in &self.producers {
+            totals.published += p.published;
+            totals.full += p.full;
+        }
+        totals
+    }
+
+    /// The figures as the JSON document of `--stats-json`, pretty-printed; `stalled` says
+    /// whether the run was stopped as stalled.
+    ///
+    /// ```
+    /// use marketplace_cli::runner::{ConsumerStats, RunStats};
+    /// let stats = RunStats {
+    ///     consumers: vec![ConsumerStats { name: "ana".into(), carts: 1, purchases: 2, ..Default::default() }],
+    ///     ..Default::default()
+    /// };
+    /// let json: serde_json::Value = serde_json::from_str(&stats.to_json(false)).unwrap();
+    /// assert_eq!(json["totals"]["purchases"], 2);
+    /// assert_eq!(json["consumers"][0]["name"], "ana");
+    /// assert_eq!(json["stalled"], false);
+    /// ```
+    pub fn to_json(&self, stalled: bool) -> String {
+        let document = Document {
+            stalled,
+            wall_seconds: self.wall.as_secs_f64(),
+            totals: self.totals(),
+            consumers: self
+                .consumers
+                .iter()
+                .map(|c| ConsumerJson {
+                    name: &c.name,
+                    carts: c.carts,
+                    purchases: c.purchases,
+                    retries: c.retries,
+                    waiting_seconds: c.waiting.as_secs_f64(),
+                })
+                .collect(),
+            producers: self
+                .producers
+                .iter()
+                .map(|p| ProducerJson {
+                    name: &p.name,
+                    published: p.published,
+                    full: p.full,
+                })
+                .collect(),
+        };
+        // Serializing plain structs of strings and numbers cannot fail.
+        serde_json::to_string_pretty(&document).unwrap_or_default()
+    }
+}
+
+/// The `--stats-json` document; field order is the printed order.
+#[derive(Serialize)]
+struct Document<'a> {
+    stalled: bool,
+    wall_seconds: f64,
+    totals: Totals,
+    consumers: Vec<ConsumerJson<'a>>,
+    producers: Vec<ProducerJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ConsumerJson<'a> {
+    name: &'a str,
+    carts: u64,
+    purchases: u64,
+    retries: u64,
+    waiting_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct ProducerJson<'a> {
+    name: &'a str,
+    published: u64,
+    full: u64,
+}
+
+/// The table of `--stats`: consumers, then (after a blank line) producers, each with a
+/// total row, then the wall time. Columns are aligned by characters; names are shown with
+/// control characters escaped, so a name cannot break the table.
+impl fmt::Display for RunStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let totals = self.totals();
+        let waiting: Duration = self.consumers.iter().map(|c| c.waiting).sum();
+        let mut consumers = Table::new(["consumer", "carts", "purchases", "retries", "waiting"]);
+        for c in &self.consumers {
+            consumers.row([
+                shown(&c.name),
+                c.carts.to_string(),
+                c.purchases.to_string(),
+                c.retries.to_string(),
+                seconds(c.waiting),
+            ]);
+        }
+        consumers.row([
+            format!("total ({})", self.consumers.len()),
+            totals.carts.to_string(),
+            totals.purchases.to_string(),
+            totals.retries.to_string(),
+            seconds(waiting),
+        ]);
+        let mut producers = Table::new(["producer", "published", "full"]);
+        for p in &self.producers {
+            producers.row([shown(&p.name), p.published.to_string(), p.full.to_string()]);
+        }
+        producers.row([
+            format!("total ({})", self.producers.len()),
+            totals.published.to_string(),
+            totals.full.to_string(),
+        ]);
+        write!(
+            f,
+            "{consumers}\n\n{producers}\nwall time {}",
+            seconds(self.wall)
+        )
+    }
+}
+
+/// Seconds with millisecond precision, as the table shows times.
+fn seconds(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// `name` with control characters escaped (`\n`, `\u{7}`), everything else as is.
+fn shown(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A table of `N` columns: the first left-aligned (names), the others right-aligned.
+struct Table<const N: usize> {
+    rows: Vec<[String; N]>,
+}
+
+impl<const N: usize> Table<N> {
+    fn new(header: [&str; N]) -> Self {
+        Table {
+            rows: vec![header.map(str::to_owned)],
+        }
+    }
+
+    fn row(&mut self, cells: [String; N]) {
+        self.rows.push(cells);
+    }
+}
+
+impl<const N: usize> fmt::Display for Table<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut widths = [0; N];
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            let mut line = String::new();
+            for (column, (cell, &width)) in row.iter().zip(&widths).enumerate() {
+                let pad = width - cell.chars().count();
+                if column == 0 {
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                } else {
+                    line.push_str("  ");
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(cell);
+                }
+            }
+            f.write_str(line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_aligned_and_adds_up() {
+        let stats = RunStats {
+            wall: Duration::from_millis(1500),
+            consumers: vec![
+                ConsumerStats {
+                    name: "ana".into(),
+                    carts: 2,
+                    purchases: 5,
+                    retries: 1,
+                    waiting: Duration::from_millis(250),
+                },
+                ConsumerStats {
+                    name: "bo\nb".into(),
+                    carts: 10,
+                    purchases: 12,
+                    retries: 0,
+                    waiting: Duration::ZERO,
+                },
+            ],
+            producers: vec![ProducerStats {
+                name: "p".into(),
+                published: 20,
+                full: 3,
+            }],
+        };
+        let table = stats.to_string();
+        assert_eq!(
+            table,
+            "consumer   carts  purchases  retries  waiting\n\
+             ana            2          5        1  0.250 s\n\
+             bo\\nb         10         12        0  0.000 s\n\
+             total (2)     12         17        1  0.250 s\n\
+             \n\
+             producer   published  full\n\
+             p                 20     3\n\
+             total (1)         20     3\n\
+             wall time 1.500 s"
+        );
+        let totals = stats.totals();
+        assert_eq!(
+            (totals.purchases, totals.carts, totals.published),
+            (17, 12, 20)
+        );
+    }
+
+    #[test]
+    fn the_json_has_the_documented_shape() {
+        let stats = RunStats {
+            wall: Duration::from_millis(500),
+            consumers: vec![ConsumerStats {
+                name: "c\"1".into(),
+                carts: 1,
+                purchases: 3,
+                retries: 2,
+                waiting: Duration::from_millis(100),
+            }],
+            producers: vec![ProducerStats {
+                name: "p".into(),
+                published: 4,
+                full: 1,
+            }],
+        };
+        let json: serde_json::Value = serde_json::from_str(&stats.to_json(true)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "stalled": true,
+                "wall_seconds": 0.5,
+                "totals": {"purchases": 3, "carts": 1, "retries": 2, "published": 4, "full": 1},
+                "consumers": [{"name": "c\"1", "carts": 1, "purchases": 3, "retries": 2,
+                               "waiting_seconds": 0.1}],
+                "producers": [{"name": "p", "published": 4, "full": 1}]
+            })
+        );
+    }
+}
