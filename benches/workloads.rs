@@ -1,10 +1,11 @@
-//! Criterion suite of the benchmark workload: every case, one criterion group per case with the
-//! implementations side by side (marketplace, locked, locked_yield, channel, array_queue),
-//! throughput in items (publish to placed order). `locked_yield` is the one-`Mutex` baseline
-//! with the engine's wait policy (spin, yield and retry before sleeping): against `locked` it shows
-//! how much of the engine's lead over the classic design comes from the wait policy rather
-//! than from having no global lock (see the harness docs). The workload is
-//! `marketplace_harness` (`benches/harness`), shared with `examples/compare.rs`; this file only drives it.
+//! Criterion suite of the benchmark workload: every case, one criterion group per case with
+//! the implementations side by side (marketplace, locked, locked_yield, bare channel, bare
+//! kanal, array_queue), throughput in items (publish to placed order). `locked_yield` is the
+//! one-`Mutex` baseline with the engine's wait policy (spin, yield and retry before sleeping):
+//! against `locked` it shows how much of the engine's lead over the classic design comes from
+//! the wait policy rather than from having no global lock (see the harness docs). The
+//! workload is `marketplace_harness` (`benches/harness`), shared with `examples/compare.rs`;
+//! this file only drives it.
 //!
 //! `cargo bench --bench workloads [-- handoff-4x4]`. Each iteration runs a whole case (threads
 //! spawned, released by a barrier, joined); criterion is given only the moving time
