@@ -1,13 +1,15 @@
-//! Waits without busy loops: where threads (and, in time, tasks) sleep until another thread
-//! may have made their attempt succeed.
+//! Waits without busy loops: where threads and tasks sleep until another thread may have
+//! made their attempt succeed.
 //!
 //! Each [`Waiters`] guards one condition (items of one product on sale, room on one
 //! producer's shelf) and pairs a count of registered waiters with an
 //! [`event_listener::Event`] where they sleep. The fast paths never touch the event: a
 //! notifier makes its change visible and then reads the count, and calls the event only
 //! when someone is registered. A waiter registers *before* its attempts, and listens to the
-//! event before each attempt, so a change that lands between a failed attempt and the sleep
-//! is never missed:
+//! event before the last attempt ahead of each sleep, so a change that lands between a
+//! failed attempt and the sleep is never missed (a waiter just woken first tries without
+//! listening, since most wake-ups find what they were woken for, and listens only if that
+//! fails):
 //!
 //! - either the notifier's read of the count sees the registration (it then notifies the
 //!   event, whose own protocol wakes a listener registered before the change was made),
@@ -189,6 +191,12 @@ pub(crate) fn block_until<'w, T>(
                 }
             }
         }
+        // Woken: most wake-ups find what they were woken for, so try before listening
+        // again; a failure listens and tries once more before sleeping, as above.
+        next = attempt();
+        if let Attempt::Done(value) = next {
+            return Some(value);
+        }
     }
 }
 
@@ -217,7 +225,14 @@ pub(crate) async fn wait_until<'w, T>(
             // Ordering: as in `block_until`.
             _ if closed.load(Ordering::Relaxed) => return None,
             Attempt::WaitOn(named) if !std::ptr::eq(named, waiters) => waiters = named,
-            Attempt::WaitOn(_) => listener.await,
+            Attempt::WaitOn(_) => {
+                listener.await;
+                // Woken: try before listening again, as `block_until` does.
+                match attempt() {
+                    Attempt::Done(value) => return Some(value),
+                    Attempt::WaitOn(named) => waiters = named,
+                }
+            }
         }
     }
 }
