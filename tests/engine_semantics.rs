@@ -16,10 +16,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{
-    AddError, CartId, Marketplace, OrderError, ProducerId, PublishError, RemoveError, Stats,
-};
-use support::{YieldingBaseline, any, item};
+use marketplace::{AddError, Marketplace, OrderError, PublishError, RemoveError, Stats};
+use marketplace_redis::RedisMarketplace;
+use support::{Id, YieldingBaseline, any, item};
 
 /// The product of every rule: equal by kind, told apart by serial.
 type Product = support::Tagged;
@@ -52,8 +51,9 @@ fn assert_prompt(started: Instant, what: &str) {
     );
 }
 
-/// One `#[test]` per rule and implementation: `engine::rule`, `baseline::rule` and
-/// `yielding_baseline::rule`.
+/// One `#[test]` per rule and implementation: `engine::rule`, `baseline::rule`,
+/// `yielding_baseline::rule` and `redis::rule` (a fresh market on a `redis-server` this
+/// test process starts on a loopback port and stops when it exits).
 macro_rules! semantic_tests {
     ($($(#[$attr:meta])* $rule:ident),* $(,)?) => {
         mod engine {
@@ -64,6 +64,9 @@ macro_rules! semantic_tests {
         }
         mod yielding_baseline {
             $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::YieldingBaseline<super::Product>>(); } )*
+        }
+        mod redis {
+            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::RedisMarketplace<super::Product>>(); } )*
         }
     };
 }
@@ -124,10 +127,10 @@ fn ids_from_another_marketplace_are_unknown_producers<M: Market>() {
     // Foreign ids from both implementations, with indices both valid here (0) and never
     // issued here (1, 2: this marketplace has one producer). Ids have no public constructor,
     // so a never-issued id can only come from elsewhere.
-    let engine = Marketplace::<Product>::new(2);
-    let locked = LockedMarketplace::<Product>::new(2);
-    let mut foreign: Vec<ProducerId> = (0..3).map(|_| engine.register_producer()).collect();
-    foreign.extend((0..3).map(|_| locked.register_producer()));
+    let first = M::create(2);
+    let second = M::create(2);
+    let mut foreign: Vec<M::Producer> = (0..3).map(|_| first.register_producer()).collect();
+    foreign.extend((0..3).map(|_| second.register_producer()));
 
     let empty = M::create(2);
     for &id in &foreign {
@@ -160,34 +163,34 @@ fn ids_from_another_marketplace_are_unknown_producers<M: Market>() {
     // Our own id works here and nowhere else.
     assert_eq!(market.publish(local, item("tea", 1)), Ok(()));
     assert!(matches!(
-        engine.publish(local, item("tea", 2)),
+        first.publish(local, item("tea", 2)),
         Err(PublishError::UnknownProducer(_))
     ));
     assert!(matches!(
-        locked.publish(local, item("tea", 3)),
+        second.publish(local, item("tea", 3)),
         Err(PublishError::UnknownProducer(_))
     ));
-    assert_eq!(engine.shelf_len(local), None);
-    assert_eq!(locked.shelf_len(local), None);
+    assert_eq!(first.shelf_len(local), None);
+    assert_eq!(second.shelf_len(local), None);
 }
 
 fn ids_count_up_from_zero_and_display_their_number<M: Market>() {
     let market = M::create(1);
     for index in 0..4 {
         let producer = market.register_producer();
-        assert_eq!(producer.index(), index);
+        assert_eq!(producer.number(), index);
         assert_eq!(producer.to_string(), format!("producer {index}"));
     }
     let mut carts = Vec::new();
     for serial in 0..4 {
         let cart = market.new_cart();
-        assert_eq!(cart.serial(), serial);
+        assert_eq!(cart.number(), serial);
         assert_eq!(cart.to_string(), format!("cart {serial}"));
         carts.push(cart);
     }
     // Spent serials are not reused.
     market.place_order(carts[3]).unwrap();
-    assert_eq!(market.new_cart().serial(), 4);
+    assert_eq!(market.new_cart().number(), 4);
 }
 
 fn taking_an_item_frees_its_producers_capacity_at_once<M: Market>() {
@@ -426,7 +429,7 @@ fn place_order_returns_items_in_add_order_and_spends_the_cart<M: Market>() {
     for (serial, kind) in (1..).zip(["tea", "coffee", "cake", "tea"]) {
         market.publish(producer, item(kind, serial)).unwrap();
     }
-    let carts: Vec<CartId> = (0..4).map(|_| market.new_cart()).collect();
+    let carts: Vec<M::Cart> = (0..4).map(|_| market.new_cart()).collect();
     assert_eq!(market.stats().open_carts, 4);
     let cart = carts[0];
     for kind in ["cake", "tea", "coffee", "tea"] {
@@ -462,7 +465,7 @@ fn place_order_returns_items_in_add_order_and_spends_the_cart<M: Market>() {
 
 fn equal_products_from_different_producers_are_interchangeable_oldest_first<M: Market>() {
     let market = M::create(2);
-    let producers: Vec<ProducerId> = (0..3).map(|_| market.register_producer()).collect();
+    let producers: Vec<M::Producer> = (0..3).map(|_| market.register_producer()).collect();
     // Published in this order: serial 1 by producer 0, 2 by producer 1, ...
     let makers = [0, 1, 2, 0, 2];
     for (serial, &maker) in (1..).zip(&makers) {
@@ -495,10 +498,10 @@ fn equal_products_from_different_producers_are_interchangeable_oldest_first<M: M
 }
 
 fn foreign_cart_ids_are_unknown_carts<M: Market>() {
-    let engine = Marketplace::<Product>::new(1);
-    let locked = LockedMarketplace::<Product>::new(1);
-    let mut foreign: Vec<CartId> = (0..3).map(|_| engine.new_cart()).collect();
-    foreign.extend((0..3).map(|_| locked.new_cart()));
+    let first = M::create(1);
+    let second = M::create(1);
+    let mut foreign: Vec<M::Cart> = (0..3).map(|_| first.new_cart()).collect();
+    foreign.extend((0..3).map(|_| second.new_cart()));
 
     let market = M::create(3);
     let producer = market.register_producer();
@@ -529,8 +532,8 @@ fn foreign_cart_ids_are_unknown_carts<M: Market>() {
     assert_eq!(market.stats(), before);
     assert_eq!(market.available(&any("tea")), 1);
     // Our cart is untouched and unknown elsewhere.
-    assert_eq!(engine.place_order(local), Err(OrderError::UnknownCart));
-    assert_eq!(locked.place_order(local), Err(OrderError::UnknownCart));
+    assert_eq!(first.place_order(local), Err(OrderError::UnknownCart));
+    assert_eq!(second.place_order(local), Err(OrderError::UnknownCart));
     assert_eq!(
         market.place_order(local).map(|p| tags(&p)),
         Ok(vec![("coffee", 2)])
@@ -540,8 +543,8 @@ fn foreign_cart_ids_are_unknown_carts<M: Market>() {
 fn stats_count_producers_carts_and_items<M: Market>() {
     let market = M::create(3);
     assert_eq!(market.stats(), Stats::default());
-    let producers: Vec<ProducerId> = (0..2).map(|_| market.register_producer()).collect();
-    let carts: Vec<CartId> = (0..3).map(|_| market.new_cart()).collect();
+    let producers: Vec<M::Producer> = (0..2).map(|_| market.register_producer()).collect();
+    let carts: Vec<M::Cart> = (0..3).map(|_| market.new_cart()).collect();
     let stats = |on_shelves, in_carts, open_carts| Stats {
         producers: 2,
         open_carts,

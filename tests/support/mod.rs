@@ -8,7 +8,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 #[allow(unused_imports)]
-pub(crate) use marketplace_harness::{Market, YieldingBaseline};
+pub(crate) use marketplace_harness::{Id, Market, YieldingBaseline};
 
 /// A product equal to (and hashed like) every other of its kind, so items of one kind are
 /// interchangeable to a marketplace, while the serial lets a test see *which* item it got.
@@ -37,6 +37,43 @@ impl<K: fmt::Debug> fmt::Debug for Tagged<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}#{}", self.kind, self.serial)
     }
+}
+
+/// On a Redis market, items of one kind share the kind's queue; each travels as
+/// `[kind, serial]`, so the serial comes back with it.
+impl<K: AsRef<str>> marketplace_redis::CanonicalKey for Tagged<K> {
+    fn canonical_key(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(self.kind.as_ref())
+    }
+}
+
+impl serde::Serialize for Tagged<&'static str> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (self.kind, self.serial).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Tagged<&'static str> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (kind, serial) = <(String, u64)>::deserialize(deserializer)?;
+        Ok(Tagged {
+            kind: interned(kind),
+            serial,
+        })
+    }
+}
+
+/// The `&'static str` of a kind read back from a server: one leaked copy per distinct
+/// kind, so a test's handful of kinds costs a handful of strings.
+fn interned(kind: String) -> &'static str {
+    static KINDS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut kinds = KINDS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = kinds.iter().find(|known| **known == kind) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(kind.into_boxed_str());
+    kinds.push(leaked);
+    leaked
 }
 
 /// A specific item: kind and serial.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::Backoff;
+use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{Marketplace, ProducerId};
 
 use crate::{Imp, Market, QUEUE_SIZE};
 
@@ -156,7 +156,7 @@ impl Case {
     }
 
     /// The producer ids producer thread `t` publishes as, in turn.
-    fn ids_of(&self, ids: &[ProducerId], t: usize) -> Vec<ProducerId> {
+    fn ids_of<I: Copy>(&self, ids: &[I], t: usize) -> Vec<I> {
         if ids.len() >= self.producers {
             ids.iter()
                 .skip(t)
@@ -169,7 +169,7 @@ impl Case {
     }
 
     fn run_market<M: Market<u64>>(&self, market: M, items: usize) -> Duration {
-        let ids: Vec<ProducerId> = (0..self.producer_ids.unwrap_or(self.producers))
+        let ids: Vec<M::Producer> = (0..self.producer_ids.unwrap_or(self.producers))
             .map(|_| market.register_producer())
             .collect();
         // Warm-up: every product shelf exists before the clock starts.

@@ -70,13 +70,15 @@ pub mod compare;
 mod idle;
 mod imp;
 mod market;
+mod redis_market;
+pub mod redis_server;
 mod spread;
 mod tasks;
 
 pub use case::{CASES, Case};
 pub use idle::{IdleWait, idle_wait};
 pub use imp::Imp;
-pub use market::{Market, STALL, YieldingBaseline};
+pub use market::{Id, Market, STALL, YieldingBaseline};
 pub use spread::spread_cost;
 pub use tasks::{TASK_CASES, TaskCase, TaskImp};
 

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{Marketplace, ProducerId};
 
 use crate::{Imp, Market, QUEUE_SIZE};
 
@@ -14,7 +14,7 @@ use crate::{Imp, Market, QUEUE_SIZE};
 /// more total shelf capacity and so fewer waits). `None` for the channel and queue.
 pub fn spread_cost(imp: Imp, producers: usize, kinds: usize, items: usize) -> Option<Duration> {
     fn run<M: Market<u64>>(market: M, producers: usize, kinds: usize, items: usize) -> Duration {
-        let ids: Vec<ProducerId> = (0..producers).map(|_| market.register_producer()).collect();
+        let ids: Vec<M::Producer> = (0..producers).map(|_| market.register_producer()).collect();
         let cycle = |n: usize| {
             for i in 0..n {
                 let kind = (i % kinds) as u64;

@@ -1,0 +1,150 @@
+//! A `redis-server` for tests: started from `PATH` on a free loopback port, stopped when
+//! dropped, and stopped with the test process however it ends.
+//!
+//! The server runs under a small shell that holds the server's pid and reads its own
+//! standard input, which only this process writes: when the process exits (even by a
+//! panic or a signal), that pipe closes, the shell's read returns and it stops the server.
+//! Readiness is the server's own "Ready to accept connections" line, not a timed wait.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+
+/// A running server; dropping it stops the server.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    /// Held open: its closing tells the shell to stop the server.
+    lifeline: Option<ChildStdin>,
+    port: u16,
+    persistence: Option<PathBuf>,
+}
+
+impl RedisServer {
+    /// A server without persistence on a free loopback port.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` is not on `PATH` or does not start (the message says how to
+    /// install it).
+    pub fn start() -> RedisServer {
+        Self::launch(free_port(), None)
+    }
+
+    /// A server on a free loopback port that writes every change to an append-only file in
+    /// `dir` and syncs it before replying (`appendonly yes`, `appendfsync always`).
+    pub fn start_persistent(dir: &Path) -> RedisServer {
+        Self::launch(free_port(), Some(dir.to_path_buf()))
+    }
+
+    /// Stops the server at once (as a crash would) and starts it again on the same port
+    /// and files.
+    pub fn restart(&mut self) {
+        self.stop();
+        let restarted = Self::launch(self.port, self.persistence.clone());
+        *self = restarted;
+    }
+
+    /// The URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn launch(port: u16, persistence: Option<PathBuf>) -> RedisServer {
+        let mut args = vec![
+            "--port".to_owned(),
+            port.to_string(),
+            "--bind".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--save".to_owned(),
+            "''".to_owned(),
+            "--logfile".to_owned(),
+            "''".to_owned(),
+        ];
+        match &persistence {
+            Some(dir) => args.extend([
+                "--dir".to_owned(),
+                shell_quote(&dir.display().to_string()),
+                "--appendonly".to_owned(),
+                "yes".to_owned(),
+                "--appendfsync".to_owned(),
+                "always".to_owned(),
+            ]),
+            None => args.extend(["--appendonly".to_owned(), "no".to_owned()]),
+        }
+        let script = format!(
+            "redis-server {} & server=$!; read _ignored; kill -9 $server; wait $server 2>/dev/null",
+            args.join(" ")
+        );
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("sh starts");
+        let lifeline = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("Ready to accept connections") => break,
+                Some(Ok(line)) => seen.push(line),
+                _ => panic!(
+                    "redis-server did not start on port {port}; is it installed \
+                     (Debian: apt-get install redis-server)? It said:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+        // Keep draining the server's log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        RedisServer {
+            child,
+            lifeline: Some(lifeline),
+            port,
+            persistence,
+        }
+    }
+
+    /// Closes the lifeline, so the shell kills the server (with no chance to save
+    /// anything, as a crash), and waits until both are gone.
+    fn stop(&mut self) {
+        drop(self.lifeline.take());
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One server shared by every test of this process, started by the first that asks; it
+/// stops when the process exits.
+pub fn shared_server() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(RedisServer::start)
+}
+
+/// A port nobody listens on now (the system's choice for an ephemeral bind).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}

@@ -1,0 +1,243 @@
+//! The errors of a Redis market: the engine's outcomes, variant for variant, plus
+//! [`ConnectionError`] for a call the server could not complete.
+//!
+//! A call that fails on a broken connection is retried by the handle itself (see
+//! [`RedisMarketplace::with_retry_for`](crate::RedisMarketplace::with_retry_for)) under the
+//! same operation id, so a retry never applies an operation twice; `Connection` means the
+//! retries ran out, and whether the operation was applied is then unknown (the products of
+//! a refused publish come back in the error all the same).
+
+use std::error::Error;
+use std::fmt;
+
+/// A call the server could not complete: unreachable, connection lost past the retry
+/// time, the market gone from the server, or a reply that is not the market's.
+///
+/// Boxed, so the errors that may carry it stay small.
+#[derive(Debug)]
+pub struct ConnectionError(Box<Failure>);
+
+#[derive(Debug)]
+struct Failure {
+    operation: &'static str,
+    server: String,
+    detail: String,
+    source: Option<redis::RedisError>,
+}
+
+impl ConnectionError {
+    pub(crate) fn new(operation: &'static str, server: &str, detail: impl Into<String>) -> Self {
+        ConnectionError(Box::new(Failure {
+            operation,
+            server: server.to_owned(),
+            detail: detail.into(),
+            source: None,
+        }))
+    }
+
+    pub(crate) fn redis(operation: &'static str, server: &str, error: redis::RedisError) -> Self {
+        ConnectionError(Box::new(Failure {
+            operation,
+            server: server.to_owned(),
+            detail: error.to_string(),
+            source: Some(error),
+        }))
+    }
+
+    /// The operation that failed (`publish`, `add_to_cart`, ...).
+    pub fn operation(&self) -> &'static str {
+        self.0.operation
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failure = &self.0;
+        write!(
+            f,
+            "{} on redis server {}: {}",
+            failure.operation, failure.server, failure.detail
+        )
+    }
+}
+
+impl Error for ConnectionError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.source.as_ref().map(|e| e as &(dyn Error + 'static))
+    }
+}
+
+/// Why [`RedisMarketplace::connect`](crate::RedisMarketplace::connect) gave no handle.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not a Redis URL (`redis://HOST:PORT[/DB]`).
+    InvalidUrl(String),
+    /// The market name is empty or holds `{`, `}` or a control character.
+    InvalidName(String),
+    /// `queue_size_per_producer` is 0 or larger than the server can count.
+    InvalidCapacity(usize),
+    /// The server did not answer.
+    Unreachable(ConnectionError),
+    /// A market of that name exists with another capacity per producer.
+    CapacityMismatch {
+        /// The market's name.
+        market: String,
+        /// Its capacity on the server.
+        existing: usize,
+        /// The capacity asked for.
+        requested: usize,
+    },
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::InvalidUrl(detail) => write!(f, "not a redis URL: {detail}"),
+            ConnectError::InvalidName(name) => write!(
+                f,
+                "invalid market name {name:?}: it must be non-empty, without braces or control characters"
+            ),
+            ConnectError::InvalidCapacity(size) => write!(
+                f,
+                "queue_size_per_producer must be between 1 and {}, not {size}",
+                crate::market::MAX_CAPACITY
+            ),
+            ConnectError::Unreachable(error) => error.fmt(f),
+            ConnectError::CapacityMismatch {
+                market,
+                existing,
+                requested,
+            } => write!(
+                f,
+                "market {market:?} exists with queue_size_per_producer {existing}, not {requested}"
+            ),
+        }
+    }
+}
+
+impl Error for ConnectError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ConnectError::Unreachable(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Why a publish refused a product; the product comes back inside the error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PublishError<P> {
+    /// The producer already has `queue_size_per_producer` products on the shelf (or, for
+    /// the waiting publish, the wait ended first).
+    Full(P),
+    /// The producer id was not issued by this market.
+    UnknownProducer(P),
+    /// The server could not complete the call.
+    Connection(P, ConnectionError),
+}
+
+impl<P> PublishError<P> {
+    /// Gives back the product that was not published.
+    pub fn into_product(self) -> P {
+        match self {
+            PublishError::Full(product)
+            | PublishError::UnknownProducer(product)
+            | PublishError::Connection(product, _) => product,
+        }
+    }
+
+    /// True when the refusal is temporary (the producer's queue is full).
+    pub fn is_full(&self) -> bool {
+        matches!(self, PublishError::Full(_))
+    }
+}
+
+impl<P> fmt::Display for PublishError<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishError::Full(_) => f.write_str("the producer's queue is full"),
+            PublishError::UnknownProducer(_) => f.write_str("no such producer"),
+            PublishError::Connection(_, error) => error.fmt(f),
+        }
+    }
+}
+
+impl<P: fmt::Debug> Error for PublishError<P> {}
+
+/// Why an add to a cart added nothing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AddError {
+    /// No item equal to the product is on sale (or, waiting, none came in time).
+    Unavailable,
+    /// The cart was never opened in this market, or its order was already placed.
+    UnknownCart,
+    /// The server could not complete the call.
+    Connection(ConnectionError),
+}
+
+/// Why a remove from a cart removed nothing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RemoveError {
+    /// The cart holds no item equal to the product.
+    NotInCart,
+    /// The cart was never opened in this market, or its order was already placed.
+    UnknownCart,
+    /// The server could not complete the call.
+    Connection(ConnectionError),
+}
+
+/// Why an order placed nothing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OrderError {
+    /// The cart was never opened in this market, or its order was already placed.
+    UnknownCart,
+    /// The server could not complete the call.
+    Connection(ConnectionError),
+}
+
+/// Display and `Error` for the three errors without a product: the engine's messages, and
+/// the connection error's own.
+macro_rules! plain_error {
+    ($type:ident { $($variant:ident => $message:literal),* }) => {
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($type::$variant => f.write_str($message),)*
+                    $type::Connection(error) => error.fmt(f),
+                }
+            }
+        }
+
+        impl Error for $type {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                match self {
+                    $type::Connection(error) => Some(error),
+                    _ => None,
+                }
+            }
+        }
+
+        impl From<ConnectionError> for $type {
+            fn from(error: ConnectionError) -> Self {
+                $type::Connection(error)
+            }
+        }
+    };
+}
+
+plain_error!(AddError {
+    Unavailable => "the product is not available now",
+    UnknownCart => "no such cart"
+});
+plain_error!(RemoveError {
+    NotInCart => "the product is not in the cart",
+    UnknownCart => "no such cart"
+});
+plain_error!(OrderError {
+    UnknownCart => "no such cart"
+});

@@ -1,0 +1,49 @@
+//! Producer and cart identifiers of a Redis market.
+//!
+//! Both carry the market's tag, a random number chosen when the market was created on the
+//! server and read by every handle that connects to it, so handles of one market (in any
+//! process) share ids, and an id from another market (or from a market of the same name
+//! that was deleted and created again) is refused as unknown. Within a market, indices
+//! and cart serials come from counters on the server and are never reused.
+
+use std::fmt;
+
+/// A producer registered with a [`RedisMarketplace`](crate::RedisMarketplace).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ProducerId {
+    pub(crate) market: u64,
+    pub(crate) index: u64,
+}
+
+impl ProducerId {
+    /// The producer's registration number in its market: 0, 1, 2, ...
+    pub fn index(self) -> u64 {
+        self.index
+    }
+}
+
+impl fmt::Display for ProducerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "producer {}", self.index)
+    }
+}
+
+/// A cart opened in a [`RedisMarketplace`](crate::RedisMarketplace).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct CartId {
+    pub(crate) market: u64,
+    pub(crate) serial: u64,
+}
+
+impl CartId {
+    /// The cart's number in its market: 0, 1, 2, ...
+    pub fn serial(self) -> u64 {
+        self.serial
+    }
+}
+
+impl fmt::Display for CartId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cart {}", self.serial)
+    }
+}

@@ -1,0 +1,172 @@
+//! Connections to the server, and the retry of a call whose connection broke.
+//!
+//! A lane is one connection plus an identity that outlives it: a random id and a sequence
+//! number counting the lane's operations. A lane serves one call at a time (calls check
+//! one out of the idle pool, or open a new one), so the pair (id, sequence) names one
+//! operation, and the scripts remember each lane's last (sequence, result): a call retried
+//! on a new connection under the same pair gets the recorded result instead of applying
+//! again. The server's memory for this is one entry per lane ever used.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, RedisError, RedisResult};
+
+use crate::error::ConnectionError;
+
+/// How long a connect may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A reply slower than this means a lost server; waits are cut into shorter rounds.
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// First and largest pause between two attempts of a broken call.
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const LARGEST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The name of one operation: which lane runs it, and its number on that lane.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OpId<'a> {
+    pub(crate) lane: &'a str,
+    pub(crate) seq: u64,
+}
+
+struct Lane {
+    connection: Option<Connection>,
+    id: String,
+    seq: u64,
+}
+
+/// The connections of one handle.
+pub(crate) struct Lanes {
+    client: Client,
+    pub(crate) server: String,
+    idle: Mutex<Vec<Lane>>,
+    retry_for: Duration,
+}
+
+impl Lanes {
+    pub(crate) fn new(client: Client, server: String, retry_for: Duration) -> Self {
+        Lanes {
+            client,
+            server,
+            idle: Mutex::new(Vec::new()),
+            retry_for,
+        }
+    }
+
+    pub(crate) fn with_retry_for(mut self, retry_for: Duration) -> Self {
+        self.retry_for = retry_for;
+        self
+    }
+
+    /// Runs `call` as one operation on a lane; a call that fails for want of the server is
+    /// tried again on a new connection, under the same operation id, with a growing pause,
+    /// until it succeeds or `retry_for` has passed.
+    pub(crate) fn run<T>(
+        &self,
+        operation: &'static str,
+        mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+    ) -> Result<T, ConnectionError> {
+        let mut lane = self.checkout();
+        lane.seq += 1;
+        let started = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        let outcome = loop {
+            let attempt = match lane.connection.as_mut() {
+                Some(connection) => call(
+                    connection,
+                    OpId {
+                        lane: &lane.id,
+                        seq: lane.seq,
+                    },
+                ),
+                None => self.connect().and_then(|connection| {
+                    let connection = lane.connection.insert(connection);
+                    call(
+                        connection,
+                        OpId {
+                            lane: &lane.id,
+                            seq: lane.seq,
+                        },
+                    )
+                }),
+            };
+            match attempt {
+                Ok(value) => break Ok(value),
+                Err(error) if worth_retrying(&error) => {
+                    lane.connection = None;
+                    if started.elapsed() + backoff > self.retry_for {
+                        break Err(ConnectionError::redis(operation, &self.server, error));
+                    }
+                    log::warn!("{operation} on {}: {error}; retrying", self.server);
+                    thread::sleep(backoff);
+                    backoff = (backoff * 2).min(LARGEST_BACKOFF);
+                }
+                Err(error) => {
+                    lane.connection = None;
+                    break Err(ConnectionError::redis(operation, &self.server, error));
+                }
+            }
+        };
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(lane);
+        outcome
+    }
+
+    fn checkout(&self) -> Lane {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        idle.unwrap_or_else(|| Lane {
+            connection: None,
+            id: lane_id(),
+            seq: 0,
+        })
+    }
+
+    fn connect(&self) -> RedisResult<Connection> {
+        let connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        connection.set_read_timeout(Some(READ_TIMEOUT))?;
+        connection.set_write_timeout(Some(READ_TIMEOUT))?;
+        Ok(connection)
+    }
+}
+
+/// Errors of the transport or of a server that is starting or failing over; any other
+/// error (a script error, a wrong type) would fail again.
+fn worth_retrying(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+        || matches!(
+            error.kind(),
+            redis::ErrorKind::BusyLoadingError
+                | redis::ErrorKind::TryAgain
+                | redis::ErrorKind::MasterDown
+                | redis::ErrorKind::ClusterDown
+        )
+}
+
+/// A random 64-bit number (the standard library's per-process hash keys, mixed with a
+/// counter), unique across processes and hosts with overwhelming probability.
+pub(crate) fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    // Ordering: only the count's uniqueness matters, not its order with other memory.
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    hasher.finish()
+}
+
+fn lane_id() -> String {
+    format!("{:016x}{:016x}", random_u64(), random_u64())
+}

@@ -1,0 +1,30 @@
+//! The marketplace contract on a Redis server: producers and consumers in separate
+//! processes and hosts share one market.
+//!
+//! [`RedisMarketplace`] has the engine's operations with the same names and outcomes
+//! (per-producer capacity, equal products interchangeable oldest first, carts,
+//! claim-and-return to the producer that made an item even when it is full, atomic orders,
+//! `close`), each one Lua script run atomically on the server, plus a `Connection` error
+//! variant for a call the server could not complete. Items travel as their serde (JSON)
+//! form and come back as published; equal products share one queue, found by the
+//! [`CanonicalKey`] the product type provides, which must agree with its `Eq`.
+//!
+//! Waiting calls block on the server (a blocking pop on a doorbell list), not by polling.
+//! A call whose connection breaks is retried under the same operation id, so it applies at
+//! most once. `docs/design.md` in the repository maps each operation to its keys and
+//! script and says what a crash of a client or of the server can lose.
+#![forbid(unsafe_code)]
+
+mod error;
+mod ids;
+mod lane;
+mod market;
+mod product;
+mod scripts;
+mod wait;
+
+pub use error::{AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError};
+pub use ids::{CartId, ProducerId};
+pub use market::{DEFAULT_RETRY_FOR, MAX_CAPACITY, RedisMarketplace};
+pub use marketplace::Stats;
+pub use product::CanonicalKey;

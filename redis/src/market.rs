@@ -1,0 +1,537 @@
+//! [`RedisMarketplace`]: the marketplace contract on a Redis server.
+//!
+//! Layout: every key of market `NAME` starts with `marketplace:{NAME}:` (one hash tag, so
+//! one Redis Cluster slot per market). `meta` holds the tag, the capacity, the counters and
+//! the closed flag; `shelf` counts each producer's items on sale; `q:KEY` lists the items
+//! on sale equal to the product of canonical key `KEY`, oldest first; `open` is the set of
+//! open carts and `cart:N` a cart's items in the order added; `ops` each lane's last
+//! result; `bell:KEY`, `room:N` and `closing` are the doorbells waiters block on.
+//!
+//! Invariants (kept by the scripts, each atomic): an item is in exactly one place, a
+//! `q:` list or a cart; `shelf[N]` counts producer N's items in `q:` lists; publish never
+//! raises it past the capacity (a returned item may); each doorbell holds at most as many
+//! tokens as waiters that could succeed now.
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use marketplace::Stats;
+use redis::{Client, Connection, IntoConnectionInfo, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{
+    AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError,
+};
+use crate::ids::{CartId, ProducerId};
+use crate::lane::{Lanes, OpId, random_u64};
+use crate::product::CanonicalKey;
+use crate::scripts::{Reply, Scripts, text};
+use crate::wait::Bell;
+
+/// The largest `queue_size_per_producer`: counts must stay exact in Lua's numbers.
+pub const MAX_CAPACITY: usize = 1 << 52;
+
+/// How long a handle retries a call whose connection broke, unless told otherwise.
+pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(10);
+
+/// A handle on one market on a Redis server; any number of handles, in any processes and
+/// hosts, can share the market. It is `Sync`: threads share one handle, each call using a
+/// connection of its own from the handle's pool.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use marketplace_redis::RedisMarketplace;
+///
+/// let market = RedisMarketplace::<String>::connect("redis://127.0.0.1:6379", "shop", 2)?;
+/// let producer = market.register_producer()?;
+/// market.publish(producer, "tea".to_string()).unwrap();
+/// let cart = market.new_cart()?;
+/// market.add_to_cart_timeout(cart, &"tea".to_string(), Duration::from_secs(1)).unwrap();
+/// assert_eq!(market.place_order(cart).unwrap(), ["tea"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RedisMarketplace<P> {
+    lanes: Lanes,
+    scripts: Scripts,
+    name: String,
+    meta: String,
+    prefix: String,
+    tag: u64,
+    capacity: usize,
+    _products: PhantomData<fn(P) -> P>,
+}
+
+impl<P> std::fmt::Debug for RedisMarketplace<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisMarketplace")
+            .field("server", &self.lanes.server)
+            .field("name", &self.name)
+            .field("queue_size_per_producer", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
+    /// Connects to the market `market_name` on the server at `url`
+    /// (`redis://HOST:PORT[/DB]`), creating it with `queue_size_per_producer` if it does
+    /// not exist. A market that exists with another capacity is refused.
+    pub fn connect(
+        url: &str,
+        market_name: &str,
+        queue_size_per_producer: usize,
+    ) -> Result<Self, ConnectError> {
+        if queue_size_per_producer == 0 || queue_size_per_producer > MAX_CAPACITY {
+            return Err(ConnectError::InvalidCapacity(queue_size_per_producer));
+        }
+        if market_name.is_empty()
+            || market_name
+                .chars()
+                .any(|c| c == '{' || c == '}' || c.is_control())
+        {
+            return Err(ConnectError::InvalidName(market_name.to_owned()));
+        }
+        let info = url
+            .into_connection_info()
+            .map_err(|e| ConnectError::InvalidUrl(format!("{url}: {e}")))?;
+        let server = info.addr.to_string();
+        let client = Client::open(info).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        let prefix = format!("marketplace:{{{market_name}}}:");
+        let mut market = RedisMarketplace {
+            lanes: Lanes::new(client, server, Duration::ZERO),
+            scripts: Scripts::new(),
+            name: market_name.to_owned(),
+            meta: format!("{prefix}meta"),
+            prefix,
+            tag: 0,
+            capacity: queue_size_per_producer,
+            _products: PhantomData,
+        };
+        let proposed = random_u64();
+        let reply = market
+            .lanes
+            .run("connect", |connection, _| {
+                market
+                    .scripts
+                    .init
+                    .key(&market.meta)
+                    .arg("")
+                    .arg(0)
+                    .arg(proposed.to_string())
+                    .arg(queue_size_per_producer)
+                    .invoke::<Value>(connection)
+            })
+            .map_err(ConnectError::Unreachable)?;
+        let (tag, existing) = match reply {
+            Value::Array(values) if values.len() == 2 => {
+                let mut values = values.into_iter();
+                let tag = values.next().and_then(text).and_then(|t| t.parse().ok());
+                let existing = match values.next() {
+                    Some(Value::Int(n)) => usize::try_from(n).ok(),
+                    _ => None,
+                };
+                (tag, existing)
+            }
+            _ => (None, None),
+        };
+        let (Some(tag), Some(existing)) = (tag, existing) else {
+            return Err(ConnectError::Unreachable(market.unexpected("connect")));
+        };
+        if existing != queue_size_per_producer {
+            return Err(ConnectError::CapacityMismatch {
+                market: market_name.to_owned(),
+                existing,
+                requested: queue_size_per_producer,
+            });
+        }
+        market.tag = tag;
+        market.lanes = market.lanes.with_retry_for(DEFAULT_RETRY_FOR);
+        Ok(market)
+    }
+}
+
+impl<P> RedisMarketplace<P> {
+    /// Sets how long a call whose connection broke is retried (with a growing pause, under
+    /// the same operation id, so it applies at most once) before it returns
+    /// `Connection`. Zero: no retry.
+    pub fn with_retry_for(mut self, retry_for: Duration) -> Self {
+        self.lanes = self.lanes.with_retry_for(retry_for);
+        self
+    }
+
+    /// The market's name on the server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The capacity each producer has.
+    pub fn queue_size_per_producer(&self) -> usize {
+        self.capacity
+    }
+
+    /// Runs one operation script with `args` after the operation id; its reply.
+    fn call(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        args: &[&str],
+    ) -> Result<Reply, ConnectionError> {
+        let value = self.lanes.run(operation, |connection, op| {
+            self.invoke(connection, script, op, args)
+        })?;
+        match Reply::parse(value) {
+            Some(reply) if reply.status == "nomarket" => Err(ConnectionError::new(
+                operation,
+                &self.lanes.server,
+                format!("market {:?} is gone from the server", self.name),
+            )),
+            Some(reply) => Ok(reply),
+            None => Err(self.unexpected(operation)),
+        }
+    }
+
+    fn invoke(
+        &self,
+        connection: &mut Connection,
+        script: &redis::Script,
+        op: OpId<'_>,
+        args: &[&str],
+    ) -> redis::RedisResult<Value> {
+        let mut invocation = script.key(&self.meta);
+        invocation.arg(op.lane).arg(op.seq);
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        invocation.invoke(connection)
+    }
+
+    fn unexpected(&self, operation: &'static str) -> ConnectionError {
+        ConnectionError::new(
+            operation,
+            &self.lanes.server,
+            "the server's reply is not the market's",
+        )
+    }
+
+    fn bell(&self, operation: &'static str, key: String) -> Bell<'_> {
+        Bell::new(
+            &self.lanes,
+            operation,
+            key,
+            format!("{}closing", self.prefix),
+        )
+    }
+
+    /// Registers a producer: 0, 1, 2, ... in registration order across every handle.
+    pub fn register_producer(&self) -> Result<ProducerId, ConnectionError> {
+        let reply = self.call("register_producer", &self.scripts.register_producer, &[])?;
+        let index = reply
+            .int(0)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| self.unexpected("register_producer"))?;
+        Ok(ProducerId {
+            market: self.tag,
+            index,
+        })
+    }
+
+    /// Opens a cart: 0, 1, 2, ... across every handle.
+    pub fn new_cart(&self) -> Result<CartId, ConnectionError> {
+        let reply = self.call("new_cart", &self.scripts.new_cart, &[])?;
+        let serial = reply
+            .int(0)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| self.unexpected("new_cart"))?;
+        Ok(CartId {
+            market: self.tag,
+            serial,
+        })
+    }
+
+    /// Closes the market: every waiting call, in every process, returns at once with its
+    /// retryable error, and so do later waits. Non-waiting calls keep working.
+    pub fn close(&self) -> Result<(), ConnectionError> {
+        self.call("close", &self.scripts.close, &[]).map(drop)
+    }
+
+    /// Whether the market was closed.
+    pub fn is_closed(&self) -> Result<bool, ConnectionError> {
+        let reply = self.call("is_closed", &self.scripts.inspect, &["closed", ""])?;
+        Ok(reply.flag(0))
+    }
+
+    /// A snapshot of the market's size, taken atomically.
+    pub fn stats(&self) -> Result<Stats, ConnectionError> {
+        let reply = self.call("stats", &self.scripts.inspect, &["stats", ""])?;
+        let field = |index| {
+            reply
+                .int(index)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| self.unexpected("stats"))
+        };
+        Ok(Stats {
+            producers: field(0)?,
+            open_carts: field(1)?,
+            items_on_shelves: field(2)?,
+            items_in_carts: field(3)?,
+        })
+    }
+
+    /// How many of `producer`'s items are on sale; `None` for an unknown producer.
+    pub fn shelf_len(&self, producer: ProducerId) -> Result<Option<usize>, ConnectionError> {
+        if producer.market != self.tag {
+            return Ok(None);
+        }
+        let index = producer.index.to_string();
+        let reply = self.call("shelf_len", &self.scripts.inspect, &["shelf", &index])?;
+        if reply.status != "ok" {
+            return Ok(None);
+        }
+        Ok(reply.int(0).and_then(|n| usize::try_from(n).ok()))
+    }
+
+    /// Sets the market's label `name` unless it is set, and returns the label: the first
+    /// writer wins, so processes sharing a market can agree on what it is for (the scenario
+    /// runner stores the fingerprint of its scenario here).
+    pub fn label(&self, name: &str, value: &str) -> Result<String, ConnectionError> {
+        let reply = self.call("label", &self.scripts.label, &[name, value])?;
+        reply
+            .values
+            .into_iter()
+            .next()
+            .and_then(text)
+            .ok_or_else(|| self.unexpected("label"))
+    }
+
+    /// Adds `member` to the group `group` (once, however often it is told) and returns how
+    /// many distinct members the group has: a count that retries and repeats cannot inflate.
+    pub fn tally(&self, group: &str, member: &str) -> Result<u64, ConnectionError> {
+        let reply = self.call("tally", &self.scripts.tally, &[group, member])?;
+        reply
+            .int(0)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| self.unexpected("tally"))
+    }
+
+    /// Blocks until the market is closed (by any handle), or `timeout` passes; whether it
+    /// is closed.
+    pub fn wait_closed(&self, timeout: Duration) -> Result<bool, ConnectionError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if self.is_closed()? {
+                return Ok(true);
+            }
+            let bell = self.bell("wait_closed", format!("{}closing", self.prefix));
+            if !bell.wait(deadline)? {
+                return self.is_closed();
+            }
+        }
+    }
+
+    /// Deletes every key of the market from the server (not atomic: stop every handle
+    /// first). For tests and for operators clearing a finished run.
+    pub fn delete(self) -> Result<(), ConnectionError> {
+        let pattern = format!("{}*", self.prefix.replace('[', "\\[").replace('*', "\\*"));
+        self.lanes.run("delete", |connection, _| {
+            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(connection)?;
+            for chunk in keys.chunks(512) {
+                redis::cmd("DEL").arg(chunk).query::<()>(connection)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
+    /// Puts `product` on sale for `producer`, unless it already has
+    /// `queue_size_per_producer` items on sale: then `Full`, with the product.
+    pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
+        self.try_publish(producer, product)
+            .map_err(Refused::into_error)
+    }
+
+    /// Like [`publish`](Self::publish), but when the producer is full waits up to `timeout`
+    /// for a consumer to take one of its items (woken by the server, not polling).
+    /// `Full` when the time passes or the market is closed first; `Duration::MAX` waits as
+    /// long as it takes.
+    pub fn publish_timeout(
+        &self,
+        producer: ProducerId,
+        product: P,
+        timeout: Duration,
+    ) -> Result<(), PublishError<P>> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut product = product;
+        loop {
+            match self.try_publish(producer, product) {
+                Err(Refused::Full(back, closed)) => {
+                    if closed || deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(PublishError::Full(back));
+                    }
+                    let room = format!("{}room:{}", self.prefix, producer.index);
+                    if let Err(error) = self.bell("publish_timeout", room).wait(deadline) {
+                        return Err(PublishError::Connection(back, error));
+                    }
+                    product = back;
+                }
+                other => return other.map_err(Refused::into_error),
+            }
+        }
+    }
+
+    fn try_publish(&self, producer: ProducerId, product: P) -> Result<(), Refused<P>> {
+        if producer.market != self.tag {
+            return Err(Refused::Other(PublishError::UnknownProducer(product)));
+        }
+        let payload = match serde_json::to_string(&product) {
+            Ok(payload) => payload,
+            Err(e) => {
+                let error = ConnectionError::new(
+                    "publish",
+                    &self.lanes.server,
+                    format!("cannot encode the product: {e}"),
+                );
+                return Err(Refused::Other(PublishError::Connection(product, error)));
+            }
+        };
+        let index = producer.index.to_string();
+        let key = product.canonical_key();
+        let reply = self.call("publish", &self.scripts.publish, &[&index, &key, &payload]);
+        drop(key);
+        match reply {
+            Ok(reply) => match reply.status.as_str() {
+                "ok" => Ok(()),
+                "full" => Err(Refused::Full(product, reply.flag(0))),
+                "unknown" => Err(Refused::Other(PublishError::UnknownProducer(product))),
+                _ => Err(Refused::Other(PublishError::Connection(
+                    product,
+                    self.unexpected("publish"),
+                ))),
+            },
+            Err(error) => Err(Refused::Other(PublishError::Connection(product, error))),
+        }
+    }
+
+    /// Moves the oldest item on sale equal to `product` into `cart`.
+    pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+        self.try_add(cart, product).map_err(|(error, _)| error)
+    }
+
+    /// Like [`add_to_cart`](Self::add_to_cart), but waits up to `timeout` for an equal item
+    /// to be published or returned (woken by the server, not polling). `Unavailable` when
+    /// the time passes or the market is closed first; `Duration::MAX` waits as long as it
+    /// takes.
+    pub fn add_to_cart_timeout(
+        &self,
+        cart: CartId,
+        product: &P,
+        timeout: Duration,
+    ) -> Result<(), AddError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.try_add(cart, product) {
+                Err((AddError::Unavailable, closed)) => {
+                    if closed || deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(AddError::Unavailable);
+                    }
+                    let arrivals = format!("{}bell:{}", self.prefix, product.canonical_key());
+                    self.bell("add_to_cart_timeout", arrivals).wait(deadline)?;
+                }
+                other => return other.map_err(|(error, _)| error),
+            }
+        }
+    }
+
+    /// The add; on `Unavailable`, also whether the market is closed.
+    fn try_add(&self, cart: CartId, product: &P) -> Result<(), (AddError, bool)> {
+        if cart.market != self.tag {
+            return Err((AddError::UnknownCart, false));
+        }
+        let serial = cart.serial.to_string();
+        let key = product.canonical_key();
+        let reply = self
+            .call("add_to_cart", &self.scripts.add_to_cart, &[&serial, &key])
+            .map_err(|e| (AddError::Connection(e), false))?;
+        match reply.status.as_str() {
+            "ok" => Ok(()),
+            "unavailable" => Err((AddError::Unavailable, reply.flag(0))),
+            "unknown" => Err((AddError::UnknownCart, false)),
+            _ => Err((AddError::Connection(self.unexpected("add_to_cart")), false)),
+        }
+    }
+
+    /// Takes the first item in `cart` equal to `product` out of it and gives it back to
+    /// the producer that made it (even past its capacity) and to sale.
+    pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+        if cart.market != self.tag {
+            return Err(RemoveError::UnknownCart);
+        }
+        let serial = cart.serial.to_string();
+        let key = product.canonical_key();
+        let reply = self.call(
+            "remove_from_cart",
+            &self.scripts.remove_from_cart,
+            &[&serial, &key],
+        )?;
+        match reply.status.as_str() {
+            "ok" => Ok(()),
+            "notincart" => Err(RemoveError::NotInCart),
+            "unknown" => Err(RemoveError::UnknownCart),
+            _ => Err(self.unexpected("remove_from_cart").into()),
+        }
+    }
+
+    /// The cart's items, as published, in the order added; the cart is spent.
+    pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
+        if cart.market != self.tag {
+            return Err(OrderError::UnknownCart);
+        }
+        let serial = cart.serial.to_string();
+        let reply = self.call("place_order", &self.scripts.place_order, &[&serial])?;
+        match reply.status.as_str() {
+            "ok" => reply
+                .values
+                .into_iter()
+                .map(|value| {
+                    let payload = text(value).ok_or_else(|| self.unexpected("place_order"))?;
+                    serde_json::from_str(&payload).map_err(|e| {
+                        ConnectionError::new(
+                            "place_order",
+                            &self.lanes.server,
+                            format!("an item in the cart is not a product of this type: {e}"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<P>, ConnectionError>>()
+                .map_err(OrderError::Connection),
+            "unknown" => Err(OrderError::UnknownCart),
+            _ => Err(self.unexpected("place_order").into()),
+        }
+    }
+
+    /// How many items equal to `product` are on sale.
+    pub fn available(&self, product: &P) -> Result<usize, ConnectionError> {
+        let key = product.canonical_key();
+        let reply = self.call("available", &self.scripts.inspect, &["available", &key])?;
+        reply
+            .int(0)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| self.unexpected("available"))
+    }
+}
+
+/// A publish that did not happen: full (with whether the market is closed), or another
+/// refusal.
+enum Refused<P> {
+    Full(P, bool),
+    Other(PublishError<P>),
+}
+
+impl<P> Refused<P> {
+    fn into_error(self) -> PublishError<P> {
+        match self {
+            Refused::Full(product, _) => PublishError::Full(product),
+            Refused::Other(error) => error,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+-- Shared opening of every operation script.
+--
+-- KEYS[1] is the market's `meta` hash; every other key of the market shares its prefix and
+-- so its hash tag (one Redis Cluster slot per market). ARGV[1] and ARGV[2] name the
+-- operation: the lane (one client connection's lifetime identity) and its sequence number.
+-- A lane runs one operation at a time, so remembering each lane's last result is enough to
+-- answer a retry of that operation without applying it twice.
+local meta = KEYS[1]
+local prefix = string.sub(meta, 1, -5)
+local lane, seq = ARGV[1], ARGV[2]
+local ops = prefix .. 'ops'
+
+if redis.call('EXISTS', meta) == 0 then
+  return {'nomarket'}
+end
+
+if lane ~= '' then
+  local last = redis.call('HGET', ops, lane)
+  if last then
+    local sep = string.find(last, '|', 1, true)
+    if string.sub(last, 1, sep - 1) == seq then
+      return cjson.decode(string.sub(last, sep + 1))
+    end
+  end
+end
+
+-- Records `result` as the lane's last and returns it.
+local function finish(result)
+  if lane ~= '' then
+    redis.call('HSET', ops, lane, seq .. '|' .. cjson.encode(result))
+  end
+  return result
+end
+
+-- Keeps at most `count` tokens on a doorbell list: one per waiter that may succeed now.
+local function ring(bell, count)
+  if count > 0 then
+    redis.call('LPUSH', bell, '1')
+    redis.call('LTRIM', bell, 0, count - 1)
+  else
+    redis.call('DEL', bell)
+  end
+end
+
+local function capacity()
+  return tonumber(redis.call('HGET', meta, 'capacity'))
+end
+
+local function is_producer(producer)
+  local count = tonumber(redis.call('HGET', meta, 'producers') or '0')
+  return producer >= 0 and producer < count
+end
+
+local function is_open(cart)
+  return redis.call('SISMEMBER', prefix .. 'open', cart) == 1
+end
+
+local function closed()
+  return redis.call('HGET', meta, 'closed') == '1'
+end
+
+-- An item on sale is "PRODUCER|PAYLOAD"; in a cart it is "KEYLEN:KEY" followed by that.
+local function producer_of(entry)
+  local sep = string.find(entry, '|', 1, true)
+  return tonumber(string.sub(entry, 1, sep - 1))
+end

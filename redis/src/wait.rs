@@ -1,0 +1,84 @@
+//! Waiting on the server without polling: a blocking pop on a doorbell list.
+//!
+//! The scripts keep a doorbell per product (`bell:KEY`) and per producer (`room:N`) with
+//! at most as many tokens as waiters that could succeed now: an operation that makes an
+//! item available or frees room pushes one, and trims the list to what is available. A
+//! waiter first tries its operation, and only after a failure blocks in `BLPOP` on its
+//! doorbell and on the market's closing bell; a token pushed between the failed try and
+//! the pop is still there, so no wake-up is lost, and a token left from an earlier event
+//! costs one extra try. The closing bell is never emptied: each waiter that pops its token
+//! pushes one back, so every waiter, however many, wakes.
+//!
+//! Idle waiters hold a connection each and cost the server nothing until a token arrives;
+//! waits are cut into rounds shorter than the connection's read timeout, so a lost server
+//! is noticed.
+
+use std::time::{Duration, Instant};
+
+use redis::Value;
+
+use crate::error::ConnectionError;
+use crate::lane::{Lanes, READ_TIMEOUT};
+
+/// One doorbell, with the closing bell beside it.
+pub(crate) struct Bell<'a> {
+    lanes: &'a Lanes,
+    operation: &'static str,
+    key: String,
+    closing: String,
+}
+
+impl<'a> Bell<'a> {
+    pub(crate) fn new(
+        lanes: &'a Lanes,
+        operation: &'static str,
+        key: String,
+        closing: String,
+    ) -> Self {
+        Bell {
+            lanes,
+            operation,
+            key,
+            closing,
+        }
+    }
+
+    /// Blocks until a token arrives on the doorbell or the closing bell, or until
+    /// `deadline` (`None`: no deadline); false if the deadline came first.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, ConnectionError> {
+        let round = READ_TIMEOUT / 2;
+        loop {
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => round,
+            };
+            if left < Duration::from_millis(1) {
+                return Ok(false);
+            }
+            let seconds = left.min(round).as_secs_f64();
+            let popped: Value = self.lanes.run(self.operation, |connection, _| {
+                redis::cmd("BLPOP")
+                    .arg(&self.key)
+                    .arg(&self.closing)
+                    .arg(format!("{seconds:.3}"))
+                    .query(connection)
+            })?;
+            let Value::Array(pair) = popped else {
+                continue; // the round ended with no token
+            };
+            if pair.first().and_then(|key| match key {
+                Value::BulkString(bytes) => Some(bytes.as_slice()),
+                _ => None,
+            }) == Some(self.closing.as_bytes())
+            {
+                self.lanes.run(self.operation, |connection, _| {
+                    redis::cmd("LPUSH")
+                        .arg(&self.closing)
+                        .arg("1")
+                        .query::<()>(connection)
+                })?;
+            }
+            return Ok(true);
+        }
+    }
+}
