@@ -18,7 +18,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use flexi_logger::{Cleanup, Criterion, FileSpec, Logger, LoggerHandle, Naming, WriteMode};
 
 use marketplace_cli::generate::{GenOptions, generate};
-use marketplace_cli::runner::{Actors, ProgressLine, RunError, RunOptions, RunStats, run};
+use marketplace_cli::runner::{
+    Actors, ProgressLine, RemoteError, RemoteOptions, Role, RunError, RunOptions, RunStats,
+    fingerprint, run, run_remote,
+};
 use marketplace_cli::scenario::{OpKind, Scenario};
 
 /// Exit code: bad input (unreadable file, invalid scenario, bad flags).
@@ -132,6 +135,52 @@ struct RunArgs {
     /// CPU]; not allowed with --actors threads.
     #[arg(long, value_name = "N", value_parser = parse_workers)]
     workers: Option<NonZeroUsize>,
+    /// Where the marketplace lives: `memory` (this process's engine) or a Redis server,
+    /// `redis://HOST:PORT[/DB]`, shared by every process that runs the same scenario on
+    /// the same --market. Each process runs the actors of its --role and --only, one
+    /// thread each; the run ends in every process when every consumer of the scenario has
+    /// placed its last order.
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = parse_backend)]
+    backend: Backend,
+    /// The market's name on the Redis server (required with a redis backend).
+    #[arg(long, value_name = "NAME")]
+    market: Option<String>,
+    /// Which actors this process runs on a redis backend.
+    #[arg(long, value_enum, value_name = "ROLE", default_value_t = RoleArg::All)]
+    role: RoleArg,
+    /// Only the actors of these names (comma-separated), within --role, on a redis backend.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    only: Option<Vec<String>>,
+}
+
+/// The values of `run --backend`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Backend {
+    Memory,
+    Redis(String),
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    if s == "memory" {
+        Ok(Backend::Memory)
+    } else if s.starts_with("redis://") || s.starts_with("rediss://") {
+        Ok(Backend::Redis(s.to_owned()))
+    } else {
+        Err(format!(
+            "expected memory or redis://HOST:PORT[/DB], found {s:?}"
+        ))
+    }
+}
+
+/// The values of `run --role`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RoleArg {
+    /// Producers and consumers
+    All,
+    /// Only the producers
+    Producers,
+    /// Only the consumers
+    Consumers,
 }
 
 /// The values of `run --actors`.
@@ -176,16 +225,45 @@ impl RunArgs {
 
     /// Refuses flags that clap's rules cannot express, the way clap refuses the others.
     fn check(&self) {
-        if self.actors == ActorKind::Threads && self.workers.is_some() {
+        let refuse = |message: &str| {
             let mut command = Cli::command();
             command.build();
             let mut run = command.find_subcommand("run").cloned().unwrap_or(command);
-            run.error(
-                ErrorKind::ArgumentConflict,
+            run.error(ErrorKind::ArgumentConflict, message).exit()
+        };
+        if self.actors == ActorKind::Threads && self.workers.is_some() {
+            refuse(
                 "--workers applies to --actors tasks only (threads run one OS thread per actor)",
-            )
-            .exit();
+            );
         }
+        let remote_only = self.market.is_some() || self.role != RoleArg::All || self.only.is_some();
+        match &self.backend {
+            Backend::Memory if remote_only => refuse(
+                "--market, --role and --only apply to a redis backend only (--backend redis://HOST:PORT)",
+            ),
+            Backend::Redis(_) if self.market.is_none() => {
+                refuse("a redis backend needs --market NAME (the same in every process of the run)")
+            }
+            _ => {}
+        }
+    }
+
+    /// Where and as what this process runs, for a redis backend.
+    fn remote(&self, fingerprint: String) -> Option<RemoteOptions> {
+        let Backend::Redis(url) = &self.backend else {
+            return None;
+        };
+        Some(RemoteOptions {
+            url: url.clone(),
+            market: self.market.clone().unwrap_or_default(),
+            role: match self.role {
+                RoleArg::All => Role::All,
+                RoleArg::Producers => Role::Producers,
+                RoleArg::Consumers => Role::Consumers,
+            },
+            only: self.only.clone(),
+            fingerprint,
+        })
     }
 }
 
@@ -397,6 +475,11 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let path = args.scenario.as_path();
     let options = &args.options();
     let scenario = load(path)?;
+    let bytes = fs::read(path)
+        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", path.display())))?;
+    if let Some(remote) = args.remote(fingerprint(&bytes)) {
+        return remote_command(args, &scenario, &remote);
+    }
     let logger = args
         .log_file
         .as_deref()
@@ -459,6 +542,50 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         Err(e) => Err(Failure {
             code: EXIT_FAILURE,
             message: format!("error: {}: {e}", path.display()),
+        }),
+    }
+}
+
+/// `run --backend redis://...`: this process's part of a run shared through a server.
+fn remote_command(
+    args: &RunArgs,
+    scenario: &Scenario,
+    remote: &RemoteOptions,
+) -> Result<(), Failure> {
+    let path = args.scenario.display();
+    let logger = args
+        .log_file
+        .as_deref()
+        .map(|file| start_logging(file, &args.log_level))
+        .transpose()?;
+    let outcome = run_remote(
+        scenario,
+        remote,
+        args.time_scale,
+        BufWriter::new(io::stdout()),
+    );
+    if let Some(logger) = logger {
+        logger.flush();
+        logger.shutdown();
+    }
+    match outcome {
+        Ok(report) => {
+            if args.stats {
+                eprintln!(
+                    "{} purchases in this process in {:.3} s; at the end: {}",
+                    report.purchases,
+                    report.elapsed.as_secs_f64(),
+                    report.market
+                );
+            }
+            Ok(())
+        }
+        Err(RemoteError::Refused(message)) => {
+            Err(Failure::bad_input(format!("error: {path}: {message}")))
+        }
+        Err(RemoteError::Failed(message)) => Err(Failure {
+            code: EXIT_FAILURE,
+            message: format!("error: {path}: {message}"),
         }),
     }
 }

@@ -27,11 +27,13 @@
 //! Where the parts live: `product` (what the engine trades), `timing` (scaled waits),
 //! `progress` (what actors record and the supervisor watches), `supervisor` (the sink and
 //! the end of a run), `display` (the progress line), `stats` (the figures per actor),
-//! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors).
+//! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors), `remote` (a
+//! run whose marketplace is on a Redis server, shared by several processes).
 
 mod display;
 mod product;
 mod progress;
+mod remote;
 mod stall;
 mod stats;
 mod supervisor;
@@ -49,6 +51,7 @@ use marketplace::Stats;
 
 pub use display::ProgressLine;
 pub use product::ProductRef;
+pub use remote::{RemoteError, RemoteOptions, RemoteReport, Role, fingerprint, run_remote};
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
 pub use stats::{ConsumerStats, ProducerStats, RunStats, Totals};
 

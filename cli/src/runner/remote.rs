@@ -1,0 +1,409 @@
+//! `--backend redis://…`: a run whose marketplace lives on a Redis server, shared by any
+//! number of processes, each running some of the scenario's actors (a role, or named
+//! actors), one thread each, blocking on the server (never polling) while they wait.
+//!
+//! Invariants: every process of a run checks that the market holds its scenario (the first
+//! process labels the market with the scenario's fingerprint; a process with another
+//! scenario, or arriving after the run ended, is refused before it starts an actor).
+//! Each consumer, when its last order is placed, adds itself to the market's tally of
+//! finished consumers; whichever process completes the tally closes the market, and every
+//! process ends when the market closes: producers stop publishing, waits return, and the
+//! process exits once its actors are joined. A call whose connection breaks is retried
+//! by the handle under the same operation id (it applies once); one that cannot be
+//! completed within the retry time fails the run.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use marketplace_redis::{
+    AddError, CanonicalKey, ConnectError, PublishError, RedisMarketplace, Stats,
+};
+use serde::{Deserialize, Serialize};
+
+use super::timing::{BLOCK, TimeScale};
+use crate::scenario::{OpKind, Scenario};
+
+/// How long a handle keeps retrying a call whose connection broke (a server restart).
+const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Which actors of the scenario this process runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Producers and consumers.
+    All,
+    /// Only the producers.
+    Producers,
+    /// Only the consumers.
+    Consumers,
+}
+
+/// Where and as what a process takes part in a run on a Redis server.
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// `redis://HOST:PORT[/DB]`.
+    pub url: String,
+    /// The market's name on the server; every process of one run uses the same.
+    pub market: String,
+    /// The actors this process runs, by role.
+    pub role: Role,
+    /// If set, only the actors of these names (within the role).
+    pub only: Option<Vec<String>>,
+    /// The scenario's fingerprint: equal exactly when two processes run the same file.
+    pub fingerprint: String,
+}
+
+/// Why a run on a Redis server did not complete.
+#[derive(Debug)]
+pub enum RemoteError {
+    /// Refused before any actor started (unreachable server, another scenario's market, a
+    /// finished run, unknown actor names): the caller's input is wrong.
+    Refused(String),
+    /// The run started and then failed (the server lost past the retry time, output).
+    Failed(String),
+}
+
+/// What one process of a run did.
+#[derive(Clone, Copy, Debug)]
+pub struct RemoteReport {
+    /// Purchase lines this process wrote.
+    pub purchases: u64,
+    /// The market when this process ended.
+    pub market: Stats,
+    /// Wall time of this process's part.
+    pub elapsed: Duration,
+}
+
+/// An item as it travels through the server: the scenario's product index (how it
+/// prints) and its equality class (which queue it shares). Processes of one run hold the
+/// same scenario, so both mean the same thing in each.
+#[derive(Clone, Serialize, Deserialize)]
+struct Carried {
+    product: usize,
+    class: usize,
+}
+
+impl Carried {
+    fn new(scenario: &Scenario, product: usize) -> Self {
+        Carried {
+            product,
+            class: scenario.class_of(product),
+        }
+    }
+}
+
+/// Products equal by Python's `==` share a class, so `price=1` and `price=1.0` share one
+/// queue while each item keeps (and prints) the form it was published in.
+impl CanonicalKey for Carried {
+    fn canonical_key(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Owned(self.class.to_string())
+    }
+}
+
+/// Runs this process's part of `scenario` on the market of `remote`, writing the purchase
+/// lines of its consumers to `sink`.
+pub fn run_remote<W: Write + Send>(
+    scenario: &Scenario,
+    remote: &RemoteOptions,
+    time_scale: f64,
+    sink: W,
+) -> Result<RemoteReport, RemoteError> {
+    let refused = |message: String| RemoteError::Refused(message);
+    let (producers, consumers) = chosen_actors(scenario, remote).map_err(refused)?;
+    let market = RedisMarketplace::<Carried>::connect(
+        &remote.url,
+        &remote.market,
+        scenario.queue_size_per_producer(),
+    )
+    .map_err(|e| match e {
+        ConnectError::CapacityMismatch { .. } => refused(format!(
+            "market {:?} holds another scenario: {e}",
+            remote.market
+        )),
+        e => refused(format!("cannot use {}: {e}", remote.url)),
+    })?
+    .with_retry_for(RETRY_FOR);
+    let lost = |e: &dyn std::fmt::Display| refused(format!("cannot use {}: {e}", remote.url));
+    let label = market
+        .label("scenario", &remote.fingerprint)
+        .map_err(|e| lost(&e))?;
+    if label != remote.fingerprint {
+        return Err(refused(format!(
+            "market {:?} on {} holds another scenario; use another --market name",
+            remote.market, remote.url
+        )));
+    }
+    if market.is_closed().map_err(|e| lost(&e))? {
+        return Err(refused(format!(
+            "market {:?} on {} holds a run that has ended; use another --market name",
+            remote.market, remote.url
+        )));
+    }
+    let started = Instant::now();
+    let run = Run {
+        scenario,
+        market: &market,
+        time: TimeScale(time_scale),
+        sink: Mutex::new(sink),
+        purchases: AtomicU64::new(0),
+        failure: Mutex::new(None),
+        stopped: AtomicBool::new(false),
+        stop_lock: Mutex::new(()),
+        stop_signal: Condvar::new(),
+    };
+    let run = &run;
+    thread::scope(|s| {
+        let producers: Vec<_> = producers
+            .iter()
+            .map(|&index| s.spawn(move || run.guard(|| run.produce(index))))
+            .collect();
+        let consumers: Vec<_> = consumers
+            .iter()
+            .map(|&index| s.spawn(move || run.guard(|| run.consume(index))))
+            .collect();
+        for consumer in consumers {
+            let _ = consumer.join();
+        }
+        // This process's consumers are done (or failed): the run ends when the market
+        // closes, which the last consumer of the whole run, wherever it runs, causes.
+        if run
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            if let Err(e) = market.wait_closed(Duration::MAX) {
+                run.fail(e.to_string());
+            }
+        }
+        run.stop();
+        for producer in producers {
+            let _ = producer.join();
+        }
+    });
+    let failure = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(failure) = failure {
+        return Err(RemoteError::Failed(failure));
+    }
+    let stats = market
+        .stats()
+        .map_err(|e| RemoteError::Failed(e.to_string()))?;
+    Ok(RemoteReport {
+        purchases: run.purchases.load(Ordering::Relaxed),
+        market: stats,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The indices of the producers and consumers this process runs.
+fn chosen_actors(
+    scenario: &Scenario,
+    remote: &RemoteOptions,
+) -> Result<(Vec<usize>, Vec<usize>), String> {
+    if let Some(names) = &remote.only {
+        for name in names {
+            let known = scenario.producers().iter().any(|p| &p.name == name)
+                || scenario.consumers().iter().any(|c| &c.name == name);
+            if !known {
+                return Err(format!("--only: the scenario has no actor named {name:?}"));
+            }
+        }
+    }
+    let wanted = |name: &str| {
+        remote
+            .only
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    };
+    let producers = match remote.role {
+        Role::Consumers => Vec::new(),
+        _ => (0..scenario.producers().len())
+            .filter(|&i| wanted(&scenario.producers()[i].name))
+            .collect(),
+    };
+    let consumers = match remote.role {
+        Role::Producers => Vec::new(),
+        _ => (0..scenario.consumers().len())
+            .filter(|&i| wanted(&scenario.consumers()[i].name))
+            .collect(),
+    };
+    Ok((producers, consumers))
+}
+
+/// Everything the actor threads of this process share.
+struct Run<'s, 'm, W> {
+    scenario: &'s Scenario,
+    market: &'m RedisMarketplace<Carried>,
+    time: TimeScale,
+    sink: Mutex<W>,
+    purchases: AtomicU64,
+    /// The first failure; the run stops at it.
+    failure: Mutex<Option<String>>,
+    stopped: AtomicBool,
+    /// Guards nothing but the check-then-sleep of pausing producers against the stop.
+    stop_lock: Mutex<()>,
+    stop_signal: Condvar,
+}
+
+impl<W: Write + Send> Run<'_, '_, W> {
+    /// Runs an actor; its failure stops the whole process.
+    fn guard(&self, actor: impl FnOnce() -> Result<(), String>) {
+        if let Err(failure) = actor() {
+            self.fail(failure);
+        }
+    }
+
+    fn fail(&self, failure: String) {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(failure);
+        self.stop();
+        // Blocked waits of this process end only when the market closes; a failed process
+        // cannot finish its part, so the run cannot complete anyway.
+        let _ = self.market.close();
+    }
+
+    fn stopped(&self) -> bool {
+        // Ordering: SeqCst with the store in `stop`; a pausing thread re-checks under the
+        // lock, so only promptness, not correctness, rests on this load.
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    fn stop(&self) {
+        // Ordering: see `stopped`.
+        self.stopped.store(true, Ordering::SeqCst);
+        drop(self.stop_lock.lock().unwrap_or_else(|p| p.into_inner()));
+        self.stop_signal.notify_all();
+    }
+
+    /// Sleeps for the scaled `seconds`, or until the run stops; false if it stopped.
+    fn pause(&self, seconds: f64) -> bool {
+        let scaled = self.time.pause(seconds);
+        if scaled.is_zero() {
+            return !self.stopped();
+        }
+        let guard = self.stop_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .stop_signal
+            .wait_timeout_while(guard, scaled, |_| !self.stopped())
+            .unwrap_or_else(|p| p.into_inner());
+        !self.stopped()
+    }
+
+    /// A producer: its list, forever, until the market closes.
+    fn produce(&self, index: usize) -> Result<(), String> {
+        let spec = &self.scenario.producers()[index];
+        let failed = |e: &dyn std::fmt::Display| format!("producer {:?}: {e}", spec.name);
+        let id = self.market.register_producer().map_err(|e| failed(&e))?;
+        if spec.products.is_empty() {
+            while self.pause(f64::INFINITY) {}
+            return Ok(());
+        }
+        loop {
+            for supply in &spec.products {
+                for _ in 0..supply.quantity {
+                    let mut item = Carried::new(self.scenario, supply.product);
+                    loop {
+                        if self.stopped() {
+                            return Ok(());
+                        }
+                        let wait = self.time.patience(spec.republish_wait_time);
+                        match self.market.publish_timeout(id, item, wait.unwrap_or(BLOCK)) {
+                            Ok(()) => break,
+                            Err(PublishError::Full(back)) => {
+                                if self.market.is_closed().map_err(|e| failed(&e))? {
+                                    return Ok(());
+                                }
+                                item = back;
+                            }
+                            Err(e) => return Err(failed(&e)),
+                        }
+                    }
+                    if !self.pause(supply.wait_seconds) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// A consumer: its carts, in order; then it counts itself finished, and the consumer
+    /// that finishes the scenario's last closes the market.
+    fn consume(&self, index: usize) -> Result<(), String> {
+        let spec = &self.scenario.consumers()[index];
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            format!("consumer {:?}: {what}: {e}", spec.name)
+        };
+        for ops in &spec.carts {
+            let cart = self.market.new_cart().map_err(|e| failed("new_cart", &e))?;
+            for op in ops {
+                let item = Carried::new(self.scenario, op.product);
+                for _ in 0..op.quantity {
+                    match op.kind {
+                        OpKind::Add => loop {
+                            if self.stopped() {
+                                return Ok(());
+                            }
+                            let wait = self.time.patience(spec.retry_wait_time);
+                            match self.market.add_to_cart_timeout(
+                                cart,
+                                &item,
+                                wait.unwrap_or(BLOCK),
+                            ) {
+                                Ok(()) => break,
+                                Err(AddError::Unavailable) => {}
+                                Err(e) => return Err(failed("add_to_cart", &e)),
+                            }
+                        },
+                        OpKind::Remove => self
+                            .market
+                            .remove_from_cart(cart, &item)
+                            .map_err(|e| failed("remove_from_cart", &e))?,
+                    }
+                }
+            }
+            let bought = self
+                .market
+                .place_order(cart)
+                .map_err(|e| failed("place_order", &e))?;
+            let mut lines = String::new();
+            for item in &bought {
+                lines.push_str(&spec.name);
+                lines.push_str(" bought ");
+                lines.push_str(&self.scenario.product(item.product).to_string());
+                lines.push('\n');
+            }
+            // One write per cart, so the lines of two carts never interleave.
+            let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+            sink.write_all(lines.as_bytes())
+                .and_then(|()| sink.flush())
+                .map_err(|e| failed("writing the output", &e))?;
+            drop(sink);
+            // Ordering: a count read once at the end, after the threads are joined.
+            self.purchases
+                .fetch_add(bought.len() as u64, Ordering::Relaxed);
+        }
+        let finished = self
+            .market
+            .tally("finished consumers", &index.to_string())
+            .map_err(|e| failed("finishing", &e))?;
+        if finished == self.scenario.consumers().len() as u64 {
+            self.market.close().map_err(|e| failed("closing", &e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The fingerprint of a scenario file: 64-bit FNV-1a of its bytes, in hex (stable across
+/// builds and hosts, unlike the standard library's hasher).
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}

@@ -1,0 +1,203 @@
+//! `marketplace run --backend redis://…`: a run shared by several processes through one
+//! `redis-server` (started by this test binary on a free loopback port, stopped at the
+//! end). Every reference scenario runs as two processes (`--role producers` and
+//! `--role consumers`), and as four (the producers, and the consumers split over three
+//! processes with `--only`); sorted together, their outputs must equal `NN.ref.out`.
+//! Bad servers and markets are refused with exit code 2 and nothing on stdout.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use marketplace_cli::scenario::Scenario;
+use marketplace_harness::redis_server::shared_server;
+use support::{marketplace, reference_dir, sorted, temp_file};
+
+/// A market name of its own for each run of this test binary.
+fn fresh_market(what: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Ordering: only uniqueness matters.
+    let serial = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{what}-{}-{serial}", std::process::id())
+}
+
+/// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`.
+fn start(scenario: &Path, market: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .arg("run")
+        .arg(scenario)
+        .args(["--time-scale", "0", "--backend", &shared_server().url()])
+        .args(["--market", market])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the marketplace binary starts")
+}
+
+/// Waits for every process; all must succeed. Their stdouts, concatenated. Each child's
+/// pipes are drained by a thread of its own: a process whose output nobody reads would
+/// block on a full pipe and hold up the whole run.
+fn finish(children: Vec<Child>, what: &str) -> Vec<u8> {
+    let readers: Vec<_> = children
+        .into_iter()
+        .map(|child| std::thread::spawn(move || child.wait_with_output()))
+        .collect();
+    let mut stdout = Vec::new();
+    for reader in readers {
+        let output = reader
+            .join()
+            .expect("reader thread")
+            .expect("the process ends");
+        assert!(
+            output.status.success(),
+            "{what}: {}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout.extend_from_slice(&output.stdout);
+    }
+    stdout
+}
+
+fn scenario_of(path: &Path) -> Scenario {
+    Scenario::from_json(&std::fs::read_to_string(path).expect("readable")).expect("valid")
+}
+
+fn reference_runs(split_consumers: bool) {
+    let Some(dir) = reference_dir() else { return };
+    for n in 1..=10 {
+        let input = dir.join(format!("{n:02}.in"));
+        let expected = std::fs::read(dir.join(format!("{n:02}.ref.out"))).expect("NN.ref.out");
+        let market = fresh_market(&format!("ref{n:02}"));
+        let mut children = vec![start(&input, &market, &["--role", "producers"])];
+        if split_consumers {
+            let names: Vec<String> = scenario_of(&input)
+                .consumers()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            for part in 0..3 {
+                let mine: Vec<&str> = names
+                    .iter()
+                    .skip(part)
+                    .step_by(3)
+                    .map(String::as_str)
+                    .collect();
+                if !mine.is_empty() {
+                    let only = mine.join(",");
+                    children.push(start(
+                        &input,
+                        &market,
+                        &["--role", "consumers", "--only", &only],
+                    ));
+                }
+            }
+        } else {
+            children.push(start(&input, &market, &["--role", "consumers"]));
+        }
+        let what = format!("{} on redis, {} processes", input.display(), children.len());
+        let output = finish(children, &what);
+        assert!(
+            sorted(&output) == expected,
+            "{what}: sorted output differs from the reference:\n{}",
+            String::from_utf8_lossy(&sorted(&output))
+        );
+        println!("conforms: {what}");
+    }
+}
+
+#[test]
+fn every_reference_scenario_as_producers_and_consumers_processes() {
+    reference_runs(false);
+}
+
+#[test]
+fn every_reference_scenario_with_consumers_split_over_three_processes() {
+    reference_runs(true);
+}
+
+const SMALL: &str = r#"{
+    "products": {"t": {"product_type": "Tea", "name": "Linden", "price": 9, "type": "Herbal"},
+                 "u": {"product_type": "Tea", "name": "Linden", "price": 9.0, "type": "Herbal"}},
+    "producers": [{"name": "p", "products": [["u", 2, 0.1], ["t", 1, 0.1]], "republish_wait_time": 0.1}],
+    "consumers": [{"name": "c", "retry_wait_time": 0.1,
+                   "carts": [[{"type": "add", "product": "t", "quantity": 3}]]}],
+    "marketplace": {"queue_size_per_producer": 1}
+}"#;
+
+/// Equal products share a queue on the server, and each prints as it was published.
+#[test]
+fn equal_products_share_a_queue_and_print_as_published() {
+    let scenario = temp_file("redis-small.json", SMALL);
+    let market = fresh_market("small");
+    let output = finish(vec![start(&scenario, &market, &[])], "small scenario");
+    let text = String::from_utf8(sorted(&output)).expect("UTF-8");
+    assert_eq!(
+        text,
+        "c bought Tea(name='Linden', price=9, type='Herbal')\n\
+         c bought Tea(name='Linden', price=9.0, type='Herbal')\n\
+         c bought Tea(name='Linden', price=9.0, type='Herbal')\n"
+    );
+}
+
+fn assert_refused(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(output.stdout.is_empty(), "stdout: {:?}", output.stdout);
+    assert!(stderr.contains(needle), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_server_is_refused_with_exit_code_2() {
+    let scenario = temp_file("redis-unreachable.json", SMALL);
+    // A port that was free a moment ago: nobody listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let output = marketplace(&[
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "--backend".as_ref(),
+        url.as_ref(),
+        "--market".as_ref(),
+        "m".as_ref(),
+    ]);
+    assert_refused(&output, &url);
+}
+
+#[test]
+fn a_market_holding_another_scenario_is_refused() {
+    let first = temp_file("redis-first.json", SMALL);
+    let other = temp_file(
+        "redis-other.json",
+        &SMALL.replace("\"quantity\": 3", "\"quantity\": 2"),
+    );
+    let market = fresh_market("mismatch");
+    finish(vec![start(&first, &market, &[])], "first run");
+    let output = start(&other, &market, &[])
+        .wait_with_output()
+        .expect("ends");
+    assert_refused(&output, "holds another scenario");
+    // The same scenario again: that run has ended.
+    let output = start(&first, &market, &[])
+        .wait_with_output()
+        .expect("ends");
+    assert_refused(&output, "has ended");
+}
+
+#[test]
+fn unknown_actor_names_are_refused() {
+    let scenario = temp_file("redis-only.json", SMALL);
+    let market = fresh_market("only");
+    let output = start(&scenario, &market, &["--only", "c,nobody"])
+        .wait_with_output()
+        .expect("ends");
+    assert_refused(&output, "nobody");
+}
