@@ -9,9 +9,11 @@
 //! costs one extra try. The closing bell is never emptied: each waiter that pops its token
 //! pushes one back, so every waiter, however many, wakes.
 //!
-//! Idle waiters hold a connection each and cost the server nothing until a token arrives;
-//! waits are cut into rounds shorter than the connection's read timeout, so a lost server
-//! is noticed.
+//! Idle waiters hold a connection each and cost the server one try of their operation per
+//! round: waits are cut into rounds shorter than the connection's read timeout, so a lost
+//! server is noticed, and each round ends with a try, so a token spent without reaching
+//! its waiter (its answer lost with a broken connection) delays the waiter by one round at
+//! most.
 
 use std::time::{Duration, Instant};
 
@@ -43,42 +45,46 @@ impl<'a> Bell<'a> {
         }
     }
 
-    /// Blocks until a token arrives on the doorbell or the closing bell, or until
-    /// `deadline` (`None`: no deadline); false if the deadline came first.
+    /// Blocks until a token arrives on the doorbell or the closing bell, or one round
+    /// passes, or `deadline` comes (`None`: no deadline); false if the deadline came first.
+    /// The caller tries its operation again whenever this returns true.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Result<bool, ConnectionError> {
         let round = READ_TIMEOUT / 2;
-        loop {
-            let left = match deadline {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-                None => round,
-            };
-            if left < Duration::from_millis(1) {
-                return Ok(false);
-            }
-            let seconds = left.min(round).as_secs_f64();
-            let popped: Value = self.lanes.run(self.operation, |connection, _| {
-                redis::cmd("BLPOP")
-                    .arg(&self.key)
-                    .arg(&self.closing)
-                    .arg(format!("{seconds:.3}"))
-                    .query(connection)
-            })?;
-            let Value::Array(pair) = popped else {
-                continue; // the round ended with no token
-            };
-            if pair.first().and_then(|key| match key {
-                Value::BulkString(bytes) => Some(bytes.as_slice()),
-                _ => None,
-            }) == Some(self.closing.as_bytes())
-            {
-                self.lanes.run(self.operation, |connection, _| {
-                    redis::cmd("LPUSH")
-                        .arg(&self.closing)
-                        .arg("1")
-                        .query::<()>(connection)
-                })?;
-            }
-            return Ok(true);
+        let left = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => round,
+        };
+        if left < Duration::from_millis(1) {
+            return Ok(false);
         }
+        let seconds = left.min(round).as_secs_f64();
+        let popped: Value = self.lanes.run(self.operation, |connection, _| {
+            redis::cmd("BLPOP")
+                .arg(&self.key)
+                .arg(&self.closing)
+                .arg(format!("{seconds:.3}"))
+                .query(connection)
+        })?;
+        // A round that ends with no token still sends the caller back to its operation: a
+        // token can be spent without reaching its waiter (popped for a connection that
+        // broke before the answer arrived, or for a client that died), and the item it
+        // announced may be on sale all the same. So a lost wake-up costs one round at
+        // most, not the whole wait.
+        let Value::Array(pair) = popped else {
+            return Ok(true);
+        };
+        if pair.first().and_then(|key| match key {
+            Value::BulkString(bytes) => Some(bytes.as_slice()),
+            _ => None,
+        }) == Some(self.closing.as_bytes())
+        {
+            self.lanes.run(self.operation, |connection, _| {
+                redis::cmd("LPUSH")
+                    .arg(&self.closing)
+                    .arg("1")
+                    .query::<()>(connection)
+            })?;
+        }
+        Ok(true)
     }
 }

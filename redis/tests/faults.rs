@@ -1,0 +1,575 @@
+//! The Redis market under faults: a server killed and restarted while producers and
+//! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
+//! operation (the retry applies it once), a wake-up lost the same way (made up within a
+//! wait round), and what a call reports when the server is gone.
+//!
+//! Order comes from events, never sleeps: the restarts happen when the consumers' count of
+//! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
+//! that cuts the connection when the server answers, and retries are seen in the warnings
+//! the handles log.
+
+use std::borrow::Cow;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use marketplace_harness::redis_server::RedisServer;
+use marketplace_redis::{
+    AddError, CanonicalKey, ConnectError, OrderError, PublishError, RedisMarketplace,
+};
+use serde::{Deserialize, Serialize};
+
+/// A product equal to every other of its kind (one queue per kind on the server), while
+/// the serial travels with it and tells which item an order got.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Item {
+    kind: String,
+    serial: u64,
+}
+
+impl CanonicalKey for Item {
+    fn canonical_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.kind)
+    }
+}
+
+fn item(kind: &str, serial: u64) -> Item {
+    Item {
+        kind: kind.to_owned(),
+        serial,
+    }
+}
+
+/// What a consumer asks for: any item of the kind.
+fn any(kind: &str) -> Item {
+    item(kind, u64::MAX)
+}
+
+const KINDS: [&str; 3] = ["tea", "coffee", "cocoa"];
+
+/// Longer than any passing run takes to reach a mark: reaching it means the run is stuck.
+const STUCK: Duration = Duration::from_secs(60);
+
+/// The handles' "retrying" warnings, kept so a test can see that its calls were retried.
+/// One logger serves the whole test process; each test picks its own server's lines.
+struct RetryLog {
+    lines: Mutex<Vec<String>>,
+}
+
+static RETRY_LOG: RetryLog = RetryLog {
+    lines: Mutex::new(Vec::new()),
+};
+
+impl log::Log for RetryLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = record.args().to_string();
+        if line.ends_with("; retrying") {
+            self.lines.lock().unwrap().push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Starts keeping the retry warnings (of every test in this process).
+fn keep_retry_warnings() {
+    // Installing fails harmlessly when another test of this process did it first.
+    let _ = log::set_logger(&RETRY_LOG);
+    log::set_max_level(log::LevelFilter::Warn);
+}
+
+/// The retry warnings about the server on `port` so far.
+fn retries_on(port: u16) -> Vec<String> {
+    let server = format!(" on 127.0.0.1:{port}: ");
+    RETRY_LOG
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains(&server))
+        .cloned()
+        .collect()
+}
+
+/// How many items the consumers have ordered, and a way to wait for a mark; and whether a
+/// worker failed, so that the others stop instead of waiting for items that never come.
+struct Progress {
+    ordered: Mutex<usize>,
+    changed: Condvar,
+    failed: AtomicBool,
+}
+
+impl Progress {
+    fn add(&self, items: usize) {
+        *self.ordered.lock().unwrap() += items;
+        self.changed.notify_all();
+    }
+
+    /// Whether the work goes on: some items are not ordered yet, and no worker failed.
+    fn unfinished(&self, total: usize) -> bool {
+        *self.ordered.lock().unwrap() < total && !self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until at least `mark` items are ordered, or a worker failed.
+    fn wait_for(&self, mark: usize) {
+        let guard = self.ordered.lock().unwrap();
+        let (guard, timeout) = self
+            .changed
+            .wait_timeout_while(guard, STUCK, |ordered| {
+                *ordered < mark && !self.failed.load(Ordering::SeqCst)
+            })
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "the consumers ordered {} items in {STUCK:?}, never reaching {mark}",
+            *guard
+        );
+    }
+}
+
+/// Held by each worker thread: if the thread panics, it tells the others (and the main
+/// thread) to stop, so the test fails with the panic instead of hanging.
+struct FailureAlarm(Arc<Progress>);
+
+impl Drop for FailureAlarm {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.failed.store(true, Ordering::SeqCst);
+            let _guard = self.0.ordered.lock().unwrap_or_else(|p| p.into_inner());
+            self.0.changed.notify_all();
+        }
+    }
+}
+
+/// Two producers and two consumers on a persistent server that is killed (`kill -9`) and
+/// started again twice, when a third and two thirds of the items have been ordered. Every
+/// published item is ordered exactly once, the market ends empty, and the calls that the
+/// restarts broke were retried.
+#[test]
+fn restarts_of_a_persistent_server_lose_and_double_nothing() {
+    const PER_PRODUCER: u64 = 1000;
+    const TOTAL: usize = 2 * PER_PRODUCER as usize;
+    keep_retry_warnings();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut server = RedisServer::start_persistent(dir.path());
+    let url = server.url();
+    let retries_before = retries_on(server.port()).len();
+    let open = || {
+        RedisMarketplace::<Item>::connect(&url, "faults", 4)
+            .expect("the server is up")
+            .with_retry_for(Duration::from_secs(30))
+    };
+    let progress = Arc::new(Progress {
+        ordered: Mutex::new(0),
+        changed: Condvar::new(),
+        failed: AtomicBool::new(false),
+    });
+
+    let producers: Vec<_> = (0..2u64)
+        .map(|p| {
+            let market = open();
+            let progress = Arc::clone(&progress);
+            thread::spawn(move || {
+                let _alarm = FailureAlarm(Arc::clone(&progress));
+                let producer = market.register_producer().expect("register");
+                for serial in p * PER_PRODUCER..(p + 1) * PER_PRODUCER {
+                    let mut product = item(KINDS[serial as usize % KINDS.len()], serial);
+                    // A finite wait, so that a producer stops when a consumer failed.
+                    loop {
+                        match market.publish_timeout(producer, product, Duration::from_secs(1)) {
+                            Ok(()) => break,
+                            Err(PublishError::Full(_)) if !progress.unfinished(TOTAL) => return,
+                            Err(PublishError::Full(back)) => product = back,
+                            Err(error) => panic!("publish of item {serial}: {error}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let consumers: Vec<_> = (0..2usize)
+        .map(|c| {
+            let market = open();
+            let progress = Arc::clone(&progress);
+            thread::spawn(move || {
+                let _alarm = FailureAlarm(Arc::clone(&progress));
+                let mut serials = Vec::new();
+                let mut round = c;
+                while progress.unfinished(TOTAL) {
+                    round += 1;
+                    let cart = market.new_cart().expect("new_cart");
+                    let mut added = Vec::new();
+                    for k in 0..3 {
+                        let kind = KINDS[(round + k) % KINDS.len()];
+                        match market.add_to_cart_timeout(
+                            cart,
+                            &any(kind),
+                            Duration::from_millis(100),
+                        ) {
+                            Ok(()) => added.push(kind),
+                            Err(AddError::Unavailable) => {}
+                            Err(error) => panic!("add_to_cart of {kind}: {error}"),
+                        }
+                    }
+                    // Every fourth cart gives its first item back before ordering.
+                    if round % 4 == 0 && !added.is_empty() {
+                        let kind = added.remove(0);
+                        market
+                            .remove_from_cart(cart, &any(kind))
+                            .unwrap_or_else(|e| panic!("remove_from_cart of {kind}: {e}"));
+                    }
+                    let order = market
+                        .place_order(cart)
+                        .unwrap_or_else(|e| panic!("place_order of {cart}: {e}"));
+                    let mut kinds: Vec<&str> = order.iter().map(|i| i.kind.as_str()).collect();
+                    let mut expected = added.clone();
+                    kinds.sort_unstable();
+                    expected.sort_unstable();
+                    assert_eq!(kinds, expected, "{cart} held other items than were added");
+                    serials.extend(order.iter().map(|i| i.serial));
+                    progress.add(order.len());
+                }
+                serials
+            })
+        })
+        .collect();
+
+    for mark in [TOTAL / 3, 2 * TOTAL / 3] {
+        progress.wait_for(mark);
+        if progress.failed.load(Ordering::SeqCst) {
+            break; // the join below reports the worker's panic
+        }
+        server.restart();
+    }
+
+    for producer in producers {
+        producer.join().expect("a producer panicked");
+    }
+    let mut ordered: Vec<u64> = consumers
+        .into_iter()
+        .flat_map(|consumer| consumer.join().expect("a consumer panicked"))
+        .collect();
+    ordered.sort_unstable();
+    let published: Vec<u64> = (0..TOTAL as u64).collect();
+    let lost: Vec<u64> = published
+        .iter()
+        .filter(|s| ordered.binary_search(s).is_err())
+        .copied()
+        .collect();
+    let mut seen = ordered.clone();
+    seen.dedup();
+    assert!(
+        lost.is_empty() && seen.len() == ordered.len(),
+        "lost {lost:?}; ordered twice {:?}",
+        ordered
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(ordered, published);
+
+    let stats = open().stats().expect("stats");
+    assert_eq!(stats.producers, 2);
+    assert_eq!(stats.items_on_shelves, 0, "{stats:?}");
+    assert_eq!(stats.items_in_carts, 0, "{stats:?}");
+    assert_eq!(stats.open_carts, 0, "{stats:?}");
+
+    let retries = retries_on(server.port()).len() - retries_before;
+    assert!(
+        retries >= 2,
+        "two restarts, yet only {retries} retried calls: the faults missed the clients"
+    );
+    eprintln!("{TOTAL} items through 2 restarts; {retries} calls retried");
+}
+
+/// A TCP proxy in front of a server that, when armed, cuts the next connection on which the
+/// server answers, instead of passing the answer on: the server has applied the operation,
+/// the client never hears it, as when a server or a link dies at the worst moment.
+struct CuttingProxy {
+    port: u16,
+    armed: Arc<AtomicBool>,
+    cuts: Arc<AtomicUsize>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: u16) -> CuttingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let (armed_, cuts_) = (Arc::clone(&armed), Arc::clone(&cuts));
+        // The acceptor ends with the test process; each connection's pumps end with it.
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
+                let (armed, cuts) = (Arc::clone(&armed_), Arc::clone(&cuts_));
+                let (client_in, server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                thread::spawn(move || pump(client_in, server_out, None));
+                thread::spawn(move || pump(server, client, Some((armed, cuts))));
+            }
+        });
+        CuttingProxy { port, armed, cuts }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `call` with the proxy armed, and checks that it cut one answer.
+    fn cut_during<T>(&self, call: impl FnOnce() -> T) -> T {
+        let before = self.cuts.load(Ordering::SeqCst);
+        self.armed.store(true, Ordering::SeqCst);
+        let outcome = call();
+        assert!(
+            !self.armed.load(Ordering::SeqCst),
+            "the call got no answer to cut"
+        );
+        assert_eq!(self.cuts.load(Ordering::SeqCst), before + 1);
+        outcome
+    }
+}
+
+/// Copies `from` to `to` until either closes; with a trigger, the first bytes read while it
+/// is armed close both instead (and disarm it).
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    trigger: Option<(Arc<AtomicBool>, Arc<AtomicUsize>)>,
+) {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some((armed, cuts)) = &trigger {
+            if armed.swap(false, Ordering::SeqCst) {
+                cuts.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
+        }
+        if to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Every operation that changes the market, with its answer lost after the server applied
+/// it: the handle retries on a new connection under the same operation id and gets the
+/// recorded answer, so the operation counts once (the figures after it say so).
+#[test]
+fn an_operation_whose_answer_is_lost_applies_once() {
+    keep_retry_warnings();
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "lost-answers", 4)
+        .expect("the server is up")
+        .with_retry_for(Duration::from_secs(5));
+
+    // Once through every script first, so the server knows them all and the answer the
+    // proxy cuts is the operation's, not a "no such script" that the client would resend.
+    let warm = market.register_producer().expect("register");
+    market.publish(warm, item("tea", 0)).expect("publish");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("add");
+    market.remove_from_cart(cart, &any("tea")).expect("remove");
+    market.add_to_cart(cart, &any("tea")).expect("add");
+    market.place_order(cart).expect("order");
+    market.stats().expect("stats");
+
+    let producer = proxy.cut_during(|| market.register_producer().expect("register"));
+    assert_eq!(producer.index(), 1);
+    assert_eq!(market.stats().unwrap().producers, 2, "registered twice");
+
+    proxy.cut_during(|| market.publish(producer, item("tea", 1)).expect("publish"));
+    assert_eq!(
+        market.shelf_len(producer).unwrap(),
+        Some(1),
+        "published twice"
+    );
+    market.publish(producer, item("tea", 2)).expect("publish");
+
+    let cart = proxy.cut_during(|| market.new_cart().expect("new_cart"));
+    assert_eq!(market.stats().unwrap().open_carts, 1, "two carts opened");
+
+    proxy.cut_during(|| market.add_to_cart(cart, &any("tea")).expect("add"));
+    let stats = market.stats().unwrap();
+    assert_eq!(
+        (stats.items_in_carts, stats.items_on_shelves),
+        (1, 1),
+        "added twice"
+    );
+
+    proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")).expect("remove"));
+    let stats = market.stats().unwrap();
+    assert_eq!(
+        (stats.items_in_carts, stats.items_on_shelves),
+        (0, 2),
+        "removed twice"
+    );
+
+    market.add_to_cart(cart, &any("tea")).expect("add");
+    let order = proxy.cut_during(|| market.place_order(cart));
+    let order = order.expect("the retried order answers with its items, not UnknownCart");
+    assert_eq!(
+        order.iter().map(|i| i.serial).collect::<Vec<_>>(),
+        [2],
+        "the oldest tea on sale (the removed one went to the back)"
+    );
+    let stats = market.stats().unwrap();
+    assert_eq!(
+        (
+            stats.open_carts,
+            stats.items_in_carts,
+            stats.items_on_shelves
+        ),
+        (0, 0, 1)
+    );
+    assert!(matches!(
+        market.place_order(cart),
+        Err(OrderError::UnknownCart)
+    ));
+    assert!(
+        retries_on(proxy.port).len() >= 6,
+        "every cut call was retried"
+    );
+}
+
+/// A waiter whose wake-up token is popped on the server but whose answer is lost (the
+/// token is spent, the waiter never hears it) still gets the item, within one wait round
+/// (half the read timeout, 5 s), not only when its deadline comes.
+#[test]
+fn a_wake_up_lost_with_its_answer_is_made_up_within_a_round() {
+    keep_retry_warnings();
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let waiting = RedisMarketplace::<Item>::connect(&proxy.url(), "lost-wake-up", 1)
+        .expect("the server is up")
+        .with_retry_for(Duration::from_secs(5));
+    // The producer talks to the server directly: the only answer through the proxy is
+    // the waiter's.
+    let direct = RedisMarketplace::<Item>::connect(&server.url(), "lost-wake-up", 1)
+        .expect("the server is up");
+    let producer = direct.register_producer().expect("register");
+    let cart = waiting.new_cart().expect("new_cart");
+    assert!(matches!(
+        waiting.add_to_cart(cart, &any("tea")),
+        Err(AddError::Unavailable)
+    ));
+
+    let deadline = Duration::from_secs(30);
+    let waiter = thread::spawn(move || {
+        let started = Instant::now();
+        let outcome = waiting.add_to_cart_timeout(cart, &any("tea"), deadline);
+        (outcome, started.elapsed(), waiting)
+    });
+    // The waiter is blocked in its pop once the server counts a blocked client.
+    let mut info = redis::Client::open(server.url())
+        .and_then(|client| client.get_connection())
+        .expect("a plain connection");
+    let blocked_since = Instant::now();
+    loop {
+        let clients: String = redis::cmd("INFO").arg("clients").query(&mut info).unwrap();
+        if clients.contains("blocked_clients:1") {
+            break;
+        }
+        assert!(blocked_since.elapsed() < STUCK, "the waiter never blocked");
+        thread::park_timeout(Duration::from_millis(5));
+    }
+    proxy.armed.store(true, Ordering::SeqCst);
+    direct.publish(producer, item("tea", 1)).expect("publish");
+
+    let (outcome, took, waiting) = waiter.join().expect("the waiter panicked");
+    assert_eq!(
+        proxy.cuts.load(Ordering::SeqCst),
+        1,
+        "the wake-up was not cut"
+    );
+    outcome.expect("the tea was on sale all along");
+    assert!(
+        took < deadline / 2,
+        "the waiter took {took:?}: the lost wake-up was made up only by its deadline"
+    );
+    assert_eq!(waiting.place_order(cart).expect("order").len(), 1);
+}
+
+/// With retries off, a call to a server that died returns `Connection` at once, with the
+/// product of a publish and a message naming the operation and the server.
+#[test]
+fn without_retries_a_dead_server_is_a_connection_error() {
+    let server = RedisServer::start();
+    let address = format!("127.0.0.1:{}", server.port());
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "dead", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    let cart = market.new_cart().expect("new_cart");
+    drop(server);
+
+    let started = Instant::now();
+    match market.publish(producer, item("tea", 7)) {
+        Err(PublishError::Connection(product, error)) => {
+            assert_eq!(product.serial, 7, "the product comes back");
+            assert_eq!(error.operation(), "publish");
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("publish on redis server {address}: ")),
+                "{message}"
+            );
+        }
+        other => panic!("publish to a dead server: {other:?}"),
+    }
+    match market.add_to_cart(cart, &any("tea")) {
+        Err(AddError::Connection(error)) => {
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("add_to_cart on redis server {address}: ")),
+                "{message}"
+            );
+        }
+        other => panic!("add_to_cart on a dead server: {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no retry was asked for, yet the calls took {:?}",
+        started.elapsed()
+    );
+}
+
+/// `connect` to a port nobody listens on is `Unreachable` at once, naming the server.
+#[test]
+fn connect_to_a_closed_port_is_unreachable_at_once() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let started = Instant::now();
+    match RedisMarketplace::<Item>::connect(&format!("redis://127.0.0.1:{port}"), "none", 2) {
+        Err(ConnectError::Unreachable(error)) => {
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("connect on redis server 127.0.0.1:{port}: ")),
+                "{message}"
+            );
+        }
+        other => panic!("connect to a closed port: {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused, yet connect took {:?}",
+        started.elapsed()
+    );
+}
