@@ -35,8 +35,10 @@ end
 -- Keeps at most `count` tokens on a doorbell list: one per waiter that may succeed now.
 local function ring(bell, count)
   if count > 0 then
-    redis.call('LPUSH', bell, '1')
-    redis.call('LTRIM', bell, 0, count - 1)
+    -- Trimming is needed only past the count; most rings stay within it.
+    if redis.call('LPUSH', bell, '1') > count then
+      redis.call('LTRIM', bell, 0, count - 1)
+    end
   else
     redis.call('DEL', bell)
   end

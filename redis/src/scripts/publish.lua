@@ -1,11 +1,14 @@
 -- publish(producer, key, payload): puts the item on sale unless its producer is full.
 local producer, key, payload = tonumber(ARGV[3]), ARGV[4], ARGV[5]
-if not is_producer(producer) then
+-- One read for the producer count and the capacity (is_producer and capacity() read them
+-- one call each).
+local figures = redis.call('HMGET', meta, 'producers', 'capacity')
+if producer < 0 or producer >= tonumber(figures[1]) then
   return finish({'unknown'})
 end
 local shelf = prefix .. 'shelf'
 local held = tonumber(redis.call('HGET', shelf, producer) or '0')
-if held >= capacity() then
+if held >= tonumber(figures[2]) then
   return finish({'full', closed() and 1 or 0})
 end
 redis.call('HINCRBY', shelf, producer, 1)
