@@ -183,7 +183,11 @@ impl<P> RedisMarketplace<P> {
             Some(reply) if reply.status == "nomarket" => Err(ConnectionError::new(
                 operation,
                 &self.lanes.server,
-                format!("market {:?} is gone from the server", self.name),
+                format!(
+                    "market {:?} is gone from the server (deleted, or lost with the server's \
+                     data; one created since under that name is another market)",
+                    self.name
+                ),
             )),
             Some(reply) => Ok(reply),
             None => Err(self.unexpected(operation)),
@@ -202,7 +206,7 @@ impl<P> RedisMarketplace<P> {
         for arg in args {
             invocation.arg(*arg);
         }
-        invocation.invoke(connection)
+        invocation.arg(self.tag).invoke(connection)
     }
 
     fn unexpected(&self, operation: &'static str) -> ConnectionError {

@@ -1,7 +1,8 @@
 //! The Redis market under faults: a server killed and restarted while producers and
 //! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
-//! wait round), and what a call reports when the server is gone.
+//! wait round), a market lost with a server that kept no data (its old handles stay out of
+//! a market created anew under its name), and what a call reports when the server is gone.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -504,6 +505,67 @@ fn a_wake_up_lost_with_its_answer_is_made_up_within_a_round() {
         "the waiter took {took:?}: the lost wake-up was made up only by its deadline"
     );
     assert_eq!(waiting.place_order(cart).expect("order").len(), 1);
+}
+
+/// A server without persistence that restarts has lost the market: the handles that had
+/// joined it answer that it is gone, and keep answering so once another process has
+/// created a market of the same name, instead of acting on that one with their old ids.
+#[test]
+fn a_market_lost_with_the_server_stays_gone_for_its_old_handles() {
+    keep_retry_warnings();
+    let mut server = RedisServer::start();
+    let old = RedisMarketplace::<Item>::connect(&server.url(), "lost", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::from_secs(5));
+    let producer = old.register_producer().expect("register");
+    let cart = old.new_cart().expect("new_cart");
+    old.publish(producer, item("tea", 1)).expect("publish");
+    server.restart();
+
+    let gone = |error: &dyn std::error::Error| {
+        let message = error.to_string();
+        assert!(
+            message.contains("market \"lost\" is gone from the server"),
+            "{message}"
+        );
+    };
+    match old.new_cart() {
+        Err(error) => gone(&error),
+        Ok(cart) => panic!("a lost market opened {cart}"),
+    }
+
+    // Another process creates the market anew: producer 0 and cart 0 exist again.
+    let fresh =
+        RedisMarketplace::<Item>::connect(&server.url(), "lost", 2).expect("the server is up");
+    let again = fresh.register_producer().expect("register");
+    let their_cart = fresh.new_cart().expect("new_cart");
+    assert_eq!(
+        (again.index(), their_cart.serial()),
+        (producer.index(), cart.serial())
+    );
+    fresh.publish(again, item("tea", 2)).expect("publish");
+    fresh.add_to_cart(their_cart, &any("tea")).expect("add");
+
+    match old.publish(producer, item("tea", 3)) {
+        Err(PublishError::Connection(_, error)) => gone(&error),
+        other => panic!("an old producer id published into the new market: {other:?}"),
+    }
+    match old.place_order(cart) {
+        Err(OrderError::Connection(error)) => gone(&error),
+        other => panic!("an old cart id ordered the new market's cart: {other:?}"),
+    }
+    let stats = fresh.stats().expect("stats");
+    assert_eq!(
+        (
+            stats.producers,
+            stats.open_carts,
+            stats.items_in_carts,
+            stats.items_on_shelves
+        ),
+        (1, 1, 1, 0),
+        "the new market is untouched by the old handle"
+    );
+    assert_eq!(fresh.place_order(their_cart).expect("order")[0].serial, 2);
 }
 
 /// With retries off, a call to a server that died returns `Connection` at once, with the

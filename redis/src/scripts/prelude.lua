@@ -4,13 +4,16 @@
 -- so its hash tag (one Redis Cluster slot per market). ARGV[1] and ARGV[2] name the
 -- operation: the lane (one client connection's lifetime identity) and its sequence number.
 -- A lane runs one operation at a time, so remembering each lane's last result is enough to
--- answer a retry of that operation without applying it twice.
+-- answer a retry of that operation without applying it twice. The last ARGV is the tag of
+-- the market the handle joined.
 local meta = KEYS[1]
 local prefix = string.sub(meta, 1, -5)
 local lane, seq = ARGV[1], ARGV[2]
 local ops = prefix .. 'ops'
 
-if redis.call('EXISTS', meta) == 0 then
+-- A market lost (deleted, or with a server that kept no data) and created again under the
+-- same name has another tag: the old handles' ids would name its producers and carts.
+if redis.call('HGET', meta, 'tag') ~= ARGV[#ARGV] then
   return {'nomarket'}
 end
 
