@@ -27,8 +27,9 @@
 //! Where the parts live: `product` (what the engine trades), `timing` (scaled waits),
 //! `progress` (what actors record and the supervisor watches), `supervisor` (the sink and
 //! the end of a run), `display` (the progress line), `stats` (the figures per actor),
-//! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors), `remote` (a
-//! run whose marketplace is on a Redis server, shared by several processes).
+//! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors),
+//! `stop_signal` (how thread actors learn that the run ended), `remote` (a run whose
+//! marketplace is on a Redis server, shared by several processes).
 
 mod display;
 mod product;
@@ -36,6 +37,7 @@ mod progress;
 mod remote;
 mod stall;
 mod stats;
+mod stop_signal;
 mod supervisor;
 mod tasks;
 mod threads;

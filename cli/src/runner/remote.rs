@@ -13,8 +13,8 @@
 //! completed within the retry time fails the run.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use marketplace_redis::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::stop_signal::StopSignal;
 use super::timing::{BLOCK, TimeScale};
 use crate::scenario::{OpKind, Scenario};
 
@@ -149,9 +150,7 @@ pub fn run_remote<W: Write + Send>(
         sink: Mutex::new(sink),
         purchases: AtomicU64::new(0),
         failure: Mutex::new(None),
-        stopped: AtomicBool::new(false),
-        stop_lock: Mutex::new(()),
-        stop_signal: Condvar::new(),
+        stop: StopSignal::default(),
     };
     let run = &run;
     thread::scope(|s| {
@@ -241,10 +240,8 @@ struct Run<'s, 'm, W> {
     purchases: AtomicU64,
     /// The first failure; the run stops at it.
     failure: Mutex<Option<String>>,
-    stopped: AtomicBool,
-    /// Guards nothing but the check-then-sleep of pausing producers against the stop.
-    stop_lock: Mutex<()>,
-    stop_signal: Condvar,
+    /// Set once, when the run ends; threads check it before every wait.
+    stop: StopSignal,
 }
 
 impl<W: Write + Send> Run<'_, '_, W> {
@@ -267,30 +264,16 @@ impl<W: Write + Send> Run<'_, '_, W> {
     }
 
     fn stopped(&self) -> bool {
-        // Ordering: SeqCst with the store in `stop`; a pausing thread re-checks under the
-        // lock, so only promptness, not correctness, rests on this load.
-        self.stopped.load(Ordering::SeqCst)
+        self.stop.is_set()
     }
 
     fn stop(&self) {
-        // Ordering: see `stopped`.
-        self.stopped.store(true, Ordering::SeqCst);
-        drop(self.stop_lock.lock().unwrap_or_else(|p| p.into_inner()));
-        self.stop_signal.notify_all();
+        self.stop.set();
     }
 
     /// Sleeps for the scaled `seconds`, or until the run stops; false if it stopped.
     fn pause(&self, seconds: f64) -> bool {
-        let scaled = self.time.pause(seconds);
-        if scaled.is_zero() {
-            return !self.stopped();
-        }
-        let guard = self.stop_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let _guard = self
-            .stop_signal
-            .wait_timeout_while(guard, scaled, |_| !self.stopped())
-            .unwrap_or_else(|p| p.into_inner());
-        !self.stopped()
+        self.stop.pause(self.time, seconds)
     }
 
     /// A producer: its list, forever, until the market closes.

@@ -11,8 +11,6 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::thread::{self, Scope};
 
 use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
@@ -20,6 +18,7 @@ use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
 use super::product::ProductRef;
 use super::progress::Progress;
 use super::stall::MarketView;
+use super::stop_signal::StopSignal;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::{BLOCK, TimeScale};
 use super::{Report, RunError, RunOptions, printed_forms};
@@ -47,9 +46,7 @@ pub(super) fn run<W: Write>(
         progress: Progress::new(consumers, scenario.producers().len()),
         outbox: Outbox::new(),
         printed: printed_forms(scenario),
-        stopped: AtomicBool::new(false),
-        stop_lock: Mutex::new(()),
-        stop_signal: Condvar::new(),
+        stop: StopSignal::default(),
     };
     let mut supervisor = Supervisor::new(scenario, sink, options.progress);
     let outcome = thread::scope(|s| {
@@ -82,11 +79,7 @@ struct Actors<'s, 'm> {
     /// `printed[i]` is product `i` as a purchase line shows it, rendered once.
     printed: Vec<String>,
     /// Set once, when the run ends; threads check it before every wait.
-    stopped: AtomicBool,
-    /// Guards nothing but the check-then-sleep of pausing threads against the stop.
-    stop_lock: Mutex<()>,
-    /// Notified when `stopped` is set.
-    stop_signal: Condvar,
+    stop: StopSignal,
 }
 
 impl<'s> Actors<'s, '_> {
@@ -119,31 +112,19 @@ impl<'s> Actors<'s, '_> {
     }
 
     fn stopped(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst)
+        self.stop.is_set()
     }
 
     /// Stops every thread: the flag first (so no thread starts a new wait), then a wake-up
     /// for sleepers and a close for those blocked in the engine.
     fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        // Taking the lock orders the flag before any pausing thread's check-then-wait.
-        drop(self.stop_lock.lock().unwrap_or_else(|p| p.into_inner()));
-        self.stop_signal.notify_all();
+        self.stop.set();
         self.market.close();
     }
 
     /// Sleeps for the scaled `seconds`, or until the run stops; false if it stopped.
     fn pause(&self, seconds: f64) -> bool {
-        let scaled = self.time.pause(seconds);
-        if scaled.is_zero() {
-            return !self.stopped();
-        }
-        let guard = self.stop_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let _guard = self
-            .stop_signal
-            .wait_timeout_while(guard, scaled, |_| !self.stopped())
-            .unwrap_or_else(|p| p.into_inner());
-        !self.stopped()
+        self.stop.pause(self.time, seconds)
     }
 
     fn fail(&self, error: RunError) {
