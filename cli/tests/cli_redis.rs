@@ -201,3 +201,55 @@ fn unknown_actor_names_are_refused() {
         .expect("ends");
     assert_refused(&output, "nobody");
 }
+
+/// A market closed before a consumer finished (as a failed process closes it) ends the
+/// consumer's process with exit code 1 and a message, instead of leaving it waiting.
+#[test]
+fn a_market_closed_early_fails_the_waiting_consumers() {
+    let scenario = temp_file("redis-closed.json", SMALL);
+    let market = fresh_market("closed");
+    let consumer = start(&scenario, &market, &["--role", "consumers"]);
+    let mut watch = redis::Client::open(shared_server().url())
+        .and_then(|client| client.get_connection())
+        .expect("a watching connection");
+    // The consumer is asleep on the server, waiting for a tea no producer makes.
+    let started = std::time::Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(&mut watch)
+            .expect("INFO");
+        let blocked = info
+            .lines()
+            .find_map(|line| line.strip_prefix("blocked_clients:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if blocked > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the consumer never waited"
+        );
+        std::thread::yield_now();
+    }
+    marketplace_redis::RedisMarketplace::<String>::connect(&shared_server().url(), &market, 1)
+        .and_then(|m| {
+            m.close()
+                .map_err(marketplace_redis::ConnectError::Unreachable)
+        })
+        .expect("closed");
+    let (sender, ended) = std::sync::mpsc::channel();
+    let mut consumer = Some(consumer);
+    let pid = consumer.as_ref().map(Child::id).expect("started");
+    std::thread::spawn(move || sender.send(consumer.take().map(Child::wait_with_output)));
+    let Ok(Some(output)) = ended.recv_timeout(std::time::Duration::from_secs(30)) else {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        panic!("the consumer kept running after the market closed");
+    };
+    let output = output.expect("ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(stderr.contains("closed before it finished"), "{stderr}");
+}

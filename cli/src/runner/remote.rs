@@ -337,7 +337,21 @@ impl<W: Write + Send> Run<'_, '_, W> {
                                 wait.unwrap_or(BLOCK),
                             ) {
                                 Ok(()) => break,
-                                Err(AddError::Unavailable) => {}
+                                Err(AddError::Unavailable) => {
+                                    // A closed market answers at once: the run ended
+                                    // elsewhere (a failed process closes it) before this
+                                    // consumer finished, so it cannot finish.
+                                    if self
+                                        .market
+                                        .is_closed()
+                                        .map_err(|e| failed("add_to_cart", &e))?
+                                    {
+                                        return Err(format!(
+                                            "consumer {:?}: the market was closed before it finished",
+                                            spec.name
+                                        ));
+                                    }
+                                }
                                 Err(e) => return Err(failed("add_to_cart", &e)),
                             }
                         },
