@@ -23,6 +23,11 @@ mod product;
 mod scripts;
 mod wait;
 
+/// The README's example is compiled as a doc test, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 pub use error::{AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError};
 pub use ids::{CartId, ProducerId};
 pub use market::{DEFAULT_RETRY_FOR, MAX_CAPACITY, RedisMarketplace};
