@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use marketplace_cli::scenario::Scenario;
-use marketplace_harness::redis_server::shared_server;
+use marketplace_harness::redis_server::{RedisServer, shared_server};
 use support::{marketplace, reference_dir, sorted, temp_file};
 
 /// A market name of its own for each run of this test binary.
@@ -23,12 +23,18 @@ fn fresh_market(what: &str) -> String {
     format!("{what}-{}-{serial}", std::process::id())
 }
 
-/// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`.
+/// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`
+/// on the shared server.
 fn start(scenario: &Path, market: &str, extra: &[&str]) -> Child {
+    start_on(&shared_server().url(), scenario, market, extra)
+}
+
+/// The same on the server at `url`.
+fn start_on(url: &str, scenario: &Path, market: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_marketplace"))
         .arg("run")
         .arg(scenario)
-        .args(["--time-scale", "0", "--backend", &shared_server().url()])
+        .args(["--time-scale", "0", "--backend", url])
         .args(["--market", market])
         .args(extra)
         .stdout(Stdio::piped())
@@ -143,6 +149,55 @@ fn equal_products_share_a_queue_and_print_as_published() {
     );
 }
 
+/// Returns once some client of `server` is blocked in a wait (the server's own count), which
+/// is the event a test waits for before it changes the market under it. The test owns the
+/// server, so no other test's waiter counts.
+fn until_a_client_waits(server: &RedisServer) {
+    let mut watch = redis::Client::open(server.url())
+        .and_then(|client| client.get_connection())
+        .expect("a watching connection");
+    let started = std::time::Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(&mut watch)
+            .expect("INFO");
+        let blocked = info
+            .lines()
+            .find_map(|line| line.strip_prefix("blocked_clients:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if blocked > 0 {
+            return;
+        }
+        assert!(started.elapsed().as_secs() < 30, "nobody ever waited");
+        std::thread::yield_now();
+    }
+}
+
+/// The output of `child`, which must end within 30 s (else it is killed and `hang` is the
+/// failure).
+fn finish_within(child: Child, hang: &str) -> Output {
+    let (sender, ended) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    let Ok(output) = ended.recv_timeout(std::time::Duration::from_secs(30)) else {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        panic!("{hang}");
+    };
+    output.expect("the process ends")
+}
+
+/// Closes `market` from outside, as a failed process of the run does.
+fn close_market(server: &RedisServer, market: &str) {
+    marketplace_redis::RedisMarketplace::<String>::connect(&server.url(), market, 1)
+        .and_then(|m| {
+            m.close()
+                .map_err(marketplace_redis::ConnectError::Unreachable)
+        })
+        .expect("closed");
+}
+
 fn assert_refused(output: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -208,48 +263,65 @@ fn unknown_actor_names_are_refused() {
 fn a_market_closed_early_fails_the_waiting_consumers() {
     let scenario = temp_file("redis-closed.json", SMALL);
     let market = fresh_market("closed");
-    let consumer = start(&scenario, &market, &["--role", "consumers"]);
-    let mut watch = redis::Client::open(shared_server().url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection");
+    let server = RedisServer::start();
+    let consumer = start_on(&server.url(), &scenario, &market, &["--role", "consumers"]);
     // The consumer is asleep on the server, waiting for a tea no producer makes.
-    let started = std::time::Instant::now();
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("clients")
-            .query(&mut watch)
-            .expect("INFO");
-        let blocked = info
-            .lines()
-            .find_map(|line| line.strip_prefix("blocked_clients:"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        if blocked > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the consumer never waited"
-        );
-        std::thread::yield_now();
-    }
-    marketplace_redis::RedisMarketplace::<String>::connect(&shared_server().url(), &market, 1)
-        .and_then(|m| {
-            m.close()
-                .map_err(marketplace_redis::ConnectError::Unreachable)
-        })
-        .expect("closed");
-    let (sender, ended) = std::sync::mpsc::channel();
-    let mut consumer = Some(consumer);
-    let pid = consumer.as_ref().map(Child::id).expect("started");
-    std::thread::spawn(move || sender.send(consumer.take().map(Child::wait_with_output)));
-    let Ok(Some(output)) = ended.recv_timeout(std::time::Duration::from_secs(30)) else {
-        let _ = Command::new("kill").arg(pid.to_string()).status();
-        panic!("the consumer kept running after the market closed");
-    };
-    let output = output.expect("ends");
+    until_a_client_waits(&server);
+    close_market(&server, &market);
+    let output = finish_within(
+        consumer,
+        "the consumer kept running after the market closed",
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(output.stdout.is_empty());
     assert!(stderr.contains("closed before it finished"), "{stderr}");
+}
+
+/// Closed before any consumer finished, a producers-only process reports the failure (exit
+/// code 1) instead of a success.
+#[test]
+fn a_producers_process_fails_when_the_market_closes_before_the_consumers_finish() {
+    let scenario = temp_file("redis-producers.json", SMALL);
+    let market = fresh_market("producers");
+    let server = RedisServer::start();
+    let producers = start_on(&server.url(), &scenario, &market, &["--role", "producers"]);
+    // Its one producer is full (capacity 1) and asleep, waiting for room.
+    until_a_client_waits(&server);
+    close_market(&server, &market);
+    let output = finish_within(
+        producers,
+        "the producers kept running after the market closed",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("after 0 of 1 consumers finished"),
+        "{stderr}"
+    );
+}
+
+/// A scenario without consumers has nothing to wait for: every process ends at once, as a
+/// local run does.
+#[test]
+fn a_scenario_without_consumers_ends_at_once() {
+    let scenario = temp_file(
+        "redis-no-consumers.json",
+        &SMALL.replace(
+            r#"[{"name": "c", "retry_wait_time": 0.1,
+                   "carts": [[{"type": "add", "product": "t", "quantity": 3}]]}]"#,
+            "[]",
+        ),
+    );
+    let market = fresh_market("noconsumers");
+    let output = finish_within(
+        start(&scenario, &market, &[]),
+        "a run without consumers never ended",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.stdout.is_empty());
 }

@@ -317,6 +317,15 @@ impl<P> RedisMarketplace<P> {
             .ok_or_else(|| self.unexpected("tally"))
     }
 
+    /// How many distinct members the group `group` of [`tally`](Self::tally) has.
+    pub fn tally_size(&self, group: &str) -> Result<u64, ConnectionError> {
+        let reply = self.call("tally_size", &self.scripts.inspect, &["tally", group])?;
+        reply
+            .int(0)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| self.unexpected("tally_size"))
+    }
+
     /// Blocks until the market is closed (by any handle), or `timeout` passes; whether it
     /// is closed.
     pub fn wait_closed(&self, timeout: Duration) -> Result<bool, ConnectionError> {

@@ -27,6 +27,9 @@ use super::stop_signal::StopSignal;
 use super::timing::{BLOCK, TimeScale};
 use crate::scenario::{OpKind, Scenario};
 
+/// The tally of consumers that placed their last order.
+const FINISHED: &str = "finished consumers";
+
 /// How long a handle keeps retrying a call whose connection broke (a server restart).
 const RETRY_FOR: Duration = Duration::from_secs(60);
 
@@ -142,6 +145,19 @@ pub fn run_remote<W: Write + Send>(
             remote.market, remote.url
         )));
     }
+    let threads = producers.len() + consumers.len();
+    if let Some(room) = super::threads::thread_room().filter(|&room| threads > room) {
+        // A thread that cannot map its signal stack aborts the process: refuse first.
+        return Err(RemoteError::Failed(format!(
+            "{threads} actors need as many threads, but this system allows about {room} more; \
+             split them over more processes (--role, --only)"
+        )));
+    }
+    if scenario.consumers().is_empty() {
+        // Nobody will ever finish, so nothing would end the run: it is over at once, as a
+        // local run of such a scenario is.
+        market.close().map_err(|e| lost(&e))?;
+    }
     let started = Instant::now();
     let run = Run {
         scenario,
@@ -154,31 +170,42 @@ pub fn run_remote<W: Write + Send>(
     };
     let run = &run;
     thread::scope(|s| {
-        let producers: Vec<_> = producers
+        let mut producer_threads = Vec::new();
+        let mut consumer_threads = Vec::new();
+        let actors = producers
             .iter()
-            .map(|&index| s.spawn(move || run.guard(|| run.produce(index))))
-            .collect();
-        let consumers: Vec<_> = consumers
-            .iter()
-            .map(|&index| s.spawn(move || run.guard(|| run.consume(index))))
-            .collect();
-        for consumer in consumers {
+            .map(|&index| (true, index))
+            .chain(consumers.iter().map(|&index| (false, index)));
+        for (is_producer, index) in actors {
+            let spawned = thread::Builder::new().spawn_scoped(s, move || {
+                run.guard(|| {
+                    if is_producer {
+                        run.produce(index)
+                    } else {
+                        run.consume(index)
+                    }
+                })
+            });
+            match spawned {
+                Ok(handle) if is_producer => producer_threads.push(handle),
+                Ok(handle) => consumer_threads.push(handle),
+                Err(e) => {
+                    // Stops (and closes the market for) every actor already started.
+                    run.fail(format!("cannot start a thread: {e}"));
+                    break;
+                }
+            }
+        }
+        for consumer in consumer_threads {
             let _ = consumer.join();
         }
         // This process's consumers are done (or failed): the run ends when the market
         // closes, which the last consumer of the whole run, wherever it runs, causes.
-        if run
-            .failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
-        {
-            if let Err(e) = market.wait_closed(Duration::MAX) {
-                run.fail(e.to_string());
-            }
+        if !run.failed() {
+            run.await_the_end();
         }
         run.stop();
-        for producer in producers {
+        for producer in producer_threads {
             let _ = producer.join();
         }
     });
@@ -249,6 +276,30 @@ impl<W: Write + Send> Run<'_, '_, W> {
     fn guard(&self, actor: impl FnOnce() -> Result<(), String>) {
         if let Err(failure) = actor() {
             self.fail(failure);
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Waits until the market closes; a failure if it closed before every consumer of the
+    /// scenario finished (a process failed, or someone closed the market).
+    fn await_the_end(&self) {
+        let finished = self
+            .market
+            .wait_closed(Duration::MAX)
+            .and_then(|_| self.market.tally_size(FINISHED));
+        match finished {
+            Ok(count) if count >= self.scenario.consumers().len() as u64 => {}
+            Ok(count) => self.fail(format!(
+                "the market was closed after {count} of {} consumers finished",
+                self.scenario.consumers().len()
+            )),
+            Err(e) => self.fail(e.to_string()),
         }
     }
 
@@ -385,7 +436,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
         }
         let finished = self
             .market
-            .tally("finished consumers", &index.to_string())
+            .tally(FINISHED, &index.to_string())
             .map_err(|e| failed("finishing", &e))?;
         if finished == self.scenario.consumers().len() as u64 {
             self.market.close().map_err(|e| failed("closing", &e))?;

@@ -311,7 +311,7 @@ fn check_thread_room(threads: usize) -> Result<(), RunError> {
 }
 
 /// How many more threads the process can map, where the system says (Linux).
-fn thread_room() -> Option<usize> {
+pub(super) fn thread_room() -> Option<usize> {
     let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()?
         .trim()

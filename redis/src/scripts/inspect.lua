@@ -1,5 +1,6 @@
 -- inspect(what, arg): read-only figures: 'stats', 'shelf' (a producer's count, or nothing
--- for an unknown producer), 'available' (items equal to a product on sale), 'closed'.
+-- for an unknown producer), 'available' (items equal to a product on sale), 'tally' (a
+-- group's size), 'closed'.
 local what, arg = ARGV[3], ARGV[4]
 if what == 'stats' then
   local f = redis.call('HMGET', meta, 'producers', 'on_shelves', 'in_carts')
@@ -11,6 +12,8 @@ elseif what == 'shelf' then
     return {'unknown'}
   end
   return {'ok', tonumber(redis.call('HGET', prefix .. 'shelf', producer) or '0')}
+elseif what == 'tally' then
+  return {'ok', redis.call('SCARD', prefix .. 'tally:' .. arg)}
 elseif what == 'available' then
   return {'ok', redis.call('LLEN', prefix .. 'q:' .. arg)}
 else
