@@ -344,7 +344,16 @@ impl<P> RedisMarketplace<P> {
     /// Deletes every key of the market from the server (not atomic: stop every handle
     /// first). For tests and for operators clearing a finished run.
     pub fn delete(self) -> Result<(), ConnectionError> {
-        let pattern = format!("{}*", self.prefix.replace('[', "\\[").replace('*', "\\*"));
+        // Every character special to a KEYS pattern, escaped, so a name such as `a?b` matches
+        // its own keys only.
+        let mut pattern = String::with_capacity(self.prefix.len() + 8);
+        for c in self.prefix.chars() {
+            if matches!(c, '\\' | '?' | '*' | '[' | ']') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
         self.lanes.run("delete", |connection, _| {
             let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(connection)?;
             for chunk in keys.chunks(512) {

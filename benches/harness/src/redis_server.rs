@@ -4,7 +4,9 @@
 //! The server runs under a small shell that holds the server's pid and reads its own
 //! standard input, which only this process writes: when the process exits (even by a
 //! panic or a signal), that pipe closes, the shell's read returns and it stops the server.
-//! Readiness is the server's own "Ready to accept connections" line, not a timed wait.
+//! Readiness is the server's own "Ready to accept connections" line, not a timed wait; the
+//! shell lets go of the log pipe at once, so a server that fails to start closes it and the
+//! start panics with what the server said instead of waiting for ever.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -80,7 +82,7 @@ impl RedisServer {
             None => args.extend(["--appendonly".to_owned(), "no".to_owned()]),
         }
         let script = format!(
-            "redis-server {} & server=$!; read _ignored; kill -9 $server; wait $server 2>/dev/null",
+            "redis-server {} & server=$!; exec >/dev/null; read _ignored; kill -9 $server; wait $server 2>/dev/null",
             args.join(" ")
         );
         let mut child = Command::new("sh")
@@ -147,4 +149,19 @@ fn free_port() -> u16 {
 
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that cannot start (its port taken) makes the start fail with the server's
+    /// words, instead of waiting for a line that never comes.
+    #[test]
+    #[should_panic(expected = "did not start")]
+    fn a_server_that_cannot_listen_fails_the_start() {
+        let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = taken.local_addr().expect("bound").port();
+        RedisServer::launch(port, None);
+    }
 }

@@ -1,0 +1,41 @@
+//! Markets side by side on one server: names that look alike in a key pattern stay apart
+//! when one of them is deleted.
+
+use marketplace_harness::redis_server::RedisServer;
+use marketplace_redis::RedisMarketplace;
+
+fn keys_of(connection: &mut redis::Connection, market: &str) -> usize {
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(connection).expect("KEYS");
+    let prefix = format!("marketplace:{{{market}}}:");
+    keys.iter().filter(|key| key.starts_with(&prefix)).count()
+}
+
+#[test]
+fn deleting_a_market_deletes_its_keys_and_no_others() {
+    let server = RedisServer::start();
+    let mut watch = redis::Client::open(server.url())
+        .and_then(|client| client.get_connection())
+        .expect("a watching connection");
+    // `?`, `*`, `[`, `]` and `\` mean something in a KEYS pattern; each name below would
+    // match the keys of `axb` or miss its own if they were not escaped.
+    for name in ["a?b", "a*b", "a[x]b", "a\\b"] {
+        let bystander =
+            RedisMarketplace::<String>::connect(&server.url(), "axb", 1).expect("connect");
+        let producer = bystander.register_producer().expect("register");
+        bystander.publish(producer, "tea".to_owned()).expect("room");
+
+        let doomed = RedisMarketplace::<String>::connect(&server.url(), name, 1).expect("connect");
+        let maker = doomed.register_producer().expect("register");
+        doomed.publish(maker, "tea".to_owned()).expect("room");
+        assert!(keys_of(&mut watch, name) > 0);
+        doomed.delete().expect("deleted");
+
+        assert_eq!(keys_of(&mut watch, name), 0, "{name:?} left keys behind");
+        assert_eq!(
+            bystander.available(&"tea".to_owned()).expect("axb"),
+            1,
+            "{name:?}"
+        );
+        bystander.delete().expect("deleted");
+    }
+}
