@@ -21,12 +21,12 @@ use std::process::ExitCode;
 
 use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
-use marketplace_harness::Market;
+use marketplace_harness::{Fresh, Market};
 
 const USAGE: &str = "usage: cost_model cycle|return|cart engine|locked COUNT";
 
 /// Runs `shape` `count` times on a fresh marketplace of this kind.
-fn run<M: Market<u64>>(shape: &str, count: u64) -> Result<(), String> {
+fn run<M: Market<u64> + Fresh>(shape: &str, count: u64) -> Result<(), String> {
     let market = M::create(16);
     let producer = market.register_producer();
     match shape {

@@ -1,11 +1,11 @@
 //! Deterministic tests of every rule in the marketplace contract (docs/design.md), run on
-//! the lock-free engine and on the single-`Mutex` reference model alike.
+//! the lock-free engine, on the single-`Mutex` reference model and on a Redis market alike.
 //!
-//! Each rule is written once, as a function generic over [`Market`] (the API both
-//! marketplaces share, implemented for [`Marketplace`] and [`LockedMarketplace`], classic
-//! and waiting as the engine does, in the test support); `semantic_tests!` turns every such
-//! function into one `#[test]` per implementation (`engine::…`, `baseline::…` and
-//! `yielding_baseline::…`). Tests that involve other threads use
+//! Each rule is written once, as a function generic over [`Market`] (the contract's trait,
+//! `marketplace_contract::Market`, which the scenario runner's Redis runs use too, with a
+//! fresh marketplace of each kind from the test support); `semantic_tests!` turns every
+//! such function into one `#[test]` per implementation (`engine::…`, `baseline::…`,
+//! `yielding_baseline::…` and `redis::…`). Tests that involve other threads use
 //! channels, barriers and joins to order events, never sleeps; where a blocked thread may or
 //! may not have gone to sleep yet, both interleavings must give the asserted result.
 
@@ -24,9 +24,9 @@ use support::{Id, YieldingBaseline, any, item};
 type Product = support::Tagged;
 
 /// A marketplace of [`Product`]s, as every rule takes it.
-trait Market: support::Market<Product> {}
+trait Market: support::Market<Product> + support::Fresh {}
 
-impl<M: support::Market<Product>> Market for M {}
+impl<M: support::Market<Product> + support::Fresh> Market for M {}
 
 /// What an order or a refusal really contained: kinds and serials.
 fn tags(products: &[Product]) -> Vec<(&'static str, u64)> {

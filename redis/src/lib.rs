@@ -15,6 +15,7 @@
 //! script and says what a crash of a client or of the server can lose.
 #![forbid(unsafe_code)]
 
+mod contract;
 mod error;
 mod ids;
 mod lane;

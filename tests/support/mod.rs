@@ -8,7 +8,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 #[allow(unused_imports)]
-pub(crate) use marketplace_harness::{Id, Market, YieldingBaseline};
+pub(crate) use marketplace_harness::{Fresh, Id, Market, YieldingBaseline};
 
 /// A product equal to (and hashed like) every other of its kind, so items of one kind are
 /// interchangeable to a marketplace, while the serial lets a test see *which* item it got.

@@ -10,7 +10,7 @@ use crossbeam_utils::Backoff;
 use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
 
-use crate::{Imp, Market, QUEUE_SIZE};
+use crate::{Imp, Market, QUEUE_SIZE, Workload};
 
 /// One benchmark case: who moves what.
 #[derive(Clone, Copy, Debug)]

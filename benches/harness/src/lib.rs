@@ -78,7 +78,7 @@ mod tasks;
 pub use case::{CASES, Case};
 pub use idle::{IdleWait, idle_wait};
 pub use imp::Imp;
-pub use market::{Id, Market, STALL, YieldingBaseline};
+pub use market::{Fresh, Id, Market, STALL, Workload, YieldingBaseline};
 pub use spread::spread_cost;
 pub use tasks::{TASK_CASES, TaskCase, TaskImp};
 

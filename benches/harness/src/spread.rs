@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
 
-use crate::{Imp, Market, QUEUE_SIZE};
+use crate::{Imp, Market, QUEUE_SIZE, Workload};
 
 /// Per-item cost of one thread doing publish, new_cart, add_to_cart and place_order over
 /// `producers` producer ids and `kinds` product kinds in turn (uncontended, never full: the

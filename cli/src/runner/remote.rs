@@ -10,7 +10,10 @@
 //! process ends when the market closes: producers stop publishing, waits return, and the
 //! process exits once its actors are joined. A call whose connection breaks is retried
 //! by the handle under the same operation id (it applies once); one that cannot be
-//! completed within the retry time fails the run.
+//! completed within the retry time fails the run. The contract's operations go through
+//! the `marketplace_contract::Market` trait, the one the contract's tests run on every
+//! marketplace; the rendezvous of the processes (label, tally, closing) is the Redis
+//! handle's own.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -18,9 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use marketplace_redis::{
-    AddError, CanonicalKey, ConnectError, PublishError, RedisMarketplace, Stats,
-};
+use marketplace::{AddError, PublishError, Stats};
+use marketplace_contract::Market;
+use marketplace_redis::{CanonicalKey, ConnectError, RedisMarketplace};
 use serde::{Deserialize, Serialize};
 
 use super::stop_signal::StopSignal;
@@ -331,7 +334,10 @@ impl<W: Write + Send> Run<'_, '_, W> {
     fn produce(&self, index: usize) -> Result<(), String> {
         let spec = &self.scenario.producers()[index];
         let failed = |e: &dyn std::fmt::Display| format!("producer {:?}: {e}", spec.name);
-        let id = self.market.register_producer().map_err(|e| failed(&e))?;
+        let id = self
+            .market
+            .try_register_producer()
+            .map_err(|e| failed(&e))?;
         if spec.products.is_empty() {
             while self.pause(f64::INFINITY) {}
             return Ok(());
@@ -345,7 +351,11 @@ impl<W: Write + Send> Run<'_, '_, W> {
                             return Ok(());
                         }
                         let wait = self.time.patience(spec.republish_wait_time);
-                        match self.market.publish_timeout(id, item, wait.unwrap_or(BLOCK)) {
+                        let published = self
+                            .market
+                            .try_publish_timeout(id, item, wait.unwrap_or(BLOCK))
+                            .map_err(|e| failed(&e))?;
+                        match published {
                             Ok(()) => break,
                             Err(PublishError::Full(back)) => {
                                 if self.market.is_closed().map_err(|e| failed(&e))? {
@@ -372,7 +382,10 @@ impl<W: Write + Send> Run<'_, '_, W> {
             format!("consumer {:?}: {what}: {e}", spec.name)
         };
         for ops in &spec.carts {
-            let cart = self.market.new_cart().map_err(|e| failed("new_cart", &e))?;
+            let cart = self
+                .market
+                .try_new_cart()
+                .map_err(|e| failed("new_cart", &e))?;
             for op in ops {
                 let item = Carried::new(self.scenario, op.product);
                 for _ in 0..op.quantity {
@@ -382,11 +395,11 @@ impl<W: Write + Send> Run<'_, '_, W> {
                                 return Ok(());
                             }
                             let wait = self.time.patience(spec.retry_wait_time);
-                            match self.market.add_to_cart_timeout(
-                                cart,
-                                &item,
-                                wait.unwrap_or(BLOCK),
-                            ) {
+                            let added = self
+                                .market
+                                .try_add_to_cart_timeout(cart, &item, wait.unwrap_or(BLOCK))
+                                .map_err(|e| failed("add_to_cart", &e))?;
+                            match added {
                                 Ok(()) => break,
                                 Err(AddError::Unavailable) => {
                                     // A closed market answers at once: the run ended
@@ -408,14 +421,16 @@ impl<W: Write + Send> Run<'_, '_, W> {
                         },
                         OpKind::Remove => self
                             .market
-                            .remove_from_cart(cart, &item)
+                            .try_remove_from_cart(cart, &item)
+                            .map_err(|e| failed("remove_from_cart", &e))?
                             .map_err(|e| failed("remove_from_cart", &e))?,
                     }
                 }
             }
             let bought = self
                 .market
-                .place_order(cart)
+                .try_place_order(cart)
+                .map_err(|e| failed("place_order", &e))?
                 .map_err(|e| failed("place_order", &e))?;
             let mut lines = String::new();
             for item in &bought {

@@ -1,0 +1,260 @@
+//! The marketplace contract as one trait, [`Market`], for code written once and run on
+//! every marketplace: the engine ([`Marketplace`]), the classic one-`Mutex` design
+//! ([`LockedMarketplace`]) and, in `marketplace-redis`, a market on a Redis server. The
+//! engine's tests, the benchmark workloads and the scenario runner's Redis runs use it;
+//! the engine itself does not (its hot path has no dynamic dispatch or extra layer).
+//!
+//! Each operation has two forms. `try_*` reports a failure to reach the market (a lost
+//! server) as `Err(Self::Failure)`, with the operation's own outcome inside `Ok`; for
+//! in-process markets the failure type is [`Infallible`]. The form with the engine's name
+//! (`publish`, `add_to_cart`, ...) returns that outcome alone and panics on a failure,
+//! which suits tests and benchmarks, where a lost server is a bug of the setup.
+//!
+//! ```
+//! use marketplace::Marketplace;
+//! use marketplace_contract::Market;
+//!
+//! /// A rule written once: a published product can be bought.
+//! fn published_then_bought<M: Market<&'static str>>(market: &M) {
+//!     let producer = market.register_producer();
+//!     market.publish(producer, "tea").unwrap();
+//!     let cart = market.new_cart();
+//!     market.add_to_cart(cart, &"tea").unwrap();
+//!     assert_eq!(market.place_order(cart).unwrap(), ["tea"]);
+//! }
+//!
+//! published_then_bought(&Marketplace::new(1));
+//! published_then_bought(&marketplace::baseline::LockedMarketplace::new(1));
+//! ```
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::fmt::{Debug, Display};
+use std::hash::Hash;
+use std::time::Duration;
+
+use marketplace::baseline::LockedMarketplace;
+use marketplace::{
+    AddError, CartId, Marketplace, OrderError, ProducerId, PublishError, RemoveError, Stats,
+};
+
+/// A producer or cart id of some marketplace: copied, compared, shown as the engine shows
+/// its own (`producer 3`, `cart 7`), and numbered from 0 in issue order.
+pub trait Id: Copy + Eq + Debug + Display + Send + Sync {
+    /// The producer's index or the cart's serial.
+    fn number(self) -> u64;
+}
+
+impl Id for ProducerId {
+    fn number(self) -> u64 {
+        self.index() as u64
+    }
+}
+
+impl Id for CartId {
+    fn number(self) -> u64 {
+        self.serial()
+    }
+}
+
+/// The operations every marketplace shares (see each method on [`Marketplace`]).
+pub trait Market<P>: Sync {
+    /// What `register_producer` issues.
+    type Producer: Id;
+    /// What `new_cart` issues.
+    type Cart: Id;
+    /// Why a call could not reach the market at all; [`Infallible`] in process.
+    type Failure: Error + Send + Sync + 'static;
+
+    /// `register_producer`.
+    fn try_register_producer(&self) -> Result<Self::Producer, Self::Failure>;
+    /// `publish`.
+    fn try_publish(
+        &self,
+        producer: Self::Producer,
+        product: P,
+    ) -> Result<Result<(), PublishError<P>>, Self::Failure>;
+    /// `publish_timeout`.
+    fn try_publish_timeout(
+        &self,
+        producer: Self::Producer,
+        product: P,
+        timeout: Duration,
+    ) -> Result<Result<(), PublishError<P>>, Self::Failure>;
+    /// `new_cart`.
+    fn try_new_cart(&self) -> Result<Self::Cart, Self::Failure>;
+    /// `add_to_cart`.
+    fn try_add_to_cart(
+        &self,
+        cart: Self::Cart,
+        product: &P,
+    ) -> Result<Result<(), AddError>, Self::Failure>;
+    /// `add_to_cart_timeout`.
+    fn try_add_to_cart_timeout(
+        &self,
+        cart: Self::Cart,
+        product: &P,
+        timeout: Duration,
+    ) -> Result<Result<(), AddError>, Self::Failure>;
+    /// `remove_from_cart`.
+    fn try_remove_from_cart(
+        &self,
+        cart: Self::Cart,
+        product: &P,
+    ) -> Result<Result<(), RemoveError>, Self::Failure>;
+    /// `place_order`.
+    fn try_place_order(
+        &self,
+        cart: Self::Cart,
+    ) -> Result<Result<Vec<P>, OrderError>, Self::Failure>;
+    /// `shelf_len`.
+    fn try_shelf_len(&self, producer: Self::Producer) -> Result<Option<usize>, Self::Failure>;
+    /// `available`.
+    fn try_available(&self, product: &P) -> Result<usize, Self::Failure>;
+    /// `stats`.
+    fn try_stats(&self) -> Result<Stats, Self::Failure>;
+    /// `close`.
+    fn try_close(&self) -> Result<(), Self::Failure>;
+
+    /// `register_producer`; panics if the market cannot be reached.
+    fn register_producer(&self) -> Self::Producer {
+        reached(self.try_register_producer())
+    }
+    /// `publish`; panics if the market cannot be reached.
+    fn publish(&self, producer: Self::Producer, product: P) -> Result<(), PublishError<P>> {
+        reached(self.try_publish(producer, product))
+    }
+    /// `publish_timeout`; panics if the market cannot be reached.
+    fn publish_timeout(
+        &self,
+        producer: Self::Producer,
+        product: P,
+        timeout: Duration,
+    ) -> Result<(), PublishError<P>> {
+        reached(self.try_publish_timeout(producer, product, timeout))
+    }
+    /// `new_cart`; panics if the market cannot be reached.
+    fn new_cart(&self) -> Self::Cart {
+        reached(self.try_new_cart())
+    }
+    /// `add_to_cart`; panics if the market cannot be reached.
+    fn add_to_cart(&self, cart: Self::Cart, product: &P) -> Result<(), AddError> {
+        reached(self.try_add_to_cart(cart, product))
+    }
+    /// `add_to_cart_timeout`; panics if the market cannot be reached.
+    fn add_to_cart_timeout(
+        &self,
+        cart: Self::Cart,
+        product: &P,
+        timeout: Duration,
+    ) -> Result<(), AddError> {
+        reached(self.try_add_to_cart_timeout(cart, product, timeout))
+    }
+    /// `remove_from_cart`; panics if the market cannot be reached.
+    fn remove_from_cart(&self, cart: Self::Cart, product: &P) -> Result<(), RemoveError> {
+        reached(self.try_remove_from_cart(cart, product))
+    }
+    /// `place_order`; panics if the market cannot be reached.
+    fn place_order(&self, cart: Self::Cart) -> Result<Vec<P>, OrderError> {
+        reached(self.try_place_order(cart))
+    }
+    /// `shelf_len`; panics if the market cannot be reached.
+    fn shelf_len(&self, producer: Self::Producer) -> Option<usize> {
+        reached(self.try_shelf_len(producer))
+    }
+    /// `available`; panics if the market cannot be reached.
+    fn available(&self, product: &P) -> usize {
+        reached(self.try_available(product))
+    }
+    /// `stats`; panics if the market cannot be reached.
+    fn stats(&self) -> Stats {
+        reached(self.try_stats())
+    }
+    /// `close`; panics if the market cannot be reached.
+    fn close(&self) {
+        reached(self.try_close())
+    }
+}
+
+/// The outcome of a call that must reach its market.
+fn reached<T, F: Display>(outcome: Result<T, F>) -> T {
+    outcome.unwrap_or_else(|failure| panic!("the market could not be reached: {failure}"))
+}
+
+/// Implements [`Market`] for an in-process marketplace whose inherent methods (reached
+/// through `$market`) have the engine's names and signatures.
+macro_rules! in_process_market {
+    ($type:ty, $market:ident) => {
+        impl<P: Eq + Hash + Clone + Debug + Send + Sync> Market<P> for $type {
+            type Producer = ProducerId;
+            type Cart = CartId;
+            type Failure = Infallible;
+
+            fn try_register_producer(&self) -> Result<ProducerId, Infallible> {
+                Ok($market::register_producer(self))
+            }
+            fn try_publish(
+                &self,
+                producer: ProducerId,
+                product: P,
+            ) -> Result<Result<(), PublishError<P>>, Infallible> {
+                Ok($market::publish(self, producer, product))
+            }
+            fn try_publish_timeout(
+                &self,
+                producer: ProducerId,
+                product: P,
+                timeout: Duration,
+            ) -> Result<Result<(), PublishError<P>>, Infallible> {
+                Ok($market::publish_timeout(self, producer, product, timeout))
+            }
+            fn try_new_cart(&self) -> Result<CartId, Infallible> {
+                Ok($market::new_cart(self))
+            }
+            fn try_add_to_cart(
+                &self,
+                cart: CartId,
+                product: &P,
+            ) -> Result<Result<(), AddError>, Infallible> {
+                Ok($market::add_to_cart(self, cart, product))
+            }
+            fn try_add_to_cart_timeout(
+                &self,
+                cart: CartId,
+                product: &P,
+                timeout: Duration,
+            ) -> Result<Result<(), AddError>, Infallible> {
+                Ok($market::add_to_cart_timeout(self, cart, product, timeout))
+            }
+            fn try_remove_from_cart(
+                &self,
+                cart: CartId,
+                product: &P,
+            ) -> Result<Result<(), RemoveError>, Infallible> {
+                Ok($market::remove_from_cart(self, cart, product))
+            }
+            fn try_place_order(
+                &self,
+                cart: CartId,
+            ) -> Result<Result<Vec<P>, OrderError>, Infallible> {
+                Ok($market::place_order(self, cart))
+            }
+            fn try_shelf_len(&self, producer: ProducerId) -> Result<Option<usize>, Infallible> {
+                Ok($market::shelf_len(self, producer))
+            }
+            fn try_available(&self, product: &P) -> Result<usize, Infallible> {
+                Ok($market::available(self, product))
+            }
+            fn try_stats(&self) -> Result<Stats, Infallible> {
+                Ok($market::stats(self))
+            }
+            fn try_close(&self) -> Result<(), Infallible> {
+                $market::close(self);
+                Ok(())
+            }
+        }
+    };
+}
+
+in_process_market!(Marketplace<P>, Marketplace);
+in_process_market!(LockedMarketplace<P>, LockedMarketplace);
