@@ -70,8 +70,8 @@ def test_log_file_option_logs_every_call(tmp_path):
 
 def test_products_print_as_the_expected_output():
     assert repr(Tea("Linden", 9, "Herbal")) == "Tea(name='Linden', price=9, type='Herbal')"
-    assert repr(Coffee("Indonezia", 1, 5.05, "MEDIUM")) == (
-        "Coffee(name='Indonezia', price=1, acidity=5.05, roast_level='MEDIUM')"
+    assert repr(Coffee("Kona Peaberry", 1, 5.05, "MEDIUM")) == (
+        "Coffee(name='Kona Peaberry', price=1, acidity=5.05, roast_level='MEDIUM')"
     )
     assert repr(Product("Grandma's Mug", 12.5)) == "Product(name=\"Grandma's Mug\", price=12.5)"
     assert classic.make_product({"product_type": "Tea", "type": "Herbal", "price": 9, "name": "Linden"}) == Tea(
