@@ -368,8 +368,22 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// Puts `product` on sale for `producer`, unless it already has
     /// `queue_size_per_producer` items on sale: then `Full`, with the product.
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
-        self.try_publish(producer, product)
-            .map_err(Refused::into_error)
+        if producer.market != self.tag {
+            return Err(PublishError::UnknownProducer(product));
+        }
+        let payload = match self.encode(&product) {
+            Ok(payload) => payload,
+            Err(error) => return Err(PublishError::Connection(product, error)),
+        };
+        let key = product.canonical_key();
+        let answer = self.publish_once(producer, &key, &payload);
+        drop(key);
+        match answer {
+            Ok(Published::Yes) => Ok(()),
+            Ok(Published::Full { .. }) => Err(PublishError::Full(product)),
+            Ok(Published::UnknownProducer) => Err(PublishError::UnknownProducer(product)),
+            Err(error) => Err(PublishError::Connection(product, error)),
+        }
     }
 
     /// Like [`publish`](Self::publish), but when the producer is full waits up to `timeout`
@@ -382,61 +396,76 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         product: P,
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
+        if producer.market != self.tag {
+            return Err(PublishError::UnknownProducer(product));
+        }
         let deadline = Instant::now().checked_add(timeout);
-        let mut product = product;
+        // Encoded once, however many tries the wait takes.
+        let payload = match self.encode(&product) {
+            Ok(payload) => payload,
+            Err(error) => return Err(PublishError::Connection(product, error)),
+        };
+        let key = product.canonical_key().into_owned();
+        let room = format!("{}room:{}", self.prefix, producer.index);
         loop {
-            match self.try_publish(producer, product) {
-                Err(Refused::Full(back, closed)) => {
+            match self.publish_once(producer, &key, &payload) {
+                Ok(Published::Yes) => return Ok(()),
+                Ok(Published::Full { closed }) => {
                     if closed || deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(PublishError::Full(back));
+                        return Err(PublishError::Full(product));
                     }
-                    let room = format!("{}room:{}", self.prefix, producer.index);
-                    if let Err(error) = self.bell("publish_timeout", room).wait(deadline) {
-                        return Err(PublishError::Connection(back, error));
+                    if let Err(error) = self.bell("publish_timeout", room.clone()).wait(deadline) {
+                        return Err(PublishError::Connection(product, error));
                     }
-                    product = back;
                 }
-                other => return other.map_err(Refused::into_error),
+                Ok(Published::UnknownProducer) => {
+                    return Err(PublishError::UnknownProducer(product));
+                }
+                Err(error) => return Err(PublishError::Connection(product, error)),
             }
         }
     }
 
-    fn try_publish(&self, producer: ProducerId, product: P) -> Result<(), Refused<P>> {
-        if producer.market != self.tag {
-            return Err(Refused::Other(PublishError::UnknownProducer(product)));
-        }
-        let payload = match serde_json::to_string(&product) {
-            Ok(payload) => payload,
-            Err(e) => {
-                let error = ConnectionError::new(
-                    "publish",
-                    &self.lanes.server,
-                    format!("cannot encode the product: {e}"),
-                );
-                return Err(Refused::Other(PublishError::Connection(product, error)));
-            }
-        };
+    /// A product's stored form.
+    fn encode(&self, product: &P) -> Result<String, ConnectionError> {
+        serde_json::to_string(product).map_err(|e| {
+            ConnectionError::new(
+                "publish",
+                &self.lanes.server,
+                format!("cannot encode the product: {e}"),
+            )
+        })
+    }
+
+    /// One run of the publish script for an encoded product of canonical key `key`.
+    fn publish_once(
+        &self,
+        producer: ProducerId,
+        key: &str,
+        payload: &str,
+    ) -> Result<Published, ConnectionError> {
         let index = producer.index.to_string();
-        let key = product.canonical_key();
-        let reply = self.call("publish", &self.scripts.publish, &[&index, &key, &payload]);
-        drop(key);
-        match reply {
-            Ok(reply) => match reply.status.as_str() {
-                "ok" => Ok(()),
-                "full" => Err(Refused::Full(product, reply.flag(0))),
-                "unknown" => Err(Refused::Other(PublishError::UnknownProducer(product))),
-                _ => Err(Refused::Other(PublishError::Connection(
-                    product,
-                    self.unexpected("publish"),
-                ))),
-            },
-            Err(error) => Err(Refused::Other(PublishError::Connection(product, error))),
+        let reply = self.call("publish", &self.scripts.publish, &[&index, key, payload])?;
+        match reply.status.as_str() {
+            "ok" => Ok(Published::Yes),
+            "full" => Ok(Published::Full {
+                closed: reply.flag(0),
+            }),
+            "unknown" => Ok(Published::UnknownProducer),
+            _ => Err(self.unexpected("publish")),
         }
     }
 
     /// Moves the oldest item on sale equal to `product` into `cart`.
     pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
-        self.try_add(cart, product).map_err(|(error, _)| error)
+        if cart.market != self.tag {
+            return Err(AddError::UnknownCart);
+        }
+        match self.add_once(cart, &product.canonical_key())? {
+            Added::Yes => Ok(()),
+            Added::Unavailable { .. } => Err(AddError::Unavailable),
+            Added::UnknownCart => Err(AddError::UnknownCart),
+        }
     }
 
     /// Like [`add_to_cart`](Self::add_to_cart), but waits up to `timeout` for an equal item
@@ -449,36 +478,38 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         product: &P,
         timeout: Duration,
     ) -> Result<(), AddError> {
+        if cart.market != self.tag {
+            return Err(AddError::UnknownCart);
+        }
         let deadline = Instant::now().checked_add(timeout);
+        let key = product.canonical_key();
+        let arrivals = format!("{}bell:{key}", self.prefix);
         loop {
-            match self.try_add(cart, product) {
-                Err((AddError::Unavailable, closed)) => {
+            match self.add_once(cart, &key)? {
+                Added::Yes => return Ok(()),
+                Added::Unavailable { closed } => {
                     if closed || deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(AddError::Unavailable);
                     }
-                    let arrivals = format!("{}bell:{}", self.prefix, product.canonical_key());
-                    self.bell("add_to_cart_timeout", arrivals).wait(deadline)?;
+                    self.bell("add_to_cart_timeout", arrivals.clone())
+                        .wait(deadline)?;
                 }
-                other => return other.map_err(|(error, _)| error),
+                Added::UnknownCart => return Err(AddError::UnknownCart),
             }
         }
     }
 
-    /// The add; on `Unavailable`, also whether the market is closed.
-    fn try_add(&self, cart: CartId, product: &P) -> Result<(), (AddError, bool)> {
-        if cart.market != self.tag {
-            return Err((AddError::UnknownCart, false));
-        }
+    /// One run of the add script for products of canonical key `key`.
+    fn add_once(&self, cart: CartId, key: &str) -> Result<Added, ConnectionError> {
         let serial = cart.serial.to_string();
-        let key = product.canonical_key();
-        let reply = self
-            .call("add_to_cart", &self.scripts.add_to_cart, &[&serial, &key])
-            .map_err(|e| (AddError::Connection(e), false))?;
+        let reply = self.call("add_to_cart", &self.scripts.add_to_cart, &[&serial, key])?;
         match reply.status.as_str() {
-            "ok" => Ok(()),
-            "unavailable" => Err((AddError::Unavailable, reply.flag(0))),
-            "unknown" => Err((AddError::UnknownCart, false)),
-            _ => Err((AddError::Connection(self.unexpected("add_to_cart")), false)),
+            "ok" => Ok(Added::Yes),
+            "unavailable" => Ok(Added::Unavailable {
+                closed: reply.flag(0),
+            }),
+            "unknown" => Ok(Added::UnknownCart),
+            _ => Err(self.unexpected("add_to_cart")),
         }
     }
 
@@ -542,18 +573,22 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     }
 }
 
-/// A publish that did not happen: full (with whether the market is closed), or another
-/// refusal.
-enum Refused<P> {
-    Full(P, bool),
-    Other(PublishError<P>),
+/// What the publish script answered.
+enum Published {
+    Yes,
+    /// The producer is at capacity; `closed`: the market is closed, so waiting is pointless.
+    Full {
+        closed: bool,
+    },
+    UnknownProducer,
 }
 
-impl<P> Refused<P> {
-    fn into_error(self) -> PublishError<P> {
-        match self {
-            Refused::Full(product, _) => PublishError::Full(product),
-            Refused::Other(error) => error,
-        }
-    }
+/// What the add script answered.
+enum Added {
+    Yes,
+    /// Nothing equal on sale; `closed`: the market is closed, so waiting is pointless.
+    Unavailable {
+        closed: bool,
+    },
+    UnknownCart,
 }
