@@ -6,7 +6,7 @@
 //!
 //! Each operation has two forms. `try_*` reports a failure to reach the market (a lost
 //! server) as `Err(Self::Failure)`, with the operation's own outcome inside `Ok`; for
-//! in-process markets the failure type is [`Infallible`]. The form with the engine's name
+//! in-process markets the failure type is [`Infallible`](std::convert::Infallible). The form with the engine's name
 //! (`publish`, `add_to_cart`, ...) returns that outcome alone and panics on a failure,
 //! which suits tests and benchmarks, where a lost server is a bug of the setup.
 //!
@@ -27,10 +27,8 @@
 //! published_then_bought(&marketplace::baseline::LockedMarketplace::new(1));
 //! ```
 
-use std::convert::Infallible;
 use std::error::Error;
 use std::fmt::{Debug, Display};
-use std::hash::Hash;
 use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
@@ -63,7 +61,7 @@ pub trait Market<P>: Sync {
     type Producer: Id;
     /// What `new_cart` issues.
     type Cart: Id;
-    /// Why a call could not reach the market at all; [`Infallible`] in process.
+    /// Why a call could not reach the market at all; [`Infallible`](std::convert::Infallible) in process.
     type Failure: Error + Send + Sync + 'static;
 
     /// `register_producer`.
@@ -182,79 +180,99 @@ fn reached<T, F: Display>(outcome: Result<T, F>) -> T {
 }
 
 /// Implements [`Market`] for an in-process marketplace whose inherent methods (reached
-/// through `$market`) have the engine's names and signatures.
+/// through `$market`) have the engine's names and signatures, or for a newtype that
+/// dereferences to one (each call takes `self` by deref coercion), as in
+/// `in_process_market!(Wrapper<P>, LockedMarketplace)`.
+#[macro_export]
 macro_rules! in_process_market {
     ($type:ty, $market:ident) => {
-        impl<P: Eq + Hash + Clone + Debug + Send + Sync> Market<P> for $type {
-            type Producer = ProducerId;
-            type Cart = CartId;
-            type Failure = Infallible;
+        // A block of its own, so the names below resolve wherever the macro is used.
+        const _: () = {
+            use std::convert::Infallible;
+            use std::fmt::Debug;
+            use std::hash::Hash;
+            use std::time::Duration;
 
-            fn try_register_producer(&self) -> Result<ProducerId, Infallible> {
-                Ok($market::register_producer(self))
+            use $crate::__engine::{
+                AddError, CartId, OrderError, ProducerId, PublishError, RemoveError, Stats,
+            };
+            use $crate::Market;
+
+            impl<P: Eq + Hash + Clone + Debug + Send + Sync> Market<P> for $type {
+                type Producer = ProducerId;
+                type Cart = CartId;
+                type Failure = Infallible;
+
+                fn try_register_producer(&self) -> Result<ProducerId, Infallible> {
+                    Ok($market::register_producer(self))
+                }
+                fn try_publish(
+                    &self,
+                    producer: ProducerId,
+                    product: P,
+                ) -> Result<Result<(), PublishError<P>>, Infallible> {
+                    Ok($market::publish(self, producer, product))
+                }
+                fn try_publish_timeout(
+                    &self,
+                    producer: ProducerId,
+                    product: P,
+                    timeout: Duration,
+                ) -> Result<Result<(), PublishError<P>>, Infallible> {
+                    Ok($market::publish_timeout(self, producer, product, timeout))
+                }
+                fn try_new_cart(&self) -> Result<CartId, Infallible> {
+                    Ok($market::new_cart(self))
+                }
+                fn try_add_to_cart(
+                    &self,
+                    cart: CartId,
+                    product: &P,
+                ) -> Result<Result<(), AddError>, Infallible> {
+                    Ok($market::add_to_cart(self, cart, product))
+                }
+                fn try_add_to_cart_timeout(
+                    &self,
+                    cart: CartId,
+                    product: &P,
+                    timeout: Duration,
+                ) -> Result<Result<(), AddError>, Infallible> {
+                    Ok($market::add_to_cart_timeout(self, cart, product, timeout))
+                }
+                fn try_remove_from_cart(
+                    &self,
+                    cart: CartId,
+                    product: &P,
+                ) -> Result<Result<(), RemoveError>, Infallible> {
+                    Ok($market::remove_from_cart(self, cart, product))
+                }
+                fn try_place_order(
+                    &self,
+                    cart: CartId,
+                ) -> Result<Result<Vec<P>, OrderError>, Infallible> {
+                    Ok($market::place_order(self, cart))
+                }
+                fn try_shelf_len(&self, producer: ProducerId) -> Result<Option<usize>, Infallible> {
+                    Ok($market::shelf_len(self, producer))
+                }
+                fn try_available(&self, product: &P) -> Result<usize, Infallible> {
+                    Ok($market::available(self, product))
+                }
+                fn try_stats(&self) -> Result<Stats, Infallible> {
+                    Ok($market::stats(self))
+                }
+                fn try_close(&self) -> Result<(), Infallible> {
+                    $market::close(self);
+                    Ok(())
+                }
             }
-            fn try_publish(
-                &self,
-                producer: ProducerId,
-                product: P,
-            ) -> Result<Result<(), PublishError<P>>, Infallible> {
-                Ok($market::publish(self, producer, product))
-            }
-            fn try_publish_timeout(
-                &self,
-                producer: ProducerId,
-                product: P,
-                timeout: Duration,
-            ) -> Result<Result<(), PublishError<P>>, Infallible> {
-                Ok($market::publish_timeout(self, producer, product, timeout))
-            }
-            fn try_new_cart(&self) -> Result<CartId, Infallible> {
-                Ok($market::new_cart(self))
-            }
-            fn try_add_to_cart(
-                &self,
-                cart: CartId,
-                product: &P,
-            ) -> Result<Result<(), AddError>, Infallible> {
-                Ok($market::add_to_cart(self, cart, product))
-            }
-            fn try_add_to_cart_timeout(
-                &self,
-                cart: CartId,
-                product: &P,
-                timeout: Duration,
-            ) -> Result<Result<(), AddError>, Infallible> {
-                Ok($market::add_to_cart_timeout(self, cart, product, timeout))
-            }
-            fn try_remove_from_cart(
-                &self,
-                cart: CartId,
-                product: &P,
-            ) -> Result<Result<(), RemoveError>, Infallible> {
-                Ok($market::remove_from_cart(self, cart, product))
-            }
-            fn try_place_order(
-                &self,
-                cart: CartId,
-            ) -> Result<Result<Vec<P>, OrderError>, Infallible> {
-                Ok($market::place_order(self, cart))
-            }
-            fn try_shelf_len(&self, producer: ProducerId) -> Result<Option<usize>, Infallible> {
-                Ok($market::shelf_len(self, producer))
-            }
-            fn try_available(&self, product: &P) -> Result<usize, Infallible> {
-                Ok($market::available(self, product))
-            }
-            fn try_stats(&self) -> Result<Stats, Infallible> {
-                Ok($market::stats(self))
-            }
-            fn try_close(&self) -> Result<(), Infallible> {
-                $market::close(self);
-                Ok(())
-            }
-        }
+        };
     };
 }
 
 in_process_market!(Marketplace<P>, Marketplace);
 in_process_market!(LockedMarketplace<P>, LockedMarketplace);
+
+/// The engine, for [`in_process_market!`] wherever it is used.
+#[doc(hidden)]
+pub use marketplace as __engine;

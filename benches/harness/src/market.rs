@@ -4,16 +4,13 @@
 //! ([`Workload`]: `publish_wait`, `add_wait`, ...), which turn a timeout of [`STALL`] into
 //! a panic, since a benchmark that waits that long has met a deadlock.
 
-use std::convert::Infallible;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::ops::Deref;
 use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{
-    AddError, CartId, Marketplace, OrderError, ProducerId, PublishError, RemoveError, Stats,
-};
+use marketplace::{Marketplace, PublishError};
 pub use marketplace_contract::{Id, Market};
 
 /// A blocking call that waits this long has met a deadlock: the helpers panic.
@@ -86,68 +83,5 @@ impl<P> Deref for YieldingBaseline<P> {
     }
 }
 
-/// The baseline's operations, through its inner `LockedMarketplace`.
-impl<P: Eq + Hash + Clone + Debug + Send + Sync> Market<P> for YieldingBaseline<P> {
-    type Producer = ProducerId;
-    type Cart = CartId;
-    type Failure = Infallible;
-
-    fn try_register_producer(&self) -> Result<ProducerId, Infallible> {
-        self.0.try_register_producer()
-    }
-    fn try_publish(
-        &self,
-        producer: ProducerId,
-        product: P,
-    ) -> Result<Result<(), PublishError<P>>, Infallible> {
-        self.0.try_publish(producer, product)
-    }
-    fn try_publish_timeout(
-        &self,
-        producer: ProducerId,
-        product: P,
-        timeout: Duration,
-    ) -> Result<Result<(), PublishError<P>>, Infallible> {
-        self.0.try_publish_timeout(producer, product, timeout)
-    }
-    fn try_new_cart(&self) -> Result<CartId, Infallible> {
-        self.0.try_new_cart()
-    }
-    fn try_add_to_cart(
-        &self,
-        cart: CartId,
-        product: &P,
-    ) -> Result<Result<(), AddError>, Infallible> {
-        self.0.try_add_to_cart(cart, product)
-    }
-    fn try_add_to_cart_timeout(
-        &self,
-        cart: CartId,
-        product: &P,
-        timeout: Duration,
-    ) -> Result<Result<(), AddError>, Infallible> {
-        self.0.try_add_to_cart_timeout(cart, product, timeout)
-    }
-    fn try_remove_from_cart(
-        &self,
-        cart: CartId,
-        product: &P,
-    ) -> Result<Result<(), RemoveError>, Infallible> {
-        self.0.try_remove_from_cart(cart, product)
-    }
-    fn try_place_order(&self, cart: CartId) -> Result<Result<Vec<P>, OrderError>, Infallible> {
-        self.0.try_place_order(cart)
-    }
-    fn try_shelf_len(&self, producer: ProducerId) -> Result<Option<usize>, Infallible> {
-        self.0.try_shelf_len(producer)
-    }
-    fn try_available(&self, product: &P) -> Result<usize, Infallible> {
-        self.0.try_available(product)
-    }
-    fn try_stats(&self) -> Result<Stats, Infallible> {
-        self.0.try_stats()
-    }
-    fn try_close(&self) -> Result<(), Infallible> {
-        self.0.try_close()
-    }
-}
+// The baseline's operations: its inner `LockedMarketplace`'s, through `Deref`.
+marketplace_contract::in_process_market!(YieldingBaseline<P>, LockedMarketplace);
