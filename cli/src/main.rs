@@ -248,8 +248,17 @@ impl RunArgs {
         }
     }
 
-    /// Where and as what this process runs, for a redis backend.
-    fn remote(&self, fingerprint: String) -> Option<RemoteOptions> {
+    /// The rotating log file of --log-file, started; none without it.
+    fn start_log(&self) -> Result<Option<LoggerHandle>, Failure> {
+        self.log_file
+            .as_deref()
+            .map(|file| start_logging(file, &self.log_level))
+            .transpose()
+    }
+
+    /// Where and as what this process runs, for a redis backend; `scenario_text` is the
+    /// scenario file's, which the market is labelled with.
+    fn remote(&self, scenario_text: &str) -> Option<RemoteOptions> {
         let Backend::Redis(url) = &self.backend else {
             return None;
         };
@@ -262,7 +271,7 @@ impl RunArgs {
                 RoleArg::Consumers => Role::Consumers,
             },
             only: self.only.clone(),
-            fingerprint,
+            fingerprint: fingerprint(scenario_text.as_bytes()),
         })
     }
 }
@@ -385,9 +394,18 @@ fn main() -> ExitCode {
 }
 
 fn load(path: &Path) -> Result<Scenario, Failure> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", path.display())))?;
-    Scenario::from_json(&text).map_err(|e| {
+    parse(path, &read(path)?)
+}
+
+/// The text of the scenario file at `path`.
+fn read(path: &Path) -> Result<String, Failure> {
+    fs::read_to_string(path)
+        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", path.display())))
+}
+
+/// The scenario in `text`, read from `path` (named in the errors).
+fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
+    Scenario::from_json(text).map_err(|e| {
         let n = e.problems.len();
         let mut message = format!(
             "error: invalid scenario {} ({n} problem{}):",
@@ -424,6 +442,14 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
         .write_mode(WriteMode::BufferAndFlush)
         .start()
         .map_err(|e| bad(&e))
+}
+
+/// Writes out and stops the log of --log-file, if one was started.
+fn stop_log(logger: Option<LoggerHandle>) {
+    if let Some(logger) = logger {
+        logger.flush();
+        logger.shutdown();
+    }
 }
 
 /// Where `--stats-json` goes: the file, created (so writable) before the run starts.
@@ -474,17 +500,12 @@ impl StatsFile {
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let path = args.scenario.as_path();
     let options = &args.options();
-    let scenario = load(path)?;
-    let bytes = fs::read(path)
-        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", path.display())))?;
-    if let Some(remote) = args.remote(fingerprint(&bytes)) {
+    let text = read(path)?;
+    let scenario = parse(path, &text)?;
+    if let Some(remote) = args.remote(&text) {
         return remote_command(args, &scenario, &remote);
     }
-    let logger = args
-        .log_file
-        .as_deref()
-        .map(|file| start_logging(file, &args.log_level))
-        .transpose()?;
+    let logger = args.start_log()?;
     let stats_file = args
         .stats_json
         .as_deref()
@@ -497,11 +518,10 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         options.actors
     );
     let outcome = run(&scenario, options, BufWriter::new(io::stdout()));
-    if let Some(logger) = logger {
+    if logger.is_some() {
         log::info!("run finished");
-        logger.flush();
-        logger.shutdown();
     }
+    stop_log(logger);
     let stats = match &outcome {
         Ok(report) => Some((&report.stats, false)),
         Err(RunError::Stalled(report)) => Some((&report.stats, true)),
@@ -553,21 +573,14 @@ fn remote_command(
     remote: &RemoteOptions,
 ) -> Result<(), Failure> {
     let path = args.scenario.display();
-    let logger = args
-        .log_file
-        .as_deref()
-        .map(|file| start_logging(file, &args.log_level))
-        .transpose()?;
+    let logger = args.start_log()?;
     let outcome = run_remote(
         scenario,
         remote,
         args.time_scale,
         BufWriter::new(io::stdout()),
     );
-    if let Some(logger) = logger {
-        logger.flush();
-        logger.shutdown();
-    }
+    stop_log(logger);
     match outcome {
         Ok(report) => {
             if args.stats {
