@@ -149,11 +149,8 @@ impl<'s> ProgressDisplay<'s> {
         }
         self.next = now + self.period();
         let rate = self.rate(now, purchases);
-        let mut status = format!(
-            "{rate:.0}/s, {} open cart{}",
-            market.open_carts(),
-            plural(market.open_carts())
-        );
+        let open_carts = market.open_carts();
+        let mut status = format!("{rate:.0}/s, {open_carts} open cart{}", plural(open_carts));
         let idle = progress.idle();
         if idle >= IDLE_NOTICE {
             status.push_str(&format!("; nothing moved for {:.1} s", idle.as_secs_f64()));
