@@ -40,12 +40,6 @@ impl<'s> ProductRef<'s> {
     pub fn index(&self) -> usize {
         self.index
     }
-
-    /// The product itself (the one published, which may differ in form from the one asked
-    /// for while being equal to it).
-    pub fn product(&self) -> &'s Product {
-        self.product
-    }
 }
 
 impl PartialEq for ProductRef<'_> {
