@@ -26,6 +26,7 @@ use marketplace_contract::Market;
 use marketplace_redis::{CanonicalKey, ConnectError, RedisMarketplace};
 use serde::{Deserialize, Serialize};
 
+use super::printed_forms;
 use super::stop_signal::StopSignal;
 use super::timing::{BLOCK, TimeScale};
 use crate::scenario::{OpKind, Scenario};
@@ -149,7 +150,7 @@ pub fn run_remote<W: Write + Send>(
         )));
     }
     let threads = producers.len() + consumers.len();
-    if let Some(room) = super::threads::thread_room().filter(|&room| threads > room) {
+    if let Some(room) = super::threads::room_exceeded_by(threads) {
         // A thread that cannot map its signal stack aborts the process: refuse first.
         return Err(RemoteError::Failed(format!(
             "{threads} actors need as many threads, but this system allows about {room} more; \
@@ -167,6 +168,7 @@ pub fn run_remote<W: Write + Send>(
         market: &market,
         time: TimeScale(time_scale),
         sink: Mutex::new(sink),
+        printed: printed_forms(scenario),
         purchases: AtomicU64::new(0),
         failure: Mutex::new(None),
         stop: StopSignal::default(),
@@ -267,6 +269,8 @@ struct Run<'s, 'm, W> {
     market: &'m RedisMarketplace<Carried>,
     time: TimeScale,
     sink: Mutex<W>,
+    /// `printed[i]` is product `i` as a purchase line shows it, rendered once.
+    printed: Vec<String>,
     purchases: AtomicU64,
     /// The first failure; the run stops at it.
     failure: Mutex<Option<String>>,
@@ -436,7 +440,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
             for item in &bought {
                 lines.push_str(&spec.name);
                 lines.push_str(" bought ");
-                lines.push_str(&self.scenario.product(item.product).to_string());
+                lines.push_str(&self.printed[item.product]);
                 lines.push('\n');
             }
             // One write per cart, so the lines of two carts never interleave.

@@ -297,12 +297,9 @@ const MAPS_IN_RESERVE: usize = 4096;
 /// that limit must be checked before the first thread starts. Other limits (on processes
 /// and threads) make `spawn` fail, which `start` reports.
 fn check_thread_room(threads: usize) -> Result<(), RunError> {
-    let Some(room) = thread_room() else {
+    let Some(room) = room_exceeded_by(threads) else {
         return Ok(());
     };
-    if threads <= room {
-        return Ok(());
-    }
     Err(RunError::Resources(format!(
         "{threads} actors need as many threads, but this system allows about {room} more \
          (vm.max_map_count, {MAPS_PER_THREAD} memory maps per thread); run them as tasks \
@@ -310,8 +307,13 @@ fn check_thread_room(threads: usize) -> Result<(), RunError> {
     )))
 }
 
+/// The room for more threads (see [`thread_room`]) when `threads` would exceed it.
+pub(super) fn room_exceeded_by(threads: usize) -> Option<usize> {
+    thread_room().filter(|&room| threads > room)
+}
+
 /// How many more threads the process can map, where the system says (Linux).
-pub(super) fn thread_room() -> Option<usize> {
+fn thread_room() -> Option<usize> {
     let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()?
         .trim()
