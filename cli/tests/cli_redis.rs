@@ -9,19 +9,10 @@ mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use marketplace_cli::scenario::Scenario;
-use marketplace_harness::redis_server::{RedisServer, shared_server};
+use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
 use support::{marketplace, reference_dir, sorted, temp_file};
-
-/// A market name of its own for each run of this test binary.
-fn fresh_market(what: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    // Ordering: only uniqueness matters.
-    let serial = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{what}-{}-{serial}", std::process::id())
-}
 
 /// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`
 /// on the shared server.
@@ -77,7 +68,7 @@ fn reference_runs(split_consumers: bool) {
     for n in 1..=10 {
         let input = dir.join(format!("{n:02}.in"));
         let expected = std::fs::read(dir.join(format!("{n:02}.ref.out"))).expect("NN.ref.out");
-        let market = fresh_market(&format!("ref{n:02}"));
+        let market = fresh_market_name(&format!("ref{n:02}"));
         let mut children = vec![start(&input, &market, &["--role", "producers"])];
         if split_consumers {
             let names: Vec<String> = scenario_of(&input)
@@ -138,7 +129,7 @@ const SMALL: &str = r#"{
 #[test]
 fn equal_products_share_a_queue_and_print_as_published() {
     let scenario = temp_file("redis-small.json", SMALL);
-    let market = fresh_market("small");
+    let market = fresh_market_name("small");
     let output = finish(vec![start(&scenario, &market, &[])], "small scenario");
     let text = String::from_utf8(sorted(&output)).expect("UTF-8");
     assert_eq!(
@@ -211,11 +202,7 @@ fn assert_refused(output: &Output, needle: &str) {
 fn an_unreachable_server_is_refused_with_exit_code_2() {
     let scenario = temp_file("redis-unreachable.json", SMALL);
     // A port that was free a moment ago: nobody listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let url = format!("redis://127.0.0.1:{port}");
+    let url = format!("redis://127.0.0.1:{}", free_port());
     let output = marketplace(&[
         "run".as_ref(),
         scenario.as_os_str(),
@@ -234,7 +221,7 @@ fn a_market_holding_another_scenario_is_refused() {
         "redis-other.json",
         &SMALL.replace("\"quantity\": 3", "\"quantity\": 2"),
     );
-    let market = fresh_market("mismatch");
+    let market = fresh_market_name("mismatch");
     finish(vec![start(&first, &market, &[])], "first run");
     let output = start(&other, &market, &[])
         .wait_with_output()
@@ -250,7 +237,7 @@ fn a_market_holding_another_scenario_is_refused() {
 #[test]
 fn unknown_actor_names_are_refused() {
     let scenario = temp_file("redis-only.json", SMALL);
-    let market = fresh_market("only");
+    let market = fresh_market_name("only");
     let output = start(&scenario, &market, &["--only", "c,nobody"])
         .wait_with_output()
         .expect("ends");
@@ -262,7 +249,7 @@ fn unknown_actor_names_are_refused() {
 #[test]
 fn a_market_closed_early_fails_the_waiting_consumers() {
     let scenario = temp_file("redis-closed.json", SMALL);
-    let market = fresh_market("closed");
+    let market = fresh_market_name("closed");
     let server = RedisServer::start();
     let consumer = start_on(&server.url(), &scenario, &market, &["--role", "consumers"]);
     // The consumer is asleep on the server, waiting for a tea no producer makes.
@@ -283,7 +270,7 @@ fn a_market_closed_early_fails_the_waiting_consumers() {
 #[test]
 fn a_producers_process_fails_when_the_market_closes_before_the_consumers_finish() {
     let scenario = temp_file("redis-producers.json", SMALL);
-    let market = fresh_market("producers");
+    let market = fresh_market_name("producers");
     let server = RedisServer::start();
     let producers = start_on(&server.url(), &scenario, &market, &["--role", "producers"]);
     // Its one producer is full (capacity 1) and asleep, waiting for room.
@@ -313,7 +300,7 @@ fn a_scenario_without_consumers_ends_at_once() {
             "[]",
         ),
     );
-    let market = fresh_market("noconsumers");
+    let market = fresh_market_name("noconsumers");
     let output = finish_within(
         start(&scenario, &market, &[]),
         "a run without consumers never ended",

@@ -13,6 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A running server; dropping it stops the server.
 #[derive(Debug)]
@@ -139,8 +140,17 @@ pub fn shared_server() -> &'static RedisServer {
     SERVER.get_or_init(RedisServer::start)
 }
 
+/// A market name that no other call, in this test process or any other, returns:
+/// `WHAT-PID-N`.
+pub fn fresh_market_name(what: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // Ordering: only uniqueness of the count matters.
+    let serial = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{what}-{}-{serial}", std::process::id())
+}
+
 /// A port nobody listens on now (the system's choice for an ephemeral bind).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
