@@ -278,6 +278,16 @@ fn measure_spread(options: &Options) -> Spread {
         .to_vec()
 }
 
+/// The median over the runs of the single-thread cost at `key` of implementation `i`
+/// (0 the engine, 1 the baseline).
+pub(crate) fn spread_median(runs: &[Run], key: (usize, usize), i: usize) -> Option<f64> {
+    let costs = runs.iter().filter_map(|run| {
+        let spread: &Spread = &run.spread;
+        spread.iter().find(|(k, _)| *k == key)?.1[i]
+    });
+    median(costs.collect())
+}
+
 /// The median of `values` (the mean of the middle two for an even count); `None` if empty.
 pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::{Row, Run, Spread, median};
+use super::{Row, Run, spread_median};
 use crate::{Case, TaskCase, TaskImp};
 
 const SIZE: (u32, u32) = (960, 540);
@@ -303,16 +303,6 @@ fn spread_keys(runs: &[Run]) -> Vec<(usize, usize)> {
     runs.first().map_or_else(Vec::new, |run: &Run| {
         run.spread.iter().map(|(key, _)| *key).collect()
     })
-}
-
-/// The median over the runs of the single-thread cost at `key` of implementation `i`
-/// (0 the engine, 1 the baseline).
-fn spread_median(runs: &[Run], key: (usize, usize), i: usize) -> Option<f64> {
-    let costs = runs.iter().filter_map(|run| {
-        let spread: &Spread = &run.spread;
-        spread.iter().find(|(k, _)| *k == key)?.1[i]
-    });
-    median(costs.collect())
 }
 
 /// Draws one column's line with markers, labelled for the legend.

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Options, Row, Run, median, ratios, ratios_of};
+use super::{Options, Row, Run, ratios, ratios_of, spread_median};
 use crate::{Case, IdleWait, Imp, TaskCase, TaskImp};
 
 pub(super) fn cell(row: &Row, imp: Imp, show: impl Fn(f64) -> String) -> String {
@@ -222,13 +222,7 @@ pub(super) fn print_flatness(out: &mut dyn Write, rows: &[(Case, Row)]) -> io::R
 
 /// The uncontended cycle (median over runs) and its flatness across producers and kinds.
 pub(super) fn print_spread(out: &mut dyn Write, runs: &[Run]) -> io::Result<()> {
-    let cost = |key: (usize, usize), i: usize| {
-        median(
-            runs.iter()
-                .filter_map(|run| run.spread.iter().find(|(k, _)| *k == key)?.1[i])
-                .collect(),
-        )
-    };
+    let cost = |key: (usize, usize), i: usize| spread_median(runs, key, i);
     for (i, name) in ["marketplace", "locked"].into_iter().enumerate() {
         let (Some(base), Some(producers), Some(kinds)) =
             (cost((1, 1), i), cost((4096, 1), i), cost((1, 10_000), i))

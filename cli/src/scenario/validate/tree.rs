@@ -155,14 +155,15 @@ impl<'de> Visitor<'de> for JsonVisitor {
         }
         let mut entries = vec![(first, map.next_value()?)];
         // Built only for large objects: where each key sits in `entries`.
-        let mut index: HashMap<String, usize> = HashMap::new();
+        // Borrowed keys (most keys: those without escapes) go in without a copy.
+        let mut index: HashMap<Cow<'de, str>, usize> = HashMap::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let value: Json<'de> = map.next_value()?;
             if entries.len() == SCANNED_KEYS {
                 index = entries
                     .iter()
                     .enumerate()
-                    .map(|(i, (k, _))| (k.to_string(), i))
+                    .map(|(i, (k, _))| (k.clone(), i))
                     .collect();
             }
             let seen = if entries.len() < SCANNED_KEYS {
@@ -174,7 +175,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
                 Some(i) => entries[i].1 = value,
                 None => {
                     if entries.len() >= SCANNED_KEYS {
-                        index.insert(key.to_string(), entries.len());
+                        index.insert(key.clone(), entries.len());
                     }
                     entries.push((key, value));
                 }
