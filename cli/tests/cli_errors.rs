@@ -240,6 +240,15 @@ fn queue_size_below_one() {
 }
 
 #[test]
+fn queue_size_absurdly_large() {
+    rejects(
+        "queue-huge.json",
+        |v| v["marketplace"]["queue_size_per_producer"] = json!(1_000_000_000_000_u64),
+        &["marketplace.queue_size_per_producer: too large (at most 1000000), found 1000000000000"],
+    );
+}
+
+#[test]
 fn cart_removing_more_than_it_added() {
     rejects(
         "remove.json",
