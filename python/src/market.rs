@@ -121,6 +121,27 @@ impl Drop for PinGuard<'_, '_> {
 }
 
 impl Marketplace {
+    /// Logs a call that may wait: `call` is its opening up to the last of `args`; the
+    /// `timeout` argument shows only when it was given, as the caller wrote the call.
+    fn log_waitable(
+        &self,
+        py: Python<'_>,
+        call: &str,
+        args: [&Bound<'_, PyAny>; 2],
+        timeout: Option<&Bound<'_, PyAny>>,
+        outcome: &PyResult<bool>,
+    ) {
+        if !self.log.enabled(py) {
+            return;
+        }
+        let call = match timeout {
+            None => format!("{call})"),
+            Some(_) => format!("{call}, timeout=%r)"),
+        };
+        let args = args.into_iter().chain(timeout).cloned();
+        self.log.record(py, &call, args, log_outcome(py, outcome));
+    }
+
     fn state(&self, py: Python<'_>) -> MutexGuard<'_, State> {
         // Never held while Python code runs or while waiting, so it is free or about to
         // be; `lock_py_attached` still detaches if it has to wait, so a contended lock can
@@ -455,12 +476,8 @@ impl Marketplace {
         self.state(py).add_producer(id);
         let index = id.index();
         if self.log.enabled(py) {
-            self.log.record(
-                py,
-                "register_producer()",
-                [],
-                Ok(index.into_pyobject_any(py)),
-            );
+            self.log
+                .record(py, "register_producer()", [], Ok(logged(py, index)));
         }
         index
     }
@@ -478,23 +495,13 @@ impl Marketplace {
     ) -> PyResult<bool> {
         let mut active = Active::enter(py);
         let outcome = self.try_publish(py, &mut active, producer_id, product, timeout);
-        if self.log.enabled(py) {
-            let args = [producer_id.clone(), product.clone()];
-            match timeout {
-                None => self.log.record(
-                    py,
-                    "publish(producer_id=%r, product=%r)",
-                    args,
-                    log_outcome(py, &outcome),
-                ),
-                Some(timeout) => self.log.record(
-                    py,
-                    "publish(producer_id=%r, product=%r, timeout=%r)",
-                    args.into_iter().chain([timeout.clone()]),
-                    log_outcome(py, &outcome),
-                ),
-            }
-        }
+        self.log_waitable(
+            py,
+            "publish(producer_id=%r, product=%r",
+            [producer_id, product],
+            timeout,
+            &outcome,
+        );
         outcome
     }
 
@@ -506,7 +513,7 @@ impl Marketplace {
         let serial = id.serial();
         if self.log.enabled(py) {
             self.log
-                .record(py, "new_cart()", [], Ok(serial.into_pyobject_any(py)));
+                .record(py, "new_cart()", [], Ok(logged(py, serial)));
         }
         serial
     }
@@ -524,23 +531,13 @@ impl Marketplace {
     ) -> PyResult<bool> {
         let mut active = Active::enter(py);
         let outcome = self.try_add(py, &mut active, cart_id, product, timeout);
-        if self.log.enabled(py) {
-            let args = [cart_id.clone(), product.clone()];
-            match timeout {
-                None => self.log.record(
-                    py,
-                    "add_to_cart(cart_id=%r, product=%r)",
-                    args,
-                    log_outcome(py, &outcome),
-                ),
-                Some(timeout) => self.log.record(
-                    py,
-                    "add_to_cart(cart_id=%r, product=%r, timeout=%r)",
-                    args.into_iter().chain([timeout.clone()]),
-                    log_outcome(py, &outcome),
-                ),
-            }
-        }
+        self.log_waitable(
+            py,
+            "add_to_cart(cart_id=%r, product=%r",
+            [cart_id, product],
+            timeout,
+            &outcome,
+        );
         outcome
     }
 
@@ -702,34 +699,19 @@ fn log_outcome<'a, 'py>(
     outcome: &'a PyResult<bool>,
 ) -> Result<Bound<'py, PyAny>, &'a PyErr> {
     match outcome {
-        Ok(done) => Ok(done.into_pyobject_any(py)),
+        Ok(done) => Ok(logged(py, *done)),
         Err(error) => Err(error),
     }
 }
 
-/// Conversion of plain results to Python objects for the log (infallible for these types).
-trait IntoPyObjectAny {
-    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny>;
-}
-
-impl IntoPyObjectAny for bool {
-    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny> {
-        pyo3::types::PyBool::new(py, self).to_owned().into_any()
-    }
-}
-
-impl IntoPyObjectAny for usize {
-    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny> {
-        self.into_pyobject(py)
-            .map_or_else(|_| py.None().into_bound(py), Bound::into_any)
-    }
-}
-
-impl IntoPyObjectAny for u64 {
-    fn into_pyobject_any(self, py: Python<'_>) -> Bound<'_, PyAny> {
-        self.into_pyobject(py)
-            .map_or_else(|_| py.None().into_bound(py), Bound::into_any)
-    }
+/// A plain result (a flag, an id) as a Python object for the log: a conversion that
+/// cannot fail.
+fn logged<'py, T>(py: Python<'py>, value: T) -> Bound<'py, PyAny>
+where
+    T: IntoPyObject<'py, Error = std::convert::Infallible>,
+{
+    let Ok(object) = value.into_pyobject(py);
+    pyo3::BoundObject::into_bound(object).into_any()
 }
 
 /// Registers the class in the module.
