@@ -233,6 +233,19 @@ pub fn run<W: Write + Send>(
     }
 }
 
+/// A refusal by the engine that a validated scenario cannot cause (a bug), naming the
+/// consumer and the call.
+fn engine_error(consumer: &str, call: &str, error: &dyn fmt::Display) -> RunError {
+    RunError::Engine(format!("consumer {consumer:?}: {call}: {error}"))
+}
+
+/// The result of an add that did not end for want of the product: true when added.
+fn added(consumer: &str, outcome: Result<(), marketplace::AddError>) -> Result<bool, RunError> {
+    outcome
+        .map(|()| true)
+        .map_err(|e| engine_error(consumer, "add_to_cart", &e))
+}
+
 /// Every product of `scenario` as purchase lines print it, by index.
 fn printed_forms(scenario: &Scenario) -> Vec<String> {
     (0..scenario.products().len())

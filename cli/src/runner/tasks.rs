@@ -27,7 +27,7 @@ use super::progress::Progress;
 use super::stall::MarketView;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::TimeScale;
-use super::{Report, RunError, RunOptions, printed_forms};
+use super::{Report, RunError, RunOptions, added, engine_error, printed_forms};
 use crate::scenario::{OpKind, Scenario};
 
 /// Runs `scenario` with a task per actor on `workers` threads; see [`super::run`].
@@ -196,9 +196,7 @@ impl Run {
 
     async fn fill_carts(&self, index: usize) -> Result<(), RunError> {
         let spec = &self.scenario.consumers()[index];
-        let engine = |what: &str, e: &dyn fmt::Display| {
-            RunError::Engine(format!("consumer {:?}: {what}: {e}", spec.name))
-        };
+        let engine = |what: &str, e: &dyn fmt::Display| engine_error(&spec.name, what, e);
         for ops in &spec.carts {
             let cart = self.market.new_cart();
             for op in ops {
@@ -245,7 +243,7 @@ impl Run {
         let mut outcome = self.market.add_to_cart(cart, item);
         if outcome != Err(AddError::Unavailable) {
             // The usual case: no wait, so nothing to record.
-            return self.added(consumer, outcome);
+            return added(&self.scenario.consumers()[consumer].name, outcome);
         }
         // One wait, however many retries it takes: its length is the consumer's time
         // waiting, and a stall report or the progress line names what it waits for.
@@ -264,17 +262,7 @@ impl Run {
             };
         }
         self.progress.stops_waiting(consumer);
-        self.added(consumer, outcome)
-    }
-
-    /// The result of an add that did not end for want of the product.
-    fn added(&self, consumer: usize, outcome: Result<(), AddError>) -> Result<bool, RunError> {
-        outcome.map(|()| true).map_err(|e| {
-            RunError::Engine(format!(
-                "consumer {:?}: add_to_cart: {e}",
-                self.scenario.consumers()[consumer].name
-            ))
-        })
+        added(&self.scenario.consumers()[consumer].name, outcome)
     }
 }
 
