@@ -3,10 +3,10 @@
 //! contents computed in Python with `list.remove`, i.e. Python's `==`). Skips with a notice
 //! when `python3` is not installed.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
 use marketplace_cli::generate::{GenOptions, generate};
+use support::{python3, python3_available};
 
 const PYTHON: &str = r#"
 import json, sys
@@ -49,8 +49,7 @@ sys.stdout.buffer.write("".join(line + "\n" for line in lines).encode())
 
 #[test]
 fn tricky_output_matches_python() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("skipped: python3 is not installed");
+    if !python3_available() {
         return;
     }
     for seed in 0..8 {
@@ -62,19 +61,7 @@ fn tricky_output_matches_python() {
             ..GenOptions::default()
         })
         .unwrap();
-        let mut child = Command::new("python3")
-            .args(["-c", PYTHON])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(scenario.to_json_pretty().as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
+        let output = python3(PYTHON, scenario.to_json_pretty().as_bytes());
         assert!(output.status.success(), "python failed on seed {seed}");
         let ours: String = scenario
             .expected_output()

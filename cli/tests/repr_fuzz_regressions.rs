@@ -9,11 +9,11 @@
 //! its string part also skips when Python's Unicode database is not the one the
 //! non-printable table was generated from (a newer Python is then not a bug here).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
 use marketplace_cli::repr::{float_repr, int_repr, str_repr};
 use serde_json::json;
+use support::{python3, python3_available};
 
 use marketplace_cli::oracle::repr::{
     check_float_repr, check_int_repr, check_str_repr, is_json_int,
@@ -252,8 +252,7 @@ sys.stdout.buffer.write("".join(line + "\n" for line in out).encode("utf-8"))
 
 #[test]
 fn repr_matches_python() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("skipped: python3 is not installed");
+    if !python3_available() {
         return;
     }
     let strings = string_inputs();
@@ -267,21 +266,7 @@ fn repr_matches_python() {
         .map(|f| format!("{:016x}", f.to_bits()))
         .collect();
     let input = json!({"strings": strings, "floats": hex, "ints": ints}).to_string();
-    let mut child = Command::new("python3")
-        .args(["-c", PYTHON])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    // Python reads all of its input before it prints anything, so writing first cannot
-    // deadlock on a full pipe.
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(input.as_bytes())
-        .expect("input written");
-    let output = child.wait_with_output().expect("python3 runs");
+    let output = python3(PYTHON, input.as_bytes());
     assert!(output.status.success(), "python3 failed");
     let stdout = String::from_utf8(output.stdout).expect("python3 prints UTF-8");
     let mut lines = stdout.split('\n');

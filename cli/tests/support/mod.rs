@@ -102,3 +102,34 @@ pub(crate) fn assert_conforms(output: &Output, expected: &[u8], what: &str) {
         );
     }
 }
+
+/// Whether `python3` runs here; when not, prints the notice of a skipped test.
+pub(crate) fn python3_available() -> bool {
+    let available = Command::new("python3").arg("--version").output().is_ok();
+    if !available {
+        println!("skipped: python3 is not installed");
+    }
+    available
+}
+
+/// Runs `python3 -c SCRIPT` with `input` on its stdin, and returns what it did. The scripts
+/// read all of their input before they print, so writing it first cannot deadlock on a
+/// full pipe.
+pub(crate) fn python3(script: &str, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input)
+        .expect("input written");
+    child.wait_with_output().expect("python3 runs")
+}
