@@ -9,6 +9,9 @@
 //! form and come back as published; equal products share one queue, found by the
 //! [`CanonicalKey`] the product type provides, which must agree with its `Eq`.
 //!
+//! Batches (`publish_many`, `add_many_to_cart` and their `_timeout` forms) move many
+//! items per call, one round trip and one script for all of them.
+//!
 //! Waiting calls block on the server (a blocking pop on a doorbell list), not by polling.
 //! A call whose connection breaks is retried under the same operation id, so it applies at
 //! most once. `docs/design.md` in the repository maps each operation to its keys and

@@ -29,6 +29,8 @@ use crate::product::CanonicalKey;
 use crate::scripts::{Reply, Scripts, text};
 use crate::wait::Bell;
 
+mod batch;
+
 /// The largest `queue_size_per_producer`: counts must stay exact in Lua's numbers.
 pub const MAX_CAPACITY: usize = 1 << 52;
 

@@ -443,8 +443,40 @@ fn an_operation_whose_answer_is_lost_applies_once() {
         market.place_order(cart),
         Err(OrderError::UnknownCart)
     ));
+
+    // The batches: three teas fit (one is on sale, capacity 4), the fourth comes back.
+    let warm_cart = market.new_cart().expect("new_cart");
+    market
+        .add_many_to_cart(warm_cart, &any("coffee"), 1)
+        .expect("add");
+    market.publish_many(warm, Vec::new()).expect("publish");
+    let batch = (3..7).map(|serial| item("tea", serial)).collect();
+    match proxy.cut_during(|| market.publish_many(producer, batch)) {
+        Err(PublishError::Full(rest)) => {
+            assert_eq!(rest.iter().map(|i| i.serial).collect::<Vec<_>>(), [6]);
+        }
+        other => panic!("expected the last tea back, got {other:?}"),
+    }
+    assert_eq!(
+        market.shelf_len(producer).unwrap(),
+        Some(4),
+        "published twice"
+    );
+    let cart = market.new_cart().expect("new_cart");
+    let added = proxy.cut_during(|| market.add_many_to_cart(cart, &any("tea"), 3));
+    assert_eq!(
+        added.expect("add"),
+        3,
+        "the retry answers as the first try did"
+    );
+    let stats = market.stats().unwrap();
+    assert_eq!(
+        (stats.items_in_carts, stats.items_on_shelves),
+        (3, 1),
+        "added twice"
+    );
     assert!(
-        retries_on(proxy.port).len() >= 6,
+        retries_on(proxy.port).len() >= 8,
         "every cut call was retried"
     );
 }

@@ -35,11 +35,28 @@ local function finish(result)
   return result
 end
 
--- Keeps at most `count` tokens on a doorbell list: one per waiter that may succeed now.
-local function ring(bell, count)
-  if count > 0 then
+-- Pushes `values` onto list `list` from the end `side` ('LPUSH' or 'RPUSH') in one call
+-- per thousand (a call's arguments come from a Lua stack of bounded size); answers the
+-- list's length.
+local function push_all(side, list, values)
+  local length = 0
+  for first = 1, #values, 1000 do
+    length = redis.call(side, list, unpack(values, first, math.min(first + 999, #values)))
+  end
+  return length
+end
+
+-- Keeps at most `count` tokens on a doorbell list, one per waiter that may succeed now,
+-- after pushing `tokens` (1 unless given): one per item or place the caller made available.
+local function ring(bell, count, tokens)
+  tokens = math.min(tokens or 1, count)
+  if tokens > 0 then
+    local ones = {}
+    for i = 1, tokens do
+      ones[i] = '1'
+    end
     -- Trimming is needed only past the count; most rings stay within it.
-    if redis.call('LPUSH', bell, '1') > count then
+    if push_all('LPUSH', bell, ones) > count then
       redis.call('LTRIM', bell, 0, count - 1)
     end
   else

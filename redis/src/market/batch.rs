@@ -1,0 +1,217 @@
+//! Batches: many items through one call. Each call is one script, atomic like the rest, so
+//! a batch pays one round trip and one request on the server where one item at a time pays
+//! one per item; on a server bound by its requests (the case on loopback) that is most of
+//! the cost. A batch is all-or-prefix: the items that fit go in the order given, the rest
+//! stay with the caller, in order. The retry of a broken call applies once, as for every
+//! operation.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::RedisMarketplace;
+use crate::error::{AddError, ConnectionError, PublishError};
+use crate::ids::{CartId, ProducerId};
+use crate::product::CanonicalKey;
+
+/// What a batch script answered: how many items it moved, and whether the market is
+/// closed (so waiting for the rest is pointless).
+struct Moved {
+    count: usize,
+    closed: bool,
+}
+
+impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
+    /// Puts `products` on sale for `producer` in the order given, as many as it has room
+    /// for, in one call. `Full` with the products that found no room (the last ones, in
+    /// order) when not all fit. Products may differ; equal ones go to one queue, as with
+    /// [`publish`](Self::publish).
+    ///
+    /// On `Connection`, whether the call applied is unknown; the error holds every product
+    /// of the call.
+    pub fn publish_many(
+        &self,
+        producer: ProducerId,
+        products: Vec<P>,
+    ) -> Result<(), PublishError<Vec<P>>> {
+        self.publish_many_until(producer, products, None)
+    }
+
+    /// Like [`publish_many`](Self::publish_many), but waits up to `timeout` for room for
+    /// the rest whenever the producer is full (woken by the server, not polling). `Full`
+    /// with the products still unpublished when the time passes or the market is closed
+    /// first; `Duration::MAX` waits as long as it takes.
+    ///
+    /// On `Connection`, the products of earlier calls of this wait are on sale, whether the
+    /// failed call applied is unknown, and the error holds the products of that call.
+    pub fn publish_many_timeout(
+        &self,
+        producer: ProducerId,
+        products: Vec<P>,
+        timeout: Duration,
+    ) -> Result<(), PublishError<Vec<P>>> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.publish_many_until(producer, products, Some(deadline))
+    }
+
+    /// `wait`: `None` for one call; `Some(deadline)` to wait for room (`Some(None)`: for
+    /// as long as it takes).
+    fn publish_many_until(
+        &self,
+        producer: ProducerId,
+        mut products: Vec<P>,
+        wait: Option<Option<Instant>>,
+    ) -> Result<(), PublishError<Vec<P>>> {
+        if producer.market != self.tag {
+            return Err(PublishError::UnknownProducer(products));
+        }
+        // Encoded once, however many calls the wait takes.
+        let mut encoded = Vec::with_capacity(products.len());
+        for product in &products {
+            match self.encode(product) {
+                Ok(payload) => encoded.push((product.canonical_key().into_owned(), payload)),
+                Err(error) => return Err(PublishError::Connection(products, error)),
+            }
+        }
+        let index = producer.index.to_string();
+        let room = format!("{}room:{}", self.prefix, producer.index);
+        let mut published = 0;
+        loop {
+            let mut args = Vec::with_capacity(1 + 2 * (encoded.len() - published));
+            args.push(index.as_str());
+            for (key, payload) in &encoded[published..] {
+                args.push(key);
+                args.push(payload);
+            }
+            let asked = encoded.len() - published;
+            let script = &self.scripts.publish_many;
+            let moved = match self.move_many("publish_many", script, &args, asked) {
+                Ok(Some(moved)) => moved,
+                Ok(None) => {
+                    return Err(PublishError::UnknownProducer(products.split_off(published)));
+                }
+                Err(error) => {
+                    return Err(PublishError::Connection(
+                        products.split_off(published),
+                        error,
+                    ));
+                }
+            };
+            published += moved.count;
+            if published == products.len() {
+                return Ok(());
+            }
+            let deadline = match wait {
+                Some(deadline) if !moved.closed && deadline.is_none_or(|d| Instant::now() < d) => {
+                    deadline
+                }
+                _ => return Err(PublishError::Full(products.split_off(published))),
+            };
+            if let Err(error) = self
+                .bell("publish_many_timeout", room.clone())
+                .wait(deadline)
+            {
+                return Err(PublishError::Connection(
+                    products.split_off(published),
+                    error,
+                ));
+            }
+        }
+    }
+
+    /// Moves up to `count` of the oldest items on sale equal to `product` into `cart`, in
+    /// one call; how many it moved (fewer than `count` when fewer were on sale).
+    pub fn add_many_to_cart(
+        &self,
+        cart: CartId,
+        product: &P,
+        count: usize,
+    ) -> Result<usize, AddError> {
+        self.add_many_until(cart, product, count, None)
+    }
+
+    /// Like [`add_many_to_cart`](Self::add_many_to_cart), but waits up to `timeout` for
+    /// equal items to be published or returned until `count` are in the cart (woken by
+    /// the server, not polling); how many it moved, fewer than `count` when the time passes
+    /// or the market is closed first. `Duration::MAX` waits as long as it takes.
+    ///
+    /// On `Connection`, the items of earlier calls of this wait are in the cart.
+    pub fn add_many_to_cart_timeout(
+        &self,
+        cart: CartId,
+        product: &P,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<usize, AddError> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.add_many_until(cart, product, count, Some(deadline))
+    }
+
+    /// `wait` as for `publish_many_until`.
+    fn add_many_until(
+        &self,
+        cart: CartId,
+        product: &P,
+        count: usize,
+        wait: Option<Option<Instant>>,
+    ) -> Result<usize, AddError> {
+        if cart.market != self.tag {
+            return Err(AddError::UnknownCart);
+        }
+        let serial = cart.serial.to_string();
+        let key = product.canonical_key();
+        let arrivals = format!("{}bell:{key}", self.prefix);
+        let mut added = 0;
+        loop {
+            let wanted = (count - added).to_string();
+            let moved = self
+                .move_many(
+                    "add_many_to_cart",
+                    &self.scripts.add_many_to_cart,
+                    &[&serial, &key, &wanted],
+                    count - added,
+                )?
+                .ok_or(AddError::UnknownCart)?;
+            added += moved.count;
+            if added == count {
+                return Ok(added);
+            }
+            let deadline = match wait {
+                Some(deadline) if !moved.closed && deadline.is_none_or(|d| Instant::now() < d) => {
+                    deadline
+                }
+                _ => return Ok(added),
+            };
+            self.bell("add_many_to_cart_timeout", arrivals.clone())
+                .wait(deadline)?;
+        }
+    }
+
+    /// One run of a batch script asked to move up to `asked` items; `None` for an unknown
+    /// producer or cart.
+    fn move_many(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        args: &[&str],
+        asked: usize,
+    ) -> Result<Option<Moved>, ConnectionError> {
+        let reply = self.call(operation, script, args)?;
+        match reply.status.as_str() {
+            "ok" => {
+                let count = reply
+                    .int(0)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n <= asked)
+                    .ok_or_else(|| self.unexpected(operation))?;
+                Ok(Some(Moved {
+                    count,
+                    closed: reply.flag(1),
+                }))
+            }
+            "unknown" => Ok(None),
+            _ => Err(self.unexpected(operation)),
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Batches on a Redis market: `publish_many` and `add_many_to_cart` move items in the order
+//! given, stop at the producer's capacity or at what is on sale, keep the market's counts
+//! exact, and wake waiters as one item at a time would: every waiter an item or a place
+//! became available for.
+//!
+//! A waiter is known to be asleep when the server reports a blocked client (`INFO
+//! clients`); no sleep orders anything.
+
+use std::borrow::Cow;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use marketplace_harness::redis_server::{RedisServer, fresh_market_name, shared_server};
+use marketplace_redis::{AddError, CanonicalKey, PublishError, RedisMarketplace, Stats};
+
+/// Equal by kind; the serial tells items apart.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Item {
+    kind: String,
+    serial: u32,
+}
+
+impl CanonicalKey for Item {
+    fn canonical_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.kind)
+    }
+}
+
+fn item(kind: &str, serial: u32) -> Item {
+    Item {
+        kind: kind.to_owned(),
+        serial,
+    }
+}
+
+fn teas(serials: std::ops::Range<u32>) -> Vec<Item> {
+    serials.map(|serial| item("tea", serial)).collect()
+}
+
+/// Longer than any wait a passing test meets.
+const LONG: Duration = Duration::from_secs(30);
+
+/// Well under a wait round (5 s), after which a waiter whose wake-up token never came
+/// tries again anyway: a waiter slower than this was not woken.
+const PROMPT: Duration = Duration::from_secs(2);
+
+fn market(what: &str, capacity: usize) -> RedisMarketplace<Item> {
+    RedisMarketplace::connect(&shared_server().url(), &fresh_market_name(what), capacity)
+        .expect("connect")
+}
+
+fn sizes(market: &RedisMarketplace<Item>) -> (usize, usize, usize) {
+    let Stats {
+        open_carts,
+        items_on_shelves,
+        items_in_carts,
+        ..
+    } = market.stats().expect("stats");
+    (items_on_shelves, items_in_carts, open_carts)
+}
+
+/// Returns once the server has `count` clients blocked in a wait.
+fn until_blocked(watch: &mut redis::Connection, count: u64) {
+    let started = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(watch)
+            .expect("INFO");
+        let blocked: u64 = info
+            .lines()
+            .find_map(|line| line.strip_prefix("blocked_clients:"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("INFO clients has blocked_clients");
+        if blocked >= count {
+            return;
+        }
+        assert!(started.elapsed() < LONG, "the waiters never blocked");
+        thread::yield_now();
+    }
+}
+
+fn watch(server: &RedisServer) -> redis::Connection {
+    redis::Client::open(server.url())
+        .and_then(|client| client.get_connection())
+        .expect("a watching connection")
+}
+
+#[test]
+fn publish_many_publishes_what_fits_in_order_and_gives_back_the_rest() {
+    let market = market("batch-publish", 3);
+    let producer = market.register_producer().expect("register");
+    let products = vec![
+        item("tea", 0),
+        item("coffee", 1),
+        item("tea", 2),
+        item("tea", 3),
+        item("coffee", 4),
+    ];
+    match market.publish_many(producer, products) {
+        Err(PublishError::Full(rest)) => assert_eq!(rest, [item("tea", 3), item("coffee", 4)]),
+        other => panic!("expected Full with the last two, got {other:?}"),
+    }
+    assert_eq!(market.available(&item("tea", 0)).expect("tea"), 2);
+    assert_eq!(market.available(&item("coffee", 0)).expect("coffee"), 1);
+    assert_eq!(market.shelf_len(producer).expect("shelf"), Some(3));
+    assert_eq!(sizes(&market), (3, 0, 0));
+
+    // Full: nothing goes, everything comes back.
+    match market.publish_many(producer, teas(10..12)) {
+        Err(PublishError::Full(rest)) => assert_eq!(rest, teas(10..12)),
+        other => panic!("expected Full with both, got {other:?}"),
+    }
+    // An empty batch is published at once.
+    market
+        .publish_many(producer, Vec::new())
+        .expect("nothing to publish");
+
+    let cart = market.new_cart().expect("cart");
+    assert_eq!(
+        market
+            .add_many_to_cart(cart, &item("tea", 0), 5)
+            .expect("open"),
+        2
+    );
+    market
+        .add_to_cart(cart, &item("coffee", 0))
+        .expect("on sale");
+    assert_eq!(
+        market.place_order(cart).expect("open"),
+        [item("tea", 0), item("tea", 2), item("coffee", 1)],
+        "oldest first, as published"
+    );
+    assert_eq!(sizes(&market), (0, 0, 0));
+    market.delete().expect("delete");
+}
+
+#[test]
+fn add_many_to_cart_takes_the_oldest_and_frees_each_producer() {
+    let market = market("batch-add", 4);
+    let first = market.register_producer().expect("register");
+    let second = market.register_producer().expect("register");
+    market.publish_many(first, teas(0..3)).expect("room");
+    market.publish_many(second, teas(3..7)).expect("room");
+    market.publish_many(first, teas(7..8)).expect("room");
+
+    let cart = market.new_cart().expect("cart");
+    assert_eq!(
+        market
+            .add_many_to_cart(cart, &item("tea", 0), 0)
+            .expect("open"),
+        0
+    );
+    assert_eq!(
+        market
+            .add_many_to_cart(cart, &item("tea", 0), 5)
+            .expect("open"),
+        5
+    );
+    assert_eq!(
+        market.shelf_len(first).expect("shelf"),
+        Some(1),
+        "0..3 taken"
+    );
+    assert_eq!(
+        market.shelf_len(second).expect("shelf"),
+        Some(2),
+        "3 and 4 taken"
+    );
+    assert_eq!(sizes(&market), (3, 5, 1));
+    assert_eq!(
+        market
+            .add_many_to_cart(cart, &item("coffee", 0), 2)
+            .expect("open"),
+        0,
+        "nothing equal on sale"
+    );
+
+    // A returned item goes back to its producer and to sale, as with single adds.
+    market
+        .remove_from_cart(cart, &item("tea", 0))
+        .expect("in cart");
+    assert_eq!(market.shelf_len(first).expect("shelf"), Some(2));
+    assert_eq!(
+        market
+            .add_many_to_cart(cart, &item("tea", 0), 9)
+            .expect("open"),
+        4
+    );
+    let order = market.place_order(cart).expect("open");
+    let serials: Vec<u32> = order.iter().map(|item| item.serial).collect();
+    assert_eq!(serials, [1, 2, 3, 4, 5, 6, 7, 0]);
+    assert_eq!(sizes(&market), (0, 0, 0));
+    market.delete().expect("delete");
+}
+
+#[test]
+fn unknown_ids_and_spent_carts_are_refused_with_the_products() {
+    let market = market("batch-unknown", 2);
+    let other = self::market("batch-unknown-other", 2);
+    let foreign = other.register_producer().expect("register");
+    match market.publish_many(foreign, teas(0..2)) {
+        Err(PublishError::UnknownProducer(rest)) => assert_eq!(rest, teas(0..2)),
+        other => panic!("expected UnknownProducer, got {other:?}"),
+    }
+    let cart = market.new_cart().expect("cart");
+    market.place_order(cart).expect("open");
+    assert!(matches!(
+        market.add_many_to_cart(cart, &item("tea", 0), 1),
+        Err(AddError::UnknownCart)
+    ));
+    assert!(matches!(
+        market.add_many_to_cart_timeout(cart, &item("tea", 0), 1, LONG),
+        Err(AddError::UnknownCart)
+    ));
+    assert!(matches!(
+        market.add_many_to_cart(other.new_cart().expect("cart"), &item("tea", 0), 1),
+        Err(AddError::UnknownCart)
+    ));
+    market.delete().expect("delete");
+    other.delete().expect("delete");
+}
+
+#[test]
+fn batches_through_a_small_capacity_conserve_every_item() {
+    const PRODUCERS: u32 = 3;
+    const PER_PRODUCER: u32 = 300;
+    const CART: usize = 7;
+    let market = market("batch-conserve", 4);
+    let total = (PRODUCERS * PER_PRODUCER) as usize;
+    let ordered: Vec<Item> = thread::scope(|s| {
+        for p in 0..PRODUCERS {
+            let market = &market;
+            s.spawn(move || {
+                let producer = market.register_producer().expect("register");
+                let serials: Vec<u32> = (p * PER_PRODUCER..(p + 1) * PER_PRODUCER).collect();
+                // Batches larger than the capacity: each waits for room part of the way.
+                for chunk in serials.chunks(10) {
+                    let batch = chunk.iter().map(|&serial| item("tea", serial)).collect();
+                    market
+                        .publish_many_timeout(producer, batch, LONG)
+                        .expect("consumers make room in time");
+                }
+            });
+        }
+        let consumer = s.spawn(|| {
+            let mut ordered = Vec::with_capacity(total);
+            while ordered.len() < total {
+                let cart = market.new_cart().expect("cart");
+                let wanted = CART.min(total - ordered.len());
+                let added = market
+                    .add_many_to_cart_timeout(cart, &item("tea", 0), wanted, LONG)
+                    .expect("open");
+                assert_eq!(added, wanted, "producers publish in time");
+                ordered.extend(market.place_order(cart).expect("open"));
+            }
+            ordered
+        });
+        consumer.join().expect("the consumer panicked")
+    });
+    let mut serials: Vec<u32> = ordered.iter().map(|item| item.serial).collect();
+    // Each producer's items arrive in the order it published them.
+    for p in 0..PRODUCERS {
+        let range = p * PER_PRODUCER..(p + 1) * PER_PRODUCER;
+        let own: Vec<u32> = serials
+            .iter()
+            .copied()
+            .filter(|s| range.contains(s))
+            .collect();
+        assert!(own.is_sorted(), "producer {p}'s items out of order");
+    }
+    serials.sort_unstable();
+    assert_eq!(serials, (0..PRODUCERS * PER_PRODUCER).collect::<Vec<_>>());
+    assert_eq!(sizes(&market), (0, 0, 0));
+    market.delete().expect("delete");
+}
+
+/// A server of the test's own, so the count of blocked clients is the test's waiters only.
+fn own_market(server: &RedisServer, capacity: usize) -> RedisMarketplace<Item> {
+    RedisMarketplace::connect(&server.url(), "waits", capacity).expect("connect")
+}
+
+#[test]
+fn a_batch_wakes_every_waiter_it_makes_room_or_items_for() {
+    let server = RedisServer::start();
+    let market = own_market(&server, 2);
+    let mut watch = watch(&server);
+    let producer = market.register_producer().expect("register");
+
+    // Two threads publish for one full producer; one batch add frees both places, so both
+    // wake (a single wake-up would leave one asleep until its round ends).
+    market.publish_many(producer, teas(0..2)).expect("room");
+    let cart = market.new_cart().expect("cart");
+    thread::scope(|s| {
+        let waiters: Vec<_> = (0..2)
+            .map(|w| {
+                let market = &market;
+                s.spawn(move || {
+                    market
+                        .publish_timeout(producer, item("tea", 10 + w), LONG)
+                        .expect("room made");
+                    Instant::now()
+                })
+            })
+            .collect();
+        until_blocked(&mut watch, 2);
+        let freed_at = Instant::now();
+        assert_eq!(
+            market
+                .add_many_to_cart(cart, &item("tea", 0), 2)
+                .expect("open"),
+            2
+        );
+        for waiter in waiters {
+            let woke = waiter.join().expect("waiter") - freed_at;
+            assert!(
+                woke < PROMPT,
+                "a producer woke {woke:?} after the room was made"
+            );
+        }
+    });
+
+    // Three consumers wait for coffee; one batch of three serves them all.
+    let carts: Vec<_> = (0..3).map(|_| market.new_cart().expect("cart")).collect();
+    let roaster = market.register_producer().expect("register");
+    thread::scope(|s| {
+        let waiters: Vec<_> = carts
+            .iter()
+            .map(|&cart| {
+                let market = &market;
+                s.spawn(move || {
+                    market
+                        .add_to_cart_timeout(cart, &item("coffee", 0), LONG)
+                        .expect("published");
+                    Instant::now()
+                })
+            })
+            .collect();
+        until_blocked(&mut watch, 3);
+        let published_at = Instant::now();
+        let coffees = (0..3).map(|serial| item("coffee", serial)).collect();
+        // Capacity 2: the third waits for a consumer to take one.
+        market
+            .publish_many_timeout(roaster, coffees, LONG)
+            .expect("consumers take");
+        for waiter in waiters {
+            let woke = waiter.join().expect("waiter") - published_at;
+            assert!(woke < PROMPT, "a consumer woke {woke:?} after the publish");
+        }
+    });
+    assert_eq!(sizes(&market), (2, 5, 4));
+}
+
+#[test]
+fn closing_ends_batch_waits_with_what_they_moved() {
+    let server = RedisServer::start();
+    let market = own_market(&server, 2);
+    let mut watch = watch(&server);
+    let grower = market.register_producer().expect("register");
+    let roaster = market.register_producer().expect("register");
+    market.publish(grower, item("tea", 0)).expect("room");
+    market.publish(roaster, item("coffee", 0)).expect("room");
+    let cart = market.new_cart().expect("cart");
+    thread::scope(|s| {
+        // Takes the one coffee, then waits for two more.
+        let adder = s.spawn(|| market.add_many_to_cart_timeout(cart, &item("coffee", 0), 3, LONG));
+        // Publishes tea 1 in the last place, then waits for room for tea 2.
+        let publisher = s.spawn(|| market.publish_many_timeout(grower, teas(1..3), LONG));
+        until_blocked(&mut watch, 2);
+        market.close().expect("close");
+        assert_eq!(adder.join().expect("adder").expect("open"), 1);
+        match publisher.join().expect("publisher") {
+            Err(PublishError::Full(rest)) => assert_eq!(rest, [item("tea", 2)]),
+            other => panic!("expected Full with tea 2, got {other:?}"),
+        }
+    });
+    assert_eq!(market.shelf_len(grower).expect("shelf"), Some(2));
+    assert_eq!(sizes(&market), (2, 1, 1));
+}
