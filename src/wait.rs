@@ -157,12 +157,15 @@ pub(crate) fn block_until<'w, T>(
     if let Attempt::Done(value) = next {
         return Some(value);
     }
-    for retry in retries() {
-        retry.pause();
-        next = attempt();
-        if let Attempt::Done(value) = next {
-            return Some(value);
+    let retried = retry_before_sleeping(|| match attempt() {
+        Attempt::Done(value) => Some(value),
+        waiting => {
+            next = waiting;
+            None
         }
+    });
+    if retried.is_some() {
+        return retried;
     }
     let mut seat = Seat::new();
     loop {
@@ -250,42 +253,26 @@ impl Drop for Registration<'_> {
     }
 }
 
-/// The retries of a blocking waiter before it sleeps (see the module docs): a few spaced
-/// out by spinning, then a few after yielding. Both phases are bounded.
-fn retries() -> impl Iterator<Item = Retry> {
-    std::iter::repeat_n(Retry::Spin, SPIN_ATTEMPTS as usize).chain(std::iter::repeat_n(
-        Retry::Yield,
-        YIELDS_BEFORE_SLEEP as usize,
-    ))
-}
-
-/// One retry: how to pause before it.
-#[derive(Clone, Copy)]
-enum Retry {
-    Spin,
-    Yield,
-}
-
-impl Retry {
-    fn pause(self) {
-        match self {
-            Retry::Spin => {
-                for _ in 0..SPINS_BETWEEN_ATTEMPTS {
-                    spin_hint();
-                }
-            }
-            Retry::Yield => yield_now(),
+/// Retries `attempt` as a blocking waiter does before it goes to sleep (see the module
+/// docs): a few times spaced out by spinning, then a few times after yielding, both phases
+/// bounded; `None` if no retry succeeded. (The one-lock baseline waits this way too, to
+/// compare like with like.)
+pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..SPIN_ATTEMPTS {
+        for _ in 0..SPINS_BETWEEN_ATTEMPTS {
+            spin_hint();
+        }
+        if let Some(value) = attempt() {
+            return Some(value);
         }
     }
-}
-
-/// Retries `attempt` as a blocking waiter does before it goes to sleep; `None` if no retry
-/// succeeded. (The one-lock baseline waits this way too, to compare like with like.)
-pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
-    retries().find_map(|retry| {
-        retry.pause();
-        attempt()
-    })
+    for _ in 0..YIELDS_BEFORE_SLEEP {
+        yield_now();
+        if let Some(value) = attempt() {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// The wake-up protocol on its own: a change that is a plain relaxed write, made before
