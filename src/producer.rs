@@ -1,83 +1,162 @@
 //! A producer's share of the marketplace: how many of its items are on sale, and the
 //! publishers waiting for room.
 //!
-//! Invariants (per producer):
-//! - `on_sale` counts the producer's items that are on a product shelf or being put there or
-//!   taken off it: an item is counted *before* it becomes visible on its shelf and
-//!   uncounted only *after* it has left it, so `on_sale >= items visible on shelves` at every
-//!   moment and an uncount never finds zero;
-//! - a publish counts its item only while `on_sale < capacity`, so the producer's own
-//!   publishes never take it above capacity; items returned from carts are always counted,
-//!   and may take it above, until consumers have taken enough.
+//! The count of items on sale is `counted - uncounted`, two totals that only grow:
+//! publishers (and returns) add to `counted`, consumers taking an item add to `uncounted`.
+//! Split this way, a publisher with room never touches the line consumers write: it checks
+//! the capacity against the last `uncounted` any publisher read (`uncounted_seen`, never
+//! more than the real one, so the check errs only towards "full") and reads `uncounted`
+//! itself only when that check says full. Read apart, the two totals can make a count the
+//! producer never had (publishes and takes landing between the reads), so whoever reads
+//! `uncounted` re-reads `counted` and trusts the difference only when `counted` stood
+//! still across the read. The totals are `usize`: at a billion items a second a 64-bit total
+//! lasts 584 years.
 //!
-//! The count needs no lock and no queue of tokens: one atomic read-modify-write per publish
-//! and one per take, whatever the capacity, so any capacity costs nothing to allocate.
+//! Invariants (per producer):
+//! - `counted - uncounted` counts the producer's items that are on a product shelf or being
+//!   put there or taken off it: an item is counted *before* it becomes visible on its shelf
+//!   and uncounted only *after* it has left it, so the difference is never below the items
+//!   visible on shelves and `uncounted <= counted` at every moment;
+//! - a publish counts its item only while `counted - uncounted < capacity`, so the
+//!   producer's own publishes never take it above capacity; items returned from carts are
+//!   always counted, and may take it above, until consumers have taken enough;
+//! - `uncounted_seen <= uncounted`.
+//!
+//! No lock and no queue of tokens: one atomic read-modify-write per publish and one per
+//! take, whatever the capacity, so any capacity costs nothing to allocate.
 
 use crate::sync::{AtomicUsize, CachePadded, Ordering};
 use crate::wait::Waiters;
 
 /// One registered producer.
 pub(crate) struct Producer {
-    /// Items of this producer on sale (see the module invariants). Padded: publishers and
-    /// consumers of other producers must not share its cache line.
-    on_sale: CachePadded<AtomicUsize>,
-    /// Publishers blocked until `on_sale` drops below capacity.
+    /// The publishers' line: written by publishes (and returns), read by reports.
+    publishing: CachePadded<Publishing>,
+    /// Items ever uncounted: taken into carts, or reserved and then not published. Written
+    /// by consumers; read by a publisher only when `uncounted_seen` says full. Padded: the
+    /// consumers' line, apart from the publishers'.
+    uncounted: CachePadded<AtomicUsize>,
+    /// Publishers blocked until the count drops below capacity.
     pub(crate) room: Waiters,
+}
+
+struct Publishing {
+    /// Items ever counted onto sale: publishes and returns.
+    counted: AtomicUsize,
+    /// The last value of `uncounted` a publisher read.
+    uncounted_seen: AtomicUsize,
 }
 
 impl Producer {
     pub(crate) fn new() -> Self {
         Self {
-            on_sale: CachePadded::new(AtomicUsize::new(0)),
+            publishing: CachePadded::new(Publishing {
+                counted: AtomicUsize::new(0),
+                uncounted_seen: AtomicUsize::new(0),
+            }),
+            uncounted: CachePadded::new(AtomicUsize::new(0)),
             room: Waiters::new(),
         }
     }
 
     /// Counts an item about to be published; false when the producer is at capacity.
     pub(crate) fn try_reserve(&self, capacity: usize) -> bool {
-        // Ordering: `Acquire`, paired with `release`'s `Release`: a publish that counts
-        // on a unit freed by a take happens after that take's pop, so it can never see the
-        // taken item still on its shelf beside its own (the capacity bound holds for what
-        // any thread sees, at every moment). A waiting publisher's attempt is ordered after
-        // its registration by the fence in `wait`.
-        let mut on_sale = self.on_sale.load(Ordering::Acquire);
-        while on_sale < capacity {
-            // Ordering: `Acquire` on both outcomes, as the load above.
-            match self.on_sale.compare_exchange_weak(
-                on_sale,
-                on_sale + 1,
-                Ordering::Acquire,
-                Ordering::Acquire,
+        let publishing = &*self.publishing;
+        // Ordering: `Acquire`, paired with the `Release` store below: a publisher that
+        // counts on room another publisher saw freed happens after the take that freed it.
+        let mut uncounted = publishing.uncounted_seen.load(Ordering::Acquire);
+        // Ordering: the compare-exchange below re-checks the value; publishers of one
+        // producer order among themselves through it.
+        let mut counted = publishing.counted.load(Ordering::Relaxed);
+        loop {
+            if counted - uncounted >= capacity {
+                // Ordering: `Acquire`, paired with `release`'s `Release`: a publish that
+                // counts on a unit freed by a take happens after that take's pop, so it can
+                // never see the taken item still on its shelf beside its own (the capacity
+                // bound holds for what any thread sees, at every moment). A waiting
+                // publisher's attempt is ordered after its registration by the fence in
+                // `wait`.
+                let fresh = self.uncounted.load(Ordering::Acquire);
+                // Ordering: read after `fresh`'s `Acquire`, so it includes the count of
+                // every item `fresh` has uncounted.
+                let recounted = publishing.counted.load(Ordering::Relaxed);
+                if recounted != counted {
+                    // Another publisher (or a return) counted meanwhile: `counted - fresh`
+                    // may be a count the producer never had. Look again.
+                    counted = recounted;
+                    continue;
+                }
+                // `counted` stood still across the read of `fresh`: the two make a count
+                // the producer had at that read.
+                if counted - fresh >= capacity {
+                    return false;
+                }
+                uncounted = fresh;
+                // Ordering: `Release`, so a publisher that acquires this value happens
+                // after the takes it counts (see the load at the top). A racing publisher
+                // may store an older value: it is still a past value of `uncounted`, which
+                // only makes later checks read `uncounted` sooner.
+                publishing.uncounted_seen.store(fresh, Ordering::Release);
+            }
+            // Ordering: only the count matters here; what the publish may see of takes was
+            // acquired above.
+            match publishing.counted.compare_exchange_weak(
+                counted,
+                counted + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
             ) {
                 Ok(_) => return true,
-                Err(current) => on_sale = current,
+                Err(current) => counted = current,
             }
         }
-        false
     }
 
     /// Counts an item coming back from a cart. Never fails.
     pub(crate) fn record_return(&self) {
         // Ordering: a return frees no room, so no waiter needs to see it; the count itself
         // is exact under any ordering.
-        self.on_sale.fetch_add(1, Ordering::Relaxed);
+        self.publishing.counted.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Uncounts an item that has just left its shelf for a cart, and wakes a publisher
-    /// waiting for room.
+    /// Uncounts an item that has just left its shelf for a cart (or a reservation that was
+    /// not used), and wakes a publisher waiting for room.
     pub(crate) fn release(&self) {
         // Ordering: `Release`, so a publish that counts on this unit happens after the pop
         // that freed it (see `try_reserve`); `notify_one` fences before it reads the
-        // registrations. The count cannot underflow: the item's count was made before the
-        // item was pushed, and the taker's pop synchronised with that push, so the increment
-        // comes first in the count's modification order.
-        self.on_sale.fetch_sub(1, Ordering::Release);
+        // registrations. The item was counted before it was pushed, and the taker's pop
+        // synchronised with that push, so `uncounted` never passes `counted`.
+        self.uncounted.fetch_add(1, Ordering::Release);
         self.room.notify_one();
     }
 
     /// Items of this producer on sale now (a snapshot).
+    ///
+    /// The two totals are read apart, so the count is taken as a count the producer had
+    /// when `uncounted` was read: `counted` read before and after it agrees. Under a
+    /// steady stream of publishes that may take a few tries; after [`SNAPSHOT_TRIES`] it
+    /// settles for a lower bound of that count.
     pub(crate) fn on_sale(&self) -> usize {
-        // Ordering: a snapshot for reports; nothing is derived from it.
-        self.on_sale.load(Ordering::Relaxed)
+        let publishing = &*self.publishing;
+        // Ordering: a snapshot; the `Acquire` below orders the second read.
+        let mut counted = publishing.counted.load(Ordering::Relaxed);
+        for _ in 0..SNAPSHOT_TRIES {
+            // Ordering: `Acquire`, so the read of `counted` after it includes the count of
+            // every item this read sees uncounted: the difference below never goes below
+            // zero.
+            let uncounted = self.uncounted.load(Ordering::Acquire);
+            // Ordering: as above.
+            let recounted = publishing.counted.load(Ordering::Relaxed);
+            if recounted == counted {
+                return counted - uncounted;
+            }
+            counted = recounted;
+        }
+        // Ordering: as above; `counted` was read before this, so it is at most the count of
+        // publishes when `uncounted` was read, and the difference at most the count then.
+        counted.saturating_sub(self.uncounted.load(Ordering::Acquire))
     }
 }
+
+/// Tries at an exact snapshot in [`Producer::on_sale`] before settling for a lower bound.
+const SNAPSHOT_TRIES: usize = 64;

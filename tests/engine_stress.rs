@@ -669,6 +669,45 @@ fn threads_sharing_a_producer_id_never_exceed_its_capacity() {
     });
 }
 
+/// Threads sharing one producer id, each publishing an item and taking it back again and
+/// again: at most one item per thread is on sale, below the capacity, so no publish may be
+/// refused. A publisher's check for room races the others' publishes and takes (a check
+/// that put takes counted after its own read of the publishes against them would see more
+/// takes than publishes and say `Full`).
+#[test]
+fn threads_sharing_a_producer_id_are_never_refused_below_capacity() {
+    let _turn = one_at_a_time();
+    const THREADS: usize = 4;
+    let rounds = scaled(500_000);
+    let market = Marketplace::<u32>::new(THREADS + 1);
+    let producer = market.register_producer();
+    let refused = AtomicU64::new(0);
+    thread::scope(|s| {
+        for me in 0..THREADS as u32 {
+            let (market, refused) = (&market, &refused);
+            s.spawn(move || {
+                let cart = market.new_cart();
+                for _ in 0..rounds {
+                    match market.publish(producer, me) {
+                        Ok(()) => market.add_to_cart(cart, &me).expect("just published"),
+                        Err(PublishError::Full(_)) => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(other) => panic!("{other:?}"),
+                    }
+                }
+                market.place_order(cart).expect("open");
+            });
+        }
+    });
+    assert_eq!(
+        refused.load(Ordering::Relaxed),
+        0,
+        "publishes refused with room"
+    );
+    assert_eq!(market.shelf_len(producer), Some(0));
+}
+
 /// A blocking handoff whose waits have a minute of patience, so a lost wake-up cannot pass
 /// for a timeout: every publish and every add must succeed, and the counts must be exact.
 /// A watchdog fails the test if the run does not end within half that time, which a lost
