@@ -152,10 +152,25 @@ impl Marketplace {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The equality class of `product`, pinned; `None` when no equal product is alive and
-    /// `create` is false. With `create`, a new class is made if needed. Raises what the
-    /// product's `__hash__` or `__eq__` raise (`TypeError` for an unhashable product).
-    fn class_of(
+    /// The equality class of `product`, pinned until the guard is dropped (or kept); `None`
+    /// when no equal product is alive and `create` is false. With `create`, a new class is
+    /// made if needed. Raises what the product's `__hash__` or `__eq__` raise (`TypeError`
+    /// for an unhashable product).
+    fn class_of<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        product: &Bound<'_, PyAny>,
+        create: bool,
+    ) -> PyResult<Option<PinGuard<'a, 'py>>> {
+        Ok(self.pin_class(py, product, create)?.map(|pin| PinGuard {
+            market: self,
+            py,
+            pin: Some(pin),
+        }))
+    }
+
+    /// [`class_of`](Self::class_of)'s pin, unguarded.
+    fn pin_class(
         &self,
         py: Python<'_>,
         product: &Bound<'_, PyAny>,
@@ -257,11 +272,6 @@ impl Marketplace {
         let pin = self
             .class_of(py, product, true)?
             .expect("a class is made when missing");
-        let pin = PinGuard {
-            market: self,
-            py,
-            pin: Some(pin),
-        };
         let handle = self.state(py).keep_object(product.clone().unbind())?;
         let key = Key {
             slot: pin.slot(),
@@ -328,11 +338,6 @@ impl Marketplace {
         let Some(pin) = self.class_of(py, product, wait != Wait::No)? else {
             return Ok(false);
         };
-        let pin = PinGuard {
-            market: self,
-            py,
-            pin: Some(pin),
-        };
         let probe = Key::probe(pin.slot());
         match self.engine.add_to_cart(cart, &probe) {
             Ok(()) => Ok(true),
@@ -383,11 +388,6 @@ impl Marketplace {
         };
         let Some(pin) = self.class_of(py, product, false)? else {
             return Ok(false);
-        };
-        let pin = PinGuard {
-            market: self,
-            py,
-            pin: Some(pin),
         };
         Ok(self
             .engine
@@ -609,11 +609,6 @@ impl Marketplace {
         let _active = Active::enter(py);
         let Some(pin) = self.class_of(py, product, false)? else {
             return Ok(0);
-        };
-        let pin = PinGuard {
-            market: self,
-            py,
-            pin: Some(pin),
         };
         Ok(self.engine.available(&Key::probe(pin.slot())))
     }
