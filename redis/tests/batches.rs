@@ -377,3 +377,26 @@ fn closing_ends_batch_waits_with_what_they_moved() {
     assert_eq!(market.shelf_len(grower).expect("shelf"), Some(2));
     assert_eq!(sizes(&market), (2, 1, 1));
 }
+
+/// A batch far larger than what one Lua call can take as arguments (about 8,000): the
+/// scripts push in slices, so any size goes through whole.
+#[test]
+fn a_batch_of_twenty_thousand_goes_through_whole() {
+    const COUNT: u32 = 20_000;
+    let market = market("batch-large", COUNT as usize);
+    let producer = market.register_producer().expect("register");
+    // Display, not Debug: the error would carry all 20,000 products.
+    if let Err(error) = market.publish_many(producer, teas(0..COUNT)) {
+        panic!("publish_many: {error}");
+    }
+    assert_eq!(sizes(&market), (COUNT as usize, 0, 0));
+    let cart = market.new_cart().expect("cart");
+    let added = market
+        .add_many_to_cart(cart, &item("tea", 0), COUNT as usize)
+        .expect("open");
+    assert_eq!(added, COUNT as usize);
+    let order = market.place_order(cart).expect("open");
+    assert!(order == teas(0..COUNT), "not every item, or not in order");
+    assert_eq!(sizes(&market), (0, 0, 0));
+    market.delete().expect("delete");
+}
