@@ -241,3 +241,46 @@ plain_error!(RemoveError {
 plain_error!(OrderError {
     UnknownCart => "no such cart"
 });
+
+/// Why [`add_many_to_cart_timeout`](crate::RedisMarketplace::add_many_to_cart_timeout)
+/// stopped short of its count: the error that stopped it, and how many items it had moved
+/// into the cart before (they stay there).
+#[derive(Debug)]
+pub struct AddManyError {
+    added: usize,
+    error: AddError,
+}
+
+impl AddManyError {
+    pub(crate) fn new(added: usize, error: AddError) -> Self {
+        AddManyError { added, error }
+    }
+
+    /// How many items the call had moved into the cart before the error.
+    pub fn added(&self) -> usize {
+        self.added
+    }
+
+    /// The error that stopped it: `UnknownCart` (the cart was ordered meanwhile, with the
+    /// items moved so far) or `Connection`.
+    pub fn error(&self) -> &AddError {
+        &self.error
+    }
+
+    /// The error, without the count.
+    pub fn into_error(self) -> AddError {
+        self.error
+    }
+}
+
+impl fmt::Display for AddManyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (after adding {} items)", self.error, self.added)
+    }
+}
+
+impl Error for AddManyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.error)
+    }
+}

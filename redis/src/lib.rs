@@ -32,7 +32,9 @@ mod wait;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
-pub use error::{AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError};
+pub use error::{
+    AddError, AddManyError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError,
+};
 pub use ids::{CartId, ProducerId};
 pub use market::{DEFAULT_RETRY_FOR, MAX_CAPACITY, RedisMarketplace};
 pub use marketplace::Stats;

@@ -211,7 +211,7 @@ fn unknown_ids_and_spent_carts_are_refused_with_the_products() {
     ));
     assert!(matches!(
         market.add_many_to_cart_timeout(cart, &item("tea", 0), 1, LONG),
-        Err(AddError::UnknownCart)
+        Err(error) if error.added() == 0 && matches!(error.error(), AddError::UnknownCart)
     ));
     assert!(matches!(
         market.add_many_to_cart(other.new_cart().expect("cart"), &item("tea", 0), 1),
@@ -399,4 +399,76 @@ fn a_batch_of_twenty_thousand_goes_through_whole() {
     assert!(order == teas(0..COUNT), "not every item, or not in order");
     assert_eq!(sizes(&market), (0, 0, 0));
     market.delete().expect("delete");
+}
+
+/// A count no list can hold (`usize::MAX`: "as many as there are") takes what is on sale.
+#[test]
+fn a_count_past_any_list_takes_every_item_on_sale() {
+    let market = market("batch-all", 4);
+    let producer = market.register_producer().expect("register");
+    market.publish_many(producer, teas(0..3)).expect("room");
+    let cart = market.new_cart().expect("cart");
+    let added = market
+        .add_many_to_cart(cart, &item("tea", 0), usize::MAX)
+        .expect("open");
+    assert_eq!(added, 3);
+    assert_eq!(market.place_order(cart).expect("open"), teas(0..3));
+    market.delete().expect("delete");
+}
+
+/// A publish takes places a batch of takes rang a token for each: the tokens go with them,
+/// so no publisher is later woken for a place that is gone.
+#[test]
+fn a_publish_takes_the_wake_up_tokens_of_the_places_it_fills() {
+    let market = market("batch-room-tokens", 2);
+    let producer = market.register_producer().expect("register");
+    let mut watch = watch(shared_server());
+    let room = format!(
+        "marketplace:{{{}}}:room:{}",
+        market.name(),
+        producer.index()
+    );
+    let tokens = |watch: &mut redis::Connection| -> u64 {
+        redis::cmd("LLEN").arg(&room).query(watch).expect("LLEN")
+    };
+    market.publish_many(producer, teas(0..2)).expect("room");
+    let cart = market.new_cart().expect("cart");
+    assert_eq!(
+        market
+            .add_many_to_cart(cart, &item("tea", 0), 2)
+            .expect("open"),
+        2
+    );
+    assert_eq!(tokens(&mut watch), 2, "a token per place freed");
+    market.publish(producer, item("tea", 2)).expect("room");
+    assert_eq!(tokens(&mut watch), 1, "one place left");
+    market.publish_many(producer, teas(3..4)).expect("room");
+    assert_eq!(tokens(&mut watch), 0, "no place left");
+    market.delete().expect("delete");
+}
+
+/// A batch wait that fails after moving items says how many it moved: here the cart is
+/// ordered (with the item moved so far) while the wait sleeps for more.
+#[test]
+fn a_batch_wait_that_fails_says_how_many_it_had_added() {
+    let server = RedisServer::start();
+    let market = own_market(&server, 2);
+    let mut watch = watch(&server);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 0)).expect("room");
+    let cart = market.new_cart().expect("cart");
+    thread::scope(|s| {
+        let adder = s.spawn(|| market.add_many_to_cart_timeout(cart, &item("tea", 0), 3, LONG));
+        until_blocked(&mut watch, 1);
+        assert_eq!(market.place_order(cart).expect("open"), [item("tea", 0)]);
+        // The next arrival wakes the adder, whose cart is gone.
+        market.publish(producer, item("tea", 1)).expect("room");
+        let error = adder
+            .join()
+            .expect("adder")
+            .expect_err("the cart was ordered");
+        assert_eq!(error.added(), 1);
+        assert!(matches!(error.error(), AddError::UnknownCart));
+    });
+    assert_eq!(market.available(&item("tea", 0)).expect("available"), 1);
 }

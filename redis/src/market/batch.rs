@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::RedisMarketplace;
-use crate::error::{AddError, ConnectionError, PublishError};
+use crate::error::{AddError, AddManyError, ConnectionError, PublishError};
 use crate::ids::{CartId, ProducerId};
 use crate::product::CanonicalKey;
 
@@ -78,13 +78,15 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let room = format!("{}room:{}", self.prefix, producer.index);
         let mut published = 0;
         loop {
-            let mut args = Vec::with_capacity(1 + 2 * (encoded.len() - published));
+            // No call can publish more than the capacity: sending more would only send the
+            // rest again on the next call of a wait.
+            let asked = (encoded.len() - published).min(self.capacity);
+            let mut args = Vec::with_capacity(1 + 2 * asked);
             args.push(index.as_str());
-            for (key, payload) in &encoded[published..] {
+            for (key, payload) in &encoded[published..published + asked] {
                 args.push(key);
                 args.push(payload);
             }
-            let asked = encoded.len() - published;
             let script = &self.scripts.publish_many;
             let moved = match self.move_many("publish_many", script, &args, asked) {
                 Ok(Some(moved)) => moved,
@@ -122,6 +124,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 
     /// Moves up to `count` of the oldest items on sale equal to `product` into `cart`, in
     /// one call; how many it moved (fewer than `count` when fewer were on sale).
+    /// `usize::MAX` takes every one on sale. Needs Redis 6.2 or later (`LPOP` with a count).
     pub fn add_many_to_cart(
         &self,
         cart: CartId,
@@ -129,6 +132,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         count: usize,
     ) -> Result<usize, AddError> {
         self.add_many_until(cart, product, count, None)
+            .map_err(AddManyError::into_error)
     }
 
     /// Like [`add_many_to_cart`](Self::add_many_to_cart), but waits up to `timeout` for
@@ -136,14 +140,15 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// the server, not polling); how many it moved, fewer than `count` when the time passes
     /// or the market is closed first. `Duration::MAX` waits as long as it takes.
     ///
-    /// On `Connection`, the items of earlier calls of this wait are in the cart.
+    /// An error after some items were moved (the cart ordered meanwhile, or the server
+    /// lost past the retries) says how many: [`AddManyError::added`].
     pub fn add_many_to_cart_timeout(
         &self,
         cart: CartId,
         product: &P,
         count: usize,
         timeout: Duration,
-    ) -> Result<usize, AddError> {
+    ) -> Result<usize, AddManyError> {
         let deadline = Instant::now().checked_add(timeout);
         self.add_many_until(cart, product, count, Some(deadline))
     }
@@ -155,24 +160,30 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         product: &P,
         count: usize,
         wait: Option<Option<Instant>>,
-    ) -> Result<usize, AddError> {
+    ) -> Result<usize, AddManyError> {
         if cart.market != self.tag {
-            return Err(AddError::UnknownCart);
+            return Err(AddManyError::new(0, AddError::UnknownCart));
         }
         let serial = cart.serial.to_string();
         let key = product.canonical_key();
         let arrivals = format!("{}bell:{key}", self.prefix);
         let mut added = 0;
         loop {
-            let wanted = (count - added).to_string();
-            let moved = self
-                .move_many(
-                    "add_many_to_cart",
-                    &self.scripts.add_many_to_cart,
-                    &[&serial, &key, &wanted],
-                    count - added,
-                )?
-                .ok_or(AddError::UnknownCart)?;
+            // A Redis list holds fewer than 2^32 items, and a larger count would reach the
+            // server as a float.
+            let asked = (count - added).min(u32::MAX as usize);
+            let wanted = asked.to_string();
+            let script = &self.scripts.add_many_to_cart;
+            let moved = match self.move_many(
+                "add_many_to_cart",
+                script,
+                &[&serial, &key, &wanted],
+                asked,
+            ) {
+                Ok(Some(moved)) => moved,
+                Ok(None) => return Err(AddManyError::new(added, AddError::UnknownCart)),
+                Err(error) => return Err(AddManyError::new(added, error.into())),
+            };
             added += moved.count;
             if added == count {
                 return Ok(added);
@@ -183,8 +194,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 }
                 _ => return Ok(added),
             };
-            self.bell("add_many_to_cart_timeout", arrivals.clone())
-                .wait(deadline)?;
+            if let Err(error) = self
+                .bell("add_many_to_cart_timeout", arrivals.clone())
+                .wait(deadline)
+            {
+                return Err(AddManyError::new(added, error.into()));
+            }
         }
     }
 

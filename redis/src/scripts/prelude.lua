@@ -46,8 +46,17 @@ local function push_all(side, list, values)
   return length
 end
 
--- Keeps at most `count` tokens on a doorbell list, one per waiter that may succeed now,
--- after pushing `tokens` (1 unless given): one per item or place the caller made available.
+-- Keeps at most `count` tokens on a doorbell list: one per waiter that may succeed now.
+local function trim(bell, count)
+  if count > 0 then
+    redis.call('LTRIM', bell, 0, count - 1)
+  else
+    redis.call('DEL', bell)
+  end
+end
+
+-- Pushes `tokens` (1 unless given) on a doorbell, one per item or place the caller made
+-- available, keeping at most `count`.
 local function ring(bell, count, tokens)
   tokens = math.min(tokens or 1, count)
   if tokens > 0 then
@@ -57,10 +66,10 @@ local function ring(bell, count, tokens)
     end
     -- Trimming is needed only past the count; most rings stay within it.
     if push_all('LPUSH', bell, ones) > count then
-      redis.call('LTRIM', bell, 0, count - 1)
+      trim(bell, count)
     end
   else
-    redis.call('DEL', bell)
+    trim(bell, count)
   end
 end
 

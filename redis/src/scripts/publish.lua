@@ -8,10 +8,13 @@ if producer < 0 or producer >= tonumber(figures[1]) then
 end
 local shelf = prefix .. 'shelf'
 local held = tonumber(redis.call('HGET', shelf, producer) or '0')
-if held >= tonumber(figures[2]) then
+local limit = tonumber(figures[2])
+if held >= limit then
   return finish({'full', closed() and 1 or 0})
 end
 redis.call('HINCRBY', shelf, producer, 1)
+-- The place is taken: a token left for it would wake a publisher for nothing.
+trim(prefix .. 'room:' .. producer, limit - held - 1)
 redis.call('HINCRBY', meta, 'on_shelves', 1)
 local queue = prefix .. 'q:' .. key
 local on_sale = redis.call('RPUSH', queue, producer .. '|' .. payload)

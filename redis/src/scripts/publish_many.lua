@@ -12,6 +12,8 @@ local offered = (#ARGV - 4) / 2
 local count = math.max(0, math.min(offered, room))
 if count > 0 then
   redis.call('HINCRBY', shelf, producer, count)
+  -- The places are taken: tokens left for them would wake publishers for nothing.
+  trim(prefix .. 'room:' .. producer, room - count)
   redis.call('HINCRBY', meta, 'on_shelves', count)
   -- One push and one ring per product, in the order the products first appear.
   local keys, entries = {}, {}
