@@ -9,8 +9,9 @@
 //! itself only when that check says full. Read apart, the two totals can make a count the
 //! producer never had (publishes and takes landing between the reads), so whoever reads
 //! `uncounted` re-reads `counted` and trusts the difference only when `counted` stood
-//! still across the read. The totals are `usize`: at a billion items a second a 64-bit total
-//! lasts 584 years.
+//! still across the read. The totals may wrap around (`usize` on a 32-bit target passes
+//! its maximum after 4 billion publishes): every difference is taken modulo the word size,
+//! which gives the count whatever the totals, since it is far below the word's range.
 //!
 //! Invariants (per producer):
 //! - `counted - uncounted` counts the producer's items that are on a product shelf or being
@@ -65,30 +66,34 @@ impl Producer {
         // Ordering: `Acquire`, paired with the `Release` store below: a publisher that
         // counts on room another publisher saw freed happens after the take that freed it.
         let mut uncounted = publishing.uncounted_seen.load(Ordering::Acquire);
-        // Ordering: the compare-exchange below re-checks the value; publishers of one
-        // producer order among themselves through it.
+        // Ordering: read after the `Acquire` above, so it includes the count of every item
+        // `uncounted` has uncounted (each count comes before its item's push, and that before
+        // the pop and the uncount): the difference is a count, never below zero. The
+        // compare-exchange below re-checks the value itself.
         let mut counted = publishing.counted.load(Ordering::Relaxed);
         loop {
-            if counted - uncounted >= capacity {
+            if held(counted, uncounted) >= capacity {
                 // Ordering: `Acquire`, paired with `release`'s `Release`: a publish that
                 // counts on a unit freed by a take happens after that take's pop, so it can
                 // never see the taken item still on its shelf beside its own (the capacity
                 // bound holds for what any thread sees, at every moment). A waiting
                 // publisher's attempt is ordered after its registration by the fence in
-                // `wait`.
+                // `Waiters::listen`.
                 let fresh = self.uncounted.load(Ordering::Acquire);
                 // Ordering: read after `fresh`'s `Acquire`, so it includes the count of
                 // every item `fresh` has uncounted.
                 let recounted = publishing.counted.load(Ordering::Relaxed);
                 if recounted != counted {
                     // Another publisher (or a return) counted meanwhile: `counted - fresh`
-                    // may be a count the producer never had. Look again.
+                    // may be a count the producer never had. Look again, against `fresh`
+                    // (which `recounted` includes the counts of).
                     counted = recounted;
+                    uncounted = fresh;
                     continue;
                 }
                 // `counted` stood still across the read of `fresh`: the two make a count
                 // the producer had at that read.
-                if counted - fresh >= capacity {
+                if held(counted, fresh) >= capacity {
                     return false;
                 }
                 uncounted = fresh;
@@ -102,7 +107,7 @@ impl Producer {
             // acquired above.
             match publishing.counted.compare_exchange_weak(
                 counted,
-                counted + 1,
+                counted.wrapping_add(1),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -148,14 +153,27 @@ impl Producer {
             // Ordering: as above.
             let recounted = publishing.counted.load(Ordering::Relaxed);
             if recounted == counted {
-                return counted - uncounted;
+                return held(counted, uncounted);
             }
             counted = recounted;
         }
-        // Ordering: as above; `counted` was read before this, so it is at most the count of
-        // publishes when `uncounted` was read, and the difference at most the count then.
-        counted.saturating_sub(self.uncounted.load(Ordering::Acquire))
+        // Ordering: as above. `counted` was read before this, so it is at most the total of
+        // publishes when `uncounted` is read, and the difference at most the count then; it
+        // may even fall below zero (takes of items counted after `counted` was read), which
+        // wraps past half the word's range and stands for zero.
+        let lower_bound = held(counted, self.uncounted.load(Ordering::Acquire));
+        if lower_bound > usize::MAX / 2 {
+            0
+        } else {
+            lower_bound
+        }
     }
+}
+
+/// The count of items on sale that two totals make, modulo the word size (see the module
+/// docs).
+fn held(counted: usize, uncounted: usize) -> usize {
+    counted.wrapping_sub(uncounted)
 }
 
 /// Tries at an exact snapshot in [`Producer::on_sale`] before settling for a lower bound.
