@@ -44,7 +44,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// first; `Duration::MAX` waits as long as it takes.
     ///
     /// On `Connection`, the products of earlier calls of this wait are on sale, whether the
-    /// failed call applied is unknown, and the error holds the products of that call.
+    /// failed call applied is unknown, and the error holds every product after them (those
+    /// of the failed call first).
     pub fn publish_many_timeout(
         &self,
         producer: ProducerId,
