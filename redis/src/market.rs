@@ -27,7 +27,7 @@ use crate::ids::{CartId, ProducerId};
 use crate::lane::{Lanes, OpId, random_u64};
 use crate::product::CanonicalKey;
 use crate::scripts::{Reply, Scripts, text};
-use crate::wait::Bell;
+use crate::wait::{Bell, worth_waiting};
 
 mod batch;
 
@@ -413,7 +413,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             match self.publish_once(producer, &key, &payload) {
                 Ok(Published::Yes) => return Ok(()),
                 Ok(Published::Full { closed }) => {
-                    if closed || deadline.is_some_and(|d| Instant::now() >= d) {
+                    if !worth_waiting(closed, deadline) {
                         return Err(PublishError::Full(product));
                     }
                     if let Err(error) = self.bell("publish_timeout", room.clone()).wait(deadline) {
@@ -490,7 +490,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             match self.add_once(cart, &key)? {
                 Added::Yes => return Ok(()),
                 Added::Unavailable { closed } => {
-                    if closed || deadline.is_some_and(|d| Instant::now() >= d) {
+                    if !worth_waiting(closed, deadline) {
                         return Err(AddError::Unavailable);
                     }
                     self.bell("add_to_cart_timeout", arrivals.clone())

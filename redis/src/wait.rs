@@ -22,6 +22,12 @@ use redis::Value;
 use crate::error::ConnectionError;
 use crate::lane::{Lanes, READ_TIMEOUT};
 
+/// Whether a call that cannot proceed now should wait on its doorbell and try again: the
+/// market is open and the deadline (`None`: none) has not come.
+pub(crate) fn worth_waiting(closed: bool, deadline: Option<Instant>) -> bool {
+    !closed && deadline.is_none_or(|d| Instant::now() < d)
+}
+
 /// One doorbell, with the closing bell beside it.
 pub(crate) struct Bell<'a> {
     lanes: &'a Lanes,

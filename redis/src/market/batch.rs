@@ -14,6 +14,7 @@ use super::RedisMarketplace;
 use crate::error::{AddError, AddManyError, ConnectionError, PublishError};
 use crate::ids::{CartId, ProducerId};
 use crate::product::CanonicalKey;
+use crate::wait::worth_waiting;
 
 /// What a batch script answered: how many items it moved, and whether the market is
 /// closed (so waiting for the rest is pointless).
@@ -106,9 +107,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 return Ok(());
             }
             let deadline = match wait {
-                Some(deadline) if !moved.closed && deadline.is_none_or(|d| Instant::now() < d) => {
-                    deadline
-                }
+                Some(deadline) if worth_waiting(moved.closed, deadline) => deadline,
                 _ => return Err(PublishError::Full(products.split_off(published))),
             };
             if let Err(error) = self
@@ -190,9 +189,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 return Ok(added);
             }
             let deadline = match wait {
-                Some(deadline) if !moved.closed && deadline.is_none_or(|d| Instant::now() < d) => {
-                    deadline
-                }
+                Some(deadline) if worth_waiting(moved.closed, deadline) => deadline,
                 _ => return Ok(added),
             };
             if let Err(error) = self
