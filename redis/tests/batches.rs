@@ -6,34 +6,16 @@
 //! A waiter is known to be asleep when the server reports a blocked client (`INFO
 //! clients`); no sleep orders anything.
 
-use std::borrow::Cow;
+mod support;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
 use marketplace_harness::redis_server::{RedisServer, fresh_market_name, shared_server};
-use marketplace_redis::{AddError, CanonicalKey, PublishError, RedisMarketplace, Stats};
+use marketplace_redis::{AddError, PublishError, RedisMarketplace, Stats};
+use support::{Item, item};
 
-/// Equal by kind; the serial tells items apart.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Item {
-    kind: String,
-    serial: u32,
-}
-
-impl CanonicalKey for Item {
-    fn canonical_key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.kind)
-    }
-}
-
-fn item(kind: &str, serial: u32) -> Item {
-    Item {
-        kind: kind.to_owned(),
-        serial,
-    }
-}
-
-fn teas(serials: std::ops::Range<u32>) -> Vec<Item> {
+fn teas(serials: std::ops::Range<u64>) -> Vec<Item> {
     serials.map(|serial| item("tea", serial)).collect()
 }
 
@@ -188,7 +170,7 @@ fn add_many_to_cart_takes_the_oldest_and_frees_each_producer() {
         4
     );
     let order = market.place_order(cart).expect("open");
-    let serials: Vec<u32> = order.iter().map(|item| item.serial).collect();
+    let serials: Vec<u64> = order.iter().map(|item| item.serial).collect();
     assert_eq!(serials, [1, 2, 3, 4, 5, 6, 7, 0]);
     assert_eq!(sizes(&market), (0, 0, 0));
     market.delete().expect("delete");
@@ -223,8 +205,8 @@ fn unknown_ids_and_spent_carts_are_refused_with_the_products() {
 
 #[test]
 fn batches_through_a_small_capacity_conserve_every_item() {
-    const PRODUCERS: u32 = 3;
-    const PER_PRODUCER: u32 = 300;
+    const PRODUCERS: u64 = 3;
+    const PER_PRODUCER: u64 = 300;
     const CART: usize = 7;
     let market = market("batch-conserve", 4);
     let total = (PRODUCERS * PER_PRODUCER) as usize;
@@ -233,7 +215,7 @@ fn batches_through_a_small_capacity_conserve_every_item() {
             let market = &market;
             s.spawn(move || {
                 let producer = market.register_producer().expect("register");
-                let serials: Vec<u32> = (p * PER_PRODUCER..(p + 1) * PER_PRODUCER).collect();
+                let serials: Vec<u64> = (p * PER_PRODUCER..(p + 1) * PER_PRODUCER).collect();
                 // Batches larger than the capacity: each waits for room part of the way.
                 for chunk in serials.chunks(10) {
                     let batch = chunk.iter().map(|&serial| item("tea", serial)).collect();
@@ -258,11 +240,11 @@ fn batches_through_a_small_capacity_conserve_every_item() {
         });
         consumer.join().expect("the consumer panicked")
     });
-    let mut serials: Vec<u32> = ordered.iter().map(|item| item.serial).collect();
+    let mut serials: Vec<u64> = ordered.iter().map(|item| item.serial).collect();
     // Each producer's items arrive in the order it published them.
     for p in 0..PRODUCERS {
         let range = p * PER_PRODUCER..(p + 1) * PER_PRODUCER;
-        let own: Vec<u32> = serials
+        let own: Vec<u64> = serials
             .iter()
             .copied()
             .filter(|s| range.contains(s))
@@ -382,7 +364,7 @@ fn closing_ends_batch_waits_with_what_they_moved() {
 /// scripts push in slices, so any size goes through whole.
 #[test]
 fn a_batch_of_twenty_thousand_goes_through_whole() {
-    const COUNT: u32 = 20_000;
+    const COUNT: u64 = 20_000;
     let market = market("batch-large", COUNT as usize);
     let producer = market.register_producer().expect("register");
     // Display, not Debug: the error would carry all 20,000 products.

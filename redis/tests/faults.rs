@@ -9,7 +9,8 @@
 //! that cuts the connection when the server answers, and retries are seen in the warnings
 //! the handles log.
 
-use std::borrow::Cow;
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,31 +19,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use marketplace_harness::redis_server::RedisServer;
-use marketplace_redis::{
-    AddError, CanonicalKey, ConnectError, OrderError, PublishError, RedisMarketplace,
-};
-use serde::{Deserialize, Serialize};
-
-/// A product equal to every other of its kind (one queue per kind on the server), while
-/// the serial travels with it and tells which item an order got.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Item {
-    kind: String,
-    serial: u64,
-}
-
-impl CanonicalKey for Item {
-    fn canonical_key(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.kind)
-    }
-}
-
-fn item(kind: &str, serial: u64) -> Item {
-    Item {
-        kind: kind.to_owned(),
-        serial,
-    }
-}
+use marketplace_redis::{AddError, ConnectError, OrderError, PublishError, RedisMarketplace};
+use support::{Item, item};
 
 /// What a consumer asks for: any item of the kind.
 fn any(kind: &str) -> Item {
