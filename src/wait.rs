@@ -143,20 +143,18 @@ impl<'w> Seat<'w> {
     }
 }
 
-/// Blocks until an attempt gives a value: starting from `first` (an attempt the caller just
-/// made), retries a few times spinning and yielding, then sleeps with the waiters the last
-/// attempt named until they are notified, and tries again. Gives up with `None` once
-/// `deadline` (if any) has passed, after one more attempt, or once `closed` is set.
+/// Blocks until an attempt gives a value: starting after a failed attempt of the caller's,
+/// which named `waiting_on`, retries a few times spinning and yielding, then sleeps with
+/// the waiters the last attempt named until they are notified, and tries again. Gives up
+/// with `None` once `deadline` (if any) has passed, after one more attempt, or once
+/// `closed` is set.
 pub(crate) fn block_until<'w, T>(
-    first: Attempt<'w, T>,
+    waiting_on: &'w Waiters,
     deadline: Option<Instant>,
     closed: &AtomicBool,
     mut attempt: impl FnMut() -> Attempt<'w, T>,
 ) -> Option<T> {
-    let mut next = first;
-    if let Attempt::Done(value) = next {
-        return Some(value);
-    }
+    let mut next = Attempt::WaitOn(waiting_on);
     let retried = retry_before_sleeping(|| match attempt() {
         Attempt::Done(value) => Some(value),
         waiting => {
@@ -300,7 +298,10 @@ mod loom_tests {
                 true => Attempt::Done(()),
                 false => Attempt::WaitOn(&*waiters),
             };
-            let woken = block_until(attempt(), None, &closed, attempt);
+            let woken = match attempt() {
+                Attempt::Done(()) => Some(()),
+                Attempt::WaitOn(waiting_on) => block_until(waiting_on, None, &closed, attempt),
+            };
             assert_eq!(woken, Some(()));
             notifier.join().unwrap();
         });
@@ -325,7 +326,7 @@ mod tests {
         let mut attempts = 0;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             block_until(
-                Attempt::WaitOn(&waiters),
+                &waiters,
                 Instant::now().checked_add(Duration::from_secs(10)),
                 &closed,
                 || -> Attempt<'_, ()> {

@@ -19,7 +19,7 @@ use crate::error::{AddError, OrderError, RemoveError};
 use crate::ids::CartId;
 use crate::product_shelf::ProductShelf;
 use crate::sync::Ordering;
-use crate::wait::{Attempt, block_until, wait_until};
+use crate::wait::{Attempt, Waiters, block_until, wait_until};
 
 impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
     /// Opens a new, empty cart.
@@ -293,6 +293,15 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
     }
 
+    /// Where consumers wait for `product` (hashed `hash`), as `add_attempt` names it: its
+    /// shelf, or the catalog while it has none.
+    fn waiters_for(&self, product: &P, hash: u64) -> &Waiters {
+        match self.catalog.get(product, hash) {
+            None => &self.catalog.grew,
+            Some(entry) => &entry.shelf.arrivals,
+        }
+    }
+
     /// After a wait for `product` that ended without taking it because the cart was
     /// ordered meanwhile: the wait may have been woken for an item it leaves on the
     /// shelf, so another waiter is woken in its place.
@@ -314,8 +323,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
         let hash = self.catalog.hash(product);
-        let first = self.add_attempt(&cart, product, hash);
-        let outcome = block_until(first, deadline, &self.closed, || {
+        // The caller's attempt found none on sale.
+        let waiting_on = self.waiters_for(product, hash);
+        let outcome = block_until(waiting_on, deadline, &self.closed, || {
             self.add_attempt(&cart, product, hash)
         })
         .unwrap_or(Err(AddError::Unavailable));
@@ -327,6 +337,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     async fn wait_and_add_async(&self, cart: CartId, product: &P) -> Result<(), AddError> {
         let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         let hash = self.catalog.hash(product);
+        // One more attempt before listening, unlike the blocking wait: a task has no
+        // retries before it sleeps, and this one often finds an item that arrived since
+        // the caller's, sparing a listener and a notification.
         let first = self.add_attempt(&cart, product, hash);
         let outcome = wait_until(first, &self.closed, || {
             self.add_attempt(&cart, product, hash)

@@ -236,8 +236,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let deadline = Instant::now().checked_add(timeout);
         let hash = self.catalog.hash(&product);
         let mut pending = Some(product);
-        let first = self.publish_attempt(producer, id.index, &mut pending, hash);
-        block_until(first, deadline, &self.closed, || {
+        // The caller's attempt found the producer full.
+        block_until(&producer.room, deadline, &self.closed, || {
             self.publish_attempt(producer, id.index, &mut pending, hash)
         })
         .ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
@@ -254,6 +254,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         };
         let hash = self.catalog.hash(&product);
         let mut pending = Some(product);
+        // One more attempt before listening, as in `wait_and_add_async`.
         let first = self.publish_attempt(producer, id.index, &mut pending, hash);
         let published = wait_until(first, &self.closed, || {
             self.publish_attempt(producer, id.index, &mut pending, hash)
