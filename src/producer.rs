@@ -64,7 +64,8 @@ impl Producer {
     pub(crate) fn try_reserve(&self, capacity: usize) -> bool {
         let publishing = &*self.publishing;
         // Ordering: `Acquire`, paired with the `Release` store below: a publisher that
-        // counts on room another publisher saw freed happens after the take that freed it.
+        // counts on room another publisher saw freed happens after the take that freed it,
+        // and its count's `Release` passes that take on to whoever reads the count.
         let mut uncounted = publishing.uncounted_seen.load(Ordering::Acquire);
         // Ordering: read after the `Acquire` above, so it includes the count of every item
         // `uncounted` has uncounted (each count comes before its item's push, and that before
@@ -103,12 +104,14 @@ impl Producer {
                 // only makes later checks read `uncounted` sooner.
                 publishing.uncounted_seen.store(fresh, Ordering::Release);
             }
-            // Ordering: only the count matters here; what the publish may see of takes was
-            // acquired above.
+            // Ordering: `Release`, paired with the `Acquire` reads of `counted` in
+            // `on_sale`: whoever sees this count also sees the takes that made room for it
+            // (acquired above), so no snapshot counts the new item beside a taken one.
+            // Failing, only the count matters.
             match publishing.counted.compare_exchange_weak(
                 counted,
                 counted.wrapping_add(1),
-                Ordering::Relaxed,
+                Ordering::Release,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return true,
@@ -143,15 +146,17 @@ impl Producer {
     /// settles for a lower bound of that count.
     pub(crate) fn on_sale(&self) -> usize {
         let publishing = &*self.publishing;
-        // Ordering: a snapshot; the `Acquire` below orders the second read.
-        let mut counted = publishing.counted.load(Ordering::Relaxed);
+        // Ordering: `Acquire`, paired with `try_reserve`'s `Release`: the read of
+        // `uncounted` below sees at least the takes that made room for the publishes this
+        // count includes, so the difference never exceeds the capacity.
+        let mut counted = publishing.counted.load(Ordering::Acquire);
         for _ in 0..SNAPSHOT_TRIES {
             // Ordering: `Acquire`, so the read of `counted` after it includes the count of
             // every item this read sees uncounted: the difference below never goes below
             // zero.
             let uncounted = self.uncounted.load(Ordering::Acquire);
-            // Ordering: as above.
-            let recounted = publishing.counted.load(Ordering::Relaxed);
+            // Ordering: `Acquire` as above, as it becomes the next try's `counted`.
+            let recounted = publishing.counted.load(Ordering::Acquire);
             if recounted == counted {
                 return held(counted, uncounted);
             }
