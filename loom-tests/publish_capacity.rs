@@ -14,8 +14,8 @@
 
 use crate::common::{Market, assert_empty, assert_same_items, check, check_bounded, drain};
 use loom::sync::Arc;
-use loom::thread;
-use marketplace::PublishError;
+use loom::thread::{self, JoinHandle};
+use marketplace::{AddError, CartId, ProducerId, PublishError};
 
 #[test]
 fn two_publishers_race_for_the_last_slot() {
@@ -54,15 +54,7 @@ fn publish_races_a_take_from_a_full_producer() {
     check(
         "publish_capacity::publish_races_a_take_from_a_full_producer",
         || {
-            let market = Arc::new(Market::new(1));
-            let producer = market.register_producer();
-            market.publish(producer, "old").unwrap();
-            let cart = market.new_cart();
-
-            let consumer = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.add_to_cart(cart, &"old"))
-            };
+            let (market, producer, cart, consumer) = full_producer_and_a_taker();
             let published = market.publish(producer, "new");
             if published.is_ok() {
                 // The slot was free, so "old" had already left the shelf for good.
@@ -100,15 +92,7 @@ const RELAY_PREEMPTIONS: usize = 3;
 fn room_seen_by_one_publisher_and_used_by_another_is_counted_once() {
     let name = "publish_capacity::room_seen_by_one_publisher_and_used_by_another_is_counted_once";
     check_bounded(name, RELAY_PREEMPTIONS, || {
-        let market = Arc::new(Market::new(1));
-        let producer = market.register_producer();
-        market.publish(producer, "old").unwrap();
-        let cart = market.new_cart();
-
-        let consumer = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart(cart, &"old"))
-        };
+        let (market, producer, cart, consumer) = full_producer_and_a_taker();
         // Either publisher may find the room the take freed and record it for the other,
         // which may then publish on that record alone.
         let publishers = ["left", "right"].map(|product| {
@@ -135,4 +119,23 @@ fn room_seen_by_one_publisher_and_used_by_another_is_counted_once() {
         assert_same_items(came_out, went_in);
         assert_empty(&market, 1);
     });
+}
+
+/// A producer of capacity 1 whose one item, "old", is on sale, and a consumer thread taking
+/// it into `cart`.
+fn full_producer_and_a_taker() -> (
+    Arc<Market>,
+    ProducerId,
+    CartId,
+    JoinHandle<Result<(), AddError>>,
+) {
+    let market = Arc::new(Market::new(1));
+    let producer = market.register_producer();
+    market.publish(producer, "old").unwrap();
+    let cart = market.new_cart();
+    let consumer = {
+        let market = Arc::clone(&market);
+        thread::spawn(move || market.add_to_cart(cart, &"old"))
+    };
+    (market, producer, cart, consumer)
 }
