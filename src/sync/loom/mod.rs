@@ -32,6 +32,8 @@ pub(crate) fn yield_now() {
 pub(crate) const SPIN_ATTEMPTS: u32 = 0;
 pub(crate) const SPINS_BETWEEN_ATTEMPTS: u32 = 0;
 pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 0;
+pub(crate) const CHEAP_YIELDS: u32 = 0;
+pub(crate) const YIELDING_BUDGET: std::time::Duration = std::time::Duration::ZERO;
 
 /// Stand-in for `crossbeam_utils::CachePadded`: padding means nothing to a model.
 #[derive(Debug, Default)]
