@@ -113,6 +113,16 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         self.hasher.hash_one(product)
     }
 
+    /// Where consumers of the product whose lookup found `entry` wait for an item: on its
+    /// shelf, or, while it has none (never published), for the catalog to grow. Nothing is
+    /// stored for a product awaited before its first publish.
+    pub(crate) fn arrivals<'a>(&'a self, entry: Option<&'a Entry<P>>) -> &'a Waiters {
+        match entry {
+            Some(entry) => &entry.shelf.arrivals,
+            None => &self.grew,
+        }
+    }
+
     /// The entry of `product`, if it was ever put on sale.
     pub(crate) fn get(&self, product: &P, hash: u64) -> Option<&Entry<P>> {
         for slot in self.current_table().probe(hash) {

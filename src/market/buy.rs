@@ -19,7 +19,7 @@ use crate::error::{AddError, OrderError, RemoveError};
 use crate::ids::CartId;
 use crate::product_shelf::ProductShelf;
 use crate::sync::Ordering;
-use crate::wait::{Attempt, Waiters, block_until, wait_until};
+use crate::wait::{Attempt, block_until, wait_until};
 
 impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
     /// Opens a new, empty cart.
@@ -282,24 +282,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         if !cart.is_open() {
             return Attempt::Done(Err(AddError::UnknownCart));
         }
-        match self.catalog.get(product, hash) {
-            // Never published: wait for the catalog to grow. Nothing is stored for the
-            // product meanwhile.
-            None => Attempt::WaitOn(&self.catalog.grew),
-            Some(entry) => match self.take_into_cart(cart, &entry.shelf) {
-                Err(AddError::Unavailable) => Attempt::WaitOn(&entry.shelf.arrivals),
-                done => Attempt::Done(done),
-            },
+        let entry = self.catalog.get(product, hash);
+        if let Some(entry) = entry {
+            match self.take_into_cart(cart, &entry.shelf) {
+                Err(AddError::Unavailable) => {}
+                done => return Attempt::Done(done),
+            }
         }
-    }
-
-    /// Where consumers wait for `product` (hashed `hash`), as `add_attempt` names it: its
-    /// shelf, or the catalog while it has none.
-    fn waiters_for(&self, product: &P, hash: u64) -> &Waiters {
-        match self.catalog.get(product, hash) {
-            None => &self.catalog.grew,
-            Some(entry) => &entry.shelf.arrivals,
-        }
+        Attempt::WaitOn(self.catalog.arrivals(entry))
     }
 
     /// After a wait for `product` that ended without taking it because the cart was
@@ -324,7 +314,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let deadline = Instant::now().checked_add(timeout);
         let hash = self.catalog.hash(product);
         // The caller's attempt found none on sale.
-        let waiting_on = self.waiters_for(product, hash);
+        let waiting_on = self.catalog.arrivals(self.catalog.get(product, hash));
         let outcome = block_until(waiting_on, deadline, &self.closed, || {
             self.add_attempt(&cart, product, hash)
         })
