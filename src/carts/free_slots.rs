@@ -1,19 +1,34 @@
-//! The free list of cart slots: a lock-free stack of slot numbers (Treiber's), linked
-//! through each slot's `next_free`.
+//! The free list of cart slots: a few lock-free stacks of slot numbers (Treiber's), linked
+//! through each slot's `next_free`, one stack per shard.
 //!
-//! The head packs a 32-bit tag above the top slot number (plus one; 0 is "empty"). Every
-//! successful push or pop changes the tag, so a pop that read the `next_free` link of a slot
-//! that was meanwhile popped and pushed again fails its compare-exchange and retries instead
-//! of installing a stale link (the ABA problem). The tag would have to go round all 2^32
-//! values between a pop's read and its compare-exchange for that to fail, that is, four
-//! billion other cart operations while one thread is paused between two instructions.
+//! Each thread pushes the slots it frees on its home shard (see `sync::home_shard`) and
+//! pops from there first, so threads on different cores opening and ordering carts do not
+//! pass one cache line back and forth; a pop that finds its home shard empty looks at the
+//! others before the caller makes a new slot, so a slot freed anywhere is found by any
+//! thread. A slot is made only when every shard was empty as the pop looked at it: every
+//! slot was then in use, or being moved behind the pop's look (taken by another thread
+//! from a shard not looked at yet, and freed onto one already looked at), which each
+//! thread can do to about one slot in the time of a look. So the slots made follow the
+//! peak number of carts open at once, plus at most a few per thread.
+//!
+//! Invariants:
+//! - a free slot is on exactly one shard's stack, once; a slot in use is on none;
+//! - each head packs a 32-bit tag above its top slot number (plus one; 0 is "empty").
+//!   Every successful push or pop changes the tag, so a pop that read the `next_free` link
+//!   of a slot that was meanwhile popped and pushed again fails its compare-exchange and
+//!   retries instead of installing a stale link (the ABA problem). The tag would have to go
+//!   round all 2^32 values between a pop's read and its compare-exchange for that to fail,
+//!   that is, four billion other cart operations on that shard while one thread is paused
+//!   between two instructions.
 
-use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering, free_list_shards, home_shard};
 
-/// A stack of free slot numbers.
+/// The free slots, spread over shards.
 pub(crate) struct FreeSlots {
-    /// `tag << 32 | (top slot + 1)`, the low half 0 when the stack is empty.
-    head: CachePadded<AtomicU64>,
+    /// Per shard, `tag << 32 | (top slot + 1)`, the low half 0 when that stack is empty.
+    /// Padded, so shards used by different cores share no cache line. A power of two of
+    /// them, so a home is reduced to a shard by a mask.
+    heads: Box<[CachePadded<AtomicU64>]>,
 }
 
 const EMPTY: u32 = 0;
@@ -28,57 +43,124 @@ fn next_tag(head: u64) -> u64 {
 
 impl FreeSlots {
     pub(crate) fn new() -> Self {
+        Self::with_shards(free_list_shards())
+    }
+
+    fn with_shards(shards: usize) -> Self {
+        assert!(shards.is_power_of_two(), "shards are reduced by a mask");
         Self {
-            head: CachePadded::new(AtomicU64::new(pack(0, EMPTY))),
+            heads: (0..shards)
+                .map(|_| CachePadded::new(AtomicU64::new(pack(0, EMPTY))))
+                .collect(),
         }
     }
 
-    /// Takes a free slot, if there is one. `next_free(slot)` is that slot's link.
+    /// Takes a free slot, if there is one: from the calling thread's home shard if it has
+    /// one, else from the first other shard that does. `next_free(slot)` is that slot's link.
     pub(crate) fn pop<'a>(&self, next_free: impl Fn(u32) -> &'a AtomicU32) -> Option<u32> {
-        // Ordering: `Acquire`, paired with `push`'s `Release`: the link of the slot on top
-        // was written before that slot was pushed.
-        let mut head = self.head.load(Ordering::Acquire);
-        loop {
-            // The low half is the top slot plus one.
-            let top = head as u32;
-            if top == EMPTY {
-                return None;
-            }
-            let slot = top - 1;
-            // Ordering: made visible by the `Acquire` that read `head`; a stale value (the
-            // slot was popped meanwhile) is caught by the tag in the exchange below.
-            let next = next_free(slot).load(Ordering::Relaxed);
-            // Ordering: `Acquire` on both outcomes, for the link read of the next round.
-            match self.head.compare_exchange_weak(
-                head,
-                pack(next_tag(head), next),
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Some(slot),
-                Err(current) => head = current,
-            }
-        }
+        self.pop_near(home_shard() & self.mask(), next_free)
     }
 
-    /// Makes `slot` free again. `next_free(slot)` is that slot's link.
+    /// Makes `slot` free again, on the calling thread's home shard. `next_free(slot)` is
+    /// that slot's link.
     pub(crate) fn push<'a>(&self, slot: u32, next_free: impl Fn(u32) -> &'a AtomicU32) {
+        self.push_at(home_shard() & self.mask(), slot, next_free);
+    }
+
+    /// Shard numbers modulo the number of shards, a power of two.
+    fn mask(&self) -> usize {
+        self.heads.len() - 1
+    }
+
+    /// Pops from shard `home`, else from the next shard that has a slot.
+    fn pop_near<'a>(&self, home: usize, next_free: impl Fn(u32) -> &'a AtomicU32) -> Option<u32> {
+        (0..self.heads.len())
+            .map(|offset| &self.heads[(home + offset) & self.mask()])
+            .find_map(|head| pop_from(head, &next_free))
+    }
+
+    /// Pushes `slot` on shard `home`.
+    fn push_at<'a>(&self, home: usize, slot: u32, next_free: impl Fn(u32) -> &'a AtomicU32) {
+        let head = &self.heads[home];
         // Ordering: only the exchange below publishes anything.
-        let mut head = self.head.load(Ordering::Relaxed);
+        let mut seen = head.load(Ordering::Relaxed);
         loop {
             // Ordering: published by the `Release` exchange below.
-            next_free(slot).store(head as u32, Ordering::Relaxed);
+            next_free(slot).store(seen as u32, Ordering::Relaxed);
             // Ordering: `Release`, so the popper of this slot sees its link and every write
             // made to the slot before it was freed.
-            match self.head.compare_exchange_weak(
-                head,
-                pack(next_tag(head), slot + 1),
+            match head.compare_exchange_weak(
+                seen,
+                pack(next_tag(seen), slot + 1),
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return,
-                Err(current) => head = current,
+                Err(current) => seen = current,
             }
         }
+    }
+}
+
+/// Pops the top slot of the stack whose head is `head`, if any.
+fn pop_from<'a>(head: &AtomicU64, next_free: &impl Fn(u32) -> &'a AtomicU32) -> Option<u32> {
+    // Ordering: `Acquire`, paired with `push`'s `Release`: the link of the slot on top was
+    // written before that slot was pushed.
+    let mut seen = head.load(Ordering::Acquire);
+    loop {
+        // The low half is the top slot plus one.
+        let top = seen as u32;
+        if top == EMPTY {
+            return None;
+        }
+        let slot = top - 1;
+        // Ordering: made visible by the `Acquire` that read `seen`; a stale value (the slot
+        // was popped meanwhile) is caught by the tag in the exchange below.
+        let next = next_free(slot).load(Ordering::Relaxed);
+        // Ordering: `Acquire` on both outcomes, for the link read of the next round.
+        match head.compare_exchange_weak(
+            seen,
+            pack(next_tag(seen), next),
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return Some(slot),
+            Err(current) => seen = current,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn links(slots: u32) -> Vec<AtomicU32> {
+        (0..slots).map(|_| AtomicU32::new(0)).collect()
+    }
+
+    #[test]
+    fn a_pop_takes_from_its_home_shard_first() {
+        let (free, links) = (FreeSlots::with_shards(4), links(2));
+        let next_free = |slot: u32| &links[slot as usize];
+        free.push_at(1, 0, next_free);
+        free.push_at(2, 1, next_free);
+        assert_eq!(free.pop_near(2, next_free), Some(1));
+        assert_eq!(free.pop_near(1, next_free), Some(0));
+        assert_eq!(free.pop_near(1, next_free), None);
+    }
+
+    /// A thread that only opens carts finds the slots a thread that only orders them freed
+    /// on its own shard: no slot is made while one is free anywhere.
+    #[test]
+    fn a_pop_finds_a_slot_freed_on_any_other_shard() {
+        let (free, links) = (FreeSlots::with_shards(4), links(3));
+        let next_free = |slot: u32| &links[slot as usize];
+        for (home, slot) in [(3, 0), (1, 1), (3, 2)] {
+            free.push_at(home, slot, next_free);
+        }
+        let mut popped: Vec<u32> = (0..3).filter_map(|_| free.pop_near(2, next_free)).collect();
+        popped.sort_unstable();
+        assert_eq!(popped, [0, 1, 2]);
+        assert_eq!(free.pop_near(0, next_free), None);
     }
 }

@@ -12,8 +12,9 @@
 //!
 //! So each cart operation takes only its own cart's lock, held for a few steps of its own
 //! work (never while waiting for another thread), and operations on different carts never
-//! touch the same lock. Opening and ordering cost one compare-exchange on the free list and
-//! allocate nothing once enough slots exist. Memory is O(peak number of open carts).
+//! touch the same lock. Opening and ordering cost one compare-exchange on the free list (on
+//! the calling thread's shard of it) and allocate nothing once enough slots exist. Memory
+//! is O(peak number of open carts), as `free_slots` explains.
 
 mod free_slots;
 
@@ -192,5 +193,47 @@ impl<P: Eq> Carts<P> {
             }
         }
         counts
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::mpsc::sync_channel;
+
+    use super::*;
+
+    /// One thread opens carts and another orders them: the slots the second frees, on its
+    /// home shard, are found by the first, so no more slots are made than carts were open
+    /// or being ordered at once.
+    #[test]
+    fn carts_opened_on_one_thread_and_ordered_on_another_reuse_their_slots() {
+        const IN_FLIGHT: usize = 4;
+        let carts = Carts::<u8>::new();
+        let (sender, receiver) = sync_channel::<CartId>(IN_FLIGHT);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..10_000 {
+                    let (serial, slot) = carts.open();
+                    let cart = CartId {
+                        market: 0,
+                        serial,
+                        slot,
+                    };
+                    sender.send(cart).expect("the orderer lives");
+                }
+                drop(sender);
+            });
+            scope.spawn(|| {
+                for cart in receiver {
+                    assert_eq!(carts.order(cart), Some(Vec::new()));
+                }
+            });
+        });
+        // Open or in flight at once: one being opened, the channel's, one being ordered.
+        assert!(
+            carts.slots.count() <= IN_FLIGHT + 2,
+            "{} slots",
+            carts.slots.count()
+        );
     }
 }

@@ -50,3 +50,34 @@ pub(crate) const CHEAP_YIELDS: u32 = 48;
 
 /// See [`CHEAP_YIELDS`].
 pub(crate) const YIELDING_BUDGET: Duration = Duration::from_micros(20);
+
+/// How many shards the free list of cart slots has: a power of two, at least the number of
+/// cores the process may use (at most 64), so threads on different cores keep their own
+/// (see `carts/free_slots.rs`). Read from the system once per process.
+pub(crate) fn free_list_shards() -> usize {
+    static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SHARDS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |cores| cores.get().min(64))
+            .next_power_of_two()
+    })
+}
+
+/// The calling thread's home: a number threads take round-robin, in the order they first
+/// ask. The free list reduces it modulo its number of shards.
+pub(crate) fn home_shard() -> usize {
+    /// No home taken yet.
+    const HOMELESS: usize = usize::MAX;
+    static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static HOME: std::cell::Cell<usize> = const { std::cell::Cell::new(HOMELESS) };
+    }
+    HOME.with(|home| {
+        if home.get() == HOMELESS {
+            // Ordering: homes only need spreading, which any RMW gives. Masked, so no
+            // thread's home is ever `HOMELESS`.
+            home.set(NEXT_HOME.fetch_add(1, Ordering::Relaxed) & (HOMELESS >> 1));
+        }
+        home.get()
+    })
+}

@@ -35,6 +35,25 @@ pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 0;
 pub(crate) const CHEAP_YIELDS: u32 = 0;
 pub(crate) const YIELDING_BUDGET: std::time::Duration = std::time::Duration::ZERO;
 
+/// Two shards, so the models see slots freed on one shard and reused from the other.
+pub(crate) fn free_list_shards() -> usize {
+    2
+}
+
+/// Threads take homes round-robin in the order they first ask, as in the real build. The
+/// counter is loom's per-execution static, and a plain atomic: which thread asks first is
+/// already a choice loom explores, and the count itself adds no interleavings.
+pub(crate) fn home_shard() -> usize {
+    loom::lazy_static! {
+        static ref NEXT_HOME: std::sync::atomic::AtomicUsize =
+            std::sync::atomic::AtomicUsize::new(0);
+    }
+    loom::thread_local! {
+        static HOME: usize = NEXT_HOME.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    HOME.with(|home| *home)
+}
+
 /// Stand-in for `crossbeam_utils::CachePadded`: padding means nothing to a model.
 #[derive(Debug, Default)]
 pub(crate) struct CachePadded<T>(T);
