@@ -38,6 +38,7 @@ fn pack(tag: u64, top: u32) -> u64 {
 }
 
 fn next_tag(head: u64) -> u64 {
+    // A different tag after every successful push or pop, against ABA (see the module docs).
     (head >> 32).wrapping_add(1) & u64::from(u32::MAX)
 }
 
@@ -162,5 +163,80 @@ mod tests {
         popped.sort_unstable();
         assert_eq!(popped, [0, 1, 2]);
         assert_eq!(free.pop_near(0, next_free), None);
+    }
+}
+
+/// The free list on its own, under loom: every slot is taken at most once and none is lost,
+/// whatever the interleaving, including a slot popped and pushed back while another pop
+/// holds a stale link to it (the ABA problem the tags prevent: without them, the first
+/// model fails), and slots moving between shards behind a pop. (The models in
+/// `loom-tests/` check the same through the marketplace's carts.)
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    /// Three slots' links, shared by the model's threads.
+    fn links() -> Arc<Vec<AtomicU32>> {
+        Arc::new((0..3).map(|_| AtomicU32::new(0)).collect())
+    }
+
+    /// Every slot popped, then whatever is left on any shard: each slot exactly once.
+    fn assert_each_slot_once(free: &FreeSlots, links: &[AtomicU32], mut taken: Vec<u32>) {
+        let next_free = |slot: u32| &links[slot as usize];
+        while let Some(slot) = free.pop_near(0, next_free) {
+            taken.push(slot);
+        }
+        taken.sort_unstable();
+        assert_eq!(taken, [0, 1, 2], "a slot taken twice, or lost");
+    }
+
+    #[test]
+    fn a_slot_popped_and_pushed_back_meanwhile_is_not_taken_twice() {
+        loom::model(|| {
+            let (free, links) = (Arc::new(FreeSlots::with_shards(2)), links());
+            for slot in [2, 1, 0] {
+                free.push_at(0, slot, |slot| &links[slot as usize]);
+            }
+            let other = {
+                let (free, links) = (Arc::clone(&free), Arc::clone(&links));
+                thread::spawn(move || {
+                    let next_free = |slot: u32| &links[slot as usize];
+                    let first = free.pop_near(0, next_free);
+                    let second = free.pop_near(0, next_free);
+                    // The first slot goes back on top, over a link a racing pop may hold.
+                    free.push_at(0, first.expect("three were free"), next_free);
+                    second
+                })
+            };
+            let mine = free.pop_near(0, |slot| &links[slot as usize]);
+            let theirs = other.join().unwrap();
+            assert_each_slot_once(&free, &links, mine.into_iter().chain(theirs).collect());
+        });
+    }
+
+    #[test]
+    fn a_slot_moved_to_another_shard_is_found_once() {
+        loom::model(|| {
+            let (free, links) = (Arc::new(FreeSlots::with_shards(2)), links());
+            for slot in [2, 1, 0] {
+                free.push_at(0, slot, |slot| &links[slot as usize]);
+            }
+            let other = {
+                let (free, links) = (Arc::clone(&free), Arc::clone(&links));
+                thread::spawn(move || {
+                    let next_free = |slot: u32| &links[slot as usize];
+                    // Its home (shard 1) is empty: it takes from shard 0 and frees at home.
+                    let slot = free.pop_near(1, next_free).expect("three were free");
+                    free.push_at(1, slot, next_free);
+                })
+            };
+            let mine = free.pop_near(0, |slot| &links[slot as usize]);
+            let yours = free.pop_near(1, |slot| &links[slot as usize]);
+            other.join().unwrap();
+            assert_each_slot_once(&free, &links, mine.into_iter().chain(yours).collect());
+        });
     }
 }
