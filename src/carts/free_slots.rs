@@ -118,11 +118,13 @@ fn pop_from<'a>(head: &AtomicU64, next_free: &impl Fn(u32) -> &'a AtomicU32) -> 
         // Ordering: made visible by the `Acquire` that read `seen`; a stale value (the slot
         // was popped meanwhile) is caught by the tag in the exchange below.
         let next = next_free(slot).load(Ordering::Relaxed);
-        // Ordering: `Acquire` on both outcomes, for the link read of the next round.
+        // Ordering: on failure `Acquire`, as above, for the link read of the next round. On
+        // success, the `Acquire` that read `seen` already synchronised with the push that
+        // wrote this very value (tags do not repeat), so nothing more is needed.
         match head.compare_exchange_weak(
             seen,
             pack(next_tag(seen), next),
-            Ordering::Acquire,
+            Ordering::Relaxed,
             Ordering::Acquire,
         ) {
             Ok(_) => return Some(slot),
