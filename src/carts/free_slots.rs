@@ -7,9 +7,10 @@
 //! others before the caller makes a new slot, so a slot freed anywhere is found by any
 //! thread. A slot is made only when every shard was empty as the pop looked at it: every
 //! slot was then in use, or being moved behind the pop's look (taken by another thread
-//! from a shard not looked at yet, and freed onto one already looked at), which each
-//! thread can do to about one slot in the time of a look. So the slots made follow the
-//! peak number of carts open at once, plus at most a few per thread.
+//! from a shard not looked at yet, and freed onto one already looked at, all in the time
+//! of that look). So the slots made follow the peak number of carts open at once, and
+//! exceed it only through such races; `carts::tests` checks the bound where one thread
+//! opens carts and another orders them.
 //!
 //! Invariants:
 //! - a free slot is on exactly one shard's stack, once; a slot in use is on none;
@@ -236,9 +237,9 @@ mod loom_tests {
                 })
             };
             let mine = free.pop_near(0, |slot| &links[slot as usize]);
-            let yours = free.pop_near(1, |slot| &links[slot as usize]);
+            let again = free.pop_near(1, |slot| &links[slot as usize]);
             other.join().unwrap();
-            assert_each_slot_once(&free, &links, mine.into_iter().chain(yours).collect());
+            assert_each_slot_once(&free, &links, mine.into_iter().chain(again).collect());
         });
     }
 }
