@@ -8,6 +8,7 @@
 mod common;
 
 mod async_wake;
+mod catalog;
 mod claim_and_return;
 mod close;
 mod ids;
