@@ -181,65 +181,74 @@ mod loom_tests {
 
     use super::*;
 
-    /// Three slots' links, shared by the model's threads.
-    fn links() -> Arc<Vec<AtomicU32>> {
-        Arc::new((0..3).map(|_| AtomicU32::new(0)).collect())
-    }
-
-    /// Every slot popped, then whatever is left on any shard: each slot exactly once.
-    fn assert_each_slot_once(free: &FreeSlots, links: &[AtomicU32], mut taken: Vec<u32>) {
-        let next_free = |slot: u32| &links[slot as usize];
-        while let Some(slot) = free.pop_near(0, next_free) {
-            taken.push(slot);
-        }
-        taken.sort_unstable();
-        assert_eq!(taken, [0, 1, 2], "a slot taken twice, or lost");
+    /// Runs `other` on a second thread and `mine` on this one, given a free list of two
+    /// shards with three slots free on shard 0, and those slots' links; then checks that
+    /// the slots they return and those left free are each slot exactly once.
+    fn race(
+        other: impl Fn(&FreeSlots, &[AtomicU32]) -> Vec<u32> + Send + Sync + 'static,
+        mine: impl Fn(&FreeSlots, &[AtomicU32]) -> Vec<u32> + Send + Sync + 'static,
+    ) {
+        // A std `Arc`: made outside the model, where loom's cannot be.
+        let other = std::sync::Arc::new(other);
+        loom::model(move || {
+            let free = Arc::new(FreeSlots::with_shards(2));
+            let links: Arc<Vec<AtomicU32>> = Arc::new((0..3).map(|_| AtomicU32::new(0)).collect());
+            for slot in [2, 1, 0] {
+                free.push_at(0, slot, |slot| &links[slot as usize]);
+            }
+            let theirs = {
+                let (free, links, other) = (
+                    Arc::clone(&free),
+                    Arc::clone(&links),
+                    std::sync::Arc::clone(&other),
+                );
+                thread::spawn(move || other(&free, &links))
+            };
+            let mut taken = mine(&free, &links);
+            taken.extend(theirs.join().unwrap());
+            while let Some(slot) = free.pop_near(0, |slot| &links[slot as usize]) {
+                taken.push(slot);
+            }
+            taken.sort_unstable();
+            assert_eq!(taken, [0, 1, 2], "a slot taken twice, or lost");
+        });
     }
 
     #[test]
     fn a_slot_popped_and_pushed_back_meanwhile_is_not_taken_twice() {
-        loom::model(|| {
-            let (free, links) = (Arc::new(FreeSlots::with_shards(2)), links());
-            for slot in [2, 1, 0] {
-                free.push_at(0, slot, |slot| &links[slot as usize]);
-            }
-            let other = {
-                let (free, links) = (Arc::clone(&free), Arc::clone(&links));
-                thread::spawn(move || {
-                    let next_free = |slot: u32| &links[slot as usize];
-                    let first = free.pop_near(0, next_free);
-                    let second = free.pop_near(0, next_free);
-                    // The first slot goes back on top, over a link a racing pop may hold.
-                    free.push_at(0, first.expect("three were free"), next_free);
-                    second
-                })
-            };
-            let mine = free.pop_near(0, |slot| &links[slot as usize]);
-            let theirs = other.join().unwrap();
-            assert_each_slot_once(&free, &links, mine.into_iter().chain(theirs).collect());
-        });
+        race(
+            |free, links| {
+                let next_free = |slot: u32| &links[slot as usize];
+                let first = free.pop_near(0, next_free).expect("three were free");
+                let second = free.pop_near(0, next_free);
+                // The first slot goes back on top, over a link a racing pop may hold.
+                free.push_at(0, first, next_free);
+                second.into_iter().collect()
+            },
+            |free, links| {
+                let next_free = |slot: u32| &links[slot as usize];
+                free.pop_near(0, next_free).into_iter().collect()
+            },
+        );
     }
 
     #[test]
     fn a_slot_moved_to_another_shard_is_found_once() {
-        loom::model(|| {
-            let (free, links) = (Arc::new(FreeSlots::with_shards(2)), links());
-            for slot in [2, 1, 0] {
-                free.push_at(0, slot, |slot| &links[slot as usize]);
-            }
-            let other = {
-                let (free, links) = (Arc::clone(&free), Arc::clone(&links));
-                thread::spawn(move || {
-                    let next_free = |slot: u32| &links[slot as usize];
-                    // Its home (shard 1) is empty: it takes from shard 0 and frees at home.
-                    let slot = free.pop_near(1, next_free).expect("three were free");
-                    free.push_at(1, slot, next_free);
-                })
-            };
-            let mine = free.pop_near(0, |slot| &links[slot as usize]);
-            let again = free.pop_near(1, |slot| &links[slot as usize]);
-            other.join().unwrap();
-            assert_each_slot_once(&free, &links, mine.into_iter().chain(again).collect());
-        });
+        race(
+            |free, links| {
+                let next_free = |slot: u32| &links[slot as usize];
+                // Its home (shard 1) is empty: it takes from shard 0 and frees at home.
+                let slot = free.pop_near(1, next_free).expect("three were free");
+                free.push_at(1, slot, next_free);
+                Vec::new()
+            },
+            |free, links| {
+                let next_free = |slot: u32| &links[slot as usize];
+                let mine = free.pop_near(0, next_free);
+                mine.into_iter()
+                    .chain(free.pop_near(1, next_free))
+                    .collect()
+            },
+        );
     }
 }
