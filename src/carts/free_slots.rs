@@ -1,9 +1,9 @@
 //! The free list of cart slots: a few lock-free stacks of slot numbers (Treiber's), linked
 //! through each slot's `next_free`, one stack per shard.
 //!
-//! Each thread pushes the slots it frees on its home shard (see `sync::home_shard`) and
-//! pops from there first, so threads on different cores opening and ordering carts do not
-//! pass one cache line back and forth; a pop that finds its home shard empty looks at the
+//! Each thread pushes the slots it frees on its home shard (`sync::thread_home`, reduced
+//! to a shard) and pops from there first, so threads on different cores opening and
+//! ordering carts do not pass one cache line back and forth; a pop that finds its home shard empty looks at the
 //! others before the caller makes a new slot, so a slot freed anywhere is found by any
 //! thread. A slot is made only when every shard was empty as the pop looked at it: every
 //! slot was then in use, or being moved behind the pop's look (taken by another thread
@@ -22,7 +22,7 @@
 //!   that is, four billion other cart operations on that shard while one thread is paused
 //!   between two instructions.
 
-use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering, free_list_shards, home_shard};
+use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering, free_list_shards, thread_home};
 
 /// The free slots, spread over shards.
 pub(crate) struct FreeSlots {
@@ -60,13 +60,18 @@ impl FreeSlots {
     /// Takes a free slot, if there is one: from the calling thread's home shard if it has
     /// one, else from the first other shard that does. `next_free(slot)` is that slot's link.
     pub(crate) fn pop<'a>(&self, next_free: impl Fn(u32) -> &'a AtomicU32) -> Option<u32> {
-        self.pop_near(home_shard() & self.mask(), next_free)
+        self.pop_near(self.home_shard(), next_free)
     }
 
     /// Makes `slot` free again, on the calling thread's home shard. `next_free(slot)` is
     /// that slot's link.
     pub(crate) fn push<'a>(&self, slot: u32, next_free: impl Fn(u32) -> &'a AtomicU32) {
-        self.push_at(home_shard() & self.mask(), slot, next_free);
+        self.push_at(self.home_shard(), slot, next_free);
+    }
+
+    /// The calling thread's shard.
+    fn home_shard(&self) -> usize {
+        thread_home() & self.mask()
     }
 
     /// Shard numbers modulo the number of shards, a power of two.

@@ -65,7 +65,7 @@ pub(crate) fn free_list_shards() -> usize {
 
 /// The calling thread's home: a number threads take round-robin, in the order they first
 /// ask. The free list reduces it modulo its number of shards.
-pub(crate) fn home_shard() -> usize {
+pub(crate) fn thread_home() -> usize {
     /// No home taken yet.
     const HOMELESS: usize = usize::MAX;
     static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);

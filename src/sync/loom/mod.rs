@@ -43,7 +43,7 @@ pub(crate) fn free_list_shards() -> usize {
 /// Threads take homes round-robin in the order they first ask, as in the real build. The
 /// counter is loom's per-execution static, and a plain atomic: which thread asks first is
 /// already a choice loom explores, and the count itself adds no interleavings.
-pub(crate) fn home_shard() -> usize {
+pub(crate) fn thread_home() -> usize {
     loom::lazy_static! {
         static ref NEXT_HOME: std::sync::atomic::AtomicUsize =
             std::sync::atomic::AtomicUsize::new(0);
