@@ -139,38 +139,59 @@ fn pop_from<'a>(head: &AtomicU64, next_free: &impl Fn(u32) -> &'a AtomicU32) -> 
     }
 }
 
+/// A free list and the links of its slots, which the cart slots hold in the engine: what
+/// the tests and models below drive.
+#[cfg(test)]
+struct Linked {
+    free: FreeSlots,
+    links: Vec<AtomicU32>,
+}
+
+#[cfg(test)]
+impl Linked {
+    fn new(shards: usize, slots: u32) -> Self {
+        Self {
+            free: FreeSlots::with_shards(shards),
+            links: (0..slots).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn pop(&self, home: usize) -> Option<u32> {
+        self.free.pop_near(home, |slot| &self.links[slot as usize])
+    }
+
+    fn push(&self, home: usize, slot: u32) {
+        self.free
+            .push_at(home, slot, |slot| &self.links[slot as usize]);
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
-    fn links(slots: u32) -> Vec<AtomicU32> {
-        (0..slots).map(|_| AtomicU32::new(0)).collect()
-    }
-
     #[test]
     fn a_pop_takes_from_its_home_shard_first() {
-        let (free, links) = (FreeSlots::with_shards(4), links(2));
-        let next_free = |slot: u32| &links[slot as usize];
-        free.push_at(1, 0, next_free);
-        free.push_at(2, 1, next_free);
-        assert_eq!(free.pop_near(2, next_free), Some(1));
-        assert_eq!(free.pop_near(1, next_free), Some(0));
-        assert_eq!(free.pop_near(1, next_free), None);
+        let list = Linked::new(4, 2);
+        list.push(1, 0);
+        list.push(2, 1);
+        assert_eq!(list.pop(2), Some(1));
+        assert_eq!(list.pop(1), Some(0));
+        assert_eq!(list.pop(1), None);
     }
 
     /// A thread that only opens carts finds the slots a thread that only orders them freed
     /// on its own shard: no slot is made while one is free anywhere.
     #[test]
     fn a_pop_finds_a_slot_freed_on_any_other_shard() {
-        let (free, links) = (FreeSlots::with_shards(4), links(3));
-        let next_free = |slot: u32| &links[slot as usize];
+        let list = Linked::new(4, 3);
         for (home, slot) in [(3, 0), (1, 1), (3, 2)] {
-            free.push_at(home, slot, next_free);
+            list.push(home, slot);
         }
-        let mut popped: Vec<u32> = (0..3).filter_map(|_| free.pop_near(2, next_free)).collect();
+        let mut popped: Vec<u32> = (0..3).filter_map(|_| list.pop(2)).collect();
         popped.sort_unstable();
         assert_eq!(popped, [0, 1, 2]);
-        assert_eq!(free.pop_near(0, next_free), None);
+        assert_eq!(list.pop(0), None);
     }
 }
 
@@ -187,33 +208,26 @@ mod loom_tests {
     use super::*;
 
     /// Runs `other` on a second thread and `mine` on this one, given a free list of two
-    /// shards with three slots free on shard 0, and those slots' links; then checks that
-    /// the slots they return and those left free are each slot exactly once.
+    /// shards with three slots free on shard 0; then checks that the slots they return and
+    /// those left free are each slot exactly once.
     fn race(
-        other: impl Fn(&FreeSlots, &[AtomicU32]) -> Vec<u32> + Send + Sync + 'static,
-        mine: impl Fn(&FreeSlots, &[AtomicU32]) -> Vec<u32> + Send + Sync + 'static,
+        other: impl Fn(&Linked) -> Vec<u32> + Send + Sync + 'static,
+        mine: impl Fn(&Linked) -> Vec<u32> + Send + Sync + 'static,
     ) {
         // A std `Arc`: made outside the model, where loom's cannot be.
         let other = std::sync::Arc::new(other);
         loom::model(move || {
-            let free = Arc::new(FreeSlots::with_shards(2));
-            let links: Arc<Vec<AtomicU32>> = Arc::new((0..3).map(|_| AtomicU32::new(0)).collect());
+            let list = Arc::new(Linked::new(2, 3));
             for slot in [2, 1, 0] {
-                free.push_at(0, slot, |slot| &links[slot as usize]);
+                list.push(0, slot);
             }
             let theirs = {
-                let (free, links, other) = (
-                    Arc::clone(&free),
-                    Arc::clone(&links),
-                    std::sync::Arc::clone(&other),
-                );
-                thread::spawn(move || other(&free, &links))
+                let (list, other) = (Arc::clone(&list), std::sync::Arc::clone(&other));
+                thread::spawn(move || other(&list))
             };
-            let mut taken = mine(&free, &links);
+            let mut taken = mine(&list);
             taken.extend(theirs.join().unwrap());
-            while let Some(slot) = free.pop_near(0, |slot| &links[slot as usize]) {
-                taken.push(slot);
-            }
+            taken.extend(std::iter::from_fn(|| list.pop(0)));
             taken.sort_unstable();
             assert_eq!(taken, [0, 1, 2], "a slot taken twice, or lost");
         });
@@ -222,38 +236,27 @@ mod loom_tests {
     #[test]
     fn a_slot_popped_and_pushed_back_meanwhile_is_not_taken_twice() {
         race(
-            |free, links| {
-                let next_free = |slot: u32| &links[slot as usize];
-                let first = free.pop_near(0, next_free).expect("three were free");
-                let second = free.pop_near(0, next_free);
+            |list| {
+                let first = list.pop(0).expect("three were free");
+                let second = list.pop(0);
                 // The first slot goes back on top, over a link a racing pop may hold.
-                free.push_at(0, first, next_free);
+                list.push(0, first);
                 second.into_iter().collect()
             },
-            |free, links| {
-                let next_free = |slot: u32| &links[slot as usize];
-                free.pop_near(0, next_free).into_iter().collect()
-            },
+            |list| list.pop(0).into_iter().collect(),
         );
     }
 
     #[test]
     fn a_slot_moved_to_another_shard_is_found_once() {
         race(
-            |free, links| {
-                let next_free = |slot: u32| &links[slot as usize];
+            |list| {
                 // Its home (shard 1) is empty: it takes from shard 0 and frees at home.
-                let slot = free.pop_near(1, next_free).expect("three were free");
-                free.push_at(1, slot, next_free);
+                let slot = list.pop(1).expect("three were free");
+                list.push(1, slot);
                 Vec::new()
             },
-            |free, links| {
-                let next_free = |slot: u32| &links[slot as usize];
-                let mine = free.pop_near(0, next_free);
-                mine.into_iter()
-                    .chain(free.pop_near(1, next_free))
-                    .collect()
-            },
+            |list| list.pop(0).into_iter().chain(list.pop(1)).collect(),
         );
     }
 }
