@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use crate::common::{
     Market, THREE_THREAD_PREEMPTIONS, assert_empty, assert_same_items, check, check_bounded, drain,
+    spawn_with,
 };
 use loom::future::block_on;
 use loom::sync::Arc;
-use loom::thread;
 
 #[test]
 fn async_consumer_woken_by_publish() {
@@ -27,10 +27,9 @@ fn async_consumer_woken_by_publish() {
         let market = Arc::new(Market::new(1));
         let producer = market.register_producer();
         let cart = market.new_cart();
-        let consumer = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || block_on(market.add_to_cart_async(cart, &"a")))
-        };
+        let consumer = spawn_with(&market, move |market| {
+            block_on(market.add_to_cart_async(cart, &"a"))
+        });
         market.publish(producer, "a").unwrap();
         assert_eq!(consumer.join().unwrap(), Ok(()));
         assert_same_items(market.place_order(cart).unwrap(), vec!["a"]);
@@ -45,10 +44,9 @@ fn async_publisher_woken_by_take() {
         let producer = market.register_producer();
         market.publish(producer, "a").unwrap();
         let cart = market.new_cart();
-        let publisher = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || block_on(market.publish_async(producer, "b")))
-        };
+        let publisher = spawn_with(&market, move |market| {
+            block_on(market.publish_async(producer, "b"))
+        });
         market.add_to_cart(cart, &"a").unwrap();
         assert_eq!(publisher.join().unwrap(), Ok(()));
         let mut came_out = market.place_order(cart).unwrap();
@@ -65,20 +63,16 @@ fn a_cancelled_async_wait_loses_no_wake_up() {
         let market = Arc::new(Market::new(2));
         let producer = market.register_producer();
         let (cancelled, waiting) = (market.new_cart(), market.new_cart());
-        let canceller = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || {
-                // Polled once (it registers and listens, or takes an item at once), then
-                // dropped, as a task is when its timeout fires.
-                let mut future = Box::pin(market.add_to_cart_async(cancelled, &"a"));
-                let mut context = Context::from_waker(Waker::noop());
-                matches!(future.as_mut().poll(&mut context), Poll::Ready(Ok(())))
-            })
-        };
-        let blocked = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart_timeout(waiting, &"a", Duration::MAX))
-        };
+        let canceller = spawn_with(&market, move |market| {
+            // Polled once (it registers and listens, or takes an item at once), then
+            // dropped, as a task is when its timeout fires.
+            let mut future = Box::pin(market.add_to_cart_async(cancelled, &"a"));
+            let mut context = Context::from_waker(Waker::noop());
+            matches!(future.as_mut().poll(&mut context), Poll::Ready(Ok(())))
+        });
+        let blocked = spawn_with(&market, move |market| {
+            market.add_to_cart_timeout(waiting, &"a", Duration::MAX)
+        });
         market.publish(producer, "a").unwrap();
         let took = canceller.join().unwrap();
         if took {

@@ -6,9 +6,8 @@
 //! execution of one, branching nowhere once the racing publish grew the index, so it
 //! would have proved nothing.)
 
-use crate::common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain, spawn_with};
 use loom::sync::Arc;
-use loom::thread;
 
 #[test]
 fn two_first_publishes_of_one_product_make_one_shelf() {
@@ -18,10 +17,9 @@ fn two_first_publishes_of_one_product_make_one_shelf() {
             let market = Arc::new(Market::new(1));
             let (mine, theirs) = (market.register_producer(), market.register_producer());
 
-            let other = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.publish(theirs, "tea").unwrap())
-            };
+            let other = spawn_with(&market, move |market| {
+                market.publish(theirs, "tea").unwrap()
+            });
             market.publish(mine, "tea").unwrap();
             other.join().unwrap();
 

@@ -15,9 +15,8 @@
 //!
 //! and in every case, that draining afterwards yields every item exactly once.
 
-use crate::common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain, spawn_with};
 use loom::sync::Arc;
-use loom::thread;
 use marketplace::{AddError, CartId, ProducerId, PublishError, RemoveError};
 
 const CAPACITY: usize = 1;
@@ -42,14 +41,8 @@ fn returned_item_races_a_taker_and_a_publisher() {
             let (market, producer, cart) = full_producer_with_item_in_cart();
             let taker_cart = market.new_cart();
 
-            let remover = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.remove_from_cart(cart, &"a"))
-            };
-            let taker = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.add_to_cart(taker_cart, &"a"))
-            };
+            let remover = spawn_with(&market, move |market| market.remove_from_cart(cart, &"a"));
+            let taker = spawn_with(&market, move |market| market.add_to_cart(taker_cart, &"a"));
             // "b" stays on the shelf throughout, so in every sequential order this is full.
             assert_eq!(
                 market.publish(producer, "c"),
@@ -86,14 +79,8 @@ fn return_races_a_release_and_a_publisher() {
             let (market, producer, cart) = full_producer_with_item_in_cart();
             let taker_cart = market.new_cart();
 
-            let remover = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.remove_from_cart(cart, &"a"))
-            };
-            let taker = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.add_to_cart(taker_cart, &"b"))
-            };
+            let remover = spawn_with(&market, move |market| market.remove_from_cart(cart, &"a"));
+            let taker = spawn_with(&market, move |market| market.add_to_cart(taker_cart, &"b"));
             // Full or not depends on whether "b" left before; either is a sequential outcome.
             let published = market.publish(producer, "c");
             assert_eq!(remover.join().unwrap(), Ok(()), "the return must succeed");
@@ -139,10 +126,7 @@ fn two_removers_claim_one_item() {
         let cart = market.new_cart();
         market.add_to_cart(cart, &"a").unwrap();
 
-        let other = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.remove_from_cart(cart, &"a"))
-        };
+        let other = spawn_with(&market, move |market| market.remove_from_cart(cart, &"a"));
         let me = market.remove_from_cart(cart, &"a");
         let other = other.join().unwrap();
 

@@ -15,9 +15,8 @@
 
 use std::time::Duration;
 
-use crate::common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain, spawn_with};
 use loom::sync::Arc;
-use loom::thread;
 use marketplace::{AddError, PublishError};
 
 #[test]
@@ -26,14 +25,11 @@ fn close_races_a_new_producer_and_its_waiting_publisher() {
         "close::close_races_a_new_producer_and_its_waiting_publisher",
         || {
             let market = Arc::new(Market::new(1));
-            let publisher = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || {
-                    let producer = market.register_producer();
-                    market.publish(producer, "a").unwrap();
-                    market.publish_timeout(producer, "b", Duration::MAX)
-                })
-            };
+            let publisher = spawn_with(&market, move |market| {
+                let producer = market.register_producer();
+                market.publish(producer, "a").unwrap();
+                market.publish_timeout(producer, "b", Duration::MAX)
+            });
             market.close();
             assert_eq!(publisher.join().unwrap(), Err(PublishError::Full("b")));
 
@@ -51,14 +47,11 @@ fn close_races_a_new_product_and_its_waiting_consumer() {
             let market = Arc::new(Market::new(1));
             let producer = market.register_producer();
             let cart = market.new_cart();
-            let consumer = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || {
-                    market.publish(producer, "a").unwrap();
-                    market.add_to_cart(cart, &"a").unwrap();
-                    market.add_to_cart_timeout(cart, &"a", Duration::MAX)
-                })
-            };
+            let consumer = spawn_with(&market, move |market| {
+                market.publish(producer, "a").unwrap();
+                market.add_to_cart(cart, &"a").unwrap();
+                market.add_to_cart_timeout(cart, &"a", Duration::MAX)
+            });
             market.close();
             assert_eq!(consumer.join().unwrap(), Err(AddError::Unavailable));
 

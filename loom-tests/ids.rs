@@ -5,9 +5,8 @@
 //! ids, that neither registration is lost from the copy-on-write registry (each producer
 //! can publish to its own shelf, counted separately), and that both carts are open.
 
-use crate::common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain, spawn_with};
 use loom::sync::Arc;
-use loom::thread;
 
 #[test]
 fn concurrent_registrations_and_carts_get_distinct_ids() {
@@ -22,10 +21,7 @@ fn concurrent_registrations_and_carts_get_distinct_ids() {
                 (producer, cart)
             };
 
-            let other = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || open(&market, "theirs"))
-            };
+            let other = spawn_with(&market, move |market| open(market, "theirs"));
             let (my_producer, my_cart) = open(&market, "mine");
             let (their_producer, their_cart) = other.join().unwrap();
 

@@ -5,9 +5,8 @@
 //! that taking it released its producer's capacity exactly once (the producer can publish
 //! again, up to its capacity and no further).
 
-use crate::common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain, spawn_with};
 use loom::sync::Arc;
-use loom::thread;
 use marketplace::{AddError, PublishError};
 
 #[test]
@@ -18,10 +17,7 @@ fn two_consumers_race_for_the_last_item() {
         market.publish(producer, "tea").unwrap();
         let (mine, theirs) = (market.new_cart(), market.new_cart());
 
-        let other = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart(theirs, &"tea"))
-        };
+        let other = spawn_with(&market, move |market| market.add_to_cart(theirs, &"tea"));
         let me = market.add_to_cart(mine, &"tea");
         let other = other.join().unwrap();
 

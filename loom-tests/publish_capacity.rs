@@ -12,9 +12,11 @@
 //!
 //! and in both, that draining afterwards yields every published item exactly once.
 
-use crate::common::{Market, assert_empty, assert_same_items, check, check_bounded, drain};
+use crate::common::{
+    Market, assert_empty, assert_same_items, check, check_bounded, drain, spawn_with,
+};
 use loom::sync::Arc;
-use loom::thread::{self, JoinHandle};
+use loom::thread::JoinHandle;
 use marketplace::{AddError, CartId, ProducerId, PublishError};
 
 #[test]
@@ -26,10 +28,7 @@ fn two_publishers_race_for_the_last_slot() {
             let producer = market.register_producer();
             market.publish(producer, "first").unwrap();
 
-            let left = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.publish(producer, "left"))
-            };
+            let left = spawn_with(&market, move |market| market.publish(producer, "left"));
             let right = market.publish(producer, "right");
             let left = left.join().unwrap();
 
@@ -96,8 +95,9 @@ fn room_seen_by_one_publisher_and_used_by_another_is_counted_once() {
         // Either publisher may find the room the take freed and record it for the other,
         // which may then publish on that record alone.
         let publishers = ["left", "right"].map(|product| {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.publish(producer, product).is_ok().then_some(product))
+            spawn_with(&market, move |market| {
+                market.publish(producer, product).is_ok().then_some(product)
+            })
         });
         let counted = market.shelf_len(producer).unwrap();
         assert!(
@@ -133,9 +133,6 @@ fn full_producer_and_a_taker() -> (
     let producer = market.register_producer();
     market.publish(producer, "old").unwrap();
     let cart = market.new_cart();
-    let consumer = {
-        let market = Arc::clone(&market);
-        thread::spawn(move || market.add_to_cart(cart, &"old"))
-    };
+    let consumer = spawn_with(&market, move |market| market.add_to_cart(cart, &"old"));
     (market, producer, cart, consumer)
 }

@@ -8,9 +8,8 @@
 //!   still on the shelf, exactly once, with its producer's capacity accounted for;
 //! - the ordered cart's id is spent afterwards.
 
-use crate::common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain, spawn_with};
 use loom::sync::Arc;
-use loom::thread;
 use marketplace::{AddError, RemoveError};
 
 #[test]
@@ -22,10 +21,7 @@ fn remove_races_place_order() {
         let cart = market.new_cart();
         market.add_to_cart(cart, &"a").unwrap();
 
-        let remover = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.remove_from_cart(cart, &"a"))
-        };
+        let remover = spawn_with(&market, move |market| market.remove_from_cart(cart, &"a"));
         let ordered = market.place_order(cart).expect("the cart is open");
         let removed = remover.join().unwrap();
 
@@ -63,10 +59,7 @@ fn add_races_place_order() {
         let cart = market.new_cart();
         market.add_to_cart(cart, &"a").unwrap();
 
-        let adder = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart(cart, &"b"))
-        };
+        let adder = spawn_with(&market, move |market| market.add_to_cart(cart, &"b"));
         let ordered = market.place_order(cart).expect("the cart is open");
         let added = adder.join().unwrap();
 

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use crate::common::{
     Market, THREE_THREAD_PREEMPTIONS, assert_empty, assert_same_items, check, check_bounded, drain,
+    spawn_with,
 };
 use loom::sync::Arc;
-use loom::thread;
 use marketplace::{AddError, OrderError};
 
 #[test]
@@ -28,8 +28,9 @@ fn two_sleeping_consumers_are_both_served() {
         let producer = market.register_producer();
         let carts = [market.new_cart(), market.new_cart()];
         let consumers = carts.map(|cart| {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart_timeout(cart, &"a", Duration::MAX))
+            spawn_with(&market, move |market| {
+                market.add_to_cart_timeout(cart, &"a", Duration::MAX)
+            })
         });
         market.publish(producer, "a").unwrap();
         market.publish(producer, "a").unwrap();
@@ -52,14 +53,10 @@ fn a_woken_consumer_that_loses_the_item_sleeps_again() {
             let market = Arc::new(Market::new(2));
             let producer = market.register_producer();
             let (sleeping, thieving) = (market.new_cart(), market.new_cart());
-            let sleeper = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.add_to_cart_timeout(sleeping, &"a", Duration::MAX))
-            };
-            let thief = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.add_to_cart(thieving, &"a"))
-            };
+            let sleeper = spawn_with(&market, move |market| {
+                market.add_to_cart_timeout(sleeping, &"a", Duration::MAX)
+            });
+            let thief = spawn_with(&market, move |market| market.add_to_cart(thieving, &"a"));
             market.publish(producer, "a").unwrap();
             let took = thief.join().unwrap();
             let stolen = market.place_order(thieving).unwrap();
@@ -93,10 +90,9 @@ fn a_publisher_over_capacity_is_woken_only_when_room_is_free() {
             // The return takes the producer over capacity: two on sale, capacity one.
             market.remove_from_cart(cart, &"a").unwrap();
 
-            let publisher = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || market.publish_timeout(producer, "c", Duration::MAX))
-            };
+            let publisher = spawn_with(&market, move |market| {
+                market.publish_timeout(producer, "c", Duration::MAX)
+            });
             // The first take leaves it at capacity (a publisher woken now must sleep
             // again); the second frees room.
             market.add_to_cart(cart, &"a").unwrap();
@@ -124,14 +120,11 @@ fn a_freed_cart_slot_is_reused_across_threads_and_the_spent_id_refused() {
             let spent = market.new_cart();
             market.add_to_cart(spent, &"a").unwrap();
 
-            let reuser = {
-                let market = Arc::clone(&market);
-                thread::spawn(move || {
-                    let cart = market.new_cart();
-                    market.add_to_cart(cart, &"b").unwrap();
-                    market.place_order(cart).unwrap()
-                })
-            };
+            let reuser = spawn_with(&market, move |market| {
+                let cart = market.new_cart();
+                market.add_to_cart(cart, &"b").unwrap();
+                market.place_order(cart).unwrap()
+            });
             let mut came_out = market.place_order(spent).unwrap();
             assert_eq!(market.place_order(spent), Err(OrderError::UnknownCart));
             assert_eq!(market.add_to_cart(spent, &"b"), Err(AddError::UnknownCart));

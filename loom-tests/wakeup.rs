@@ -18,9 +18,8 @@
 
 use std::time::Duration;
 
-use crate::common::{Market, assert_empty, assert_same_items, check, drain};
+use crate::common::{Market, assert_empty, assert_same_items, check, drain, spawn_with};
 use loom::sync::Arc;
-use loom::thread;
 use marketplace::baseline::LockedMarketplace;
 use marketplace::{AddError, PublishError};
 
@@ -31,10 +30,9 @@ fn consumer_woken_by_publish() {
         let producer = market.register_producer();
         let cart = market.new_cart();
 
-        let consumer = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart_timeout(cart, &"a", Duration::MAX))
-        };
+        let consumer = spawn_with(&market, move |market| {
+            market.add_to_cart_timeout(cart, &"a", Duration::MAX)
+        });
         market.publish(producer, "a").unwrap();
         assert_eq!(consumer.join().unwrap(), Ok(()));
 
@@ -52,10 +50,9 @@ fn consumer_woken_by_return() {
         let (giver, waiter) = (market.new_cart(), market.new_cart());
         market.add_to_cart(giver, &"a").unwrap();
 
-        let consumer = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart_timeout(waiter, &"a", Duration::MAX))
-        };
+        let consumer = spawn_with(&market, move |market| {
+            market.add_to_cart_timeout(waiter, &"a", Duration::MAX)
+        });
         market.remove_from_cart(giver, &"a").unwrap();
         assert_eq!(consumer.join().unwrap(), Ok(()));
 
@@ -74,10 +71,9 @@ fn publisher_woken_by_take() {
         market.publish(producer, "a").unwrap();
         let cart = market.new_cart();
 
-        let publisher = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.publish_timeout(producer, "b", Duration::MAX))
-        };
+        let publisher = spawn_with(&market, move |market| {
+            market.publish_timeout(producer, "b", Duration::MAX)
+        });
         market.add_to_cart(cart, &"a").unwrap();
         assert_eq!(publisher.join().unwrap(), Ok(()));
 
@@ -96,10 +92,9 @@ fn close_wakes_a_blocked_consumer() {
         market.register_producer();
         let cart = market.new_cart();
 
-        let consumer = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart_timeout(cart, &"a", Duration::MAX))
-        };
+        let consumer = spawn_with(&market, move |market| {
+            market.add_to_cart_timeout(cart, &"a", Duration::MAX)
+        });
         market.close();
         assert_eq!(consumer.join().unwrap(), Err(AddError::Unavailable));
 
@@ -116,10 +111,9 @@ fn close_wakes_a_blocked_publisher() {
         let producer = market.register_producer();
         market.publish(producer, "a").unwrap();
 
-        let publisher = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.publish_timeout(producer, "b", Duration::MAX))
-        };
+        let publisher = spawn_with(&market, move |market| {
+            market.publish_timeout(producer, "b", Duration::MAX)
+        });
         market.close();
         assert_eq!(publisher.join().unwrap(), Err(PublishError::Full("b")));
 
@@ -136,10 +130,9 @@ fn yielding_baseline_woken_by_publish() {
         let producer = market.register_producer();
         let cart = market.new_cart();
 
-        let consumer = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.add_to_cart_timeout(cart, &"a", Duration::MAX))
-        };
+        let consumer = spawn_with(&market, move |market| {
+            market.add_to_cart_timeout(cart, &"a", Duration::MAX)
+        });
         market.publish(producer, "a").unwrap();
         assert_eq!(consumer.join().unwrap(), Ok(()));
         assert_eq!(market.place_order(cart), Ok(vec!["a"]));
@@ -154,10 +147,9 @@ fn yielding_baseline_woken_by_take() {
         market.publish(producer, "a").unwrap();
         let cart = market.new_cart();
 
-        let publisher = {
-            let market = Arc::clone(&market);
-            thread::spawn(move || market.publish_timeout(producer, "b", Duration::MAX))
-        };
+        let publisher = spawn_with(&market, move |market| {
+            market.publish_timeout(producer, "b", Duration::MAX)
+        });
         market.add_to_cart(cart, &"a").unwrap();
         assert_eq!(publisher.join().unwrap(), Ok(()));
         assert_eq!(market.place_order(cart), Ok(vec!["a"]));

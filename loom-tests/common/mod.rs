@@ -6,6 +6,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use loom::sync::Arc;
+use loom::thread::{self, JoinHandle};
+
 use marketplace::{Marketplace, Stats};
 
 /// Preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set (scripts/loom sets the
@@ -54,6 +57,15 @@ pub(crate) fn check_bounded(
         EXECUTIONS.load(Ordering::Relaxed),
         started.elapsed()
     );
+}
+
+/// Runs `work` on a new model thread, with its own handle on `shared` (the marketplace).
+pub(crate) fn spawn_with<M: 'static, T: 'static>(
+    shared: &Arc<M>,
+    work: impl FnOnce(&M) -> T + 'static,
+) -> JoinHandle<T> {
+    let shared = Arc::clone(shared);
+    thread::spawn(move || work(&shared))
 }
 
 /// Takes every item of the given kinds still on sale into a fresh cart and orders it.
