@@ -39,9 +39,17 @@
 //! bounded, so a waiter that nothing helps is asleep within microseconds, and uses no CPU
 //! while asleep.
 //!
+//! Async waiters neither spin nor yield their thread; once, before they register, they
+//! yield to their executor ([`YieldToExecutor`]): the tasks queued on the same worker
+//! (often the very producers or consumers they wait for) run first, and the retry that
+//! follows usually succeeds without a listener or a notification. After that one retry, a
+//! task that still cannot proceed sleeps until it is notified.
+//!
 //! A registration is undone by a drop guard, so a panic inside an attempt (in the user's
 //! `Hash` or `Eq`) leaves the count right.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::sync::{
@@ -205,19 +213,29 @@ pub(crate) fn block_until<'w, T>(
 }
 
 /// Waits asynchronously until an attempt gives a value: starting from `first` (an attempt
-/// the caller just made), sleeps with the waiters the last attempt named until they are
-/// notified, and tries again; `None` once `closed` is set. No spinning and no retries: a
-/// task that cannot proceed gives its thread back at once.
+/// the caller just made), yields to the executor once and tries again, then sleeps with
+/// the waiters the last attempt named until they are notified, and tries again; `None`
+/// once `closed` is set. No spinning: after its one yield, a task that cannot proceed
+/// sleeps.
 ///
 /// Cancel-safe: dropping the future at any await point drops its listener (which passes
 /// on a notification it received but did not use) and its registration; nothing else is
-/// held across an await.
+/// held across an await (the yield comes before the registration).
 pub(crate) async fn wait_until<'w, T>(
     first: Attempt<'w, T>,
     closed: &AtomicBool,
     mut attempt: impl FnMut() -> Attempt<'w, T>,
 ) -> Option<T> {
-    let mut waiters = match first {
+    if let Attempt::Done(value) = first {
+        return Some(value);
+    }
+    // Ordering: a shortcut only; the loop re-reads it after the fence in `listen`.
+    if closed.load(Ordering::Relaxed) {
+        return None;
+    }
+    // The one yield (see the module docs): the retry after it usually succeeds.
+    YieldToExecutor::default().await;
+    let mut waiters = match attempt() {
         Attempt::Done(value) => return Some(value),
         Attempt::WaitOn(waiters) => waiters,
     };
@@ -238,6 +256,28 @@ pub(crate) async fn wait_until<'w, T>(
                 }
             }
         }
+    }
+}
+
+/// A future that is pending once, having asked its executor to poll it again: the tasks
+/// already queued on the same worker run before it resumes (most executors queue a task
+/// that wakes itself behind them, as `tokio::task::yield_now` does). It holds nothing, so
+/// dropping it is always safe.
+#[derive(Default)]
+struct YieldToExecutor {
+    yielded: bool,
+}
+
+impl Future for YieldToExecutor {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        context.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 

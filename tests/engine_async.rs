@@ -8,7 +8,10 @@
 
 mod support;
 
+use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use marketplace::{AddError, Marketplace, PublishError};
@@ -282,5 +285,92 @@ fn close_ends_async_waits_with_the_retryable_errors() {
             Err(AddError::Unavailable)
         );
     });
+    assert_eq!(market.shelf_len(producer), Some(1));
+}
+
+/// A waker that counts the times it was asked to have its future polled again.
+#[derive(Default)]
+struct CountingWaker {
+    wakes: AtomicUsize,
+}
+
+impl CountingWaker {
+    fn wakes(&self) -> usize {
+        self.wakes.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Polls `future` by hand: the first poll yields to the executor (one wake-up asked), the
+/// next ones sleep (no more asked, however often it is polled), until `unblock` runs; then
+/// one more wake-up comes, and the poll after it gives `expected`.
+fn assert_yields_once_then_sleeps<T: PartialEq + std::fmt::Debug>(
+    future: impl Future<Output = T>,
+    unblock: impl FnOnce(),
+    expected: T,
+) {
+    let counter = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&counter));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    assert!(future.as_mut().poll(&mut context).is_pending());
+    assert_eq!(
+        counter.wakes(),
+        1,
+        "the first poll yields once to the executor"
+    );
+    for _ in 0..3 {
+        assert!(future.as_mut().poll(&mut context).is_pending());
+    }
+    assert_eq!(
+        counter.wakes(),
+        1,
+        "a waiting future asks for no polls until woken"
+    );
+    unblock();
+    assert_eq!(counter.wakes(), 2, "the change wakes the waiting future");
+    assert_eq!(future.as_mut().poll(&mut context), Poll::Ready(expected));
+}
+
+#[test]
+fn an_async_consumer_yields_once_then_sleeps_until_a_publish() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    let cart = market.new_cart();
+    let wanted = any(7);
+    assert_yields_once_then_sleeps(
+        market.add_to_cart_async(cart, &wanted),
+        || market.publish(producer, item(7, 1)).unwrap(),
+        Ok(()),
+    );
+    let ordered: Vec<u64> = market
+        .place_order(cart)
+        .unwrap()
+        .iter()
+        .map(|p| p.serial)
+        .collect();
+    assert_eq!(ordered, vec![1]);
+}
+
+#[test]
+fn an_async_publisher_yields_once_then_sleeps_until_a_take() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    market.publish(producer, item(0, 1)).unwrap();
+    let cart = market.new_cart();
+    assert_yields_once_then_sleeps(
+        market.publish_async(producer, item(0, 2)),
+        || market.add_to_cart(cart, &any(0)).unwrap(),
+        Ok(()),
+    );
     assert_eq!(market.shelf_len(producer), Some(1));
 }
