@@ -205,12 +205,14 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
             table.insert(entry.hash, index);
         }
         let position = self.tables.push(table);
-        // Ordering: `Release`, so a lookup that reads this position sees the table's slots.
+        // Ordering: `Release`, so a lookup that reads this position finds the table pushed
+        // there (boxcar's own publication of it) and sees its slots filled.
         self.current.store(position, Ordering::Release);
     }
 
     fn current_table(&self) -> &Table {
-        // Ordering: `Acquire`, paired with `grow`'s `Release` store.
+        // Ordering: `Acquire`, paired with `grow`'s `Release` store: the table at this
+        // position, and every slot filled before, are visible here.
         let position = self.current.load(Ordering::Acquire);
         self.tables
             .get(position)
