@@ -9,11 +9,17 @@
 //! - a unit of room that one publisher saw freed and another used: a thread that sees the
 //!   second publish sees the take that freed the room too, so the producer's count never
 //!   reads above capacity;
+//! - a count read while one item is published and taken: a reader that sees the take sees
+//!   the publish too, so the count never reads below zero (which would wrap to a huge
+//!   number);
 //!
-//! and in both, that draining afterwards yields every published item exactly once.
+//! and in each, that draining afterwards yields every published item exactly once.
+
+use std::time::Duration;
 
 use crate::common::{
-    Market, assert_empty, assert_same_items, check, check_bounded, drain, spawn_with,
+    Market, THREE_THREAD_PREEMPTIONS, assert_empty, assert_same_items, check, check_bounded, drain,
+    spawn_with,
 };
 use loom::sync::Arc;
 use loom::thread::JoinHandle;
@@ -117,6 +123,30 @@ fn room_seen_by_one_publisher_and_used_by_another_is_counted_once() {
         let mut came_out = market.place_order(cart).unwrap();
         came_out.extend(drain(&market, &["left", "right"]));
         assert_same_items(came_out, went_in);
+        assert_empty(&market, 1);
+    });
+}
+
+#[test]
+fn a_count_read_while_an_item_is_published_and_taken_stays_in_range() {
+    let name = "publish_capacity::a_count_read_while_an_item_is_published_and_taken_stays_in_range";
+    check_bounded(name, THREE_THREAD_PREEMPTIONS, || {
+        let market = Arc::new(Market::new(1));
+        let producer = market.register_producer();
+        let cart = market.new_cart();
+        let publisher = spawn_with(&market, move |market| market.publish(producer, "a"));
+        let consumer = spawn_with(&market, move |market| {
+            market.add_to_cart_timeout(cart, &"a", Duration::MAX)
+        });
+        let counted = market.shelf_len(producer).unwrap();
+        assert!(
+            counted <= 1,
+            "{counted} items counted for a producer of capacity 1"
+        );
+
+        assert_eq!(publisher.join().unwrap(), Ok(()), "the producer was empty");
+        assert_eq!(consumer.join().unwrap(), Ok(()), "the item was published");
+        assert_same_items(market.place_order(cart).unwrap(), vec!["a"]);
         assert_empty(&market, 1);
     });
 }
