@@ -1,4 +1,5 @@
-//! The catalog of products: first publishes of one product racing each other.
+//! The catalog of products: first publishes of one product racing each other, and lookups
+//! racing the growth of the catalog's index.
 //!
 //! Proves, for every interleaving (up to the preemption bound), that
 //! - two threads putting the same new product on sale make one shelf for it: a consumer
