@@ -3,9 +3,9 @@
 //!
 //! Each thread pushes the slots it frees on its home shard (`sync::thread_home`, reduced
 //! to a shard) and pops from there first, so threads on different cores opening and
-//! ordering carts do not pass one cache line back and forth; a pop that finds its home shard empty looks at the
-//! others before the caller makes a new slot, so a slot freed anywhere is found by any
-//! thread. A slot is made only when every shard was empty as the pop looked at it: every
+//! ordering carts do not pass one cache line back and forth; a pop that finds its home
+//! shard empty looks at the others before the caller makes a new slot, so a slot freed
+//! anywhere is found by any thread. A slot is made only when every shard was empty as the pop looked at it: every
 //! slot was then in use, or being moved behind the pop's look (taken by another thread
 //! from a shard not looked at yet, and freed onto one already looked at, all in the time
 //! of that look). So the slots made follow the peak number of carts open at once, and
