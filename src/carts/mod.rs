@@ -1,30 +1,36 @@
-//! The open carts: a slab of cart slots, each behind a lock of its own, reused through a
-//! lock-free free list once its cart is ordered.
+//! The open carts: a slab of cart slots, each behind a lock of its own, reused once its cart
+//! is ordered: by the same thread's next cart (its spare slot), or through a lock-free free
+//! list.
 //!
 //! A [`CartId`] names its slot and its serial. Invariants:
 //! - a slot holds at most one open cart, whose serial is in `serial`; a free slot has
-//!   `serial == FREE` and is on the free list exactly once;
+//!   `serial == FREE` and is in exactly one place: a thread's spare, the free list (once),
+//!   or the slots returned by threads that let their spare go;
 //! - `serial` changes only from `FREE` to a new serial (by `open`, which owns the slot it
-//!   popped) and from a serial to `FREE` (by `order`, under the slot's lock);
+//!   took) and from a serial to `FREE` (by `order`, under the slot's lock);
 //! - every read or change of a cart's contents happens under its slot's lock, after checking
 //!   `serial` under that lock: an id whose serial is not there is spent (or never named this
 //!   slot's cart), whatever reuse the slot has seen since.
 //!
 //! So each cart operation takes only its own cart's lock, held for a few steps of its own
 //! work (never while waiting for another thread), and operations on different carts never
-//! touch the same lock. Opening and ordering cost one compare-exchange on the free list (on
-//! the calling thread's shard of it) and allocate nothing once enough slots exist. Memory
-//! is O(peak number of open carts), as `free_slots` explains.
+//! touch the same lock. A thread that opens a cart after ordering one takes back the slot
+//! it freed, with no atomic operation (`spare_slot`); otherwise opening and ordering cost
+//! one compare-exchange each on the free list (on the calling thread's shard of it).
+//! Nothing is allocated once enough slots exist. Memory is O(peak number of open carts +
+//! live threads), as `free_slots` and `spare_slot` explain.
 
 mod free_slots;
+mod spare_slot;
 
 use crate::cart::Cart;
 use crate::ids::CartId;
 use crate::item::Item;
 use crate::sync::{
-    AppendOnlyVec, AtomicU32, AtomicU64, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering,
+    AppendOnlyVec, Arc, AtomicU32, AtomicU64, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering,
 };
 use free_slots::FreeSlots;
+use spare_slot::Returned;
 
 /// `serial` of a slot that holds no open cart.
 const FREE: u64 = u64::MAX;
@@ -34,6 +40,10 @@ pub(crate) struct Carts<P> {
     /// Every slot ever made; slot `i` is `slots[i]`.
     slots: AppendOnlyVec<Slot<P>>,
     free: FreeSlots,
+    /// Slots that threads held as spares and let go unused (see `spare_slot`).
+    returned: Arc<Returned>,
+    /// The marketplace's tag, which names it to the threads' spare slots.
+    market: u64,
     /// Serial of the next cart; serials are never reused.
     next_serial: CachePadded<AtomicU64>,
 }
@@ -114,10 +124,13 @@ pub(crate) struct CartCounts {
 }
 
 impl<P: Eq> Carts<P> {
-    pub(crate) fn new() -> Self {
+    /// The carts of the marketplace tagged `market`.
+    pub(crate) fn new(market: u64) -> Self {
         Self {
             slots: AppendOnlyVec::new(),
             free: FreeSlots::new(),
+            returned: Arc::new(Returned::new()),
+            market,
             next_serial: CachePadded::new(AtomicU64::new(0)),
         }
     }
@@ -126,13 +139,14 @@ impl<P: Eq> Carts<P> {
         &self.slots[slot as usize].next_free
     }
 
-    /// Opens an empty cart: its serial and its slot.
+    /// Opens an empty cart: its serial and its slot, the first found of the calling
+    /// thread's spare, a slot on the free list, a slot returned by a thread, or a new one.
     pub(crate) fn open(&self) -> (u64, u32) {
         // Ordering: serials only need to be distinct, which any RMW gives.
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
-        let slot = self
-            .free
-            .pop(|slot| self.next_free(slot))
+        let slot = spare_slot::take(self.market)
+            .or_else(|| self.free.pop(|slot| self.next_free(slot)))
+            .or_else(|| self.returned.take())
             .unwrap_or_else(|| {
                 let index = self.slots.push(Slot {
                     serial: AtomicU64::new(FREE),
@@ -145,8 +159,8 @@ impl<P: Eq> Carts<P> {
                     .filter(|&slot| slot < u32::MAX)
                     .expect("fewer than 2^32 - 1 carts open at once")
             });
-        // Ordering: the slot is ours (popped, or new); whoever uses the id we return got it
-        // from this thread afterwards, so it sees this store.
+        // Ordering: the slot is ours (our spare, popped, returned, or new); whoever uses the
+        // id we return got it from this thread afterwards, so it sees this store.
         self.slots[slot as usize]
             .serial
             .store(serial, Ordering::Relaxed);
@@ -164,8 +178,9 @@ impl<P: Eq> Carts<P> {
         })
     }
 
-    /// Places the order for `cart`: its products in the order added, and the slot freed.
-    /// `None` if the cart is not open.
+    /// Places the order for `cart`: its products in the order added, and the slot freed
+    /// (kept as the calling thread's spare, or pushed on the free list). `None` if the cart
+    /// is not open.
     pub(crate) fn order(&self, cart: CartId) -> Option<Vec<P>> {
         let open = self.find(cart)?;
         let products = {
@@ -176,7 +191,9 @@ impl<P: Eq> Carts<P> {
             open.slot.items.store(0, Ordering::Relaxed);
             contents.take_products()
         };
-        self.free.push(cart.slot, |slot| self.next_free(slot));
+        if let Err(slot) = spare_slot::keep(self.market, cart.slot, &self.returned) {
+            self.free.push(slot, |slot| self.next_free(slot));
+        }
         Some(products)
     }
 
@@ -208,7 +225,7 @@ mod tests {
     #[test]
     fn carts_opened_on_one_thread_and_ordered_on_another_reuse_their_slots() {
         const IN_FLIGHT: usize = 4;
-        let carts = Carts::<u8>::new();
+        let carts = Carts::<u8>::new(0);
         let (sender, receiver) = sync_channel::<CartId>(IN_FLIGHT);
         std::thread::scope(|scope| {
             scope.spawn(|| {
@@ -229,11 +246,123 @@ mod tests {
                 }
             });
         });
-        // Open or in flight at once: one being opened, the channel's, one being ordered.
+        // Open or in flight at once: one being opened, the channel's, one being ordered; and
+        // the orderer's spare, which the opener never sees.
         assert!(
-            carts.slots.count() <= IN_FLIGHT + 2,
+            carts.slots.count() <= IN_FLIGHT + 3,
             "{} slots",
             carts.slots.count()
         );
+    }
+
+    fn open_on(carts: &Carts<u8>) -> CartId {
+        let (serial, slot) = carts.open();
+        CartId {
+            market: carts.market,
+            serial,
+            slot,
+        }
+    }
+
+    /// Whether the free list holds a slot (taking it, if so).
+    fn free_list_has_a_slot(carts: &Carts<u8>) -> bool {
+        carts.free.pop(|slot| carts.next_free(slot)).is_some()
+    }
+
+    /// A thread's next cart takes the slot its last order freed, and neither goes through
+    /// the free list.
+    #[test]
+    fn a_cart_opened_after_an_order_on_the_same_thread_takes_its_slot_aside_the_free_list() {
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let carts = Carts::<u8>::new(1);
+                let first = open_on(&carts);
+                assert_eq!(carts.order(first), Some(Vec::new()));
+                let second = open_on(&carts);
+                assert_eq!(second.slot, first.slot);
+                assert_eq!(carts.slots.count(), 1);
+                assert_eq!(carts.order(second), Some(Vec::new()));
+                assert!(
+                    !free_list_has_a_slot(&carts),
+                    "the order used the free list"
+                );
+            });
+        });
+    }
+
+    /// A spare slot is a slot number of its own marketplace: another marketplace, with
+    /// slots of its own, never takes it.
+    #[test]
+    fn a_spare_slot_never_serves_another_marketplace() {
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let (one, other) = (Carts::<u8>::new(1), Carts::<u8>::new(2));
+                let cart = open_on(&one);
+                one.order(cart).expect("open");
+                let elsewhere = open_on(&other);
+                assert_eq!(other.slots.count(), 1);
+                assert_eq!(other.order(elsewhere), Some(Vec::new()));
+                open_on(&one);
+                assert_eq!(one.slots.count(), 1, "the spare left its marketplace");
+            });
+        });
+    }
+
+    /// A thread that exits holding a spare gives it back: the next cart opened anywhere
+    /// reuses it instead of making a slot.
+    #[test]
+    fn a_spare_slot_goes_back_to_its_marketplace_when_its_thread_exits() {
+        let carts = std::sync::Arc::new(Carts::<u8>::new(1));
+        // Joined, not scoped: `join` returns after the thread's destructors have run.
+        std::thread::spawn({
+            let carts = std::sync::Arc::clone(&carts);
+            move || {
+                let cart = open_on(&carts);
+                carts.order(cart).expect("open");
+                assert!(!free_list_has_a_slot(&carts), "the slot was not kept aside");
+            }
+        })
+        .join()
+        .expect("the thread ran");
+        open_on(&carts);
+        assert_eq!(carts.slots.count(), 1, "the exited thread's spare was lost");
+    }
+
+    /// A spare of a marketplace that was dropped does not stop its thread from keeping
+    /// spares of the next one.
+    #[test]
+    fn a_spare_slot_of_a_dropped_marketplace_gives_way() {
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let dropped = Carts::<u8>::new(1);
+                let cart = open_on(&dropped);
+                dropped.order(cart).expect("open");
+                drop(dropped);
+                let carts = Carts::<u8>::new(2);
+                let cart = open_on(&carts);
+                carts.order(cart).expect("open");
+                assert!(!free_list_has_a_slot(&carts), "the slot was not kept aside");
+            });
+        });
+    }
+
+    /// A spare of a marketplace still alive stays with it: the thread frees the other
+    /// marketplace's slots onto the free list, and the spare is there for the next cart
+    /// of its own marketplace.
+    #[test]
+    fn a_spare_slot_of_a_live_marketplace_stays_with_it() {
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let (one, other) = (Carts::<u8>::new(1), Carts::<u8>::new(2));
+                let cart = open_on(&one);
+                one.order(cart).expect("open");
+                let elsewhere = open_on(&other);
+                other.order(elsewhere).expect("open");
+                assert!(free_list_has_a_slot(&other), "the other slot was not freed");
+                assert!(!free_list_has_a_slot(&one), "the spare left");
+                open_on(&one);
+                assert_eq!(one.slots.count(), 1, "the spare was lost");
+            });
+        });
     }
 }

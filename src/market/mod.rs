@@ -166,12 +166,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             queue_size_per_producer > 0,
             "queue_size_per_producer must be at least 1"
         );
+        let tag = next_market_tag();
         Self {
-            tag: next_market_tag(),
+            tag,
             queue_size_per_producer,
             producers: AppendOnlyVec::new(),
             catalog: Catalog::new(hasher),
-            carts: Carts::new(),
+            carts: Carts::new(tag),
             closed: AtomicBool::new(false),
         }
     }

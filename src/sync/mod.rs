@@ -28,6 +28,11 @@ mod loom;
 #[cfg(loom)]
 pub(crate) use self::loom::*;
 
+/// Shared ownership, for lifetimes only (a thread's spare cart slot refers weakly to where
+/// it goes back): std's in both builds, as the reference counts are bookkeeping, not part
+/// of any protocol a model checks.
+pub(crate) use ::std::sync::{Arc, Weak};
+
 /// A tag for a new marketplace, unique in this process: stamped into the ids it issues so an
 /// id from another marketplace is recognised as foreign.
 ///

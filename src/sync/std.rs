@@ -1,4 +1,4 @@
-//! The real primitives: std's atomics and locks, crossbeam's unbounded queue, boxcar's
+//! The real primitives: std's atomics, locks and thread-locals, crossbeam's unbounded queue, boxcar's
 //! append-only vector and event-listener's events, plus the wait policy's tuning for real
 //! hardware.
 
@@ -6,6 +6,7 @@ pub(crate) use std::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+pub(crate) use std::thread_local;
 use std::time::Duration;
 
 pub(crate) use boxcar::Vec as AppendOnlyVec;

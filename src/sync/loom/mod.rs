@@ -1,10 +1,11 @@
-//! loom's atomics and locks, boxcar and event-listener built against loom (both support it),
+//! loom's atomics, locks and thread-locals, boxcar and event-listener built against loom (both support it),
 //! and a stand-in for crossbeam's `SegQueue`, which does not.
 
 pub(crate) use loom::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+pub(crate) use loom::thread_local;
 
 pub(crate) use boxcar::Vec as AppendOnlyVec;
 pub(crate) use event_listener::{Event, EventListener, IntoNotification, Listener};
