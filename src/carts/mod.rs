@@ -144,6 +144,7 @@ impl<P: Eq> Carts<P> {
     pub(crate) fn open(&self) -> (u64, u32) {
         // Ordering: serials only need to be distinct, which any RMW gives.
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
+        // Slots given back by exited threads come before new ones.
         let slot = spare_slot::take(self.market)
             .or_else(|| self.free.pop(|slot| self.next_free(slot)))
             .or_else(|| self.returned.take())

@@ -72,6 +72,7 @@ struct Spare {
 
 impl Drop for Spare {
     fn drop(&mut self) {
+        // A spare let go unused (its thread exits) goes back to its marketplace, if alive.
         if let (Some(slot), Some(returned)) = (self.slot.take(), self.returned.upgrade()) {
             returned.give(slot);
         }
@@ -90,6 +91,7 @@ thread_local! {
 pub(crate) fn take(market: u64) -> Option<u32> {
     SPARE
         .try_with(|spare| match &mut *spare.borrow_mut() {
+            // Only a slot of this marketplace: another's slot numbers mean nothing here.
             Some(spare) if spare.market == market => spare.slot.take(),
             _ => None,
         })
@@ -112,6 +114,7 @@ pub(crate) fn keep(market: u64, slot: u32, returned: &Arc<Returned>) -> Result<(
                     }
                     Some(_) => Err(slot),
                 },
+                // A spare of a marketplace still alive stays with its thread (module docs).
                 Some(held) if held.slot.is_some() && held.returned.strong_count() > 0 => Err(slot),
                 _ => {
                     // No spare held, or an empty hold on another marketplace, or a spare
