@@ -1,6 +1,7 @@
 //! `compare --plot DIR` in a quick mode: every chart is written, and each is a well-formed
 //! SVG document (parsed) that shows the columns it promises. The report itself goes to a
-//! buffer, and must hold the machine-readable lines of every case.
+//! buffer, and must hold the machine-readable lines of every case and the parity bound of
+//! every handoff case.
 
 use std::path::Path;
 
@@ -27,6 +28,16 @@ fn compare_writes_a_report_and_well_formed_svg_charts() {
         assert!(
             report.contains(&format!("case={name} marketplace=")),
             "no machine-readable line for {name} in:\n{report}"
+        );
+    }
+    for name in CASES
+        .iter()
+        .map(|c| c.name)
+        .filter(|name| name.starts_with("handoff-"))
+    {
+        assert!(
+            report.contains(&format!("parity bound ({name}): ")),
+            "no parity bound for {name} in:\n{report}"
         );
     }
 

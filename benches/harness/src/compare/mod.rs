@@ -33,8 +33,8 @@ use std::path::PathBuf;
 
 use crate::{CASES, Case, Imp, TASK_CASES, TaskCase, TaskImp, idle_wait, spread_cost};
 use report::{
-    print_flatness, print_idle, print_lines, print_median_lines, print_spread, print_table,
-    print_task_median_lines, print_task_table,
+    print_flatness, print_idle, print_lines, print_median_lines, print_parity_bound, print_spread,
+    print_table, print_task_median_lines, print_task_table,
 };
 
 mod plot;
@@ -192,6 +192,7 @@ fn report(
     print_task_table(out, &runs, &task_medians)?;
     print_flatness(out, &thread_medians)?;
     print_spread(out, &runs)?;
+    print_parity_bound(out, &runs, &thread_medians)?;
     if let Some(idle) = idle {
         print_idle(out, &idle)?;
     }

@@ -240,6 +240,41 @@ pub(super) fn print_spread(out: &mut dyn Write, runs: &[Run]) -> io::Result<()> 
     Ok(())
 }
 
+/// What parity with the bare channel would take, in the handoff cases (carts of one, the
+/// single-thread cycle's shape): the most the engine could move if no item ever contended
+/// or waited (every core running the single-thread cycle), against the channel's median,
+/// and the CPU time per item at which the engine would keep up with it.
+pub(super) fn print_parity_bound(
+    out: &mut dyn Write,
+    runs: &[Run],
+    rows: &[(Case, Row)],
+) -> io::Result<()> {
+    let Some(cycle_ns) = spread_median(runs, (1, 1), 0) else {
+        return Ok(());
+    };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let bound = cores as f64 * 1e9 / cycle_ns;
+    for (case, row) in rows {
+        let Some(&channel) = row.get(Imp::Channel.name()) else {
+            continue;
+        };
+        if !case.name.starts_with("handoff-") {
+            continue;
+        }
+        writeln!(
+            out,
+            "parity bound ({}): {cores} cores at {cycle_ns:.0} ns per uncontended item move at \
+             most {:.2} M items/s; channel moved {:.2} M: parity needs at most {:.0} ns of CPU \
+             per item",
+            case.name,
+            bound / 1e6,
+            channel / 1e6,
+            cores as f64 * 1e9 / channel
+        )?;
+    }
+    Ok(())
+}
+
 pub(super) fn print_idle(out: &mut dyn Write, idle: &[(Imp, Option<IdleWait>)]) -> io::Result<()> {
     for (imp, wait) in idle {
         match wait {
