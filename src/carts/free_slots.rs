@@ -5,15 +5,18 @@
 //! to a shard) and pops from there first, so threads on different cores opening and
 //! ordering carts do not pass one cache line back and forth; a pop that finds its home
 //! shard empty looks at the others before the caller makes a new slot, so a slot freed
-//! anywhere is found by any thread. A slot is made only when every shard was empty as the pop looked at it: every
-//! slot was then in use, or being moved behind the pop's look (taken by another thread
-//! from a shard not looked at yet, and freed onto one already looked at, all in the time
-//! of that look). So the slots made follow the peak number of carts open at once, and
-//! exceed it only through such races; `carts::tests` checks the bound where one thread
-//! opens carts and another orders them.
+//! anywhere is found by any thread. (Most slots never come here: a thread keeps the last
+//! slot it freed as its spare, see `spare_slot`.) A slot is made only when every shard was
+//! empty as the pop looked at it: every slot was then in use, held as a spare, or being
+//! moved behind the pop's look (taken by another thread from a shard not looked at yet,
+//! and freed onto one already looked at, all in the time of that look). So the slots made
+//! follow the peak number of carts open at once (plus the spares), and exceed it only
+//! through such races; `carts::tests` checks the bound where one thread opens carts and
+//! another orders them.
 //!
 //! Invariants:
-//! - a free slot is on exactly one shard's stack, once; a slot in use is on none;
+//! - a slot on the free list is on exactly one shard's stack, once; a slot in use, held as a
+//!   spare or returned by an exited thread is on none;
 //! - each head packs a 32-bit tag above its top slot number (plus one; 0 is "empty").
 //!   Every successful push or pop changes the tag, so a pop that read the `next_free` link
 //!   of a slot that was meanwhile popped and pushed again fails its compare-exchange and

@@ -265,29 +265,40 @@ mod tests {
         }
     }
 
+    /// Opens an empty cart and orders it, which frees its slot.
+    fn open_and_order(carts: &Carts<u8>) {
+        let cart = open_on(carts);
+        assert_eq!(carts.order(cart), Some(Vec::new()));
+    }
+
     /// Whether the free list holds a slot (taking it, if so).
     fn free_list_has_a_slot(carts: &Carts<u8>) -> bool {
         carts.free.pop(|slot| carts.next_free(slot)).is_some()
+    }
+
+    /// Runs `test` on a thread of its own, which starts with no spare slot.
+    fn on_a_new_thread(test: impl FnOnce() + Send) {
+        std::thread::scope(|scope| {
+            scope.spawn(test);
+        });
     }
 
     /// A thread's next cart takes the slot its last order freed, and neither goes through
     /// the free list.
     #[test]
     fn a_cart_opened_after_an_order_on_the_same_thread_takes_its_slot_aside_the_free_list() {
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let carts = Carts::<u8>::new(1);
-                let first = open_on(&carts);
-                assert_eq!(carts.order(first), Some(Vec::new()));
-                let second = open_on(&carts);
-                assert_eq!(second.slot, first.slot);
-                assert_eq!(carts.slots.count(), 1);
-                assert_eq!(carts.order(second), Some(Vec::new()));
-                assert!(
-                    !free_list_has_a_slot(&carts),
-                    "the order used the free list"
-                );
-            });
+        on_a_new_thread(|| {
+            let carts = Carts::<u8>::new(1);
+            let first = open_on(&carts);
+            assert_eq!(carts.order(first), Some(Vec::new()));
+            let second = open_on(&carts);
+            assert_eq!(second.slot, first.slot);
+            assert_eq!(carts.slots.count(), 1);
+            assert_eq!(carts.order(second), Some(Vec::new()));
+            assert!(
+                !free_list_has_a_slot(&carts),
+                "the order used the free list"
+            );
         });
     }
 
@@ -295,17 +306,13 @@ mod tests {
     /// slots of its own, never takes it.
     #[test]
     fn a_spare_slot_never_serves_another_marketplace() {
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let (one, other) = (Carts::<u8>::new(1), Carts::<u8>::new(2));
-                let cart = open_on(&one);
-                one.order(cart).expect("open");
-                let elsewhere = open_on(&other);
-                assert_eq!(other.slots.count(), 1);
-                assert_eq!(other.order(elsewhere), Some(Vec::new()));
-                open_on(&one);
-                assert_eq!(one.slots.count(), 1, "the spare left its marketplace");
-            });
+        on_a_new_thread(|| {
+            let (one, other) = (Carts::<u8>::new(1), Carts::<u8>::new(2));
+            open_and_order(&one);
+            open_and_order(&other);
+            assert_eq!(other.slots.count(), 1);
+            open_on(&one);
+            assert_eq!(one.slots.count(), 1, "the spare left its marketplace");
         });
     }
 
@@ -318,8 +325,7 @@ mod tests {
         std::thread::spawn({
             let carts = std::sync::Arc::clone(&carts);
             move || {
-                let cart = open_on(&carts);
-                carts.order(cart).expect("open");
+                open_and_order(&carts);
                 assert!(!free_list_has_a_slot(&carts), "the slot was not kept aside");
             }
         })
@@ -333,17 +339,13 @@ mod tests {
     /// spares of the next one.
     #[test]
     fn a_spare_slot_of_a_dropped_marketplace_gives_way() {
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let dropped = Carts::<u8>::new(1);
-                let cart = open_on(&dropped);
-                dropped.order(cart).expect("open");
-                drop(dropped);
-                let carts = Carts::<u8>::new(2);
-                let cart = open_on(&carts);
-                carts.order(cart).expect("open");
-                assert!(!free_list_has_a_slot(&carts), "the slot was not kept aside");
-            });
+        on_a_new_thread(|| {
+            let dropped = Carts::<u8>::new(1);
+            open_and_order(&dropped);
+            drop(dropped);
+            let carts = Carts::<u8>::new(2);
+            open_and_order(&carts);
+            assert!(!free_list_has_a_slot(&carts), "the slot was not kept aside");
         });
     }
 
@@ -352,18 +354,14 @@ mod tests {
     /// of its own marketplace.
     #[test]
     fn a_spare_slot_of_a_live_marketplace_stays_with_it() {
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let (one, other) = (Carts::<u8>::new(1), Carts::<u8>::new(2));
-                let cart = open_on(&one);
-                one.order(cart).expect("open");
-                let elsewhere = open_on(&other);
-                other.order(elsewhere).expect("open");
-                assert!(free_list_has_a_slot(&other), "the other slot was not freed");
-                assert!(!free_list_has_a_slot(&one), "the spare left");
-                open_on(&one);
-                assert_eq!(one.slots.count(), 1, "the spare was lost");
-            });
+        on_a_new_thread(|| {
+            let (one, other) = (Carts::<u8>::new(1), Carts::<u8>::new(2));
+            open_and_order(&one);
+            open_and_order(&other);
+            assert!(free_list_has_a_slot(&other), "the other slot was not freed");
+            assert!(!free_list_has_a_slot(&one), "the spare left");
+            open_on(&one);
+            assert_eq!(one.slots.count(), 1, "the spare was lost");
         });
     }
 }

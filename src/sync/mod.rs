@@ -1,12 +1,13 @@
 //! The one switch point between real concurrency primitives and loom's model-checked ones.
 //!
-//! Every atomic, lock, queue, append-only vector and event the engine touches is named here
-//! and nowhere else; nothing outside this module knows which build it is. `std.rs` holds the
-//! real build's names, `loom.rs` the model's, each readable on its own.
+//! Every atomic, lock, thread-local, queue, append-only vector and event the engine touches
+//! is named here and nowhere else; nothing outside this module knows which build it is.
+//! `std.rs` holds the real build's names, `loom.rs` the model's, each readable on its own.
 //!
 //! What the models see is meant to synchronise exactly as the real program does, so that a
 //! model that passes says something about the real engine:
-//! - the engine's own atomics, locks and fences are loom's under `--cfg loom`;
+//! - the engine's own atomics, locks, fences and thread-locals are loom's under
+//!   `--cfg loom` (each model thread has its own, dropped when it ends);
 //! - `boxcar` (the append-only vectors) and `event-listener` (where waiters sleep) support
 //!   loom themselves: the models run their real code with their real orderings;
 //! - `crossbeam_queue::SegQueue` (the product shelves) does not, so `loom.rs` has a

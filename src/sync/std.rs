@@ -1,6 +1,6 @@
-//! The real primitives: std's atomics, locks and thread-locals, crossbeam's unbounded queue, boxcar's
-//! append-only vector and event-listener's events, plus the wait policy's tuning for real
-//! hardware.
+//! The real primitives: std's atomics, locks and thread-locals, crossbeam's unbounded
+//! queue, boxcar's append-only vector and event-listener's events, plus the wait policy's
+//! tuning for real hardware.
 
 pub(crate) use std::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,

@@ -1,5 +1,5 @@
-//! loom's atomics, locks and thread-locals, boxcar and event-listener built against loom (both support it),
-//! and a stand-in for crossbeam's `SegQueue`, which does not.
+//! loom's atomics, locks and thread-locals, boxcar and event-listener built against loom
+//! (both support it), and a stand-in for crossbeam's `SegQueue`, which does not.
 
 pub(crate) use loom::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
