@@ -335,6 +335,26 @@ mod tests {
         assert_eq!(carts.slots.count(), 1, "the exited thread's spare was lost");
     }
 
+    /// Threads that come and go, each opening and ordering carts, leave no slots behind:
+    /// the slots made follow the threads alive at once, not the threads ever run.
+    #[test]
+    fn threads_that_come_and_go_reuse_the_slots_of_those_gone() {
+        let carts = std::sync::Arc::new(Carts::<u8>::new(1));
+        for _ in 0..100 {
+            std::thread::spawn({
+                let carts = std::sync::Arc::clone(&carts);
+                move || {
+                    for _ in 0..3 {
+                        open_and_order(&carts);
+                    }
+                }
+            })
+            .join()
+            .expect("the thread ran");
+        }
+        assert_eq!(carts.slots.count(), 1, "{} slots", carts.slots.count());
+    }
+
     /// A spare of a marketplace that was dropped does not stop its thread from keeping
     /// spares of the next one.
     #[test]
