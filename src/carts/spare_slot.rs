@@ -26,7 +26,7 @@
 
 use std::cell::RefCell;
 
-use crate::sync::{Arc, Mutex, Weak, thread_local};
+use crate::sync::{Arc, Mutex, MutexGuard, Weak, thread_local};
 
 /// Slots given back by threads that held them as spares; opens take them before making
 /// new ones.
@@ -52,7 +52,7 @@ impl Returned {
     }
 
     /// The list's lock. Nothing panics while it is held, so poisoning is ignored.
-    fn lock(&self) -> crate::sync::MutexGuard<'_, Vec<u32>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<u32>> {
         self.slots
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
