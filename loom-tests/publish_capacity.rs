@@ -12,6 +12,8 @@
 //! - a count read while one item is published and taken: a reader that sees the take sees
 //!   the publish too, so the count never reads below zero (which would wrap to a huge
 //!   number);
+//! - a count read while a publisher uses the room a finished take freed: a reader that sees
+//!   that publish sees the take too, so the count never reads above capacity;
 //!
 //! and in each, that draining afterwards yields every published item exactly once.
 
@@ -147,6 +149,27 @@ fn a_count_read_while_an_item_is_published_and_taken_stays_in_range() {
         assert_eq!(publisher.join().unwrap(), Ok(()), "the producer was empty");
         assert_eq!(consumer.join().unwrap(), Ok(()), "the item was published");
         assert_same_items(market.place_order(cart).unwrap(), vec!["a"]);
+        assert_empty(&market, 1);
+    });
+}
+
+#[test]
+fn a_count_read_beside_a_publish_on_freed_room_sees_the_take() {
+    let name = "publish_capacity::a_count_read_beside_a_publish_on_freed_room_sees_the_take";
+    check_bounded(name, THREE_THREAD_PREEMPTIONS, || {
+        let (market, producer, cart, consumer) = full_producer_and_a_taker();
+        let reader = spawn_with(&market, move |market| market.shelf_len(producer).unwrap());
+        assert_eq!(consumer.join().unwrap(), Ok(()), "the item was on sale");
+        // The take is done, so this publish finds its room.
+        assert_eq!(market.publish(producer, "new"), Ok(()));
+        let counted = reader.join().unwrap();
+        assert!(
+            counted <= 1,
+            "{counted} items counted for a producer of capacity 1"
+        );
+
+        assert_same_items(market.place_order(cart).unwrap(), vec!["old"]);
+        assert_same_items(drain(&market, &["new"]), vec!["new"]);
         assert_empty(&market, 1);
     });
 }
