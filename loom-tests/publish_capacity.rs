@@ -14,6 +14,8 @@
 //!   number);
 //! - a count read while a publisher uses the room a finished take freed: a reader that sees
 //!   that publish sees the take too, so the count never reads above capacity;
+//! - a count read that settles for its lower bound (a publish landed within the read) while
+//!   more items are published and taken: the bound never wraps below zero;
 //!
 //! and in each, that draining afterwards yields every published item exactly once.
 
@@ -95,6 +97,10 @@ fn publish_races_a_take_from_a_full_producer() {
 /// record, the reader): with four threads a bound of 3 takes a few seconds, 4 about fifteen.
 const RELAY_PREEMPTIONS: usize = 3;
 
+/// The read stopped after its first look at the count, the publisher stopped after its
+/// first publish, and the read stopped again before its last look: three preemptions.
+const SETTLING_PREEMPTIONS: usize = 3;
+
 #[test]
 fn room_seen_by_one_publisher_and_used_by_another_is_counted_once() {
     let name = "publish_capacity::room_seen_by_one_publisher_and_used_by_another_is_counted_once";
@@ -170,6 +176,44 @@ fn a_count_read_beside_a_publish_on_freed_room_sees_the_take() {
 
         assert_same_items(market.place_order(cart).unwrap(), vec!["old"]);
         assert_same_items(drain(&market, &["new"]), vec!["new"]);
+        assert_empty(&market, 1);
+    });
+}
+
+/// A read that sees a publish land within it settles for a lower bound (at once in the
+/// models, which try only once); publishes and takes landing after it must not wrap that
+/// bound below zero.
+#[test]
+fn a_count_settled_for_its_lower_bound_stays_in_range() {
+    let name = "publish_capacity::a_count_settled_for_its_lower_bound_stays_in_range";
+    check_bounded(name, SETTLING_PREEMPTIONS, || {
+        let market = Arc::new(Market::new(2));
+        let producer = market.register_producer();
+        let cart = market.new_cart();
+        let publisher = spawn_with(&market, move |market| {
+            market.publish(producer, "a").unwrap();
+            market.publish(producer, "b").unwrap();
+        });
+        let consumer = spawn_with(&market, move |market| {
+            ["a", "b"]
+                .into_iter()
+                .filter(|product| market.add_to_cart(cart, product).is_ok())
+                .collect::<Vec<_>>()
+        });
+        let counted = market.shelf_len(producer).unwrap();
+        assert!(
+            counted <= 2,
+            "{counted} items counted for a producer of capacity 2"
+        );
+
+        publisher.join().unwrap();
+        let taken = consumer.join().unwrap();
+        assert_same_items(market.place_order(cart).unwrap(), taken.clone());
+        let left: Vec<_> = ["a", "b"]
+            .into_iter()
+            .filter(|product| !taken.contains(product))
+            .collect();
+        assert_same_items(drain(&market, &["a", "b"]), left);
         assert_empty(&market, 1);
     });
 }

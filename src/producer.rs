@@ -26,7 +26,7 @@
 //! No lock and no queue of tokens: one atomic read-modify-write per publish and one per
 //! take, whatever the capacity, so any capacity costs nothing to allocate.
 
-use crate::sync::{AtomicUsize, CachePadded, Ordering};
+use crate::sync::{AtomicUsize, CachePadded, Ordering, SNAPSHOT_TRIES};
 use crate::wait::Waiters;
 
 /// One registered producer.
@@ -162,11 +162,13 @@ impl Producer {
             }
             counted = recounted;
         }
-        // Ordering: as above. `counted` was read before this, so it is at most the total of
-        // publishes when `uncounted` is read, and the difference at most the count then; it
-        // may even fall below zero (takes of items counted after `counted` was read), which
-        // wraps past half the word's range and stands for zero.
-        let lower_bound = held(counted, self.uncounted.load(Ordering::Acquire));
+        // Ordering: no read follows, so none needs ordering after this one; the `Acquire`
+        // read of `counted` before it bounds the difference by the capacity, as above.
+        // `counted` was read before this, so it is at most the total of publishes when
+        // `uncounted` is read, and the difference at most the count then; it may even fall
+        // below zero (takes of items counted after `counted` was read), which wraps past
+        // half the word's range and stands for zero.
+        let lower_bound = held(counted, self.uncounted.load(Ordering::Relaxed));
         if lower_bound > usize::MAX / 2 {
             0
         } else {
@@ -180,6 +182,3 @@ impl Producer {
 fn held(counted: usize, uncounted: usize) -> usize {
     counted.wrapping_sub(uncounted)
 }
-
-/// Tries at an exact snapshot in [`Producer::on_sale`] before settling for a lower bound.
-const SNAPSHOT_TRIES: usize = 64;

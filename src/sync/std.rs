@@ -1,6 +1,6 @@
 //! The real primitives: std's atomics, locks and thread-locals, crossbeam's unbounded
 //! queue, boxcar's append-only vector and event-listener's events, plus the wait policy's
-//! tuning for real hardware.
+//! and the count snapshot's tuning for real hardware.
 
 pub(crate) use std::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
@@ -51,6 +51,10 @@ pub(crate) const CHEAP_YIELDS: u32 = 48;
 
 /// See [`CHEAP_YIELDS`].
 pub(crate) const YIELDING_BUDGET: Duration = Duration::from_micros(20);
+
+/// Tries at an exact snapshot of a producer's count (`Producer::on_sale`) before it settles
+/// for a lower bound: a try fails only when a publish lands within it.
+pub(crate) const SNAPSHOT_TRIES: usize = 64;
 
 /// How many shards the free list of cart slots has: a power of two, at least the number of
 /// cores the process may use (at most 64), so threads on different cores keep their own
