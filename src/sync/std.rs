@@ -53,7 +53,7 @@ pub(crate) const CHEAP_YIELDS: u32 = 48;
 pub(crate) const YIELDING_BUDGET: Duration = Duration::from_micros(20);
 
 /// Tries at an exact snapshot of a producer's count (`Producer::on_sale`) before it settles
-/// for a lower bound: a try fails only when a publish lands within it.
+/// for a lower bound: a try fails only when a publish (or a return) lands within it.
 pub(crate) const SNAPSHOT_TRIES: usize = 64;
 
 /// How many shards the free list of cart slots has: a power of two, at least the number of
