@@ -231,13 +231,7 @@ mod tests {
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 for _ in 0..10_000 {
-                    let (serial, slot) = carts.open();
-                    let cart = CartId {
-                        market: 0,
-                        serial,
-                        slot,
-                    };
-                    sender.send(cart).expect("the orderer lives");
+                    sender.send(open_on(&carts)).expect("the orderer lives");
                 }
                 drop(sender);
             });
@@ -316,21 +310,27 @@ mod tests {
         });
     }
 
+    /// Runs `test` on a thread of its own and joins it. Joined, not scoped: `join` returns
+    /// after the thread's destructors (which give its spare back) have run.
+    fn on_a_thread_that_exits(
+        carts: &Arc<Carts<u8>>,
+        test: impl FnOnce(&Carts<u8>) + Send + 'static,
+    ) {
+        let carts = Arc::clone(carts);
+        std::thread::spawn(move || test(&carts))
+            .join()
+            .expect("the thread ran");
+    }
+
     /// A thread that exits holding a spare gives it back: the next cart opened anywhere
     /// reuses it instead of making a slot.
     #[test]
     fn a_spare_slot_goes_back_to_its_marketplace_when_its_thread_exits() {
-        let carts = std::sync::Arc::new(Carts::<u8>::new(1));
-        // Joined, not scoped: `join` returns after the thread's destructors have run.
-        std::thread::spawn({
-            let carts = std::sync::Arc::clone(&carts);
-            move || {
-                open_and_order(&carts);
-                assert!(!free_list_has_a_slot(&carts), "the slot was not kept aside");
-            }
-        })
-        .join()
-        .expect("the thread ran");
+        let carts = Arc::new(Carts::<u8>::new(1));
+        on_a_thread_that_exits(&carts, |carts| {
+            open_and_order(carts);
+            assert!(!free_list_has_a_slot(carts), "the slot was not kept aside");
+        });
         open_on(&carts);
         assert_eq!(carts.slots.count(), 1, "the exited thread's spare was lost");
     }
@@ -339,18 +339,13 @@ mod tests {
     /// the slots made follow the threads alive at once, not the threads ever run.
     #[test]
     fn threads_that_come_and_go_reuse_the_slots_of_those_gone() {
-        let carts = std::sync::Arc::new(Carts::<u8>::new(1));
+        let carts = Arc::new(Carts::<u8>::new(1));
         for _ in 0..100 {
-            std::thread::spawn({
-                let carts = std::sync::Arc::clone(&carts);
-                move || {
-                    for _ in 0..3 {
-                        open_and_order(&carts);
-                    }
+            on_a_thread_that_exits(&carts, |carts| {
+                for _ in 0..3 {
+                    open_and_order(carts);
                 }
-            })
-            .join()
-            .expect("the thread ran");
+            });
         }
         assert_eq!(carts.slots.count(), 1, "{} slots", carts.slots.count());
     }
