@@ -20,8 +20,9 @@ pub(crate) const DEFAULT_PREEMPTIONS: usize = 5;
 /// The product type of every model: distinct names make each item traceable.
 pub(crate) type Market = Marketplace<&'static str>;
 
-/// The preemption bound of models with three threads: their interleavings grow so fast that
-/// a bound of 3 takes minutes per model. The bugs they target (a wake-up meant for one
+/// The preemption bound of the models with three threads that wait, wake or read a count
+/// (the others run at [`DEFAULT_PREEMPTIONS`]): their interleavings grow so fast that a bound
+/// of 3 takes minutes per model. The bugs they target (a wake-up meant for one
 /// sleeper swallowed by another, a waiter robbed between wake-up and attempt) show up with
 /// one or two preemptions; `scripts/mutation-check` confirms these models catch them.
 pub(crate) const THREE_THREAD_PREEMPTIONS: usize = 2;

@@ -29,8 +29,10 @@ pub use number::{Number, ParseNumberError};
 pub use product::{Product, Scalar};
 pub use specs::{CartOp, ConsumerSpec, OpKind, ProducerSpec, ProductEntry, Supply};
 
-/// The largest `queue_size_per_producer` accepted: the engine allocates that many slots for
-/// every producer up front, so an absurd value would exhaust memory instead of failing.
+/// The largest `queue_size_per_producer` a scenario may ask for. Capacity costs no memory in
+/// either backend (it is a count); the bound is the format's own, so that a slip such as
+/// `1e12` is reported instead of read as "no limit", and every accepted size fits any
+/// platform's `usize` and the Redis backend's exact counts.
 pub const MAX_QUEUE_SIZE: u64 = 1_000_000;
 
 #[cfg(test)]
