@@ -198,20 +198,33 @@ fn assert_refused(output: &Output, needle: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-#[test]
-fn an_unreachable_server_is_refused_with_exit_code_2() {
-    let scenario = temp_file("redis-unreachable.json", SMALL);
-    // A port that was free a moment ago: nobody listens there.
-    let url = format!("redis://127.0.0.1:{}", free_port());
-    let output = marketplace(&[
+/// Runs the small scenario on `url`, market `m`, where nobody is expected to answer.
+fn run_small_on(url: &str) -> Output {
+    let scenario = temp_file("redis-nobody.json", SMALL);
+    marketplace(&[
         "run".as_ref(),
         scenario.as_os_str(),
         "--backend".as_ref(),
         url.as_ref(),
         "--market".as_ref(),
         "m".as_ref(),
-    ]);
-    assert_refused(&output, &url);
+    ])
+}
+
+#[test]
+fn an_unreachable_server_is_refused_with_exit_code_2() {
+    // A port that was free a moment ago: nobody listens there.
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    assert_refused(&run_small_on(&url), &url);
+}
+
+/// A password in the URL stays out of the error, which names the server without it.
+#[test]
+fn a_refusal_does_not_show_the_password() {
+    let port = free_port();
+    let output = run_small_on(&format!("redis://user:hunter2@127.0.0.1:{port}"));
+    assert_refused(&output, &format!("redis://user:***@127.0.0.1:{port}"));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("hunter2"));
 }
 
 #[test]

@@ -39,7 +39,7 @@ impl ConnectionError {
         ConnectionError(Box::new(Failure {
             operation,
             server: server.to_owned(),
-            detail: error.to_string(),
+            detail: one_line(&error.to_string()),
             source: Some(error),
         }))
     }
@@ -48,6 +48,46 @@ impl ConnectionError {
     pub fn operation(&self) -> &'static str {
         self.0.operation
     }
+}
+
+/// `url` as errors show it: a password in it (`redis://user:password@host`) becomes `***`,
+/// so that an error message, often logged or pasted, does not carry it.
+///
+/// ```
+/// use marketplace_redis::url_without_password;
+/// assert_eq!(url_without_password("redis://u:pw@host:6379/0"), "redis://u:***@host:6379/0");
+/// assert_eq!(url_without_password("redis://:pw@host"), "redis://:***@host");
+/// assert_eq!(url_without_password("redis://host:6379"), "redis://host:6379");
+/// ```
+pub fn url_without_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+/// `text` on one line: a reply that is not Redis (an HTTP server on the port, say) makes
+/// the client's parse error span several lines, and an error is told in one.
+pub(crate) fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.join("; ")
 }
 
 impl fmt::Display for ConnectionError {

@@ -34,6 +34,7 @@ struct ReadmeExamples;
 
 pub use error::{
     AddError, AddManyError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError,
+    url_without_password,
 };
 pub use ids::{CartId, ProducerId};
 pub use market::{DEFAULT_RETRY_FOR, MAX_CAPACITY, RedisMarketplace};

@@ -21,7 +21,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{
-    AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError,
+    AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError, one_line,
+    url_without_password,
 };
 use crate::ids::{CartId, ProducerId};
 use crate::lane::{Lanes, OpId, random_u64};
@@ -93,11 +94,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         {
             return Err(ConnectError::InvalidName(market_name.to_owned()));
         }
-        let info = url
-            .into_connection_info()
-            .map_err(|e| ConnectError::InvalidUrl(format!("{url}: {e}")))?;
+        let info = url.into_connection_info().map_err(|e| {
+            ConnectError::InvalidUrl(one_line(&format!("{}: {e}", url_without_password(url))))
+        })?;
         let server = info.addr.to_string();
-        let client = Client::open(info).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        let client =
+            Client::open(info).map_err(|e| ConnectError::InvalidUrl(one_line(&e.to_string())))?;
         let prefix = format!("marketplace:{{{market_name}}}:");
         let mut market = RedisMarketplace {
             lanes: Lanes::new(client, server, Duration::ZERO),

@@ -645,3 +645,35 @@ fn connect_to_a_closed_port_is_unreachable_at_once() {
         started.elapsed()
     );
 }
+
+/// A server that answers with something other than Redis (here an HTTP error page) makes
+/// `connect` fail with one line, naming the server: the client's parse error spans
+/// several lines, and an error is told in one.
+#[test]
+fn connect_to_a_server_that_is_not_redis_fails_in_one_line() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    let server = thread::spawn(move || {
+        // Answers every connection the handle makes until it gives up, then stops.
+        listener.set_nonblocking(false).expect("blocking accepts");
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { break };
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    });
+    let outcome = RedisMarketplace::<Item>::connect(&format!("redis://127.0.0.1:{port}"), "m", 2);
+    let message = match outcome {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("an HTTP server was taken for Redis"),
+    };
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    // Wake the accept loop if the handle made fewer connections than it takes.
+    for _ in 0..8 {
+        if TcpStream::connect(("127.0.0.1", port)).is_err() {
+            break;
+        }
+    }
+    server.join().expect("the fake server ends");
+}

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use marketplace::{AddError, PublishError, Stats};
 use marketplace_contract::Market;
-use marketplace_redis::{CanonicalKey, ConnectError, RedisMarketplace};
+use marketplace_redis::{CanonicalKey, ConnectError, RedisMarketplace, url_without_password};
 use serde::{Deserialize, Serialize};
 
 use super::printed_forms;
@@ -119,6 +119,7 @@ pub fn run_remote<W: Write + Send>(
     sink: W,
 ) -> Result<RemoteReport, RemoteError> {
     let refused = |message: String| RemoteError::Refused(message);
+    let url = url_without_password(&remote.url);
     let (producers, consumers) = chosen_actors(scenario, remote).map_err(refused)?;
     let market = RedisMarketplace::<Carried>::connect(
         &remote.url,
@@ -130,23 +131,23 @@ pub fn run_remote<W: Write + Send>(
             "market {:?} holds another scenario: {e}",
             remote.market
         )),
-        e => refused(format!("cannot use {}: {e}", remote.url)),
+        e => refused(format!("cannot use {url}: {e}")),
     })?
     .with_retry_for(RETRY_FOR);
-    let lost = |e: &dyn std::fmt::Display| refused(format!("cannot use {}: {e}", remote.url));
+    let lost = |e: &dyn std::fmt::Display| refused(format!("cannot use {url}: {e}"));
     let label = market
         .label("scenario", &remote.fingerprint)
         .map_err(|e| lost(&e))?;
     if label != remote.fingerprint {
         return Err(refused(format!(
-            "market {:?} on {} holds another scenario; use another --market name",
-            remote.market, remote.url
+            "market {:?} on {url} holds another scenario; use another --market name",
+            remote.market
         )));
     }
     if market.is_closed().map_err(|e| lost(&e))? {
         return Err(refused(format!(
-            "market {:?} on {} holds a run that has ended; use another --market name",
-            remote.market, remote.url
+            "market {:?} on {url} holds a run that has ended; use another --market name",
+            remote.market
         )));
     }
     let threads = producers.len() + consumers.len();
