@@ -8,9 +8,47 @@
 //! fully determined by the scenario ([`Scenario::expected_output`] is `Some`).
 //! The same options and seed always give the same scenario.
 
+use std::fmt;
+
 use serde_json::{Value, json};
 
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{MAX_HELD_ITEMS, MAX_QUEUE_SIZE, Scenario, ScenarioError};
+
+/// The most producers, and the most consumers, [`generate`] makes.
+pub const MAX_ACTORS: usize = 1_000_000;
+
+/// The most distinct products [`generate`] makes.
+pub const MAX_PRODUCTS: usize = 100_000;
+
+/// The most cart operations [`generate`] may write in all (consumers, times carts per
+/// consumer, times operations per cart, at their most): each takes memory while the
+/// scenario is built, and a scenario of 100,000 consumers with the defaults has 1,200,000.
+pub const MAX_OPERATIONS: u64 = 10_000_000;
+
+/// The most items one generated operation moves.
+pub const MAX_QUANTITY: u64 = 1_000;
+
+/// Why [`generate`] made no scenario.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GenError {
+    /// The options ask for more than the generator makes; the message says which and the
+    /// most it makes.
+    TooLarge(String),
+    /// The generator built an invalid scenario, which would be a bug here.
+    Invalid(ScenarioError),
+}
+
+impl fmt::Display for GenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GenError::TooLarge(message) => f.write_str(message),
+            GenError::Invalid(e) => write!(f, "generated an invalid scenario:\n{e}"),
+        }
+    }
+}
+
+impl std::error::Error for GenError {}
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -91,8 +129,9 @@ impl SplitMix64 {
 
     /// A wait in seconds in `[0, max]`, on a 1 ms grid so the JSON stays short.
     fn wait(&mut self, max: f64) -> f64 {
+        // The cast saturates (NaN gives 0), so a huge `max` gives u64::MAX steps.
         let steps = (max * 1000.0).max(0.0) as u64;
-        self.below(steps + 1) as f64 / 1000.0
+        self.below(steps.saturating_add(1)) as f64 / 1000.0
     }
 }
 
@@ -165,8 +204,13 @@ fn number(text: &str) -> Value {
 ///
 /// # Errors
 ///
-/// Only if the generator built an invalid scenario, which would be a bug here.
-pub fn generate(options: &GenOptions) -> Result<Scenario, ScenarioError> {
+/// [`GenError::TooLarge`] when the options ask for more than [`MAX_ACTORS`] producers or
+/// consumers, [`MAX_PRODUCTS`] products, [`MAX_OPERATIONS`] operations, [`MAX_QUANTITY`]
+/// items per operation, a queue size over [`MAX_QUEUE_SIZE`], or a scenario that could
+/// hold more than [`MAX_HELD_ITEMS`] items at once; [`GenError::Invalid`] only if the
+/// generator built an invalid scenario, which would be a bug here.
+pub fn generate(options: &GenOptions) -> Result<Scenario, GenError> {
+    within_limits(options)?;
     let mut rng = SplitMix64::new(options.seed);
     let n_products = options.products.max(1);
     let max_wait = options.max_wait;
@@ -284,12 +328,116 @@ pub fn generate(options: &GenOptions) -> Result<Scenario, ScenarioError> {
         "consumers": consumers,
         "marketplace": {"queue_size_per_producer": options.queue_size.max(1)},
     });
-    Scenario::from_json(&scenario.to_string())
+    Scenario::from_json(&scenario.to_string()).map_err(GenError::Invalid)
+}
+
+/// Refuses options whose scenario would be too large to build, or to run.
+fn within_limits(options: &GenOptions) -> Result<(), GenError> {
+    let at_most = |what: &str, asked: u128, most: u128| {
+        if asked > most {
+            Err(GenError::TooLarge(format!(
+                "{what} {asked} is more than the generator makes (at most {most})"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let wide = |n: usize| n as u128;
+    at_most("producers", wide(options.producers), wide(MAX_ACTORS))?;
+    at_most("consumers", wide(options.consumers), wide(MAX_ACTORS))?;
+    at_most("products", wide(options.products), wide(MAX_PRODUCTS))?;
+    at_most(
+        "items per operation",
+        options.max_quantity.into(),
+        MAX_QUANTITY.into(),
+    )?;
+    at_most(
+        "queue size",
+        wide(options.queue_size),
+        MAX_QUEUE_SIZE.into(),
+    )?;
+    // The same floors as the generator's: at least one product, cart and operation.
+    let producers = wide(options.producers.max(options.products.max(1)));
+    let carts = wide(options.carts.max(1));
+    let ops = wide(options.ops_per_cart.max(1));
+    let consumers = wide(options.consumers);
+    at_most(
+        "operations (consumers x carts x operations per cart)",
+        consumers.saturating_mul(carts).saturating_mul(ops),
+        MAX_OPERATIONS.into(),
+    )?;
+    let on_shelves = producers * wide(options.queue_size.max(1));
+    // Bounded above: consumers, operations (within the operations' bound) and quantity.
+    let in_carts = consumers * ops * u128::from(options.max_quantity.max(1));
+    at_most(
+        "items held at once (producers x queue size, plus consumers x operations per cart x items per operation)",
+        on_shelves + in_carts,
+        MAX_HELD_ITEMS.into(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A huge longest wait gives huge waits, not zero ones: the step count saturates.
+    #[test]
+    fn huge_waits_stay_huge() {
+        let mut rng = SplitMix64::new(7);
+        assert!((0..8).any(|_| rng.wait(1e308) > 1e6));
+    }
+
+    /// Sizes the generator could not build, or whose scenario could not run, are refused
+    /// before anything is built; the largest it accepts still build.
+    #[test]
+    fn sizes_beyond_the_limits_are_refused() {
+        let too_large =
+            |options: GenOptions| matches!(generate(&options), Err(GenError::TooLarge(_)));
+        let base = GenOptions::default;
+        assert!(too_large(GenOptions {
+            producers: usize::MAX,
+            ..base()
+        }));
+        assert!(too_large(GenOptions {
+            consumers: MAX_ACTORS + 1,
+            ..base()
+        }));
+        assert!(too_large(GenOptions {
+            products: usize::MAX,
+            ..base()
+        }));
+        assert!(too_large(GenOptions {
+            max_quantity: u64::MAX,
+            ..base()
+        }));
+        assert!(too_large(GenOptions {
+            queue_size: usize::MAX,
+            ..base()
+        }));
+        assert!(too_large(GenOptions {
+            carts: usize::MAX,
+            ops_per_cart: usize::MAX,
+            ..base()
+        }));
+        let held = GenOptions {
+            producers: 11,
+            queue_size: 1_000_000,
+            ..base()
+        };
+        assert!(too_large(held));
+        // Exactly MAX_OPERATIONS operations at the most: accepted; one more consumer is not.
+        let at_limits = GenOptions {
+            consumers: 10,
+            carts: 1_000,
+            ops_per_cart: 1_000,
+            ..base()
+        };
+        assert!(within_limits(&at_limits).is_ok());
+        assert!(too_large(GenOptions {
+            consumers: 11,
+            ..at_limits
+        }));
+    }
 
     #[test]
     fn same_seed_same_scenario() {

@@ -17,12 +17,14 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use flexi_logger::{Cleanup, Criterion, FileSpec, Logger, LoggerHandle, Naming, WriteMode};
 
-use marketplace_cli::generate::{GenOptions, generate};
-use marketplace_cli::runner::{
-    Actors, ProgressLine, RemoteError, RemoteOptions, Role, RunError, RunOptions, RunStats,
-    fingerprint, run, run_remote,
+use marketplace_cli::generate::{
+    GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
 };
-use marketplace_cli::scenario::{OpKind, Scenario};
+use marketplace_cli::runner::{
+    Actors, MAX_WORKERS, ProgressLine, RemoteError, RemoteOptions, Role, RunError, RunOptions,
+    RunStats, fingerprint, run, run_remote,
+};
+use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario};
 
 /// Exit code: bad input (unreadable file, invalid scenario, bad flags).
 const EXIT_BAD_INPUT: u8 = 2;
@@ -194,10 +196,6 @@ enum ActorKind {
     Threads,
 }
 
-/// Most worker threads `--workers` accepts: well above any core count, low enough that a
-/// typo cannot start a flood of threads.
-const MAX_WORKERS: usize = 1024;
-
 impl RunArgs {
     fn options(&self) -> RunOptions {
         let actors = match (self.actors, self.workers) {
@@ -285,24 +283,28 @@ struct CheckArgs {
 #[derive(Args, Debug)]
 struct GenArgs {
     /// Producers (raised to the number of products when lower).
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    producers: usize,
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_ACTORS as i64))]
+    producers: u32,
     /// Consumers.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    consumers: usize,
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_ACTORS as i64))]
+    consumers: u32,
     /// Distinct products.
     #[arg(long, value_name = "N", default_value_t = 4,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+          value_parser = clap::value_parser!(u32).range(1..=MAX_PRODUCTS as i64))]
     products: u32,
-    /// Most carts per consumer.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    carts: usize,
+    /// Most carts per consumer (consumers x carts x ops: at most 10,000,000).
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
+    carts: u32,
     /// Most operations per cart.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    ops: usize,
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
+    ops: u32,
     /// The queue size per producer.
     #[arg(long, value_name = "N", default_value_t = 4,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+          value_parser = clap::value_parser!(u32).range(1..=MAX_QUEUE_SIZE as i64))]
     queue_size: u32,
     /// Longest wait in the scenario, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 0.05, value_parser = parse_scale)]
@@ -321,11 +323,11 @@ struct GenArgs {
 impl GenArgs {
     fn options(&self) -> GenOptions {
         GenOptions {
-            producers: self.producers,
-            consumers: self.consumers,
+            producers: self.producers as usize,
+            consumers: self.consumers as usize,
             products: self.products as usize,
-            carts: self.carts,
-            ops_per_cart: self.ops,
+            carts: self.carts as usize,
+            ops_per_cart: self.ops as usize,
             max_quantity: 3,
             max_wait: self.max_wait,
             queue_size: self.queue_size as usize,
@@ -373,6 +375,14 @@ impl Failure {
     }
 }
 
+/// Writes a line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed,
+/// full) is not a panic: the exit code still says what happened.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with code 2, --help/--version with 0.
     let cli = Cli::parse();
@@ -387,7 +397,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{}", failure.message);
+            tell!("{}", failure.message);
             ExitCode::from(failure.code)
         }
     }
@@ -528,7 +538,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         Err(_) => None,
     };
     if let (true, Some((stats, _))) = (args.stats, stats) {
-        eprintln!("{stats}");
+        tell!("{stats}");
     }
     let written = match (stats_file, stats) {
         (Some(file), Some((stats, stalled))) => file.write(stats, stalled),
@@ -541,14 +551,14 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     match outcome {
         Ok(report) => {
             if args.stats {
-                eprintln!("{report}");
+                tell!("{report}");
             }
             written
         }
         Err(RunError::Stalled(report)) => {
             // The stall decides the exit code; a statistics file that failed is still told.
             if let Err(failure) = written {
-                eprintln!("{}", failure.message);
+                tell!("{}", failure.message);
             }
             Err(Failure {
                 code: EXIT_STALLED,
@@ -584,7 +594,7 @@ fn remote_command(
     match outcome {
         Ok(report) => {
             if args.stats {
-                eprintln!(
+                tell!(
                     "{} purchases in this process in {:.3} s; at the end: {}",
                     report.purchases,
                     report.elapsed.as_secs_f64(),
@@ -635,9 +645,12 @@ fn check_command(path: &Path) -> Result<(), Failure> {
 }
 
 fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Failure> {
-    let scenario = generate(options).map_err(|e| Failure {
-        code: EXIT_FAILURE,
-        message: format!("internal error: generated an invalid scenario:\n{e}"),
+    let scenario = generate(options).map_err(|e| match e {
+        GenError::TooLarge(message) => Failure::bad_input(format!("error: gen: {message}")),
+        e => Failure {
+            code: EXIT_FAILURE,
+            message: format!("internal error: {e}"),
+        },
     })?;
     if let Some(path) = expected {
         let lines = scenario.expected_output().ok_or_else(|| Failure {

@@ -248,6 +248,60 @@ fn queue_size_absurdly_large() {
     );
 }
 
+/// The scenario's producers (copies of `p1`, each with a full shelf of `queue_size`) and
+/// `c2`'s cart of `quantity` items of coffee; `c1` holds at most 2 items at once.
+fn holding(producers: usize, queue_size: u64, quantity: u64) -> Value {
+    let mut v = base();
+    let p1 = v["producers"][0].clone();
+    v["producers"] = Value::Array(vec![p1; producers]);
+    v["marketplace"]["queue_size_per_producer"] = json!(queue_size);
+    v["consumers"][1]["carts"][0][0]["quantity"] = json!(quantity);
+    v
+}
+
+fn check_file(name: &str, v: &Value) -> Output {
+    let path = temp_file(name, &v.to_string());
+    marketplace(&["check".as_ref(), path.as_os_str()])
+}
+
+#[test]
+fn holding_more_items_at_once_than_allowed() {
+    let allowed = marketplace_cli::scenario::MAX_HELD_ITEMS;
+    // Nine full shelves of a million, 2 items in c1's cart and the rest in c2's: exactly
+    // the bound, which is accepted; one more item in c2's cart is refused.
+    let at_bound = allowed - 9 * 1_000_000 - 2;
+    let output = check_file("held-at-bound.json", &holding(9, 1_000_000, at_bound));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_bad_input(
+        &check_file("held-over.json", &holding(9, 1_000_000, at_bound + 1)),
+        &[&format!(
+            "marketplace.queue_size_per_producer: the run could hold {} items at once \
+             (9000000 on shelves, {} in carts), more than the {allowed} allowed",
+            allowed + 1,
+            allowed + 1 - 9_000_000,
+        )],
+    );
+}
+
+#[test]
+fn shelves_or_a_cart_that_would_exhaust_memory() {
+    rejects(
+        "held-shelves.json",
+        |v| *v = holding(11, 1_000_000, 1),
+        &["the run could hold 11000003 items at once"],
+    );
+    rejects(
+        "held-cart.json",
+        |v| *v = holding(1, 2, u64::MAX),
+        &["the run could hold 18446744073709551619 items at once"],
+    );
+}
+
 #[test]
 fn cart_removing_more_than_it_added() {
     rejects(
@@ -394,6 +448,62 @@ fn more_threads_than_the_system_allows_fail_cleanly() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `gen` refuses sizes it would exhaust memory building or running, each with the flag or
+/// the product of flags that is too large, before it builds anything.
+#[test]
+fn gen_refuses_sizes_too_large_to_build() {
+    for (args, needle) in [
+        (
+            &["--producers", "10000000000"][..],
+            "'--producers <N>': 10000000000 is not in 0..=1000000",
+        ),
+        (
+            &["--consumers", "1000001"],
+            "'--consumers <N>': 1000001 is not in 0..=1000000",
+        ),
+        (&["--ops", "0"], "'--ops <N>': 0 is not in 1..=10000000"),
+        (
+            &["--consumers", "1000", "--carts", "100000"],
+            "error: gen: operations (consumers x carts x operations per cart) 400000000 is more",
+        ),
+        (
+            &["--producers", "100", "--queue-size", "1000000"],
+            "error: gen: items held at once",
+        ),
+    ] {
+        let mut all = vec!["gen"];
+        all.extend_from_slice(args);
+        assert_bad_input(&marketplace(&all), &[needle]);
+    }
+}
+
+/// A message that cannot be written (stderr on a full device) does not turn the exit
+/// code into a panic's 101: each command still ends with the code its outcome calls for.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_stderr_keeps_the_exit_code() {
+    use std::process::{Command, Stdio};
+    let scenario = temp_file("full-stderr.json", &base().to_string());
+    let scenario = scenario.to_str().expect("a UTF-8 temporary path");
+    for (args, code) in [
+        (&["check", "/nonexistent/scenario.json"][..], 2),
+        (&["run", "/nonexistent/scenario.json"], 2),
+        (&["run", scenario, "--time-scale", "0", "--stats"], 0),
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let status = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(full)
+            .status()
+            .expect("the marketplace binary runs");
+        assert_eq!(status.code(), Some(code), "{args:?}");
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use marketplace_cli::runner::{Actors, RunError, RunOptions, run};
+use marketplace_cli::runner::{Actors, MAX_WORKERS, RunError, RunOptions, run};
 use marketplace_cli::scenario::Scenario;
 
 fn scenario(json: &str) -> Scenario {
@@ -231,6 +231,21 @@ fn bad_time_scales_are_refused() {
                 Err(RunError::Options(_))
             ));
         }
+    }
+}
+
+/// A worker count the system could not give (each worker reserves its stack) is refused
+/// before any starts, not an abort.
+#[test]
+fn too_many_workers_are_refused() {
+    for workers in [MAX_WORKERS + 1, 1 << 40] {
+        let actors = Actors::Tasks {
+            workers: NonZeroUsize::new(workers).unwrap(),
+        };
+        assert!(matches!(
+            run(&jammed(), &fast(actors), io::sink()),
+            Err(RunError::Options(_))
+        ));
     }
 }
 

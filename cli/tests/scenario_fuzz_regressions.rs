@@ -4,7 +4,7 @@
 //! reference scenarios: `Scenario::from_json` does not panic, a rejection lists its
 //! problems, an accepted scenario round-trips through its own JSON.
 
-use marketplace_cli::scenario::Scenario;
+use marketplace_cli::scenario::{MAX_HELD_ITEMS, Scenario};
 
 mod support;
 
@@ -36,44 +36,59 @@ fn cart_scenario(ops: &[(&str, &str)]) -> String {
 fn overflowing_cart_is_reported_not_a_panic() {
     check_scenario_text(OVERFLOWING_CART);
     let err = Scenario::from_json(OVERFLOWING_CART).unwrap_err();
-    // The only real problem: nobody makes the product (the list of producers is empty).
+    // The only real problems: nobody makes the product (the list of producers is empty),
+    // and the cart holds more than a run may.
     assert!(
-        err.problems
-            .iter()
-            .all(|p| p.message.starts_with("no producer makes")),
+        err.problems.iter().all(|p| {
+            p.message.starts_with("no producer makes")
+                || p.message.starts_with("the run could hold")
+        }),
         "{err}"
     );
 }
 
 /// Cart counts past u64::MAX, exact (they run in release builds, where a u64 count
-/// wrapped around silently instead of panicking).
+/// wrapped around silently instead of panicking). Such carts hold more than a run may, so
+/// each scenario is refused for that, with the exact count; a remove is refused only when
+/// the exact count is short.
 #[test]
 fn cart_counts_beyond_u64_are_exact() {
     const MAX: &str = "18446744073709551615";
-    // Holds u64::MAX + 1, removes 1: valid (a wrapped count was 0, and rejected it).
-    let text = cart_scenario(&[("add", MAX), ("add", "1"), ("remove", "1")]);
-    Scenario::from_json(&text).expect("the cart holds more than it removes");
-    check_scenario_text(&text);
-    // Holds 2 * u64::MAX, removes u64::MAX twice: valid, and nothing is left.
-    let text = cart_scenario(&[("add", MAX), ("add", MAX), ("remove", MAX), ("remove", MAX)]);
-    let scenario = Scenario::from_json(&text).expect("the cart holds what it removes");
-    assert_eq!(scenario.expected_output().unwrap(), Vec::<String>::new());
-    // Holds u64::MAX + 1, removes u64::MAX: one item is left (a wrapped count predicted
-    // none).
-    let text = cart_scenario(&[("add", MAX), ("add", "1"), ("remove", MAX)]);
-    let scenario = Scenario::from_json(&text).unwrap();
+    let problems = |ops: &[(&str, &str)]| -> Vec<String> {
+        let text = cart_scenario(ops);
+        check_scenario_text(&text);
+        let err = Scenario::from_json(&text).unwrap_err();
+        err.problems.iter().map(ToString::to_string).collect()
+    };
+    // The producer's one item on its shelf, and the cart's `in_cart` at its most.
+    let held = |in_cart: u128| {
+        format!(
+            "marketplace.queue_size_per_producer: the run could hold {} items at once \
+             (1 on shelves, {in_cart} in carts), more than the {MAX_HELD_ITEMS} allowed",
+            in_cart + 1
+        )
+    };
+    let max = u128::from(u64::MAX);
+    // Holds u64::MAX + 1, removes 1 (a wrapped count was 0, and refused the remove).
     assert_eq!(
-        scenario.expected_output().unwrap(),
-        vec!["c bought Product(name='t', price=1)"]
+        problems(&[("add", MAX), ("add", "1"), ("remove", "1")]),
+        [held(max + 1)]
     );
-    check_scenario_text(&text);
-    // Removing more than a huge cart holds is still caught.
-    let text = cart_scenario(&[("add", MAX), ("add", "1"), ("remove", MAX), ("remove", "2")]);
-    let err = Scenario::from_json(&text).unwrap_err();
+    // Holds 2 * u64::MAX, removes u64::MAX twice.
     assert_eq!(
-        err.to_string(),
-        "consumers[0].carts[0][3]: removes 2 of Product(name='t', price=1) \
-         but the cart holds only 1 at this point"
+        problems(&[("add", MAX), ("add", MAX), ("remove", MAX), ("remove", MAX)]),
+        [held(2 * max)]
+    );
+    // Holds u64::MAX + 1, removes u64::MAX, then 2 of the 1 left (a wrapped count
+    // predicted none left).
+    assert_eq!(
+        problems(&[("add", MAX), ("add", "1"), ("remove", MAX), ("remove", "2")]),
+        [
+            "consumers[0].carts[0][3]: removes 2 of Product(name='t', price=1) \
+             but the cart holds only 1 at this point"
+                .to_owned(),
+            held(max + 1)
+        ]
     );
 }
 

@@ -60,13 +60,17 @@ pub use stats::{ConsumerStats, ProducerStats, RunStats, Totals};
 #[cfg(doc)]
 use marketplace::Marketplace;
 
+/// The most worker threads a run of tasks starts: well above any core count, low enough
+/// that a slip cannot start a flood of threads (each reserves its stack).
+pub const MAX_WORKERS: usize = 1024;
+
 /// How the producers and consumers of a run execute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actors {
     /// Each actor is an async task on a multi-thread tokio runtime of `workers` threads.
     /// Waiting actors hold no thread, so a run scales to hundreds of thousands of them.
     Tasks {
-        /// The runtime's worker threads.
+        /// The runtime's worker threads, at most [`MAX_WORKERS`].
         workers: NonZeroUsize,
     },
     /// Each actor is an OS thread of its own (the classic model). The system's limits on
@@ -214,7 +218,8 @@ impl std::error::Error for RunError {
 ///
 /// [`RunError::Stalled`] when no consumer made progress for `options.stall_timeout` (the
 /// lines of the carts ordered until then are written); [`RunError::Output`] when writing
-/// fails; [`RunError::Options`] for a negative or non-finite time scale;
+/// fails; [`RunError::Options`] for a negative or non-finite time scale or more than
+/// [`MAX_WORKERS`] workers;
 /// [`RunError::Resources`] when the system cannot give the run its threads.
 pub fn run<W: Write + Send>(
     scenario: &Scenario,
@@ -228,6 +233,9 @@ pub fn run<W: Write + Send>(
         )));
     }
     match options.actors {
+        Actors::Tasks { workers } if workers.get() > MAX_WORKERS => Err(RunError::Options(
+            format!("at most {MAX_WORKERS} worker threads, not {workers}"),
+        )),
         Actors::Tasks { workers } => tasks::run(scenario, options, workers, sink),
         Actors::Threads => threads::run(scenario, options, sink),
     }

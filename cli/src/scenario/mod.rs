@@ -13,7 +13,7 @@
 //! producer entry or cart op is in bounds; quantities are at least 1; times are finite and
 //! non-negative; `queue_size_per_producer` is in `1..=MAX_QUEUE_SIZE`; no cart removes more of
 //! a product (equality class) than it holds at that point; every product a consumer adds is
-//! made by some producer.
+//! made by some producer; a run holds at most [`MAX_HELD_ITEMS`] items at once.
 
 mod diagnostic;
 mod model;
@@ -34,6 +34,13 @@ pub use specs::{CartOp, ConsumerSpec, OpKind, ProducerSpec, ProductEntry, Supply
 /// `1e12` is reported instead of read as "no limit", and every accepted size fits any
 /// platform's `usize` and the Redis backend's exact counts.
 pub const MAX_QUEUE_SIZE: u64 = 1_000_000;
+
+/// The most items a run of a scenario may hold at once: on the shelves (each producer
+/// publishes until it has `queue_size_per_producer` on sale) and in the carts being filled
+/// (each consumer fills one cart at a time). A scenario that could hold more is refused, as
+/// the items would exhaust memory and abort the run; ten million items take a few hundred
+/// megabytes.
+pub const MAX_HELD_ITEMS: u64 = 10_000_000;
 
 #[cfg(test)]
 mod tests;

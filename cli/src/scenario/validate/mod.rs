@@ -50,6 +50,8 @@ struct Checker {
     problems: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     ids: HashMap<String, Ref>,
+    /// The most items the valid consumers' carts hold at once, summed over consumers.
+    held_in_carts: u128,
 }
 
 /// The products and their equality classes, as the other sections need them.
@@ -107,6 +109,11 @@ impl Checker {
         let producers = self.producers_section(root, &catalog.classes);
         let consumers = self.consumers_section(root, &catalog, producers.made.as_ref());
         let queue_size = self.marketplace_section(root);
+        if let Some(queue_size) = queue_size {
+            let section = Path::Root.key("marketplace");
+            let path = section.key("queue_size_per_producer");
+            self.held_items_rule(&producers.specs, queue_size, &path);
+        }
         if !self.problems.is_empty() {
             return Err(ScenarioError {
                 problems: self.problems,

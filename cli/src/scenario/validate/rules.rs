@@ -1,17 +1,19 @@
 //! Rules that span sections: a cart may only remove what it holds at that point, a
-//! consumer may only add what some producer makes; and the warnings about producers whose
-//! queue can fill up with products nobody buys.
+//! consumer may only add what some producer makes, and a run may hold at most
+//! [`MAX_HELD_ITEMS`] items at once; and the warnings about producers whose queue can fill
+//! up with products nobody buys.
 
 use std::collections::{HashMap, HashSet};
 
 use super::json::quoted;
 use super::{Catalog, Checker, Path};
-use crate::scenario::{ConsumerSpec, Diagnostic, OpKind, Scenario};
+use crate::scenario::{ConsumerSpec, Diagnostic, MAX_HELD_ITEMS, OpKind, ProducerSpec, Scenario};
 
 impl Checker {
     /// Checks each cart of `consumer`: a remove needs the items in the cart at that point;
     /// an add needs a producer of that product (checked only when `made`, the classes some
-    /// producer makes, is known).
+    /// producer makes, is known). Adds the most items the consumer's carts hold at once to
+    /// `held_in_carts` (a consumer fills one cart at a time).
     pub(super) fn cart_rules(
         &mut self,
         consumer: &ConsumerSpec,
@@ -19,11 +21,13 @@ impl Checker {
         catalog: &Catalog,
         made: Option<&HashSet<usize>>,
     ) {
+        let mut consumer_peak: u128 = 0;
         for (j, cart) in consumer.carts.iter().enumerate() {
             // u128: each quantity may be as large as u64::MAX, so a cart's total can
             // exceed u64 (adding in u64 overflowed); no cart has enough operations to
             // exceed u128.
             let mut held: HashMap<usize, u128> = HashMap::new();
+            let mut in_cart: u128 = 0;
             for (k, op) in cart.iter().enumerate() {
                 let class = catalog.classes[op.product];
                 let n = held.entry(class).or_default();
@@ -32,6 +36,8 @@ impl Checker {
                 match op.kind {
                     OpKind::Add => {
                         *n += u128::from(op.quantity);
+                        in_cart += u128::from(op.quantity);
+                        consumer_peak = consumer_peak.max(in_cart);
                         if made.is_some_and(|made| !made.contains(&class)) {
                             self.problem(
                                 &path.key("carts").index(j).index(k).key("product"),
@@ -47,11 +53,41 @@ impl Checker {
                                 op.quantity, *n
                             ),
                         );
+                        in_cart -= *n;
                         *n = 0;
                     }
-                    OpKind::Remove => *n -= u128::from(op.quantity),
+                    OpKind::Remove => {
+                        *n -= u128::from(op.quantity);
+                        in_cart -= u128::from(op.quantity);
+                    }
                 }
             }
+        }
+        self.held_in_carts = self.held_in_carts.saturating_add(consumer_peak);
+    }
+
+    /// A run holds items on the shelves (each producer that makes something, up to
+    /// `queue_size` at once: producers publish until they are full) and in the carts being
+    /// filled; at most [`MAX_HELD_ITEMS`] in all, so that a scenario that would exhaust
+    /// memory is refused here instead of aborting the run.
+    pub(super) fn held_items_rule(
+        &mut self,
+        producers: &[ProducerSpec],
+        queue_size: u64,
+        path: &Path<'_>,
+    ) {
+        let makers = producers.iter().filter(|p| !p.products.is_empty()).count();
+        let on_shelves = u128::from(queue_size) * makers as u128;
+        let held = on_shelves.saturating_add(self.held_in_carts);
+        if held > u128::from(MAX_HELD_ITEMS) {
+            self.problem(
+                path,
+                format!(
+                    "the run could hold {held} items at once ({on_shelves} on shelves, {} in \
+                     carts), more than the {MAX_HELD_ITEMS} allowed",
+                    self.held_in_carts
+                ),
+            );
         }
     }
 }
