@@ -302,6 +302,42 @@ fn shelves_or_a_cart_that_would_exhaust_memory() {
     );
 }
 
+/// A value quoted in a message is cut when long, with its length, so that each problem
+/// stays one readable line; minus infinity (`-1e999`) is negative, not too large.
+#[test]
+fn long_values_are_cut_and_minus_infinity_is_negative() {
+    let text = base()
+        .to_string()
+        .replace(
+            r#""queue_size_per_producer":2"#,
+            &format!(r#""queue_size_per_producer":{}"#, "9".repeat(100_000)),
+        )
+        .replace(
+            r#""product_type":"Tea""#,
+            &format!(r#""product_type":"{}""#, "T".repeat(100_000)),
+        )
+        .replace(
+            r#""republish_wait_time":0.2"#,
+            r#""republish_wait_time":-1e999"#,
+        );
+    let output = run_file("long-values.json", &text);
+    assert_bad_input(
+        &output,
+        &[
+            "marketplace.queue_size_per_producer: too large (at most 1000000), found 999999",
+            "9... (100000 characters)",
+            "TTT... (100002 characters) (expected",
+            "producers[0].republish_wait_time: must not be negative, found -inf",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.lines().all(|line| line.len() < 200),
+        "a long line: {} bytes in all",
+        stderr.len()
+    );
+}
+
 #[test]
 fn cart_removing_more_than_it_added() {
     rejects(

@@ -27,16 +27,31 @@ pub(super) fn describe(v: &Json<'_>) -> String {
     match v {
         Json::Null => "null".to_owned(),
         Json::Bool(b) => format!("a boolean ({b})"),
-        Json::Number(n) => format!("a number ({n})"),
+        Json::Number(n) => format!("a number ({})", abbreviated(n.to_string())),
         Json::Str(s) => format!("a string ({})", quoted(s)),
         Json::Array(_) => "an array".to_owned(),
         Json::Object(_) => "an object".to_owned(),
     }
 }
 
-/// `s` in JSON quotes, as the user wrote it in the file.
+/// `s` in JSON quotes, as the user wrote it in the file (cut when long, see
+/// [`abbreviated`]).
 pub(super) fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
+    abbreviated(serde_json::to_string(s).unwrap_or_default())
+}
+
+/// The most characters of a value a message shows.
+const SHOWN_CHARS: usize = 60;
+
+/// `text`, cut after [`SHOWN_CHARS`] characters with its length: a message quoting a
+/// number of two million digits, or a string of megabytes, stays one readable line.
+pub(super) fn abbreviated(text: String) -> String {
+    let count = text.chars().count();
+    if count <= SHOWN_CHARS {
+        return text;
+    }
+    let head: String = text.chars().take(SHOWN_CHARS).collect();
+    format!("{head}... ({count} characters)")
 }
 
 impl Checker {
@@ -74,7 +89,8 @@ impl Checker {
             Json::Number(n) => match n.parse() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    self.problem(path, format!("unreadable number {n}"));
+                    let shown = abbreviated(n.to_string());
+                    self.problem(path, format!("unreadable number {shown}"));
                     None
                 }
             },
@@ -92,11 +108,13 @@ impl Checker {
     pub(super) fn time(&mut self, v: &Json<'_>, path: &Path<'_>) -> Option<f64> {
         let n = self.number(v, path)?;
         let secs = n.to_f64();
-        if !secs.is_finite() {
-            self.problem(path, format!("too large, found {n}"));
+        let shown = || abbreviated(n.to_string());
+        // Negative first: `-1e999` reads as minus infinity, and is negative, not large.
+        if secs < 0.0 {
+            self.problem(path, format!("must not be negative, found {}", shown()));
             None
-        } else if secs < 0.0 {
-            self.problem(path, format!("must not be negative, found {n}"));
+        } else if !secs.is_finite() {
+            self.problem(path, format!("too large, found {}", shown()));
             None
         } else {
             Some(secs)
@@ -106,18 +124,22 @@ impl Checker {
     /// A count: a JSON integer (Python's `range` takes no floats) in `1..=max`.
     pub(super) fn count(&mut self, v: &Json<'_>, path: &Path<'_>, max: u64) -> Option<u64> {
         let n = self.number(v, path)?;
+        let shown = || abbreviated(n.to_string());
         if !n.is_int() {
-            self.problem(path, format!("expected a whole number, found {n}"));
+            self.problem(path, format!("expected a whole number, found {}", shown()));
             return None;
         }
         if n.to_f64() < 1.0 {
-            self.problem(path, format!("must be at least 1, found {n}"));
+            self.problem(path, format!("must be at least 1, found {}", shown()));
             return None;
         }
         match n.as_json_text().parse::<u64>() {
             Ok(c) if c <= max => Some(c),
             _ => {
-                self.problem(path, format!("too large (at most {max}), found {n}"));
+                self.problem(
+                    path,
+                    format!("too large (at most {max}), found {}", shown()),
+                );
                 None
             }
         }
