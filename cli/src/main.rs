@@ -92,7 +92,7 @@ struct RunArgs {
     scenario: PathBuf,
     /// Multiply every wait of the scenario by this factor; 0 runs without waiting
     /// (actors still sleep, never spin, while they wait for each other).
-    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
+    #[arg(long, allow_hyphen_values = true, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
           allow_negative_numbers = true)]
     time_scale: f64,
     /// Log every marketplace call (debug level) to this file, rotated at 1 MB, keeping
@@ -104,7 +104,7 @@ struct RunArgs {
           value_parser = ["error", "warn", "info", "debug", "trace"], requires = "log_file")]
     log_level: String,
     /// Stop with exit code 3 when no consumer made progress for this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
           allow_negative_numbers = true)]
     stall_timeout: f64,
     /// Show the progress line even when stderr is not a terminal (or a dumb one): then a
@@ -135,7 +135,7 @@ struct RunArgs {
     actors: ActorKind,
     /// Worker threads that run the tasks of --actors tasks, 1 to 1024 [default: one per
     /// CPU]; not allowed with --actors threads.
-    #[arg(long, value_name = "N", value_parser = parse_workers)]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = parse_workers)]
     workers: Option<NonZeroUsize>,
     /// Where the marketplace lives: `memory` (this process's engine) or a Redis server,
     /// `redis://HOST:PORT[/DB]`, shared by every process that runs the same scenario on
@@ -283,34 +283,39 @@ struct CheckArgs {
 #[derive(Args, Debug)]
 struct GenArgs {
     /// Producers (raised to the number of products when lower).
-    #[arg(long, value_name = "N", default_value_t = 3,
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(0..=MAX_ACTORS as i64))]
     producers: u32,
     /// Consumers.
-    #[arg(long, value_name = "N", default_value_t = 3,
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(0..=MAX_ACTORS as i64))]
     consumers: u32,
     /// Distinct products.
-    #[arg(long, value_name = "N", default_value_t = 4,
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PRODUCTS as i64))]
     products: u32,
     /// Most carts per consumer (consumers x carts x ops: at most 10,000,000).
-    #[arg(long, value_name = "N", default_value_t = 3,
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
     carts: u32,
     /// Most operations per cart.
-    #[arg(long, value_name = "N", default_value_t = 4,
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
     ops: u32,
     /// The queue size per producer.
-    #[arg(long, value_name = "N", default_value_t = 4,
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_QUEUE_SIZE as i64))]
     queue_size: u32,
     /// Longest wait in the scenario, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 0.05, value_parser = parse_scale)]
+    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 0.05, value_parser = parse_scale)]
     max_wait: f64,
     /// The random seed; the same seed and options give the same scenario.
-    #[arg(long, value_name = "S", default_value_t = 1)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_name = "S",
+        default_value_t = 1
+    )]
     seed: u64,
     /// Use names and numbers that exercise every rule of Python's repr.
     #[arg(long)]

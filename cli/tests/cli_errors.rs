@@ -382,6 +382,28 @@ fn bad_flags() {
     let dir = std::env::temp_dir();
     let output = marketplace(&["run".as_ref(), p, "--log-file".as_ref(), dir.as_os_str()]);
     assert_bad_input(&output, &["error: cannot log to"]);
+    // A negative value is refused as the flag's value, naming the flag, not taken for an
+    // unknown flag of its own.
+    for (args, needle) in [
+        (
+            vec!["run".as_ref(), p, "--time-scale".as_ref(), "-inf".as_ref()],
+            "invalid value '-inf' for '--time-scale <F>'",
+        ),
+        (
+            vec!["run".as_ref(), p, "--stall-timeout".as_ref(), "-1".as_ref()],
+            "invalid value '-1' for '--stall-timeout <SECS>'",
+        ),
+        (
+            vec!["gen".as_ref(), "--producers".as_ref(), "-1".as_ref()],
+            "invalid value '-1' for '--producers <N>'",
+        ),
+        (
+            vec!["gen".as_ref(), "--max-wait".as_ref(), "-0.5".as_ref()],
+            "invalid value '-0.5' for '--max-wait <SECS>'",
+        ),
+    ] {
+        assert_bad_input(&marketplace(&args), &[needle]);
+    }
 }
 
 /// `--actors` and `--workers`: clap's one-message refusal, naming the flag, for each bad
