@@ -474,7 +474,15 @@ struct StatsFile {
 }
 
 impl StatsFile {
-    fn create(path: &Path) -> Result<Self, Failure> {
+    /// Creates (truncates) the file at `path`, unless it is the scenario's own file.
+    fn create(path: &Path, scenario: &Path) -> Result<Self, Failure> {
+        let same = |a: &Path, b: &Path| matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b);
+        if same(path, scenario) {
+            return Err(Failure::bad_input(format!(
+                "error: --stats-json {} is the scenario file itself",
+                path.display()
+            )));
+        }
         let file = File::create(path).map_err(|e| {
             Failure::bad_input(format!(
                 "error: cannot write the statistics to {}: {e}",
@@ -524,7 +532,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let stats_file = args
         .stats_json
         .as_deref()
-        .map(StatsFile::create)
+        .map(|stats| StatsFile::create(stats, path))
         .transpose()?;
     log::info!(
         "running {} at time scale {} with {:?}",

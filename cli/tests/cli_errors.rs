@@ -382,6 +382,21 @@ fn bad_flags() {
     let dir = std::env::temp_dir();
     let output = marketplace(&["run".as_ref(), p, "--log-file".as_ref(), dir.as_os_str()]);
     assert_bad_input(&output, &["error: cannot log to"]);
+    // The statistics file may not be the scenario: creating it would empty the scenario.
+    let stats = temp_file("stats-over-scenario.json", &base().to_string());
+    let output = marketplace(&[
+        "run".as_ref(),
+        stats.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+        "--stats-json".as_ref(),
+        stats.as_os_str(),
+    ]);
+    assert_bad_input(&output, &["is the scenario file itself"]);
+    assert_eq!(
+        std::fs::read_to_string(&stats).expect("the scenario is still there"),
+        base().to_string()
+    );
     // A negative value is refused as the flag's value, naming the flag, not taken for an
     // unknown flag of its own.
     for (args, needle) in [
