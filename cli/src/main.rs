@@ -408,6 +408,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// `path` as messages show it: as written, unless it holds a control character (a line
+/// break in a file name would split the one-line error), then quoted with escapes.
+fn shown(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.chars().any(char::is_control) {
+        format!("{text:?}")
+    } else {
+        text
+    }
+}
+
 fn load(path: &Path) -> Result<Scenario, Failure> {
     parse(path, &read(path)?)
 }
@@ -415,7 +426,7 @@ fn load(path: &Path) -> Result<Scenario, Failure> {
 /// The text of the scenario file at `path`.
 fn read(path: &Path) -> Result<String, Failure> {
     fs::read_to_string(path)
-        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", path.display())))
+        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", shown(path))))
 }
 
 /// The scenario in `text`, read from `path` (named in the errors).
@@ -424,7 +435,7 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
         let n = e.problems.len();
         let mut message = format!(
             "error: invalid scenario {} ({n} problem{}):",
-            path.display(),
+            shown(path),
             if n == 1 { "" } else { "s" }
         );
         for problem in &e.problems {
@@ -437,7 +448,7 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
 
 fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
     let bad = |why: &dyn std::fmt::Display| {
-        Failure::bad_input(format!("error: cannot log to {}: {why}", path.display()))
+        Failure::bad_input(format!("error: cannot log to {}: {why}", shown(path)))
     };
     // FileSpec::try_from panics on a path without a file name; refuse those first.
     if path.file_name().is_none() || path.is_dir() {
@@ -480,13 +491,13 @@ impl StatsFile {
         if same(path, scenario) {
             return Err(Failure::bad_input(format!(
                 "error: --stats-json {} is the scenario file itself",
-                path.display()
+                shown(path)
             )));
         }
         let file = File::create(path).map_err(|e| {
             Failure::bad_input(format!(
                 "error: cannot write the statistics to {}: {e}",
-                path.display()
+                shown(path)
             ))
         })?;
         Ok(StatsFile {
@@ -505,7 +516,7 @@ impl StatsFile {
                 code: EXIT_FAILURE,
                 message: format!(
                     "error: cannot write the statistics to {}: {e}",
-                    self.path.display()
+                    shown(&self.path)
                 ),
             })
     }
@@ -536,7 +547,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         .transpose()?;
     log::info!(
         "running {} at time scale {} with {:?}",
-        path.display(),
+        shown(path),
         options.time_scale,
         options.actors
     );
@@ -575,7 +586,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             }
             Err(Failure {
                 code: EXIT_STALLED,
-                message: format!("error: {}: {report}", path.display()),
+                message: format!("error: {}: {report}", shown(path)),
             })
         }
         Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure {
@@ -584,7 +595,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         }),
         Err(e) => Err(Failure {
             code: EXIT_FAILURE,
-            message: format!("error: {}: {e}", path.display()),
+            message: format!("error: {}: {e}", shown(path)),
         }),
     }
 }
@@ -595,7 +606,7 @@ fn remote_command(
     scenario: &Scenario,
     remote: &RemoteOptions,
 ) -> Result<(), Failure> {
-    let path = args.scenario.display();
+    let path = shown(&args.scenario);
     let logger = args.start_log()?;
     let outcome = run_remote(
         scenario,
@@ -640,7 +651,7 @@ fn check_command(path: &Path) -> Result<(), Failure> {
     let mut out = format!(
         "{}: valid: {} products ({} distinct), {} producers, {} consumers, {} carts, \
          {} items added; queue size {} per producer",
-        path.display(),
+        shown(path),
         scenario.products().len(),
         scenario.class_count(),
         scenario.producers().len(),
@@ -676,9 +687,8 @@ fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Fail
             text.push_str(&line);
             text.push('\n');
         }
-        fs::write(path, text).map_err(|e| {
-            Failure::bad_input(format!("error: cannot write {}: {e}", path.display()))
-        })?;
+        fs::write(path, text)
+            .map_err(|e| Failure::bad_input(format!("error: cannot write {}: {e}", shown(path))))?;
     }
     let mut json = scenario.to_json_pretty();
     json.push('\n');

@@ -104,6 +104,11 @@ fn unreadable_file() {
         &marketplace(&["run".as_ref(), path.as_os_str()]),
         &["error: cannot read", "UTF-8"],
     );
+    // A line break in the name is shown escaped: the error stays one line.
+    let broken = temp_path("line\nbreak.json");
+    let output = marketplace(&["run".as_ref(), broken.as_os_str()]);
+    assert_bad_input(&output, &["line\\nbreak.json"]);
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
 
 #[test]
