@@ -41,7 +41,7 @@ Exit codes:
      the threads it needs (e.g. --actors threads with too many actors), or an internal error
   2  bad input: unreadable file, invalid scenario (every problem is listed with its
      place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or
-     conflicting flags, a --log-file or --stats-json file that cannot be written
+     conflicting flags, a --log-file or --stats-json file that cannot be created
   3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
      names each waiting consumer, the product it waits for and the producers that make it";
 

@@ -329,7 +329,7 @@ fn stats_are_written_after_a_stall() {
     }
 }
 
-/// A `--stats-json` file that cannot be written is bad input, found before the run starts.
+/// A `--stats-json` file that cannot be created is bad input, found before the run starts.
 #[test]
 fn an_unwritable_stats_file_is_refused_before_the_run() {
     let (path, _) = shipped("demo");
@@ -349,6 +349,22 @@ fn an_unwritable_stats_file_is_refused_before_the_run() {
         );
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
+}
+
+/// A `--stats-json` file that can be created but not written fails when the run ends, with
+/// exit code 1 and the same message, as any output that cannot be written.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stats_file_that_cannot_be_written_fails_after_the_run() {
+    let (path, _) = shipped("demo");
+    let output = run(&path, &["--time-scale", "0", "--stats-json", "/dev/full"]);
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!output.stdout.is_empty(), "the run happened");
+    assert!(
+        stderr.starts_with("error: cannot write the statistics to /dev/full: "),
+        "{stderr}"
+    );
 }
 
 /// Flags that contradict each other are refused by clap: exit code 2, one message.
@@ -438,7 +454,7 @@ fn run_help_documents_progress_and_statistics() {
         "--stats-json <FILE>",
         "a live progress line",
         "[default: shown when stderr is a terminal]",
-        "a --log-file or --stats-json file that cannot be written",
+        "a --log-file or --stats-json file that cannot be created",
     ] {
         assert!(
             help.contains(needle),
