@@ -423,10 +423,24 @@ fn load(path: &Path) -> Result<Scenario, Failure> {
     parse(path, &read(path)?)
 }
 
-/// The text of the scenario file at `path`.
+/// The text of the scenario file at `path`; text that is not UTF-8 is refused with the
+/// place of its first invalid byte.
 fn read(path: &Path) -> Result<String, Failure> {
-    fs::read_to_string(path)
-        .map_err(|e| Failure::bad_input(format!("error: cannot read {}: {e}", shown(path))))
+    let refused =
+        |why: String| Failure::bad_input(format!("error: cannot read {}: {why}", shown(path)));
+    let bytes = fs::read(path).map_err(|e| refused(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // Columns count characters, as the JSON errors' do.
+        let column = 1 + String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count();
+        refused(format!(
+            "not UTF-8 text: an invalid byte at line {line} column {column}"
+        ))
+    })
 }
 
 /// The scenario in `text`, read from `path` (named in the errors).

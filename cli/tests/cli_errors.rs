@@ -99,10 +99,13 @@ fn unreadable_file() {
         &["error: cannot read"],
     );
     let path = temp_path("latin1.json");
-    std::fs::write(&path, b"{\"products\": \"caf\xe9\"}").unwrap();
+    std::fs::write(&path, b"{\n  \"products\": \"\xc3\xa9caf\xe9\"}").unwrap();
     assert_bad_input(
         &marketplace(&["run".as_ref(), path.as_os_str()]),
-        &["error: cannot read", "UTF-8"],
+        &[
+            "error: cannot read",
+            "not UTF-8 text: an invalid byte at line 2 column 20",
+        ],
     );
     // A line break in the name is shown escaped: the error stays one line.
     let broken = temp_path("line\nbreak.json");
