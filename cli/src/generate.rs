@@ -366,8 +366,9 @@ fn within_limits(options: &GenOptions) -> Result<(), GenError> {
         consumers.saturating_mul(carts).saturating_mul(ops),
         MAX_OPERATIONS.into(),
     )?;
+    // Neither product overflows: producers, consumers, the queue size and the quantity
+    // were checked above, and `ops` is below 2^64.
     let on_shelves = producers * wide(options.queue_size.max(1));
-    // Bounded above: consumers, operations (within the operations' bound) and quantity.
     let in_carts = consumers * ops * u128::from(options.max_quantity.max(1));
     at_most(
         "items held at once (producers x queue size, plus consumers x operations per cart x items per operation)",
@@ -388,7 +389,7 @@ mod tests {
     }
 
     /// Sizes the generator could not build, or whose scenario could not run, are refused
-    /// before anything is built; the largest it accepts still build.
+    /// before anything is built; sizes at the limits pass.
     #[test]
     fn sizes_beyond_the_limits_are_refused() {
         let too_large =

@@ -92,8 +92,8 @@ struct RunArgs {
     scenario: PathBuf,
     /// Multiply every wait of the scenario by this factor; 0 runs without waiting
     /// (actors still sleep, never spin, while they wait for each other).
-    #[arg(long, allow_hyphen_values = true, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
-          allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
+          allow_hyphen_values = true)]
     time_scale: f64,
     /// Log every marketplace call (debug level) to this file, rotated at 1 MB, keeping
     /// 20 old files; its directory is created if missing. Without it nothing is logged.
@@ -104,8 +104,8 @@ struct RunArgs {
           value_parser = ["error", "warn", "info", "debug", "trace"], requires = "log_file")]
     log_level: String,
     /// Stop with exit code 3 when no consumer made progress for this many seconds.
-    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
-          allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
+          allow_hyphen_values = true)]
     stall_timeout: f64,
     /// Show the progress line even when stderr is not a terminal (or a dumb one): then a
     /// plain line every second and one at the end, for logs [default: shown when stderr is
@@ -307,7 +307,8 @@ struct GenArgs {
           value_parser = clap::value_parser!(u32).range(1..=MAX_QUEUE_SIZE as i64))]
     queue_size: u32,
     /// Longest wait in the scenario, in seconds.
-    #[arg(long, allow_hyphen_values = true, value_name = "SECS", default_value_t = 0.05, value_parser = parse_scale)]
+    #[arg(long, value_name = "SECS", default_value_t = 0.05, value_parser = parse_scale,
+          allow_hyphen_values = true)]
     max_wait: f64,
     /// The random seed; the same seed and options give the same scenario.
     #[arg(
@@ -501,8 +502,8 @@ struct StatsFile {
 impl StatsFile {
     /// Creates (truncates) the file at `path`, unless it is the scenario's own file.
     fn create(path: &Path, scenario: &Path) -> Result<Self, Failure> {
-        let same = |a: &Path, b: &Path| matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b);
-        if same(path, scenario) {
+        let canonical = |p: &Path| fs::canonicalize(p).ok();
+        if canonical(path).is_some() && canonical(path) == canonical(scenario) {
             return Err(Failure::bad_input(format!(
                 "error: --stats-json {} is the scenario file itself",
                 shown(path)
