@@ -178,6 +178,7 @@ impl Marketplace {
     ) -> PyResult<Option<Pin>> {
         let interned = self.interned.bind(py);
         let mut retries = 0_u32;
+        let mut gone = None;
         loop {
             match interned.get_item(product)? {
                 Some(token) => {
@@ -197,8 +198,15 @@ impl Marketplace {
                         }
                         // Its dict entry is about to go: let the thread deleting it run.
                         PinOutcome::Dying(_) => back_off(py, &mut retries),
+                        // The same gone token read twice: the entry outlived its class,
+                        // which only a product whose hash or equality changed while in
+                        // the market causes (deleting its class's entry deleted another's,
+                        // as `del` does in any dict). Drop the stale entry.
+                        PinOutcome::Gone if gone == Some(token) => {
+                            self.drop_stale_entry(py, product, token)?;
+                        }
                         // Deleted since the dict was read: read it again.
-                        PinOutcome::Gone => {}
+                        PinOutcome::Gone => gone = Some(token),
                     }
                 }
                 None if !create => return Ok(None),
@@ -219,6 +227,23 @@ impl Marketplace {
                 }
             }
         }
+    }
+
+    /// Removes the dict entry equal to `product` if it still holds the stale `token`. The
+    /// entry is taken out and compared; one that is not stale (an equal product interned
+    /// by another thread since) goes back.
+    fn drop_stale_entry(
+        &self,
+        py: Python<'_>,
+        product: &Bound<'_, PyAny>,
+        token: u64,
+    ) -> PyResult<()> {
+        let interned = self.interned.bind(py);
+        let taken = interned.call_method1(intern!(py, "pop"), (product, py.None()))?;
+        if !taken.is_none() && taken.extract::<u64>().ok() != Some(token) {
+            interned.call_method1(intern!(py, "setdefault"), (product, taken))?;
+        }
+        Ok(())
     }
 
     /// Gives back references to classes (`(slot, count)` pairs); a class left with none is

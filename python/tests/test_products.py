@@ -4,7 +4,9 @@ back the very objects published."""
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
+import textwrap
 
 import pytest
 from conftest import Coffee, Product, Tea
@@ -246,3 +248,40 @@ def test_a_hash_calling_back_into_the_market_while_its_class_is_dropped_does_not
     # The class stayed interned, and the market works on.
     assert market.publish(producer, Reentrant())
     assert market.available(Reentrant()) == 1
+
+
+def test_a_product_changed_while_in_the_market_never_hangs_a_call():
+    # A product whose hash and equality change while it is in a cart (a mutable
+    # dataclass with unsafe_hash): ordering it deletes the dict entry its changed value
+    # now matches, another class's, as `del` would in any dict, and leaves its own entry
+    # behind, stale. A later call must drop that entry and go on, not spin on it. Run in
+    # a child process, so that a spin fails the test instead of hanging the suite.
+    code = textwrap.dedent(
+        """
+        from dataclasses import dataclass
+        from marketplace import Marketplace
+
+        @dataclass(unsafe_hash=True)
+        class Tea:
+            name: str
+
+        market = Marketplace(5)
+        producer = market.register_producer()
+        cart = market.new_cart()
+        a, b = Tea("a"), Tea("b")
+        market.publish(producer, a)
+        market.publish(producer, b)
+        market.add_to_cart(cart, Tea("b"))
+        b.name = "a"
+        market.place_order(cart)
+        b.name = "b"
+        assert market.publish(producer, Tea("b"))
+        assert market.available(Tea("b")) == 1
+        print("done")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done\n"
