@@ -37,6 +37,6 @@ pub use error::{
     url_without_password,
 };
 pub use ids::{CartId, ProducerId};
-pub use market::{DEFAULT_RETRY_FOR, MAX_CAPACITY, RedisMarketplace};
+pub use market::{DEFAULT_RETRY_FOR, MAX_ARGUMENT_BYTES, MAX_CAPACITY, RedisMarketplace};
 pub use marketplace::Stats;
 pub use product::CanonicalKey;

@@ -35,6 +35,11 @@ mod batch;
 /// The largest `queue_size_per_producer`: counts must stay exact in Lua's numbers.
 pub const MAX_CAPACITY: usize = 1 << 52;
 
+/// The longest argument a call sends: Redis refuses a longer one (its `proto-max-bulk-len`
+/// default, 512 MiB), so a product whose key or encoding is longer is refused before the
+/// command is built.
+pub const MAX_ARGUMENT_BYTES: usize = 512 << 20;
+
 /// How long a handle retries a call whose connection broke, unless told otherwise.
 pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(10);
 
@@ -180,6 +185,17 @@ impl<P> RedisMarketplace<P> {
         script: &redis::Script,
         args: &[&str],
     ) -> Result<Reply, ConnectionError> {
+        if let Some(long) = args.iter().find(|arg| arg.len() > MAX_ARGUMENT_BYTES) {
+            return Err(ConnectionError::new(
+                operation,
+                &self.lanes.server,
+                format!(
+                    "a product of {} bytes (as key or encoded) is more than the {MAX_ARGUMENT_BYTES} \
+                     Redis takes in one value",
+                    long.len()
+                ),
+            ));
+        }
         let value = self.lanes.run(operation, |connection, op| {
             self.invoke(connection, script, op, args)
         })?;

@@ -1,8 +1,9 @@
 //! Markets side by side on one server: names that look alike in a key pattern stay apart
-//! when one of them is deleted.
+//! when one of them is deleted; a product too long for one Redis value is refused before
+//! it is sent.
 
 use marketplace_harness::redis_server::RedisServer;
-use marketplace_redis::RedisMarketplace;
+use marketplace_redis::{MAX_ARGUMENT_BYTES, RedisMarketplace};
 
 fn keys_of(connection: &mut redis::Connection, market: &str) -> usize {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(connection).expect("KEYS");
@@ -38,4 +39,27 @@ fn deleting_a_market_deletes_its_keys_and_no_others() {
         );
         bystander.delete().expect("deleted");
     }
+}
+
+/// A product longer than Redis takes in one value is refused before anything is sent,
+/// with a message that says so; the product comes back, and the market goes on.
+#[test]
+fn a_product_longer_than_redis_takes_is_refused_before_sending() {
+    let server = RedisServer::start();
+    let market = RedisMarketplace::<String>::connect(&server.url(), "long", 1).expect("connect");
+    let producer = market.register_producer().expect("register");
+    let long = "q".repeat(MAX_ARGUMENT_BYTES + 1);
+    let error = market
+        .publish(producer, long)
+        .expect_err("too long for one Redis value");
+    assert!(
+        error
+            .to_string()
+            .contains("is more than the 536870912 Redis takes"),
+        "{error}"
+    );
+    assert_eq!(error.into_product().len(), MAX_ARGUMENT_BYTES + 1);
+    market.publish(producer, "tea".to_owned()).expect("room");
+    assert_eq!(market.available(&"tea".to_owned()).expect("available"), 1);
+    market.delete().expect("deleted");
 }
