@@ -17,11 +17,19 @@ from collections import deque
 from typing import Any, Hashable
 
 
+def _shown(value: Any) -> str:
+    """`value`'s repr, or its type when it has none (an int of too many digits)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"an {type(value).__name__} too large to print"
+
+
 def _index(value: Any, what: str) -> int:
     if not isinstance(value, int):
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
     if value < 0:
-        raise ValueError(f"{what} must not be negative, got {value}")
+        raise ValueError(f"{what} must not be negative, got {_shown(value)}")
     return value
 
 
@@ -36,8 +44,11 @@ def _deadline(timeout: Any) -> float | None:
         seconds = float(timeout)
     except TypeError:
         raise TypeError(message) from None
+    except OverflowError:
+        # An int too large for a float: no limit, as any wait too long to represent.
+        seconds = math.inf if timeout > 0 else -math.inf
     if math.isnan(seconds) or seconds < 0:
-        raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout}")
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {_shown(timeout)}")
     if seconds == 0:
         return None
     return time.monotonic() + seconds
@@ -55,7 +66,7 @@ class LockedMarketplace:
         if not 1 <= queue_size_per_producer <= 2**63 - 1:
             raise ValueError(
                 f"queue_size_per_producer must be between 1 and {2**63 - 1}, "
-                f"got {queue_size_per_producer}"
+                f"got {_shown(queue_size_per_producer)}"
             )
         self._lock = threading.Lock()
         self._queue_size = queue_size_per_producer

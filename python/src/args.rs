@@ -5,12 +5,21 @@
 
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyInt;
 
 /// The largest `queue_size_per_producer` accepted: 2**63 - 1.
 pub(crate) const MAX_QUEUE_SIZE: u64 = i64::MAX as u64;
+
+/// `value` as a message shows it: its `repr`, or, when that fails (an int of more digits
+/// than Python converts to text), its type.
+fn shown(value: &Bound<'_, PyAny>) -> String {
+    value.repr().map_or_else(
+        |_| format!("an {} too large to print", type_name(value)),
+        |text| text.to_string(),
+    )
+}
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
@@ -31,7 +40,8 @@ pub(crate) fn id(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<u64>> 
     match value.extract::<u64>() {
         Ok(id) => Ok(Some(id)),
         Err(_) if value.lt(0)? => Err(PyValueError::new_err(format!(
-            "{what} must not be negative, got {value}"
+            "{what} must not be negative, got {}",
+            shown(value)
         ))),
         Err(_) => Ok(None),
     }
@@ -52,7 +62,8 @@ pub(crate) fn queue_size(value: &Bound<'_, PyAny>) -> PyResult<usize> {
         .and_then(|size| usize::try_from(size).ok())
         .ok_or_else(|| {
             PyValueError::new_err(format!(
-                "queue_size_per_producer must be between 1 and {MAX_QUEUE_SIZE}, got {value}"
+                "queue_size_per_producer must be between 1 and {MAX_QUEUE_SIZE}, got {}",
+                shown(value)
             ))
         })
 }
@@ -80,16 +91,33 @@ pub(crate) fn timeout(value: Option<&Bound<'_, PyAny>>) -> PyResult<Wait> {
             type_name(value)
         )));
     }
-    let seconds: f64 = value.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "timeout must be a number of seconds or None, not {}",
-            type_name(value)
+    let negative = || {
+        PyValueError::new_err(format!(
+            "timeout must be a number of seconds >= 0 or None, got {}",
+            shown(value)
         ))
-    })?;
+    };
+    let seconds: f64 = match value.extract() {
+        Ok(seconds) => seconds,
+        // An int too large for a float: as long a wait as any other too long to represent.
+        Err(error) if error.is_instance_of::<PyOverflowError>(value.py()) => {
+            return if value.gt(0)? {
+                Ok(Wait::Forever)
+            } else {
+                Err(negative())
+            };
+        }
+        Err(error) if error.is_instance_of::<PyTypeError>(value.py()) => {
+            return Err(PyTypeError::new_err(format!(
+                "timeout must be a number of seconds or None, not {}",
+                type_name(value)
+            )));
+        }
+        // What the object's own `__float__` raised.
+        Err(error) => return Err(error),
+    };
     if seconds.is_nan() || seconds < 0.0 {
-        return Err(PyValueError::new_err(format!(
-            "timeout must be a number of seconds >= 0 or None, got {value}"
-        )));
+        return Err(negative());
     }
     if seconds == 0.0 {
         return Ok(Wait::No);

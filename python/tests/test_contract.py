@@ -40,6 +40,29 @@ def test_queue_size_out_of_range_is_value_error(any_market, size):
         any_market(size)
 
 
+def test_an_int_too_large_to_print_is_named_by_its_type(any_market):
+    # Python refuses to turn an int of over 4300 digits into text; the message says what
+    # it is instead of failing to print it.
+    huge = 10**5000
+    with pytest.raises(ValueError, match="between 1 and .*, got an int too large to print"):
+        any_market(huge)
+    market = any_market(1)
+    with pytest.raises(ValueError, match="must not be negative, got an int too large to print"):
+        market.publish(-huge, LINDEN)
+    with pytest.raises(ValueError, match="got an int too large to print"):
+        market.publish(market.register_producer(), LINDEN, timeout=-huge)
+
+
+def test_an_error_raised_by_a_timeouts_own_float_propagates(any_market):
+    class Broken:
+        def __float__(self):
+            raise RuntimeError("no float today")
+
+    market = any_market(1)
+    with pytest.raises(RuntimeError, match="no float today"):
+        market.publish(market.register_producer(), LINDEN, timeout=Broken())
+
+
 @pytest.mark.parametrize("size", [1.0, "3", None, [3]])
 def test_queue_size_of_wrong_type_is_type_error(any_market, size):
     with pytest.raises(TypeError, match="queue_size_per_producer must be an int"):
@@ -113,7 +136,14 @@ def test_publish_of_an_unhashable_product_is_type_error(any_market, product):
 
 @pytest.mark.parametrize(
     "timeout, error",
-    [("1", TypeError), ([1], TypeError), (-1, ValueError), (-0.5, ValueError), (math.nan, ValueError)],
+    [
+        ("1", TypeError),
+        ([1], TypeError),
+        (-1, ValueError),
+        (-0.5, ValueError),
+        (math.nan, ValueError),
+        (-(2**1024), ValueError),
+    ],
 )
 def test_bad_timeouts(any_market, timeout, error):
     market = any_market(1)
@@ -125,8 +155,9 @@ def test_bad_timeouts(any_market, timeout, error):
         market.add_to_cart(cart, LINDEN, timeout=timeout)
 
 
-@pytest.mark.parametrize("timeout", [None, 0, 0.0, 0.01, 1, math.inf])
+@pytest.mark.parametrize("timeout", [None, 0, 0.0, 0.01, 1, math.inf, 2**1024])
 def test_timeouts_accepted_when_nothing_waits(any_market, timeout):
+    # 2**1024 is too large for a float: no limit, as math.inf.
     market = any_market(1)
     producer = market.register_producer()
     cart = market.new_cart()
