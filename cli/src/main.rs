@@ -434,10 +434,8 @@ fn read(path: &Path) -> Result<String, Failure> {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
         let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        // Columns count characters, as the JSON errors' do.
-        let column = 1 + String::from_utf8_lossy(&valid[line_start..])
-            .chars()
-            .count();
+        // Columns count bytes, as the JSON errors' do.
+        let column = 1 + valid.len() - line_start;
         refused(format!(
             "not UTF-8 text: an invalid byte at line {line} column {column}"
         ))
@@ -494,6 +492,19 @@ fn stop_log(logger: Option<LoggerHandle>) {
 }
 
 /// Where `--stats-json` goes: the file, created (so writable) before the run starts.
+/// Whether `a` and `b` name one existing file, through links of either kind.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    let identity = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    };
+    #[cfg(not(unix))]
+    let identity = |path: &Path| fs::canonicalize(path).ok();
+    let a = identity(a);
+    a.is_some() && a == identity(b)
+}
+
 struct StatsFile {
     path: PathBuf,
     file: File,
@@ -502,8 +513,7 @@ struct StatsFile {
 impl StatsFile {
     /// Creates (truncates) the file at `path`, unless it is the scenario's own file.
     fn create(path: &Path, scenario: &Path) -> Result<Self, Failure> {
-        let canonical = |p: &Path| fs::canonicalize(p).ok();
-        if canonical(path).is_some() && canonical(path) == canonical(scenario) {
+        if same_file(path, scenario) {
             return Err(Failure::bad_input(format!(
                 "error: --stats-json {} is the scenario file itself",
                 shown(path)

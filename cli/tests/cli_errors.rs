@@ -104,7 +104,7 @@ fn unreadable_file() {
         &marketplace(&["run".as_ref(), path.as_os_str()]),
         &[
             "error: cannot read",
-            "not UTF-8 text: an invalid byte at line 2 column 20",
+            "not UTF-8 text: an invalid byte at line 2 column 21",
         ],
     );
     // A line break in the name is shown escaped: the error stays one line.
@@ -399,6 +399,18 @@ fn bad_flags() {
         "0".as_ref(),
         "--stats-json".as_ref(),
         stats.as_os_str(),
+    ]);
+    assert_bad_input(&output, &["is the scenario file itself"]);
+    // Nor a hard link to it.
+    let link = temp_path("stats-link.json");
+    std::fs::hard_link(&stats, &link).expect("a hard link");
+    let output = marketplace(&[
+        "run".as_ref(),
+        stats.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+        "--stats-json".as_ref(),
+        link.as_os_str(),
     ]);
     assert_bad_input(&output, &["is the scenario file itself"]);
     assert_eq!(

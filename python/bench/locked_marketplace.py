@@ -43,8 +43,12 @@ def _deadline(timeout: Any) -> float | None:
     try:
         seconds = float(timeout)
     except TypeError:
+        if hasattr(timeout, "__float__") or hasattr(timeout, "__index__"):
+            raise  # what the object's own conversion raised
         raise TypeError(message) from None
     except OverflowError:
+        if not isinstance(timeout, int):
+            raise
         # An int too large for a float: no limit, as any wait too long to represent.
         seconds = math.inf if timeout > 0 else -math.inf
     if math.isnan(seconds) or seconds < 0:

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyInt;
 
@@ -13,12 +14,13 @@ use pyo3::types::PyInt;
 pub(crate) const MAX_QUEUE_SIZE: u64 = i64::MAX as u64;
 
 /// `value` as a message shows it: its `repr`, or, when that fails (an int of more digits
-/// than Python converts to text), its type.
+/// than Python converts to text, or a `__repr__` that raises), what it is.
 fn shown(value: &Bound<'_, PyAny>) -> String {
-    value.repr().map_or_else(
-        |_| format!("an {} too large to print", type_name(value)),
-        |text| text.to_string(),
-    )
+    match value.repr() {
+        Ok(text) => text.to_string(),
+        Err(_) if value.is_instance_of::<PyInt>() => "an int too large to print".to_owned(),
+        Err(_) => format!("a {} object", type_name(value)),
+    }
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
@@ -97,23 +99,31 @@ pub(crate) fn timeout(value: Option<&Bound<'_, PyAny>>) -> PyResult<Wait> {
             shown(value)
         ))
     };
+    let py = value.py();
     let seconds: f64 = match value.extract() {
         Ok(seconds) => seconds,
         // An int too large for a float: as long a wait as any other too long to represent.
-        Err(error) if error.is_instance_of::<PyOverflowError>(value.py()) => {
+        Err(error)
+            if error.is_instance_of::<PyOverflowError>(py) && value.is_instance_of::<PyInt>() =>
+        {
             return if value.gt(0)? {
                 Ok(Wait::Forever)
             } else {
                 Err(negative())
             };
         }
-        Err(error) if error.is_instance_of::<PyTypeError>(value.py()) => {
+        // Not a number at all; an object with its own conversion keeps the error it raised.
+        Err(error)
+            if error.is_instance_of::<PyTypeError>(py)
+                && !value.hasattr(intern!(py, "__float__"))?
+                && !value.hasattr(intern!(py, "__index__"))? =>
+        {
             return Err(PyTypeError::new_err(format!(
                 "timeout must be a number of seconds or None, not {}",
                 type_name(value)
             )));
         }
-        // What the object's own `__float__` raised.
+        // What the object's own `__float__` (or `__index__`) raised.
         Err(error) => return Err(error),
     };
     if seconds.is_nan() || seconds < 0.0 {

@@ -53,13 +53,14 @@ def test_an_int_too_large_to_print_is_named_by_its_type(any_market):
         market.publish(market.register_producer(), LINDEN, timeout=-huge)
 
 
-def test_an_error_raised_by_a_timeouts_own_float_propagates(any_market):
+@pytest.mark.parametrize("error", [RuntimeError, TypeError, OverflowError])
+def test_an_error_raised_by_a_timeouts_own_float_propagates(any_market, error):
     class Broken:
         def __float__(self):
-            raise RuntimeError("no float today")
+            raise error("no float today")
 
     market = any_market(1)
-    with pytest.raises(RuntimeError, match="no float today"):
+    with pytest.raises(error, match="no float today"):
         market.publish(market.register_producer(), LINDEN, timeout=Broken())
 
 

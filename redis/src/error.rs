@@ -50,33 +50,43 @@ impl ConnectionError {
     }
 }
 
-/// `url` as errors show it: a password in it (`redis://user:password@host`) becomes `***`,
-/// so that an error message, often logged or pasted, does not carry it.
+/// `url` as errors show it: a password in it (`redis://user:password@host`, or a `password=`
+/// or `pass=` query parameter) becomes `***`, so that an error message, often logged or
+/// pasted, does not carry it. The user part runs to the last `@`, so a password holding an
+/// unescaped `/`, `?`, `#` or `@` (a URL that does not parse) is hidden whole.
 ///
 /// ```
 /// use marketplace_redis::url_without_password;
 /// assert_eq!(url_without_password("redis://u:pw@host:6379/0"), "redis://u:***@host:6379/0");
 /// assert_eq!(url_without_password("redis://:pw@host"), "redis://:***@host");
+/// assert_eq!(url_without_password("redis://u:p/w?x#y@host"), "redis://u:***@host");
+/// assert_eq!(url_without_password("redis://host/0?password=pw&x=1"), "redis://host/0?password=***&x=1");
 /// assert_eq!(url_without_password("redis://host:6379"), "redis://host:6379");
 /// ```
 pub fn url_without_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
+    let (scheme, rest) = url.split_at(scheme_end);
+    let rest = match rest.rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!("{}:***{}", &rest[..colon], &rest[at..]),
+            None => rest.to_owned(),
+        },
+        None => rest.to_owned(),
     };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => url.to_owned(),
-    }
+    let Some(query_start) = rest.find('?') else {
+        return format!("{scheme}{rest}");
+    };
+    let (path, query) = rest.split_at(query_start + 1);
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name == "password" || name == "pass" => format!("{name}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{scheme}{path}{}", query.join("&"))
 }
 
 /// `text` on one line: a reply that is not Redis (an HTTP server on the port, say) makes
