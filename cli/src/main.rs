@@ -282,19 +282,19 @@ struct CheckArgs {
 
 #[derive(Args, Debug)]
 struct GenArgs {
-    /// Producers (raised to the number of products when lower).
+    /// Producers, 0 to 1,000,000 (raised to the number of products when lower).
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(0..=MAX_ACTORS as i64))]
     producers: u32,
-    /// Consumers.
+    /// Consumers, 0 to 1,000,000.
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(0..=MAX_ACTORS as i64))]
     consumers: u32,
-    /// Distinct products.
+    /// Distinct products, 1 to 100,000.
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PRODUCTS as i64))]
     products: u32,
-    /// Most carts per consumer (consumers x carts x ops: at most 10,000,000).
+    /// Most carts per consumer (consumers x carts x ops: at most 2,000,000).
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
     carts: u32,
@@ -302,7 +302,8 @@ struct GenArgs {
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
     ops: u32,
-    /// The queue size per producer.
+    /// The queue size per producer, 1 to 1,000,000 (producers x queue size, plus what the
+    /// carts can hold: at most 10,000,000 items).
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_QUEUE_SIZE as i64))]
     queue_size: u32,

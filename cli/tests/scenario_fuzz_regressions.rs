@@ -40,8 +40,7 @@ fn overflowing_cart_is_reported_not_a_panic() {
     // and the cart holds more than a run may.
     assert!(
         err.problems.iter().all(|p| {
-            p.message.starts_with("no producer makes")
-                || p.message.starts_with("the run could hold")
+            p.message.starts_with("no producer makes") || p.message.starts_with("holds up to")
         }),
         "{err}"
     );
@@ -49,8 +48,8 @@ fn overflowing_cart_is_reported_not_a_panic() {
 
 /// Cart counts past u64::MAX, exact (they run in release builds, where a u64 count
 /// wrapped around silently instead of panicking). Such carts hold more than a run may, so
-/// each scenario is refused for that, with the exact count; a remove is refused only when
-/// the exact count is short.
+/// each is refused for that, with its exact peak; a remove is refused only when the exact
+/// count is short.
 #[test]
 fn cart_counts_beyond_u64_are_exact() {
     const MAX: &str = "18446744073709551615";
@@ -60,12 +59,11 @@ fn cart_counts_beyond_u64_are_exact() {
         let err = Scenario::from_json(&text).unwrap_err();
         err.problems.iter().map(ToString::to_string).collect()
     };
-    // The producer's one item on its shelf, and the cart's `in_cart` at its most.
+    // The cart's content at its most, exactly.
     let held = |in_cart: u128| {
         format!(
-            "marketplace.queue_size_per_producer: the run could hold {} items at once \
-             (1 on shelves, {in_cart} in carts), more than the {MAX_HELD_ITEMS} allowed",
-            in_cart + 1
+            "consumers[0].carts[0]: holds up to {in_cart} items at once, more than the \
+             {MAX_HELD_ITEMS} a run may hold"
         )
     };
     let max = u128::from(u64::MAX);

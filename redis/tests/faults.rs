@@ -655,7 +655,6 @@ fn connect_to_a_server_that_is_not_redis_fails_in_one_line() {
     let port = listener.local_addr().expect("its address").port();
     let server = thread::spawn(move || {
         // Answers every connection the handle makes until it gives up, then stops.
-        listener.set_nonblocking(false).expect("blocking accepts");
         for stream in listener.incoming().take(8) {
             let Ok(mut stream) = stream else { break };
             let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");

@@ -53,9 +53,9 @@ fn a_product_longer_than_redis_takes_is_refused_before_sending() {
         .publish(producer, long)
         .expect_err("too long for one Redis value");
     assert!(
-        error
-            .to_string()
-            .contains("is more than the 536870912 Redis takes"),
+        error.to_string().contains(&format!(
+            "is more than the {MAX_ARGUMENT_BYTES} Redis takes"
+        )),
         "{error}"
     );
     assert_eq!(error.into_product().len(), MAX_ARGUMENT_BYTES + 1);

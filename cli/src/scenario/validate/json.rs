@@ -34,10 +34,16 @@ pub(super) fn describe(v: &Json<'_>) -> String {
     }
 }
 
-/// `s` in JSON quotes, as the user wrote it in the file (cut when long, see
-/// [`abbreviated`]).
+/// `s` in JSON quotes, as the user wrote it in the file; a long one is cut as
+/// [`abbreviated`] cuts, counting and cutting the characters of the value itself.
 pub(super) fn quoted(s: &str) -> String {
-    abbreviated(serde_json::to_string(s).unwrap_or_default())
+    let quote = |text: &str| serde_json::to_string(text).unwrap_or_default();
+    let count = s.chars().count();
+    if count <= SHOWN_CHARS {
+        return quote(s);
+    }
+    let head: String = s.chars().take(SHOWN_CHARS).collect();
+    format!("{}... ({count} characters)", quote(&head))
 }
 
 /// The most characters of a value a message shows.

@@ -28,6 +28,7 @@ impl Checker {
             // exceed u128.
             let mut held: HashMap<usize, u128> = HashMap::new();
             let mut in_cart: u128 = 0;
+            let mut cart_peak: u128 = 0;
             for (k, op) in cart.iter().enumerate() {
                 let class = catalog.classes[op.product];
                 let n = held.entry(class).or_default();
@@ -37,7 +38,7 @@ impl Checker {
                     OpKind::Add => {
                         *n += u128::from(op.quantity);
                         in_cart += u128::from(op.quantity);
-                        consumer_peak = consumer_peak.max(in_cart);
+                        cart_peak = cart_peak.max(in_cart);
                         if made.is_some_and(|made| !made.contains(&class)) {
                             self.problem(
                                 &path.key("carts").index(j).index(k).key("product"),
@@ -61,6 +62,18 @@ impl Checker {
                         in_cart -= u128::from(op.quantity);
                     }
                 }
+            }
+            if cart_peak > u128::from(MAX_HELD_ITEMS) {
+                // Reported here, where it can be fixed, and left out of the run's total.
+                self.problem(
+                    &path.key("carts").index(j),
+                    format!(
+                        "holds up to {cart_peak} items at once, more than the \
+                         {MAX_HELD_ITEMS} a run may hold"
+                    ),
+                );
+            } else {
+                consumer_peak = consumer_peak.max(cart_peak);
             }
         }
         self.held_in_carts = self.held_in_carts.saturating_add(consumer_peak);
