@@ -2,6 +2,8 @@
 //! missing and unknown fields, numbers, waits and counts. Each check reports its finding
 //! at the given path and returns `None`, so callers carry on and report everything at once.
 
+use std::fmt;
+
 use super::{Checker, Json, Object, Path};
 use crate::scenario::{Diagnostic, Number};
 
@@ -27,7 +29,7 @@ pub(super) fn describe(v: &Json<'_>) -> String {
     match v {
         Json::Null => "null".to_owned(),
         Json::Bool(b) => format!("a boolean ({b})"),
-        Json::Number(n) => format!("a number ({})", abbreviated(n.to_string())),
+        Json::Number(n) => format!("a number ({})", abbreviated(n)),
         Json::Str(s) => format!("a string ({})", quoted(s)),
         Json::Array(_) => "an array".to_owned(),
         Json::Object(_) => "an object".to_owned(),
@@ -37,27 +39,26 @@ pub(super) fn describe(v: &Json<'_>) -> String {
 /// `s` in JSON quotes, as the user wrote it in the file; a long one is cut as
 /// [`abbreviated`] cuts, counting and cutting the characters of the value itself.
 pub(super) fn quoted(s: &str) -> String {
-    let quote = |text: &str| serde_json::to_string(text).unwrap_or_default();
-    let count = s.chars().count();
-    if count <= SHOWN_CHARS {
-        return quote(s);
-    }
-    let head: String = s.chars().take(SHOWN_CHARS).collect();
-    format!("{}... ({count} characters)", quote(&head))
+    cut(s, |text| serde_json::to_string(text).unwrap_or_default())
 }
 
 /// The most characters of a value a message shows.
 const SHOWN_CHARS: usize = 60;
 
-/// `text`, cut after [`SHOWN_CHARS`] characters with its length: a message quoting a
-/// number of two million digits, or a string of megabytes, stays one readable line.
-pub(super) fn abbreviated(text: String) -> String {
+/// `value` as text, cut after [`SHOWN_CHARS`] characters with its length: a message quoting
+/// a number of two million digits, or a string of megabytes, stays one readable line.
+pub(super) fn abbreviated(value: impl fmt::Display) -> String {
+    cut(&value.to_string(), str::to_owned)
+}
+
+/// `show(text)`, or `show` of its first [`SHOWN_CHARS`] characters and its length.
+fn cut(text: &str, show: impl Fn(&str) -> String) -> String {
     let count = text.chars().count();
     if count <= SHOWN_CHARS {
-        return text;
+        return show(text);
     }
     let head: String = text.chars().take(SHOWN_CHARS).collect();
-    format!("{head}... ({count} characters)")
+    format!("{}... ({count} characters)", show(&head))
 }
 
 impl Checker {
@@ -95,8 +96,7 @@ impl Checker {
             Json::Number(n) => match n.parse() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    let shown = abbreviated(n.to_string());
-                    self.problem(path, format!("unreadable number {shown}"));
+                    self.problem(path, format!("unreadable number {}", abbreviated(n)));
                     None
                 }
             },
@@ -114,13 +114,15 @@ impl Checker {
     pub(super) fn time(&mut self, v: &Json<'_>, path: &Path<'_>) -> Option<f64> {
         let n = self.number(v, path)?;
         let secs = n.to_f64();
-        let shown = || abbreviated(n.to_string());
         // Negative first: `-1e999` reads as minus infinity, and is negative, not large.
         if secs < 0.0 {
-            self.problem(path, format!("must not be negative, found {}", shown()));
+            self.problem(
+                path,
+                format!("must not be negative, found {}", abbreviated(&n)),
+            );
             None
         } else if !secs.is_finite() {
-            self.problem(path, format!("too large, found {}", shown()));
+            self.problem(path, format!("too large, found {}", abbreviated(&n)));
             None
         } else {
             Some(secs)
@@ -130,13 +132,18 @@ impl Checker {
     /// A count: a JSON integer (Python's `range` takes no floats) in `1..=max`.
     pub(super) fn count(&mut self, v: &Json<'_>, path: &Path<'_>, max: u64) -> Option<u64> {
         let n = self.number(v, path)?;
-        let shown = || abbreviated(n.to_string());
         if !n.is_int() {
-            self.problem(path, format!("expected a whole number, found {}", shown()));
+            self.problem(
+                path,
+                format!("expected a whole number, found {}", abbreviated(&n)),
+            );
             return None;
         }
         if n.to_f64() < 1.0 {
-            self.problem(path, format!("must be at least 1, found {}", shown()));
+            self.problem(
+                path,
+                format!("must be at least 1, found {}", abbreviated(&n)),
+            );
             return None;
         }
         match n.as_json_text().parse::<u64>() {
@@ -144,7 +151,7 @@ impl Checker {
             _ => {
                 self.problem(
                     path,
-                    format!("too large (at most {max}), found {}", shown()),
+                    format!("too large (at most {max}), found {}", abbreviated(&n)),
                 );
                 None
             }
