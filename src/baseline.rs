@@ -8,7 +8,9 @@
 //! hash-map operations, so it is a fair rival, not a strawman.
 //!
 //! Invariant (under the lock): `on_sale[p]` equals the number of items of producer `p` in
-//! `shelves`; an item is in `shelves` or in exactly one cart of `carts`.
+//! `shelves`; an item is in `shelves` or in exactly one cart of `carts`. The user's `Hash`,
+//! `Eq` and `Clone` run before any count or item moves, so a panic in them (which leaves the
+//! lock usable, see `lock`) breaks neither.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -265,16 +267,24 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// ```
     pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
         debug!("remove_from_cart({cart}, {product:?})");
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let serial = cart.serial_in(self.tag).ok_or(RemoveError::UnknownCart)?;
-        let item = state
+        let cart = state
             .carts
             .get_mut(&serial)
-            .ok_or(RemoveError::UnknownCart)?
-            .claim(product)
+            .ok_or(RemoveError::UnknownCart)?;
+        // An item equal to `product` in the cart was on sale, so its shelf exists (unless the
+        // user's `Hash` and `Eq` disagree, when nothing equal can be found anywhere).
+        let shelf = state.shelves.get_mut(product);
+        let item = shelf
+            .is_some()
+            .then(|| cart.claim(product))
+            .flatten()
             .ok_or(RemoveError::NotInCart)?;
         state.on_sale[item.producer as usize] += 1;
-        self.put_on_sale(&mut state, item);
+        shelf.expect("an item was claimed").push_back(item);
+        self.signal(state);
         Ok(())
     }
 
@@ -367,17 +377,20 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         else {
             return Err(PublishError::UnknownProducer(product));
         };
-        if state.on_sale[index] >= self.queue_size_per_producer {
-            return Err(PublishError::Full(product));
-        }
+        let full = state.on_sale[index] >= self.queue_size_per_producer;
+        // The user's `Hash` and `Eq` (in the lookup, made before the refusal as the engine
+        // makes it) and `Clone` (a new shelf's key) run before the count changes.
+        let shelf = match state.shelves.get_mut(&product) {
+            _ if full => return Err(PublishError::Full(product)),
+            Some(shelf) => shelf,
+            None => state.shelves.entry(product.clone()).or_default(),
+        };
         state.on_sale[index] += 1;
-        self.put_on_sale(
-            state,
-            Item {
-                product,
-                producer: producer.index,
-            },
-        );
+        shelf.push_back(Item {
+            product,
+            producer: producer.index,
+        });
+        self.signal(state);
         Ok(())
     }
 
@@ -399,15 +412,6 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
             .add(item);
         self.signal(state);
         Ok(())
-    }
-
-    fn put_on_sale(&self, state: &mut State<P>, item: Item<P>) {
-        state
-            .shelves
-            .entry(item.product.clone())
-            .or_default()
-            .push_back(item);
-        self.signal(state);
     }
 
     /// Runs `attempt` under the lock until it gives a value, sleeping on `changed` between

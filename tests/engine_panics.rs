@@ -1,6 +1,7 @@
 //! Panic safety: a panic in the user's `Hash`, `Eq` or `Clone`, anywhere in any
 //! operation, leaves every count right: no unit of capacity leaked or invented, no item lost
-//! or duplicated, and the marketplace (and the cart involved) keeps working.
+//! or duplicated, and the marketplace (and the cart involved) keeps working. Each test runs
+//! on the engine and on the one-lock baseline it is measured against.
 //!
 //! (`engine_panics_logging.rs` does the same for `Debug`, which only runs when a logger
 //! wants debug records: it installs one, for its whole process.)
@@ -14,8 +15,34 @@ mod support;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
+use marketplace::baseline::LockedMarketplace;
 use marketplace::{Marketplace, Stats};
-use support::{Fragile, Trap, arm_after, disarm};
+use support::{Fragile, Fresh, Trap, arm_after, disarm};
+
+/// A marketplace of [`Fragile`] products, as every test takes it.
+trait Market: support::Market<Fragile> + Fresh {}
+
+impl<M: support::Market<Fragile> + Fresh> Market for M {}
+
+/// One `#[test]` per case and implementation: `engine::case` and `baseline::case`.
+macro_rules! panic_tests {
+    ($($case:ident),* $(,)?) => {
+        mod engine {
+            $( #[test] fn $case() { super::$case::<super::Marketplace<super::Fragile>>(); } )*
+        }
+        mod baseline {
+            $( #[test] fn $case() { super::$case::<super::LockedMarketplace<super::Fragile>>(); } )*
+        }
+    };
+}
+
+panic_tests!(
+    publish_of_a_new_product_survives_each_trap,
+    publish_of_a_known_product_survives_each_trap,
+    publish_timeout_survives_a_trap_while_it_waits,
+    add_to_cart_survives_each_trap,
+    remove_from_cart_survives_each_trap,
+);
 
 fn item(kind: u32, serial: u64) -> Fragile {
     Fragile { kind, serial }
@@ -43,12 +70,8 @@ fn panics_at<R>(trap: Trap, passes: usize, operation: impl FnOnce() -> R) {
 
 /// A marketplace of capacity 2 with one producer that has one item of kind 1 on sale, and an
 /// open cart holding one item of kind 2 (published by the same producer, then taken).
-fn setup() -> (
-    Marketplace<Fragile>,
-    marketplace::ProducerId,
-    marketplace::CartId,
-) {
-    let market = Marketplace::new(2);
+fn setup<M: Market>() -> (M, M::Producer, M::Cart) {
+    let market = M::create(2);
     let producer = market.register_producer();
     market.publish(producer, item(2, 1)).unwrap();
     let cart = market.new_cart();
@@ -66,11 +89,7 @@ const BEFORE: Stats = Stats {
 
 /// Everything still works and adds up: the producer can fill its last slot and no more, the
 /// items can all be bought, the cart can be ordered.
-fn still_works(
-    market: &Marketplace<Fragile>,
-    producer: marketplace::ProducerId,
-    cart: marketplace::CartId,
-) {
+fn still_works<M: Market>(market: &M, producer: M::Producer, cart: M::Cart) {
     assert_eq!(market.stats(), BEFORE, "a count changed");
     assert_eq!(market.shelf_len(producer), Some(1));
     assert_eq!(market.available(&ask(1)), 1);
@@ -89,10 +108,9 @@ fn still_works(
     assert_eq!(market.shelf_len(producer), Some(0));
 }
 
-#[test]
-fn publish_of_a_new_product_survives_each_trap() {
+fn publish_of_a_new_product_survives_each_trap<M: Market>() {
     for trap in [Trap::Hash, Trap::Clone] {
-        let (market, producer, cart) = setup();
+        let (market, producer, cart) = setup::<M>();
         // Kind 4 has no shelf yet: its first publish hashes it and clones the catalog's key.
         panics_with(trap, || market.publish(producer, item(4, 9)));
         assert_eq!(market.available(&ask(4)), 0, "{trap:?}");
@@ -100,18 +118,16 @@ fn publish_of_a_new_product_survives_each_trap() {
     }
 }
 
-#[test]
-fn publish_of_a_known_product_survives_each_trap() {
+fn publish_of_a_known_product_survives_each_trap<M: Market>() {
     for trap in [Trap::Hash, Trap::Eq] {
-        let (market, producer, cart) = setup();
+        let (market, producer, cart) = setup::<M>();
         panics_with(trap, || market.publish(producer, item(1, 9)));
         still_works(&market, producer, cart);
     }
 }
 
-#[test]
-fn publish_timeout_survives_a_trap_while_it_waits() {
-    let (market, producer, cart) = setup();
+fn publish_timeout_survives_a_trap_while_it_waits<M: Market>() {
+    let (market, producer, cart) = setup::<M>();
     market.publish(producer, item(1, 5)).unwrap();
     // Full now: the call waits. Its first lookup compares the product once; the panic
     // comes from the attempts it makes while it waits.
@@ -126,33 +142,31 @@ fn publish_timeout_survives_a_trap_while_it_waits() {
     still_works(&market, producer, cart);
 }
 
-#[test]
-fn add_to_cart_survives_each_trap() {
+fn add_to_cart_survives_each_trap<M: Market>() {
     for trap in [Trap::Hash, Trap::Eq] {
-        let (market, producer, cart) = setup();
+        let (market, producer, cart) = setup::<M>();
         panics_with(trap, || market.add_to_cart(cart, &ask(1)));
         still_works(&market, producer, cart);
         // Kind 2 has a shelf, empty: the call waits, and the panic comes from the attempts
         // it makes while it waits (the first lookup hashes and compares once).
-        let (market, producer, cart) = setup();
+        let (market, producer, cart) = setup::<M>();
         panics_at(trap, 1, || {
             market.add_to_cart_timeout(cart, &ask(2), Duration::from_millis(50))
         });
         still_works(&market, producer, cart);
     }
     // Kind 7 was never published: the call waits for the catalog to grow.
-    let (market, producer, cart) = setup();
+    let (market, producer, cart) = setup::<M>();
     panics_with(Trap::Hash, || {
         market.add_to_cart_timeout(cart, &ask(7), Duration::from_millis(50))
     });
     still_works(&market, producer, cart);
 }
 
-#[test]
-fn remove_from_cart_survives_each_trap() {
+fn remove_from_cart_survives_each_trap<M: Market>() {
     // Eq also runs in the claim, under the cart's lock: the cart must stay usable.
     for trap in [Trap::Hash, Trap::Eq] {
-        let (market, producer, cart) = setup();
+        let (market, producer, cart) = setup::<M>();
         panics_with(trap, || market.remove_from_cart(cart, &ask(2)));
         still_works(&market, producer, cart);
     }
