@@ -27,6 +27,7 @@ pub struct DefaultHashBuilder(SeededState);
 impl BuildHasher for DefaultHashBuilder {
     type Hasher = DefaultHasher;
 
+    #[inline]
     fn build_hasher(&self) -> DefaultHasher {
         DefaultHasher(self.0.build_hasher())
     }
@@ -43,27 +44,35 @@ impl std::fmt::Debug for DefaultHasher {
 }
 
 impl Hasher for DefaultHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0.finish()
     }
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         self.0.write(bytes);
     }
+    #[inline]
     fn write_u8(&mut self, i: u8) {
         self.0.write_u8(i);
     }
+    #[inline]
     fn write_u16(&mut self, i: u16) {
         self.0.write_u16(i);
     }
+    #[inline]
     fn write_u32(&mut self, i: u32) {
         self.0.write_u32(i);
     }
+    #[inline]
     fn write_u64(&mut self, i: u64) {
         self.0.write_u64(i);
     }
+    #[inline]
     fn write_u128(&mut self, i: u128) {
         self.0.write_u128(i);
     }
+    #[inline]
     fn write_usize(&mut self, i: usize) {
         self.0.write_usize(i);
     }

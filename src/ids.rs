@@ -34,6 +34,7 @@ pub struct ProducerId {
 
 impl ProducerId {
     /// This producer's index if the marketplace tagged `market` issued the id.
+    #[inline]
     pub(crate) fn index_in(self, market: u64) -> Option<usize> {
         (self.market == market).then_some(self.index as usize)
     }
@@ -79,11 +80,13 @@ pub struct CartId {
 
 impl CartId {
     /// Whether the marketplace tagged `market` issued this id.
+    #[inline]
     pub(crate) fn is_from(self, market: u64) -> bool {
         self.market == market
     }
 
     /// This cart's serial if the marketplace tagged `market` issued the id.
+    #[inline]
     pub(crate) fn serial_in(self, market: u64) -> Option<u64> {
         self.is_from(market).then_some(self.serial)
     }

@@ -61,6 +61,7 @@ impl Producer {
     }
 
     /// Counts an item about to be published; false when the producer is at capacity.
+    #[inline]
     pub(crate) fn try_reserve(&self, capacity: usize) -> bool {
         let publishing = &*self.publishing;
         // Ordering: `Acquire`, paired with the `Release` store below: a publisher that
@@ -121,6 +122,7 @@ impl Producer {
     }
 
     /// Counts an item coming back from a cart. Never fails.
+    #[inline]
     pub(crate) fn record_return(&self) {
         // Ordering: a return frees no room, so no waiter needs to see it; the count itself
         // is exact under any ordering.
@@ -129,6 +131,7 @@ impl Producer {
 
     /// Uncounts an item that has just left its shelf for a cart (or a reservation that was
     /// not used), and wakes a publisher waiting for room.
+    #[inline]
     pub(crate) fn release(&self) {
         // Ordering: `Release`, so a publish that counts on this unit happens after the pop
         // that freed it (see `try_reserve`); `notify_one` fences before it reads the
@@ -179,6 +182,7 @@ impl Producer {
 
 /// The count of items on sale that two totals make, modulo the word size (see the module
 /// docs).
+#[inline]
 fn held(counted: usize, uncounted: usize) -> usize {
     counted.wrapping_sub(uncounted)
 }

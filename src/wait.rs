@@ -77,6 +77,7 @@ impl Waiters {
 
     /// Wakes one waiter, if any, after a change that may let its attempt succeed. The
     /// change may have any ordering.
+    #[inline]
     pub(crate) fn notify_one(&self) {
         if self.anyone_registered_after_change() {
             // One more than already notified: a waiter notified for an earlier change may
@@ -95,6 +96,7 @@ impl Waiters {
     }
 
     /// Whether a waiter is registered, read after the caller's change.
+    #[inline]
     fn anyone_registered_after_change(&self) -> bool {
         // Ordering: the notifier's half of the store-buffering barrier between the
         // caller's change and the read of `registered` (see the module docs).

@@ -141,6 +141,7 @@ impl<P: Eq> Carts<P> {
 
     /// Opens an empty cart: its serial and its slot, the first found of the calling
     /// thread's spare, a slot on the free list, a slot returned by a thread, or a new one.
+    #[inline]
     pub(crate) fn open(&self) -> (u64, u32) {
         // Ordering: serials only need to be distinct, which any RMW gives.
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
@@ -170,6 +171,7 @@ impl<P: Eq> Carts<P> {
 
     /// `cart` if it is open now (a snapshot: it may be ordered at any moment after, which
     /// every change notices under the cart's lock).
+    #[inline]
     pub(crate) fn find(&self, cart: CartId) -> Option<OpenCart<'_, P>> {
         let slot = self.slots.get(cart.slot as usize)?;
         // Ordering: a hint only; every change is re-checked under the slot's lock.
@@ -182,6 +184,7 @@ impl<P: Eq> Carts<P> {
     /// Places the order for `cart`: its products in the order added, and the slot freed
     /// (kept as the calling thread's spare, or pushed on the free list). `None` if the cart
     /// is not open.
+    #[inline]
     pub(crate) fn order(&self, cart: CartId) -> Option<Vec<P>> {
         let open = self.find(cart)?;
         let products = {

@@ -88,6 +88,7 @@ thread_local! {
 }
 
 /// Takes the calling thread's spare slot, if it holds one of marketplace `market`.
+#[inline]
 pub(crate) fn take(market: u64) -> Option<u32> {
     SPARE
         .try_with(|spare| match &mut *spare.borrow_mut() {
@@ -102,6 +103,7 @@ pub(crate) fn take(market: u64) -> Option<u32> {
 /// Keeps `slot`, just freed in marketplace `market` (whose returned slots are `returned`),
 /// as the calling thread's spare. Gives the slot back when the thread already holds a
 /// spare of a marketplace that is still alive (or is exiting): the caller frees it.
+#[inline]
 pub(crate) fn keep(market: u64, slot: u32, returned: &Arc<Returned>) -> Result<(), u32> {
     SPARE
         .try_with(|spare| {
