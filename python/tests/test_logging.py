@@ -166,3 +166,32 @@ def test_a_broken_handler_or_repr_does_not_break_the_market(capsys, monkeypatch)
     assert [str(u.exc_value) for u in unraisable] == ["handler failed"] * 2
     # A repr that raises: reported by logging itself, as for any record.
     assert "repr failed" in capsys.readouterr().err
+
+
+
+def test_ctrl_c_in_a_handler_does_not_lose_the_calls_outcome(monkeypatch):
+    """An exception out of a handler, even KeyboardInterrupt, cannot undo the call it logs:
+    it goes to sys.unraisablehook, and the call returns its outcome."""
+
+    class Interrupting(logging.Handler):
+        def emit(self, record):
+            raise KeyboardInterrupt
+
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, LINDEN)
+    cart = market.new_cart()
+    market.add_to_cart(cart, LINDEN)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    logger = logging.getLogger("marketplace")
+    handler, level = Interrupting(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        bought = market.place_order(cart)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert bought == [LINDEN]
+    assert [type(u.exc_value) for u in unraisable] == [KeyboardInterrupt]
