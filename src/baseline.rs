@@ -275,15 +275,14 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
             .get_mut(&serial)
             .ok_or(RemoveError::UnknownCart)?;
         // An item equal to `product` in the cart was on sale, so its shelf exists (unless the
-        // user's `Hash` and `Eq` disagree, when nothing equal can be found anywhere).
-        let shelf = state.shelves.get_mut(product);
-        let item = shelf
-            .is_some()
-            .then(|| cart.claim(product))
-            .flatten()
-            .ok_or(RemoveError::NotInCart)?;
+        // user's `Hash` and `Eq` disagree, when nothing equal can be found anywhere). The
+        // lookup runs them before the claim moves anything.
+        let Some(shelf) = state.shelves.get_mut(product) else {
+            return Err(RemoveError::NotInCart);
+        };
+        let item = cart.claim(product).ok_or(RemoveError::NotInCart)?;
         state.on_sale[item.producer as usize] += 1;
-        shelf.expect("an item was claimed").push_back(item);
+        shelf.push_back(item);
         self.signal(state);
         Ok(())
     }
@@ -377,11 +376,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         else {
             return Err(PublishError::UnknownProducer(product));
         };
-        let full = state.on_sale[index] >= self.queue_size_per_producer;
-        // The user's `Hash` and `Eq` (in the lookup, made before the refusal as the engine
-        // makes it) and `Clone` (a new shelf's key) run before the count changes.
+        if state.on_sale[index] >= self.queue_size_per_producer {
+            return Err(PublishError::Full(product));
+        }
+        // The user's `Hash` and `Eq` (the lookup) and `Clone` (a new shelf's key) run before
+        // the count changes.
         let shelf = match state.shelves.get_mut(&product) {
-            _ if full => return Err(PublishError::Full(product)),
             Some(shelf) => shelf,
             None => state.shelves.entry(product.clone()).or_default(),
         };
@@ -467,8 +467,8 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     }
 
     fn lock(&self) -> MutexGuard<'_, State<P>> {
-        // A panic under the lock can only come from `P`'s own Clone/Hash/Eq; the state is
-        // then at worst off by that one operation, which is no reason to poison every user.
+        // A panic under the lock can only come from `P`'s own Clone/Hash/Eq, which run
+        // before anything changes: the state is intact, and no reason to poison every user.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -1,7 +1,8 @@
 //! Panic safety: a panic in the user's `Hash`, `Eq` or `Clone`, anywhere in any
 //! operation, leaves every count right: no unit of capacity leaked or invented, no item lost
 //! or duplicated, and the marketplace (and the cart involved) keeps working. Each test runs
-//! on the engine and on the one-lock baseline it is measured against.
+//! on the engine and on the one-lock baseline it is measured against, in both its waiting
+//! forms (sleeping at once, and retrying as the engine does first).
 //!
 //! (`engine_panics_logging.rs` does the same for `Debug`, which only runs when a logger
 //! wants debug records: it installs one, for its whole process.)
@@ -17,14 +18,15 @@ use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
 use marketplace::{Marketplace, Stats};
-use support::{Fragile, Fresh, Trap, arm_after, disarm};
+use support::{Fragile, Fresh, Trap, YieldingBaseline, arm_after, disarm};
 
 /// A marketplace of [`Fragile`] products, as every test takes it.
 trait Market: support::Market<Fragile> + Fresh {}
 
 impl<M: support::Market<Fragile> + Fresh> Market for M {}
 
-/// One `#[test]` per case and implementation: `engine::case` and `baseline::case`.
+/// One `#[test]` per case and implementation: `engine::case`, `baseline::case` and
+/// `yielding_baseline::case`.
 macro_rules! panic_tests {
     ($($case:ident),* $(,)?) => {
         mod engine {
@@ -33,13 +35,15 @@ macro_rules! panic_tests {
         mod baseline {
             $( #[test] fn $case() { super::$case::<super::LockedMarketplace<super::Fragile>>(); } )*
         }
+        mod yielding_baseline {
+            $( #[test] fn $case() { super::$case::<super::YieldingBaseline<super::Fragile>>(); } )*
+        }
     };
 }
 
 panic_tests!(
     publish_of_a_new_product_survives_each_trap,
     publish_of_a_known_product_survives_each_trap,
-    publish_timeout_survives_a_trap_while_it_waits,
     add_to_cart_survives_each_trap,
     remove_from_cart_survives_each_trap,
 );
@@ -126,8 +130,11 @@ fn publish_of_a_known_product_survives_each_trap<M: Market>() {
     }
 }
 
-fn publish_timeout_survives_a_trap_while_it_waits<M: Market>() {
-    let (market, producer, cart) = setup::<M>();
+/// The engine only: the baseline runs no user code while a producer is full (it refuses
+/// before it looks the product up), so its waits have no trap to reach.
+#[test]
+fn publish_timeout_survives_a_trap_while_it_waits() {
+    let (market, producer, cart) = setup::<Marketplace<Fragile>>();
     market.publish(producer, item(1, 5)).unwrap();
     // Full now: the call waits. Its first lookup compares the product once; the panic
     // comes from the attempts it makes while it waits.
@@ -164,10 +171,15 @@ fn add_to_cart_survives_each_trap<M: Market>() {
 }
 
 fn remove_from_cart_survives_each_trap<M: Market>() {
-    // Eq also runs in the claim, under the cart's lock: the cart must stay usable.
+    // In the product's lookup, before anything is claimed.
     for trap in [Trap::Hash, Trap::Eq] {
         let (market, producer, cart) = setup::<M>();
         panics_with(trap, || market.remove_from_cart(cart, &ask(2)));
         still_works(&market, producer, cart);
     }
+    // In the claim, under the cart's lock (the lookup compares once): the cart must stay
+    // usable.
+    let (market, producer, cart) = setup::<M>();
+    panics_at(Trap::Eq, 1, || market.remove_from_cart(cart, &ask(2)));
+    still_works(&market, producer, cart);
 }
