@@ -38,12 +38,16 @@ impl CallLog {
     }
 
     /// Whether a debug record would be handled now. A failing check (a broken logging
-    /// setup) counts as disabled: logging must never make a market call fail.
+    /// setup, or a Ctrl-C landing in it) counts as disabled, and goes to
+    /// `sys.unraisablehook`: logging must never make a market call fail.
     pub(crate) fn enabled(&self, py: Python<'_>) -> bool {
         self.is_enabled_for
             .call1(py, (DEBUG,))
             .and_then(|enabled| enabled.is_truthy(py))
-            .unwrap_or(false)
+            .unwrap_or_else(|error| {
+                error.write_unraisable(py, None);
+                false
+            })
     }
 
     /// Records a call: `call` is its `%`-format with one `%r` per argument in `args`, and
@@ -69,8 +73,10 @@ impl CallLog {
         let logged =
             PyTuple::new(py, items).and_then(|items| self.debug.call1(py, items).map(drop));
         if let Err(error) = logged {
-            // `logging` reports its handlers' failures itself; anything else (a logger
-            // replaced by something that is not one) goes to `sys.unraisablehook`.
+            // Handlers that follow `logging`'s convention report their own failures
+            // (`Handler.handleError`); whatever escapes `Logger.debug` anyway (a handler
+            // that raises, a Ctrl-C landing in one) goes to `sys.unraisablehook`, so the
+            // call keeps its outcome.
             error.write_unraisable(py, None);
         }
     }

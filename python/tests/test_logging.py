@@ -168,7 +168,6 @@ def test_a_broken_handler_or_repr_does_not_break_the_market(capsys, monkeypatch)
     assert "repr failed" in capsys.readouterr().err
 
 
-
 def test_ctrl_c_in_a_handler_does_not_lose_the_calls_outcome(monkeypatch):
     """An exception out of a handler, even KeyboardInterrupt, cannot undo the call it logs:
     it goes to sys.unraisablehook, and the call returns its outcome."""
@@ -195,3 +194,18 @@ def test_ctrl_c_in_a_handler_does_not_lose_the_calls_outcome(monkeypatch):
         logger.setLevel(level)
     assert bought == [LINDEN]
     assert [type(u.exc_value) for u in unraisable] == [KeyboardInterrupt]
+
+
+def test_a_failing_level_check_is_reported_and_counts_as_disabled(monkeypatch):
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    logger = logging.getLogger("marketplace")
+
+    def interrupted(level):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(logger, "isEnabledFor", interrupted)
+    market = Marketplace(1)  # looks the logger's methods up now
+    producer = market.register_producer()
+    assert market.publish(producer, LINDEN) is True
+    assert [type(u.exc_value) for u in unraisable] == [KeyboardInterrupt] * 2
