@@ -1,8 +1,9 @@
 //! Panic safety: a panic in the user's `Hash`, `Eq` or `Clone`, anywhere in any
 //! operation, leaves every count right: no unit of capacity leaked or invented, no item lost
-//! or duplicated, and the marketplace (and the cart involved) keeps working. Each test runs
-//! on the engine and on the one-lock baseline it is measured against, in both its waiting
-//! forms (sleeping at once, and retrying as the engine does first).
+//! or duplicated, and the marketplace (and the cart involved) keeps working. The tests run
+//! on the engine and (all but one, which says why) on the one-lock baseline it is measured
+//! against, in both its waiting forms (sleeping at once, and retrying as the engine does
+//! first).
 //!
 //! (`engine_panics_logging.rs` does the same for `Debug`, which only runs when a logger
 //! wants debug records: it installs one, for its whole process.)
