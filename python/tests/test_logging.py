@@ -3,6 +3,7 @@ arguments and result as Python shows them, so a user's RotatingFileHandler captu
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import logging.handlers
@@ -18,19 +19,30 @@ LINDEN = Tea("Linden", 9, "Herbal")
 LINDEN_REPR = "Tea(name='Linden', price=9, type='Herbal')"
 
 
+@contextlib.contextmanager
+def market_logger_at_debug(*handlers):
+    """The `marketplace` logger at DEBUG with `handlers`, put back as it was afterwards."""
+    logger = logging.getLogger("marketplace")
+    level = logger.level
+    for handler in handlers:
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 @pytest.fixture
 def log_file(tmp_path):
     """The `marketplace` logger at DEBUG, to a rotating file of 1 MB x 20, as a user sets it."""
     path = tmp_path / "market.log"
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=20)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logger = logging.getLogger("marketplace")
-    previous_level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    yield path
-    logger.removeHandler(handler)
-    logger.setLevel(previous_level)
+    with market_logger_at_debug(handler):
+        yield path
     handler.close()
 
 
@@ -119,15 +131,8 @@ def test_records_point_at_the_callers_line(tmp_path):
         def emit(self, record):
             records.append(record)
 
-    logger = logging.getLogger("marketplace")
-    handler, level = Keep(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with market_logger_at_debug(Keep()):
         Marketplace(1).new_cart()
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
     (record,) = records
     assert record.name == "marketplace" and record.levelno == logging.DEBUG
     assert record.funcName == "test_records_point_at_the_callers_line"
@@ -148,19 +153,10 @@ def test_a_broken_handler_or_repr_does_not_break_the_market(capsys, monkeypatch)
 
     unraisable = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
-    logger = logging.getLogger("marketplace")
-    handlers, level = [logging.StreamHandler(io.StringIO()), Broken()], logger.level
-    for handler in handlers:
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with market_logger_at_debug(logging.StreamHandler(io.StringIO()), Broken()):
         market = Marketplace(1)
         producer = market.register_producer()
         assert market.publish(producer, Unprintable()) is True
-    finally:
-        for handler in handlers:
-            logger.removeHandler(handler)
-        logger.setLevel(level)
     assert market.stats()["items_on_shelves"] == 1
     # A handler that raises: reported by sys.unraisablehook, once per call.
     assert [str(u.exc_value) for u in unraisable] == ["handler failed"] * 2
@@ -183,15 +179,8 @@ def test_ctrl_c_in_a_handler_does_not_lose_the_calls_outcome(monkeypatch):
     market.add_to_cart(cart, LINDEN)
     unraisable = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
-    logger = logging.getLogger("marketplace")
-    handler, level = Interrupting(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with market_logger_at_debug(Interrupting()):
         bought = market.place_order(cart)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
     assert bought == [LINDEN]
     assert [type(u.exc_value) for u in unraisable] == [KeyboardInterrupt]
 
