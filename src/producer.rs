@@ -78,10 +78,14 @@ impl Producer {
                 // Ordering: `Acquire`, paired with `release`'s `Release`: a publish that
                 // counts on a unit freed by a take happens after that take's pop, so it can
                 // never see the taken item still on its shelf beside its own (the capacity
-                // bound holds for what any thread sees, at every moment). A waiting
-                // publisher's attempt is ordered after its registration by the fence in
-                // `Waiters::listen`.
-                let fresh = self.uncounted.load(Ordering::Acquire);
+                // bound holds for what any thread sees, at every moment).
+                //
+                // A read-modify-write rather than a load, for the wake-up: a waiting
+                // publisher makes this read after it registers for room and fences (in
+                // `Waiters::listen`), so a take's uncount either comes after it in
+                // `uncounted`'s modification order, and through that fence acquires the
+                // registration, or comes before it, and is read here (see `release`).
+                let fresh = self.uncounted.fetch_add(0, Ordering::Acquire);
                 // Ordering: read after `fresh`'s `Acquire`, so it includes the count of
                 // every item `fresh` has uncounted.
                 let recounted = publishing.counted.load(Ordering::Relaxed);
@@ -134,11 +138,15 @@ impl Producer {
     #[inline]
     pub(crate) fn release(&self) {
         // Ordering: `Release`, so a publish that counts on this unit happens after the pop
-        // that freed it (see `try_reserve`); `notify_one` fences before it reads the
-        // registrations. The item was counted before it was pushed, and the taker's pop
-        // synchronised with that push, so `uncounted` never passes `counted`.
-        self.uncounted.fetch_add(1, Ordering::Release);
-        self.room.notify_one();
+        // that freed it (see `try_reserve`). The item was counted before it was pushed, and
+        // the taker's pop synchronised with that push, so `uncounted` never passes
+        // `counted`.
+        //
+        // `Acquire` too, in place of a fence before the wake check: a full publisher reads
+        // `uncounted` with a read-modify-write after it registers and fences, so this one
+        // either acquires that registration or is seen by that read.
+        self.uncounted.fetch_add(1, Ordering::AcqRel);
+        self.room.notify_one_after_rmw();
     }
 
     /// Items of this producer on sale now (a snapshot).

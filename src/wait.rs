@@ -23,6 +23,16 @@
 //! exactly, while it treats `SeqCst` accesses as acquire/release, so only a protocol built
 //! on fences is one its models can prove.)
 //!
+//! A change that is a read-modify-write on one word needs no fence, if every waiter reads
+//! that word, after it listens, with a read-modify-write: both then sit in the word's
+//! modification order, which is total. If the waiter's comes first, the notifier's change
+//! (acquire-release) reads from it or from a later one, and so synchronises with the fence
+//! in `listen` before it, which makes the registration visible; if the notifier's comes
+//! first, the waiter's read sees the change. A producer's room works this way (see
+//! `producer`): each take's uncount wakes with [`Waiters::notify_one_after_rmw`] and no
+//! fence. `scripts/mutation-check` weakens each part of this protocol in turn, and a model in
+//! `loom-tests/` catches each.
+//!
 //! An arrival or a unit of room wakes one waiter: one item or one unit helps one waiter. A
 //! woken waiter whose attempt fails because another thread took what it was woken for goes
 //! back to sleep; one that leaves without using what it was woken for (its cart was ordered
@@ -80,11 +90,28 @@ impl Waiters {
     #[inline]
     pub(crate) fn notify_one(&self) {
         if self.anyone_registered_after_change() {
-            // One more than already notified: a waiter notified for an earlier change may
-            // not have woken yet, and this change is for someone else. (Plain `notify(1)`
-            // tops up to one notified listener, and would lose this wake-up.)
-            self.event.notify(1.additional());
+            self.wake_one();
         }
+    }
+
+    /// Wakes one waiter, if any, after a change made by an acquire-release
+    /// read-modify-write on a word that every waiter reads with a read-modify-write after
+    /// it listens (see the module docs). No fence.
+    #[inline]
+    pub(crate) fn notify_one_after_rmw(&self) {
+        // Ordering: the caller's read-modify-write orders this read: if it came after the
+        // waiter's on their word, it synchronised with the fence the waiter made after
+        // registering; if before, the waiter's attempt sees the change and does not sleep.
+        if self.registered.load(Ordering::Relaxed) > 0 {
+            self.wake_one();
+        }
+    }
+
+    fn wake_one(&self) {
+        // One more than already notified: a waiter notified for an earlier change may not
+        // have woken yet, and this change is for someone else. (Plain `notify(1)` tops up
+        // to one notified listener, and would lose this wake-up.)
+        self.event.notify(1.additional());
     }
 
     /// Wakes every waiter, after a change that may concern any of them (a new product in
