@@ -84,7 +84,9 @@ impl Producer {
                 // publisher makes this read after it registers for room and fences (in
                 // `Waiters::listen`), so a take's uncount either comes after it in
                 // `uncounted`'s modification order, and through that fence acquires the
-                // registration, or comes before it, and is read here (see `release`).
+                // registration, or comes before it, and is read here (see `release`). Every
+                // write to `uncounted` is a read-modify-write, which keeps the uncount in
+                // this one's release sequence.
                 let fresh = self.uncounted.fetch_add(0, Ordering::Acquire);
                 // Ordering: read after `fresh`'s `Acquire`, so it includes the count of
                 // every item `fresh` has uncounted.

@@ -24,9 +24,10 @@
 //! on fences is one its models can prove.)
 //!
 //! A change that is a read-modify-write on one word needs no fence, if every waiter reads
-//! that word, after it listens, with a read-modify-write: both then sit in the word's
-//! modification order, which is total. If the waiter's comes first, the notifier's change
-//! (acquire-release) reads from it or from a later one, and so synchronises with the fence
+//! that word, after it listens, with a read-modify-write, and nothing writes the word but
+//! read-modify-writes: both then sit in the word's modification order, which is total. If
+//! the waiter's comes first, the notifier's change (acquire-release) reads from it or from a
+//! later read-modify-write (one of its release sequence), and so synchronises with the fence
 //! in `listen` before it, which makes the registration visible; if the notifier's comes
 //! first, the waiter's read sees the change. A producer's room works this way (see
 //! `producer`): each take's uncount wakes with [`Waiters::notify_one_after_rmw`] and no
@@ -101,7 +102,7 @@ impl Waiters {
     pub(crate) fn notify_one_after_rmw(&self) {
         // Ordering: the caller's read-modify-write orders this read: if it came after the
         // waiter's on their word, it synchronised with the fence the waiter made after
-        // registering; if before, the waiter's attempt sees the change and does not sleep.
+        // registering; if before, the waiter's attempt sees the change.
         if self.registered.load(Ordering::Relaxed) > 0 {
             self.wake_one();
         }
