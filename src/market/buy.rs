@@ -64,7 +64,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_eq!(market.publish(producer, "tea"), Ok(()));
     /// ```
     pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
-        let outcome = self.try_add(cart, product);
+        let outcome = self.try_add(cart, product, self.catalog.hash(product));
         debug!("add_to_cart({cart}, {product:?}) -> {}", Outcome(&outcome));
         outcome
     }
@@ -97,8 +97,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         product: &P,
         timeout: Duration,
     ) -> Result<(), AddError> {
-        let outcome = match self.try_add(cart, product) {
-            Err(AddError::Unavailable) => self.wait_and_add(cart, product, timeout),
+        // Hashed once: the wait's attempts reuse it.
+        let hash = self.catalog.hash(product);
+        let outcome = match self.try_add(cart, product, hash) {
+            Err(AddError::Unavailable) => self.wait_and_add(cart, product, hash, timeout),
             done => done,
         };
         debug!(
@@ -153,8 +155,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         S: Sync,
     {
         async move {
-            let outcome = match self.try_add(cart, product) {
-                Err(AddError::Unavailable) => self.wait_and_add_async(cart, product).await,
+            // Hashed once: the wait's attempts reuse it.
+            let hash = self.catalog.hash(product);
+            let outcome = match self.try_add(cart, product, hash) {
+                Err(AddError::Unavailable) => self.wait_and_add_async(cart, product, hash).await,
                 done => done,
             };
             debug!(
@@ -239,9 +243,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
     }
 
-    fn try_add(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+    /// Takes an item equal to `product` (hashed `hash`) into `cart`, if one is on sale.
+    fn try_add(&self, cart: CartId, product: &P, hash: u64) -> Result<(), AddError> {
         let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
-        let hash = self.catalog.hash(product);
         match self.catalog.get(product, hash) {
             Some(entry) => self.take_into_cart(&cart, &entry.shelf),
             None => Err(AddError::Unavailable),
@@ -303,8 +307,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
     }
 
-    /// The slow path of `add_to_cart_timeout`, for an unavailable product.
-    fn wait_and_add(&self, cart: CartId, product: &P, timeout: Duration) -> Result<(), AddError> {
+    /// The slow path of `add_to_cart_timeout`, for an unavailable product (hashed `hash`).
+    fn wait_and_add(
+        &self,
+        cart: CartId,
+        product: &P,
+        hash: u64,
+        timeout: Duration,
+    ) -> Result<(), AddError> {
         let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
         if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
@@ -312,7 +322,6 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
-        let hash = self.catalog.hash(product);
         // The caller's attempt found none on sale.
         let waiting_on = self.catalog.arrivals(self.catalog.get(product, hash));
         let outcome = block_until(waiting_on, deadline, &self.closed, || {
@@ -323,10 +332,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         outcome
     }
 
-    /// The slow path of `add_to_cart_async`, for an unavailable product.
-    async fn wait_and_add_async(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+    /// The slow path of `add_to_cart_async`, for an unavailable product (hashed `hash`).
+    async fn wait_and_add_async(
+        &self,
+        cart: CartId,
+        product: &P,
+        hash: u64,
+    ) -> Result<(), AddError> {
         let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
-        let hash = self.catalog.hash(product);
         // One more attempt before listening, unlike the blocking wait: a task has no
         // retries before it sleeps, and this one often finds an item that arrived since
         // the caller's, sparing a listener and a notification.

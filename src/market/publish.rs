@@ -39,7 +39,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// ```
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
         let shown = log_enabled!(Level::Debug).then(|| product.clone());
-        let outcome = self.try_publish(producer, product);
+        let hash = self.catalog.hash(&product);
+        let outcome = self.try_publish(producer, product, hash);
         if let Some(product) = shown {
             debug!("publish({producer}, {product:?}) -> {}", Outcome(&outcome));
         }
@@ -75,8 +76,12 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
         let shown = log_enabled!(Level::Debug).then(|| product.clone());
-        let outcome = match self.try_publish(producer, product) {
-            Err(PublishError::Full(product)) => self.wait_and_publish(producer, product, timeout),
+        // Hashed once: the wait's attempts reuse it.
+        let hash = self.catalog.hash(&product);
+        let outcome = match self.try_publish(producer, product, hash) {
+            Err(PublishError::Full(product)) => {
+                self.wait_and_publish(producer, product, hash, timeout)
+            }
             done => done,
         };
         if let Some(product) = shown {
@@ -88,11 +93,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         outcome
     }
 
-    fn try_publish(&self, id: ProducerId, product: P) -> Result<(), PublishError<P>> {
+    /// Puts `product` (hashed `hash`) on sale for producer `id`, if it has room.
+    fn try_publish(&self, id: ProducerId, product: P, hash: u64) -> Result<(), PublishError<P>> {
         let Some(producer) = self.producer(id) else {
             return Err(PublishError::UnknownProducer(product));
         };
-        let hash = self.catalog.hash(&product);
         let entry = self.catalog.get(&product, hash);
         if !producer.try_reserve(self.queue_size_per_producer) {
             return Err(PublishError::Full(product));
@@ -181,9 +186,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     {
         async move {
             let shown = log_enabled!(Level::Debug).then(|| product.clone());
-            let outcome = match self.try_publish(producer, product) {
+            // Hashed once: the wait's attempts reuse it.
+            let hash = self.catalog.hash(&product);
+            let outcome = match self.try_publish(producer, product, hash) {
                 Err(PublishError::Full(product)) => {
-                    self.wait_and_publish_async(producer, product).await
+                    self.wait_and_publish_async(producer, product, hash).await
                 }
                 done => done,
             };
@@ -218,11 +225,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         Attempt::Done(())
     }
 
-    /// The slow path of `publish_timeout`, for a producer that was full.
+    /// The slow path of `publish_timeout`, for a producer that was full (`product` hashed
+    /// `hash`).
     fn wait_and_publish(
         &self,
         id: ProducerId,
         product: P,
+        hash: u64,
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
         let Some(producer) = self.producer(id) else {
@@ -234,7 +243,6 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
-        let hash = self.catalog.hash(&product);
         let mut pending = Some(product);
         // The caller's attempt found the producer full.
         block_until(&producer.room, deadline, &self.closed, || {
@@ -243,16 +251,17 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         .ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
     }
 
-    /// The slow path of `publish_async`, for a producer that was full.
+    /// The slow path of `publish_async`, for a producer that was full (`product` hashed
+    /// `hash`).
     async fn wait_and_publish_async(
         &self,
         id: ProducerId,
         product: P,
+        hash: u64,
     ) -> Result<(), PublishError<P>> {
         let Some(producer) = self.producer(id) else {
             return Err(PublishError::UnknownProducer(product));
         };
-        let hash = self.catalog.hash(&product);
         let mut pending = Some(product);
         // One more attempt before listening, as in `wait_and_add_async`.
         let first = self.publish_attempt(producer, id.index, &mut pending, hash);
