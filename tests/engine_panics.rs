@@ -26,27 +26,19 @@ trait Market: support::Market<Fragile> + Fresh {}
 
 impl<M: support::Market<Fragile> + Fresh> Market for M {}
 
-/// One `#[test]` per case and implementation: `engine::case`, `baseline::case` and
-/// `yielding_baseline::case`.
-macro_rules! panic_tests {
-    ($($case:ident),* $(,)?) => {
-        mod engine {
-            $( #[test] fn $case() { super::$case::<super::Marketplace<super::Fragile>>(); } )*
-        }
-        mod baseline {
-            $( #[test] fn $case() { super::$case::<super::LockedMarketplace<super::Fragile>>(); } )*
-        }
-        mod yielding_baseline {
-            $( #[test] fn $case() { super::$case::<super::YieldingBaseline<super::Fragile>>(); } )*
-        }
-    };
-}
-
-panic_tests!(
-    publish_of_a_new_product_survives_each_trap,
-    publish_of_a_known_product_survives_each_trap,
-    add_to_cart_survives_each_trap,
-    remove_from_cart_survives_each_trap,
+// One `#[test]` per case and implementation: `engine::case`, `baseline::case` and
+// `yielding_baseline::case`.
+support::tests_on!(
+    Fragile;
+    engine: Marketplace,
+    baseline: LockedMarketplace,
+    yielding_baseline: YieldingBaseline;
+    [
+        publish_of_a_new_product_survives_each_trap,
+        publish_of_a_known_product_survives_each_trap,
+        add_to_cart_survives_each_trap,
+        remove_from_cart_survives_each_trap,
+    ]
 );
 
 fn item(kind: u32, serial: u64) -> Fragile {

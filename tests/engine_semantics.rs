@@ -51,48 +51,38 @@ fn assert_prompt(started: Instant, what: &str) {
     );
 }
 
-/// One `#[test]` per rule and implementation: `engine::rule`, `baseline::rule`,
-/// `yielding_baseline::rule` and `redis::rule` (a fresh market on a `redis-server` this
-/// test process starts on a loopback port and stops when it exits).
-macro_rules! semantic_tests {
-    ($($(#[$attr:meta])* $rule:ident),* $(,)?) => {
-        mod engine {
-            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::Marketplace<super::Product>>(); } )*
-        }
-        mod baseline {
-            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::LockedMarketplace<super::Product>>(); } )*
-        }
-        mod yielding_baseline {
-            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::YieldingBaseline<super::Product>>(); } )*
-        }
-        mod redis {
-            $( $(#[$attr])* #[test] fn $rule() { super::$rule::<super::RedisMarketplace<super::Product>>(); } )*
-        }
-    };
-}
-
-semantic_tests!(
-    publish_succeeds_below_capacity_and_hands_back_the_product_at_capacity,
-    ids_from_another_marketplace_are_unknown_producers,
-    ids_count_up_from_zero_and_display_their_number,
-    taking_an_item_frees_its_producers_capacity_at_once,
-    unavailable_and_unknown_cart_are_distinct,
-    remove_returns_the_item_to_its_producer_and_to_sale,
-    remove_into_a_full_producer_goes_over_capacity_until_consumers_take_enough,
-    remove_of_something_never_added_is_not_in_cart,
-    remove_takes_one_equal_item_and_keeps_the_others_in_order,
-    place_order_returns_items_in_add_order_and_spends_the_cart,
-    equal_products_from_different_producers_are_interchangeable_oldest_first,
-    foreign_cart_ids_are_unknown_carts,
-    stats_count_producers_carts_and_items,
-    close_wakes_blocked_waiters_and_timeouts_return_at_once,
-    add_to_cart_timeout_succeeds_when_a_producer_publishes,
-    add_to_cart_timeout_succeeds_when_another_cart_returns_an_item,
-    publish_timeout_succeeds_when_a_consumer_takes,
-    timeouts_expire_with_the_retryable_error,
-    waiting_for_a_cart_that_gets_ordered_takes_nothing,
-    #[should_panic]
-    zero_capacity_panics,
+// One `#[test]` per rule and implementation: `engine::rule`, `baseline::rule`,
+// `yielding_baseline::rule` and `redis::rule` (a fresh market on a `redis-server` this test
+// process starts on a loopback port and stops when it exits).
+support::tests_on!(
+    Product;
+    engine: Marketplace,
+    baseline: LockedMarketplace,
+    yielding_baseline: YieldingBaseline,
+    redis: RedisMarketplace;
+    [
+        publish_succeeds_below_capacity_and_hands_back_the_product_at_capacity,
+        ids_from_another_marketplace_are_unknown_producers,
+        ids_count_up_from_zero_and_display_their_number,
+        taking_an_item_frees_its_producers_capacity_at_once,
+        unavailable_and_unknown_cart_are_distinct,
+        remove_returns_the_item_to_its_producer_and_to_sale,
+        remove_into_a_full_producer_goes_over_capacity_until_consumers_take_enough,
+        remove_of_something_never_added_is_not_in_cart,
+        remove_takes_one_equal_item_and_keeps_the_others_in_order,
+        place_order_returns_items_in_add_order_and_spends_the_cart,
+        equal_products_from_different_producers_are_interchangeable_oldest_first,
+        foreign_cart_ids_are_unknown_carts,
+        stats_count_producers_carts_and_items,
+        close_wakes_blocked_waiters_and_timeouts_return_at_once,
+        add_to_cart_timeout_succeeds_when_a_producer_publishes,
+        add_to_cart_timeout_succeeds_when_another_cart_returns_an_item,
+        publish_timeout_succeeds_when_a_consumer_takes,
+        timeouts_expire_with_the_retryable_error,
+        waiting_for_a_cart_that_gets_ordered_takes_nothing,
+        #[should_panic]
+        zero_capacity_panics,
+    ]
 );
 
 fn publish_succeeds_below_capacity_and_hands_back_the_product_at_capacity<M: Market>() {

@@ -10,6 +10,24 @@ use std::hash::{Hash, Hasher};
 #[allow(unused_imports)]
 pub(crate) use marketplace_harness::{Fresh, Id, Market, YieldingBaseline};
 
+/// One `#[test]` per case and implementation, in a module per implementation:
+/// `tests_on!(Product; engine: Marketplace, baseline: LockedMarketplace; [rule, #[should_panic]
+/// other])` makes `engine::rule`, which runs `rule::<Marketplace<Product>>()`, and so on. The
+/// product, the implementations and the cases are names in scope where it is called.
+#[allow(unused_macros)]
+macro_rules! tests_on {
+    ($product:ident; $($module:ident: $imp:ident),+ $(,)?; $cases:tt) => {
+        $( $crate::support::tests_on!(@module $product, $module, $imp, $cases); )+
+    };
+    (@module $product:ident, $module:ident, $imp:ident, [$($(#[$attr:meta])* $case:ident),* $(,)?]) => {
+        mod $module {
+            $( $(#[$attr])* #[test] fn $case() { super::$case::<super::$imp<super::$product>>(); } )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use tests_on;
+
 /// A product equal to (and hashed like) every other of its kind, so items of one kind are
 /// interchangeable to a marketplace, while the serial lets a test see *which* item it got.
 #[derive(Clone)]
