@@ -12,9 +12,19 @@
 //! # instructions per cycle = (summary of b - summary of a) / 100000
 //! ```
 //!
-//! Shapes: `cycle` (publish, new cart, add, order), `return` (remove from a cart and add
-//! again), `cart` (an empty cart opened and ordered). Implementations: `engine`
-//! (`Marketplace`) and `locked` (`baseline::LockedMarketplace`).
+//! Shapes: `cycle` (publish, new cart, add, order), `kinds` (the same cycle over 10,000
+//! product kinds in turn, each kind's shelf made before the count starts, so most of its
+//! memory is out of the first-level cache when its turn comes), `return` (remove from a cart
+//! and add again), `cart` (an empty cart opened and ordered). Implementations: `engine`
+//! (`Marketplace`) and `locked` (`baseline::LockedMarketplace`). Cache misses come from
+//! cachegrind the same way; for `kinds`, take counts 310,000 apart, so that the difference
+//! holds one whole queue block (31 items) per kind, as a long run does:
+//!
+//! ```sh
+//! valgrind --tool=cachegrind --cache-sim=yes target/release/examples/cost_model kinds engine 310000
+//! valgrind --tool=cachegrind --cache-sim=yes target/release/examples/cost_model kinds engine 620000
+//! # first-level data misses per cycle = (D1 misses of the second - of the first) / 310000
+//! ```
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -23,7 +33,10 @@ use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
 use marketplace_harness::{Fresh, Market};
 
-const USAGE: &str = "usage: cost_model cycle|return|cart engine|locked COUNT";
+const USAGE: &str = "usage: cost_model cycle|kinds|return|cart engine|locked COUNT";
+
+/// Product kinds the `kinds` shape cycles over.
+const KINDS: u64 = 10_000;
 
 /// Runs `shape` `count` times on a fresh marketplace of this kind.
 fn run<M: Market<u64> + Fresh>(shape: &str, count: u64) -> Result<(), String> {
@@ -33,6 +46,18 @@ fn run<M: Market<u64> + Fresh>(shape: &str, count: u64) -> Result<(), String> {
         "cycle" => {
             for _ in 0..count {
                 let product = black_box(0);
+                market
+                    .publish(producer, product)
+                    .expect("room on the shelf");
+                let cart = market.new_cart();
+                market.add_to_cart(cart, &product).expect("just published");
+                black_box(market.place_order(cart).expect("open cart"));
+            }
+        }
+        "kinds" => {
+            // The first `KINDS` cycles make every kind's shelf; the rest find them made.
+            for i in 0..KINDS + count {
+                let product = black_box(i % KINDS);
                 market
                     .publish(producer, product)
                     .expect("room on the shelf");
