@@ -3,11 +3,11 @@
 //!
 //! Each rule is written once, as a function generic over [`Market`] (the contract's trait,
 //! `marketplace_contract::Market`, which the scenario runner's Redis runs use too, with a
-//! fresh marketplace of each kind from the test support); `semantic_tests!` turns every
-//! such function into one `#[test]` per implementation (`engine::…`, `baseline::…`,
-//! `yielding_baseline::…` and `redis::…`). Tests that involve other threads use
-//! channels, barriers and joins to order events, never sleeps; where a blocked thread may or
-//! may not have gone to sleep yet, both interleavings must give the asserted result.
+//! fresh marketplace of each kind from the test support); `tests_on!` (in the test support)
+//! turns every such function into one `#[test]` per implementation (`engine::…`,
+//! `baseline::…`, `yielding_baseline::…` and `redis::…`). Tests that involve other threads
+//! use channels, barriers and joins to order events, never sleeps; where a blocked thread
+//! may or may not have gone to sleep yet, both interleavings must give the asserted result.
 
 mod support;
 

@@ -64,7 +64,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_eq!(market.publish(producer, "tea"), Ok(()));
     /// ```
     pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
-        let outcome = self.try_add(cart, product, self.catalog.hash(product));
+        let outcome = match self.find_cart(cart) {
+            None => Err(AddError::UnknownCart),
+            Some(open) => self.try_add(&open, product, self.catalog.hash(product)),
+        };
         debug!("add_to_cart({cart}, {product:?}) -> {}", Outcome(&outcome));
         outcome
     }
@@ -97,11 +100,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         product: &P,
         timeout: Duration,
     ) -> Result<(), AddError> {
-        // Hashed once: the wait's attempts reuse it.
-        let hash = self.catalog.hash(product);
-        let outcome = match self.try_add(cart, product, hash) {
-            Err(AddError::Unavailable) => self.wait_and_add(cart, product, hash, timeout),
-            done => done,
+        let outcome = match self.find_cart(cart) {
+            None => Err(AddError::UnknownCart),
+            Some(open) => {
+                // Hashed once: the wait's attempts reuse it.
+                let hash = self.catalog.hash(product);
+                match self.try_add(&open, product, hash) {
+                    Err(AddError::Unavailable) => self.wait_and_add(&open, product, hash, timeout),
+                    done => done,
+                }
+            }
         };
         debug!(
             "add_to_cart_timeout({cart}, {product:?}, {timeout:?}) -> {}",
@@ -155,11 +163,18 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         S: Sync,
     {
         async move {
-            // Hashed once: the wait's attempts reuse it.
-            let hash = self.catalog.hash(product);
-            let outcome = match self.try_add(cart, product, hash) {
-                Err(AddError::Unavailable) => self.wait_and_add_async(cart, product, hash).await,
-                done => done,
+            let outcome = match self.find_cart(cart) {
+                None => Err(AddError::UnknownCart),
+                Some(open) => {
+                    // Hashed once: the wait's attempts reuse it.
+                    let hash = self.catalog.hash(product);
+                    match self.try_add(&open, product, hash) {
+                        Err(AddError::Unavailable) => {
+                            self.wait_and_add_async(&open, product, hash).await
+                        }
+                        done => done,
+                    }
+                }
             };
             debug!(
                 "add_to_cart_async({cart}, {product:?}) -> {}",
@@ -243,11 +258,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
     }
 
-    /// Takes an item equal to `product` (hashed `hash`) into `cart`, if one is on sale.
-    fn try_add(&self, cart: CartId, product: &P, hash: u64) -> Result<(), AddError> {
-        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
+    /// Takes an item equal to `product` (hashed `hash`) into `cart`, just found open, if one
+    /// is on sale.
+    fn try_add(&self, cart: &OpenCart<'_, P>, product: &P, hash: u64) -> Result<(), AddError> {
         match self.catalog.get(product, hash) {
-            Some(entry) => self.take_into_cart(&cart, &entry.shelf),
+            Some(entry) => self.take_into_cart(cart, &entry.shelf),
             None => Err(AddError::Unavailable),
         }
     }
@@ -266,7 +281,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
                 Ok(())
             }
             Err(item) => {
-                // The cart was ordered after the check in `try_add`: the item goes back on
+                // The cart was ordered after it was found open: the item goes back on
                 // sale, still counted by its producer (and wakes a waiter for it).
                 shelf.put(item);
                 Err(AddError::UnknownCart)
@@ -308,14 +323,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     }
 
     /// The slow path of `add_to_cart_timeout`, for an unavailable product (hashed `hash`).
-    fn wait_and_add(
-        &self,
-        cart: CartId,
+    fn wait_and_add<'a>(
+        &'a self,
+        cart: &OpenCart<'a, P>,
         product: &P,
         hash: u64,
         timeout: Duration,
     ) -> Result<(), AddError> {
-        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
         if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
             return Err(AddError::Unavailable);
@@ -325,7 +339,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         // The caller's attempt found none on sale.
         let waiting_on = self.catalog.arrivals(self.catalog.get(product, hash));
         let outcome = block_until(waiting_on, deadline, &self.closed, || {
-            self.add_attempt(&cart, product, hash)
+            self.add_attempt(cart, product, hash)
         })
         .unwrap_or(Err(AddError::Unavailable));
         self.pass_on(&outcome, product, hash);
@@ -335,17 +349,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// The slow path of `add_to_cart_async`, for an unavailable product (hashed `hash`).
     async fn wait_and_add_async(
         &self,
-        cart: CartId,
+        cart: &OpenCart<'_, P>,
         product: &P,
         hash: u64,
     ) -> Result<(), AddError> {
-        let cart = self.find_cart(cart).ok_or(AddError::UnknownCart)?;
         // One more attempt before listening, unlike the blocking wait: a task has no
         // retries before it sleeps, and this one often finds an item that arrived since
         // the caller's, sparing a listener and a notification.
-        let first = self.add_attempt(&cart, product, hash);
+        let first = self.add_attempt(cart, product, hash);
         let outcome = wait_until(first, &self.closed, || {
-            self.add_attempt(&cart, product, hash)
+            self.add_attempt(cart, product, hash)
         })
         .await
         .unwrap_or(Err(AddError::Unavailable));

@@ -39,8 +39,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// ```
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
         let shown = log_enabled!(Level::Debug).then(|| product.clone());
-        let hash = self.catalog.hash(&product);
-        let outcome = self.try_publish(producer, product, hash);
+        let outcome = match self.producer(producer) {
+            None => Err(PublishError::UnknownProducer(product)),
+            Some(registered) => {
+                let hash = self.catalog.hash(&product);
+                self.try_publish(registered, producer.index, product, hash)
+            }
+        };
         if let Some(product) = shown {
             debug!("publish({producer}, {product:?}) -> {}", Outcome(&outcome));
         }
@@ -76,13 +81,18 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
         let shown = log_enabled!(Level::Debug).then(|| product.clone());
-        // Hashed once: the wait's attempts reuse it.
-        let hash = self.catalog.hash(&product);
-        let outcome = match self.try_publish(producer, product, hash) {
-            Err(PublishError::Full(product)) => {
-                self.wait_and_publish(producer, product, hash, timeout)
+        let outcome = match self.producer(producer) {
+            None => Err(PublishError::UnknownProducer(product)),
+            Some(registered) => {
+                // Hashed once: the wait's attempts reuse it.
+                let hash = self.catalog.hash(&product);
+                match self.try_publish(registered, producer.index, product, hash) {
+                    Err(PublishError::Full(product)) => {
+                        self.wait_and_publish(registered, producer.index, product, hash, timeout)
+                    }
+                    done => done,
+                }
             }
-            done => done,
         };
         if let Some(product) = shown {
             debug!(
@@ -93,16 +103,20 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         outcome
     }
 
-    /// Puts `product` (hashed `hash`) on sale for producer `id`, if it has room.
-    fn try_publish(&self, id: ProducerId, product: P, hash: u64) -> Result<(), PublishError<P>> {
-        let Some(producer) = self.producer(id) else {
-            return Err(PublishError::UnknownProducer(product));
-        };
+    /// Puts `product` (hashed `hash`) on sale for `producer` (number `index`), if it has
+    /// room.
+    fn try_publish(
+        &self,
+        producer: &Producer,
+        index: u32,
+        product: P,
+        hash: u64,
+    ) -> Result<(), PublishError<P>> {
         let entry = self.catalog.get(&product, hash);
         if !producer.try_reserve(self.queue_size_per_producer) {
             return Err(PublishError::Full(product));
         }
-        self.put_counted(producer, id.index, product, hash, entry);
+        self.put_counted(producer, index, product, hash, entry);
         Ok(())
     }
 
@@ -186,13 +200,19 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     {
         async move {
             let shown = log_enabled!(Level::Debug).then(|| product.clone());
-            // Hashed once: the wait's attempts reuse it.
-            let hash = self.catalog.hash(&product);
-            let outcome = match self.try_publish(producer, product, hash) {
-                Err(PublishError::Full(product)) => {
-                    self.wait_and_publish_async(producer, product, hash).await
+            let outcome = match self.producer(producer) {
+                None => Err(PublishError::UnknownProducer(product)),
+                Some(registered) => {
+                    // Hashed once: the wait's attempts reuse it.
+                    let hash = self.catalog.hash(&product);
+                    match self.try_publish(registered, producer.index, product, hash) {
+                        Err(PublishError::Full(product)) => {
+                            self.wait_and_publish_async(registered, producer.index, product, hash)
+                                .await
+                        }
+                        done => done,
+                    }
                 }
-                done => done,
             };
             if let Some(product) = shown {
                 debug!(
@@ -225,18 +245,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         Attempt::Done(())
     }
 
-    /// The slow path of `publish_timeout`, for a producer that was full (`product` hashed
-    /// `hash`).
+    /// The slow path of `publish_timeout`, for `producer` (number `index`), which was full
+    /// (`product` hashed `hash`).
     fn wait_and_publish(
         &self,
-        id: ProducerId,
+        producer: &Producer,
+        index: u32,
         product: P,
         hash: u64,
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
-        let Some(producer) = self.producer(id) else {
-            return Err(PublishError::UnknownProducer(product));
-        };
         // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
         if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
             return Err(PublishError::Full(product));
@@ -246,27 +264,25 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let mut pending = Some(product);
         // The caller's attempt found the producer full.
         block_until(&producer.room, deadline, &self.closed, || {
-            self.publish_attempt(producer, id.index, &mut pending, hash)
+            self.publish_attempt(producer, index, &mut pending, hash)
         })
         .ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
     }
 
-    /// The slow path of `publish_async`, for a producer that was full (`product` hashed
-    /// `hash`).
+    /// The slow path of `publish_async`, for `producer` (number `index`), which was full
+    /// (`product` hashed `hash`).
     async fn wait_and_publish_async(
         &self,
-        id: ProducerId,
+        producer: &Producer,
+        index: u32,
         product: P,
         hash: u64,
     ) -> Result<(), PublishError<P>> {
-        let Some(producer) = self.producer(id) else {
-            return Err(PublishError::UnknownProducer(product));
-        };
         let mut pending = Some(product);
         // One more attempt before listening, as in `wait_and_add_async`.
-        let first = self.publish_attempt(producer, id.index, &mut pending, hash);
+        let first = self.publish_attempt(producer, index, &mut pending, hash);
         let published = wait_until(first, &self.closed, || {
-            self.publish_attempt(producer, id.index, &mut pending, hash)
+            self.publish_attempt(producer, index, &mut pending, hash)
         })
         .await;
         published.ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
