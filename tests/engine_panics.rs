@@ -14,11 +14,12 @@
 
 mod support;
 
+use std::hash::BuildHasherDefault;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{Marketplace, Stats};
+use marketplace::{AddError, Marketplace, Stats};
 use support::{Fragile, Fresh, Trap, YieldingBaseline, arm_after, disarm};
 
 /// A marketplace of [`Fragile`] products, as every test takes it.
@@ -40,6 +41,20 @@ support::tests_on!(
         remove_from_cart_survives_each_trap,
     ]
 );
+
+/// The baselines look a product up again at each attempt of a wait, so a trap there is
+/// reached while they wait; the engine reuses its first lookup, and
+/// `a_wait_survives_a_trap_in_its_lookups` reaches its waits otherwise.
+mod in_waits {
+    use super::*;
+
+    support::tests_on!(
+        Fragile;
+        baseline: LockedMarketplace,
+        yielding_baseline: YieldingBaseline;
+        [add_to_cart_survives_a_trap_while_it_waits]
+    );
+}
 
 fn item(kind: u32, serial: u64) -> Fragile {
     Fragile { kind, serial }
@@ -123,76 +138,133 @@ fn publish_of_a_known_product_survives_each_trap<M: Market>() {
     }
 }
 
-/// The engine only: the baseline runs no user code while a producer is full (it refuses
-/// before it looks the product up), so its waits have no trap to reach.
+/// The engine only: a publish that finds its producer full, for a product that has no shelf
+/// yet, makes that shelf once room is freed, which clones the catalog's key with the unit
+/// already counted. (The baseline runs no user code while a producer is full.) Whether the
+/// room is freed before the call's first attempt or while it waits, the panic must give the
+/// unit back.
 #[test]
-fn publish_timeout_survives_a_trap_while_it_waits() {
+fn publish_timeout_survives_a_trap_as_room_is_freed() {
     let (market, producer, cart) = setup::<Marketplace<Fragile>>();
     market.publish(producer, item(1, 5)).unwrap();
-    // Full now: the call waits. Its first lookup compares the product once; the panic
-    // comes from the attempts it makes while it waits.
-    panics_at(Trap::Eq, 1, || {
-        market.publish_timeout(producer, item(1, 9), Duration::from_millis(50))
+    std::thread::scope(|s| {
+        let publishing = s.spawn(|| {
+            panics_with(Trap::Clone, || {
+                market.publish_timeout(producer, item(9, 9), Duration::from_secs(60))
+            });
+        });
+        let other = market.new_cart();
+        market.add_to_cart(other, &ask(1)).unwrap();
+        publishing.join().unwrap();
+        market.remove_from_cart(other, &ask(1)).unwrap();
+        market.place_order(other).unwrap();
     });
-    market.add_to_cart(cart, &ask(1)).unwrap();
-    market.remove_from_cart(cart, &ask(1)).unwrap();
+    assert_eq!(market.available(&ask(9)), 0);
     let left = market.new_cart();
     market.add_to_cart(left, &ask(1)).unwrap();
     assert_eq!(market.place_order(left).unwrap().len(), 1);
     still_works(&market, producer, cart);
 }
 
-/// The engine only: a wait hashes its product once, in the caller's first attempt, and its
-/// later attempts reuse that hash (the baseline's waiting add hashes at each attempt).
+/// The engine only: a wait runs the user's `Hash` and `Eq` once each, in the call's first
+/// lookup, and its attempts reuse what that lookup found (the baselines look the product up
+/// again at each attempt). Each call times out, after spinning, yielding and sleeping.
 #[test]
-fn waits_hash_their_product_once() {
-    let (market, producer, cart) = setup::<Marketplace<Fragile>>();
-    market.publish(producer, item(1, 5)).unwrap();
-    // Full: the publish waits, with attempts spinning, yielding and sleeping, then times out.
-    arm_after(Trap::Hash, 1);
-    let waited = catch_unwind(AssertUnwindSafe(|| {
-        market.publish_timeout(producer, item(1, 9), Duration::from_millis(20))
-    }));
-    disarm();
-    assert!(
-        waited
-            .expect("hashed more than once")
-            .unwrap_err()
-            .is_full()
-    );
-    // Kind 2 has a shelf, empty: the add waits the same way.
-    arm_after(Trap::Hash, 1);
-    let waited = catch_unwind(AssertUnwindSafe(|| {
-        market.add_to_cart_timeout(cart, &ask(2), Duration::from_millis(20))
-    }));
-    disarm();
-    assert_eq!(
-        waited.expect("hashed more than once"),
-        Err(marketplace::AddError::Unavailable)
-    );
-    // The async forms, polled on this thread, where the trap is armed, until a timer drops
-    // them.
+fn waits_run_the_users_hash_and_eq_once() {
+    // The async forms are polled on this thread, where the trap is armed, until a timer
+    // drops them.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("a runtime");
     let timeout = Duration::from_millis(20);
-    arm_after(Trap::Hash, 1);
-    let waited = catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(async {
-            tokio::time::timeout(timeout, market.publish_async(producer, item(1, 9))).await
-        })
-    }));
+    for trap in [Trap::Hash, Trap::Eq] {
+        let (market, producer, cart) = setup::<Marketplace<Fragile>>();
+        // Full: the publishes wait.
+        market.publish(producer, item(1, 5)).unwrap();
+        let published = once(trap, || {
+            market.publish_timeout(producer, item(1, 9), timeout)
+        });
+        assert!(published.unwrap_err().is_full());
+        let published = once(trap, || {
+            runtime.block_on(async {
+                tokio::time::timeout(timeout, market.publish_async(producer, item(1, 9))).await
+            })
+        });
+        assert!(published.is_err(), "published");
+        // Kind 2 has a shelf, empty: the adds wait.
+        let added = once(trap, || market.add_to_cart_timeout(cart, &ask(2), timeout));
+        assert_eq!(added, Err(AddError::Unavailable));
+        let added = once(trap, || {
+            runtime.block_on(async {
+                tokio::time::timeout(timeout, market.add_to_cart_async(cart, &ask(2))).await
+            })
+        });
+        assert!(added.is_err(), "added");
+    }
+}
+
+/// Runs `operation` with `trap` armed to let one call through, and asserts it did not
+/// panic.
+fn once<R>(trap: Trap, operation: impl FnOnce() -> R) -> R {
+    arm_after(trap, 1);
+    let outcome = catch_unwind(AssertUnwindSafe(operation));
     disarm();
-    assert!(waited.expect("hashed more than once").is_err(), "published");
-    arm_after(Trap::Hash, 1);
-    let waited = catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(async {
-            tokio::time::timeout(timeout, market.add_to_cart_async(cart, &ask(2))).await
-        })
-    }));
-    disarm();
-    assert!(waited.expect("hashed more than once").is_err(), "added");
+    outcome.unwrap_or_else(|_| panic!("the user's {trap:?} ran more than once"))
+}
+
+/// Hashes every product alike, so that each lookup compares the product asked for with
+/// whatever entry the catalog has.
+#[derive(Default)]
+struct Colliding;
+
+impl std::hash::Hasher for Colliding {
+    fn finish(&self) -> u64 {
+        0
+    }
+
+    fn write(&mut self, _: &[u8]) {}
+}
+
+/// The engine only: its waits run user code only while the product has no shelf, when each
+/// attempt looks it up again. With every product hashed alike, that lookup compares it with
+/// the other products' entries, and a panic there, made while the call waits, must leave
+/// every count right.
+#[test]
+fn a_wait_survives_a_trap_in_its_lookups() {
+    let market = Marketplace::with_hasher(2, BuildHasherDefault::<Colliding>::default());
+    let producer = market.register_producer();
+    market.publish(producer, item(1, 1)).unwrap();
+    let cart = market.new_cart();
+    // Kind 7 was never published: the first lookup compares it with kind 1 once, and the
+    // panic comes from the wait's own lookup.
+    panics_at(Trap::Eq, 1, || {
+        market.add_to_cart_timeout(cart, &ask(7), Duration::from_millis(50))
+    });
+    let unchanged = Stats {
+        producers: 1,
+        open_carts: 1,
+        items_on_shelves: 1,
+        items_in_carts: 0,
+    };
+    assert_eq!(market.stats(), unchanged, "a count changed");
+    // The same wait, now answered by a publish from another thread.
+    std::thread::scope(|s| {
+        s.spawn(|| market.publish(producer, item(7, 2)).unwrap());
+        market
+            .add_to_cart_timeout(cart, &ask(7), Duration::from_secs(60))
+            .unwrap();
+    });
+    market.add_to_cart(cart, &ask(1)).unwrap();
+    let mut serials: Vec<u64> = market
+        .place_order(cart)
+        .unwrap()
+        .iter()
+        .map(|p| p.serial)
+        .collect();
+    serials.sort_unstable();
+    assert_eq!(serials, [1, 2], "an item was lost or duplicated");
+    assert_eq!(market.shelf_len(producer), Some(0));
 }
 
 fn add_to_cart_survives_each_trap<M: Market>() {
@@ -201,17 +273,20 @@ fn add_to_cart_survives_each_trap<M: Market>() {
         panics_with(trap, || market.add_to_cart(cart, &ask(1)));
         still_works(&market, producer, cart);
     }
+    // Kind 7 was never published: the call waits for the catalog to grow.
+    let (market, producer, cart) = setup::<M>();
+    panics_with(Trap::Hash, || {
+        market.add_to_cart_timeout(cart, &ask(7), Duration::from_millis(50))
+    });
+    still_works(&market, producer, cart);
+}
+
+fn add_to_cart_survives_a_trap_while_it_waits<M: Market>() {
     // Kind 2 has a shelf, empty: the call waits, and the panic comes from the second
     // comparison, made once it waits (the first lookup compares once).
     let (market, producer, cart) = setup::<M>();
     panics_at(Trap::Eq, 1, || {
         market.add_to_cart_timeout(cart, &ask(2), Duration::from_millis(50))
-    });
-    still_works(&market, producer, cart);
-    // Kind 7 was never published: the call waits for the catalog to grow.
-    let (market, producer, cart) = setup::<M>();
-    panics_with(Trap::Hash, || {
-        market.add_to_cart_timeout(cart, &ask(7), Duration::from_millis(50))
     });
     still_works(&market, producer, cart);
 }

@@ -15,6 +15,7 @@ use log::{Level, debug, log_enabled};
 
 use super::{Marketplace, Outcome};
 use crate::carts::OpenCart;
+use crate::catalog::Entry;
 use crate::error::{AddError, OrderError, RemoveError};
 use crate::ids::CartId;
 use crate::product_shelf::ProductShelf;
@@ -66,7 +67,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
         let outcome = match self.find_cart(cart) {
             None => Err(AddError::UnknownCart),
-            Some(open) => self.try_add(&open, product, self.catalog.hash(product)),
+            Some(open) => {
+                let entry = self.catalog.get(product, self.catalog.hash(product));
+                self.try_add(&open, entry)
+            }
         };
         debug!("add_to_cart({cart}, {product:?}) -> {}", Outcome(&outcome));
         outcome
@@ -103,12 +107,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let outcome = match self.find_cart(cart) {
             None => Err(AddError::UnknownCart),
             Some(open) => {
-                // Hashed once: the wait's attempts reuse it.
+                // Hashed and looked up once: the wait's attempts reuse both.
                 let hash = self.catalog.hash(product);
-                match self.try_add(&open, product, hash) {
-                    Err(AddError::Unavailable) => self.wait_and_add(&open, product, hash, timeout),
-                    done => done,
-                }
+                let entry = self.catalog.get(product, hash);
+                self.add_or_wait(&open, product, hash, entry, timeout)
             }
         };
         debug!(
@@ -166,14 +168,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             let outcome = match self.find_cart(cart) {
                 None => Err(AddError::UnknownCart),
                 Some(open) => {
-                    // Hashed once: the wait's attempts reuse it.
+                    // Hashed and looked up once: the wait's attempts reuse both.
                     let hash = self.catalog.hash(product);
-                    match self.try_add(&open, product, hash) {
-                        Err(AddError::Unavailable) => {
-                            self.wait_and_add_async(&open, product, hash).await
-                        }
-                        done => done,
-                    }
+                    let entry = self.catalog.get(product, hash);
+                    self.add_or_wait_async(&open, product, hash, entry).await
                 }
             };
             debug!(
@@ -250,7 +248,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     }
 
     /// `cart` if it is open here now (a snapshot).
-    fn find_cart(&self, cart: CartId) -> Option<OpenCart<'_, P>> {
+    pub(super) fn find_cart(&self, cart: CartId) -> Option<OpenCart<'_, P>> {
         if cart.is_from(self.tag) {
             self.carts.find(cart)
         } else {
@@ -258,10 +256,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
     }
 
-    /// Takes an item equal to `product` (hashed `hash`) into `cart`, just found open, if one
-    /// is on sale.
-    fn try_add(&self, cart: &OpenCart<'_, P>, product: &P, hash: u64) -> Result<(), AddError> {
-        match self.catalog.get(product, hash) {
+    /// Takes an item of the product whose catalog entry is `entry` (none: never published)
+    /// into `cart`, just found open, if one is on sale.
+    pub(super) fn try_add(
+        &self,
+        cart: &OpenCart<'_, P>,
+        entry: Option<&Entry<P>>,
+    ) -> Result<(), AddError> {
+        match entry {
             Some(entry) => self.take_into_cart(cart, &entry.shelf),
             None => Err(AddError::Unavailable),
         }
@@ -291,78 +293,92 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
 
     /// One attempt at taking an item equal to `product` (hashed `hash`) into `cart`: done
     /// with the outcome, or the consumers waiting for it (on its shelf, or on the catalog
-    /// while the product has none).
+    /// while the product has none). `entry` is the product's catalog entry, looked up
+    /// again only while it has none: once made, an entry stays.
     fn add_attempt<'a>(
         &'a self,
         cart: &OpenCart<'a, P>,
         product: &P,
         hash: u64,
+        entry: &mut Option<&'a Entry<P>>,
     ) -> Attempt<'a, Result<(), AddError>> {
         if !cart.is_open() {
             return Attempt::Done(Err(AddError::UnknownCart));
         }
-        let entry = self.catalog.get(product, hash);
-        if let Some(entry) = entry {
+        if entry.is_none() {
+            *entry = self.catalog.get(product, hash);
+        }
+        if let Some(entry) = *entry {
             match self.take_into_cart(cart, &entry.shelf) {
                 Err(AddError::Unavailable) => {}
                 done => return Attempt::Done(done),
             }
         }
-        Attempt::WaitOn(self.catalog.arrivals(entry))
+        Attempt::WaitOn(self.catalog.arrivals(*entry))
     }
 
-    /// After a wait for `product` that ended without taking it because the cart was
-    /// ordered meanwhile: the wait may have been woken for an item it leaves on the
-    /// shelf, so another waiter is woken in its place.
-    fn pass_on(&self, outcome: &Result<(), AddError>, product: &P, hash: u64) {
-        if *outcome == Err(AddError::UnknownCart) {
-            if let Some(entry) = self.catalog.get(product, hash) {
-                entry.shelf.arrivals.notify_one();
-            }
+    /// After a wait that ended without taking an item because the cart was ordered
+    /// meanwhile: the wait may have been woken for an item it leaves on the shelf of
+    /// `entry`, so another waiter is woken in its place.
+    fn pass_on(outcome: &Result<(), AddError>, entry: Option<&Entry<P>>) {
+        if let (Err(AddError::UnknownCart), Some(entry)) = (outcome, entry) {
+            entry.shelf.arrivals.notify_one();
         }
     }
 
-    /// The slow path of `add_to_cart_timeout`, for an unavailable product (hashed `hash`).
-    fn wait_and_add<'a>(
+    /// `add_to_cart_timeout` once the cart is found open: takes an item equal to `product`
+    /// (hashed `hash`, its catalog entry `entry` if it had one) into `cart`, waiting up to
+    /// `timeout` for one.
+    pub(super) fn add_or_wait<'a>(
         &'a self,
         cart: &OpenCart<'a, P>,
         product: &P,
         hash: u64,
+        mut entry: Option<&'a Entry<P>>,
         timeout: Duration,
     ) -> Result<(), AddError> {
+        match self.try_add(cart, entry) {
+            Err(AddError::Unavailable) => {}
+            done => return done,
+        }
         // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
         if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
             return Err(AddError::Unavailable);
         }
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
-        // The caller's attempt found none on sale.
-        let waiting_on = self.catalog.arrivals(self.catalog.get(product, hash));
+        // The first attempt found none on sale.
+        let waiting_on = self.catalog.arrivals(entry);
         let outcome = block_until(waiting_on, deadline, &self.closed, || {
-            self.add_attempt(cart, product, hash)
+            self.add_attempt(cart, product, hash, &mut entry)
         })
         .unwrap_or(Err(AddError::Unavailable));
-        self.pass_on(&outcome, product, hash);
+        Self::pass_on(&outcome, entry);
         outcome
     }
 
-    /// The slow path of `add_to_cart_async`, for an unavailable product (hashed `hash`).
-    async fn wait_and_add_async(
-        &self,
-        cart: &OpenCart<'_, P>,
+    /// `add_to_cart_async` once the cart is found open, as `add_or_wait` with no timeout.
+    pub(super) async fn add_or_wait_async<'a>(
+        &'a self,
+        cart: &OpenCart<'a, P>,
         product: &P,
         hash: u64,
+        mut entry: Option<&'a Entry<P>>,
     ) -> Result<(), AddError> {
+        match self.try_add(cart, entry) {
+            Err(AddError::Unavailable) => {}
+            done => return done,
+        }
         // One more attempt before listening, unlike the blocking wait: a task has no
         // retries before it sleeps, and this one often finds an item that arrived since
-        // the caller's, sparing a listener and a notification.
-        let first = self.add_attempt(cart, product, hash);
+        // the first, sparing a listener and a notification.
+        let first = self.add_attempt(cart, product, hash, &mut entry);
         let outcome = wait_until(first, &self.closed, || {
-            self.add_attempt(cart, product, hash)
+            self.add_attempt(cart, product, hash, &mut entry)
         })
         .await
         .unwrap_or(Err(AddError::Unavailable));
-        self.pass_on(&outcome, product, hash);
+        Self::pass_on(&outcome, entry);
         outcome
     }
 

@@ -43,7 +43,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             None => Err(PublishError::UnknownProducer(product)),
             Some(registered) => {
                 let hash = self.catalog.hash(&product);
-                self.try_publish(registered, producer.index, product, hash)
+                let entry = self.catalog.get(&product, hash);
+                self.try_publish(registered, producer.index, product, hash, entry)
             }
         };
         if let Some(product) = shown {
@@ -84,14 +85,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let outcome = match self.producer(producer) {
             None => Err(PublishError::UnknownProducer(product)),
             Some(registered) => {
-                // Hashed once: the wait's attempts reuse it.
+                // Hashed and looked up once: the wait's attempts reuse both.
                 let hash = self.catalog.hash(&product);
-                match self.try_publish(registered, producer.index, product, hash) {
-                    Err(PublishError::Full(product)) => {
-                        self.wait_and_publish(registered, producer.index, product, hash, timeout)
-                    }
-                    done => done,
-                }
+                let entry = self.catalog.get(&product, hash);
+                self.publish_or_wait(registered, producer.index, product, hash, entry, timeout)
             }
         };
         if let Some(product) = shown {
@@ -103,16 +100,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         outcome
     }
 
-    /// Puts `product` (hashed `hash`) on sale for `producer` (number `index`), if it has
-    /// room.
-    fn try_publish(
+    /// Puts `product` (hashed `hash`, its catalog entry `entry` if it has one) on sale for
+    /// `producer` (number `index`), if it has room.
+    pub(super) fn try_publish(
         &self,
         producer: &Producer,
         index: u32,
         product: P,
         hash: u64,
+        entry: Option<&Entry<P>>,
     ) -> Result<(), PublishError<P>> {
-        let entry = self.catalog.get(&product, hash);
         if !producer.try_reserve(self.queue_size_per_producer) {
             return Err(PublishError::Full(product));
         }
@@ -203,15 +200,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             let outcome = match self.producer(producer) {
                 None => Err(PublishError::UnknownProducer(product)),
                 Some(registered) => {
-                    // Hashed once: the wait's attempts reuse it.
+                    // Hashed and looked up once: the wait's attempts reuse both.
                     let hash = self.catalog.hash(&product);
-                    match self.try_publish(registered, producer.index, product, hash) {
-                        Err(PublishError::Full(product)) => {
-                            self.wait_and_publish_async(registered, producer.index, product, hash)
-                                .await
-                        }
-                        done => done,
-                    }
+                    let entry = self.catalog.get(&product, hash);
+                    self.publish_or_wait_async(registered, producer.index, product, hash, entry)
+                        .await
                 }
             };
             if let Some(product) = shown {
@@ -224,19 +217,17 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
     }
 
-    /// One attempt at publishing the product in `pending` for `producer` (number
-    /// `index`): done once it is on sale, else the publishers waiting for room.
+    /// One attempt at publishing the product in `pending` (hashed `hash`, its catalog
+    /// entry `entry` if it had one when the call began) for `producer` (number `index`):
+    /// done once it is on sale, else the publishers waiting for room.
     fn publish_attempt<'a>(
         &'a self,
         producer: &'a Producer,
         index: u32,
         pending: &mut Option<P>,
         hash: u64,
+        entry: Option<&'a Entry<P>>,
     ) -> Attempt<'a, ()> {
-        // The user's `Eq` runs here, before the unit is counted.
-        let entry = self
-            .catalog
-            .get(pending.as_ref().expect("published once"), hash);
         if !producer.try_reserve(self.queue_size_per_producer) {
             return Attempt::WaitOn(&producer.room);
         }
@@ -245,16 +236,22 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         Attempt::Done(())
     }
 
-    /// The slow path of `publish_timeout`, for `producer` (number `index`), which was full
-    /// (`product` hashed `hash`).
-    fn wait_and_publish(
+    /// `publish_timeout` once the producer is found: puts `product` (hashed `hash`, its
+    /// catalog entry `entry` if it had one) on sale for `producer` (number `index`),
+    /// waiting up to `timeout` for room.
+    pub(super) fn publish_or_wait(
         &self,
         producer: &Producer,
         index: u32,
         product: P,
         hash: u64,
+        entry: Option<&Entry<P>>,
         timeout: Duration,
     ) -> Result<(), PublishError<P>> {
+        let product = match self.try_publish(producer, index, product, hash, entry) {
+            Err(PublishError::Full(product)) => product,
+            done => return done,
+        };
         // Ordering: a shortcut only; the wait re-reads it after its fence (see `wait`).
         if timeout.is_zero() || self.closed.load(Ordering::Relaxed) {
             return Err(PublishError::Full(product));
@@ -262,27 +259,31 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
         let mut pending = Some(product);
-        // The caller's attempt found the producer full.
+        // The first attempt found the producer full.
         block_until(&producer.room, deadline, &self.closed, || {
-            self.publish_attempt(producer, index, &mut pending, hash)
+            self.publish_attempt(producer, index, &mut pending, hash, entry)
         })
         .ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
     }
 
-    /// The slow path of `publish_async`, for `producer` (number `index`), which was full
-    /// (`product` hashed `hash`).
-    async fn wait_and_publish_async(
+    /// `publish_async` once the producer is found, as `publish_or_wait` with no timeout.
+    pub(super) async fn publish_or_wait_async(
         &self,
         producer: &Producer,
         index: u32,
         product: P,
         hash: u64,
+        entry: Option<&Entry<P>>,
     ) -> Result<(), PublishError<P>> {
+        let product = match self.try_publish(producer, index, product, hash, entry) {
+            Err(PublishError::Full(product)) => product,
+            done => return done,
+        };
         let mut pending = Some(product);
-        // One more attempt before listening, as in `wait_and_add_async`.
-        let first = self.publish_attempt(producer, index, &mut pending, hash);
+        // One more attempt before listening, as in `add_or_wait_async`.
+        let first = self.publish_attempt(producer, index, &mut pending, hash, entry);
         let published = wait_until(first, &self.closed, || {
-            self.publish_attempt(producer, index, &mut pending, hash)
+            self.publish_attempt(producer, index, &mut pending, hash, entry)
         })
         .await;
         published.ok_or_else(|| PublishError::Full(pending.take().expect("not published")))
