@@ -16,7 +16,8 @@
 //! product kinds in turn, each kind's shelf made before the count starts, so most of its
 //! memory is out of the first-level cache when its turn comes), `return` (remove from a cart
 //! and add again), `cart` (an empty cart opened and ordered). Implementations: `engine`
-//! (`Marketplace`) and `locked` (`baseline::LockedMarketplace`). Cache misses come from
+//! (`Marketplace`), `handle` (the engine's `cycle` and `kinds` through product handles,
+//! resolved before the count starts) and `locked` (`baseline::LockedMarketplace`). Cache misses come from
 //! cachegrind the same way; for `kinds`, take counts 310,000 apart, so that the difference
 //! holds one whole queue block (31 items) per kind, as a long run does:
 //!
@@ -33,7 +34,7 @@ use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
 use marketplace_harness::{Fresh, Market};
 
-const USAGE: &str = "usage: cost_model cycle|kinds|return|cart engine|locked COUNT";
+const USAGE: &str = "usage: cost_model cycle|kinds|return|cart engine|handle|locked COUNT";
 
 /// Product kinds the `kinds` shape cycles over.
 const KINDS: u64 = 10_000;
@@ -90,6 +91,28 @@ fn run<M: Market<u64> + Fresh>(shape: &str, count: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs `shape` (`cycle` or `kinds`) `count` times on a fresh engine, through product
+/// handles.
+fn run_handles(shape: &str, count: u64) -> Result<(), String> {
+    let market = Marketplace::new(16);
+    let producer = market.register_producer();
+    let kinds = match shape {
+        "cycle" => 1,
+        "kinds" => KINDS,
+        other => return Err(format!("no handle form of the shape {other:?}")),
+    };
+    let handles: Vec<_> = (0..kinds).map(|kind| market.product(&kind)).collect();
+    // As in `run`, the first `kinds` cycles find every shelf empty; the rest, made.
+    for i in 0..kinds + count {
+        let product = &handles[black_box(i % kinds) as usize];
+        product.publish(producer).expect("room on the shelf");
+        let cart = market.new_cart();
+        product.add_to_cart(cart).expect("just published");
+        black_box(market.place_order(cart).expect("open cart"));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [shape, implementation, count] = args.as_slice() else {
@@ -102,6 +125,7 @@ fn main() -> ExitCode {
     };
     let outcome = match implementation.as_str() {
         "engine" => run::<Marketplace<u64>>(shape, count),
+        "handle" => run_handles(shape, count),
         "locked" => run::<LockedMarketplace<u64>>(shape, count),
         other => Err(format!("unknown implementation {other:?}")),
     };

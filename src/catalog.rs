@@ -18,8 +18,9 @@
 //! - a table is at most half full, so every probe sequence reaches an empty slot;
 //! - a slot, once set, never changes, and a table, once replaced, is never written again.
 //!
-//! Memory is O(distinct products ever published): only a publish (or a return) inserts;
-//! asking for a product that was never published finds nothing and stores nothing.
+//! Memory is O(distinct products ever published or resolved into a product handle): only a
+//! publish (or a return) and the making of a handle insert; asking for a product that was
+//! never published finds nothing and stores nothing.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -51,8 +52,8 @@ pub(crate) struct Catalog<P, S> {
 
 /// A product and its shelf.
 pub(crate) struct Entry<P> {
-    hash: u64,
-    product: P,
+    pub(crate) hash: u64,
+    pub(crate) product: P,
     pub(crate) shelf: ProductShelf<P>,
 }
 

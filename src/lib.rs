@@ -78,4 +78,4 @@ struct ReadmeExamples;
 pub use error::{AddError, OrderError, PublishError, RemoveError};
 pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use ids::{CartId, ProducerId};
-pub use market::{Marketplace, Stats};
+pub use market::{Marketplace, ProductHandle, Stats};

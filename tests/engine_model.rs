@@ -7,7 +7,8 @@
 //! from a small domain of kinds and carry a serial that plays no part in equality, so a
 //! comparison also checks *which* of several equal items each side handed out (FIFO order
 //! among producers, the product handed back by a refused publish, the item a remove put back).
-//! After every step both sides must agree on `stats()`, on `shelf_len` of every producer and
+//! Adds and publishes on the engine's side also go through product handles now and then. After
+//! every step both sides must agree on `stats()`, on `shelf_len` of every producer and
 //! on `available` of every kind, and each side's figures must add up.
 //!
 //! The number of cases is 256 unless `PROPTEST_CASES` says otherwise.
@@ -48,6 +49,11 @@ enum Op {
     /// `add_to_cart_timeout` with a zero timeout.
     AddNow(Target, u8),
     Remove(Target, u8),
+    /// Through a product handle on the engine's side: the handle's product is published
+    /// (a clone of the catalog's copy), and the model publishes the same.
+    PublishVia(Target, u8),
+    /// Through a product handle on the engine's side.
+    AddVia(Target, u8),
     Order(Target),
     /// After which blocking calls give up at once; nothing else changes.
     Close,
@@ -74,6 +80,8 @@ fn op() -> impl Strategy<Value = Op> {
         10 => (target(), kind()).prop_map(|(c, k)| Op::Add(c, k)),
         2 => (target(), kind()).prop_map(|(c, k)| Op::AddNow(c, k)),
         5 => (target(), kind()).prop_map(|(c, k)| Op::Remove(c, k)),
+        3 => (target(), kind()).prop_map(|(p, k)| Op::PublishVia(p, k)),
+        3 => (target(), kind()).prop_map(|(c, k)| Op::AddVia(c, k)),
         3 => target().prop_map(Op::Order),
         1 => Just(Op::Close),
     ]
@@ -206,6 +214,22 @@ impl Pair {
                 (
                     format!("{:?}", self.engine.remove_from_cart(e, &ask(*kind))),
                     format!("{:?}", self.model.remove_from_cart(m, &ask(*kind))),
+                )
+            }
+            Op::PublishVia(target, kind) => {
+                let (e, m) = self.producer(target);
+                let product = self.fresh(*kind);
+                let handle = self.engine.product(&product);
+                (
+                    format!("{:?}", handle.publish(e)),
+                    format!("{:?}", self.model.publish(m, handle.product().clone())),
+                )
+            }
+            Op::AddVia(target, kind) => {
+                let (e, m) = self.cart(target);
+                (
+                    format!("{:?}", self.engine.product(&ask(*kind)).add_to_cart(e)),
+                    format!("{:?}", self.model.add_to_cart(m, &ask(*kind))),
                 )
             }
             Op::Order(target) => {

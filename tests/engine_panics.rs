@@ -109,15 +109,16 @@ fn still_works<M: Market>(market: &M, producer: M::Producer, cart: M::Cart) {
     assert!(market.publish(producer, item(3, 4)).unwrap_err().is_full());
     market.add_to_cart(cart, &ask(1)).unwrap();
     market.add_to_cart(cart, &ask(3)).unwrap();
-    let mut serials: Vec<u64> = market
-        .place_order(cart)
-        .unwrap()
-        .iter()
-        .map(|p| p.serial)
-        .collect();
-    serials.sort_unstable();
+    let serials = sorted_serials(market.place_order(cart).unwrap());
     assert_eq!(serials, [1, 2, 3], "an item was lost or duplicated");
     assert_eq!(market.shelf_len(producer), Some(0));
+}
+
+/// The serials of an order, smallest first.
+fn sorted_serials(order: Vec<Fragile>) -> Vec<u64> {
+    let mut serials: Vec<u64> = order.iter().map(|p| p.serial).collect();
+    serials.sort_unstable();
+    serials
 }
 
 fn publish_of_a_new_product_survives_each_trap<M: Market>() {
@@ -256,13 +257,7 @@ fn a_wait_survives_a_trap_in_its_lookups() {
             .unwrap();
     });
     market.add_to_cart(cart, &ask(1)).unwrap();
-    let mut serials: Vec<u64> = market
-        .place_order(cart)
-        .unwrap()
-        .iter()
-        .map(|p| p.serial)
-        .collect();
-    serials.sort_unstable();
+    let serials = sorted_serials(market.place_order(cart).unwrap());
     assert_eq!(serials, [1, 2], "an item was lost or duplicated");
     assert_eq!(market.shelf_len(producer), Some(0));
 }

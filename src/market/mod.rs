@@ -26,6 +26,7 @@
 //! or a unit changes hands, or under a drop guard that undoes the change.
 
 mod buy;
+mod product_handle;
 mod publish;
 
 use std::fmt;
@@ -39,6 +40,8 @@ use crate::hasher::DefaultHashBuilder;
 use crate::ids::ProducerId;
 use crate::producer::Producer;
 use crate::sync::{AppendOnlyVec, AtomicBool, Ordering, fence, next_market_tag};
+
+pub use product_handle::ProductHandle;
 
 /// A multi-producer, multi-consumer marketplace of products of type `P`.
 ///

@@ -1,0 +1,281 @@
+//! Product handles: a product resolved to its catalog entry once, for calls that then skip
+//! hashing it and looking it up.
+//!
+//! A handle borrows its marketplace and refers to the product's entry, which the catalog
+//! never moves or removes (see `catalog`), so the reference holds as long as the borrow.
+//! Each of its calls does what the marketplace's call of the same name does with the
+//! handle's product, through the same code from the first attempt on: only the hash and the
+//! lookup are skipped, so the protocol, its proofs and its tests are the plain calls'. No
+//! user code runs in a handle's calls but the `Clone` of a publish (which puts a clone of
+//! the handle's product on sale) and the `Debug` of its log record.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::time::Duration;
+
+use log::debug;
+
+use super::{Marketplace, Outcome};
+use crate::catalog::Entry;
+use crate::error::{AddError, PublishError};
+use crate::hasher::DefaultHashBuilder;
+use crate::ids::{CartId, ProducerId};
+
+impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
+    /// Resolves `product` once, for calls that then skip hashing and looking it up: a
+    /// [`ProductHandle`], whose calls behave as the marketplace's calls of the same names
+    /// with this product.
+    ///
+    /// Runs the user's `Hash` and `Eq` (and `Clone`, the first time the marketplace sees the
+    /// product); the handle's calls run neither. Resolving a product never published makes
+    /// its shelf, as its first publish would: the catalog holds every product ever published
+    /// or resolved, each once.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::new(4);
+    /// let producer = market.register_producer();
+    /// let tea = market.product(&"tea");
+    /// tea.publish(producer).unwrap(); // puts a clone of "tea" on sale
+    /// market.publish(producer, "tea").unwrap(); // the same shelf, found by hashing
+    /// assert_eq!(tea.available(), 2);
+    ///
+    /// let cart = market.new_cart();
+    /// tea.add_to_cart(cart).unwrap();
+    /// market.add_to_cart(cart, &"tea").unwrap();
+    /// assert_eq!(market.place_order(cart).unwrap(), vec!["tea", "tea"]);
+    /// ```
+    pub fn product(&self, product: &P) -> ProductHandle<'_, P, S> {
+        let hash = self.catalog.hash(product);
+        let entry = self
+            .catalog
+            .get_or_insert(product, hash, || product.clone());
+        debug!("product({product:?})");
+        ProductHandle {
+            market: self,
+            entry,
+        }
+    }
+}
+
+/// A product of a [`Marketplace`], resolved once by [`Marketplace::product`].
+///
+/// Its calls are the marketplace's calls of the same names for this product, with the same
+/// outcomes, waits and errors, minus hashing the product and looking it up: they run none
+/// of the user's `Hash` or `Eq`. Handles are `Copy`, and any number of threads may use one
+/// at once, along with the plain calls for the same product.
+///
+/// ```
+/// use std::time::Duration;
+/// use marketplace::{AddError, Marketplace, PublishError};
+///
+/// let market = Marketplace::new(1);
+/// let producer = market.register_producer();
+/// let tea = market.product(&"tea");
+/// assert_eq!(tea.product(), &"tea");
+/// let cart = market.new_cart();
+/// assert_eq!(tea.add_to_cart(cart), Err(AddError::Unavailable));
+/// std::thread::scope(|s| {
+///     s.spawn(|| tea.publish(producer).unwrap());
+///     // Waits, without spinning, until the thread above has published.
+///     tea.add_to_cart_timeout(cart, Duration::from_secs(10)).unwrap();
+/// });
+/// tea.publish(producer).unwrap();
+/// assert_eq!(tea.publish(producer), Err(PublishError::Full("tea")));
+/// ```
+pub struct ProductHandle<'m, P, S = DefaultHashBuilder> {
+    market: &'m Marketplace<P, S>,
+    /// The product's entry in `market`'s catalog, which lives as long as the marketplace.
+    entry: &'m Entry<P>,
+}
+
+impl<P, S> Clone for ProductHandle<'_, P, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P, S> Copy for ProductHandle<'_, P, S> {}
+
+impl<P: fmt::Debug, S> fmt::Debug for ProductHandle<'_, P, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ProductHandle")
+            .field(&self.entry.product)
+            .finish()
+    }
+}
+
+impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> ProductHandle<'m, P, S> {
+    /// The product this handle stands for (the catalog's copy of it).
+    pub fn product(&self) -> &'m P {
+        &self.entry.product
+    }
+
+    /// Puts a clone of the product on sale for `producer`: [`Marketplace::publish`].
+    pub fn publish(&self, producer: ProducerId) -> Result<(), PublishError<P>> {
+        let product = self.product().clone();
+        let outcome = match self.market.producer(producer) {
+            None => Err(PublishError::UnknownProducer(product)),
+            Some(registered) => self.market.try_publish(
+                registered,
+                producer.index,
+                product,
+                self.entry.hash,
+                Some(self.entry),
+            ),
+        };
+        debug!(
+            "publish({producer}, {:?}) -> {}",
+            self.product(),
+            Outcome(&outcome)
+        );
+        outcome
+    }
+
+    /// Puts a clone of the product on sale for `producer`, waiting up to `timeout` for room:
+    /// [`Marketplace::publish_timeout`].
+    pub fn publish_timeout(
+        &self,
+        producer: ProducerId,
+        timeout: Duration,
+    ) -> Result<(), PublishError<P>> {
+        let product = self.product().clone();
+        let outcome = match self.market.producer(producer) {
+            None => Err(PublishError::UnknownProducer(product)),
+            Some(registered) => self.market.publish_or_wait(
+                registered,
+                producer.index,
+                product,
+                self.entry.hash,
+                Some(self.entry),
+                timeout,
+            ),
+        };
+        debug!(
+            "publish_timeout({producer}, {:?}, {timeout:?}) -> {}",
+            self.product(),
+            Outcome(&outcome)
+        );
+        outcome
+    }
+
+    /// Puts a clone of the product on sale for `producer`, as a future that waits for room:
+    /// [`Marketplace::publish_async`], cancel-safe in the same way.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the signature promises a Send future, which `async fn` would leave implicit"
+    )]
+    pub fn publish_async(
+        &self,
+        producer: ProducerId,
+    ) -> impl Future<Output = Result<(), PublishError<P>>> + Send + 'm
+    where
+        S: Sync,
+    {
+        let handle = *self;
+        async move {
+            let product = handle.product().clone();
+            let outcome = match handle.market.producer(producer) {
+                None => Err(PublishError::UnknownProducer(product)),
+                Some(registered) => {
+                    handle
+                        .market
+                        .publish_or_wait_async(
+                            registered,
+                            producer.index,
+                            product,
+                            handle.entry.hash,
+                            Some(handle.entry),
+                        )
+                        .await
+                }
+            };
+            debug!(
+                "publish_async({producer}, {:?}) -> {}",
+                handle.product(),
+                Outcome(&outcome)
+            );
+            outcome
+        }
+    }
+
+    /// Moves one item of the product off the shelf into `cart`:
+    /// [`Marketplace::add_to_cart`].
+    pub fn add_to_cart(&self, cart: CartId) -> Result<(), AddError> {
+        let outcome = match self.market.find_cart(cart) {
+            None => Err(AddError::UnknownCart),
+            Some(open) => self.market.try_add(&open, Some(self.entry)),
+        };
+        debug!(
+            "add_to_cart({cart}, {:?}) -> {}",
+            self.product(),
+            Outcome(&outcome)
+        );
+        outcome
+    }
+
+    /// Moves one item of the product into `cart`, waiting up to `timeout` for one:
+    /// [`Marketplace::add_to_cart_timeout`].
+    pub fn add_to_cart_timeout(&self, cart: CartId, timeout: Duration) -> Result<(), AddError> {
+        let outcome = match self.market.find_cart(cart) {
+            None => Err(AddError::UnknownCart),
+            Some(open) => self.market.add_or_wait(
+                &open,
+                self.product(),
+                self.entry.hash,
+                Some(self.entry),
+                timeout,
+            ),
+        };
+        debug!(
+            "add_to_cart_timeout({cart}, {:?}, {timeout:?}) -> {}",
+            self.product(),
+            Outcome(&outcome)
+        );
+        outcome
+    }
+
+    /// Moves one item of the product into `cart`, as a future that waits for one:
+    /// [`Marketplace::add_to_cart_async`], cancel-safe in the same way.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the signature promises a Send future, which `async fn` would leave implicit"
+    )]
+    pub fn add_to_cart_async(
+        &self,
+        cart: CartId,
+    ) -> impl Future<Output = Result<(), AddError>> + Send + 'm
+    where
+        S: Sync,
+    {
+        let handle = *self;
+        async move {
+            let outcome = match handle.market.find_cart(cart) {
+                None => Err(AddError::UnknownCart),
+                Some(open) => {
+                    handle
+                        .market
+                        .add_or_wait_async(
+                            &open,
+                            handle.product(),
+                            handle.entry.hash,
+                            Some(handle.entry),
+                        )
+                        .await
+                }
+            };
+            debug!(
+                "add_to_cart_async({cart}, {:?}) -> {}",
+                handle.product(),
+                Outcome(&outcome)
+            );
+            outcome
+        }
+    }
+
+    /// How many items of the product are on sale now: [`Marketplace::available`].
+    pub fn available(&self) -> usize {
+        self.entry.shelf.len()
+    }
+}
