@@ -17,7 +17,9 @@
 //! memory is out of the first-level cache when its turn comes), `return` (remove from a cart
 //! and add again), `cart` (an empty cart opened and ordered). Implementations: `engine`
 //! (`Marketplace`), `handle` (the engine's `cycle` and `kinds` through product handles,
-//! resolved before the count starts) and `locked` (`baseline::LockedMarketplace`). Cache misses come from
+//! resolved before the count starts) and `locked` (`baseline::LockedMarketplace`). The
+//! default hasher's seed changes with each run, and with it the catalog's probe lengths, so
+//! `kinds engine` counts vary by a few instructions from run to run. Cache misses come from
 //! cachegrind the same way; for `kinds`, take counts 310,000 apart, so that the difference
 //! holds one whole queue block (31 items) per kind, as a long run does:
 //!

@@ -1,4 +1,5 @@
-//! The catalog: every product ever put on sale, each with its shelf, found by its hash.
+//! The catalog: every product ever put on sale (or resolved into a product handle), each
+//! with its shelf, found by its hash.
 //!
 //! Lookups, one per operation, read a few atomics and write nothing, so threads asking for
 //! the same product never contend: no lock, no reference count, no epoch to enter. That is
@@ -34,14 +35,14 @@ const FIRST_TABLE_SLOTS: usize = 8;
 /// Products and their shelves.
 pub(crate) struct Catalog<P, S> {
     hasher: S,
-    /// Every product ever put on sale, in order of first publish.
+    /// Every product ever put on sale or resolved, in order of first publish or resolution.
     entries: AppendOnlyVec<Entry<P>>,
     /// Every index table ever built; the one at `current` is in use.
     tables: AppendOnlyVec<Table>,
     /// Index in `tables` of the table in use.
     current: AtomicUsize,
-    /// Serialises inserts (the first publish of each product); lookups never take it, and
-    /// no user code runs under it.
+    /// Serialises inserts (the first publish or resolution of each product); lookups never
+    /// take it, and no user code runs under it.
     inserting: Mutex<()>,
     /// Entries inserted so far, counted once the current table holds them.
     inserted: AtomicUsize,
@@ -124,7 +125,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         }
     }
 
-    /// The entry of `product`, if it was ever put on sale.
+    /// The entry of `product`, if it was ever put on sale or resolved.
     pub(crate) fn get(&self, product: &P, hash: u64) -> Option<&Entry<P>> {
         for slot in self.current_table().probe(hash) {
             // Ordering: `Acquire`, paired with the inserter's `Release` store: the entry it

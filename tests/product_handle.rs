@@ -8,8 +8,10 @@
 mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use marketplace::{AddError, Marketplace, PublishError, Stats};
 use support::{Fragile, Tagged, Trap, any, arm, disarm, item};
@@ -28,8 +30,8 @@ fn a_handle_and_the_plain_calls_share_one_shelf_in_order() {
     // The catalog's copy of the product is the first one published.
     let tea = market.product(&any("tea"));
     assert_eq!(tea.product().serial, 1);
-    tea.publish(producer).unwrap();
     market.publish(producer, item("tea", 2)).unwrap();
+    tea.publish(producer).unwrap();
     assert_eq!(tea.available(), 3);
     assert_eq!(market.available(&any("tea")), 3);
     assert_eq!(market.shelf_len(producer), Some(3));
@@ -40,7 +42,7 @@ fn a_handle_and_the_plain_calls_share_one_shelf_in_order() {
     tea.add_to_cart(cart).unwrap();
     assert_eq!(tea.add_to_cart(cart), Err(AddError::Unavailable));
     // Oldest first, whichever way each was published or taken.
-    assert_eq!(serials(market.place_order(cart).unwrap()), [1, 1, 2]);
+    assert_eq!(serials(market.place_order(cart).unwrap()), [1, 2, 1]);
     assert_eq!(market.shelf_len(producer), Some(0));
 }
 
@@ -126,13 +128,25 @@ fn a_handle_reports_the_plain_calls_errors() {
     market.place_order(spent).unwrap();
     assert_eq!(tea.add_to_cart(spent), Err(AddError::UnknownCart));
 
-    // Full, then closed: the waits give up at once.
+    // The async forms, polled once: an unknown id is an answer, not a wait.
+    let mut context = Context::from_waker(Waker::noop());
+    assert_eq!(
+        pin!(tea.publish_async(foreign_producer)).poll(&mut context),
+        Poll::Ready(Err(PublishError::UnknownProducer("tea")))
+    );
+    assert_eq!(
+        pin!(tea.add_to_cart_async(spent)).poll(&mut context),
+        Poll::Ready(Err(AddError::UnknownCart))
+    );
+
+    // Full, then closed: the waits give up at once (well within their minute).
     tea.publish(producer).unwrap();
     assert_eq!(
         tea.publish_timeout(producer, Duration::ZERO),
         Err(PublishError::Full("tea"))
     );
     market.close();
+    let started = Instant::now();
     assert_eq!(
         tea.publish_timeout(producer, LONG),
         Err(PublishError::Full("tea"))
@@ -143,6 +157,7 @@ fn a_handle_reports_the_plain_calls_errors() {
         coffee.add_to_cart_timeout(cart, LONG),
         Err(AddError::Unavailable)
     );
+    assert!(started.elapsed() < LONG / 4, "a wait outlived the close");
 }
 
 #[test]
@@ -158,9 +173,10 @@ fn a_handles_async_calls_wait_for_each_other() {
         let consuming = tokio::spawn({
             let market = Arc::clone(&market);
             async move {
-                let tea = market.product(&"tea");
                 for _ in 0..100 {
-                    tea.add_to_cart_async(cart).await.unwrap();
+                    // The future outlives the handle it came from.
+                    let adding = market.product(&"tea").add_to_cart_async(cart);
+                    adding.await.unwrap();
                 }
             }
         });

@@ -5,8 +5,9 @@
 //! - `producers`: the registry, read on every publish and every take, changed only by
 //!   `register_producer`; an append-only vector, so a read is two plain loads and never
 //!   waits. Index `i` is producer `i`, and holds its count of items on sale (`producer`).
-//! - `catalog`: one entry per distinct product ever published, holding that product's shelf
-//!   (`product_shelf`), found by hashing the product; a lookup writes nothing.
+//! - `catalog`: one entry per distinct product ever published (or resolved into a product
+//!   handle), holding that product's shelf (`product_shelf`), found by hashing the product;
+//!   a lookup writes nothing.
 //! - `carts`: the open carts, each in a slot with a lock of its own (`carts`).
 //!
 //! This module owns the operations that move items between them, in `publish.rs` (onto
@@ -77,8 +78,8 @@ pub struct Marketplace<P, S = DefaultHashBuilder> {
     /// Append-only: a registered producer is never removed, so an index, once valid, stays
     /// valid.
     producers: AppendOnlyVec<Producer>,
-    /// Every product ever published, with its shelf; entries are never removed, so a
-    /// waiter's shelf stays the one publishers use.
+    /// Every product ever published or resolved, with its shelf; entries are never removed,
+    /// so a waiter's shelf stays the one publishers use, and a product handle's entry stays.
     catalog: Catalog<P, S>,
     /// Open carts only.
     carts: Carts<P>,

@@ -161,7 +161,25 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     }
 
     /// Puts a clone of the product on sale for `producer`, as a future that waits for room:
-    /// [`Marketplace::publish_async`], cancel-safe in the same way.
+    /// [`Marketplace::publish_async`], cancel-safe in the same way. The future borrows the
+    /// marketplace, not the handle.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let market = Marketplace::new(3);
+    /// let producer = market.register_producer();
+    /// let publishes: Vec<_> = (0..3)
+    ///     .map(|_| market.product(&"tea").publish_async(producer))
+    ///     .collect();
+    /// for publish in publishes {
+    ///     publish.await.unwrap();
+    /// }
+    /// assert_eq!(market.available(&"tea"), 3);
+    /// # }
+    /// ```
     #[allow(
         clippy::manual_async_fn,
         reason = "the signature promises a Send future, which `async fn` would leave implicit"
@@ -169,7 +187,7 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     pub fn publish_async(
         &self,
         producer: ProducerId,
-    ) -> impl Future<Output = Result<(), PublishError<P>>> + Send + 'm
+    ) -> impl Future<Output = Result<(), PublishError<P>>> + Send + use<'m, P, S>
     where
         S: Sync,
     {
@@ -237,7 +255,8 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     }
 
     /// Moves one item of the product into `cart`, as a future that waits for one:
-    /// [`Marketplace::add_to_cart_async`], cancel-safe in the same way.
+    /// [`Marketplace::add_to_cart_async`], cancel-safe in the same way. The future borrows
+    /// the marketplace, not the handle.
     #[allow(
         clippy::manual_async_fn,
         reason = "the signature promises a Send future, which `async fn` would leave implicit"
@@ -245,7 +264,7 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     pub fn add_to_cart_async(
         &self,
         cart: CartId,
-    ) -> impl Future<Output = Result<(), AddError>> + Send + 'm
+    ) -> impl Future<Output = Result<(), AddError>> + Send + use<'m, P, S>
     where
         S: Sync,
     {

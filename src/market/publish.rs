@@ -1,9 +1,11 @@
-//! Putting products on sale: `publish` and `publish_timeout`.
+//! Putting products on sale: `publish`, `publish_timeout` and `publish_async`.
 //!
 //! A publish counts its item against the producer first (refusing it when the producer is
 //! full), then puts it on its product's shelf. The user's `Hash` and `Eq` run before the
-//! count is taken; the user's `Clone` (for the catalog's key, on a product's first publish)
-//! runs under a guard that gives the unit back if it panics.
+//! count is taken, in the call's one lookup. A product with no catalog entry yet gets one
+//! once its unit is counted: that insert looks the product up again (the user's `Eq`) and
+//! clones the catalog's key (its `Clone`) under a guard that gives the unit back if either
+//! panics.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
