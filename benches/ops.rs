@@ -3,7 +3,8 @@
 //! `cargo bench --bench ops`.
 //!
 //! Groups (time per iteration):
-//! - `publish+add+order`: publish one item, open a cart, add it, place the order;
+//! - `publish+add+order`: publish one item, open a cart, add it, place the order (also
+//!   through a product handle, `marketplace_handle`);
 //! - `remove+re-add`: give an item in a cart back and take it again;
 //! - `new_cart+place_order`: an empty cart's whole life;
 //! - `stats`: a snapshot of a marketplace with 16 producers, 64 open carts, 128 items;
@@ -80,8 +81,19 @@ macro_rules! ops {
 fn operations(c: &mut Criterion) {
     ops!(c, "marketplace", Marketplace::<u64>::new(16));
     ops!(c, "locked", LockedMarketplace::<u64>::new(16));
-    // The floor of the handoff: one send+recv / push+pop, no carts.
     let mut group = c.benchmark_group("publish+add+order");
+    let market = Marketplace::<u64>::new(16);
+    let producer = market.register_producer();
+    let one = market.product(&1);
+    group.bench_function("marketplace_handle", |b| {
+        b.iter(|| {
+            black_box(one).publish(producer).unwrap();
+            let cart = market.new_cart();
+            one.add_to_cart(cart).unwrap();
+            black_box(market.place_order(cart).unwrap());
+        })
+    });
+    // The floor of the handoff: one send+recv / push+pop, no carts.
     let (sender, receiver) = crossbeam_channel::bounded::<u64>(16);
     group.bench_function("channel", |b| {
         b.iter(|| {
