@@ -312,13 +312,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         if entry.is_none() {
             *entry = self.catalog.get(product, hash);
         }
-        if let Some(entry) = *entry {
-            match self.take_into_cart(cart, &entry.shelf) {
-                Err(AddError::Unavailable) => {}
-                done => return Attempt::Done(done),
-            }
+        match self.try_add(cart, *entry) {
+            Err(AddError::Unavailable) => Attempt::WaitOn(self.catalog.arrivals(*entry)),
+            done => Attempt::Done(done),
         }
-        Attempt::WaitOn(self.catalog.arrivals(*entry))
     }
 
     /// After a wait that ended without taking an item because the cart was ordered
