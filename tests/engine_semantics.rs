@@ -809,6 +809,36 @@ fn errors_display_distinct_messages_and_are_std_errors() {
     assert!(!PublishError::UnknownProducer(7).is_full());
 }
 
+/// A cart's slot sizes its next cart by the last one, so a cart of eight items allocates
+/// once; one huge cart must not make every later order of its slot hold room for as many.
+#[test]
+fn an_order_holds_room_for_its_items_not_for_the_largest_cart_before_it() {
+    const HUGE: u64 = 100_000;
+    let market = Marketplace::<u64>::new(usize::MAX);
+    let producer = market.register_producer();
+    let cart = market.new_cart();
+    for product in 0..HUGE {
+        market.publish(producer, product).unwrap();
+        market.add_to_cart(cart, &product).unwrap();
+    }
+    assert_eq!(market.place_order(cart).unwrap().len(), HUGE as usize);
+    // One thread, one slot freed: every cart from here on reuses it.
+    for items in [1, 3, 1] {
+        let cart = market.new_cart();
+        for product in 0..items {
+            market.publish(producer, product).unwrap();
+            market.add_to_cart(cart, &product).unwrap();
+        }
+        let order = market.place_order(cart).unwrap();
+        assert_eq!(order.len(), items as usize);
+        assert!(
+            order.capacity() < 100,
+            "an order of {items} holds room for {} items",
+            order.capacity()
+        );
+    }
+}
+
 #[test]
 fn engine_reports_its_configuration_and_closed_state() {
     let market = Marketplace::<Product>::new(7);
