@@ -103,10 +103,10 @@ struct RunArgs {
     #[arg(long, value_name = "LEVEL", default_value = "debug",
           value_parser = ["error", "warn", "info", "debug", "trace"], requires = "log_file")]
     log_level: String,
-    /// Stop with exit code 3 when no consumer made progress for this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_timeout,
-          allow_hyphen_values = true)]
-    stall_timeout: f64,
+    /// Stop with exit code 3 when no consumer made progress for this many seconds
+    /// [default: 60]; not allowed with a redis backend.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout, allow_hyphen_values = true)]
+    stall_timeout: Option<f64>,
     /// Show the progress line even when stderr is not a terminal (or a dumb one): then a
     /// plain line every second and one at the end, for logs [default: shown when stderr is
     /// a terminal].
@@ -125,14 +125,16 @@ struct RunArgs {
     #[arg(long)]
     stats: bool,
     /// Write the figures of --stats to FILE as JSON (see docs/scenario-format.md), also
-    /// after a stall ("stalled": true). FILE is created before the run starts.
+    /// after a stall ("stalled": true). FILE is created before the run starts. Not allowed
+    /// with a redis backend.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
     /// How producers and consumers run. Output, exit codes and stall reports are the same
     /// either way. The default, tasks, is faster on small scenarios and the only one that
-    /// scales to hundreds of thousands of actors.
-    #[arg(long, value_enum, value_name = "KIND", default_value_t = ActorKind::Tasks)]
-    actors: ActorKind,
+    /// scales to hundreds of thousands of actors [default: tasks]. Not allowed with a redis
+    /// backend, which runs a thread per actor.
+    #[arg(long, value_enum, value_name = "KIND")]
+    actors: Option<ActorKind>,
     /// Worker threads that run the tasks of --actors tasks, 1 to 1024 [default: one per
     /// CPU]; not allowed with --actors threads.
     #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = parse_workers)]
@@ -198,14 +200,14 @@ enum ActorKind {
 
 impl RunArgs {
     fn options(&self) -> RunOptions {
-        let actors = match (self.actors, self.workers) {
+        let actors = match (self.actors.unwrap_or(ActorKind::Tasks), self.workers) {
             (ActorKind::Tasks, Some(workers)) => Actors::Tasks { workers },
             (ActorKind::Tasks, None) => Actors::tasks(),
             (ActorKind::Threads, _) => Actors::Threads,
         };
         RunOptions {
             time_scale: self.time_scale,
-            stall_timeout: Duration::from_secs_f64(self.stall_timeout),
+            stall_timeout: Duration::from_secs_f64(self.stall_timeout.unwrap_or(60.0)),
             actors,
             progress: self.progress_line(),
         }
@@ -229,7 +231,7 @@ impl RunArgs {
             let mut run = command.find_subcommand("run").cloned().unwrap_or(command);
             run.error(ErrorKind::ArgumentConflict, message).exit()
         };
-        if self.actors == ActorKind::Threads && self.workers.is_some() {
+        if self.actors == Some(ActorKind::Threads) && self.workers.is_some() {
             refuse(
                 "--workers applies to --actors tasks only (threads run one OS thread per actor)",
             );
@@ -241,6 +243,20 @@ impl RunArgs {
             ),
             Backend::Redis(_) if self.market.is_none() => {
                 refuse("a redis backend needs --market NAME (the same in every process of the run)")
+            }
+            Backend::Redis(_) => {
+                let memory_only = [
+                    ("--actors", self.actors.is_some()),
+                    ("--workers", self.workers.is_some()),
+                    ("--stall-timeout", self.stall_timeout.is_some()),
+                    ("--stats-json", self.stats_json.is_some()),
+                ];
+                if let Some((flag, _)) = memory_only.iter().find(|(_, given)| *given) {
+                    refuse(&format!(
+                        "{flag} applies to the memory backend only (a redis backend runs a \
+                         thread per actor and waits for the other processes of the run)"
+                    ));
+                }
             }
             _ => {}
         }
@@ -361,9 +377,12 @@ fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
+    let nonzero = |f: f64| Duration::try_from_secs_f64(f).is_ok_and(|d| !d.is_zero());
     match s.parse::<f64>() {
-        Ok(f) if f.is_finite() && f > 0.0 && Duration::try_from_secs_f64(f).is_ok() => Ok(f),
-        _ => Err(format!("expected a number of seconds > 0, found {s:?}")),
+        Ok(f) if f.is_finite() && nonzero(f) => Ok(f),
+        _ => Err(format!(
+            "expected a number of seconds > 0 (at least 0.000000001), found {s:?}"
+        )),
     }
 }
 
@@ -470,7 +489,8 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
     }
     let path = std::path::absolute(path).map_err(|e| bad(&e))?;
     let spec = FileSpec::try_from(path).map_err(|e| bad(&e))?;
-    Logger::try_with_str(level)
+    let current = spec.as_pathbuf(Some(CURRENT_LOG_INFIX));
+    let logger = Logger::try_with_str(level)
         .map_err(|e| bad(&e))?
         .log_to_file(spec)
         .format_for_files(flexi_logger::detailed_format)
@@ -481,7 +501,33 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
         )
         .write_mode(WriteMode::BufferAndFlush)
         .start()
-        .map_err(|e| bad(&e))
+        .map_err(|e| bad(&e))?;
+    // The logger made the directory but opens its file only for the first record, and a
+    // file it cannot open then fails every record on stderr while the run goes on: make
+    // sure now that a file can be made beside it (the logger renames an old one there).
+    match can_create_beside(&current) {
+        Ok(()) => Ok(logger),
+        Err(e) => {
+            logger.shutdown();
+            Err(bad(&e))
+        }
+    }
+}
+
+/// The infix of the log file being written, in the names the logger gives its files.
+const CURRENT_LOG_INFIX: &str = "rCURRENT";
+
+/// Whether a file can be created in the directory of `path`: creates one with a name of
+/// its own beside it, and removes it.
+fn can_create_beside(path: &Path) -> io::Result<()> {
+    let mut probe = path.as_os_str().to_owned();
+    probe.push(format!(".{}.check", std::process::id()));
+    let probe = PathBuf::from(probe);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    fs::remove_file(&probe)
 }
 
 /// Writes out and stops the log of --log-file, if one was started.

@@ -386,6 +386,12 @@ fn bad_flags() {
         vec!["run".as_ref(), p, "--time-scale".as_ref(), "fast".as_ref()],
         vec!["run".as_ref(), p, "--time-scale".as_ref(), "-1".as_ref()],
         vec!["run".as_ref(), p, "--stall-timeout".as_ref(), "0".as_ref()],
+        vec![
+            "run".as_ref(),
+            p,
+            "--stall-timeout".as_ref(),
+            "1e-10".as_ref(),
+        ],
         vec!["run".as_ref(), p, "--log-level".as_ref(), "info".as_ref()],
         vec!["run".as_ref(), p, "--frobnicate".as_ref()],
         vec!["run".as_ref()],
@@ -474,6 +480,64 @@ fn bad_actor_flags() {
         let output = marketplace(&args);
         assert!(output.status.success(), "{flags:?}");
     }
+}
+
+/// The memory backend's flags are refused with a redis backend rather than ignored, before
+/// any server is reached.
+#[test]
+fn memory_backend_flags_are_refused_with_redis() {
+    let path = temp_file("redis-flags.json", &base().to_string());
+    let p = path.as_os_str();
+    for flags in [
+        &["--actors", "threads"][..],
+        &["--actors", "tasks"],
+        &["--workers", "2"],
+        &["--stall-timeout", "5"],
+        &["--stats-json", "stats.json"],
+    ] {
+        let mut args = vec![
+            "run".as_ref(),
+            p,
+            "--backend".as_ref(),
+            "redis://127.0.0.1:1".as_ref(),
+            "--market".as_ref(),
+            "m".as_ref(),
+        ];
+        args.extend(flags.iter().map(OsStr::new));
+        let output = marketplace(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{flags:?}");
+        let needle = format!("{} applies to the memory backend only", flags[0]);
+        assert!(
+            stderr.contains(&needle),
+            "{flags:?}: lacks {needle:?}:\n{stderr}"
+        );
+        assert_eq!(stderr.matches("error:").count(), 1, "{flags:?}: {stderr}");
+    }
+}
+
+/// A log file that cannot be created is refused before the run (the logger opens its file
+/// only for the first record, and would then fail every record on stderr). Linux: a process
+/// cannot create files in `/proc/self`, whoever runs it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_log_file_that_cannot_be_created_is_refused() {
+    let path = temp_file("log-refused.json", &base().to_string());
+    let output = marketplace(&[
+        "run".as_ref(),
+        path.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+        "--log-file".as_ref(),
+        "/proc/self/market.log".as_ref(),
+    ]);
+    assert_bad_input(&output, &["error: cannot log to /proc/self/market.log"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).lines().count(),
+        1,
+        "one line"
+    );
 }
 
 /// A scenario that needs more threads than the system can map is refused before any

@@ -257,6 +257,21 @@ fn unknown_actor_names_are_refused() {
     assert_refused(&output, "nobody");
 }
 
+/// An `--only` name outside the process's `--role` would select nothing and leave the
+/// process waiting for a run it takes no part in: refused, naming the actor.
+#[test]
+fn actor_names_outside_the_role_are_refused() {
+    let scenario = temp_file("redis-only-role.json", SMALL);
+    for (role, name) in [("producers", "c"), ("consumers", "p")] {
+        let market = fresh_market_name("only-role");
+        let output = finish_within(
+            start(&scenario, &market, &["--role", role, "--only", name]),
+            "a process that runs no actor waits for the run to end",
+        );
+        assert_refused(&output, &format!("--only: \"{name}\" is a"));
+    }
+}
+
 /// A market closed before a consumer finished (as a failed process closes it) ends the
 /// consumer's process with exit code 1 and a message, instead of leaving it waiting.
 #[test]

@@ -236,10 +236,27 @@ fn chosen_actors(
 ) -> Result<(Vec<usize>, Vec<usize>), String> {
     if let Some(names) = &remote.only {
         for name in names {
-            let known = scenario.producers().iter().any(|p| &p.name == name)
-                || scenario.consumers().iter().any(|c| &c.name == name);
-            if !known {
-                return Err(format!("--only: the scenario has no actor named {name:?}"));
+            let producer = scenario.producers().iter().any(|p| &p.name == name);
+            let consumer = scenario.consumers().iter().any(|c| &c.name == name);
+            // A name outside the role would select nothing, and the process would wait for
+            // the run to end without taking part in it.
+            match (&remote.role, producer, consumer) {
+                (_, false, false) => {
+                    return Err(format!("--only: the scenario has no actor named {name:?}"));
+                }
+                (Role::Producers, false, true) => {
+                    return Err(format!(
+                        "--only: {name:?} is a consumer, and this process runs producers only \
+                         (--role producers)"
+                    ));
+                }
+                (Role::Consumers, true, false) => {
+                    return Err(format!(
+                        "--only: {name:?} is a producer, and this process runs consumers only \
+                         (--role consumers)"
+                    ));
+                }
+                _ => {}
             }
         }
     }
