@@ -179,3 +179,109 @@ fn idle_waiters_cost_under_one_percent_of_a_core_on_client_and_server() {
         "server used {server_cpu:?} in {wall:?}"
     );
 }
+
+/// Times the server has run a script (`EVALSHA`), from `INFO commandstats`.
+fn script_runs(connection: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(connection)
+        .expect("INFO");
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Items given back fill their producer again: the tokens the takes left on its doorbell
+/// for the room they freed must go with that room, or a full publisher wakes once per
+/// stale token and tries in a loop.
+#[test]
+fn returns_take_back_the_room_tokens_of_a_full_producer() {
+    const CAPACITY: usize = 50;
+    let server = RedisServer::start();
+    let market =
+        RedisMarketplace::<Tea>::connect(&server.url(), "returns", CAPACITY).expect("connect");
+    let mut watch = redis::Client::open(server.url())
+        .and_then(|client| client.get_connection())
+        .expect("a watching connection");
+    let producer = market.register_producer().expect("register");
+    // Every script this test times has run once, so none is loaded during the count.
+    market.publish(producer, tea()).expect("room");
+    market
+        .publish_many(producer, vec![tea(); CAPACITY - 1])
+        .expect("room");
+    let cart = market.new_cart().expect("cart");
+    assert_eq!(
+        market
+            .add_many_to_cart(cart, &tea(), CAPACITY)
+            .expect("on sale"),
+        CAPACITY
+    );
+    for _ in 0..CAPACITY {
+        market.remove_from_cart(cart, &tea()).expect("in the cart");
+    }
+    assert_eq!(market.shelf_len(producer).expect("shelf"), Some(CAPACITY));
+    let before = script_runs(&mut watch);
+    let refused = market.publish_timeout(producer, tea(), Duration::from_millis(300));
+    assert!(matches!(refused, Err(PublishError::Full(_))));
+    // One try before the wait and one at its end.
+    let tries = script_runs(&mut watch) - before;
+    assert!(
+        tries <= 2,
+        "a publish waiting 300 ms on a full producer tried {tries} times"
+    );
+}
+
+/// A waiter whose cart is ordered while it sleeps may be the one a publish wakes: it leaves
+/// with `UnknownCart`, and the wake-up must go on to the next waiter, which gets the item at
+/// once instead of at the end of its wait. The first waiter waits for one item, then for a
+/// batch.
+#[test]
+fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
+    let server = RedisServer::start();
+    let mut watch = redis::Client::open(server.url())
+        .and_then(|client| client.get_connection())
+        .expect("a watching connection");
+    for batch in [false, true] {
+        let name = format!("passed-{batch}");
+        let market = RedisMarketplace::<Tea>::connect(&server.url(), &name, 1).expect("connect");
+        let producer = market.register_producer().expect("register");
+        let (spent, waiting) = (
+            market.new_cart().expect("cart"),
+            market.new_cart().expect("cart"),
+        );
+        thread::scope(|s| {
+            // The server wakes blocked clients in the order they blocked.
+            let first = s.spawn(|| {
+                if batch {
+                    market
+                        .add_many_to_cart_timeout(spent, &tea(), 2, LONG)
+                        .map_err(|error| error.into_error())
+                        .map(drop)
+                } else {
+                    market.add_to_cart_timeout(spent, &tea(), LONG)
+                }
+            });
+            until_blocked(&mut watch, 1);
+            let second = s.spawn(|| {
+                let started = Instant::now();
+                let outcome = market.add_to_cart_timeout(waiting, &tea(), LONG);
+                (outcome, started.elapsed())
+            });
+            until_blocked(&mut watch, 2);
+            assert!(market.place_order(spent).expect("open").is_empty());
+            market.publish(producer, tea()).expect("room");
+            assert!(matches!(
+                first.join().expect("first waiter"),
+                Err(AddError::UnknownCart)
+            ));
+            let (outcome, took) = second.join().expect("second waiter");
+            assert!(outcome.is_ok(), "{outcome:?}");
+            // A wait round is 5 s: a lost wake-up would end it only then.
+            assert!(
+                took < Duration::from_secs(2),
+                "batch {batch}: the second waiter got the item after {took:?}"
+            );
+        });
+    }
+}

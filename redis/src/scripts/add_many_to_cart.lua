@@ -3,6 +3,7 @@
 -- capacity; answers how many, and whether the market is closed.
 local cart, key, wanted = ARGV[3], ARGV[4], tonumber(ARGV[5])
 if not is_open(cart) then
+  pass_on(key)
   return finish({'unknown'})
 end
 local queue = prefix .. 'q:' .. key

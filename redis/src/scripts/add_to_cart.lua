@@ -2,6 +2,7 @@
 -- cart, and frees a unit of its producer's capacity.
 local cart, key = ARGV[3], ARGV[4]
 if not is_open(cart) then
+  pass_on(key)
   return finish({'unknown'})
 end
 local queue = prefix .. 'q:' .. key

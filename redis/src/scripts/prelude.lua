@@ -73,6 +73,13 @@ local function ring(bell, count, tokens)
   end
 end
 
+-- Rings the doorbell of product `key` again for the items of it on sale: a waiter whose
+-- cart was ordered while it slept may have popped a token meant for one of them, and
+-- leaves without it.
+local function pass_on(key)
+  ring(prefix .. 'bell:' .. key, redis.call('LLEN', prefix .. 'q:' .. key))
+end
+
 local function capacity()
   return tonumber(redis.call('HGET', meta, 'capacity'))
 end

@@ -14,7 +14,9 @@ for index, line in ipairs(items) do
     redis.call('LSET', lines, index - 1, '')
     redis.call('LREM', lines, 1, '')
     local producer = producer_of(entry)
-    redis.call('HINCRBY', prefix .. 'shelf', producer, 1)
+    local held = redis.call('HINCRBY', prefix .. 'shelf', producer, 1)
+    -- The place is taken again: tokens left for it would wake publishers for nothing.
+    trim(prefix .. 'room:' .. producer, capacity() - held)
     redis.call('HINCRBY', meta, 'on_shelves', 1)
     redis.call('HINCRBY', meta, 'in_carts', -1)
     local queue = prefix .. 'q:' .. key
