@@ -5,7 +5,8 @@
 //! are interned at the boundary, under the GIL, into equality classes the engine compares on
 //! its own, and the exact objects published are kept here and handed back by `place_order`.
 //! `market` has the class and how each call works, `state` the bookkeeping and the life of
-//! an equality class, `calllog` the logging, `args` the argument checks, and `shutdown` how
+//! an equality class, `intern_lock` what keeps interning one call at a time, `calllog` the
+//! logging, `args` the argument checks, and `shutdown` how
 //! daemon threads are kept out while the interpreter exits.
 //!
 //! The engine itself is `#![forbid(unsafe_code)]`; this crate has no `unsafe` of its own
@@ -14,6 +15,7 @@
 
 mod args;
 mod calllog;
+mod intern_lock;
 mod market;
 mod shutdown;
 mod state;

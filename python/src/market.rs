@@ -2,22 +2,22 @@
 //!
 //! Each call goes through three steps:
 //!
-//! 1. under the GIL, the product is interned: looked up in a Python dict (the user's
-//!    `__hash__` and `__eq__` run here, and only here) to find its equality class, which the
-//!    call pins so the class cannot die and its slot cannot be reused while the call uses it
-//!    (see `state` for the class life cycle); a published object is kept in the object
-//!    table under a handle;
+//! 1. under the GIL and the interning lock (`intern_lock`), the product is interned: looked
+//!    up in a Python dict (the user's `__hash__` and `__eq__` run here, and only here) to
+//!    find its equality class, which the call pins so the class cannot die and its slot
+//!    cannot be reused while the call uses it (see `state` for the class life cycle); a
+//!    published object is kept in the object table under a handle;
 //! 2. the engine does the work on a [`Key`] (class slot + handle), comparing slots only: it
 //!    never calls back into Python, so it can run with the GIL released;
 //! 3. the pin is given back; ordered items hand back the very objects published and drop
-//!    their class references.
+//!    their class references (a class left with none is deleted from the dict, under the
+//!    interning lock again).
 //!
 //! Waits (`timeout=`) release the GIL in slices of at most [`SLICE`], checking for signals
 //! (`KeyboardInterrupt`) between slices with the GIL held.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use marketplace::{AddError, CartId, ProducerId, PublishError};
@@ -31,6 +31,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::args::{self, Wait};
 use crate::calllog::CallLog;
+use crate::intern_lock::InternLock;
 use crate::shutdown::Active;
 use crate::state::{Counts, Key, Pin, PinOutcome, State};
 
@@ -47,6 +48,8 @@ pub(crate) struct Marketplace {
     engine: marketplace::Marketplace<Key>,
     /// Interning: a representative product of each live equality class -> its token.
     interned: Py<PyDict>,
+    /// Held around every use of `interned`, and around a class's death.
+    intern_lock: InternLock,
     state: Mutex<State>,
     /// Threads inside a wait, for `stats()` (and tests that need to know one is blocked).
     waiting: AtomicUsize,
@@ -176,8 +179,8 @@ impl Marketplace {
         product: &Bound<'_, PyAny>,
         create: bool,
     ) -> PyResult<Option<Pin>> {
+        let _interning = self.intern_lock.enter(py);
         let interned = self.interned.bind(py);
-        let mut retries = 0_u32;
         let mut gone = None;
         loop {
             match interned.get_item(product)? {
@@ -187,17 +190,16 @@ impl Marketplace {
                     match found {
                         PinOutcome::Pinned(pin) => return Ok(Some(pin)),
                         // No item of the class is alive: nothing to add or remove.
-                        PinOutcome::Dying(_) if !create => return Ok(None),
-                        // This thread is deleting the entry: the product's own `__hash__`
+                        PinOutcome::Dying if !create => return Ok(None),
+                        // A class dies under the interning lock, which this thread holds: it
+                        // is the one deleting the entry, and the product's own `__hash__`
                         // called back into the market (waiting would never end).
-                        PinOutcome::Dying(thread) if thread == thread::current().id() => {
+                        PinOutcome::Dying => {
                             return Err(PyRuntimeError::new_err(
                                 "a product's __hash__ called back into the marketplace while \
                                  its equality class was being dropped",
                             ));
                         }
-                        // Its dict entry is about to go: let the thread deleting it run.
-                        PinOutcome::Dying(_) => back_off(py, &mut retries),
                         // The same gone token read twice: the entry outlived its class,
                         // which only a product whose hash or equality changed while in
                         // the market causes (deleting its class's entry deleted another's,
@@ -205,7 +207,8 @@ impl Marketplace {
                         PinOutcome::Gone if gone == Some(token) => {
                             self.drop_stale_entry(py, product, token)?;
                         }
-                        // Deleted since the dict was read: read it again.
+                        // Deleted since the dict was read (by the product's own code calling
+                        // back into the market on this thread): read it again.
                         PinOutcome::Gone => gone = Some(token),
                     }
                 }
@@ -219,7 +222,8 @@ impl Marketplace {
                     if matches!(stored, Ok(stored) if stored == token) {
                         return Ok(Some(pin));
                     }
-                    // An equal product was interned meanwhile (or the dict raised): this
+                    // An equal product was interned meanwhile (by the product's own code
+                    // calling back into the market on this thread), or the dict raised: this
                     // class never became visible, undo it and use the other one.
                     let representative = self.state(py).abandon(pin);
                     drop(representative);
@@ -249,10 +253,24 @@ impl Marketplace {
     /// Gives back references to classes (`(slot, count)` pairs); a class left with none is
     /// deleted from the dict and its slot freed.
     fn unref(&self, py: Python<'_>, releases: &[(u32, usize)]) {
-        let dying: Vec<(u32, Py<PyAny>)> = {
+        // Most releases leave their class referenced: those need no interning lock.
+        let last: Vec<(u32, usize)> = {
             let mut state = self.state(py);
             releases
                 .iter()
+                .filter(|&&(slot, count)| !state.unref_unless_last(slot, count))
+                .copied()
+                .collect()
+        };
+        if last.is_empty() {
+            return;
+        }
+        // From its marking as dying to its end, so no lookup sees a class half dead. (Other
+        // calls may have pinned the class again meanwhile: then it does not die.)
+        let _interning = self.intern_lock.enter(py);
+        let dying: Vec<(u32, Py<PyAny>)> = {
+            let mut state = self.state(py);
+            last.iter()
                 .filter_map(|&(slot, count)| {
                     state
                         .unref(py, slot, count)
@@ -454,17 +472,6 @@ impl Marketplace {
     }
 }
 
-/// Lets the thread deleting a dying class's dict entry run: releases the GIL for a moment
-/// (it may be waiting for it), then for longer if that was not enough.
-fn back_off(py: Python<'_>, retries: &mut u32) {
-    *retries += 1;
-    if *retries < 16 {
-        py.detach(thread::yield_now);
-    } else {
-        py.detach(|| thread::sleep(Duration::from_micros(100)));
-    }
-}
-
 #[pymethods]
 impl Marketplace {
     /// Creates a marketplace where each producer may have up to `queue_size_per_producer`
@@ -476,6 +483,7 @@ impl Marketplace {
         Ok(Self {
             engine: marketplace::Marketplace::new(queue_size),
             interned: PyDict::new(py).unbind(),
+            intern_lock: InternLock::default(),
             state: Mutex::new(State::default()),
             waiting: AtomicUsize::new(0),
             log: CallLog::new(py)?,

@@ -16,14 +16,15 @@
 //! its class died is recognised as stale. A class lives while anything refers to it: its
 //! items (on shelves, in carts, being published) and the operations in flight that named it
 //! (pins). When the count drops to zero the class is marked dying, its dict entry is deleted
-//! (outside this lock), then its slot is freed for the next new class. So the dict, the class
+//! (outside this lock), then its slot is freed for the next new class, all under the
+//! interning lock (`intern_lock`), which every dict lookup holds too: no other thread sees
+//! a class dying. So the dict, the class
 //! table and the engine's catalog (one entry per slot ever used) are bounded by the number
 //! of distinct products alive at once, not by the number ever published.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::thread::{self, ThreadId};
 
 use marketplace::{CartId, ProducerId};
 use pyo3::prelude::*;
@@ -91,9 +92,9 @@ pub(crate) enum PinOutcome {
     /// The class is alive and now pinned.
     Pinned(Pin),
     /// The class has no items and no pins left and its dict entry is being deleted (by this
-    /// thread): nothing equal is on sale or in a cart. Ask the dict again once the deletion
-    /// is done.
-    Dying(ThreadId),
+    /// thread, which holds the interning lock: the product's own `__hash__` or `__eq__`
+    /// called back into the market): nothing equal is on sale or in a cart.
+    Dying,
     /// The token is stale: its class is gone (the dict no longer holds it).
     Gone,
 }
@@ -103,10 +104,9 @@ struct Class {
     /// Items of the class alive in the market (published, on shelves, in carts) plus the
     /// pins of operations in flight.
     refs: usize,
-    /// The thread deleting the dict entry, from when `refs` reached zero until the entry is
-    /// deleted (then the class goes) or the deletion fails (then it lives on, unreferenced,
-    /// and is retried next time).
-    dying: Option<ThreadId>,
+    /// From when `refs` reached zero until the dict entry is deleted (then the class goes)
+    /// or the deletion fails (then it lives on, unreferenced, and is retried next time).
+    dying: bool,
     /// The object that is the class's key in the interning dict, to delete the entry by.
     representative: Py<PyAny>,
 }
@@ -200,8 +200,8 @@ impl State {
                 generation: current,
                 class: Some(class),
             }) if *current == generation => {
-                if let Some(thread) = class.dying {
-                    PinOutcome::Dying(thread)
+                if class.dying {
+                    PinOutcome::Dying
                 } else {
                     class.refs += 1;
                     PinOutcome::Pinned(Pin { slot })
@@ -236,7 +236,7 @@ impl State {
         entry.generation = entry.generation.wrapping_add(1);
         entry.class = Some(Class {
             refs: 1,
-            dying: None,
+            dying: false,
             representative,
         });
         self.live_classes += 1;
@@ -249,6 +249,18 @@ impl State {
         self.free(pin.slot)
     }
 
+    /// Gives back `count` references to the class in `slot` unless they are its last
+    /// (then it does nothing and answers false: see [`unref`](Self::unref)).
+    pub(crate) fn unref_unless_last(&mut self, slot: u32, count: usize) -> bool {
+        let class = self.class_mut(slot);
+        if class.refs > count {
+            class.refs -= count;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Gives back `count` references to the class in `slot`. When none are left the class
     /// is marked dying and a new reference to its representative is returned: the caller
     /// deletes the dict entry with it and then calls [`finish_dying`](Self::finish_dying).
@@ -259,7 +271,7 @@ impl State {
             .checked_sub(count)
             .expect("a class is referenced by each of its items and pins");
         if class.refs == 0 {
-            class.dying = Some(thread::current().id());
+            class.dying = true;
             Some(class.representative.clone_ref(py))
         } else {
             None
@@ -273,7 +285,7 @@ impl State {
         if deleted {
             Some(self.free(slot))
         } else {
-            self.class_mut(slot).dying = None;
+            self.class_mut(slot).dying = false;
             None
         }
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -337,3 +338,180 @@ def test_the_interpreter_exits_cleanly_with_daemon_threads_in_the_market(tmp_pat
         log = str(tmp_path / f"market{attempt}.log") if logging_to_a_file else "-"
         done = subprocess.run([sys.executable, str(script), log], capture_output=True, timeout=60, check=False)
         assert (done.returncode, done.stdout, done.stderr) == (0, b"done\n", b"")
+
+
+class SlowKey:
+    """A product of one hash whose `__eq__` may let other threads run midway (as I/O, a lock
+    or a sleep does): the interning dict's operations are then not atomic by themselves."""
+
+    def __init__(self, name, on_compare=None):
+        self.name, self.on_compare = name, on_compare
+
+    def __hash__(self):
+        return 42
+
+    def __eq__(self, other):
+        if self.on_compare is not None:
+            self.on_compare(self)
+        return isinstance(other, SlowKey) and other.name == self.name
+
+    def __repr__(self):
+        return f"SlowKey({self.name!r})"
+
+
+def test_an_eq_that_lets_other_threads_run_never_splits_an_equality_class():
+    """Thread B's publish stops inside the dict's lookup of an equal product, in a user's
+    `__eq__`; thread C publishes an equal product meanwhile. Without the interning lock, C
+    inserted its class on the probe path B had passed, B inserted a second class for equal
+    products, and B's refused publish then deleted C's entry: C's item on sale could never
+    be bought."""
+    b_inside, b_may_go_on, c_compared = threading.Event(), threading.Event(), threading.Event()
+    comparisons = Counter()
+
+    def on_compare(key):
+        thread = threading.current_thread().name
+        if thread == "C":
+            c_compared.set()
+        if thread == "B" and key.name == "e":
+            comparisons["B"] += 1
+            if comparisons["B"] == 2:  # B's second lookup: the insertion's
+                b_inside.set()
+                b_may_go_on.wait()
+
+    market = Marketplace(1)
+    for_d, for_e, for_c, for_b = (market.register_producer() for _ in range(4))
+    market.publish(for_d, SlowKey("d"))
+    market.publish(for_e, SlowKey("e", on_compare))
+    market.publish(for_b, 0)  # full: B's publish will be refused
+    # Ordering the only "d" deletes its entry: a free place first on the probe path.
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, SlowKey("d"))
+    market.place_order(cart)
+
+    offered_by_b, offered_by_c = SlowKey("x"), SlowKey("x")
+    b = Call(market.publish, for_b, offered_by_b)
+    b.name = "B"
+    b.start()
+    assert b_inside.wait(5)
+    c = Call(market.publish, for_c, offered_by_c)
+    c.name = "C"
+    c.start()
+    # Without the lock C compares at once (and finishes); with it, C waits for B. Either
+    # way B goes on after this.
+    c_compared.wait(1)
+    b_may_go_on.set()
+    b.join(5)
+    c.join(5)
+    assert (b.error, b.result) == (None, False)
+    assert (c.error, c.result) == (None, True)
+    assert market.available(SlowKey("x")) == 1
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, SlowKey("x"))
+    [bought] = market.place_order(cart)
+    assert bought is offered_by_c
+    # What is left on sale: "e" and 0, a class each, each in the dict once.
+    assert market._interned()["dict"] == market._interned()["classes"] == 2
+
+
+class Family:
+    """Products of three families that share hashes: "A" equal to 1 (and 1.0 and True), "B"
+    to 2, "C" only to its own kind and hashing as "A" does. Its `__hash__` and `__eq__` let
+    other threads run now and then."""
+
+    __slots__ = ("family", "tag")
+
+    def __init__(self, family, tag=None):
+        self.family, self.tag = family, tag
+
+    def __hash__(self):
+        if random.random() < 0.1:
+            time.sleep(0)
+        return 2 if self.family == "B" else 1
+
+    def __eq__(self, other):
+        if random.random() < 0.3:
+            time.sleep(0)
+        if isinstance(other, Family):
+            return self.family == other.family
+        return {"A": 1, "B": 2}.get(self.family) == other
+
+    def __repr__(self):
+        return f"Family({self.family!r}, {self.tag!r})"
+
+
+def family_of(product):
+    return product.family if isinstance(product, Family) else {1: "A", 2: "B"}[product]
+
+
+def one_of(rnd, family, tag=None):
+    """A product of `family`: a `Family` or, for "A" and "B", a number equal to it."""
+    made = {
+        "A": [lambda: Family("A", tag), lambda: 1.0, lambda: True, lambda: int("1")],
+        "B": [lambda: Family("B", tag), lambda: 2.0, lambda: int("2")],
+        "C": [lambda: Family("C", tag)],
+    }[family]
+    return rnd.choice(made)()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conservation_with_eqs_that_let_other_threads_run(seed):
+    """Producers, consumers (adding, removing, asking) and equal products of several types
+    whose `__hash__` and `__eq__` let other threads run midway: every item published is
+    ordered exactly once, each cart holds what its adds and removes say, and once everything
+    is ordered no class, dict entry or object is left. Without the interning lock, two and
+    four of the six seeds lost items or left classes behind in two trials."""
+    market = Marketplace(1)
+    producers = [market.register_producer() for _ in range(3)]
+    published, ordered, problems = [], [], []
+    lock, done = threading.Lock(), threading.Event()
+
+    def produce(index):
+        rnd = random.Random(seed * 10 + index)
+        for serial in range(300):
+            product = one_of(rnd, rnd.choice("ABC"), (index, serial))
+            if market.publish(producers[index], product, timeout=rnd.choice([None, 0.002])):
+                with lock:
+                    published.append(product)
+
+    def consume(index):
+        rnd = random.Random(seed * 100 + index)
+        while not done.is_set():
+            cart, expected = market.new_cart(), []
+            for _ in range(rnd.randrange(1, 4)):
+                family = rnd.choice("ABC")
+                if market.add_to_cart(cart, one_of(rnd, family), timeout=rnd.choice([None, 0.002])):
+                    expected.append(family)
+                if expected and rnd.random() < 0.3:
+                    family = rnd.choice(expected)
+                    if market.remove_from_cart(cart, one_of(rnd, family)):
+                        expected.remove(family)
+                    else:
+                        problems.append(("not removed", family))
+                if rnd.random() < 0.2:
+                    market.available(one_of(rnd, rnd.choice("ABC")))
+            bought = market.place_order(cart)
+            if [family_of(product) for product in bought] != expected:
+                problems.append(("cart", expected, bought))
+            with lock:
+                ordered.extend(bought)
+
+    threads = [threading.Thread(target=produce, args=(i,)) for i in range(3)]
+    consumers = [threading.Thread(target=consume, args=(i,)) for i in range(3)]
+    for thread in threads + consumers:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    for thread in consumers:
+        thread.join()
+    cart = market.new_cart()
+    for family in "ABC":
+        while market.add_to_cart(cart, one_of(random, family)):
+            pass
+    ordered.extend(market.place_order(cart))
+    assert problems == []
+    # By identity: the very objects published (small ints and True count as one object).
+    assert Counter(map(id, ordered)) == Counter(map(id, published))
+    assert market.stats()["items_on_shelves"] == 0
+    interned = market._interned()
+    assert (interned["classes"], interned["dict"], interned["objects"]) == (0, 0, 0)
