@@ -13,8 +13,8 @@ pub(crate) struct Cart<P> {
     products: Vec<P>,
     /// `producers[i]` made `products[i]`. Kept (cleared) when the cart's slot is reused, so
     /// a steady stream of carts allocates nothing here; trimmed when an order is far smaller
-    /// than the room it holds, so the room kept stays within twice the last order's items
-    /// (or [`NEW_CART_ROOM`]).
+    /// than the room it holds (to that order's items, or [`NEW_CART_ROOM`] if more), so the
+    /// room kept stays within twice the last order's items, or that many.
     producers: Vec<u32>,
 }
 
@@ -64,7 +64,7 @@ impl<P: Eq> Cart<P> {
         self.producers.clear();
         // Room kept from a far larger cart than the slot now holds is memory nobody uses.
         if self.producers.capacity() > ordered.saturating_mul(2).max(NEW_CART_ROOM) {
-            self.producers.shrink_to(ordered);
+            self.producers.shrink_to(ordered.max(NEW_CART_ROOM));
         }
         std::mem::take(&mut self.products)
     }
@@ -96,6 +96,18 @@ mod tests {
             "{}",
             cart.producers.capacity()
         );
+    }
+
+    /// However small the order that trimmed the room, a cart of up to `NEW_CART_ROOM` items
+    /// that follows allocates its products once, at its first item.
+    #[test]
+    fn a_trimmed_slot_keeps_room_for_a_new_cart() {
+        let mut cart = Cart::default();
+        fill(&mut cart, 1000);
+        cart.take_products();
+        assert!(cart.take_products().is_empty());
+        fill(&mut cart, 1);
+        assert_eq!(cart.products.capacity(), NEW_CART_ROOM);
     }
 
     #[test]
