@@ -377,9 +377,8 @@ fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
-    let nonzero = |f: f64| Duration::try_from_secs_f64(f).is_ok_and(|d| !d.is_zero());
     match s.parse::<f64>() {
-        Ok(f) if f.is_finite() && nonzero(f) => Ok(f),
+        Ok(f) if f >= 1e-9 && Duration::try_from_secs_f64(f).is_ok() => Ok(f),
         _ => Err(format!(
             "expected a number of seconds > 0 (at least 0.000000001), found {s:?}"
         )),
@@ -517,16 +516,21 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
 /// The infix of the log file being written, in the names the logger gives its files.
 const CURRENT_LOG_INFIX: &str = "rCURRENT";
 
-/// Whether a file can be created in the directory of `path`: creates one with a name of
-/// its own beside it, and removes it.
+/// Whether a file can be created in the directory of `path`: creates one beside it, under a
+/// short name of this process's own (so no long log name takes it past the system's limit),
+/// and removes it.
 fn can_create_beside(path: &Path) -> io::Result<()> {
-    let mut probe = path.as_os_str().to_owned();
-    probe.push(format!(".{}.check", std::process::id()));
-    let probe = PathBuf::from(probe);
-    fs::OpenOptions::new()
+    let probe = path.with_file_name(format!(".marketplace-{}.check", std::process::id()));
+    match fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&probe)?;
+        .open(&probe)
+    {
+        // Left by an earlier process of this id that was killed between the two steps.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
     fs::remove_file(&probe)
 }
 
