@@ -17,6 +17,10 @@
 //!   `python/bench/bench.py`'s calls alone);
 //! - a thread waits for the lock with the GIL released, so the holder, which runs Python
 //!   code, can always take the GIL and finish;
+//! - `owner.process` is the process whose threads `thread` and `waiting` name: a child made
+//!   by `fork()` while another thread held the lock (running a product's `__eq__` with the
+//!   GIL released) inherits a holder that does not exist there, and its first call that
+//!   finds the lock held starts it afresh;
 //! - no Python code runs under `owner`'s own mutex, only the few steps below.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -25,18 +29,29 @@ use std::thread::{self, ThreadId};
 use pyo3::Python;
 
 /// Serialises the interning (see the module docs).
-#[derive(Default)]
 pub(crate) struct InternLock {
     owner: Mutex<Owner>,
     /// Signalled when the lock becomes free.
     freed: Condvar,
 }
 
-#[derive(Default)]
 struct Owner {
     thread: Option<ThreadId>,
     depth: usize,
     waiting: usize,
+    process: u32,
+}
+
+impl Owner {
+    /// Free, in this process.
+    fn free() -> Self {
+        Owner {
+            thread: None,
+            depth: 0,
+            waiting: 0,
+            process: std::process::id(),
+        }
+    }
 }
 
 /// The calling thread's id, kept per thread (`thread::current` counts a reference each time),
@@ -55,11 +70,24 @@ pub(crate) struct Interning<'a> {
 }
 
 impl InternLock {
+    pub(crate) fn new() -> Self {
+        InternLock {
+            owner: Mutex::new(Owner::free()),
+            freed: Condvar::new(),
+        }
+    }
+
     /// Enters the interning, waiting with the GIL released while another thread is in it.
     pub(crate) fn enter(&self, py: Python<'_>) -> Interning<'_> {
         let me = this_thread();
         {
             let mut owner = self.owner();
+            // Only when the lock looks held: asking for the process id is a system call.
+            if owner.thread.is_some_and(|holder| holder != me)
+                && owner.process != std::process::id()
+            {
+                *owner = Owner::free();
+            }
             if owner.thread.is_none() || owner.thread == Some(me) {
                 owner.thread = Some(me);
                 owner.depth += 1;
@@ -80,6 +108,12 @@ impl InternLock {
             owner.depth = 1;
         });
         Interning { lock: self }
+    }
+
+    /// Whether the calling thread is inside the interning (running a product's `__hash__` or
+    /// `__eq__`, or a call those made).
+    pub(crate) fn held_by_this_thread(&self) -> bool {
+        self.owner().thread == Some(this_thread())
     }
 
     /// The owner's record. Nothing panics while it is held, so poisoning is ignored.

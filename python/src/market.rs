@@ -48,7 +48,8 @@ pub(crate) struct Marketplace {
     engine: marketplace::Marketplace<Key>,
     /// Interning: a representative product of each live equality class -> its token.
     interned: Py<PyDict>,
-    /// Held around every use of `interned`, and around a class's death.
+    /// Held around every lookup, insert and deletion in `interned`, and around a class's
+    /// death.
     intern_lock: InternLock,
     state: Mutex<State>,
     /// Threads inside a wait, for `stats()` (and tests that need to know one is blocked).
@@ -192,12 +193,12 @@ impl Marketplace {
                         // No item of the class is alive: nothing to add or remove.
                         PinOutcome::Dying if !create => return Ok(None),
                         // A class dies under the interning lock, which this thread holds: it
-                        // is the one deleting the entry, and the product's own `__hash__`
-                        // called back into the market (waiting would never end).
+                        // is the one deleting the entry, and the product's own `__hash__` or
+                        // `__eq__` called back into the market (waiting would never end).
                         PinOutcome::Dying => {
                             return Err(PyRuntimeError::new_err(
-                                "a product's __hash__ called back into the marketplace while \
-                                 its equality class was being dropped",
+                                "a product's __hash__ or __eq__ called back into the marketplace \
+                                 while its equality class was being dropped",
                             ));
                         }
                         // The same gone token read twice: the entry outlived its class,
@@ -235,7 +236,7 @@ impl Marketplace {
 
     /// Removes the dict entry equal to `product` if it still holds the stale `token`. The
     /// entry is taken out and compared; one that is not stale (an equal product interned
-    /// by another thread since) goes back.
+    /// since, by the product's own code calling back into the market) goes back.
     fn drop_stale_entry(
         &self,
         py: Python<'_>,
@@ -290,6 +291,18 @@ impl Marketplace {
         }
     }
 
+    /// A call made from a product's `__hash__` or `__eq__` runs inside the interning lock: a
+    /// wait there would hold up every other call, including those it waits for.
+    fn refuse_to_wait_inside_interning(&self, wait: Wait) -> PyResult<()> {
+        if wait != Wait::No && self.intern_lock.held_by_this_thread() {
+            return Err(PyRuntimeError::new_err(
+                "a call with a timeout from a product's __hash__ or __eq__ would hold up every \
+                 other call to the marketplace while it waits",
+            ));
+        }
+        Ok(())
+    }
+
     fn producer(&self, py: Python<'_>, producer_id: Option<u64>) -> Option<ProducerId> {
         producer_id.and_then(|index| self.state(py).producer(index))
     }
@@ -308,6 +321,7 @@ impl Marketplace {
     ) -> PyResult<bool> {
         let producer_id = args::id(producer_id, "producer_id")?;
         let wait = args::timeout(timeout)?;
+        self.refuse_to_wait_inside_interning(wait)?;
         let Some(producer) = self.producer(py, producer_id) else {
             product.hash()?;
             return Ok(false);
@@ -373,6 +387,7 @@ impl Marketplace {
     ) -> PyResult<bool> {
         let cart_id = args::id(cart_id, "cart_id")?;
         let wait = args::timeout(timeout)?;
+        self.refuse_to_wait_inside_interning(wait)?;
         let Some(cart) = self.cart(py, cart_id) else {
             product.hash()?;
             return Ok(false);
@@ -483,7 +498,7 @@ impl Marketplace {
         Ok(Self {
             engine: marketplace::Marketplace::new(queue_size),
             interned: PyDict::new(py).unbind(),
-            intern_lock: InternLock::default(),
+            intern_lock: InternLock::new(),
             state: Mutex::new(State::default()),
             waiting: AtomicUsize::new(0),
             log: CallLog::new(py)?,

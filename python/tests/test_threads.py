@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -396,9 +397,10 @@ def test_an_eq_that_lets_other_threads_run_never_splits_an_equality_class():
     c = Call(market.publish, for_c, offered_by_c)
     c.name = "C"
     c.start()
-    # Without the lock C compares at once (and finishes); with it, C waits for B. Either
-    # way B goes on after this.
-    c_compared.wait(1)
+    # Without the lock C compares at once (and finishes); with it, C waits for B, and this
+    # times out. Either way B goes on after this. (The race needs CPython to put C's key in
+    # the place "d" left, ahead of "e" on the probe path, as CPython 3.9 to 3.13 do.)
+    c_compared.wait(2)
     b_may_go_on.set()
     b.join(5)
     c.join(5)
@@ -515,3 +517,76 @@ def test_conservation_with_eqs_that_let_other_threads_run(seed):
     assert market.stats()["items_on_shelves"] == 0
     interned = market._interned()
     assert (interned["classes"], interned["dict"], interned["objects"]) == (0, 0, 0)
+
+
+def test_a_wait_from_inside_a_products_eq_is_refused():
+    """A product's `__eq__` runs inside the interning lock: a call with a timeout made from it
+    would wait holding up every other call (here, for room no one could make). It raises
+    `RuntimeError` instead, and the lock is free again after."""
+    market = Marketplace(1)
+    full, other = market.register_producer(), market.register_producer()
+    market.publish(full, "coffee")
+
+    class Meddling:
+        def __hash__(self):
+            return 7
+
+        def __eq__(self, other):
+            market.publish(full, "coffee", timeout=5)
+            return isinstance(other, Meddling)
+
+    market.publish(other, Meddling())  # in the dict: the next lookup compares with it
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="timeout from a product's __hash__ or __eq__"):
+        market.publish(other, Meddling())
+    assert time.monotonic() - started < 1
+    elsewhere = Call(market.publish, market.register_producer(), "tea")
+    elsewhere.start()
+    elsewhere.join(5)
+    assert (elsewhere.error, elsewhere.result) == (None, True)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_child_forked_while_another_thread_interns_can_intern():
+    """A thread is inside the interning lock, in a product's `__eq__` that waits with the GIL
+    released, when another thread forks: the child inherits a lock whose holder does not
+    exist there, and its calls must not wait for it."""
+    market = Marketplace(2)
+    producer = market.register_producer()
+    inside, may_go_on = threading.Event(), threading.Event()
+
+    class Slow:
+        def __hash__(self):
+            return 7
+
+        def __eq__(self, other):
+            if threading.current_thread().name == "slow":
+                inside.set()
+                may_go_on.wait()
+            return isinstance(other, Slow)
+
+    market.publish(producer, Slow())
+    slow = Call(market.publish, producer, Slow())
+    slow.name = "slow"
+    slow.start()
+    assert inside.wait(5)
+    readable, writable = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: one thread, this one
+        ok = market.publish(producer, "tea") and market.available("tea") == 1
+        os.write(writable, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(writable)
+    ready = []
+    try:
+        ready, _, _ = select.select([readable], [], [], 10)
+        assert ready, "the child hangs on the inherited lock"
+        assert os.read(readable, 1) == b"1"
+    finally:
+        if not ready:
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(readable)
+        may_go_on.set()
+        slow.join(5)
+    assert (slow.error, slow.result) == (None, True)
