@@ -77,26 +77,7 @@ impl Lanes {
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         let outcome = loop {
-            let attempt = match lane.connection.as_mut() {
-                Some(connection) => call(
-                    connection,
-                    OpId {
-                        lane: &lane.id,
-                        seq: lane.seq,
-                    },
-                ),
-                None => self.connect().and_then(|connection| {
-                    let connection = lane.connection.insert(connection);
-                    call(
-                        connection,
-                        OpId {
-                            lane: &lane.id,
-                            seq: lane.seq,
-                        },
-                    )
-                }),
-            };
-            match attempt {
+            match self.attempt(&mut lane, &mut call) {
                 Ok(value) => break Ok(value),
                 Err(error) if worth_retrying(&error) => {
                     lane.connection = None;
@@ -113,11 +94,67 @@ impl Lanes {
                 }
             }
         };
+        self.checkin(lane);
+        outcome
+    }
+
+    /// Runs `call` once, for a call that blocks on the server for long (a wait's pop):
+    /// `None` when it failed for want of the server, after a short pause. Its caller ends
+    /// the wait round there and tries its operation, which [`run`](Self::run) retries.
+    /// Retrying the pop itself would count the time it spent blocked, on a connection that
+    /// worked, against `retry_for`, which bounds how long the server may be out of reach.
+    pub(crate) fn run_once<T>(
+        &self,
+        operation: &'static str,
+        mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+    ) -> Result<Option<T>, ConnectionError> {
+        let mut lane = self.checkout();
+        lane.seq += 1;
+        let outcome = match self.attempt(&mut lane, &mut call) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if worth_retrying(&error) => {
+                lane.connection = None;
+                log::warn!(
+                    "{operation} on {}: {error}; ending the wait round",
+                    self.server
+                );
+                // A server that breaks every connection at once is not met with a hot loop.
+                thread::sleep(FIRST_BACKOFF);
+                Ok(None)
+            }
+            Err(error) => {
+                lane.connection = None;
+                Err(ConnectionError::redis(operation, &self.server, error))
+            }
+        };
+        self.checkin(lane);
+        outcome
+    }
+
+    /// One try of `call` on `lane`'s connection, made first if the lane has none.
+    fn attempt<T>(
+        &self,
+        lane: &mut Lane,
+        call: &mut impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+    ) -> RedisResult<T> {
+        let connection = match lane.connection.as_mut() {
+            Some(connection) => connection,
+            None => lane.connection.insert(self.connect()?),
+        };
+        call(
+            connection,
+            OpId {
+                lane: &lane.id,
+                seq: lane.seq,
+            },
+        )
+    }
+
+    fn checkin(&self, lane: Lane) {
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(lane);
-        outcome
     }
 
     fn checkout(&self) -> Lane {
@@ -137,8 +174,10 @@ impl Lanes {
     }
 }
 
-/// Errors of the transport or of a server that is starting or failing over; any other
-/// error (a script error, a wrong type) would fail again.
+/// Errors of the transport, of a server that is starting or failing over, or of a script
+/// the server no longer knows (its cache flushed between the client's load of the script
+/// and its run: nothing ran, and the next try loads it again); any other error (a script
+/// error, a wrong type) would fail again.
 fn worth_retrying(error: &RedisError) -> bool {
     error.is_io_error()
         || error.is_connection_dropped()
@@ -150,6 +189,7 @@ fn worth_retrying(error: &RedisError) -> bool {
                 | redis::ErrorKind::TryAgain
                 | redis::ErrorKind::MasterDown
                 | redis::ErrorKind::ClusterDown
+                | redis::ErrorKind::NoScriptError
         )
 }
 

@@ -13,7 +13,9 @@
 //! round: waits are cut into rounds shorter than the connection's read timeout, so a lost
 //! server is noticed, and each round ends with a try, so a token spent without reaching
 //! its waiter (its answer lost with a broken connection) delays the waiter by one round at
-//! most.
+//! most. A pop whose connection breaks ends its round there: the try that follows is
+//! retried for want of the server as any call is, while the pop, blocked for long on a
+//! connection that worked, would count that time against the retry bound.
 
 use std::time::{Duration, Instant};
 
@@ -64,13 +66,18 @@ impl<'a> Bell<'a> {
             return Ok(false);
         }
         let seconds = left.min(round).as_secs_f64();
-        let popped: Value = self.lanes.run(self.operation, |connection, _| {
+        let popped: Option<Value> = self.lanes.run_once(self.operation, |connection, _| {
             redis::cmd("BLPOP")
                 .arg(&self.key)
                 .arg(&self.closing)
                 .arg(format!("{seconds:.3}"))
                 .query(connection)
         })?;
+        // A pop whose connection broke ends the round as one that timed out does (a token
+        // it popped is lost with its answer, below); the caller's next try reconnects.
+        let Some(popped) = popped else {
+            return Ok(true);
+        };
         // A round that ends with no token still sends the caller back to its operation: a
         // token can be spent without reaching its waiter (popped for a connection that
         // broke before the answer arrived, or for a client that died), and the item it

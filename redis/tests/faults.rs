@@ -2,12 +2,15 @@
 //! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
 //! wait round), a market lost with a server that kept no data (its old handles stay out of
-//! a market created anew under its name), and what a call reports when the server is gone.
+//! a market created anew under its name), what a call reports when the server is gone, a
+//! wait whose connections the server keeps closing, and a script cache flushed again and
+//! again.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
 //! that cuts the connection when the server answers, and retries are seen in the warnings
-//! the handles log.
+//! the handles log. (The last two tests pace their faults, closing connections or flushing
+//! scripts at intervals; nothing waits for them.)
 
 mod support;
 
@@ -675,4 +678,95 @@ fn connect_to_a_server_that_is_not_redis_fails_in_one_line() {
         }
     }
     server.join().expect("the fake server ends");
+}
+
+/// Sets its flag when dropped: a test's fault thread stops even when the test fails.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Closes every client connection of the server on `url` but the caller's, every `every`,
+/// until `stop` is set.
+fn keep_killing_clients(url: &str, every: Duration, stop: &AtomicBool) {
+    let mut killer = redis::Client::open(url)
+        .and_then(|client| client.get_connection())
+        .expect("a plain connection");
+    while !stop.load(Ordering::SeqCst) {
+        let _: u64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .query(&mut killer)
+            .expect("CLIENT KILL");
+        // Pacing the faults, not ordering anything.
+        thread::park_timeout(every);
+    }
+}
+
+/// A wait whose connection the server keeps closing, while it answers every new one at
+/// once, is not a server out of reach: the wait runs to its deadline. (Retrying the pop as
+/// one call counted the rounds it had spent blocked against the retry bound, and failed
+/// the wait with `Connection` after it.)
+#[test]
+fn a_wait_whose_connections_keep_breaking_runs_to_its_deadline() {
+    let server = RedisServer::start();
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "kept-breaking", 1)
+        .expect("the server is up")
+        .with_retry_for(Duration::from_secs(1));
+    let cart = market.new_cart().expect("new_cart");
+    let stop = AtomicBool::new(false);
+    let wait = Duration::from_secs(3);
+    let (outcome, took) = thread::scope(|s| {
+        s.spawn(|| keep_killing_clients(&server.url(), Duration::from_millis(300), &stop));
+        let _stop = SetOnDrop(&stop);
+        let started = Instant::now();
+        let outcome = market.add_to_cart_timeout(cart, &any("tea"), wait);
+        (outcome, started.elapsed())
+    });
+    assert!(
+        matches!(outcome, Err(AddError::Unavailable)),
+        "after {took:?}: {outcome:?}"
+    );
+    assert!(took >= wait, "the wait ended after {took:?}");
+}
+
+/// The server's script cache flushed again and again: a call whose script was loaded and
+/// then flushed before it ran (nothing ran) loads it again and goes on, instead of failing
+/// with `Connection`.
+#[test]
+fn calls_go_on_while_the_script_cache_is_flushed() {
+    let server = RedisServer::start();
+    let market =
+        RedisMarketplace::<Item>::connect(&server.url(), "flushed", 4).expect("the server is up");
+    let producer = market.register_producer().expect("register");
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let mut flusher = redis::Client::open(server.url())
+                .and_then(|client| client.get_connection())
+                .expect("a plain connection");
+            while !stop.load(Ordering::SeqCst) {
+                let _: () = redis::cmd("SCRIPT")
+                    .arg("FLUSH")
+                    .query(&mut flusher)
+                    .expect("SCRIPT FLUSH");
+                // Pacing the faults, not ordering anything.
+                thread::park_timeout(Duration::from_millis(1));
+            }
+        });
+        let _stop = SetOnDrop(&stop);
+        for serial in 0..100 {
+            let cart = market.new_cart().expect("new_cart");
+            market
+                .publish(producer, item("tea", serial))
+                .expect("publish");
+            market.add_to_cart(cart, &any("tea")).expect("add_to_cart");
+            let order = market.place_order(cart).expect("place_order");
+            assert_eq!(order.len(), 1);
+        }
+    });
 }
