@@ -487,8 +487,7 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
         return Err(bad(&"not a file path"));
     }
     let path = std::path::absolute(path).map_err(|e| bad(&e))?;
-    let spec = FileSpec::try_from(path).map_err(|e| bad(&e))?;
-    let current = spec.as_pathbuf(Some(CURRENT_LOG_INFIX));
+    let spec = FileSpec::try_from(path.as_path()).map_err(|e| bad(&e))?;
     let logger = Logger::try_with_str(level)
         .map_err(|e| bad(&e))?
         .log_to_file(spec)
@@ -503,8 +502,8 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
         .map_err(|e| bad(&e))?;
     // The logger made the directory but opens its file only for the first record, and a
     // file it cannot open then fails every record on stderr while the run goes on: make
-    // sure now that a file can be made beside it (the logger renames an old one there).
-    match can_create_beside(&current) {
+    // sure now that a file can be made there (the logger renames an old one there too).
+    match can_create_beside(&path) {
         Ok(()) => Ok(logger),
         Err(e) => {
             logger.shutdown();
@@ -512,9 +511,6 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
         }
     }
 }
-
-/// The infix of the log file being written, in the names the logger gives its files.
-const CURRENT_LOG_INFIX: &str = "rCURRENT";
 
 /// Whether a file can be created in the directory of `path`: creates one beside it, under a
 /// short name of this process's own (so no long log name takes it past the system's limit),
