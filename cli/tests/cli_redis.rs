@@ -144,9 +144,7 @@ fn equal_products_share_a_queue_and_print_as_published() {
 /// is the event a test waits for before it changes the market under it. The test owns the
 /// server, so no other test's waiter counts.
 fn until_a_client_waits(server: &RedisServer) {
-    let mut watch = redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection");
+    let mut watch = server.connection();
     let started = std::time::Instant::now();
     loop {
         let info: String = redis::cmd("INFO")

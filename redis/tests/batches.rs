@@ -62,12 +62,6 @@ fn until_blocked(watch: &mut redis::Connection, count: u64) {
     }
 }
 
-fn watch(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection")
-}
-
 #[test]
 fn publish_many_publishes_what_fits_in_order_and_gives_back_the_rest() {
     let market = market("batch-publish", 3);
@@ -266,7 +260,7 @@ fn own_market(server: &RedisServer, capacity: usize) -> RedisMarketplace<Item> {
 fn a_batch_wakes_every_waiter_it_makes_room_or_items_for() {
     let server = RedisServer::start();
     let market = own_market(&server, 2);
-    let mut watch = watch(&server);
+    let mut watch = server.connection();
     let producer = market.register_producer().expect("register");
 
     // Two threads publish for one full producer; one batch add frees both places, so both
@@ -337,7 +331,7 @@ fn a_batch_wakes_every_waiter_it_makes_room_or_items_for() {
 fn closing_ends_batch_waits_with_what_they_moved() {
     let server = RedisServer::start();
     let market = own_market(&server, 2);
-    let mut watch = watch(&server);
+    let mut watch = server.connection();
     let grower = market.register_producer().expect("register");
     let roaster = market.register_producer().expect("register");
     market.publish(grower, item("tea", 0)).expect("room");
@@ -404,7 +398,7 @@ fn a_count_past_any_list_takes_every_item_on_sale() {
 fn a_publish_takes_the_wake_up_tokens_of_the_places_it_fills() {
     let market = market("batch-room-tokens", 2);
     let producer = market.register_producer().expect("register");
-    let mut watch = watch(shared_server());
+    let mut watch = shared_server().connection();
     let room = format!(
         "marketplace:{{{}}}:room:{}",
         market.name(),
@@ -435,7 +429,7 @@ fn a_publish_takes_the_wake_up_tokens_of_the_places_it_fills() {
 fn a_batch_wait_that_fails_says_how_many_it_had_added() {
     let server = RedisServer::start();
     let market = own_market(&server, 2);
-    let mut watch = watch(&server);
+    let mut watch = server.connection();
     let producer = market.register_producer().expect("register");
     market.publish(producer, item("tea", 0)).expect("room");
     let cart = market.new_cart().expect("cart");

@@ -491,9 +491,7 @@ fn a_wake_up_lost_with_its_answer_is_made_up_within_a_round() {
         (outcome, started.elapsed(), waiting)
     });
     // The waiter is blocked in its pop once the server counts a blocked client.
-    let mut info = redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a plain connection");
+    let mut info = server.connection();
     let blocked_since = Instant::now();
     loop {
         let clients: String = redis::cmd("INFO").arg("clients").query(&mut info).unwrap();
@@ -689,12 +687,10 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
-/// Closes every client connection of the server on `url` but the caller's, every `every`,
-/// until `stop` is set.
-fn keep_killing_clients(url: &str, every: Duration, stop: &AtomicBool) {
-    let mut killer = redis::Client::open(url)
-        .and_then(|client| client.get_connection())
-        .expect("a plain connection");
+/// Closes every client connection of `server` but the caller's, every `every`, until `stop`
+/// is set.
+fn keep_killing_clients(server: &RedisServer, every: Duration, stop: &AtomicBool) {
+    let mut killer = server.connection();
     while !stop.load(Ordering::SeqCst) {
         let _: u64 = redis::cmd("CLIENT")
             .arg("KILL")
@@ -721,7 +717,7 @@ fn a_wait_whose_connections_keep_breaking_runs_to_its_deadline() {
     let stop = AtomicBool::new(false);
     let wait = Duration::from_secs(3);
     let (outcome, took) = thread::scope(|s| {
-        s.spawn(|| keep_killing_clients(&server.url(), Duration::from_millis(300), &stop));
+        s.spawn(|| keep_killing_clients(&server, Duration::from_millis(300), &stop));
         let _stop = SetOnDrop(&stop);
         let started = Instant::now();
         let outcome = market.add_to_cart_timeout(cart, &any("tea"), wait);
@@ -746,9 +742,7 @@ fn calls_go_on_while_the_script_cache_is_flushed() {
     let stop = AtomicBool::new(false);
     thread::scope(|s| {
         s.spawn(|| {
-            let mut flusher = redis::Client::open(server.url())
-                .and_then(|client| client.get_connection())
-                .expect("a plain connection");
+            let mut flusher = server.connection();
             while !stop.load(Ordering::SeqCst) {
                 let _: () = redis::cmd("SCRIPT")
                     .arg("FLUSH")

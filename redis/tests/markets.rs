@@ -14,9 +14,7 @@ fn keys_of(connection: &mut redis::Connection, market: &str) -> usize {
 #[test]
 fn deleting_a_market_deletes_its_keys_and_no_others() {
     let server = RedisServer::start();
-    let mut watch = redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection");
+    let mut watch = server.connection();
     // `?`, `*`, `[`, `]` and `\` mean something in a KEYS pattern; each name below would
     // match the keys of `axb` or miss its own if they were not escaped.
     for name in ["a?b", "a*b", "a[x]b", "a\\b"] {

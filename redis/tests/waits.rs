@@ -61,9 +61,7 @@ fn a_blocked_waiter_wakes_within_10_ms_of_the_arrival() {
     let server = RedisServer::start();
     let market = RedisMarketplace::<Tea>::connect(&server.url(), "wake", 1).expect("connect");
     let producer = market.register_producer().expect("register");
-    let mut watch = redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection");
+    let mut watch = server.connection();
     let mut consumer_delays = Vec::new();
     let mut producer_delays = Vec::new();
     for _ in 0..15 {
@@ -129,9 +127,7 @@ fn idle_waiters_cost_under_one_percent_of_a_core_on_client_and_server() {
     let market = RedisMarketplace::<Tea>::connect(&server.url(), "idle", 1).expect("connect");
     let producer = market.register_producer().expect("register");
     market.publish(producer, tea()).expect("room");
-    let mut watch = redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection");
+    let mut watch = server.connection();
     let server_pid = info_field(&mut watch, "server", "process_id").to_string();
     let waiters = 8;
     // Longer than a wait round (5 s), so the rounds' tries are in the figures.
@@ -201,9 +197,7 @@ fn returns_take_back_the_room_tokens_of_a_full_producer() {
     let server = RedisServer::start();
     let market =
         RedisMarketplace::<Tea>::connect(&server.url(), "returns", CAPACITY).expect("connect");
-    let mut watch = redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection");
+    let mut watch = server.connection();
     let producer = market.register_producer().expect("register");
     // Every script this test times has run once, so none is loaded during the count.
     market.publish(producer, tea()).expect("room");
@@ -239,9 +233,7 @@ fn returns_take_back_the_room_tokens_of_a_full_producer() {
 #[test]
 fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
     let server = RedisServer::start();
-    let mut watch = redis::Client::open(server.url())
-        .and_then(|client| client.get_connection())
-        .expect("a watching connection");
+    let mut watch = server.connection();
     for batch in [false, true] {
         let name = format!("passed-{batch}");
         let market = RedisMarketplace::<Tea>::connect(&server.url(), &name, 1).expect("connect");

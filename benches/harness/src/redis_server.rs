@@ -60,6 +60,18 @@ impl RedisServer {
         self.port
     }
 
+    /// A plain client connection, for a test to watch or disturb the server (`INFO`,
+    /// `CLIENT KILL`, `SCRIPT FLUSH`) beside the handles it tests.
+    ///
+    /// # Panics
+    ///
+    /// When the server does not accept it.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|client| client.get_connection())
+            .expect("a plain connection to the test server")
+    }
+
     fn launch(port: u16, persistence: Option<PathBuf>) -> RedisServer {
         let mut args = vec![
             "--port".to_owned(),
