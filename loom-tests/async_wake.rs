@@ -7,6 +7,7 @@
 //! - a publisher task waiting in `publish_async` is woken by a take;
 //! - a consumer future dropped after it registered (a cancelled wait) takes nothing and
 //!   loses no wake-up: a blocking consumer waiting for the same product is still served;
+//! - a consumer task asleep in `add_to_cart_async` is woken by `close` and returns;
 //!
 //! and that every item ends up in exactly one place.
 
@@ -20,6 +21,7 @@ use crate::common::{
 };
 use loom::future::block_on;
 use loom::sync::Arc;
+use marketplace::AddError;
 
 #[test]
 fn async_consumer_woken_by_publish() {
@@ -86,6 +88,25 @@ fn a_cancelled_async_wait_loses_no_wake_up() {
         assert_eq!(came_out.len(), usize::from(took));
         came_out.extend(market.place_order(waiting).unwrap());
         assert_same_items(came_out, vec!["a"; 1 + usize::from(took)]);
+        assert_empty(&market, 1);
+    });
+}
+
+/// `close` wakes a consumer task asleep in `add_to_cart_async`, which then sees the flag
+/// and returns (the check of `closed` after each attempt in `wait::wait_until`; the check
+/// before the task's one yield only serves waits that start after the close).
+#[test]
+fn close_wakes_an_async_consumer() {
+    check("async_wake::close_wakes_an_async_consumer", || {
+        let market = Arc::new(Market::new(1));
+        market.register_producer();
+        let cart = market.new_cart();
+        let consumer = spawn_with(&market, move |market| {
+            block_on(market.add_to_cart_async(cart, &"a"))
+        });
+        market.close();
+        assert_eq!(consumer.join().unwrap(), Err(AddError::Unavailable));
+        assert_eq!(market.place_order(cart), Ok(vec![]));
         assert_empty(&market, 1);
     });
 }

@@ -16,6 +16,8 @@
 //!   that publish sees the take too, so the count never reads above capacity;
 //! - a count read that settles for its lower bound (a publish landed within the read) while
 //!   more items are published and taken: the bound never wraps below zero;
+//! - a check for room that reads the takes while another publisher publishes and takes an
+//!   item is not refused below capacity;
 //!
 //! and in each, that draining afterwards yields every published item exactly once.
 
@@ -232,4 +234,44 @@ fn full_producer_and_a_taker() -> (
     let cart = market.new_cart();
     let consumer = spawn_with(&market, move |market| market.add_to_cart(cart, &"old"));
     (market, producer, cart, consumer)
+}
+
+/// A publisher whose check for room reads `uncounted` (its record of takes being stale)
+/// while another publisher of the same producer publishes and takes back an item: with
+/// capacity 2 and at most two items ever on sale, neither may be refused. The first
+/// publisher's read of `uncounted` may include the take of an item counted after its own
+/// read of `counted`; only the re-read of `counted` (`Producer::try_reserve`) stops it from
+/// taking that difference, below zero and so wrapped to a huge number, for a full shelf.
+#[test]
+fn a_check_for_room_racing_a_publish_and_take_is_not_refused() {
+    check(
+        "publish_capacity::a_check_for_room_racing_a_publish_and_take_is_not_refused",
+        || {
+            let market = Arc::new(Market::new(2));
+            let producer = market.register_producer();
+            // Two published and taken: on sale 0, but the publishers' record of takes is
+            // still 0, so the next check for room reads `uncounted` itself.
+            let cart = market.new_cart();
+            for product in ["old", "old"] {
+                market.publish(producer, product).unwrap();
+                market.add_to_cart(cart, &product).unwrap();
+            }
+            let other = spawn_with(&market, move |market| {
+                let cart = market.new_cart();
+                market.publish(producer, "other").unwrap();
+                market.add_to_cart(cart, &"other").unwrap();
+                market.place_order(cart).unwrap()
+            });
+            assert_eq!(
+                market.publish(producer, "mine"),
+                Ok(()),
+                "refused with room"
+            );
+            let mut came_out = other.join().unwrap();
+            came_out.extend(market.place_order(cart).unwrap());
+            came_out.extend(drain(&market, &["mine"]));
+            assert_same_items(came_out, vec!["old", "old", "other", "mine"]);
+            assert_empty(&market, 1);
+        },
+    );
 }

@@ -8,6 +8,8 @@
 //!   through the take that leaves it still full, and is woken by the one that frees room;
 //! - a cart's slot, freed by an order on one thread, is reused by another, and the spent
 //!   id is refused by the new cart;
+//! - a consumer woken for an item after its cart was ordered passes the wake-up on to the
+//!   other sleeper, which takes the item;
 //!
 //! and that every item ends up in exactly one place.
 
@@ -131,6 +133,43 @@ fn a_freed_cart_slot_is_reused_across_threads_and_the_spent_id_refused() {
             came_out.extend(reuser.join().unwrap());
             assert_eq!(market.place_order(spent), Err(OrderError::UnknownCart));
             assert_same_items(came_out, vec!["a", "b"]);
+            assert_empty(&market, 1);
+        },
+    );
+}
+
+/// A consumer woken for an item whose cart was ordered while it slept leaves without the
+/// item; it must pass the wake-up on (`pass_on` in `src/market/buy.rs`), or the other
+/// sleeper, the only one that can use the item, sleeps for ever. The product's entry exists
+/// beforehand, so both sleep on its shelf (one wake-up each), not on the catalog (which
+/// wakes everyone). Without the pass-on, the served consumer sleeps through the one item
+/// it can take, and the model deadlocks.
+#[test]
+fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
+    check_bounded(
+        "wake_one::a_waiter_whose_cart_was_ordered_passes_its_wake_up_on",
+        THREE_THREAD_PREEMPTIONS,
+        || {
+            let market = Arc::new(Market::new(1));
+            let producer = market.register_producer();
+            market.product(&"a");
+            let (ordered, served) = (market.new_cart(), market.new_cart());
+            let consumers = [ordered, served].map(|cart| {
+                spawn_with(&market, move |market| {
+                    market.add_to_cart_timeout(cart, &"a", Duration::MAX)
+                })
+            });
+            assert_eq!(market.place_order(ordered), Ok(vec![]));
+            market.publish(producer, "a").unwrap();
+            let [ordered_consumer, served_consumer] = consumers;
+            assert_eq!(served_consumer.join().unwrap(), Ok(()));
+            // The ordered consumer may still be asleep, if the first item never woke it (an
+            // order wakes no one): a second item does, and it leaves that one on sale.
+            market.publish(producer, "a").unwrap();
+            assert_eq!(ordered_consumer.join().unwrap(), Err(AddError::UnknownCart));
+            let mut came_out = market.place_order(served).unwrap();
+            came_out.extend(drain(&market, &["a"]));
+            assert_same_items(came_out, vec!["a", "a"]);
             assert_empty(&market, 1);
         },
     );
