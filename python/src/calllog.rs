@@ -39,7 +39,8 @@ impl CallLog {
 
     /// Whether a debug record would be handled now. A failing check (a broken logging
     /// setup, or a Ctrl-C landing in it) counts as disabled, and goes to
-    /// `sys.unraisablehook`: logging must never make a market call fail.
+    /// `sys.unraisablehook`: logging must never make a market call fail. Calls ask it as
+    /// they begin, after raising a pending Ctrl-C themselves (`Marketplace::logging`).
     pub(crate) fn enabled(&self, py: Python<'_>) -> bool {
         self.is_enabled_for
             .call1(py, (DEBUG,))

@@ -125,6 +125,20 @@ impl Drop for PinGuard<'_, '_> {
 }
 
 impl Marketplace {
+    /// Whether this call is to be logged, asked as the call begins, before it does anything.
+    ///
+    /// A Ctrl-C already pending is raised here, with nothing done, rather than inside the
+    /// level check (which reports what it raises to `sys.unraisablehook` and carries on).
+    /// And asking first means that, with logging disabled (the default), no Python code runs
+    /// after the call's work: a Ctrl-C that arrives meanwhile (typically during a wait that
+    /// an item or room then ends) is raised by Python as the call returns, instead of inside
+    /// a level check after the work, where it was swallowed. A consumer looping on
+    /// `add_to_cart(..., timeout=...)` in the main thread could not be stopped by Ctrl-C.
+    fn logging(&self, py: Python<'_>) -> PyResult<bool> {
+        py.check_signals()?;
+        Ok(self.log.enabled(py))
+    }
+
     /// Logs a call that may wait: `call` is its opening up to the last of `args`; the
     /// `timeout` argument shows only when it was given, as the caller wrote the call.
     fn log_waitable(
@@ -135,9 +149,6 @@ impl Marketplace {
         timeout: Option<&Bound<'_, PyAny>>,
         outcome: &PyResult<bool>,
     ) {
-        if !self.log.enabled(py) {
-            return;
-        }
         let call = match timeout {
             None => format!("{call})"),
             Some(_) => format!("{call}, timeout=%r)"),
@@ -518,16 +529,17 @@ impl Marketplace {
     }
 
     /// Registers a producer; returns its id (0, 1, 2, ... in call order).
-    fn register_producer(&self, py: Python<'_>) -> usize {
+    fn register_producer(&self, py: Python<'_>) -> PyResult<usize> {
         let _active = Active::enter(py);
+        let logging = self.logging(py)?;
         let id = self.engine.register_producer();
         self.state(py).add_producer(id);
         let index = id.index();
-        if self.log.enabled(py) {
+        if logging {
             self.log
                 .record(py, "register_producer()", [], Ok(logged(py, index)));
         }
-        index
+        Ok(index)
     }
 
     /// Puts `product` on sale for `producer_id`. Returns False when that producer already
@@ -542,28 +554,32 @@ impl Marketplace {
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let mut active = Active::enter(py);
+        let logging = self.logging(py)?;
         let outcome = self.try_publish(py, &mut active, producer_id, product, timeout);
-        self.log_waitable(
-            py,
-            "publish(producer_id=%r, product=%r",
-            [producer_id, product],
-            timeout,
-            &outcome,
-        );
+        if logging {
+            self.log_waitable(
+                py,
+                "publish(producer_id=%r, product=%r",
+                [producer_id, product],
+                timeout,
+                &outcome,
+            );
+        }
         outcome
     }
 
     /// Opens a new cart; returns its id (0, 1, 2, ... in call order).
-    fn new_cart(&self, py: Python<'_>) -> u64 {
+    fn new_cart(&self, py: Python<'_>) -> PyResult<u64> {
         let _active = Active::enter(py);
+        let logging = self.logging(py)?;
         let id = self.engine.new_cart();
         self.state(py).add_cart(id);
         let serial = id.serial();
-        if self.log.enabled(py) {
+        if logging {
             self.log
                 .record(py, "new_cart()", [], Ok(logged(py, serial)));
         }
-        serial
+        Ok(serial)
     }
 
     /// Moves one product equal to `product`, from any producer (the oldest on sale), into the
@@ -578,14 +594,17 @@ impl Marketplace {
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let mut active = Active::enter(py);
+        let logging = self.logging(py)?;
         let outcome = self.try_add(py, &mut active, cart_id, product, timeout);
-        self.log_waitable(
-            py,
-            "add_to_cart(cart_id=%r, product=%r",
-            [cart_id, product],
-            timeout,
-            &outcome,
-        );
+        if logging {
+            self.log_waitable(
+                py,
+                "add_to_cart(cart_id=%r, product=%r",
+                [cart_id, product],
+                timeout,
+                &outcome,
+            );
+        }
         outcome
     }
 
@@ -599,8 +618,9 @@ impl Marketplace {
         product: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         let _active = Active::enter(py);
+        let logging = self.logging(py)?;
         let outcome = self.try_remove(py, cart_id, product);
-        if self.log.enabled(py) {
+        if logging {
             self.log.record(
                 py,
                 "remove_from_cart(cart_id=%r, product=%r)",
@@ -619,8 +639,9 @@ impl Marketplace {
         cart_id: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _active = Active::enter(py);
+        let logging = self.logging(py)?;
         let outcome = self.try_order(py, cart_id);
-        if self.log.enabled(py) {
+        if logging {
             let logged = match &outcome {
                 Ok(products) => Ok(products.clone().into_any()),
                 Err(error) => Err(error),
@@ -633,13 +654,15 @@ impl Marketplace {
 
     /// Wakes every thread waiting in `publish` or `add_to_cart` (they return False); later
     /// waits return at once. Non-waiting calls keep working.
-    fn close(&self, py: Python<'_>) {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
         let _active = Active::enter(py);
+        let logging = self.logging(py)?;
         self.engine.close();
-        if self.log.enabled(py) {
+        if logging {
             self.log
                 .record(py, "close()", [], Ok(py.None().into_bound(py)));
         }
+        Ok(())
     }
 
     /// How many products the producer has on sale now (returned ones included); None for an

@@ -473,7 +473,7 @@ def test_stubs_and_py_typed_are_installed_and_match_the_class():
     stubbed = {
         node.name
         for node in classes["Marketplace"].body
-        if isinstance(node, ast.FunctionDef) and node.name != "__init__"
+        if isinstance(node, ast.FunctionDef) and node.name not in ("__init__", "__new__")
     }
     public = {name for name in dir(Marketplace) if not name.startswith("__")}
     assert stubbed == public
@@ -481,3 +481,43 @@ def test_stubs_and_py_typed_are_installed_and_match_the_class():
         node.target.id for node in classes["Stats"].body if isinstance(node, ast.AnnAssign)
     }
     assert stats_keys == set(Marketplace(1).stats())
+
+
+def test_the_stubs_name_only_what_the_module_has_with_the_real_signatures():
+    """What a type checker accepts must run: every name the stub declares can be imported
+    (`from marketplace import Stats` passed mypy and raised ImportError), the stub's
+    `__all__` is the module's, and each method's parameters are the real ones (the stub
+    declared an `__init__` the class does not have: its parameters are on `__new__`)."""
+    import inspect
+
+    package = Path(marketplace.__file__).parent
+    stub = ast.parse((package / "__init__.pyi").read_text(encoding="utf-8"))
+    declared = set()
+    stub_all = None
+    for node in stub.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            declared.add(node.name)
+        elif isinstance(node, ast.AnnAssign):
+            declared.add(node.target.id)
+        elif isinstance(node, ast.Assign) and node.targets[0].id == "__all__":
+            stub_all = ast.literal_eval(node.value)
+    assert {name for name in declared if not hasattr(marketplace, name)} == set()
+    assert stub_all == marketplace.__all__
+    (cls,) = [n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "Marketplace"]
+    for method in cls.body:
+        if not isinstance(method, ast.FunctionDef) or any(
+            isinstance(d, ast.Name) and d.id == "property" for d in method.decorator_list
+        ):
+            continue
+        stubbed = [a.arg for a in method.args.args][1:]  # without self / cls
+        if method.name == "__init__":
+            assert "__init__" in vars(Marketplace), "the class has no __init__ of its own"
+        # The class's own signature is its `__new__`'s (PyO3 shows `__new__` as *args).
+        runtime = Marketplace if method.name == "__new__" else getattr(Marketplace, method.name)
+        real = [
+            p.name
+            for p in inspect.signature(runtime).parameters.values()
+            if p.name not in ("self", "cls")
+        ]
+        assert stubbed == real, method.name
+    assert set(marketplace.Stats.__annotations__) == set(Marketplace(1).stats())

@@ -18,6 +18,20 @@ Every call is logged at DEBUG level on the ``marketplace`` logger. See the packa
 README for waiting calls (``timeout=``), threads and what is supported.
 """
 
+from typing import TypedDict
+
 from ._native import MAX_QUEUE_SIZE, Marketplace, __version__
 
-__all__ = ["MAX_QUEUE_SIZE", "Marketplace", "__version__"]
+__all__ = ["MAX_QUEUE_SIZE", "Marketplace", "Stats", "__version__"]
+
+
+class Stats(TypedDict):
+    """What ``Marketplace.stats()`` returns: a plain ``dict`` with these keys (this class is
+    for annotations; the stubs document each key)."""
+
+    producers: int
+    open_carts: int
+    items_on_shelves: int
+    items_in_carts: int
+    distinct_products: int
+    waiting: int

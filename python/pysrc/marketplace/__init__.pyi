@@ -2,13 +2,16 @@
 
 from typing import Any, Hashable, List, Optional, SupportsFloat, TypedDict, final
 
+__all__ = ["MAX_QUEUE_SIZE", "Marketplace", "Stats", "__version__"]
+
 __version__: str
 
 MAX_QUEUE_SIZE: int
 """The largest ``queue_size_per_producer`` accepted: ``2**63 - 1``."""
 
 class Stats(TypedDict):
-    """What :meth:`Marketplace.stats` returns (a plain ``dict`` at run time)."""
+    """What :meth:`Marketplace.stats` returns (a plain ``dict`` at run time; the class is
+    importable, for annotations)."""
 
     producers: int
     """Producers registered so far."""
@@ -36,7 +39,7 @@ class Marketplace:
     logged at DEBUG level on the ``marketplace`` logger.
     """
 
-    def __init__(self, queue_size_per_producer: int) -> None:
+    def __new__(cls, queue_size_per_producer: int) -> "Marketplace":
         """Each producer may have up to ``queue_size_per_producer`` products on sale at once.
 
         Raises ``TypeError`` for a non-int, ``ValueError`` below 1 or above ``MAX_QUEUE_SIZE``.
