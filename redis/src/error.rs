@@ -48,6 +48,12 @@ impl ConnectionError {
     pub fn operation(&self) -> &'static str {
         self.0.operation
     }
+
+    /// Whether the server refused a command on a key holding another type than the
+    /// command's (its `WRONGTYPE` error): the key was written by someone else.
+    pub(crate) fn is_wrong_type(&self) -> bool {
+        self.0.detail.contains("WRONGTYPE")
+    }
 }
 
 /// `url` as errors show it: a password in it (`redis://user:password@host`, or a `password=`
@@ -129,6 +135,9 @@ pub enum ConnectError {
     InvalidCapacity(usize),
     /// The server did not answer.
     Unreachable(ConnectionError),
+    /// The server answered, but the market's `meta` key holds what no market writes: data
+    /// another client put under the market's prefix.
+    NotAMarket(ConnectionError),
     /// A market of that name exists with another capacity per producer.
     CapacityMismatch {
         /// The market's name.
@@ -154,6 +163,9 @@ impl fmt::Display for ConnectError {
                 crate::market::MAX_CAPACITY
             ),
             ConnectError::Unreachable(error) => error.fmt(f),
+            ConnectError::NotAMarket(error) => {
+                write!(f, "{error} (the market's keys hold another client's data)")
+            }
             ConnectError::CapacityMismatch {
                 market,
                 existing,
@@ -169,7 +181,7 @@ impl fmt::Display for ConnectError {
 impl Error for ConnectError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            ConnectError::Unreachable(error) => Some(error),
+            ConnectError::Unreachable(error) | ConnectError::NotAMarket(error) => Some(error),
             _ => None,
         }
     }

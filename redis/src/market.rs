@@ -130,7 +130,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                     .arg(queue_size_per_producer)
                     .invoke::<Value>(connection)
             })
-            .map_err(ConnectError::Unreachable)?;
+            .map_err(|error| match error.is_wrong_type() {
+                true => ConnectError::NotAMarket(error),
+                false => ConnectError::Unreachable(error),
+            })?;
         let (tag, existing) = match reply {
             Value::Array(values) if values.len() == 2 => {
                 let mut values = values.into_iter();
@@ -144,7 +147,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             _ => (None, None),
         };
         let (Some(tag), Some(existing)) = (tag, existing) else {
-            return Err(ConnectError::Unreachable(market.unexpected("connect")));
+            return Err(ConnectError::NotAMarket(market.unexpected("connect")));
         };
         if existing != queue_size_per_producer {
             return Err(ConnectError::CapacityMismatch {
