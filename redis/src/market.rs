@@ -494,7 +494,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// Like [`add_to_cart`](Self::add_to_cart), but waits up to `timeout` for an equal item
     /// to be published or returned (woken by the server, not polling). `Unavailable` when
     /// the time passes or the market is closed first; `Duration::MAX` waits as long as it
-    /// takes.
+    /// takes. A cart ordered by another client while this call waits is noticed at the
+    /// product's next arrival or at the end of the wait's current round (5 s at most), and
+    /// reported as `UnknownCart`.
     pub fn add_to_cart_timeout(
         &self,
         cart: CartId,

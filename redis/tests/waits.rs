@@ -277,3 +277,26 @@ fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
         });
     }
 }
+
+/// A wait on a cart another client orders ends with `UnknownCart` at the end of its round
+/// (5 s), with nothing arriving to wake it: an order rings no bell, and each round ends
+/// with a try.
+#[test]
+fn a_wait_on_a_cart_ordered_meanwhile_ends_within_a_round() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let market = RedisMarketplace::<Tea>::connect(&server.url(), "ordered", 1).expect("connect");
+    let cart = market.new_cart().expect("cart");
+    thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let started = Instant::now();
+            let outcome = market.add_to_cart_timeout(cart, &tea(), Duration::MAX);
+            (outcome, started.elapsed())
+        });
+        until_blocked(&mut watch, 1);
+        assert!(market.place_order(cart).expect("open").is_empty());
+        let (outcome, took) = waiter.join().expect("waiter");
+        assert!(matches!(outcome, Err(AddError::UnknownCart)), "{outcome:?}");
+        assert!(took < Duration::from_secs(7), "noticed after {took:?}");
+    });
+}

@@ -82,7 +82,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// Fails with [`AddError::Unavailable`] if the timeout passes (or the marketplace is
     /// [closed](Self::close)) first. `Duration::MAX` waits as long as it takes. A cart
     /// ordered by another thread while this call waits is noticed at the next arrival of the
-    /// product or at the timeout, and reported as [`AddError::UnknownCart`]. Waiting for a
+    /// product or at the timeout, and reported as [`AddError::UnknownCart`] (an order wakes
+    /// no waiter: with `Duration::MAX`, the wait lasts until an item arrives or the
+    /// marketplace is closed). Waiting for a
     /// product never published stores nothing.
     ///
     /// ```
@@ -129,7 +131,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// future dropped before it completes has taken nothing, and leaves no waiter
     /// registered; a wake-up it received but did not use goes to another waiter. To bound
     /// the wait, race it with your runtime's timer (as `tokio::time::timeout` does).
-    /// Blocking and async consumers of one product can wait together.
+    /// Blocking and async consumers of one product can wait together. As in
+    /// `add_to_cart_timeout`, a cart ordered by another task while this one waits is
+    /// noticed at the next arrival of the product (or at `close`), and reported as
+    /// [`AddError::UnknownCart`]: an order wakes no waiter.
     ///
     /// With tokio (any executor will do):
     ///
