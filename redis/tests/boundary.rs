@@ -1,0 +1,458 @@
+//! The Redis market at its boundary: malformed URLs, unreachable servers and servers that
+//! are not Redis, invalid names and capacities, a server lost mid-run, foreign data under
+//! a market's prefix, markets side by side on one server, and a RESP3 URL. Each must give
+//! an error variant, never a panic.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use marketplace_contract::Market;
+use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
+use marketplace_redis::{
+    AddError, ConnectError, MAX_CAPACITY, OrderError, PublishError, RedisMarketplace, RemoveError,
+};
+use support::{Item, item};
+
+/// Runs `f`, failing the test with `what` if it panics.
+fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(_) => panic!("{what} panicked"),
+    }
+}
+
+fn connect(url: &str, name: &str, capacity: usize) -> Result<RedisMarketplace<Item>, ConnectError> {
+    no_panic(&format!("connect({url:?}, {name:?}, {capacity})"), || {
+        RedisMarketplace::<Item>::connect(url, name, capacity)
+    })
+}
+
+#[test]
+fn malformed_urls_are_invalid_urls() {
+    let port = free_port();
+    for url in [
+        "".to_owned(),
+        "127.0.0.1:6379".to_owned(),
+        "localhost".to_owned(),
+        "http://127.0.0.1:6379".to_owned(),
+        "redis://".to_owned(),
+        "redis://:".to_owned(),
+        "redis://127.0.0.1:notaport".to_owned(),
+        "redis://127.0.0.1:99999".to_owned(),
+        "redis://[::1".to_owned(),
+        format!("redis://127.0.0.1:{port}/notadb"),
+        "rediss://127.0.0.1:6379".to_owned(),
+        "redis+unix:///nonexistent.sock".to_owned(),
+        "unix:///nonexistent.sock".to_owned(),
+        "redis://\0".to_owned(),
+        "redis:// 127.0.0.1".to_owned(),
+        "redis://user:secret@[bad/0".to_owned(),
+    ] {
+        match connect(&url, "m", 1) {
+            Err(ConnectError::InvalidUrl(detail)) => {
+                assert!(
+                    !detail.contains("secret"),
+                    "{url:?}: the password shows: {detail}"
+                );
+                assert!(!detail.contains('\n'), "{url:?}: {detail}");
+            }
+            // A unix socket URL may parse (the feature decides); then it must be
+            // unreachable, not a panic.
+            Err(ConnectError::Unreachable(error)) if url.contains("unix") => {
+                assert!(!error.to_string().is_empty());
+            }
+            other => panic!("{url:?}: {:?}", other.map(|_| "a handle")),
+        }
+    }
+}
+
+#[test]
+fn unreachable_and_foreign_servers_are_unreachable() {
+    // Nobody listens.
+    let port = free_port();
+    let url = format!("redis://user:secret@127.0.0.1:{port}");
+    match connect(&url, "m", 1) {
+        Err(ConnectError::Unreachable(error)) => {
+            let text = error.to_string();
+            assert!(!text.contains("secret"), "{text}");
+            assert!(text.contains(&port.to_string()), "{text}");
+        }
+        other => panic!("{:?}", other.map(|_| "a handle")),
+    }
+
+    // A server that is not Redis: one that closes at once, one that answers HTTP.
+    for answer in [
+        &b""[..],
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            // Serve a few connections (the client may retry or reconnect).
+            listener.set_nonblocking(false).expect("blocking");
+            for stream in listener.incoming().take(4) {
+                let Ok(mut stream) = stream else { break };
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                let mut buffer = [0u8; 512];
+                let _ = stream.read(&mut buffer);
+                let _ = stream.write_all(answer);
+            }
+        });
+        match connect(&format!("redis://127.0.0.1:{port}"), "m", 1) {
+            Err(ConnectError::Unreachable(error)) => {
+                assert!(!error.to_string().contains('\n'), "{error}");
+            }
+            other => panic!("{answer:?}: {:?}", other.map(|_| "a handle")),
+        }
+        // Let the serving thread end: connect to it until it stops taking connections.
+        for _ in 0..4 {
+            let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+        }
+        let _ = server.join();
+    }
+
+    // A server lost after connecting: every call reports its connection failure.
+    let mut server = Some(RedisServer::start());
+    let url = server.as_ref().unwrap().url();
+    let market = connect(&url, "lost", 1)
+        .expect("connect")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    let cart = market.new_cart().expect("new_cart");
+    drop(server.take());
+    let tea = item("tea", 1);
+    no_panic("calls on a lost server", || {
+        assert!(market.register_producer().is_err());
+        assert!(market.new_cart().is_err());
+        assert!(matches!(
+            market.publish(producer, tea.clone()),
+            Err(PublishError::Connection(..))
+        ));
+        assert!(matches!(
+            market.publish_timeout(producer, tea.clone(), Duration::from_millis(50)),
+            Err(PublishError::Connection(..))
+        ));
+        assert!(matches!(
+            market.publish_many(producer, vec![tea.clone()]),
+            Err(PublishError::Connection(..))
+        ));
+        assert!(matches!(
+            market.add_to_cart(cart, &tea),
+            Err(AddError::Connection(_))
+        ));
+        assert!(matches!(
+            market.add_to_cart_timeout(cart, &tea, Duration::from_millis(50)),
+            Err(AddError::Connection(_))
+        ));
+        assert!(matches!(
+            market.add_many_to_cart(cart, &tea, 2),
+            Err(AddError::Connection(_))
+        ));
+        assert!(matches!(
+            market.remove_from_cart(cart, &tea),
+            Err(RemoveError::Connection(_))
+        ));
+        assert!(matches!(
+            market.place_order(cart),
+            Err(OrderError::Connection(_))
+        ));
+        assert!(market.stats().is_err());
+        assert!(market.shelf_len(producer).is_err());
+        assert!(market.available(&tea).is_err());
+        assert!(market.close().is_err());
+        // The trait's failure.
+        assert!(Market::try_publish(&market, producer, tea.clone()).is_err());
+    });
+}
+
+#[test]
+fn invalid_names_and_capacities_are_refused() {
+    let url = shared_server().url();
+    for name in ["", "a{b", "a}b", "{", "a\nb", "a\0b"] {
+        assert!(
+            matches!(connect(&url, name, 1), Err(ConnectError::InvalidName(_))),
+            "{name:?}"
+        );
+    }
+    for capacity in [0, MAX_CAPACITY + 1, usize::MAX] {
+        assert!(
+            matches!(
+                connect(&url, "m", capacity),
+                Err(ConnectError::InvalidCapacity(_))
+            ),
+            "{capacity}"
+        );
+    }
+    let name = fresh_market_name("capacity");
+    let first = connect(&url, &name, 2).expect("connect");
+    assert!(matches!(
+        connect(&url, &name, 3),
+        Err(ConnectError::CapacityMismatch {
+            existing: 2,
+            requested: 3,
+            ..
+        })
+    ));
+    first.delete().expect("delete");
+}
+
+/// Sets up `name`'s market, then lets `spoil` write foreign data under its prefix, then
+/// runs every operation: each must answer (an error is fine), none may panic.
+fn every_operation_answers(url: &str, name: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let Ok(market) = connect(url, name, 2) else {
+        return seen;
+    };
+    let market = market.with_retry_for(Duration::ZERO);
+    let tea = item("tea", 1);
+    no_panic(&format!("operations on {name}"), || {
+        let producer = market.register_producer();
+        seen.push(format!("register {:?}", producer.as_ref().map(|_| ())));
+        let cart = market.new_cart();
+        seen.push(format!("new_cart {:?}", cart.as_ref().map(|_| ())));
+        if let Ok(producer) = producer {
+            seen.push(format!(
+                "publish {:?}",
+                market
+                    .publish(producer, tea.clone())
+                    .map_err(|e| e.to_string())
+            ));
+            seen.push(format!(
+                "publish_many {:?}",
+                market
+                    .publish_many(producer, vec![tea.clone()])
+                    .map_err(|e| e.to_string())
+            ));
+            seen.push(format!(
+                "shelf_len {:?}",
+                market.shelf_len(producer).map_err(|e| e.to_string())
+            ));
+        }
+        if let Ok(cart) = cart {
+            seen.push(format!(
+                "add {:?}",
+                market.add_to_cart(cart, &tea).map_err(|e| e.to_string())
+            ));
+            seen.push(format!(
+                "add_many {:?}",
+                market
+                    .add_many_to_cart(cart, &tea, 3)
+                    .map_err(|e| e.to_string())
+            ));
+            seen.push(format!(
+                "remove {:?}",
+                market
+                    .remove_from_cart(cart, &tea)
+                    .map_err(|e| e.to_string())
+            ));
+            seen.push(format!(
+                "order {:?}",
+                market
+                    .place_order(cart)
+                    .map(|v| v.len())
+                    .map_err(|e| e.to_string())
+            ));
+        }
+        seen.push(format!(
+            "available {:?}",
+            market.available(&tea).map_err(|e| e.to_string())
+        ));
+        seen.push(format!(
+            "stats {:?}",
+            market.stats().map_err(|e| e.to_string())
+        ));
+        seen.push(format!(
+            "close {:?}",
+            market.close().map_err(|e| e.to_string())
+        ));
+    });
+    let _ = market.delete();
+    seen
+}
+
+#[test]
+fn foreign_data_under_the_prefix_gives_errors_not_panics() {
+    let server = shared_server();
+    let url = server.url();
+    let mut watch = server.connection();
+    let cmd = |redis: &mut redis::Connection, args: &[&str]| {
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query::<redis::Value>(redis).expect("setup command");
+    };
+
+    // `meta` spoiled before connecting: connect refuses, with `NotAMarket`.
+    for spoil in [
+        &["SET", "META", "a string"][..],
+        &["RPUSH", "META", "a list"],
+        &["HSET", "META", "unrelated", "1"],
+        &["HSET", "META", "tag", "not a number", "capacity", "2"],
+        &["HSET", "META", "tag", "7", "capacity", "two"],
+        &["HSET", "META", "tag", "-7", "capacity", "2"],
+        &["HSET", "META", "tag", "7", "capacity", "-2"],
+    ] {
+        let name = fresh_market_name("spoilt-meta");
+        let meta = format!("marketplace:{{{name}}}:meta");
+        let args: Vec<&str> = spoil
+            .iter()
+            .map(|a| if *a == "META" { meta.as_str() } else { a })
+            .collect();
+        cmd(&mut watch, &args);
+        match connect(&url, &name, 2) {
+            Err(error @ ConnectError::NotAMarket(_)) => {
+                let text = error.to_string();
+                assert!(!text.contains('\n'), "{spoil:?}: {text}");
+            }
+            other => panic!("{spoil:?}: {:?}", other.map(|_| "a handle")),
+        }
+        cmd(&mut watch, &["DEL", &meta]);
+    }
+
+    // Each other key of a working market spoiled with the wrong type.
+    for (key, spoil) in [
+        ("shelf", &["SET", "KEY", "x"][..]),
+        ("open", &["SET", "KEY", "x"]),
+        ("ops", &["SET", "KEY", "x"]),
+        ("q:tea", &["SET", "KEY", "x"]),
+        ("q:tea", &["RPUSH", "KEY", "garbage without a bar"]),
+        ("q:tea", &["RPUSH", "KEY", "0|not json"]),
+        ("q:tea", &["RPUSH", "KEY", "x|\"tea\""]),
+        ("cart:0", &["SET", "KEY", "x"]),
+        ("cart:0", &["RPUSH", "KEY", "no colon"]),
+        ("bell:tea", &["SET", "KEY", "x"]),
+        ("room:0", &["SET", "KEY", "x"]),
+        ("closing", &["SET", "KEY", "x"]),
+    ] {
+        let name = fresh_market_name("spoilt");
+        // Create the market first, then spoil it.
+        let market = connect(&url, &name, 2).expect("connect");
+        let full = format!("marketplace:{{{name}}}:{key}");
+        let args: Vec<&str> = spoil
+            .iter()
+            .map(|a| if *a == "KEY" { full.as_str() } else { a })
+            .collect();
+        cmd(&mut watch, &args);
+        drop(market);
+        let seen = every_operation_answers(&url, &name);
+        eprintln!("{key} {spoil:?}:\n  {}", seen.join("\n  "));
+    }
+}
+
+#[test]
+fn markets_side_by_side_do_not_see_each_other() {
+    let server = shared_server();
+    let url = server.url();
+    let tea = |serial| item("tea", serial);
+    // Names that look alike, or like parts of each other's keys.
+    let base = fresh_market_name("side");
+    let names = [
+        base.clone(),
+        format!("{base}:"),
+        format!("{base}:q:tea"),
+        format!("{base}:meta"),
+        format!("{base}*"),
+        format!("{base}:ops"),
+    ];
+    let markets: Vec<RedisMarketplace<Item>> = names
+        .iter()
+        .map(|n| connect(&url, n, 2).expect("connect"))
+        .collect();
+    // Another database of the same server holds another market of the same name.
+    let other_db = connect(&format!("{url}/1"), &base, 5).expect("connect to db 1");
+
+    let ids: Vec<_> = markets
+        .iter()
+        .map(|m| (m.register_producer().unwrap(), m.new_cart().unwrap()))
+        .collect();
+    for (i, market) in markets.iter().enumerate() {
+        for _ in 0..=i.min(1) {
+            market.publish(ids[i].0, tea(i as u64)).unwrap();
+        }
+    }
+    for (i, market) in markets.iter().enumerate() {
+        let expected = i.min(1) + 1;
+        assert_eq!(market.available(&tea(0)).unwrap(), expected, "{}", names[i]);
+        assert_eq!(market.shelf_len(ids[i].0).unwrap(), Some(expected));
+        for (j, &(producer, cart)) in ids.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            // Another market's ids are unknown here, though their numbers are valid.
+            assert_eq!(market.shelf_len(producer).unwrap(), None);
+            assert!(matches!(
+                market.publish(producer, tea(9)),
+                Err(PublishError::UnknownProducer(_))
+            ));
+            assert!(matches!(
+                market.add_to_cart(cart, &tea(0)),
+                Err(AddError::UnknownCart)
+            ));
+            assert!(matches!(
+                market.remove_from_cart(cart, &tea(0)),
+                Err(RemoveError::UnknownCart)
+            ));
+            assert!(matches!(
+                market.place_order(cart),
+                Err(OrderError::UnknownCart)
+            ));
+            assert!(matches!(
+                market.add_many_to_cart(cart, &tea(0), 1),
+                Err(AddError::UnknownCart)
+            ));
+        }
+    }
+    assert_eq!(other_db.available(&tea(0)).unwrap(), 0);
+    assert_eq!(other_db.stats().unwrap().producers, 0);
+    // Closing one closes no other.
+    markets[0].close().unwrap();
+    for market in &markets[1..] {
+        assert!(!market.is_closed().unwrap());
+    }
+    // Deleting one deletes no other.
+    let mut markets = markets.into_iter();
+    markets.next().unwrap().delete().unwrap();
+    for (i, market) in markets.enumerate() {
+        assert_eq!(market.available(&tea(0)).unwrap(), (i + 1).min(1) + 1);
+        market.delete().unwrap();
+    }
+    other_db.delete().unwrap();
+}
+
+/// A URL asking for RESP3 (`?protocol=resp3`) changes how the server sends script replies;
+/// the market must work the same (or refuse the URL), never misread a reply.
+#[test]
+fn a_resp3_url_works_or_is_refused() {
+    let url = format!("{}/?protocol=resp3", shared_server().url());
+    let name = fresh_market_name("resp3");
+    let market = match connect(&url, &name, 1) {
+        Ok(market) => market,
+        Err(ConnectError::InvalidUrl(_)) => return,
+        Err(other) => panic!("{other}"),
+    };
+    let tea = |serial| item("tea", serial);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, tea(1)).expect("publish");
+    assert!(matches!(
+        market.publish(producer, tea(2)),
+        Err(PublishError::Full(_))
+    ));
+    assert!(matches!(
+        market.publish_timeout(producer, tea(3), Duration::from_millis(5)),
+        Err(PublishError::Full(_))
+    ));
+    let cart = market.new_cart().expect("new_cart");
+    assert!(matches!(market.add_to_cart(cart, &tea(0)), Ok(())));
+    assert!(matches!(
+        market.add_to_cart_timeout(cart, &tea(0), Duration::from_millis(5)),
+        Err(AddError::Unavailable)
+    ));
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(0));
+    assert_eq!(market.place_order(cart).expect("order")[0].serial, 1);
+    market.delete().expect("delete");
+}
