@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use flexi_logger::{Cleanup, Criterion, FileSpec, Logger, LoggerHandle, Naming, WriteMode};
+use flexi_logger::{
+    Cleanup, Criterion, ErrorChannel, FileSpec, Logger, LoggerHandle, Naming, WriteMode,
+};
 
 use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
@@ -263,7 +265,7 @@ impl RunArgs {
     }
 
     /// The rotating log file of --log-file, started; none without it.
-    fn start_log(&self) -> Result<Option<LoggerHandle>, Failure> {
+    fn start_log(&self) -> Result<Option<Log>, Failure> {
         self.log_file
             .as_deref()
             .map(|file| start_logging(file, &self.log_level))
@@ -478,7 +480,13 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
     })
 }
 
-fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
+/// The log of --log-file, and where it goes.
+struct Log {
+    handle: LoggerHandle,
+    path: PathBuf,
+}
+
+fn start_logging(path: &Path, level: &str) -> Result<Log, Failure> {
     let bad = |why: &dyn std::fmt::Display| {
         Failure::bad_input(format!("error: cannot log to {}: {why}", shown(path)))
     };
@@ -498,13 +506,22 @@ fn start_logging(path: &Path, level: &str) -> Result<LoggerHandle, Failure> {
             Cleanup::KeepLogFiles(20),
         )
         .write_mode(WriteMode::BufferAndFlush)
+        // The logger reports a file it cannot open or write on its error channel, once per
+        // record (a flood, when the directory goes away mid-run), and panics in the logging
+        // thread when that channel fails too (stderr on a full device). Its errors are
+        // dropped instead, and `stop_log` tells once whether the log could be kept.
+        .error_channel(ErrorChannel::DevNull)
+        .panic_if_error_channel_is_broken(false)
         .start()
         .map_err(|e| bad(&e))?;
     // The logger made the directory but opens its file only for the first record, and a
     // file it cannot open then fails every record on stderr while the run goes on: make
     // sure now that a file can be made there (the logger renames an old one there too).
     match can_create_beside(&path) {
-        Ok(()) => Ok(logger),
+        Ok(()) => Ok(Log {
+            handle: logger,
+            path,
+        }),
         Err(e) => {
             logger.shutdown();
             Err(bad(&e))
@@ -530,11 +547,19 @@ fn can_create_beside(path: &Path) -> io::Result<()> {
     fs::remove_file(&probe)
 }
 
-/// Writes out and stops the log of --log-file, if one was started.
-fn stop_log(logger: Option<LoggerHandle>) {
-    if let Some(logger) = logger {
-        logger.flush();
-        logger.shutdown();
+/// Writes out and stops the log of --log-file, if one was started; when its directory
+/// can no longer take files (removed or made read-only during the run), says so in one
+/// line: records since then may be lost, but the run's outcome stands.
+fn stop_log(log: Option<Log>) {
+    if let Some(log) = log {
+        log.handle.flush();
+        log.handle.shutdown();
+        if let Err(e) = can_create_beside(&log.path) {
+            tell!(
+                "warning: the log {} could not be kept during the run ({e}); records may be missing",
+                shown(&log.path)
+            );
+        }
     }
 }
 

@@ -37,6 +37,7 @@ pub(super) fn run<W: Write>(
     workers: NonZeroUsize,
     sink: W,
 ) -> Result<Report, RunError> {
+    check_worker_room(workers)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.get())
         .thread_name("marketplace worker")
@@ -82,6 +83,43 @@ pub(super) fn run<W: Write>(
     // what they run, so every actor is gone before the report is made.
     drop(runtime);
     supervisor.conclude(&run.outbox, outcome, &run.progress, run.market.stats())
+}
+
+/// Refuses a runtime of `workers` threads that the system cannot start. Tokio panics when
+/// it cannot start a worker thread, and once one has started, unwinding that panic waits
+/// forever for it: the process would print a panic and hang instead of failing. So as many
+/// threads as the runtime starts (with the same default stack) are started here first, held
+/// until all have started, and joined; any failure is reported instead. What the system
+/// allows can still shrink between this check and the runtime's start (another process of
+/// the same user starting threads meanwhile), which only this check's timing narrows.
+fn check_worker_room(workers: NonZeroUsize) -> Result<(), RunError> {
+    let gate = std::sync::RwLock::new(());
+    let held = gate.write().unwrap_or_else(|p| p.into_inner());
+    let outcome = std::thread::scope(|s| {
+        let mut started = 0;
+        for _ in 0..workers.get() {
+            let spawned = std::thread::Builder::new()
+                .name("marketplace probe".to_owned())
+                .spawn_scoped(s, || drop(gate.read()));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    drop(held);
+                    return Err(RunError::Resources(format!(
+                        "cannot start the async runtime: cannot start its {workers} worker \
+                         threads ({started} started): {e}; use fewer (--workers)"
+                    )));
+                }
+            }
+        }
+        drop(held);
+        Ok(())
+        // Leaving the scope joins every probe.
+    });
+    // A joined thread may still count against the system's limit on threads for an
+    // instant after it is gone; let the kernel finish with it before the runtime starts.
+    std::thread::yield_now();
+    outcome
 }
 
 /// Everything the tasks of one run share.

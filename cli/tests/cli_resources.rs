@@ -1,0 +1,143 @@
+//! What the system may refuse a run, and what may happen to its log while it runs: the
+//! process fails with one line or goes on, and never panics or hangs.
+
+mod support;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{temp_file, temp_path};
+
+/// Waits for `child` at most `limit`, killing it (and failing the test) if it takes longer.
+fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
+    let start = Instant::now();
+    loop {
+        if child
+            .try_wait()
+            .expect("the child can be waited for")
+            .is_some()
+        {
+            return child.wait_with_output().expect("the child's output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("the child's output");
+            panic!(
+                "{what}: still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Tokio panics when the system refuses it a worker thread, and, once one has started,
+/// hangs unwinding; the run must end with exit code 1 and one line instead. The limit on
+/// address space (which root is subject to too) leaves room for a run's usual threads but
+/// not for 1024 of them, each reserving its stack.
+#[cfg(target_os = "linux")]
+#[test]
+fn worker_threads_the_system_refuses_fail_cleanly() {
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 2}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("refused-workers.json", &scenario.to_string());
+    let run = |workers: &str| {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 500000 && exec \"$0\" run \"$1\" --time-scale 0 --workers \"$2\"")
+            .arg(env!("CARGO_BIN_EXE_marketplace"))
+            .arg(&path)
+            .arg(workers)
+            .env("RUST_BACKTRACE", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        finish_within(child, Duration::from_secs(60), "a run refused its workers")
+    };
+    let fits = run("2");
+    assert!(
+        fits.status.success(),
+        "two workers fit: {}",
+        String::from_utf8_lossy(&fits.stderr)
+    );
+    let output = run("1024");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr.contains("cannot run: cannot start the async runtime")
+            && stderr.contains("--workers"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// The log's directory removed while the run logs quickly (consumers retrying every 2 ms
+/// for 1.5 s, so the log must rotate after the removal): the run goes on to its normal
+/// end, and stderr gets one warning, not one error per record; with both kinds of actors.
+#[cfg(unix)]
+#[test]
+fn a_log_directory_removed_mid_run_gives_one_warning() {
+    let consumers: Vec<_> = (0..100)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "retry_wait_time": 0.002,
+                   "carts": [[{"type": "add", "product": "m", "quantity": 1}]]})
+        })
+        .collect();
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
+                     "x": {"product_type": "Product", "name": "Late", "price": 1}},
+        "producers": [{"name": "p", "products": [["x", 1, 1.5], ["m", 100, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": 200}
+    });
+    let path = temp_file("log-removed.json", &scenario.to_string());
+    for actors in ["threads", "tasks"] {
+        let dir = temp_path(&format!("removed-log-{actors}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+            .arg("run")
+            .arg(&path)
+            .args(["--actors", actors, "--log-file"])
+            .arg(dir.join("m.log"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the marketplace binary runs");
+        // Removed once the run logs (its first record opens the current file), while the
+        // late product keeps the consumers retrying.
+        let current = dir.join("m_rCURRENT.log");
+        let start = Instant::now();
+        while !current.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{actors}: no log"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::fs::remove_dir_all(&dir).expect("the log directory is removed");
+        let output = finish_within(child, Duration::from_secs(60), "a run without its log");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{actors}: {stderr}");
+        assert_eq!(
+            output.stdout.iter().filter(|&&b| b == b'\n').count(),
+            100,
+            "{actors}"
+        );
+        assert!(!stderr.contains("flexi_logger"), "{actors}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{actors}: {stderr}");
+        assert!(
+            stderr.starts_with("warning: the log ") && stderr.contains("could not be kept"),
+            "{actors}: {stderr}"
+        );
+    }
+}
