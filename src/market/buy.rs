@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use log::{Level, debug, log_enabled};
 
+use super::async_call_log::AsyncCallLog;
 use super::{Marketplace, Outcome};
 use crate::carts::OpenCart;
 use crate::catalog::Entry;
@@ -170,6 +171,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         S: Sync,
     {
         async move {
+            let log = AsyncCallLog::start(|| format!("add_to_cart_async({cart}, {product:?})"));
             let outcome = match self.find_cart(cart) {
                 None => Err(AddError::UnknownCart),
                 Some(open) => {
@@ -179,10 +181,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
                     self.add_or_wait_async(&open, product, hash, entry).await
                 }
             };
-            debug!(
-                "add_to_cart_async({cart}, {product:?}) -> {}",
-                Outcome(&outcome)
-            );
+            log.finish(Outcome(&outcome));
             outcome
         }
     }

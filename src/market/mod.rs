@@ -26,6 +26,7 @@
 //! `Hash`, `Eq`, `Clone` or `Debug` leave every count right: user code runs before an item
 //! or a unit changes hands, or under a drop guard that undoes the change.
 
+mod async_call_log;
 mod buy;
 mod product_handle;
 mod publish;

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use log::debug;
 
+use super::async_call_log::AsyncCallLog;
 use super::{Marketplace, Outcome};
 use crate::catalog::Entry;
 use crate::error::{AddError, PublishError};
@@ -193,6 +194,9 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     {
         let handle = *self;
         async move {
+            let log = AsyncCallLog::start(|| {
+                format!("publish_async({producer}, {:?})", handle.product())
+            });
             let product = handle.product().clone();
             let outcome = match handle.market.producer(producer) {
                 None => Err(PublishError::UnknownProducer(product)),
@@ -209,11 +213,7 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
                         .await
                 }
             };
-            debug!(
-                "publish_async({producer}, {:?}) -> {}",
-                handle.product(),
-                Outcome(&outcome)
-            );
+            log.finish(Outcome(&outcome));
             outcome
         }
     }
@@ -270,6 +270,9 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     {
         let handle = *self;
         async move {
+            let log = AsyncCallLog::start(|| {
+                format!("add_to_cart_async({cart}, {:?})", handle.product())
+            });
             let outcome = match handle.market.find_cart(cart) {
                 None => Err(AddError::UnknownCart),
                 Some(open) => {
@@ -284,11 +287,7 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
                         .await
                 }
             };
-            debug!(
-                "add_to_cart_async({cart}, {:?}) -> {}",
-                handle.product(),
-                Outcome(&outcome)
-            );
+            log.finish(Outcome(&outcome));
             outcome
         }
     }

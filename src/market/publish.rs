@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use log::{Level, debug, log_enabled};
 
+use super::async_call_log::AsyncCallLog;
 use super::{Marketplace, Outcome};
 use crate::catalog::Entry;
 use crate::error::PublishError;
@@ -198,7 +199,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         S: Sync,
     {
         async move {
-            let shown = log_enabled!(Level::Debug).then(|| product.clone());
+            let log = AsyncCallLog::start(|| format!("publish_async({producer}, {product:?})"));
             let outcome = match self.producer(producer) {
                 None => Err(PublishError::UnknownProducer(product)),
                 Some(registered) => {
@@ -209,12 +210,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
                         .await
                 }
             };
-            if let Some(product) = shown {
-                debug!(
-                    "publish_async({producer}, {product:?}) -> {}",
-                    Outcome(&outcome)
-                );
-            }
+            log.finish(Outcome(&outcome));
             outcome
         }
     }

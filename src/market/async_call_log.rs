@@ -1,0 +1,35 @@
+//! The log record of an async call: written when the call's future completes, with the
+//! outcome, or, for a future dropped before it completed (a wait cancelled, by a timeout
+//! for instance), when it is dropped, as cancelled. So every call leaves one record, as the
+//! blocking calls do.
+
+use std::fmt;
+
+use log::{Level, debug, log_enabled};
+
+/// The call, shown while logging debug records (formatted as the call begins, before it
+/// changes anything, so a panic in the user's `Debug` leaves every count right); `None`
+/// once its record is written, or if none is wanted.
+pub(super) struct AsyncCallLog(Option<String>);
+
+impl AsyncCallLog {
+    /// Starts the record of the call `shown` describes, if debug records are wanted.
+    pub(super) fn start(shown: impl FnOnce() -> String) -> Self {
+        Self(log_enabled!(Level::Debug).then(shown))
+    }
+
+    /// Writes the record of the completed call.
+    pub(super) fn finish(mut self, outcome: impl fmt::Display) {
+        if let Some(call) = self.0.take() {
+            debug!("{call} -> {outcome}");
+        }
+    }
+}
+
+impl Drop for AsyncCallLog {
+    fn drop(&mut self) {
+        if let Some(call) = self.0.take() {
+            debug!("{call} -> cancelled");
+        }
+    }
+}

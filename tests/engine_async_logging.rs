@@ -1,0 +1,87 @@
+//! Every async call leaves one debug record, as every blocking call does: with its outcome
+//! when its future completes, or `cancelled` when the future is dropped before it completes
+//! (a wait bounded by the caller's timer, say). Alone in its binary: the logger it installs
+//! stays installed for the whole process.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+
+use log::{LevelFilter, Log, Metadata, Record};
+use marketplace::Marketplace;
+
+/// Keeps every record's text.
+struct Recording(Mutex<Vec<String>>);
+
+impl Log for Recording {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &Record<'_>) {
+        self.0.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+static RECORDS: Recording = Recording(Mutex::new(Vec::new()));
+
+/// The records written since the last call.
+fn records() -> Vec<String> {
+    std::mem::take(&mut *RECORDS.0.lock().unwrap())
+}
+
+/// Polls `future` once, which must wait, and drops it: a cancelled call.
+fn cancel<F: Future>(future: F) {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    assert!(matches!(future.as_mut().poll(&mut context), Poll::Pending));
+}
+
+/// Runs `future` to completion; it must not wait.
+fn complete<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the call waited"),
+    }
+}
+
+#[test]
+fn a_cancelled_async_call_leaves_a_record_as_a_completed_one_does() {
+    log::set_logger(&RECORDS).expect("the only logger of this process");
+    log::set_max_level(LevelFilter::Debug);
+    let market = Marketplace::new(1);
+    let producer = market.register_producer();
+    let cart = market.new_cart();
+    let tea = market.product(&"tea");
+    records();
+
+    cancel(market.add_to_cart_async(cart, &"tea"));
+    cancel(tea.add_to_cart_async(cart));
+    assert_eq!(
+        records(),
+        [
+            format!("add_to_cart_async({cart}, \"tea\") -> cancelled"),
+            format!("add_to_cart_async({cart}, \"tea\") -> cancelled"),
+        ]
+    );
+
+    complete(market.publish_async(producer, "tea")).unwrap();
+    cancel(market.publish_async(producer, "tea"));
+    cancel(tea.publish_async(producer));
+    complete(tea.add_to_cart_async(cart)).unwrap();
+    assert_eq!(
+        records(),
+        [
+            format!("publish_async({producer}, \"tea\") -> ok"),
+            format!("publish_async({producer}, \"tea\") -> cancelled"),
+            format!("publish_async({producer}, \"tea\") -> cancelled"),
+            format!("add_to_cart_async({cart}, \"tea\") -> ok"),
+        ]
+    );
+    // Cancelled calls changed nothing.
+    assert_eq!(market.place_order(cart), Ok(vec!["tea"]));
+    assert_eq!(market.available(&"tea"), 0);
+}
