@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{temp_file, temp_path};
+use support::{marketplace, temp_file, temp_path};
 
 /// Waits for `child` at most `limit`, killing it (and failing the test) if it takes longer.
 fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
@@ -139,5 +139,70 @@ fn a_log_directory_removed_mid_run_gives_one_warning() {
             stderr.starts_with("warning: the log ") && stderr.contains("could not be kept"),
             "{actors}: {stderr}"
         );
+    }
+}
+
+/// The log rotates at 1 MB and keeps the 20 most recent full files beside the current one:
+/// a run logging over 20 MB (80,000 items, carts of 100) leaves 21 files, the oldest ones
+/// removed, each at most 1 MB and one record (the record that crossed the mark).
+#[test]
+fn the_log_rotates_at_1_mb_and_keeps_20_full_files() {
+    const MB: u64 = 1_000_000;
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 80_000, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": vec![json!([{"type": "add", "product": "m", "quantity": 100}]); 800]}],
+        "marketplace": {"queue_size_per_producer": 100}
+    });
+    let path = temp_file("rotating.json", &scenario.to_string());
+    let dir = temp_path("rotating-log");
+    let output = marketplace(&[
+        "run".as_ref(),
+        path.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+        "--log-file".as_ref(),
+        dir.join("m.log").as_os_str(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut files: Vec<(String, u64, u64)> = std::fs::read_dir(&dir)
+        .expect("the log directory")
+        .map(|entry| {
+            let entry = entry.expect("an entry");
+            let text = std::fs::read_to_string(entry.path()).expect("a log file");
+            let longest = text
+                .lines()
+                .map(|line| line.len() as u64 + 1)
+                .max()
+                .unwrap_or(0);
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                text.len() as u64,
+                longest,
+            )
+        })
+        .collect();
+    files.sort();
+    let logged: u64 = files.iter().map(|(_, size, _)| size).sum();
+    std::fs::remove_dir_all(&dir).expect("the log directory is removed");
+    assert!(
+        logged > 20 * MB,
+        "only {logged} bytes kept: the run must log more"
+    );
+    let names: Vec<&str> = files.iter().map(|(name, ..)| name.as_str()).collect();
+    assert_eq!(files.len(), 21, "{names:?}");
+    assert_eq!(names[20], "m_rCURRENT.log", "{names:?}");
+    assert_ne!(
+        names[0], "m_r00000.log",
+        "the oldest files are removed: {names:?}"
+    );
+    for (name, size, longest) in &files[..20] {
+        assert!(*size >= MB, "{name}: rotated at {size} bytes");
+        assert!(*size <= MB + longest, "{name}: {size} bytes");
     }
 }
