@@ -11,6 +11,7 @@ change. The test suite holds it to the same contract as the engine.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 from collections import deque
@@ -25,9 +26,17 @@ def _shown(value: Any) -> str:
         return f"an {type(value).__name__} too large to print"
 
 
+def _integer(value: Any, what: str) -> int:
+    """`value` as an int: itself, or what its type's `__index__` gives (a numpy integer)."""
+    if isinstance(value, int):
+        return value
+    if hasattr(type(value), "__index__"):
+        return operator.index(value)
+    raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+
+
 def _index(value: Any, what: str) -> int:
-    if not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    value = _integer(value, what)
     if value < 0:
         raise ValueError(f"{what} must not be negative, got {_shown(value)}")
     return value
@@ -62,11 +71,7 @@ class LockedMarketplace:
     """The classic marketplace: every call holds one lock."""
 
     def __init__(self, queue_size_per_producer: int) -> None:
-        if not isinstance(queue_size_per_producer, int):
-            raise TypeError(
-                "queue_size_per_producer must be an int, "
-                f"not {type(queue_size_per_producer).__name__}"
-            )
+        queue_size_per_producer = _integer(queue_size_per_producer, "queue_size_per_producer")
         if not 1 <= queue_size_per_producer <= 2**63 - 1:
             raise ValueError(
                 f"queue_size_per_producer must be between 1 and {2**63 - 1}, "

@@ -30,15 +30,30 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "?".to_owned(), |name| name.to_string())
 }
 
-/// An id argument (`producer_id`, `cart_id`): an `int` that is not negative. `Ok(None)` for
-/// one too large to have been issued.
-pub(crate) fn id(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<u64>> {
-    if !value.is_instance_of::<PyInt>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be an int, not {}",
-            type_name(value)
-        )));
+/// `value` as an `int`: itself, or what its type's `__index__` gives (a numpy integer, say),
+/// as Python's sequences take indices; `TypeError` naming `what` for anything else (a
+/// float, a string).
+fn integer<'py>(value: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyAny>> {
+    if value.is_instance_of::<PyInt>() {
+        return Ok(value.clone());
     }
+    let py = value.py();
+    if value.get_type().hasattr(intern!(py, "__index__"))? {
+        let index = py
+            .import(intern!(py, "operator"))?
+            .getattr(intern!(py, "index"))?;
+        return index.call1((value,));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be an int, not {}",
+        type_name(value)
+    )))
+}
+
+/// An id argument (`producer_id`, `cart_id`): an `int` (or an object with `__index__`) that
+/// is not negative. `Ok(None)` for one too large to have been issued.
+pub(crate) fn id(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<u64>> {
+    let value = &integer(value, what)?;
     match value.extract::<u64>() {
         Ok(id) => Ok(Some(id)),
         Err(_) if value.lt(0)? => Err(PyValueError::new_err(format!(
@@ -49,14 +64,10 @@ pub(crate) fn id(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<u64>> 
     }
 }
 
-/// The `queue_size_per_producer` argument: an `int` from 1 to 2**63 - 1.
+/// The `queue_size_per_producer` argument: an `int` (or an object with `__index__`) from 1
+/// to 2**63 - 1.
 pub(crate) fn queue_size(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    if !value.is_instance_of::<PyInt>() {
-        return Err(PyTypeError::new_err(format!(
-            "queue_size_per_producer must be an int, not {}",
-            type_name(value)
-        )));
-    }
+    let value = &integer(value, "queue_size_per_producer")?;
     value
         .extract::<u64>()
         .ok()

@@ -70,6 +70,33 @@ def test_queue_size_of_wrong_type_is_type_error(any_market, size):
         any_market(size)
 
 
+class Index:
+    """An integer that is not an int, as numpy's are: usable wherever Python takes an index."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __index__(self):
+        return self.value
+
+
+def test_ids_and_sizes_with_an_index_are_taken_as_their_int(any_market):
+    market = any_market(Index(2))
+    assert market.queue_size_per_producer == 2
+    producer = Index(market.register_producer())
+    cart = Index(market.new_cart())
+    assert market.publish(producer, LINDEN) is True
+    assert market.shelf_len(producer) == 1
+    assert market.add_to_cart(cart, LINDEN) is True
+    assert market.remove_from_cart(cart, LINDEN) is True
+    assert market.add_to_cart(cart, LINDEN, timeout=0.01) is True
+    assert market.place_order(cart) == [LINDEN]
+    with pytest.raises(ValueError, match="must not be negative"):
+        market.shelf_len(Index(-1))
+    with pytest.raises(ValueError, match="between 1 and"):
+        any_market(Index(0))
+
+
 def test_queue_size_is_required():
     with pytest.raises(TypeError):
         Marketplace()  # type: ignore[call-arg]

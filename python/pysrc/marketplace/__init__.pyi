@@ -1,6 +1,6 @@
 """Type stubs of the ``marketplace`` package (the native ``marketplace._native`` module)."""
 
-from typing import Any, Hashable, List, Optional, SupportsFloat, TypedDict, final
+from typing import Any, Hashable, List, Optional, SupportsFloat, SupportsIndex, TypedDict, final
 
 __all__ = ["MAX_QUEUE_SIZE", "Marketplace", "Stats", "__version__"]
 
@@ -39,7 +39,7 @@ class Marketplace:
     logged at DEBUG level on the ``marketplace`` logger.
     """
 
-    def __new__(cls, queue_size_per_producer: int) -> "Marketplace":
+    def __new__(cls, queue_size_per_producer: SupportsIndex) -> "Marketplace":
         """Each producer may have up to ``queue_size_per_producer`` products on sale at once.
 
         Raises ``TypeError`` for a non-int, ``ValueError`` below 1 or above ``MAX_QUEUE_SIZE``.
@@ -58,7 +58,7 @@ class Marketplace:
 
     def publish(
         self,
-        producer_id: int,
+        producer_id: SupportsIndex,
         product: Hashable,
         timeout: Optional[SupportsFloat] = None,
     ) -> bool:
@@ -78,7 +78,7 @@ class Marketplace:
 
     def add_to_cart(
         self,
-        cart_id: int,
+        cart_id: SupportsIndex,
         product: Hashable,
         timeout: Optional[SupportsFloat] = None,
     ) -> bool:
@@ -91,14 +91,14 @@ class Marketplace:
         (``KeyboardInterrupt``).
         """
 
-    def remove_from_cart(self, cart_id: int, product: Hashable) -> bool:
+    def remove_from_cart(self, cart_id: SupportsIndex, product: Hashable) -> bool:
         """Takes one product equal to ``product`` out of the cart and puts it back on sale for
         the producer that made it, even if that producer is full.
 
         Returns ``False`` when the cart holds no equal product, or is not open.
         """
 
-    def place_order(self, cart_id: int) -> List[Any]:
+    def place_order(self, cart_id: SupportsIndex) -> List[Any]:
         """Returns the cart's products, the very objects published, in the order added.
 
         The cart id is then spent. Raises ``KeyError`` for a cart that is not open.
@@ -108,7 +108,7 @@ class Marketplace:
         """Wakes every thread waiting in ``publish`` or ``add_to_cart`` (they return
         ``False``); later waits return at once. Calls that do not wait keep working."""
 
-    def shelf_len(self, producer_id: int) -> Optional[int]:
+    def shelf_len(self, producer_id: SupportsIndex) -> Optional[int]:
         """Products the producer has on sale now (returned ones included); ``None`` for an id
         never issued."""
 
