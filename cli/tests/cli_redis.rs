@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use marketplace_cli::scenario::Scenario;
 use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
-use support::{marketplace, reference_dir, sorted, temp_file};
+use support::{finish_within, marketplace, reference_dir, sorted, temp_file};
 
 /// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`
 /// on the shared server.
@@ -164,18 +164,8 @@ fn until_a_client_waits(server: &RedisServer) {
     }
 }
 
-/// The output of `child`, which must end within 30 s (else it is killed and `hang` is the
-/// failure).
-fn finish_within(child: Child, hang: &str) -> Output {
-    let (sender, ended) = std::sync::mpsc::channel();
-    let pid = child.id();
-    std::thread::spawn(move || sender.send(child.wait_with_output()));
-    let Ok(output) = ended.recv_timeout(std::time::Duration::from_secs(30)) else {
-        let _ = Command::new("kill").arg(pid.to_string()).status();
-        panic!("{hang}");
-    };
-    output.expect("the process ends")
-}
+/// How long a process of these tests may run: each ends in a few seconds when it works.
+const HANG: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Closes `market` from outside, as a failed process of the run does.
 fn close_market(server: &RedisServer, market: &str) {
@@ -264,6 +254,7 @@ fn actor_names_outside_the_role_are_refused() {
         let market = fresh_market_name("only-role");
         let output = finish_within(
             start(&scenario, &market, &["--role", role, "--only", name]),
+            HANG,
             "a process that runs no actor waits for the run to end",
         );
         assert_refused(&output, &format!("--only: \"{name}\" is a"));
@@ -283,6 +274,7 @@ fn a_market_closed_early_fails_the_waiting_consumers() {
     close_market(&server, &market);
     let output = finish_within(
         consumer,
+        HANG,
         "the consumer kept running after the market closed",
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -304,6 +296,7 @@ fn a_producers_process_fails_when_the_market_closes_before_the_consumers_finish(
     close_market(&server, &market);
     let output = finish_within(
         producers,
+        HANG,
         "the producers kept running after the market closed",
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -329,6 +322,7 @@ fn a_scenario_without_consumers_ends_at_once() {
     let market = fresh_market_name("noconsumers");
     let output = finish_within(
         start(&scenario, &market, &[]),
+        HANG,
         "a run without consumers never ended",
     );
     assert!(

@@ -3,34 +3,11 @@
 
 mod support;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{marketplace, temp_file, temp_path};
-
-/// Waits for `child` at most `limit`, killing it (and failing the test) if it takes longer.
-fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
-    let start = Instant::now();
-    loop {
-        if child
-            .try_wait()
-            .expect("the child can be waited for")
-            .is_some()
-        {
-            return child.wait_with_output().expect("the child's output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("the child's output");
-            panic!(
-                "{what}: still running after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use support::{finish_within, marketplace, temp_file, temp_path};
 
 /// Tokio panics when the system refuses it a worker thread, and, once one has started,
 /// hangs unwinding; the run must end with exit code 1 and one line instead. The limit on

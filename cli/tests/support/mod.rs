@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
 /// Every value of `run --actors`: conformance tests run the binary in each.
 pub(crate) const ACTORS: [&str; 2] = ["tasks", "threads"];
@@ -132,4 +133,16 @@ pub(crate) fn python3(script: &str, input: &[u8]) -> Output {
         .write_all(input)
         .expect("input written");
     child.wait_with_output().expect("python3 runs")
+}
+
+/// Waits for `child` to end, at most `limit`: past it, kills it and fails with `hang`.
+pub(crate) fn finish_within(child: Child, limit: Duration, hang: &str) -> Output {
+    let (sender, ended) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    let Ok(output) = ended.recv_timeout(limit) else {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        panic!("{hang}: still running after {limit:?}");
+    };
+    output.expect("the process ends")
 }
