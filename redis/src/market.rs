@@ -130,9 +130,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                     .arg(queue_size_per_producer)
                     .invoke::<Value>(connection)
             })
-            .map_err(|error| match error.is_wrong_type() {
-                true => ConnectError::NotAMarket(error),
-                false => ConnectError::Unreachable(error),
+            .map_err(|error| {
+                if error.is_wrong_type() {
+                    ConnectError::NotAMarket(error)
+                } else {
+                    ConnectError::Unreachable(error)
+                }
             })?;
         let (tag, existing) = match reply {
             Value::Array(values) if values.len() == 2 => {
