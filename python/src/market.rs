@@ -43,7 +43,7 @@ const SLICE: Duration = Duration::from_millis(50);
 /// Producers publish products (at most `queue_size_per_producer` each on the shelf at
 /// once); consumers fill carts with whatever equal product is on sale, may give items back to
 /// the producer that made them, and place orders, which return the very objects published.
-#[pyclass(frozen, module = "marketplace", name = "Marketplace")]
+#[pyclass(frozen, weakref, module = "marketplace", name = "Marketplace")]
 pub(crate) struct Marketplace {
     engine: marketplace::Marketplace<Key>,
     /// Interning: a representative product of each live equality class -> its token.

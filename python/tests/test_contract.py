@@ -489,6 +489,25 @@ def test_marketplace_cannot_be_subclassed_or_given_attributes():
         Marketplace(1).extra = 1  # type: ignore[attr-defined]
 
 
+def test_a_marketplace_can_be_referenced_weakly_and_copied_by_no_one():
+    """A weak reference (a cache keyed by markets, a finalizer) sees the market and then
+    its end; copying one is refused, as a market's items cannot be in two places."""
+    import copy
+    import gc
+    import pickle
+    import weakref
+
+    market = Marketplace(1)
+    reference = weakref.ref(market)
+    assert reference() is market
+    for duplicate in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError):
+            duplicate(market)
+    del market
+    gc.collect()
+    assert reference() is None
+
+
 # --- type stubs ---------------------------------------------------------------------------------
 
 
