@@ -6,10 +6,11 @@
 mod support;
 
 use std::ffi::OsStr;
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value, json};
-use support::{ACTORS, marketplace, temp_file, temp_path};
+use support::{ACTORS, marketplace, run_logged, temp_file, temp_path};
 
 fn base() -> Value {
     json!({
@@ -524,14 +525,7 @@ fn memory_backend_flags_are_refused_with_redis() {
 #[test]
 fn a_log_file_that_cannot_be_created_is_refused() {
     let path = temp_file("log-refused.json", &base().to_string());
-    let output = marketplace(&[
-        "run".as_ref(),
-        path.as_os_str(),
-        "--time-scale".as_ref(),
-        "0".as_ref(),
-        "--log-file".as_ref(),
-        "/proc/self/market.log".as_ref(),
-    ]);
+    let output = run_logged(&path, Path::new("/proc/self/market.log"), &[]);
     assert_bad_input(&output, &["error: cannot log to /proc/self/market.log"]);
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).lines().count(),
@@ -760,17 +754,7 @@ fn log_file_records_every_call(actors: &str) {
     let _ = std::fs::remove_dir_all(&dir);
     let log = dir.join("deeper").join("run.log");
     let scenario = temp_file("logged.json", &base().to_string());
-    let output = marketplace(&[
-        "run".as_ref(),
-        scenario.as_os_str(),
-        "--time-scale".as_ref(),
-        "0".as_ref(),
-        "--log-file".as_ref(),
-        log.as_os_str(),
-        "--stats".as_ref(),
-        "--actors".as_ref(),
-        actors.as_ref(),
-    ]);
+    let output = run_logged(&scenario, &log, &["--stats", "--actors", actors]);
     assert!(
         output.status.success(),
         "{}",

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{finish_within, marketplace, temp_file, temp_path};
+use support::{finish_within, run_logged, temp_file, temp_path};
 
 /// Tokio panics when the system refuses it a worker thread, and, once one has started,
 /// hangs unwinding; the run must end with exit code 1 and one line instead. The limit on
@@ -134,14 +134,7 @@ fn the_log_rotates_at_1_mb_and_keeps_20_full_files() {
     });
     let path = temp_file("rotating.json", &scenario.to_string());
     let dir = temp_path("rotating-log");
-    let output = marketplace(&[
-        "run".as_ref(),
-        path.as_os_str(),
-        "--time-scale".as_ref(),
-        "0".as_ref(),
-        "--log-file".as_ref(),
-        dir.join("m.log").as_os_str(),
-    ]);
+    let output = run_logged(&path, &dir.join("m.log"), &[]);
     assert!(
         output.status.success(),
         "{}",

@@ -21,6 +21,20 @@ pub(crate) fn run_scenario(scenario: &Path, scale: &str, actors: &str) -> Output
     ])
 }
 
+/// Runs `marketplace run SCENARIO --time-scale 0 --log-file LOG`, then `extra`.
+pub(crate) fn run_logged(scenario: &Path, log: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+        "--log-file".as_ref(),
+        log.as_os_str(),
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    marketplace(&args)
+}
+
 /// Runs the `marketplace` binary with `args`.
 pub(crate) fn marketplace<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_marketplace"))
