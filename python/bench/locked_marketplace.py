@@ -18,12 +18,17 @@ from collections import deque
 from typing import Any, Hashable
 
 
+_SHOWN_CHARS = 200
+
+
 def _shown(value: Any) -> str:
-    """`value`'s repr, or its type when it has none (an int of too many digits)."""
+    """`value`'s repr, cut after 200 characters as CPython's own messages cut theirs, or its
+    type when it has none (an int of too many digits)."""
     try:
-        return repr(value)
+        text = repr(value)
     except ValueError:
         return f"an {type(value).__name__} too large to print"
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
 def _integer(value: Any, what: str) -> int:

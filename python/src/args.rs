@@ -13,11 +13,22 @@ use pyo3::types::PyInt;
 /// The largest `queue_size_per_producer` accepted: 2**63 - 1.
 pub(crate) const MAX_QUEUE_SIZE: u64 = i64::MAX as u64;
 
-/// `value` as a message shows it: its `repr`, or, when that fails (an int of more digits
-/// than Python converts to text, or a `__repr__` that raises), what it is.
+/// The most characters of a value's `repr` a message shows, as CPython's own messages cut
+/// theirs (`%.200R`): an int of 4,000 digits would bury the message.
+const SHOWN_CHARS: usize = 200;
+
+/// `value` as a message shows it: its `repr` (cut after [`SHOWN_CHARS`] characters), or,
+/// when that fails (an int of more digits than Python converts to text, or a `__repr__`
+/// that raises), what it is.
 fn shown(value: &Bound<'_, PyAny>) -> String {
     match value.repr() {
-        Ok(text) => text.to_string(),
+        Ok(text) => {
+            let text = text.to_string();
+            match text.char_indices().nth(SHOWN_CHARS) {
+                Some((cut, _)) => format!("{}...", &text[..cut]),
+                None => text,
+            }
+        }
         Err(_) if value.is_instance_of::<PyInt>() => "an int too large to print".to_owned(),
         Err(_) => format!("a {} object", type_name(value)),
     }

@@ -53,6 +53,18 @@ def test_an_int_too_large_to_print_is_named_by_its_type(any_market):
         market.publish(market.register_producer(), LINDEN, timeout=-huge)
 
 
+def test_a_long_repr_is_cut_in_messages(any_market):
+    # An int of 4,000 digits prints, but a message holding all of it buries what it says.
+    long = -(10**4000)
+    market = any_market(1)
+    with pytest.raises(ValueError, match=r"must not be negative, got -1000+\.\.\.$") as raised:
+        market.publish(long, LINDEN)
+    assert len(str(raised.value)) < 300
+    with pytest.raises(ValueError, match=r"between 1 and .*, got -1000+\.\.\.$") as raised:
+        any_market(long)
+    assert len(str(raised.value)) < 300
+
+
 @pytest.mark.parametrize("error", [RuntimeError, TypeError, OverflowError])
 def test_an_error_raised_by_a_timeouts_own_float_propagates(any_market, error):
     class Broken:
