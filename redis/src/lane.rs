@@ -5,7 +5,9 @@
 //! one out of the idle pool, or open a new one), so the pair (id, sequence) names one
 //! operation, and the scripts remember each lane's last (sequence, result): a call retried
 //! on a new connection under the same pair gets the recorded result instead of applying
-//! again. The server's memory for this is one entry per lane ever used.
+//! again. The server's memory for this is one entry per lane of each live handle: a
+//! handle dropped deletes its lanes' entries (best effort: through a connection already
+//! open, briefly; a process killed, or a server out of reach then, leaves them).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -23,6 +25,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A reply slower than this means a lost server; waits are cut into shorter rounds.
 pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a dropped handle waits for the server to forget its lanes.
+const FORGET_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// First and largest pause between two attempts of a broken call.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
@@ -47,15 +52,24 @@ pub(crate) struct Lanes {
     pub(crate) server: String,
     idle: Mutex<Vec<Lane>>,
     retry_for: Duration,
+    /// The hash in which the scripts record each lane's last result (`prelude.lua`'s
+    /// `ops`).
+    records: String,
 }
 
 impl Lanes {
-    pub(crate) fn new(client: Client, server: String, retry_for: Duration) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        server: String,
+        retry_for: Duration,
+        records: String,
+    ) -> Self {
         Lanes {
             client,
             server,
             idle: Mutex::new(Vec::new()),
             retry_for,
+            records,
         }
     }
 
@@ -171,6 +185,35 @@ impl Lanes {
         connection.set_read_timeout(Some(READ_TIMEOUT))?;
         connection.set_write_timeout(Some(READ_TIMEOUT))?;
         Ok(connection)
+    }
+}
+
+impl Drop for Lanes {
+    /// Deletes the lanes' records: no call of this handle can be retried any more. Every
+    /// lane is idle now (a call holds a borrow of the handle), and a dropped handle does not
+    /// wait for a server out of reach: only a connection already open is used, with a short
+    /// timeout, and a failure leaves the records.
+    fn drop(&mut self) {
+        let mut lanes = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
+        let Some(connection) = lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) else {
+            return;
+        };
+        let forgotten = connection
+            .set_read_timeout(Some(FORGET_TIMEOUT))
+            .and_then(|()| connection.set_write_timeout(Some(FORGET_TIMEOUT)))
+            .and_then(|()| {
+                redis::cmd("HDEL")
+                    .arg(&self.records)
+                    .arg(&ids)
+                    .exec(connection)
+            });
+        if let Err(error) = forgotten {
+            log::debug!(
+                "forgetting the lanes of a handle on {}: {error}",
+                self.server
+            );
+        }
     }
 }
 

@@ -107,7 +107,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             Client::open(info).map_err(|e| ConnectError::InvalidUrl(one_line(&e.to_string())))?;
         let prefix = format!("marketplace:{{{market_name}}}:");
         let mut market = RedisMarketplace {
-            lanes: Lanes::new(client, server, Duration::ZERO),
+            lanes: Lanes::new(client, server, Duration::ZERO, format!("{prefix}ops")),
             scripts: Scripts::new(),
             name: market_name.to_owned(),
             meta: format!("{prefix}meta"),

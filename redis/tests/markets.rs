@@ -1,6 +1,6 @@
 //! Markets side by side on one server: names that look alike in a key pattern stay apart
 //! when one of them is deleted; a product too long for one Redis value is refused before
-//! it is sent.
+//! it is sent; a handle dropped leaves no record of its connections behind.
 
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{MAX_ARGUMENT_BYTES, RedisMarketplace};
@@ -60,4 +60,43 @@ fn a_product_longer_than_redis_takes_is_refused_before_sending() {
     market.publish(producer, "tea".to_owned()).expect("room");
     assert_eq!(market.available(&"tea".to_owned()).expect("available"), 1);
     market.delete().expect("deleted");
+}
+
+fn recorded_lanes(connection: &mut redis::Connection, market: &str) -> usize {
+    redis::cmd("HLEN")
+        .arg(format!("marketplace:{{{market}}}:ops"))
+        .query(connection)
+        .expect("HLEN")
+}
+
+/// The server remembers each connection's last result, to answer a retried call; a handle
+/// that goes away takes those records with it, so processes that come and go (a command
+/// line run, a request handler) do not grow the server's memory, and another handle's
+/// records stay.
+#[test]
+fn a_dropped_handle_leaves_no_records_of_its_calls() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let stays = RedisMarketplace::<String>::connect(&server.url(), "shop", 4).expect("connect");
+    let producer = stays.register_producer().expect("register");
+    stays.publish(producer, "tea".to_owned()).expect("room");
+    let kept = recorded_lanes(&mut watch, "shop");
+    assert!(kept > 0, "the calls were recorded");
+
+    let goes = RedisMarketplace::<String>::connect(&server.url(), "shop", 4).expect("connect");
+    let barrier = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                // Three calls at once: three connections, three records.
+                barrier.wait();
+                let cart = goes.new_cart().expect("cart");
+                goes.place_order(cart).expect("order");
+            });
+        }
+    });
+    assert!(recorded_lanes(&mut watch, "shop") > kept);
+    drop(goes);
+    assert_eq!(recorded_lanes(&mut watch, "shop"), kept);
+    stays.delete().expect("deleted");
 }
