@@ -425,9 +425,10 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         if let Some(value) = attempt(self, &mut state) {
             return Some(value);
         }
+        let deadline = Instant::now().checked_add(timeout);
         if self.retries_before_sleep && !timeout.is_zero() {
             drop(state);
-            let retried = retry_before_sleeping(|| attempt(self, &mut self.lock()));
+            let retried = retry_before_sleeping(deadline, || attempt(self, &mut self.lock()));
             if retried.is_some() {
                 return retried;
             }
@@ -438,7 +439,6 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
                 return Some(value);
             }
         }
-        let deadline = Instant::now().checked_add(timeout);
         loop {
             let now = Instant::now();
             let left = match deadline {

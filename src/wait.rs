@@ -48,7 +48,9 @@
 //! and a yield costs far less than a sleep and a wake-up; with a core for each thread, a
 //! yield returns at once, and a few more cheap ones still beat a sleep. Both phases are
 //! bounded, so a waiter that nothing helps is asleep within microseconds, and uses no CPU
-//! while asleep.
+//! while asleep. Neither outlasts the caller's deadline: with more runnable threads than
+//! cores, one yield can last a whole time slice, and sixteen of them ran a 10 ms timeout to
+//! 135 ms (`waits_retry_no_longer_than_their_timeout` in `tests/engine_semantics.rs`).
 //!
 //! Async waiters neither spin nor yield their thread; once, before they register, they
 //! yield to their executor ([`YieldToExecutor`]): the tasks queued on the same worker
@@ -196,7 +198,7 @@ pub(crate) fn block_until<'w, T>(
     mut attempt: impl FnMut() -> Attempt<'w, T>,
 ) -> Option<T> {
     let mut next = Attempt::WaitOn(waiting_on);
-    let retried = retry_before_sleeping(|| match attempt() {
+    let retried = retry_before_sleeping(deadline, || match attempt() {
         Attempt::Done(value) => Some(value),
         waiting => {
             next = waiting;
@@ -205,6 +207,10 @@ pub(crate) fn block_until<'w, T>(
     });
     if retried.is_some() {
         return retried;
+    }
+    // The retries stopped at the deadline: their last attempt was the one more.
+    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        return None;
     }
     let mut seat = Seat::new();
     loop {
@@ -326,8 +332,8 @@ impl Drop for Registration<'_> {
 
 /// Retries `attempt` as a blocking waiter does before it goes to sleep (see the module
 /// docs): a few times spaced out by spinning, then a few times after yielding, and a few
-/// more while those yields are cheap; `None` if no retry succeeded. (The one-lock baseline
-/// waits this way too, to compare like with like.)
+/// more while those yields are cheap; `None` if no retry succeeded, or once `deadline` (if
+/// any) has passed. (The one-lock baseline waits this way too, to compare like with like.)
 #[cfg_attr(
     loom,
     allow(
@@ -336,13 +342,20 @@ impl Drop for Registration<'_> {
         reason = "the models make no retries: every count is 0 there"
     )
 )]
-pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn retry_before_sleeping<T>(
+    deadline: Option<Instant>,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let passed = |now: Instant| deadline.is_some_and(|deadline| now >= deadline);
     for _ in 0..SPIN_ATTEMPTS {
         for _ in 0..SPINS_BETWEEN_ATTEMPTS {
             spin_hint();
         }
         if let Some(value) = attempt() {
             return Some(value);
+        }
+        if deadline.is_some() && passed(Instant::now()) {
+            return None;
         }
     }
     let yielding_since = Instant::now();
@@ -351,8 +364,13 @@ pub(crate) fn retry_before_sleeping<T>(mut attempt: impl FnMut() -> Option<T>) -
         if let Some(value) = attempt() {
             return Some(value);
         }
-        if yielded >= YIELDS_BEFORE_SLEEP && yielding_since.elapsed() >= YIELDING_BUDGET {
-            break;
+        // Read only when it is needed: with no deadline, for the budget alone.
+        let checks_budget = yielded >= YIELDS_BEFORE_SLEEP;
+        if deadline.is_some() || checks_budget {
+            let now = Instant::now();
+            if passed(now) || (checks_budget && now - yielding_since >= YIELDING_BUDGET) {
+                break;
+            }
         }
     }
     None

@@ -11,6 +11,8 @@
 
 mod support;
 
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Barrier, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -850,4 +852,63 @@ fn engine_reports_its_configuration_and_closed_state() {
     assert!(market.is_closed());
     let shown = format!("{market:?}");
     assert!(shown.contains("Marketplace"), "{shown}");
+}
+
+/// Comparisons of [`Counted`] products so far: the one test that uses them counts with it.
+static COMPARISONS: AtomicUsize = AtomicUsize::new(0);
+
+/// A product that counts its comparisons and hashes like every other, so each attempt at
+/// one never published compares it with the one product on sale: one comparison per
+/// attempt, on the engine and on the baseline alike.
+#[derive(Clone, Debug)]
+struct Counted(u32);
+
+impl PartialEq for Counted {
+    fn eq(&self, other: &Self) -> bool {
+        COMPARISONS.fetch_add(1, Ordering::Relaxed);
+        self.0 == other.0
+    }
+}
+
+impl Eq for Counted {}
+
+impl Hash for Counted {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+
+/// The spinning and yielding retries before a wait sleeps stop at the caller's deadline.
+/// With more runnable threads than cores, each yield can last a whole time slice: retrying
+/// past the deadline made a 10 ms `add_to_cart_timeout` take 135 ms, where a channel's
+/// `recv_timeout` took 15 ms, with six spinning threads on two cores. A timeout of a
+/// nanosecond has passed by the first retry, so the call makes a few attempts, not the
+/// retry phase's twenty or more.
+#[test]
+fn waits_retry_no_longer_than_their_timeout() {
+    let tiny = Duration::from_nanos(1);
+    let engine = Marketplace::new(1);
+    let producer = engine.register_producer();
+    engine.publish(producer, Counted(1)).unwrap();
+    let cart = engine.new_cart();
+    COMPARISONS.store(0, Ordering::Relaxed);
+    assert_eq!(
+        engine.add_to_cart_timeout(cart, &Counted(2), tiny),
+        Err(AddError::Unavailable)
+    );
+    let attempts = COMPARISONS.load(Ordering::Relaxed);
+    assert!(attempts <= 4, "the engine made {attempts} attempts");
+
+    let baseline = LockedMarketplace::yielding(1);
+    let producer = baseline.register_producer();
+    baseline.publish(producer, Counted(1)).unwrap();
+    let cart = baseline.new_cart();
+    COMPARISONS.store(0, Ordering::Relaxed);
+    assert_eq!(
+        baseline.add_to_cart_timeout(cart, &Counted(2), tiny),
+        Err(AddError::Unavailable)
+    );
+    let attempts = COMPARISONS.load(Ordering::Relaxed);
+    assert!(
+        attempts <= 4,
+        "the yielding baseline made {attempts} attempts"
+    );
 }
