@@ -99,7 +99,7 @@ fn a_cancelled_async_wait_loses_no_wake_up() {
 fn close_wakes_an_async_consumer() {
     check("async_wake::close_wakes_an_async_consumer", || {
         let market = Arc::new(Market::new(1));
-        market.register_producer();
+        let _producer = market.register_producer();
         let cart = market.new_cart();
         let consumer = spawn_with(&market, move |market| {
             block_on(market.add_to_cart_async(cart, &"a"))

@@ -152,7 +152,7 @@ fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
         || {
             let market = Arc::new(Market::new(1));
             let producer = market.register_producer();
-            market.product(&"a");
+            let _shelf = market.product(&"a");
             let (ordered, served) = (market.new_cart(), market.new_cart());
             let consumers = [ordered, served].map(|cart| {
                 spawn_with(&market, move |market| {

@@ -89,7 +89,7 @@ fn publisher_woken_by_take() {
 fn close_wakes_a_blocked_consumer() {
     check("wakeup::close_wakes_a_blocked_consumer", || {
         let market = Arc::new(Market::new(1));
-        market.register_producer();
+        let _producer = market.register_producer();
         let cart = market.new_cart();
 
         let consumer = spawn_with(&market, move |market| {

@@ -84,6 +84,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
     /// assert_eq!(market.stats().producers, 0);
     /// ```
+    #[must_use]
     pub fn new(queue_size_per_producer: usize) -> Self {
         Self::with_wait_policy(queue_size_per_producer, false)
     }
@@ -99,6 +100,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// let producer = market.register_producer();
     /// assert!(market.publish(producer, 1).is_ok());
     /// ```
+    #[must_use]
     pub fn yielding(queue_size_per_producer: usize) -> Self {
         Self::with_wait_policy(queue_size_per_producer, true)
     }
@@ -130,6 +132,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
     /// assert_ne!(market.register_producer(), market.register_producer());
     /// ```
+    #[must_use = "the id is the only way to publish for the producer"]
     pub fn register_producer(&self) -> ProducerId {
         let mut state = self.lock();
         let index = u32::try_from(state.on_sale.len()).expect("more than u32::MAX producers");
@@ -197,6 +200,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
     /// assert_ne!(market.new_cart(), market.new_cart());
     /// ```
+    #[must_use = "a cart stays open until its order is placed, which takes its id"]
     pub fn new_cart(&self) -> CartId {
         let mut state = self.lock();
         let serial = state.next_cart;
@@ -330,6 +334,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// market.publish(producer, 7).unwrap();
     /// assert_eq!(market.shelf_len(producer), Some(1));
     /// ```
+    #[must_use]
     pub fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
         let index = producer.index_in(self.tag)?;
         self.lock().on_sale.get(index).copied()
@@ -343,6 +348,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// market.publish(producer, 7).unwrap();
     /// assert_eq!(market.available(&7), 1);
     /// ```
+    #[must_use]
     pub fn available(&self, product: &P) -> usize {
         self.lock().shelves.get(product).map_or(0, VecDeque::len)
     }
@@ -351,9 +357,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     ///
     /// ```
     /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(2);
-    /// market.new_cart();
+    /// let cart = market.new_cart();
     /// assert_eq!(market.stats().open_carts, 1);
+    /// market.place_order(cart).unwrap();
+    /// assert_eq!(market.stats().open_carts, 0);
     /// ```
+    #[must_use]
     pub fn stats(&self) -> Stats {
         let state = self.lock();
         Stats {

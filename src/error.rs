@@ -33,6 +33,7 @@ pub enum PublishError<P> {
 
 impl<P> PublishError<P> {
     /// Gives back the product that was not published.
+    #[must_use]
     pub fn into_product(self) -> P {
         match self {
             PublishError::Full(product) | PublishError::UnknownProducer(product) => product,
@@ -40,6 +41,7 @@ impl<P> PublishError<P> {
     }
 
     /// True when the refusal is temporary (the producer's queue is full).
+    #[must_use]
     pub fn is_full(&self) -> bool {
         matches!(self, PublishError::Full(_))
     }

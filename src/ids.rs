@@ -43,9 +43,11 @@ impl ProducerId {
     ///
     /// ```
     /// let market = marketplace::Marketplace::<u8>::new(1);
-    /// market.register_producer();
+    /// let first = market.register_producer();
+    /// assert_eq!(first.index(), 0);
     /// assert_eq!(market.register_producer().index(), 1);
     /// ```
+    #[must_use]
     pub fn index(self) -> usize {
         self.index as usize
     }
@@ -95,9 +97,11 @@ impl CartId {
     ///
     /// ```
     /// let market = marketplace::Marketplace::<u8>::new(1);
-    /// market.new_cart();
+    /// let first = market.new_cart();
+    /// assert_eq!(first.serial(), 0);
     /// assert_eq!(market.new_cart().serial(), 1);
     /// ```
+    #[must_use]
     pub fn serial(self) -> u64 {
         self.serial
     }

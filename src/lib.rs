@@ -75,6 +75,30 @@ mod wait;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
+/// Ignoring a new id is warned about (`unused_must_use`), as no call gives it back: a cart
+/// whose id is dropped stays open, holding its slot and counted in `stats().open_carts`,
+/// with no way left to order it. Each snippet fails to build once the lint is denied.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let market = marketplace::Marketplace::<u8>::new(1);
+/// market.new_cart();
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let market = marketplace::Marketplace::<u8>::new(1);
+/// market.register_producer();
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
+/// market.new_cart();
+/// ```
+#[cfg(doctest)]
+struct IgnoredIdsAreRefused;
+
 pub use error::{AddError, OrderError, PublishError, RemoveError};
 pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use ids::{CartId, ProducerId};

@@ -151,7 +151,7 @@ fn round(market: &Marketplace<Stalling>, producer: ProducerId) {
     let cart = market.new_cart();
     market.add_to_cart(cart, &Stalling(1)).unwrap();
     market.place_order(cart).unwrap();
-    market.stats();
+    assert!(market.stats().producers >= 2);
 }
 
 fn market_with_stock() -> (Marketplace<Stalling>, ProducerId) {

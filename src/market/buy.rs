@@ -35,6 +35,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_ne!(first, second);
     /// assert_eq!(market.stats().open_carts, 2);
     /// ```
+    #[must_use = "a cart stays open until its order is placed, which takes its id"]
     pub fn new_cart(&self) -> CartId {
         let (serial, slot) = self.carts.open();
         let id = CartId {

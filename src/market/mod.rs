@@ -143,6 +143,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// let market = Marketplace::<String>::new(15);
     /// assert_eq!(market.queue_size_per_producer(), 15);
     /// ```
+    #[must_use]
     pub fn new(queue_size_per_producer: usize) -> Self {
         Self::with_hasher(queue_size_per_producer, DefaultHashBuilder::default())
     }
@@ -166,6 +167,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// market.publish(producer, "tea").unwrap();
     /// assert_eq!(market.available(&"tea"), 1);
     /// ```
+    #[must_use]
     pub fn with_hasher(queue_size_per_producer: usize, hasher: S) -> Self {
         assert!(
             queue_size_per_producer > 0,
@@ -183,6 +185,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     }
 
     /// How many products one producer may have on the shelf at once.
+    #[must_use]
     pub fn queue_size_per_producer(&self) -> usize {
         self.queue_size_per_producer
     }
@@ -200,6 +203,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_eq!(market.stats().producers, 1);
     /// assert_eq!(market.shelf_len(producer), Some(0));
     /// ```
+    #[must_use = "the id is the only way to publish for the producer"]
     pub fn register_producer(&self) -> ProducerId {
         let index = self.producers.push(Producer::new());
         let index = u32::try_from(index).expect("fewer than 2^32 producers");
@@ -257,6 +261,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// market.close();
     /// assert!(market.is_closed());
     /// ```
+    #[must_use]
     pub fn is_closed(&self) -> bool {
         // Ordering: a report; waits order their own reads (see `wait`).
         self.closed.load(Ordering::Relaxed)
@@ -273,6 +278,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// market.publish(producer, "tea").unwrap();
     /// assert_eq!(market.shelf_len(producer), Some(1));
     /// ```
+    #[must_use]
     pub fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
         self.producer(producer).map(Producer::on_sale)
     }
@@ -288,6 +294,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_eq!(market.available(&"tea"), 1);
     /// assert_eq!(market.available(&"coffee"), 0);
     /// ```
+    #[must_use]
     pub fn available(&self, product: &P) -> usize {
         let hash = self.catalog.hash(product);
         self.catalog
@@ -312,6 +319,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///     Stats { producers: 1, open_carts: 1, items_on_shelves: 1, items_in_carts: 1 }
     /// );
     /// ```
+    #[must_use]
     pub fn stats(&self) -> Stats {
         let items_on_shelves = self
             .producers

@@ -47,6 +47,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// market.add_to_cart(cart, &"tea").unwrap();
     /// assert_eq!(market.place_order(cart).unwrap(), vec!["tea", "tea"]);
     /// ```
+    #[must_use]
     pub fn product(&self, product: &P) -> ProductHandle<'_, P, S> {
         let hash = self.catalog.hash(product);
         let entry = self
@@ -109,6 +110,7 @@ impl<P: fmt::Debug, S> fmt::Debug for ProductHandle<'_, P, S> {
 
 impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> ProductHandle<'m, P, S> {
     /// The product this handle stands for (the catalog's copy of it).
+    #[must_use]
     pub fn product(&self) -> &'m P {
         &self.entry.product
     }
@@ -293,6 +295,7 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     }
 
     /// How many items of the product are on sale now: [`Marketplace::available`].
+    #[must_use]
     pub fn available(&self) -> usize {
         self.entry.shelf.len()
     }
