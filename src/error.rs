@@ -33,6 +33,12 @@ pub enum PublishError<P> {
 
 impl<P> PublishError<P> {
     /// Gives back the product that was not published.
+    ///
+    /// ```
+    /// use marketplace::PublishError;
+    ///
+    /// assert_eq!(PublishError::UnknownProducer("tea").into_product(), "tea");
+    /// ```
     #[must_use]
     pub fn into_product(self) -> P {
         match self {
@@ -41,6 +47,13 @@ impl<P> PublishError<P> {
     }
 
     /// True when the refusal is temporary (the producer's queue is full).
+    ///
+    /// ```
+    /// use marketplace::PublishError;
+    ///
+    /// assert!(PublishError::Full("tea").is_full());
+    /// assert!(!PublishError::UnknownProducer("tea").is_full());
+    /// ```
     #[must_use]
     pub fn is_full(&self) -> bool {
         matches!(self, PublishError::Full(_))

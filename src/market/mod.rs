@@ -185,6 +185,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     }
 
     /// How many products one producer may have on the shelf at once.
+    ///
+    /// ```
+    /// let market = marketplace::Marketplace::<u8>::new(3);
+    /// assert_eq!(market.queue_size_per_producer(), 3);
+    /// ```
     #[must_use]
     pub fn queue_size_per_producer(&self) -> usize {
         self.queue_size_per_producer

@@ -110,12 +110,27 @@ impl<P: fmt::Debug, S> fmt::Debug for ProductHandle<'_, P, S> {
 
 impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> ProductHandle<'m, P, S> {
     /// The product this handle stands for (the catalog's copy of it).
+    ///
+    /// ```
+    /// let market = marketplace::Marketplace::new(1);
+    /// assert_eq!(market.product(&"tea").product(), &"tea");
+    /// ```
     #[must_use]
     pub fn product(&self) -> &'m P {
         &self.entry.product
     }
 
     /// Puts a clone of the product on sale for `producer`: [`Marketplace::publish`].
+    ///
+    /// ```
+    /// use marketplace::{Marketplace, PublishError};
+    ///
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// let tea = market.product(&"tea");
+    /// assert_eq!(tea.publish(producer), Ok(()));
+    /// assert_eq!(tea.publish(producer), Err(PublishError::Full("tea")));
+    /// ```
     pub fn publish(&self, producer: ProducerId) -> Result<(), PublishError<P>> {
         let product = self.product().clone();
         let outcome = match self.market.producer(producer) {
@@ -138,6 +153,22 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
 
     /// Puts a clone of the product on sale for `producer`, waiting up to `timeout` for room:
     /// [`Marketplace::publish_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::Marketplace;
+    ///
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// let tea = market.product(&"tea");
+    /// tea.publish(producer).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| tea.add_to_cart_timeout(market.new_cart(), Duration::from_secs(10)));
+    ///     // Full: waits until the thread above has taken the first tea.
+    ///     tea.publish_timeout(producer, Duration::from_secs(10)).unwrap();
+    /// });
+    /// assert_eq!(tea.available(), 1);
+    /// ```
     pub fn publish_timeout(
         &self,
         producer: ProducerId,
@@ -222,6 +253,17 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
 
     /// Moves one item of the product off the shelf into `cart`:
     /// [`Marketplace::add_to_cart`].
+    ///
+    /// ```
+    /// use marketplace::{AddError, Marketplace};
+    ///
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// let (tea, cart) = (market.product(&"tea"), market.new_cart());
+    /// assert_eq!(tea.add_to_cart(cart), Err(AddError::Unavailable));
+    /// tea.publish(producer).unwrap();
+    /// assert_eq!(tea.add_to_cart(cart), Ok(()));
+    /// ```
     pub fn add_to_cart(&self, cart: CartId) -> Result<(), AddError> {
         let outcome = match self.market.find_cart(cart) {
             None => Err(AddError::UnknownCart),
@@ -237,6 +279,16 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
 
     /// Moves one item of the product into `cart`, waiting up to `timeout` for one:
     /// [`Marketplace::add_to_cart_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use marketplace::{AddError, Marketplace};
+    ///
+    /// let market = Marketplace::new(1);
+    /// let tea = market.product(&"tea");
+    /// let waited = tea.add_to_cart_timeout(market.new_cart(), Duration::from_millis(1));
+    /// assert_eq!(waited, Err(AddError::Unavailable));
+    /// ```
     pub fn add_to_cart_timeout(&self, cart: CartId, timeout: Duration) -> Result<(), AddError> {
         let outcome = match self.market.find_cart(cart) {
             None => Err(AddError::UnknownCart),
@@ -259,6 +311,21 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     /// Moves one item of the product into `cart`, as a future that waits for one:
     /// [`Marketplace::add_to_cart_async`], cancel-safe in the same way. The future borrows
     /// the marketplace, not the handle.
+    ///
+    /// ```
+    /// use marketplace::Marketplace;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let market = Marketplace::new(1);
+    /// let producer = market.register_producer();
+    /// let cart = market.new_cart();
+    /// let waiting = market.product(&"tea").add_to_cart_async(cart);
+    /// market.publish(producer, "tea").unwrap();
+    /// waiting.await.unwrap();
+    /// assert_eq!(market.place_order(cart).unwrap(), vec!["tea"]);
+    /// # }
+    /// ```
     #[allow(
         clippy::manual_async_fn,
         reason = "the signature promises a Send future, which `async fn` would leave implicit"
@@ -295,6 +362,15 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     }
 
     /// How many items of the product are on sale now: [`Marketplace::available`].
+    ///
+    /// ```
+    /// let market = marketplace::Marketplace::new(2);
+    /// let producer = market.register_producer();
+    /// let tea = market.product(&"tea");
+    /// assert_eq!(tea.available(), 0);
+    /// market.publish(producer, "tea").unwrap();
+    /// assert_eq!(tea.available(), 1);
+    /// ```
     #[must_use]
     pub fn available(&self) -> usize {
         self.entry.shelf.len()
