@@ -5,6 +5,8 @@
 //! *is* the atomic claim of the claim-and-return protocol: of two removers racing for the
 //! same item, exactly one gets it out.
 
+use std::borrow::Borrow;
+
 use crate::item::Item;
 
 /// The items in one open cart, in the order they were added.
@@ -46,8 +48,15 @@ impl<P: Eq> Cart<P> {
 
     /// Claims the first item equal to `product` (as Python's `list.remove` would), if any.
     /// A panic in the user's `Eq` leaves the cart as it was.
-    pub(crate) fn claim(&mut self, product: &P) -> Option<Item<P>> {
-        let position = self.products.iter().position(|held| held == product)?;
+    pub(crate) fn claim<Q>(&mut self, product: &Q) -> Option<Item<P>>
+    where
+        P: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let position = self
+            .products
+            .iter()
+            .position(|held| held.borrow() == product)?;
         Some(Item {
             product: self.products.remove(position),
             producer: self.producers.remove(position),

@@ -23,6 +23,7 @@
 //! publish (or a return) and the making of a handle insert; asking for a product that was
 //! never published finds nothing and stores nothing.
 
+use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 use crate::product_shelf::ProductShelf;
@@ -111,7 +112,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
 
     /// The hash of `product`, which every other method takes alongside it. Runs the
     /// user's `Hash`, outside any lock.
-    pub(crate) fn hash(&self, product: &P) -> u64 {
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, product: &Q) -> u64 {
         self.hasher.hash_one(product)
     }
 
@@ -125,8 +126,13 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         }
     }
 
-    /// The entry of `product`, if it was ever put on sale or resolved.
-    pub(crate) fn get(&self, product: &P, hash: u64) -> Option<&Entry<P>> {
+    /// The entry of the product equal to `product` (a `P`, or a form `P` borrows as, with
+    /// the same `Hash` and `Eq`), if it was ever put on sale or resolved.
+    pub(crate) fn get<Q>(&self, product: &Q, hash: u64) -> Option<&Entry<P>>
+    where
+        P: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         for slot in self.current_table().probe(hash) {
             // Ordering: `Acquire`, paired with the inserter's `Release` store: the entry it
             // names was pushed before.
@@ -138,7 +144,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
                 .entries
                 .get(index as usize - 1)
                 .expect("a table names pushed entries only");
-            if entry.hash == hash && entry.product == *product {
+            if entry.hash == hash && entry.product.borrow() == product {
                 return Some(entry);
             }
         }

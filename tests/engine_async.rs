@@ -374,3 +374,21 @@ fn an_async_publisher_yields_once_then_sleeps_until_a_take() {
     );
     assert_eq!(market.shelf_len(producer), Some(1));
 }
+
+/// The async wait takes a borrowed form of the product too (`&str` for `String`s), and is
+/// woken by the publish of the owned product.
+#[test]
+fn an_async_wait_asks_by_a_borrowed_form() {
+    let market: Arc<marketplace::Marketplace<String>> = Arc::new(marketplace::Marketplace::new(1));
+    let producer = market.register_producer();
+    let cart = market.new_cart();
+    runtime().block_on(async {
+        let waiting = tokio::spawn({
+            let market = Arc::clone(&market);
+            async move { market.add_to_cart_async(cart, "tea").await }
+        });
+        market.publish(producer, "tea".to_owned()).unwrap();
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+    });
+    assert_eq!(market.place_order(cart).unwrap(), ["tea"]);
+}

@@ -912,3 +912,39 @@ fn waits_retry_no_longer_than_their_timeout() {
         "the yielding baseline made {attempts} attempts"
     );
 }
+
+/// As `HashMap::get` does, the calls that ask for a product take any form it borrows as:
+/// a marketplace of `String`s is asked with `&str`, one of `Vec<u8>` with `&[u8]`.
+#[test]
+fn products_are_asked_for_by_any_form_they_borrow_as() {
+    let market: Marketplace<String> = Marketplace::new(2);
+    let producer = market.register_producer();
+    market.publish(producer, "tea".to_owned()).unwrap();
+    market.publish(producer, "tea".to_owned()).unwrap();
+    assert_eq!(market.available("tea"), 2);
+    assert_eq!(market.available("coffee"), 0);
+    let cart = market.new_cart();
+    assert_eq!(market.add_to_cart(cart, "tea"), Ok(()));
+    assert_eq!(
+        market.add_to_cart_timeout(cart, "tea", Duration::from_secs(5)),
+        Ok(())
+    );
+    assert_eq!(
+        market.add_to_cart(cart, "coffee"),
+        Err(AddError::Unavailable)
+    );
+    assert_eq!(market.remove_from_cart(cart, "tea"), Ok(()));
+    assert_eq!(
+        market.remove_from_cart(cart, "coffee"),
+        Err(RemoveError::NotInCart)
+    );
+    assert_eq!(market.available("tea"), 1);
+    assert_eq!(market.place_order(cart).unwrap(), ["tea"]);
+
+    let bytes: Marketplace<Vec<u8>> = Marketplace::new(1);
+    let producer = bytes.register_producer();
+    bytes.publish(producer, b"tea".to_vec()).unwrap();
+    let cart = bytes.new_cart();
+    assert_eq!(bytes.add_to_cart(cart, &b"tea"[..]), Ok(()));
+    assert_eq!(bytes.place_order(cart).unwrap(), [b"tea".to_vec()]);
+}

@@ -7,6 +7,7 @@
 //! claims the item under the cart's lock (one remover wins), then counts it for its
 //! producer again and puts it back on its shelf.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::time::{Duration, Instant};
@@ -52,7 +53,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// The item stops counting against its producer's capacity at once. Fails with
     /// [`AddError::Unavailable`] when no equal item is on sale right now (an ordinary,
     /// retryable outcome; see [`add_to_cart_timeout`](Self::add_to_cart_timeout) to wait) and
-    /// with [`AddError::UnknownCart`] for a cart that is not open here.
+    /// with [`AddError::UnknownCart`] for a cart that is not open here. `product` may be any
+    /// form `P` borrows as, with the same `Hash` and `Eq` (a `&str` for `String`s).
     ///
     /// ```
     /// use marketplace::{AddError, Marketplace};
@@ -65,8 +67,20 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_eq!(market.add_to_cart(cart, &"tea"), Ok(()));
     /// // The producer has room again.
     /// assert_eq!(market.publish(producer, "tea"), Ok(()));
+    ///
+    /// // Products owned, asked for by a borrowed form.
+    /// let shop: Marketplace<String> = Marketplace::new(1);
+    /// let maker = shop.register_producer();
+    /// shop.publish(maker, "coffee".to_owned()).unwrap();
+    /// let basket = shop.new_cart();
+    /// assert_eq!(shop.add_to_cart(basket, "coffee"), Ok(()));
+    /// assert_eq!(shop.place_order(basket).unwrap(), ["coffee"]);
     /// ```
-    pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+    pub fn add_to_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + fmt::Debug + ?Sized,
+    {
         let outcome = match self.find_cart(cart) {
             None => Err(AddError::UnknownCart),
             Some(open) => {
@@ -102,12 +116,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// });
     /// assert_eq!(market.place_order(cart).unwrap(), vec!["coffee"]);
     /// ```
-    pub fn add_to_cart_timeout(
+    pub fn add_to_cart_timeout<Q>(
         &self,
         cart: CartId,
-        product: &P,
+        product: &Q,
         timeout: Duration,
-    ) -> Result<(), AddError> {
+    ) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + fmt::Debug + ?Sized,
+    {
         let outcome = match self.find_cart(cart) {
             None => Err(AddError::UnknownCart),
             Some(open) => {
@@ -163,13 +181,15 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         clippy::manual_async_fn,
         reason = "the signature promises a Send future, which `async fn` would leave implicit"
     )]
-    pub fn add_to_cart_async<'a>(
+    pub fn add_to_cart_async<'a, Q>(
         &'a self,
         cart: CartId,
-        product: &'a P,
+        product: &'a Q,
     ) -> impl Future<Output = Result<(), AddError>> + Send + 'a
     where
         S: Sync,
+        P: Borrow<Q>,
+        Q: Hash + Eq + fmt::Debug + Sync + ?Sized,
     {
         async move {
             let log = AsyncCallLog::start(|| format!("add_to_cart_async({cart}, {product:?})"));
@@ -212,7 +232,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_eq!(market.shelf_len(producer), Some(2)); // over capacity: nothing is lost
     /// assert!(matches!(market.publish(producer, "tea"), Err(PublishError::Full(_))));
     /// ```
-    pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+    pub fn remove_from_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), RemoveError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + fmt::Debug + ?Sized,
+    {
         let outcome = self.try_remove(cart, product);
         debug!(
             "remove_from_cart({cart}, {product:?}) -> {}",
@@ -304,13 +328,17 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// with the outcome, or the consumers waiting for it (on its shelf, or on the catalog
     /// while the product has none). `entry` is the product's catalog entry, looked up
     /// again only while it has none: once made, an entry stays.
-    fn add_attempt<'a>(
+    fn add_attempt<'a, Q>(
         &'a self,
         cart: &OpenCart<'a, P>,
-        product: &P,
+        product: &Q,
         hash: u64,
         entry: &mut Option<&'a Entry<P>>,
-    ) -> Attempt<'a, Result<(), AddError>> {
+    ) -> Attempt<'a, Result<(), AddError>>
+    where
+        P: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         if !cart.is_open() {
             return Attempt::Done(Err(AddError::UnknownCart));
         }
@@ -335,14 +363,18 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// `add_to_cart_timeout` once the cart is found open: takes an item equal to `product`
     /// (hashed `hash`, its catalog entry `entry` if it had one) into `cart`, waiting up to
     /// `timeout` for one.
-    pub(super) fn add_or_wait<'a>(
+    pub(super) fn add_or_wait<'a, Q>(
         &'a self,
         cart: &OpenCart<'a, P>,
-        product: &P,
+        product: &Q,
         hash: u64,
         mut entry: Option<&'a Entry<P>>,
         timeout: Duration,
-    ) -> Result<(), AddError> {
+    ) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         match self.try_add(cart, entry) {
             Err(AddError::Unavailable) => {}
             done => return done,
@@ -364,13 +396,17 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     }
 
     /// `add_to_cart_async` once the cart is found open, as `add_or_wait` with no timeout.
-    pub(super) async fn add_or_wait_async<'a>(
+    pub(super) async fn add_or_wait_async<'a, Q>(
         &'a self,
         cart: &OpenCart<'a, P>,
-        product: &P,
+        product: &Q,
         hash: u64,
         mut entry: Option<&'a Entry<P>>,
-    ) -> Result<(), AddError> {
+    ) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: Eq + Sync + ?Sized,
+    {
         match self.try_add(cart, entry) {
             Err(AddError::Unavailable) => {}
             done => return done,
@@ -388,7 +424,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         outcome
     }
 
-    fn try_remove(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+    fn try_remove<Q>(&self, cart: CartId, product: &Q) -> Result<(), RemoveError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if !cart.is_from(self.tag) {
             return Err(RemoveError::UnknownCart);
         }

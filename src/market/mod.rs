@@ -31,6 +31,7 @@ mod buy;
 mod product_handle;
 mod publish;
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
@@ -59,7 +60,11 @@ pub use product_handle::ProductHandle;
 /// none waits for another thread while holding a lock.
 ///
 /// Products are hashed with `S`, [`DefaultHashBuilder`] unless the marketplace is built
-/// [`with_hasher`](Self::with_hasher).
+/// [`with_hasher`](Self::with_hasher). The calls that ask for a product (`add_to_cart` and
+/// its waiting forms, `remove_from_cart`, `available`) take any form the product borrows as,
+/// as [`HashMap::get`](std::collections::HashMap::get) does: a marketplace of `String`s is
+/// asked with a `&str`, and that form must hash and compare as the product does (the
+/// contract of [`Borrow`](std::borrow::Borrow)).
 ///
 /// ```
 /// use marketplace::Marketplace;
@@ -300,7 +305,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// assert_eq!(market.available(&"coffee"), 0);
     /// ```
     #[must_use]
-    pub fn available(&self, product: &P) -> usize {
+    pub fn available<Q>(&self, product: &Q) -> usize
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.catalog.hash(product);
         self.catalog
             .get(product, hash)
