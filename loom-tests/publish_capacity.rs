@@ -240,7 +240,7 @@ fn full_producer_and_a_taker() -> (
 /// while another publisher of the same producer publishes and takes back an item: with
 /// capacity 2 and at most two items ever on sale, neither may be refused. The first
 /// publisher's read of `uncounted` may include the take of an item counted after its own
-/// read of `counted`; only the re-read of `counted` (`Producer::try_reserve`) stops it from
+/// read of `counted`; only the re-read of `counted` (`Producer::try_count`) stops it from
 /// taking that difference, below zero and so wrapped to a huge number, for a full shelf.
 #[test]
 fn a_check_for_room_racing_a_publish_and_take_is_not_refused() {

@@ -33,7 +33,7 @@ use crate::wait::Waiters;
 pub(crate) struct Producer {
     /// The publishers' line: written by publishes (and returns), read by reports.
     publishing: CachePadded<Publishing>,
-    /// Items ever uncounted: taken into carts, or reserved and then not published. Written
+    /// Items ever uncounted: taken into carts, or counted and then not published. Written
     /// by consumers; read by a publisher only when `uncounted_seen` says full. Padded: the
     /// consumers' line, apart from the publishers'.
     uncounted: CachePadded<AtomicUsize>,
@@ -62,7 +62,7 @@ impl Producer {
 
     /// Counts an item about to be published; false when the producer is at capacity.
     #[inline]
-    pub(crate) fn try_reserve(&self, capacity: usize) -> bool {
+    pub(crate) fn try_count(&self, capacity: usize) -> bool {
         let publishing = &*self.publishing;
         // Ordering: `Acquire`, paired with the `Release` store below: a publisher that
         // counts on room another publisher saw freed happens after the take that freed it,
@@ -75,7 +75,7 @@ impl Producer {
         let mut counted = publishing.counted.load(Ordering::Relaxed);
         loop {
             if held(counted, uncounted) >= capacity {
-                // Ordering: `Acquire`, paired with `release`'s `Release`: a publish that
+                // Ordering: `Acquire`, paired with `uncount`'s `Release`: a publish that
                 // counts on a unit freed by a take happens after that take's pop, so it can
                 // never see the taken item still on its shelf beside its own (the capacity
                 // bound holds for what any thread sees, at every moment).
@@ -84,7 +84,7 @@ impl Producer {
                 // publisher makes this read after it registers for room and fences (in
                 // `Waiters::listen`), so a take's uncount either comes after it in
                 // `uncounted`'s modification order, and through that fence acquires the
-                // registration, or comes before it, and is read here (see `release`). Every
+                // registration, or comes before it, and is read here (see `uncount`). Every
                 // write to `uncounted` is a read-modify-write, which keeps the uncount in
                 // this one's release sequence.
                 let fresh = self.uncounted.fetch_add(0, Ordering::Acquire);
@@ -129,18 +129,18 @@ impl Producer {
 
     /// Counts an item coming back from a cart. Never fails.
     #[inline]
-    pub(crate) fn record_return(&self) {
+    pub(crate) fn count_return(&self) {
         // Ordering: a return frees no room, so no waiter needs to see it; the count itself
         // is exact under any ordering.
         self.publishing.counted.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Uncounts an item that has just left its shelf for a cart (or a reservation that was
-    /// not used), and wakes a publisher waiting for room.
+    /// Uncounts an item that has just left its shelf for a cart (or a unit counted for a
+    /// publish that did not happen), and wakes a publisher waiting for room.
     #[inline]
-    pub(crate) fn release(&self) {
+    pub(crate) fn uncount(&self) {
         // Ordering: `Release`, so a publish that counts on this unit happens after the pop
-        // that freed it (see `try_reserve`). The item was counted before it was pushed, and
+        // that freed it (see `try_count`). The item was counted before it was pushed, and
         // the taker's pop synchronised with that push, so `uncounted` never passes
         // `counted`.
         //
@@ -159,7 +159,7 @@ impl Producer {
     /// settles for a lower bound of that count.
     pub(crate) fn on_sale(&self) -> usize {
         let publishing = &*self.publishing;
-        // Ordering: `Acquire`, paired with `try_reserve`'s `Release`: the read of
+        // Ordering: `Acquire`, paired with `try_count`'s `Release`: the read of
         // `uncounted` below sees at least the takes that made room for the publishes this
         // count includes, so the difference never exceeds the capacity.
         let mut counted = publishing.counted.load(Ordering::Acquire);

@@ -312,7 +312,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         let producer = item.producer;
         match cart.add(item) {
             Ok(()) => {
-                self.producer_at(producer).release();
+                self.producer_at(producer).uncount();
                 Ok(())
             }
             Err(item) => {
@@ -447,7 +447,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             .expect("an item was claimed, so its shelf was found")
             .shelf;
         // The claim is ours alone; now hand the item back to its producer.
-        self.producer_at(item.producer).record_return();
+        self.producer_at(item.producer).count_return();
         shelf.put(item);
         Ok(())
     }

@@ -113,7 +113,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         hash: u64,
         entry: Option<&Entry<P>>,
     ) -> Result<(), PublishError<P>> {
-        if !producer.try_reserve(self.queue_size_per_producer) {
+        if !producer.try_count(self.queue_size_per_producer) {
             return Err(PublishError::Full(product));
         }
         self.put_counted(producer, index, product, hash, entry);
@@ -226,7 +226,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         hash: u64,
         entry: Option<&'a Entry<P>>,
     ) -> Attempt<'a, ()> {
-        if !producer.try_reserve(self.queue_size_per_producer) {
+        if !producer.try_count(self.queue_size_per_producer) {
             return Attempt::WaitOn(&producer.room);
         }
         let product = pending.take().expect("published once");
@@ -303,6 +303,6 @@ impl CountedUnit<'_> {
 
 impl Drop for CountedUnit<'_> {
     fn drop(&mut self) {
-        self.producer.release();
+        self.producer.uncount();
     }
 }
