@@ -131,7 +131,8 @@ impl Producer {
     #[inline]
     pub(crate) fn count_return(&self) {
         // Ordering: a return frees no room, so no waiter needs to see it; the count itself
-        // is exact under any ordering.
+        // is exact under any ordering, and it comes before the item's push, so a reader that
+        // acquires the item's later take (`on_sale`) sees it too.
         self.publishing.counted.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -161,7 +162,8 @@ impl Producer {
         let publishing = &*self.publishing;
         // Ordering: `Acquire`, paired with `try_count`'s `Release`: the read of
         // `uncounted` below sees at least the takes that made room for the publishes this
-        // count includes, so the difference never exceeds the capacity.
+        // count includes, so no publish is counted beside the taken item it replaced (only
+        // returns take the difference above the capacity).
         let mut counted = publishing.counted.load(Ordering::Acquire);
         for _ in 0..SNAPSHOT_TRIES {
             // Ordering: `Acquire`, so the read of `counted` after it includes the count of
@@ -176,7 +178,8 @@ impl Producer {
             counted = recounted;
         }
         // Ordering: no read follows, so none needs ordering after this one; the `Acquire`
-        // read of `counted` before it bounds the difference by the capacity, as above.
+        // read of `counted` before it keeps publishes on freed room from being counted
+        // beside the items they replaced, as above.
         // `counted` was read before this, so it is at most the total of publishes when
         // `uncounted` is read, and the difference at most the count then; it may even fall
         // below zero (takes of items counted after `counted` was read), which wraps past
