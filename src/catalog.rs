@@ -20,8 +20,8 @@
 //! - a slot, once set, never changes, and a table, once replaced, is never written again.
 //!
 //! Memory is O(distinct products ever published or resolved into a product handle): only a
-//! publish (or a return) and the making of a handle insert; asking for a product that was
-//! never published finds nothing and stores nothing.
+//! first publish and the making of a handle insert (a return finds the entry its item came
+//! from); asking for a product that was never published finds nothing and stores nothing.
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};

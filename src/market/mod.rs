@@ -19,12 +19,12 @@
 //! counts it from before it first reaches a shelf until it enters a cart, and again from
 //! before a return puts it back.
 //!
-//! Locks: the only locks are one per cart and the catalog's insert lock; no thread waits for
-//! another's progress while holding one (every lock is held for a few steps of its holder's
-//! own work, and nothing is called under it but the cart's own methods, the user's `Eq` in a
-//! claim, or, under the insert lock, the user's `Eq` in a re-check). Panics in the user's
-//! `Hash`, `Eq`, `Clone` or `Debug` leave every count right: user code runs before an item
-//! or a unit changes hands, or under a drop guard that undoes the change.
+//! Locks: one per cart, the catalog's insert lock, and the list of cart slots returned by
+//! exited threads (`carts::spare_slot`); no thread waits for another's progress while
+//! holding one (every lock is held for a few steps of its holder's own work, and no user
+//! code runs under any but a cart's, where the user's `Eq` runs in a claim). Panics in the
+//! user's `Hash`, `Eq`, `Clone` or `Debug` leave every count right: user code runs before
+//! an item or a unit changes hands, or under a drop guard that undoes the change.
 
 mod async_call_log;
 mod buy;
