@@ -6,8 +6,8 @@
 //! [`remove_from_cart`](Marketplace::remove_from_cart) to give one back to the producer
 //! that made it, and [`place_order`](Marketplace::place_order). It is the classic
 //! "marketplace" exercise, rebuilt without its one global lock: an atomic count per
-//! producer bounds its shelf, per-product lock-free queues hold what is on sale, each cart
-//! has a lock of its own, and ids come from atomic counters.
+//! producer bounds what it has on sale, per-product lock-free queues hold what is on sale,
+//! each cart has a lock of its own, and ids come from atomic counters.
 //!
 //! ```
 //! use std::sync::Arc;

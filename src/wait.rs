@@ -1,8 +1,8 @@
 //! Waits without busy loops: where threads and tasks sleep until another thread may have
 //! made their attempt succeed.
 //!
-//! Each [`Waiters`] guards one condition (items of one product on sale, room on one
-//! producer's shelf) and pairs a count of registered waiters with an
+//! Each [`Waiters`] guards one condition (items of one product on sale, room under one
+//! producer's capacity) and pairs a count of registered waiters with an
 //! [`event_listener::Event`] where they sleep. The fast paths never touch the event: a
 //! notifier makes its change visible and then reads the count, and calls the event only
 //! when someone is registered. A waiter registers *before* its attempts, and listens to the

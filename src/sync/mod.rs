@@ -2,7 +2,7 @@
 //!
 //! Every atomic, lock, thread-local, queue, append-only vector and event the engine touches
 //! is named here and nowhere else; nothing outside this module knows which build it is.
-//! `std.rs` holds the real build's names, `loom.rs` the model's, each readable on its own.
+//! `std.rs` holds the real build's names, `loom/` the model's, each readable on its own.
 //!
 //! What the models see is meant to synchronise exactly as the real program does, so that a
 //! model that passes says something about the real engine:
@@ -10,7 +10,7 @@
 //!   `--cfg loom` (each model thread has its own, dropped when it ends);
 //! - `boxcar` (the append-only vectors) and `event-listener` (where waiters sleep) support
 //!   loom themselves: the models run their real code with their real orderings;
-//! - `crossbeam_queue::SegQueue` (the product shelves) does not, so `loom.rs` has a
+//! - `crossbeam_queue::SegQueue` (the product shelves) does not, so `loom/` has a
 //!   stand-in that follows its algorithm and orderings step for step for the handful of
 //!   items a model holds (see `loom/seg_queue.rs`): a failed `pop` synchronises with
 //!   nothing, exactly as the real one.

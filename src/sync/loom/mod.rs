@@ -55,6 +55,7 @@ pub(crate) fn thread_home() -> usize {
             std::sync::atomic::AtomicUsize::new(0);
     }
     loom::thread_local! {
+        // Ordering: homes only need spreading, which any RMW gives.
         static HOME: usize = NEXT_HOME.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     HOME.with(|home| *home)
