@@ -62,6 +62,7 @@ struct Waiting<'a>(&'a AtomicUsize);
 
 impl<'a> Waiting<'a> {
     fn new(count: &'a AtomicUsize) -> Self {
+        // Ordering: a figure for `stats()` only; no other memory is read on its strength.
         count.fetch_add(1, Ordering::Relaxed);
         Self(count)
     }
@@ -69,6 +70,7 @@ impl<'a> Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
+        // Ordering: as in `new`.
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -695,6 +697,7 @@ impl Marketplace {
         stats.set_item("items_on_shelves", engine.items_on_shelves)?;
         stats.set_item("items_in_carts", engine.items_in_carts)?;
         stats.set_item("distinct_products", counts.classes)?;
+        // Ordering: a report, as the count's other uses (see `Waiting`).
         stats.set_item("waiting", self.waiting.load(Ordering::Relaxed))?;
         Ok(stats)
     }

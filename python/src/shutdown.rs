@@ -61,6 +61,7 @@ impl Active {
         py: Python<'_>,
         wait: impl FnOnce() -> T + Send,
     ) -> T {
+        // Ordering: `SeqCst`, as every access to `ACTIVE` and `CLOSING` (see `enter`).
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
         let done = py.detach(wait);
         std::mem::forget(Self::enter(py));
@@ -70,6 +71,7 @@ impl Active {
 
 impl Drop for Active {
     fn drop(&mut self) {
+        // Ordering: as in `detached`.
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -82,6 +84,8 @@ fn is_closer() -> bool {
 #[pyfunction]
 pub(crate) fn _shutdown(py: Python<'_>) {
     let _ = CLOSER.set(thread::current().id());
+    // Ordering: the hook's half of the pattern in `Active::enter`: set the flag, then read
+    // the count, both `SeqCst`.
     CLOSING.store(true, Ordering::SeqCst);
     py.detach(|| {
         let started = Instant::now();
