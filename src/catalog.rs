@@ -5,7 +5,7 @@
 //! the same product never contend: no lock, no reference count, no epoch to enter. That is
 //! possible because the catalog only grows: a product's entry, once made, is never removed
 //! or moved (`AppendOnlyVec` elements stay put), so a reference to it lives as long as the
-//! catalog, and an index table, once replaced by a bigger one, is kept (all of them together
+//! catalog, and a table, once replaced by a bigger one, is kept (all of them together
 //! take less than twice the last one).
 //!
 //! Invariants:
@@ -13,7 +13,7 @@
 //!   `inserting`, and only if no other insert happened since the inserter's lookup missed
 //!   (`inserted` unchanged), so the miss still holds; otherwise it looks again. The user's
 //!   `Eq` and `Clone` never run under the lock;
-//! - every entry is reachable from the current table: an entry is pushed, then its index is
+//! - every entry is reachable from the current table: an entry is pushed, then its number is
 //!   stored in the current table (or the table is rebuilt with it) before `inserting` is
 //!   released;
 //! - a table is at most half full, so every probe sequence reaches an empty slot;
@@ -30,7 +30,7 @@ use crate::product_shelf::ProductShelf;
 use crate::sync::{AppendOnlyVec, AtomicU32, AtomicUsize, Mutex, Ordering};
 use crate::wait::Waiters;
 
-/// Slots in the first index table (a power of two).
+/// Slots in the first table (a power of two).
 const FIRST_TABLE_SLOTS: usize = 8;
 
 /// Products and their shelves.
@@ -38,9 +38,9 @@ pub(crate) struct Catalog<P, S> {
     hasher: S,
     /// Every product ever put on sale or resolved, in order of first publish or resolution.
     entries: AppendOnlyVec<Entry<P>>,
-    /// Every index table ever built; the one at `current` is in use.
+    /// Every table ever built; the one at `current` is in use.
     tables: AppendOnlyVec<Table>,
-    /// Index in `tables` of the table in use.
+    /// Position in `tables` of the table in use.
     current: AtomicUsize,
     /// Serialises inserts (the first publish or resolution of each product); lookups never
     /// take it, and no user code runs under it.
@@ -59,8 +59,8 @@ pub(crate) struct Entry<P> {
     pub(crate) shelf: ProductShelf<P>,
 }
 
-/// An open-addressing index: each slot holds an index into `entries` plus one, or 0 when
-/// empty; its length is a power of two.
+/// An open-addressing table of entry numbers (positions in `entries`): each slot holds an
+/// entry's number plus one, or 0 when empty; its length is a power of two.
 struct Table {
     slots: Box<[AtomicU32]>,
 }
@@ -80,17 +80,17 @@ impl Table {
         (0..self.slots.len()).map(move |step| &self.slots[(start + step) & mask])
     }
 
-    /// Stores `entry` in the first empty slot of its probe sequence. Only the inserter
-    /// writes slots, so an empty slot stays empty until this store.
-    fn insert(&self, hash: u64, entry: usize) {
-        let value = u32::try_from(entry + 1).expect("fewer than 2^32 distinct products");
+    /// Stores entry number `number` in the first empty slot of its probe sequence. Only the
+    /// inserter writes slots, so an empty slot stays empty until this store.
+    fn insert(&self, hash: u64, number: usize) {
+        let value = u32::try_from(number + 1).expect("fewer than 2^32 distinct products");
         // Ordering: `Relaxed` to find an empty slot, as only the inserter writes.
         let empty = self
             .probe(hash)
             .find(|slot| slot.load(Ordering::Relaxed) == 0)
             .expect("a table is at most half full");
-        // Ordering: `Release`, so a lookup that reads this index sees the entry pushed
-        // before it.
+        // Ordering: `Release`, so a lookup that reads this entry number sees the entry
+        // pushed before it.
         empty.store(value, Ordering::Release);
     }
 }
@@ -136,13 +136,13 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         for slot in self.current_table().probe(hash) {
             // Ordering: `Acquire`, paired with the inserter's `Release` store: the entry it
             // names was pushed before.
-            let index = slot.load(Ordering::Acquire);
-            if index == 0 {
+            let stored = slot.load(Ordering::Acquire);
+            if stored == 0 {
                 return None;
             }
             let entry = self
                 .entries
-                .get(index as usize - 1)
+                .get(stored as usize - 1)
                 .expect("a table names pushed entries only");
             if entry.hash == hash && entry.product.borrow() == product {
                 return Some(entry);
@@ -183,34 +183,34 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
                 // Another product was inserted since the lookup missed: it may be this one.
                 continue;
             }
-            let index = self.entries.push(Entry {
+            let number = self.entries.push(Entry {
                 hash,
                 product: key.take().expect("made above"),
                 shelf: ProductShelf::new(),
             });
             let table = self.current_table();
-            if (index + 1) * 2 > table.slots.len() {
-                self.grow(table.slots.len() * 2, index);
+            if (number + 1) * 2 > table.slots.len() {
+                self.grow(table.slots.len() * 2, number);
             } else {
-                table.insert(hash, index);
+                table.insert(hash, number);
             }
             // Ordering: `Release`, so a lookup that reads the new count sees the entry.
             self.inserted.store(seen + 1, Ordering::Release);
             drop(inserting);
             self.grew.notify_all();
-            return self.entries.get(index).expect("just pushed");
+            return self.entries.get(number).expect("just pushed");
         }
     }
 
     /// Replaces the current table with one of `len` slots holding entries `0..=last`.
     fn grow(&self, len: usize, last: usize) {
         let table = Table::new(len);
-        for index in 0..=last {
+        for number in 0..=last {
             let entry = self
                 .entries
-                .get(index)
+                .get(number)
                 .expect("entries up to `last` are pushed");
-            table.insert(entry.hash, index);
+            table.insert(entry.hash, number);
         }
         let position = self.tables.push(table);
         // Ordering: `Release`, so a lookup that reads this position finds the table pushed
