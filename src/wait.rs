@@ -137,7 +137,7 @@ impl Waiters {
 
     /// Registers a waiter until the returned guard is dropped. Attempts made while it lives,
     /// each after `listen`, either see a change or its notifier sees the registration.
-    pub(crate) fn register(&self) -> Registration<'_> {
+    fn register(&self) -> Registration<'_> {
         // Ordering: the fence in `listen`, before every attempt, orders this increment.
         self.registered.fetch_add(1, Ordering::Relaxed);
         Registration { waiters: self }
@@ -318,7 +318,7 @@ impl Future for YieldToExecutor {
 }
 
 /// A registered waiter; dropping it (on return or on unwind) unregisters it.
-pub(crate) struct Registration<'a> {
+struct Registration<'a> {
     waiters: &'a Waiters,
 }
 
