@@ -1,11 +1,12 @@
 //! A loom stand-in for `crossbeam_queue::SegQueue` that synchronises as the real one does.
 //!
 //! It is crossbeam's algorithm for a single block of slots (a model holds a handful of
-//! items, so the block never fills): the same atomic steps with the same orderings, so loom
-//! explores the same interleavings and sees the same happens-before edges as the real queue
-//! gives. In particular:
+//! items, so the block never fills), with the same orderings, so loom sees the same
+//! happens-before edges as the real queue gives. In particular:
 //! - `push` claims a slot with a `SeqCst` read-modify-write of `tail`, writes the value,
-//!   then sets the slot's `written` flag with `Release`;
+//!   then sets the slot's `written` flag with `Release` (crossbeam reads `tail` with
+//!   `Acquire`, then claims with a compare-exchange that a racing push can make it retry;
+//!   one `fetch_add` makes the same claim with the same edges, and spares loom the retries);
 //! - `pop` decides "empty" with a `SeqCst` fence and a `Relaxed` load of `tail`, and a
 //!   failed `pop` writes nothing: it creates no happens-before edge with anyone;
 //! - a successful `pop` claims a slot with a `SeqCst` read-modify-write of `head`, then waits
