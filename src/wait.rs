@@ -5,11 +5,12 @@
 //! producer's capacity) and pairs a count of registered waiters with an
 //! [`event_listener::Event`] where they sleep. The fast paths never touch the event: a
 //! notifier makes its change visible and then reads the count, and calls the event only
-//! when someone is registered. A waiter registers *before* its attempts, and listens to the
-//! event before the last attempt ahead of each sleep, so a change that lands between a
-//! failed attempt and the sleep is never missed (a waiter just woken first tries without
-//! listening, since most wake-ups find what they were woken for, and listens only if that
-//! fails):
+//! when someone is registered. A waiter registers, and listens to the event, *before* the
+//! last attempt ahead of each sleep, so a change that lands between a failed attempt and
+//! the sleep is never missed (the retries a blocking waiter makes before its first sleep
+//! need no registration, as no sleep follows them directly; a waiter just woken first tries
+//! without listening, since most wake-ups find what they were woken for, and listens only
+//! if that fails):
 //!
 //! - either the notifier's read of the count sees the registration (it then notifies the
 //!   event, whose own protocol wakes a listener registered before the change was made),
