@@ -1,6 +1,6 @@
 //! Micro-benchmarks of each operation, uncontended (one thread), on the engine and on the
-//! single-`Mutex` baseline side by side, with the raw channel / queue handoff as the floor.
-//! `cargo bench --bench ops`.
+//! single-`Mutex` baseline side by side, with the bare channel handoffs (`crossbeam-channel`
+//! and `kanal`, the same capacity) and the raw queue as the floor. `cargo bench --bench ops`.
 //!
 //! Groups (time per iteration):
 //! - `publish+add+order`: publish one item, open a cart, add it, place the order (also
@@ -93,9 +93,16 @@ fn operations(c: &mut Criterion) {
             black_box(market.place_order(cart).unwrap());
         })
     });
-    // The floor of the handoff: one send+recv / push+pop, no carts.
+    // The floor of the handoff: one send+recv / push+pop, no carts, the same capacity.
     let (sender, receiver) = crossbeam_channel::bounded::<u64>(16);
     group.bench_function("channel", |b| {
+        b.iter(|| {
+            sender.send(black_box(1)).unwrap();
+            black_box(receiver.recv().unwrap());
+        })
+    });
+    let (sender, receiver) = kanal::bounded::<u64>(16);
+    group.bench_function("kanal", |b| {
         b.iter(|| {
             sender.send(black_box(1)).unwrap();
             black_box(receiver.recv().unwrap());
