@@ -152,6 +152,18 @@ pub fn main(args: impl IntoIterator<Item = String>, out: &mut dyn Write) -> Exit
         .into_iter()
         .filter(|imp| only(imp.name()))
         .collect();
+    let measures_any = cases
+        .iter()
+        .any(|case| imps.iter().any(|imp| case.applies(*imp)))
+        || !(task_cases.is_empty() || task_imps.is_empty());
+    if !measures_any {
+        // Only `--only` can leave nothing to run: every case applies to the engine.
+        eprintln!(
+            "--only: {} runs none of the cases chosen",
+            options.only.as_deref().unwrap_or_default()
+        );
+        return ExitCode::from(2);
+    }
 
     match report(&options, (&cases, &imps), (&task_cases, &task_imps), out) {
         Ok(()) => ExitCode::SUCCESS,
