@@ -42,3 +42,17 @@ fn an_implementation_that_runs_a_chosen_case_is_measured() {
     );
     assert!(!report.contains("kanal=-"), "kanal not measured:\n{report}");
 }
+
+#[test]
+fn an_async_case_alone_prints_no_empty_thread_table() {
+    let (code, report) = run(&["--case", "async-handoff-4x4", "--runs", "2"]);
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert!(
+        report.contains("median case=async-handoff-4x4 marketplace="),
+        "{report}"
+    );
+    assert!(
+        !report.contains("locked_yield"),
+        "a thread table with no rows:\n{report}"
+    );
+}

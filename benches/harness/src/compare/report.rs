@@ -134,6 +134,9 @@ pub(super) fn print_table(
     medians: &[(Case, Row)],
     options: &Options,
 ) -> io::Result<()> {
+    if medians.is_empty() {
+        return Ok(());
+    }
     let what = if runs.len() > 1 {
         format!(
             "median of {} runs, each the best of {} rounds; ratios: median of the per-run ratios (range)",
