@@ -36,7 +36,8 @@
 //! through the same code path. The engine's lead over the classic design therefore splits
 //! in two: `locked` to `locked_yield` is what the wait policy alone is worth, and
 //! `locked_yield` to `marketplace` is what having no global lock is worth. It is a
-//! sensitivity column: in the readable table and the criterion groups, not in the
+//! sensitivity column: in the readable table and the criterion groups, and as a ratio
+//! (`m/locked_yield`) in the `median case=` lines, but its items/s is not in the
 //! machine-readable `case=` lines.
 //!
 //! # Kinds without deadlock

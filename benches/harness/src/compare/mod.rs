@@ -13,10 +13,14 @@
 //! alike), the single-threaded cost of one publish-add-order cycle, and prints one
 //! machine-readable line per case:
 //! `case=<name> marketplace=<items/s> locked=<items/s> channel=<items/s> kanal=<items/s> array_queue=<items/s>`
-//! (`-` where a column does not apply or was not run). With `--runs N` it makes N runs and
-//! then prints a readable table of the medians, with each ratio the median of the per-run
-//! ratios (measured side by side) and its range, and one line per case:
-//! `median case=<name> marketplace=<items/s> ... m/channel=<ratio> m/kanal=<ratio> m/locked=<ratio>`.
+//! (`-` where a column does not apply or was not run; the async cases' lines have the
+//! columns `marketplace`, `async_channel`, `kanal` and `tokio_mpsc`). With `--runs N` it
+//! makes N runs and then prints a readable table of the medians (of an even count, the mean
+//! of the middle two), with each ratio the median of the per-run ratios (measured side by
+//! side, not the ratio of the medians) and its range, and one line per case:
+//! `median case=<name> marketplace=<items/s> ... m/channel=<ratio> m/kanal=<ratio> m/locked=<ratio> m/locked_yield=<ratio>`
+//! (a ratio only where both columns ran; the async cases': `m/async_channel`, `m/kanal`,
+//! `m/tokio_mpsc`).
 //! Compare ratios, not absolute figures: the machine may be slower for minutes at a time.
 //!
 //! `examples/compare.rs` runs it (`cargo run --release --example compare -- --quick`); the
