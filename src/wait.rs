@@ -355,11 +355,13 @@ pub(crate) fn retry_before_sleeping<T>(
         if let Some(value) = attempt() {
             return Some(value);
         }
-        if deadline.is_some() && passed(Instant::now()) {
-            return None;
-        }
     }
+    // The spinning is too short to outlast a deadline by much, so the clock is read only
+    // from here, where each yield may last a time slice.
     let yielding_since = Instant::now();
+    if passed(yielding_since) {
+        return None;
+    }
     for yielded in 1..=YIELDS_BEFORE_SLEEP + CHEAP_YIELDS {
         yield_now();
         if let Some(value) = attempt() {
