@@ -49,9 +49,11 @@
 //! and a yield costs far less than a sleep and a wake-up; with a core for each thread, a
 //! yield returns at once, and a few more cheap ones still beat a sleep. Both phases are
 //! bounded, so a waiter that nothing helps is asleep within microseconds, and uses no CPU
-//! while asleep. Neither outlasts the caller's deadline: with more runnable threads than
-//! cores, one yield can last a whole time slice, and sixteen of them ran a 10 ms timeout to
-//! 135 ms (`waits_retry_no_longer_than_their_timeout` in `tests/engine_semantics.rs`).
+//! while asleep. The yielding stops at the caller's deadline: with more runnable threads
+//! than cores, one yield can last a whole time slice, and sixteen of them ran a 10 ms
+//! timeout to 135 ms (`waits_retry_no_longer_than_their_timeout` in
+//! `tests/engine_semantics.rs`). The spinning, under a microsecond, does not look at the
+//! clock.
 //!
 //! Async waiters neither spin nor yield their thread; once, before they register, they
 //! yield to their executor ([`YieldToExecutor`]): the tasks queued on the same worker

@@ -876,12 +876,12 @@ impl Hash for Counted {
     fn hash<H: Hasher>(&self, _: &mut H) {}
 }
 
-/// The spinning and yielding retries before a wait sleeps stop at the caller's deadline.
-/// With more runnable threads than cores, each yield can last a whole time slice: retrying
-/// past the deadline made a 10 ms `add_to_cart_timeout` take 135 ms, where a channel's
+/// The yielding retries before a wait sleeps stop at the caller's deadline. With more
+/// runnable threads than cores, each yield can last a whole time slice: retrying past the
+/// deadline made a 10 ms `add_to_cart_timeout` take 135 ms, where a channel's
 /// `recv_timeout` took 15 ms, with six spinning threads on two cores. A timeout of a
-/// nanosecond has passed by the first retry, so the call makes a few attempts, not the
-/// retry phase's twenty or more.
+/// nanosecond has passed when the yielding would begin, so the call makes its first
+/// attempt and the two spinning ones (a few, not the retry phase's twenty or more).
 #[test]
 fn waits_retry_no_longer_than_their_timeout() {
     let tiny = Duration::from_nanos(1);
