@@ -6,7 +6,9 @@
 //! panic or a signal), that pipe closes, the shell's read returns and it stops the server.
 //! Readiness is the server's own "Ready to accept connections" line, not a timed wait; the
 //! shell lets go of the log pipe at once, so a server that fails to start closes it and the
-//! start panics with what the server said instead of waiting for ever.
+//! start panics with what the server said instead of waiting for ever. A free port is one
+//! the system chose a moment before, so another process may take it first: the start then
+//! tries another.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -33,13 +35,13 @@ impl RedisServer {
     /// When `redis-server` is not on `PATH` or does not start (the message says how to
     /// install it).
     pub fn start() -> RedisServer {
-        Self::launch(free_port(), None)
+        Self::launch_on_any(std::iter::repeat_with(free_port), None)
     }
 
     /// A server on a free loopback port that writes every change to an append-only file in
     /// `dir` and syncs it before replying (`appendonly yes`, `appendfsync always`).
     pub fn start_persistent(dir: &Path) -> RedisServer {
-        Self::launch(free_port(), Some(dir.to_path_buf()))
+        Self::launch_on_any(std::iter::repeat_with(free_port), Some(dir.to_path_buf()))
     }
 
     /// Stops the server at once (as a crash would) and starts it again on the same port
@@ -72,7 +74,35 @@ impl RedisServer {
             .expect("a plain connection to the test server")
     }
 
+    /// Starts the server on the first of (at most [`PORT_TRIES`] of) `ports` no other
+    /// process has taken meanwhile.
+    fn launch_on_any(
+        ports: impl IntoIterator<Item = u16>,
+        persistence: Option<PathBuf>,
+    ) -> RedisServer {
+        let mut ports = ports.into_iter().take(PORT_TRIES).peekable();
+        while let Some(port) = ports.next() {
+            match Self::try_launch(port, persistence.clone()) {
+                Err(said) if ports.peek().is_some() && said.contains("Address already in use") => {}
+                started => return started.unwrap_or_else(|said| Self::failed(port, &said)),
+            }
+        }
+        panic!("no port to start redis-server on")
+    }
+
     fn launch(port: u16, persistence: Option<PathBuf>) -> RedisServer {
+        Self::try_launch(port, persistence).unwrap_or_else(|said| Self::failed(port, &said))
+    }
+
+    fn failed(port: u16, said: &str) -> ! {
+        panic!(
+            "redis-server did not start on port {port}; is it installed \
+             (Debian: apt-get install redis-server)? It said:\n{said}"
+        )
+    }
+
+    /// The server started on `port`, or what it said before it gave up.
+    fn try_launch(port: u16, persistence: Option<PathBuf>) -> Result<RedisServer, String> {
         let mut args = vec![
             "--port".to_owned(),
             port.to_string(),
@@ -95,7 +125,7 @@ impl RedisServer {
             None => args.extend(["--appendonly".to_owned(), "no".to_owned()]),
         }
         let script = format!(
-            "redis-server {} & server=$!; exec >/dev/null; read _ignored; kill -9 $server; wait $server 2>/dev/null",
+            "redis-server {} & server=$!; exec >/dev/null; read _ignored; kill -9 $server 2>/dev/null; wait $server 2>/dev/null",
             args.join(" ")
         );
         let mut child = Command::new("sh")
@@ -114,21 +144,22 @@ impl RedisServer {
             match lines.next() {
                 Some(Ok(line)) if line.contains("Ready to accept connections") => break,
                 Some(Ok(line)) => seen.push(line),
-                _ => panic!(
-                    "redis-server did not start on port {port}; is it installed \
-                     (Debian: apt-get install redis-server)? It said:\n{}",
-                    seen.join("\n")
-                ),
+                _ => {
+                    // The server gave up; closing the lifeline ends the shell too.
+                    drop(lifeline);
+                    let _ = child.wait();
+                    return Err(seen.join("\n"));
+                }
             }
         }
         // Keep draining the server's log so it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        RedisServer {
+        Ok(RedisServer {
             child,
             lifeline: Some(lifeline),
             port,
             persistence,
-        }
+        })
     }
 
     /// Closes the lifeline, so the shell kills the server (with no chance to save
@@ -144,6 +175,9 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// How many ports a start tries before it gives up.
+const PORT_TRIES: usize = 5;
 
 /// One server shared by every test of this process, started by the first that asks; it
 /// stops when the process exits.
@@ -185,5 +219,19 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
         let port = taken.local_addr().expect("bound").port();
         RedisServer::launch(port, None);
+    }
+
+    /// A port taken between its choice and the server's start is not a failure: the start
+    /// goes on to the next port.
+    #[test]
+    fn a_port_taken_meanwhile_is_passed_over() {
+        let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let busy = taken.local_addr().expect("bound").port();
+        let server = RedisServer::launch_on_any([busy, free_port()], None);
+        assert_ne!(server.port(), busy);
+        let pong: String = redis::cmd("PING")
+            .query(&mut server.connection())
+            .expect("the server answers");
+        assert_eq!(pong, "PONG");
     }
 }
