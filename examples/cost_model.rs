@@ -121,8 +121,16 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let Ok(count) = count.parse::<u64>() else {
-        eprintln!("COUNT: expected a whole number, got {count:?}\n{USAGE}");
+    // The `kinds` shape runs `KINDS` cycles more than asked: the sum must not wrap.
+    let Some(count) = count
+        .parse::<u64>()
+        .ok()
+        .filter(|count| count.checked_add(KINDS).is_some())
+    else {
+        eprintln!(
+            "COUNT: expected a whole number up to {}, got {count:?}\n{USAGE}",
+            u64::MAX - KINDS
+        );
         return ExitCode::from(2);
     };
     let outcome = match implementation.as_str() {
