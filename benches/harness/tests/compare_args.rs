@@ -56,3 +56,25 @@ fn an_async_case_alone_prints_no_empty_thread_table() {
         "a thread table with no rows:\n{report}"
     );
 }
+
+/// A `--plot` directory that cannot be made is bad input, found before any measuring:
+/// exit code 2, no report, instead of an exit code 1 after minutes of measuring.
+#[test]
+fn a_plot_directory_that_cannot_be_made_is_refused_before_measuring() {
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("plot-target-{}", std::process::id()));
+    std::fs::write(&file, "not a directory").expect("a scratch file");
+    let (code, report) = run(&[
+        "--case",
+        "handoff-1x1",
+        "--plot",
+        &file.display().to_string(),
+    ]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(code, ExitCode::from(2), "gave:\n{report}");
+    assert!(report.is_empty(), "measured before refusing:\n{report}");
+    // An empty DIR would scatter the charts into the working directory.
+    let (code, report) = run(&["--case", "handoff-1x1", "--plot", ""]);
+    assert_eq!(code, ExitCode::from(2), "gave:\n{report}");
+    assert!(report.is_empty(), "measured before refusing:\n{report}");
+}

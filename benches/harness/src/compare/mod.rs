@@ -96,7 +96,13 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
                 options.only = Some(name);
             }
             "--no-idle" => options.idle = false,
-            "--plot" => options.plot = Some(PathBuf::from(value("--plot")?)),
+            "--plot" => {
+                let dir = value("--plot")?;
+                if dir.is_empty() {
+                    return Err("--plot needs a directory".to_owned());
+                }
+                options.plot = Some(PathBuf::from(dir));
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -166,6 +172,12 @@ pub fn main(args: impl IntoIterator<Item = String>, out: &mut dyn Write) -> Exit
             "--only: {} runs none of the cases chosen",
             options.only.as_deref().unwrap_or_default()
         );
+        return ExitCode::from(2);
+    }
+
+    // Measuring takes minutes; a directory the charts cannot go to is found before that.
+    if let Some(Err(e)) = options.plot.as_deref().map(plot::prepare) {
+        eprintln!("--plot: {e}");
         return ExitCode::from(2);
     }
 

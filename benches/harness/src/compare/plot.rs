@@ -44,6 +44,16 @@ const COLUMNS: [&str; 6] = [
     "array_queue",
 ];
 
+/// Creates `dir` if missing and makes sure a file can be written in it (by writing and
+/// removing one); the error names `dir`.
+pub(super) fn prepare(dir: &Path) -> io::Result<()> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(named)?;
+    let probe = dir.join(format!(".compare-{}.check", std::process::id()));
+    std::fs::write(&probe, b"").map_err(named)?;
+    std::fs::remove_file(&probe).map_err(named)
+}
+
 /// Writes the charts into `dir` (created if missing) and returns their paths.
 pub(super) fn write_charts(
     dir: &Path,
@@ -51,7 +61,7 @@ pub(super) fn write_charts(
     tasks: &[(TaskCase, Row)],
     runs: &[Run],
 ) -> io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+    prepare(dir)?;
     let mut written = Vec::new();
     let mut chart = |name: &str, draw: &dyn Fn(&Path) -> Result<(), String>| {
         let path = dir.join(name);
