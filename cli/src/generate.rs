@@ -8,7 +8,7 @@
 //! fully determined by the scenario ([`Scenario::expected_output`] is `Some`).
 //! The same options and seed always give the same scenario.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde_json::{Value, json};
 
@@ -21,10 +21,12 @@ pub const MAX_ACTORS: usize = 1_000_000;
 pub const MAX_PRODUCTS: usize = 100_000;
 
 /// The most cart operations [`generate`] may write in all (consumers, times carts per
-/// consumer, times operations per cart, at their most). The scenario is built whole, as a
-/// JSON tree, then text, then read back: about 1.6 KB per operation at the peak (2,576,544
-/// operations took 4.3 GB), so this bound keeps the worst case near 3 GB; a scenario of
-/// 100,000 consumers with the defaults has at most 1,200,000.
+/// consumer, times operations per cart, at their most). The scenario is built whole, as
+/// text, then read back, and written out again: the largest the limits allow (1,000,000
+/// producers and 1,000,000 consumers of up to 2 carts of 1 operation) peaked at 2.5 GB
+/// (`cli/tests/cli_resources.rs::gen_peaks_at_a_few_times_the_size_of_its_output` keeps
+/// the peak a few times the output's size); a scenario of 100,000 consumers with the
+/// defaults has at most 1,200,000.
 pub const MAX_OPERATIONS: u64 = 2_000_000;
 
 /// The most items one generated operation moves.
@@ -259,42 +261,56 @@ pub fn generate(options: &GenOptions) -> Result<Scenario, GenError> {
         ids.push(id);
     }
 
+    // The scenario is written as text actor by actor: a tree of `serde_json` values of
+    // a million actors would take gigabytes, several times the text.
+    let mut text = format!("{{\"products\":{}", Value::Object(products));
+    text.push_str(",\"producers\":[");
     // One dedicated producer per distinct product (duplicates share it), then mixes.
-    let mut producers = Vec::new();
     for i in 0..n_products {
-        producers.push(json!({
-            "name": format!("maker {i}"),
-            "products": [[format!("id{i}"), rng.one_to(3), rng.wait(max_wait)]],
-            "republish_wait_time": rng.wait(max_wait),
-        }));
+        push_element(
+            &mut text,
+            i,
+            &json!({
+                "name": format!("maker {i}"),
+                "products": [[format!("id{i}"), rng.one_to(3), rng.wait(max_wait)]],
+                "republish_wait_time": rng.wait(max_wait),
+            }),
+        );
     }
     for i in n_products..options.producers.max(n_products) {
         let list: Vec<Value> = (0..rng.one_to(3))
             .map(|_| json!([rng.pick(&ids), rng.one_to(3), rng.wait(max_wait)]))
             .collect();
-        producers.push(json!({
-            "name": format!("mixer {i}"),
-            "products": list,
-            "republish_wait_time": rng.wait(max_wait),
-        }));
+        push_element(
+            &mut text,
+            i,
+            &json!({
+                "name": format!("mixer {i}"),
+                "products": list,
+                "republish_wait_time": rng.wait(max_wait),
+            }),
+        );
     }
 
-    let mut consumers = Vec::new();
+    text.push_str("],\"consumers\":[");
     for i in 0..options.consumers {
-        let mut carts = Vec::new();
-        for _ in 0..rng.one_to(options.carts.max(1) as u64) {
+        // A consumer may have up to MAX_OPERATIONS operations: its carts are text too.
+        let mut carts = String::from("[");
+        for c in 0..rng.one_to(options.carts.max(1) as u64) {
             // What the cart holds, per product index (duplicates are tracked apart, which is
             // stricter than needed and keeps this simple).
             let mut held: Vec<(usize, u64)> = Vec::new();
-            let mut ops = Vec::new();
-            for _ in 0..rng.one_to(options.ops_per_cart.max(1) as u64) {
+            let mut ops = String::from("[");
+            for k in 0..rng.one_to(options.ops_per_cart.max(1) as u64) as usize {
                 let removable: Vec<usize> = (0..held.len()).filter(|&h| held[h].1 > 0).collect();
                 if !removable.is_empty() && rng.below(3) == 0 {
                     let h = *rng.pick(&removable);
                     let quantity = rng.one_to(held[h].1);
                     held[h].1 -= quantity;
-                    ops.push(
-                        json!({"type": "remove", "product": ids[held[h].0], "quantity": quantity}),
+                    push_element(
+                        &mut ops,
+                        k,
+                        &json!({"type": "remove", "product": ids[held[h].0], "quantity": quantity}),
                     );
                 } else {
                     let p = rng.below(ids.len() as u64) as usize;
@@ -303,11 +319,20 @@ pub fn generate(options: &GenOptions) -> Result<Scenario, GenError> {
                         Some(entry) => entry.1 += quantity,
                         None => held.push((p, quantity)),
                     }
-                    ops.push(json!({"type": "add", "product": ids[p], "quantity": quantity}));
+                    push_element(
+                        &mut ops,
+                        k,
+                        &json!({"type": "add", "product": ids[p], "quantity": quantity}),
+                    );
                 }
             }
-            carts.push(Value::Array(ops));
+            ops.push(']');
+            if c > 0 {
+                carts.push(',');
+            }
+            carts.push_str(&ops);
         }
+        carts.push(']');
         // Consumer names are printed raw at the start of each line: no line breaks.
         let name = if options.tricky {
             format!(
@@ -317,20 +342,32 @@ pub fn generate(options: &GenOptions) -> Result<Scenario, GenError> {
         } else {
             format!("buyer {i}")
         };
-        consumers.push(json!({
-            "name": name,
-            "retry_wait_time": rng.wait(max_wait),
-            "carts": carts,
-        }));
+        if i > 0 {
+            text.push(',');
+        }
+        // The wait is drawn after the carts, so that a seed keeps giving the same scenario.
+        let _ = write!(
+            text,
+            "{{\"name\":{},\"retry_wait_time\":{},\"carts\":{carts}}}",
+            Value::String(name),
+            json!(rng.wait(max_wait)),
+        );
     }
+    let _ = write!(
+        text,
+        "],\"marketplace\":{{\"queue_size_per_producer\":{}}}}}",
+        options.queue_size.max(1)
+    );
+    Scenario::from_json(&text).map_err(GenError::Invalid)
+}
 
-    let scenario = json!({
-        "products": products,
-        "producers": producers,
-        "consumers": consumers,
-        "marketplace": {"queue_size_per_producer": options.queue_size.max(1)},
-    });
-    Scenario::from_json(&scenario.to_string()).map_err(GenError::Invalid)
+/// Appends `value` as the element at `index` of the array being written in `text`.
+fn push_element(text: &mut String, index: usize, value: &Value) {
+    if index > 0 {
+        text.push(',');
+    }
+    // Writing to a String cannot fail.
+    let _ = write!(text, "{value}");
 }
 
 /// Refuses options whose scenario would be too large to build, or to run.

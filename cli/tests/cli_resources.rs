@@ -176,3 +176,56 @@ fn the_log_rotates_at_1_mb_and_keeps_20_full_files() {
         assert!(*size <= MB + longest, "{name}: {size} bytes");
     }
 }
+
+/// The peak resident memory of a running process, in bytes (`VmHWM` of /proc/PID/status).
+#[cfg(target_os = "linux")]
+fn peak_resident(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmHWM line");
+    kb * 1024
+}
+
+/// `gen` builds a large scenario in memory without holding it as a JSON tree: its peak is a
+/// few times the size of the JSON it writes (a tree of `serde_json` values of the whole
+/// scenario, built twice, took 16 times). The peak is read while `gen` blocks writing its
+/// output, which it does only once everything is built: the test reads one byte, so the
+/// pipe fills up and the process waits, alive, with its peak reached.
+#[cfg(target_os = "linux")]
+#[test]
+fn gen_peaks_at_a_few_times_the_size_of_its_output() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .args(["gen", "--producers", "20000", "--consumers", "20000"])
+        .args(["--carts", "2", "--ops", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the marketplace binary runs");
+    let mut stdout = child.stdout.take().expect("its stdout");
+    let mut first = [0u8; 1];
+    stdout
+        .read_exact(&mut first)
+        .expect("gen writes its scenario");
+    let peak = peak_resident(child.id());
+    let mut rest = Vec::new();
+    stdout
+        .read_to_end(&mut rest)
+        .expect("the rest of the scenario");
+    assert!(child.wait().expect("gen ends").success());
+    let written = 1 + rest.len() as u64;
+    println!(
+        "gen wrote {} KiB and peaked at {} KiB",
+        written / 1024,
+        peak / 1024
+    );
+    assert!(
+        peak <= 8 * written,
+        "gen peaked at {} KiB for {} KiB of output",
+        peak / 1024,
+        written / 1024
+    );
+}
