@@ -577,6 +577,41 @@ fn same_file(a: &Path, b: &Path) -> bool {
     a.is_some() && a == identity(b)
 }
 
+/// Whether `path` names the regular file stdout goes to (`> out.txt`): a second output
+/// written there starts at its beginning too, and each would overwrite the other. A
+/// terminal or pipe that both reach (`--stats-json /dev/stderr` on a terminal) is no file,
+/// and is fine.
+fn is_stdout_file(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let Ok(stdout) = io::stdout().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        let (Ok(stdout), Ok(file)) = (File::from(stdout).metadata(), fs::metadata(path)) else {
+            return false;
+        };
+        stdout.is_file() && (stdout.dev(), stdout.ino()) == (file.dev(), file.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
+/// Refuses `path` as the file of `flag` when stdout goes to it.
+fn not_stdout(flag: &str, path: &Path) -> Result<(), Failure> {
+    if is_stdout_file(path) {
+        return Err(Failure::bad_input(format!(
+            "error: {flag} {} is the file stdout goes to",
+            shown(path)
+        )));
+    }
+    Ok(())
+}
+
 struct StatsFile {
     path: PathBuf,
     file: File,
@@ -591,6 +626,7 @@ impl StatsFile {
                 shown(path)
             )));
         }
+        not_stdout("--stats-json", path)?;
         let file = File::create(path).map_err(|e| {
             Failure::bad_input(format!(
                 "error: cannot write the statistics to {}: {e}",
@@ -766,6 +802,9 @@ fn check_command(path: &Path) -> Result<(), Failure> {
 }
 
 fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Failure> {
+    if let Some(path) = expected {
+        not_stdout("--expected", path)?;
+    }
     let scenario = generate(options).map_err(|e| match e {
         GenError::TooLarge(message) => Failure::bad_input(format!("error: gen: {message}")),
         e => Failure {

@@ -780,3 +780,55 @@ fn log_file_records_every_call(actors: &str) {
         "{text}"
     );
 }
+
+/// A `--stats-json` or `gen --expected` file that is the file stdout goes to (`> out.txt`
+/// with `--stats-json out.txt`) is refused: both would be written from the start of the
+/// one file, each over the other, and the command would still succeed.
+#[cfg(unix)]
+#[test]
+fn a_side_file_that_is_stdout_is_refused() {
+    use std::process::{Command, Stdio};
+    let scenario = temp_file("side-file-scenario.json", &base().to_string());
+    let out = temp_path("side-file-stdout.txt");
+    let cases: [(&[&OsStr], &str); 2] = [
+        (
+            &[
+                "run".as_ref(),
+                scenario.as_os_str(),
+                "--time-scale".as_ref(),
+                "0".as_ref(),
+                "--stats-json".as_ref(),
+                out.as_os_str(),
+            ],
+            "is the file stdout goes to",
+        ),
+        (
+            &["gen".as_ref(), "--expected".as_ref(), out.as_os_str()],
+            "is the file stdout goes to",
+        ),
+    ];
+    for (args, needle) in cases {
+        let stdout = std::fs::File::create(&out).expect("the stdout file");
+        let output = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+            .args(args)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("the marketplace binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        let written = std::fs::read(&out).expect("the stdout file");
+        assert!(written.is_empty(), "{args:?} wrote {} bytes", written.len());
+    }
+    // Another file is fine.
+    let elsewhere = temp_path("side-file-elsewhere.json");
+    let stdout = std::fs::File::create(&out).expect("the stdout file");
+    let status = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .args(["gen".as_ref(), "--expected".as_ref(), elsewhere.as_os_str()])
+        .stdout(stdout)
+        .status()
+        .expect("the marketplace binary runs");
+    assert!(status.success());
+}
