@@ -382,7 +382,7 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f >= 1e-9 && Duration::try_from_secs_f64(f).is_ok() => Ok(f),
         _ => Err(format!(
-            "expected a number of seconds > 0 (at least 0.000000001), found {s:?}"
+            "expected a number of seconds from 0.000000001 to about 1.8e19, found {s:?}"
         )),
     }
 }

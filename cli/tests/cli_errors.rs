@@ -422,6 +422,16 @@ fn bad_flags() {
             vec!["gen".as_ref(), "--producers".as_ref(), "-1".as_ref()],
             "invalid value '-1' for '--producers <N>'",
         ),
+        // Too large for a duration: the message gives the range, not just "> 0".
+        (
+            vec![
+                "run".as_ref(),
+                p,
+                "--stall-timeout".as_ref(),
+                "1e20".as_ref(),
+            ],
+            "from 0.000000001 to about 1.8e19, found \"1e20\"",
+        ),
         (
             vec!["gen".as_ref(), "--max-wait".as_ref(), "-0.5".as_ref()],
             "invalid value '-0.5' for '--max-wait <SECS>'",
