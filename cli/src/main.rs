@@ -43,7 +43,8 @@ Exit codes:
      the threads it needs (e.g. --actors threads with too many actors), or an internal error
   2  bad input: unreadable file, invalid scenario (every problem is listed with its
      place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or
-     conflicting flags, a --log-file or --stats-json file that cannot be created
+     conflicting flags, a --log-file, --stats-json or --expected file that cannot be
+     created, `gen` sizes beyond its limits
   3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
      names each waiting consumer, the product it waits for and the producers that make it";
 
@@ -802,15 +803,39 @@ fn check_command(path: &Path) -> Result<(), Failure> {
 }
 
 fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Failure> {
-    if let Some(path) = expected {
-        not_stdout("--expected", path)?;
-    }
-    let scenario = generate(options).map_err(|e| match e {
-        GenError::TooLarge(message) => Failure::bad_input(format!("error: gen: {message}")),
-        e => Failure {
-            code: EXIT_FAILURE,
-            message: format!("internal error: {e}"),
-        },
+    let cannot_write = |path: &Path, e: io::Error| {
+        Failure::bad_input(format!(
+            "error: cannot write the expected output (--expected) to {}: {e}",
+            shown(path)
+        ))
+    };
+    // Found before generating, which takes a minute at the limits. Opened without
+    // truncating, so a refused `gen` leaves an existing file as it was.
+    let made = match expected {
+        Some(path) => {
+            not_stdout("--expected", path)?;
+            let existed = fs::symlink_metadata(path).is_ok();
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| cannot_write(path, e))?;
+            (!existed).then_some(path)
+        }
+        None => None,
+    };
+    let scenario = generate(options).map_err(|e| {
+        if let Some(path) = made {
+            let _ = fs::remove_file(path);
+        }
+        match e {
+            GenError::TooLarge(message) => Failure::bad_input(format!("error: gen: {message}")),
+            e => Failure {
+                code: EXIT_FAILURE,
+                message: format!("internal error: {e}"),
+            },
+        }
     })?;
     if let Some(path) = expected {
         let lines = scenario.expected_output().ok_or_else(|| Failure {
@@ -823,8 +848,7 @@ fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Fail
             text.push_str(&line);
             text.push('\n');
         }
-        fs::write(path, text)
-            .map_err(|e| Failure::bad_input(format!("error: cannot write {}: {e}", shown(path))))?;
+        fs::write(path, text).map_err(|e| cannot_write(path, e))?;
     }
     let mut json = scenario.to_json_pretty();
     json.push('\n');

@@ -842,3 +842,32 @@ fn a_side_file_that_is_stdout_is_refused() {
         .expect("the marketplace binary runs");
     assert!(status.success());
 }
+
+/// A `gen --expected` file that cannot be created is bad input, named with its flag, and
+/// found before anything is generated: nothing on stdout, and the file of a refused `gen`
+/// is not left behind.
+#[test]
+fn an_unwritable_expected_file_is_refused() {
+    let dir = std::env::temp_dir();
+    let missing = temp_path("no-such-dir").join("expected.txt");
+    for file in [dir.as_path(), missing.as_path()] {
+        let output = marketplace(&["gen".as_ref(), "--expected".as_ref(), file.as_os_str()]);
+        assert_bad_input(
+            &output,
+            &["error: cannot write the expected output (--expected) to "],
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+    }
+    let expected = temp_path("refused-gen.expected");
+    let output = marketplace(&[
+        "gen".as_ref(),
+        "--consumers".as_ref(),
+        "1000000".as_ref(),
+        "--carts".as_ref(),
+        "1000".as_ref(),
+        "--expected".as_ref(),
+        expected.as_os_str(),
+    ]);
+    assert_bad_input(&output, &["error: gen: operations"]);
+    assert!(!expected.exists(), "a refused gen left {expected:?}");
+}
