@@ -550,11 +550,14 @@ fn can_create_beside(path: &Path) -> io::Result<()> {
 
 /// Writes out and stops the log of --log-file, if one was started; when its directory
 /// can no longer take files (removed or made read-only during the run), says so in one
-/// line: records since then may be lost, but the run's outcome stands.
-fn stop_log(log: Option<Log>) {
+/// line, unless `quiet`: records since then may be lost, but the run's outcome stands.
+fn stop_log(log: Option<Log>, quiet: bool) {
     if let Some(log) = log {
         log.handle.flush();
         log.handle.shutdown();
+        if quiet {
+            return;
+        }
         if let Err(e) = can_create_beside(&log.path) {
             tell!(
                 "warning: the log {} could not be kept during the run ({e}); records may be missing",
@@ -564,7 +567,6 @@ fn stop_log(log: Option<Log>) {
     }
 }
 
-/// Where `--stats-json` goes: the file, created (so writable) before the run starts.
 /// Whether `a` and `b` name one existing file, through links of either kind.
 fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
@@ -613,6 +615,7 @@ fn not_stdout(flag: &str, path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Where `--stats-json` goes: the file, created (so writable) before the run starts.
 struct StatsFile {
     path: PathBuf,
     file: File,
@@ -689,7 +692,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     if logger.is_some() {
         log::info!("run finished");
     }
-    stop_log(logger);
+    stop_log(logger, args.quiet);
     let stats = match &outcome {
         Ok(report) => Some((&report.stats, false)),
         Err(RunError::Stalled(report)) => Some((&report.stats, true)),
@@ -748,7 +751,7 @@ fn remote_command(
         args.time_scale,
         BufWriter::new(io::stdout()),
     );
-    stop_log(logger);
+    stop_log(logger, args.quiet);
     match outcome {
         Ok(report) => {
             if args.stats {
