@@ -73,6 +73,7 @@ support::tests_on!(
         remove_of_something_never_added_is_not_in_cart,
         remove_takes_one_equal_item_and_keeps_the_others_in_order,
         place_order_returns_items_in_add_order_and_spends_the_cart,
+        a_spent_cart_id_stays_spent_when_a_new_cart_takes_its_place,
         equal_products_from_different_producers_are_interchangeable_oldest_first,
         foreign_cart_ids_are_unknown_carts,
         stats_count_producers_carts_and_items,
@@ -453,6 +454,48 @@ fn place_order_returns_items_in_add_order_and_spends_the_cart<M: Market>() {
         assert_eq!(market.place_order(other), Ok(vec![]));
     }
     assert_eq!(market.stats().open_carts, 0);
+}
+
+/// A new cart opened right after an order may live where the ordered one did (the engine
+/// reuses the slot); the spent id must not reach it.
+fn a_spent_cart_id_stays_spent_when_a_new_cart_takes_its_place<M: Market>() {
+    let market = M::create(3);
+    let producer = market.register_producer();
+    market.publish(producer, item("tea", 1)).unwrap();
+    market.publish(producer, item("tea", 2)).unwrap();
+    let spent = market.new_cart();
+    market.add_to_cart(spent, &any("tea")).unwrap();
+    assert_eq!(
+        market.place_order(spent).map(|p| tags(&p)),
+        Ok(vec![("tea", 1)])
+    );
+    let fresh = market.new_cart();
+    assert_ne!(fresh, spent);
+    assert_eq!(
+        market.stats().items_in_carts,
+        0,
+        "the new cart holds the spent one's items"
+    );
+    market.add_to_cart(fresh, &any("tea")).unwrap();
+    assert_eq!(
+        market.add_to_cart(spent, &any("tea")),
+        Err(AddError::UnknownCart)
+    );
+    assert_eq!(
+        market.add_to_cart_timeout(spent, &any("tea"), Duration::ZERO),
+        Err(AddError::UnknownCart)
+    );
+    assert_eq!(
+        market.remove_from_cart(spent, &any("tea")),
+        Err(RemoveError::UnknownCart)
+    );
+    assert_eq!(market.place_order(spent), Err(OrderError::UnknownCart));
+    assert_eq!(market.stats().open_carts, 1);
+    assert_eq!(market.stats().items_in_carts, 1);
+    assert_eq!(
+        market.place_order(fresh).map(|p| tags(&p)),
+        Ok(vec![("tea", 2)])
+    );
 }
 
 fn equal_products_from_different_producers_are_interchangeable_oldest_first<M: Market>() {
