@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use marketplace::{Marketplace, ProducerId};
+use marketplace::{AddError, Marketplace, ProducerId};
 
 /// Where a [`Stalling`] product blocks.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -220,4 +220,32 @@ fn lookups_stopped_in_the_users_hash_or_eq_hold_up_no_one() {
         );
         assert_eq!(market.place_order(cart).unwrap().len(), 1);
     }
+}
+
+/// An add that found its cart open and then stopped (in the user's `Hash`, in its lookup)
+/// while another thread ordered the cart and opened a new one where it lived, takes
+/// nothing when it goes on: the item stays on sale, out of both carts.
+#[test]
+fn an_add_whose_cart_is_ordered_while_it_is_stopped_takes_nothing() {
+    let (market, producer) = market_with_stock();
+    let cart = market.new_cart();
+    let (fresh_tx, fresh) = mpsc::channel();
+    while_stopped(
+        &market,
+        (Stop::Hash, 0),
+        |market| {
+            assert_eq!(
+                market.add_to_cart(cart, &Stalling(2)),
+                Err(AddError::UnknownCart)
+            );
+        },
+        |market| {
+            assert_eq!(market.place_order(cart).unwrap(), Vec::<Stalling>::new());
+            fresh_tx.send(market.new_cart()).unwrap();
+        },
+    );
+    let fresh = fresh.recv().unwrap();
+    assert_eq!(market.available(&Stalling(2)), 1);
+    assert_eq!(market.shelf_len(producer), Some(4));
+    assert_eq!(market.place_order(fresh).unwrap(), Vec::<Stalling>::new());
 }
