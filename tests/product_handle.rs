@@ -110,6 +110,11 @@ fn a_handle_reports_the_plain_calls_errors() {
     let tea = market.product(&"tea");
     let other = Marketplace::<&str>::new(1);
     let (foreign_producer, foreign_cart) = (other.register_producer(), other.new_cart());
+    // A local cart and a tea on sale, so that a foreign id's index, slot and serial name
+    // something here: only the marketplace's tag tells them apart.
+    let local = market.new_cart();
+    let stocker = market.register_producer();
+    tea.publish(stocker).unwrap();
 
     assert_eq!(
         tea.publish(foreign_producer),
@@ -138,6 +143,12 @@ fn a_handle_reports_the_plain_calls_errors() {
         pin!(tea.add_to_cart_async(spent)).poll(&mut context),
         Poll::Ready(Err(AddError::UnknownCart))
     );
+    assert_eq!(
+        pin!(tea.add_to_cart_async(foreign_cart)).poll(&mut context),
+        Poll::Ready(Err(AddError::UnknownCart))
+    );
+    assert_eq!(tea.available(), 1, "a foreign id took the tea");
+    assert_eq!(market.place_order(local), Ok(vec![]));
 
     // Full, then closed: the waits give up at once (well within their minute).
     tea.publish(producer).unwrap();
