@@ -375,6 +375,179 @@ fn an_async_publisher_yields_once_then_sleeps_until_a_take() {
     assert_eq!(market.shelf_len(producer), Some(1));
 }
 
+/// A return is an arrival like a publish: the item put back on sale wakes a consumer that
+/// sleeps waiting for one.
+#[test]
+fn an_async_consumer_sleeps_until_another_cart_returns_an_item() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    market.publish(producer, item(7, 1)).unwrap();
+    let holder = market.new_cart();
+    market.add_to_cart(holder, &any(7)).unwrap();
+    let cart = market.new_cart();
+    let wanted = any(7);
+    assert_yields_once_then_sleeps(
+        market.add_to_cart_async(cart, &wanted),
+        || market.remove_from_cart(holder, &any(7)).unwrap(),
+        Ok(()),
+    );
+    let ordered: Vec<u64> = market
+        .place_order(cart)
+        .unwrap()
+        .iter()
+        .map(|p| p.serial)
+        .collect();
+    assert_eq!(ordered, vec![1]);
+    assert_eq!(market.place_order(holder), Ok(vec![]));
+}
+
+/// `close` wakes every async waiter that sleeps: for a product never published, for one
+/// whose shelf is empty, and for room under a full producer's capacity.
+#[test]
+fn close_wakes_each_kind_of_sleeping_async_waiter() {
+    let market = Market::new(1);
+    let cart = market.new_cart();
+    let never_published = any(7);
+    assert_yields_once_then_sleeps(
+        market.add_to_cart_async(cart, &never_published),
+        || market.close(),
+        Err(AddError::Unavailable),
+    );
+
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    market.publish(producer, item(7, 1)).unwrap();
+    let cart = market.new_cart();
+    market.add_to_cart(cart, &any(7)).unwrap();
+    let sold_out = any(7);
+    assert_yields_once_then_sleeps(
+        market.add_to_cart_async(cart, &sold_out),
+        || market.close(),
+        Err(AddError::Unavailable),
+    );
+
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    market.publish(producer, item(7, 1)).unwrap();
+    assert_yields_once_then_sleeps(
+        market.publish_async(producer, item(7, 2)),
+        || market.close(),
+        Err(PublishError::Full(item(7, 2))),
+    );
+    assert_eq!(market.shelf_len(producer), Some(1));
+}
+
+/// A waiter woken for an item it cannot use (its cart was ordered meanwhile) passes the
+/// wake-up on: the next waiter for that product gets the item.
+#[test]
+fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    // Sold out rather than never published: the waiters sleep on the product's shelf,
+    // where an arrival wakes one of them, not on the catalog, where it would wake all.
+    market.publish(producer, item(7, 0)).unwrap();
+    let holder = market.new_cart();
+    market.add_to_cart(holder, &any(7)).unwrap();
+    let (ordered, open) = (market.new_cart(), market.new_cart());
+    let wanted = any(7);
+    let counters = [
+        Arc::new(CountingWaker::default()),
+        Arc::new(CountingWaker::default()),
+    ];
+    let wakers = counters.each_ref().map(|c| Waker::from(Arc::clone(c)));
+    let mut first = pin!(market.add_to_cart_async(ordered, &wanted));
+    let mut second = pin!(market.add_to_cart_async(open, &wanted));
+    // Each yields once, then sleeps, the first one listening first.
+    for _ in 0..2 {
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(&wakers[0]))
+                .is_pending()
+        );
+    }
+    for _ in 0..2 {
+        assert!(
+            second
+                .as_mut()
+                .poll(&mut Context::from_waker(&wakers[1]))
+                .is_pending()
+        );
+    }
+    assert_eq!([counters[0].wakes(), counters[1].wakes()], [1, 1]);
+    assert_eq!(market.place_order(ordered), Ok(vec![]));
+    market.publish(producer, item(7, 1)).unwrap();
+    // One item, one wake-up: the oldest listener's.
+    assert_eq!([counters[0].wakes(), counters[1].wakes()], [2, 1]);
+    assert_eq!(
+        first.as_mut().poll(&mut Context::from_waker(&wakers[0])),
+        Poll::Ready(Err(AddError::UnknownCart))
+    );
+    assert!(counters[1].wakes() >= 2, "the unused wake-up was lost");
+    assert_eq!(
+        second.as_mut().poll(&mut Context::from_waker(&wakers[1])),
+        Poll::Ready(Ok(()))
+    );
+    let ordered: Vec<u64> = market
+        .place_order(open)
+        .unwrap()
+        .iter()
+        .map(|p| p.serial)
+        .collect();
+    assert_eq!(ordered, vec![1]);
+}
+
+/// Two arrivals in a row wake two sleeping waiters, even when the first woken has not run
+/// yet: each arrival's wake-up is one more, not a top-up to one.
+#[test]
+fn two_arrivals_wake_two_sleeping_waiters() {
+    let market = Market::new(2);
+    let producer = market.register_producer();
+    // Sold out, so the waiters sleep on the product's shelf (see above).
+    market.publish(producer, item(7, 0)).unwrap();
+    let holder = market.new_cart();
+    market.add_to_cart(holder, &any(7)).unwrap();
+    let carts = [market.new_cart(), market.new_cart()];
+    let wanted = any(7);
+    let counters = [
+        Arc::new(CountingWaker::default()),
+        Arc::new(CountingWaker::default()),
+    ];
+    let wakers = counters.each_ref().map(|c| Waker::from(Arc::clone(c)));
+    let mut first = pin!(market.add_to_cart_async(carts[0], &wanted));
+    let mut second = pin!(market.add_to_cart_async(carts[1], &wanted));
+    for _ in 0..2 {
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(&wakers[0]))
+                .is_pending()
+        );
+        assert!(
+            second
+                .as_mut()
+                .poll(&mut Context::from_waker(&wakers[1]))
+                .is_pending()
+        );
+    }
+    assert_eq!([counters[0].wakes(), counters[1].wakes()], [1, 1]);
+    market.publish(producer, item(7, 1)).unwrap();
+    market.publish(producer, item(7, 2)).unwrap();
+    assert_eq!(
+        [counters[0].wakes(), counters[1].wakes()],
+        [2, 2],
+        "a sleeping waiter was not woken for its item"
+    );
+    assert_eq!(
+        first.as_mut().poll(&mut Context::from_waker(&wakers[0])),
+        Poll::Ready(Ok(()))
+    );
+    assert_eq!(
+        second.as_mut().poll(&mut Context::from_waker(&wakers[1])),
+        Poll::Ready(Ok(()))
+    );
+}
+
 /// The async wait takes a borrowed form of the product too (`&str` for `String`s), and is
 /// woken by the publish of the owned product.
 #[test]
