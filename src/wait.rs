@@ -450,4 +450,25 @@ mod tests {
         assert!(panicked_while_registered);
         assert_eq!(waiters.registered.load(Ordering::Relaxed), 0);
     }
+
+    /// A waiter whose attempts name other waiters moves its registration there: once it
+    /// returns, it is registered nowhere (a registration left behind would make every later
+    /// notification of the first waiters take the event's lock).
+    #[test]
+    fn a_waiter_that_moves_to_other_waiters_leaves_no_registration_behind() {
+        let (first, then) = (Waiters::new(), Waiters::new());
+        let closed = AtomicBool::new(false);
+        let registered = |waiters: &Waiters| waiters.registered.load(Ordering::Relaxed);
+        let outcome = block_until(&first, None, &closed, || {
+            if registered(&then) > 0 {
+                Attempt::Done(())
+            } else if registered(&first) > 0 {
+                Attempt::WaitOn(&then)
+            } else {
+                Attempt::WaitOn(&first)
+            }
+        });
+        assert_eq!(outcome, Some(()));
+        assert_eq!((registered(&first), registered(&then)), (0, 0));
+    }
 }
