@@ -69,6 +69,7 @@ support::tests_on!(
         taking_an_item_frees_its_producers_capacity_at_once,
         unavailable_and_unknown_cart_are_distinct,
         remove_returns_the_item_to_its_producer_and_to_sale,
+        remove_returns_each_item_to_the_producer_that_made_it,
         remove_into_a_full_producer_goes_over_capacity_until_consumers_take_enough,
         remove_of_something_never_added_is_not_in_cart,
         remove_takes_one_equal_item_and_keeps_the_others_in_order,
@@ -294,6 +295,26 @@ fn remove_returns_the_item_to_its_producer_and_to_sale<M: Market>() {
         market.place_order(other).map(|p| tags(&p)),
         Ok(vec![("tea", 1)])
     );
+    assert_eq!(market.place_order(cart).map(|p| tags(&p)), Ok(vec![]));
+}
+
+/// The maker of the removed item is neither the first producer nor the maker of the cart's
+/// first item: the return must follow the item, not a position.
+fn remove_returns_each_item_to_the_producer_that_made_it<M: Market>() {
+    let market = M::create(2);
+    let first = market.register_producer();
+    let maker = market.register_producer();
+    market.publish(first, item("coffee", 1)).unwrap();
+    market.publish(maker, item("tea", 2)).unwrap();
+    let cart = market.new_cart();
+    market.add_to_cart(cart, &any("coffee")).unwrap();
+    market.add_to_cart(cart, &any("tea")).unwrap();
+    assert_eq!(market.remove_from_cart(cart, &any("tea")), Ok(()));
+    assert_eq!(market.shelf_len(first), Some(0));
+    assert_eq!(market.shelf_len(maker), Some(1));
+    assert_eq!(market.remove_from_cart(cart, &any("coffee")), Ok(()));
+    assert_eq!(market.shelf_len(first), Some(1));
+    assert_eq!(market.shelf_len(maker), Some(1));
     assert_eq!(market.place_order(cart).map(|p| tags(&p)), Ok(vec![]));
 }
 
