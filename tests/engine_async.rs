@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use marketplace::{AddError, Marketplace, PublishError};
+use marketplace::{AddError, CartId, Marketplace, PublishError};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::{Tagged, any, item};
 
@@ -37,6 +37,11 @@ fn serial(producer: usize, n: usize) -> u64 {
 fn drain(market: &Market) -> Vec<u64> {
     let cart = market.new_cart();
     while market.add_to_cart(cart, &any(0)).is_ok() {}
+    order_serials(market, cart)
+}
+
+/// Places the order for `cart`: the serials of its items, in order.
+fn order_serials(market: &Market, cart: CartId) -> Vec<u64> {
     market
         .place_order(cart)
         .unwrap()
@@ -83,8 +88,7 @@ fn ten_thousand_tasks_move_a_million_items() {
                 for _ in 0..EACH {
                     market.add_to_cart_async(cart, &any(0)).await.unwrap();
                 }
-                let order = market.place_order(cart).unwrap();
-                order.into_iter().map(|p| p.serial).collect::<Vec<_>>()
+                order_serials(&market, cart)
             }));
         }
         let mut bought = Vec::with_capacity(TASKS * EACH);
@@ -152,12 +156,7 @@ fn cancellation_storms_lose_nothing() {
                         Ok(Err(error)) => panic!("add: {error}"),
                     }
                 }
-                market
-                    .place_order(cart)
-                    .unwrap()
-                    .into_iter()
-                    .map(|p| p.serial)
-                    .collect::<Vec<_>>()
+                order_serials(&market, cart)
             }));
         }
         let mut published = Vec::new();
@@ -223,12 +222,7 @@ fn blocking_threads_and_async_tasks_share_one_product() {
                 for _ in 0..EACH {
                     assert_eq!(market.add_to_cart_timeout(cart, &any(0), PATIENCE), Ok(()));
                 }
-                market
-                    .place_order(cart)
-                    .unwrap()
-                    .into_iter()
-                    .map(|p| p.serial)
-                    .collect()
+                order_serials(&market, cart)
             }));
         } else {
             tasks.push(runtime.spawn(async move {
@@ -236,12 +230,7 @@ fn blocking_threads_and_async_tasks_share_one_product() {
                 for _ in 0..EACH {
                     assert_eq!(market.add_to_cart_async(cart, &any(0)).await, Ok(()));
                 }
-                market
-                    .place_order(cart)
-                    .unwrap()
-                    .into_iter()
-                    .map(|p| p.serial)
-                    .collect()
+                order_serials(&market, cart)
             }));
         }
     }
@@ -352,13 +341,7 @@ fn an_async_consumer_yields_once_then_sleeps_until_a_publish() {
         || market.publish(producer, item(7, 1)).unwrap(),
         Ok(()),
     );
-    let ordered: Vec<u64> = market
-        .place_order(cart)
-        .unwrap()
-        .iter()
-        .map(|p| p.serial)
-        .collect();
-    assert_eq!(ordered, vec![1]);
+    assert_eq!(order_serials(&market, cart), [1]);
 }
 
 #[test]
@@ -391,13 +374,7 @@ fn an_async_consumer_sleeps_until_another_cart_returns_an_item() {
         || market.remove_from_cart(holder, &any(7)).unwrap(),
         Ok(()),
     );
-    let ordered: Vec<u64> = market
-        .place_order(cart)
-        .unwrap()
-        .iter()
-        .map(|p| p.serial)
-        .collect();
-    assert_eq!(ordered, vec![1]);
+    assert_eq!(order_serials(&market, cart), [1]);
     assert_eq!(market.place_order(holder), Ok(vec![]));
 }
 
@@ -488,13 +465,7 @@ fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
         second.as_mut().poll(&mut Context::from_waker(&wakers[1])),
         Poll::Ready(Ok(()))
     );
-    let ordered: Vec<u64> = market
-        .place_order(open)
-        .unwrap()
-        .iter()
-        .map(|p| p.serial)
-        .collect();
-    assert_eq!(ordered, vec![1]);
+    assert_eq!(order_serials(&market, open), [1]);
 }
 
 /// Two arrivals in a row wake two sleeping waiters, even when the first woken has not run
