@@ -12,6 +12,7 @@
 //! `Eq` and `Clone` run before any count or item moves, so a panic in them (which leaves the
 //! lock usable, see `lock`) breaks neither.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
@@ -225,7 +226,11 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// let cart = market.new_cart();
     /// assert_eq!(market.add_to_cart(cart, &"tea"), Err(AddError::Unavailable));
     /// ```
-    pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+    pub fn add_to_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + std::fmt::Debug + ?Sized,
+    {
         debug!("add_to_cart({cart}, {product:?})");
         let mut state = self.lock();
         self.add_locked(&mut state, cart, product)
@@ -243,12 +248,16 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// let outcome = market.add_to_cart_timeout(cart, &"tea", Duration::from_millis(1));
     /// assert_eq!(outcome, Err(AddError::Unavailable));
     /// ```
-    pub fn add_to_cart_timeout(
+    pub fn add_to_cart_timeout<Q>(
         &self,
         cart: CartId,
-        product: &P,
+        product: &Q,
         timeout: Duration,
-    ) -> Result<(), AddError> {
+    ) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + std::fmt::Debug + ?Sized,
+    {
         debug!("add_to_cart_timeout({cart}, {product:?}, {timeout:?})");
         self.wait_for(timeout, |market, state| {
             match market.add_locked(state, cart, product) {
@@ -269,7 +278,11 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// let cart = market.new_cart();
     /// assert_eq!(market.remove_from_cart(cart, &"tea"), Err(RemoveError::NotInCart));
     /// ```
-    pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+    pub fn remove_from_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), RemoveError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + std::fmt::Debug + ?Sized,
+    {
         debug!("remove_from_cart({cart}, {product:?})");
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -349,7 +362,11 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// assert_eq!(market.available(&7), 1);
     /// ```
     #[must_use]
-    pub fn available(&self, product: &P) -> usize {
+    pub fn available<Q>(&self, product: &Q) -> usize
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.lock().shelves.get(product).map_or(0, VecDeque::len)
     }
 
@@ -403,7 +420,11 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         Ok(())
     }
 
-    fn add_locked(&self, state: &mut State<P>, cart: CartId, product: &P) -> Result<(), AddError> {
+    fn add_locked<Q>(&self, state: &mut State<P>, cart: CartId, product: &Q) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let serial = cart.serial_in(self.tag).ok_or(AddError::UnknownCart)?;
         if !state.carts.contains_key(&serial) {
             return Err(AddError::UnknownCart);

@@ -1011,4 +1011,19 @@ fn products_are_asked_for_by_any_form_they_borrow_as() {
     let cart = bytes.new_cart();
     assert_eq!(bytes.add_to_cart(cart, &b"tea"[..]), Ok(()));
     assert_eq!(bytes.place_order(cart).unwrap(), [b"tea".to_vec()]);
+
+    // The baseline has the same API.
+    let baseline: LockedMarketplace<String> = LockedMarketplace::new(2);
+    let producer = baseline.register_producer();
+    baseline.publish(producer, "tea".to_owned()).unwrap();
+    baseline.publish(producer, "tea".to_owned()).unwrap();
+    let cart = baseline.new_cart();
+    assert_eq!(baseline.add_to_cart(cart, "tea"), Ok(()));
+    assert_eq!(
+        baseline.add_to_cart_timeout(cart, "tea", Duration::from_secs(5)),
+        Ok(())
+    );
+    assert_eq!(baseline.remove_from_cart(cart, "tea"), Ok(()));
+    assert_eq!(baseline.available("tea"), 1);
+    assert_eq!(baseline.place_order(cart).unwrap(), ["tea"]);
 }
