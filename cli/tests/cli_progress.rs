@@ -454,7 +454,7 @@ fn run_help_documents_progress_and_statistics() {
         "--stats-json <FILE>",
         "a live progress line",
         "[default: shown when stderr is a terminal]",
-        "a --log-file or --stats-json file that cannot be created",
+        "a --log-file, --stats-json or --expected file that cannot be",
     ] {
         assert!(
             help.contains(needle),
