@@ -222,7 +222,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// ```
     /// use marketplace::{AddError, baseline::LockedMarketplace};
     ///
-    /// let market = LockedMarketplace::new(1);
+    /// let market = LockedMarketplace::<&str>::new(1);
     /// let cart = market.new_cart();
     /// assert_eq!(market.add_to_cart(cart, &"tea"), Err(AddError::Unavailable));
     /// ```
@@ -243,7 +243,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// use std::time::Duration;
     /// use marketplace::{AddError, baseline::LockedMarketplace};
     ///
-    /// let market = LockedMarketplace::new(1);
+    /// let market = LockedMarketplace::<&str>::new(1);
     /// let cart = market.new_cart();
     /// let outcome = market.add_to_cart_timeout(cart, &"tea", Duration::from_millis(1));
     /// assert_eq!(outcome, Err(AddError::Unavailable));
