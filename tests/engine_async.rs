@@ -8,13 +8,13 @@
 
 mod support;
 
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use marketplace::{AddError, CartId, Marketplace, PublishError};
+use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use support::{Tagged, any, item};
 
@@ -299,6 +299,34 @@ impl Wake for CountingWaker {
     }
 }
 
+/// A future polled by hand, always with the same waker, which counts its wake-ups.
+struct HandPolled<F> {
+    future: Pin<Box<F>>,
+    counter: Arc<CountingWaker>,
+    waker: Waker,
+}
+
+impl<F: Future> HandPolled<F> {
+    fn new(future: F) -> Self {
+        let counter = Arc::new(CountingWaker::default());
+        HandPolled {
+            future: Box::pin(future),
+            waker: Waker::from(Arc::clone(&counter)),
+            counter,
+        }
+    }
+
+    fn poll(&mut self) -> Poll<F::Output> {
+        self.future
+            .as_mut()
+            .poll(&mut Context::from_waker(&self.waker))
+    }
+
+    fn wakes(&self) -> usize {
+        self.counter.wakes()
+    }
+}
+
 /// Polls `future` by hand: the first poll yields to the executor (one wake-up asked), the
 /// next ones sleep (no more asked, however often it is polled), until `unblock` runs; then
 /// one more wake-up comes, and the poll after it gives `expected`.
@@ -307,27 +335,34 @@ fn assert_yields_once_then_sleeps<T: PartialEq + std::fmt::Debug>(
     unblock: impl FnOnce(),
     expected: T,
 ) {
-    let counter = Arc::new(CountingWaker::default());
-    let waker = Waker::from(Arc::clone(&counter));
-    let mut context = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    assert!(future.as_mut().poll(&mut context).is_pending());
+    let mut future = HandPolled::new(future);
+    assert!(future.poll().is_pending());
     assert_eq!(
-        counter.wakes(),
+        future.wakes(),
         1,
         "the first poll yields once to the executor"
     );
     for _ in 0..3 {
-        assert!(future.as_mut().poll(&mut context).is_pending());
+        assert!(future.poll().is_pending());
     }
     assert_eq!(
-        counter.wakes(),
+        future.wakes(),
         1,
         "a waiting future asks for no polls until woken"
     );
     unblock();
-    assert_eq!(counter.wakes(), 2, "the change wakes the waiting future");
-    assert_eq!(future.as_mut().poll(&mut context), Poll::Ready(expected));
+    assert_eq!(future.wakes(), 2, "the change wakes the waiting future");
+    assert_eq!(future.poll(), Poll::Ready(expected));
+}
+
+/// Publishes item `serial` of kind 7 for `producer` and takes it into a new cart, returned:
+/// kind 7 is then sold out, so its waiters sleep on its shelf, where an arrival wakes one
+/// of them, not on the catalog, where a first publish would wake all.
+fn sell_out(market: &Market, producer: ProducerId, serial: u64) -> CartId {
+    market.publish(producer, item(7, serial)).unwrap();
+    let holder = market.new_cart();
+    market.add_to_cart(holder, &any(7)).unwrap();
+    holder
 }
 
 #[test]
@@ -364,9 +399,7 @@ fn an_async_publisher_yields_once_then_sleeps_until_a_take() {
 fn an_async_consumer_sleeps_until_another_cart_returns_an_item() {
     let market = Market::new(1);
     let producer = market.register_producer();
-    market.publish(producer, item(7, 1)).unwrap();
-    let holder = market.new_cart();
-    market.add_to_cart(holder, &any(7)).unwrap();
+    let holder = sell_out(&market, producer, 1);
     let cart = market.new_cart();
     let wanted = any(7);
     assert_yields_once_then_sleeps(
@@ -393,9 +426,7 @@ fn close_wakes_each_kind_of_sleeping_async_waiter() {
 
     let market = Market::new(1);
     let producer = market.register_producer();
-    market.publish(producer, item(7, 1)).unwrap();
-    let cart = market.new_cart();
-    market.add_to_cart(cart, &any(7)).unwrap();
+    let cart = sell_out(&market, producer, 1);
     let sold_out = any(7);
     assert_yields_once_then_sleeps(
         market.add_to_cart_async(cart, &sold_out),
@@ -420,51 +451,27 @@ fn close_wakes_each_kind_of_sleeping_async_waiter() {
 fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
     let market = Market::new(1);
     let producer = market.register_producer();
-    // Sold out rather than never published: the waiters sleep on the product's shelf,
-    // where an arrival wakes one of them, not on the catalog, where it would wake all.
-    market.publish(producer, item(7, 0)).unwrap();
-    let holder = market.new_cart();
-    market.add_to_cart(holder, &any(7)).unwrap();
+    // Sold out rather than never published (see `sell_out`).
+    let _holder = sell_out(&market, producer, 0);
     let (ordered, open) = (market.new_cart(), market.new_cart());
     let wanted = any(7);
-    let counters = [
-        Arc::new(CountingWaker::default()),
-        Arc::new(CountingWaker::default()),
-    ];
-    let wakers = counters.each_ref().map(|c| Waker::from(Arc::clone(c)));
-    let mut first = pin!(market.add_to_cart_async(ordered, &wanted));
-    let mut second = pin!(market.add_to_cart_async(open, &wanted));
+    let mut first = HandPolled::new(market.add_to_cart_async(ordered, &wanted));
+    let mut second = HandPolled::new(market.add_to_cart_async(open, &wanted));
     // Each yields once, then sleeps, the first one listening first.
     for _ in 0..2 {
-        assert!(
-            first
-                .as_mut()
-                .poll(&mut Context::from_waker(&wakers[0]))
-                .is_pending()
-        );
+        assert!(first.poll().is_pending());
     }
     for _ in 0..2 {
-        assert!(
-            second
-                .as_mut()
-                .poll(&mut Context::from_waker(&wakers[1]))
-                .is_pending()
-        );
+        assert!(second.poll().is_pending());
     }
-    assert_eq!([counters[0].wakes(), counters[1].wakes()], [1, 1]);
+    assert_eq!([first.wakes(), second.wakes()], [1, 1]);
     assert_eq!(market.place_order(ordered), Ok(vec![]));
     market.publish(producer, item(7, 1)).unwrap();
     // One item, one wake-up: the oldest listener's.
-    assert_eq!([counters[0].wakes(), counters[1].wakes()], [2, 1]);
-    assert_eq!(
-        first.as_mut().poll(&mut Context::from_waker(&wakers[0])),
-        Poll::Ready(Err(AddError::UnknownCart))
-    );
-    assert!(counters[1].wakes() >= 2, "the unused wake-up was lost");
-    assert_eq!(
-        second.as_mut().poll(&mut Context::from_waker(&wakers[1])),
-        Poll::Ready(Ok(()))
-    );
+    assert_eq!([first.wakes(), second.wakes()], [2, 1]);
+    assert_eq!(first.poll(), Poll::Ready(Err(AddError::UnknownCart)));
+    assert!(second.wakes() >= 2, "the unused wake-up was lost");
+    assert_eq!(second.poll(), Poll::Ready(Ok(())));
     assert_eq!(order_serials(&market, open), [1]);
 }
 
@@ -474,49 +481,26 @@ fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
 fn two_arrivals_wake_two_sleeping_waiters() {
     let market = Market::new(2);
     let producer = market.register_producer();
-    // Sold out, so the waiters sleep on the product's shelf (see above).
-    market.publish(producer, item(7, 0)).unwrap();
-    let holder = market.new_cart();
-    market.add_to_cart(holder, &any(7)).unwrap();
+    // Sold out, so the waiters sleep on the product's shelf (see `sell_out`).
+    let _holder = sell_out(&market, producer, 0);
     let carts = [market.new_cart(), market.new_cart()];
     let wanted = any(7);
-    let counters = [
-        Arc::new(CountingWaker::default()),
-        Arc::new(CountingWaker::default()),
-    ];
-    let wakers = counters.each_ref().map(|c| Waker::from(Arc::clone(c)));
-    let mut first = pin!(market.add_to_cart_async(carts[0], &wanted));
-    let mut second = pin!(market.add_to_cart_async(carts[1], &wanted));
+    let mut first = HandPolled::new(market.add_to_cart_async(carts[0], &wanted));
+    let mut second = HandPolled::new(market.add_to_cart_async(carts[1], &wanted));
     for _ in 0..2 {
-        assert!(
-            first
-                .as_mut()
-                .poll(&mut Context::from_waker(&wakers[0]))
-                .is_pending()
-        );
-        assert!(
-            second
-                .as_mut()
-                .poll(&mut Context::from_waker(&wakers[1]))
-                .is_pending()
-        );
+        assert!(first.poll().is_pending());
+        assert!(second.poll().is_pending());
     }
-    assert_eq!([counters[0].wakes(), counters[1].wakes()], [1, 1]);
+    assert_eq!([first.wakes(), second.wakes()], [1, 1]);
     market.publish(producer, item(7, 1)).unwrap();
     market.publish(producer, item(7, 2)).unwrap();
     assert_eq!(
-        [counters[0].wakes(), counters[1].wakes()],
+        [first.wakes(), second.wakes()],
         [2, 2],
         "a sleeping waiter was not woken for its item"
     );
-    assert_eq!(
-        first.as_mut().poll(&mut Context::from_waker(&wakers[0])),
-        Poll::Ready(Ok(()))
-    );
-    assert_eq!(
-        second.as_mut().poll(&mut Context::from_waker(&wakers[1])),
-        Poll::Ready(Ok(()))
-    );
+    assert_eq!(first.poll(), Poll::Ready(Ok(())));
+    assert_eq!(second.poll(), Poll::Ready(Ok(())));
 }
 
 /// The async wait takes a borrowed form of the product too (`&str` for `String`s), and is
