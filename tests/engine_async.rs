@@ -520,3 +520,177 @@ fn an_async_wait_asks_by_a_borrowed_form() {
     });
     assert_eq!(market.place_order(cart).unwrap(), ["tea"]);
 }
+
+/// Two futures asleep on one condition, each having yielded once and then listened.
+fn both_asleep<A: Future, B: Future>(first: &mut HandPolled<A>, second: &mut HandPolled<B>) {
+    for _ in 0..2 {
+        assert!(first.poll().is_pending());
+    }
+    for _ in 0..2 {
+        assert!(second.poll().is_pending());
+    }
+    assert_eq!([first.wakes(), second.wakes()], [1, 1]);
+}
+
+/// A consumer cancelled after its wake-up came but before it ran again (a timeout firing
+/// as the item arrives) passes the wake-up on: the other sleeper is woken and takes the
+/// item.
+#[test]
+fn a_consumer_cancelled_after_its_wake_up_passes_it_on() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    let _holder = sell_out(&market, producer, 0);
+    let (cancelled, open) = (market.new_cart(), market.new_cart());
+    let wanted = any(7);
+    let mut first = HandPolled::new(market.add_to_cart_async(cancelled, &wanted));
+    let mut second = HandPolled::new(market.add_to_cart_async(open, &wanted));
+    both_asleep(&mut first, &mut second);
+    market.publish(producer, item(7, 1)).unwrap();
+    assert_eq!([first.wakes(), second.wakes()], [2, 1]);
+    drop(first);
+    assert_eq!(
+        second.wakes(),
+        2,
+        "the cancelled consumer's wake-up was lost"
+    );
+    assert_eq!(second.poll(), Poll::Ready(Ok(())));
+    assert_eq!(order_serials(&market, open), [1]);
+    assert_eq!(order_serials(&market, cancelled), [] as [u64; 0]);
+}
+
+/// A publisher cancelled after its wake-up came but before it ran again passes it on: the
+/// other full publisher of that producer is woken and publishes; the cancelled one's
+/// product is gone with it, and the room it was woken for is not held.
+#[test]
+fn a_publisher_cancelled_after_its_wake_up_passes_it_on() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    market.publish(producer, item(0, 1)).unwrap();
+    let mut first = HandPolled::new(market.publish_async(producer, item(0, 2)));
+    let mut second = HandPolled::new(market.publish_async(producer, item(0, 3)));
+    both_asleep(&mut first, &mut second);
+    let cart = market.new_cart();
+    market.add_to_cart(cart, &any(0)).unwrap();
+    assert_eq!([first.wakes(), second.wakes()], [2, 1]);
+    drop(first);
+    assert_eq!(
+        second.wakes(),
+        2,
+        "the cancelled publisher's wake-up was lost"
+    );
+    assert_eq!(second.poll(), Poll::Ready(Ok(())));
+    assert_eq!(market.shelf_len(producer), Some(1));
+    assert_eq!(drain(&market), [3]);
+}
+
+/// Polled with a new waker each time, a sleeping future wakes the latest one only.
+#[test]
+fn a_sleeping_future_wakes_the_waker_of_its_latest_poll() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    let _holder = sell_out(&market, producer, 0);
+    let cart = market.new_cart();
+    let wanted = any(7);
+    let mut future = Box::pin(market.add_to_cart_async(cart, &wanted));
+    let counters: Vec<Arc<CountingWaker>> = (0..4).map(|_| Arc::default()).collect();
+    for counter in &counters[..3] {
+        let waker = Waker::from(Arc::clone(counter));
+        assert!(
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+    }
+    let wakes =
+        |counters: &[Arc<CountingWaker>]| counters.iter().map(|c| c.wakes()).collect::<Vec<_>>();
+    assert_eq!(
+        wakes(&counters),
+        [1, 0, 0, 0],
+        "only the yield asked for a poll"
+    );
+    market.publish(producer, item(7, 1)).unwrap();
+    assert_eq!(
+        wakes(&counters),
+        [1, 0, 1, 0],
+        "not the latest waker was woken"
+    );
+    let waker = Waker::from(Arc::clone(&counters[3]));
+    assert_eq!(
+        future.as_mut().poll(&mut Context::from_waker(&waker)),
+        Poll::Ready(Ok(()))
+    );
+    assert_eq!(order_serials(&market, cart), [1]);
+}
+
+/// Of many sleepers, each arrival wakes exactly one, and nobody is left asleep with an item
+/// on sale: a woken sleeper that finds its item taken by a consumer that never waited
+/// sleeps again, asking for no poll, and a later arrival wakes it.
+#[test]
+fn each_arrival_wakes_one_sleeper_and_a_robbed_one_sleeps_again() {
+    let market = Market::new(4);
+    let producer = market.register_producer();
+    let _holder = sell_out(&market, producer, 0);
+    let carts: Vec<CartId> = (0..3).map(|_| market.new_cart()).collect();
+    let wanted = any(7);
+    let mut sleepers: Vec<_> = carts
+        .iter()
+        .map(|&cart| HandPolled::new(market.add_to_cart_async(cart, &wanted)))
+        .collect();
+    for sleeper in &mut sleepers {
+        for _ in 0..2 {
+            assert!(sleeper.poll().is_pending());
+        }
+    }
+    let wakes =
+        |sleepers: &[HandPolled<_>]| sleepers.iter().map(HandPolled::wakes).collect::<Vec<_>>();
+    market.publish(producer, item(7, 1)).unwrap();
+    assert_eq!(wakes(&sleepers), [2, 1, 1]);
+    let robber = market.new_cart();
+    market.add_to_cart(robber, &any(7)).unwrap();
+    for sleeper in &mut sleepers {
+        assert!(sleeper.poll().is_pending());
+    }
+    assert_eq!(
+        wakes(&sleepers),
+        [2, 1, 1],
+        "a sleeper asked to be polled with nothing on sale"
+    );
+    // The robbed sleeper listens again, behind the others; each is polled until it is done.
+    let mut done = [false; 3];
+    for (serial, expected) in [(2, [2, 2, 1]), (3, [2, 2, 2]), (4, [3, 2, 2])] {
+        market.publish(producer, item(7, serial)).unwrap();
+        assert_eq!(wakes(&sleepers), expected, "after arrival {serial}");
+        let mut completed = 0;
+        for (sleeper, done) in sleepers.iter_mut().zip(&mut done) {
+            if !*done && sleeper.poll().is_ready() {
+                (*done, completed) = (true, completed + 1);
+            }
+        }
+        assert_eq!(completed, 1, "after arrival {serial}");
+    }
+    let bought: Vec<Vec<u64>> = carts
+        .iter()
+        .map(|&cart| order_serials(&market, cart))
+        .collect();
+    assert_eq!(bought, [vec![4], vec![2], vec![3]]);
+    assert_eq!(order_serials(&market, robber), [1]);
+}
+
+/// Polled again after completing, a future panics (as any `async` block does) and changes
+/// nothing: it takes no second item.
+#[test]
+fn a_future_polled_after_completing_panics_and_takes_nothing() {
+    let market = Market::new(2);
+    let producer = market.register_producer();
+    market.publish(producer, item(7, 1)).unwrap();
+    market.publish(producer, item(7, 2)).unwrap();
+    let cart = market.new_cart();
+    let wanted = any(7);
+    let mut future = HandPolled::new(market.add_to_cart_async(cart, &wanted));
+    assert_eq!(future.poll(), Poll::Ready(Ok(())));
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll()));
+    assert!(again.is_err());
+    assert_eq!(market.available(&any(7)), 1);
+    assert_eq!(order_serials(&market, cart), [1]);
+}
