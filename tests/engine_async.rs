@@ -694,3 +694,38 @@ fn a_future_polled_after_completing_panics_and_takes_nothing() {
     assert_eq!(market.available(&any(7)), 1);
     assert_eq!(order_serials(&market, cart), [1]);
 }
+
+/// A consumer asleep on a product never published, woken when the product is resolved
+/// into a handle (its shelf made, with nothing on it), moves to sleep on that shelf: polled
+/// then, it asks for no poll, and the first publish wakes it.
+#[test]
+fn a_consumer_woken_by_a_resolved_product_sleeps_again_on_its_empty_shelf() {
+    let market = Market::new(1);
+    let producer = market.register_producer();
+    let cart = market.new_cart();
+    let wanted = any(7);
+    let mut waiting = HandPolled::new(market.add_to_cart_async(cart, &wanted));
+    for _ in 0..2 {
+        assert!(waiting.poll().is_pending());
+    }
+    assert_eq!(waiting.wakes(), 1);
+    let handle = market.product(&item(7, 0));
+    assert_eq!(
+        waiting.wakes(),
+        2,
+        "a new shelf wakes the catalog's sleepers"
+    );
+    for _ in 0..2 {
+        assert!(waiting.poll().is_pending());
+    }
+    assert_eq!(
+        waiting.wakes(),
+        2,
+        "an empty shelf sent the consumer back to be polled"
+    );
+    market.publish(producer, item(7, 1)).unwrap();
+    assert_eq!(waiting.wakes(), 3, "the publish did not wake the consumer");
+    assert_eq!(waiting.poll(), Poll::Ready(Ok(())));
+    assert_eq!(handle.available(), 0);
+    assert_eq!(order_serials(&market, cart), [1]);
+}
