@@ -1,7 +1,8 @@
 //! The Redis market under faults: a server killed and restarted while producers and
 //! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
-//! wait round), a market lost with a server that kept no data (its old handles stay out of
+//! wait round), a request delivered late, after its retry and a later call of its lane (it
+//! does not apply again), a market lost with a server that kept no data (its old handles stay out of
 //! a market created anew under its name), what a call reports when the server is gone, a
 //! wait whose connections the server keeps closing, and a script cache flushed again and
 //! again.
@@ -347,6 +348,112 @@ fn pump(
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
+}
+
+/// A TCP proxy in front of a server that, when armed, keeps the next request a client sends
+/// instead of passing it on, and cuts that client's connection: the client retries on a
+/// new connection, while the kept request is still on its way, as a request held up in a
+/// network (a lost packet resent after the client gave up) is.
+struct HoldingProxy {
+    port: u16,
+    upstream: u16,
+    armed: Arc<AtomicBool>,
+    held: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl HoldingProxy {
+    fn start(upstream: u16) -> HoldingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let (armed_, held_) = (Arc::clone(&armed), Arc::clone(&held));
+        // The acceptor ends with the test process; each connection's pumps end with it.
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let mut server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
+                let (armed, held) = (Arc::clone(&armed_), Arc::clone(&held_));
+                let (client_out, server_in) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                thread::spawn(move || pump(server_in, client_out, None));
+                thread::spawn(move || {
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        let n = match client.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if armed.swap(false, Ordering::SeqCst) {
+                            held.lock().unwrap().push(buffer[..n].to_vec());
+                            break;
+                        }
+                        if server.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client.shutdown(Shutdown::Both);
+                    let _ = server.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        HoldingProxy {
+            port,
+            upstream,
+            armed,
+            held,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Delivers the kept request to the server at last, on a connection of its own, and
+    /// waits for the server's answer (which nobody hears).
+    fn deliver_held(&self) {
+        let request = self.held.lock().unwrap().pop().expect("a request was held");
+        let mut late = TcpStream::connect(("127.0.0.1", self.upstream)).expect("upstream");
+        late.write_all(&request).expect("the late request is sent");
+        let mut answer = [0u8; 1024];
+        let n = late.read(&mut answer).expect("the server answers");
+        assert!(n > 0, "the server closed the late request's connection");
+    }
+}
+
+/// An operation retried after its connection broke, whose first request reaches the
+/// server only after the retry and a later operation of the same lane were applied: the
+/// late request is a stale copy and must not apply again.
+#[test]
+fn a_request_arriving_after_its_retry_and_a_later_call_applies_once() {
+    keep_retry_warnings();
+    let server = RedisServer::start();
+    let proxy = HoldingProxy::start(server.port());
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "late-request", 4)
+        .expect("the server is up")
+        .with_retry_for(Duration::from_secs(5));
+    // Once through the scripts used below, so the held request is the operation's own
+    // `EVALSHA`, not a load of its script.
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 0)).expect("publish");
+    market.new_cart().expect("new_cart");
+
+    proxy.armed.store(true, Ordering::SeqCst);
+    market
+        .publish(producer, item("tea", 1))
+        .expect("the retry publishes");
+    assert!(!proxy.armed.load(Ordering::SeqCst), "no request was held");
+    assert_eq!(market.shelf_len(producer).unwrap(), Some(2));
+    // A later operation of the same lane (one thread, so the handle's one lane).
+    market.new_cart().expect("new_cart");
+
+    proxy.deliver_held();
+    assert_eq!(
+        market.shelf_len(producer).unwrap(),
+        Some(2),
+        "the late copy of a publish that was retried published again"
+    );
+    assert_eq!(market.stats().unwrap().items_on_shelves, 2);
 }
 
 /// Every operation that changes the market, with its answer lost after the server applied

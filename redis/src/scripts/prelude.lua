@@ -21,8 +21,15 @@ if lane ~= '' then
   local last = redis.call('HGET', ops, lane)
   if last then
     local sep = string.find(last, '|', 1, true)
-    if string.sub(last, 1, sep - 1) == seq then
+    local recorded = string.sub(last, 1, sep - 1)
+    if recorded == seq then
       return cjson.decode(string.sub(last, sep + 1))
+    end
+    -- A lane's numbers only grow, so a lower one is a copy of an operation the lane has
+    -- moved past (sent on a connection given up for broken, arriving after its retry):
+    -- it was answered or reported lost already, and applying it would apply it twice.
+    if tonumber(recorded) > tonumber(seq) then
+      return {'stale'}
     end
   end
 end
