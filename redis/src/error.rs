@@ -36,10 +36,17 @@ impl ConnectionError {
     }
 
     pub(crate) fn redis(operation: &'static str, server: &str, error: redis::RedisError) -> Self {
+        // A socket timeout shows as the system's "Resource temporarily unavailable" (a read
+        // that would block), which does not tell a reader the server went silent.
+        let detail = if error.is_timeout() {
+            "no answer in time".to_owned()
+        } else {
+            one_line(&error.to_string())
+        };
         ConnectionError(Box::new(Failure {
             operation,
             server: server.to_owned(),
-            detail: one_line(&error.to_string()),
+            detail,
             source: Some(error),
         }))
     }

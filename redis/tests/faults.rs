@@ -2,10 +2,10 @@
 //! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
 //! wait round), a request delivered late, after its retry and a later call of its lane (it
-//! does not apply again), a market lost with a server that kept no data (its old handles stay out of
-//! a market created anew under its name), what a call reports when the server is gone, a
-//! wait whose connections the server keeps closing, and a script cache flushed again and
-//! again.
+//! does not apply again), a market lost with a server that kept no data (its old handles
+//! stay out of a market created anew under its name), what a call reports when the server
+//! is gone or silent, a wait whose connections the server keeps closing, and a script
+//! cache flushed again and again.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -783,6 +783,37 @@ fn connect_to_a_server_that_is_not_redis_fails_in_one_line() {
         }
     }
     server.join().expect("the fake server ends");
+}
+
+/// A server that takes connections but never answers (a host hung, or a port forwarded to
+/// nothing) makes `connect` fail within its connect timeout, with one line that names the
+/// server and says it did not answer, not the system's "Resource temporarily unavailable".
+#[test]
+fn connect_to_a_server_that_never_answers_says_so_in_bounded_time() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    // Takes every connection and holds it, silent, until the test process ends.
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            held.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let outcome = RedisMarketplace::<Item>::connect(&format!("redis://127.0.0.1:{port}"), "m", 2);
+    let took = started.elapsed();
+    let message = match outcome {
+        Err(ConnectError::Unreachable(error)) => error.to_string(),
+        other => panic!("a silent server: {other:?}"),
+    };
+    assert!(
+        message.starts_with(&format!("connect on redis server 127.0.0.1:{port}: ")),
+        "{message}"
+    );
+    assert!(message.contains("no answer"), "{message}");
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(took < Duration::from_secs(15), "connect took {took:?}");
 }
 
 /// Sets its flag when dropped: a test's fault thread stops even when the test fails.
