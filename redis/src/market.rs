@@ -83,7 +83,8 @@ impl<P> std::fmt::Debug for RedisMarketplace<P> {
 impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// Connects to the market `market_name` on the server at `url`
     /// (`redis://HOST:PORT[/DB]`), creating it with `queue_size_per_producer` if it does
-    /// not exist. A market that exists with another capacity is refused.
+    /// not exist. A market that exists with another capacity is refused, and so is a TCP
+    /// URL whose query holds anything but `protocol`, which the client would ignore.
     pub fn connect(
         url: &str,
         market_name: &str,
@@ -102,6 +103,25 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let info = url.into_connection_info().map_err(|e| {
             ConnectError::InvalidUrl(one_line(&format!("{}: {e}", url_without_password(url))))
         })?;
+        if !matches!(info.addr, redis::ConnectionAddr::Unix(_)) {
+            // The client reads only `protocol` from a TCP URL's query: `?db=2` would
+            // silently use database 0, perhaps another program's.
+            let query = url.split('#').next().and_then(|u| u.split_once('?'));
+            if let Some((_, query)) = query {
+                let ignored = query
+                    .split('&')
+                    .map(|pair| pair.split('=').next().unwrap_or(pair))
+                    .find(|name| !name.is_empty() && *name != "protocol");
+                if let Some(name) = ignored {
+                    return Err(ConnectError::InvalidUrl(one_line(&format!(
+                        "{}: the query parameter {name:?} is not read (only protocol is); a \
+                         database number goes in the path (redis://HOST:PORT/DB), a password \
+                         before the host (redis://:PASSWORD@HOST:PORT)",
+                        url_without_password(url)
+                    ))));
+                }
+            }
+        }
         let server = info.addr.to_string();
         let client =
             Client::open(info).map_err(|e| ConnectError::InvalidUrl(one_line(&e.to_string())))?;

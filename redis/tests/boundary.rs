@@ -1,7 +1,7 @@
-//! The Redis market at its boundary: malformed URLs, unreachable servers and servers that
-//! are not Redis, invalid names and capacities, a server lost mid-run, foreign data under
-//! a market's prefix, markets side by side on one server, and a RESP3 URL. Each must give
-//! an error variant, never a panic.
+//! The Redis market at its boundary: malformed URLs and query parameters the client would
+//! ignore, unreachable servers and servers that are not Redis, invalid names and
+//! capacities, a server lost mid-run, foreign data under a market's prefix, markets side by
+//! side on one server, and a RESP3 URL. Each must give an error variant, never a panic.
 
 mod support;
 
@@ -68,6 +68,41 @@ fn malformed_urls_are_invalid_urls() {
             other => panic!("{url:?}: {:?}", other.map(|_| "a handle")),
         }
     }
+}
+
+/// The client reads no database, user or password from the query of a TCP URL, only
+/// `protocol`: `redis://HOST:PORT?db=2` would use database 0, where another program's
+/// keys may be. Such a URL is refused, naming the parameter and where a database goes.
+#[test]
+fn query_parameters_the_client_ignores_are_refused() {
+    let server = shared_server();
+    let address = format!("127.0.0.1:{}", server.port());
+    for query in [
+        "db=2",
+        "password=secret",
+        "pass=secret",
+        "user=u",
+        "protocol=resp2&db=1",
+    ] {
+        let url = format!("redis://{address}/?{query}");
+        match connect(&url, &fresh_market_name("query"), 1) {
+            Err(ConnectError::InvalidUrl(detail)) => {
+                assert!(detail.contains("redis://HOST:PORT/DB"), "{url}: {detail}");
+                assert!(
+                    !detail.contains("secret"),
+                    "{url}: the password shows: {detail}"
+                );
+            }
+            other => panic!("{url}: {:?}", other.map(|_| "a handle on database 0")),
+        }
+    }
+    let market = connect(
+        &format!("redis://{address}/0?protocol=resp2"),
+        &fresh_market_name("query"),
+        1,
+    )
+    .expect("protocol is read from the query");
+    market.delete().expect("delete");
 }
 
 #[test]
