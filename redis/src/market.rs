@@ -104,25 +104,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             ConnectError::InvalidUrl(one_line(&format!("{}: {e}", url_without_password(url))))
         })?;
         if !matches!(info.addr, redis::ConnectionAddr::Unix(_)) {
-            // The client reads only `protocol` from a TCP URL's query: `?db=2` would
-            // silently use database 0, perhaps another program's.
-            let query = url.split('#').next().and_then(|u| u.split_once('?'));
-            if let Some((_, query)) = query {
-                let ignored = query
-                    .split('&')
-                    .map(|pair| pair.split('=').next().unwrap_or(pair))
-                    .find(|name| !name.is_empty() && *name != "protocol");
-                if let Some(name) = ignored {
-                    return Err(ConnectError::InvalidUrl(one_line(&format!(
-                        "{}: the query parameter {name:?} is not read (only protocol is); a \
-                         database number goes in the path (redis://HOST:PORT/DB), a password \
-                         before the host (redis://:PASSWORD@HOST:PORT)",
-                        url_without_password(url)
-                    ))));
-                }
-            }
+            refuse_ignored_query(url)?;
         }
-        let server = info.addr.to_string();
+        let server = server_name(&info.addr);
         let client =
             Client::open(info).map_err(|e| ConnectError::InvalidUrl(one_line(&e.to_string())))?;
         let prefix = format!("marketplace:{{{market_name}}}:");
@@ -639,4 +623,34 @@ enum Added {
         closed: bool,
     },
     UnknownCart,
+}
+
+/// Refuses a TCP URL whose query holds anything but `protocol`: the client reads nothing
+/// else from it, so `?db=2` would silently use database 0, perhaps another program's.
+fn refuse_ignored_query(url: &str) -> Result<(), ConnectError> {
+    let Some((_, query)) = url.split('#').next().and_then(|u| u.split_once('?')) else {
+        return Ok(());
+    };
+    let ignored = query
+        .split('&')
+        .map(|pair| pair.split('=').next().unwrap_or(pair))
+        .find(|name| !name.is_empty() && *name != "protocol");
+    match ignored {
+        None => Ok(()),
+        Some(name) => Err(ConnectError::InvalidUrl(one_line(&format!(
+            "{}: the query parameter {name:?} is not read (only protocol is); a database \
+             number goes in the path (redis://HOST:PORT/DB), a password before the host \
+             (redis://:PASSWORD@HOST:PORT)",
+            url_without_password(url)
+        )))),
+    }
+}
+
+/// The server as a URL writes it: an IPv6 host in brackets, since `::1:6379` reads as an
+/// address with no port.
+fn server_name(addr: &redis::ConnectionAddr) -> String {
+    match addr {
+        redis::ConnectionAddr::Tcp(host, port) if host.contains(':') => format!("[{host}]:{port}"),
+        other => other.to_string(),
+    }
 }

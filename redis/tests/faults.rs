@@ -754,6 +754,31 @@ fn connect_to_a_closed_port_is_unreachable_at_once() {
     );
 }
 
+/// An IPv6 server is named as URLs write it, in brackets: `::1:6379` reads as a longer
+/// address with no port.
+#[test]
+fn an_ipv6_server_is_named_in_brackets() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    };
+    let port = listener
+        .local_addr()
+        .expect("a free IPv6 loopback port")
+        .port();
+    drop(listener);
+    match RedisMarketplace::<Item>::connect(&format!("redis://[::1]:{port}"), "none", 2) {
+        Err(ConnectError::Unreachable(error)) => {
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("connect on redis server [::1]:{port}: ")),
+                "{message}"
+            );
+        }
+        other => panic!("connect to a closed IPv6 port: {other:?}"),
+    }
+}
+
 /// A server that answers with something other than Redis (here an HTTP error page) makes
 /// `connect` fail with one line, naming the server: the client's parse error spans
 /// several lines, and an error is told in one.
