@@ -661,8 +661,10 @@ struct Clock(AtomicU64);
 
 impl Clock {
     fn now(&self) -> u64 {
-        // Ordering: `SeqCst` so that a reading after a return and one before a call on
-        // another thread are ordered as the real time of those events is.
+        // Ordering: each reading is a read-modify-write that synchronises with every
+        // earlier one, so an operation that returned before a reading taken on another
+        // thread before a call happens before that call: readings order operations as
+        // real time does, which the check relies on.
         self.0.fetch_add(1, Ordering::SeqCst)
     }
 }
