@@ -13,10 +13,11 @@
 //! checked at the granularity of those steps: each step is atomic, and the steps of one
 //! operation run in order within its call. That still catches an item lost, doubled or sold
 //! out of turn, capacity exceeded, a wrong answer, or any step done outside its call. The
-//! stricter check, one atomic step per operation, is `the_engines_histories_as_atomic_operations`
-//! (ignored: it fails within a few hundred rounds); every order it accepts is replayed on the
-//! one-lock reference ([`LockedMarketplace`]), which must answer the same, so the small pure
-//! model (copied and memoised by the search) cannot drift from the reference.
+//! stricter check, one atomic step per operation, runs with `LINEARIZABILITY_ATOMIC=1` (it
+//! fails within a few hundred rounds) and on the hand-written histories below; every order
+//! it accepts is replayed on the one-lock reference ([`LockedMarketplace`]), which must
+//! answer the same, so the small pure model (copied and memoised by the search) cannot
+//! drift from the reference.
 //!
 //! Each round: capacity 1 or 2, two or three producers and one or two carts, a short
 //! sequential set-up (a few publishes and adds, recorded too), then three threads released
@@ -868,7 +869,18 @@ fn run_rounds<M: Shop>(
     Ok(overlapping)
 }
 
-fn engine_rounds(granularity: Granularity) {
+/// Checked at the steps of the design, or as atomic operations with
+/// `LINEARIZABILITY_ATOMIC=1`, which fails within a few hundred rounds and prints the
+/// history: the engine's operations are not atomic with respect to each other (the
+/// `atomic_operations_would_forbid_*` tests below show the shapes found).
+#[test]
+fn the_engines_histories_are_linearizable_at_the_steps_of_its_design() {
+    let atomic = std::env::var_os("LINEARIZABILITY_ATOMIC").is_some_and(|v| v == "1");
+    let granularity = if atomic {
+        Granularity::Operations
+    } else {
+        Granularity::Steps
+    };
     let (seed, rounds) = (seed(), rounds());
     match run_rounds::<Marketplace<Product>>(seed, rounds, granularity) {
         Ok(overlapping) => println!(
@@ -877,19 +889,6 @@ fn engine_rounds(granularity: Granularity) {
         ),
         Err(error) => panic!("{error}"),
     }
-}
-
-#[test]
-fn the_engines_histories_are_linearizable_at_the_steps_of_its_design() {
-    engine_rounds(Granularity::Steps);
-}
-
-/// Fails within a few hundred rounds: the engine's operations are not atomic with respect to
-/// each other (see the `atomic_operations_would_forbid_*` tests below for the shapes found).
-#[test]
-#[ignore = "the engine is not linearizable as atomic operations, by design; run to see a history"]
-fn the_engines_histories_as_atomic_operations() {
-    engine_rounds(Granularity::Operations);
 }
 
 #[test]
@@ -1028,7 +1027,7 @@ fn the_checker_rejects_a_publish_past_capacity() {
 }
 
 // The shapes the engine produced that atomic operations forbid, cut down by hand from the
-// histories `the_engines_histories_as_atomic_operations` printed (all but the last were
+// histories the check printed with `LINEARIZABILITY_ATOMIC=1` (all but the last were
 // seen; the last follows from the design). Each is allowed by the steps of
 // `docs/design.md`, which the engine's histories are checked against.
 
