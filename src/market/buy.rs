@@ -50,10 +50,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
 
     /// Moves one item equal to `product`, from any producer, off the shelf into `cart`.
     ///
-    /// The item stops counting against its producer's capacity at once. Fails with
-    /// [`AddError::Unavailable`] when no equal item is on sale right now (an ordinary,
-    /// retryable outcome; see [`add_to_cart_timeout`](Self::add_to_cart_timeout) to wait) and
-    /// with [`AddError::UnknownCart`] for a cart that is not open here. `product` may be any
+    /// The item stops counting against its producer's capacity by the time this returns.
+    /// Fails with [`AddError::Unavailable`] when no equal item is on sale right now (an
+    /// ordinary, retryable outcome; see [`add_to_cart_timeout`](Self::add_to_cart_timeout) to
+    /// wait) and with [`AddError::UnknownCart`] for a cart that is not open here. `product` may be any
     /// form `P` borrows as, with the same `Hash` and `Eq` (a `&str` for `String`s).
     ///
     /// ```
@@ -245,8 +245,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         outcome
     }
 
-    /// Places the order for `cart`: returns its products in the order they were added and
-    /// retires the cart, whose id is then spent.
+    /// Places the order for `cart`: returns its products in the order they were added (adds
+    /// to one cart that overlap in time land in either order) and retires the cart, whose id
+    /// is then spent.
     ///
     /// ```
     /// use marketplace::{Marketplace, OrderError};

@@ -57,7 +57,9 @@ pub use product_handle::ProductHandle;
 ///
 /// Every operation is safe to call from any number of threads at once; share the marketplace
 /// with an [`Arc`](std::sync::Arc) or scoped threads. No operation takes a global lock, and
-/// none waits for another thread while holding a lock.
+/// none waits for another thread while holding a lock. Operations that overlap in time are
+/// not atomic with respect to each other (a publish holds its room before its item is on
+/// sale, for one); `docs/design.md` says what can be seen between their steps.
 ///
 /// Products are hashed with `S`, [`DefaultHashBuilder`] unless the marketplace is built
 /// [`with_hasher`](Self::with_hasher). The calls that ask for a product (`add_to_cart` and
