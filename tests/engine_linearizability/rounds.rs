@@ -1,10 +1,11 @@
-//! The marketplaces under test (the engine, and one broken on purpose), and the rounds
-//! that run random operations on three threads at once and record them.
+//! The marketplaces under test (the engine, the one-lock baseline, and one broken on
+//! purpose), and the rounds that run random operations on three threads at once and record
+//! them.
 
 use super::*;
 
-/// The operations a round calls, so the same rounds run on the engine and on a marketplace
-/// broken on purpose.
+/// The operations a round calls, so the same rounds run on the engine, on the baseline and
+/// on a marketplace broken on purpose.
 pub(crate) trait Shop: Sync {
     fn fresh(capacity: usize) -> Self;
     fn register_producer(&self) -> ProducerId;
@@ -65,6 +66,47 @@ impl Shop for Marketplace<Product> {
     }
     fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
         Marketplace::shelf_len(self, producer)
+    }
+}
+
+/// The one-lock baseline: every operation one critical section, so its histories must pass
+/// as atomic operations, which shows the stricter check is not stricter than the contract.
+/// It has no product handles, so `via_handle` makes no difference here.
+impl Shop for LockedMarketplace<Product> {
+    fn fresh(capacity: usize) -> Self {
+        LockedMarketplace::new(capacity)
+    }
+    fn register_producer(&self) -> ProducerId {
+        LockedMarketplace::register_producer(self)
+    }
+    fn new_cart(&self) -> CartId {
+        LockedMarketplace::new_cart(self)
+    }
+    fn publish(
+        &self,
+        producer: ProducerId,
+        item: Product,
+        _via_handle: bool,
+    ) -> (Product, Result<(), PublishError<Product>>) {
+        (
+            item.clone(),
+            LockedMarketplace::publish(self, producer, item),
+        )
+    }
+    fn add_to_cart(&self, cart: CartId, kind: u8, _via_handle: bool) -> Result<(), AddError> {
+        LockedMarketplace::add_to_cart(self, cart, &support::any(kind))
+    }
+    fn remove_from_cart(&self, cart: CartId, kind: u8) -> Result<(), RemoveError> {
+        LockedMarketplace::remove_from_cart(self, cart, &support::any(kind))
+    }
+    fn place_order(&self, cart: CartId) -> Result<Vec<Product>, OrderError> {
+        LockedMarketplace::place_order(self, cart)
+    }
+    fn available(&self, kind: u8) -> usize {
+        LockedMarketplace::available(self, &support::any(kind))
+    }
+    fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
+        LockedMarketplace::shelf_len(self, producer)
     }
 }
 
