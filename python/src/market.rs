@@ -45,7 +45,9 @@ const SLICE: Duration = Duration::from_millis(50);
 /// the producer that made them, and place orders, which return the very objects published.
 #[pyclass(frozen, weakref, module = "marketplace", name = "Marketplace")]
 pub(crate) struct Marketplace {
-    engine: marketplace::Marketplace<Key>,
+    /// Boxed: the engine is aligned to cache lines, more than Python aligns an object (see
+    /// the assertion below).
+    engine: Box<marketplace::Marketplace<Key>>,
     /// Interning: a representative product of each live equality class -> its token.
     interned: Py<PyDict>,
     /// Held around every lookup, insert and deletion in `interned`, and around a class's
@@ -56,6 +58,15 @@ pub(crate) struct Marketplace {
     waiting: AtomicUsize,
     log: CallLog,
 }
+
+// Python allocates an object 16-byte aligned, and PyO3 lays a class's fields out in that
+// allocation as they are, so a field that needs more (the engine's cache-padded counts need
+// 128 bytes on x86-64) would be referenced misaligned: undefined behaviour, which debug
+// builds abort on when the class is constructed. Hence the engine's box.
+const _: () = assert!(
+    std::mem::align_of::<Marketplace>() <= 16,
+    "Marketplace needs more alignment than Python gives its objects"
+);
 
 /// Counts a thread as waiting while it lives.
 struct Waiting<'a>(&'a AtomicUsize);
@@ -509,7 +520,7 @@ impl Marketplace {
         let _active = Active::enter(py);
         let queue_size = args::queue_size(queue_size_per_producer)?;
         Ok(Self {
-            engine: marketplace::Marketplace::new(queue_size),
+            engine: Box::new(marketplace::Marketplace::new(queue_size)),
             interned: PyDict::new(py).unbind(),
             intern_lock: InternLock::new(),
             state: Mutex::new(State::default()),
