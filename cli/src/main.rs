@@ -313,11 +313,11 @@ struct GenArgs {
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PRODUCTS as i64))]
     products: u32,
-    /// Most carts per consumer (consumers x carts x ops: at most 2,000,000).
+    /// Most carts per consumer, 1 to 2,000,000 (consumers x carts x ops: at most 2,000,000).
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
     carts: u32,
-    /// Most operations per cart.
+    /// Most operations per cart, 1 to 2,000,000 (see --carts).
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATIONS as i64))]
     ops: u32,
@@ -326,7 +326,7 @@ struct GenArgs {
     #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=MAX_QUEUE_SIZE as i64))]
     queue_size: u32,
-    /// Longest wait in the scenario, in seconds.
+    /// Longest wait in the scenario, in seconds, 0 or more (finite).
     #[arg(long, value_name = "SECS", default_value_t = 0.05, value_parser = parse_scale,
           allow_hyphen_values = true)]
     max_wait: f64,

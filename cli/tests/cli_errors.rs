@@ -695,6 +695,33 @@ fn help_teaches_and_documents_exit_codes() {
     }
 }
 
+/// `gen --help` states the range of every size it takes: docs/scenario-format.md sends the
+/// reader there for them.
+#[test]
+fn gen_help_gives_the_range_of_each_size() {
+    let help = String::from_utf8_lossy(&marketplace(&["gen", "--help"]).stdout).into_owned();
+    for (flag, range) in [
+        ("--producers <N>", "0 to 1,000,000"),
+        ("--consumers <N>", "0 to 1,000,000"),
+        ("--products <N>", "1 to 100,000"),
+        ("--carts <N>", "1 to 2,000,000"),
+        ("--ops <N>", "1 to 2,000,000"),
+        ("--queue-size <N>", "1 to 1,000,000"),
+        ("--max-wait <SECS>", "0 or more"),
+    ] {
+        // The long help puts each flag's description on the line after the flag.
+        let described = help
+            .split_once(flag)
+            .and_then(|(_, rest)| rest.lines().nth(1))
+            .unwrap_or_else(|| panic!("gen --help lacks {flag}: {help}"));
+        assert!(
+            described.contains(range),
+            "gen --help: {flag} says {:?}, without its range {range:?}",
+            described.trim()
+        );
+    }
+}
+
 /// A producer whose queue (size 1) fills with a product nobody buys can never publish the
 /// one a consumer waits for: the run must stop with exit code 3 and say who waits for what.
 #[test]
