@@ -40,7 +40,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  done
   1  the output could not be written (e.g. a closed pipe), the system cannot give `run`
-     the threads it needs (e.g. --actors threads with too many actors), or an internal error
+     the threads it needs (e.g. --actors threads with too many actors), a run on a redis
+     backend failed (the market closed early, or the server was lost mid-run), or an
+     internal error
   2  bad input: unreadable file, invalid scenario (every problem is listed with its
      place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or
      conflicting flags, a --log-file, --stats-json or --expected file that cannot be
