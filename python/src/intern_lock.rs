@@ -16,7 +16,8 @@
 //!   one waits (a signal is a system call: signalling at every exit halved the rate of
 //!   `python/bench/bench.py`'s calls alone);
 //! - a thread waits for the lock with the GIL released, so the holder, which runs Python
-//!   code, can always take the GIL and finish;
+//!   code, can always take the GIL and finish; a call that has done nothing yet waits in
+//!   slices, raising what a signal handler raises (Ctrl-C) between them;
 //! - `owner.process` is the process whose threads `thread` and `waiting` name: a child made
 //!   by `fork()` while another thread held the lock (running a product's `__eq__` with the
 //!   GIL released) inherits a holder that does not exist there, and its first call that
@@ -25,8 +26,11 @@
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
 
-use pyo3::Python;
+use pyo3::prelude::*;
+
+use crate::market::SLICE;
 
 /// Serialises the interning (see the module docs).
 pub(crate) struct InternLock {
@@ -77,8 +81,32 @@ impl InternLock {
         }
     }
 
-    /// Enters the interning, waiting with the GIL released while another thread is in it.
+    /// Enters the interning, waiting with the GIL released while another thread is in it,
+    /// however long that takes: for a caller that must not fail (a class's death, after an
+    /// order was placed).
     pub(crate) fn enter(&self, py: Python<'_>) -> Interning<'_> {
+        loop {
+            if let Some(entered) = self.try_enter(py, None) {
+                return entered;
+            }
+        }
+    }
+
+    /// Enters the interning as [`enter`](Self::enter) does, but a pending signal handler
+    /// that raises (Ctrl-C in the main thread) ends the wait with its exception: the holder
+    /// may be running a product's `__eq__` that does I/O for as long as it likes, and a
+    /// caller that has done nothing yet can give up.
+    pub(crate) fn enter_interruptibly(&self, py: Python<'_>) -> PyResult<Interning<'_>> {
+        loop {
+            if let Some(entered) = self.try_enter(py, Some(SLICE)) {
+                return Ok(entered);
+            }
+            py.check_signals()?;
+        }
+    }
+
+    /// Enters the interning, waiting (GIL released) until it is free or for at most `slice`.
+    fn try_enter(&self, py: Python<'_>, slice: Option<Duration>) -> Option<Interning<'_>> {
         let me = this_thread();
         {
             let mut owner = self.owner();
@@ -91,23 +119,44 @@ impl InternLock {
             if owner.thread.is_none() || owner.thread == Some(me) {
                 owner.thread = Some(me);
                 owner.depth += 1;
-                return Interning { lock: self };
+                return Some(Interning { lock: self });
             }
         }
-        py.detach(|| {
+        let entered = py.detach(|| {
             let mut owner = self.owner();
             owner.waiting += 1;
+            let started = Instant::now();
             while owner.thread.is_some() {
-                owner = self
-                    .freed
-                    .wait(owner)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let left = match slice {
+                    None => None,
+                    Some(slice) => match slice.checked_sub(started.elapsed()) {
+                        Some(left) if !left.is_zero() => Some(left),
+                        _ => break,
+                    },
+                };
+                owner = match left {
+                    None => self
+                        .freed
+                        .wait(owner)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    Some(left) => {
+                        self.freed
+                            .wait_timeout(owner, left)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .0
+                    }
+                };
             }
             owner.waiting -= 1;
+            if owner.thread.is_some() {
+                return false;
+            }
             owner.thread = Some(me);
             owner.depth = 1;
+            true
         });
-        Interning { lock: self }
+        // Made only when entered: dropping one gives the lock up.
+        entered.then(|| Interning { lock: self })
     }
 
     /// Whether the calling thread is inside the interning (running a product's `__hash__` or

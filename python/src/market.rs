@@ -35,8 +35,9 @@ use crate::intern_lock::InternLock;
 use crate::shutdown::Active;
 use crate::state::{Counts, Key, Pin, PinOutcome, State};
 
-/// The longest a wait runs with the GIL released before checking for signals.
-const SLICE: Duration = Duration::from_millis(50);
+/// The longest a wait runs with the GIL released before checking for signals (a wait for
+/// the interning lock too).
+pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
 /// A marketplace of hashable Python products, on the lock-free engine.
 ///
@@ -204,7 +205,7 @@ impl Marketplace {
         product: &Bound<'_, PyAny>,
         create: bool,
     ) -> PyResult<Option<Pin>> {
-        let _interning = self.intern_lock.enter(py);
+        let _interning = self.intern_lock.enter_interruptibly(py)?;
         let interned = self.interned.bind(py);
         let mut gone = None;
         loop {

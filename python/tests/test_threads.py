@@ -630,3 +630,60 @@ def test_a_child_forked_while_another_thread_interns_can_intern():
         may_go_on.set()
         slow.join(5)
     assert (slow.error, slow.result) == (None, True)
+
+
+def test_ctrl_c_interrupts_a_wait_for_another_threads_interning(sigint_raises_keyboard_interrupt):
+    """Another thread is inside the interning lock, in a product's `__eq__` that takes long
+    (I/O, a lock): a call from the main thread waits for the lock with the GIL released, and
+    Ctrl-C must end that wait as it ends a `timeout=` wait, with nothing done."""
+    market = Marketplace(2)
+    producer = market.register_producer()
+    inside, release, id_read = threading.Event(), threading.Event(), threading.Event()
+
+    class Slow:
+        def __hash__(self):
+            return 7
+
+        def __eq__(self, other):
+            if threading.current_thread().name == "slow":
+                inside.set()
+                release.wait(3)  # bounded, so that a wait Ctrl-C cannot end fails, not hangs
+            return isinstance(other, Slow)
+
+    class ProducerId:
+        def __index__(self):
+            id_read.set()  # the call has begun, past its own check for a pending Ctrl-C
+            return producer
+
+    market.publish(producer, Slow())
+    slow = Call(market.publish, producer, Slow())
+    slow.name = "slow"
+    slow.start()
+    assert inside.wait(5)
+    main, test = threading.main_thread().ident, sys._getframe().f_code
+    interrupted_at = []
+
+    def interrupt_once_waiting():
+        # Past __index__, and with no Python frame above this test's: the main thread is in
+        # the native call, which gives the GIL up only to wait for the interning lock.
+        wait_until(lambda: id_read.is_set() and sys._current_frames()[main].f_code is test)
+        interrupted_at.append(time.monotonic())
+        _thread.interrupt_main()
+
+    helper = threading.Thread(target=interrupt_once_waiting, daemon=True)
+    helper.start()
+    with pytest.raises(KeyboardInterrupt):
+        market.publish(ProducerId(), "tea")
+    raised_at = time.monotonic()
+    helper.join()
+    release.set()
+    assert slow.outcome() is True
+    latency = raised_at - interrupted_at[0]
+    assert latency < 0.1, f"KeyboardInterrupt took {latency * 1000:.0f} ms"
+    # Nothing was done: "tea" is neither on sale nor interned, and the lock is free again.
+    assert market.available("tea") == 0
+    assert market._interned()["classes"] == 1 and market._interned()["objects"] == 2
+    assert market.shelf_len(producer) == 2
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, Slow()) and market.place_order(cart)[0] is not None
+    assert market.publish(producer, "tea") is True
