@@ -687,3 +687,40 @@ def test_ctrl_c_interrupts_a_wait_for_another_threads_interning(sigint_raises_ke
     cart = market.new_cart()
     assert market.add_to_cart(cart, Slow()) and market.place_order(cart)[0] is not None
     assert market.publish(producer, "tea") is True
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_child_forked_while_another_thread_waits_works_and_counts_that_wait():
+    """A thread of the parent waits in `add_to_cart` when the main thread forks: the child
+    has a copy of the market and works, but the waiter does not exist there, and its wait
+    stays counted (and its class alive) in the child's copy."""
+    market = Marketplace(1)
+    producer = market.register_producer()
+    cart = market.new_cart()
+    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=10)
+    waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == 1)
+    readable, writable = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: one thread, this one
+        mine = market.new_cart()
+        seen = [market.publish(producer, LINDEN), market.add_to_cart(mine, LINDEN)]
+        seen += [market.place_order(mine) == [LINDEN], market.stats()["waiting"]]
+        seen.append(market.stats()["distinct_products"])
+        os.write(writable, repr(seen).encode())
+        os._exit(0)
+    os.close(writable)
+    ready = []
+    try:
+        ready, _, _ = select.select([readable], [], [], 10)
+        assert ready, "the child hangs"
+        assert os.read(readable, 100) == b"[True, True, True, 1, 1]"
+    finally:
+        if not ready:
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(readable)
+        market.publish(producer, LINDEN)
+    assert waiter.outcome() is True
+    assert market.place_order(cart) == [LINDEN]
+    assert market.stats()["waiting"] == market.stats()["distinct_products"] == 0
