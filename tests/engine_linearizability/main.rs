@@ -61,6 +61,8 @@ use marketplace::{
     AddError, CartId, Marketplace, OrderError, ProducerId, PublishError, RemoveError,
 };
 
+use support::Id;
+
 pub(crate) type Product = support::Tagged<u8>;
 
 /// Product kinds in play: two, so takes compete for the same shelf.

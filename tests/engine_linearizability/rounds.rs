@@ -7,24 +7,30 @@ use super::*;
 /// The operations a round calls, so the same rounds run on the engine, on the baseline and
 /// on a marketplace broken on purpose.
 pub(crate) trait Shop: Sync {
+    /// The ids it issues: a Redis market has ids of its own. The checker knows producers by
+    /// index and carts by serial, so any ids do.
+    type Producer: support::Id;
+    type Cart: support::Id;
     fn fresh(capacity: usize) -> Self;
-    fn register_producer(&self) -> ProducerId;
-    fn new_cart(&self) -> CartId;
+    fn register_producer(&self) -> Self::Producer;
+    fn new_cart(&self) -> Self::Cart;
     /// Returns the product it put on sale (a handle publishes its own copy).
     fn publish(
         &self,
-        producer: ProducerId,
+        producer: Self::Producer,
         item: Product,
         via_handle: bool,
     ) -> (Product, Result<(), PublishError<Product>>);
-    fn add_to_cart(&self, cart: CartId, kind: u8, via_handle: bool) -> Result<(), AddError>;
-    fn remove_from_cart(&self, cart: CartId, kind: u8) -> Result<(), RemoveError>;
-    fn place_order(&self, cart: CartId) -> Result<Vec<Product>, OrderError>;
+    fn add_to_cart(&self, cart: Self::Cart, kind: u8, via_handle: bool) -> Result<(), AddError>;
+    fn remove_from_cart(&self, cart: Self::Cart, kind: u8) -> Result<(), RemoveError>;
+    fn place_order(&self, cart: Self::Cart) -> Result<Vec<Product>, OrderError>;
     fn available(&self, kind: u8) -> usize;
-    fn shelf_len(&self, producer: ProducerId) -> Option<usize>;
+    fn shelf_len(&self, producer: Self::Producer) -> Option<usize>;
 }
 
 impl Shop for Marketplace<Product> {
+    type Producer = ProducerId;
+    type Cart = CartId;
     fn fresh(capacity: usize) -> Self {
         Marketplace::new(capacity)
     }
@@ -73,6 +79,8 @@ impl Shop for Marketplace<Product> {
 /// as atomic operations, which shows the stricter check is not stricter than the contract.
 /// It has no product handles, so `via_handle` makes no difference here.
 impl Shop for LockedMarketplace<Product> {
+    type Producer = ProducerId;
+    type Cart = CartId;
     fn fresh(capacity: usize) -> Self {
         LockedMarketplace::new(capacity)
     }
@@ -116,6 +124,8 @@ impl Shop for LockedMarketplace<Product> {
 pub(crate) struct SecondOldest(Marketplace<Product>);
 
 impl Shop for SecondOldest {
+    type Producer = ProducerId;
+    type Cart = CartId;
     fn fresh(capacity: usize) -> Self {
         Self(Marketplace::new(capacity))
     }
@@ -259,14 +269,14 @@ impl Clock {
 pub(crate) fn run_thread<M: Shop>(
     market: &M,
     clock: &Clock,
-    producers: &[ProducerId],
-    setup_carts: &[CartId],
+    producers: &[M::Producer],
+    setup_carts: &[M::Cart],
     plans: &[Plan],
-) -> (Vec<Event>, Vec<CartId>) {
-    let mut own: Vec<CartId> = Vec::new();
+) -> (Vec<Event>, Vec<M::Cart>) {
+    let mut own: Vec<M::Cart> = Vec::new();
     let mut events = Vec::new();
     for plan in plans {
-        let resolve = |cart: CartRef, own: &[CartId]| match cart {
+        let resolve = |cart: CartRef, own: &[M::Cart]| match cart {
             CartRef::Setup(i) => setup_carts[i],
             CartRef::Own(i) => own[i],
         };
@@ -293,7 +303,7 @@ pub(crate) fn run_thread<M: Shop>(
                 let id = resolve(*cart, &own);
                 let answer = market.add_to_cart(id, *kind, *via_handle);
                 let action = Action::Add {
-                    cart: id.serial(),
+                    cart: id.number(),
                     kind: *kind,
                 };
                 (action, *via_handle, format!("{answer:?}"))
@@ -302,7 +312,7 @@ pub(crate) fn run_thread<M: Shop>(
                 let id = resolve(*cart, &own);
                 let answer = market.remove_from_cart(id, *kind);
                 let action = Action::Remove {
-                    cart: id.serial(),
+                    cart: id.number(),
                     kind: *kind,
                 };
                 (action, false, format!("{answer:?}"))
@@ -311,7 +321,7 @@ pub(crate) fn run_thread<M: Shop>(
                 let id = resolve(*cart, &own);
                 let answer = market.place_order(id);
                 (
-                    Action::Order { cart: id.serial() },
+                    Action::Order { cart: id.number() },
                     false,
                     format!("{answer:?}"),
                 )
@@ -319,7 +329,7 @@ pub(crate) fn run_thread<M: Shop>(
             Plan::NewCart => {
                 let id = market.new_cart();
                 own.push(id);
-                (Action::NewCart, false, format!("{}", id.serial()))
+                (Action::NewCart, false, format!("{}", id.number()))
             }
             Plan::Available { kind } => {
                 let answer = market.available(*kind);
@@ -365,7 +375,7 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
     let capacity = rng.gen_range(1..=2);
     let market = M::fresh(capacity);
     let clock = Clock(AtomicU64::new(0));
-    let producers: Vec<ProducerId> = (0..rng.gen_range(2..=3))
+    let producers: Vec<M::Producer> = (0..rng.gen_range(2..=3))
         .map(|_| market.register_producer())
         .collect();
     let carts = rng.gen_range(1..=2);
