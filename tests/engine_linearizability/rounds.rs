@@ -1,6 +1,6 @@
-//! The marketplaces under test (the engine, the one-lock baseline, and one broken on
-//! purpose), and the rounds that run random operations on three threads at once and record
-//! them.
+//! The marketplaces under test (the engine, the one-lock baseline, a Redis market, and one
+//! broken on purpose), and the rounds that run random operations on three threads at once
+//! and record them.
 
 use super::*;
 
@@ -115,6 +115,82 @@ impl Shop for LockedMarketplace<Product> {
     }
     fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
         LockedMarketplace::shelf_len(self, producer)
+    }
+}
+
+/// A market of its own on the shared test server (`redis-server` on loopback) per round.
+/// Redis runs each operation's script with nothing in between, so its histories must pass
+/// as atomic operations. It has no product handles, so `via_handle` makes no difference.
+/// Products travel as `Tagged<&'static str>`, the form a Redis market can encode, and
+/// answers come back in the engine's error types (through the contract's `Market` trait),
+/// so they render as the model's do. A `Connection` error panics: it says the test's
+/// server failed, not what the contract answers.
+pub(crate) struct OnRedis(RedisMarketplace<support::Tagged>);
+
+/// The kinds' names on the server, by kind.
+const KIND_NAMES: [&str; KINDS as usize] = ["kind-0", "kind-1"];
+
+fn to_redis(product: &Product) -> support::Tagged {
+    support::item(KIND_NAMES[usize::from(product.kind)], product.serial)
+}
+
+fn from_redis(product: support::Tagged) -> Product {
+    let kind = KIND_NAMES
+        .iter()
+        .position(|name| *name == product.kind)
+        .unwrap_or_else(|| panic!("a kind the rounds never publish: {}", product.kind));
+    support::item(u8::try_from(kind).expect("few kinds"), product.serial)
+}
+
+fn reached<T>(answer: Result<T, ConnectionError>) -> T {
+    answer.unwrap_or_else(|error| panic!("the test's Redis server failed: {error}"))
+}
+
+impl Shop for OnRedis {
+    type Producer = marketplace_redis::ProducerId;
+    type Cart = marketplace_redis::CartId;
+    fn fresh(capacity: usize) -> Self {
+        Self(support::Fresh::create(capacity))
+    }
+    fn register_producer(&self) -> Self::Producer {
+        reached(self.0.register_producer())
+    }
+    fn new_cart(&self) -> Self::Cart {
+        reached(self.0.new_cart())
+    }
+    fn publish(
+        &self,
+        producer: Self::Producer,
+        item: Product,
+        _via_handle: bool,
+    ) -> (Product, Result<(), PublishError<Product>>) {
+        let answer = reached(Market::try_publish(&self.0, producer, to_redis(&item)));
+        let answer = answer.map_err(|refused| match refused {
+            PublishError::Full(product) => PublishError::Full(from_redis(product)),
+            PublishError::UnknownProducer(product) => {
+                PublishError::UnknownProducer(from_redis(product))
+            }
+            other => panic!("an answer the rounds do not know: {other:?}"),
+        });
+        (item, answer)
+    }
+    fn add_to_cart(&self, cart: Self::Cart, kind: u8, _via_handle: bool) -> Result<(), AddError> {
+        let any = to_redis(&support::any(kind));
+        reached(Market::try_add_to_cart(&self.0, cart, &any))
+    }
+    fn remove_from_cart(&self, cart: Self::Cart, kind: u8) -> Result<(), RemoveError> {
+        let any = to_redis(&support::any(kind));
+        reached(Market::try_remove_from_cart(&self.0, cart, &any))
+    }
+    fn place_order(&self, cart: Self::Cart) -> Result<Vec<Product>, OrderError> {
+        let answer = reached(Market::try_place_order(&self.0, cart));
+        answer.map(|items| items.into_iter().map(from_redis).collect())
+    }
+    fn available(&self, kind: u8) -> usize {
+        reached(self.0.available(&to_redis(&support::any(kind))))
+    }
+    fn shelf_len(&self, producer: Self::Producer) -> Option<usize> {
+        reached(self.0.shelf_len(producer))
     }
 }
 
@@ -443,6 +519,13 @@ pub(crate) fn rounds() -> usize {
         .ok()
         .and_then(|rounds| rounds.parse().ok())
         .unwrap_or(10_000)
+}
+
+pub(crate) fn redis_rounds() -> usize {
+    std::env::var("LINEARIZABILITY_REDIS_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(1_000)
 }
 
 /// Runs `rounds` rounds on `M` from `seed`, checked at `granularity`: the first history
