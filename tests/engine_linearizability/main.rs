@@ -78,7 +78,7 @@ use marketplace::{
     AddError, CartId, Marketplace, OrderError, ProducerId, PublishError, RemoveError,
 };
 
-use marketplace_redis::{ConnectionError, RedisMarketplace};
+use marketplace_redis::RedisMarketplace;
 use support::{Id, Market};
 
 pub(crate) type Product = support::Tagged<u8>;
@@ -134,7 +134,7 @@ fn the_one_lock_baselines_histories_are_linearizable_as_atomic_operations() {
 #[test]
 fn the_redis_backends_histories_are_linearizable_as_atomic_operations() {
     let (seed, rounds) = (seed(), redis_rounds());
-    match run_rounds::<OnRedis>(seed, rounds, Granularity::Operations) {
+    match run_rounds::<RedisMarketplace<Product>>(seed, rounds, Granularity::Operations) {
         Ok(overlapping) => println!(
             "seed {seed}: {rounds} rounds of the Redis backend linearizable as operations, \
              {overlapping} with operations overlapping"

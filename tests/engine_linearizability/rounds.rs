@@ -4,193 +4,90 @@
 
 use super::*;
 
-/// The operations a round calls, so the same rounds run on the engine, on the baseline and
-/// on a marketplace broken on purpose.
+/// A marketplace the rounds run on: the contract's calls ([`Market`]), and the two a round
+/// may make through a product handle, which are the plain calls on a market without
+/// handles.
 pub(crate) trait Shop: Sync {
-    /// The ids it issues: a Redis market has ids of its own. The checker knows producers by
-    /// index and carts by serial, so any ids do.
-    type Producer: support::Id;
-    type Cart: support::Id;
+    type Market: Market<Product>;
     fn fresh(capacity: usize) -> Self;
-    fn register_producer(&self) -> Self::Producer;
-    fn new_cart(&self) -> Self::Cart;
-    /// Returns the product it put on sale (a handle publishes its own copy).
-    fn publish(
+    fn market(&self) -> &Self::Market;
+    /// Returns the product it put on sale: a handle publishes a copy of its own.
+    fn publish_as_planned(
         &self,
-        producer: Self::Producer,
+        producer: ProducerOf<Self>,
         item: Product,
-        via_handle: bool,
-    ) -> (Product, Result<(), PublishError<Product>>);
-    fn add_to_cart(&self, cart: Self::Cart, kind: u8, via_handle: bool) -> Result<(), AddError>;
-    fn remove_from_cart(&self, cart: Self::Cart, kind: u8) -> Result<(), RemoveError>;
-    fn place_order(&self, cart: Self::Cart) -> Result<Vec<Product>, OrderError>;
-    fn available(&self, kind: u8) -> usize;
-    fn shelf_len(&self, producer: Self::Producer) -> Option<usize>;
+        _via_handle: bool,
+    ) -> (Product, Result<(), PublishError<Product>>) {
+        (item.clone(), self.market().publish(producer, item))
+    }
+    fn add_as_planned(
+        &self,
+        cart: CartOf<Self>,
+        kind: u8,
+        _via_handle: bool,
+    ) -> Result<(), AddError> {
+        self.market().add_to_cart(cart, &support::any(kind))
+    }
 }
 
+/// The ids a shop's market issues (a Redis market has its own): the checker knows
+/// producers by index and carts by serial, so any ids do.
+pub(crate) type ProducerOf<S> = <<S as Shop>::Market as Market<Product>>::Producer;
+pub(crate) type CartOf<S> = <<S as Shop>::Market as Market<Product>>::Cart;
+
 impl Shop for Marketplace<Product> {
-    type Producer = ProducerId;
-    type Cart = CartId;
+    type Market = Self;
     fn fresh(capacity: usize) -> Self {
         Marketplace::new(capacity)
     }
-    fn register_producer(&self) -> ProducerId {
-        Marketplace::register_producer(self)
+    fn market(&self) -> &Self {
+        self
     }
-    fn new_cart(&self) -> CartId {
-        Marketplace::new_cart(self)
-    }
-    fn publish(
+    fn publish_as_planned(
         &self,
         producer: ProducerId,
         item: Product,
         via_handle: bool,
     ) -> (Product, Result<(), PublishError<Product>>) {
-        if via_handle {
-            let handle = self.product(&item);
-            let answer = handle.publish(producer);
-            (handle.product().clone(), answer)
-        } else {
-            (item.clone(), Marketplace::publish(self, producer, item))
+        if !via_handle {
+            return (item.clone(), Marketplace::publish(self, producer, item));
         }
+        let handle = self.product(&item);
+        (handle.product().clone(), handle.publish(producer))
     }
-    fn add_to_cart(&self, cart: CartId, kind: u8, via_handle: bool) -> Result<(), AddError> {
+    fn add_as_planned(&self, cart: CartId, kind: u8, via_handle: bool) -> Result<(), AddError> {
         if via_handle {
             self.product(&support::any(kind)).add_to_cart(cart)
         } else {
             Marketplace::add_to_cart(self, cart, &support::any(kind))
         }
     }
-    fn remove_from_cart(&self, cart: CartId, kind: u8) -> Result<(), RemoveError> {
-        Marketplace::remove_from_cart(self, cart, &support::any(kind))
-    }
-    fn place_order(&self, cart: CartId) -> Result<Vec<Product>, OrderError> {
-        Marketplace::place_order(self, cart)
-    }
-    fn available(&self, kind: u8) -> usize {
-        Marketplace::available(self, &support::any(kind))
-    }
-    fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
-        Marketplace::shelf_len(self, producer)
-    }
 }
 
 /// The one-lock baseline: every operation one critical section, so its histories must pass
 /// as atomic operations, which shows the stricter check is not stricter than the contract.
-/// It has no product handles, so `via_handle` makes no difference here.
 impl Shop for LockedMarketplace<Product> {
-    type Producer = ProducerId;
-    type Cart = CartId;
+    type Market = Self;
     fn fresh(capacity: usize) -> Self {
         LockedMarketplace::new(capacity)
     }
-    fn register_producer(&self) -> ProducerId {
-        LockedMarketplace::register_producer(self)
-    }
-    fn new_cart(&self) -> CartId {
-        LockedMarketplace::new_cart(self)
-    }
-    fn publish(
-        &self,
-        producer: ProducerId,
-        item: Product,
-        _via_handle: bool,
-    ) -> (Product, Result<(), PublishError<Product>>) {
-        (
-            item.clone(),
-            LockedMarketplace::publish(self, producer, item),
-        )
-    }
-    fn add_to_cart(&self, cart: CartId, kind: u8, _via_handle: bool) -> Result<(), AddError> {
-        LockedMarketplace::add_to_cart(self, cart, &support::any(kind))
-    }
-    fn remove_from_cart(&self, cart: CartId, kind: u8) -> Result<(), RemoveError> {
-        LockedMarketplace::remove_from_cart(self, cart, &support::any(kind))
-    }
-    fn place_order(&self, cart: CartId) -> Result<Vec<Product>, OrderError> {
-        LockedMarketplace::place_order(self, cart)
-    }
-    fn available(&self, kind: u8) -> usize {
-        LockedMarketplace::available(self, &support::any(kind))
-    }
-    fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
-        LockedMarketplace::shelf_len(self, producer)
+    fn market(&self) -> &Self {
+        self
     }
 }
 
 /// A market of its own on the shared test server (`redis-server` on loopback) per round.
 /// Redis runs each operation's script with nothing in between, so its histories must pass
-/// as atomic operations. It has no product handles, so `via_handle` makes no difference.
-/// Products travel as `Tagged<&'static str>`, the form a Redis market can encode, and
-/// answers come back in the engine's error types (through the contract's `Market` trait),
-/// so they render as the model's do. A `Connection` error panics: it says the test's
-/// server failed, not what the contract answers.
-pub(crate) struct OnRedis(RedisMarketplace<support::Tagged>);
-
-/// The kinds' names on the server, by kind.
-const KIND_NAMES: [&str; KINDS as usize] = ["kind-0", "kind-1"];
-
-fn to_redis(product: &Product) -> support::Tagged {
-    support::item(KIND_NAMES[usize::from(product.kind)], product.serial)
-}
-
-fn from_redis(product: support::Tagged) -> Product {
-    let kind = KIND_NAMES
-        .iter()
-        .position(|name| *name == product.kind)
-        .unwrap_or_else(|| panic!("a kind the rounds never publish: {}", product.kind));
-    support::item(u8::try_from(kind).expect("few kinds"), product.serial)
-}
-
-fn reached<T>(answer: Result<T, ConnectionError>) -> T {
-    answer.unwrap_or_else(|error| panic!("the test's Redis server failed: {error}"))
-}
-
-impl Shop for OnRedis {
-    type Producer = marketplace_redis::ProducerId;
-    type Cart = marketplace_redis::CartId;
+/// as atomic operations. Answers come back in the engine's types (through [`Market`]), so
+/// they render as the model's do. A call that cannot reach the server panics: that says
+/// the test's server failed, not what the contract answers.
+impl Shop for RedisMarketplace<Product> {
+    type Market = Self;
     fn fresh(capacity: usize) -> Self {
-        Self(support::Fresh::create(capacity))
+        support::Fresh::create(capacity)
     }
-    fn register_producer(&self) -> Self::Producer {
-        reached(self.0.register_producer())
-    }
-    fn new_cart(&self) -> Self::Cart {
-        reached(self.0.new_cart())
-    }
-    fn publish(
-        &self,
-        producer: Self::Producer,
-        item: Product,
-        _via_handle: bool,
-    ) -> (Product, Result<(), PublishError<Product>>) {
-        let answer = reached(Market::try_publish(&self.0, producer, to_redis(&item)));
-        let answer = answer.map_err(|refused| match refused {
-            PublishError::Full(product) => PublishError::Full(from_redis(product)),
-            PublishError::UnknownProducer(product) => {
-                PublishError::UnknownProducer(from_redis(product))
-            }
-            other => panic!("an answer the rounds do not know: {other:?}"),
-        });
-        (item, answer)
-    }
-    fn add_to_cart(&self, cart: Self::Cart, kind: u8, _via_handle: bool) -> Result<(), AddError> {
-        let any = to_redis(&support::any(kind));
-        reached(Market::try_add_to_cart(&self.0, cart, &any))
-    }
-    fn remove_from_cart(&self, cart: Self::Cart, kind: u8) -> Result<(), RemoveError> {
-        let any = to_redis(&support::any(kind));
-        reached(Market::try_remove_from_cart(&self.0, cart, &any))
-    }
-    fn place_order(&self, cart: Self::Cart) -> Result<Vec<Product>, OrderError> {
-        let answer = reached(Market::try_place_order(&self.0, cart));
-        answer.map(|items| items.into_iter().map(from_redis).collect())
-    }
-    fn available(&self, kind: u8) -> usize {
-        reached(self.0.available(&to_redis(&support::any(kind))))
-    }
-    fn shelf_len(&self, producer: Self::Producer) -> Option<usize> {
-        reached(self.0.shelf_len(producer))
+    fn market(&self) -> &Self {
+        self
     }
 }
 
@@ -200,26 +97,14 @@ impl Shop for OnRedis {
 pub(crate) struct SecondOldest(Marketplace<Product>);
 
 impl Shop for SecondOldest {
-    type Producer = ProducerId;
-    type Cart = CartId;
+    type Market = Marketplace<Product>;
     fn fresh(capacity: usize) -> Self {
         Self(Marketplace::new(capacity))
     }
-    fn register_producer(&self) -> ProducerId {
-        self.0.register_producer()
+    fn market(&self) -> &Marketplace<Product> {
+        &self.0
     }
-    fn new_cart(&self) -> CartId {
-        self.0.new_cart()
-    }
-    fn publish(
-        &self,
-        producer: ProducerId,
-        item: Product,
-        via_handle: bool,
-    ) -> (Product, Result<(), PublishError<Product>>) {
-        Shop::publish(&self.0, producer, item, via_handle)
-    }
-    fn add_to_cart(&self, cart: CartId, kind: u8, _via_handle: bool) -> Result<(), AddError> {
+    fn add_as_planned(&self, cart: CartId, kind: u8, _via_handle: bool) -> Result<(), AddError> {
         let any = support::any(kind);
         if self.0.available(&any) >= 2 && self.0.add_to_cart(cart, &any).is_ok() {
             if self.0.add_to_cart(cart, &any).is_ok() {
@@ -230,18 +115,6 @@ impl Shop for SecondOldest {
             return Ok(());
         }
         self.0.add_to_cart(cart, &any)
-    }
-    fn remove_from_cart(&self, cart: CartId, kind: u8) -> Result<(), RemoveError> {
-        self.0.remove_from_cart(cart, &support::any(kind))
-    }
-    fn place_order(&self, cart: CartId) -> Result<Vec<Product>, OrderError> {
-        self.0.place_order(cart)
-    }
-    fn available(&self, kind: u8) -> usize {
-        self.0.available(&support::any(kind))
-    }
-    fn shelf_len(&self, producer: ProducerId) -> Option<usize> {
-        self.0.shelf_len(producer)
     }
 }
 
@@ -341,18 +214,19 @@ impl Clock {
     }
 }
 
-/// Runs `plans` on `market`, recording each call.
+/// Runs `plans` on `shop`, recording each call.
 pub(crate) fn run_thread<M: Shop>(
-    market: &M,
+    shop: &M,
     clock: &Clock,
-    producers: &[M::Producer],
-    setup_carts: &[M::Cart],
+    producers: &[ProducerOf<M>],
+    setup_carts: &[CartOf<M>],
     plans: &[Plan],
-) -> (Vec<Event>, Vec<M::Cart>) {
-    let mut own: Vec<M::Cart> = Vec::new();
+) -> (Vec<Event>, Vec<CartOf<M>>) {
+    let mut own: Vec<CartOf<M>> = Vec::new();
     let mut events = Vec::new();
+    let market = shop.market();
     for plan in plans {
-        let resolve = |cart: CartRef, own: &[M::Cart]| match cart {
+        let resolve = |cart: CartRef, own: &[CartOf<M>]| match cart {
             CartRef::Setup(i) => setup_carts[i],
             CartRef::Own(i) => own[i],
         };
@@ -364,7 +238,7 @@ pub(crate) fn run_thread<M: Shop>(
                 via_handle,
             } => {
                 let (item, answer) =
-                    market.publish(producers[*producer], item.clone(), *via_handle);
+                    shop.publish_as_planned(producers[*producer], item.clone(), *via_handle);
                 let action = Action::Publish {
                     producer: *producer,
                     item,
@@ -377,7 +251,7 @@ pub(crate) fn run_thread<M: Shop>(
                 via_handle,
             } => {
                 let id = resolve(*cart, &own);
-                let answer = market.add_to_cart(id, *kind, *via_handle);
+                let answer = shop.add_as_planned(id, *kind, *via_handle);
                 let action = Action::Add {
                     cart: id.number(),
                     kind: *kind,
@@ -386,7 +260,7 @@ pub(crate) fn run_thread<M: Shop>(
             }
             Plan::Remove { cart, kind } => {
                 let id = resolve(*cart, &own);
-                let answer = market.remove_from_cart(id, *kind);
+                let answer = market.remove_from_cart(id, &support::any(*kind));
                 let action = Action::Remove {
                     cart: id.number(),
                     kind: *kind,
@@ -408,7 +282,7 @@ pub(crate) fn run_thread<M: Shop>(
                 (Action::NewCart, false, format!("{}", id.number()))
             }
             Plan::Available { kind } => {
-                let answer = market.available(*kind);
+                let answer = market.available(&support::any(*kind));
                 (
                     Action::Available { kind: *kind },
                     false,
@@ -449,10 +323,10 @@ pub(crate) fn start_together(arrived: &AtomicUsize) {
 /// One round on a fresh `M`: the plan comes from `rng`, the interleaving from the scheduler.
 pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
     let capacity = rng.gen_range(1..=2);
-    let market = M::fresh(capacity);
+    let shop = M::fresh(capacity);
     let clock = Clock(AtomicU64::new(0));
-    let producers: Vec<M::Producer> = (0..rng.gen_range(2..=3))
-        .map(|_| market.register_producer())
+    let producers: Vec<ProducerOf<M>> = (0..rng.gen_range(2..=3))
+        .map(|_| shop.market().register_producer())
         .collect();
     let carts = rng.gen_range(1..=2);
 
@@ -478,7 +352,7 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
             via_handle: false,
         });
     }
-    let (setup_events, setup_carts) = run_thread(&market, &clock, &producers, &[], &setup);
+    let (setup_events, setup_carts) = run_thread(&shop, &clock, &producers, &[], &setup);
 
     let plans: Vec<Vec<Plan>> = (0..THREADS)
         .map(|t| plan_thread(rng, producers.len(), carts, 100 * (t as u64 + 1)))
@@ -491,7 +365,7 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
             .map(|plans| {
                 s.spawn(|| {
                     start_together(&arrived);
-                    run_thread(&market, &clock, &producers, &setup_carts, plans).0
+                    run_thread(&shop, &clock, &producers, &setup_carts, plans).0
                 })
             })
             .collect();

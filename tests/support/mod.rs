@@ -59,15 +59,22 @@ impl<K: fmt::Debug> fmt::Debug for Tagged<K> {
 
 /// On a Redis market, items of one kind share the kind's queue; each travels as
 /// `[kind, serial]`, so the serial comes back with it.
-impl<K: AsRef<str>> marketplace_redis::CanonicalKey for Tagged<K> {
+impl marketplace_redis::CanonicalKey for Tagged<&'static str> {
     fn canonical_key(&self) -> std::borrow::Cow<'_, str> {
-        std::borrow::Cow::Borrowed(self.kind.as_ref())
+        std::borrow::Cow::Borrowed(self.kind)
     }
 }
 
-impl serde::Serialize for Tagged<&'static str> {
+/// A numbered kind's queue is named by the number.
+impl marketplace_redis::CanonicalKey for Tagged<u8> {
+    fn canonical_key(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Owned(self.kind.to_string())
+    }
+}
+
+impl<K: serde::Serialize> serde::Serialize for Tagged<K> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        (self.kind, self.serial).serialize(serializer)
+        (&self.kind, self.serial).serialize(serializer)
     }
 }
 
@@ -78,6 +85,13 @@ impl<'de> serde::Deserialize<'de> for Tagged<&'static str> {
             kind: interned(kind),
             serial,
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Tagged<u8> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (kind, serial) = <(u8, u64)>::deserialize(deserializer)?;
+        Ok(Tagged { kind, serial })
     }
 }
 
