@@ -1,7 +1,9 @@
 //! The checker on histories written by hand: what it accepts and rejects, and the shapes
 //! the engine produced that atomic operations would forbid.
 
-use super::*;
+use crate::checker::{Granularity, verdict};
+use crate::history::{Action, Event, History};
+use crate::support;
 
 fn event(action: Action, answer: &str, call: u64, ret: u64) -> Event {
     Event {

@@ -1,6 +1,13 @@
 //! The search for one sequential order that explains a history, at either granularity.
 
-use super::*;
+use std::collections::HashSet;
+
+use marketplace::baseline::LockedMarketplace;
+use marketplace::{CartId, ProducerId};
+
+use crate::history::{Action, History};
+use crate::model::{Model, Step};
+use crate::{Product, support};
 
 /// What an operation may interleave with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

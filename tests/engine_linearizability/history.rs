@@ -1,6 +1,8 @@
 //! A round's record: each operation, its answer, and the clock's readings around it.
 
-use super::*;
+use std::fmt::{self, Debug};
+
+use crate::Product;
 
 /// The operations as the checker knows them: carts by serial, producers by index.
 #[derive(Clone, Debug)]

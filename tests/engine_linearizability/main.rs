@@ -65,32 +65,18 @@ mod history;
 mod model;
 mod rounds;
 
-use std::collections::{HashSet, VecDeque};
-use std::fmt::{self, Debug};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::thread;
-
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
+use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{
-    AddError, CartId, Marketplace, OrderError, ProducerId, PublishError, RemoveError,
-};
-
 use marketplace_redis::RedisMarketplace;
-use support::{Id, Market};
+
+use checker::Granularity;
+use rounds::{SecondOldest, redis_rounds, rounds, run_rounds, seed};
 
 pub(crate) type Product = support::Tagged<u8>;
 
 /// Product kinds in play: two, so takes compete for the same shelf.
 pub(crate) const KINDS: u8 = 2;
 pub(crate) const THREADS: usize = 3;
-
-use checker::*;
-use history::*;
-use model::*;
-use rounds::*;
 
 /// Checked at the steps of the design, or as atomic operations with
 /// `LINEARIZABILITY_ATOMIC=1`, which fails within a few hundred rounds and prints the

@@ -1,7 +1,12 @@
 //! The contract as plain data, at the steps of `docs/design.md`, for the search to copy and
 //! remember.
 
-use super::*;
+use std::collections::VecDeque;
+
+use marketplace::{AddError, OrderError, PublishError, RemoveError};
+
+use crate::history::Action;
+use crate::{KINDS, Product, support};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Stock {

@@ -2,7 +2,20 @@
 //! broken on purpose), and the rounds that run random operations on three threads at once
 //! and record them.
 
-use super::*;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use marketplace::baseline::LockedMarketplace;
+use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
+use marketplace_redis::RedisMarketplace;
+
+use crate::checker::{Granularity, verdict};
+use crate::history::{Action, Event, History};
+use crate::support::{self, Id, Market};
+use crate::{KINDS, Product, THREADS};
 
 /// A marketplace the rounds run on: the contract's calls ([`Market`]), and the two a round
 /// may make through a product handle, which are the plain calls on a market without
