@@ -40,7 +40,8 @@
 //! marketplace broken on purpose and expects the check to fail.
 //!
 //! Limits: it checks only the histories the scheduler happens to produce (the run prints how
-//! many rounds had operations on different threads overlapping; about four in five do); the
+//! many rounds had operations on different threads overlapping: about one in five on the
+//! engine, where a call is short next to a thread's start); the
 //! steps' own atomicity is taken on trust (loom checks the protocols behind them); it leaves
 //! out the waiting forms, `close`, `stats`, unknown and foreign ids; a publish through a
 //! handle puts on sale a copy of the product its kind was first published or resolved with,
