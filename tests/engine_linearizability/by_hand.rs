@@ -22,31 +22,8 @@ fn publish(producer: usize, kind: u8, serial: u64) -> Action {
     }
 }
 
-/// Two items of one kind published in turn, then two takes into cart 0 (the second from
-/// `second_take_starts`, overlapping the first if before 9) and an order after both:
-/// `answer` is what the order reports.
-fn two_takes(answer: &str, second_take_starts: u64) -> History {
-    History {
-        capacity: 2,
-        producers: 1,
-        threads: vec![
-            vec![
-                event(Action::NewCart, "0", 0, 1),
-                event(publish(0, 0, 1), "Ok(())", 2, 3),
-                event(publish(0, 0, 2), "Ok(())", 4, 5),
-            ],
-            vec![
-                event(Action::Add { cart: 0, kind: 0 }, "Ok(())", 6, 9),
-                event(Action::Order { cart: 0 }, answer, 12, 13),
-            ],
-            vec![event(
-                Action::Add { cart: 0, kind: 0 },
-                "Ok(())",
-                second_take_starts,
-                10,
-            )],
-        ],
-    }
+fn add(cart: u64, kind: u8) -> Action {
+    Action::Add { cart, kind }
 }
 
 fn history(capacity: usize, producers: usize, threads: Vec<Vec<Event>>) -> History {
@@ -57,8 +34,26 @@ fn history(capacity: usize, producers: usize, threads: Vec<Vec<Event>>) -> Histo
     }
 }
 
-fn add(cart: u64, kind: u8) -> Action {
-    Action::Add { cart, kind }
+/// Two items of one kind published in turn, then two takes into cart 0 (the second from
+/// `second_take_starts`, overlapping the first if before 9) and an order after both:
+/// `answer` is what the order reports.
+fn two_takes(answer: &str, second_take_starts: u64) -> History {
+    history(
+        2,
+        1,
+        vec![
+            vec![
+                event(Action::NewCart, "0", 0, 1),
+                event(publish(0, 0, 1), "Ok(())", 2, 3),
+                event(publish(0, 0, 2), "Ok(())", 4, 5),
+            ],
+            vec![
+                event(add(0, 0), "Ok(())", 6, 9),
+                event(Action::Order { cart: 0 }, answer, 12, 13),
+            ],
+            vec![event(add(0, 0), "Ok(())", second_take_starts, 10)],
+        ],
+    )
 }
 
 /// Rejected at both granularities.
