@@ -65,13 +65,15 @@ mod checker;
 mod history;
 mod model;
 mod rounds;
+mod shops;
 
 use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
 use marketplace_redis::RedisMarketplace;
 
 use checker::Granularity;
-use rounds::{SecondOldest, redis_rounds, rounds, run_rounds, seed};
+use rounds::{redis_rounds, rounds, run_rounds, seed};
+use shops::SecondOldest;
 
 pub(crate) type Product = support::Tagged<u8>;
 

@@ -1,6 +1,5 @@
-//! The marketplaces under test (the engine, the one-lock baseline, a Redis market, and one
-//! broken on purpose), and the rounds that run random operations on three threads at once
-//! and record them.
+//! The rounds: random operations planned, run on three threads at once against a fresh
+//! marketplace, and recorded with the clock's readings around each call.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
@@ -8,128 +7,11 @@ use std::thread;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use marketplace::baseline::LockedMarketplace;
-use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
-use marketplace_redis::RedisMarketplace;
-
 use crate::checker::{Granularity, verdict};
 use crate::history::{Action, Event, History};
+use crate::shops::{CartOf, ProducerOf, Shop};
 use crate::support::{self, Id, Market};
 use crate::{KINDS, Product, THREADS};
-
-/// A marketplace the rounds run on: the contract's calls ([`Market`]), and the two a round
-/// may make through a product handle, which are the plain calls on a market without
-/// handles.
-pub(crate) trait Shop: Sync {
-    type Market: Market<Product>;
-    fn fresh(capacity: usize) -> Self;
-    fn market(&self) -> &Self::Market;
-    /// Returns the product it put on sale: a handle publishes a copy of its own.
-    fn publish_as_planned(
-        &self,
-        producer: ProducerOf<Self>,
-        item: Product,
-        _via_handle: bool,
-    ) -> (Product, Result<(), PublishError<Product>>) {
-        (item.clone(), self.market().publish(producer, item))
-    }
-    fn add_as_planned(
-        &self,
-        cart: CartOf<Self>,
-        kind: u8,
-        _via_handle: bool,
-    ) -> Result<(), AddError> {
-        self.market().add_to_cart(cart, &support::any(kind))
-    }
-}
-
-/// The ids a shop's market issues (a Redis market has its own): the checker knows
-/// producers by index and carts by serial, so any ids do.
-pub(crate) type ProducerOf<S> = <<S as Shop>::Market as Market<Product>>::Producer;
-pub(crate) type CartOf<S> = <<S as Shop>::Market as Market<Product>>::Cart;
-
-impl Shop for Marketplace<Product> {
-    type Market = Self;
-    fn fresh(capacity: usize) -> Self {
-        Marketplace::new(capacity)
-    }
-    fn market(&self) -> &Self {
-        self
-    }
-    fn publish_as_planned(
-        &self,
-        producer: ProducerId,
-        item: Product,
-        via_handle: bool,
-    ) -> (Product, Result<(), PublishError<Product>>) {
-        if !via_handle {
-            return (item.clone(), Marketplace::publish(self, producer, item));
-        }
-        let handle = self.product(&item);
-        (handle.product().clone(), handle.publish(producer))
-    }
-    fn add_as_planned(&self, cart: CartId, kind: u8, via_handle: bool) -> Result<(), AddError> {
-        if via_handle {
-            self.product(&support::any(kind)).add_to_cart(cart)
-        } else {
-            Marketplace::add_to_cart(self, cart, &support::any(kind))
-        }
-    }
-}
-
-/// The one-lock baseline: every operation one critical section, so its histories must pass
-/// as atomic operations, which shows the stricter check is not stricter than the contract.
-impl Shop for LockedMarketplace<Product> {
-    type Market = Self;
-    fn fresh(capacity: usize) -> Self {
-        LockedMarketplace::new(capacity)
-    }
-    fn market(&self) -> &Self {
-        self
-    }
-}
-
-/// A market of its own on the shared test server (`redis-server` on loopback) per round.
-/// Redis runs each operation's script with nothing in between, so its histories must pass
-/// as atomic operations. Answers come back in the engine's types (through [`Market`]), so
-/// they render as the model's do. A call that cannot reach the server panics: that says
-/// the test's server failed, not what the contract answers.
-impl Shop for RedisMarketplace<Product> {
-    type Market = Self;
-    fn fresh(capacity: usize) -> Self {
-        support::Fresh::create(capacity)
-    }
-    fn market(&self) -> &Self {
-        self
-    }
-}
-
-/// The engine, except that a take with two or more equal items on sale gets the second
-/// oldest: it takes two and gives the first back, which puts it last. Every single call
-/// still conserves items and counts; only the FIFO rule of the contract is broken.
-pub(crate) struct SecondOldest(Marketplace<Product>);
-
-impl Shop for SecondOldest {
-    type Market = Marketplace<Product>;
-    fn fresh(capacity: usize) -> Self {
-        Self(Marketplace::new(capacity))
-    }
-    fn market(&self) -> &Marketplace<Product> {
-        &self.0
-    }
-    fn add_as_planned(&self, cart: CartId, kind: u8, _via_handle: bool) -> Result<(), AddError> {
-        let any = support::any(kind);
-        if self.0.available(&any) >= 2 && self.0.add_to_cart(cart, &any).is_ok() {
-            if self.0.add_to_cart(cart, &any).is_ok() {
-                // Gives back the first equal item in the cart: the one just taken, or one
-                // taken before, wrong either way.
-                let _ = self.0.remove_from_cart(cart, &any);
-            }
-            return Ok(());
-        }
-        self.0.add_to_cart(cart, &any)
-    }
-}
 
 /// A planned operation: producers by index, carts by index among the set-up's (`Setup`) or
 /// among those this thread opened so far (`Own`).
@@ -219,10 +101,10 @@ pub(crate) struct Clock(AtomicU64);
 
 impl Clock {
     pub(crate) fn now(&self) -> u64 {
-        // Ordering: each reading is a read-modify-write that synchronises with every
-        // earlier one, so an operation that returned before a reading taken on another
-        // thread before a call happens before that call: readings order operations as
-        // real time does, which the check relies on.
+        // Ordering: every reading is a read-modify-write of this one variable, so each
+        // synchronises with every earlier one. An operation whose return reading is below
+        // another's call reading therefore happens before it: the readings give the
+        // real-time order the check relies on, and overlapping readings claim no order.
         self.0.fetch_add(1, Ordering::SeqCst)
     }
 }

@@ -1,0 +1,123 @@
+//! The marketplaces the rounds run on: the engine, the one-lock baseline, a Redis market,
+//! and one broken on purpose, each with the calls a round may make through a product handle.
+
+use marketplace::baseline::LockedMarketplace;
+use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
+use marketplace_redis::RedisMarketplace;
+
+use crate::Product;
+use crate::support::{self, Market};
+
+/// A marketplace the rounds run on: the contract's calls ([`Market`]), and the two a round
+/// may make through a product handle, which are the plain calls on a market without
+/// handles.
+pub(crate) trait Shop: Sync {
+    type Market: Market<Product>;
+    fn fresh(capacity: usize) -> Self;
+    fn market(&self) -> &Self::Market;
+    /// Returns the product it put on sale: a handle publishes a copy of its own.
+    fn publish_as_planned(
+        &self,
+        producer: ProducerOf<Self>,
+        item: Product,
+        _via_handle: bool,
+    ) -> (Product, Result<(), PublishError<Product>>) {
+        (item.clone(), self.market().publish(producer, item))
+    }
+    fn add_as_planned(
+        &self,
+        cart: CartOf<Self>,
+        kind: u8,
+        _via_handle: bool,
+    ) -> Result<(), AddError> {
+        self.market().add_to_cart(cart, &support::any(kind))
+    }
+}
+
+/// The ids a shop's market issues (a Redis market has its own): the checker knows
+/// producers by index and carts by serial, so any ids do.
+pub(crate) type ProducerOf<S> = <<S as Shop>::Market as Market<Product>>::Producer;
+pub(crate) type CartOf<S> = <<S as Shop>::Market as Market<Product>>::Cart;
+
+impl Shop for Marketplace<Product> {
+    type Market = Self;
+    fn fresh(capacity: usize) -> Self {
+        Marketplace::new(capacity)
+    }
+    fn market(&self) -> &Self {
+        self
+    }
+    fn publish_as_planned(
+        &self,
+        producer: ProducerId,
+        item: Product,
+        via_handle: bool,
+    ) -> (Product, Result<(), PublishError<Product>>) {
+        if !via_handle {
+            return (item.clone(), Marketplace::publish(self, producer, item));
+        }
+        let handle = self.product(&item);
+        (handle.product().clone(), handle.publish(producer))
+    }
+    fn add_as_planned(&self, cart: CartId, kind: u8, via_handle: bool) -> Result<(), AddError> {
+        if via_handle {
+            self.product(&support::any(kind)).add_to_cart(cart)
+        } else {
+            Marketplace::add_to_cart(self, cart, &support::any(kind))
+        }
+    }
+}
+
+/// The one-lock baseline: every operation one critical section, so its histories must pass
+/// as atomic operations, which shows the stricter check is not stricter than the contract.
+impl Shop for LockedMarketplace<Product> {
+    type Market = Self;
+    fn fresh(capacity: usize) -> Self {
+        LockedMarketplace::new(capacity)
+    }
+    fn market(&self) -> &Self {
+        self
+    }
+}
+
+/// A market of its own on the shared test server (`redis-server` on loopback) per round.
+/// Redis runs each operation's script with nothing in between, so its histories must pass
+/// as atomic operations. Answers come back in the engine's types (through [`Market`]), so
+/// they render as the model's do. A call that cannot reach the server panics: that says
+/// the test's server failed, not what the contract answers.
+impl Shop for RedisMarketplace<Product> {
+    type Market = Self;
+    fn fresh(capacity: usize) -> Self {
+        support::Fresh::create(capacity)
+    }
+    fn market(&self) -> &Self {
+        self
+    }
+}
+
+/// The engine, except that a take with two or more equal items on sale gets the second
+/// oldest: it takes two and gives the first back, which puts it last. Every single call
+/// still conserves items and counts; only the FIFO rule of the contract is broken.
+pub(crate) struct SecondOldest(Marketplace<Product>);
+
+impl Shop for SecondOldest {
+    type Market = Marketplace<Product>;
+    fn fresh(capacity: usize) -> Self {
+        Self(Marketplace::new(capacity))
+    }
+    fn market(&self) -> &Marketplace<Product> {
+        &self.0
+    }
+    fn add_as_planned(&self, cart: CartId, kind: u8, _via_handle: bool) -> Result<(), AddError> {
+        let any = support::any(kind);
+        if self.0.available(&any) >= 2 && self.0.add_to_cart(cart, &any).is_ok() {
+            if self.0.add_to_cart(cart, &any).is_ok() {
+                // Gives back the first equal item in the cart: the one just taken, or one
+                // taken before, wrong either way.
+                let _ = self.0.remove_from_cart(cart, &any);
+            }
+            return Ok(());
+        }
+        self.0.add_to_cart(cart, &any)
+    }
+}
