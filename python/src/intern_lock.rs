@@ -26,7 +26,7 @@
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 
@@ -85,11 +85,8 @@ impl InternLock {
     /// however long that takes: for a caller that must not fail (a class's death, after an
     /// order was placed).
     pub(crate) fn enter(&self, py: Python<'_>) -> Interning<'_> {
-        loop {
-            if let Some(entered) = self.try_enter(py, None) {
-                return entered;
-            }
-        }
+        self.try_enter(py, None)
+            .expect("a wait with no time limit ends with the lock entered")
     }
 
     /// Enters the interning as [`enter`](Self::enter) does, but a pending signal handler
@@ -105,7 +102,8 @@ impl InternLock {
         }
     }
 
-    /// Enters the interning, waiting (GIL released) until it is free or for at most `slice`.
+    /// Enters the interning, waiting (GIL released) until it is free, or `None` if it is
+    /// still held after `slice`.
     fn try_enter(&self, py: Python<'_>, slice: Option<Duration>) -> Option<Interning<'_>> {
         let me = this_thread();
         {
@@ -125,30 +123,24 @@ impl InternLock {
         let entered = py.detach(|| {
             let mut owner = self.owner();
             owner.waiting += 1;
-            let started = Instant::now();
-            while owner.thread.is_some() {
-                let left = match slice {
-                    None => None,
-                    Some(slice) => match slice.checked_sub(started.elapsed()) {
-                        Some(left) if !left.is_zero() => Some(left),
-                        _ => break,
-                    },
-                };
-                owner = match left {
-                    None => self
-                        .freed
-                        .wait(owner)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                    Some(left) => {
-                        self.freed
-                            .wait_timeout(owner, left)
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .0
-                    }
-                };
-            }
+            let held = |owner: &mut Owner| owner.thread.is_some();
+            owner = match slice {
+                None => self
+                    .freed
+                    .wait_while(owner, held)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(slice) => {
+                    self.freed
+                        .wait_timeout_while(owner, slice, held)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
             owner.waiting -= 1;
-            if owner.thread.is_some() {
+            // Giving up wastes no wake-up: a waiter still finds the lock held only when
+            // another thread entered after the release that woke it (if one did), and that
+            // thread signals when it leaves.
+            if held(&mut owner) {
                 return false;
             }
             owner.thread = Some(me);
