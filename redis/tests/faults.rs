@@ -414,6 +414,10 @@ impl HoldingProxy {
     fn deliver_held(&self) {
         let request = self.held.lock().unwrap().pop().expect("a request was held");
         let mut late = TcpStream::connect(("127.0.0.1", self.upstream)).expect("upstream");
+        // A request kept in part (one read of the client's bytes) would leave the server
+        // waiting for the rest: fail then, rather than hang.
+        late.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
         late.write_all(&request).expect("the late request is sent");
         let mut answer = [0u8; 1024];
         let n = late.read(&mut answer).expect("the server answers");
