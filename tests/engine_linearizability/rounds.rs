@@ -273,28 +273,27 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
     }
 }
 
+/// The environment variable `name` parsed, if set: one that does not parse panics, as a
+/// typo silently replaced by the default would run other rounds than asked for.
+fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    let parsed = value.parse().ok();
+    Some(parsed.unwrap_or_else(|| panic!("{name}={value:?} is not a number")))
+}
+
 pub(crate) fn seed() -> u64 {
-    std::env::var("LINEARIZABILITY_SEED")
-        .ok()
-        .and_then(|seed| seed.parse().ok())
-        .unwrap_or_else(|| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            now.map_or(0, |since| since.as_nanos() as u64)
-        })
+    setting("LINEARIZABILITY_SEED").unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map_or(0, |since| since.as_nanos() as u64)
+    })
 }
 
 pub(crate) fn rounds() -> usize {
-    std::env::var("LINEARIZABILITY_ROUNDS")
-        .ok()
-        .and_then(|rounds| rounds.parse().ok())
-        .unwrap_or(10_000)
+    setting("LINEARIZABILITY_ROUNDS").unwrap_or(10_000)
 }
 
 pub(crate) fn redis_rounds() -> usize {
-    std::env::var("LINEARIZABILITY_REDIS_ROUNDS")
-        .ok()
-        .and_then(|rounds| rounds.parse().ok())
-        .unwrap_or(1_000)
+    setting("LINEARIZABILITY_REDIS_ROUNDS").unwrap_or(1_000)
 }
 
 /// Runs `rounds` rounds on `M` from `seed`, checked at `granularity`: the first history
