@@ -35,23 +35,22 @@
 //! check sees *which* item a take got (the contract: the oldest on sale) and which a refused
 //! publish handed back. At most 18 operations per round (six in the set-up, four per
 //! thread), so a brute-force search with memoisation of (progress of each thread, model
-//! state) takes well under a millisecond.
-//! `a_marketplace_that_sells_the_second_oldest_item_is_caught` runs the same rounds on a
-//! marketplace broken on purpose and expects the check to fail.
+//! state) takes well under a millisecond. The marketplaces are in `shops.rs`;
+//! `a_marketplace_that_sells_the_second_oldest_item_is_caught` runs the same rounds on one
+//! broken on purpose and expects the check to fail.
 //!
 //! Limits: it checks only the histories the scheduler happens to produce (the run prints how
 //! many rounds had operations on different threads overlapping: about one in five on the
-//! engine, where a call is short next to a thread's start); the
-//! steps' own atomicity is taken on trust (loom checks the protocols behind them); it leaves
-//! out the waiting forms, `close`, `stats`, unknown and foreign ids; a publish through a
-//! handle puts on sale a copy of the product its kind was first published or resolved with,
-//! so its serial repeats another item's, and a take of one of two such items is not told
-//! from the other;
-//! and a round is small, so a race needing more than a dozen operations is out of reach. The rounds are seeded
-//! (`LINEARIZABILITY_SEED`, printed with every failure), but the interleaving is the
-//! scheduler's, so a seed replays the plan of operations, not the failure itself. The number
-//! of rounds is `LINEARIZABILITY_ROUNDS` (default 10,000, about 3 s in a debug build; the
-//! baseline runs a quarter of them). On Redis it is `LINEARIZABILITY_REDIS_ROUNDS` (default
+//! engine, where a call is short next to a thread's start); the steps' own atomicity is
+//! taken on trust (loom checks the protocols behind them); it leaves out the waiting forms,
+//! `close`, `stats`, unknown and foreign ids; a publish through a handle puts on sale a copy
+//! of the product its kind was first published or resolved with, so its serial repeats
+//! another item's, and a take of one of two such items is not told from the other; and a
+//! round is small, so a race needing more than a dozen operations is out of reach. The
+//! rounds are seeded (`LINEARIZABILITY_SEED`, printed with every failure), but the
+//! interleaving is the scheduler's, so a seed replays the plan of operations, not the failure
+//! itself. The number of rounds is `LINEARIZABILITY_ROUNDS` (default 10,000, about 3 s in a
+//! debug build; the baseline runs a quarter of them). On Redis it is `LINEARIZABILITY_REDIS_ROUNDS` (default
 //! 1,000, about 4 s in a debug build: a round costs a market on the server and a loopback
 //! round trip per call, which is also why nearly every Redis round overlaps); those rounds
 //! leave out, besides the above, the client's retries and the server's faults
