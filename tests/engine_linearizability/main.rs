@@ -71,7 +71,7 @@ use marketplace::baseline::LockedMarketplace;
 use marketplace_redis::RedisMarketplace;
 
 use checker::Granularity;
-use rounds::{redis_rounds, rounds, run_rounds, seed};
+use rounds::{redis_rounds, rounds, run_rounds, seed, setting};
 use shops::SecondOldest;
 
 pub(crate) type Product = support::Tagged<u8>;
@@ -86,8 +86,7 @@ pub(crate) const THREADS: usize = 3;
 /// `atomic_operations_would_forbid_*` tests in `by_hand.rs` show the shapes found).
 #[test]
 fn the_engines_histories_are_linearizable_at_the_steps_of_its_design() {
-    let atomic = std::env::var_os("LINEARIZABILITY_ATOMIC").is_some_and(|v| v == "1");
-    let granularity = if atomic {
+    let granularity = if setting::<u8>("LINEARIZABILITY_ATOMIC") == Some(1) {
         Granularity::Operations
     } else {
         Granularity::Steps

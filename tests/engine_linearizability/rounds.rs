@@ -275,7 +275,7 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
 
 /// The environment variable `name` parsed, if set: one that does not parse panics, as a
 /// typo silently replaced by the default would run other rounds than asked for.
-fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
+pub(crate) fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
     let value = std::env::var(name).ok()?;
     let parsed = value.parse().ok();
     Some(parsed.unwrap_or_else(|| panic!("{name}={value:?} is not a number")))
