@@ -2,7 +2,7 @@
 //! the engine produced that atomic operations would forbid.
 
 use crate::checker::{Granularity, verdict};
-use crate::history::{Action, Event, History};
+use crate::history::{Action, Event, FOREIGN_CART, FOREIGN_PRODUCER, History};
 use crate::support;
 
 fn event(action: Action, answer: &str, call: u64, ret: u64) -> Event {
@@ -12,6 +12,7 @@ fn event(action: Action, answer: &str, call: u64, ret: u64) -> Event {
         answer: answer.to_owned(),
         call,
         ret,
+        ran_out: false,
     }
 }
 
@@ -217,4 +218,137 @@ fn atomic_operations_would_forbid_a_returned_item_gone_from_cart_and_shelf() {
             ],
         ],
     ));
+}
+
+// Waits, `close` and ids the market never issued.
+
+fn add_wait(cart: u64, kind: u8, after_close: bool) -> Action {
+    Action::AddWait {
+        cart,
+        kind,
+        after_close,
+    }
+}
+
+/// An item on sale from the set-up on, and a wait for it overlapping a take of it by
+/// another thread: the wait answers `answer`.
+fn a_wait_beside_a_take(answer: &str) -> History {
+    history(
+        1,
+        1,
+        vec![
+            vec![
+                event(Action::NewCart, "0", 0, 1),
+                event(Action::NewCart, "1", 2, 3),
+                event(publish(0, 0, 1), "Ok(())", 4, 5),
+            ],
+            vec![event(add_wait(0, 0, false), answer, 6, 9)],
+            vec![event(add(1, 0), "Ok(())", 7, 8)],
+        ],
+    )
+}
+
+#[test]
+fn a_wait_may_give_up_on_an_item_another_consumer_took() {
+    // Its last attempt may have come after the take: nothing on sale then.
+    let history = a_wait_beside_a_take("Err(Unavailable)");
+    assert!(verdict(&history, Granularity::Operations).is_ok());
+    assert!(verdict(&history, Granularity::Steps).is_ok());
+}
+
+#[test]
+fn the_checker_rejects_a_wait_that_gives_up_while_an_item_stays_on_sale() {
+    // The item is on sale from before the wait's call to after its return (the take comes
+    // after): no attempt of the wait can have found nothing.
+    let mut history = a_wait_beside_a_take("Err(Unavailable)");
+    history.threads[2][0].call = 10;
+    history.threads[2][0].ret = 11;
+    rejected(&history);
+    history.threads[1][0].answer = "Ok(())".to_owned();
+    history.threads[2][0].answer = "Err(Unavailable)".to_owned();
+    assert!(verdict(&history, Granularity::Operations).is_ok());
+}
+
+#[test]
+fn the_checker_rejects_a_wait_after_close_that_runs_out_its_timeout() {
+    // Its answer is one the model explains; that it slept out its timeout though the
+    // close had returned before its call is the fault.
+    let mut history = history(
+        1,
+        1,
+        vec![
+            vec![event(Action::NewCart, "0", 0, 1)],
+            vec![event(Action::Close, "()", 2, 3)],
+            vec![event(add_wait(0, 0, true), "Err(Unavailable)", 4, 5)],
+        ],
+    );
+    assert!(verdict(&history, Granularity::Operations).is_ok());
+    history.threads[2][0].ran_out = true;
+    let error = verdict(&history, Granularity::Steps).unwrap_err();
+    assert!(error.contains("ran out its timeout"), "{error}");
+    // A short wait that overlaps nothing but the close may run out its timeout.
+    history.threads[2][0].action = add_wait(0, 0, false);
+    assert!(verdict(&history, Granularity::Operations).is_ok());
+}
+
+#[test]
+fn the_checker_rejects_a_market_open_after_its_close_returned() {
+    let mut history = history(
+        1,
+        1,
+        vec![
+            vec![],
+            vec![event(Action::Close, "()", 0, 1)],
+            vec![event(Action::IsClosed, "false", 2, 3)],
+        ],
+    );
+    rejected(&history);
+    // Overlapping the close, either answer is right.
+    history.threads[2][0].call = 0;
+    assert!(verdict(&history, Granularity::Operations).is_ok());
+    history.threads[2][0].answer = "true".to_owned();
+    assert!(verdict(&history, Granularity::Operations).is_ok());
+}
+
+#[test]
+fn the_checker_rejects_another_markets_ids_that_work() {
+    // A publish for another market's producer, and an add into its cart, that succeed.
+    let foreign_publish = history(
+        1,
+        1,
+        vec![
+            vec![],
+            vec![event(publish(FOREIGN_PRODUCER, 0, 1), "Ok(())", 0, 1)],
+            vec![],
+        ],
+    );
+    rejected(&foreign_publish);
+    let foreign_add = history(
+        1,
+        1,
+        vec![
+            vec![event(publish(0, 0, 1), "Ok(())", 0, 1)],
+            vec![event(add(FOREIGN_CART, 0), "Ok(())", 2, 3)],
+            vec![],
+        ],
+    );
+    rejected(&foreign_add);
+}
+
+#[test]
+fn the_checker_rejects_a_spent_cart_that_takes_an_item() {
+    let spent = history(
+        1,
+        1,
+        vec![
+            vec![
+                event(Action::NewCart, "0", 0, 1),
+                event(publish(0, 0, 1), "Ok(())", 2, 3),
+                event(Action::Order { cart: 0 }, "Ok([])", 4, 5),
+            ],
+            vec![event(add_wait(0, 0, false), "Ok(())", 6, 7)],
+            vec![],
+        ],
+    );
+    rejected(&spent);
 }

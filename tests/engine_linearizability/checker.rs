@@ -1,11 +1,13 @@
-//! The search for one sequential order that explains a history, at either granularity.
+//! The search for one sequential order that explains a history, at either granularity, and
+//! the one check no order can make: that no wait called after `close` slept out its timeout.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
 use marketplace::{CartId, ProducerId};
 
-use crate::history::{Action, History};
+use crate::history::{Action, FOREIGN_CART, FOREIGN_PRODUCER, History};
 use crate::model::{Model, Step};
 use crate::{Product, support};
 
@@ -115,26 +117,53 @@ impl Search<'_> {
 }
 
 /// Replays `order` on the one-lock reference and returns the first event whose answer
-/// differs there, if any: the model must say what the reference says.
+/// differs there, if any: the model must say what the reference says. A wait replays as
+/// one attempt (a zero timeout), as the model has it; `is_closed` is not replayed, as the
+/// reference cannot be asked.
 pub(crate) fn replay_on_reference(history: &History, order: &[(usize, usize)]) -> Option<String> {
     let market = LockedMarketplace::<Product>::new(history.capacity);
     let producers: Vec<ProducerId> = (0..history.producers)
         .map(|_| market.register_producer())
         .collect();
+    let other = LockedMarketplace::<Product>::new(1);
+    let (foreign_producer, foreign_cart) = (other.register_producer(), other.new_cart());
+    let producer = |index: usize| {
+        if index == FOREIGN_PRODUCER {
+            foreign_producer
+        } else {
+            producers[index]
+        }
+    };
     let mut carts: Vec<CartId> = Vec::new();
-    let cart = |carts: &[CartId], serial: u64| carts[usize::try_from(serial).expect("small")];
+    let cart = |carts: &[CartId], serial: u64| {
+        if serial == FOREIGN_CART {
+            foreign_cart
+        } else {
+            carts[usize::try_from(serial).expect("small")]
+        }
+    };
     for &(t, i) in order {
         let event = &history.threads[t][i];
         let answer = match &event.action {
-            Action::Publish { producer, item } => {
-                format!("{:?}", market.publish(producers[*producer], item.clone()))
+            Action::Publish { producer: p, item } => {
+                format!("{:?}", market.publish(producer(*p), item.clone()))
             }
+            Action::PublishWait {
+                producer: p, item, ..
+            } => format!(
+                "{:?}",
+                market.publish_timeout(producer(*p), item.clone(), Duration::ZERO)
+            ),
             Action::Add { cart: c, kind } => {
                 format!(
                     "{:?}",
                     market.add_to_cart(cart(&carts, *c), &support::any(*kind))
                 )
             }
+            Action::AddWait { cart: c, kind, .. } => format!(
+                "{:?}",
+                market.add_to_cart_timeout(cart(&carts, *c), &support::any(*kind), Duration::ZERO)
+            ),
             Action::Remove { cart: c, kind } => format!(
                 "{:?}",
                 market.remove_from_cart(cart(&carts, *c), &support::any(*kind))
@@ -146,9 +175,14 @@ pub(crate) fn replay_on_reference(history: &History, order: &[(usize, usize)]) -
                 format!("{}", id.serial())
             }
             Action::Available { kind } => format!("{}", market.available(&support::any(*kind))),
-            Action::ShelfLen { producer } => {
-                format!("{:?}", market.shelf_len(producers[*producer]))
+            Action::ShelfLen { producer: p } => {
+                format!("{:?}", market.shelf_len(producer(*p)))
             }
+            Action::Close => {
+                market.close();
+                "()".to_owned()
+            }
+            Action::IsClosed => continue,
         };
         if answer != event.answer {
             return Some(format!("{event:?}, but the reference answers {answer}"));
@@ -157,11 +191,20 @@ pub(crate) fn replay_on_reference(history: &History, order: &[(usize, usize)]) -
     None
 }
 
-/// `Ok` with a witness order, or `Err` saying "not linearizable" with the history.
+/// `Ok` with a witness order, or `Err` saying "not linearizable" with the history. A wait
+/// called after `close` had returned that lasted its whole timeout is rejected first: the
+/// contract has it make one attempt and return, and its timeout (`AFTER_CLOSE`) is far
+/// longer than one attempt, so only a wait that slept through the close runs it out.
 pub(crate) fn verdict(
     history: &History,
     granularity: Granularity,
 ) -> Result<Vec<(usize, usize)>, String> {
+    let mut events = history.threads.iter().flatten();
+    if let Some(event) = events.find(|event| event.action.waits_after_close() && event.ran_out) {
+        return Err(format!(
+            "not linearizable: a wait called after close ran out its timeout: {event:?}\n{history:?}"
+        ));
+    }
     match linearize(history, granularity) {
         Some(order) => {
             // The reference runs operations, not the design's steps: only an order of whole

@@ -29,6 +29,16 @@ impl Stock {
 /// the cart was ordered meanwhile), then uncounts it; a return claims the item under the
 /// cart's lock, counts it again, then puts it on sale; every other operation is one step.
 /// Run back to back, an operation's steps are the classic design's atomic operation.
+///
+/// A wait is its plain operation's steps, run once at any point of its call. A wait tries
+/// until an attempt succeeds or it gives up, and an attempt that fails (no room, no item)
+/// changes nothing, so only its last attempt shows: success, `UnknownCart`, or the
+/// retryable error where that attempt found no room or no item. The model cannot say which
+/// point that was, and needs not: any point of the call where the model has no room or no
+/// item explains the error. A wait that missed an item another consumer then took is thus
+/// explained, and one that gave up while an item stayed on sale from before its call to
+/// after its return is not. `close` changes no answer here (only how long a wait lasts,
+/// which the checker's `verdict` looks at, and `is_closed`).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Model {
     pub(crate) capacity: usize,
@@ -39,6 +49,7 @@ pub(crate) struct Model {
     pub(crate) carts: Vec<Option<Vec<Stock>>>,
     /// Per thread, the item its operation in progress holds between two steps.
     pub(crate) held: Vec<Option<Stock>>,
+    pub(crate) closed: bool,
 }
 
 /// What a step leaves to do: more steps, or none and the operation's answer.
@@ -55,6 +66,7 @@ impl Model {
             shelves: vec![VecDeque::new(); usize::from(KINDS)],
             carts: Vec::new(),
             held: vec![None; threads],
+            closed: false,
         }
     }
 
@@ -71,7 +83,14 @@ impl Model {
     pub(crate) fn step(&mut self, thread: usize, action: &Action, index: usize) -> Step {
         let held = |model: &mut Self| model.held[thread].take().expect("an item in hand");
         match (action, index) {
-            (Action::Publish { producer, item }, 0) => {
+            (
+                Action::Publish { producer, item } | Action::PublishWait { producer, item, .. },
+                0,
+            ) => {
+                if *producer >= self.on_sale.len() {
+                    let unknown: Result<(), _> = Err(PublishError::UnknownProducer(item.clone()));
+                    return Step::Done(format!("{unknown:?}"));
+                }
                 if self.on_sale[*producer] >= self.capacity {
                     let full: Result<(), _> = Err(PublishError::Full(item.clone()));
                     return Step::Done(format!("{full:?}"));
@@ -84,23 +103,27 @@ impl Model {
                 });
                 Step::More
             }
-            (Action::Publish { .. }, _) => {
+            (Action::Publish { .. } | Action::PublishWait { .. }, _) => {
                 let stock = held(self);
                 self.put_on_sale(stock);
                 Step::Done(format!("{:?}", Ok::<(), PublishError<Product>>(())))
             }
-            (Action::Add { cart, .. }, 0) => match self.open_cart(*cart) {
-                None => Step::Done(format!("{:?}", Err::<(), _>(AddError::UnknownCart))),
-                Some(_) => Step::More,
-            },
-            (Action::Add { kind, .. }, 1) => match self.shelves[usize::from(*kind)].pop_front() {
-                None => Step::Done(format!("{:?}", Err::<(), _>(AddError::Unavailable))),
-                Some(stock) => {
-                    self.held[thread] = Some(stock);
-                    Step::More
+            (Action::Add { cart, .. } | Action::AddWait { cart, .. }, 0) => {
+                match self.open_cart(*cart) {
+                    None => Step::Done(format!("{:?}", Err::<(), _>(AddError::UnknownCart))),
+                    Some(_) => Step::More,
                 }
-            },
-            (Action::Add { cart, .. }, 2) => {
+            }
+            (Action::Add { kind, .. } | Action::AddWait { kind, .. }, 1) => {
+                match self.shelves[usize::from(*kind)].pop_front() {
+                    None => Step::Done(format!("{:?}", Err::<(), _>(AddError::Unavailable))),
+                    Some(stock) => {
+                        self.held[thread] = Some(stock);
+                        Step::More
+                    }
+                }
+            }
+            (Action::Add { cart, .. } | Action::AddWait { cart, .. }, 2) => {
                 let stock = held(self);
                 match self.open_cart(*cart) {
                     Some(contents) => {
@@ -114,7 +137,7 @@ impl Model {
                     }
                 }
             }
-            (Action::Add { .. }, _) => {
+            (Action::Add { .. } | Action::AddWait { .. }, _) => {
                 let stock = held(self);
                 self.on_sale[stock.producer] -= 1;
                 Step::Done(format!("{:?}", Ok::<(), AddError>(())))
@@ -162,8 +185,13 @@ impl Model {
                 Step::Done(format!("{}", self.shelves[usize::from(*kind)].len()))
             }
             (Action::ShelfLen { producer }, _) => {
-                Step::Done(format!("{:?}", Some(self.on_sale[*producer])))
+                Step::Done(format!("{:?}", self.on_sale.get(*producer)))
             }
+            (Action::Close, _) => {
+                self.closed = true;
+                Step::Done("()".to_owned())
+            }
+            (Action::IsClosed, _) => Step::Done(format!("{}", self.closed)),
         }
     }
 }

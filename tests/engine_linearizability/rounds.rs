@@ -1,24 +1,29 @@
 //! The rounds: random operations planned, run on three threads at once against a fresh
-//! marketplace, and recorded with the clock's readings around each call.
+//! marketplace, and recorded with the clock's readings around each call, waits with the
+//! timeouts they were given.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::checker::{Granularity, verdict};
-use crate::history::{Action, Event, History};
+use crate::history::{Action, Event, FOREIGN_CART, FOREIGN_PRODUCER, History};
 use crate::shops::{CartOf, ProducerOf, Shop};
 use crate::support::{self, Id, Market};
 use crate::{KINDS, Product, THREADS};
 
-/// A planned operation: producers by index, carts by index among the set-up's (`Setup`) or
-/// among those this thread opened so far (`Own`).
+/// A planned operation: producers by index ([`FOREIGN_PRODUCER`]: another marketplace's),
+/// carts by index among the set-up's (`Setup`) or among those this thread opened so far
+/// (`Own`), or another marketplace's (`Foreign`). A cart may have been ordered by then
+/// (by any thread): its id is spent, and every call on it must answer `UnknownCart`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum CartRef {
     Setup(usize),
     Own(usize),
+    Foreign,
 }
 
 #[derive(Clone, Debug)]
@@ -28,10 +33,24 @@ pub(crate) enum Plan {
         item: Product,
         via_handle: bool,
     },
+    /// `publish_timeout` with `timeout`, or with [`AFTER_CLOSE`] once `close` has returned.
+    PublishWait {
+        producer: usize,
+        item: Product,
+        via_handle: bool,
+        timeout: Duration,
+    },
     Add {
         cart: CartRef,
         kind: u8,
         via_handle: bool,
+    },
+    /// `add_to_cart_timeout`, timed as `PublishWait`.
+    AddWait {
+        cart: CartRef,
+        kind: u8,
+        via_handle: bool,
+        timeout: Duration,
     },
     Remove {
         cart: CartRef,
@@ -47,38 +66,78 @@ pub(crate) enum Plan {
     ShelfLen {
         producer: usize,
     },
+    Close,
+    IsClosed,
 }
+
+/// A wait's timeout unless `close` has returned: zero (one attempt) or a short one, so a
+/// wait nobody serves costs the round little. Most waits that are served are served
+/// within a few hundred microseconds here, as the threads' operations are that close.
+fn short_timeout(rng: &mut StdRng) -> Duration {
+    match rng.gen_range(0..4) {
+        0 | 1 => Duration::ZERO,
+        2 => Duration::from_micros(100),
+        _ => Duration::from_micros(500),
+    }
+}
+
+/// A wait's timeout once `close` has returned: the contract has it make one attempt and
+/// return, so only a wait that slept through the close lasts this long. Far above any
+/// preemption a correct wait could suffer between its call and its return, so a wait that
+/// runs it out is a fault, not a slow machine.
+pub(crate) const AFTER_CLOSE: Duration = Duration::from_secs(10);
 
 pub(crate) fn plan_thread(
     rng: &mut StdRng,
     producers: usize,
     carts: usize,
     first_serial: u64,
+    knows_if_closed: bool,
 ) -> Vec<Plan> {
     let mut plans = Vec::new();
     let mut opened = 0;
     let mut serial = first_serial;
     for _ in 0..rng.gen_range(2..=4) {
-        let cart = if opened > 0 && rng.gen_bool(0.5) {
-            CartRef::Own(rng.gen_range(0..opened))
+        let cart = match rng.gen_range(0..20) {
+            0 => CartRef::Foreign,
+            _ if opened > 0 && rng.gen_bool(0.5) => CartRef::Own(rng.gen_range(0..opened)),
+            _ => CartRef::Setup(rng.gen_range(0..carts)),
+        };
+        let producer = if rng.gen_range(0..20) == 0 {
+            FOREIGN_PRODUCER
         } else {
-            CartRef::Setup(rng.gen_range(0..carts))
+            rng.gen_range(0..producers)
         };
         let kind = rng.gen_range(0..KINDS);
         let via_handle = rng.gen_bool(0.2);
         let plan = match rng.gen_range(0..100) {
-            0..30 => {
+            0..26 => {
                 serial += 1;
                 Plan::Publish {
-                    producer: rng.gen_range(0..producers),
+                    producer,
                     item: support::item(kind, serial),
                     via_handle,
                 }
             }
-            30..60 => Plan::Add {
+            26..30 => {
+                serial += 1;
+                Plan::PublishWait {
+                    producer,
+                    item: support::item(kind, serial),
+                    via_handle,
+                    timeout: short_timeout(rng),
+                }
+            }
+            30..54 => Plan::Add {
                 cart,
                 kind,
                 via_handle,
+            },
+            54..60 => Plan::AddWait {
+                cart,
+                kind,
+                via_handle,
+                timeout: short_timeout(rng),
             },
             60..72 => Plan::Remove { cart, kind },
             72..82 => Plan::Order { cart },
@@ -86,10 +145,9 @@ pub(crate) fn plan_thread(
                 opened += 1;
                 Plan::NewCart
             }
-            87..95 => Plan::Available { kind },
-            _ => Plan::ShelfLen {
-                producer: rng.gen_range(0..producers),
-            },
+            87..93 => Plan::Available { kind },
+            93..95 if knows_if_closed => Plan::IsClosed,
+            _ => Plan::ShelfLen { producer },
         };
         plans.push(plan);
     }
@@ -109,34 +167,93 @@ impl Clock {
     }
 }
 
-/// Runs `plans` on `shop`, recording each call.
+/// What the threads of a round share besides the shop: the ids, the clock, and whether
+/// `close` has returned.
+pub(crate) struct Shared<'r, M: Shop> {
+    pub(crate) shop: &'r M,
+    pub(crate) clock: &'r Clock,
+    pub(crate) producers: &'r [ProducerOf<M>],
+    /// Another marketplace's producer and cart.
+    pub(crate) foreign: (ProducerOf<M>, CartOf<M>),
+    /// Set once `close` has returned, so a wait called after it knows it must not wait.
+    pub(crate) closed: &'r AtomicBool,
+    /// The timeout of a wait called once `close` has returned: [`AFTER_CLOSE`], or less
+    /// for a marketplace broken on purpose, whose waits do run it out.
+    pub(crate) after_close: Duration,
+}
+
+/// Runs `plans`, recording each call.
 pub(crate) fn run_thread<M: Shop>(
-    shop: &M,
-    clock: &Clock,
-    producers: &[ProducerOf<M>],
+    shared: &Shared<'_, M>,
     setup_carts: &[CartOf<M>],
     plans: &[Plan],
 ) -> (Vec<Event>, Vec<CartOf<M>>) {
+    let Shared {
+        shop,
+        clock,
+        producers,
+        foreign,
+        closed,
+        after_close,
+    } = *shared;
+    let market = shop.market();
+    let producer = |index: usize| {
+        if index == FOREIGN_PRODUCER {
+            foreign.0
+        } else {
+            producers[index]
+        }
+    };
+    let number = |id: CartOf<M>| {
+        if id == foreign.1 {
+            FOREIGN_CART
+        } else {
+            id.number()
+        }
+    };
     let mut own: Vec<CartOf<M>> = Vec::new();
     let mut events = Vec::new();
-    let market = shop.market();
     for plan in plans {
         let resolve = |cart: CartRef, own: &[CartOf<M>]| match cart {
             CartRef::Setup(i) => setup_carts[i],
             CartRef::Own(i) => own[i],
+            CartRef::Foreign => foreign.1,
         };
+        // Ordering: pairs with the store after `close` returned: a wait that sees it is
+        // called after the close, and the contract has it make one attempt and return.
+        let after = closed.load(Ordering::SeqCst);
+        let timeout = |short: Duration| if after { after_close } else { short };
+        let mut ran_out = false;
         let call = clock.now();
         let (action, via_handle, answer) = match plan {
             Plan::Publish {
-                producer,
+                producer: p,
                 item,
                 via_handle,
             } => {
                 let (item, answer) =
-                    shop.publish_as_planned(producers[*producer], item.clone(), *via_handle);
-                let action = Action::Publish {
-                    producer: *producer,
+                    shop.publish_as_planned(producer(*p), item.clone(), *via_handle);
+                let action = Action::Publish { producer: *p, item };
+                (action, *via_handle, format!("{answer:?}"))
+            }
+            Plan::PublishWait {
+                producer: p,
+                item,
+                via_handle,
+                timeout: short,
+            } => {
+                let (timeout, started) = (timeout(*short), Instant::now());
+                let (item, answer) = shop.publish_timeout_as_planned(
+                    producer(*p),
+                    item.clone(),
+                    *via_handle,
+                    timeout,
+                );
+                ran_out = started.elapsed() >= timeout;
+                let action = Action::PublishWait {
+                    producer: *p,
                     item,
+                    after_close: after,
                 };
                 (action, *via_handle, format!("{answer:?}"))
             }
@@ -148,8 +265,25 @@ pub(crate) fn run_thread<M: Shop>(
                 let id = resolve(*cart, &own);
                 let answer = shop.add_as_planned(id, *kind, *via_handle);
                 let action = Action::Add {
-                    cart: id.number(),
+                    cart: number(id),
                     kind: *kind,
+                };
+                (action, *via_handle, format!("{answer:?}"))
+            }
+            Plan::AddWait {
+                cart,
+                kind,
+                via_handle,
+                timeout: short,
+            } => {
+                let id = resolve(*cart, &own);
+                let (timeout, started) = (timeout(*short), Instant::now());
+                let answer = shop.add_timeout_as_planned(id, *kind, *via_handle, timeout);
+                ran_out = started.elapsed() >= timeout;
+                let action = Action::AddWait {
+                    cart: number(id),
+                    kind: *kind,
+                    after_close: after,
                 };
                 (action, *via_handle, format!("{answer:?}"))
             }
@@ -157,7 +291,7 @@ pub(crate) fn run_thread<M: Shop>(
                 let id = resolve(*cart, &own);
                 let answer = market.remove_from_cart(id, &support::any(*kind));
                 let action = Action::Remove {
-                    cart: id.number(),
+                    cart: number(id),
                     kind: *kind,
                 };
                 (action, false, format!("{answer:?}"))
@@ -166,7 +300,7 @@ pub(crate) fn run_thread<M: Shop>(
                 let id = resolve(*cart, &own);
                 let answer = market.place_order(id);
                 (
-                    Action::Order { cart: id.number() },
+                    Action::Order { cart: number(id) },
                     false,
                     format!("{answer:?}"),
                 )
@@ -184,12 +318,20 @@ pub(crate) fn run_thread<M: Shop>(
                     format!("{answer}"),
                 )
             }
-            Plan::ShelfLen { producer } => {
-                let answer = market.shelf_len(producers[*producer]);
-                let action = Action::ShelfLen {
-                    producer: *producer,
-                };
+            Plan::ShelfLen { producer: p } => {
+                let answer = market.shelf_len(producer(*p));
+                let action = Action::ShelfLen { producer: *p };
                 (action, false, format!("{answer:?}"))
+            }
+            Plan::Close => {
+                shop.close();
+                // Ordering: pairs with the load before each call above.
+                closed.store(true, Ordering::SeqCst);
+                (Action::Close, false, "()".to_owned())
+            }
+            Plan::IsClosed => {
+                let answer = shop.is_closed().expect("asked only of markets that say");
+                (Action::IsClosed, false, format!("{answer}"))
             }
         };
         let ret = clock.now();
@@ -199,6 +341,7 @@ pub(crate) fn run_thread<M: Shop>(
             answer,
             call,
             ret,
+            ran_out,
         });
     }
     (events, own)
@@ -216,7 +359,12 @@ pub(crate) fn start_together(arrived: &AtomicUsize) {
 }
 
 /// One round on a fresh `M`: the plan comes from `rng`, the interleaving from the scheduler.
-pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
+/// `foreign` are ids another marketplace of the kind issued.
+pub(crate) fn round<M: Shop>(
+    rng: &mut StdRng,
+    foreign: (ProducerOf<M>, CartOf<M>),
+    after_close: Duration,
+) -> History {
     let capacity = rng.gen_range(1..=2);
     let shop = M::fresh(capacity);
     let clock = Clock(AtomicU64::new(0));
@@ -224,6 +372,15 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
         .map(|_| shop.market().register_producer())
         .collect();
     let carts = rng.gen_range(1..=2);
+    let closed = AtomicBool::new(false);
+    let shared = Shared {
+        shop: &shop,
+        clock: &clock,
+        producers: &producers,
+        foreign,
+        closed: &closed,
+        after_close,
+    };
 
     // The set-up: the carts, then a few publishes and adds, so the threads start from a
     // market with items on sale and in carts.
@@ -247,11 +404,30 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
             via_handle: false,
         });
     }
-    let (setup_events, setup_carts) = run_thread(&shop, &clock, &producers, &[], &setup);
+    let (setup_events, setup_carts) = run_thread(&shared, &[], &setup);
 
-    let plans: Vec<Vec<Plan>> = (0..THREADS)
-        .map(|t| plan_thread(rng, producers.len(), carts, 100 * (t as u64 + 1)))
+    let knows_if_closed = shop.is_closed().is_some();
+    let mut plans: Vec<Vec<Plan>> = (0..THREADS)
+        .map(|t| {
+            plan_thread(
+                rng,
+                producers.len(),
+                carts,
+                100 * (t as u64 + 1),
+                knows_if_closed,
+            )
+        })
         .collect();
+    // A close in one round of four, in place of one planned operation other than a new
+    // cart (which later operations may name): at most one, as a second would show nothing
+    // the first did not.
+    if rng.gen_range(0..4) == 0 {
+        let thread = &mut plans[rng.gen_range(0..THREADS)];
+        let at = rng.gen_range(0..thread.len());
+        if !matches!(thread[at], Plan::NewCart) {
+            thread[at] = Plan::Close;
+        }
+    }
     let arrived = AtomicUsize::new(0);
     let mut threads = vec![setup_events];
     thread::scope(|s| {
@@ -260,7 +436,7 @@ pub(crate) fn round<M: Shop>(rng: &mut StdRng) -> History {
             .map(|plans| {
                 s.spawn(|| {
                     start_together(&arrived);
-                    run_thread(&shop, &clock, &producers, &setup_carts, plans).0
+                    run_thread(&shared, &setup_carts, plans).0
                 })
             })
             .collect();
@@ -289,11 +465,11 @@ pub(crate) fn seed() -> u64 {
 }
 
 pub(crate) fn rounds() -> usize {
-    setting("LINEARIZABILITY_ROUNDS").unwrap_or(10_000)
+    setting("LINEARIZABILITY_ROUNDS").unwrap_or(6_000)
 }
 
 pub(crate) fn redis_rounds() -> usize {
-    setting("LINEARIZABILITY_REDIS_ROUNDS").unwrap_or(1_000)
+    setting("LINEARIZABILITY_REDIS_ROUNDS").unwrap_or(700)
 }
 
 /// Runs `rounds` rounds on `M` from `seed`, checked at `granularity`: the first history
@@ -304,10 +480,24 @@ pub(crate) fn run_rounds<M: Shop>(
     rounds: usize,
     granularity: Granularity,
 ) -> Result<usize, String> {
+    run_rounds_waiting::<M>(seed, rounds, granularity, AFTER_CLOSE)
+}
+
+/// As [`run_rounds`], with waits called after `close` given `after_close` to run out.
+pub(crate) fn run_rounds_waiting<M: Shop>(
+    seed: u64,
+    rounds: usize,
+    granularity: Granularity,
+    after_close: Duration,
+) -> Result<usize, String> {
     let mut rng = StdRng::seed_from_u64(seed);
+    // Another marketplace of the kind, whose ids every round must refuse.
+    let other = M::fresh(1);
+    let other = other.market();
+    let foreign = (other.register_producer(), other.new_cart());
     let mut overlapping = 0;
     for number in 0..rounds {
-        let history = round::<M>(&mut rng);
+        let history = round::<M>(&mut rng, foreign, after_close);
         overlapping += usize::from(history.overlaps());
         verdict(&history, granularity)
             .map_err(|error| format!("round {number}, seed {seed}: {error}"))?;

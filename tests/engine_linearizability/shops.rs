@@ -1,5 +1,9 @@
 //! The marketplaces the rounds run on: the engine, the one-lock baseline, a Redis market,
-//! and one broken on purpose, each with the calls a round may make through a product handle.
+//! and two broken on purpose, each with the calls a round may make through a product handle
+//! and the two about closing that a broken one answers its own way.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
 use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
@@ -8,9 +12,10 @@ use marketplace_redis::RedisMarketplace;
 use crate::Product;
 use crate::support::{self, Market};
 
-/// A marketplace the rounds run on: the contract's calls ([`Market`]), and the two a round
+/// A marketplace the rounds run on: the contract's calls ([`Market`]), the four a round
 /// may make through a product handle, which are the plain calls on a market without
-/// handles.
+/// handles, and `close` and `is_closed`, which a marketplace broken on purpose answers its
+/// own way (the contract's trait has no `is_closed`).
 pub(crate) trait Shop: Sync {
     type Market: Market<Product>;
     fn fresh(capacity: usize) -> Self;
@@ -24,6 +29,19 @@ pub(crate) trait Shop: Sync {
     ) -> (Product, Result<(), PublishError<Product>>) {
         (item.clone(), self.market().publish(producer, item))
     }
+    /// `publish_timeout`, returning the product as `publish_as_planned` does.
+    fn publish_timeout_as_planned(
+        &self,
+        producer: ProducerOf<Self>,
+        item: Product,
+        _via_handle: bool,
+        timeout: Duration,
+    ) -> (Product, Result<(), PublishError<Product>>) {
+        let answer = self
+            .market()
+            .publish_timeout(producer, item.clone(), timeout);
+        (item, answer)
+    }
     fn add_as_planned(
         &self,
         cart: CartOf<Self>,
@@ -31,6 +49,23 @@ pub(crate) trait Shop: Sync {
         _via_handle: bool,
     ) -> Result<(), AddError> {
         self.market().add_to_cart(cart, &support::any(kind))
+    }
+    fn add_timeout_as_planned(
+        &self,
+        cart: CartOf<Self>,
+        kind: u8,
+        _via_handle: bool,
+        timeout: Duration,
+    ) -> Result<(), AddError> {
+        self.market()
+            .add_to_cart_timeout(cart, &support::any(kind), timeout)
+    }
+    fn close(&self) {
+        self.market().close();
+    }
+    /// `None`: it cannot say (the baseline has no `is_closed`), and the rounds never ask.
+    fn is_closed(&self) -> Option<bool> {
+        None
     }
 }
 
@@ -59,12 +94,44 @@ impl Shop for Marketplace<Product> {
         let handle = self.product(&item);
         (handle.product().clone(), handle.publish(producer))
     }
+    fn publish_timeout_as_planned(
+        &self,
+        producer: ProducerId,
+        item: Product,
+        via_handle: bool,
+        timeout: Duration,
+    ) -> (Product, Result<(), PublishError<Product>>) {
+        if !via_handle {
+            let answer = Marketplace::publish_timeout(self, producer, item.clone(), timeout);
+            return (item, answer);
+        }
+        let handle = self.product(&item);
+        let answer = handle.publish_timeout(producer, timeout);
+        (handle.product().clone(), answer)
+    }
     fn add_as_planned(&self, cart: CartId, kind: u8, via_handle: bool) -> Result<(), AddError> {
         if via_handle {
             self.product(&support::any(kind)).add_to_cart(cart)
         } else {
             Marketplace::add_to_cart(self, cart, &support::any(kind))
         }
+    }
+    fn add_timeout_as_planned(
+        &self,
+        cart: CartId,
+        kind: u8,
+        via_handle: bool,
+        timeout: Duration,
+    ) -> Result<(), AddError> {
+        let any = support::any(kind);
+        if via_handle {
+            self.product(&any).add_to_cart_timeout(cart, timeout)
+        } else {
+            Marketplace::add_to_cart_timeout(self, cart, &any, timeout)
+        }
+    }
+    fn is_closed(&self) -> Option<bool> {
+        Some(Marketplace::is_closed(self))
     }
 }
 
@@ -93,6 +160,10 @@ impl Shop for RedisMarketplace<Product> {
     fn market(&self) -> &Self {
         self
     }
+    fn is_closed(&self) -> Option<bool> {
+        let answer = RedisMarketplace::is_closed(self);
+        Some(answer.unwrap_or_else(|error| panic!("the test's Redis server failed: {error}")))
+    }
 }
 
 /// The engine, except that a take with two or more equal items on sale gets the second
@@ -108,6 +179,9 @@ impl Shop for SecondOldest {
     fn market(&self) -> &Marketplace<Product> {
         &self.0
     }
+    fn is_closed(&self) -> Option<bool> {
+        Some(self.0.is_closed())
+    }
     fn add_as_planned(&self, cart: CartId, kind: u8, _via_handle: bool) -> Result<(), AddError> {
         let any = support::any(kind);
         if self.0.available(&any) >= 2 && self.0.add_to_cart(cart, &any).is_ok() {
@@ -119,5 +193,36 @@ impl Shop for SecondOldest {
             return Ok(());
         }
         self.0.add_to_cart(cart, &any)
+    }
+}
+
+/// The engine, except that `close` only raises a flag of the wrapper's own, which
+/// `is_closed` reports: the engine's waits never hear of it and sleep out their timeouts.
+/// Every answer is one the engine could give; only how long a wait lasts after `close` is
+/// wrong.
+pub(crate) struct CloseSparesWaits {
+    market: Marketplace<Product>,
+    closed: AtomicBool,
+}
+
+impl Shop for CloseSparesWaits {
+    type Market = Marketplace<Product>;
+    fn fresh(capacity: usize) -> Self {
+        Self {
+            market: Marketplace::new(capacity),
+            closed: AtomicBool::new(false),
+        }
+    }
+    fn market(&self) -> &Marketplace<Product> {
+        &self.market
+    }
+    fn close(&self) {
+        // Ordering: read only by `is_closed` on this wrapper, which the rounds order
+        // through their clock.
+        self.closed.store(true, Ordering::SeqCst);
+    }
+    fn is_closed(&self) -> Option<bool> {
+        // Ordering: as in `close`.
+        Some(self.closed.load(Ordering::SeqCst))
     }
 }
