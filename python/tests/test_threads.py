@@ -588,6 +588,30 @@ def test_a_wait_from_inside_a_products_eq_is_refused():
     assert (elsewhere.error, elsewhere.result) == (None, True)
 
 
+def in_a_forked_child(work, timeout=10):
+    """Runs `work` in a child made by `os.fork()` (one thread, this one) and returns the
+    `repr` of what it returned; a child that hangs past `timeout` seconds is killed and the
+    test fails."""
+    readable, writable = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.write(writable, repr(work()).encode())
+        finally:
+            os._exit(0)
+    os.close(writable)
+    ready = []
+    try:
+        ready, _, _ = select.select([readable], [], [], timeout)
+        assert ready, "the child hangs"
+        return os.read(readable, 1000).decode()
+    finally:
+        if not ready:
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(readable)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_child_forked_while_another_thread_interns_can_intern():
     """A thread is inside the interning lock, in a product's `__eq__` that waits with the GIL
@@ -612,23 +636,12 @@ def test_a_child_forked_while_another_thread_interns_can_intern():
     slow.name = "slow"
     slow.start()
     assert inside.wait(5)
-    readable, writable = os.pipe()
-    child = os.fork()
-    if child == 0:  # the child: one thread, this one
-        ok = market.publish(producer, "tea") and market.available("tea") == 1
-        os.write(writable, b"1" if ok else b"0")
-        os._exit(0)
-    os.close(writable)
-    ready = []
     try:
-        ready, _, _ = select.select([readable], [], [], 10)
-        assert ready, "the child hangs on the inherited lock"
-        assert os.read(readable, 1) == b"1"
+        seen = in_a_forked_child(
+            lambda: market.publish(producer, "tea") and market.available("tea") == 1
+        )
+        assert seen == "True", "the child could not intern"
     finally:
-        if not ready:
-            os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
-        os.close(readable)
         may_go_on.set()
         slow.join(5)
     assert (slow.error, slow.result) == (None, True)
@@ -704,26 +717,16 @@ def test_a_child_forked_while_another_thread_waits_works_and_counts_that_wait():
     waiter = Call(market.add_to_cart, cart, LINDEN, timeout=10)
     waiter.start()
     wait_until(lambda: market.stats()["waiting"] == 1)
-    readable, writable = os.pipe()
-    child = os.fork()
-    if child == 0:  # the child: one thread, this one
+
+    def in_the_child():
         mine = market.new_cart()
         seen = [market.publish(producer, LINDEN), market.add_to_cart(mine, LINDEN)]
         seen += [market.place_order(mine) == [LINDEN], market.stats()["waiting"]]
-        seen.append(market.stats()["distinct_products"])
-        os.write(writable, repr(seen).encode())
-        os._exit(0)
-    os.close(writable)
-    ready = []
+        return seen + [market.stats()["distinct_products"]]
+
     try:
-        ready, _, _ = select.select([readable], [], [], 10)
-        assert ready, "the child hangs"
-        assert os.read(readable, 100) == b"[True, True, True, 1, 1]"
+        assert in_a_forked_child(in_the_child) == "[True, True, True, 1, 1]"
     finally:
-        if not ready:
-            os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
-        os.close(readable)
         market.publish(producer, LINDEN)
     assert waiter.outcome() is True
     assert market.place_order(cart) == [LINDEN]
