@@ -198,10 +198,8 @@ def test_ctrl_c_interrupts_a_wait_within_100_ms(sigint_raises_keyboard_interrupt
     raised_at = time.monotonic()
     helper.join()
     assert raised_at - started < 5, "the wait ran to its timeout"
-    # A slice is 50 ms, and a wait Ctrl-C cannot end lasts until the holder's 3 s are up:
-    # a second tells the two apart on a busy machine too.
     latency = raised_at - interrupted_at[0]
-    assert latency < 1, f"KeyboardInterrupt took {latency * 1000:.0f} ms"
+    assert latency < 0.1, f"KeyboardInterrupt took {latency * 1000:.0f} ms"
     # The market is as before the call: nothing published, nothing taken, nothing kept.
     assert market.stats()["waiting"] == 0
     assert market.shelf_len(producer) == 1
