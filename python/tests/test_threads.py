@@ -586,6 +586,31 @@ def test_a_wait_from_inside_a_products_eq_is_refused():
     assert (elsewhere.error, elsewhere.result) == (None, True)
 
 
+def a_thread_inside_the_interning(market, producer, release, wait_at_most=None):
+    """Publishes a product, then starts a thread, named "slow", publishing an equal one:
+    its `__eq__` waits for `release` (at most `wait_at_most` seconds) with the GIL released,
+    inside the interning lock. Returns the product's class and that thread once it is
+    inside."""
+    inside = threading.Event()
+
+    class Slow:
+        def __hash__(self):
+            return 7
+
+        def __eq__(self, other):
+            if threading.current_thread().name == "slow":
+                inside.set()
+                release.wait(wait_at_most)
+            return isinstance(other, Slow)
+
+    market.publish(producer, Slow())
+    slow = Call(market.publish, producer, Slow())
+    slow.name = "slow"
+    slow.start()
+    assert inside.wait(5)
+    return Slow, slow
+
+
 def in_a_forked_child(work, timeout=10):
     """Runs `work` in a child made by `os.fork()` (one thread, this one) and returns the
     `repr` of what it returned; a child that hangs past `timeout` seconds is killed and the
@@ -617,23 +642,8 @@ def test_a_child_forked_while_another_thread_interns_can_intern():
     exist there, and its calls must not wait for it."""
     market = Marketplace(2)
     producer = market.register_producer()
-    inside, may_go_on = threading.Event(), threading.Event()
-
-    class Slow:
-        def __hash__(self):
-            return 7
-
-        def __eq__(self, other):
-            if threading.current_thread().name == "slow":
-                inside.set()
-                may_go_on.wait()
-            return isinstance(other, Slow)
-
-    market.publish(producer, Slow())
-    slow = Call(market.publish, producer, Slow())
-    slow.name = "slow"
-    slow.start()
-    assert inside.wait(5)
+    may_go_on = threading.Event()
+    _, slow = a_thread_inside_the_interning(market, producer, may_go_on)
     try:
         seen = in_a_forked_child(
             lambda: market.publish(producer, "tea") and market.available("tea") == 1
@@ -651,28 +661,15 @@ def test_ctrl_c_interrupts_a_wait_for_another_threads_interning(sigint_raises_ke
     Ctrl-C must end that wait as it ends a `timeout=` wait, with nothing done."""
     market = Marketplace(2)
     producer = market.register_producer()
-    inside, release, id_read = threading.Event(), threading.Event(), threading.Event()
-
-    class Slow:
-        def __hash__(self):
-            return 7
-
-        def __eq__(self, other):
-            if threading.current_thread().name == "slow":
-                inside.set()
-                release.wait(3)  # bounded, so that a wait Ctrl-C cannot end fails, not hangs
-            return isinstance(other, Slow)
+    release, id_read = threading.Event(), threading.Event()
+    # Bounded, so that a wait Ctrl-C cannot end fails, not hangs.
+    Slow, slow = a_thread_inside_the_interning(market, producer, release, wait_at_most=3)
 
     class ProducerId:
         def __index__(self):
             id_read.set()  # the call has begun, past its own check for a pending Ctrl-C
             return producer
 
-    market.publish(producer, Slow())
-    slow = Call(market.publish, producer, Slow())
-    slow.name = "slow"
-    slow.start()
-    assert inside.wait(5)
     main, test = threading.main_thread().ident, sys._getframe().f_code
     interrupted_at = []
 
