@@ -285,23 +285,17 @@ struct CuttingProxy {
 
 impl CuttingProxy {
     fn start(upstream: u16) -> CuttingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let port = listener.local_addr().expect("its address").port();
         let armed = Arc::new(AtomicBool::new(false));
         let cuts = Arc::new(AtomicUsize::new(0));
-        let (armed_, cuts_) = (Arc::clone(&armed), Arc::clone(&cuts));
-        // The acceptor ends with the test process; each connection's pumps end with it.
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
-                let (armed, cuts) = (Arc::clone(&armed_), Arc::clone(&cuts_));
-                let (client_in, server_out) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                thread::spawn(move || pump(client_in, server_out, None));
-                thread::spawn(move || pump(server, client, Some((armed, cuts))));
-            }
-        });
+        let counted = Arc::clone(&cuts);
+        let port = start_proxy(
+            upstream,
+            Watched::Answers,
+            Arc::clone(&armed),
+            Arc::new(move |_: &[u8]| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
         CuttingProxy { port, armed, cuts }
     }
 
@@ -323,22 +317,53 @@ impl CuttingProxy {
     }
 }
 
+/// What an armed proxy does with the bytes it catches, instead of passing them on.
+type Trap = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Which way an armed proxy catches bytes.
+enum Watched {
+    /// The server's answers.
+    Answers,
+    /// The client's requests.
+    Requests,
+}
+
+/// Starts a proxy to the server on `upstream`; returns its port. While `armed`, the first
+/// bytes read in the `watched` direction go to `trap` and close that connection (and disarm
+/// it). The acceptor ends with the test process; each connection's pumps end with it.
+fn start_proxy(upstream: u16, watched: Watched, armed: Arc<AtomicBool>, trap: Trap) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
+            let trigger = Some((Arc::clone(&armed), Arc::clone(&trap)));
+            let (requests, answers) = match watched {
+                Watched::Answers => (None, trigger),
+                Watched::Requests => (trigger, None),
+            };
+            let (client_in, server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || pump(client_in, server_out, requests));
+            thread::spawn(move || pump(server, client, answers));
+        }
+    });
+    port
+}
+
 /// Copies `from` to `to` until either closes; with a trigger, the first bytes read while it
-/// is armed close both instead (and disarm it).
-fn pump(
-    mut from: TcpStream,
-    mut to: TcpStream,
-    trigger: Option<(Arc<AtomicBool>, Arc<AtomicUsize>)>,
-) {
+/// is armed go to its trap and close both instead (and disarm it).
+fn pump(mut from: TcpStream, mut to: TcpStream, trigger: Option<(Arc<AtomicBool>, Trap)>) {
     let mut buffer = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some((armed, cuts)) = &trigger {
+        if let Some((armed, trap)) = &trigger {
             if armed.swap(false, Ordering::SeqCst) {
-                cuts.fetch_add(1, Ordering::SeqCst);
+                trap(&buffer[..n]);
                 break;
             }
         }
@@ -363,40 +388,15 @@ struct HoldingProxy {
 
 impl HoldingProxy {
     fn start(upstream: u16) -> HoldingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let port = listener.local_addr().expect("its address").port();
         let armed = Arc::new(AtomicBool::new(false));
         let held = Arc::new(Mutex::new(Vec::new()));
-        let (armed_, held_) = (Arc::clone(&armed), Arc::clone(&held));
-        // The acceptor ends with the test process; each connection's pumps end with it.
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(mut client) = client else { return };
-                let mut server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
-                let (armed, held) = (Arc::clone(&armed_), Arc::clone(&held_));
-                let (client_out, server_in) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                thread::spawn(move || pump(server_in, client_out, None));
-                thread::spawn(move || {
-                    let mut buffer = [0u8; 16 * 1024];
-                    loop {
-                        let n = match client.read(&mut buffer) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if armed.swap(false, Ordering::SeqCst) {
-                            held.lock().unwrap().push(buffer[..n].to_vec());
-                            break;
-                        }
-                        if server.write_all(&buffer[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = client.shutdown(Shutdown::Both);
-                    let _ = server.shutdown(Shutdown::Both);
-                });
-            }
-        });
+        let keep = Arc::clone(&held);
+        let port = start_proxy(
+            upstream,
+            Watched::Requests,
+            Arc::clone(&armed),
+            Arc::new(move |request: &[u8]| keep.lock().unwrap().push(request.to_vec())),
+        );
         HoldingProxy {
             port,
             upstream,
