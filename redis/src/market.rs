@@ -5,12 +5,13 @@
 //! the closed flag; `shelf` counts each producer's items on sale; `q:KEY` lists the items
 //! on sale equal to the product of canonical key `KEY`, oldest first; `open` is the set of
 //! open carts and `cart:N` a cart's items in the order added; `ops` each lane's last
-//! result; `bell:KEY`, `room:N` and `closing` are the doorbells waiters block on.
+//! result; `bell:KEY`, `room:N` and `closing` are the doorbells waiters block on, and
+//! `waiting` counts the publishers waiting for each producer's room.
 //!
 //! Invariants (kept by the scripts, each atomic): an item is in exactly one place, a
 //! `q:` list or a cart; `shelf[N]` counts producer N's items in `q:` lists; publish never
-//! raises it past the capacity (a returned item may); each doorbell holds at most as many
-//! tokens as waiters that could succeed now.
+//! raises it past the capacity (a returned item may); `bell:KEY` holds at most a token per
+//! item on sale, and `room:N` at most a token per place free and publisher waiting.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -406,7 +407,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             Err(error) => return Err(PublishError::Connection(product, error)),
         };
         let key = product.canonical_key();
-        let answer = self.publish_once(producer, &key, &payload);
+        let answer = self.publish_once(producer, &key, &payload, WAITS_NOT);
         drop(key);
         match answer {
             Ok(Published::Yes) => Ok(()),
@@ -437,11 +438,17 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         };
         let key = product.canonical_key().into_owned();
         let room = format!("{}room:{}", self.prefix, producer.index);
+        // Whether the server counts this call among the producer's waiters: each try after
+        // one that registered withdraws that registration, so the count stays the number
+        // of publishers waiting now.
+        let mut registered = false;
         loop {
-            match self.publish_once(producer, &key, &payload) {
+            let waits = waits(worth_waiting(false, deadline), registered, false);
+            match self.publish_once(producer, &key, &payload, waits) {
                 Ok(Published::Yes) => return Ok(()),
-                Ok(Published::Full { closed }) => {
-                    if !worth_waiting(closed, deadline) {
+                Ok(Published::Full { registered: now }) => {
+                    registered = now;
+                    if !registered {
                         return Err(PublishError::Full(product));
                     }
                     if let Err(error) = self.bell("publish_timeout", room.clone()).wait(deadline) {
@@ -473,13 +480,18 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         producer: ProducerId,
         key: &str,
         payload: &str,
+        waits: &str,
     ) -> Result<Published, ConnectionError> {
         let index = producer.index.to_string();
-        let reply = self.call("publish", &self.scripts.publish, &[&index, key, payload])?;
+        let reply = self.call(
+            "publish",
+            &self.scripts.publish,
+            &[&index, key, payload, waits],
+        )?;
         match reply.status.as_str() {
             "ok" => Ok(Published::Yes),
             "full" => Ok(Published::Full {
-                closed: reply.flag(0),
+                registered: reply.flag(1),
             }),
             "unknown" => Ok(Published::UnknownProducer),
             _ => Err(self.unexpected("publish")),
@@ -608,9 +620,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 /// What the publish script answered.
 enum Published {
     Yes,
-    /// The producer is at capacity; `closed`: the market is closed, so waiting is pointless.
+    /// The producer is at capacity; `registered`: the server counts the caller among the
+    /// producer's waiters (it asked to wait, and the market is open).
     Full {
-        closed: bool,
+        registered: bool,
     },
     UnknownProducer,
 }
@@ -623,6 +636,17 @@ enum Added {
         closed: bool,
     },
     UnknownCart,
+}
+
+/// The `waits` flags of a publish that does not wait (`prelude.lua` reads them).
+const WAITS_NOT: &str = "0";
+
+/// The `waits` flags of a publish: `register`, to be counted among the producer's waiters
+/// if it finds it full; `withdraw`, the registration of the caller's previous try; `more`,
+/// a batch with products beyond those this call offers (`prelude.lua` reads them).
+pub(crate) fn waits(register: bool, withdraw: bool, more: bool) -> &'static str {
+    const FLAGS: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
+    FLAGS[usize::from(register) | usize::from(withdraw) << 1 | usize::from(more) << 2]
 }
 
 /// Refuses a TCP URL whose query holds anything but `protocol`: the client reads nothing

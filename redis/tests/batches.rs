@@ -392,8 +392,9 @@ fn a_count_past_any_list_takes_every_item_on_sale() {
     market.delete().expect("delete");
 }
 
-/// A publish takes places a batch of takes rang a token for each: the tokens go with them,
-/// so no publisher is later woken for a place that is gone.
+/// A batch of takes rings a token per place freed, for as many publishers as wait for the
+/// producer's room and no more; a publish takes the tokens of the places it fills, so no
+/// publisher is later woken for a place that is gone.
 #[test]
 fn a_publish_takes_the_wake_up_tokens_of_the_places_it_fills() {
     let market = market("batch-room-tokens", 2);
@@ -407,18 +408,34 @@ fn a_publish_takes_the_wake_up_tokens_of_the_places_it_fills() {
     let tokens = |watch: &mut redis::Connection| -> u64 {
         redis::cmd("LLEN").arg(&room).query(watch).expect("LLEN")
     };
+    let take_both = || {
+        let cart = market.new_cart().expect("cart");
+        assert_eq!(
+            market
+                .add_many_to_cart(cart, &item("tea", 0), 2)
+                .expect("open"),
+            2
+        );
+    };
     market.publish_many(producer, teas(0..2)).expect("room");
-    let cart = market.new_cart().expect("cart");
-    assert_eq!(
-        market
-            .add_many_to_cart(cart, &item("tea", 0), 2)
-            .expect("open"),
-        2
-    );
+    take_both();
+    assert_eq!(tokens(&mut watch), 0, "nobody waits: no token");
+
+    market.publish_many(producer, teas(2..4)).expect("room");
+    // Two publishers waiting for the producer's room, as two waiting publishes that found
+    // it full register; set by hand, since real waiters would take the tokens counted here.
+    let waiting = format!("marketplace:{{{}}}:waiting", market.name());
+    redis::cmd("HSET")
+        .arg(&waiting)
+        .arg(producer.index())
+        .arg(2)
+        .exec(&mut watch)
+        .expect("HSET");
+    take_both();
     assert_eq!(tokens(&mut watch), 2, "a token per place freed");
-    market.publish(producer, item("tea", 2)).expect("room");
+    market.publish(producer, item("tea", 4)).expect("room");
     assert_eq!(tokens(&mut watch), 1, "one place left");
-    market.publish_many(producer, teas(3..4)).expect("room");
+    market.publish_many(producer, teas(5..6)).expect("room");
     assert_eq!(tokens(&mut watch), 0, "no place left");
     market.delete().expect("delete");
 }

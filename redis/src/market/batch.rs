@@ -10,17 +10,19 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::RedisMarketplace;
+use super::{RedisMarketplace, waits};
 use crate::error::{AddError, AddManyError, ConnectionError, PublishError};
 use crate::ids::{CartId, ProducerId};
 use crate::product::CanonicalKey;
 use crate::wait::worth_waiting;
 
-/// What a batch script answered: how many items it moved, and whether the market is
-/// closed (so waiting for the rest is pointless).
+/// What a batch script answered: how many items it moved, whether the market is closed
+/// (so waiting for the rest is pointless), and (publish) whether the server counts the
+/// caller among the producer's waiters.
 struct Moved {
     count: usize,
     closed: bool,
+    registered: bool,
 }
 
 impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
@@ -79,12 +81,21 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let index = producer.index.to_string();
         let room = format!("{}room:{}", self.prefix, producer.index);
         let mut published = 0;
+        // As in `publish_timeout`: whether the server counts this call among the producer's
+        // waiters, withdrawn by the next try.
+        let mut registered = false;
         loop {
             // No call can publish more than the capacity: sending more would only send the
             // rest again on the next call of a wait.
             let asked = (encoded.len() - published).min(self.capacity);
-            let mut args = Vec::with_capacity(1 + 2 * asked);
+            let mut args = Vec::with_capacity(2 + 2 * asked);
             args.push(index.as_str());
+            let register = wait.is_some_and(|deadline| worth_waiting(false, deadline));
+            args.push(waits(
+                register,
+                registered,
+                published + asked < encoded.len(),
+            ));
             for (key, payload) in &encoded[published..published + asked] {
                 args.push(key);
                 args.push(payload);
@@ -103,11 +114,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 }
             };
             published += moved.count;
+            registered = moved.registered;
             if published == products.len() {
                 return Ok(());
             }
             let deadline = match wait {
-                Some(deadline) if worth_waiting(moved.closed, deadline) => deadline,
+                Some(deadline) if registered => deadline,
                 _ => return Err(PublishError::Full(products.split_off(published))),
             };
             if let Err(error) = self
@@ -221,6 +233,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 Ok(Some(Moved {
                     count,
                     closed: reply.flag(1),
+                    registered: reply.flag(2),
                 }))
             }
             "unknown" => Ok(None),

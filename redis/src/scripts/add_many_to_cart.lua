@@ -29,6 +29,6 @@ ring(prefix .. 'bell:' .. key, redis.call('LLEN', queue))
 local limit = capacity()
 for _, producer in ipairs(producers) do
   local held = redis.call('HINCRBY', prefix .. 'shelf', producer, -freed[producer])
-  ring(prefix .. 'room:' .. producer, limit - held, freed[producer])
+  ring(prefix .. 'room:' .. producer, math.min(limit - held, waiters(producer)), freed[producer])
 end
 return finish({'ok', #entries, closed() and 1 or 0})

@@ -87,6 +87,35 @@ local function pass_on(key)
   ring(prefix .. 'bell:' .. key, redis.call('LLEN', prefix .. 'q:' .. key))
 end
 
+-- Publishers waiting for room from `producer`: registered by a waiting publish that found
+-- it full, withdrawn by that publisher's next try. Its room doorbell holds no more tokens
+-- than this: a place freed with nobody waiting rings nobody, so the doorbell does not grow
+-- by a token for each take while the producer has room to spare.
+local function waiters(producer)
+  return tonumber(redis.call('HGET', prefix .. 'waiting', producer) or '0')
+end
+
+-- `waits`, a caller's flags: 1 registers it as waiting when it finds `producer` full (and
+-- the market open, else it will not wait); 2 withdraws the registration of its previous
+-- try; 4 (batches) says it has more products than this call offers, so it waits when this
+-- call leaves the producer full even if every product offered went on sale.
+local function withdraw(producer, waits)
+  if math.floor(waits / 2) % 2 == 1
+    and redis.call('HINCRBY', prefix .. 'waiting', producer, -1) <= 0 then
+    redis.call('HDEL', prefix .. 'waiting', producer)
+  end
+end
+
+-- Registers the caller as waiting for room from `producer` if `waits` asks it; answers 1
+-- if it did.
+local function register(producer, waits, closed_now)
+  if waits % 2 == 1 and not closed_now then
+    redis.call('HINCRBY', prefix .. 'waiting', producer, 1)
+    return 1
+  end
+  return 0
+end
+
 local function capacity()
   return tonumber(redis.call('HGET', meta, 'capacity'))
 end

@@ -16,7 +16,7 @@ for index, line in ipairs(items) do
     local producer = producer_of(entry)
     local held = redis.call('HINCRBY', prefix .. 'shelf', producer, 1)
     -- The place is taken again: tokens left for it would wake publishers for nothing.
-    trim(prefix .. 'room:' .. producer, capacity() - held)
+    trim(prefix .. 'room:' .. producer, math.min(capacity() - held, waiters(producer)))
     redis.call('HINCRBY', meta, 'on_shelves', 1)
     redis.call('HINCRBY', meta, 'in_carts', -1)
     local queue = prefix .. 'q:' .. key
