@@ -120,3 +120,58 @@ fn publishers_that_stop_waiting_leave_no_waiters_counted() {
         "no waiters counted, no room tokens"
     );
 }
+
+/// Names that look alike, or hold characters special to keys or patterns, name markets of
+/// their own; products that hold the layout's separators, or a megabyte, come back whole.
+#[test]
+fn names_and_products_that_look_like_the_layout_stay_apart() {
+    let server = RedisServer::start();
+    let long = "n".repeat(10_000);
+    let names = [
+        "a",
+        "a:b",
+        "a:",
+        "a*",
+        "a?",
+        "a[b]",
+        "a b",
+        "ä名",
+        long.as_str(),
+    ];
+    let products = [
+        "1|x".to_owned(),
+        "3:abc".to_owned(),
+        "|".to_owned(),
+        String::new(),
+        "\u{0}\u{7f}\"\\".to_owned(),
+        "m".repeat(1 << 20),
+    ];
+    let markets: Vec<_> = names
+        .iter()
+        .map(|name| RedisMarketplace::<String>::connect(&server.url(), name, 8).expect(name))
+        .collect();
+    for (n, market) in markets.iter().enumerate() {
+        let producer = market.register_producer().expect("register");
+        for product in &products[..=n % products.len()] {
+            market.publish(producer, product.clone()).expect("room");
+        }
+    }
+    for (n, market) in markets.iter().enumerate() {
+        let mine = &products[..=n % products.len()];
+        assert_eq!(market.stats().expect("stats").items_on_shelves, mine.len());
+        let cart = market.new_cart().expect("cart");
+        for product in mine {
+            market.add_to_cart(cart, product).expect("on sale");
+        }
+        market
+            .remove_from_cart(cart, &mine[0])
+            .expect("in the cart");
+        market.add_to_cart(cart, &mine[0]).expect("on sale again");
+        let mut expected = mine[1..].to_vec();
+        expected.push(mine[0].clone());
+        assert_eq!(market.place_order(cart).expect("open"), expected);
+    }
+    for name in ["", "{a}", "a}", "a\n"] {
+        assert!(RedisMarketplace::<String>::connect(&server.url(), name, 8).is_err());
+    }
+}
