@@ -39,7 +39,8 @@ const EXIT_FAILURE: u8 = 1;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  done
-  1  the output could not be written (e.g. a closed pipe), the system cannot give `run`
+  1  the output could not be written (a reader that left early, as `| head -1`: with no
+     message), the system cannot give `run`
      the threads it needs (e.g. --actors threads with too many actors), a run on a redis
      backend failed (the market closed early, or the server was lost mid-run), or an
      internal error
@@ -403,6 +404,20 @@ impl Failure {
             message,
         }
     }
+
+    /// Stdout could not be written: quietly when its reader left (`| head -1`), as
+    /// coreutils end then, killed by SIGPIPE without a word (Rust ignores SIGPIPE, so the
+    /// write fails instead); otherwise one line naming stdout.
+    fn stdout(e: &io::Error) -> Self {
+        Failure {
+            code: EXIT_FAILURE,
+            message: if e.kind() == io::ErrorKind::BrokenPipe {
+                String::new()
+            } else {
+                format!("error: cannot write to stdout: {e}")
+            },
+        }
+    }
 }
 
 /// Writes a line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed,
@@ -414,8 +429,18 @@ macro_rules! tell {
 }
 
 fn main() -> ExitCode {
-    // clap prints usage errors itself and exits with code 2, --help/--version with 0.
-    let cli = Cli::parse();
+    // clap prints usage errors itself and exits with code 2. It prints --help and --version
+    // too, but would exit with 0 even when they could not be written.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            return match e.print().and_then(|()| io::stdout().flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(Failure::stdout(&e)),
+            };
+        }
+        Err(e) => e.exit(),
+    };
     let outcome = match &cli.command {
         Command::Run(args) => {
             args.check();
@@ -426,11 +451,16 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            tell!("{}", failure.message);
-            ExitCode::from(failure.code)
-        }
+        Err(failure) => fail(failure),
     }
+}
+
+/// Tells `failure` on stderr, unless it is a quiet one, and gives its exit code.
+fn fail(failure: Failure) -> ExitCode {
+    if !failure.message.is_empty() {
+        tell!("{}", failure.message);
+    }
+    ExitCode::from(failure.code)
 }
 
 /// `path` as messages show it: as written, unless it holds a control character (a line
@@ -728,10 +758,9 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
                 message: format!("error: {}: {report}", shown(path)),
             })
         }
-        Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure {
-            code: EXIT_FAILURE,
-            message: "error: stdout was closed before the run finished".to_owned(),
-        }),
+        Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            Err(Failure::stdout(&e))
+        }
         Err(e) => Err(Failure {
             code: EXIT_FAILURE,
             message: format!("error: {}: {e}", shown(path)),
@@ -864,8 +893,5 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
-        .map_err(|e| Failure {
-            code: EXIT_FAILURE,
-            message: format!("error: cannot write to stdout: {e}"),
-        })
+        .map_err(|e| Failure::stdout(&e))
 }

@@ -898,3 +898,79 @@ fn an_unwritable_expected_file_is_refused() {
     assert_bad_input(&output, &["error: gen: operations"]);
     assert!(!expected.exists(), "a refused gen left {expected:?}");
 }
+
+/// A reader that stops early (`marketplace run SCEN | head -1`, `marketplace gen | head -1`)
+/// ends the command quietly, as coreutils end, killed by SIGPIPE without a word: exit code 1
+/// (the output could not be written), nothing on stderr, no panic. Each output is larger
+/// than a pipe holds, so the command is still writing when the reader goes.
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut scenario = base();
+    scenario["producers"] = json!([{"name": "p1", "products": [["t", 1, 0]],
+                                    "republish_wait_time": 0}]);
+    scenario["consumers"] = json!([{"name": "c1", "retry_wait_time": 0, "carts":
+        [[{"type": "add", "product": "t", "quantity": 100_000}]]}]);
+    scenario["marketplace"]["queue_size_per_producer"] = json!(100_000);
+    let path = temp_file("closed-early.json", &scenario.to_string());
+    let path = path.to_str().expect("a UTF-8 temporary path");
+    for args in [
+        &["run", path, "--time-scale", "0"][..],
+        &["run", path, "--time-scale", "0", "--actors", "threads"],
+        &["gen", "--producers", "300", "--consumers", "300"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the marketplace binary runs");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped"))
+            .read_line(&mut first)
+            .expect("a first line");
+        assert!(!first.is_empty(), "{args:?}: no output");
+        // The reader is gone here, as `head -1` goes after its line.
+        let output = support::finish_within(
+            child,
+            std::time::Duration::from_secs(60),
+            "a command whose reader left",
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+/// Help that cannot be written (stdout on a full device) is an output failure like any
+/// other: exit code 1 and one line naming stdout, not a silent success.
+#[cfg(target_os = "linux")]
+#[test]
+fn help_that_cannot_be_written_fails() {
+    use std::process::{Command, Stdio};
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["--version"],
+        &["gen", "-h"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let output = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+            .args(args)
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("the marketplace binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr, "error: cannot write to stdout: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+}
