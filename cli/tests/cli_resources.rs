@@ -235,3 +235,63 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
         written / 1024
     );
 }
+
+/// The lines of the carts ordered reach stdout before the run waits, not only at its end,
+/// so a run interrupted while it waits (Ctrl-C, `kill`) has printed every purchase it
+/// made; it dies of the signal at once, as the shell's 130 and 143 tell. Here the second
+/// cart waits 1000 s for the producer's next mug.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_has_printed_what_it_bought() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::ExitStatusExt;
+
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [cart, cart]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("interrupted.json", &scenario.to_string());
+    for (signal, number) in [("INT", 2), ("TERM", 15)] {
+        for actors in ["tasks", "threads"] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+                .arg("run")
+                .arg(&path)
+                .args(["--actors", actors])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the marketplace binary runs");
+            let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+            let (sender, first) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let _ = stdout.read_line(&mut line);
+                let _ = sender.send((line, stdout));
+            });
+            let Ok((line, mut rest)) = first.recv_timeout(Duration::from_secs(30)) else {
+                let _ = child.kill();
+                panic!("{actors}: the first cart's line is not on stdout while the run waits");
+            };
+            assert_eq!(line, "c bought Product(name='Mug', price=4)\n", "{actors}");
+            let killed = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill runs");
+            assert!(killed.success());
+            let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
+            assert_eq!(output.status.signal(), Some(number), "{actors} {signal}");
+            assert!(
+                output.stderr.is_empty(),
+                "{actors} {signal}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let mut more = String::new();
+            rest.read_to_string(&mut more).expect("the rest of stdout");
+            assert_eq!(more, "", "{actors} {signal}");
+        }
+    }
+}

@@ -6,8 +6,9 @@
 //! waits for the output. Invariants: a cart's lines enter the outbox together, under its
 //! lock, and leave it in one `write_all`, so lines of different carts never interleave; a
 //! consumer's carts come before its "done"; after a failed write nothing more is written;
-//! `purchases` counts exactly the lines written. The supervisor sleeps on the outbox until
-//! there is something to do, at the latest until the stall timeout would be reached or the
+//! `purchases` counts exactly the lines written; the sink is flushed before the supervisor
+//! sleeps, so what was ordered is out while the run waits. The supervisor sleeps on the
+//! outbox until there is something to do, at the latest until the stall timeout would be reached or the
 //! progress line is due; an actor wakes it only if it sleeps, and while carts come in
 //! bursts it takes them in batches, a millisecond apart, so actors seldom pay for a
 //! wake-up. The progress line is refreshed without the outbox's lock, so actors never wait
@@ -137,6 +138,8 @@ pub(super) struct Supervisor<'s, W> {
     purchases: u64,
     /// Set when a write failed: the sink is not written to again.
     broken: Option<io::ErrorKind>,
+    /// Whether lines were written since the sink was last flushed.
+    unflushed: bool,
     /// Emptied buffers, swapped with the outbox's full ones so neither side reallocates.
     text: String,
     carts: Vec<(usize, u64)>,
@@ -152,6 +155,7 @@ impl<'s, W: Write> Supervisor<'s, W> {
             display: ProgressDisplay::new(scenario, line),
             purchases: 0,
             broken: None,
+            unflushed: false,
             text: String::new(),
             carts: Vec::new(),
         }
@@ -175,6 +179,18 @@ impl<'s, W: Write> Supervisor<'s, W> {
                 return Ending::Failed(failure);
             }
             if pending.carts.is_empty() && pending.done < consumers {
+                if self.unflushed {
+                    // Lines written stay in the sink's buffer until it fills: out before
+                    // a wait that may be long, and that an interrupt may end, losing them.
+                    // Flushed without the lock, so no actor waits for the output.
+                    drop(pending);
+                    self.unflushed = false;
+                    if let Err(e) = self.sink.flush() {
+                        self.broken = Some(e.kind());
+                        return Ending::Failed(RunError::Output(e));
+                    }
+                    continue;
+                }
                 let idle = progress.idle();
                 if idle >= stall_timeout {
                     return Ending::Stalled(Stall {
@@ -279,7 +295,10 @@ impl<'s, W: Write> Supervisor<'s, W> {
                 break;
             }
             match self.sink.write_all(&self.text.as_bytes()[start..end]) {
-                Ok(()) => self.purchases += items,
+                Ok(()) => {
+                    self.purchases += items;
+                    self.unflushed = true;
+                }
                 Err(e) => {
                     self.broken = Some(e.kind());
                     outcome = Err(e);
