@@ -772,6 +772,17 @@ impl Marketplace {
         }
         Ok(())
     }
+
+    /// Drops the products the market holds, when the garbage collector finds it in a cycle
+    /// (a product that refers to its market): the collector can only break a cycle through
+    /// an object that lets go of what it shows in `__traverse__`, and the other objects may
+    /// not be able to (a tuple cannot). The logger's methods stay: they lead back to the
+    /// market only through objects that can let go.
+    fn __clear__(&self, py: Python<'_>) {
+        let held = self.state(py).release_objects(py);
+        drop(held);
+        self.interned.bind(py).clear();
+    }
 }
 
 /// A call's outcome as `CallLog::record` shows it.

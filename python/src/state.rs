@@ -344,6 +344,24 @@ impl State {
         }
     }
 
+    /// Replaces every Python object held (the objects published, the classes'
+    /// representatives) with `None` and hands them back, to drop after unlocking: how the
+    /// garbage collector breaks a cycle through the market (`Marketplace::__clear__`).
+    /// `None` rather than nothing keeps each item's object and each class's key in place,
+    /// so the market still never panics if code the collector runs calls it afterwards.
+    pub(crate) fn release_objects(&mut self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        let representatives = self
+            .classes
+            .iter_mut()
+            .filter_map(|entry| entry.class.as_mut())
+            .map(|class| &mut class.representative);
+        let objects = self.objects.slots.iter_mut().flatten();
+        representatives
+            .chain(objects)
+            .map(|held| std::mem::replace(held, py.None()))
+            .collect()
+    }
+
     /// Every Python object held, for the garbage collector.
     pub(crate) fn for_each_object(&self, visit: impl FnMut(&Py<PyAny>) -> bool) -> bool {
         let representatives = self

@@ -3,8 +3,11 @@ products alive in the market, not by how many were ever published."""
 
 from __future__ import annotations
 
+import collections
+import gc
 import resource
 import sys
+from dataclasses import dataclass
 
 import pytest
 from conftest import Tea
@@ -92,21 +95,49 @@ def test_refused_publishes_keep_nothing(returned):
     assert market._interned() == {"classes": 1, "dict": 1, "slots": 2, "objects": 1, "object_slots": 2}
 
 
-def test_a_cycle_through_a_product_is_collected():
+@dataclass(frozen=True)
+class Holder:
+    """A product with attributes (a `__dict__`), one of them its marketplace."""
+
+    market: Marketplace
+
+
+Sale = collections.namedtuple("Sale", "market product")
+
+
+def markets_alive():
+    """Marketplaces the garbage collector tracks. A weak reference cannot tell: the
+    collector clears weak references to everything it finds unreachable, freed or not."""
+    return sum(type(each) is Marketplace for each in gc.get_objects())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [Holder, lambda market: (market, "tea"), lambda market: Sale(market, "tea")],
+    ids=["object", "tuple", "namedtuple"],
+)
+@pytest.mark.parametrize("where", ["shelf", "cart", "interning only"])
+def test_a_cycle_through_a_product_is_collected(make, where):
     """A product that refers to its marketplace makes a cycle (market -> object kept ->
-    market); the garbage collector sees the market's references and frees both."""
-    import gc
-    import weakref
-
-    class Holder:
-        def __init__(self, market):
-            self.market = market
-
-    market = Marketplace(1)
-    producer = market.register_producer()
-    product = Holder(market)
-    market.publish(producer, product)
-    gone = weakref.ref(product)
-    del market, product
+    market), on a shelf, in a cart, or as the interning's key of a class whose object it
+    was, ordered since. The collector frees the market even when nothing in the cycle but
+    the market can drop its references: a tuple cannot, and a market that only showed its
+    references (no `__clear__`) was kept for good."""
     gc.collect()
-    assert gone() is None
+    before = markets_alive()
+    market = Marketplace(2)
+    producer = market.register_producer()
+    assert market.publish(producer, make(market))
+    if where == "cart":
+        assert market.add_to_cart(market.new_cart(), make(market))
+    elif where == "interning only":
+        # The first one published is bought and dropped; the second keeps its class alive,
+        # and the class's dict key is still the first.
+        assert market.publish(producer, make(market))
+        cart = market.new_cart()
+        assert market.add_to_cart(cart, make(market))
+        market.place_order(cart)
+        assert market.available(make(market)) == 1
+    del market
+    gc.collect()
+    assert markets_alive() == before
