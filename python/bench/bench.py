@@ -109,8 +109,8 @@ def calls_once(factory, items: int, cart_size: int) -> float:
     return (items // cart_size * cart_size) / (time.perf_counter() - started)
 
 
-def median_of(runs: int, measure) -> tuple[float, list[float]]:
-    figures = {name: [] for name in IMPLEMENTATIONS}
+def median_of(runs: int, measure) -> dict[str, tuple[float, list[float]]]:
+    figures: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
     for _ in range(runs):
         for name, factory in IMPLEMENTATIONS.items():
             figures[name].append(measure(factory))
