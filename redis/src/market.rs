@@ -33,8 +33,13 @@ use crate::wait::{Bell, worth_waiting};
 
 mod batch;
 
-/// The largest `queue_size_per_producer`: counts must stay exact in Lua's numbers.
-pub const MAX_CAPACITY: usize = 1 << 52;
+/// The largest `queue_size_per_producer`: counts must stay exact in Lua's numbers (up to
+/// 2^52). A 32-bit `usize` never gets that far, so there every nonzero size is accepted.
+pub const MAX_CAPACITY: usize = if usize::BITS > 52 {
+    1 << 52
+} else {
+    usize::MAX
+};
 
 /// The longest argument a call sends: Redis refuses a longer one (its `proto-max-bulk-len`
 /// default, 512 MiB), so a product whose key or encoding is longer is refused before the
