@@ -11,7 +11,9 @@
 //! `uncounted` re-reads `counted` and trusts the difference only when `counted` stood
 //! still across the read. The totals may wrap around (`usize` on a 32-bit target passes
 //! its maximum after 4 billion publishes): every difference is taken modulo the word size,
-//! which gives the count whatever the totals, since it is far below the word's range.
+//! which gives the count whatever the totals, since it is far below the word's range
+//! (`tests::counts_stay_right_while_the_totals_wrap_around` starts the totals just below the
+//! wrap).
 //!
 //! Invariants (per producer):
 //! - `counted - uncounted` counts the producer's items that are on a product shelf or being
@@ -58,6 +60,20 @@ impl Producer {
             uncounted: CachePadded::new(AtomicUsize::new(0)),
             room: Waiters::new(),
         }
+    }
+
+    /// A producer with nothing on sale whose totals both stand at `total`, as after that
+    /// many publishes and takes: the tests start them just below the word's wrap.
+    #[cfg(all(test, not(loom)))]
+    fn with_totals_at(total: usize) -> Self {
+        let producer = Self::new();
+        producer.publishing.counted.store(total, Ordering::Relaxed);
+        producer
+            .publishing
+            .uncounted_seen
+            .store(total, Ordering::Relaxed);
+        producer.uncounted.store(total, Ordering::Relaxed);
+        producer
     }
 
     /// Counts an item about to be published; false when the producer is at capacity.
@@ -198,4 +214,48 @@ impl Producer {
 #[inline]
 fn held(counted: usize, uncounted: usize) -> usize {
     counted.wrapping_sub(uncounted)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The totals pass the word's maximum (after 4 billion publishes on a 32-bit target):
+    /// counting, refusing at capacity, returns above it and the snapshot stay right while
+    /// `counted` and then `uncounted` wrap. A difference taken without wrapping (saturating,
+    /// or checked) would see an empty producer once `counted` wraps and never refuse.
+    #[test]
+    fn counts_stay_right_while_the_totals_wrap_around() {
+        const CAPACITY: usize = 5;
+        let producer = Producer::with_totals_at(usize::MAX - 2);
+        for published in 1..=CAPACITY {
+            assert!(producer.try_count(CAPACITY), "refused publish {published}");
+            assert_eq!(producer.on_sale(), published);
+        }
+        // `counted` has wrapped past zero; `uncounted` has not.
+        assert!(producer.publishing.counted.load(Ordering::Relaxed) < CAPACITY);
+        assert!(!producer.try_count(CAPACITY), "a sixth item at capacity 5");
+        assert_eq!(producer.on_sale(), CAPACITY);
+
+        // Two takes free two places, which a publisher finds by reading `uncounted` afresh.
+        producer.uncount();
+        producer.uncount();
+        assert_eq!(producer.on_sale(), CAPACITY - 2);
+        assert!(producer.try_count(CAPACITY));
+        assert!(producer.try_count(CAPACITY));
+        assert!(!producer.try_count(CAPACITY), "over capacity after takes");
+
+        // A return goes above capacity; publishes are refused until takes bring it below.
+        producer.count_return();
+        assert_eq!(producer.on_sale(), CAPACITY + 1);
+        assert!(!producer.try_count(CAPACITY));
+        for left in (0..=CAPACITY).rev() {
+            producer.uncount();
+            assert_eq!(producer.on_sale(), left);
+        }
+        // Now `uncounted` has wrapped too.
+        assert!(producer.uncounted.load(Ordering::Relaxed) < CAPACITY + 3);
+        assert!(producer.try_count(CAPACITY));
+        assert_eq!(producer.on_sale(), 1);
+    }
 }
