@@ -28,9 +28,10 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// Serials `producer * 1_000_000 + n`: unique, and naming their maker.
+/// Serials `producer * 1_000_000 + n`: unique, and naming their maker. Computed in `u64`:
+/// 5,000 producers make serials past a 32-bit `usize`.
 fn serial(producer: usize, n: usize) -> u64 {
-    (producer * 1_000_000 + n) as u64
+    producer as u64 * 1_000_000 + n as u64
 }
 
 /// Everything still on sale, taken and ordered.
