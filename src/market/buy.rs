@@ -27,6 +27,11 @@ use crate::wait::{Attempt, block_until, wait_until};
 impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
     /// Opens a new, empty cart.
     ///
+    /// # Panics
+    ///
+    /// Panics once 2^32 - 1 cart slots exist and none is free (see
+    /// [Limits](Self#limits)).
+    ///
     /// ```
     /// use marketplace::Marketplace;
     ///

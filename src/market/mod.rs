@@ -79,6 +79,13 @@ pub use product_handle::ProductHandle;
 /// market.add_to_cart(cart, &"green tea").unwrap();
 /// assert_eq!(market.place_order(cart).unwrap(), vec!["green tea"]);
 /// ```
+///
+/// # Limits
+///
+/// Producers, cart slots and distinct products are numbered in 32 bits, to keep ids and
+/// items small. Registering a producer once 2^32 are registered, opening a cart once 2^32 - 1
+/// cart slots exist and none is free (a slot holds an open cart or a thread's spare), and
+/// the first publish (or handle) of a product once the catalog holds 2^32 - 1 panic.
 pub struct Marketplace<P, S = DefaultHashBuilder> {
     /// Stamped into every id issued here; ids with another tag are foreign.
     tag: u64,
@@ -206,6 +213,10 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// Registration is a lock-free append to the registry; ids are handed out in order, the
     /// first being index 0.
+    ///
+    /// # Panics
+    ///
+    /// Panics once 2^32 producers are registered (see [Limits](Self#limits)).
     ///
     /// ```
     /// use marketplace::Marketplace;
