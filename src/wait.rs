@@ -91,6 +91,13 @@ impl Waiters {
         }
     }
 
+    /// Waiters registered now: a test acts once a waiter has got as far as registering,
+    /// past its retries, just before it sleeps.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn registered_now(&self) -> usize {
+        self.registered.load(Ordering::Relaxed)
+    }
+
     /// Wakes one waiter, if any, after a change that may let its attempt succeed. The
     /// change may have any ordering.
     #[inline]

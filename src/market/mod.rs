@@ -386,3 +386,59 @@ impl<T, E: fmt::Display> fmt::Display for Outcome<'_, T, E> {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::wait::Waiters;
+    use crate::{AddError, PublishError};
+
+    /// Returns once a waiter has registered with `waiters`, that is, has given up retrying
+    /// and is about to sleep; fails if none does in ten seconds.
+    fn until_someone_sleeps_on(waiters: &Waiters, what: &str) {
+        let started = Instant::now();
+        while waiters.registered_now() == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{what} never went to sleep: it gave up at once"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    /// A timeout past the clock's range waits as long as it takes, and one far away but in
+    /// range waits until woken: each blocking wait goes to sleep (a deadline read as passed
+    /// would return before that) and then gets what it waited for.
+    #[test]
+    fn timeouts_past_the_clocks_range_wait_as_long_as_it_takes() {
+        let far = Duration::from_secs(1 << 40);
+        assert!(Instant::now().checked_add(far).is_some());
+        for timeout in [Duration::MAX, Duration::from_secs(u64::MAX), far] {
+            let market = Marketplace::new(1);
+            let producer = market.register_producer();
+            market.publish(producer, 1_u8).unwrap();
+            let cart = market.new_cart();
+            let room = &market.producers.get(0).unwrap().room;
+            std::thread::scope(|s| {
+                let publisher = s.spawn(|| market.publish_timeout(producer, 2_u8, timeout));
+                until_someone_sleeps_on(room, "a full publisher");
+                assert_eq!(market.add_to_cart(cart, &1_u8), Ok(()));
+                assert_eq!(publisher.join().unwrap(), Ok::<_, PublishError<u8>>(()));
+            });
+            assert_eq!(market.add_to_cart(cart, &2_u8), Ok(()));
+            let shelf = &market
+                .catalog
+                .get(&1_u8, market.catalog.hash(&1_u8))
+                .unwrap();
+            std::thread::scope(|s| {
+                let consumer = s.spawn(|| market.add_to_cart_timeout(cart, &1_u8, timeout));
+                until_someone_sleeps_on(&shelf.shelf.arrivals, "a consumer");
+                market.publish(producer, 1_u8).unwrap();
+                assert_eq!(consumer.join().unwrap(), Ok::<_, AddError>(()));
+            });
+            assert_eq!(market.place_order(cart).unwrap(), [1, 2, 1]);
+        }
+    }
+}
