@@ -9,6 +9,8 @@
 //! - a unit of room that one publisher saw freed and another used: a thread that sees the
 //!   second publish sees the take that freed the room too, so the producer's count never
 //!   reads above capacity;
+//! - a publish on room a finished take freed, seen by a thread that reads only the
+//!   shelves: that thread sees the taken item gone too;
 //! - a count read while one item is published and taken: a reader that sees the take sees
 //!   the publish too, so the count never reads below zero (which would wrap to a huge
 //!   number);
@@ -92,6 +94,45 @@ fn publish_races_a_take_from_a_full_producer() {
             assert_empty(&market, 1);
         },
     );
+}
+
+/// A thread that looks only at the shelves (no count, no fence of its own) and finds the
+/// publish on freed room must find the taken item gone: the publish happens after the take's
+/// pop only through the full publisher's `Acquire` read of `uncounted`, since nothing else
+/// orders the publisher between that read and its push. The new product has its entry
+/// beforehand, so the publish inserts nothing (an insert's fence would order it after the
+/// take on its own).
+#[test]
+fn a_shelf_read_beside_a_publish_on_freed_room_sees_the_take() {
+    let name = "publish_capacity::a_shelf_read_beside_a_publish_on_freed_room_sees_the_take";
+    check_bounded(name, THREE_THREAD_PREEMPTIONS, || {
+        let market = Arc::new(Market::new(1));
+        let producer = market.register_producer();
+        market.publish(producer, "old").unwrap();
+        let _ = market.product(&"new");
+        let cart = market.new_cart();
+        let consumer = spawn_with(&market, move |market| market.add_to_cart(cart, &"old"));
+        let reader = spawn_with(&market, |market| {
+            (market.available(&"new"), market.available(&"old"))
+        });
+        let published = market.publish(producer, "new");
+        let (new, old) = reader.join().unwrap();
+        assert!(
+            new + old <= 1,
+            "{new} new and {old} old items of a producer of capacity 1 on sale"
+        );
+
+        assert_eq!(consumer.join().unwrap(), Ok(()), "the item was on sale");
+        let mut went_in = vec!["old"];
+        match published {
+            Ok(()) => went_in.push("new"),
+            Err(refused) => assert_eq!(refused, PublishError::Full("new")),
+        }
+        let mut came_out = market.place_order(cart).unwrap();
+        came_out.extend(drain(&market, &["new"]));
+        assert_same_items(came_out, went_in);
+        assert_empty(&market, 1);
+    });
 }
 
 /// The relay below needs three preemptions (the consumer's take, the first publisher stopped
