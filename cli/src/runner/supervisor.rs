@@ -8,10 +8,10 @@
 //! consumer's carts come before its "done"; after a failed write nothing more is written;
 //! `purchases` counts exactly the lines written; the sink is flushed before the supervisor
 //! sleeps, so what was ordered is out while the run waits. The supervisor sleeps on the
-//! outbox until there is something to do, at the latest until the stall timeout would be reached or the
-//! progress line is due; an actor wakes it only if it sleeps, and while carts come in
-//! bursts it takes them in batches, a millisecond apart, so actors seldom pay for a
-//! wake-up. The progress line is refreshed without the outbox's lock, so actors never wait
+//! outbox until there is something to do, at the latest until the stall timeout would be
+//! reached or the progress line is due; an actor wakes it only if it sleeps, and while
+//! carts come in bursts it takes them in batches, a millisecond apart, so actors seldom
+//! pay for a wake-up. The progress line is refreshed without the outbox's lock, so actors never wait
 //! for it.
 
 use std::io::{self, Write};
