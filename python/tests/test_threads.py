@@ -54,6 +54,15 @@ class Call(threading.Thread):
         return self.result
 
 
+def started_waiting(market, function, *args, **kwargs):
+    """Runs `function` in a `Call` and returns it once `market` counts it as its one
+    waiter: inside the wait, not merely started."""
+    waiter = Call(function, *args, **kwargs)
+    waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == 1)
+    return waiter
+
+
 def count_python_loops(seconds):
     """How many iterations of a Python loop this thread runs in `seconds`."""
     loops, deadline = 0, time.perf_counter() + seconds
@@ -67,9 +76,7 @@ def test_a_waiting_add_to_cart_lets_the_main_thread_run_and_is_woken_by_a_publis
     producer = market.register_producer()
     cart = market.new_cart()
     baseline = count_python_loops(0.1)  # this thread alone
-    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=5)
-    waiter.start()
-    wait_until(lambda: market.stats()["waiting"] == 1)
+    waiter = started_waiting(market, market.add_to_cart, cart, LINDEN, timeout=5)
     # The waiter holds no GIL: this thread runs Python code at (about) full speed.
     loops = count_python_loops(0.2)
     assert waiter.returned_at is None, "the wait ended before anything was published"
@@ -89,9 +96,7 @@ def test_a_waiting_publish_is_woken_when_a_consumer_makes_room():
     market = Marketplace(1)
     producer = market.register_producer()
     assert market.publish(producer, "first")
-    waiter = Call(market.publish, producer, "second", timeout=5)
-    waiter.start()
-    wait_until(lambda: market.stats()["waiting"] == 1)
+    waiter = started_waiting(market, market.publish, producer, "second", timeout=5)
     assert count_python_loops(0.05) > 0
     assert waiter.returned_at is None
     cart = market.new_cart()
@@ -145,9 +150,7 @@ def test_close_wakes_every_waiter():
 def test_ordering_the_cart_ends_a_wait_for_it():
     market = Marketplace(1)
     cart = market.new_cart()
-    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=30)
-    waiter.start()
-    wait_until(lambda: market.stats()["waiting"] == 1)
+    waiter = started_waiting(market, market.add_to_cart, cart, LINDEN, timeout=30)
     assert market.place_order(cart) == []
     # The engine notices at the next arrival of the product (or the next slice).
     producer = market.register_producer()
@@ -254,9 +257,7 @@ def test_waits_in_other_threads_are_not_interrupted_by_signals(sigint_raises_key
     market = Marketplace(1)
     producer = market.register_producer()
     cart = market.new_cart()
-    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=5)
-    waiter.start()
-    wait_until(lambda: market.stats()["waiting"] == 1)
+    waiter = started_waiting(market, market.add_to_cart, cart, LINDEN, timeout=5)
     with pytest.raises(KeyboardInterrupt):
         _thread.interrupt_main()  # lands here, in the main thread, at once
         time.sleep(1)
@@ -709,9 +710,7 @@ def test_a_child_forked_while_another_thread_waits_works_and_counts_that_wait():
     market = Marketplace(1)
     producer = market.register_producer()
     cart = market.new_cart()
-    waiter = Call(market.add_to_cart, cart, LINDEN, timeout=10)
-    waiter.start()
-    wait_until(lambda: market.stats()["waiting"] == 1)
+    waiter = started_waiting(market, market.add_to_cart, cart, LINDEN, timeout=10)
 
     def in_the_child():
         mine = market.new_cart()
