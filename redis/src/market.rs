@@ -496,7 +496,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         match reply.status.as_str() {
             "ok" => Ok(Published::Yes),
             "full" => Ok(Published::Full {
-                registered: reply.flag(1),
+                registered: reply.flag(0),
             }),
             "unknown" => Ok(Published::UnknownProducer),
             _ => Err(self.unexpected("publish")),

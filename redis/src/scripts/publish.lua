@@ -12,8 +12,7 @@ local held = tonumber(redis.call('HGET', shelf, producer) or '0')
 local limit = tonumber(figures[2])
 withdraw(producer, waits)
 if held >= limit then
-  local closed_now = closed()
-  return finish({'full', closed_now and 1 or 0, register(producer, waits, closed_now)})
+  return finish({'full', register(producer, waits, closed())})
 end
 redis.call('HINCRBY', shelf, producer, 1)
 -- The place is taken: a token left for it would wake a publisher for nothing.
