@@ -16,8 +16,9 @@
 //!   one waits (a signal is a system call: signalling at every exit halved the rate of
 //!   `python/bench/bench.py`'s calls alone);
 //! - a thread waits for the lock with the GIL released, so the holder, which runs Python
-//!   code, can always take the GIL and finish; a call that has done nothing yet waits in
-//!   slices, raising what a signal handler raises (Ctrl-C) between them;
+//!   code, can always take the GIL and finish; it waits in slices, so that a fork never
+//!   waits for more than one (see `fork`), and a call that has done nothing yet raises what
+//!   a signal handler raises (Ctrl-C) between them;
 //! - `owner.process` is the process whose threads `thread` and `waiting` name: a child made
 //!   by `fork()` while another thread held the lock (running a product's `__eq__` with the
 //!   GIL released) inherits a holder that does not exist there, and its first call that
@@ -85,8 +86,12 @@ impl InternLock {
     /// however long that takes: for a caller that must not fail (a class's death, after an
     /// order was placed).
     pub(crate) fn enter(&self, py: Python<'_>) -> Interning<'_> {
-        self.try_enter(py, None)
-            .expect("a wait with no time limit ends with the lock entered")
+        // In slices all the same: a fork waits for every wait here to end (see `fork`).
+        loop {
+            if let Some(entered) = self.try_enter(py, SLICE) {
+                return entered;
+            }
+        }
     }
 
     /// Enters the interning as [`enter`](Self::enter) does, but a pending signal handler
@@ -95,7 +100,7 @@ impl InternLock {
     /// caller that has done nothing yet can give up.
     pub(crate) fn enter_interruptibly(&self, py: Python<'_>) -> PyResult<Interning<'_>> {
         loop {
-            if let Some(entered) = self.try_enter(py, Some(SLICE)) {
+            if let Some(entered) = self.try_enter(py, SLICE) {
                 return Ok(entered);
             }
             py.check_signals()?;
@@ -103,8 +108,9 @@ impl InternLock {
     }
 
     /// Enters the interning, waiting (GIL released) until it is free, or `None` if it is
-    /// still held after `slice`.
-    fn try_enter(&self, py: Python<'_>, slice: Option<Duration>) -> Option<Interning<'_>> {
+    /// still held after `slice`. The wait takes `owner`'s mutex as it begins and ends, so a
+    /// fork waits for it (see `fork`).
+    fn try_enter(&self, py: Python<'_>, slice: Duration) -> Option<Interning<'_>> {
         let me = this_thread();
         {
             let mut owner = self.owner();
@@ -120,35 +126,31 @@ impl InternLock {
                 return Some(Interning { lock: self });
             }
         }
-        let entered = py.detach(|| {
-            let mut owner = self.owner();
-            owner.waiting += 1;
-            let held = |owner: &mut Owner| owner.thread.is_some();
-            owner = match slice {
-                None => self
-                    .freed
-                    .wait_while(owner, held)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(slice) => {
-                    self.freed
-                        .wait_timeout_while(owner, slice, held)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0
-                }
-            };
-            owner.waiting -= 1;
-            // Giving up wastes no wake-up: a waiter still finds the lock held only when
-            // another thread entered after the release that woke it (if one did), and that
-            // thread signals when it leaves.
-            if held(&mut owner) {
-                return false;
-            }
-            owner.thread = Some(me);
-            owner.depth = 1;
-            true
-        });
+        let entered = py.detach(|| crate::fork::gated(|| self.wait_for_the_lock(me, slice)));
         // Made only when entered: dropping one gives the lock up.
         entered.then(|| Interning { lock: self })
+    }
+
+    /// [`try_enter`](Self::try_enter)'s wait, detached: whether it entered.
+    fn wait_for_the_lock(&self, me: ThreadId, slice: Duration) -> bool {
+        let mut owner = self.owner();
+        owner.waiting += 1;
+        let held = |owner: &mut Owner| owner.thread.is_some();
+        owner = self
+            .freed
+            .wait_timeout_while(owner, slice, held)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .0;
+        owner.waiting -= 1;
+        // Giving up wastes no wake-up: a waiter still finds the lock held only when another
+        // thread entered after the release that woke it (if one did), and that thread
+        // signals when it leaves.
+        if held(&mut owner) {
+            return false;
+        }
+        owner.thread = Some(me);
+        owner.depth = 1;
+        true
     }
 
     /// Whether the calling thread is inside the interning (running a product's `__hash__` or

@@ -6,8 +6,9 @@
 //! its own, and the exact objects published are kept here and handed back by `place_order`.
 //! `market` has the class and how each call works, `state` the bookkeeping and the life of
 //! an equality class, `intern_lock` what keeps interning one call at a time, `calllog` the
-//! logging, `args` the argument checks, and `shutdown` how
-//! daemon threads are kept out while the interpreter exits.
+//! logging, `args` the argument checks, `shutdown` how
+//! daemon threads are kept out while the interpreter exits, and `fork` how a `fork()` is
+//! kept from copying a lock another thread holds.
 //!
 //! The engine itself is `#![forbid(unsafe_code)]`; this crate has no `unsafe` of its own
 //! either (the lint below), only what PyO3's macros generate.
@@ -15,6 +16,7 @@
 
 mod args;
 mod calllog;
+mod fork;
 mod intern_lock;
 mod market;
 mod shutdown;
@@ -28,6 +30,7 @@ use pyo3::prelude::*;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     market::register(module)?;
     shutdown::register(module)?;
+    fork::register(module)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("MAX_QUEUE_SIZE", args::MAX_QUEUE_SIZE)?;
     Ok(())

@@ -55,7 +55,8 @@ impl Active {
     }
 
     /// Runs `wait` detached (a wait in the engine), not counted as a call in progress:
-    /// PyO3 parks a thread that re-attaches after finalization began.
+    /// PyO3 parks a thread that re-attaches after finalization began. A fork waits for it
+    /// to end (see `fork`): it takes the engine's locks.
     pub(crate) fn detached<T: Send>(
         &mut self,
         py: Python<'_>,
@@ -63,7 +64,7 @@ impl Active {
     ) -> T {
         // Ordering: `SeqCst`, as every access to `ACTIVE` and `CLOSING` (see `enter`).
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
-        let done = py.detach(wait);
+        let done = py.detach(|| crate::fork::gated(wait));
         std::mem::forget(Self::enter(py));
         done
     }

@@ -725,3 +725,44 @@ def test_a_child_forked_while_another_thread_waits_works_and_counts_that_wait():
     assert waiter.outcome() is True
     assert market.place_order(cart) == [LINDEN]
     assert market.stats()["waiting"] == market.stats()["distinct_products"] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_children_forked_while_other_threads_wait_never_hang():
+    """Threads of the parent keep going in and out of waits (short timeouts, so each wait
+    registers with the engine and leaves it, GIL released, many times a second) while the
+    main thread forks, again and again. A fork that lands while one of them holds a lock
+    inside the engine (a waiter list's mutex) used to leave that lock held for good in the
+    child, whose next publish of a new product hung on it (about one fork in forty)."""
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, "full")
+    stop = threading.Event()
+
+    def consume():
+        cart = market.new_cart()
+        while not stop.is_set():
+            market.add_to_cart(cart, "never published", timeout=0.0005)
+
+    def produce():
+        while not stop.is_set():
+            market.publish(producer, "no room", timeout=0.0005)
+
+    threads = [threading.Thread(target=work, daemon=True) for work in [consume, produce] * 3]
+    for thread in threads:
+        thread.start()
+
+    def in_the_child():
+        cart, mine = market.new_cart(), market.register_producer()
+        seen = [market.publish(mine, "new"), market.add_to_cart(cart, "new")]
+        seen += [market.place_order(cart), market.add_to_cart(cart, "new", timeout=0.001)]
+        return seen
+
+    try:
+        for _ in range(200):
+            assert in_a_forked_child(in_the_child, timeout=5) == "[True, True, ['new'], False]"
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+
