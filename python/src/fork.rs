@@ -89,12 +89,14 @@ fn _after_fork_in_parent() {
 }
 
 /// `os.register_at_fork(after_in_child=...)`: the child runs only the forking thread, which
-/// was inside no section and is forking no more.
+/// was inside no section and is forking no more, nor in the calls of the parent's other
+/// threads (see `shutdown::after_fork_in_child`).
 #[pyfunction]
 fn _after_fork_in_child() {
     // Ordering: as in `gated` (no other thread runs in the child yet).
     INSIDE.store(0, Ordering::SeqCst);
     FORKING.store(0, Ordering::SeqCst);
+    crate::shutdown::after_fork_in_child();
 }
 
 /// Registers the hooks with `os.register_at_fork`, where the platform forks.

@@ -15,6 +15,7 @@
 //! thread for good, detached, as Python 3.14 does with such threads; the thread running the
 //! shutdown (and the atexit hooks) is never stopped.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, ThreadId};
@@ -29,6 +30,33 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// The thread that ran the atexit hook: it finalizes the interpreter and is never parked.
 static CLOSER: OnceLock<ThreadId> = OnceLock::new();
 
+thread_local! {
+    /// This thread's share of [`ACTIVE`]: what a child made by `fork()` in this thread
+    /// keeps of it (see [`after_fork_in_child`]).
+    static MINE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts a call of this thread in [`ACTIVE`] (`by` 1) or takes it out (`by` -1).
+fn count(by: isize) {
+    // Ordering: `SeqCst` on every access to `ACTIVE` and `CLOSING` (see `Active::enter`).
+    if by > 0 {
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+    } else {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+    // A const thread local without a destructor is never gone; `try_with` just in case.
+    let _ = MINE.try_with(|mine| mine.set(mine.get().wrapping_add_signed(by)));
+}
+
+/// In a child made by `fork()`, only the forking thread runs: the calls the other threads
+/// of the parent were in never leave there, and counted, they held the child's exit for
+/// the hook's whole grace period, waiting for calls of threads that do not exist.
+pub(crate) fn after_fork_in_child() {
+    let mine = MINE.try_with(Cell::get).unwrap_or(0);
+    // Ordering: as in `count`.
+    ACTIVE.store(mine, Ordering::SeqCst);
+}
+
 /// How long the hook waits for calls in progress before letting shutdown go on anyway.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -42,9 +70,9 @@ impl Active {
         // Ordering: SeqCst on both sides (here: increment, then read `CLOSING`; the hook:
         // set `CLOSING`, then read `ACTIVE`): either the hook sees this call, and waits for
         // it, or this call sees the hook's flag.
-        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        count(1);
         if CLOSING.load(Ordering::SeqCst) && !is_closer() {
-            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+            count(-1);
             py.detach(|| {
                 loop {
                     thread::park();
@@ -62,8 +90,7 @@ impl Active {
         py: Python<'_>,
         wait: impl FnOnce() -> T + Send,
     ) -> T {
-        // Ordering: `SeqCst`, as every access to `ACTIVE` and `CLOSING` (see `enter`).
-        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        count(-1);
         let done = py.detach(|| crate::fork::gated(wait));
         std::mem::forget(Self::enter(py));
         done
@@ -72,8 +99,7 @@ impl Active {
 
 impl Drop for Active {
     fn drop(&mut self) {
-        // Ordering: as in `detached`.
-        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        count(-1);
     }
 }
 

@@ -766,3 +766,50 @@ def test_children_forked_while_other_threads_wait_never_hang():
         for thread in threads:
             thread.join(5)
 
+
+CHILD_EXITS_WHILE_A_PARENT_THREAD_INTERNS = """
+import os, sys, threading, time
+from marketplace import Marketplace
+
+market = Marketplace(2)
+producer = market.register_producer()
+inside, release = threading.Event(), threading.Event()
+
+class Slow:
+    def __hash__(self):
+        return 1
+
+    def __eq__(self, other):
+        if threading.current_thread().name == "slow":
+            inside.set()
+            release.wait(30)
+        return isinstance(other, Slow)
+
+market.publish(producer, Slow())
+slow = threading.Thread(target=market.publish, args=(producer, Slow()), name="slow", daemon=True)
+slow.start()
+assert inside.wait(10)
+forked_at = time.monotonic()
+child = os.fork()
+if child == 0:
+    market.publish(producer, "tea")
+    sys.exit(0)  # a normal exit: the atexit hooks run
+os.waitpid(child, 0)
+print(f"{time.monotonic() - forked_at:.3f}")
+release.set()
+slow.join(10)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_child_forked_while_another_thread_is_in_a_call_exits_at_once(tmp_path):
+    """Another thread is inside a call (a product's `__eq__`, GIL released) when the main
+    thread forks; the child then exits normally. The calls of the parent's other threads do
+    not exist in the child, and the exit must not wait for them: it waited the shutdown
+    hook's whole grace period (2 s) for them."""
+    script = tmp_path / "fork_and_exit.py"
+    script.write_text(CHILD_EXITS_WHILE_A_PARENT_THREAD_INTERNS)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60, check=False)
+    assert (done.returncode, done.stderr) == (0, b"")
+    # The grace period is 2 s; forking and exiting take milliseconds.
+    assert float(done.stdout) < 1.0, f"the child took {float(done.stdout):.2f} s to exit"
