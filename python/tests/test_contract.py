@@ -520,6 +520,66 @@ def test_a_marketplace_can_be_referenced_weakly_and_copied_by_no_one():
     assert reference() is None
 
 
+
+def test_the_repr_of_a_market_of_a_million_items_is_one_short_line():
+    """`repr` shows sizes, never contents: a market of a million items prints as an empty
+    one does, with its figures."""
+    market = Marketplace(1_000_000)
+    producer = market.register_producer()
+    empty = repr(market)
+    for item in range(1_000_000):
+        market.publish(producer, item)
+    full = repr(market)
+    assert "items_on_shelves=1000000" in full and "\n" not in full
+    assert len(full) - len(empty) == len("1000000") - len("0")
+
+
+def test_the_errors_raised_pickle_with_their_type_message_and_arguments():
+    """What a call raises can cross a process boundary (multiprocessing pickles the
+    exception of a worker): every error keeps its type, message and arguments. They are
+    the built-in exceptions, so nothing but the arguments could go wrong; `place_order`'s
+    KeyError carries the id as given, as a dict's does."""
+    import pickle
+
+    market = Marketplace(1)
+    raisers = [
+        lambda: Marketplace(0),
+        lambda: Marketplace("3"),
+        lambda: market.publish("0", LINDEN),
+        lambda: market.publish(-1, LINDEN),
+        lambda: market.publish(0, []),
+        lambda: market.add_to_cart(0, LINDEN, timeout=-1.0),
+        lambda: market.place_order(7),
+    ]
+    for raiser in raisers:
+        with pytest.raises(Exception) as raised:
+            raiser()
+        again = pickle.loads(pickle.dumps(raised.value))
+        assert (type(again), again.args, str(again)) == (type(raised.value), raised.value.args, str(raised.value))
+    with pytest.raises(KeyError) as missing:
+        market.place_order(7)
+    assert missing.value.args == (7,)
+
+
+def test_ids_are_plain_ints_in_any_market_and_any_process(any_market):
+    """Ids are the ints of the classic class: they copy, pickle, compare and hash as ints,
+    and an id names the producer or cart of that number in whichever market it is given to
+    (a market does not know another's ids; the classic class does not either)."""
+    import copy
+    import pickle
+
+    first, second = any_market(1), any_market(1)
+    producer, cart = first.register_producer(), first.new_cart()
+    for an_id in (producer, cart):
+        assert type(an_id) is int
+        for duplicate in (copy.copy, copy.deepcopy, lambda i: pickle.loads(pickle.dumps(i))):
+            assert duplicate(an_id) == an_id and hash(duplicate(an_id)) == hash(an_id)
+    carried = pickle.loads(pickle.dumps(producer))
+    assert second.publish(carried, LINDEN) is False  # no producer 0 in the second market yet
+    assert second.register_producer() == carried
+    assert second.publish(carried, LINDEN) is True
+    assert (first.shelf_len(producer), second.shelf_len(producer)) == (0, 1)
+
 # --- type stubs ---------------------------------------------------------------------------------
 
 

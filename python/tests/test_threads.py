@@ -813,3 +813,114 @@ def test_a_child_forked_while_another_thread_is_in_a_call_exits_at_once(tmp_path
     assert (done.returncode, done.stderr) == (0, b"")
     # The grace period is 2 s; forking and exiting take milliseconds.
     assert float(done.stdout) < 1.0, f"the child took {float(done.stdout):.2f} s to exit"
+
+
+class Alarm(Exception):
+    """What the test's SIGALRM handler raises."""
+
+
+@pytest.fixture
+def sigalrm_raises_alarm():
+    def handler(signum, frame):
+        raise Alarm("the alarm went off")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer()")
+@pytest.mark.parametrize("call", ["add_to_cart", "publish", "add_to_cart forever"])
+def test_any_signal_handler_that_raises_ends_a_wait(sigalrm_raises_alarm, call):
+    """Not only Ctrl-C: whatever a signal handler raises (a SIGALRM deadline, as
+    `signal.setitimer` sets one) ends a wait within a slice, and leaves nothing behind."""
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, "full")
+    cart = market.new_cart()
+    waits = {
+        "add_to_cart": lambda: market.add_to_cart(cart, LINDEN, timeout=10),
+        "publish": lambda: market.publish(producer, LINDEN, timeout=10),
+        "add_to_cart forever": lambda: market.add_to_cart(cart, LINDEN, timeout=float("inf")),
+    }
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    started = time.monotonic()
+    with pytest.raises(Alarm):
+        waits[call]()
+    assert time.monotonic() - started < 5, "the wait ran to its timeout"
+    assert market.stats()["waiting"] == 0 and market.shelf_len(producer) == 1
+    assert market._interned()["classes"] == 1 and market._interned()["objects"] == 1
+
+
+def test_a_timer_thread_closing_the_market_ends_the_waits():
+    """`close()` from a `threading.Timer` (a watchdog) while the main thread and others
+    wait: every wait returns False, and the market is closed for later ones."""
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, "full")
+    cart = market.new_cart()
+    other = Call(market.publish, producer, LINDEN, timeout=30)
+    other.start()
+    wait_until(lambda: market.stats()["waiting"] == 1)
+    watchdog = threading.Timer(0.05, market.close)
+    watchdog.start()
+    started = time.monotonic()
+    assert market.add_to_cart(cart, LINDEN, timeout=30) is False
+    assert time.monotonic() - started < 5
+    assert other.outcome() is False
+    watchdog.join()
+    assert market.closed and market.add_to_cart(cart, LINDEN, timeout=30) is False
+    assert market.stats()["waiting"] == 0
+
+
+EXIT_WITH_DAEMONS_BLOCKED_IN_WAITS = """
+import math, threading, time
+from marketplace import Marketplace
+
+market = Marketplace(1)
+producer = market.register_producer()
+market.publish(producer, "full")
+cart = market.new_cart()
+for i in range(3):
+    for call, product in ((market.add_to_cart, f"never {i}"), (market.publish, f"no room {i}")):
+        first = cart if call == market.add_to_cart else producer
+        threading.Thread(target=call, args=(first, product), kwargs={"timeout": math.inf}, daemon=True).start()
+deadline = time.monotonic() + 10
+while market.stats()["waiting"] < 6:
+    assert time.monotonic() < deadline
+    time.sleep(0.001)
+print("done")
+"""
+
+
+def test_the_interpreter_exits_cleanly_with_daemon_threads_blocked_in_waits(tmp_path):
+    """Daemon threads blocked with no time limit in both kinds of wait when the interpreter
+    exits: it exits with 0, at once (they wake every slice, and must not keep it)."""
+    script = tmp_path / "blocked.py"
+    script.write_text(EXIT_WITH_DAEMONS_BLOCKED_IN_WAITS)
+    for _ in range(3):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=30, check=False)
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"done\n", b"")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_fork_waits_at_most_about_a_slice_for_the_threads_in_waits():
+    """A fork waits for the threads inside the engine to step out of their wait; they do at
+    the end of the current slice (50 ms), not at the end of their timeout."""
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, "full")
+    cart = market.new_cart()
+    waiters = [Call(market.add_to_cart, cart, LINDEN, timeout=30), Call(market.publish, producer, "more", timeout=30)]
+    for waiter in waiters:
+        waiter.start()
+    wait_until(lambda: market.stats()["waiting"] == 2)
+    try:
+        started = time.monotonic()
+        assert in_a_forked_child(lambda: market.stats()["waiting"]) == "2"
+        # A slice is 50 ms; the timeouts are 30 s, and a stuck gate would hold it 2 s.
+        assert time.monotonic() - started < 1
+    finally:
+        market.close()
+    assert [waiter.outcome() for waiter in waiters] == [False, False]
