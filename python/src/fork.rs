@@ -10,7 +10,9 @@
 //! locks as it goes to sleep and wakes (the engine's per-product waiter lists, carts, the
 //! interning lock's own mutex). One forked in the middle of that left the child's next
 //! publish of a new product waiting for a waiter list's lock, about one fork in forty with
-//! six threads in and out of short waits.
+//! six threads in and out of short waits. The interning lock's mutex is the same hazard, in
+//! a shorter window: no child hung on it in 300 forks beside six threads contending for the
+//! interning, gated or not, so only the reasoning backs its gate.
 //!
 //! So every detached section that may take such a lock runs [`gated`]: counted in
 //! [`INSIDE`], and not begun while a fork is under way ([`FORKING`]). A hook that
