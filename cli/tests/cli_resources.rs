@@ -295,3 +295,56 @@ fn an_interrupted_run_has_printed_what_it_bought() {
         }
     }
 }
+
+/// A cart's lines may add up to far more than the scenario's text: here a product named
+/// with a megabyte, bought 1000 times in one cart, prints a gigabyte. The run writes them
+/// out without holding them all (the address space it may use is smaller than the cart's
+/// lines), and ends normally, its statistics counting every purchase.
+#[cfg(unix)]
+#[test]
+fn a_cart_of_a_gigabyte_of_lines_is_written_in_bounded_memory() {
+    const NAME_BYTES: usize = 1_000_000;
+    const ITEMS: u64 = 1000;
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "x".repeat(NAME_BYTES), "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": ITEMS}]]}],
+        "marketplace": {"queue_size_per_producer": ITEMS}
+    });
+    let path = temp_file("gigabyte-cart.json", &scenario.to_string());
+    for actors in [
+        &["--actors", "tasks", "--workers", "2"][..],
+        &["--actors", "threads"],
+    ] {
+        let stats = temp_path(&format!("gigabyte-cart-{}.json", actors[1]));
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(
+                "ulimit -v 600000 && path=$1 stats=$2 && shift 2 && \
+                 exec \"$0\" run \"$path\" --time-scale 0 --stats-json \"$stats\" \"$@\" >/dev/null",
+            )
+            .arg(env!("CARGO_BIN_EXE_marketplace"))
+            .arg(&path)
+            .arg(&stats)
+            .args(actors)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        let output = finish_within(child, Duration::from_secs(60), "a gigabyte cart");
+        let actors = actors[1];
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{actors}: {}: {stderr}",
+            output.status
+        );
+        assert_eq!(stderr, "", "{actors}");
+        let figures: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&stats).expect("the statistics"))
+                .expect("JSON statistics");
+        assert_eq!(figures["totals"]["purchases"], ITEMS, "{actors}: {figures}");
+        std::fs::remove_file(&stats).expect("the statistics are removed");
+    }
+}

@@ -69,6 +69,54 @@ impl Write for Chunks {
     }
 }
 
+/// A cart whose lines are far longer than a write goes out in consecutive writes of whole
+/// lines of at most 64 KiB and a line each, not rendered whole first (a cart of long names
+/// can print gigabytes); the other consumer's cart comes before or after, never between.
+#[test]
+fn a_large_cart_is_written_in_consecutive_pieces_of_whole_lines() {
+    const PIECE: usize = 64 * 1024;
+    let name = "n".repeat(10_000);
+    let cart = r#"[[{"type": "add", "product": "m", "quantity": 40}]]"#;
+    let s = scenario(&format!(
+        r#"{{"products": {{"m": {{"product_type": "Product", "name": "{name}", "price": 4}}}},
+            "producers": [{{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}}],
+            "consumers": [{{"name": "a", "retry_wait_time": 0, "carts": {cart}}},
+                          {{"name": "b", "retry_wait_time": 0, "carts": {cart}}}],
+            "marketplace": {{"queue_size_per_producer": 80}}}}"#
+    ));
+    let expected = s.expected_output().unwrap();
+    let line = expected[0].len() + 1;
+    for actors in every_kind() {
+        let sink = Chunks::default();
+        let report = run(&s, &fast(actors), sink.clone()).unwrap();
+        assert_eq!(report.purchases, 80, "{actors:?}");
+        let chunks = sink.0.lock().unwrap();
+        assert!(chunks.len() > 2, "{actors:?}: {} writes", chunks.len());
+        let mut owners: Vec<&str> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        for chunk in chunks.iter() {
+            assert!(
+                chunk.len() <= PIECE + line,
+                "{actors:?}: a write of {}",
+                chunk.len()
+            );
+            let text = std::str::from_utf8(chunk).unwrap();
+            assert!(text.ends_with('\n'), "{actors:?}");
+            let owner = text.split(" bought ").next().unwrap();
+            for each in text.lines() {
+                assert!(each.starts_with(&format!("{owner} bought ")), "{actors:?}");
+                lines.push(each.to_owned());
+            }
+            if owners.last() != Some(&owner) {
+                owners.push(owner);
+            }
+        }
+        assert_eq!(owners.len(), 2, "{actors:?}: carts interleaved: {owners:?}");
+        lines.sort();
+        assert_eq!(lines, expected, "{actors:?}");
+    }
+}
+
 #[test]
 fn every_write_holds_whole_lines() {
     let mut json = String::from(

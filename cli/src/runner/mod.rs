@@ -10,10 +10,12 @@
 //!
 //! - Each producer is registered once, before any actor starts (so a stall report can read
 //!   every producer's shelf), then publishes its list forever, in order.
-//! - Consumers fill their carts, place the orders, and hand each cart's lines to the
-//!   supervisor, which writes them to the sink in one `write_all`: lines are never
-//!   interleaved, and the sink (which may borrow from the caller) never leaves the
-//!   caller's thread. Each product's printed form is rendered once per run.
+//! - Consumers fill their carts, place the orders, and hand each cart's products to the
+//!   supervisor, which writes its lines to the sink in consecutive writes of at most
+//!   64 KiB and a line: lines of different carts are never interleaved, a cart of
+//!   gigabytes of lines takes a word per item of memory, and the sink (which may borrow
+//!   from the caller) never leaves the caller's thread. Each product's printed form is
+//!   rendered once per run.
 //! - Nothing spins: a waiting actor sleeps in the engine (until the item or the room
 //!   arrives, or the marketplace closes) or on a timer, never polls.
 //! - The run ends when every consumer is done, when no consumer made progress for

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::printed_forms;
 use super::stop_signal::StopSignal;
+use super::supervisor::CHUNK;
 use super::timing::{BLOCK, TimeScale};
 use crate::scenario::{OpKind, Scenario};
 
@@ -454,18 +455,26 @@ impl<W: Write + Send> Run<'_, '_, W> {
                 .try_place_order(cart)
                 .map_err(|e| failed("place_order", &e))?
                 .map_err(|e| failed("place_order", &e))?;
-            let mut lines = String::new();
-            for item in &bought {
-                lines.push_str(&spec.name);
-                lines.push_str(" bought ");
-                lines.push_str(&self.printed[item.product]);
-                lines.push('\n');
-            }
-            // One write per cart, so the lines of two carts never interleave.
+            // Under the sink's lock, so the lines of two carts never interleave; rendered a
+            // piece at a time, since a cart of long names can print gigabytes.
             let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-            sink.write_all(lines.as_bytes())
-                .and_then(|()| sink.flush())
-                .map_err(|e| failed("writing the output", &e))?;
+            let mut lines = Vec::new();
+            for (at, item) in bought.iter().enumerate() {
+                for part in [
+                    spec.name.as_str(),
+                    " bought ",
+                    &self.printed[item.product],
+                    "\n",
+                ] {
+                    lines.extend_from_slice(part.as_bytes());
+                }
+                if lines.len() >= CHUNK || at + 1 == bought.len() {
+                    sink.write_all(&lines)
+                        .map_err(|e| failed("writing the output", &e))?;
+                    lines.clear();
+                }
+            }
+            sink.flush().map_err(|e| failed("writing the output", &e))?;
             drop(sink);
             // Ordering: a count read once at the end, after the threads are joined.
             self.purchases

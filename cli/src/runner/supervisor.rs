@@ -3,8 +3,12 @@
 //! consumers, refreshes the progress line and decides when and how the run ends.
 //!
 //! The sink stays with the supervisor, so it may borrow from the caller, and no actor ever
-//! waits for the output. Invariants: a cart's lines enter the outbox together, under its
-//! lock, and leave it in one `write_all`, so lines of different carts never interleave; a
+//! waits for the output. A cart enters the outbox as the indices of its products, not as
+//! its lines: a cart of ten million items of a long name would print gigabytes, and the
+//! supervisor renders them in pieces of at most [`CHUNK`] bytes (and a line) as it writes,
+//! so memory holds a word per item however long the names. Invariants: a cart enters the
+//! outbox whole, under its lock, and leaves it in consecutive writes (one `write_all`
+//! when its lines fit in a piece), so lines of different carts never interleave; a
 //! consumer's carts come before its "done"; after a failed write nothing more is written;
 //! `purchases` counts exactly the lines written; the sink is flushed before the supervisor
 //! sleeps, so what was ordered is out while the run waits. The supervisor sleeps on the
@@ -24,11 +28,14 @@ use marketplace::Stats;
 use super::display::{ProgressDisplay, ProgressLine};
 use super::progress::Progress;
 use super::stall::{MarketView, Stall};
-use super::{Report, RunError};
+use super::{Report, RunError, printed_forms};
 use crate::scenario::Scenario;
 
 /// How long the supervisor lets carts gather while they come in bursts.
 const GATHER: Duration = Duration::from_millis(1);
+
+/// The size past which the supervisor writes out the lines it has rendered of a cart.
+pub(super) const CHUNK: usize = 64 * 1024;
 
 /// Where actors leave what the supervisor must act on.
 pub(super) struct Outbox {
@@ -39,10 +46,10 @@ pub(super) struct Outbox {
 
 #[derive(Default)]
 struct Pending {
-    /// The lines of the carts ordered and not yet written, back to back.
-    text: String,
-    /// Per cart in `text`, in order: where its lines end, and how many there are.
-    carts: Vec<(usize, u64)>,
+    /// The products of the carts ordered and not yet written, by index, back to back.
+    items: Vec<usize>,
+    /// Per cart in `items`, in order: its consumer, and where its products end.
+    carts: Vec<(usize, usize)>,
     /// Consumers finished so far.
     done: usize,
     /// The first failure of an actor.
@@ -64,18 +71,12 @@ impl Outbox {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `consumer` ordered a cart of these products (their printed forms): a line each.
-    pub(super) fn ordered<'p>(&self, consumer: &str, products: impl Iterator<Item = &'p str>) {
+    /// Consumer `consumer` ordered a cart of these products (their indices): a line each.
+    pub(super) fn ordered(&self, consumer: usize, products: impl Iterator<Item = usize>) {
         let mut pending = self.pending();
-        let mut items = 0;
-        for product in products {
-            for part in [consumer, " bought ", product, "\n"] {
-                pending.text.push_str(part);
-            }
-            items += 1;
-        }
-        let end = pending.text.len();
-        pending.carts.push((end, items));
+        pending.items.extend(products);
+        let end = pending.items.len();
+        pending.carts.push((consumer, end));
         self.wake(pending);
     }
 
@@ -140,9 +141,13 @@ pub(super) struct Supervisor<'s, W> {
     broken: Option<io::ErrorKind>,
     /// Whether lines were written since the sink was last flushed.
     unflushed: bool,
+    /// `printed[i]` is product `i` as a purchase line shows it, rendered once.
+    printed: Vec<String>,
     /// Emptied buffers, swapped with the outbox's full ones so neither side reallocates.
-    text: String,
-    carts: Vec<(usize, u64)>,
+    items: Vec<usize>,
+    carts: Vec<(usize, usize)>,
+    /// The lines of a cart being written, at most [`CHUNK`] bytes and a line.
+    lines: Vec<u8>,
 }
 
 impl<'s, W: Write> Supervisor<'s, W> {
@@ -156,8 +161,10 @@ impl<'s, W: Write> Supervisor<'s, W> {
             purchases: 0,
             broken: None,
             unflushed: false,
-            text: String::new(),
+            printed: printed_forms(scenario),
+            items: Vec::new(),
             carts: Vec::new(),
+            lines: Vec::new(),
         }
     }
 
@@ -271,7 +278,7 @@ impl<'s, W: Write> Supervisor<'s, W> {
 
     /// Takes the carts waiting in `pending` (into its empty buffers); how many.
     fn take(&mut self, pending: &mut Pending) -> usize {
-        mem::swap(&mut self.text, &mut pending.text);
+        mem::swap(&mut self.items, &mut pending.items);
         mem::swap(&mut self.carts, &mut pending.carts);
         self.carts.len()
     }
@@ -286,27 +293,38 @@ impl<'s, W: Write> Supervisor<'s, W> {
         }
     }
 
-    /// Writes the carts taken, each in one `write_all`, and empties the buffers.
+    /// Writes the carts taken, each in pieces of about [`CHUNK`] bytes, and empties the
+    /// buffers.
     fn write_taken(&mut self) -> io::Result<()> {
         let mut start = 0;
         let mut outcome = Ok(());
-        for &(end, items) in &self.carts {
+        for &(consumer, end) in &self.carts {
             if self.broken.is_some() {
                 break;
             }
-            match self.sink.write_all(&self.text.as_bytes()[start..end]) {
-                Ok(()) => {
-                    self.purchases += items;
-                    self.unflushed = true;
+            let name = self.scenario.consumers()[consumer].name.as_bytes();
+            let mut written = start;
+            for (at, &product) in self.items[start..end].iter().enumerate() {
+                for part in [name, b" bought ", self.printed[product].as_bytes(), b"\n"] {
+                    self.lines.extend_from_slice(part);
                 }
-                Err(e) => {
-                    self.broken = Some(e.kind());
-                    outcome = Err(e);
+                let last = start + at + 1;
+                if self.lines.len() >= CHUNK || last == end {
+                    let result = self.sink.write_all(&self.lines);
+                    self.lines.clear();
+                    if let Err(e) = result {
+                        self.broken = Some(e.kind());
+                        outcome = Err(e);
+                        break;
+                    }
+                    self.purchases += (last - written) as u64;
+                    self.unflushed = true;
+                    written = last;
                 }
             }
             start = end;
         }
-        self.text.clear();
+        self.items.clear();
         self.carts.clear();
         outcome
     }

@@ -27,7 +27,7 @@ use super::progress::Progress;
 use super::stall::MarketView;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::TimeScale;
-use super::{Report, RunError, RunOptions, added, engine_error, printed_forms};
+use super::{Report, RunError, RunOptions, added, engine_error};
 use crate::scenario::{OpKind, Scenario};
 
 /// Runs `scenario` with a task per actor on `workers` threads; see [`super::run`].
@@ -59,7 +59,6 @@ pub(super) fn run<W: Write>(
         time: TimeScale(options.time_scale),
         progress: Progress::new(consumers, scenario.producers().len()),
         outbox: Outbox::new(),
-        printed: printed_forms(scenario),
         stopped: AtomicBool::new(false),
     });
     for index in 0..scenario.producers().len() {
@@ -132,8 +131,6 @@ struct Run {
     time: TimeScale,
     progress: Progress,
     outbox: Outbox,
-    /// `printed[i]` is product `i` as a purchase line shows it, rendered once.
-    printed: Vec<String>,
     /// Set once, when the run ends; tasks check it before every wait.
     stopped: AtomicBool,
 }
@@ -260,10 +257,8 @@ impl Run {
                 .place_order(cart)
                 .map_err(|e| engine("place_order", &e))?;
             self.progress.ordered(index, bought.len());
-            let printed = bought
-                .iter()
-                .map(|item| self.printed[item.index()].as_str());
-            self.outbox.ordered(&spec.name, printed);
+            self.outbox
+                .ordered(index, bought.iter().map(|item| item.index()));
             self.progress.advanced();
         }
         Ok(())

@@ -21,7 +21,7 @@ use super::stall::MarketView;
 use super::stop_signal::StopSignal;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::{BLOCK, TimeScale};
-use super::{Report, RunError, RunOptions, added, engine_error, printed_forms};
+use super::{Report, RunError, RunOptions, added, engine_error};
 use crate::scenario::{OpKind, Scenario};
 
 /// Runs `scenario` with a thread per actor; see [`super::run`].
@@ -45,7 +45,6 @@ pub(super) fn run<W: Write>(
         time: TimeScale(options.time_scale),
         progress: Progress::new(consumers, scenario.producers().len()),
         outbox: Outbox::new(),
-        printed: printed_forms(scenario),
         stop: StopSignal::default(),
     };
     let mut supervisor = Supervisor::new(scenario, sink, options.progress);
@@ -76,8 +75,6 @@ struct Actors<'s, 'm> {
     time: TimeScale,
     progress: Progress,
     outbox: Outbox,
-    /// `printed[i]` is product `i` as a purchase line shows it, rendered once.
-    printed: Vec<String>,
     /// Set once, when the run ends; threads check it before every wait.
     stop: StopSignal,
 }
@@ -217,10 +214,8 @@ impl<'s> Actors<'s, '_> {
                 .place_order(cart)
                 .map_err(|e| engine("place_order", &e))?;
             self.progress.ordered(index, bought.len());
-            let printed = bought
-                .iter()
-                .map(|item| self.printed[item.index()].as_str());
-            self.outbox.ordered(&spec.name, printed);
+            self.outbox
+                .ordered(index, bought.iter().map(|item| item.index()));
             self.progress.advanced();
         }
         Ok(())
