@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -346,5 +346,158 @@ fn a_cart_of_a_gigabyte_of_lines_is_written_in_bounded_memory() {
                 .expect("JSON statistics");
         assert_eq!(figures["totals"]["purchases"], ITEMS, "{actors}: {figures}");
         std::fs::remove_file(&stats).expect("the statistics are removed");
+    }
+}
+
+/// Runs `sh -c SCRIPT marketplace ARGS...` (so `"$0"` is the binary), with `env` set, at
+/// most 30 s; the script limits its address space, so a reader that keeps everything fails
+/// quickly instead of taking the machine's memory.
+#[cfg(unix)]
+fn sh_marketplace(script: &str, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_marketplace"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("sh runs");
+    finish_within(child, Duration::from_secs(30), script)
+}
+
+/// Exit code 2, nothing on stdout, no panic, and stderr holding each of `needles`.
+fn assert_refused(output: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{}: {stderr}", output.status);
+    assert!(output.stdout.is_empty());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    }
+}
+
+/// Files that never end are refused at once, without reading them to the size limit: a
+/// NUL byte (`/dev/zero`) cannot be in JSON text, so the problem is the JSON error at or
+/// before it, and random bytes fail as not UTF-8 at their first invalid byte.
+#[cfg(target_os = "linux")]
+#[test]
+fn endless_devices_are_refused_at_their_first_bytes() {
+    let script = "ulimit -v 1000000 && exec \"$0\" \"$1\" \"$2\"";
+    for command in ["check", "run"] {
+        let zero = sh_marketplace(script, &[command.as_ref(), "/dev/zero".as_ref()], &[]);
+        assert_refused(
+            &zero,
+            &[
+                "error: invalid scenario /dev/zero (1 problem):",
+                "malformed JSON at line 1, column 1: expected value",
+            ],
+        );
+        let random = sh_marketplace(script, &[command.as_ref(), "/dev/urandom".as_ref()], &[]);
+        assert_refused(
+            &random,
+            &["error: cannot read /dev/urandom: not UTF-8 text: an invalid byte at line"],
+        );
+    }
+}
+
+/// A regular file larger than the limit is refused by its size, before it is read: here a
+/// sparse file one byte past it, which takes no room on disk.
+#[test]
+fn a_file_past_the_size_limit_is_refused_unread() {
+    use marketplace_cli::scenario::MAX_SCENARIO_BYTES;
+    let path = temp_path("too-large.json");
+    let file = std::fs::File::create(&path).expect("a file");
+    file.set_len(MAX_SCENARIO_BYTES + 1).expect("a sparse file");
+    drop(file);
+    let start = Instant::now();
+    let output = support::marketplace(&["check".as_ref(), path.as_os_str()]);
+    let elapsed = start.elapsed();
+    std::fs::remove_file(&path).expect("the file is removed");
+    assert_refused(
+        &output,
+        &[&format!(
+            "error: cannot read {}: larger than the limit of {MAX_SCENARIO_BYTES} bytes \
+             (MARKETPLACE_MAX_SCENARIO_BYTES)",
+            path.display()
+        )],
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+}
+
+/// MARKETPLACE_MAX_SCENARIO_BYTES sets the limit: a valid scenario padded with spaces to
+/// exactly the limit runs, one more byte is refused, from a regular file and from a pipe
+/// (`/dev/stdin`), which is read only up to the limit, however much follows; an unusable
+/// value is refused naming the variable.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_size_limit_can_be_set_and_holds_for_files_and_pipes() {
+    use std::io::Write;
+    const VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    })
+    .to_string();
+    let limit = 100_000;
+    let padded = |len: usize| format!("{scenario}{}", " ".repeat(len - scenario.len()));
+    let limit_text = limit.to_string();
+    let env = [(VAR, limit_text.as_str())];
+    let script = "ulimit -v 1000000 && exec \"$0\" run \"$1\" --time-scale 0";
+    let at = temp_file("at-limit.json", &padded(limit));
+    let fits = sh_marketplace(script, &[at.as_os_str()], &env);
+    assert!(
+        fits.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fits.stderr)
+    );
+    assert_eq!(fits.stdout, b"c bought Product(name='Mug', price=4)\n");
+    let over = temp_file("over-limit.json", &padded(limit + 1));
+    let refused = sh_marketplace(script, &[over.as_os_str()], &env);
+    assert_refused(
+        &refused,
+        &[&format!(
+            "error: cannot read {}: larger than the limit of {limit} bytes ({VAR})",
+            over.display()
+        )],
+    );
+    // A pipe that never ends: the writer stops when the run leaves.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1000000 && exec \"$0\" check /dev/stdin")
+        .arg(env!("CARGO_BIN_EXE_marketplace"))
+        .env(VAR, &limit_text)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    std::thread::spawn(move || {
+        let spaces = [b' '; 8192];
+        while stdin.write_all(&spaces).is_ok() {}
+    });
+    let piped = finish_within(child, Duration::from_secs(30), "an endless pipe");
+    assert_refused(
+        &piped,
+        &[&format!(
+            "error: cannot read /dev/stdin: larger than the limit of {limit} bytes ({VAR})"
+        )],
+    );
+    for bad in ["0", "-1", "lots", ""] {
+        let output = sh_marketplace(script, &[at.as_os_str()], &[(VAR, bad)]);
+        assert_refused(
+            &output,
+            &[&format!("error: {VAR}: expected a whole number")],
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
     }
 }

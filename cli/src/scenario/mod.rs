@@ -42,5 +42,10 @@ pub const MAX_QUEUE_SIZE: u64 = 1_000_000;
 /// megabytes.
 pub const MAX_HELD_ITEMS: u64 = 10_000_000;
 
+/// The largest scenario file `marketplace run` and `check` read, in bytes (1 GiB), unless
+/// `MARKETPLACE_MAX_SCENARIO_BYTES` sets another: twice the largest scenario `gen` writes,
+/// and a bound on the memory that reading takes, however long the file.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
+
 #[cfg(test)]
 mod tests;
