@@ -593,7 +593,7 @@ fn not_utf8(valid: &[u8]) -> String {
 /// The scenario in `text`, read from `path` (named in the errors).
 fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
     Scenario::from_json(text).map_err(|e| {
-        let n = e.problems.len();
+        let n = e.count();
         let mut message = format!(
             "error: invalid scenario {} ({n} problem{}):",
             shown(path),
@@ -602,6 +602,10 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
         for problem in &e.problems {
             message.push_str("\n  ");
             message.push_str(&problem.to_string());
+        }
+        if e.unlisted > 0 {
+            let s = if e.unlisted == 1 { "" } else { "s" };
+            message.push_str(&format!("\n  ... and {} more problem{s}", e.unlisted));
         }
         Failure::bad_input(message)
     })
@@ -925,6 +929,11 @@ fn check_command(path: &Path) -> Result<(), Failure> {
     for w in scenario.warnings() {
         out.push_str("\nwarning: ");
         out.push_str(&w.to_string());
+    }
+    let unlisted = scenario.unlisted_warnings();
+    if unlisted > 0 {
+        let s = if unlisted == 1 { "" } else { "s" };
+        out.push_str(&format!("\nwarning: ... and {unlisted} more warning{s}"));
     }
     out.push('\n');
     write_stdout(out.as_bytes())

@@ -501,3 +501,54 @@ fn the_size_limit_can_be_set_and_holds_for_files_and_pipes() {
         assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
     }
 }
+
+/// A short file can hold a great many problems or warnings (`[0,0,...]` as the producers is
+/// one problem per two bytes): the first `MAX_LISTED` are listed, then one line counts the
+/// rest, so neither the memory nor the message grows with them; the count of all of them
+/// stays in the first line.
+#[test]
+fn problems_and_warnings_past_the_listed_ones_are_counted_not_listed() {
+    use marketplace_cli::scenario::MAX_LISTED;
+    let many = 20 * MAX_LISTED;
+    let zeros = vec![0; many];
+    let bad = json!({"products": {}, "producers": zeros, "consumers": [],
+                     "marketplace": {"queue_size_per_producer": 1}});
+    let path = temp_file("many-problems.json", &bad.to_string());
+    for command in ["check", "run"] {
+        let output = support::marketplace(&[command.as_ref(), path.as_os_str()]);
+        assert_refused(&output, &[&format!("({many} problems):")]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), MAX_LISTED + 2, "{command}");
+        assert_eq!(
+            lines[MAX_LISTED],
+            format!(
+                "  producers[{}]: expected an object, found a number (0)",
+                MAX_LISTED - 1
+            )
+        );
+        assert_eq!(
+            lines[MAX_LISTED + 1],
+            format!("  ... and {} more problems", many - MAX_LISTED)
+        );
+    }
+    let mut noisy = json!({"products": {}, "producers": [], "consumers": [],
+                           "marketplace": {"queue_size_per_producer": 1}});
+    for i in 0..many {
+        noisy[format!("extra{i}")] = json!(0);
+    }
+    let path = temp_file("many-warnings.json", &noisy.to_string());
+    let output = support::marketplace(&["check".as_ref(), path.as_os_str()]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1 + MAX_LISTED + 1, "{}", lines[0]);
+    assert_eq!(
+        lines[MAX_LISTED],
+        format!("warning: unknown field \"extra{}\" ignored", MAX_LISTED - 1)
+    );
+    assert_eq!(
+        lines[MAX_LISTED + 1],
+        format!("warning: ... and {} more warnings", many - MAX_LISTED)
+    );
+}

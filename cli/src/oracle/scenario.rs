@@ -34,7 +34,16 @@ pub fn check_error(e: &ScenarioError) {
             p.path
         );
     }
-    let lines: Vec<String> = e.problems.iter().map(ToString::to_string).collect();
+    let mut lines: Vec<String> = e.problems.iter().map(ToString::to_string).collect();
+    if e.unlisted > 0 {
+        assert_eq!(
+            e.problems.len(),
+            crate::scenario::MAX_LISTED,
+            "problems left unlisted early"
+        );
+        let s = if e.unlisted == 1 { "" } else { "s" };
+        lines.push(format!("... and {} more problem{s}", e.unlisted));
+    }
     let text = e.to_string();
     assert!(!text.is_empty(), "an error that prints as nothing");
     assert_eq!(

@@ -21,21 +21,35 @@ impl Display for Diagnostic {
     }
 }
 
-/// Why a scenario was rejected: every problem found, in file order.
+/// Why a scenario was rejected: the problems found, in file order, the first
+/// [`MAX_LISTED`](super::MAX_LISTED) of them listed and the others counted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
-    /// The problems; never empty.
+    /// The problems listed; never empty.
     pub problems: Vec<Diagnostic>,
+    /// The problems found after the listed ones, counted only.
+    pub unlisted: usize,
+}
+
+impl ScenarioError {
+    /// Every problem found, listed or not.
+    pub fn count(&self) -> usize {
+        self.problems.len() + self.unlisted
+    }
 }
 
 impl Display for ScenarioError {
-    /// One problem per line.
+    /// One problem per line, then `... and N more problems` if some are not listed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, p) in self.problems.iter().enumerate() {
             if i > 0 {
                 f.write_char('\n')?;
             }
             p.fmt(f)?;
+        }
+        if self.unlisted > 0 {
+            let s = if self.unlisted == 1 { "" } else { "s" };
+            write!(f, "\n... and {} more problem{s}", self.unlisted)?;
         }
         Ok(())
     }

@@ -47,5 +47,11 @@ pub const MAX_HELD_ITEMS: u64 = 10_000_000;
 /// and a bound on the memory that reading takes, however long the file.
 pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
 
+/// The most problems a [`ScenarioError`] lists, and the most warnings a [`Scenario`] keeps;
+/// past them, findings are counted only. A short file can hold millions of findings (a
+/// list of zeros where objects belong is one per two bytes), and listing each would take
+/// far more memory and output than the file.
+pub const MAX_LISTED: usize = 1000;
+
 #[cfg(test)]
 mod tests;

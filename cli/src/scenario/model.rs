@@ -20,7 +20,9 @@ pub struct Scenario {
     /// classes are numbered `0..class_count` in order of first appearance.
     pub(super) classes: Arc<[usize]>,
     pub(super) class_count: usize,
+    /// The first [`MAX_LISTED`](super::MAX_LISTED) warnings, and how many came after them.
     pub(super) warnings: Vec<Diagnostic>,
+    pub(super) unlisted_warnings: usize,
 }
 
 impl Scenario {
@@ -101,9 +103,15 @@ impl Scenario {
         self.class_count
     }
 
-    /// Things that are valid but probably not intended, for `marketplace check`.
+    /// Things that are valid but probably not intended, for `marketplace check`: the first
+    /// [`MAX_LISTED`](super::MAX_LISTED) of them.
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
+    }
+
+    /// How many warnings were found past those [`warnings`](Self::warnings) lists.
+    pub fn unlisted_warnings(&self) -> usize {
+        self.unlisted_warnings
     }
 
     /// The purchase lines a run must print, sorted byte-wise (as `LC_ALL=C sort` does),

@@ -21,7 +21,8 @@ mod tree;
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    ConsumerSpec, Diagnostic, MAX_QUEUE_SIZE, ProducerSpec, ProductEntry, Scenario, ScenarioError,
+    ConsumerSpec, Diagnostic, MAX_LISTED, MAX_QUEUE_SIZE, ProducerSpec, ProductEntry, Scenario,
+    ScenarioError,
 };
 use json::{describe, json_problem};
 use path::Path;
@@ -31,6 +32,7 @@ use tree::{Json, Object};
 pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     let root = Json::parse(text).map_err(|e| ScenarioError {
         problems: vec![json_problem(&e)],
+        unlisted: 0,
     })?;
     Checker::default().scenario(&root)
 }
@@ -47,8 +49,12 @@ enum Ref {
 /// The findings so far, and the product ids seen in `products`.
 #[derive(Default)]
 struct Checker {
+    /// The first [`MAX_LISTED`] problems, and how many came after them.
     problems: Vec<Diagnostic>,
+    unlisted_problems: usize,
+    /// Likewise for warnings.
     warnings: Vec<Diagnostic>,
+    unlisted_warnings: usize,
     ids: HashMap<String, Ref>,
     /// The most items the valid consumers' carts hold at once, summed over consumers.
     held_in_carts: u128,
@@ -74,6 +80,10 @@ struct Producers {
 
 impl Checker {
     fn problem(&mut self, path: &Path<'_>, message: impl Into<String>) {
+        if self.problems.len() >= MAX_LISTED {
+            self.unlisted_problems += 1;
+            return;
+        }
         self.problems.push(Diagnostic {
             path: path.to_string(),
             message: message.into(),
@@ -81,6 +91,10 @@ impl Checker {
     }
 
     fn warn(&mut self, path: &Path<'_>, message: impl Into<String>) {
+        if self.warnings.len() >= MAX_LISTED {
+            self.unlisted_warnings += 1;
+            return;
+        }
         self.warnings.push(Diagnostic {
             path: path.to_string(),
             message: message.into(),
@@ -98,6 +112,7 @@ impl Checker {
             );
             return Err(ScenarioError {
                 problems: self.problems,
+                unlisted: self.unlisted_problems,
             });
         };
         self.unknown_keys(
@@ -117,6 +132,7 @@ impl Checker {
         if !self.problems.is_empty() {
             return Err(ScenarioError {
                 problems: self.problems,
+                unlisted: self.unlisted_problems,
             });
         }
         let mut scenario = Scenario {
@@ -127,10 +143,18 @@ impl Checker {
             queue_size_per_producer: usize::try_from(queue_size.unwrap_or(1)).unwrap_or(1),
             classes: catalog.classes.into(),
             class_count: catalog.class_count,
-            warnings: self.warnings,
+            warnings: Vec::new(),
+            unlisted_warnings: 0,
         };
-        let jams = rules::jam_warnings(&scenario);
-        scenario.warnings.extend(jams);
+        rules::jam_warnings(&scenario, |warning| {
+            if self.warnings.len() < MAX_LISTED {
+                self.warnings.push(warning);
+            } else {
+                self.unlisted_warnings += 1;
+            }
+        });
+        scenario.warnings = self.warnings;
+        scenario.unlisted_warnings = self.unlisted_warnings;
         Ok(scenario)
     }
 

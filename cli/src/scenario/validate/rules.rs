@@ -108,7 +108,7 @@ impl Checker {
 /// Warnings about producers whose queue can fill up with items nobody takes: such a
 /// producer stops publishing everything else, and consumers waiting for its other products
 /// may stall. Also warns about producers that make nothing.
-pub(super) fn jam_warnings(scenario: &Scenario) -> Vec<Diagnostic> {
+pub(super) fn jam_warnings(scenario: &Scenario, mut warn: impl FnMut(Diagnostic)) {
     let bought: HashSet<usize> = scenario
         .consumers
         .iter()
@@ -116,10 +116,9 @@ pub(super) fn jam_warnings(scenario: &Scenario) -> Vec<Diagnostic> {
         .filter(|op| op.kind == OpKind::Add)
         .map(|op| scenario.classes[op.product])
         .collect();
-    let mut warnings = Vec::new();
     for (i, p) in scenario.producers.iter().enumerate() {
         if p.products.is_empty() {
-            warnings.push(Diagnostic {
+            warn(Diagnostic {
                 path: format!("producers[{i}].products"),
                 message: format!("producer {} makes nothing", quoted(&p.name)),
             });
@@ -138,7 +137,7 @@ pub(super) fn jam_warnings(scenario: &Scenario) -> Vec<Diagnostic> {
             let class = scenario.classes[s.product];
             if !bought.contains(&class) && seen.insert(class) {
                 let entry = &scenario.products[s.product];
-                warnings.push(Diagnostic {
+                warn(Diagnostic {
                     path: format!("producers[{i}].products[{j}]"),
                     message: format!(
                         "no consumer buys {} (id {}): {effect}",
@@ -149,5 +148,4 @@ pub(super) fn jam_warnings(scenario: &Scenario) -> Vec<Diagnostic> {
             }
         }
     }
-    warnings
 }
