@@ -660,27 +660,27 @@ fn start_logging(path: &Path, level: &str) -> Result<Log, Failure> {
     }
 }
 
-/// Whether a file can be created in the directory of `path`: creates one beside it, under a
-/// short name of this process's own (so no long log name takes it past the system's limit),
+/// Whether a file can be created and written in the directory of `path`: creates one
+/// beside it, under a short name of this process's own (so no long log name takes it past
+/// the system's limit), writes a byte (a full device takes an empty file, not a record),
 /// and removes it.
 fn can_create_beside(path: &Path) -> io::Result<()> {
     let probe = path.with_file_name(format!(".marketplace-{}.check", std::process::id()));
-    match fs::OpenOptions::new()
+    let written = fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        // Left by an earlier process of this id that was killed before removing it.
+        .truncate(true)
         .open(&probe)
-    {
-        // Left by an earlier process of this id that was killed between the two steps.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
-        Ok(_) => {}
-    }
-    fs::remove_file(&probe)
+        .and_then(|mut file| file.write_all(b"\n"));
+    let removed = fs::remove_file(&probe);
+    written.and(removed)
 }
 
 /// Writes out and stops the log of --log-file, if one was started; when its directory
-/// can no longer take files (removed or made read-only during the run), says so in one
-/// line, unless `quiet`: records since then may be lost, but the run's outcome stands.
+/// can no longer take files (removed or made read-only during the run, or its device
+/// full), says so in one line, unless `quiet`: records since then may be lost, but the
+/// run's outcome stands.
 fn stop_log(log: Option<Log>, quiet: bool) {
     if let Some(log) = log {
         log.handle.flush();

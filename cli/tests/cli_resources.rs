@@ -552,3 +552,32 @@ fn problems_and_warnings_past_the_listed_ones_are_counted_not_listed() {
         format!("warning: ... and {} more warnings", many - MAX_LISTED)
     );
 }
+
+/// A log that cannot take a byte (here no file of the process may grow: `ulimit -f 0`, as
+/// on a full device) is refused before the run, as an unwritable directory is, rather than
+/// losing every record in silence; the run's output, on a pipe, is not a file and would
+/// not be limited.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_log_that_cannot_grow_is_refused_before_the_run() {
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("log-cannot-grow.json", &scenario.to_string());
+    let dir = temp_path("log-cannot-grow");
+    let log = dir.join("m.log");
+    // SIGXFSZ ignored, so a write past the limit fails instead of killing the process.
+    let script =
+        "trap '' XFSZ && ulimit -f 0 && exec \"$0\" run \"$1\" --time-scale 0 --log-file \"$2\"";
+    let output = sh_marketplace(script, &[path.as_os_str(), log.as_os_str()], &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_refused(
+        &output,
+        &[&format!("error: cannot log to {}: ", log.display())],
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+}
