@@ -581,3 +581,61 @@ fn a_log_that_cannot_grow_is_refused_before_the_run() {
     );
     assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
+
+/// Stdout on a full device: `run` stops at its first failed write, however much it had yet
+/// to print (here a cart of a gigabyte of lines, and many carts of small ones), and `check`
+/// and `gen` fail the same way; each with exit code 1 and one line on stderr.
+#[cfg(target_os = "linux")]
+#[test]
+fn stdout_on_a_full_device_fails_with_one_line() {
+    let cart = |quantity: u64| json!([{"type": "add", "product": "m", "quantity": quantity}]);
+    let product =
+        |name: String| json!({"m": {"product_type": "Product", "name": name, "price": 4}});
+    let huge = json!({
+        "products": product("x".repeat(1_000_000)),
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0, "carts": [cart(1000)]}],
+        "marketplace": {"queue_size_per_producer": 1000}
+    });
+    let many = json!({
+        "products": product("Mug".to_owned()),
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0, "carts": vec![cart(1); 100_000]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let huge = temp_file("full-huge.json", &huge.to_string());
+    let many = temp_file("full-many.json", &many.to_string());
+    let script = "exec \"$0\" \"$@\" >/dev/full";
+    for actors in ["tasks", "threads"] {
+        for path in [&huge, &many] {
+            let args = [
+                "run".as_ref(),
+                path.as_os_str(),
+                "--time-scale".as_ref(),
+                "0".as_ref(),
+                "--actors".as_ref(),
+                actors.as_ref(),
+            ];
+            let output = sh_marketplace(script, &args, &[]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{actors}: {stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "error: {}: cannot write the output: No space left on device (os error 28)\n",
+                    path.display()
+                ),
+                "{actors}"
+            );
+        }
+    }
+    for args in [&["check".as_ref(), many.as_os_str()][..], &["gen".as_ref()]] {
+        let output = sh_marketplace(script, args, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr, "error: cannot write to stdout: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+}
