@@ -639,3 +639,22 @@ fn stdout_on_a_full_device_fails_with_one_line() {
         );
     }
 }
+
+/// Nesting deeper than serde_json's recursion limit (128) is malformed JSON, reported at
+/// once with its place, not a stack overflow: 100,000 open brackets, at the top and
+/// inside a section.
+#[test]
+fn deep_nesting_is_refused_at_the_recursion_limit() {
+    let depth = 100_000;
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    for (name, text) in [
+        ("deep-top.json", nested.clone()),
+        ("deep-inner.json", format!("{{\"products\": {nested}}}")),
+    ] {
+        let path = temp_file(name, &text);
+        for command in ["check", "run"] {
+            let output = support::marketplace(&[command.as_ref(), path.as_os_str()]);
+            assert_refused(&output, &["(1 problem):", ": recursion limit exceeded"]);
+        }
+    }
+}
