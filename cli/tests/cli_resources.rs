@@ -658,3 +658,47 @@ fn deep_nesting_is_refused_at_the_recursion_limit() {
         }
     }
 }
+
+/// Waits far past the clock's range (1e300 s) pause for good, and the run's end still ends
+/// them: with enough published, the run finishes at once; without, the stall timeout
+/// reports it, with both kinds of actors.
+#[test]
+fn waits_past_the_clocks_range_end_with_the_run() {
+    for (wanted, code) in [(1, 0), (2, 3)] {
+        let scenario = json!({
+            "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+            "producers": [{"name": "p", "products": [["m", 1, 1e300]],
+                           "republish_wait_time": 1e300}],
+            "consumers": [{"name": "c", "retry_wait_time": 1e300,
+                           "carts": [[{"type": "add", "product": "m", "quantity": wanted}]]}],
+            "marketplace": {"queue_size_per_producer": 1}
+        });
+        let path = temp_file(&format!("far-waits-{wanted}.json"), &scenario.to_string());
+        for actors in ["tasks", "threads"] {
+            let child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+                .arg("run")
+                .arg(&path)
+                .args(["--actors", actors, "--stall-timeout", "0.5"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the marketplace binary runs");
+            let output = finish_within(child, Duration::from_secs(30), "a run of far waits");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{actors} {wanted}: {stderr}"
+            );
+            assert_eq!(
+                output.stdout.len(),
+                if code == 0 {
+                    "c bought Product(name='Mug', price=4)\n".len()
+                } else {
+                    0
+                },
+                "{actors} {wanted}"
+            );
+        }
+    }
+}
