@@ -436,6 +436,28 @@ fn bad_flags() {
             vec!["gen".as_ref(), "--max-wait".as_ref(), "-0.5".as_ref()],
             "invalid value '-0.5' for '--max-wait <SECS>'",
         ),
+        // Not numbers a wait can be: refused as the flag's value, not read as infinity.
+        (
+            vec!["run".as_ref(), p, "--time-scale".as_ref(), "NaN".as_ref()],
+            "invalid value 'NaN' for '--time-scale <F>'",
+        ),
+        (
+            vec!["run".as_ref(), p, "--time-scale".as_ref(), "1e309".as_ref()],
+            "invalid value '1e309' for '--time-scale <F>'",
+        ),
+        (
+            vec!["gen".as_ref(), "--max-wait".as_ref(), "inf".as_ref()],
+            "invalid value 'inf' for '--max-wait <SECS>'",
+        ),
+        (
+            vec![
+                "run".as_ref(),
+                p,
+                "--stall-timeout".as_ref(),
+                "nan".as_ref(),
+            ],
+            "invalid value 'nan' for '--stall-timeout <SECS>'",
+        ),
     ] {
         assert_bad_input(&marketplace(&args), &[needle]);
     }
