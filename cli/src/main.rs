@@ -533,8 +533,12 @@ fn read(path: &Path) -> Result<String, Failure> {
     let mut bytes: Vec<u8> = Vec::new();
     let out_of_memory = |_| refused("out of memory".to_owned());
     if let Some(size) = size {
-        let expected = usize::try_from(size).unwrap_or(usize::MAX).min(most);
-        bytes.try_reserve_exact(expected).map_err(out_of_memory)?;
+        // A byte more than the file's size: the read that finds its end needs room too,
+        // which would otherwise double the buffer.
+        let expected = usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX);
+        bytes
+            .try_reserve_exact(expected.min(most))
+            .map_err(out_of_memory)?;
     }
     // `bytes[..checked]` is UTF-8 without a control character.
     let mut checked = 0;
