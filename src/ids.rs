@@ -13,7 +13,8 @@ use std::fmt;
 
 /// Identifies a producer registered with [`Marketplace::register_producer`].
 ///
-/// Cheap to copy, compare and hash. It is only meaningful to the marketplace that issued it.
+/// Cheap to copy, compare, order and hash. It is only meaningful to the marketplace that
+/// issued it; among that marketplace's ids, the order is registration order.
 ///
 /// ```
 /// use marketplace::Marketplace;
@@ -26,7 +27,7 @@ use std::fmt;
 /// ```
 ///
 /// [`Marketplace::register_producer`]: crate::Marketplace::register_producer
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct ProducerId {
     pub(crate) market: u64,
     pub(crate) index: u32,
@@ -61,7 +62,8 @@ impl fmt::Display for ProducerId {
 
 /// Identifies a cart opened with [`Marketplace::new_cart`].
 ///
-/// A cart id is spent once its order is placed: later use reports an unknown cart.
+/// A cart id is spent once its order is placed: later use reports an unknown cart. Among
+/// one marketplace's cart ids, the order is the order the carts were opened in.
 ///
 /// ```
 /// use marketplace::Marketplace;
@@ -72,7 +74,7 @@ impl fmt::Display for ProducerId {
 /// ```
 ///
 /// [`Marketplace::new_cart`]: crate::Marketplace::new_cart
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct CartId {
     pub(crate) market: u64,
     pub(crate) serial: u64,

@@ -99,6 +99,28 @@ struct ReadmeExamples;
 #[cfg(doctest)]
 struct IgnoredIdsAreRefused;
 
+/// What must not compile, beside `tests/engine_api.rs`, which checks what must: a market of
+/// products that cannot be shared across threads cannot be shared (every thread compares
+/// against the catalog's copies), and one of products that cannot be sent cannot be sent.
+/// Each snippet fails on exactly that bound.
+///
+/// ```compile_fail
+/// fn assert_sync<T: Sync>() {}
+/// assert_sync::<marketplace::Marketplace<std::cell::Cell<u8>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<marketplace::Marketplace<std::rc::Rc<u8>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<marketplace::baseline::LockedMarketplace<std::rc::Rc<u8>>>();
+/// ```
+#[cfg(doctest)]
+struct ThreadSafetyFollowsTheProducts;
+
 pub use error::{AddError, OrderError, PublishError, RemoveError};
 pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use ids::{CartId, ProducerId};

@@ -8,8 +8,9 @@
 
 use std::fmt;
 
-/// A producer registered with a [`RedisMarketplace`](crate::RedisMarketplace).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// A producer registered with a [`RedisMarketplace`](crate::RedisMarketplace); among one
+/// market's ids, the order is registration order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct ProducerId {
     pub(crate) market: u64,
     pub(crate) index: u64,
@@ -28,8 +29,9 @@ impl fmt::Display for ProducerId {
     }
 }
 
-/// A cart opened in a [`RedisMarketplace`](crate::RedisMarketplace).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// A cart opened in a [`RedisMarketplace`](crate::RedisMarketplace); among one market's
+/// ids, the order is the order the carts were opened in.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct CartId {
     pub(crate) market: u64,
     pub(crate) serial: u64,

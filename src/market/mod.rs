@@ -56,8 +56,10 @@ pub use product_handle::ProductHandle;
 /// product takes the oldest equal item on sale, whoever made it.
 ///
 /// Every operation is safe to call from any number of threads at once; share the marketplace
-/// with an [`Arc`](std::sync::Arc) or scoped threads. No operation takes a global lock, and
-/// none waits for another thread while holding a lock. Operations that overlap in time are
+/// with an [`Arc`](std::sync::Arc) or scoped threads (with the default hasher it is `Send`
+/// when `P` is, and `Sync` when `P` is `Send + Sync`; its async calls' futures are `Send`,
+/// so they can be spawned on a multi-threaded runtime). No operation takes a global lock,
+/// and none waits for another thread while holding a lock. Operations that overlap in time are
 /// not atomic with respect to each other (a publish holds its room before its item is on
 /// sale, for one); `docs/design.md` says what can be seen between their steps.
 ///
