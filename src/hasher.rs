@@ -21,8 +21,16 @@ use crate::sync::SeededState;
 /// let seeded = DefaultHashBuilder::default();
 /// assert_eq!(seeded.hash_one("tea"), seeded.clone().hash_one("tea"));
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct DefaultHashBuilder(SeededState);
+
+/// Shows no seed, as std's `RandomState` does: a builder logged in some larger value would
+/// otherwise give away what keeps colliding products hard to choose.
+impl std::fmt::Debug for DefaultHashBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefaultHashBuilder").finish_non_exhaustive()
+    }
+}
 
 impl BuildHasher for DefaultHashBuilder {
     type Hasher = DefaultHasher;

@@ -174,3 +174,16 @@ fn debug_of_a_market_does_not_grow_with_its_items() {
         "{one} {one_locked}"
     );
 }
+
+/// Two builders hash differently (each has its own random seed) yet show the same: a
+/// logged builder does not give away the seed that keeps colliding products hard to pick.
+#[test]
+fn debug_of_the_default_hash_builder_hides_its_seed() {
+    let (a, b) = (DefaultHashBuilder::default(), DefaultHashBuilder::default());
+    assert_ne!(a.hash_one("tea"), b.hash_one("tea"));
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert_eq!(
+        format!("{:?}", a.build_hasher()),
+        format!("{:?}", b.build_hasher())
+    );
+}
