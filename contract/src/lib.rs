@@ -115,6 +115,7 @@ pub trait Market<P>: Sync {
     fn try_close(&self) -> Result<(), Self::Failure>;
 
     /// `register_producer`; panics if the market cannot be reached.
+    #[must_use = "the id is the only way to publish for the producer"]
     fn register_producer(&self) -> Self::Producer {
         reached(self.try_register_producer())
     }
@@ -132,6 +133,7 @@ pub trait Market<P>: Sync {
         reached(self.try_publish_timeout(producer, product, timeout))
     }
     /// `new_cart`; panics if the market cannot be reached.
+    #[must_use = "a cart stays open until its order is placed, which takes its id"]
     fn new_cart(&self) -> Self::Cart {
         reached(self.try_new_cart())
     }
@@ -157,14 +159,17 @@ pub trait Market<P>: Sync {
         reached(self.try_place_order(cart))
     }
     /// `shelf_len`; panics if the market cannot be reached.
+    #[must_use]
     fn shelf_len(&self, producer: Self::Producer) -> Option<usize> {
         reached(self.try_shelf_len(producer))
     }
     /// `available`; panics if the market cannot be reached.
+    #[must_use]
     fn available(&self, product: &P) -> usize {
         reached(self.try_available(product))
     }
     /// `stats`; panics if the market cannot be reached.
+    #[must_use]
     fn stats(&self) -> Stats {
         reached(self.try_stats())
     }
@@ -173,6 +178,20 @@ pub trait Market<P>: Sync {
         reached(self.try_close())
     }
 }
+
+/// As on the markets themselves, ignoring a new id through the trait is warned about
+/// (`unused_must_use`): a cart whose id is dropped stays open with no way left to order
+/// it. The snippet fails to build once the lint is denied.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use marketplace_contract::Market;
+/// fn open<M: Market<u8>>(market: &M) {
+///     market.new_cart();
+/// }
+/// ```
+#[cfg(doctest)]
+struct IgnoredIdsAreWarnedAbout;
 
 /// The outcome of a call that must reach its market.
 fn reached<T, F: Display>(outcome: Result<T, F>) -> T {

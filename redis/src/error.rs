@@ -52,6 +52,7 @@ impl ConnectionError {
     }
 
     /// The operation that failed (`publish`, `add_to_cart`, ...).
+    #[must_use]
     pub fn operation(&self) -> &'static str {
         self.0.operation
     }
@@ -76,6 +77,7 @@ impl ConnectionError {
 /// assert_eq!(url_without_password("redis://host/0?password=pw&x=1"), "redis://host/0?password=***&x=1");
 /// assert_eq!(url_without_password("redis://host:6379"), "redis://host:6379");
 /// ```
+#[must_use]
 pub fn url_without_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
@@ -209,6 +211,7 @@ pub enum PublishError<P> {
 
 impl<P> PublishError<P> {
     /// Gives back the product that was not published.
+    #[must_use]
     pub fn into_product(self) -> P {
         match self {
             PublishError::Full(product)
@@ -218,6 +221,7 @@ impl<P> PublishError<P> {
     }
 
     /// True when the refusal is temporary (the producer's queue is full).
+    #[must_use]
     pub fn is_full(&self) -> bool {
         matches!(self, PublishError::Full(_))
     }
@@ -326,17 +330,20 @@ impl AddManyError {
     }
 
     /// How many items the call had moved into the cart before the error.
+    #[must_use]
     pub fn added(&self) -> usize {
         self.added
     }
 
     /// The error that stopped it: `UnknownCart` (the cart was ordered meanwhile, with the
     /// items moved so far) or `Connection`.
+    #[must_use]
     pub fn error(&self) -> &AddError {
         &self.error
     }
 
     /// The error, without the count.
+    #[must_use]
     pub fn into_error(self) -> AddError {
         self.error
     }

@@ -18,6 +18,7 @@ pub struct ProducerId {
 
 impl ProducerId {
     /// The producer's registration number in its market: 0, 1, 2, ...
+    #[must_use]
     pub fn index(self) -> u64 {
         self.index
     }
@@ -39,6 +40,7 @@ pub struct CartId {
 
 impl CartId {
     /// The cart's number in its market: 0, 1, 2, ...
+    #[must_use]
     pub fn serial(self) -> u64 {
         self.serial
     }

@@ -32,6 +32,31 @@ mod wait;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
+/// A value ignored where only the value matters is warned about (`unused_must_use`), as
+/// in the engine; each snippet fails to build once the lint is denied. Ignoring
+/// `with_retry_for`'s handle drops the market it was called on.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn set(market: marketplace_redis::RedisMarketplace<String>) {
+///     market.with_retry_for(std::time::Duration::ZERO);
+/// }
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// marketplace_redis::PublishError::Full("tea").into_product();
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn show(market: &marketplace_redis::RedisMarketplace<String>) {
+///     market.queue_size_per_producer();
+/// }
+/// ```
+#[cfg(doctest)]
+struct IgnoredValuesAreWarnedAbout;
+
 pub use error::{
     AddError, AddManyError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError,
     url_without_password,

@@ -179,17 +179,20 @@ impl<P> RedisMarketplace<P> {
     /// Sets how long a call whose connection broke is retried (with a growing pause, under
     /// the same operation id, so it applies at most once) before it returns
     /// `Connection`. Zero: no retry.
+    #[must_use = "the handle is returned with the new setting; the one called on is gone"]
     pub fn with_retry_for(mut self, retry_for: Duration) -> Self {
         self.lanes = self.lanes.with_retry_for(retry_for);
         self
     }
 
     /// The market's name on the server.
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The capacity each producer has.
+    #[must_use]
     pub fn queue_size_per_producer(&self) -> usize {
         self.capacity
     }
