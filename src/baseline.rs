@@ -129,6 +129,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
 
     /// Registers a new producer. See [`Marketplace::register_producer`](crate::Marketplace::register_producer).
     ///
+    /// # Panics
+    ///
+    /// Panics once 2^32 producers are registered, as the engine does.
+    ///
+    /// # Examples
+    ///
     /// ```
     /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
     /// assert_ne!(market.register_producer(), market.register_producer());
@@ -136,7 +142,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     #[must_use = "the id is the only way to publish for the producer"]
     pub fn register_producer(&self) -> ProducerId {
         let mut state = self.lock();
-        let index = u32::try_from(state.on_sale.len()).expect("more than u32::MAX producers");
+        let index = u32::try_from(state.on_sale.len()).expect("fewer than 2^32 producers");
         state.on_sale.push(0);
         let id = ProducerId {
             market: self.tag,
@@ -147,6 +153,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     }
 
     /// Puts `product` on sale. See [`Marketplace::publish`](crate::Marketplace::publish).
+    ///
+    /// # Errors
+    ///
+    /// As the engine's: `Full` or `UnknownProducer`, with the product.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::{PublishError, baseline::LockedMarketplace};
@@ -165,6 +177,13 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// Publishes, waiting up to `timeout` for room. See
     /// [`Marketplace::publish_timeout`](crate::Marketplace::publish_timeout).
     ///
+    /// # Errors
+    ///
+    /// As the engine's: `Full` (after the timeout, or once closed) or `UnknownProducer`,
+    /// with the product.
+    ///
+    /// # Examples
+    ///
     /// ```
     /// use std::time::Duration;
     /// use marketplace::baseline::LockedMarketplace;
@@ -174,6 +193,10 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// assert!(market.publish_timeout(producer, 1, Duration::ZERO).is_ok());
     /// assert!(market.publish_timeout(producer, 2, Duration::ZERO).unwrap_err().is_full());
     /// ```
+    #[allow(
+        clippy::missing_panics_doc,
+        reason = "its one `expect` is an invariant: an attempt that fails puts the product back"
+    )]
     pub fn publish_timeout(
         &self,
         producer: ProducerId,
@@ -219,6 +242,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// Moves one equal item into `cart`. See
     /// [`Marketplace::add_to_cart`](crate::Marketplace::add_to_cart).
     ///
+    /// # Errors
+    ///
+    /// As the engine's: `Unavailable` or `UnknownCart`.
+    ///
+    /// # Examples
+    ///
     /// ```
     /// use marketplace::{AddError, baseline::LockedMarketplace};
     ///
@@ -238,6 +267,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
 
     /// Adds, waiting up to `timeout` for an equal item. See
     /// [`Marketplace::add_to_cart_timeout`](crate::Marketplace::add_to_cart_timeout).
+    ///
+    /// # Errors
+    ///
+    /// As the engine's: `Unavailable` (after the timeout, or once closed) or `UnknownCart`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -270,6 +305,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
 
     /// Claims an equal item out of `cart` and returns it to its producer. See
     /// [`Marketplace::remove_from_cart`](crate::Marketplace::remove_from_cart).
+    ///
+    /// # Errors
+    ///
+    /// As the engine's: `NotInCart` or `UnknownCart`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::{RemoveError, baseline::LockedMarketplace};
@@ -306,6 +347,12 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
 
     /// Returns the cart's products and retires it. See
     /// [`Marketplace::place_order`](crate::Marketplace::place_order).
+    ///
+    /// # Errors
+    ///
+    /// As the engine's: `UnknownCart` for a cart not open here.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::{OrderError, baseline::LockedMarketplace};

@@ -55,6 +55,8 @@
 //! `docs/design.md` in the repository describes the protocol, its invariants and what the
 //! loom models check.
 #![forbid(unsafe_code)]
+// Every public call that can fail or panic says when, in `# Errors` and `# Panics`.
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 pub mod baseline;
 mod cart;

@@ -56,10 +56,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// Moves one item equal to `product`, from any producer, off the shelf into `cart`.
     ///
     /// The item stops counting against its producer's capacity by the time this returns.
-    /// Fails with [`AddError::Unavailable`] when no equal item is on sale right now (an
-    /// ordinary, retryable outcome; see [`add_to_cart_timeout`](Self::add_to_cart_timeout) to
-    /// wait) and with [`AddError::UnknownCart`] for a cart that is not open here. `product` may be any
-    /// form `P` borrows as, with the same `Hash` and `Eq` (a `&str` for `String`s).
+    /// `product` may be any form `P` borrows as, with the same `Hash` and `Eq` (a `&str` for
+    /// `String`s).
+    ///
+    /// # Errors
+    ///
+    /// [`AddError::Unavailable`] when no equal item is on sale right now (an ordinary,
+    /// retryable outcome; see [`add_to_cart_timeout`](Self::add_to_cart_timeout) to wait),
+    /// and [`AddError::UnknownCart`] for a cart that is not open here.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::{AddError, Marketplace};
@@ -100,13 +106,19 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// Like [`add_to_cart`](Self::add_to_cart), but when no equal item is on sale, waits up
     /// to `timeout` for one to be published or returned, without spinning.
     ///
-    /// Fails with [`AddError::Unavailable`] if the timeout passes (or the marketplace is
-    /// [closed](Self::close)) first. `Duration::MAX` waits as long as it takes. A cart
-    /// ordered by another thread while this call waits is noticed at the next arrival of the
-    /// product or at the timeout, and reported as [`AddError::UnknownCart`] (an order wakes
-    /// no waiter: with `Duration::MAX`, the wait lasts until an item arrives or the
-    /// marketplace is closed). Waiting for a
-    /// product never published stores nothing.
+    /// `Duration::MAX` waits as long as it takes. Waiting for a product never published
+    /// stores nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`AddError::Unavailable`] if the timeout passes (or the marketplace is
+    /// [closed](Self::close)) first, and [`AddError::UnknownCart`] for a cart that is not
+    /// open here. A cart ordered by another thread while this call waits is noticed at the
+    /// next arrival of the product or at the timeout, and reported as `UnknownCart` (an
+    /// order wakes no waiter: with `Duration::MAX`, the wait lasts until an item arrives or
+    /// the marketplace is closed).
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -156,10 +168,17 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// future dropped before it completes has taken nothing, and leaves no waiter
     /// registered; a wake-up it received but did not use goes to another waiter. To bound
     /// the wait, race it with your runtime's timer (as `tokio::time::timeout` does).
-    /// Blocking and async consumers of one product can wait together. As in
+    /// Blocking and async consumers of one product can wait together.
+    ///
+    /// # Errors
+    ///
+    /// The future's output: [`AddError::Unavailable`] once the marketplace is closed before
+    /// an item comes, and [`AddError::UnknownCart`] for a cart that is not open here. As in
     /// `add_to_cart_timeout`, a cart ordered by another task while this one waits is
     /// noticed at the next arrival of the product (or at `close`), and reported as
-    /// [`AddError::UnknownCart`]: an order wakes no waiter.
+    /// `UnknownCart`: an order wakes no waiter.
+    ///
+    /// # Examples
     ///
     /// With tokio (any executor will do):
     ///
@@ -218,10 +237,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// The claim is atomic: of two threads removing the same item, exactly one succeeds. The
     /// return always succeeds, even when that producer has filled its queue meanwhile: it is
     /// then over capacity, and its publishes report [`PublishError::Full`] until consumers
-    /// have taken enough. Fails with [`RemoveError::NotInCart`] when the cart holds no equal
-    /// item and with [`RemoveError::UnknownCart`] for a cart that is not open here.
+    /// have taken enough.
     ///
     /// [`PublishError::Full`]: crate::PublishError::Full
+    ///
+    /// # Errors
+    ///
+    /// [`RemoveError::NotInCart`] when the cart holds no equal item, and
+    /// [`RemoveError::UnknownCart`] for a cart that is not open here.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::{Marketplace, PublishError};
@@ -253,6 +278,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// Places the order for `cart`: returns its products in the order they were added (adds
     /// to one cart that overlap in time land in either order) and retires the cart, whose id
     /// is then spent.
+    ///
+    /// # Errors
+    ///
+    /// [`OrderError::UnknownCart`] for a cart that is not open here: never opened here, or
+    /// already ordered.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::{Marketplace, OrderError};

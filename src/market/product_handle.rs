@@ -122,6 +122,12 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
 
     /// Puts a clone of the product on sale for `producer`: [`Marketplace::publish`].
     ///
+    /// # Errors
+    ///
+    /// As [`Marketplace::publish`]'s, with the clone in the error.
+    ///
+    /// # Examples
+    ///
     /// ```
     /// use marketplace::{Marketplace, PublishError};
     ///
@@ -153,6 +159,12 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
 
     /// Puts a clone of the product on sale for `producer`, waiting up to `timeout` for room:
     /// [`Marketplace::publish_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Marketplace::publish_timeout`]'s, with the clone in the error.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -197,6 +209,12 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     /// Puts a clone of the product on sale for `producer`, as a future that waits for room:
     /// [`Marketplace::publish_async`], cancel-safe in the same way. The future borrows the
     /// marketplace, not the handle.
+    ///
+    /// # Errors
+    ///
+    /// As [`Marketplace::publish_async`]'s, with the clone in the error.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::Marketplace;
@@ -254,6 +272,12 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     /// Moves one item of the product off the shelf into `cart`:
     /// [`Marketplace::add_to_cart`].
     ///
+    /// # Errors
+    ///
+    /// As [`Marketplace::add_to_cart`]'s.
+    ///
+    /// # Examples
+    ///
     /// ```
     /// use marketplace::{AddError, Marketplace};
     ///
@@ -279,6 +303,12 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
 
     /// Moves one item of the product into `cart`, waiting up to `timeout` for one:
     /// [`Marketplace::add_to_cart_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Marketplace::add_to_cart_timeout`]'s.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -311,6 +341,12 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     /// Moves one item of the product into `cart`, as a future that waits for one:
     /// [`Marketplace::add_to_cart_async`], cancel-safe in the same way. The future borrows
     /// the marketplace, not the handle.
+    ///
+    /// # Errors
+    ///
+    /// As [`Marketplace::add_to_cart_async`]'s.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::Marketplace;

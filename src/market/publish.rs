@@ -26,10 +26,14 @@ use crate::wait::{Attempt, block_until, wait_until};
 impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
     /// Puts `product` on sale for `producer`.
     ///
-    /// Fails with [`PublishError::Full`] while the producer already has
-    /// `queue_size_per_producer` products on the shelf (returned items included), and with
-    /// [`PublishError::UnknownProducer`] for an id this marketplace did not issue; either way
-    /// the product comes back in the error.
+    /// # Errors
+    ///
+    /// [`PublishError::Full`] while the producer already has `queue_size_per_producer`
+    /// products on the shelf (returned items included), and [`PublishError::UnknownProducer`]
+    /// for an id this marketplace did not issue; either way the product comes back in the
+    /// error.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use marketplace::{Marketplace, PublishError};
@@ -59,8 +63,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// Like [`publish`](Self::publish), but when the producer is full, waits up to `timeout`
     /// for a consumer to take one of its products, without spinning.
     ///
-    /// Gives the product back in [`PublishError::Full`] if the timeout passes (or the
-    /// marketplace is [closed](Self::close)) first. `Duration::MAX` waits as long as it takes.
+    /// `Duration::MAX` waits as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish): [`PublishError::Full`], with the product, if the
+    /// timeout passes (or the marketplace is [closed](Self::close)) before there is room.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -157,6 +167,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// and leaves no waiter registered; its product is dropped with it. To bound the wait,
     /// race it with your runtime's timer (as `tokio::time::timeout` does). Blocking and
     /// async publishers of one producer can wait together.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish), the future's output: [`PublishError::Full`], with the
+    /// product, once the marketplace is closed before there is room.
+    ///
+    /// # Examples
     ///
     /// With tokio (any executor will do):
     ///
