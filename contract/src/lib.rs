@@ -26,6 +26,8 @@
 //! published_then_bought(&Marketplace::new(1));
 //! published_then_bought(&marketplace::baseline::LockedMarketplace::new(1));
 //! ```
+// Every call that can fail or panic says when, in `# Errors` and `# Panics`.
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 use std::error::Error;
 use std::fmt::{Debug, Display};
@@ -65,14 +67,29 @@ pub trait Market<P>: Sync {
     type Failure: Error + Send + Sync + 'static;
 
     /// `register_producer`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_register_producer(&self) -> Result<Self::Producer, Self::Failure>;
     /// `publish`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_publish(
         &self,
         producer: Self::Producer,
         product: P,
     ) -> Result<Result<(), PublishError<P>>, Self::Failure>;
     /// `publish_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_publish_timeout(
         &self,
         producer: Self::Producer,
@@ -80,14 +97,29 @@ pub trait Market<P>: Sync {
         timeout: Duration,
     ) -> Result<Result<(), PublishError<P>>, Self::Failure>;
     /// `new_cart`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_new_cart(&self) -> Result<Self::Cart, Self::Failure>;
     /// `add_to_cart`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_add_to_cart(
         &self,
         cart: Self::Cart,
         product: &P,
     ) -> Result<Result<(), AddError>, Self::Failure>;
     /// `add_to_cart_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_add_to_cart_timeout(
         &self,
         cart: Self::Cart,
@@ -95,35 +127,85 @@ pub trait Market<P>: Sync {
         timeout: Duration,
     ) -> Result<Result<(), AddError>, Self::Failure>;
     /// `remove_from_cart`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_remove_from_cart(
         &self,
         cart: Self::Cart,
         product: &P,
     ) -> Result<Result<(), RemoveError>, Self::Failure>;
     /// `place_order`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_place_order(
         &self,
         cart: Self::Cart,
     ) -> Result<Result<Vec<P>, OrderError>, Self::Failure>;
     /// `shelf_len`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_shelf_len(&self, producer: Self::Producer) -> Result<Option<usize>, Self::Failure>;
     /// `available`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_available(&self, product: &P) -> Result<usize, Self::Failure>;
     /// `stats`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_stats(&self) -> Result<Stats, Self::Failure>;
     /// `close`.
+    ///
+    /// # Errors
+    ///
+    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
+    /// is inside `Ok`.
     fn try_close(&self) -> Result<(), Self::Failure>;
 
-    /// `register_producer`; panics if the market cannot be reached.
+    /// `register_producer`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_register_producer` returns the failure).
     #[must_use = "the id is the only way to publish for the producer"]
     fn register_producer(&self) -> Self::Producer {
         reached(self.try_register_producer())
     }
-    /// `publish`; panics if the market cannot be reached.
+    /// `publish`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_publish` returns the failure).
+    ///
+    /// # Errors
+    ///
+    /// The operation's own refusal, as [`Marketplace::publish`] reports it.
     fn publish(&self, producer: Self::Producer, product: P) -> Result<(), PublishError<P>> {
         reached(self.try_publish(producer, product))
     }
-    /// `publish_timeout`; panics if the market cannot be reached.
+    /// `publish_timeout`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_publish_timeout` returns the failure).
+    ///
+    /// # Errors
+    ///
+    /// The operation's own refusal, as [`Marketplace::publish_timeout`] reports it.
     fn publish_timeout(
         &self,
         producer: Self::Producer,
@@ -132,16 +214,36 @@ pub trait Market<P>: Sync {
     ) -> Result<(), PublishError<P>> {
         reached(self.try_publish_timeout(producer, product, timeout))
     }
-    /// `new_cart`; panics if the market cannot be reached.
+    /// `new_cart`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_new_cart` returns the failure).
     #[must_use = "a cart stays open until its order is placed, which takes its id"]
     fn new_cart(&self) -> Self::Cart {
         reached(self.try_new_cart())
     }
-    /// `add_to_cart`; panics if the market cannot be reached.
+    /// `add_to_cart`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_add_to_cart` returns the failure).
+    ///
+    /// # Errors
+    ///
+    /// The operation's own refusal, as [`Marketplace::add_to_cart`] reports it.
     fn add_to_cart(&self, cart: Self::Cart, product: &P) -> Result<(), AddError> {
         reached(self.try_add_to_cart(cart, product))
     }
-    /// `add_to_cart_timeout`; panics if the market cannot be reached.
+    /// `add_to_cart_timeout`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_add_to_cart_timeout` returns the failure).
+    ///
+    /// # Errors
+    ///
+    /// The operation's own refusal, as [`Marketplace::add_to_cart_timeout`] reports it.
     fn add_to_cart_timeout(
         &self,
         cart: Self::Cart,
@@ -150,30 +252,62 @@ pub trait Market<P>: Sync {
     ) -> Result<(), AddError> {
         reached(self.try_add_to_cart_timeout(cart, product, timeout))
     }
-    /// `remove_from_cart`; panics if the market cannot be reached.
+    /// `remove_from_cart`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_remove_from_cart` returns the failure).
+    ///
+    /// # Errors
+    ///
+    /// The operation's own refusal, as [`Marketplace::remove_from_cart`] reports it.
     fn remove_from_cart(&self, cart: Self::Cart, product: &P) -> Result<(), RemoveError> {
         reached(self.try_remove_from_cart(cart, product))
     }
-    /// `place_order`; panics if the market cannot be reached.
+    /// `place_order`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_place_order` returns the failure).
+    ///
+    /// # Errors
+    ///
+    /// The operation's own refusal, as [`Marketplace::place_order`] reports it.
     fn place_order(&self, cart: Self::Cart) -> Result<Vec<P>, OrderError> {
         reached(self.try_place_order(cart))
     }
-    /// `shelf_len`; panics if the market cannot be reached.
+    /// `shelf_len`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_shelf_len` returns the failure).
     #[must_use]
     fn shelf_len(&self, producer: Self::Producer) -> Option<usize> {
         reached(self.try_shelf_len(producer))
     }
-    /// `available`; panics if the market cannot be reached.
+    /// `available`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_available` returns the failure).
     #[must_use]
     fn available(&self, product: &P) -> usize {
         reached(self.try_available(product))
     }
-    /// `stats`; panics if the market cannot be reached.
+    /// `stats`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_stats` returns the failure).
     #[must_use]
     fn stats(&self) -> Stats {
         reached(self.try_stats())
     }
-    /// `close`; panics if the market cannot be reached.
+    /// `close`, reaching the market or panicking.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the market cannot be reached (`try_close` returns the failure).
     fn close(&self) {
         reached(self.try_close())
     }
