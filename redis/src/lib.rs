@@ -17,6 +17,8 @@
 //! most once. `docs/design.md` in the repository maps each operation to its keys and
 //! script and says what a crash of a client or of the server can lose.
 #![forbid(unsafe_code)]
+// Every call that can fail or panic says when, in `# Errors` and `# Panics`.
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 mod contract;
 mod error;

@@ -91,6 +91,13 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// (`redis://HOST:PORT[/DB]`), creating it with `queue_size_per_producer` if it does
     /// not exist. A market that exists with another capacity is refused, and so is a TCP
     /// URL whose query holds anything but `protocol`, which the client would ignore.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError`]: `InvalidUrl`, `InvalidName` or `InvalidCapacity` for arguments
+    /// no market can have, `Unreachable` when the server does not answer, `NotAMarket` when
+    /// the market's keys hold another client's data, and `CapacityMismatch` when the market
+    /// exists with another capacity.
     pub fn connect(
         url: &str,
         market_name: &str,
@@ -266,6 +273,10 @@ impl<P> RedisMarketplace<P> {
     }
 
     /// Registers a producer: 0, 1, 2, ... in registration order across every handle.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn register_producer(&self) -> Result<ProducerId, ConnectionError> {
         let reply = self.call("register_producer", &self.scripts.register_producer, &[])?;
         let index = reply
@@ -279,6 +290,10 @@ impl<P> RedisMarketplace<P> {
     }
 
     /// Opens a cart: 0, 1, 2, ... across every handle.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn new_cart(&self) -> Result<CartId, ConnectionError> {
         let reply = self.call("new_cart", &self.scripts.new_cart, &[])?;
         let serial = reply
@@ -293,17 +308,29 @@ impl<P> RedisMarketplace<P> {
 
     /// Closes the market: every waiting call, in every process, returns at once with its
     /// retryable error, and so do later waits. Non-waiting calls keep working.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn close(&self) -> Result<(), ConnectionError> {
         self.call("close", &self.scripts.close, &[]).map(drop)
     }
 
     /// Whether the market was closed.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn is_closed(&self) -> Result<bool, ConnectionError> {
         let reply = self.call("is_closed", &self.scripts.inspect, &["closed", ""])?;
         Ok(reply.flag(0))
     }
 
     /// A snapshot of the market's size, taken atomically.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn stats(&self) -> Result<Stats, ConnectionError> {
         let reply = self.call("stats", &self.scripts.inspect, &["stats", ""])?;
         let field = |index| {
@@ -321,6 +348,10 @@ impl<P> RedisMarketplace<P> {
     }
 
     /// How many of `producer`'s items are on sale; `None` for an unknown producer.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn shelf_len(&self, producer: ProducerId) -> Result<Option<usize>, ConnectionError> {
         if producer.market != self.tag {
             return Ok(None);
@@ -336,6 +367,10 @@ impl<P> RedisMarketplace<P> {
     /// Sets the market's label `name` unless it is set, and returns the label: the first
     /// writer wins, so processes sharing a market can agree on what it is for (the scenario
     /// runner stores the fingerprint of its scenario here).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn label(&self, name: &str, value: &str) -> Result<String, ConnectionError> {
         let reply = self.call("label", &self.scripts.label, &[name, value])?;
         reply
@@ -348,6 +383,10 @@ impl<P> RedisMarketplace<P> {
 
     /// Adds `member` to the group `group` (once, however often it is told) and returns how
     /// many distinct members the group has: a count that retries and repeats cannot inflate.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn tally(&self, group: &str, member: &str) -> Result<u64, ConnectionError> {
         let reply = self.call("tally", &self.scripts.tally, &[group, member])?;
         reply
@@ -357,6 +396,10 @@ impl<P> RedisMarketplace<P> {
     }
 
     /// How many distinct members the group `group` of [`tally`](Self::tally) has.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn tally_size(&self, group: &str) -> Result<u64, ConnectionError> {
         let reply = self.call("tally_size", &self.scripts.inspect, &["tally", group])?;
         reply
@@ -367,6 +410,10 @@ impl<P> RedisMarketplace<P> {
 
     /// Blocks until the market is closed (by any handle), or `timeout` passes; whether it
     /// is closed.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn wait_closed(&self, timeout: Duration) -> Result<bool, ConnectionError> {
         let deadline = Instant::now().checked_add(timeout);
         loop {
@@ -382,6 +429,11 @@ impl<P> RedisMarketplace<P> {
 
     /// Deletes every key of the market from the server (not atomic: stop every handle
     /// first). For tests and for operators clearing a finished run.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call; some keys may
+    /// then be left.
     pub fn delete(self) -> Result<(), ConnectionError> {
         // Every character special to a KEYS pattern, escaped, so a name such as `a?b` matches
         // its own keys only.
@@ -406,6 +458,13 @@ impl<P> RedisMarketplace<P> {
 impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// Puts `product` on sale for `producer`, unless it already has
     /// `queue_size_per_producer` items on sale: then `Full`, with the product.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Full`] and [`PublishError::UnknownProducer`] as in the engine, and
+    /// [`PublishError::Connection`] when the server cannot complete the call or the
+    /// product cannot be encoded (or is longer than [`MAX_ARGUMENT_BYTES`]); each holds
+    /// the product.
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
         if producer.market != self.tag {
             return Err(PublishError::UnknownProducer(product));
@@ -429,6 +488,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// for a consumer to take one of its items (woken by the server, not polling).
     /// `Full` when the time passes or the market is closed first; `Duration::MAX` waits as
     /// long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish)'s, `Full` once the wait ends without room.
     pub fn publish_timeout(
         &self,
         producer: ProducerId,
@@ -507,6 +570,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     }
 
     /// Moves the oldest item on sale equal to `product` into `cart`.
+    ///
+    /// # Errors
+    ///
+    /// [`AddError::Unavailable`] and [`AddError::UnknownCart`] as in the engine, and
+    /// [`AddError::Connection`] when the server cannot complete the call.
     pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
         if cart.market != self.tag {
             return Err(AddError::UnknownCart);
@@ -524,6 +592,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// takes. A cart ordered by another client while this call waits is noticed at the
     /// product's next arrival or at the end of the wait's current round (5 s at most), and
     /// reported as `UnknownCart`.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_to_cart`](Self::add_to_cart)'s, `Unavailable` once the wait ends
+    /// without an item.
     pub fn add_to_cart_timeout(
         &self,
         cart: CartId,
@@ -567,6 +640,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 
     /// Takes the first item in `cart` equal to `product` out of it and gives it back to
     /// the producer that made it (even past its capacity) and to sale.
+    ///
+    /// # Errors
+    ///
+    /// [`RemoveError::NotInCart`] and [`RemoveError::UnknownCart`] as in the engine,
+    /// and [`RemoveError::Connection`] when the server cannot complete the call.
     pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
         if cart.market != self.tag {
             return Err(RemoveError::UnknownCart);
@@ -587,6 +665,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     }
 
     /// The cart's items, as published, in the order added; the cart is spent.
+    ///
+    /// # Errors
+    ///
+    /// [`OrderError::UnknownCart`] as in the engine, and [`OrderError::Connection`]
+    /// when the server cannot complete the call or an item does not decode as `P`.
     pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
         if cart.market != self.tag {
             return Err(OrderError::UnknownCart);
@@ -615,6 +698,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     }
 
     /// How many items equal to `product` are on sale.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn available(&self, product: &P) -> Result<usize, ConnectionError> {
         let key = product.canonical_key();
         let reply = self.call("available", &self.scripts.inspect, &["available", &key])?;

@@ -33,6 +33,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// On `Connection`, whether the call applied is unknown; the error holds every product
     /// of the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish)'s, each holding the products not published.
     pub fn publish_many(
         &self,
         producer: ProducerId,
@@ -49,6 +53,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// On `Connection`, the products of earlier calls of this wait are on sale, whether the
     /// failed call applied is unknown, and the error holds every product after them (those
     /// of the failed call first).
+    ///
+    /// # Errors
+    ///
+    /// As [`publish_many`](Self::publish_many)'s.
     pub fn publish_many_timeout(
         &self,
         producer: ProducerId,
@@ -137,6 +145,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// Moves up to `count` of the oldest items on sale equal to `product` into `cart`, in
     /// one call; how many it moved (fewer than `count` when fewer were on sale).
     /// `usize::MAX` takes every one on sale. Needs Redis 6.2 or later (`LPOP` with a count).
+    ///
+    /// # Errors
+    ///
+    /// As [`add_to_cart`](Self::add_to_cart)'s, but never `Unavailable`: fewer items
+    /// than asked for is an `Ok` count.
     pub fn add_many_to_cart(
         &self,
         cart: CartId,
@@ -154,6 +167,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// An error after some items were moved (the cart ordered meanwhile, or the server
     /// lost past the retries) says how many: [`AddManyError::added`].
+    ///
+    /// # Errors
+    ///
+    /// An [`AddManyError`]: the `UnknownCart` or `Connection` error that stopped
+    /// the call, with how many items it had moved.
     pub fn add_many_to_cart_timeout(
         &self,
         cart: CartId,
