@@ -386,6 +386,32 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
         self.changed.notify_all();
     }
 
+    /// How many products one producer may have on the shelf at once. See
+    /// [`Marketplace::queue_size_per_producer`](crate::Marketplace::queue_size_per_producer).
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(3);
+    /// assert_eq!(market.queue_size_per_producer(), 3);
+    /// ```
+    #[must_use]
+    pub fn queue_size_per_producer(&self) -> usize {
+        self.queue_size_per_producer
+    }
+
+    /// True once [`close`](Self::close) has been called. See
+    /// [`Marketplace::is_closed`](crate::Marketplace::is_closed).
+    ///
+    /// ```
+    /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
+    /// assert!(!market.is_closed());
+    /// market.close();
+    /// assert!(market.is_closed());
+    /// ```
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Items `producer` has on the shelf now, or `None` for an id not issued here.
     ///
     /// ```

@@ -187,3 +187,19 @@ fn debug_of_the_default_hash_builder_hides_its_seed() {
         format!("{:?}", b.build_hasher())
     );
 }
+
+/// The baseline answers the engine's two getters, with the engine's answers.
+#[test]
+fn the_baseline_has_the_engines_getters() {
+    let market = Marketplace::<u8>::new(3);
+    let baseline = LockedMarketplace::<u8>::new(3);
+    assert_eq!(
+        baseline.queue_size_per_producer(),
+        market.queue_size_per_producer()
+    );
+    assert_eq!(baseline.is_closed(), market.is_closed());
+    market.close();
+    baseline.close();
+    assert_eq!(baseline.is_closed(), market.is_closed());
+    assert!(baseline.is_closed());
+}

@@ -63,7 +63,7 @@ pub(crate) trait Shop: Sync {
     fn close(&self) {
         self.market().close();
     }
-    /// `None`: it cannot say (the baseline has no `is_closed`), and the rounds never ask.
+    /// `None`: it cannot say, and the rounds never ask.
     fn is_closed(&self) -> Option<bool> {
         None
     }
@@ -144,6 +144,9 @@ impl Shop for LockedMarketplace<Product> {
     }
     fn market(&self) -> &Self {
         self
+    }
+    fn is_closed(&self) -> Option<bool> {
+        Some(LockedMarketplace::is_closed(self))
     }
 }
 
