@@ -13,6 +13,7 @@
 //! raises it past the capacity (a returned item may); `bell:KEY` holds at most a token per
 //! item on sale, and `room:N` at most a token per place free and publisher waiting.
 
+use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,10 @@ pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(10);
 /// hosts, can share the market. It is `Sync`: threads share one handle, each call using a
 /// connection of its own from the handle's pool.
 ///
+/// The calls that only look a product up (`add_to_cart` and its forms, `remove_from_cart`,
+/// `available`) take any form `P` borrows as, as the engine's do, provided that form's
+/// [`CanonicalKey`] is the product's: a market of `String`s is asked with a `&str`.
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use marketplace_redis::RedisMarketplace;
@@ -61,7 +66,7 @@ pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(10);
 /// let producer = market.register_producer()?;
 /// market.publish(producer, "tea".to_string()).unwrap();
 /// let cart = market.new_cart()?;
-/// market.add_to_cart_timeout(cart, &"tea".to_string(), Duration::from_secs(1)).unwrap();
+/// market.add_to_cart_timeout(cart, "tea", Duration::from_secs(1)).unwrap();
 /// assert_eq!(market.place_order(cart).unwrap(), ["tea"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -575,7 +580,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// [`AddError::Unavailable`] and [`AddError::UnknownCart`] as in the engine, and
     /// [`AddError::Connection`] when the server cannot complete the call.
-    pub fn add_to_cart(&self, cart: CartId, product: &P) -> Result<(), AddError> {
+    pub fn add_to_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: CanonicalKey + ?Sized,
+    {
         if cart.market != self.tag {
             return Err(AddError::UnknownCart);
         }
@@ -597,12 +606,16 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// As [`add_to_cart`](Self::add_to_cart)'s, `Unavailable` once the wait ends
     /// without an item.
-    pub fn add_to_cart_timeout(
+    pub fn add_to_cart_timeout<Q>(
         &self,
         cart: CartId,
-        product: &P,
+        product: &Q,
         timeout: Duration,
-    ) -> Result<(), AddError> {
+    ) -> Result<(), AddError>
+    where
+        P: Borrow<Q>,
+        Q: CanonicalKey + ?Sized,
+    {
         if cart.market != self.tag {
             return Err(AddError::UnknownCart);
         }
@@ -645,7 +658,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// [`RemoveError::NotInCart`] and [`RemoveError::UnknownCart`] as in the engine,
     /// and [`RemoveError::Connection`] when the server cannot complete the call.
-    pub fn remove_from_cart(&self, cart: CartId, product: &P) -> Result<(), RemoveError> {
+    pub fn remove_from_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), RemoveError>
+    where
+        P: Borrow<Q>,
+        Q: CanonicalKey + ?Sized,
+    {
         if cart.market != self.tag {
             return Err(RemoveError::UnknownCart);
         }
@@ -702,7 +719,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// # Errors
     ///
     /// A [`ConnectionError`] when the server cannot complete the call.
-    pub fn available(&self, product: &P) -> Result<usize, ConnectionError> {
+    pub fn available<Q>(&self, product: &Q) -> Result<usize, ConnectionError>
+    where
+        P: Borrow<Q>,
+        Q: CanonicalKey + ?Sized,
+    {
         let key = product.canonical_key();
         let reply = self.call("available", &self.scripts.inspect, &["available", &key])?;
         reply

@@ -14,6 +14,8 @@ use std::borrow::Cow;
 /// products different keys. For a type whose equality is its whole value, its JSON form
 /// is such a key; a type whose equality ignores some fields (an item's serial), or treats
 /// different forms as equal (Python's `1 == 1.0`), builds its key from what equality sees.
+/// A form the product borrows as (`str` for `String`), used to ask for it, must give the
+/// same key as the product, as `Borrow` asks of `Hash` and `Eq`.
 ///
 /// ```
 /// use std::borrow::Cow;

@@ -6,6 +6,7 @@ use std::error::Error;
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
 use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::time::Duration;
 
 use marketplace_redis::{
     AddError, AddManyError, CartId, ConnectError, ConnectionError, OrderError, ProducerId,
@@ -45,4 +46,19 @@ fn errors_are_std_errors_that_cross_threads() {
     assert_error::<AddManyError>();
     assert_error::<ConnectError>();
     assert_error::<ConnectionError>();
+}
+
+/// A market of `String`s is asked with a `&str`, as the engine is, with no `String` built
+/// per call: the calls that only look a product up take any form it borrows as. Checked by
+/// the compiler alone (no server): the closures are built, not called.
+#[test]
+fn lookups_take_a_borrowed_form_of_the_product() {
+    type Market = RedisMarketplace<String>;
+    let add = |m: &Market, cart| m.add_to_cart(cart, "tea");
+    let wait = |m: &Market, cart| m.add_to_cart_timeout(cart, "tea", Duration::ZERO);
+    let remove = |m: &Market, cart| m.remove_from_cart(cart, "tea");
+    let available = |m: &Market| m.available("tea");
+    let many = |m: &Market, cart| m.add_many_to_cart(cart, "tea", 2);
+    let many_wait = |m: &Market, cart| m.add_many_to_cart_timeout(cart, "tea", 2, Duration::ZERO);
+    let (_, _, _, _, _, _) = (add, wait, remove, available, many, many_wait);
 }

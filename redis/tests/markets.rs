@@ -1,6 +1,7 @@
 //! Markets side by side on one server: names that look alike in a key pattern stay apart
 //! when one of them is deleted; a product too long for one Redis value is refused before
-//! it is sent; a handle dropped leaves no record of its connections behind.
+//! it is sent; a handle dropped leaves no record of its connections behind; a market of
+//! `String`s is asked with a `&str`.
 
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{MAX_ARGUMENT_BYTES, RedisMarketplace};
@@ -99,4 +100,23 @@ fn a_dropped_handle_leaves_no_records_of_its_calls() {
     drop(goes);
     assert_eq!(recorded_lanes(&mut watch, "shop"), kept);
     stays.delete().expect("deleted");
+}
+
+/// A market of `String`s asked with a `&str` finds the `String`s published: the borrowed
+/// form's key is the product's.
+#[test]
+fn a_market_of_strings_is_asked_with_a_str() {
+    let server = RedisServer::start();
+    let market =
+        RedisMarketplace::<String>::connect(&server.url(), "borrowed", 2).expect("connect");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, "tea".to_owned()).expect("room");
+    market.publish(producer, "tea".to_owned()).expect("room");
+    assert_eq!(market.available("tea").expect("available"), 2);
+    let cart = market.new_cart().expect("cart");
+    market.add_to_cart(cart, "tea").expect("on sale");
+    market.remove_from_cart(cart, "tea").expect("in the cart");
+    assert_eq!(market.add_many_to_cart(cart, "tea", 2).expect("on sale"), 2);
+    assert_eq!(market.place_order(cart).expect("open"), ["tea", "tea"]);
+    market.delete().expect("deleted");
 }

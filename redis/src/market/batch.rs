@@ -5,6 +5,7 @@
 //! stay with the caller, in order. The retry of a broken call applies once, as for every
 //! operation.
 
+use std::borrow::Borrow;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -150,12 +151,16 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// As [`add_to_cart`](Self::add_to_cart)'s, but never `Unavailable`: fewer items
     /// than asked for is an `Ok` count.
-    pub fn add_many_to_cart(
+    pub fn add_many_to_cart<Q>(
         &self,
         cart: CartId,
-        product: &P,
+        product: &Q,
         count: usize,
-    ) -> Result<usize, AddError> {
+    ) -> Result<usize, AddError>
+    where
+        P: Borrow<Q>,
+        Q: CanonicalKey + ?Sized,
+    {
         self.add_many_until(cart, product, count, None)
             .map_err(AddManyError::into_error)
     }
@@ -172,25 +177,33 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// An [`AddManyError`]: the `UnknownCart` or `Connection` error that stopped
     /// the call, with how many items it had moved.
-    pub fn add_many_to_cart_timeout(
+    pub fn add_many_to_cart_timeout<Q>(
         &self,
         cart: CartId,
-        product: &P,
+        product: &Q,
         count: usize,
         timeout: Duration,
-    ) -> Result<usize, AddManyError> {
+    ) -> Result<usize, AddManyError>
+    where
+        P: Borrow<Q>,
+        Q: CanonicalKey + ?Sized,
+    {
         let deadline = Instant::now().checked_add(timeout);
         self.add_many_until(cart, product, count, Some(deadline))
     }
 
     /// `wait` as for `publish_many_until`.
-    fn add_many_until(
+    fn add_many_until<Q>(
         &self,
         cart: CartId,
-        product: &P,
+        product: &Q,
         count: usize,
         wait: Option<Option<Instant>>,
-    ) -> Result<usize, AddManyError> {
+    ) -> Result<usize, AddManyError>
+    where
+        P: Borrow<Q>,
+        Q: CanonicalKey + ?Sized,
+    {
         if cart.market != self.tag {
             return Err(AddManyError::new(0, AddError::UnknownCart));
         }
