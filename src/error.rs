@@ -21,7 +21,7 @@ use std::fmt;
 /// assert!(matches!(refused, PublishError::Full(_)));
 /// assert_eq!(refused.into_product(), "coffee");
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum PublishError<P> {
     /// The producer already has `queue_size_per_producer` products on the shelf; try again
@@ -80,7 +80,7 @@ impl<P: fmt::Debug> Error for PublishError<P> {}
 /// let cart = market.new_cart();
 /// assert_eq!(market.add_to_cart(cart, &"tea"), Err(AddError::Unavailable));
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum AddError {
     /// No item equal to the product is on any shelf right now; retry later.
@@ -109,7 +109,7 @@ impl Error for AddError {}
 /// let cart = market.new_cart();
 /// assert_eq!(market.remove_from_cart(cart, &"tea"), Err(RemoveError::NotInCart));
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum RemoveError {
     /// The cart holds no item equal to the product.
@@ -139,7 +139,7 @@ impl Error for RemoveError {}
 /// assert_eq!(market.place_order(cart), Ok(vec![]));
 /// assert_eq!(market.place_order(cart), Err(OrderError::UnknownCart));
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum OrderError {
     /// The cart was never opened here, or its order was already placed.

@@ -23,6 +23,8 @@ fn assert_sync<T: Sync>() {}
 fn assert_unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
 fn assert_send_value<T: Send>(_: &T) {}
 fn assert_error<T: Error + Send + Sync + 'static>() {}
+/// What a plain value type offers: compared, hashed (a key of a map or set) and shown.
+fn assert_value<T: Clone + Eq + Hash + Debug>() {}
 fn assert_id<T>()
 where
     T: Copy + Eq + Ord + Hash + Debug + Display + Send + Sync + Unpin + UnwindSafe + RefUnwindSafe,
@@ -51,6 +53,7 @@ fn handles_stats_and_hashers_are_thread_safe() {
     assert_unwind_safe::<ProductHandle<'static, String>>();
     assert_send::<Stats>();
     assert_sync::<Stats>();
+    assert_value::<Stats>();
     assert_send::<DefaultHashBuilder>();
     assert_sync::<DefaultHashBuilder>();
     assert_send::<DefaultHasher>();
@@ -118,6 +121,10 @@ fn errors_are_std_errors_that_cross_threads() {
     assert_error::<RemoveError>();
     assert_error::<OrderError>();
     assert_unwind_safe::<PublishError<String>>();
+    assert_value::<PublishError<String>>();
+    assert_value::<AddError>();
+    assert_value::<RemoveError>();
+    assert_value::<OrderError>();
 
     // `?` turns each into the usual boxed error.
     fn buy(market: &Marketplace<String>) -> Result<Vec<String>, Box<dyn Error + Send + Sync>> {

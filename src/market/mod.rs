@@ -108,7 +108,7 @@ pub struct Marketplace<P, S = DefaultHashBuilder> {
 ///
 /// Taken without stopping other threads, so under concurrent use the figures may come from
 /// slightly different moments.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Stats {
     /// Producers registered so far.
     pub producers: usize,
