@@ -62,3 +62,32 @@ fn lookups_take_a_borrowed_form_of_the_product() {
     let many_wait = |m: &Market, cart| m.add_many_to_cart_timeout(cart, "tea", 2, Duration::ZERO);
     let (_, _, _, _, _, _) = (add, wait, remove, available, many, many_wait);
 }
+
+/// Messages are lowercase without trailing punctuation, as the engine's, so they read well
+/// inside another message (those a call can give without reaching a server).
+#[test]
+fn error_messages_are_lowercase_without_trailing_punctuation() {
+    struct Opaque;
+    let refused = |url, name, size| {
+        RedisMarketplace::<String>::connect(url, name, size)
+            .expect_err("refused before connecting")
+            .to_string()
+    };
+    let messages = [
+        PublishError::Full(Opaque).to_string(),
+        PublishError::UnknownProducer(Opaque).to_string(),
+        AddError::Unavailable.to_string(),
+        AddError::UnknownCart.to_string(),
+        RemoveError::NotInCart.to_string(),
+        RemoveError::UnknownCart.to_string(),
+        OrderError::UnknownCart.to_string(),
+        refused("not a url", "shop", 1),
+        refused("redis://127.0.0.1:1", "", 1),
+        refused("redis://127.0.0.1:1", "shop", 0),
+    ];
+    for message in messages {
+        let first = message.chars().next().unwrap();
+        assert!(!first.is_uppercase(), "{message:?}");
+        assert!(!message.ends_with(['.', '!', ':']), "{message:?}");
+    }
+}
