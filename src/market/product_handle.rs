@@ -32,6 +32,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// its shelf, as its first publish would: the catalog holds every product ever published
     /// or resolved, each once.
     ///
+    /// # Panics
+    ///
+    /// Panics if `product` is new to the marketplace and the catalog already holds 2^32 - 1
+    /// distinct products (see [Limits](Self#limits)).
+    ///
+    /// # Examples
+    ///
     /// ```
     /// use marketplace::Marketplace;
     ///

@@ -33,6 +33,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// for an id this marketplace did not issue; either way the product comes back in the
     /// error.
     ///
+    /// # Panics
+    ///
+    /// Panics if `product` is new to the marketplace and the catalog already holds 2^32 - 1
+    /// distinct products (see [Limits](Self#limits)).
+    ///
     /// # Examples
     ///
     /// ```
@@ -69,6 +74,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// As [`publish`](Self::publish): [`PublishError::Full`], with the product, if the
     /// timeout passes (or the marketplace is [closed](Self::close)) before there is room.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `product` is new to the marketplace and the catalog already holds 2^32 - 1
+    /// distinct products (see [Limits](Self#limits)).
     ///
     /// # Examples
     ///
@@ -172,6 +182,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// As [`publish`](Self::publish), the future's output: [`PublishError::Full`], with the
     /// product, once the marketplace is closed before there is room.
+    ///
+    /// # Panics
+    ///
+    /// The future panics if `product` is new to the marketplace and the catalog already holds 2^32 - 1
+    /// distinct products (see [Limits](Self#limits)).
     ///
     /// # Examples
     ///
