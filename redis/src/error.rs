@@ -190,7 +190,8 @@ impl fmt::Display for ConnectError {
 impl Error for ConnectError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            ConnectError::Unreachable(error) | ConnectError::NotAMarket(error) => Some(error),
+            // Each shows the connection error's message in its own, so it stands in for it.
+            ConnectError::Unreachable(error) | ConnectError::NotAMarket(error) => error.source(),
             _ => None,
         }
     }
@@ -237,7 +238,14 @@ impl<P> fmt::Display for PublishError<P> {
     }
 }
 
-impl<P: fmt::Debug> Error for PublishError<P> {}
+impl<P: fmt::Debug> Error for PublishError<P> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            PublishError::Connection(_, error) => error.source(),
+            _ => None,
+        }
+    }
+}
 
 /// Why an add to a cart added nothing.
 #[derive(Debug)]
@@ -274,7 +282,8 @@ pub enum OrderError {
 }
 
 /// Display and `Error` for the three errors without a product: the engine's messages, and
-/// the connection error's own.
+/// the connection error's own, for which the `Connection` variant stands in (its source is
+/// the connection error's, so a report walking the chain does not print that message twice).
 macro_rules! plain_error {
     ($type:ident { $($variant:ident => $message:literal),* }) => {
         impl fmt::Display for $type {
@@ -289,7 +298,7 @@ macro_rules! plain_error {
         impl Error for $type {
             fn source(&self) -> Option<&(dyn Error + 'static)> {
                 match self {
-                    $type::Connection(error) => Some(error),
+                    $type::Connection(error) => error.source(),
                     _ => None,
                 }
             }

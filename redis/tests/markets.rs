@@ -1,7 +1,11 @@
 //! Markets side by side on one server: names that look alike in a key pattern stay apart
 //! when one of them is deleted; a product too long for one Redis value is refused before
 //! it is sent; a handle dropped leaves no record of its connections behind; a market of
-//! `String`s is asked with a `&str`.
+//! `String`s is asked with a `&str`; an error for a lost server tells it once along its
+//! `source` chain.
+
+use std::error::Error;
+use std::time::Duration;
 
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{MAX_ARGUMENT_BYTES, RedisMarketplace};
@@ -119,4 +123,43 @@ fn a_market_of_strings_is_asked_with_a_str() {
     assert_eq!(market.add_many_to_cart(cart, "tea", 2).expect("on sale"), 2);
     assert_eq!(market.place_order(cart).expect("open"), ["tea", "tea"]);
     market.delete().expect("deleted");
+}
+
+/// Every call's error for a lost server leads to the client's error along its `source`
+/// chain, and none of this crate's errors on the way repeats the one it wraps: a
+/// `Connection` variant shows its connection error's message, so it stands in for it
+/// rather than also giving it as its source (a report that walks the chain would print
+/// the same line twice).
+#[test]
+fn an_error_chain_tells_a_lost_server_once() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let market = RedisMarketplace::<String>::connect(&url, "lost", 1)
+        .expect("connect")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    let cart = market.new_cart().expect("cart");
+    drop(server);
+    let errors: Vec<Box<dyn Error>> = vec![
+        Box::new(
+            market
+                .publish(producer, "tea".to_owned())
+                .expect_err("lost"),
+        ),
+        Box::new(market.add_to_cart(cart, "tea").expect_err("lost")),
+        Box::new(market.remove_from_cart(cart, "tea").expect_err("lost")),
+        Box::new(market.place_order(cart).expect_err("lost")),
+        Box::new(RedisMarketplace::<String>::connect(&url, "lost", 1).expect_err("lost")),
+    ];
+    for error in &errors {
+        let mut current: &(dyn Error + 'static) = error.as_ref();
+        // The client's own error and its sources are the client's business.
+        while !current.is::<redis::RedisError>() {
+            let source = current
+                .source()
+                .unwrap_or_else(|| panic!("no client error under {current:?}"));
+            assert_ne!(current.to_string(), source.to_string(), "{error:?}");
+            current = source;
+        }
+    }
 }
