@@ -99,6 +99,9 @@ where
             Ok(items) => Ok(Ok(items)),
             Err(remote::OrderError::UnknownCart) => Ok(Err(OrderError::UnknownCart)),
             Err(remote::OrderError::Connection(failure)) => Err(failure),
+            // The engine's outcomes have no order that does not decode; the failure keeps
+            // the order's items (`ConnectionError::undecodable_order`), so none is lost.
+            Err(remote::OrderError::Undecodable(order)) => Err(ConnectionError::undecodable(order)),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The errors of a Redis market: the engine's outcomes, variant for variant, plus
-//! [`ConnectionError`] for a call the server could not complete.
+//! [`ConnectionError`] for a call the server could not complete, and
+//! [`OrderError::Undecodable`] for an order placed whose items do not all decode.
 //!
 //! A call that fails on a broken connection is retried by the handle itself (see
 //! [`RedisMarketplace::with_retry_for`](crate::RedisMarketplace::with_retry_for)) under the
@@ -22,7 +23,15 @@ struct Failure {
     operation: &'static str,
     server: String,
     detail: String,
-    source: Option<redis::RedisError>,
+    source: Option<Cause>,
+}
+
+#[derive(Debug)]
+enum Cause {
+    Redis(redis::RedisError),
+    /// The contract trait has no variant for an order that does not decode, so its failure
+    /// carries the order's items instead.
+    Order(UndecodableOrder),
 }
 
 impl ConnectionError {
@@ -47,8 +56,39 @@ impl ConnectionError {
             operation,
             server: server.to_owned(),
             detail,
-            source: Some(error),
+            source: Some(Cause::Redis(error)),
         }))
+    }
+
+    /// The failure that stands for `order` where only a `ConnectionError` can be told (the
+    /// contract trait's `try_place_order`); the items stay in it.
+    pub(crate) fn undecodable(order: UndecodableOrder) -> Self {
+        ConnectionError(Box::new(Failure {
+            operation: "place_order",
+            server: order.0.server.clone(),
+            detail: order.detail(),
+            source: Some(Cause::Order(order)),
+        }))
+    }
+
+    /// The order this failure stands for, when it is the contract trait's form of
+    /// [`OrderError::Undecodable`]: a placed order whose items are in it, as stored.
+    #[must_use]
+    pub fn undecodable_order(&self) -> Option<&UndecodableOrder> {
+        match &self.0.source {
+            Some(Cause::Order(order)) => Some(order),
+            _ => None,
+        }
+    }
+
+    /// The order, as [`undecodable_order`](Self::undecodable_order), taken out of the
+    /// failure.
+    #[must_use]
+    pub fn into_undecodable_order(self) -> Option<UndecodableOrder> {
+        match self.0.source {
+            Some(Cause::Order(order)) => Some(order),
+            _ => None,
+        }
     }
 
     /// The operation that failed (`publish`, `add_to_cart`, ...).
@@ -128,7 +168,11 @@ impl fmt::Display for ConnectionError {
 
 impl Error for ConnectionError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.0.source.as_ref().map(|e| e as &(dyn Error + 'static))
+        match &self.0.source {
+            Some(Cause::Redis(error)) => Some(error),
+            Some(Cause::Order(order)) => Some(order),
+            None => None,
+        }
     }
 }
 
@@ -271,7 +315,7 @@ pub enum RemoveError {
     Connection(ConnectionError),
 }
 
-/// Why an order placed nothing.
+/// Why an order gave no products.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OrderError {
@@ -279,11 +323,111 @@ pub enum OrderError {
     UnknownCart,
     /// The server could not complete the call.
     Connection(ConnectionError),
+    /// The order was placed (the cart is spent and its items have left the market), but an
+    /// item does not decode as this handle's product type: another handle, of another type
+    /// whose canonical keys collide with this one's, published it. The error holds every
+    /// item of the order as stored, so none is lost.
+    Undecodable(UndecodableOrder),
 }
 
-/// Display and `Error` for the three errors without a product: the engine's messages, and
-/// the connection error's own, for which the `Connection` variant stands in (its source is
-/// the connection error's, so a report walking the chain does not print that message twice).
+/// A placed order whose items do not all decode as the handle's product type: the items
+/// of the order as stored (their JSON forms, in the order added), for the caller to decode
+/// with the type that published them, or to keep.
+///
+/// The server spent the cart before the client could read the items (the client does not
+/// check them first, which would cost every order a second round trip), so this error is
+/// where they are now.
+#[derive(Debug)]
+pub struct UndecodableOrder(Box<Undecoded>);
+
+#[derive(Debug)]
+struct Undecoded {
+    server: String,
+    cart: crate::CartId,
+    items: Vec<String>,
+    position: usize,
+    error: serde_json::Error,
+}
+
+impl UndecodableOrder {
+    pub(crate) fn new(
+        server: &str,
+        cart: crate::CartId,
+        items: Vec<String>,
+        position: usize,
+        error: serde_json::Error,
+    ) -> Self {
+        UndecodableOrder(Box::new(Undecoded {
+            server: server.to_owned(),
+            cart,
+            items,
+            position,
+            error,
+        }))
+    }
+
+    /// Every item of the order as stored (JSON), in the order added, those that decode
+    /// included.
+    #[must_use]
+    pub fn items(&self) -> &[String] {
+        &self.0.items
+    }
+
+    /// The items, as [`items`](Self::items), taken out of the error.
+    #[must_use]
+    pub fn into_items(self) -> Vec<String> {
+        self.0.items
+    }
+
+    /// The index in [`items`](Self::items) of the first item that does not decode.
+    #[must_use]
+    pub fn position(&self) -> usize {
+        self.0.position
+    }
+
+    /// The cart whose order this was.
+    #[must_use]
+    pub fn cart(&self) -> crate::CartId {
+        self.0.cart
+    }
+}
+
+impl UndecodableOrder {
+    /// What went wrong and where the items are, as a `ConnectionError`'s detail.
+    fn detail(&self) -> String {
+        let order = &self.0;
+        format!(
+            "item {} of {} in {} is not a product of this type ({}); the order is placed, \
+             and the error holds its items as stored",
+            order.position + 1,
+            order.items.len(),
+            order.cart,
+            order.error
+        )
+    }
+}
+
+impl fmt::Display for UndecodableOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "place_order on redis server {}: {}",
+            self.0.server,
+            self.detail()
+        )
+    }
+}
+
+impl Error for UndecodableOrder {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0.error)
+    }
+}
+
+/// Display and `Error` for the two errors without a product but `OrderError`: the engine's
+/// messages, and the connection error's own, for which the `Connection` variant stands in
+/// (its source is the connection error's, so a report walking the chain does not print that
+/// message twice).
 macro_rules! plain_error {
     ($type:ident { $($variant:ident => $message:literal),* }) => {
         impl fmt::Display for $type {
@@ -320,9 +464,33 @@ plain_error!(RemoveError {
     NotInCart => "the product is not in the cart",
     UnknownCart => "no such cart"
 });
-plain_error!(OrderError {
-    UnknownCart => "no such cart"
-});
+
+impl fmt::Display for OrderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OrderError::UnknownCart => f.write_str("no such cart"),
+            OrderError::Connection(error) => error.fmt(f),
+            OrderError::Undecodable(order) => order.fmt(f),
+        }
+    }
+}
+
+impl Error for OrderError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            OrderError::UnknownCart => None,
+            // Each variant stands in for the error it holds, whose message it shows.
+            OrderError::Connection(error) => error.source(),
+            OrderError::Undecodable(order) => order.source(),
+        }
+    }
+}
+
+impl From<ConnectionError> for OrderError {
+    fn from(error: ConnectionError) -> Self {
+        OrderError::Connection(error)
+    }
+}
 
 /// Why [`add_many_to_cart_timeout`](crate::RedisMarketplace::add_many_to_cart_timeout)
 /// stopped short of its count: the error that stopped it, and how many items it had moved

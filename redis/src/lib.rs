@@ -61,7 +61,7 @@ struct IgnoredValuesAreWarnedAbout;
 
 pub use error::{
     AddError, AddManyError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError,
-    url_without_password,
+    UndecodableOrder, url_without_password,
 };
 pub use ids::{CartId, ProducerId};
 pub use market::{DEFAULT_RETRY_FOR, MAX_ARGUMENT_BYTES, MAX_CAPACITY, RedisMarketplace};

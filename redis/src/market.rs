@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{
-    AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError, one_line,
-    url_without_password,
+    AddError, ConnectError, ConnectionError, OrderError, PublishError, RemoveError,
+    UndecodableOrder, one_line, url_without_password,
 };
 use crate::ids::{CartId, ProducerId};
 use crate::lane::{Lanes, OpId, random_u64};
@@ -683,10 +683,16 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 
     /// The cart's items, as published, in the order added; the cart is spent.
     ///
+    /// The server spends the cart and answers its items in one step, and this handle
+    /// decodes them after. An item published by a handle of another product type (whose
+    /// canonical key collides with one of this type) may not decode: the order is placed
+    /// all the same, and [`OrderError::Undecodable`] holds every item of it as stored
+    /// (JSON), so none is lost.
+    ///
     /// # Errors
     ///
-    /// [`OrderError::UnknownCart`] as in the engine, and [`OrderError::Connection`]
-    /// when the server cannot complete the call or an item does not decode as `P`.
+    /// [`OrderError::UnknownCart`] as in the engine, [`OrderError::Connection`] when the
+    /// server cannot complete the call, and [`OrderError::Undecodable`] as above.
     pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
         if cart.market != self.tag {
             return Err(OrderError::UnknownCart);
@@ -694,21 +700,30 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let serial = cart.serial.to_string();
         let reply = self.call("place_order", &self.scripts.place_order, &[&serial])?;
         match reply.status.as_str() {
-            "ok" => reply
-                .values
-                .into_iter()
-                .map(|value| {
-                    let payload = text(value).ok_or_else(|| self.unexpected("place_order"))?;
-                    serde_json::from_str(&payload).map_err(|e| {
-                        ConnectionError::new(
-                            "place_order",
-                            &self.lanes.server,
-                            format!("an item in the cart is not a product of this type: {e}"),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<P>, ConnectionError>>()
-                .map_err(OrderError::Connection),
+            "ok" => {
+                let stored = reply
+                    .values
+                    .into_iter()
+                    .map(text)
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| self.unexpected("place_order"))?;
+                let mut items = Vec::with_capacity(stored.len());
+                for (position, payload) in stored.iter().enumerate() {
+                    match serde_json::from_str(payload) {
+                        Ok(item) => items.push(item),
+                        Err(error) => {
+                            return Err(OrderError::Undecodable(UndecodableOrder::new(
+                                &self.lanes.server,
+                                cart,
+                                stored,
+                                position,
+                                error,
+                            )));
+                        }
+                    }
+                }
+                Ok(items)
+            }
             "unknown" => Err(OrderError::UnknownCart),
             _ => Err(self.unexpected("place_order").into()),
         }

@@ -1,0 +1,126 @@
+//! Handles of different product types on one market: an item one type published can land
+//! in a cart of another type whose canonical key collides with it (`String` `"5"` and
+//! `u32` `5`, or two structs keyed by a shared field), and its order must not lose it.
+
+use std::borrow::Cow;
+
+use marketplace_contract::Market;
+use marketplace_harness::redis_server::{fresh_market_name, shared_server};
+use marketplace_redis::{CanonicalKey, OrderError, RedisMarketplace};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Tea {
+    name: String,
+    grams: u32,
+}
+
+impl CanonicalKey for Tea {
+    fn canonical_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Coffee {
+    origin: String,
+}
+
+impl CanonicalKey for Coffee {
+    fn canonical_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.origin)
+    }
+}
+
+/// A `u32` handle's cart takes a `String` handle's `"5"` (both keyed `5`): the order is
+/// placed, and the error gives the item back as stored, naming where it failed.
+#[test]
+fn an_order_that_does_not_decode_loses_no_item() {
+    let name = fresh_market_name("decoding");
+    let server = shared_server();
+    let words = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
+    let numbers = RedisMarketplace::<u32>::connect(&server.url(), &name, 4).expect("connect");
+    let producer = words.register_producer().expect("register");
+    words.publish(producer, "5".to_owned()).expect("room");
+    let cart = numbers.new_cart().expect("cart");
+    numbers.add_to_cart(cart, &5).expect("on sale under key 5");
+
+    let error = numbers.place_order(cart).expect_err("\"5\" is not a u32");
+    let message = error.to_string();
+    let OrderError::Undecodable(order) = error else {
+        panic!("not Undecodable: {message}")
+    };
+    for part in [
+        "place_order",
+        &format!("redis server 127.0.0.1:{}", server.port()),
+        &format!("item 1 of 1 in {cart}"),
+        "expected u32",
+        "the order is placed",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from: {message}");
+    }
+    assert_eq!(order.position(), 0);
+    assert_eq!(order.cart(), cart);
+    let back: Vec<String> = order
+        .into_items()
+        .iter()
+        .map(|stored| serde_json::from_str(stored).expect("a String's form"))
+        .collect();
+    assert_eq!(back, ["5"]);
+    // The order was placed: the item left the market, and the cart is spent.
+    let stats = numbers.stats().expect("stats");
+    assert_eq!((stats.items_on_shelves, stats.items_in_carts), (0, 0));
+    assert!(matches!(
+        numbers.place_order(cart),
+        Err(OrderError::UnknownCart)
+    ));
+    words.delete().expect("deleted");
+}
+
+/// Two struct types keyed by a shared name: a `Coffee` cart holding a coffee and then a tea
+/// gets both back as stored, the coffee included, with the tea's place named; the contract
+/// trait's failure holds them too.
+#[test]
+fn colliding_struct_types_get_their_order_back_whole() {
+    let name = fresh_market_name("decoding");
+    let url = shared_server().url();
+    let teas = RedisMarketplace::<Tea>::connect(&url, &name, 4).expect("connect");
+    let coffees = RedisMarketplace::<Coffee>::connect(&url, &name, 4).expect("connect");
+    let tea = Tea {
+        name: "kenya".to_owned(),
+        grams: 50,
+    };
+    let coffee = Coffee {
+        origin: "kenya".to_owned(),
+    };
+    for through_the_trait in [false, true] {
+        let producer = coffees.register_producer().expect("register");
+        coffees.publish(producer, coffee.clone()).expect("room");
+        teas.publish(producer, tea.clone()).expect("room");
+        let cart = coffees.new_cart().expect("cart");
+        assert_eq!(coffees.add_many_to_cart(cart, &coffee, 2).expect("both"), 2);
+
+        let order = if through_the_trait {
+            let failure =
+                Market::try_place_order(&coffees, cart).expect_err("a tea is not a coffee");
+            assert!(failure.to_string().contains("item 2 of 2"), "{failure}");
+            failure
+                .into_undecodable_order()
+                .expect("the failure holds the order")
+        } else {
+            match coffees.place_order(cart) {
+                Err(OrderError::Undecodable(order)) => order,
+                other => panic!("not Undecodable: {other:?}"),
+            }
+        };
+        assert_eq!(order.position(), 1);
+        let items = order.items();
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            serde_json::from_str::<Coffee>(&items[0]).expect("a coffee"),
+            coffee
+        );
+        assert_eq!(serde_json::from_str::<Tea>(&items[1]).expect("a tea"), tea);
+    }
+    teas.delete().expect("deleted");
+}
