@@ -78,12 +78,27 @@ impl Lanes {
         self
     }
 
+    /// How long a call whose connection broke is retried.
+    pub(crate) fn retry_for(&self) -> Duration {
+        self.retry_for
+    }
+
     /// Runs `call` as one operation on a lane; a call that fails for want of the server is
     /// tried again on a new connection, under the same operation id, with a growing pause,
     /// until it succeeds or `retry_for` has passed.
     pub(crate) fn run<T>(
         &self,
         operation: &'static str,
+        call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+    ) -> Result<T, ConnectionError> {
+        self.run_within(operation, self.retry_for, call)
+    }
+
+    /// [`run`](Self::run), retrying for `retry_for` instead of the handle's own time.
+    pub(crate) fn run_within<T>(
+        &self,
+        operation: &'static str,
+        retry_for: Duration,
         mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
     ) -> Result<T, ConnectionError> {
         let mut lane = self.checkout();
@@ -95,7 +110,7 @@ impl Lanes {
                 Ok(value) => break Ok(value),
                 Err(error) if worth_retrying(&error) => {
                     lane.connection = None;
-                    if started.elapsed() + backoff > self.retry_for {
+                    if started.elapsed() + backoff > retry_for {
                         break Err(ConnectionError::redis(operation, &self.server, error));
                     }
                     log::warn!("{operation} on {}: {error}; retrying", self.server);

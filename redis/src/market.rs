@@ -216,6 +216,18 @@ impl<P> RedisMarketplace<P> {
         script: &redis::Script,
         args: &[&str],
     ) -> Result<Reply, ConnectionError> {
+        self.call_within(operation, script, args, None)
+    }
+
+    /// [`call`](Self::call), retrying a broken connection for `retry_for` (`None`: the
+    /// handle's own time).
+    fn call_within(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        args: &[&str],
+        retry_for: Option<Duration>,
+    ) -> Result<Reply, ConnectionError> {
         if let Some(long) = args.iter().find(|arg| arg.len() > MAX_ARGUMENT_BYTES) {
             return Err(ConnectionError::new(
                 operation,
@@ -227,9 +239,12 @@ impl<P> RedisMarketplace<P> {
                 ),
             ));
         }
-        let value = self.lanes.run(operation, |connection, op| {
-            self.invoke(connection, script, op, args)
-        })?;
+        let retry_for = retry_for.unwrap_or(self.lanes.retry_for());
+        let value = self
+            .lanes
+            .run_within(operation, retry_for, |connection, op| {
+                self.invoke(connection, script, op, args)
+            })?;
         match Reply::parse(value) {
             Some(reply) if reply.status == "nomarket" => Err(ConnectionError::new(
                 operation,
@@ -319,6 +334,17 @@ impl<P> RedisMarketplace<P> {
     /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn close(&self) -> Result<(), ConnectionError> {
         self.call("close", &self.scripts.close, &[]).map(drop)
+    }
+
+    /// Like [`close`](Self::close), but retries a broken connection for `retry_for` at
+    /// most instead of the handle's own time. For a process giving up because the server
+    /// stopped answering: its failed call has already waited out the retry time, and a
+    /// close retried as long would make it wait that again before it can report. A server
+    /// that answers is closed at the first try all the same; one that has gone silent costs
+    /// one try, up to the 10 s a reply may take (and the 2 s a connect may take).
+    pub fn close_within(&self, retry_for: Duration) -> Result<(), ConnectionError> {
+        self.call_within("close", &self.scripts.close, &[], Some(retry_for))
+            .map(drop)
     }
 
     /// Whether the market was closed.

@@ -4,8 +4,8 @@
 //! wait round), a request delivered late, after its retry and a later call of its lane (it
 //! does not apply again), a market lost with a server that kept no data (its old handles
 //! stay out of a market created anew under its name), what a call reports when the server
-//! is gone or silent, a wait whose connections the server keeps closing, and a script
-//! cache flushed again and again.
+//! is gone or silent, a server that stops answering mid-run, a wait whose connections the
+//! server keeps closing, and a script cache flushed again and again.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -23,7 +23,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use marketplace_harness::redis_server::RedisServer;
-use marketplace_redis::{AddError, ConnectError, OrderError, PublishError, RedisMarketplace};
+use marketplace_redis::{
+    AddError, ConnectError, DEFAULT_RETRY_FOR, OrderError, PublishError, RedisMarketplace,
+};
 use support::{Item, item};
 
 /// What a consumer asks for: any item of the kind.
@@ -843,6 +845,83 @@ fn connect_to_a_server_that_never_answers_says_so_in_bounded_time() {
     assert!(message.contains("no answer"), "{message}");
     assert!(!message.contains('\n'), "{message:?}");
     assert!(took < Duration::from_secs(15), "connect took {took:?}");
+}
+
+/// Returns once some client of `server` is blocked in a wait (the server's own count).
+fn until_a_client_waits(server: &RedisServer) {
+    let mut watch = server.connection();
+    let started = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(&mut watch)
+            .expect("INFO");
+        let blocked = info
+            .lines()
+            .find_map(|line| line.strip_prefix("blocked_clients:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if blocked > 0 {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "nobody waited");
+        thread::yield_now();
+    }
+}
+
+/// A server that stops answering mid-run but keeps its connections open (`kill -STOP`, a
+/// hung host): a call fails with `no answer in time` once its reply is overdue (the
+/// connection's 10 s read timeout) and the retry time has passed; a wait asleep on the
+/// server fails the same way one read timeout later, since its pop must time out before its
+/// operation is tried again. `--nocapture` prints both figures.
+#[test]
+fn a_server_that_stops_answering_fails_calls_and_waits_in_bounded_time() {
+    // The handle's read timeout (`lane.rs`), and room for a connect and a loaded machine.
+    let reply = Duration::from_secs(10);
+    let slack = Duration::from_secs(5);
+    let server = RedisServer::start();
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "silent", 1).expect("up");
+    let cart = market.new_cart().expect("new_cart");
+    let (call, call_took, wait, wait_took) = thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let outcome = market.add_to_cart_timeout(cart, &any("tea"), Duration::MAX);
+            (outcome, Instant::now())
+        });
+        until_a_client_waits(&server);
+        let _silenced = server.silence();
+        let stopped = Instant::now();
+        let call = market.stats();
+        let call_took = stopped.elapsed();
+        let (wait, ended) = waiter.join().expect("the waiter");
+        (call, call_took, wait, ended - stopped)
+    });
+    println!(
+        "after the server stopped: a call failed in {call_took:.1?}, a wait in {wait_took:.1?}"
+    );
+    let address = format!("127.0.0.1:{}", server.port());
+    match call {
+        Err(error) => assert_eq!(
+            error.to_string(),
+            format!("stats on redis server {address}: no answer in time")
+        ),
+        Ok(stats) => panic!("a stopped server answered {stats:?}"),
+    }
+    // The wait fails in the try that follows its pop, which names that operation.
+    match wait {
+        Err(AddError::Connection(error)) => assert_eq!(
+            error.to_string(),
+            format!("add_to_cart on redis server {address}: no answer in time")
+        ),
+        other => panic!("a wait on a stopped server: {other:?}"),
+    }
+    assert!(
+        call_took < DEFAULT_RETRY_FOR + reply + slack,
+        "{call_took:?}"
+    );
+    assert!(
+        wait_took < DEFAULT_RETRY_FOR + 2 * reply + slack,
+        "{wait_took:?}"
+    );
 }
 
 /// Sets its flag when dropped: a test's fault thread stops even when the test fails.

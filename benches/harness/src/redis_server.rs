@@ -74,6 +74,27 @@ impl RedisServer {
             .expect("a plain connection to the test server")
     }
 
+    /// Stops the server's process (`SIGSTOP`) until the guard is dropped (`SIGCONT`), however
+    /// the test ends: a server that keeps its connections open and answers nothing, as a
+    /// hung host does. The kernel still accepts new connections for it.
+    ///
+    /// # Panics
+    ///
+    /// When the server does not tell its process id, or `kill` fails.
+    pub fn silence(&self) -> Silenced {
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query(&mut self.connection())
+            .expect("INFO server");
+        let pid = info
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("process_id:"))
+            .and_then(|pid| pid.parse().ok())
+            .expect("the server tells its process id");
+        signal("STOP", pid);
+        Silenced(pid)
+    }
+
     /// Starts the server on the first of (at most [`PORT_TRIES`] of) `ports` no other
     /// process has taken meanwhile.
     fn launch_on_any(
@@ -174,6 +195,26 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A server stopped by [`RedisServer::silence`]; dropping this lets it go on.
+#[derive(Debug)]
+pub struct Silenced(u32);
+
+impl Drop for Silenced {
+    fn drop(&mut self) {
+        signal("CONT", self.0);
+    }
+}
+
+/// Sends `name` (`STOP`, `CONT`) to process `pid`.
+fn signal(name: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{name} {pid} failed");
 }
 
 /// How many ports a start tries before it gives up.
