@@ -332,3 +332,42 @@ fn a_scenario_without_consumers_ends_at_once() {
     );
     assert!(output.stdout.is_empty());
 }
+
+/// A server that stops answering but keeps its connections open (`kill -STOP`, a hung host)
+/// fails the run with one line naming the call and the server once the handle's retry window
+/// has passed: the wait's round notices the silence (its read times out), the call is retried
+/// for the window, and the failed process then tries once to close the market for the
+/// others, instead of retrying that for a second window.
+#[test]
+fn a_server_that_stops_answering_fails_the_run_after_one_retry_window() {
+    let scenario = temp_file("redis-stopped.json", SMALL);
+    let market = fresh_market_name("stopped");
+    let server = RedisServer::start();
+    let producers = start_on(&server.url(), &scenario, &market, &["--role", "producers"]);
+    // Its one producer is full and asleep, waiting for room; the main thread waits for the
+    // end of the run.
+    until_a_client_waits(&server);
+    let silenced = server.silence();
+    let started = std::time::Instant::now();
+    // Past the window: a wait round's read timeout (10 s) and one try of close (a read
+    // timeout again), with room to spare.
+    let bound = marketplace_cli::runner::RETRY_FOR + std::time::Duration::from_secs(40);
+    let output = finish_within(producers, 2 * bound, "the run outlived a stopped server");
+    let took = started.elapsed();
+    drop(silenced);
+    println!("the run failed {took:.1?} after the server stopped answering");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "on redis server 127.0.0.1:{}: no answer in time",
+            server.port()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        took < bound,
+        "the run failed {took:?} after the server stopped"
+    );
+}

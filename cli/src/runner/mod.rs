@@ -55,7 +55,9 @@ use marketplace::Stats;
 
 pub use display::ProgressLine;
 pub use product::ProductRef;
-pub use remote::{RemoteError, RemoteOptions, RemoteReport, Role, fingerprint, run_remote};
+pub use remote::{
+    RETRY_FOR, RemoteError, RemoteOptions, RemoteReport, Role, fingerprint, run_remote,
+};
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
 pub use stats::{ConsumerStats, ProducerStats, RunStats, Totals};
 

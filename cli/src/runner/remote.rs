@@ -36,7 +36,12 @@ use crate::scenario::{OpKind, Scenario};
 const FINISHED: &str = "finished consumers";
 
 /// How long a handle keeps retrying a call whose connection broke (a server restart).
-const RETRY_FOR: Duration = Duration::from_secs(60);
+pub const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// How long a failed process retries its close of the market: enough to reconnect once
+/// after a restart, and one try on a server that stopped answering, whose silence the
+/// failed call has already waited out for [`RETRY_FOR`].
+const CLOSE_RETRY_FOR: Duration = Duration::from_secs(1);
 
 /// Which actors of the scenario this process runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -337,7 +342,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
         self.stop();
         // Blocked waits of this process end only when the market closes; a failed process
         // cannot finish its part, so the run cannot complete anyway.
-        let _ = self.market.close();
+        let _ = self.market.close_within(CLOSE_RETRY_FOR);
     }
 
     fn stopped(&self) -> bool {
