@@ -342,6 +342,10 @@ impl<P> RedisMarketplace<P> {
     /// close retried as long would make it wait that again before it can report. A server
     /// that answers is closed at the first try all the same; one that has gone silent costs
     /// one try, up to the 10 s a reply may take (and the 2 s a connect may take).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call within `retry_for`.
     pub fn close_within(&self, retry_for: Duration) -> Result<(), ConnectionError> {
         self.call_within("close", &self.scripts.close, &[], Some(retry_for))
             .map(drop)
