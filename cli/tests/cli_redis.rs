@@ -140,30 +140,6 @@ fn equal_products_share_a_queue_and_print_as_published() {
     );
 }
 
-/// Returns once some client of `server` is blocked in a wait (the server's own count), which
-/// is the event a test waits for before it changes the market under it. The test owns the
-/// server, so no other test's waiter counts.
-fn until_a_client_waits(server: &RedisServer) {
-    let mut watch = server.connection();
-    let started = std::time::Instant::now();
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("clients")
-            .query(&mut watch)
-            .expect("INFO");
-        let blocked = info
-            .lines()
-            .find_map(|line| line.strip_prefix("blocked_clients:"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        if blocked > 0 {
-            return;
-        }
-        assert!(started.elapsed().as_secs() < 30, "nobody ever waited");
-        std::thread::yield_now();
-    }
-}
-
 /// How long a process of these tests may run: each ends in a few seconds when it works.
 const HANG: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -270,7 +246,7 @@ fn a_market_closed_early_fails_the_waiting_consumers() {
     let server = RedisServer::start();
     let consumer = start_on(&server.url(), &scenario, &market, &["--role", "consumers"]);
     // The consumer is asleep on the server, waiting for a tea no producer makes.
-    until_a_client_waits(&server);
+    server.until_a_client_waits();
     close_market(&server, &market);
     let output = finish_within(
         consumer,
@@ -292,7 +268,7 @@ fn a_producers_process_fails_when_the_market_closes_before_the_consumers_finish(
     let server = RedisServer::start();
     let producers = start_on(&server.url(), &scenario, &market, &["--role", "producers"]);
     // Its one producer is full (capacity 1) and asleep, waiting for room.
-    until_a_client_waits(&server);
+    server.until_a_client_waits();
     close_market(&server, &market);
     let output = finish_within(
         producers,
@@ -346,7 +322,7 @@ fn a_server_that_stops_answering_fails_the_run_after_one_retry_window() {
     let producers = start_on(&server.url(), &scenario, &market, &["--role", "producers"]);
     // Its one producer is full and asleep, waiting for room; the main thread waits for the
     // end of the run.
-    until_a_client_waits(&server);
+    server.until_a_client_waits();
     let silenced = server.silence();
     let started = std::time::Instant::now();
     // Past the window: a wait round's read timeout (10 s) and one try of close (a read

@@ -847,28 +847,6 @@ fn connect_to_a_server_that_never_answers_says_so_in_bounded_time() {
     assert!(took < Duration::from_secs(15), "connect took {took:?}");
 }
 
-/// Returns once some client of `server` is blocked in a wait (the server's own count).
-fn until_a_client_waits(server: &RedisServer) {
-    let mut watch = server.connection();
-    let started = Instant::now();
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("clients")
-            .query(&mut watch)
-            .expect("INFO");
-        let blocked = info
-            .lines()
-            .find_map(|line| line.strip_prefix("blocked_clients:"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        if blocked > 0 {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "nobody waited");
-        thread::yield_now();
-    }
-}
-
 /// A server that stops answering mid-run but keeps its connections open (`kill -STOP`, a
 /// hung host): a call fails with `no answer in time` once its reply is overdue (the
 /// connection's 10 s read timeout) and the retry time has passed; a wait asleep on the
@@ -887,7 +865,7 @@ fn a_server_that_stops_answering_fails_calls_and_waits_in_bounded_time() {
             let outcome = market.add_to_cart_timeout(cart, &any("tea"), Duration::MAX);
             (outcome, Instant::now())
         });
-        until_a_client_waits(&server);
+        server.until_a_client_waits();
         let _silenced = server.silence();
         let stopped = Instant::now();
         let call = market.stats();

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// A running server; dropping it stops the server.
 #[derive(Debug)]
@@ -82,17 +84,29 @@ impl RedisServer {
     ///
     /// When the server does not tell its process id, or `kill` fails.
     pub fn silence(&self) -> Silenced {
-        let info: String = redis::cmd("INFO")
-            .arg("server")
-            .query(&mut self.connection())
-            .expect("INFO server");
-        let pid = info
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("process_id:"))
-            .and_then(|pid| pid.parse().ok())
+        let pid = info_field(&mut self.connection(), "server", "process_id")
             .expect("the server tells its process id");
         signal("STOP", pid);
         Silenced(pid)
+    }
+
+    /// Returns once some client of the server is blocked in a wait (the server's own count
+    /// of blocked clients): the event a test waits for before it changes the market under a
+    /// waiting call. The test owns the server, so no other test's waiter counts.
+    ///
+    /// # Panics
+    ///
+    /// When no client has waited within 30 s, or the server does not answer `INFO`.
+    pub fn until_a_client_waits(&self) {
+        let mut watch = self.connection();
+        let started = Instant::now();
+        while info_field::<u64>(&mut watch, "clients", "blocked_clients").unwrap_or(0) == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no client waited on the server within 30 s"
+            );
+            thread::yield_now();
+        }
     }
 
     /// Starts the server on the first of (at most [`PORT_TRIES`] of) `ports` no other
@@ -219,6 +233,25 @@ fn signal(name: &str, pid: u32) {
 
 /// How many ports a start tries before it gives up.
 const PORT_TRIES: usize = 5;
+
+/// The number a line `field:N` of the server's `INFO section` gives.
+///
+/// # Panics
+///
+/// When the server does not answer `INFO`.
+fn info_field<T: std::str::FromStr>(
+    connection: &mut redis::Connection,
+    section: &str,
+    field: &str,
+) -> Option<T> {
+    let info: String = redis::cmd("INFO")
+        .arg(section)
+        .query(connection)
+        .unwrap_or_else(|e| panic!("INFO {section}: {e}"));
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|n| n.trim().parse().ok())
+}
 
 /// One server shared by every test of this process, started by the first that asks; it
 /// stops when the process exits.
