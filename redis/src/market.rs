@@ -216,17 +216,16 @@ impl<P> RedisMarketplace<P> {
         script: &redis::Script,
         args: &[&str],
     ) -> Result<Reply, ConnectionError> {
-        self.call_within(operation, script, args, None)
+        self.call_within(operation, script, args, self.lanes.retry_for())
     }
 
-    /// [`call`](Self::call), retrying a broken connection for `retry_for` (`None`: the
-    /// handle's own time).
+    /// [`call`](Self::call), retrying a broken connection for `retry_for`.
     fn call_within(
         &self,
         operation: &'static str,
         script: &redis::Script,
         args: &[&str],
-        retry_for: Option<Duration>,
+        retry_for: Duration,
     ) -> Result<Reply, ConnectionError> {
         if let Some(long) = args.iter().find(|arg| arg.len() > MAX_ARGUMENT_BYTES) {
             return Err(ConnectionError::new(
@@ -239,7 +238,6 @@ impl<P> RedisMarketplace<P> {
                 ),
             ));
         }
-        let retry_for = retry_for.unwrap_or(self.lanes.retry_for());
         let value = self
             .lanes
             .run_within(operation, retry_for, |connection, op| {
@@ -347,7 +345,7 @@ impl<P> RedisMarketplace<P> {
     ///
     /// A [`ConnectionError`] when the server cannot complete the call within `retry_for`.
     pub fn close_within(&self, retry_for: Duration) -> Result<(), ConnectionError> {
-        self.call_within("close", &self.scripts.close, &[], Some(retry_for))
+        self.call_within("close", &self.scripts.close, &[], retry_for)
             .map(drop)
     }
 
