@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::printed_forms;
 use super::stop_signal::StopSignal;
-use super::supervisor::CHUNK;
+use super::supervisor::write_cart_lines;
 use super::timing::{BLOCK, TimeScale};
 use crate::scenario::{OpKind, Scenario};
 
@@ -463,23 +463,12 @@ impl<W: Write + Send> Run<'_, '_, W> {
             // Under the sink's lock, so the lines of two carts never interleave; rendered a
             // piece at a time, since a cart of long names can print gigabytes.
             let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-            let mut lines = Vec::new();
-            for (at, item) in bought.iter().enumerate() {
-                for part in [
-                    spec.name.as_str(),
-                    " bought ",
-                    &self.printed[item.product],
-                    "\n",
-                ] {
-                    lines.extend_from_slice(part.as_bytes());
-                }
-                if lines.len() >= CHUNK || at + 1 == bought.len() {
-                    sink.write_all(&lines)
-                        .map_err(|e| failed("writing the output", &e))?;
-                    lines.clear();
-                }
-            }
-            sink.flush().map_err(|e| failed("writing the output", &e))?;
+            let products = bought
+                .iter()
+                .map(|item| self.printed[item.product].as_str());
+            write_cart_lines(&mut *sink, &mut Vec::new(), &spec.name, products, drop)
+                .and_then(|()| sink.flush())
+                .map_err(|e| failed("writing the output", &e))?;
             drop(sink);
             // Ordering: a count read once at the end, after the threads are joined.
             self.purchases

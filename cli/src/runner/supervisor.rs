@@ -35,7 +35,36 @@ use crate::scenario::Scenario;
 const GATHER: Duration = Duration::from_millis(1);
 
 /// The size past which the supervisor writes out the lines it has rendered of a cart.
-pub(super) const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 64 * 1024;
+
+/// Writes the lines of one cart (`CONSUMER bought PRODUCT`, one per item) to `sink`, in
+/// consecutive writes of at most [`CHUNK`] bytes and a line, rendered into `lines` (left
+/// empty); `written` hears how many lines each write held. Stops at the first failed write.
+pub(super) fn write_cart_lines<'p>(
+    sink: &mut impl Write,
+    lines: &mut Vec<u8>,
+    consumer: &str,
+    products: impl Iterator<Item = &'p str>,
+    mut written: impl FnMut(u64),
+) -> io::Result<()> {
+    lines.clear();
+    let mut held = 0;
+    let mut products = products.peekable();
+    while let Some(product) = products.next() {
+        for part in [consumer, " bought ", product, "\n"] {
+            lines.extend_from_slice(part.as_bytes());
+        }
+        held += 1;
+        if lines.len() >= CHUNK || products.peek().is_none() {
+            let result = sink.write_all(lines);
+            lines.clear();
+            result?;
+            written(held);
+            held = 0;
+        }
+    }
+    Ok(())
+}
 
 /// Where actors leave what the supervisor must act on.
 pub(super) struct Outbox {
@@ -302,25 +331,18 @@ impl<'s, W: Write> Supervisor<'s, W> {
             if self.broken.is_some() {
                 break;
             }
-            let name = self.scenario.consumers()[consumer].name.as_bytes();
-            let mut written = start;
-            for (at, &product) in self.items[start..end].iter().enumerate() {
-                for part in [name, b" bought ", self.printed[product].as_bytes(), b"\n"] {
-                    self.lines.extend_from_slice(part);
-                }
-                let last = start + at + 1;
-                if self.lines.len() >= CHUNK || last == end {
-                    let result = self.sink.write_all(&self.lines);
-                    self.lines.clear();
-                    if let Err(e) = result {
-                        self.broken = Some(e.kind());
-                        outcome = Err(e);
-                        break;
-                    }
-                    self.purchases += (last - written) as u64;
-                    self.unflushed = true;
-                    written = last;
-                }
+            let name = &self.scenario.consumers()[consumer].name;
+            let products = self.items[start..end]
+                .iter()
+                .map(|&p| self.printed[p].as_str());
+            let (purchases, unflushed) = (&mut self.purchases, &mut self.unflushed);
+            let written = write_cart_lines(&mut self.sink, &mut self.lines, name, products, |n| {
+                *purchases += n;
+                *unflushed = true;
+            });
+            if let Err(e) = written {
+                self.broken = Some(e.kind());
+                outcome = Err(e);
             }
             start = end;
         }
