@@ -26,7 +26,9 @@ use marketplace_cli::runner::{
     Actors, MAX_WORKERS, ProgressLine, RemoteError, RemoteOptions, Role, RunError, RunOptions,
     RunStats, fingerprint, run, run_remote,
 };
-use marketplace_cli::scenario::{MAX_QUEUE_SIZE, MAX_SCENARIO_BYTES, OpKind, Scenario};
+use marketplace_cli::scenario::{
+    MAX_QUEUE_SIZE, MAX_SCENARIO_BYTES, OpKind, Scenario, unlisted_line,
+};
 
 /// Exit code: bad input (unreadable file, invalid scenario, bad flags).
 const EXIT_BAD_INPUT: u8 = 2;
@@ -607,9 +609,9 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
             message.push_str("\n  ");
             message.push_str(&problem.to_string());
         }
-        if e.unlisted > 0 {
-            let s = if e.unlisted == 1 { "" } else { "s" };
-            message.push_str(&format!("\n  ... and {} more problem{s}", e.unlisted));
+        if let Some(line) = unlisted_line(e.unlisted, "problem") {
+            message.push_str("\n  ");
+            message.push_str(&line);
         }
         Failure::bad_input(message)
     })
@@ -934,10 +936,9 @@ fn check_command(path: &Path) -> Result<(), Failure> {
         out.push_str("\nwarning: ");
         out.push_str(&w.to_string());
     }
-    let unlisted = scenario.unlisted_warnings();
-    if unlisted > 0 {
-        let s = if unlisted == 1 { "" } else { "s" };
-        out.push_str(&format!("\nwarning: ... and {unlisted} more warning{s}"));
+    if let Some(line) = unlisted_line(scenario.unlisted_warnings(), "warning") {
+        out.push_str("\nwarning: ");
+        out.push_str(&line);
     }
     out.push('\n');
     write_stdout(out.as_bytes())

@@ -38,6 +38,13 @@ impl ScenarioError {
     }
 }
 
+/// The line that stands for `count` findings of a kind (`problem`, `warning`) found past the
+/// listed ones, if there are any: `... and 3 more problems`.
+pub fn unlisted_line(count: usize, kind: &str) -> Option<String> {
+    let s = if count == 1 { "" } else { "s" };
+    (count > 0).then(|| format!("... and {count} more {kind}{s}"))
+}
+
 impl Display for ScenarioError {
     /// One problem per line, then `... and N more problems` if some are not listed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -47,9 +54,8 @@ impl Display for ScenarioError {
             }
             p.fmt(f)?;
         }
-        if self.unlisted > 0 {
-            let s = if self.unlisted == 1 { "" } else { "s" };
-            write!(f, "\n... and {} more problem{s}", self.unlisted)?;
+        if let Some(line) = unlisted_line(self.unlisted, "problem") {
+            write!(f, "\n{line}")?;
         }
         Ok(())
     }

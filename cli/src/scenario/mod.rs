@@ -23,7 +23,7 @@ mod serialize;
 mod specs;
 mod validate;
 
-pub use diagnostic::{Diagnostic, ScenarioError};
+pub use diagnostic::{Diagnostic, ScenarioError, unlisted_line};
 pub use model::Scenario;
 pub use number::{Number, ParseNumberError};
 pub use product::{Product, Scalar};
