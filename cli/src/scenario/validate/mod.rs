@@ -46,15 +46,36 @@ enum Ref {
     Broken,
 }
 
+/// Findings of one kind: the first [`MAX_LISTED`], and how many came after them.
+#[derive(Default)]
+struct Findings {
+    listed: Vec<Diagnostic>,
+    unlisted: usize,
+}
+
+impl Findings {
+    fn push(&mut self, finding: Diagnostic) {
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(finding);
+        } else {
+            self.unlisted += 1;
+        }
+    }
+
+    /// The problems found, as the error that rejects the scenario.
+    fn into_error(self) -> ScenarioError {
+        ScenarioError {
+            problems: self.listed,
+            unlisted: self.unlisted,
+        }
+    }
+}
+
 /// The findings so far, and the product ids seen in `products`.
 #[derive(Default)]
 struct Checker {
-    /// The first [`MAX_LISTED`] problems, and how many came after them.
-    problems: Vec<Diagnostic>,
-    unlisted_problems: usize,
-    /// Likewise for warnings.
-    warnings: Vec<Diagnostic>,
-    unlisted_warnings: usize,
+    problems: Findings,
+    warnings: Findings,
     ids: HashMap<String, Ref>,
     /// The most items the valid consumers' carts hold at once, summed over consumers.
     held_in_carts: u128,
@@ -80,10 +101,6 @@ struct Producers {
 
 impl Checker {
     fn problem(&mut self, path: &Path<'_>, message: impl Into<String>) {
-        if self.problems.len() >= MAX_LISTED {
-            self.unlisted_problems += 1;
-            return;
-        }
         self.problems.push(Diagnostic {
             path: path.to_string(),
             message: message.into(),
@@ -91,10 +108,6 @@ impl Checker {
     }
 
     fn warn(&mut self, path: &Path<'_>, message: impl Into<String>) {
-        if self.warnings.len() >= MAX_LISTED {
-            self.unlisted_warnings += 1;
-            return;
-        }
         self.warnings.push(Diagnostic {
             path: path.to_string(),
             message: message.into(),
@@ -110,10 +123,7 @@ impl Checker {
                     describe(root)
                 ),
             );
-            return Err(ScenarioError {
-                problems: self.problems,
-                unlisted: self.unlisted_problems,
-            });
+            return Err(self.problems.into_error());
         };
         self.unknown_keys(
             root,
@@ -129,11 +139,8 @@ impl Checker {
             let path = section.key("queue_size_per_producer");
             self.held_items_rule(&producers.specs, queue_size, &path);
         }
-        if !self.problems.is_empty() {
-            return Err(ScenarioError {
-                problems: self.problems,
-                unlisted: self.unlisted_problems,
-            });
+        if !self.problems.listed.is_empty() {
+            return Err(self.problems.into_error());
         }
         let mut scenario = Scenario {
             products: catalog.products.into(),
@@ -146,15 +153,9 @@ impl Checker {
             warnings: Vec::new(),
             unlisted_warnings: 0,
         };
-        rules::jam_warnings(&scenario, |warning| {
-            if self.warnings.len() < MAX_LISTED {
-                self.warnings.push(warning);
-            } else {
-                self.unlisted_warnings += 1;
-            }
-        });
-        scenario.warnings = self.warnings;
-        scenario.unlisted_warnings = self.unlisted_warnings;
+        rules::jam_warnings(&scenario, |warning| self.warnings.push(warning));
+        scenario.warnings = self.warnings.listed;
+        scenario.unlisted_warnings = self.warnings.unlisted;
         Ok(scenario)
     }
 
