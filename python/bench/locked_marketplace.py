@@ -41,10 +41,10 @@ def _integer(value: Any, what: str) -> int:
 
 
 def _index(value: Any, what: str) -> int:
-    value = _integer(value, what)
-    if value < 0:
-        raise ValueError(f"{what} must not be negative, got {_shown(value)}")
-    return value
+    index = _integer(value, what)
+    if index < 0:
+        raise ValueError(f"{what} must not be negative, got {_shown(index)}")
+    return index
 
 
 def _deadline(timeout: Any) -> float | None:
@@ -87,10 +87,11 @@ class LockedMarketplace:
         self._on_sale: list[int] = []
         self._room: list[threading.Condition] = []
         # product -> deque of (producer, object), oldest first; no empty deques.
-        self._shelves: dict[Hashable, deque] = {}
+        self._shelves: dict[Hashable, deque[tuple[int, Any]]] = {}
         # product -> [condition, waiters]; removed when nobody waits.
-        self._arrivals: dict[Hashable, list] = {}
-        self._carts: dict[int, list] = {}
+        self._arrivals: dict[Hashable, list[Any]] = {}
+        # cart -> (producer, object) in the order added.
+        self._carts: dict[int, list[tuple[int, Any]]] = {}
         self._next_cart = 0
         self._closed = False
 
@@ -192,7 +193,7 @@ class LockedMarketplace:
                     return True
             return False
 
-    def place_order(self, cart_id: int) -> list:
+    def place_order(self, cart_id: int) -> list[Any]:
         cart_id = _index(cart_id, "cart_id")
         with self._lock:
             cart = self._carts.pop(cart_id, None)
@@ -217,7 +218,7 @@ class LockedMarketplace:
         with self._lock:
             return len(self._shelves.get(product, ()))
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, int]:
         with self._lock:
             return {
                 "producers": len(self._on_sale),

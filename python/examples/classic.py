@@ -55,7 +55,7 @@ class Coffee(Product):
     roast_level: str
 
 
-PRODUCT_TYPES = {"Product": Product, "Tea": Tea, "Coffee": Coffee}
+PRODUCT_TYPES: dict[str, type[Product]] = {"Product": Product, "Tea": Tea, "Coffee": Coffee}
 
 # Whole lines only: a print is two writes (the text, then the newline), which threads could
 # otherwise interleave.
@@ -115,7 +115,7 @@ def make_product(fields: dict[str, Any]) -> Product:
 def load_scenario(path: str) -> dict[str, Any]:
     """Reads a scenario file, with each product id replaced by its dataclass."""
     with open(path, encoding="utf-8") as file:
-        scenario = json.load(file)
+        scenario: dict[str, Any] = json.load(file)
     products = {pid: make_product(fields) for pid, fields in scenario["products"].items()}
     for producer in scenario["producers"]:
         producer["products"] = [

@@ -20,7 +20,7 @@ for extra in (EXAMPLES, BENCH):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-import classic  # noqa: E402  (python/examples/classic.py)
+import classic as classic  # noqa: E402  (python/examples/classic.py, for the tests to import)
 from locked_marketplace import LockedMarketplace  # noqa: E402
 
 from marketplace import Marketplace  # noqa: E402

@@ -65,7 +65,7 @@ def test_each_call_is_logged_with_its_arguments_and_result(log_file):
     with pytest.raises(KeyError):
         market.place_order(cart)
     with pytest.raises(TypeError):
-        market.publish("0", LINDEN)
+        market.publish("0", LINDEN)  # type: ignore[arg-type]  # the TypeError is logged
     market.close()
     assert messages(log_file) == [
         "register_producer() -> 0",
@@ -151,7 +151,7 @@ def test_a_broken_handler_or_repr_does_not_break_the_market(capsys, monkeypatch)
         def __repr__(self):
             raise RuntimeError("repr failed")
 
-    unraisable = []
+    unraisable: list[sys.UnraisableHookArgs] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     with market_logger_at_debug(logging.StreamHandler(io.StringIO()), Broken()):
         market = Marketplace(1)
@@ -177,7 +177,7 @@ def test_ctrl_c_in_a_handler_does_not_lose_the_calls_outcome(monkeypatch):
     market.publish(producer, LINDEN)
     cart = market.new_cart()
     market.add_to_cart(cart, LINDEN)
-    unraisable = []
+    unraisable: list[sys.UnraisableHookArgs] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     with market_logger_at_debug(Interrupting()):
         bought = market.place_order(cart)
@@ -186,7 +186,7 @@ def test_ctrl_c_in_a_handler_does_not_lose_the_calls_outcome(monkeypatch):
 
 
 def test_a_failing_level_check_is_reported_and_counts_as_disabled(monkeypatch):
-    unraisable = []
+    unraisable: list[sys.UnraisableHookArgs] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     logger = logging.getLogger("marketplace")
 

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from typing import Any, Optional
 
 import pytest
 from conftest import Tea
@@ -37,7 +38,9 @@ class Call(threading.Thread):
     def __init__(self, function, *args, **kwargs):
         super().__init__(daemon=True)
         self.function, self.args, self.kwargs = function, args, kwargs
-        self.result = self.error = self.returned_at = None
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+        self.returned_at: Optional[float] = None
 
     def run(self):
         try:
@@ -52,6 +55,11 @@ class Call(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.result
+
+    def returned_after(self, moment: float) -> float:
+        """How long after `moment` the call returned (it must have)."""
+        assert self.returned_at is not None, "the call has not returned"
+        return self.returned_at - moment
 
 
 def started_waiting(market, function, *args, **kwargs):
@@ -87,7 +95,7 @@ def test_a_waiting_add_to_cart_lets_the_main_thread_run_and_is_woken_by_a_publis
     publisher.start()
     assert publisher.outcome() is True
     assert waiter.outcome() is True
-    assert waiter.returned_at - published_at < 0.1
+    assert waiter.returned_after(published_at) < 0.1
     assert market.place_order(cart) == [LINDEN]
     assert market.stats()["waiting"] == 0
 
@@ -103,7 +111,7 @@ def test_a_waiting_publish_is_woken_when_a_consumer_makes_room():
     taken_at = time.monotonic()
     assert market.add_to_cart(cart, "first")
     assert waiter.outcome() is True
-    assert waiter.returned_at - taken_at < 0.1
+    assert waiter.returned_after(taken_at) < 0.1
     assert market.add_to_cart(cart, "second")
     assert market.place_order(cart) == ["first", "second"]
 
@@ -140,7 +148,7 @@ def test_close_wakes_every_waiter():
     market.close()
     for waiter in waiters:
         assert waiter.outcome() is False
-        assert waiter.returned_at - closed_at < 0.5
+        assert waiter.returned_after(closed_at) < 0.5
     assert market.stats()["waiting"] == 0
     # The classes made for the waits and the objects offered are all gone.
     interned = market._interned()
@@ -220,7 +228,7 @@ def test_ctrl_c_during_a_wait_that_then_succeeds_is_raised_not_swallowed(
     item, woken within the slice) must still stop the program: it is raised as the call
     returns, never swallowed into sys.unraisablehook. The market stays consistent either
     way: the item is in the cart (or on the shelf), once."""
-    unraisable = []
+    unraisable: list[Any] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     market = Marketplace(1)
     producer = market.register_producer()
@@ -276,7 +284,7 @@ def test_conservation_with_16_threads_and_100000_items():
     ids = [market.register_producer() for _ in range(producers)]
     published = [[Tea(f"kind {i % kinds}", 1, "Herbal") for _ in range(per_producer)] for i in range(producers)]
     per_consumer = producers * per_producer // consumers
-    bought: list[list] = [[] for _ in range(consumers)]
+    bought: list[list[Tea]] = [[] for _ in range(consumers)]
     failures: list[str] = []
 
     def produce(i):
@@ -408,7 +416,7 @@ def test_an_eq_that_lets_other_threads_run_never_splits_an_equality_class():
     products, and B's refused publish then deleted C's entry: C's item on sale could never
     be bought."""
     b_inside, b_may_go_on, c_compared = threading.Event(), threading.Event(), threading.Event()
-    comparisons = Counter()
+    comparisons: Counter[str] = Counter()
 
     def on_compare(key):
         thread = threading.current_thread().name
@@ -505,7 +513,9 @@ def test_conservation_with_eqs_that_let_other_threads_run(seed):
     four of the six seeds lost items or left classes behind in two trials."""
     market = Marketplace(1)
     producers = [market.register_producer() for _ in range(3)]
-    published, ordered, problems = [], [], []
+    published: list[Any] = []
+    ordered: list[Any] = []
+    problems: list[tuple[Any, ...]] = []
     lock, done = threading.Lock(), threading.Event()
 
     def produce(index):
@@ -624,7 +634,7 @@ def in_a_forked_child(work, timeout=10):
         finally:
             os._exit(0)
     os.close(writable)
-    ready = []
+    ready: list[int] = []
     try:
         ready, _, _ = select.select([readable], [], [], timeout)
         assert ready, "the child hangs"
@@ -672,6 +682,7 @@ def test_ctrl_c_interrupts_a_wait_for_another_threads_interning(sigint_raises_ke
             return producer
 
     main, test = threading.main_thread().ident, sys._getframe().f_code
+    assert main is not None
     interrupted_at = []
 
     def interrupt_once_waiting():
@@ -714,7 +725,7 @@ def test_a_child_forked_while_another_thread_waits_works_and_counts_that_wait():
 
     def in_the_child():
         mine = market.new_cart()
-        seen = [market.publish(producer, LINDEN), market.add_to_cart(mine, LINDEN)]
+        seen: list[object] = [market.publish(producer, LINDEN), market.add_to_cart(mine, LINDEN)]
         seen += [market.place_order(mine) == [LINDEN], market.stats()["waiting"]]
         return seen + [market.stats()["distinct_products"]]
 
@@ -754,7 +765,7 @@ def test_children_forked_while_other_threads_wait_never_hang():
 
     def in_the_child():
         cart, mine = market.new_cart(), market.register_producer()
-        seen = [market.publish(mine, "new"), market.add_to_cart(cart, "new")]
+        seen: list[object] = [market.publish(mine, "new"), market.add_to_cart(cart, "new")]
         seen += [market.place_order(cart), market.add_to_cart(cart, "new", timeout=0.001)]
         return seen
 
