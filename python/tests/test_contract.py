@@ -109,6 +109,17 @@ def test_ids_and_sizes_with_an_index_are_taken_as_their_int(any_market):
         any_market(Index(0))
 
 
+def test_a_timeout_with_an_index_is_taken_as_its_seconds():
+    # The class itself, not `any_market`: mypy then holds this call to the stubs, which
+    # must accept what the module takes (a timeout converts as `float()` does).
+    market = Marketplace(1)
+    producer, cart = market.register_producer(), market.new_cart()
+    market.publish(producer, LINDEN)
+    assert market.add_to_cart(cart, LINDEN, timeout=Index(1)) is True
+    with pytest.raises(ValueError, match="timeout must be a number of seconds >= 0"):
+        market.publish(producer, LINDEN, timeout=Index(-1))
+
+
 def test_queue_size_is_required():
     with pytest.raises(TypeError):
         Marketplace()  # type: ignore[call-arg]

@@ -1,6 +1,6 @@
 """Type stubs of the ``marketplace`` package (the native ``marketplace._native`` module)."""
 
-from typing import Any, Hashable, List, Optional, SupportsFloat, SupportsIndex, TypedDict, final
+from typing import Any, Hashable, List, Optional, SupportsFloat, SupportsIndex, TypedDict, Union, final
 
 __all__ = ["MAX_QUEUE_SIZE", "Marketplace", "Stats", "__version__"]
 
@@ -60,7 +60,7 @@ class Marketplace:
         self,
         producer_id: SupportsIndex,
         product: Hashable,
-        timeout: Optional[SupportsFloat] = None,
+        timeout: Optional[Union[SupportsFloat, SupportsIndex]] = None,
     ) -> bool:
         """Puts ``product`` on sale for ``producer_id``.
 
@@ -80,7 +80,7 @@ class Marketplace:
         self,
         cart_id: SupportsIndex,
         product: Hashable,
-        timeout: Optional[SupportsFloat] = None,
+        timeout: Optional[Union[SupportsFloat, SupportsIndex]] = None,
     ) -> bool:
         """Moves one product equal to ``product`` (the oldest on sale, from any producer) into
         the cart.
