@@ -109,6 +109,39 @@ def test_ids_and_sizes_with_an_index_are_taken_as_their_int(any_market):
         any_market(Index(0))
 
 
+def test_bools_are_taken_as_the_ids_they_equal(any_market):
+    # As the classic class's list indices and dict keys take them: True is 1, False is 0.
+    market = any_market(1)
+    first, second = market.register_producer(), market.register_producer()
+    assert market.publish(True, LINDEN) is True
+    assert (market.shelf_len(first), market.shelf_len(second)) == (0, 1)
+    assert market.shelf_len(False) == 0
+    market.new_cart()
+    cart = market.new_cart()
+    assert market.add_to_cart(True, LINDEN) is True
+    assert market.remove_from_cart(True, LINDEN) is True
+    assert market.add_to_cart(True, LINDEN) is True
+    assert market.place_order(False) == []
+    with pytest.raises(KeyError) as raised:
+        market.place_order(False)
+    assert raised.value.args == (False,)
+    assert market.place_order(cart) == [LINDEN]
+
+
+def test_every_call_takes_the_classic_keyword_arguments(any_market):
+    market = any_market(queue_size_per_producer=1)
+    producer = market.register_producer()
+    assert market.publish(producer_id=producer, product=LINDEN) is True
+    assert market.publish(producer_id=producer, product=MINT, timeout=0) is False
+    cart = market.new_cart()
+    assert market.add_to_cart(cart_id=cart, product=LINDEN, timeout=0.01) is True
+    assert market.remove_from_cart(cart_id=cart, product=LINDEN) is True
+    assert market.shelf_len(producer_id=producer) == 1
+    assert market.available(product=LINDEN) == 1
+    assert market.add_to_cart(cart_id=cart, product=LINDEN) is True
+    assert market.place_order(cart_id=cart) == [LINDEN]
+
+
 def test_a_timeout_with_an_index_is_taken_as_its_seconds():
     # The class itself, not `any_market`: mypy then holds this call to the stubs, which
     # must accept what the module takes (a timeout converts as `float()` does).
