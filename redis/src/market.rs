@@ -502,12 +502,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         if producer.market != self.tag {
             return Err(PublishError::UnknownProducer(product));
         }
-        let payload = match self.encode(&product) {
+        let payload = match self.encode("publish", &product) {
             Ok(payload) => payload,
             Err(error) => return Err(PublishError::Connection(product, error)),
         };
         let key = product.canonical_key();
-        let answer = self.publish_once(producer, &key, &payload, WAITS_NOT);
+        let answer = self.publish_once("publish", producer, &key, &payload, WAITS_NOT);
         drop(key);
         match answer {
             Ok(Published::Yes) => Ok(()),
@@ -536,7 +536,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         }
         let deadline = Instant::now().checked_add(timeout);
         // Encoded once, however many tries the wait takes.
-        let payload = match self.encode(&product) {
+        let payload = match self.encode("publish_timeout", &product) {
             Ok(payload) => payload,
             Err(error) => return Err(PublishError::Connection(product, error)),
         };
@@ -548,7 +548,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let mut registered = false;
         loop {
             let waits = waits(worth_waiting(false, deadline), registered, false);
-            match self.publish_once(producer, &key, &payload, waits) {
+            match self.publish_once("publish_timeout", producer, &key, &payload, waits) {
                 Ok(Published::Yes) => return Ok(()),
                 Ok(Published::Full { registered: now }) => {
                     registered = now;
@@ -567,20 +567,23 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         }
     }
 
-    /// A product's stored form.
-    fn encode(&self, product: &P) -> Result<String, ConnectionError> {
+    /// A product's stored form; `operation` is the call made, which its error names.
+    fn encode(&self, operation: &'static str, product: &P) -> Result<String, ConnectionError> {
         serde_json::to_string(product).map_err(|e| {
             ConnectionError::new(
-                "publish",
+                operation,
                 &self.lanes.server,
                 format!("cannot encode the product: {e}"),
             )
         })
     }
 
-    /// One run of the publish script for an encoded product of canonical key `key`.
+    /// One run of the publish script for an encoded product of canonical key `key`, for
+    /// the call `operation`, which its error names: a waiting call's error names the wait
+    /// its caller made, not the script each of its tries runs.
     fn publish_once(
         &self,
+        operation: &'static str,
         producer: ProducerId,
         key: &str,
         payload: &str,
@@ -588,7 +591,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ) -> Result<Published, ConnectionError> {
         let index = producer.index.to_string();
         let reply = self.call(
-            "publish",
+            operation,
             &self.scripts.publish,
             &[&index, key, payload, waits],
         )?;
@@ -598,7 +601,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 registered: reply.flag(0),
             }),
             "unknown" => Ok(Published::UnknownProducer),
-            _ => Err(self.unexpected("publish")),
+            _ => Err(self.unexpected(operation)),
         }
     }
 
@@ -616,7 +619,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         if cart.market != self.tag {
             return Err(AddError::UnknownCart);
         }
-        match self.add_once(cart, &product.canonical_key())? {
+        match self.add_once("add_to_cart", cart, &product.canonical_key())? {
             Added::Yes => Ok(()),
             Added::Unavailable { .. } => Err(AddError::Unavailable),
             Added::UnknownCart => Err(AddError::UnknownCart),
@@ -651,7 +654,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let key = product.canonical_key();
         let arrivals = format!("{}bell:{key}", self.prefix);
         loop {
-            match self.add_once(cart, &key)? {
+            match self.add_once("add_to_cart_timeout", cart, &key)? {
                 Added::Yes => return Ok(()),
                 Added::Unavailable { closed } => {
                     if !worth_waiting(closed, deadline) {
@@ -665,17 +668,23 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         }
     }
 
-    /// One run of the add script for products of canonical key `key`.
-    fn add_once(&self, cart: CartId, key: &str) -> Result<Added, ConnectionError> {
+    /// One run of the add script for products of canonical key `key`, for the call
+    /// `operation`, which its error names (as `publish_once`'s).
+    fn add_once(
+        &self,
+        operation: &'static str,
+        cart: CartId,
+        key: &str,
+    ) -> Result<Added, ConnectionError> {
         let serial = cart.serial.to_string();
-        let reply = self.call("add_to_cart", &self.scripts.add_to_cart, &[&serial, key])?;
+        let reply = self.call(operation, &self.scripts.add_to_cart, &[&serial, key])?;
         match reply.status.as_str() {
             "ok" => Ok(Added::Yes),
             "unavailable" => Ok(Added::Unavailable {
                 closed: reply.flag(0),
             }),
             "unknown" => Ok(Added::UnknownCart),
-            _ => Err(self.unexpected("add_to_cart")),
+            _ => Err(self.unexpected(operation)),
         }
     }
 

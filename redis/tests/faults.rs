@@ -735,6 +735,45 @@ fn without_retries_a_dead_server_is_a_connection_error() {
     );
 }
 
+/// A waiting call names itself in its error, whichever of its steps failed: its tries run
+/// the non-waiting operation's script, and the caller made the waiting call, not that one.
+#[test]
+fn a_waiting_call_on_a_dead_server_names_the_waiting_call() {
+    let server = RedisServer::start();
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "dead-waits", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    let cart = market.new_cart().expect("new_cart");
+    drop(server);
+
+    let wait = Duration::from_secs(1);
+    let named = [
+        match market.publish_timeout(producer, item("tea", 1), wait) {
+            Err(PublishError::Connection(_, error)) => ("publish_timeout", error.operation()),
+            other => panic!("publish_timeout on a dead server: {other:?}"),
+        },
+        match market.add_to_cart_timeout(cart, &any("tea"), wait) {
+            Err(AddError::Connection(error)) => ("add_to_cart_timeout", error.operation()),
+            other => panic!("add_to_cart_timeout on a dead server: {other:?}"),
+        },
+        match market.publish_many_timeout(producer, vec![item("tea", 2)], wait) {
+            Err(PublishError::Connection(_, error)) => ("publish_many_timeout", error.operation()),
+            other => panic!("publish_many_timeout on a dead server: {other:?}"),
+        },
+        match market
+            .add_many_to_cart_timeout(cart, &any("tea"), 2, wait)
+            .map_err(|e| e.into_error())
+        {
+            Err(AddError::Connection(error)) => ("add_many_to_cart_timeout", error.operation()),
+            other => panic!("add_many_to_cart_timeout on a dead server: {other:?}"),
+        },
+    ];
+    for (called, named) in named {
+        assert_eq!(named, called, "the error of {called} names {named}");
+    }
+}
+
 /// `connect` to a port nobody listens on is `Unreachable` at once, naming the server.
 #[test]
 fn connect_to_a_closed_port_is_unreachable_at_once() {
@@ -884,11 +923,11 @@ fn a_server_that_stops_answering_fails_calls_and_waits_in_bounded_time() {
         ),
         Ok(stats) => panic!("a stopped server answered {stats:?}"),
     }
-    // The wait fails in the try that follows its pop, which names that operation.
+    // The wait fails in the try that follows its pop, and names the call made.
     match wait {
         Err(AddError::Connection(error)) => assert_eq!(
             error.to_string(),
-            format!("add_to_cart on redis server {address}: no answer in time")
+            format!("add_to_cart_timeout on redis server {address}: no answer in time")
         ),
         other => panic!("a wait on a stopped server: {other:?}"),
     }

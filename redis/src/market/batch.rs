@@ -76,13 +76,19 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         mut products: Vec<P>,
         wait: Option<Option<Instant>>,
     ) -> Result<(), PublishError<Vec<P>>> {
+        // The call made, which its errors name, whichever step failed.
+        let operation = if wait.is_some() {
+            "publish_many_timeout"
+        } else {
+            "publish_many"
+        };
         if producer.market != self.tag {
             return Err(PublishError::UnknownProducer(products));
         }
         // Encoded once, however many calls the wait takes.
         let mut encoded = Vec::with_capacity(products.len());
         for product in &products {
-            match self.encode(product) {
+            match self.encode(operation, product) {
                 Ok(payload) => encoded.push((product.canonical_key().into_owned(), payload)),
                 Err(error) => return Err(PublishError::Connection(products, error)),
             }
@@ -110,7 +116,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 args.push(payload);
             }
             let script = &self.scripts.publish_many;
-            let moved = match self.move_many("publish_many", script, &args, asked) {
+            let moved = match self.move_many(operation, script, &args, asked) {
                 Ok(Some(moved)) => moved,
                 Ok(None) => {
                     return Err(PublishError::UnknownProducer(products.split_off(published)));
@@ -131,10 +137,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 Some(deadline) if registered => deadline,
                 _ => return Err(PublishError::Full(products.split_off(published))),
             };
-            if let Err(error) = self
-                .bell("publish_many_timeout", room.clone())
-                .wait(deadline)
-            {
+            if let Err(error) = self.bell(operation, room.clone()).wait(deadline) {
                 return Err(PublishError::Connection(
                     products.split_off(published),
                     error,
@@ -207,6 +210,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         if cart.market != self.tag {
             return Err(AddManyError::new(0, AddError::UnknownCart));
         }
+        let operation = if wait.is_some() {
+            "add_many_to_cart_timeout"
+        } else {
+            "add_many_to_cart"
+        };
         let serial = cart.serial.to_string();
         let key = product.canonical_key();
         let arrivals = format!("{}bell:{key}", self.prefix);
@@ -217,12 +225,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             let asked = (count - added).min(u32::MAX as usize);
             let wanted = asked.to_string();
             let script = &self.scripts.add_many_to_cart;
-            let moved = match self.move_many(
-                "add_many_to_cart",
-                script,
-                &[&serial, &key, &wanted],
-                asked,
-            ) {
+            let moved = match self.move_many(operation, script, &[&serial, &key, &wanted], asked) {
                 Ok(Some(moved)) => moved,
                 Ok(None) => return Err(AddManyError::new(added, AddError::UnknownCart)),
                 Err(error) => return Err(AddManyError::new(added, error.into())),
@@ -235,10 +238,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 Some(deadline) if worth_waiting(moved.closed, deadline) => deadline,
                 _ => return Ok(added),
             };
-            if let Err(error) = self
-                .bell("add_many_to_cart_timeout", arrivals.clone())
-                .wait(deadline)
-            {
+            if let Err(error) = self.bell(operation, arrivals.clone()).wait(deadline) {
                 return Err(AddManyError::new(added, error.into()));
             }
         }
