@@ -23,8 +23,12 @@ use crate::error::ConnectionError;
 /// How long a connect may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A reply slower than this means a lost server; waits are cut into shorter rounds.
-pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call waits for a reply before it counts the server as lost: each try of a
+/// call ends after it at most, so a server that stops answering but keeps its connections
+/// open (`kill -STOP`, a hung host) fails a call after the retry time plus this, and a wait
+/// one read timeout later (its pop must time out first); waits are cut into rounds shorter
+/// than this.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a dropped handle waits for the server to forget its lanes.
 const FORGET_TIMEOUT: Duration = Duration::from_millis(500);

@@ -893,8 +893,8 @@ fn connect_to_a_server_that_never_answers_says_so_in_bounded_time() {
 /// operation is tried again. `--nocapture` prints both figures.
 #[test]
 fn a_server_that_stops_answering_fails_calls_and_waits_in_bounded_time() {
-    // The handle's read timeout (`lane.rs`), and room for a connect and a loaded machine.
-    let reply = Duration::from_secs(10);
+    // Room for a connect and a loaded machine besides the handle's read timeout.
+    let reply = marketplace_redis::READ_TIMEOUT;
     let slack = Duration::from_secs(5);
     let server = RedisServer::start();
     let market = RedisMarketplace::<Item>::connect(&server.url(), "silent", 1).expect("up");
