@@ -23,8 +23,8 @@ use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
 };
 use marketplace_cli::runner::{
-    Actors, MAX_WORKERS, ProgressLine, RemoteError, RemoteOptions, Role, RunError, RunOptions,
-    RunStats, fingerprint, run, run_remote,
+    Actors, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError, RemoteOptions, Role, RunError,
+    RunOptions, RunStats, fingerprint, run, run_remote,
 };
 use marketplace_cli::scenario::{
     MAX_QUEUE_SIZE, MAX_SCENARIO_BYTES, OpKind, Scenario, unlisted_line,
@@ -164,6 +164,12 @@ struct RunArgs {
     /// Only the actors of these names (comma-separated), within --role, on a redis backend.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     only: Option<Vec<String>>,
+    /// On a redis backend, how many seconds a call whose connection broke is retried (a
+    /// server restart) before the run fails, from 0 (one try) to about 1.8e19 [default:
+    /// 60]. A server that stops answering is noticed only when a reply is 10 s overdue, so
+    /// such a run fails up to 30 s after this window.
+    #[arg(long, value_name = "SECS", value_parser = parse_retry_for, allow_hyphen_values = true)]
+    retry_for: Option<f64>,
 }
 
 /// The values of `run --backend`.
@@ -245,10 +251,14 @@ impl RunArgs {
                 "--workers applies to --actors tasks only (threads run one OS thread per actor)",
             );
         }
-        let remote_only = self.market.is_some() || self.role != RoleArg::All || self.only.is_some();
+        let remote_only = self.market.is_some()
+            || self.role != RoleArg::All
+            || self.only.is_some()
+            || self.retry_for.is_some();
         match &self.backend {
             Backend::Memory if remote_only => refuse(
-                "--market, --role and --only apply to a redis backend only (--backend redis://HOST:PORT)",
+                "--market, --role, --only and --retry-for apply to a redis backend only \
+                 (--backend redis://HOST:PORT)",
             ),
             Backend::Redis(_) if self.market.is_none() => {
                 refuse("a redis backend needs --market NAME (the same in every process of the run)")
@@ -295,6 +305,7 @@ impl RunArgs {
             },
             only: self.only.clone(),
             fingerprint: fingerprint(scenario_text.as_bytes()),
+            retry_for: self.retry_for.map_or(RETRY_FOR, Duration::from_secs_f64),
         })
     }
 }
@@ -391,6 +402,16 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
         Ok(f) if f >= 1e-9 && Duration::try_from_secs_f64(f).is_ok() => Ok(f),
         _ => Err(format!(
             "expected a number of seconds from 0.000000001 to about 1.8e19, found {s:?}"
+        )),
+    }
+}
+
+/// Zero is allowed, unlike for a timeout: it means a single try.
+fn parse_retry_for(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f >= 0.0 && Duration::try_from_secs_f64(f).is_ok() => Ok(f),
+        _ => Err(format!(
+            "expected a number of seconds from 0 to about 1.8e19, found {s:?}"
         )),
     }
 }

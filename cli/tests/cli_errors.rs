@@ -550,6 +550,33 @@ fn memory_backend_flags_are_refused_with_redis() {
     }
 }
 
+/// `--retry-for`: every value that is no length of time (negative, not a number, infinite,
+/// past what a duration holds, empty) is refused by clap in one message naming the flag,
+/// before any server is reached; so is the flag with the memory backend, where nothing is
+/// retried.
+#[test]
+fn bad_retry_windows_are_refused_naming_the_flag() {
+    let path = temp_file("retry-for.json", &base().to_string());
+    let p = path.as_os_str();
+    let redis = ["--backend", "redis://127.0.0.1:1", "--market", "m"];
+    for value in [
+        "-1", "-0.5", "nan", "NaN", "inf", "-inf", "1e20", "1e309", "soon", "",
+    ] {
+        let mut args = vec!["run".as_ref(), p];
+        args.extend(redis.iter().map(OsStr::new));
+        args.extend([OsStr::new("--retry-for"), OsStr::new(value)]);
+        let output = marketplace(&args);
+        let needle = format!("invalid value '{value}' for '--retry-for <SECS>'");
+        assert_bad_input(&output, &[&needle]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.matches("error:").count(), 1, "{value:?}: {stderr}");
+    }
+    let output = marketplace(&["run".as_ref(), p, "--retry-for".as_ref(), "5".as_ref()]);
+    assert_bad_input(&output, &["--retry-for apply to a redis backend only"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+}
+
 /// A log file that cannot be created is refused before the run (the logger opens its file
 /// only for the first record, and would then fail every record on stderr). Linux: a process
 /// cannot create files in `/proc/self`, whoever runs it.

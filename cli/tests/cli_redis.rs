@@ -9,9 +9,12 @@ mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
+use marketplace_cli::runner::RETRY_FOR;
 use marketplace_cli::scenario::Scenario;
 use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
+use marketplace_redis::READ_TIMEOUT;
 use support::{finish_within, marketplace, reference_dir, sorted, temp_file};
 
 /// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`
@@ -141,7 +144,7 @@ fn equal_products_share_a_queue_and_print_as_published() {
 }
 
 /// How long a process of these tests may run: each ends in a few seconds when it works.
-const HANG: std::time::Duration = std::time::Duration::from_secs(30);
+const HANG: Duration = Duration::from_secs(30);
 
 /// Closes `market` from outside, as a failed process of the run does.
 fn close_market(server: &RedisServer, market: &str) {
@@ -309,25 +312,38 @@ fn a_scenario_without_consumers_ends_at_once() {
     assert!(output.stdout.is_empty());
 }
 
+/// `--retry-for SECS`, as the command line writes it.
+fn retry_for(window: Duration) -> [String; 2] {
+    ["--retry-for".to_owned(), window.as_secs_f64().to_string()]
+}
+
 /// A server that stops answering but keeps its connections open (`kill -STOP`, a hung host)
-/// fails the run with one line naming the call and the server once the handle's retry window
-/// has passed: the wait's round notices the silence (its read times out), the call is retried
-/// for the window, and the failed process then tries once to close the market for the
-/// others, instead of retrying that for a second window.
+/// fails the run with one line naming the call and the server once the process's retry
+/// window (`--retry-for`) has passed: the wait's round notices the silence (its read times
+/// out), the call is retried for the window, and the failed process then tries once to close
+/// the market for the others, instead of retrying that for a second window.
 #[test]
 fn a_server_that_stops_answering_fails_the_run_after_one_retry_window() {
     let scenario = temp_file("redis-stopped.json", SMALL);
     let market = fresh_market_name("stopped");
     let server = RedisServer::start();
-    let producers = start_on(&server.url(), &scenario, &market, &["--role", "producers"]);
+    let window = Duration::from_secs(1);
+    let mut args = vec!["--role".to_owned(), "producers".to_owned()];
+    args.extend(retry_for(window));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let producers = start_on(&server.url(), &scenario, &market, &args);
     // Its one producer is full and asleep, waiting for room; the main thread waits for the
     // end of the run.
     server.until_a_client_waits();
     let silenced = server.silence();
-    let started = std::time::Instant::now();
-    // Past the window: a wait round's read timeout (10 s) and one try of close (a read
-    // timeout again), with room to spare.
-    let bound = marketplace_cli::runner::RETRY_FOR + std::time::Duration::from_secs(40);
+    let started = Instant::now();
+    // Past the window: a wait round's read timeout, the last try's, and the one try of
+    // close; one more for a loaded machine.
+    let bound = window + 4 * READ_TIMEOUT;
+    assert!(
+        bound < RETRY_FOR,
+        "the default window alone would pass the bound, so meeting it shows the flag's effect"
+    );
     let output = finish_within(producers, 2 * bound, "the run outlived a stopped server");
     let took = started.elapsed();
     drop(silenced);
@@ -343,7 +359,69 @@ fn a_server_that_stops_answering_fails_the_run_after_one_retry_window() {
         "{stderr}"
     );
     assert!(
-        took < bound,
-        "the run failed {took:?} after the server stopped"
+        took >= window && took < bound,
+        "the run failed {took:?} after the server stopped, with a window of {window:?}"
+    );
+}
+
+/// `--retry-for` is the time a process waits for a lost server: of two processes whose
+/// servers are killed (every connection then refused at once), the one with the shorter
+/// window fails sooner, and the other waits out most of its own. Each fails with one line
+/// naming the server.
+#[test]
+fn a_shorter_retry_window_fails_a_run_on_a_lost_server_sooner() {
+    let scenario = temp_file("redis-window.json", SMALL);
+    let short = Duration::from_secs(1);
+    let long = 6 * short;
+    let runs = [short, long].map(|window| {
+        let server = RedisServer::start();
+        let mut args = vec!["--role".to_owned(), "consumers".to_owned()];
+        args.extend(retry_for(window));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let market = fresh_market_name("window");
+        let consumers = start_on(&server.url(), &scenario, &market, &args);
+        // The consumer is asleep on the server, waiting for a tea no producer makes.
+        server.until_a_client_waits();
+        (server, consumers)
+    });
+    let ended = std::thread::scope(|s| {
+        let waits: Vec<_> = runs
+            .into_iter()
+            .map(|(server, consumers)| {
+                let port = server.port();
+                drop(server);
+                let killed = Instant::now();
+                s.spawn(move || {
+                    let output = finish_within(consumers, HANG, "the run outlived its server");
+                    (port, output, killed.elapsed())
+                })
+            })
+            .collect();
+        waits
+            .into_iter()
+            .map(|w| w.join().expect("waiter"))
+            .collect::<Vec<_>>()
+    });
+    for (port, output, took) in &ended {
+        println!("with the server on {port} killed, the run failed in {took:.1?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(output.stdout.is_empty());
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.contains(&format!("on redis server 127.0.0.1:{port}: ")),
+            "{stderr}"
+        );
+    }
+    let (took_short, took_long) = (ended[0].2, ended[1].2);
+    // A call gives up when its next pause would end past its window, so it may stop short
+    // of the window by one pause, which is under the short window.
+    assert!(
+        took_long >= long - short,
+        "a window of {long:?} failed after {took_long:?}"
+    );
+    assert!(
+        took_short < long - short,
+        "a window of {short:?} failed after {took_short:?}, as late as one of {long:?} may"
     );
 }

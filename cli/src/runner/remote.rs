@@ -35,12 +35,13 @@ use crate::scenario::{OpKind, Scenario};
 /// The tally of consumers that placed their last order.
 const FINISHED: &str = "finished consumers";
 
-/// How long a handle keeps retrying a call whose connection broke (a server restart).
+/// How long a handle keeps retrying a call whose connection broke (a server restart), unless
+/// [`RemoteOptions::retry_for`] says otherwise.
 pub const RETRY_FOR: Duration = Duration::from_secs(60);
 
 /// How long a failed process retries its close of the market: enough to reconnect once
 /// after a restart, and one try on a server that stopped answering, whose silence the
-/// failed call has already waited out for [`RETRY_FOR`].
+/// failed call has already waited out for [`RemoteOptions::retry_for`].
 const CLOSE_RETRY_FOR: Duration = Duration::from_secs(1);
 
 /// Which actors of the scenario this process runs.
@@ -67,6 +68,9 @@ pub struct RemoteOptions {
     pub only: Option<Vec<String>>,
     /// The scenario's fingerprint: equal exactly when two processes run the same file.
     pub fingerprint: String,
+    /// How long a call whose connection broke is retried before the run fails ([`RETRY_FOR`]
+    /// unless the user chose another); zero makes one try.
+    pub retry_for: Duration,
 }
 
 /// Why a run on a Redis server did not complete.
@@ -139,7 +143,7 @@ pub fn run_remote<W: Write + Send>(
         )),
         e => refused(format!("cannot use {url}: {e}")),
     })?
-    .with_retry_for(RETRY_FOR);
+    .with_retry_for(remote.retry_for);
     let lost = |e: &dyn std::fmt::Display| refused(format!("cannot use {url}: {e}"));
     let label = market
         .label("scenario", &remote.fingerprint)
