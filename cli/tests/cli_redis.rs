@@ -367,7 +367,7 @@ fn a_server_that_stops_answering_fails_the_run_after_one_retry_window() {
 /// `--retry-for` is the time a process waits for a lost server: of two processes whose
 /// servers are killed (every connection then refused at once), the one with the shorter
 /// window fails sooner, and the other waits out most of its own. Each fails with one line
-/// naming the server.
+/// that names the call made once.
 #[test]
 fn a_shorter_retry_window_fails_a_run_on_a_lost_server_sooner() {
     let scenario = temp_file("redis-window.json", SMALL);
@@ -409,9 +409,12 @@ fn a_shorter_retry_window_fails_a_run_on_a_lost_server_sooner() {
         assert!(output.stdout.is_empty());
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
         assert!(
-            stderr.contains(&format!("on redis server 127.0.0.1:{port}: ")),
+            stderr.contains(&format!(
+                "consumer \"c\": add_to_cart_timeout on redis server 127.0.0.1:{port}: "
+            )),
             "{stderr}"
         );
+        assert_eq!(stderr.matches("add_to_cart").count(), 1, "{stderr}");
     }
     let (took_short, took_long) = (ended[0].2, ended[1].2);
     // A call gives up when its next pause would end past its window, so it may stop short

@@ -410,14 +410,14 @@ impl<W: Write + Send> Run<'_, '_, W> {
     /// that finishes the scenario's last closes the market.
     fn consume(&self, index: usize) -> Result<(), String> {
         let spec = &self.scenario.consumers()[index];
+        // A call the server could not complete: its error names the call and the server.
+        let lost = |e: &dyn std::fmt::Display| format!("consumer {:?}: {e}", spec.name);
+        // An outcome the call returned, which names neither.
         let failed = |what: &str, e: &dyn std::fmt::Display| {
             format!("consumer {:?}: {what}: {e}", spec.name)
         };
         for ops in &spec.carts {
-            let cart = self
-                .market
-                .try_new_cart()
-                .map_err(|e| failed("new_cart", &e))?;
+            let cart = self.market.try_new_cart().map_err(|e| lost(&e))?;
             for op in ops {
                 let item = Carried::new(self.scenario, op.product);
                 for _ in 0..op.quantity {
@@ -430,31 +430,27 @@ impl<W: Write + Send> Run<'_, '_, W> {
                             let added = self
                                 .market
                                 .try_add_to_cart_timeout(cart, &item, wait.unwrap_or(BLOCK))
-                                .map_err(|e| failed("add_to_cart", &e))?;
+                                .map_err(|e| lost(&e))?;
                             match added {
                                 Ok(()) => break,
                                 Err(AddError::Unavailable) => {
                                     // A closed market answers at once: the run ended
                                     // elsewhere (a failed process closes it) before this
                                     // consumer finished, so it cannot finish.
-                                    if self
-                                        .market
-                                        .is_closed()
-                                        .map_err(|e| failed("add_to_cart", &e))?
-                                    {
+                                    if self.market.is_closed().map_err(|e| lost(&e))? {
                                         return Err(format!(
                                             "consumer {:?}: the market was closed before it finished",
                                             spec.name
                                         ));
                                     }
                                 }
-                                Err(e) => return Err(failed("add_to_cart", &e)),
+                                Err(e) => return Err(failed("add_to_cart_timeout", &e)),
                             }
                         },
                         OpKind::Remove => self
                             .market
                             .try_remove_from_cart(cart, &item)
-                            .map_err(|e| failed("remove_from_cart", &e))?
+                            .map_err(|e| lost(&e))?
                             .map_err(|e| failed("remove_from_cart", &e))?,
                     }
                 }
@@ -462,7 +458,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
             let bought = self
                 .market
                 .try_place_order(cart)
-                .map_err(|e| failed("place_order", &e))?
+                .map_err(|e| lost(&e))?
                 .map_err(|e| failed("place_order", &e))?;
             // Under the sink's lock, so the lines of two carts never interleave; rendered a
             // piece at a time, since a cart of long names can print gigabytes.
