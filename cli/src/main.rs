@@ -1,11 +1,22 @@
 //! The `marketplace` command: run, check or generate marketplace scenarios.
 //!
-//! Owns argument parsing, logging setup, and the mapping of outcomes to exit codes and
-//! streams: purchase lines (and generated scenarios) go to stdout, everything else to
-//! stderr; a failed command writes nothing to stdout except the purchase lines of carts a
-//! stalled run had already ordered. No path here panics on user input.
+//! Owns argument parsing and the mapping of outcomes to exit codes and streams: purchase
+//! lines (and generated scenarios) go to stdout, everything else to stderr; a failed command
+//! writes nothing to stdout except the purchase lines of carts a stalled run had already
+//! ordered. Reading the scenario file (`scenario_file`) and the log of --log-file
+//! (`log_file`) are modules of their own. No path here panics on user input.
 #![forbid(unsafe_code)]
 
+/// Writes a line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed,
+/// full) is not a panic: the exit code still says what happened. Defined before the modules,
+/// which use it too (a macro is seen only below its definition).
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
+}
+
+mod log_file;
 mod scenario_file;
 
 use std::fs::{self, File};
@@ -17,9 +28,6 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use flexi_logger::{
-    Cleanup, Criterion, ErrorChannel, FileSpec, Logger, LoggerHandle, Naming, WriteMode,
-};
 
 use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
@@ -282,10 +290,10 @@ impl RunArgs {
     }
 
     /// The rotating log file of --log-file, started; none without it.
-    fn start_log(&self) -> Result<Option<Log>, Failure> {
+    fn start_log(&self) -> Result<Option<log_file::Log>, Failure> {
         self.log_file
             .as_deref()
-            .map(|file| start_logging(file, &self.log_level))
+            .map(|file| log_file::start(file, &self.log_level))
             .transpose()
     }
 
@@ -445,14 +453,6 @@ impl Failure {
     }
 }
 
-/// Writes a line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed,
-/// full) is not a panic: the exit code still says what happened.
-macro_rules! tell {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(io::stderr().lock(), $($arg)*);
-    }};
-}
-
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with code 2. It prints --help and --version
     // too, but would exit with 0 even when they could not be written.
@@ -522,92 +522,6 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
         }
         Failure::bad_input(message)
     })
-}
-
-/// The log of --log-file, and where it goes.
-struct Log {
-    handle: LoggerHandle,
-    path: PathBuf,
-}
-
-fn start_logging(path: &Path, level: &str) -> Result<Log, Failure> {
-    let bad = |why: &dyn std::fmt::Display| {
-        Failure::bad_input(format!("error: cannot log to {}: {why}", shown(path)))
-    };
-    // FileSpec::try_from panics on a path without a file name; refuse those first.
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(bad(&"not a file path"));
-    }
-    let path = std::path::absolute(path).map_err(|e| bad(&e))?;
-    let spec = FileSpec::try_from(path.as_path()).map_err(|e| bad(&e))?;
-    let logger = Logger::try_with_str(level)
-        .map_err(|e| bad(&e))?
-        .log_to_file(spec)
-        .format_for_files(flexi_logger::detailed_format)
-        .rotate(
-            Criterion::Size(1_000_000),
-            Naming::Numbers,
-            Cleanup::KeepLogFiles(20),
-        )
-        .write_mode(WriteMode::BufferAndFlush)
-        // The logger reports a file it cannot open or write on its error channel, once per
-        // record (a flood, when the directory goes away mid-run), and panics in the logging
-        // thread when that channel fails too (stderr on a full device). Its errors are
-        // dropped instead, and `stop_log` tells once whether the log could be kept.
-        .error_channel(ErrorChannel::DevNull)
-        .panic_if_error_channel_is_broken(false)
-        .start()
-        .map_err(|e| bad(&e))?;
-    // The logger made the directory but opens its file only for the first record, and a
-    // file it cannot open then fails every record on stderr while the run goes on: make
-    // sure now that a file can be made there (the logger renames an old one there too).
-    match can_create_beside(&path) {
-        Ok(()) => Ok(Log {
-            handle: logger,
-            path,
-        }),
-        Err(e) => {
-            logger.shutdown();
-            Err(bad(&e))
-        }
-    }
-}
-
-/// Whether a file can be created and written in the directory of `path`: creates one
-/// beside it, under a short name of this process's own (so no long log name takes it past
-/// the system's limit), writes a byte (a full device takes an empty file, not a record),
-/// and removes it.
-fn can_create_beside(path: &Path) -> io::Result<()> {
-    let probe = path.with_file_name(format!(".marketplace-{}.check", std::process::id()));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        // Left by an earlier process of this id that was killed before removing it.
-        .truncate(true)
-        .open(&probe)
-        .and_then(|mut file| file.write_all(b"\n"));
-    let removed = fs::remove_file(&probe);
-    written.and(removed)
-}
-
-/// Writes out and stops the log of --log-file, if one was started; when its directory
-/// can no longer take files (removed or made read-only during the run, or its device
-/// full), says so in one line, unless `quiet`: records since then may be lost, but the
-/// run's outcome stands.
-fn stop_log(log: Option<Log>, quiet: bool) {
-    if let Some(log) = log {
-        log.handle.flush();
-        log.handle.shutdown();
-        if quiet {
-            return;
-        }
-        if let Err(e) = can_create_beside(&log.path) {
-            tell!(
-                "warning: the log {} could not be kept during the run ({e}); records may be missing",
-                shown(&log.path)
-            );
-        }
-    }
 }
 
 /// Whether `a` and `b` name one existing file, through links of either kind.
@@ -735,7 +649,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     if logger.is_some() {
         log::info!("run finished");
     }
-    stop_log(logger, args.quiet);
+    log_file::stop(logger, args.quiet);
     let stats = match &outcome {
         Ok(report) => Some((&report.stats, false)),
         Err(RunError::Stalled(report)) => Some((&report.stats, true)),
@@ -793,7 +707,7 @@ fn remote_command(
         args.time_scale,
         BufWriter::new(io::stdout()),
     );
-    stop_log(logger, args.quiet);
+    log_file::stop(logger, args.quiet);
     match outcome {
         Ok(report) => {
             if args.stats {
