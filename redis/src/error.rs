@@ -91,7 +91,8 @@ impl ConnectionError {
         }
     }
 
-    /// The operation that failed (`publish`, `add_to_cart`, ...).
+    /// The call that failed, as its caller made it (`publish`, `add_to_cart_timeout`, ...):
+    /// a waiting call names itself whichever of its steps failed.
     #[must_use]
     pub fn operation(&self) -> &'static str {
         self.0.operation
