@@ -6,7 +6,9 @@
 //!
 //! Each operation has two forms. `try_*` reports a failure to reach the market (a lost
 //! server) as `Err(Self::Failure)`, with the operation's own outcome inside `Ok`; for
-//! in-process markets the failure type is [`Infallible`](std::convert::Infallible). The form with the engine's name
+//! in-process markets the failure type is [`Infallible`](std::convert::Infallible). A
+//! publish's failure is a [`PublishFailure`], which gives the product back beside it, as
+//! every refusal inside `Ok` does, so no form of publish drops the caller's product. The form with the engine's name
 //! (`publish`, `add_to_cart`, ...) returns that outcome alone and panics on a failure,
 //! which suits tests and benchmarks, where a lost server is a bug of the setup.
 //!
@@ -30,7 +32,7 @@
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 use std::error::Error;
-use std::fmt::{Debug, Display};
+use std::fmt::{self, Debug, Display};
 use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
@@ -77,25 +79,25 @@ pub trait Market<P>: Sync {
     ///
     /// # Errors
     ///
-    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
-    /// is inside `Ok`.
+    /// A [`PublishFailure`], holding the product and `Self::Failure`, when the market
+    /// cannot be reached; the operation's own outcome is inside `Ok`. Whether the product
+    /// went on sale is then unknown (see [`PublishFailure`]).
     fn try_publish(
         &self,
         producer: Self::Producer,
         product: P,
-    ) -> Result<Result<(), PublishError<P>>, Self::Failure>;
+    ) -> Result<Result<(), PublishError<P>>, PublishFailure<P, Self::Failure>>;
     /// `publish_timeout`.
     ///
     /// # Errors
     ///
-    /// `Self::Failure` when the market cannot be reached; the operation's own outcome
-    /// is inside `Ok`.
+    /// As [`try_publish`](Self::try_publish).
     fn try_publish_timeout(
         &self,
         producer: Self::Producer,
         product: P,
         timeout: Duration,
-    ) -> Result<Result<(), PublishError<P>>, Self::Failure>;
+    ) -> Result<Result<(), PublishError<P>>, PublishFailure<P, Self::Failure>>;
     /// `new_cart`.
     ///
     /// # Errors
@@ -327,6 +329,46 @@ pub trait Market<P>: Sync {
 #[cfg(doctest)]
 struct IgnoredIdsAreWarnedAbout;
 
+/// A publish that could not reach its market: the failure, and the product the call was
+/// given, back with the caller, as the engine's refusals give it back
+/// ([`PublishError::into_product`]), so a caller that retries or reports keeps its value.
+///
+/// A failure may come after the market received the call (a server that applied the
+/// publish and whose answer was lost): the product may then be on sale as well, so
+/// publishing it again may sell two. A market's failure type says what its failures allow
+/// a caller to assume (for a Redis market, `ConnectionError`). In process the failure type
+/// is [`Infallible`](std::convert::Infallible), so this is never built.
+///
+/// It shows the failure's message, and stands in for the failure: its `source` is the
+/// failure's, so a report walking the chain tells it once.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct PublishFailure<P, F> {
+    /// The product the call was given.
+    pub product: P,
+    /// Why the market could not be reached.
+    pub failure: F,
+}
+
+impl<P, F> PublishFailure<P, F> {
+    /// Gives back the product the call was given.
+    #[must_use]
+    pub fn into_product(self) -> P {
+        self.product
+    }
+}
+
+impl<P, F: Display> Display for PublishFailure<P, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.failure.fmt(f)
+    }
+}
+
+impl<P: Debug, F: Error> Error for PublishFailure<P, F> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.failure.source()
+    }
+}
+
 /// The outcome of a call that must reach its market.
 fn reached<T, F: Display>(outcome: Result<T, F>) -> T {
     outcome.unwrap_or_else(|failure| panic!("the market could not be reached: {failure}"))
@@ -349,7 +391,7 @@ macro_rules! in_process_market {
             use $crate::__engine::{
                 AddError, CartId, OrderError, ProducerId, PublishError, RemoveError, Stats,
             };
-            use $crate::Market;
+            use $crate::{Market, PublishFailure};
 
             impl<P: Eq + Hash + Clone + Debug + Send + Sync> Market<P> for $type {
                 type Producer = ProducerId;
@@ -363,7 +405,7 @@ macro_rules! in_process_market {
                     &self,
                     producer: ProducerId,
                     product: P,
-                ) -> Result<Result<(), PublishError<P>>, Infallible> {
+                ) -> Result<Result<(), PublishError<P>>, PublishFailure<P, Infallible>> {
                     Ok($market::publish(self, producer, product))
                 }
                 fn try_publish_timeout(
@@ -371,7 +413,7 @@ macro_rules! in_process_market {
                     producer: ProducerId,
                     product: P,
                     timeout: Duration,
-                ) -> Result<Result<(), PublishError<P>>, Infallible> {
+                ) -> Result<Result<(), PublishError<P>>, PublishFailure<P, Infallible>> {
                     Ok($market::publish_timeout(self, producer, product, timeout))
                 }
                 fn try_new_cart(&self) -> Result<CartId, Infallible> {

@@ -1,12 +1,13 @@
 //! [`Market`] for [`RedisMarketplace`]: code written once for every marketplace (the
 //! contract's tests, the scenario runner) runs on a Redis market too. A
-//! [`ConnectionError`] is the trait's failure; every other outcome maps to the engine's
-//! error variant of the same name.
+//! [`ConnectionError`] is the trait's failure (a publish's comes in a [`PublishFailure`]
+//! with its product); every other outcome maps to the engine's error variant of the same
+//! name.
 
 use std::time::Duration;
 
 use marketplace::{AddError, OrderError, PublishError, RemoveError, Stats};
-use marketplace_contract::{Id, Market};
+use marketplace_contract::{Id, Market, PublishFailure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -43,7 +44,7 @@ where
         &self,
         producer: ProducerId,
         product: P,
-    ) -> Result<Result<(), PublishError<P>>, ConnectionError> {
+    ) -> Result<Result<(), PublishError<P>>, PublishFailure<P, ConnectionError>> {
         publish_outcome(RedisMarketplace::publish(self, producer, product))
     }
 
@@ -52,7 +53,7 @@ where
         producer: ProducerId,
         product: P,
         timeout: Duration,
-    ) -> Result<Result<(), PublishError<P>>, ConnectionError> {
+    ) -> Result<Result<(), PublishError<P>>, PublishFailure<P, ConnectionError>> {
         publish_outcome(RedisMarketplace::publish_timeout(
             self, producer, product, timeout,
         ))
@@ -124,16 +125,16 @@ where
 
 fn publish_outcome<P>(
     outcome: Result<(), remote::PublishError<P>>,
-) -> Result<Result<(), PublishError<P>>, ConnectionError> {
+) -> Result<Result<(), PublishError<P>>, PublishFailure<P, ConnectionError>> {
     match outcome {
         Ok(()) => Ok(Ok(())),
         Err(remote::PublishError::Full(product)) => Ok(Err(PublishError::Full(product))),
         Err(remote::PublishError::UnknownProducer(product)) => {
             Ok(Err(PublishError::UnknownProducer(product)))
         }
-        // The trait's failure carries no product; a caller that must keep it calls the
-        // inherent `publish`, whose `Connection` variant gives it back.
-        Err(remote::PublishError::Connection(_, failure)) => Err(failure),
+        Err(remote::PublishError::Connection(product, failure)) => {
+            Err(PublishFailure { product, failure })
+        }
     }
 }
 

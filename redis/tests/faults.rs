@@ -22,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use marketplace_contract::Market;
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{
     AddError, ConnectError, DEFAULT_RETRY_FOR, OrderError, PublishError, RedisMarketplace,
@@ -772,6 +773,31 @@ fn a_waiting_call_on_a_dead_server_names_the_waiting_call() {
     for (called, named) in named {
         assert_eq!(named, called, "the error of {called} names {named}");
     }
+}
+
+/// Through the contract trait, a publish that cannot reach the server gives the product
+/// back with the failure, in both forms, as the inherent calls' `Connection` variant does.
+#[test]
+fn through_the_trait_a_publish_to_a_dead_server_gives_the_product_back() {
+    let server = RedisServer::start();
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "dead-trait", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    drop(server);
+
+    let failure =
+        Market::try_publish(&market, producer, item("tea", 7)).expect_err("the server is gone");
+    assert_eq!(failure.failure.operation(), "publish");
+    assert_eq!(failure.into_product().serial, 7, "the product comes back");
+    let failure =
+        Market::try_publish_timeout(&market, producer, item("tea", 8), Duration::from_secs(1))
+            .expect_err("the server is gone");
+    assert!(
+        failure.to_string().starts_with("publish_timeout on redis server "),
+        "{failure}"
+    );
+    assert_eq!(failure.product.serial, 8, "the product comes back");
 }
 
 /// `connect` to a port nobody listens on is `Unreachable` at once, naming the server.
