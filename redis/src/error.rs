@@ -332,8 +332,9 @@ pub enum OrderError {
 }
 
 /// A placed order whose items do not all decode as the handle's product type: the items
-/// of the order as stored (their JSON forms, in the order added), for the caller to decode
-/// with the type that published them, or to keep.
+/// of the order as stored (their bytes, in the order added: the JSON forms a handle
+/// publishes, or whatever another client wrote under the market's keys, UTF-8 or not), for
+/// the caller to decode with the type that published them, or to keep.
 ///
 /// The server spent the cart before the client could read the items (the client does not
 /// check them first, which would cost every order a second round trip), so this error is
@@ -345,7 +346,7 @@ pub struct UndecodableOrder(Box<Undecoded>);
 struct Undecoded {
     server: String,
     cart: crate::CartId,
-    items: Vec<String>,
+    items: Vec<Vec<u8>>,
     position: usize,
     error: serde_json::Error,
 }
@@ -354,7 +355,7 @@ impl UndecodableOrder {
     pub(crate) fn new(
         server: &str,
         cart: crate::CartId,
-        items: Vec<String>,
+        items: Vec<Vec<u8>>,
         position: usize,
         error: serde_json::Error,
     ) -> Self {
@@ -367,16 +368,16 @@ impl UndecodableOrder {
         }))
     }
 
-    /// Every item of the order as stored (JSON), in the order added, those that decode
-    /// included.
+    /// Every item of the order as stored (JSON, unless another client wrote it), in the
+    /// order added, those that decode included; `serde_json::from_slice` decodes one.
     #[must_use]
-    pub fn items(&self) -> &[String] {
+    pub fn items(&self) -> &[Vec<u8>] {
         &self.0.items
     }
 
     /// The items, as [`items`](Self::items), taken out of the error.
     #[must_use]
-    pub fn into_items(self) -> Vec<String> {
+    pub fn into_items(self) -> Vec<Vec<u8>> {
         self.0.items
     }
 

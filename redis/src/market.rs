@@ -29,7 +29,7 @@ use crate::error::{
 use crate::ids::{CartId, ProducerId};
 use crate::lane::{Lanes, OpId, random_u64};
 use crate::product::CanonicalKey;
-use crate::scripts::{Reply, Scripts, text};
+use crate::scripts::{Reply, Scripts, bytes, text};
 use crate::wait::{Bell, worth_waiting};
 
 mod batch;
@@ -738,15 +738,17 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let reply = self.call("place_order", &self.scripts.place_order, &[&serial])?;
         match reply.status.as_str() {
             "ok" => {
+                // Bytes, not text: an item another client wrote that is not UTF-8 is held
+                // in the error like any other that does not decode, since the cart is spent.
                 let stored = reply
                     .values
                     .into_iter()
-                    .map(text)
-                    .collect::<Option<Vec<String>>>()
+                    .map(bytes)
+                    .collect::<Option<Vec<Vec<u8>>>>()
                     .ok_or_else(|| self.unexpected("place_order"))?;
                 let mut items = Vec::with_capacity(stored.len());
                 for (position, payload) in stored.iter().enumerate() {
-                    match serde_json::from_str(payload) {
+                    match serde_json::from_slice(payload) {
                         Ok(item) => items.push(item),
                         Err(error) => {
                             return Err(OrderError::Undecodable(UndecodableOrder::new(

@@ -96,3 +96,12 @@ pub(crate) fn text(value: Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// A string reply value as the bytes the server holds.
+pub(crate) fn bytes(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(text) => Some(text.into_bytes()),
+        _ => None,
+    }
+}

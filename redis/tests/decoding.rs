@@ -64,7 +64,7 @@ fn an_order_that_does_not_decode_loses_no_item() {
     let back: Vec<String> = order
         .into_items()
         .iter()
-        .map(|stored| serde_json::from_str(stored).expect("a String's form"))
+        .map(|stored| serde_json::from_slice(stored).expect("a String's form"))
         .collect();
     assert_eq!(back, ["5"]);
     // The order was placed: the item left the market, and the cart is spent.
@@ -117,10 +117,46 @@ fn colliding_struct_types_get_their_order_back_whole() {
         let items = order.items();
         assert_eq!(items.len(), 2);
         assert_eq!(
-            serde_json::from_str::<Coffee>(&items[0]).expect("a coffee"),
+            serde_json::from_slice::<Coffee>(&items[0]).expect("a coffee"),
             coffee
         );
-        assert_eq!(serde_json::from_str::<Tea>(&items[1]).expect("a tea"), tea);
+        assert_eq!(
+            serde_json::from_slice::<Tea>(&items[1]).expect("a tea"),
+            tea
+        );
     }
     teas.delete().expect("deleted");
+}
+
+/// An item whose stored form is not UTF-8 (only another client writing under the market's
+/// keys can put one there) is held as stored, bytes and all, beside the items that decode.
+#[test]
+fn an_item_that_is_not_utf8_is_kept_as_stored() {
+    let name = fresh_market_name("decoding");
+    let server = shared_server();
+    let market = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, "tea".to_owned()).expect("room");
+    let foreign: &[u8] = b"\xff\xfe";
+    let mut entry = format!("{}|", producer.index()).into_bytes();
+    entry.extend_from_slice(foreign);
+    let _: i64 = redis::cmd("RPUSH")
+        .arg(format!("marketplace:{{{name}}}:q:tea"))
+        .arg(entry)
+        .query(&mut server.connection())
+        .expect("a foreign write");
+    let cart = market.new_cart().expect("cart");
+    assert_eq!(market.add_many_to_cart(cart, "tea", 2).expect("both"), 2);
+
+    let order = match market.place_order(cart) {
+        Err(OrderError::Undecodable(order)) => order,
+        other => panic!("not Undecodable: {other:?}"),
+    };
+    assert_eq!(order.position(), 1);
+    let items = order.items();
+    assert_eq!(items.len(), 2);
+    let tea = serde_json::to_vec("tea").expect("a String's form");
+    assert_eq!(items[0], tea);
+    assert_eq!(items[1], foreign);
+    market.delete().expect("deleted");
 }
