@@ -98,12 +98,22 @@ impl RedisServer {
     ///
     /// When no client has waited within 30 s, or the server does not answer `INFO`.
     pub fn until_a_client_waits(&self) {
+        self.until_clients_wait(1);
+    }
+
+    /// As [`until_a_client_waits`](Self::until_a_client_waits), once `count` clients are
+    /// blocked at once.
+    ///
+    /// # Panics
+    ///
+    /// When fewer have waited within 30 s, or the server does not answer `INFO`.
+    pub fn until_clients_wait(&self, count: u64) {
         let mut watch = self.connection();
         let started = Instant::now();
-        while info_field::<u64>(&mut watch, "clients", "blocked_clients").unwrap_or(0) == 0 {
+        while info_field::<u64>(&mut watch, "clients", "blocked_clients").unwrap_or(0) < count {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "no client waited on the server within 30 s"
+                "{count} clients did not wait on the server within 30 s"
             );
             thread::yield_now();
         }
