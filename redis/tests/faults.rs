@@ -2,9 +2,11 @@
 //! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
 //! wait round), a request delivered late, after its retry and a later call of its lane (it
-//! does not apply again), a market lost with a server that kept no data (its old handles
+//! does not apply again), publishers that die waiting for room (what their registrations
+//! leave is bounded), a market lost with a server that kept no data (its old handles
 //! stay out of a market created anew under its name), what a call reports when the server
-//! is gone or silent, a server that stops answering mid-run, a wait whose connections the
+//! is gone or silent (a publish through the contract trait gives its product back), a
+//! server that stops answering mid-run, a wait whose connections the
 //! server keeps closing, and a script cache flushed again and again.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
@@ -630,6 +632,155 @@ fn a_wake_up_lost_with_its_answer_is_made_up_within_a_round() {
         "the waiter took {took:?}: the lost wake-up was made up only by its deadline"
     );
     assert_eq!(waiting.place_order(cart).expect("order").len(), 1);
+}
+
+/// A TCP proxy in front of a server that can be cut off for good: every connection through
+/// it closed, and every later one closed as soon as it is accepted, so its clients see
+/// the server go as a process that dies sees it (their connections dropped) and cannot
+/// reach it again.
+struct SeveringProxy {
+    port: u16,
+    open: Arc<AtomicBool>,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl SeveringProxy {
+    fn start(upstream: u16) -> SeveringProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let open = Arc::new(AtomicBool::new(true));
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let (accepting, kept) = (Arc::clone(&open), Arc::clone(&streams));
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                // Checked under the lock `sever` takes, so no connection slips past it.
+                let mut streams = kept.lock().unwrap();
+                if !accepting.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
+                streams.push(client.try_clone().unwrap());
+                streams.push(server.try_clone().unwrap());
+                let (client_in, server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                thread::spawn(move || pump(client_in, server_out, None));
+                thread::spawn(move || pump(server, client, None));
+            }
+        });
+        SeveringProxy {
+            port,
+            open,
+            streams,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn sever(&self) {
+        let streams = self.streams.lock().unwrap();
+        self.open.store(false, Ordering::SeqCst);
+        for stream in streams.iter() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Publishers that die while they wait for room (here: their server cut off, so each wait
+/// fails with `Connection`; a killed process leaves the server the same) leave their
+/// registrations in `waiting`, one each, for good. What that costs is bounded: `room:N`
+/// holds at most a token per dead registration, and never more than the producer's free
+/// places; the publish that fills the producer deletes them; and a live publisher waiting
+/// afterwards is woken by a take, as if the dead had never waited.
+#[test]
+fn publishers_that_die_waiting_leave_a_token_each_at_most_and_mislead_no_live_one() {
+    let server = RedisServer::start();
+    let proxy = SeveringProxy::start(server.port());
+    let capacity = 4;
+    let dead = 3;
+    let name = "dead-waiters";
+    let direct = RedisMarketplace::<Item>::connect(&server.url(), name, capacity).expect("up");
+    let doomed = RedisMarketplace::<Item>::connect(&proxy.url(), name, capacity)
+        .expect("up")
+        .with_retry_for(Duration::ZERO);
+    let producer = direct.register_producer().expect("register");
+    for serial in 0..capacity {
+        direct
+            .publish(producer, item("tea", serial as u64))
+            .expect("room");
+    }
+    thread::scope(|s| {
+        let waiters: Vec<_> = (0..dead)
+            .map(|serial| {
+                let doomed = &doomed;
+                s.spawn(move || {
+                    doomed.publish_timeout(producer, item("tea", 100 + serial), Duration::MAX)
+                })
+            })
+            .collect();
+        server.until_clients_wait(dead);
+        proxy.sever();
+        for waiter in waiters {
+            let outcome = waiter.join().expect("the waiter");
+            assert!(
+                matches!(outcome, Err(PublishError::Connection(..))),
+                "{outcome:?}"
+            );
+        }
+    });
+    let mut watch = server.connection();
+    let waiting_key = format!("marketplace:{{{name}}}:waiting");
+    let room_key = format!("marketplace:{{{name}}}:room:{}", producer.index());
+    let registered: Option<u64> = redis::cmd("HGET")
+        .arg(&waiting_key)
+        .arg(producer.index())
+        .query(&mut watch)
+        .expect("HGET");
+    assert_eq!(
+        registered,
+        Some(dead),
+        "one registration left per dead waiter"
+    );
+
+    // Every place freed, nobody alive waiting: a token per dead registration at most.
+    let cart = direct.new_cart().expect("cart");
+    for _ in 0..capacity {
+        direct.add_to_cart(cart, &any("tea")).expect("on sale");
+    }
+    let tokens = |watch: &mut redis::Connection| -> u64 {
+        redis::cmd("LLEN")
+            .arg(&room_key)
+            .query(watch)
+            .expect("LLEN")
+    };
+    assert_eq!(tokens(&mut watch), dead.min(capacity as u64));
+
+    // Filled again, the producer keeps no token that could wake a publisher for nothing.
+    for serial in 0..capacity {
+        direct
+            .publish(producer, item("tea", 200 + serial as u64))
+            .expect("room");
+    }
+    assert_eq!(tokens(&mut watch), 0);
+
+    // A live publisher waits, and the take that makes room wakes it.
+    let outcome = thread::scope(|s| {
+        let waiter = s.spawn(|| direct.publish_timeout(producer, item("tea", 300), Duration::MAX));
+        server.until_a_client_waits();
+        direct.add_to_cart(cart, &any("tea")).expect("on sale");
+        waiter.join().expect("the waiter")
+    });
+    outcome.expect("woken by the take");
+    assert_eq!(direct.shelf_len(producer).expect("shelf"), Some(capacity));
+    let registered: Option<u64> = redis::cmd("HGET")
+        .arg(&waiting_key)
+        .arg(producer.index())
+        .query(&mut watch)
+        .expect("HGET");
+    assert_eq!(registered, Some(dead), "the live waiter withdrew its own");
 }
 
 /// A server without persistence that restarts has lost the market: the handles that had
