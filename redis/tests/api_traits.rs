@@ -46,6 +46,8 @@ fn errors_are_std_errors_that_cross_threads() {
     assert_error::<AddManyError>();
     assert_error::<ConnectError>();
     assert_error::<ConnectionError>();
+    // The contract trait's publish failure, holding a product, crosses threads as well.
+    assert_error::<marketplace_contract::PublishFailure<String, ConnectionError>>();
 }
 
 /// A market of `String`s is asked with a `&str`, as the engine is, with no `String` built

@@ -7,6 +7,7 @@
 use std::error::Error;
 use std::time::Duration;
 
+use marketplace_contract::Market;
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{MAX_ARGUMENT_BYTES, RedisMarketplace};
 
@@ -150,6 +151,7 @@ fn an_error_chain_tells_a_lost_server_once() {
         Box::new(market.remove_from_cart(cart, "tea").expect_err("lost")),
         Box::new(market.place_order(cart).expect_err("lost")),
         Box::new(RedisMarketplace::<String>::connect(&url, "lost", 1).expect_err("lost")),
+        Box::new(Market::try_publish(&market, producer, "tea".to_owned()).expect_err("lost")),
     ];
     for error in &errors {
         let mut current: &(dyn Error + 'static) = error.as_ref();
