@@ -1,6 +1,7 @@
 //! Handles of different product types on one market: an item one type published can land
 //! in a cart of another type whose canonical key collides with it (`String` `"5"` and
-//! `u32` `5`, or two structs keyed by a shared field), and its order must not lose it.
+//! `u32` `5`, or two structs keyed by a shared field), and its order must not lose it; nor
+//! must an order holding what another client wrote into the market's keys.
 
 use std::borrow::Cow;
 
@@ -158,5 +159,34 @@ fn an_item_that_is_not_utf8_is_kept_as_stored() {
     let tea = serde_json::to_vec("tea").expect("a String's form");
     assert_eq!(items[0], tea);
     assert_eq!(items[1], foreign);
+    market.delete().expect("deleted");
+}
+
+/// A line of a cart without the market's shape (only another client writing under the
+/// market's keys can put one there) is held whole, as stored, beside the items that decode:
+/// the order does not fail with the cart spent and its items nowhere.
+#[test]
+fn a_cart_line_without_the_markets_shape_is_kept_as_stored() {
+    let name = fresh_market_name("decoding");
+    let server = shared_server();
+    let market = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, "tea".to_owned()).expect("room");
+    let cart = market.new_cart().expect("cart");
+    market.add_to_cart(cart, "tea").expect("on sale");
+    let foreign: &[u8] = b"no colon, no bar";
+    let _: i64 = redis::cmd("RPUSH")
+        .arg(format!("marketplace:{{{name}}}:cart:{}", cart.serial()))
+        .arg(foreign)
+        .query(&mut server.connection())
+        .expect("a foreign write");
+
+    let order = match market.place_order(cart) {
+        Err(OrderError::Undecodable(order)) => order,
+        other => panic!("not Undecodable: {other:?}"),
+    };
+    assert_eq!(order.position(), 1);
+    let tea = serde_json::to_vec("tea").expect("a String's form");
+    assert_eq!(order.items(), [tea.as_slice(), foreign]);
     market.delete().expect("deleted");
 }

@@ -13,9 +13,11 @@ end
 local result = {'ok'}
 for _, line in ipairs(items) do
   local colon = string.find(line, ':', 1, true)
-  local key_len = tonumber(string.sub(line, 1, colon - 1))
-  local entry = string.sub(line, colon + 1 + key_len)
-  local sep = string.find(entry, '|', 1, true)
-  result[#result + 1] = string.sub(entry, sep + 1)
+  local key_len = colon and tonumber(string.sub(line, 1, colon - 1))
+  local entry = key_len and string.sub(line, colon + 1 + key_len)
+  local sep = entry and string.find(entry, '|', 1, true)
+  -- A line without the market's shape (another client's write) goes back whole rather than
+  -- failing the script after the cart is spent: the client holds what does not decode.
+  result[#result + 1] = sep and string.sub(entry, sep + 1) or line
 end
 return finish(result)
