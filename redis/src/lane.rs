@@ -5,10 +5,13 @@
 //! one out of the idle pool, or open a new one), so the pair (id, sequence) names one
 //! operation, and the scripts remember each lane's last (sequence, result): a call retried
 //! on a new connection under the same pair gets the recorded result instead of applying
-//! again. The server's memory for this is one entry per lane of each live handle: a
+//! again. An order keeps its lane aside when it fails, so that the caller's next order of
+//! the cart is that operation again (`run_resumable`). The server's memory for this is one
+//! entry per lane of each live handle: a
 //! handle dropped deletes its lanes' entries (best effort: through a connection already
 //! open, briefly; a process killed, or a server out of reach then, leaves them).
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
@@ -55,6 +58,9 @@ pub(crate) struct Lanes {
     client: Client,
     pub(crate) server: String,
     idle: Mutex<Vec<Lane>>,
+    /// Lanes whose last operation failed, kept out of the pool under a key of the caller's
+    /// ([`run_resumable`](Self::run_resumable)) so that operation can be sent again.
+    parked: Mutex<HashMap<String, Lane>>,
     retry_for: Duration,
     /// The hash in which the scripts record each lane's last result (`prelude.lua`'s
     /// `ops`).
@@ -72,6 +78,7 @@ impl Lanes {
             client,
             server,
             idle: Mutex::new(Vec::new()),
+            parked: Mutex::new(HashMap::new()),
             retry_for,
             records,
         }
@@ -103,19 +110,65 @@ impl Lanes {
         &self,
         operation: &'static str,
         retry_for: Duration,
-        mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+        call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
     ) -> Result<T, ConnectionError> {
         let mut lane = self.checkout();
         lane.seq += 1;
+        let outcome = self.drive(&mut lane, operation, retry_for, call);
+        self.checkin(lane);
+        outcome
+    }
+
+    /// [`run`](Self::run) for an operation its caller may call again after a failure,
+    /// which must then not apply twice: the lane of a call that failed is kept under
+    /// `key`, and the next call with that key sends the same operation again under the
+    /// same id, so it gets the first call's answer if the server applied it, and applies
+    /// it otherwise.
+    pub(crate) fn run_resumable<T>(
+        &self,
+        operation: &'static str,
+        key: String,
+        call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+    ) -> Result<T, ConnectionError> {
+        let parked = self
+            .parked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        let mut lane = parked.unwrap_or_else(|| {
+            let mut lane = self.checkout();
+            lane.seq += 1;
+            lane
+        });
+        let outcome = self.drive(&mut lane, operation, self.retry_for, call);
+        if outcome.is_ok() {
+            self.checkin(lane);
+        } else {
+            self.parked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, lane);
+        }
+        outcome
+    }
+
+    /// Runs `call` as `lane`'s current operation, retrying as [`run`](Self::run) says.
+    fn drive<T>(
+        &self,
+        lane: &mut Lane,
+        operation: &'static str,
+        retry_for: Duration,
+        mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+    ) -> Result<T, ConnectionError> {
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
-        let outcome = loop {
-            match self.attempt(&mut lane, &mut call) {
-                Ok(value) => break Ok(value),
+        loop {
+            match self.attempt(lane, &mut call) {
+                Ok(value) => return Ok(value),
                 Err(error) if worth_retrying(&error) => {
                     lane.connection = None;
                     if started.elapsed() + backoff > retry_for {
-                        break Err(ConnectionError::redis(operation, &self.server, error));
+                        return Err(ConnectionError::redis(operation, &self.server, error));
                     }
                     log::warn!("{operation} on {}: {error}; retrying", self.server);
                     thread::sleep(backoff);
@@ -123,12 +176,10 @@ impl Lanes {
                 }
                 Err(error) => {
                     lane.connection = None;
-                    break Err(ConnectionError::redis(operation, &self.server, error));
+                    return Err(ConnectionError::redis(operation, &self.server, error));
                 }
             }
-        };
-        self.checkin(lane);
-        outcome
+        }
     }
 
     /// Runs `call` once, for a call that blocks on the server for long (a wait's pop):
@@ -214,6 +265,8 @@ impl Drop for Lanes {
     /// timeout, and a failure leaves the records.
     fn drop(&mut self) {
         let mut lanes = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|p| p.into_inner()));
+        lanes.extend(parked.into_values());
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
         let Some(connection) = lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) else {
             return;

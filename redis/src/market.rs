@@ -243,6 +243,27 @@ impl<P> RedisMarketplace<P> {
             .run_within(operation, retry_for, |connection, op| {
                 self.invoke(connection, script, op, args)
             })?;
+        self.reply(operation, value)
+    }
+
+    /// [`call`](Self::call) for an operation that a failed call's caller may call again
+    /// with the same `key`: that call sends the failed one again under its operation id
+    /// (see `Lanes::run_resumable`), so it is answered as the first was if it applied.
+    fn call_resumable(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        args: &[&str],
+        key: String,
+    ) -> Result<Reply, ConnectionError> {
+        let value = self.lanes.run_resumable(operation, key, |connection, op| {
+            self.invoke(connection, script, op, args)
+        })?;
+        self.reply(operation, value)
+    }
+
+    /// A script's answer to `operation`, or the error it stands for.
+    fn reply(&self, operation: &'static str, value: Value) -> Result<Reply, ConnectionError> {
         match Reply::parse(value) {
             Some(reply) if reply.status == "nomarket" => Err(ConnectionError::new(
                 operation,
@@ -724,18 +745,33 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// decodes them after. An item published by a handle of another product type (whose
     /// canonical key collides with one of this type) may not decode: the order is placed
     /// all the same, and [`OrderError::Undecodable`] holds every item of it as stored
-    /// (JSON), so none is lost.
+    /// (its bytes), so none is lost.
+    ///
+    /// A call that fails with [`OrderError::Connection`] may have placed the order (the
+    /// server applied it and its answer was lost): the items are then in no cart and on
+    /// no shelf. Calling `place_order` for the cart again, on this handle, asks the server
+    /// under the failed call's operation id: the order's items if it was placed, and the
+    /// outcome of placing it now otherwise.
     ///
     /// # Errors
     ///
     /// [`OrderError::UnknownCart`] as in the engine, [`OrderError::Connection`] when the
-    /// server cannot complete the call, and [`OrderError::Undecodable`] as above.
+    /// server cannot complete the call (call again, as above, to get the items), and
+    /// [`OrderError::Undecodable`] as above.
     pub fn place_order(&self, cart: CartId) -> Result<Vec<P>, OrderError> {
         if cart.market != self.tag {
             return Err(OrderError::UnknownCart);
         }
         let serial = cart.serial.to_string();
-        let reply = self.call("place_order", &self.scripts.place_order, &[&serial])?;
+        // Keyed by the cart: an order that failed with `Connection` may have been placed,
+        // and this handle's next order of the cart asks again under the same operation id,
+        // so it gets the items rather than `UnknownCart`.
+        let reply = self.call_resumable(
+            "place_order",
+            &self.scripts.place_order,
+            &[&serial],
+            serial.clone(),
+        )?;
         match reply.status.as_str() {
             "ok" => {
                 // Bytes, not text: an item another client wrote that is not UTF-8 is held

@@ -430,6 +430,47 @@ impl HoldingProxy {
     }
 }
 
+/// An order the server placed, whose answer was cut and whose retries ran out, fails with
+/// `Connection`: its items are then in no cart and no queue. Ordering the cart again on the
+/// handle asks under the failed call's operation id and gets them, instead of
+/// `UnknownCart` for a spent cart.
+#[test]
+fn an_order_whose_answer_is_lost_past_the_retries_is_answered_when_asked_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "order-lost", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 1)).expect("room");
+    // The server loads the order's script now, so the answer cut below is the order's.
+    let warm = market.new_cart().expect("new_cart");
+    market.place_order(warm).expect("an empty order");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+
+    let outcome = proxy.cut_during(|| market.place_order(cart));
+    assert!(
+        matches!(outcome, Err(OrderError::Connection(_))),
+        "{outcome:?}"
+    );
+    let stats = market.stats().expect("stats");
+    assert_eq!(
+        (
+            stats.open_carts,
+            stats.items_in_carts,
+            stats.items_on_shelves
+        ),
+        (0, 0, 0)
+    );
+    let again = market.place_order(cart).expect("the placed order's items");
+    assert_eq!(again.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+    assert!(matches!(
+        market.place_order(cart),
+        Err(OrderError::UnknownCart)
+    ));
+}
+
 /// An operation retried after its connection broke, whose first request reaches the
 /// server only after the retry and a later operation of the same lane were applied: the
 /// late request is a stale copy and must not apply again.
