@@ -8,9 +8,10 @@
 //! server) as `Err(Self::Failure)`, with the operation's own outcome inside `Ok`; for
 //! in-process markets the failure type is [`Infallible`](std::convert::Infallible). A
 //! publish's failure is a [`PublishFailure`], which gives the product back beside it, as
-//! every refusal inside `Ok` does, so no form of publish drops the caller's product. The form with the engine's name
-//! (`publish`, `add_to_cart`, ...) returns that outcome alone and panics on a failure,
-//! which suits tests and benchmarks, where a lost server is a bug of the setup.
+//! every refusal inside `Ok` does, so no form of publish drops the caller's product. The
+//! form with the engine's name (`publish`, `add_to_cart`, ...) returns that outcome alone
+//! and panics on a failure, which suits tests and benchmarks, where a lost server is a bug
+//! of the setup.
 //!
 //! ```
 //! use marketplace::Marketplace;
@@ -341,6 +342,15 @@ struct IgnoredIdsAreWarnedAbout;
 ///
 /// It shows the failure's message, and stands in for the failure: its `source` is the
 /// failure's, so a report walking the chain tells it once.
+///
+/// ```
+/// use marketplace_contract::PublishFailure;
+///
+/// let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+/// let failure = PublishFailure { product: "tea", failure: lost };
+/// assert_eq!(failure.to_string(), "connection reset");
+/// assert_eq!(failure.into_product(), "tea");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct PublishFailure<P, F> {
     /// The product the call was given.
