@@ -88,9 +88,11 @@ local function pass_on(key)
 end
 
 -- Publishers waiting for room from `producer`: registered by a waiting publish that found
--- it full, withdrawn by that publisher's next try. Its room doorbell holds no more tokens
--- than this: a place freed with nobody waiting rings nobody, so the doorbell does not grow
--- by a token for each take while the producer has room to spare.
+-- it full, withdrawn by that publisher's next try (one that dies first stays counted, which
+-- costs at most a token per dead waiter while the producer has room: docs/design.md). Its
+-- room doorbell holds no more tokens than this: a place freed with nobody waiting rings
+-- nobody, so the doorbell does not grow by a token for each take while the producer has
+-- room to spare.
 local function waiters(producer)
   return tonumber(redis.call('HGET', prefix .. 'waiting', producer) or '0')
 end
