@@ -986,7 +986,9 @@ fn through_the_trait_a_publish_to_a_dead_server_gives_the_product_back() {
         Market::try_publish_timeout(&market, producer, item("tea", 8), Duration::from_secs(1))
             .expect_err("the server is gone");
     assert!(
-        failure.to_string().starts_with("publish_timeout on redis server "),
+        failure
+            .to_string()
+            .starts_with("publish_timeout on redis server "),
         "{failure}"
     );
     assert_eq!(failure.product.serial, 8, "the product comes back");
