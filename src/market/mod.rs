@@ -42,9 +42,12 @@ use crate::catalog::Catalog;
 use crate::hasher::DefaultHashBuilder;
 use crate::ids::ProducerId;
 use crate::producer::Producer;
-use crate::sync::{AppendOnlyVec, AtomicBool, Ordering, fence, next_market_tag};
+use crate::sync::{AppendOnlyVec, AtomicBool, AtomicU64, Ordering, fence, next_market_tag};
 
 pub use product_handle::ProductHandle;
+
+/// How many producers a marketplace registers: their indices are numbered in 32 bits.
+const MAX_PRODUCERS: u64 = 1 << 32;
 
 /// A multi-producer, multi-consumer marketplace of products of type `P`.
 ///
@@ -87,7 +90,13 @@ pub use product_handle::ProductHandle;
 /// Producers, cart slots and distinct products are numbered in 32 bits, to keep ids and
 /// items small. Registering a producer once 2^32 are registered, opening a cart once 2^32 - 1
 /// cart slots exist and none is free (a slot holds an open cart or a thread's spare), and
-/// the first publish (or handle) of a product once the catalog holds 2^32 - 1 panic.
+/// the first publish (or handle) of a product once the catalog holds 2^32 - 1 panic. They
+/// panic rather than return an error as `Vec::try_reserve` does: no single call asks for
+/// them, only 2^32 calls each keeping an allocation alive (a producer, a cart slot, a
+/// catalog entry), and a process that runs out of memory on the way is aborted
+/// ([`handle_alloc_error`](std::alloc::handle_alloc_error)), so an error at the limit
+/// would offer a recovery the way there does not. A refused registration counts no producer
+/// (`market::tests::a_registration_refused_at_the_limit_leaves_the_marketplace_unchanged`).
 pub struct Marketplace<P, S = DefaultHashBuilder> {
     /// Stamped into every id issued here; ids with another tag are foreign.
     tag: u64,
@@ -95,6 +104,9 @@ pub struct Marketplace<P, S = DefaultHashBuilder> {
     /// Append-only: a registered producer is never removed, so an index, once valid, stays
     /// valid.
     producers: AppendOnlyVec<Producer>,
+    /// Places in `producers` taken by registrations, pushed or about to be: never more
+    /// than `MAX_PRODUCERS`.
+    producers_reserved: AtomicU64,
     /// Every product ever published or resolved, with its shelf; entries are never removed,
     /// so a waiter's shelf stays the one publishers use, and a product handle's entry stays.
     catalog: Catalog<P, S>,
@@ -194,6 +206,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             tag,
             queue_size_per_producer,
             producers: AppendOnlyVec::new(),
+            producers_reserved: AtomicU64::new(0),
             catalog: Catalog::new(hasher),
             carts: Carts::new(tag),
             closed: AtomicBool::new(false),
@@ -218,7 +231,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// # Panics
     ///
-    /// Panics once 2^32 producers are registered (see [Limits](Self#limits)).
+    /// Panics once 2^32 producers are registered (see [Limits](Self#limits)); the refused
+    /// registration leaves the marketplace as it was.
     ///
     /// ```
     /// use marketplace::Marketplace;
@@ -230,6 +244,21 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// ```
     #[must_use = "the id is the only way to publish for the producer"]
     pub fn register_producer(&self) -> ProducerId {
+        self.register_producer_below(MAX_PRODUCERS)
+    }
+
+    /// `register_producer`, refusing once `limit` producers are registered: the tests
+    /// reach a small limit where the real one would take 2^32 registrations.
+    fn register_producer_below(&self, limit: u64) -> ProducerId {
+        // A place is reserved before the push, as a producer once pushed cannot be taken
+        // back: a refusal must leave the registry (and `stats`) as it was.
+        // Ordering: only the count matters, which any RMW on one location keeps exact.
+        self.producers_reserved
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |reserved| {
+                (reserved < limit).then_some(reserved + 1)
+            })
+            .expect("fewer than 2^32 producers");
+        // At most `limit` pushes ever happen, so every index is below it.
         let index = self.producers.push(Producer::new());
         let index = u32::try_from(index).expect("fewer than 2^32 producers");
         let id = ProducerId {
@@ -407,6 +436,32 @@ mod tests {
                 "{what} never went to sleep: it gave up at once"
             );
             std::thread::yield_now();
+        }
+    }
+
+    /// A registration refused at the limit leaves the marketplace as it was: the refused
+    /// producer is neither counted nor kept, and the next attempt is refused too.
+    #[test]
+    fn a_registration_refused_at_the_limit_leaves_the_marketplace_unchanged() {
+        const LIMIT: u64 = 3;
+        let market = Marketplace::<u8>::new(1);
+        let registered: Vec<_> = (0..LIMIT)
+            .map(|_| market.register_producer_below(LIMIT))
+            .collect();
+        let before = market.stats();
+        for attempt in 1..=2 {
+            let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                market.register_producer_below(LIMIT)
+            }));
+            assert!(
+                refused.is_err(),
+                "attempt {attempt} past the limit was let in"
+            );
+            assert_eq!(market.stats(), before, "after refused attempt {attempt}");
+            assert_eq!(market.producers.count(), registered.len());
+        }
+        for producer in registered {
+            assert_eq!(market.shelf_len(producer), Some(0));
         }
     }
 
