@@ -26,8 +26,12 @@ use std::fmt;
 /// assert_eq!(first.to_string(), "producer 0");
 /// ```
 ///
+/// The type is `#[must_use]`, as an id dropped unused (out of a `?`, say) is a producer
+/// registered for nothing.
+///
 /// [`Marketplace::register_producer`]: crate::Marketplace::register_producer
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[must_use = "a producer whose id is dropped can never publish"]
 pub struct ProducerId {
     pub(crate) market: u64,
     pub(crate) index: u32,
@@ -73,8 +77,27 @@ impl fmt::Display for ProducerId {
 /// assert_eq!(cart.to_string(), "cart 0");
 /// ```
 ///
+/// A cart id left unused is a cart that stays open for good, so the type is `#[must_use]`:
+/// an id that comes out of a `?` and is dropped is warned about, as the call's own
+/// `#[must_use]` cannot be once `?` has unwrapped its result.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use marketplace::{CartId, Marketplace};
+///
+/// fn open(market: &Marketplace<u8>) -> Option<CartId> {
+///     (!market.is_closed()).then(|| market.new_cart())
+/// }
+///
+/// fn shop(market: &Marketplace<u8>) -> Option<()> {
+///     open(market)?;
+///     Some(())
+/// }
+/// ```
+///
 /// [`Marketplace::new_cart`]: crate::Marketplace::new_cart
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[must_use = "a cart whose id is dropped can never be ordered"]
 pub struct CartId {
     pub(crate) market: u64,
     pub(crate) serial: u64,

@@ -388,7 +388,6 @@ impl UndecodableOrder {
     }
 
     /// The cart whose order this was.
-    #[must_use]
     pub fn cart(&self) -> crate::CartId {
         self.0.cart
     }

@@ -10,7 +10,11 @@ use std::fmt;
 
 /// A producer registered with a [`RedisMarketplace`](crate::RedisMarketplace); among one
 /// market's ids, the order is registration order.
+///
+/// The type is `#[must_use]`, as an id dropped unused (`register_producer()?` as a
+/// statement) is a producer registered for nothing.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[must_use = "a producer whose id is dropped can never publish"]
 pub struct ProducerId {
     pub(crate) market: u64,
     pub(crate) index: u64,
@@ -32,7 +36,22 @@ impl fmt::Display for ProducerId {
 
 /// A cart opened in a [`RedisMarketplace`](crate::RedisMarketplace); among one market's
 /// ids, the order is the order the carts were opened in.
+///
+/// A cart id left unused is a cart that stays open on the server for good, so the type
+/// is `#[must_use]`: `new_cart()?` as a statement is warned about, which the `Result`'s
+/// own `#[must_use]` cannot do once `?` has unwrapped it.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use marketplace_redis::{ConnectionError, RedisMarketplace};
+///
+/// fn shop(market: &RedisMarketplace<String>) -> Result<(), ConnectionError> {
+///     market.new_cart()?;
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[must_use = "a cart whose id is dropped can never be ordered"]
 pub struct CartId {
     pub(crate) market: u64,
     pub(crate) serial: u64,

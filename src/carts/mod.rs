@@ -308,7 +308,7 @@ mod tests {
             open_and_order(&one);
             open_and_order(&other);
             assert_eq!(other.slots.count(), 1);
-            open_on(&one);
+            let _ = open_on(&one);
             assert_eq!(one.slots.count(), 1, "the spare left its marketplace");
         });
     }
@@ -334,7 +334,7 @@ mod tests {
             open_and_order(carts);
             assert!(!free_list_has_a_slot(carts), "the slot was not kept aside");
         });
-        open_on(&carts);
+        let _ = open_on(&carts);
         assert_eq!(carts.slots.count(), 1, "the exited thread's spare was lost");
     }
 
@@ -378,7 +378,7 @@ mod tests {
             open_and_order(&other);
             assert!(free_list_has_a_slot(&other), "the other slot was not freed");
             assert!(!free_list_has_a_slot(&one), "the spare left");
-            open_on(&one);
+            let _ = open_on(&one);
             assert_eq!(one.slots.count(), 1, "the spare was lost");
         });
     }
