@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
 use marketplace::{AddError, Marketplace, Stats};
-use support::{Fragile, Fresh, Trap, YieldingBaseline, arm_after, disarm};
+use support::{Fragile, Fresh, Trap, YieldingBaseline, arm_after, disarm, stats};
 
 /// A marketplace of [`Fragile`] products, as every test takes it.
 trait Market: support::Market<Fragile> + Fresh {}
@@ -94,17 +94,16 @@ fn setup<M: Market>() -> (M, M::Producer, M::Cart) {
     (market, producer, cart)
 }
 
-const BEFORE: Stats = Stats {
-    producers: 1,
-    open_carts: 1,
-    items_on_shelves: 1,
-    items_in_carts: 1,
-};
+/// The figures `setup` leaves: one producer, one cart, one item on the shelf and one in
+/// the cart.
+fn before() -> Stats {
+    stats(1, 1, 1, 1)
+}
 
 /// Everything still works and adds up: the producer can fill its last slot and no more, the
 /// items can all be bought, the cart can be ordered.
 fn still_works<M: Market>(market: &M, producer: M::Producer, cart: M::Cart) {
-    assert_eq!(market.stats(), BEFORE, "a count changed");
+    assert_eq!(market.stats(), before(), "a count changed");
     assert_eq!(market.shelf_len(producer), Some(1));
     assert_eq!(market.available(&ask(1)), 1);
     market.publish(producer, item(3, 3)).unwrap();
@@ -275,13 +274,7 @@ fn a_wait_survives_a_trap_in_its_lookups() {
     panics_at(Trap::Eq, 1, || {
         market.add_to_cart_timeout(cart, &ask(7), Duration::from_millis(50))
     });
-    let unchanged = Stats {
-        producers: 1,
-        open_carts: 1,
-        items_on_shelves: 1,
-        items_in_carts: 0,
-    };
-    assert_eq!(market.stats(), unchanged, "a count changed");
+    assert_eq!(market.stats(), stats(1, 1, 1, 0), "a count changed");
     // The same wait, now answered by a publish from another thread.
     std::thread::scope(|s| {
         s.spawn(|| market.publish(producer, item(7, 2)).unwrap());

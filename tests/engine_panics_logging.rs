@@ -9,8 +9,8 @@ mod support;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use log::{LevelFilter, Log, Metadata, Record};
-use marketplace::{Marketplace, OrderError, Stats};
-use support::{Fragile, Trap, arm, disarm};
+use marketplace::{Marketplace, OrderError};
+use support::{Fragile, Trap, arm, disarm, stats};
 
 fn ask(kind: u32) -> Fragile {
     Fragile { kind, serial: 0 }
@@ -60,12 +60,6 @@ fn every_operation_survives_a_debug_trap_while_logging() {
     market.add_to_cart(other, &ask(1)).unwrap();
     panics_in_debug(|| market.place_order(other));
     assert_eq!(market.place_order(other), Err(OrderError::UnknownCart));
-    let expected = Stats {
-        producers: 1,
-        open_carts: 1,
-        items_on_shelves: 1,
-        items_in_carts: 0,
-    };
-    assert_eq!(market.stats(), expected);
+    assert_eq!(market.stats(), stats(1, 1, 1, 0));
     assert_eq!(market.shelf_len(producer), Some(1));
 }

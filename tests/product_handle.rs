@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use marketplace::{AddError, Marketplace, PublishError, Stats};
-use support::{Fragile, Tagged, Trap, any, arm, disarm, item};
+use marketplace::{AddError, Marketplace, PublishError};
+use support::{Fragile, Tagged, Trap, any, arm, disarm, item, stats};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -68,15 +68,7 @@ fn a_handle_of_a_product_never_published_stores_nothing_on_sale_and_waits_for_it
     let tea = market.product(&"tea");
     assert_eq!(tea.available(), 0);
     assert_eq!(tea.add_to_cart(cart), Err(AddError::Unavailable));
-    assert_eq!(
-        market.stats(),
-        Stats {
-            producers: 1,
-            open_carts: 1,
-            items_on_shelves: 0,
-            items_in_carts: 0,
-        }
-    );
+    assert_eq!(market.stats(), stats(1, 1, 0, 0));
     // A plain publish from another thread feeds the handle's wait.
     std::thread::scope(|s| {
         s.spawn(|| market.publish(producer, "tea").unwrap());

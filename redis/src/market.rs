@@ -393,12 +393,12 @@ impl<P> RedisMarketplace<P> {
                 .and_then(|n| usize::try_from(n).ok())
                 .ok_or_else(|| self.unexpected("stats"))
         };
-        Ok(Stats {
-            producers: field(0)?,
-            open_carts: field(1)?,
-            items_on_shelves: field(2)?,
-            items_in_carts: field(3)?,
-        })
+        let mut stats = Stats::default();
+        stats.producers = field(0)?;
+        stats.open_carts = field(1)?;
+        stats.items_on_shelves = field(2)?;
+        stats.items_in_carts = field(3)?;
+        Ok(stats)
     }
 
     /// How many of `producer`'s items are on sale; `None` for an unknown producer.

@@ -7,8 +7,25 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use marketplace::Stats;
 #[allow(unused_imports)]
 pub(crate) use marketplace_harness::{Fresh, Id, Market, YieldingBaseline};
+
+/// The `Stats` with these figures, in the order `Stats` declares them: a struct literal is
+/// refused outside the engine, as later versions may add figures.
+pub(crate) fn stats(
+    producers: usize,
+    open_carts: usize,
+    items_on_shelves: usize,
+    items_in_carts: usize,
+) -> Stats {
+    let mut stats = Stats::default();
+    stats.producers = producers;
+    stats.open_carts = open_carts;
+    stats.items_on_shelves = items_on_shelves;
+    stats.items_in_carts = items_in_carts;
+    stats
+}
 
 /// One `#[test]` per case and implementation, in a module per implementation:
 /// `tests_on!(Product; engine: Marketplace, baseline: LockedMarketplace; [rule, #[should_panic]
