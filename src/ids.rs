@@ -46,6 +46,9 @@ impl ProducerId {
 
     /// The position of this producer in registration order (0 for the first one).
     ///
+    /// A `usize`, as it indexes what the caller keeps per producer: the marketplace holds
+    /// fewer than 2^32 producers, each in this process's memory.
+    ///
     /// ```
     /// let market = marketplace::Marketplace::<u8>::new(1);
     /// let first = market.register_producer();

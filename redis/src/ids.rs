@@ -22,6 +22,11 @@ pub struct ProducerId {
 
 impl ProducerId {
     /// The producer's registration number in its market: 0, 1, 2, ...
+    ///
+    /// The engine's [`ProducerId::index`](marketplace::ProducerId::index) is the same number
+    /// as a `usize`; this one is a `u64`, as the server's counter is not bounded by any one
+    /// process's address space (a 32-bit client's included).
+    /// [`Id::number`](marketplace_contract::Id::number) gives either as a `u64`.
     #[must_use]
     pub fn index(self) -> u64 {
         self.index

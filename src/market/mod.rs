@@ -134,7 +134,7 @@ pub struct Marketplace<P, S = DefaultHashBuilder> {
 /// assert_eq!(stats.to_string(), "2 producers, 1 open carts, 0 items on shelves, 0 items in carts");
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0639
 /// let stats = marketplace::Stats {
 ///     producers: 2,
 ///     open_carts: 1,
