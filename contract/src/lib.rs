@@ -61,6 +61,11 @@ impl Id for CartId {
 }
 
 /// The operations every marketplace shares (see each method on [`Marketplace`]).
+///
+/// Each call, `try_` form included, also panics where the implementation's own call does
+/// (the engine's `register_producer`, `new_cart` and first publish of a product at its
+/// [limits](Marketplace#limits), the baseline's `register_producer` at the same limit):
+/// those are not failures to reach the market.
 pub trait Market<P>: Sync {
     /// What `register_producer` issues.
     type Producer: Id;
