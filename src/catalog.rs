@@ -33,6 +33,9 @@ use crate::wait::Waiters;
 /// Slots in the first table (a power of two).
 const FIRST_TABLE_SLOTS: usize = 8;
 
+/// How many entries a catalog holds: a table stores an entry's number plus one in 32 bits.
+const MAX_ENTRIES: usize = u32::MAX as usize;
+
 /// Products and their shelves.
 pub(crate) struct Catalog<P, S> {
     hasher: S,
@@ -160,6 +163,18 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         hash: u64,
         make_key: impl FnOnce() -> P,
     ) -> &Entry<P> {
+        self.get_or_insert_below(product, hash, make_key, MAX_ENTRIES)
+    }
+
+    /// `get_or_insert`, refusing a new entry once `limit` are held: the tests reach a small
+    /// limit where the real one would take 2^32 - 1 products.
+    fn get_or_insert_below(
+        &self,
+        product: &P,
+        hash: u64,
+        make_key: impl FnOnce() -> P,
+        limit: usize,
+    ) -> &Entry<P> {
         let mut make_key = Some(make_key);
         let mut key = None;
         loop {
@@ -183,11 +198,17 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
                 // Another product was inserted since the lookup missed: it may be this one.
                 continue;
             }
+            // Refused before the push: an entry once pushed cannot be taken back, and one
+            // that no table names would stay, with its product, for every attempt. Only
+            // inserts push, each under this lock and counted before it is released, so
+            // `seen` is the number the push would give.
+            assert!(seen < limit, "fewer than 2^32 - 1 distinct products");
             let number = self.entries.push(Entry {
                 hash,
                 product: key.take().expect("made above"),
                 shelf: ProductShelf::new(),
             });
+            debug_assert_eq!(number, seen, "every entry pushed is counted");
             let table = self.current_table();
             if (number + 1) * 2 > table.slots.len() {
                 self.grow(table.slots.len() * 2, number);
@@ -232,5 +253,47 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         for (_, entry) in self.entries.iter() {
             visit(entry);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+    use crate::hasher::DefaultHashBuilder;
+
+    /// A first insert refused at the limit leaves no entry behind (one no table names,
+    /// holding the refused product, for every attempt), and the products held are still
+    /// found.
+    #[test]
+    fn an_insert_refused_at_the_limit_leaves_no_entry_behind() {
+        const LIMIT: usize = 3;
+        let catalog = Catalog::new(DefaultHashBuilder::default());
+        let insert = |product: usize| {
+            let hash = catalog.hash(&product);
+            catalog.get_or_insert_below(&product, hash, || product, LIMIT);
+        };
+        (0..LIMIT).for_each(insert);
+        for attempt in 1..=2 {
+            let refused = catch_unwind(AssertUnwindSafe(|| insert(LIMIT)));
+            assert!(
+                refused.is_err(),
+                "attempt {attempt} past the limit was let in"
+            );
+            assert_eq!(
+                catalog.entries.count(),
+                LIMIT,
+                "entries after refused attempt {attempt}"
+            );
+        }
+        for product in 0..LIMIT {
+            let found = catalog.get(&product, catalog.hash(&product));
+            assert_eq!(found.map(|entry| entry.product), Some(product));
+        }
+        assert_eq!(
+            catalog.get(&LIMIT, catalog.hash(&LIMIT)).map(|e| e.product),
+            None
+        );
     }
 }
