@@ -35,10 +35,16 @@ use spare_slot::Returned;
 /// `serial` of a slot that holds no open cart.
 const FREE: u64 = u64::MAX;
 
+/// How many slots a marketplace makes: slot numbers are 32-bit, and one below `u32::MAX`
+/// (so a slot number plus one, the free list's link, fits too).
+const MAX_SLOTS: u64 = u32::MAX as u64;
+
 /// Every open cart.
 pub(crate) struct Carts<P> {
     /// Every slot ever made; slot `i` is `slots[i]`.
     slots: AppendOnlyVec<Slot<P>>,
+    /// Slots made or about to be: never more than `MAX_SLOTS`.
+    slots_reserved: AtomicU64,
     free: FreeSlots,
     /// Slots that threads held as spares and let go unused (see `spare_slot`).
     returned: Arc<Returned>,
@@ -128,6 +134,7 @@ impl<P: Eq> Carts<P> {
     pub(crate) fn new(market: u64) -> Self {
         Self {
             slots: AppendOnlyVec::new(),
+            slots_reserved: AtomicU64::new(0),
             free: FreeSlots::new(),
             returned: Arc::new(Returned::new()),
             market,
@@ -143,30 +150,47 @@ impl<P: Eq> Carts<P> {
     /// thread's spare, a slot on the free list, a slot returned by a thread, or a new one.
     #[inline]
     pub(crate) fn open(&self) -> (u64, u32) {
-        // Ordering: serials only need to be distinct, which any RMW gives.
-        let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
+        self.open_below(MAX_SLOTS)
+    }
+
+    /// `open`, making at most `limit` slots: the tests reach a small limit where the real
+    /// one would take 2^32 - 1 open carts.
+    #[inline]
+    fn open_below(&self, limit: u64) -> (u64, u32) {
         // Slots given back by exited threads come before new ones.
         let slot = spare_slot::take(self.market)
             .or_else(|| self.free.pop(|slot| self.next_free(slot)))
             .or_else(|| self.returned.take())
-            .unwrap_or_else(|| {
-                let index = self.slots.push(Slot {
-                    serial: AtomicU64::new(FREE),
-                    cart: Mutex::new(Cart::default()),
-                    items: AtomicUsize::new(0),
-                    next_free: AtomicU32::new(0),
-                });
-                u32::try_from(index)
-                    .ok()
-                    .filter(|&slot| slot < u32::MAX)
-                    .expect("fewer than 2^32 - 1 carts open at once")
-            });
+            .unwrap_or_else(|| self.new_slot(limit));
+        // Ordering: serials only need to be distinct, which any RMW gives. Taken once the
+        // slot is, so a cart refused a slot spends no serial.
+        let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
         // Ordering: the slot is ours (our spare, popped, returned, or new); whoever uses the
         // id we return got it from this thread afterwards, so it sees this store.
         self.slots[slot as usize]
             .serial
             .store(serial, Ordering::Relaxed);
         (serial, slot)
+    }
+
+    /// Makes a slot, unless `limit` are made.
+    fn new_slot(&self, limit: u64) -> u32 {
+        // A place is reserved before the push, as a slot once pushed cannot be taken back:
+        // a refusal must leave no slot behind, one more for every attempt.
+        // Ordering: only the count matters, which any RMW on one location keeps exact.
+        self.slots_reserved
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |reserved| {
+                (reserved < limit).then_some(reserved + 1)
+            })
+            .expect("fewer than 2^32 - 1 carts open at once");
+        let index = self.slots.push(Slot {
+            serial: AtomicU64::new(FREE),
+            cart: Mutex::new(Cart::default()),
+            items: AtomicUsize::new(0),
+            next_free: AtomicU32::new(0),
+        });
+        // At most `limit` pushes ever happen, so every index is below it.
+        u32::try_from(index).expect("fewer than 2^32 - 1 carts open at once")
     }
 
     /// `cart` if it is open now (a snapshot: it may be ordered at any moment after, which
@@ -222,6 +246,43 @@ mod tests {
     use std::sync::mpsc::sync_channel;
 
     use super::*;
+
+    /// A cart refused for want of a slot leaves the carts as they were: no slot made for
+    /// it, no serial spent on it, so the next cart opened has the serial the refused one
+    /// would have had.
+    #[test]
+    fn a_cart_refused_at_the_limit_leaves_the_carts_unchanged() {
+        const LIMIT: u64 = 2;
+        on_a_new_thread(|| {
+            let carts = Carts::<u8>::new(1);
+            let open = || {
+                let (serial, slot) = carts.open_below(LIMIT);
+                CartId {
+                    market: carts.market,
+                    serial,
+                    slot,
+                }
+            };
+            let opened: Vec<CartId> = (0..LIMIT).map(|_| open()).collect();
+            for attempt in 1..=2 {
+                let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(open));
+                assert!(
+                    refused.is_err(),
+                    "attempt {attempt} past the limit was let in"
+                );
+                assert_eq!(
+                    carts.slots.count(),
+                    opened.len(),
+                    "slots after refused attempt {attempt}"
+                );
+                assert_eq!(carts.counts().open, opened.len());
+            }
+            assert_eq!(carts.order(opened[0]), Some(Vec::new()));
+            let next = open();
+            assert_eq!(next.slot, opened[0].slot);
+            assert_eq!(next.serial, opened.len() as u64, "serials skipped");
+        });
+    }
 
     /// One thread opens carts and another orders them: the slots the second frees, on its
     /// home shard, are found by the first, so no more slots are made than carts were open

@@ -30,7 +30,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// # Panics
     ///
     /// Panics once 2^32 - 1 cart slots exist and none is free (see
-    /// [Limits](Self#limits)).
+    /// [Limits](Self#limits)); the refused cart leaves no slot and spends no serial.
     ///
     /// ```
     /// use marketplace::Marketplace;

@@ -95,8 +95,9 @@ const MAX_PRODUCERS: u64 = 1 << 32;
 /// them, only 2^32 calls each keeping an allocation alive (a producer, a cart slot, a
 /// catalog entry), and a process that runs out of memory on the way is aborted
 /// ([`handle_alloc_error`](std::alloc::handle_alloc_error)), so an error at the limit
-/// would offer a recovery the way there does not. A refused registration counts no producer
-/// (`market::tests::a_registration_refused_at_the_limit_leaves_the_marketplace_unchanged`).
+/// would offer a recovery the way there does not. A refusal changes nothing: no producer is
+/// counted, no cart slot made nor serial spent, no catalog entry kept (`docs/design.md`
+/// names the tests).
 pub struct Marketplace<P, S = DefaultHashBuilder> {
     /// Stamped into every id issued here; ids with another tag are foreign.
     tag: u64,
