@@ -177,12 +177,14 @@ impl<P: Eq> Carts<P> {
     fn new_slot(&self, limit: u64) -> u32 {
         // A place is reserved before the push, as a slot once pushed cannot be taken back:
         // a refusal must leave no slot behind, one more for every attempt.
-        // Ordering: only the count matters, which any RMW on one location keeps exact.
-        self.slots_reserved
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |reserved| {
-                (reserved < limit).then_some(reserved + 1)
-            })
-            .expect("fewer than 2^32 - 1 carts open at once");
+        // Ordering: only the count matters, which any RMW on one location keeps exact. One
+        // RMW, undone on a refusal: a racing cart may then be refused too, which only
+        // happens at the limit.
+        if self.slots_reserved.fetch_add(1, Ordering::Relaxed) >= limit {
+            // Ordering: as above.
+            self.slots_reserved.fetch_sub(1, Ordering::Relaxed);
+            panic!("fewer than 2^32 - 1 carts open at once");
+        }
         let index = self.slots.push(Slot {
             serial: AtomicU64::new(FREE),
             cart: Mutex::new(Cart::default()),

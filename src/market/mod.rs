@@ -276,12 +276,14 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     fn register_producer_below(&self, limit: u64) -> ProducerId {
         // A place is reserved before the push, as a producer once pushed cannot be taken
         // back: a refusal must leave the registry (and `stats`) as it was.
-        // Ordering: only the count matters, which any RMW on one location keeps exact.
-        self.producers_reserved
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |reserved| {
-                (reserved < limit).then_some(reserved + 1)
-            })
-            .expect("fewer than 2^32 producers");
+        // Ordering: only the count matters, which any RMW on one location keeps exact. One
+        // RMW, undone on a refusal: a racing registration may then be refused too, which
+        // only happens at the limit.
+        if self.producers_reserved.fetch_add(1, Ordering::Relaxed) >= limit {
+            // Ordering: as above.
+            self.producers_reserved.fetch_sub(1, Ordering::Relaxed);
+            panic!("fewer than 2^32 producers");
+        }
         // At most `limit` pushes ever happen, so every index is below it.
         let index = self.producers.push(Producer::new());
         let index = u32::try_from(index).expect("fewer than 2^32 producers");
