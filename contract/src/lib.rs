@@ -29,6 +29,7 @@
 //! published_then_bought(&Marketplace::new(1));
 //! published_then_bought(&marketplace::baseline::LockedMarketplace::new(1));
 //! ```
+#![forbid(unsafe_code)]
 // Every call that can fail or panic says when, in `# Errors` and `# Panics`.
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 

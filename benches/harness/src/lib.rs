@@ -65,6 +65,7 @@
 //! the last item back and takes one again before ordering; with one kind that cannot
 //! deadlock either: demand still outstanding always equals what is on the shelves plus what
 //! is still to be published.
+#![forbid(unsafe_code)]
 
 mod case;
 pub mod compare;
