@@ -44,7 +44,11 @@ pub(crate) const SLICE: Duration = Duration::from_millis(50);
 /// Producers publish products (at most `queue_size_per_producer` each on the shelf at
 /// once); consumers fill carts with whatever equal product is on sale, may give items back to
 /// the producer that made them, and place orders, which return the very objects published.
-#[pyclass(frozen, weakref, module = "marketplace", name = "Marketplace")]
+// `generic` gives the class a `__class_getitem__` (returning `types.GenericAlias`): the
+// stubs declare it generic in the product type, and `Marketplace[Tea]` must then work at
+// run time too (`Marketplace[Tea](3)`, an annotation evaluated at run time); stubtest does
+// not check that it does.
+#[pyclass(frozen, weakref, generic, module = "marketplace", name = "Marketplace")]
 pub(crate) struct Marketplace {
     /// Boxed: the engine is aligned to cache lines, more than Python aligns an object (see
     /// the assertion below).

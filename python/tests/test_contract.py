@@ -153,6 +153,18 @@ def test_a_timeout_with_an_index_is_taken_as_its_seconds():
         market.publish(producer, LINDEN, timeout=Index(-1))
 
 
+def test_a_market_named_with_its_product_type_is_the_same_market(any_market):
+    # `Marketplace[Tea]` is how an annotation names a market of teas; the subscripted class
+    # must also be callable, as a generic class's is, and make the very same market.
+    market = any_market[Tea](2)
+    assert type(market) is any_market
+    assert market.queue_size_per_producer == 2
+    producer, cart = market.register_producer(), market.new_cart()
+    assert market.publish(producer, LINDEN) is True
+    assert market.add_to_cart(cart, LINDEN) is True
+    assert market.place_order(cart) == [LINDEN]
+
+
 def test_queue_size_is_required():
     with pytest.raises(TypeError):
         Marketplace()  # type: ignore[call-arg]
@@ -635,7 +647,7 @@ def test_stubs_and_py_typed_are_installed_and_match_the_class():
     stubbed = {
         node.name
         for node in classes["Marketplace"].body
-        if isinstance(node, ast.FunctionDef) and node.name not in ("__init__", "__new__")
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("__")
     }
     public = {name for name in dir(Marketplace) if not name.startswith("__")}
     assert stubbed == public

@@ -1,6 +1,9 @@
 """Type stubs of the ``marketplace`` package (the native ``marketplace._native`` module)."""
 
-from typing import Any, Hashable, List, Optional, SupportsFloat, SupportsIndex, TypedDict, Union, final
+from types import GenericAlias
+from typing import Any, Generic, Hashable, List, Optional, SupportsFloat, SupportsIndex, TypedDict, Union, final
+
+from typing_extensions import TypeVar
 
 __all__ = ["MAX_QUEUE_SIZE", "Marketplace", "Stats", "__version__"]
 
@@ -26,8 +29,14 @@ class Stats(TypedDict):
     waiting: int
     """Threads inside a waiting ``publish`` or ``add_to_cart`` (``timeout=``)."""
 
+# The type of a market's products: `Marketplace[str]` takes and returns `str`. A bare
+# `Marketplace`, and `Marketplace(3)` with nothing to infer it from, is a market of any
+# hashable product (its orders are `List[Hashable]`), rather than an error asking for an
+# annotation.
+_P = TypeVar("_P", bound=Hashable, default=Hashable)
+
 @final
-class Marketplace:
+class Marketplace(Generic[_P]):
     """A marketplace of hashable products, shared by any number of threads.
 
     Producers publish products, each holding at most ``queue_size_per_producer`` of them on
@@ -37,13 +46,21 @@ class Marketplace:
 
     Products are compared with their own ``==`` and ``hash()``, like dict keys. Every call is
     logged at DEBUG level on the ``marketplace`` logger.
+
+    ``Marketplace[Tea]`` names a market of ``Tea`` for a type checker (which then holds
+    products to that type and types orders ``List[Tea]``); ``Marketplace[Tea](3)`` makes
+    the same market as ``Marketplace(3)``.
     """
 
-    def __new__(cls, queue_size_per_producer: SupportsIndex) -> "Marketplace":
+    def __new__(cls, queue_size_per_producer: SupportsIndex) -> "Marketplace[_P]":
         """Each producer may have up to ``queue_size_per_producer`` products on sale at once.
 
         Raises ``TypeError`` for a non-int, ``ValueError`` below 1 or above ``MAX_QUEUE_SIZE``.
         """
+
+    @classmethod
+    def __class_getitem__(cls, key: Any) -> GenericAlias:
+        """``Marketplace[Tea]``: the class named with its product type (``types.GenericAlias``)."""
 
     @property
     def queue_size_per_producer(self) -> int:
@@ -59,7 +76,7 @@ class Marketplace:
     def publish(
         self,
         producer_id: SupportsIndex,
-        product: Hashable,
+        product: _P,
         timeout: Optional[Union[SupportsFloat, SupportsIndex]] = None,
     ) -> bool:
         """Puts ``product`` on sale for ``producer_id``.
@@ -79,7 +96,7 @@ class Marketplace:
     def add_to_cart(
         self,
         cart_id: SupportsIndex,
-        product: Hashable,
+        product: _P,
         timeout: Optional[Union[SupportsFloat, SupportsIndex]] = None,
     ) -> bool:
         """Moves one product equal to ``product`` (the oldest on sale, from any producer) into
@@ -91,14 +108,14 @@ class Marketplace:
         (``KeyboardInterrupt``).
         """
 
-    def remove_from_cart(self, cart_id: SupportsIndex, product: Hashable) -> bool:
+    def remove_from_cart(self, cart_id: SupportsIndex, product: _P) -> bool:
         """Takes one product equal to ``product`` out of the cart and puts it back on sale for
         the producer that made it, even if that producer is full.
 
         Returns ``False`` when the cart holds no equal product, or is not open.
         """
 
-    def place_order(self, cart_id: SupportsIndex) -> List[Any]:
+    def place_order(self, cart_id: SupportsIndex) -> List[_P]:
         """Returns the cart's products, the very objects published, in the order added.
 
         The cart id is then spent. Raises ``KeyError`` for a cart that is not open.
@@ -112,7 +129,7 @@ class Marketplace:
         """Products the producer has on sale now (returned ones included); ``None`` for an id
         never issued."""
 
-    def available(self, product: Hashable) -> int:
+    def available(self, product: _P) -> int:
         """How many products equal to ``product`` are on sale now."""
 
     def stats(self) -> Stats:
