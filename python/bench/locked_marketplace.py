@@ -15,7 +15,7 @@ import operator
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Generic, Hashable, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Hashable, SupportsFloat, SupportsIndex, TypeVar
 
 
 _SHOWN_CHARS = 200
@@ -86,15 +86,15 @@ else:
 class LockedMarketplace(Generic[P]):
     """The classic marketplace: every call holds one lock."""
 
-    def __init__(self, queue_size_per_producer: int) -> None:
-        queue_size_per_producer = _integer(queue_size_per_producer, "queue_size_per_producer")
-        if not 1 <= queue_size_per_producer <= 2**63 - 1:
+    def __init__(self, queue_size_per_producer: SupportsIndex) -> None:
+        queue_size = _integer(queue_size_per_producer, "queue_size_per_producer")
+        if not 1 <= queue_size <= 2**63 - 1:
             raise ValueError(
                 f"queue_size_per_producer must be between 1 and {2**63 - 1}, "
-                f"got {_shown(queue_size_per_producer)}"
+                f"got {_shown(queue_size)}"
             )
         self._lock = threading.Lock()
-        self._queue_size = queue_size_per_producer
+        self._queue_size = queue_size
         self._on_sale: list[int] = []
         self._room: list[threading.Condition] = []
         # product -> deque of (producer, object), oldest first; no empty deques.
@@ -120,7 +120,12 @@ class LockedMarketplace(Generic[P]):
             self._room.append(threading.Condition(self._lock))
             return len(self._on_sale) - 1
 
-    def publish(self, producer_id: int, product: P, timeout: Any = None) -> bool:
+    def publish(
+        self,
+        producer_id: SupportsIndex,
+        product: P,
+        timeout: SupportsFloat | SupportsIndex | None = None,
+    ) -> bool:
         producer = _index(producer_id, "producer_id")
         deadline = _deadline(timeout)
         hash(product)
@@ -155,7 +160,12 @@ class LockedMarketplace(Generic[P]):
             self._carts[cart] = []
             return cart
 
-    def add_to_cart(self, cart_id: int, product: P, timeout: Any = None) -> bool:
+    def add_to_cart(
+        self,
+        cart_id: SupportsIndex,
+        product: P,
+        timeout: SupportsFloat | SupportsIndex | None = None,
+    ) -> bool:
         cart_id = _index(cart_id, "cart_id")
         deadline = _deadline(timeout)
         hash(product)
@@ -190,7 +200,7 @@ class LockedMarketplace(Generic[P]):
             cart.append((producer, item))
             return True
 
-    def remove_from_cart(self, cart_id: int, product: P) -> bool:
+    def remove_from_cart(self, cart_id: SupportsIndex, product: P) -> bool:
         cart_id = _index(cart_id, "cart_id")
         hash(product)
         with self._lock:
@@ -204,7 +214,7 @@ class LockedMarketplace(Generic[P]):
                     return True
             return False
 
-    def place_order(self, cart_id: int) -> list[P]:
+    def place_order(self, cart_id: SupportsIndex) -> list[P]:
         cart_id = _index(cart_id, "cart_id")
         with self._lock:
             cart = self._carts.pop(cart_id, None)
@@ -220,7 +230,7 @@ class LockedMarketplace(Generic[P]):
             for waiting in self._arrivals.values():
                 waiting[0].notify_all()
 
-    def shelf_len(self, producer_id: int) -> int | None:
+    def shelf_len(self, producer_id: SupportsIndex) -> int | None:
         producer = _index(producer_id, "producer_id")
         with self._lock:
             return self._on_sale[producer] if producer < len(self._on_sale) else None

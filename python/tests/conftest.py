@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Hashable, Type, Union
 
 import pytest
 
@@ -30,8 +31,14 @@ Coffee = classic.Coffee
 Product = classic.Product
 
 
+# What `any_market` gives, for the tests' annotations: mypy then holds every call a test
+# makes on it to the package's stubs and to the baseline's signatures both.
+MarketClass = Union[Type[Marketplace[Hashable]], Type[LockedMarketplace[Hashable]]]
+
+
 @pytest.fixture(params=["engine", "locked"])
-def any_market(request):
+def any_market(request: pytest.FixtureRequest) -> MarketClass:
     """A factory of marketplaces: the engine's, and the pure-Python baseline, which must
     behave the same (it is what the benchmark compares against)."""
-    return {"engine": Marketplace, "locked": LockedMarketplace}[request.param]
+    implementations: dict[str, MarketClass] = {"engine": Marketplace, "locked": LockedMarketplace}
+    return implementations[request.param]

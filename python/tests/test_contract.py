@@ -9,7 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import Tea
+from conftest import MarketClass, Tea
+from locked_marketplace import LockedMarketplace
 
 import marketplace
 from marketplace import Marketplace
@@ -29,18 +30,18 @@ BAD_IDS = [
 
 
 @pytest.mark.parametrize("size", [1, 3, 1_000_000, 2**63 - 1])
-def test_queue_size_accepted(any_market, size):
+def test_queue_size_accepted(any_market: MarketClass, size):
     market = any_market(size)
     assert market.queue_size_per_producer == size
 
 
 @pytest.mark.parametrize("size", [0, -1, -(2**70), 2**63, 2**64, 10**30])
-def test_queue_size_out_of_range_is_value_error(any_market, size):
+def test_queue_size_out_of_range_is_value_error(any_market: MarketClass, size):
     with pytest.raises(ValueError, match="between 1 and 9223372036854775807"):
         any_market(size)
 
 
-def test_an_int_too_large_to_print_is_named_by_its_type(any_market):
+def test_an_int_too_large_to_print_is_named_by_its_type(any_market: MarketClass):
     # Python refuses to turn an int of over 4300 digits into text; the message says what
     # it is instead of failing to print it.
     huge = 10**5000
@@ -53,7 +54,7 @@ def test_an_int_too_large_to_print_is_named_by_its_type(any_market):
         market.publish(market.register_producer(), LINDEN, timeout=-huge)
 
 
-def test_a_long_repr_is_cut_in_messages(any_market):
+def test_a_long_repr_is_cut_in_messages(any_market: MarketClass):
     # An int of 4,000 digits prints, but a message holding all of it buries what it says.
     long = -(10**4000)
     market = any_market(1)
@@ -66,7 +67,7 @@ def test_a_long_repr_is_cut_in_messages(any_market):
 
 
 @pytest.mark.parametrize("error", [RuntimeError, TypeError, OverflowError])
-def test_an_error_raised_by_a_timeouts_own_float_propagates(any_market, error):
+def test_an_error_raised_by_a_timeouts_own_float_propagates(any_market: MarketClass, error):
     class Broken:
         def __float__(self):
             raise error("no float today")
@@ -77,7 +78,7 @@ def test_an_error_raised_by_a_timeouts_own_float_propagates(any_market, error):
 
 
 @pytest.mark.parametrize("size", [1.0, "3", None, [3]])
-def test_queue_size_of_wrong_type_is_type_error(any_market, size):
+def test_queue_size_of_wrong_type_is_type_error(any_market: MarketClass, size):
     with pytest.raises(TypeError, match="queue_size_per_producer must be an int"):
         any_market(size)
 
@@ -92,7 +93,7 @@ class Index:
         return self.value
 
 
-def test_ids_and_sizes_with_an_index_are_taken_as_their_int(any_market):
+def test_ids_and_sizes_with_an_index_are_taken_as_their_int(any_market: MarketClass):
     market = any_market(Index(2))
     assert market.queue_size_per_producer == 2
     producer = Index(market.register_producer())
@@ -109,7 +110,7 @@ def test_ids_and_sizes_with_an_index_are_taken_as_their_int(any_market):
         any_market(Index(0))
 
 
-def test_bools_are_taken_as_the_ids_they_equal(any_market):
+def test_bools_are_taken_as_the_ids_they_equal(any_market: MarketClass):
     # As the classic class's list indices and dict keys take them: True is 1, False is 0.
     market = any_market(1)
     first, second = market.register_producer(), market.register_producer()
@@ -128,7 +129,7 @@ def test_bools_are_taken_as_the_ids_they_equal(any_market):
     assert market.place_order(cart) == [LINDEN]
 
 
-def test_every_call_takes_the_classic_keyword_arguments(any_market):
+def test_every_call_takes_the_classic_keyword_arguments(any_market: MarketClass):
     market = any_market(queue_size_per_producer=1)
     producer = market.register_producer()
     assert market.publish(producer_id=producer, product=LINDEN) is True
@@ -153,16 +154,17 @@ def test_a_timeout_with_an_index_is_taken_as_its_seconds():
         market.publish(producer, LINDEN, timeout=Index(-1))
 
 
-def test_a_market_named_with_its_product_type_is_the_same_market(any_market):
+def test_a_market_named_with_its_product_type_is_the_same_market():
     # `Marketplace[Tea]` is how an annotation names a market of teas; the subscripted class
-    # must also be callable, as a generic class's is, and make the very same market.
-    market = any_market[Tea](2)
-    assert type(market) is any_market
-    assert market.queue_size_per_producer == 2
-    producer, cart = market.register_producer(), market.new_cart()
-    assert market.publish(producer, LINDEN) is True
-    assert market.add_to_cart(cart, LINDEN) is True
-    assert market.place_order(cart) == [LINDEN]
+    # must also be callable, as a generic class's is, and make the very same market. Each
+    # class by name, not `any_market`, which mypy could not subscript (a union of classes).
+    for market in (Marketplace[Tea](2), LockedMarketplace[Tea](2)):
+        assert type(market) in (Marketplace, LockedMarketplace)
+        assert market.queue_size_per_producer == 2
+        producer, cart = market.register_producer(), market.new_cart()
+        assert market.publish(producer, LINDEN) is True
+        assert market.add_to_cart(cart, LINDEN) is True
+        assert market.place_order(cart) == [LINDEN]
 
 
 def test_queue_size_is_required():
@@ -180,13 +182,13 @@ def test_module_exports():
 # --- register_producer, publish ---------------------------------------------------------
 
 
-def test_register_producer_counts_from_zero(any_market):
+def test_register_producer_counts_from_zero(any_market: MarketClass):
     market = any_market(1)
     assert [market.register_producer() for _ in range(5)] == [0, 1, 2, 3, 4]
     assert market.stats()["producers"] == 5
 
 
-def test_publish_until_full(any_market):
+def test_publish_until_full(any_market: MarketClass):
     market = any_market(2)
     producer = market.register_producer()
     assert market.publish(producer, LINDEN) is True
@@ -203,7 +205,7 @@ def test_publish_until_full(any_market):
 
 
 @pytest.mark.parametrize("producer_id", [1, 7, 2**40, 2**64, 10**30])
-def test_publish_for_a_producer_never_registered_is_false(any_market, producer_id):
+def test_publish_for_a_producer_never_registered_is_false(any_market: MarketClass, producer_id):
     market = any_market(1)
     market.register_producer()
     assert market.publish(producer_id, LINDEN) is False
@@ -211,7 +213,7 @@ def test_publish_for_a_producer_never_registered_is_false(any_market, producer_i
 
 
 @pytest.mark.parametrize("bad, error, message", BAD_IDS)
-def test_publish_with_a_bad_producer_id(any_market, bad, error, message):
+def test_publish_with_a_bad_producer_id(any_market: MarketClass, bad, error, message):
     market = any_market(1)
     market.register_producer()
     with pytest.raises(error, match=f"producer_id {message}"):
@@ -219,7 +221,7 @@ def test_publish_with_a_bad_producer_id(any_market, bad, error, message):
 
 
 @pytest.mark.parametrize("product", [[1], {"a": 1}, {1}, bytearray(b"x")])
-def test_publish_of_an_unhashable_product_is_type_error(any_market, product):
+def test_publish_of_an_unhashable_product_is_type_error(any_market: MarketClass, product):
     market = any_market(1)
     producer = market.register_producer()
     with pytest.raises(TypeError, match="unhashable"):
@@ -241,7 +243,7 @@ def test_publish_of_an_unhashable_product_is_type_error(any_market, product):
         (-(2**1024), ValueError),
     ],
 )
-def test_bad_timeouts(any_market, timeout, error):
+def test_bad_timeouts(any_market: MarketClass, timeout, error):
     market = any_market(1)
     producer = market.register_producer()
     cart = market.new_cart()
@@ -252,7 +254,7 @@ def test_bad_timeouts(any_market, timeout, error):
 
 
 @pytest.mark.parametrize("timeout", [None, 0, 0.0, 0.01, 1, math.inf, 2**1024])
-def test_timeouts_accepted_when_nothing_waits(any_market, timeout):
+def test_timeouts_accepted_when_nothing_waits(any_market: MarketClass, timeout):
     # 2**1024 is too large for a float: no limit, as math.inf.
     market = any_market(1)
     producer = market.register_producer()
@@ -265,13 +267,13 @@ def test_timeouts_accepted_when_nothing_waits(any_market, timeout):
 # --- new_cart, add_to_cart ----------------------------------------------------------------
 
 
-def test_new_cart_counts_from_zero(any_market):
+def test_new_cart_counts_from_zero(any_market: MarketClass):
     market = any_market(1)
     assert [market.new_cart() for _ in range(5)] == [0, 1, 2, 3, 4]
     assert market.stats()["open_carts"] == 5
 
 
-def test_new_cart_ids_follow_call_order_across_threads(any_market):
+def test_new_cart_ids_follow_call_order_across_threads(any_market: MarketClass):
     market = any_market(1)
     ids: list[int] = []
     order = threading.Lock()
@@ -289,7 +291,7 @@ def test_new_cart_ids_follow_call_order_across_threads(any_market):
     assert ids == list(range(16_000))
 
 
-def test_add_to_cart_takes_what_is_on_sale(any_market):
+def test_add_to_cart_takes_what_is_on_sale(any_market: MarketClass):
     market = any_market(3)
     producer = market.register_producer()
     cart = market.new_cart()
@@ -303,7 +305,7 @@ def test_add_to_cart_takes_what_is_on_sale(any_market):
 
 
 @pytest.mark.parametrize("cart_id", [1, 2**40, 2**64, 10**30])
-def test_add_to_cart_of_a_cart_never_opened_is_false(any_market, cart_id):
+def test_add_to_cart_of_a_cart_never_opened_is_false(any_market: MarketClass, cart_id):
     market = any_market(1)
     producer = market.register_producer()
     market.new_cart()
@@ -312,7 +314,7 @@ def test_add_to_cart_of_a_cart_never_opened_is_false(any_market, cart_id):
     assert market.available(LINDEN) == 1
 
 
-def test_add_to_cart_of_a_spent_cart_is_false(any_market):
+def test_add_to_cart_of_a_spent_cart_is_false(any_market: MarketClass):
     market = any_market(2)
     producer = market.register_producer()
     market.publish(producer, LINDEN)
@@ -323,25 +325,25 @@ def test_add_to_cart_of_a_spent_cart_is_false(any_market):
 
 
 @pytest.mark.parametrize("bad, error, message", BAD_IDS)
-def test_add_to_cart_with_a_bad_cart_id(any_market, bad, error, message):
+def test_add_to_cart_with_a_bad_cart_id(any_market: MarketClass, bad, error, message):
     market = any_market(1)
     market.new_cart()
     with pytest.raises(error, match=f"cart_id {message}"):
         market.add_to_cart(bad, LINDEN)
 
 
-def test_add_to_cart_of_an_unhashable_product_is_type_error(any_market):
+def test_add_to_cart_of_an_unhashable_product_is_type_error(any_market: MarketClass):
     market = any_market(1)
     cart = market.new_cart()
     with pytest.raises(TypeError, match="unhashable"):
-        market.add_to_cart(cart, [1])
+        market.add_to_cart(cart, [1])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="unhashable"):
-        market.add_to_cart(cart, [1], timeout=0.01)
+        market.add_to_cart(cart, [1], timeout=0.01)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="unhashable"):
-        market.add_to_cart(99, [1])
+        market.add_to_cart(99, [1])  # type: ignore[arg-type]
 
 
-def test_oldest_on_sale_first_whoever_made_it(any_market):
+def test_oldest_on_sale_first_whoever_made_it(any_market: MarketClass):
     market = any_market(5)
     first, second = market.register_producer(), market.register_producer()
     older, newer, newest = Tea("Linden", 9, "Herbal"), Tea("Linden", 9, "Herbal"), Tea("Linden", 9, "Herbal")
@@ -358,7 +360,7 @@ def test_oldest_on_sale_first_whoever_made_it(any_market):
 # --- remove_from_cart ---------------------------------------------------------------------
 
 
-def test_remove_from_cart_returns_the_item_to_its_producer(any_market):
+def test_remove_from_cart_returns_the_item_to_its_producer(any_market: MarketClass):
     market = any_market(2)
     maker, other = market.register_producer(), market.register_producer()
     market.publish(maker, LINDEN)
@@ -375,7 +377,7 @@ def test_remove_from_cart_returns_the_item_to_its_producer(any_market):
     assert market.place_order(cart) == []
 
 
-def test_remove_from_cart_of_a_cart_not_open_is_false(any_market):
+def test_remove_from_cart_of_a_cart_not_open_is_false(any_market: MarketClass):
     market = any_market(2)
     producer = market.register_producer()
     market.publish(producer, LINDEN)
@@ -388,20 +390,20 @@ def test_remove_from_cart_of_a_cart_not_open_is_false(any_market):
 
 
 @pytest.mark.parametrize("bad, error, message", BAD_IDS)
-def test_remove_from_cart_with_a_bad_cart_id(any_market, bad, error, message):
+def test_remove_from_cart_with_a_bad_cart_id(any_market: MarketClass, bad, error, message):
     market = any_market(1)
     with pytest.raises(error, match=f"cart_id {message}"):
         market.remove_from_cart(bad, LINDEN)
 
 
-def test_remove_from_cart_of_an_unhashable_product_is_type_error(any_market):
+def test_remove_from_cart_of_an_unhashable_product_is_type_error(any_market: MarketClass):
     market = any_market(1)
     cart = market.new_cart()
     with pytest.raises(TypeError, match="unhashable"):
-        market.remove_from_cart(cart, {})
+        market.remove_from_cart(cart, {})  # type: ignore[arg-type]
 
 
-def test_remove_takes_the_first_equal_item_added(any_market):
+def test_remove_takes_the_first_equal_item_added(any_market: MarketClass):
     market = any_market(5)
     producer = market.register_producer()
     first, second = Tea("Linden", 9, "Herbal"), Tea("Linden", 9, "Herbal")
@@ -420,7 +422,7 @@ def test_remove_takes_the_first_equal_item_added(any_market):
 # --- place_order ----------------------------------------------------------------------------
 
 
-def test_place_order_returns_the_products_in_the_order_added(any_market):
+def test_place_order_returns_the_products_in_the_order_added(any_market: MarketClass):
     market = any_market(5)
     producer = market.register_producer()
     products = [Tea("Linden", 9, "Herbal"), Tea("Mint", 5, "Green"), Tea("Chai", 6, "Black")]
@@ -436,13 +438,13 @@ def test_place_order_returns_the_products_in_the_order_added(any_market):
     assert market.stats()["open_carts"] == 0
 
 
-def test_place_order_of_an_empty_cart(any_market):
+def test_place_order_of_an_empty_cart(any_market: MarketClass):
     market = any_market(1)
     cart = market.new_cart()
     assert market.place_order(cart) == []
 
 
-def test_a_placed_order_spends_the_cart(any_market):
+def test_a_placed_order_spends_the_cart(any_market: MarketClass):
     market = any_market(1)
     cart = market.new_cart()
     market.place_order(cart)
@@ -452,7 +454,7 @@ def test_a_placed_order_spends_the_cart(any_market):
 
 
 @pytest.mark.parametrize("cart_id", [5, 2**64, 10**30])
-def test_place_order_of_a_cart_never_opened_is_key_error(any_market, cart_id):
+def test_place_order_of_a_cart_never_opened_is_key_error(any_market: MarketClass, cart_id):
     market = any_market(1)
     market.new_cart()
     with pytest.raises(KeyError):
@@ -460,7 +462,7 @@ def test_place_order_of_a_cart_never_opened_is_key_error(any_market, cart_id):
 
 
 @pytest.mark.parametrize("bad, error, message", BAD_IDS)
-def test_place_order_with_a_bad_cart_id(any_market, bad, error, message):
+def test_place_order_with_a_bad_cart_id(any_market: MarketClass, bad, error, message):
     market = any_market(1)
     market.new_cart()
     with pytest.raises(error, match=f"cart_id {message}"):
@@ -470,7 +472,7 @@ def test_place_order_with_a_bad_cart_id(any_market, bad, error, message):
 # --- close, stats, repr, small queries --------------------------------------------------------
 
 
-def test_close_keeps_non_waiting_calls_working(any_market):
+def test_close_keeps_non_waiting_calls_working(any_market: MarketClass):
     market = any_market(1)
     producer = market.register_producer()
     assert market.closed is False
@@ -484,7 +486,7 @@ def test_close_keeps_non_waiting_calls_working(any_market):
     assert market.place_order(cart) == [LINDEN]
 
 
-def test_stats(any_market):
+def test_stats(any_market: MarketClass):
     market = any_market(4)
     producer = market.register_producer()
     market.register_producer()
@@ -537,7 +539,7 @@ def test_repr():
     assert repr(market).endswith(" closed>")
 
 
-def test_shelf_len_and_available(any_market):
+def test_shelf_len_and_available(any_market: MarketClass):
     market = any_market(3)
     producer = market.register_producer()
     assert market.shelf_len(producer) == 0
@@ -547,7 +549,7 @@ def test_shelf_len_and_available(any_market):
     assert market.available(LINDEN) == 2
     assert market.available(MINT) == 0
     with pytest.raises(TypeError):
-        market.shelf_len("0")
+        market.shelf_len("0")  # type: ignore[arg-type]
 
 
 def test_marketplace_cannot_be_subclassed_or_given_attributes():
@@ -617,7 +619,7 @@ def test_the_errors_raised_pickle_with_their_type_message_and_arguments():
     assert missing.value.args == (7,)
 
 
-def test_ids_are_plain_ints_in_any_market_and_any_process(any_market):
+def test_ids_are_plain_ints_in_any_market_and_any_process(any_market: MarketClass):
     """Ids are the ints of the classic class: they copy, pickle, compare and hash as ints,
     and an id names the producer or cart of that number in whichever market it is given to
     (a market does not know another's ids; the classic class does not either)."""

@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import Coffee, Product, Tea
+from conftest import Coffee, MarketClass, Product, Tea
 
 from marketplace import Marketplace
 
@@ -22,7 +22,7 @@ def buy(market, product, count=1):
     return market.place_order(cart)
 
 
-def test_equal_dataclasses_from_different_producers_are_interchangeable(any_market):
+def test_equal_dataclasses_from_different_producers_are_interchangeable(any_market: MarketClass):
     market = any_market(2)
     alice, bob = market.register_producer(), market.register_producer()
     from_alice = Tea(name="Linden", price=9, type="Herbal")
@@ -38,7 +38,7 @@ def test_equal_dataclasses_from_different_producers_are_interchangeable(any_mark
     assert market.shelf_len(alice) == 0 and market.shelf_len(bob) == 0
 
 
-def test_claim_and_return_to_a_full_producer(any_market):
+def test_claim_and_return_to_a_full_producer(any_market: MarketClass):
     market = any_market(1)
     maker = market.register_producer()
     first = Tea("Linden", 9, "Herbal")
@@ -61,7 +61,7 @@ def test_claim_and_return_to_a_full_producer(any_market):
     assert market.place_order(cart) == []
 
 
-def test_numbers_equal_by_value_are_one_product(any_market):
+def test_numbers_equal_by_value_are_one_product(any_market: MarketClass):
     market = any_market(5)
     producer = market.register_producer()
     one_int, one_float = 1, 1.0
@@ -76,7 +76,7 @@ def test_numbers_equal_by_value_are_one_product(any_market):
     assert buy(market, Tea("Linden", 9.0, "Herbal")) == [Tea("Linden", 9, "Herbal")]  # type: ignore[arg-type]
 
 
-def test_different_dataclass_types_are_different_products(any_market):
+def test_different_dataclass_types_are_different_products(any_market: MarketClass):
     market = any_market(5)
     producer = market.register_producer()
     market.publish(producer, Product("Linden", 9))
@@ -85,7 +85,7 @@ def test_different_dataclass_types_are_different_products(any_market):
     assert market.add_to_cart(cart, Product("Linden", 9)) is True
 
 
-def test_nan_is_only_equal_to_itself(any_market):
+def test_nan_is_only_equal_to_itself(any_market: MarketClass):
     market = any_market(5)
     producer = market.register_producer()
     nan = float("nan")
@@ -96,7 +96,7 @@ def test_nan_is_only_equal_to_itself(any_market):
     assert market.place_order(cart)[0] is nan
 
 
-def test_objects_with_identity_equality_are_each_their_own_product(any_market):
+def test_objects_with_identity_equality_are_each_their_own_product(any_market: MarketClass):
     class Widget:
         pass
 
@@ -109,7 +109,7 @@ def test_objects_with_identity_equality_are_each_their_own_product(any_market):
     assert buy(market, first)[0] is first
 
 
-def test_many_kinds_of_hashable_products(any_market):
+def test_many_kinds_of_hashable_products(any_market: MarketClass):
     market = any_market(100)
     producer = market.register_producer()
     products = [None, "tea", b"tea", 3, 2.5, -0.0, math.inf, (1, "a"), frozenset({1}), Tea("a", 1, "b"), 10**40, 1j, range(3)]
