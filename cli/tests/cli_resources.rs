@@ -296,6 +296,76 @@ fn an_interrupted_run_has_printed_what_it_bought() {
     }
 }
 
+/// The log of `--log-file` is written in batches about a second apart; a run interrupted
+/// (Ctrl-C, `kill`) writes out what it has logged before it dies of the signal, so the log
+/// holds every call made until then and a record that names the signal (followed by those
+/// of calls the run made meanwhile). Here the first cart's line on stdout shows that its
+/// order was logged, and the second cart waits 1000 s for the producer's next mug. Linux
+/// only: elsewhere the run cannot tell whether the signals were ignored from its start,
+/// and leaves them alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_run_has_logged_every_call_it_made() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [cart, cart]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("interrupted-logged.json", &scenario.to_string());
+    for (signal, number) in [("INT", 2), ("TERM", 15)] {
+        for actors in ["tasks", "threads"] {
+            let dir = temp_path(&format!("interrupted-log-{signal}-{actors}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+                .arg("run")
+                .arg(&path)
+                .args(["--actors", actors, "--log-file"])
+                .arg(dir.join("market.log"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the marketplace binary runs");
+            let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+            let (sender, first) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let _ = stdout.read_line(&mut line);
+                let _ = sender.send(line);
+            });
+            let Ok(line) = first.recv_timeout(Duration::from_secs(30)) else {
+                let _ = child.kill();
+                panic!("{actors}: the first cart's line is not on stdout while the run waits");
+            };
+            assert_eq!(line, "c bought Product(name='Mug', price=4)\n", "{actors}");
+            let killed = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill runs");
+            assert!(killed.success());
+            let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
+            assert_eq!(output.status.signal(), Some(number), "{actors} {signal}");
+            assert!(
+                output.stderr.is_empty(),
+                "{actors} {signal}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let log = std::fs::read_to_string(dir.join("market_rCURRENT.log"))
+                .expect("the log is written");
+            let what = format!("{actors} {signal}: the log:\n{log}");
+            let ordered = log.find("place_order(cart 0) -> [Product(name='Mug', price=4)]\n");
+            let cut = log.find(&format!(": interrupted by SIG{signal}\n"));
+            assert!(ordered.is_some() && ordered < cut, "{what}");
+            std::fs::remove_dir_all(&dir).expect("the log is removed");
+        }
+    }
+}
+
 /// A cart's lines may add up to far more than the scenario's text: here a product named
 /// with a megabyte, bought 1000 times in one cart, prints a gigabyte. The run writes them
 /// out without holding them all (the address space it may use is smaller than the cart's
