@@ -366,6 +366,62 @@ fn an_interrupted_run_has_logged_every_call_it_made() {
     }
 }
 
+/// A run started with SIGINT ignored (a script's `run ... &`, where a Ctrl-C is meant for
+/// the script) keeps ignoring it with `--log-file` too, while SIGTERM still ends it, logged.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_ignored_interrupt_stays_ignored_with_a_log() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [cart, cart]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("ignored-interrupt.json", &scenario.to_string());
+    let dir = temp_path("ignored-interrupt-log");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' INT && exec \"$0\" run \"$1\" --log-file \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_marketplace"))
+        .arg(&path)
+        .arg(dir.join("market.log"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let (sender, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let Ok(line) = first.recv_timeout(Duration::from_secs(30)) else {
+        let _ = child.kill();
+        panic!("the first cart's line is not on stdout while the run waits");
+    };
+    assert_eq!(line, "c bought Product(name='Mug', price=4)\n");
+    for signal in ["INT", "TERM"] {
+        let killed = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+    }
+    let output = finish_within(child, Duration::from_secs(10), "a run sent SIGTERM");
+    assert_eq!(output.status.signal(), Some(15), "{:?}", output.status);
+    let log = std::fs::read_to_string(dir.join("market_rCURRENT.log")).expect("the log");
+    assert!(!log.contains("interrupted by SIGINT"), "{log}");
+    assert!(log.contains(": interrupted by SIGTERM\n"), "{log}");
+    std::fs::remove_dir_all(&dir).expect("the log is removed");
+}
+
 /// A cart's lines may add up to far more than the scenario's text: here a product named
 /// with a megabyte, bought 1000 times in one cart, prints a gigabyte. The run writes them
 /// out without holding them all (the address space it may use is smaller than the cart's
