@@ -103,6 +103,8 @@ fn write_out_when_interrupted(logger: &LoggerHandle) {
             .is_err()
         {
             // The signals registered before this one must still end the process.
+            // Ordering: the handler reads the flag in another context; `SeqCst` on both
+            // sides is the simplest order that is surely enough, and costs nothing here.
             armed.store(true, Ordering::SeqCst);
             return;
         }
@@ -110,6 +112,7 @@ fn write_out_when_interrupted(logger: &LoggerHandle) {
     let Ok(mut signals) = Signals::new(watched.iter().map(|&(signal, _)| signal)) else {
         // Once caught, a signal is never again left to its default action: let the
         // shutdown action end the process instead of ignoring the signal.
+        // Ordering: as above.
         armed.store(true, Ordering::SeqCst);
         return;
     };
@@ -119,6 +122,8 @@ fn write_out_when_interrupted(logger: &LoggerHandle) {
         .name("log-interrupt".to_owned())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
+                // Ordering: as above; armed before the write-out, so a second signal
+                // during it ends the process.
                 flag.store(true, Ordering::SeqCst);
                 let name = if signal == SIGINT {
                     "SIGINT"
@@ -134,6 +139,7 @@ fn write_out_when_interrupted(logger: &LoggerHandle) {
         });
     if watcher.is_err() {
         // The signals dropped with the closure are no longer watched (see above).
+        // Ordering: as above.
         armed.store(true, Ordering::SeqCst);
     }
 }
