@@ -6,10 +6,11 @@
 //! operation, and the scripts remember each lane's last (sequence, result): a call retried
 //! on a new connection under the same pair gets the recorded result instead of applying
 //! again. An order keeps its lane aside when it fails, so that the caller's next order of
-//! the cart is that operation again (`run_resumable`). The server's memory for this is one
-//! entry per lane of each live handle: a
-//! handle dropped deletes its lanes' entries (best effort: through a connection already
-//! open, briefly; a process killed, or a server out of reach then, leaves them).
+//! the cart is that operation again (`run_resumable`); orders of one cart that fail at once
+//! keep a lane each. The server's memory for this is one entry per lane of each live
+//! handle: a handle dropped deletes its lanes' entries (best effort: through a connection
+//! already open, briefly; a process killed, or a server out of reach then, leaves
+//! them).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -59,8 +60,9 @@ pub(crate) struct Lanes {
     pub(crate) server: String,
     idle: Mutex<Vec<Lane>>,
     /// Lanes whose last operation failed, kept out of the pool under a key of the caller's
-    /// ([`run_resumable`](Self::run_resumable)) so that operation can be sent again.
-    parked: Mutex<HashMap<String, Lane>>,
+    /// ([`run_resumable`](Self::run_resumable)) so that operation can be sent again: every
+    /// one, since calls of one key that fail at once each may be the one that applied.
+    parked: Mutex<HashMap<String, Vec<Lane>>>,
     retry_for: Duration,
     /// The hash in which the scripts record each lane's last result (`prelude.lua`'s
     /// `ops`).
@@ -120,36 +122,79 @@ impl Lanes {
     }
 
     /// [`run`](Self::run) for an operation its caller may call again after a failure,
-    /// which must then not apply twice: the lane of a call that failed is kept under
+    /// which must then not apply twice, and of which one call per `key` at most can take
+    /// effect (an order spends its cart): the lane of a call that failed is kept under
     /// `key`, and the next call with that key sends the same operation again under the
     /// same id, so it gets the first call's answer if the server applied it, and applies
-    /// it otherwise.
+    /// it otherwise. `settled` tells an answer of the call that took effect from one of a
+    /// call that found it taken already: calls of a key that failed at the same time each
+    /// keep their lane, and the next call asks each until one answers settled, since a
+    /// later failure may not stand for an earlier one that took effect.
     pub(crate) fn run_resumable<T>(
         &self,
         operation: &'static str,
         key: String,
-        call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+        settled: impl Fn(&T) -> bool,
+        mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
     ) -> Result<T, ConnectionError> {
-        let parked = self
+        let mut pending = self
             .parked
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        let mut lane = parked.unwrap_or_else(|| {
+            .remove(&key)
+            .unwrap_or_default();
+        let mut lane = pending.pop().unwrap_or_else(|| {
             let mut lane = self.checkout();
             lane.seq += 1;
             lane
         });
-        let outcome = self.drive(&mut lane, operation, self.retry_for, call);
-        if outcome.is_ok() {
-            self.checkin(lane);
-        } else {
-            self.parked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, lane);
+        let mut failed = Vec::new();
+        let mut failure = None;
+        loop {
+            let outcome = match self.drive(&mut lane, operation, self.retry_for, &mut call) {
+                Ok(value) if settled(&value) => {
+                    // Only one call of the key took effect, and it has answered: no other
+                    // lane holds an answer to ask for.
+                    for lane in pending.into_iter().chain(failed).chain([lane]) {
+                        self.checkin(lane);
+                    }
+                    return Ok(value);
+                }
+                Ok(value) => {
+                    self.checkin(lane);
+                    Ok(value)
+                }
+                Err(error) => {
+                    failed.push(lane);
+                    Err(error)
+                }
+            };
+            match pending.pop() {
+                Some(next) => {
+                    lane = next;
+                    if let Err(error) = outcome {
+                        failure = Some(error);
+                    }
+                }
+                None => {
+                    // A failed call may be the one that took effect, whatever the others
+                    // answered: its lane is asked again next time.
+                    let outcome = match (outcome, failure) {
+                        (Ok(_), Some(error)) => Err(error),
+                        (outcome, _) => outcome,
+                    };
+                    if outcome.is_err() {
+                        self.parked
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(key)
+                            .or_default()
+                            .extend(failed);
+                    }
+                    return outcome;
+                }
+            }
         }
-        outcome
     }
 
     /// Runs `call` as `lane`'s current operation, retrying as [`run`](Self::run) says.
@@ -266,7 +311,7 @@ impl Drop for Lanes {
     fn drop(&mut self) {
         let mut lanes = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
         let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|p| p.into_inner()));
-        lanes.extend(parked.into_values());
+        lanes.extend(parked.into_values().flatten());
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
         let Some(connection) = lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) else {
             return;

@@ -256,9 +256,12 @@ impl<P> RedisMarketplace<P> {
         args: &[&str],
         key: String,
     ) -> Result<Reply, ConnectionError> {
-        let value = self.lanes.run_resumable(operation, key, |connection, op| {
-            self.invoke(connection, script, op, args)
-        })?;
+        let value = self.lanes.run_resumable(
+            operation,
+            key,
+            |value| !has_status(value, "unknown"),
+            |connection, op| self.invoke(connection, script, op, args),
+        )?;
         self.reply(operation, value)
     }
 
@@ -750,8 +753,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// A call that fails with [`OrderError::Connection`] may have placed the order (the
     /// server applied it and its answer was lost): the items are then in no cart and on
     /// no shelf. Calling `place_order` for the cart again, on this handle, asks the server
-    /// under the failed call's operation id: the order's items if it was placed, and the
-    /// outcome of placing it now otherwise.
+    /// under the failed call's operation id (each one's, when several calls of the cart
+    /// failed at once): the order's items if it was placed, and the outcome of placing it
+    /// now otherwise. Until then the handle keeps those ids, and the server their answers.
     ///
     /// # Errors
     ///
@@ -842,6 +846,17 @@ enum Added {
         closed: bool,
     },
     UnknownCart,
+}
+
+/// Whether a script's answer has the status `word`, read in place.
+fn has_status(value: &Value, word: &str) -> bool {
+    match value {
+        Value::Array(values) => matches!(
+            values.first(),
+            Some(Value::BulkString(status)) if status == word.as_bytes()
+        ),
+        _ => false,
+    }
 }
 
 /// The `waits` flags of a publish that does not wait (`prelude.lua` reads them).

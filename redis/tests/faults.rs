@@ -1,8 +1,9 @@
 //! The Redis market under faults: a server killed and restarted while producers and
 //! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
-//! wait round), a request delivered late, after its retry and a later call of its lane (it
-//! does not apply again), publishers that die waiting for room (what their registrations
+//! wait round), an order's answer lost past the retries (asking again gets the items, also
+//! after two orders of the cart failed at once), a request delivered late, after its retry
+//! and a later call of its lane (it does not apply again), publishers that die waiting for room (what their registrations
 //! leave is bounded), a market lost with a server that kept no data (its old handles
 //! stay out of a market created anew under its name), what a call reports when the server
 //! is gone or silent (a publish through the contract trait gives its product back), a
@@ -463,6 +464,96 @@ fn an_order_whose_answer_is_lost_past_the_retries_is_answered_when_asked_again()
         ),
         (0, 0, 0)
     );
+    let again = market.place_order(cart).expect("the placed order's items");
+    assert_eq!(again.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+    assert!(matches!(
+        market.place_order(cart),
+        Err(OrderError::UnknownCart)
+    ));
+}
+
+/// The id of the one client of the server blocked now (a paused script) that is not in
+/// `known`.
+fn blocked_client_besides(watch: &mut redis::Connection, known: &[u64]) -> u64 {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(watch)
+        .expect("CLIENT LIST");
+    let blocked: Vec<u64> = list
+        .lines()
+        .filter(|line| line.split(' ').any(|field| field == "flags=b"))
+        .filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .filter(|id| !known.contains(id))
+        .collect();
+    assert_eq!(blocked.len(), 1, "one new blocked client: {list}");
+    blocked[0]
+}
+
+/// Two threads order a cart whose first order was placed and its answer lost: one resends
+/// that order (the lane kept aside), the other, finding none kept, sends a new one, and both
+/// fail, the resend first. The order's items are then still the answer of the cart's next
+/// order; the later failure must not take the place of the lane that holds them.
+#[test]
+fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "order-lost-twice", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 1)).expect("room");
+    let warm = market.new_cart().expect("new_cart");
+    market.place_order(warm).expect("an empty order");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    let outcome = proxy.cut_during(|| market.place_order(cart));
+    assert!(
+        matches!(outcome, Err(OrderError::Connection(_))),
+        "{outcome:?}"
+    );
+
+    // Scripts wait while the server is paused, each counted as a blocked client, so the
+    // test knows which connection is which call's, and cuts them in the order it chooses.
+    let mut watch = server.connection();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .exec(&mut watch)
+        .expect("CLIENT PAUSE");
+    let kill = |watch: &mut redis::Connection, id: u64| {
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .exec(watch)
+            .expect("CLIENT KILL");
+    };
+    thread::scope(|s| {
+        let resend = s.spawn(|| market.place_order(cart));
+        server.until_clients_wait(1);
+        let first = blocked_client_besides(&mut watch, &[]);
+        let fresh = s.spawn(|| market.place_order(cart));
+        server.until_clients_wait(2);
+        let second = blocked_client_besides(&mut watch, &[first]);
+        kill(&mut watch, first);
+        let outcome = resend.join().expect("the resend");
+        assert!(
+            matches!(outcome, Err(OrderError::Connection(_))),
+            "{outcome:?}"
+        );
+        kill(&mut watch, second);
+        let outcome = fresh.join().expect("the new order");
+        assert!(
+            matches!(outcome, Err(OrderError::Connection(_))),
+            "{outcome:?}"
+        );
+    });
+    redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .exec(&mut watch)
+        .expect("CLIENT UNPAUSE");
+
     let again = market.place_order(cart).expect("the placed order's items");
     assert_eq!(again.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
     assert!(matches!(
