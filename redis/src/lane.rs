@@ -9,8 +9,8 @@
 //! the cart is that operation again (`run_resumable`); orders of one cart that fail at once
 //! keep a lane each. The server's memory for this is one entry per lane of each live
 //! handle: a handle dropped deletes its lanes' entries (best effort: through a connection
-//! already open, briefly; a process killed, or a server out of reach then, leaves
-//! them).
+//! already open, or one new connection when none is, briefly; a process killed, or a
+//! server out of reach then, leaves them).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -306,25 +306,34 @@ impl Lanes {
 impl Drop for Lanes {
     /// Deletes the lanes' records: no call of this handle can be retried any more. Every
     /// lane is idle now (a call holds a borrow of the handle), and a dropped handle does not
-    /// wait for a server out of reach: only a connection already open is used, with a short
-    /// timeout, and a failure leaves the records.
+    /// wait long for a server out of reach: a connection already open is used, or else one
+    /// new connection (the lanes' own all broke, as after an order that failed, whose
+    /// record holds the items), each step with a short timeout, and a failure leaves the
+    /// records.
     fn drop(&mut self) {
         let mut lanes = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
         let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|p| p.into_inner()));
         lanes.extend(parked.into_values().flatten());
-        let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
-        let Some(connection) = lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) else {
+        if lanes.is_empty() {
             return;
+        }
+        let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
+        let mut opened = None;
+        let connection = match lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) {
+            Some(connection) => Ok(connection),
+            None => self
+                .client
+                .get_connection_with_timeout(FORGET_TIMEOUT)
+                .map(|connection| opened.insert(connection)),
         };
-        let forgotten = connection
-            .set_read_timeout(Some(FORGET_TIMEOUT))
-            .and_then(|()| connection.set_write_timeout(Some(FORGET_TIMEOUT)))
-            .and_then(|()| {
-                redis::cmd("HDEL")
-                    .arg(&self.records)
-                    .arg(&ids)
-                    .exec(connection)
-            });
+        let forgotten = connection.and_then(|connection| {
+            connection.set_read_timeout(Some(FORGET_TIMEOUT))?;
+            connection.set_write_timeout(Some(FORGET_TIMEOUT))?;
+            redis::cmd("HDEL")
+                .arg(&self.records)
+                .arg(&ids)
+                .exec(connection)
+        });
         if let Err(error) = forgotten {
             log::debug!(
                 "forgetting the lanes of a handle on {}: {error}",

@@ -2,13 +2,14 @@
 //! consumers run (nothing lost, nothing doubled), a reply lost after the server applied the
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
 //! wait round), an order's answer lost past the retries (asking again gets the items, also
-//! after two orders of the cart failed at once), a request delivered late, after its retry
-//! and a later call of its lane (it does not apply again), publishers that die waiting for room (what their registrations
-//! leave is bounded), a market lost with a server that kept no data (its old handles
-//! stay out of a market created anew under its name), what a call reports when the server
-//! is gone or silent (a publish through the contract trait gives its product back), a
-//! server that stops answering mid-run, a wait whose connections the
-//! server keeps closing, and a script cache flushed again and again.
+//! after two orders of the cart failed at once; a handle dropped then leaves no records), a
+//! request delivered late, after its retry and a later call of its lane (it does not apply
+//! again), publishers that die waiting for room (what their registrations leave is
+//! bounded), a market lost with a server that kept no data (its old handles stay out of a
+//! market created anew under its name), what a call reports when the server is gone or
+//! silent (a publish through the contract trait gives its product back), a server that
+//! stops answering mid-run, a wait whose connections the server keeps closing, and a script
+//! cache flushed again and again.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -560,6 +561,45 @@ fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
         market.place_order(cart),
         Err(OrderError::UnknownCart)
     ));
+}
+
+/// A handle dropped right after an order failed (a process giving up on it), its one lane
+/// kept aside for the cart and no connection open, still deletes its lanes' records from a
+/// server that answers again: the record of a placed order holds its items' payloads, which
+/// nobody can ask for any more.
+#[test]
+fn a_handle_dropped_after_a_failed_order_leaves_no_records() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let name = "order-lost-then-dropped";
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), name, 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 1)).expect("room");
+    let warm = market.new_cart().expect("new_cart");
+    market.place_order(warm).expect("an empty order");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    let outcome = proxy.cut_during(|| market.place_order(cart));
+    assert!(
+        matches!(outcome, Err(OrderError::Connection(_))),
+        "{outcome:?}"
+    );
+
+    let mut watch = server.connection();
+    let records = format!("marketplace:{{{name}}}:ops");
+    let before: usize = redis::cmd("HLEN")
+        .arg(&records)
+        .query(&mut watch)
+        .expect("HLEN");
+    assert!(before > 0, "the order was recorded");
+    drop(market);
+    let after: usize = redis::cmd("HLEN")
+        .arg(&records)
+        .query(&mut watch)
+        .expect("HLEN");
+    assert_eq!(after, 0, "records left by the dropped handle");
 }
 
 /// An operation retried after its connection broke, whose first request reaches the
