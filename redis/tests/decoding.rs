@@ -1,13 +1,14 @@
 //! Handles of different product types on one market: an item one type published can land
 //! in a cart of another type whose canonical key collides with it (`String` `"5"` and
 //! `u32` `5`, or two structs keyed by a shared field), and its order must not lose it; nor
-//! must an order holding what another client wrote into the market's keys.
+//! must an order holding what another client wrote into the market's keys, nor a return
+//! that meets such a line.
 
 use std::borrow::Cow;
 
 use marketplace_contract::Market;
 use marketplace_harness::redis_server::{fresh_market_name, shared_server};
-use marketplace_redis::{CanonicalKey, OrderError, RedisMarketplace};
+use marketplace_redis::{CanonicalKey, OrderError, RedisMarketplace, RemoveError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,5 +189,52 @@ fn a_cart_line_without_the_markets_shape_is_kept_as_stored() {
     assert_eq!(order.position(), 1);
     let tea = serde_json::to_vec("tea").expect("a String's form");
     assert_eq!(order.items(), [tea.as_slice(), foreign]);
+    market.delete().expect("deleted");
+}
+
+/// Returning an item finds the cart's first line of the product's key: one that has the key
+/// but not the rest of the market's shape (another client's write) fails the call with the
+/// cart as it was, rather than after the line was taken out of it, gone from every list.
+#[test]
+fn a_return_that_meets_a_cart_line_without_the_markets_shape_changes_nothing() {
+    let name = fresh_market_name("decoding");
+    let server = shared_server();
+    let market = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, "tea".to_owned()).expect("room");
+    let cart = market.new_cart().expect("cart");
+    market.add_to_cart(cart, "tea").expect("on sale");
+    let lines = format!("marketplace:{{{name}}}:cart:{}", cart.serial());
+    let mut watch = server.connection();
+    // The key's own prefix, then no producer and bar, and then a producer that is no number.
+    for foreign in ["3:tea, no bar", "3:teanot a number|\"tea\""] {
+        let _: i64 = redis::cmd("LPUSH")
+            .arg(&lines)
+            .arg(foreign)
+            .query(&mut watch)
+            .expect("a foreign write");
+        let before: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(&lines)
+            .arg(0)
+            .arg(-1)
+            .query(&mut watch)
+            .expect("LRANGE");
+        let stats = market.stats().expect("stats");
+        match market.remove_from_cart(cart, "tea") {
+            Err(RemoveError::Connection(error)) => assert!(
+                error.to_string().contains("line 1 of cart"),
+                "{foreign:?}: {error}"
+            ),
+            other => panic!("{foreign:?}: {other:?}"),
+        }
+        let after: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(&lines)
+            .arg(0)
+            .arg(-1)
+            .query(&mut watch)
+            .expect("LRANGE");
+        assert_eq!(after, before, "{foreign:?}: the cart changed");
+        assert_eq!(market.stats().expect("stats"), stats, "{foreign:?}");
+    }
     market.delete().expect("deleted");
 }

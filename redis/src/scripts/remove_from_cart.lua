@@ -10,10 +10,17 @@ local items = redis.call('LRANGE', lines, 0, -1)
 for index, line in ipairs(items) do
   if string.sub(line, 1, string.len(wanted)) == wanted then
     local entry = string.sub(line, string.len(wanted) + 1)
+    local sep = string.find(entry, '|', 1, true)
+    local producer = sep and tonumber(string.sub(entry, 1, sep - 1))
+    -- A line without the market's shape (another client's write) fails the call before
+    -- anything is written: Redis would keep the line's removal, with the line in no list.
+    if not producer then
+      return redis.error_reply('ERR line ' .. index .. ' of cart ' .. cart
+        .. ' is not the market\'s (no producer and |)')
+    end
     -- LSET then LREM of a marker no item can equal removes exactly this position.
     redis.call('LSET', lines, index - 1, '')
     redis.call('LREM', lines, 1, '')
-    local producer = producer_of(entry)
     local held = redis.call('HINCRBY', prefix .. 'shelf', producer, 1)
     -- The place is taken again: tokens left for it would wake publishers for nothing.
     trim(prefix .. 'room:' .. producer, math.min(capacity() - held, waiters(producer)))
