@@ -41,27 +41,6 @@ fn sizes(market: &RedisMarketplace<Item>) -> (usize, usize, usize) {
     (items_on_shelves, items_in_carts, open_carts)
 }
 
-/// Returns once the server has `count` clients blocked in a wait.
-fn until_blocked(watch: &mut redis::Connection, count: u64) {
-    let started = Instant::now();
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("clients")
-            .query(watch)
-            .expect("INFO");
-        let blocked: u64 = info
-            .lines()
-            .find_map(|line| line.strip_prefix("blocked_clients:"))
-            .and_then(|value| value.trim().parse().ok())
-            .expect("INFO clients has blocked_clients");
-        if blocked >= count {
-            return;
-        }
-        assert!(started.elapsed() < LONG, "the waiters never blocked");
-        thread::yield_now();
-    }
-}
-
 #[test]
 fn publish_many_publishes_what_fits_in_order_and_gives_back_the_rest() {
     let market = market("batch-publish", 3);
@@ -260,7 +239,6 @@ fn own_market(server: &RedisServer, capacity: usize) -> RedisMarketplace<Item> {
 fn a_batch_wakes_every_waiter_it_makes_room_or_items_for() {
     let server = RedisServer::start();
     let market = own_market(&server, 2);
-    let mut watch = server.connection();
     let producer = market.register_producer().expect("register");
 
     // Two threads publish for one full producer; one batch add frees both places, so both
@@ -279,7 +257,7 @@ fn a_batch_wakes_every_waiter_it_makes_room_or_items_for() {
                 })
             })
             .collect();
-        until_blocked(&mut watch, 2);
+        server.until_clients_wait(2);
         let freed_at = Instant::now();
         assert_eq!(
             market
@@ -312,7 +290,7 @@ fn a_batch_wakes_every_waiter_it_makes_room_or_items_for() {
                 })
             })
             .collect();
-        until_blocked(&mut watch, 3);
+        server.until_clients_wait(3);
         let published_at = Instant::now();
         let coffees = (0..3).map(|serial| item("coffee", serial)).collect();
         // Capacity 2: the third waits for a consumer to take one.
@@ -331,7 +309,6 @@ fn a_batch_wakes_every_waiter_it_makes_room_or_items_for() {
 fn closing_ends_batch_waits_with_what_they_moved() {
     let server = RedisServer::start();
     let market = own_market(&server, 2);
-    let mut watch = server.connection();
     let grower = market.register_producer().expect("register");
     let roaster = market.register_producer().expect("register");
     market.publish(grower, item("tea", 0)).expect("room");
@@ -342,7 +319,7 @@ fn closing_ends_batch_waits_with_what_they_moved() {
         let adder = s.spawn(|| market.add_many_to_cart_timeout(cart, &item("coffee", 0), 3, LONG));
         // Publishes tea 1 in the last place, then waits for room for tea 2.
         let publisher = s.spawn(|| market.publish_many_timeout(grower, teas(1..3), LONG));
-        until_blocked(&mut watch, 2);
+        server.until_clients_wait(2);
         market.close().expect("close");
         assert_eq!(adder.join().expect("adder").expect("open"), 1);
         match publisher.join().expect("publisher") {
@@ -446,13 +423,12 @@ fn a_publish_takes_the_wake_up_tokens_of_the_places_it_fills() {
 fn a_batch_wait_that_fails_says_how_many_it_had_added() {
     let server = RedisServer::start();
     let market = own_market(&server, 2);
-    let mut watch = server.connection();
     let producer = market.register_producer().expect("register");
     market.publish(producer, item("tea", 0)).expect("room");
     let cart = market.new_cart().expect("cart");
     thread::scope(|s| {
         let adder = s.spawn(|| market.add_many_to_cart_timeout(cart, &item("tea", 0), 3, LONG));
-        until_blocked(&mut watch, 1);
+        server.until_clients_wait(1);
         assert_eq!(market.place_order(cart).expect("open"), [item("tea", 0)]);
         // The next arrival wakes the adder, whose cart is gone.
         market.publish(producer, item("tea", 1)).expect("room");

@@ -42,15 +42,6 @@ fn info_field(connection: &mut redis::Connection, section: &str, field: &str) ->
         .unwrap_or_else(|| panic!("INFO {section} has no numeric {field}"))
 }
 
-/// Returns once the server has `count` clients blocked in a wait.
-fn until_blocked(connection: &mut redis::Connection, count: u64) {
-    let started = Instant::now();
-    while info_field(connection, "clients", "blocked_clients") < count {
-        assert!(started.elapsed() < LONG, "the waiters never blocked");
-        thread::yield_now();
-    }
-}
-
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort_unstable();
     values[values.len() / 2]
@@ -61,7 +52,6 @@ fn a_blocked_waiter_wakes_within_10_ms_of_the_arrival() {
     let server = RedisServer::start();
     let market = RedisMarketplace::<Tea>::connect(&server.url(), "wake", 1).expect("connect");
     let producer = market.register_producer().expect("register");
-    let mut watch = server.connection();
     let mut consumer_delays = Vec::new();
     let mut producer_delays = Vec::new();
     for _ in 0..15 {
@@ -74,7 +64,7 @@ fn a_blocked_waiter_wakes_within_10_ms_of_the_arrival() {
                     .expect("added");
                 Instant::now()
             });
-            until_blocked(&mut watch, 1);
+            server.until_clients_wait(1);
             let published_at = Instant::now();
             market.publish(producer, tea()).expect("room");
             (published_at, waiter.join().expect("waiter"))
@@ -90,7 +80,7 @@ fn a_blocked_waiter_wakes_within_10_ms_of_the_arrival() {
                     .expect("published");
                 Instant::now()
             });
-            until_blocked(&mut watch, 1);
+            server.until_clients_wait(1);
             let taken_at = Instant::now();
             market.add_to_cart(cart, &tea()).expect("on sale");
             (taken_at, waiter.join().expect("waiter"))
@@ -233,7 +223,6 @@ fn returns_take_back_the_room_tokens_of_a_full_producer() {
 #[test]
 fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
     let server = RedisServer::start();
-    let mut watch = server.connection();
     for batch in [false, true] {
         let name = format!("passed-{batch}");
         let market = RedisMarketplace::<Tea>::connect(&server.url(), &name, 1).expect("connect");
@@ -254,13 +243,13 @@ fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
                     market.add_to_cart_timeout(spent, &tea(), LONG)
                 }
             });
-            until_blocked(&mut watch, 1);
+            server.until_clients_wait(1);
             let second = s.spawn(|| {
                 let started = Instant::now();
                 let outcome = market.add_to_cart_timeout(waiting, &tea(), LONG);
                 (outcome, started.elapsed())
             });
-            until_blocked(&mut watch, 2);
+            server.until_clients_wait(2);
             assert!(market.place_order(spent).expect("open").is_empty());
             market.publish(producer, tea()).expect("room");
             assert!(matches!(
@@ -284,7 +273,6 @@ fn a_waiter_whose_cart_was_ordered_passes_its_wake_up_on() {
 #[test]
 fn a_wait_on_a_cart_ordered_meanwhile_ends_within_a_round() {
     let server = RedisServer::start();
-    let mut watch = server.connection();
     let market = RedisMarketplace::<Tea>::connect(&server.url(), "ordered", 1).expect("connect");
     let cart = market.new_cart().expect("cart");
     thread::scope(|s| {
@@ -293,7 +281,7 @@ fn a_wait_on_a_cart_ordered_meanwhile_ends_within_a_round() {
             let outcome = market.add_to_cart_timeout(cart, &tea(), Duration::MAX);
             (outcome, started.elapsed())
         });
-        until_blocked(&mut watch, 1);
+        server.until_clients_wait(1);
         assert!(market.place_order(cart).expect("open").is_empty());
         let (outcome, took) = waiter.join().expect("waiter");
         assert!(matches!(outcome, Err(AddError::UnknownCart)), "{outcome:?}");
