@@ -473,6 +473,34 @@ fn an_order_whose_answer_is_lost_past_the_retries_is_answered_when_asked_again()
     ));
 }
 
+/// The same through the contract trait: `try_place_order` fails with the `ConnectionError`,
+/// and the next `try_place_order` of the cart gets the placed order's items.
+#[test]
+fn through_the_trait_an_order_whose_answer_is_lost_is_answered_when_asked_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "order-lost-trait", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 1)).expect("room");
+    let warm = market.new_cart().expect("new_cart");
+    market.place_order(warm).expect("an empty order");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+
+    let outcome = proxy.cut_during(|| Market::try_place_order(&market, cart));
+    assert!(outcome.is_err(), "{outcome:?}");
+    let again = Market::try_place_order(&market, cart)
+        .expect("the server answers")
+        .expect("the placed order's items");
+    assert_eq!(again.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+    assert!(matches!(
+        Market::try_place_order(&market, cart),
+        Ok(Err(marketplace::OrderError::UnknownCart))
+    ));
+}
+
 /// The id of the one client of the server blocked now (a paused script) that is not in
 /// `known`.
 fn blocked_client_besides(watch: &mut redis::Connection, known: &[u64]) -> u64 {
