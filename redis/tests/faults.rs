@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use marketplace_contract::Market;
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{
-    AddError, ConnectError, DEFAULT_RETRY_FOR, OrderError, PublishError, RedisMarketplace,
+    AddError, CartId, ConnectError, DEFAULT_RETRY_FOR, OrderError, PublishError, RedisMarketplace,
 };
 use support::{Item, item};
 
@@ -440,16 +440,7 @@ impl HoldingProxy {
 fn an_order_whose_answer_is_lost_past_the_retries_is_answered_when_asked_again() {
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
-    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "order-lost", 2)
-        .expect("the server is up")
-        .with_retry_for(Duration::ZERO);
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, item("tea", 1)).expect("room");
-    // The server loads the order's script now, so the answer cut below is the order's.
-    let warm = market.new_cart().expect("new_cart");
-    market.place_order(warm).expect("an empty order");
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    let (market, cart) = a_cart_of_one_tea_through(&proxy, "order-lost");
 
     let outcome = proxy.cut_during(|| market.place_order(cart));
     assert!(
@@ -479,15 +470,7 @@ fn an_order_whose_answer_is_lost_past_the_retries_is_answered_when_asked_again()
 fn through_the_trait_an_order_whose_answer_is_lost_is_answered_when_asked_again() {
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
-    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "order-lost-trait", 2)
-        .expect("the server is up")
-        .with_retry_for(Duration::ZERO);
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, item("tea", 1)).expect("room");
-    let warm = market.new_cart().expect("new_cart");
-    market.place_order(warm).expect("an empty order");
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    let (market, cart) = a_cart_of_one_tea_through(&proxy, "order-lost-trait");
 
     let outcome = proxy.cut_during(|| Market::try_place_order(&market, cart));
     assert!(outcome.is_err(), "{outcome:?}");
@@ -499,6 +482,22 @@ fn through_the_trait_an_order_whose_answer_is_lost_is_answered_when_asked_again(
         Market::try_place_order(&market, cart),
         Ok(Err(marketplace::OrderError::UnknownCart))
     ));
+}
+
+/// A market reached through `proxy`, with no retries, and a cart holding one tea (serial
+/// 1). The server has loaded the order's script (an empty order placed first), so an answer
+/// cut later is the order's, not the script's load.
+fn a_cart_of_one_tea_through(proxy: &CuttingProxy, name: &str) -> (RedisMarketplace<Item>, CartId) {
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), name, 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 1)).expect("room");
+    let warm = market.new_cart().expect("new_cart");
+    market.place_order(warm).expect("an empty order");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    (market, cart)
 }
 
 /// The id of the one client of the server blocked now (a paused script) that is not in
@@ -526,15 +525,7 @@ fn blocked_client_besides(watch: &mut redis::Connection, known: &[u64]) -> u64 {
 fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
-    let market = RedisMarketplace::<Item>::connect(&proxy.url(), "order-lost-twice", 2)
-        .expect("the server is up")
-        .with_retry_for(Duration::ZERO);
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, item("tea", 1)).expect("room");
-    let warm = market.new_cart().expect("new_cart");
-    market.place_order(warm).expect("an empty order");
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    let (market, cart) = a_cart_of_one_tea_through(&proxy, "order-lost-twice");
     let outcome = proxy.cut_during(|| market.place_order(cart));
     assert!(
         matches!(outcome, Err(OrderError::Connection(_))),
@@ -600,15 +591,7 @@ fn a_handle_dropped_after_a_failed_order_leaves_no_records() {
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
     let name = "order-lost-then-dropped";
-    let market = RedisMarketplace::<Item>::connect(&proxy.url(), name, 2)
-        .expect("the server is up")
-        .with_retry_for(Duration::ZERO);
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, item("tea", 1)).expect("room");
-    let warm = market.new_cart().expect("new_cart");
-    market.place_order(warm).expect("an empty order");
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    let (market, cart) = a_cart_of_one_tea_through(&proxy, name);
     let outcome = proxy.cut_during(|| market.place_order(cart));
     assert!(
         matches!(outcome, Err(OrderError::Connection(_))),
