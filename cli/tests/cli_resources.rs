@@ -243,17 +243,10 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_has_printed_what_it_bought() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
 
-    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [cart, cart]}],
-        "marketplace": {"queue_size_per_producer": 1}
-    });
-    let path = temp_file("interrupted.json", &scenario.to_string());
+    let path = a_run_that_waits_after_one_cart("interrupted.json");
     for (signal, number) in [("INT", 2), ("TERM", 15)] {
         for actors in ["tasks", "threads"] {
             let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
@@ -264,24 +257,8 @@ fn an_interrupted_run_has_printed_what_it_bought() {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("the marketplace binary runs");
-            let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-            let (sender, first) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let _ = stdout.read_line(&mut line);
-                let _ = sender.send((line, stdout));
-            });
-            let Ok((line, mut rest)) = first.recv_timeout(Duration::from_secs(30)) else {
-                let _ = child.kill();
-                panic!("{actors}: the first cart's line is not on stdout while the run waits");
-            };
-            assert_eq!(line, "c bought Product(name='Mug', price=4)\n", "{actors}");
-            let killed = Command::new("kill")
-                .arg(format!("-{signal}"))
-                .arg(child.id().to_string())
-                .status()
-                .expect("kill runs");
-            assert!(killed.success());
+            let mut rest = first_cart_line(&mut child, actors);
+            send(&child, signal);
             let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
             assert_eq!(output.status.signal(), Some(number), "{actors} {signal}");
             assert!(
@@ -306,17 +283,9 @@ fn an_interrupted_run_has_printed_what_it_bought() {
 #[cfg(target_os = "linux")]
 #[test]
 fn an_interrupted_run_has_logged_every_call_it_made() {
-    use std::io::{BufRead, BufReader};
     use std::os::unix::process::ExitStatusExt;
 
-    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [cart, cart]}],
-        "marketplace": {"queue_size_per_producer": 1}
-    });
-    let path = temp_file("interrupted-logged.json", &scenario.to_string());
+    let path = a_run_that_waits_after_one_cart("interrupted-logged.json");
     for (signal, number) in [("INT", 2), ("TERM", 15)] {
         for actors in ["tasks", "threads"] {
             let dir = temp_path(&format!("interrupted-log-{signal}-{actors}"));
@@ -330,24 +299,8 @@ fn an_interrupted_run_has_logged_every_call_it_made() {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("the marketplace binary runs");
-            let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-            let (sender, first) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let _ = stdout.read_line(&mut line);
-                let _ = sender.send(line);
-            });
-            let Ok(line) = first.recv_timeout(Duration::from_secs(30)) else {
-                let _ = child.kill();
-                panic!("{actors}: the first cart's line is not on stdout while the run waits");
-            };
-            assert_eq!(line, "c bought Product(name='Mug', price=4)\n", "{actors}");
-            let killed = Command::new("kill")
-                .arg(format!("-{signal}"))
-                .arg(child.id().to_string())
-                .status()
-                .expect("kill runs");
-            assert!(killed.success());
+            let _stdout = first_cart_line(&mut child, actors);
+            send(&child, signal);
             let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
             assert_eq!(output.status.signal(), Some(number), "{actors} {signal}");
             assert!(
@@ -371,17 +324,9 @@ fn an_interrupted_run_has_logged_every_call_it_made() {
 #[cfg(target_os = "linux")]
 #[test]
 fn an_ignored_interrupt_stays_ignored_with_a_log() {
-    use std::io::{BufRead, BufReader};
     use std::os::unix::process::ExitStatusExt;
 
-    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [cart, cart]}],
-        "marketplace": {"queue_size_per_producer": 1}
-    });
-    let path = temp_file("ignored-interrupt.json", &scenario.to_string());
+    let path = a_run_that_waits_after_one_cart("ignored-interrupt.json");
     let dir = temp_path("ignored-interrupt-log");
     let _ = std::fs::remove_dir_all(&dir);
     let mut child = Command::new("sh")
@@ -394,25 +339,9 @@ fn an_ignored_interrupt_stays_ignored_with_a_log() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("sh runs");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let (sender, first) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = stdout.read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    let Ok(line) = first.recv_timeout(Duration::from_secs(30)) else {
-        let _ = child.kill();
-        panic!("the first cart's line is not on stdout while the run waits");
-    };
-    assert_eq!(line, "c bought Product(name='Mug', price=4)\n");
+    let _stdout = first_cart_line(&mut child, "sh");
     for signal in ["INT", "TERM"] {
-        let killed = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
+        send(&child, signal);
     }
     let output = finish_within(child, Duration::from_secs(10), "a run sent SIGTERM");
     assert_eq!(output.status.signal(), Some(15), "{:?}", output.status);
@@ -827,4 +756,53 @@ fn waits_past_the_clocks_range_end_with_the_run() {
             );
         }
     }
+}
+
+/// A scenario, written under `name`, whose first cart is bought at once and whose second
+/// waits 1000 s for the producer's next mug: a run of it waits after one line.
+#[cfg(unix)]
+fn a_run_that_waits_after_one_cart(name: &str) -> std::path::PathBuf {
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [cart, cart]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    temp_file(name, &scenario.to_string())
+}
+
+/// Waits (30 s at most) for the first cart's line on `child`'s stdout, the run of
+/// `a_run_that_waits_after_one_cart` then waiting, and gives back the rest of stdout.
+#[cfg(unix)]
+fn first_cart_line(
+    child: &mut std::process::Child,
+    what: &str,
+) -> std::io::BufReader<std::process::ChildStdout> {
+    use std::io::{BufRead, BufReader};
+
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let (sender, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let _ = sender.send((line, stdout));
+    });
+    let Ok((line, rest)) = first.recv_timeout(Duration::from_secs(30)) else {
+        let _ = child.kill();
+        panic!("{what}: the first cart's line is not on stdout while the run waits");
+    };
+    assert_eq!(line, "c bought Product(name='Mug', price=4)\n", "{what}");
+    rest
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
+#[cfg(unix)]
+fn send(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{signal}");
 }
