@@ -440,13 +440,7 @@ impl HoldingProxy {
 fn an_order_whose_answer_is_lost_past_the_retries_is_answered_when_asked_again() {
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
-    let (market, cart) = a_cart_of_one_tea_through(&proxy, "order-lost");
-
-    let outcome = proxy.cut_during(|| market.place_order(cart));
-    assert!(
-        matches!(outcome, Err(OrderError::Connection(_))),
-        "{outcome:?}"
-    );
+    let (market, cart) = an_order_of_one_tea_whose_answer_was_cut(&proxy, "order-lost");
     let stats = market.stats().expect("stats");
     assert_eq!(
         (
@@ -456,12 +450,7 @@ fn an_order_whose_answer_is_lost_past_the_retries_is_answered_when_asked_again()
         ),
         (0, 0, 0)
     );
-    let again = market.place_order(cart).expect("the placed order's items");
-    assert_eq!(again.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
-    assert!(matches!(
-        market.place_order(cart),
-        Err(OrderError::UnknownCart)
-    ));
+    the_tea_comes_back_once(&market, cart);
 }
 
 /// The same through the contract trait: `try_place_order` fails with the `ConnectionError`,
@@ -500,6 +489,32 @@ fn a_cart_of_one_tea_through(proxy: &CuttingProxy, name: &str) -> (RedisMarketpl
     (market, cart)
 }
 
+/// `a_cart_of_one_tea_through`, and the cart's order placed with its answer cut: the call
+/// fails with `Connection`, though the server spent the cart.
+fn an_order_of_one_tea_whose_answer_was_cut(
+    proxy: &CuttingProxy,
+    name: &str,
+) -> (RedisMarketplace<Item>, CartId) {
+    let (market, cart) = a_cart_of_one_tea_through(proxy, name);
+    let outcome = proxy.cut_during(|| market.place_order(cart));
+    assert!(
+        matches!(outcome, Err(OrderError::Connection(_))),
+        "{outcome:?}"
+    );
+    (market, cart)
+}
+
+/// The cart's next order gets the one tea of `a_cart_of_one_tea_through`; the order after
+/// that finds the cart spent.
+fn the_tea_comes_back_once(market: &RedisMarketplace<Item>, cart: CartId) {
+    let again = market.place_order(cart).expect("the placed order's items");
+    assert_eq!(again.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+    assert!(matches!(
+        market.place_order(cart),
+        Err(OrderError::UnknownCart)
+    ));
+}
+
 /// The id of the one client of the server blocked now (a paused script) that is not in
 /// `known`.
 fn blocked_client_besides(watch: &mut redis::Connection, known: &[u64]) -> u64 {
@@ -525,12 +540,7 @@ fn blocked_client_besides(watch: &mut redis::Connection, known: &[u64]) -> u64 {
 fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
-    let (market, cart) = a_cart_of_one_tea_through(&proxy, "order-lost-twice");
-    let outcome = proxy.cut_during(|| market.place_order(cart));
-    assert!(
-        matches!(outcome, Err(OrderError::Connection(_))),
-        "{outcome:?}"
-    );
+    let (market, cart) = an_order_of_one_tea_whose_answer_was_cut(&proxy, "order-lost-twice");
 
     // Scripts wait while the server is paused, each counted as a blocked client, so the
     // test knows which connection is which call's, and cuts them in the order it chooses.
@@ -574,12 +584,7 @@ fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
         .exec(&mut watch)
         .expect("CLIENT UNPAUSE");
 
-    let again = market.place_order(cart).expect("the placed order's items");
-    assert_eq!(again.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
-    assert!(matches!(
-        market.place_order(cart),
-        Err(OrderError::UnknownCart)
-    ));
+    the_tea_comes_back_once(&market, cart);
 }
 
 /// A handle dropped right after an order failed (a process giving up on it), its one lane
@@ -591,12 +596,7 @@ fn a_handle_dropped_after_a_failed_order_leaves_no_records() {
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
     let name = "order-lost-then-dropped";
-    let (market, cart) = a_cart_of_one_tea_through(&proxy, name);
-    let outcome = proxy.cut_during(|| market.place_order(cart));
-    assert!(
-        matches!(outcome, Err(OrderError::Connection(_))),
-        "{outcome:?}"
-    );
+    let (market, _) = an_order_of_one_tea_whose_answer_was_cut(&proxy, name);
 
     let mut watch = server.connection();
     let records = format!("marketplace:{{{name}}}:ops");
