@@ -7,8 +7,10 @@
 use std::borrow::Cow;
 
 use marketplace_contract::Market;
-use marketplace_harness::redis_server::{fresh_market_name, shared_server};
-use marketplace_redis::{CanonicalKey, OrderError, RedisMarketplace, RemoveError};
+use marketplace_harness::redis_server::{RedisServer, fresh_market_name, shared_server};
+use marketplace_redis::{
+    CanonicalKey, CartId, OrderError, ProducerId, RedisMarketplace, RemoveError, UndecodableOrder,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -134,11 +136,8 @@ fn colliding_struct_types_get_their_order_back_whole() {
 /// keys can put one there) is held as stored, bytes and all, beside the items that decode.
 #[test]
 fn an_item_that_is_not_utf8_is_kept_as_stored() {
-    let name = fresh_market_name("decoding");
     let server = shared_server();
-    let market = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, "tea".to_owned()).expect("room");
+    let (market, name, producer) = a_market_with_a_tea_on_sale(server);
     let foreign: &[u8] = b"\xff\xfe";
     let mut entry = format!("{}|", producer.index()).into_bytes();
     entry.extend_from_slice(foreign);
@@ -150,10 +149,7 @@ fn an_item_that_is_not_utf8_is_kept_as_stored() {
     let cart = market.new_cart().expect("cart");
     assert_eq!(market.add_many_to_cart(cart, "tea", 2).expect("both"), 2);
 
-    let order = match market.place_order(cart) {
-        Err(OrderError::Undecodable(order)) => order,
-        other => panic!("not Undecodable: {other:?}"),
-    };
+    let order = undecodable_order(&market, cart);
     assert_eq!(order.position(), 1);
     let items = order.items();
     assert_eq!(items.len(), 2);
@@ -168,11 +164,8 @@ fn an_item_that_is_not_utf8_is_kept_as_stored() {
 /// the order does not fail with the cart spent and its items nowhere.
 #[test]
 fn a_cart_line_without_the_markets_shape_is_kept_as_stored() {
-    let name = fresh_market_name("decoding");
     let server = shared_server();
-    let market = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, "tea".to_owned()).expect("room");
+    let (market, name, _) = a_market_with_a_tea_on_sale(server);
     let cart = market.new_cart().expect("cart");
     market.add_to_cart(cart, "tea").expect("on sale");
     let foreign: &[u8] = b"no colon, no bar";
@@ -182,10 +175,7 @@ fn a_cart_line_without_the_markets_shape_is_kept_as_stored() {
         .query(&mut server.connection())
         .expect("a foreign write");
 
-    let order = match market.place_order(cart) {
-        Err(OrderError::Undecodable(order)) => order,
-        other => panic!("not Undecodable: {other:?}"),
-    };
+    let order = undecodable_order(&market, cart);
     assert_eq!(order.position(), 1);
     let tea = serde_json::to_vec("tea").expect("a String's form");
     assert_eq!(order.items(), [tea.as_slice(), foreign]);
@@ -197,15 +187,20 @@ fn a_cart_line_without_the_markets_shape_is_kept_as_stored() {
 /// cart as it was, rather than after the line was taken out of it, gone from every list.
 #[test]
 fn a_return_that_meets_a_cart_line_without_the_markets_shape_changes_nothing() {
-    let name = fresh_market_name("decoding");
     let server = shared_server();
-    let market = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, "tea".to_owned()).expect("room");
+    let (market, name, _) = a_market_with_a_tea_on_sale(server);
     let cart = market.new_cart().expect("cart");
     market.add_to_cart(cart, "tea").expect("on sale");
     let lines = format!("marketplace:{{{name}}}:cart:{}", cart.serial());
     let mut watch = server.connection();
+    let cart_lines = |watch: &mut redis::Connection| -> Vec<Vec<u8>> {
+        redis::cmd("LRANGE")
+            .arg(&lines)
+            .arg(0)
+            .arg(-1)
+            .query(watch)
+            .expect("LRANGE")
+    };
     // The key's own prefix, then no producer and bar, and then a producer that is no number.
     for foreign in ["3:tea, no bar", "3:teanot a number|\"tea\""] {
         let _: i64 = redis::cmd("LPUSH")
@@ -213,12 +208,7 @@ fn a_return_that_meets_a_cart_line_without_the_markets_shape_changes_nothing() {
             .arg(foreign)
             .query(&mut watch)
             .expect("a foreign write");
-        let before: Vec<Vec<u8>> = redis::cmd("LRANGE")
-            .arg(&lines)
-            .arg(0)
-            .arg(-1)
-            .query(&mut watch)
-            .expect("LRANGE");
+        let before = cart_lines(&mut watch);
         let stats = market.stats().expect("stats");
         match market.remove_from_cart(cart, "tea") {
             Err(RemoveError::Connection(error)) => assert!(
@@ -227,14 +217,29 @@ fn a_return_that_meets_a_cart_line_without_the_markets_shape_changes_nothing() {
             ),
             other => panic!("{foreign:?}: {other:?}"),
         }
-        let after: Vec<Vec<u8>> = redis::cmd("LRANGE")
-            .arg(&lines)
-            .arg(0)
-            .arg(-1)
-            .query(&mut watch)
-            .expect("LRANGE");
+        let after = cart_lines(&mut watch);
         assert_eq!(after, before, "{foreign:?}: the cart changed");
         assert_eq!(market.stats().expect("stats"), stats, "{foreign:?}");
     }
     market.delete().expect("deleted");
+}
+
+/// A `String` market of a fresh name on the shared server, with one producer and a
+/// `"tea"` on sale: its handle, its name and the producer.
+fn a_market_with_a_tea_on_sale(
+    server: &RedisServer,
+) -> (RedisMarketplace<String>, String, ProducerId) {
+    let name = fresh_market_name("decoding");
+    let market = RedisMarketplace::<String>::connect(&server.url(), &name, 4).expect("connect");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, "tea".to_owned()).expect("room");
+    (market, name, producer)
+}
+
+/// The order of `cart`, which must fail as `Undecodable`: the order as stored.
+fn undecodable_order(market: &RedisMarketplace<String>, cart: CartId) -> UndecodableOrder {
+    match market.place_order(cart) {
+        Err(OrderError::Undecodable(order)) => order,
+        other => panic!("not Undecodable: {other:?}"),
+    }
 }
