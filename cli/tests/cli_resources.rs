@@ -236,6 +236,126 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
     );
 }
 
+/// How many times the size of a scenario file `check` may take beyond what a tiny
+/// scenario takes: the bound that `docs/scenario-format.md` states for any file.
+const CHECK_PEAK_PER_FILE_BYTE: u64 = 20;
+
+/// The peak resident memory of `marketplace check PATH`, in bytes, and its exit status.
+/// The file's unknown keys give more than a pipe's worth of warnings, so `check` blocks on
+/// its stdout, alive, once it has validated: its peak is read then.
+#[cfg(target_os = "linux")]
+fn check_peak(path: &std::path::Path) -> (u64, std::process::ExitStatus) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .arg("check")
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the marketplace binary runs");
+    let mut stdout = child.stdout.take().expect("its stdout");
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("check writes");
+    let peak = peak_resident(child.id());
+    let mut rest = Vec::new();
+    stdout
+        .read_to_end(&mut rest)
+        .expect("the rest of the output");
+    let output = child.wait_with_output().expect("check ends");
+    assert!(
+        rest.len() > 64 * 1024,
+        "the output must not fit in a pipe: {} bytes",
+        rest.len()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "",
+        "{}",
+        path.display()
+    );
+    (peak, output.status)
+}
+
+/// A valid scenario with 1000 warnings, and `extra` added to it.
+fn noisy_scenario(extra: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut scenario = json!({"products": {}, "producers": [], "consumers": [],
+                              "marketplace": {"queue_size_per_producer": 1}});
+    for i in 0..1000 {
+        scenario[format!("{i:0>100}")] = json!(null);
+    }
+    extra(&mut scenario);
+    scenario.to_string()
+}
+
+/// Dense JSON costs the most memory per byte of text: a value every two bytes (`0,`), each
+/// an element of the tree that `check` reads the file into, or arrays nested a hundred
+/// deep, or carts that are kept in the scenario too. For each, the peak of `check` beyond
+/// that of a tiny scenario stays within `CHECK_PEAK_PER_FILE_BYTE` times the file's size
+/// (it took 33 times for the numbers, 57 times for the nested arrays).
+#[cfg(target_os = "linux")]
+#[test]
+fn check_peaks_at_a_bounded_multiple_of_dense_files() {
+    const PAYLOAD_BYTES: usize = 3_000_000;
+    let base_path = temp_file("dense-base.json", &noisy_scenario(|_| {}));
+    let (base, status) = check_peak(&base_path);
+    assert!(status.success(), "{status}");
+    let deep = format!("{}0{}", "[".repeat(100), "]".repeat(100));
+    let payloads = [
+        ("numbers", format!("[{}0]", "0,".repeat(PAYLOAD_BYTES / 2))),
+        (
+            "nested-arrays",
+            format!("[{deep}{}]", format!(",{deep}").repeat(PAYLOAD_BYTES / 202)),
+        ),
+        (
+            "escaped-strings",
+            format!("[{}\"\\n\"]", "\"\\n\",".repeat(PAYLOAD_BYTES / 5)),
+        ),
+        (
+            "keys",
+            format!(
+                "{{{}}}",
+                (0..PAYLOAD_BYTES / 10)
+                    .map(|i| format!("\"{i:x}\":0"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ),
+    ];
+    let mut files: Vec<(String, String)> = payloads
+        .into_iter()
+        .map(|(name, payload)| {
+            let text = noisy_scenario(|s| s["extra"] = json!("PAYLOAD"));
+            (name.to_owned(), text.replace("\"PAYLOAD\"", &payload))
+        })
+        .collect();
+    // Valid carts: kept in the scenario as well as in the tree.
+    let carts = format!("[{}[]]", "[],".repeat(PAYLOAD_BYTES / 3));
+    let text = noisy_scenario(|s| {
+        s["consumers"] = json!([{"name": "c", "retry_wait_time": 0, "carts": "CARTS"}]);
+    });
+    files.push(("empty-carts".to_owned(), text.replace("\"CARTS\"", &carts)));
+    for (name, text) in files {
+        let path = temp_file(&format!("dense-{name}.json"), &text);
+        let (peak, status) = check_peak(&path);
+        assert!(status.success(), "{name}: {status}");
+        let size = text.len() as u64;
+        println!(
+            "{name}: {} KiB file, peak {} KiB beyond the base of {} KiB ({:.1} times)",
+            size / 1024,
+            peak.saturating_sub(base) / 1024,
+            base / 1024,
+            peak.saturating_sub(base) as f64 / size as f64
+        );
+        assert!(
+            peak.saturating_sub(base) <= CHECK_PEAK_PER_FILE_BYTE * size,
+            "{name}: check peaked at {} KiB for a file of {} KiB, beyond a base of {} KiB",
+            peak / 1024,
+            size / 1024,
+            base / 1024
+        );
+    }
+}
+
 /// The lines of the carts ordered reach stdout before the run waits, not only at its end,
 /// so a run interrupted while it waits (Ctrl-C, `kill`) has printed every purchase it
 /// made; it dies of the signal at once, as the shell's 130 and 143 tell. Here the second

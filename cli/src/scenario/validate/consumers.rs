@@ -53,12 +53,12 @@ impl Checker {
         let obj = self.object(v, path)?;
         self.unknown_keys(obj, path, &["type", "product", "quantity"]);
         let kind = match self.field(obj, path, "type") {
-            Some(Json::Str(s)) if s == "add" => Some(OpKind::Add),
-            Some(Json::Str(s)) if s == "remove" => Some(OpKind::Remove),
+            Some(v) if v.as_str() == Some("add") => Some(OpKind::Add),
+            Some(v) if v.as_str() == Some("remove") => Some(OpKind::Remove),
             Some(other) => {
-                let found = match other {
-                    Json::Str(s) => quoted(s),
-                    other => describe(other),
+                let found = match other.as_str() {
+                    Some(s) => quoted(s),
+                    None => describe(other),
                 };
                 self.problem(
                     &path.key("type"),

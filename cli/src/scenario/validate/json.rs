@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Checker, Json, Object, Path};
+use super::{Checker, Json, Object, Path, View};
 use crate::scenario::{Diagnostic, Number};
 
 /// The one problem of a file that is not JSON at all, with its line and column.
@@ -26,13 +26,13 @@ pub(super) fn json_problem(e: &serde_json::Error) -> Diagnostic {
 
 /// A JSON value's kind, for "expected X, found Y" messages.
 pub(super) fn describe(v: &Json<'_>) -> String {
-    match v {
-        Json::Null => "null".to_owned(),
-        Json::Bool(b) => format!("a boolean ({b})"),
-        Json::Number(n) => format!("a number ({})", abbreviated(n)),
-        Json::Str(s) => format!("a string ({})", quoted(s)),
-        Json::Array(_) => "an array".to_owned(),
-        Json::Object(_) => "an object".to_owned(),
+    match v.view() {
+        View::Null => "null".to_owned(),
+        View::Bool(b) => format!("a boolean ({b})"),
+        View::Number(n) => format!("a number ({})", abbreviated(n)),
+        View::Str(s) => format!("a string ({})", quoted(s)),
+        View::Array(_) => "an array".to_owned(),
+        View::Object(_) => "an object".to_owned(),
     }
 }
 
@@ -68,39 +68,39 @@ impl Checker {
         v: &'v Json<'v>,
         path: &Path<'_>,
     ) -> Option<&'v Object<'v>> {
-        match v {
-            Json::Object(m) => Some(m),
-            other => self.expected("an object", other, path),
+        match v.view() {
+            View::Object(m) => Some(m),
+            _ => self.expected("an object", v, path),
         }
     }
 
     /// `v` as an array, or a problem at `path`.
     pub(super) fn array<'v>(&mut self, v: &'v Json<'v>, path: &Path<'_>) -> Option<&'v [Json<'v>]> {
-        match v {
-            Json::Array(a) => Some(a),
-            other => self.expected("an array", other, path),
+        match v.view() {
+            View::Array(a) => Some(a),
+            _ => self.expected("an array", v, path),
         }
     }
 
     /// `v` as a string, or a problem at `path`.
     pub(super) fn string<'v>(&mut self, v: &'v Json<'v>, path: &Path<'_>) -> Option<&'v str> {
-        match v {
-            Json::Str(s) => Some(s),
-            other => self.expected("a string", other, path),
+        match v.view() {
+            View::Str(s) => Some(s),
+            _ => self.expected("a string", v, path),
         }
     }
 
     /// `v` as a number of either kind, or a problem at `path`.
     pub(super) fn number(&mut self, v: &Json<'_>, path: &Path<'_>) -> Option<Number> {
-        match v {
-            Json::Number(n) => match n.parse() {
+        match v.view() {
+            View::Number(n) => match n.parse() {
                 Ok(n) => Some(n),
                 Err(_) => {
                     self.problem(path, format!("unreadable number {}", abbreviated(n)));
                     None
                 }
             },
-            other => self.expected("a number", other, path),
+            _ => self.expected("a number", v, path),
         }
     }
 

@@ -26,7 +26,7 @@ use super::{
 };
 use json::{describe, json_problem};
 use path::Path;
-use tree::{Json, Object};
+use tree::{Json, Object, View};
 
 /// Parses and validates `text`; see [`Scenario::from_json`].
 pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
@@ -115,7 +115,7 @@ impl Checker {
     }
 
     fn scenario(mut self, root: &Json<'_>) -> Result<Scenario, ScenarioError> {
-        let Json::Object(root) = root else {
+        let View::Object(root) = root.view() else {
             self.problem(
                 &Path::Root,
                 format!(
@@ -234,7 +234,7 @@ impl Checker {
         classes: &[usize],
         made: &mut HashSet<usize>,
     ) -> bool {
-        let Some(Json::Array(entries)) = producer.get("products") else {
+        let Some(View::Array(entries)) = producer.get("products").map(Json::view) else {
             return false;
         };
         let mut known = true;

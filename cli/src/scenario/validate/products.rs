@@ -2,7 +2,7 @@
 //! fields, and the references to products by id from everywhere else.
 
 use super::json::{describe, quoted};
-use super::{Checker, Json, Object, Path, Ref};
+use super::{Checker, Json, Object, Path, Ref, View};
 use crate::scenario::{Number, Product, Scalar};
 
 /// The fields of each dataclass, `product_type` aside.
@@ -82,16 +82,16 @@ impl Checker {
         price: Option<Number>,
     ) -> Option<Product> {
         let acidity_path = path.key("acidity");
-        let acidity = match self.field(obj, path, "acidity") {
-            Some(Json::Str(s)) => Some(Scalar::Str(s.to_string())),
-            Some(Json::Number(n)) => match n.parse() {
+        let acidity = match self.field(obj, path, "acidity").map(|v| (v, v.view())) {
+            Some((_, View::Str(s))) => Some(Scalar::Str(s.to_owned())),
+            Some((_, View::Number(n))) => match n.parse() {
                 Ok(n) => Some(Scalar::Num(n)),
                 Err(_) => {
                     self.problem(&acidity_path, "unreadable number");
                     None
                 }
             },
-            Some(other) => {
+            Some((other, _)) => {
                 self.problem(
                     &acidity_path,
                     format!("expected a number or a string, found {}", describe(other)),

@@ -4,9 +4,10 @@
 //!
 //! It reads like `serde_json::Value` with `preserve_order` and `arbitrary_precision`, and
 //! means the same: an object keeps its keys in file order, and a key given twice keeps its
-//! first place and its last value. What it saves is allocations: one per object or array
-//! and one per number, none per string or key without escapes, which is what makes files
-//! of hundreds of thousands of actors quick to load.
+//! first place and its last value. What it saves is allocations and memory: one allocation
+//! per non-empty object or array, none per number of up to 22 characters or per string or
+//! key without escapes, which is what makes files of hundreds of thousands of actors quick
+//! to load, and 24 bytes per value, which bounds the memory any file takes.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -14,22 +15,70 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// One JSON value.
+/// One JSON value, in 24 bytes: the tree of a dense file holds one per two bytes of text
+/// (`0,0,0`), so its size is what bounds the memory of reading any file. Hence no
+/// allocation for a number that fits [`Short`], none for a string without escapes, and
+/// arrays and objects as boxed slices (no spare capacity kept). Read it through
+/// [`view`](Json::view).
 #[derive(Debug)]
 pub(super) enum Json<'a> {
     Null,
     Bool(bool),
+    /// A number, as written in the file, short enough to keep inline.
+    ShortNumber(Short),
     /// A number, as written in the file.
-    Number(String),
-    Str(Cow<'a, str>),
-    Array(Vec<Json<'a>>),
+    Number(Box<str>),
+    /// A string without escapes, borrowed from the text.
+    Str(&'a str),
+    /// A string with escapes, unescaped.
+    OwnedStr(Box<str>),
+    Array(Box<[Json<'a>]>),
     Object(Object<'a>),
+}
+
+/// What a [`Json`] holds, in the kinds JSON has.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum View<'v, 'a> {
+    Null,
+    Bool(bool),
+    /// A number, as written in the file.
+    Number(&'v str),
+    Str(&'v str),
+    Array(&'v [Json<'a>]),
+    Object(&'v Object<'a>),
+}
+
+/// Text of at most [`Short::CAPACITY`] bytes, kept inline: the number text of nearly every
+/// file, which would otherwise take an allocation of its own.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Short {
+    len: u8,
+    bytes: [u8; Short::CAPACITY],
+}
+
+impl Short {
+    /// As much as leaves a [`Json`] 24 bytes long, with its tag and this length.
+    const CAPACITY: usize = 22;
+
+    fn new(text: &str) -> Option<Short> {
+        let len = u8::try_from(text.len())
+            .ok()
+            .filter(|&len| usize::from(len) <= Short::CAPACITY)?;
+        let mut bytes = [0; Short::CAPACITY];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Some(Short { len, bytes })
+    }
+
+    fn as_str(&self) -> &str {
+        // Always whole: the bytes were copied from a `str`, up to `len`.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
 }
 
 /// A JSON object: its entries in file order, each key once.
 #[derive(Debug, Default)]
 pub(super) struct Object<'a> {
-    entries: Vec<(Cow<'a, str>, Json<'a>)>,
+    entries: Box<[(Cow<'a, str>, Json<'a>)]>,
 }
 
 impl<'a> Json<'a> {
@@ -38,10 +87,32 @@ impl<'a> Json<'a> {
         serde_json::from_str(text)
     }
 
+    /// What this value is.
+    pub(super) fn view(&self) -> View<'_, 'a> {
+        match self {
+            Json::Null => View::Null,
+            Json::Bool(b) => View::Bool(*b),
+            Json::ShortNumber(n) => View::Number(n.as_str()),
+            Json::Number(n) => View::Number(n),
+            Json::Str(s) => View::Str(s),
+            Json::OwnedStr(s) => View::Str(s),
+            Json::Array(elements) => View::Array(elements),
+            Json::Object(object) => View::Object(object),
+        }
+    }
+
+    /// A number, from its text as written.
+    fn number(text: String) -> Json<'a> {
+        match Short::new(&text) {
+            Some(short) => Json::ShortNumber(short),
+            None => Json::Number(text.into_boxed_str()),
+        }
+    }
+
     /// The string, if this is one.
     pub(super) fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
+        match self.view() {
+            View::Str(s) => Some(s),
             _ => None,
         }
     }
@@ -115,27 +186,27 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     // Numbers come as maps (see `NUMBER_TOKEN`); these only serve other deserializers.
     fn visit_i64<E>(self, n: i64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(n.to_string()))
+        Ok(Json::number(n.to_string()))
     }
 
     fn visit_u64<E>(self, n: u64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(n.to_string()))
+        Ok(Json::number(n.to_string()))
     }
 
     fn visit_f64<E>(self, n: f64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(n.to_string()))
+        Ok(Json::number(n.to_string()))
     }
 
     fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Borrowed(s)))
+        Ok(Json::Str(s))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Owned(s.to_owned())))
+        Ok(Json::OwnedStr(s.into()))
     }
 
     fn visit_string<E>(self, s: String) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Owned(s)))
+        Ok(Json::OwnedStr(s.into_boxed_str()))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
@@ -143,7 +214,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
         while let Some(element) = seq.next_element()? {
             elements.push(element);
         }
-        Ok(Json::Array(elements))
+        Ok(Json::Array(exact(elements)))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
@@ -151,7 +222,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
             return Ok(Json::Object(Object::default()));
         };
         if first == NUMBER_TOKEN {
-            return Ok(Json::Number(map.next_value()?));
+            return Ok(Json::number(map.next_value()?));
         }
         let mut entries = vec![(first, map.next_value()?)];
         // Built only for large objects: where each key sits in `entries`.
@@ -181,8 +252,26 @@ impl<'de> Visitor<'de> for JsonVisitor {
                 }
             }
         }
-        Ok(Json::Object(Object { entries }))
+        Ok(Json::Object(Object {
+            entries: exact(entries),
+        }))
     }
+}
+
+/// Up to this many elements, [`exact`] copies rather than shrinks.
+const COPIED_ELEMENTS: usize = 32;
+
+/// `elements` in a slice of their number. A small vector is copied, not shrunk in place:
+/// shrinking leaves a small hole behind each array, of a size the allocator hardly ever
+/// reuses, and arrays nested a hundred deep then took 55 times the size of their text;
+/// the copy frees the whole buffer, which the next array's first elements take again.
+fn exact<T>(mut elements: Vec<T>) -> Box<[T]> {
+    if elements.len() < elements.capacity() && elements.capacity() <= COPIED_ELEMENTS {
+        let mut copy = Vec::with_capacity(elements.len());
+        copy.append(&mut elements);
+        return copy.into_boxed_slice();
+    }
+    elements.into_boxed_slice()
 }
 
 /// Reads a key, borrowing it from the text when it has no escapes.
@@ -230,15 +319,19 @@ mod tests {
         };
         // A key given twice keeps its first place and its last value.
         assert_eq!(root.keys().collect::<Vec<_>>(), ["b", "a"]);
-        assert!(matches!(root.get("b"), Some(Json::Number(n)) if n == "7"));
+        assert!(matches!(
+            root.get("b").map(Json::view),
+            Some(View::Number("7"))
+        ));
         let value: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(value["b"].to_string(), "7");
         let Json::Object(a) = root.get("a").unwrap() else {
             panic!("an object")
         };
-        assert!(matches!(a.get("k"), Some(Json::Null)));
-        assert!(matches!(a.get("t"), Some(Json::Bool(true))));
+        assert!(matches!(a.get("k").map(Json::view), Some(View::Null)));
+        assert!(matches!(a.get("t").map(Json::view), Some(View::Bool(true))));
         // Numbers keep the text serde_json's own values keep.
+        // The last number is too long to keep inline.
         let text = r#"[1, -2.50, 1e400, 0.1E-7, 123456789012345678901234567890, "x\ty"]"#;
         let Json::Array(list) = Json::parse(text).unwrap() else {
             panic!("an array")
@@ -247,13 +340,33 @@ mod tests {
             panic!("an array")
         };
         for (ours, theirs) in list[..5].iter().zip(&theirs) {
-            let Json::Number(ours) = ours else {
+            let View::Number(ours) = ours.view() else {
                 panic!("{ours:?}")
             };
-            assert_eq!(*ours, theirs.to_string());
+            assert_eq!(ours, theirs.to_string());
         }
-        assert!(matches!(&list[1], Json::Number(n) if n == "-2.50"));
+        assert!(matches!(list[1].view(), View::Number("-2.50")));
         assert_eq!(list[5].as_str(), Some("x\ty"));
+    }
+
+    #[test]
+    fn a_value_takes_24_bytes() {
+        assert_eq!(size_of::<Json<'_>>(), 24);
+    }
+
+    #[test]
+    fn numbers_inline_and_not_keep_their_text() {
+        let inline = "-1234567890.1234567e+9";
+        let boxed = "-1234567890.12345678e+9";
+        assert_eq!(inline.len(), Short::CAPACITY);
+        let text = format!("[{inline}, {boxed}]");
+        let Json::Array(list) = Json::parse(&text).unwrap() else {
+            panic!("an array")
+        };
+        assert!(matches!(list[0], Json::ShortNumber(_)));
+        assert!(matches!(list[1], Json::Number(_)));
+        assert!(matches!(list[0].view(), View::Number(n) if n == inline));
+        assert!(matches!(list[1].view(), View::Number(n) if n == boxed));
     }
 
     #[test]
@@ -269,7 +382,10 @@ mod tests {
         assert_eq!(root.keys().count(), 30);
         assert_eq!(root.keys().next(), Some("k0"));
         assert_eq!(root.get("k0").and_then(Json::as_str), Some("last"));
-        assert!(matches!(root.get("k5"), Some(Json::Number(n)) if n == "35"));
+        assert!(matches!(
+            root.get("k5").map(Json::view),
+            Some(View::Number("35"))
+        ));
     }
 
     #[test]
