@@ -337,6 +337,7 @@ fn check_peaks_at_a_bounded_multiple_of_dense_files() {
     for (name, text) in files {
         let path = temp_file(&format!("dense-{name}.json"), &text);
         let (peak, status) = check_peak(&path);
+        std::fs::remove_file(&path).expect("the dense file is removed");
         assert!(status.success(), "{name}: {status}");
         let size = text.len() as u64;
         println!(
