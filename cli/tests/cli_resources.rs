@@ -238,6 +238,7 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
 
 /// How many times the size of a scenario file `check` may take beyond what a tiny
 /// scenario takes: the bound that `docs/scenario-format.md` states for any file.
+#[cfg(target_os = "linux")]
 const CHECK_PEAK_PER_FILE_BYTE: u64 = 20;
 
 /// The peak resident memory of `marketplace check PATH`, in bytes, and its exit status.
@@ -277,6 +278,7 @@ fn check_peak(path: &std::path::Path) -> (u64, std::process::ExitStatus) {
 }
 
 /// A valid scenario with 1000 warnings, and `extra` added to it.
+#[cfg(target_os = "linux")]
 fn noisy_scenario(extra: impl FnOnce(&mut serde_json::Value)) -> String {
     let mut scenario = json!({"products": {}, "producers": [], "consumers": [],
                               "marketplace": {"queue_size_per_producer": 1}});
