@@ -33,8 +33,8 @@ use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
 };
 use marketplace_cli::runner::{
-    Actors, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError, RemoteOptions, Role, RunError,
-    RunOptions, RunStats, fingerprint, run, run_remote,
+    Actors, Interrupt, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError, RemoteOptions, Role,
+    RunError, RunOptions, RunStats, fingerprint, run, run_remote,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 
@@ -233,6 +233,7 @@ impl RunArgs {
             stall_timeout: Duration::from_secs_f64(self.stall_timeout.unwrap_or(60.0)),
             actors,
             progress: self.progress_line(),
+            interrupt: Interrupt::new(),
         }
     }
 

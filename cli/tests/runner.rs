@@ -383,3 +383,80 @@ fn the_report_has_every_actors_figures() {
         assert_eq!(stats.wall, report.elapsed);
     }
 }
+
+/// A sink that hands every flush's bytes to a channel, so a test can wait for a line.
+struct Flushed {
+    held: Vec<u8>,
+    sent: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl Write for Flushed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.held.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.held.is_empty() {
+            let _ = self.sent.send(std::mem::take(&mut self.held));
+        }
+        Ok(())
+    }
+}
+
+/// An interrupt ends a run that waits (its first cart bought, its second waiting for a
+/// tea stuck behind an unwanted item on a shelf of one, with a stall timeout far off): the run returns `Interrupted` with the
+/// first cart's line written and flushed, and `interrupt_and_wait` returns only once the
+/// run has let go of the output. An interrupt asked before a run ends that run at once,
+/// and one asked with no run in progress returns at once.
+#[test]
+fn an_interrupt_ends_the_run_with_its_lines_written() {
+    let waits = scenario(
+        r#"{"products": {
+              "m": {"product_type": "Product", "name": "Mug", "price": 4},
+              "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+              "t": {"product_type": "Tea", "name": "Never", "price": 2, "type": "Black"}},
+            "producers": [{"name": "p", "products": [["m", 1, 0], ["x", 1, 0], ["t", 1, 0]],
+                           "republish_wait_time": 0}],
+            "consumers": [{"name": "c", "retry_wait_time": 0,
+                           "carts": [[{"type": "add", "product": "m", "quantity": 1}],
+                                     [{"type": "add", "product": "t", "quantity": 1}]]}],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    for actors in every_kind() {
+        let options = RunOptions {
+            stall_timeout: Duration::from_secs(3600),
+            ..fast(actors)
+        };
+        let (sent, received) = std::sync::mpsc::channel();
+        let sink = Flushed {
+            held: Vec::new(),
+            sent,
+        };
+        let interrupt = options.interrupt.clone();
+        let asker = std::thread::spawn(move || {
+            let first = received.recv().expect("the first cart's line is flushed");
+            interrupt.interrupt_and_wait();
+            // The run has dropped the sink by now: nothing more can come.
+            let rest: Vec<Vec<u8>> = received.iter().collect();
+            (first, rest)
+        });
+        let outcome = run(&waits, &options, sink);
+        assert!(
+            matches!(outcome, Err(RunError::Interrupted)),
+            "{actors:?}: {outcome:?}"
+        );
+        let (first, rest) = asker.join().expect("the asking thread");
+        assert_eq!(
+            first, b"c bought Product(name='Mug', price=4)\n",
+            "{actors:?}"
+        );
+        assert!(rest.is_empty(), "{actors:?}: {rest:?}");
+
+        let outcome = run(&waits, &options, io::sink());
+        assert!(
+            matches!(outcome, Err(RunError::Interrupted)),
+            "{actors:?}: a second run: {outcome:?}"
+        );
+        options.interrupt.interrupt_and_wait();
+    }
+}

@@ -19,7 +19,8 @@
 //! - Nothing spins: a waiting actor sleeps in the engine (until the item or the room
 //!   arrives, or the marketplace closes) or on a timer, never polls.
 //! - The run ends when every consumer is done, when no consumer made progress for
-//!   `stall_timeout` (a stall, reported), when writing the output fails or an actor fails.
+//!   `stall_timeout` (a stall, reported), when writing the output fails or an actor fails,
+//!   or when its [`Interrupt`] asks (the command's SIGINT and SIGTERM).
 //!   Then every actor is stopped and gone before [`run`] returns, and the lines of every
 //!   cart ordered until then are written.
 //!
@@ -30,10 +31,12 @@
 //! `progress` (what actors record and the supervisor watches), `supervisor` (the sink and
 //! the end of a run), `display` (the progress line), `stats` (the figures per actor),
 //! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors),
-//! `stop_signal` (how thread actors learn that the run ended), `remote` (a run whose
+//! `stop_signal` (how thread actors learn that the run ended), `interrupt` (an end asked
+//! from outside the run), `remote` (a run whose
 //! marketplace is on a Redis server, shared by several processes).
 
 mod display;
+mod interrupt;
 mod product;
 mod progress;
 mod remote;
@@ -54,6 +57,7 @@ use crate::scenario::Scenario;
 use marketplace::Stats;
 
 pub use display::ProgressLine;
+pub use interrupt::Interrupt;
 pub use product::ProductRef;
 pub use remote::{
     RETRY_FOR, RemoteError, RemoteOptions, RemoteReport, Role, fingerprint, run_remote,
@@ -112,17 +116,21 @@ pub struct RunOptions {
     pub actors: Actors,
     /// Whether and how the run shows its progress on stderr.
     pub progress: ProgressLine,
+    /// Ends the run early when asked, its output written out (the command asks on SIGINT
+    /// and SIGTERM).
+    pub interrupt: Interrupt,
 }
 
 impl Default for RunOptions {
-    /// The classic timing, a minute of patience, tasks on one worker per CPU, and no
-    /// progress line.
+    /// The classic timing, a minute of patience, tasks on one worker per CPU, no
+    /// progress line, and an interrupt of its own (no one else can ask for it).
     fn default() -> Self {
         RunOptions {
             time_scale: 1.0,
             stall_timeout: Duration::from_secs(60),
             actors: Actors::default(),
             progress: ProgressLine::Off,
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -172,6 +180,9 @@ pub enum RunError {
     Resources(String),
     /// The engine refused an operation a validated scenario cannot cause; a bug.
     Engine(String),
+    /// [`RunOptions::interrupt`] asked the run to end; the lines of every cart ordered
+    /// until its actors stopped are written.
+    Interrupted,
 }
 
 impl fmt::Display for RunError {
@@ -182,6 +193,7 @@ impl fmt::Display for RunError {
             RunError::Options(msg) => write!(f, "invalid run options: {msg}"),
             RunError::Resources(msg) => write!(f, "cannot run: {msg}"),
             RunError::Engine(msg) => write!(f, "internal error: {msg}"),
+            RunError::Interrupted => write!(f, "interrupted"),
         }
     }
 }
@@ -224,7 +236,9 @@ impl std::error::Error for RunError {
 /// lines of the carts ordered until then are written); [`RunError::Output`] when writing
 /// fails; [`RunError::Options`] for a negative or non-finite time scale or more than
 /// [`MAX_WORKERS`] workers;
-/// [`RunError::Resources`] when the system cannot give the run its threads.
+/// [`RunError::Resources`] when the system cannot give the run its threads;
+/// [`RunError::Interrupted`] when [`RunOptions::interrupt`] ended it (the lines of the
+/// carts ordered until then are written).
 pub fn run<W: Write + Send>(
     scenario: &Scenario,
     options: &RunOptions,

@@ -83,6 +83,8 @@ struct Pending {
     done: usize,
     /// The first failure of an actor.
     failure: Option<RunError>,
+    /// Set when the run is asked to end early (see `interrupt`).
+    interrupted: bool,
     /// Set while the supervisor sleeps on `changed`.
     asleep: bool,
 }
@@ -123,6 +125,13 @@ impl Outbox {
         self.wake(pending);
     }
 
+    /// The run is asked to end early: the supervisor stops watching at once.
+    pub(super) fn interrupt(&self) {
+        let mut pending = self.pending();
+        pending.interrupted = true;
+        self.wake(pending);
+    }
+
     fn wake(&self, mut pending: MutexGuard<'_, Pending>) {
         if mem::take(&mut pending.asleep) {
             drop(pending);
@@ -139,6 +148,8 @@ pub(super) enum Ending {
     Stalled(Stall),
     /// An actor or the output failed.
     Failed(RunError),
+    /// The run was asked to end early.
+    Interrupted,
 }
 
 impl Ending {
@@ -153,6 +164,7 @@ impl Ending {
         match self {
             Ending::Done => Ok(()),
             Ending::Failed(error) => Err(error),
+            Ending::Interrupted => Err(RunError::Interrupted),
             Ending::Stalled(stall) => {
                 Err(RunError::Stalled(stall.report(scenario, progress, market)))
             }
@@ -213,6 +225,10 @@ impl<'s, W: Write> Supervisor<'s, W> {
             let mut pending = outbox.pending();
             if let Some(failure) = pending.failure.take() {
                 return Ending::Failed(failure);
+            }
+            if pending.interrupted {
+                // The carts still here are written when the run concludes.
+                return Ending::Interrupted;
             }
             if pending.carts.is_empty() && pending.done < consumers {
                 if self.unflushed {

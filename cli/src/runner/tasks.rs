@@ -58,9 +58,11 @@ pub(super) fn run<W: Write>(
         producer_ids,
         time: TimeScale(options.time_scale),
         progress: Progress::new(consumers, scenario.producers().len()),
-        outbox: Outbox::new(),
+        outbox: Arc::new(Outbox::new()),
         stopped: AtomicBool::new(false),
     });
+    // Detached when this returns, after the supervisor has flushed the output.
+    let _attached = options.interrupt.attach(&run.outbox);
     for index in 0..scenario.producers().len() {
         runtime.spawn(Arc::clone(&run).produce(index));
     }
@@ -130,7 +132,8 @@ struct Run {
     producer_ids: Vec<ProducerId>,
     time: TimeScale,
     progress: Progress,
-    outbox: Outbox,
+    /// Shared with the run's interrupt too.
+    outbox: Arc<Outbox>,
     /// Set once, when the run ends; tasks check it before every wait.
     stopped: AtomicBool,
 }

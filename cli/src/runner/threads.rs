@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::Arc;
 use std::thread::{self, Scope};
 
 use marketplace::{AddError, CartId, Marketplace, ProducerId, PublishError};
@@ -44,9 +45,11 @@ pub(super) fn run<W: Write>(
         producer_ids: &producer_ids,
         time: TimeScale(options.time_scale),
         progress: Progress::new(consumers, scenario.producers().len()),
-        outbox: Outbox::new(),
+        outbox: Arc::new(Outbox::new()),
         stop: StopSignal::default(),
     };
+    // Detached when this returns, after the supervisor has flushed the output.
+    let _attached = options.interrupt.attach(&actors.outbox);
     let mut supervisor = Supervisor::new(scenario, sink, options.progress);
     let outcome = thread::scope(|s| {
         let outcome = actors.start(s).and_then(|()| {
@@ -74,7 +77,8 @@ struct Actors<'s, 'm> {
     producer_ids: &'m [ProducerId],
     time: TimeScale,
     progress: Progress,
-    outbox: Outbox,
+    /// Shared with the run's interrupt too.
+    outbox: Arc<Outbox>,
     /// Set once, when the run ends; threads check it before every wait.
     stop: StopSignal,
 }
