@@ -3,8 +3,9 @@
 //! Owns argument parsing and the mapping of outcomes to exit codes and streams: purchase
 //! lines (and generated scenarios) go to stdout, everything else to stderr; a failed command
 //! writes nothing to stdout except the purchase lines of carts a stalled run had already
-//! ordered. Reading the scenario file (`scenario_file`) and the log of --log-file
-//! (`log_file`) are modules of their own. No path here panics on user input.
+//! ordered. Reading the scenario file (`scenario_file`), the log of --log-file
+//! (`log_file`) and the watcher of SIGINT and SIGTERM (`interrupt_watcher`) are modules
+//! of their own. No path here panics on user input.
 #![forbid(unsafe_code)]
 
 /// Writes a line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed,
@@ -16,6 +17,7 @@ macro_rules! tell {
     }};
 }
 
+mod interrupt_watcher;
 mod log_file;
 mod scenario_file;
 
@@ -222,7 +224,8 @@ enum ActorKind {
 }
 
 impl RunArgs {
-    fn options(&self) -> RunOptions {
+    /// The options of the run, which `interrupt` may end.
+    fn options(&self, interrupt: Interrupt) -> RunOptions {
         let actors = match (self.actors.unwrap_or(ActorKind::Tasks), self.workers) {
             (ActorKind::Tasks, Some(workers)) => Actors::Tasks { workers },
             (ActorKind::Tasks, None) => Actors::tasks(),
@@ -233,7 +236,7 @@ impl RunArgs {
             stall_timeout: Duration::from_secs_f64(self.stall_timeout.unwrap_or(60.0)),
             actors,
             progress: self.progress_line(),
-            interrupt: Interrupt::new(),
+            interrupt,
         }
     }
 
@@ -628,13 +631,15 @@ impl StatsFile {
 
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let path = args.scenario.as_path();
-    let options = &args.options();
     let text = scenario_file::read(path)?;
     let scenario = parse(path, &text)?;
     if let Some(remote) = args.remote(&text) {
         return remote_command(args, &scenario, &remote);
     }
     let logger = args.start_log()?;
+    let options = &args.options(interrupt_watcher::start(
+        logger.as_ref().map(log_file::Log::handle),
+    ));
     let stats_file = args
         .stats_json
         .as_deref()
@@ -647,6 +652,9 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         options.actors
     );
     let outcome = run(&scenario, options, BufWriter::new(io::stdout()));
+    if let Err(RunError::Interrupted) = outcome {
+        interrupt_watcher::wait_for_the_end();
+    }
     if logger.is_some() {
         log::info!("run finished");
     }
@@ -702,6 +710,9 @@ fn remote_command(
 ) -> Result<(), Failure> {
     let path = shown(&args.scenario);
     let logger = args.start_log()?;
+    // Its interrupt is never used: the lines of each cart are flushed as it is ordered,
+    // and the watcher still writes out the log.
+    interrupt_watcher::start(logger.as_ref().map(log_file::Log::handle));
     let outcome = run_remote(
         scenario,
         remote,

@@ -361,7 +361,7 @@ fn check_peaks_at_a_bounded_multiple_of_dense_files() {
 
 /// The lines of the carts ordered reach stdout before the run waits, not only at its end,
 /// so a run interrupted while it waits (Ctrl-C, `kill`) has printed every purchase it
-/// made; it dies of the signal at once, as the shell's 130 and 143 tell. Here the second
+/// made; it dies of the signal, as the shell's 130 and 143 tell. Here the second
 /// cart waits 1000 s for the producer's next mug.
 #[cfg(unix)]
 #[test]
@@ -440,6 +440,222 @@ fn an_interrupted_run_has_logged_every_call_it_made() {
             std::fs::remove_dir_all(&dir).expect("the log is removed");
         }
     }
+}
+
+/// A run interrupted (Ctrl-C, `kill`) in the middle of a burst of orders, while the
+/// lines of the carts last ordered still wait in the output's buffer or for the
+/// supervisor, writes them out before it dies of the signal: stdout holds a whole line for
+/// every cart whose order the log recorded before the signal, and nothing on stderr. The
+/// one consumer opens its carts one after another, so the last order logged before the
+/// signal (`place_order(cart K)`) tells that K + 1 carts were ordered, even when the log
+/// has rotated its oldest records away; the burst of 200,000 carts of a mug each is far
+/// from over when the signal comes, and a last cart waits 1000 s for its mug should it be.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_burst_prints_every_cart_ordered_before_the_signal() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+
+    let burst = 200_000;
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", burst, 0], ["m", 1, 1000]],
+                       "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0.01,
+                       "carts": vec![cart; burst + 2]}],
+        "marketplace": {"queue_size_per_producer": 100}
+    });
+    let path = temp_file("interrupted-burst.json", &scenario.to_string());
+    let line = "c bought Product(name='Mug', price=4)";
+    for (signal, number) in [("INT", 2), ("TERM", 15)] {
+        for actors in ["tasks", "threads"] {
+            let what = format!("{actors} {signal}");
+            let dir = temp_path(&format!("interrupted-burst-{signal}-{actors}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+                .arg("run")
+                .arg(&path)
+                .args(["--actors", actors, "--log-file"])
+                .arg(dir.join("market.log"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the marketplace binary runs");
+            let mut rest = first_cart_line(&mut child, &what);
+            send(&child, signal);
+            let output = finish_within(child, Duration::from_secs(30), "an interrupted run");
+            assert_eq!(output.status.signal(), Some(number), "{what}");
+            assert!(
+                output.stderr.is_empty(),
+                "{what}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let mut more = String::new();
+            rest.read_to_string(&mut more).expect("the rest of stdout");
+            assert!(
+                more.is_empty() || more.ends_with('\n'),
+                "{what}: a cut line"
+            );
+            assert!(
+                more.lines().all(|l| l == line),
+                "{what}: a line not a mug's"
+            );
+            let printed = 1 + more.lines().count();
+            let ordered = carts_ordered_before_the_signal(&dir, signal);
+            std::fs::remove_dir_all(&dir).expect("the log is removed");
+            assert!(
+                printed >= ordered,
+                "{what}: {ordered} carts ordered before the signal, {printed} lines printed"
+            );
+        }
+    }
+}
+
+/// A cart ordered before the signal is printed whole, however long its lines take to
+/// write, with or without a log: here a cart of 200 lines of a kilobyte each is bought at
+/// once, the reader stops after the first line (so the pipe fills and the run is still
+/// writing the cart when the signal comes), and then reads on.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_run_prints_a_cart_being_written_whole() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+
+    let path = a_run_with_a_cart_of_200_long_lines("interrupted-long-cart.json");
+    for (signal, number) in [("INT", 2), ("TERM", 15)] {
+        for actors in ["tasks", "threads"] {
+            let what = format!("{actors} {signal}");
+            let (child, mut stdout, first) = spawn_reading_one_line(&path, actors);
+            send(&child, signal);
+            let mut rest = String::new();
+            stdout
+                .read_to_string(&mut rest)
+                .expect("the rest of stdout");
+            let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
+            assert_eq!(output.status.signal(), Some(number), "{what}");
+            assert!(
+                output.stderr.is_empty(),
+                "{what}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let printed = first + &rest;
+            assert!(printed.ends_with('\n'), "{what}: a cut line");
+            let lines: Vec<&str> = printed.lines().collect();
+            assert_eq!(lines.len(), 200, "{what}");
+            assert!(lines.iter().all(|l| *l == lines[0]), "{what}: lines differ");
+        }
+    }
+}
+
+/// The lines of an interrupted run are written out however long that takes, but a stdout
+/// that nobody reads cannot hold the process: the second signal ends it at once, with the
+/// shell's 130 or 143. The reader stops after the first line of a cart of 200 lines of a
+/// kilobyte each, so the pipe fills and the write-out the first signal starts cannot end.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_signal_ends_a_write_out_that_stdout_blocks() {
+    let path = a_run_with_a_cart_of_200_long_lines("blocked-write-out.json");
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        for actors in ["tasks", "threads"] {
+            let what = format!("{actors} {signal}");
+            // Held, unread, until the run has ended.
+            let (child, _stdout, _) = spawn_reading_one_line(&path, actors);
+            send(&child, signal);
+            send(&child, signal);
+            let output = finish_within(child, Duration::from_secs(10), "a blocked write-out");
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{what}: {:?}",
+                output.status
+            );
+            assert!(
+                output.stderr.is_empty(),
+                "{what}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+/// A scenario, written under `name`, whose first cart, of 200 items of a product named
+/// with a kilobyte (200 KB of lines, more than a pipe holds), is bought at once, and whose
+/// second waits 1000 s for the producer's next item.
+#[cfg(target_os = "linux")]
+fn a_run_with_a_cart_of_200_long_lines(name: &str) -> std::path::PathBuf {
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "M".repeat(1000), "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 200, 0], ["m", 1, 1000]],
+                       "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0.01, "carts": [
+            [{"type": "add", "product": "m", "quantity": 200}],
+            [{"type": "add", "product": "m", "quantity": 2}]]}],
+        "marketplace": {"queue_size_per_producer": 200}
+    });
+    temp_file(name, &scenario.to_string())
+}
+
+/// Starts a run of `path` with `actors`, its stdout piped, and reads the first line (the
+/// first cart's), nothing more: the child, the rest of its stdout, and the line.
+#[cfg(target_os = "linux")]
+fn spawn_reading_one_line(
+    path: &std::path::Path,
+    actors: &str,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+    String,
+) {
+    use std::io::{BufRead, BufReader};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .arg("run")
+        .arg(path)
+        .args(["--actors", actors])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the marketplace binary runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the first line");
+    assert!(
+        line.starts_with("c bought Product(name='MMM"),
+        "{actors}: {line}"
+    );
+    (child, stdout, line)
+}
+
+/// How many carts the log in `dir` shows ordered before the record of `signal`: one more
+/// than the serial of the last cart ordered before it (carts are numbered from 0 as they
+/// are opened). The rotated files come before the current one in name order.
+#[cfg(target_os = "linux")]
+fn carts_ordered_before_the_signal(dir: &std::path::Path, signal: &str) -> usize {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the log's directory")
+        .map(|entry| entry.expect("a log file").path())
+        .collect();
+    files.sort();
+    let log: String = files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).expect("a log file is read"))
+        .collect();
+    let cut = log
+        .find(&format!(": interrupted by SIG{signal}\n"))
+        .unwrap_or_else(|| panic!("the signal is not logged:\n{log}"));
+    let last = log[..cut]
+        .lines()
+        .rev()
+        .find_map(|record| {
+            let (_, order) = record.split_once("place_order(cart ")?;
+            let (serial, products) = order.split_once(") -> ")?;
+            products
+                .starts_with('[')
+                .then(|| serial.parse::<usize>().ok())?
+        })
+        .expect("an order is logged before the signal");
+    last + 1
 }
 
 /// A run started with SIGINT ignored (a script's `run ... &`, where a Ctrl-C is meant for
