@@ -562,6 +562,8 @@ fn a_second_signal_ends_a_write_out_that_stdout_blocks() {
             // Held, unread, until the run has ended.
             let (child, _stdout, _) = spawn_reading_one_line(&path, actors);
             send(&child, signal);
+            // Two signals pending at once are one: the second goes once the first is taken.
+            until_delivered(&child, code - 128);
             send(&child, signal);
             let output = finish_within(child, Duration::from_secs(10), "a blocked write-out");
             assert_eq!(
@@ -1136,6 +1138,33 @@ fn first_cart_line(
 }
 
 /// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
+/// Waits until signal `number`, sent to `child`, is no longer pending for it: its handler
+/// has run or is running (a signal is blocked within its own handler, so one sent now is
+/// delivered after it, not merged into it).
+#[cfg(target_os = "linux")]
+fn until_delivered(child: &std::process::Child, number: i32) {
+    let status = format!("/proc/{}/status", child.id());
+    let pending = || {
+        let text = std::fs::read_to_string(&status).expect("the child's status");
+        ["SigPnd:", "ShdPnd:"].iter().any(|field| {
+            let mask = text
+                .lines()
+                .find_map(|line| line.strip_prefix(field))
+                .expect("a pending-signals mask");
+            let mask = u64::from_str_radix(mask.trim(), 16).expect("a hexadecimal mask");
+            mask >> (number - 1) & 1 == 1
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pending() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "signal {number} still pending after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[cfg(unix)]
 fn send(child: &std::process::Child, signal: &str) {
     let sent = Command::new("kill")
