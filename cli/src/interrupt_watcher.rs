@@ -74,7 +74,7 @@ pub(crate) fn start(log: Option<&LoggerHandle>) -> Interrupt {
                 log::warn!("interrupted by {name}");
                 run.interrupt_and_wait();
                 if let Some(log) = log {
-                    log.flush();
+                    crate::log_file::write_out(&log);
                 }
                 let _ = signal_hook::low_level::emulate_default_handler(signal);
                 // Not reached: the default action of both signals ends the process.

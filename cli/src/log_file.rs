@@ -9,9 +9,11 @@
 //! records out in batches about a second apart; a run interrupted by SIGINT or SIGTERM has
 //! the watcher of those (`interrupt_watcher`) write out what it holds.
 
+use std::cell::Cell;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use flexi_logger::{
     Cleanup, Criterion, ErrorChannel, FileSpec, Logger, LoggerHandle, Naming, WriteMode,
@@ -42,7 +44,7 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
     }
     let path = std::path::absolute(path).map_err(|e| bad(&e))?;
     let spec = FileSpec::try_from(path.as_path()).map_err(|e| bad(&e))?;
-    let logger = Logger::try_with_str(level)
+    let (logger, handle) = Logger::try_with_str(level)
         .map_err(|e| bad(&e))?
         .log_to_file(spec)
         .format_for_files(flexi_logger::detailed_format)
@@ -58,18 +60,17 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
         // dropped instead, and `stop` tells once whether the log could be kept.
         .error_channel(ErrorChannel::DevNull)
         .panic_if_error_channel_is_broken(false)
-        .start()
+        .build()
         .map_err(|e| bad(&e))?;
+    quiet_the_loggers_panics();
+    log::set_boxed_logger(Box::new(Contained(logger))).map_err(|e| bad(&e))?;
     // The logger made the directory but opens its file only for the first record, and a
     // file it cannot open then fails every record on stderr while the run goes on: make
     // sure now that a file can be made there (the logger renames an old one there too).
     match can_create_beside(&path) {
-        Ok(()) => Ok(Log {
-            handle: logger,
-            path,
-        }),
+        Ok(()) => Ok(Log { handle, path }),
         Err(e) => {
-            logger.shutdown();
+            handle.shutdown();
             Err(bad(&e))
         }
     }
@@ -92,20 +93,96 @@ fn can_create_beside(path: &Path) -> io::Result<()> {
     written.and(removed)
 }
 
+/// The name of the logger's thread that removes old files after a rotation.
+const CLEANUP_THREAD: &str = "flexi_logger-fs-cleanup";
+
+/// Set once the logger panicked: some records, or the removal of old files, were lost.
+static LOGGER_PANICKED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Whether this thread is inside a call into the logger.
+    static IN_LOGGER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The logger, each call into it contained: the logger lists the log's directory with an
+/// `unwrap` when it opens its first file and when it removes old ones, so a directory
+/// removed at that moment panics whichever thread logs (the run's main thread, an actor)
+/// or its clean-up thread, and the panic message lands on stderr mid-run. A panic inside
+/// the logger is the log's failure, not the run's: the record is lost, the run goes on,
+/// and `stop` tells it in its one line.
+struct Contained(Box<dyn log::Log>);
+
+impl log::Log for Contained {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        contained(|| self.0.log(record));
+    }
+
+    fn flush(&self) {
+        contained(|| self.0.flush());
+    }
+}
+
+/// Runs `call` into the logger, keeping a panic in it from the caller and from stderr.
+fn contained(call: impl FnOnce()) {
+    let outer = IN_LOGGER.replace(true);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    IN_LOGGER.set(outer);
+    if outcome.is_err() {
+        // Ordering: read by `stop` on this thread or after the run's threads are joined.
+        LOGGER_PANICKED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Keeps the panic message of a panic inside the logger (see [`Contained`]) off stderr;
+/// every other panic is reported as before. The logger's clean-up thread cannot be
+/// contained from outside, and its panic ends only that thread: it is recorded the same
+/// way. (Should the logger rename that thread, its panic messages come back, and
+/// `cli_resources.rs::a_log_directory_removed_again_and_again_gives_no_panic_message`
+/// fails.)
+fn quiet_the_loggers_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |panic| {
+            if IN_LOGGER.get() || std::thread::current().name() == Some(CLEANUP_THREAD) {
+                // Ordering: as in `contained`; the clean-up thread is joined by the
+                // logger's shutdown before `stop` reads it.
+                LOGGER_PANICKED.store(true, Ordering::Relaxed);
+            } else {
+                report(panic);
+            }
+        }));
+    });
+}
+
+/// Writes out what the logger holds.
+pub(crate) fn write_out(handle: &LoggerHandle) {
+    contained(|| handle.flush());
+}
+
 /// Writes out and stops the log of --log-file, if one was started; when its directory
 /// can no longer take files (removed or made read-only during the run, or its device
 /// full), says so in one line, unless `quiet`: records since then may be lost, but the
 /// run's outcome stands.
 pub(crate) fn stop(log: Option<Log>, quiet: bool) {
     if let Some(log) = log {
-        log.handle.flush();
-        log.handle.shutdown();
+        write_out(&log.handle);
+        contained(|| log.handle.shutdown());
         if quiet {
             return;
         }
         if let Err(e) = can_create_beside(&log.path) {
             tell!(
                 "warning: the log {} could not be kept during the run ({e}); records may be missing",
+                shown(&log.path)
+            );
+        } else if LOGGER_PANICKED.load(Ordering::Relaxed) {
+            tell!(
+                "warning: the log {} lost its directory during the run; records may be missing, and its old files past the 20 kept were not all removed",
                 shown(&log.path)
             );
         }

@@ -125,6 +125,76 @@ fn a_log_directory_removed_mid_run_gives_one_warning() {
     }
 }
 
+/// The log's directory removed and made again, over and over, while the run logs quickly
+/// and rotates its log: the logger's clean-up of old files, which lists the directory,
+/// finds it gone now and then. The run ends normally, with nothing on stderr but at most
+/// the one warning about the log, never a panic message.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_log_directory_removed_again_and_again_gives_no_panic_message() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let consumers: Vec<_> = (0..100)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "retry_wait_time": 0.002,
+                   "carts": [[{"type": "add", "product": "m", "quantity": 1}]]})
+        })
+        .collect();
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
+                     "x": {"product_type": "Product", "name": "Late", "price": 1}},
+        "producers": [{"name": "p", "products": [["x", 1, 2], ["m", 100, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": 200}
+    });
+    let path = temp_file("log-churned.json", &scenario.to_string());
+    for actors in ["threads", "tasks"] {
+        let dir = temp_path(&format!("churned-log-{actors}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+            .arg("run")
+            .arg(&path)
+            .args(["--actors", actors, "--log-file"])
+            .arg(dir.join("m.log"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the marketplace binary runs");
+        let current = dir.join("m_rCURRENT.log");
+        let start = Instant::now();
+        while !current.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{actors}: no log"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let ended = AtomicBool::new(false);
+        let output = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Ordering: a flag to stop at, guarding no data.
+                while !ended.load(Ordering::Relaxed) {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    let _ = std::fs::create_dir_all(&dir);
+                }
+            });
+            let output =
+                finish_within(child, Duration::from_secs(60), "a run with its log churned");
+            ended.store(true, Ordering::Relaxed);
+            output
+        });
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{actors}: {stderr}");
+        assert_eq!(
+            output.stdout.iter().filter(|&&b| b == b'\n').count(),
+            100,
+            "{actors}"
+        );
+        assert!(!stderr.contains("panicked"), "{actors}: {stderr}");
+        assert!(stderr.lines().count() <= 1, "{actors}: {stderr}");
+    }
+}
+
 /// The log rotates at 1 MB and keeps the 20 most recent full files beside the current one:
 /// a run logging over 20 MB (80,000 items, carts of 100) leaves 21 files, the oldest ones
 /// removed, each at most 1 MB and one record (the record that crossed the mark).
