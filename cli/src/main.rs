@@ -128,7 +128,7 @@ struct RunArgs {
     stall_timeout: Option<f64>,
     /// Show the progress line even when stderr is not a terminal (or a dumb one): then a
     /// plain line every second and one at the end, for logs [default: shown when stderr is
-    /// a terminal].
+    /// a terminal]. Not allowed with a redis backend, which shows no progress line.
     #[arg(long, conflicts_with_all = ["no_progress", "quiet"])]
     progress: bool,
     /// Never show the progress line.
@@ -281,6 +281,9 @@ impl RunArgs {
                     ("--workers", self.workers.is_some()),
                     ("--stall-timeout", self.stall_timeout.is_some()),
                     ("--stats-json", self.stats_json.is_some()),
+                    // The remote runner draws no progress line: asked for, it would be
+                    // silently missing.
+                    ("--progress", self.progress),
                 ];
                 if let Some((flag, _)) = memory_only.iter().find(|(_, given)| *given) {
                     refuse(&format!(

@@ -527,6 +527,7 @@ fn memory_backend_flags_are_refused_with_redis() {
         &["--workers", "2"],
         &["--stall-timeout", "5"],
         &["--stats-json", "stats.json"],
+        &["--progress"],
     ] {
         let mut args = vec![
             "run".as_ref(),
