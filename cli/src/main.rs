@@ -140,7 +140,8 @@ struct RunArgs {
     quiet: bool,
     /// Print a table on stderr at the end (also after a stall): per consumer its carts,
     /// purchases, retries and time waiting; per producer the items published and the
-    /// times its queue was full; totals, wall time and a summary line.
+    /// times its queue was full; totals, wall time and a summary line. On a redis backend,
+    /// only a line of this process's purchases and the market's state at the end.
     #[arg(long)]
     stats: bool,
     /// Write the figures of --stats to FILE as JSON (see docs/scenario-format.md), also

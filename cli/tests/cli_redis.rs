@@ -143,6 +143,28 @@ fn equal_products_share_a_queue_and_print_as_published() {
     );
 }
 
+/// `--stats` on a redis backend is one line of this process's purchases and the market's
+/// state at the end, not the memory run's table: a process sees only its own actors.
+#[test]
+fn stats_on_a_redis_backend_is_one_summary_line() {
+    let scenario = temp_file("redis-stats.json", SMALL);
+    let market = fresh_market_name("stats");
+    let child = start(&scenario, &market, &["--stats"]);
+    let output = child.wait_with_output().expect("the process ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines = String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .lines()
+        .count();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("{lines} purchases in this process in ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("; at the end: "), "{stderr}");
+}
+
 /// How long a process of these tests may run: each ends in a few seconds when it works.
 const HANG: Duration = Duration::from_secs(30);
 
