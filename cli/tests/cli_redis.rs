@@ -15,7 +15,7 @@ use marketplace_cli::runner::RETRY_FOR;
 use marketplace_cli::scenario::Scenario;
 use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
 use marketplace_redis::READ_TIMEOUT;
-use support::{finish_within, marketplace, reference_dir, sorted, temp_file};
+use support::{finish_within, marketplace, reference_dir, sorted, temp_file, temp_path};
 
 /// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`
 /// on the shared server.
@@ -163,6 +163,49 @@ fn stats_on_a_redis_backend_is_one_summary_line() {
         "{stderr}"
     );
     assert!(stderr.contains("; at the end: "), "{stderr}");
+}
+
+/// `--log-file` on a redis backend logs every call the process makes, as a memory run does,
+/// with products in their printed form.
+#[test]
+fn log_file_records_every_call_of_a_redis_run() {
+    let scenario = temp_file(
+        "redis-logged.json",
+        &SMALL.replace(
+            r#"[[{"type": "add", "product": "t", "quantity": 3}]]"#,
+            r#"[[{"type": "add", "product": "t", "quantity": 3},
+                 {"type": "remove", "product": "u", "quantity": 1}]]"#,
+        ),
+    );
+    let dir = temp_path("redis-logs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = dir.join("run.log");
+    let market = fresh_market_name("logged");
+    let child = start(
+        &scenario,
+        &market,
+        &["--log-file", log.to_str().expect("a UTF-8 path")],
+    );
+    finish(vec![child], "a logged run");
+    let text: String = std::fs::read_dir(&dir)
+        .expect("the log's directory")
+        .map(|file| std::fs::read_to_string(file.expect("a file").path()).expect("readable"))
+        .collect();
+    for call in [
+        "register_producer() -> ",
+        "publish_timeout(",
+        "new_cart() -> ",
+        "add_to_cart_timeout(",
+        "remove_from_cart(",
+        "place_order(",
+        "close()",
+    ] {
+        assert!(text.contains(call), "log lacks {call}:\n{text}");
+    }
+    assert!(
+        text.contains("Tea(name='Linden', price=9.0, type='Herbal')"),
+        "{text}"
+    );
 }
 
 /// How long a process of these tests may run: each ends in a few seconds when it works.

@@ -172,6 +172,7 @@ pub fn run_remote<W: Write + Send>(
         // Nobody will ever finish, so nothing would end the run: it is over at once, as a
         // local run of such a scenario is.
         market.close().map_err(|e| lost(&e))?;
+        log::debug!("close()");
     }
     let started = Instant::now();
     let run = Run {
@@ -353,6 +354,11 @@ impl<W: Write + Send> Run<'_, '_, W> {
         self.stop.is_set()
     }
 
+    /// How `item` prints, for the log.
+    fn shown(&self, item: &Carried) -> &str {
+        &self.printed[item.product]
+    }
+
     fn stop(&self) {
         self.stop.set();
     }
@@ -370,6 +376,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
             .market
             .try_register_producer()
             .map_err(|e| failed(&e))?;
+        log::debug!("register_producer() -> {id}");
         if spec.products.is_empty() {
             while self.pause(f64::INFINITY) {}
             return Ok(());
@@ -382,11 +389,20 @@ impl<W: Write + Send> Run<'_, '_, W> {
                         if self.stopped() {
                             return Ok(());
                         }
-                        let wait = self.time.patience(spec.republish_wait_time);
+                        let wait = self
+                            .time
+                            .patience(spec.republish_wait_time)
+                            .unwrap_or(BLOCK);
+                        let product = item.product;
                         let published = self
                             .market
-                            .try_publish_timeout(id, item, wait.unwrap_or(BLOCK))
+                            .try_publish_timeout(id, item, wait)
                             .map_err(|e| failed(&e))?;
+                        log::debug!(
+                            "publish_timeout({id}, {}, {wait:?}) -> {}",
+                            self.printed[product],
+                            outcome(&published)
+                        );
                         match published {
                             Ok(()) => break,
                             Err(PublishError::Full(back)) => {
@@ -418,6 +434,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
         };
         for ops in &spec.carts {
             let cart = self.market.try_new_cart().map_err(|e| lost(&e))?;
+            log::debug!("new_cart() -> {cart}");
             for op in ops {
                 let item = Carried::new(self.scenario, op.product);
                 for _ in 0..op.quantity {
@@ -426,11 +443,16 @@ impl<W: Write + Send> Run<'_, '_, W> {
                             if self.stopped() {
                                 return Ok(());
                             }
-                            let wait = self.time.patience(spec.retry_wait_time);
+                            let wait = self.time.patience(spec.retry_wait_time).unwrap_or(BLOCK);
                             let added = self
                                 .market
-                                .try_add_to_cart_timeout(cart, &item, wait.unwrap_or(BLOCK))
+                                .try_add_to_cart_timeout(cart, &item, wait)
                                 .map_err(|e| lost(&e))?;
+                            log::debug!(
+                                "add_to_cart_timeout({cart}, {}, {wait:?}) -> {}",
+                                self.shown(&item),
+                                outcome(&added)
+                            );
                             match added {
                                 Ok(()) => break,
                                 Err(AddError::Unavailable) => {
@@ -447,11 +469,18 @@ impl<W: Write + Send> Run<'_, '_, W> {
                                 Err(e) => return Err(failed("add_to_cart_timeout", &e)),
                             }
                         },
-                        OpKind::Remove => self
-                            .market
-                            .try_remove_from_cart(cart, &item)
-                            .map_err(|e| lost(&e))?
-                            .map_err(|e| failed("remove_from_cart", &e))?,
+                        OpKind::Remove => {
+                            let removed = self
+                                .market
+                                .try_remove_from_cart(cart, &item)
+                                .map_err(|e| lost(&e))?;
+                            log::debug!(
+                                "remove_from_cart({cart}, {}) -> {}",
+                                self.shown(&item),
+                                outcome(&removed)
+                            );
+                            removed.map_err(|e| failed("remove_from_cart", &e))?;
+                        }
                     }
                 }
             }
@@ -460,6 +489,10 @@ impl<W: Write + Send> Run<'_, '_, W> {
                 .try_place_order(cart)
                 .map_err(|e| lost(&e))?
                 .map_err(|e| failed("place_order", &e))?;
+            if log::log_enabled!(log::Level::Debug) {
+                let products: Vec<_> = bought.iter().map(|item| self.shown(item)).collect();
+                log::debug!("place_order({cart}) -> [{}]", products.join(", "));
+            }
             // Under the sink's lock, so the lines of two carts never interleave; rendered a
             // piece at a time, since a cart of long names can print gigabytes.
             let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
@@ -480,8 +513,17 @@ impl<W: Write + Send> Run<'_, '_, W> {
             .map_err(|e| failed("finishing", &e))?;
         if finished == self.scenario.consumers().len() as u64 {
             self.market.close().map_err(|e| failed("closing", &e))?;
+            log::debug!("close()");
         }
         Ok(())
+    }
+}
+
+/// A call's outcome as the log shows it.
+fn outcome<E: std::fmt::Display>(result: &Result<(), E>) -> String {
+    match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
     }
 }
 
