@@ -52,14 +52,14 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  done
   1  the output could not be written (a reader that left early, as `| head -1`: with no
-     message), the system cannot give `run`
-     the threads it needs (e.g. --actors threads with too many actors), a run on a redis
-     backend failed (the market closed early, or the server was lost mid-run), or an
-     internal error
-  2  bad input: unreadable file or one past the size limit, invalid scenario (every problem is listed with its
-     place, e.g. `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or
-     conflicting flags, a --log-file, --stats-json or --expected file that cannot be
-     created, `gen` sizes beyond its limits
+     message), the system cannot give `run` the threads it needs (e.g. --actors threads
+     with too many actors), a run on a redis backend failed (the market closed early, or
+     the server was lost mid-run), or an internal error
+  2  bad input: unreadable file or one past the size limit, invalid scenario (every
+     problem is listed with its place, e.g.
+     `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or conflicting
+     flags, a --log-file, --stats-json or --expected file that cannot be created, `gen`
+     sizes beyond its limits
   3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
      names each waiting consumer, the product it waits for and the producers that make it";
 
