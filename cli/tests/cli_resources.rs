@@ -64,45 +64,10 @@ fn worker_threads_the_system_refuses_fail_cleanly() {
 #[cfg(unix)]
 #[test]
 fn a_log_directory_removed_mid_run_gives_one_warning() {
-    let consumers: Vec<_> = (0..100)
-        .map(|i| {
-            json!({"name": format!("c{i}"), "retry_wait_time": 0.002,
-                   "carts": [[{"type": "add", "product": "m", "quantity": 1}]]})
-        })
-        .collect();
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
-                     "x": {"product_type": "Product", "name": "Late", "price": 1}},
-        "producers": [{"name": "p", "products": [["x", 1, 1.5], ["m", 100, 0]],
-                       "republish_wait_time": 0}],
-        "consumers": consumers,
-        "marketplace": {"queue_size_per_producer": 200}
-    });
-    let path = temp_file("log-removed.json", &scenario.to_string());
     // `--quiet` prints nothing on stderr but errors: not this warning either.
     for (actors, quiet) in [("threads", false), ("tasks", false), ("threads", true)] {
         let dir = temp_path(&format!("removed-log-{actors}-{quiet}"));
-        let child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
-            .arg("run")
-            .arg(&path)
-            .args(quiet.then_some("--quiet"))
-            .args(["--actors", actors, "--log-file"])
-            .arg(dir.join("m.log"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the marketplace binary runs");
-        // Removed once the run logs (its first record opens the current file), while the
-        // late product keeps the consumers retrying.
-        let current = dir.join("m_rCURRENT.log");
-        let start = Instant::now();
-        while !current.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{actors}: no log"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let child = a_run_logging_quickly_to(&dir, actors, quiet, 1.5);
         std::fs::remove_dir_all(&dir).expect("the log directory is removed");
         let output = finish_within(child, Duration::from_secs(60), "a run without its log");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -126,49 +91,17 @@ fn a_log_directory_removed_mid_run_gives_one_warning() {
 }
 
 /// The log's directory removed and made again, over and over, while the run logs quickly
-/// and rotates its log: the logger's clean-up of old files, which lists the directory,
-/// finds it gone now and then. The run ends normally, with nothing on stderr but at most
-/// the one warning about the log, never a panic message.
+/// and rotates its log: the logger, which lists the directory as it opens its first file
+/// and as it removes old ones, finds it gone now and then. The run ends normally, with
+/// nothing on stderr but at most the one warning about the log, never a panic message.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_log_directory_removed_again_and_again_gives_no_panic_message() {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let consumers: Vec<_> = (0..100)
-        .map(|i| {
-            json!({"name": format!("c{i}"), "retry_wait_time": 0.002,
-                   "carts": [[{"type": "add", "product": "m", "quantity": 1}]]})
-        })
-        .collect();
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
-                     "x": {"product_type": "Product", "name": "Late", "price": 1}},
-        "producers": [{"name": "p", "products": [["x", 1, 2], ["m", 100, 0]],
-                       "republish_wait_time": 0}],
-        "consumers": consumers,
-        "marketplace": {"queue_size_per_producer": 200}
-    });
-    let path = temp_file("log-churned.json", &scenario.to_string());
     for actors in ["threads", "tasks"] {
         let dir = temp_path(&format!("churned-log-{actors}"));
-        let child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
-            .arg("run")
-            .arg(&path)
-            .args(["--actors", actors, "--log-file"])
-            .arg(dir.join("m.log"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the marketplace binary runs");
-        let current = dir.join("m_rCURRENT.log");
-        let start = Instant::now();
-        while !current.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{actors}: no log"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let child = a_run_logging_quickly_to(&dir, actors, false, 2.0);
         let ended = AtomicBool::new(false);
         let output = std::thread::scope(|scope| {
             scope.spawn(|| {
@@ -193,6 +126,54 @@ fn a_log_directory_removed_again_and_again_gives_no_panic_message() {
         assert!(!stderr.contains("panicked"), "{actors}: {stderr}");
         assert!(stderr.lines().count() <= 1, "{actors}: {stderr}");
     }
+}
+
+/// Starts a run that logs quickly to `dir` (100 consumers retrying every 2 ms until a late
+/// product comes after `late` seconds, so the log rotates meanwhile), and returns it once
+/// its first record has opened the log's current file.
+#[cfg(unix)]
+fn a_run_logging_quickly_to(
+    dir: &std::path::Path,
+    actors: &str,
+    quiet: bool,
+    late: f64,
+) -> std::process::Child {
+    let consumers: Vec<_> = (0..100)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "retry_wait_time": 0.002,
+                   "carts": [[{"type": "add", "product": "m", "quantity": 1}]]})
+        })
+        .collect();
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
+                     "x": {"product_type": "Product", "name": "Late", "price": 1}},
+        "producers": [{"name": "p", "products": [["x", 1, late], ["m", 100, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": 200}
+    });
+    let name = dir.file_name().expect("a directory name").to_string_lossy();
+    let path = temp_file(&format!("{name}.json"), &scenario.to_string());
+    let child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .arg("run")
+        .arg(&path)
+        .args(quiet.then_some("--quiet"))
+        .args(["--actors", actors, "--log-file"])
+        .arg(dir.join("m.log"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the marketplace binary runs");
+    let current = dir.join("m_rCURRENT.log");
+    let start = Instant::now();
+    while !current.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{actors}: no log"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child
 }
 
 /// The log rotates at 1 MB and keeps the 20 most recent full files beside the current one:
