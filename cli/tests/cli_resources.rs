@@ -457,31 +457,11 @@ fn an_interrupted_run_has_printed_what_it_bought() {
 #[cfg(target_os = "linux")]
 #[test]
 fn an_interrupted_run_has_logged_every_call_it_made() {
-    use std::os::unix::process::ExitStatusExt;
-
     let path = a_run_that_waits_after_one_cart("interrupted-logged.json");
     for (signal, number) in [("INT", 2), ("TERM", 15)] {
         for actors in ["tasks", "threads"] {
             let dir = temp_path(&format!("interrupted-log-{signal}-{actors}"));
-            let _ = std::fs::remove_dir_all(&dir);
-            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
-                .arg("run")
-                .arg(&path)
-                .args(["--actors", actors, "--log-file"])
-                .arg(dir.join("market.log"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the marketplace binary runs");
-            let _stdout = first_cart_line(&mut child, actors);
-            send(&child, signal);
-            let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
-            assert_eq!(output.status.signal(), Some(number), "{actors} {signal}");
-            assert!(
-                output.stderr.is_empty(),
-                "{actors} {signal}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            interrupt_a_logged_run(&path, actors, &dir, (signal, number));
             let log = std::fs::read_to_string(dir.join("market_rCURRENT.log"))
                 .expect("the log is written");
             let what = format!("{actors} {signal}: the log:\n{log}");
@@ -505,7 +485,6 @@ fn an_interrupted_run_has_logged_every_call_it_made() {
 #[test]
 fn an_interrupted_burst_prints_every_cart_ordered_before_the_signal() {
     use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
 
     let burst = 200_000;
     let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
@@ -523,25 +502,7 @@ fn an_interrupted_burst_prints_every_cart_ordered_before_the_signal() {
         for actors in ["tasks", "threads"] {
             let what = format!("{actors} {signal}");
             let dir = temp_path(&format!("interrupted-burst-{signal}-{actors}"));
-            let _ = std::fs::remove_dir_all(&dir);
-            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
-                .arg("run")
-                .arg(&path)
-                .args(["--actors", actors, "--log-file"])
-                .arg(dir.join("market.log"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the marketplace binary runs");
-            let mut rest = first_cart_line(&mut child, &what);
-            send(&child, signal);
-            let output = finish_within(child, Duration::from_secs(30), "an interrupted run");
-            assert_eq!(output.status.signal(), Some(number), "{what}");
-            assert!(
-                output.stderr.is_empty(),
-                "{what}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let mut rest = interrupt_a_logged_run(&path, actors, &dir, (signal, number));
             let mut more = String::new();
             rest.read_to_string(&mut more).expect("the rest of stdout");
             assert!(
@@ -1188,7 +1149,41 @@ fn first_cart_line(
     rest
 }
 
-/// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
+/// Runs `path` with `actors` and its log in `dir` (made afresh), sends it SIG`signal` once
+/// the first cart's line is out, and checks that it died of that signal (`number`) with
+/// nothing on stderr: the rest of its stdout.
+#[cfg(target_os = "linux")]
+fn interrupt_a_logged_run(
+    path: &std::path::Path,
+    actors: &str,
+    dir: &std::path::Path,
+    (signal, number): (&str, i32),
+) -> std::io::BufReader<std::process::ChildStdout> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let what = format!("{actors} {signal}");
+    let _ = std::fs::remove_dir_all(dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .arg("run")
+        .arg(path)
+        .args(["--actors", actors, "--log-file"])
+        .arg(dir.join("market.log"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the marketplace binary runs");
+    let rest = first_cart_line(&mut child, &what);
+    send(&child, signal);
+    let output = finish_within(child, Duration::from_secs(30), "an interrupted run");
+    assert_eq!(output.status.signal(), Some(number), "{what}");
+    assert!(
+        output.stderr.is_empty(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    rest
+}
+
 /// Waits until signal `number`, sent to `child`, is no longer pending for it: its handler
 /// has run or is running (a signal is blocked within its own handler, so one sent now is
 /// delivered after it, not merged into it).
@@ -1216,6 +1211,7 @@ fn until_delivered(child: &std::process::Child, number: i32) {
     }
 }
 
+/// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
 #[cfg(unix)]
 fn send(child: &std::process::Child, signal: &str) {
     let sent = Command::new("kill")
