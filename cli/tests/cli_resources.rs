@@ -546,11 +546,7 @@ fn an_interrupted_run_prints_a_cart_being_written_whole() {
                 .expect("the rest of stdout");
             let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
             assert_eq!(output.status.signal(), Some(number), "{what}");
-            assert!(
-                output.stderr.is_empty(),
-                "{what}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            assert_silent(&output, &what);
             let printed = first + &rest;
             assert!(printed.ends_with('\n'), "{what}: a cut line");
             let lines: Vec<&str> = printed.lines().collect();
@@ -584,11 +580,7 @@ fn a_second_signal_ends_a_write_out_that_stdout_blocks() {
                 "{what}: {:?}",
                 output.status
             );
-            assert!(
-                output.stderr.is_empty(),
-                "{what}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            assert_silent(&output, &what);
         }
     }
 }
@@ -1176,11 +1168,7 @@ fn interrupt_a_logged_run(
     send(&child, signal);
     let output = finish_within(child, Duration::from_secs(30), "an interrupted run");
     assert_eq!(output.status.signal(), Some(number), "{what}");
-    assert!(
-        output.stderr.is_empty(),
-        "{what}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_silent(&output, &what);
     rest
 }
 
@@ -1209,6 +1197,16 @@ fn until_delivered(child: &std::process::Child, number: i32) {
         );
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Checks that `output` has nothing on stderr.
+#[cfg(target_os = "linux")]
+fn assert_silent(output: &Output, what: &str) {
+    assert!(
+        output.stderr.is_empty(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
