@@ -25,17 +25,15 @@ use signal_hook::iterator::Signals;
 
 use marketplace_cli::runner::Interrupt;
 
-/// Starts watching SIGINT and SIGTERM for a run that is given the returned interrupt and
-/// logs to `log`, if any; where the signals cannot be watched, the interrupt is one nobody
-/// asks for.
-pub(crate) fn start(log: Option<&LoggerHandle>) -> Interrupt {
-    let interrupt = Interrupt::new();
+/// Starts watching SIGINT and SIGTERM for a run that is given `interrupt` and logs to
+/// `log`, if any; where the signals cannot be watched, nobody asks for the interrupt.
+pub(crate) fn start(interrupt: &Interrupt, log: Option<&LoggerHandle>) {
     let watched: Vec<_> = [(SIGINT, 130), (SIGTERM, 143)]
         .into_iter()
         .filter(|&(signal, _)| ignored_from_the_start(signal) == Some(false))
         .collect();
     if watched.is_empty() {
-        return interrupt;
+        return;
     }
     let armed = Arc::new(AtomicBool::new(false));
     // Per signal, the shutdown first and the arming second: on the first signal the
@@ -50,7 +48,7 @@ pub(crate) fn start(log: Option<&LoggerHandle>) -> Interrupt {
             // Ordering: the handler reads the flag in another context; `SeqCst` on both
             // sides is the simplest order that is surely enough, and costs nothing here.
             armed.store(true, Ordering::SeqCst);
-            return interrupt;
+            return;
         }
     }
     let Ok(mut signals) = Signals::new(watched.iter().map(|&(signal, _)| signal)) else {
@@ -58,7 +56,7 @@ pub(crate) fn start(log: Option<&LoggerHandle>) -> Interrupt {
         // shutdown action end the process instead of ignoring the signal.
         // Ordering: as above.
         armed.store(true, Ordering::SeqCst);
-        return interrupt;
+        return;
     };
     let log = log.cloned();
     let run = interrupt.clone();
@@ -86,12 +84,11 @@ pub(crate) fn start(log: Option<&LoggerHandle>) -> Interrupt {
         // Ordering: as above.
         armed.store(true, Ordering::SeqCst);
     }
-    interrupt
 }
 
-/// Waits for the watcher to end the process, for a run that `interrupt_and_wait` ended:
-/// the watcher is writing out the log, and the process must die of the signal, with
-/// nothing more said.
+/// Waits for the watcher to end the process, once a signal asked for the interrupt and the
+/// command let go of its hold: the watcher is writing out the log, and the process must
+/// die of the signal, with nothing more said.
 pub(crate) fn wait_for_the_end() -> ! {
     loop {
         std::thread::park();

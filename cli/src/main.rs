@@ -35,8 +35,8 @@ use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
 };
 use marketplace_cli::runner::{
-    Actors, Interrupt, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError, RemoteOptions, Role,
-    RunError, RunOptions, RunStats, fingerprint, run, run_remote,
+    Actors, Hold, Interrupt, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError, RemoteOptions,
+    Role, RunError, RunOptions, RunStats, fingerprint, run, run_remote,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 
@@ -477,7 +477,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Run(args) => {
             args.check();
-            run_command(args)
+            return run_to_the_end(args);
         }
         Command::Check(args) => check_command(&args.scenario),
         Command::Gen(args) => gen_command(&args.options(), args.expected.as_deref()),
@@ -486,6 +486,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => fail(failure),
     }
+}
+
+/// `run`, and its exit code. A SIGINT or SIGTERM from the moment the watcher starts makes
+/// the process die of it, but only once the command has said all it has to say (the
+/// lines, the statistics, a stall report): the watcher waits for the command's hold, taken
+/// before the watcher starts so that no signal can come before it, and the command waits
+/// for the watcher once it lets go. A second signal meanwhile ends the process at once.
+fn run_to_the_end(args: &RunArgs) -> ExitCode {
+    let interrupt = Interrupt::new();
+    let mut held = Some(interrupt.hold());
+    let code = match run_command(args, &interrupt, &mut held) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => fail(failure),
+    };
+    drop(held);
+    if interrupt.is_requested() {
+        interrupt_watcher::wait_for_the_end();
+    }
+    code
 }
 
 /// Tells `failure` on stderr, unless it is a quiet one, and gives its exit code.
@@ -580,6 +599,14 @@ fn not_stdout(flag: &str, path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// How a run that has figures ended, as `--stats-json` tells it.
+#[derive(Clone, Copy)]
+enum Ended {
+    Done,
+    Stalled,
+    Interrupted,
+}
+
 /// Where `--stats-json` goes: the file, created (so writable) before the run starts.
 struct StatsFile {
     path: PathBuf,
@@ -608,8 +635,12 @@ impl StatsFile {
         })
     }
 
-    fn write(mut self, stats: &RunStats, stalled: bool) -> Result<(), Failure> {
-        let mut json = stats.to_json(stalled);
+    fn write(mut self, stats: &RunStats, ended: Ended) -> Result<(), Failure> {
+        let mut json = match ended {
+            Ended::Done => stats.to_json(false),
+            Ended::Stalled => stats.to_json(true),
+            Ended::Interrupted => stats.to_json_interrupted(),
+        };
         json.push('\n');
         self.file
             .write_all(json.as_bytes())
@@ -633,17 +664,22 @@ impl StatsFile {
     }
 }
 
-fn run_command(args: &RunArgs) -> Result<(), Failure> {
+/// `run` on the memory backend, or on a redis one through `remote_command`; `interrupt`
+/// is the watcher's, and `held` the hold that keeps the watcher from ending the process.
+fn run_command(
+    args: &RunArgs,
+    interrupt: &Interrupt,
+    held: &mut Option<Hold>,
+) -> Result<(), Failure> {
     let path = args.scenario.as_path();
     let text = scenario_file::read(path)?;
     let scenario = parse(path, &text)?;
     if let Some(remote) = args.remote(&text) {
-        return remote_command(args, &scenario, &remote);
+        return remote_command(args, &scenario, &remote, interrupt, held);
     }
     let logger = args.start_log()?;
-    let options = &args.options(interrupt_watcher::start(
-        logger.as_ref().map(log_file::Log::handle),
-    ));
+    interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
+    let options = &args.options(interrupt.clone());
     let stats_file = args
         .stats_json
         .as_deref()
@@ -656,23 +692,26 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         options.actors
     );
     let outcome = run(&scenario, options, BufWriter::new(io::stdout()));
-    if let Err(RunError::Interrupted) = outcome {
-        interrupt_watcher::wait_for_the_end();
+    let interrupted = matches!(outcome, Err(RunError::Interrupted(_)));
+    // The log of an interrupted run is the watcher's to write out, after the record naming
+    // the signal; stopped here, it would lose the records made since.
+    if !interrupted {
+        if logger.is_some() {
+            log::info!("run finished");
+        }
+        log_file::stop(logger, args.quiet);
     }
-    if logger.is_some() {
-        log::info!("run finished");
-    }
-    log_file::stop(logger, args.quiet);
     let stats = match &outcome {
-        Ok(report) => Some((&report.stats, false)),
-        Err(RunError::Stalled(report)) => Some((&report.stats, true)),
+        Ok(report) => Some((&report.stats, Ended::Done)),
+        Err(RunError::Stalled(report)) => Some((&report.stats, Ended::Stalled)),
+        Err(RunError::Interrupted(stats)) => Some((stats, Ended::Interrupted)),
         Err(_) => None,
     };
     if let (true, Some((stats, _))) = (args.stats, stats) {
         tell!("{stats}");
     }
     let written = match (stats_file, stats) {
-        (Some(file), Some((stats, stalled))) => file.write(stats, stalled),
+        (Some(file), Some((stats, ended))) => file.write(stats, ended),
         (Some(file), None) => {
             file.discard();
             Ok(())
@@ -696,6 +735,12 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
                 message: format!("error: {}: {report}", shown(path)),
             })
         }
+        // The process dies of the signal once this is told (see `run_to_the_end`), so the
+        // code is never seen; a statistics file that failed is still told.
+        Err(RunError::Interrupted(_)) => Err(written.err().unwrap_or(Failure {
+            code: EXIT_FAILURE,
+            message: String::new(),
+        })),
         Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
             Err(Failure::stdout(&e))
         }
@@ -711,12 +756,16 @@ fn remote_command(
     args: &RunArgs,
     scenario: &Scenario,
     remote: &RemoteOptions,
+    interrupt: &Interrupt,
+    held: &mut Option<Hold>,
 ) -> Result<(), Failure> {
     let path = shown(&args.scenario);
     let logger = args.start_log()?;
-    // Its interrupt is never used: the lines of each cart are flushed as it is ordered,
-    // and the watcher still writes out the log.
-    interrupt_watcher::start(logger.as_ref().map(log_file::Log::handle));
+    // The interrupt ends no run here: the lines of each cart are flushed as it is ordered,
+    // and the watcher still writes out the log. Nor may the hold outlive this point: a
+    // remote run cannot be ended from here, and the signal would wait for its end.
+    interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
+    held.take();
     let outcome = run_remote(
         scenario,
         remote,

@@ -664,6 +664,54 @@ fn carts_ordered_before_the_signal(dir: &std::path::Path, signal: &str) -> usize
     last + 1
 }
 
+/// An interrupted run writes the figures of `--stats-json` until the signal, marked
+/// `"interrupted": true`, as a stalled run writes its own, before it dies of the signal;
+/// their purchases are the lines it printed. With `--stats` the table comes on stderr too,
+/// and with `--progress` the progress line's last state, which names the interrupt.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_run_writes_its_statistics() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+
+    let path = a_run_that_waits_after_one_cart("interrupted-stats.json");
+    for (signal, number) in [("INT", 2), ("TERM", 15)] {
+        for actors in ["tasks", "threads"] {
+            let what = format!("{actors} {signal}");
+            let stats = temp_path(&format!("interrupted-stats-{signal}-{actors}.json"));
+            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+                .arg("run")
+                .arg(&path)
+                .args(["--actors", actors, "--progress", "--stats", "--stats-json"])
+                .arg(&stats)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the marketplace binary runs");
+            let mut rest = first_cart_line(&mut child, &what);
+            send(&child, signal);
+            let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
+            assert_eq!(output.status.signal(), Some(number), "{what}");
+            let mut more = String::new();
+            rest.read_to_string(&mut more).expect("the rest of stdout");
+            let printed = 1 + more.lines().count();
+            let text = std::fs::read_to_string(&stats).expect("the statistics file");
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{what}: the statistics are no JSON ({e}): {text:?}"));
+            assert_eq!(json["interrupted"], true, "{what}: {text}");
+            assert_eq!(json["stalled"], false, "{what}: {text}");
+            assert_eq!(json["totals"]["purchases"], printed, "{what}: {text}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("wall time"),
+                "{what}: no table on stderr: {stderr}"
+            );
+            assert!(stderr.contains(", interrupted, "), "{what}: {stderr}");
+            std::fs::remove_file(&stats).expect("the statistics file is removed");
+        }
+    }
+}
+
 /// A run started with SIGINT ignored (a script's `run ... &`, where a Ctrl-C is meant for
 /// the script) keeps ignoring it with `--log-file` too, while SIGTERM still ends it, logged.
 #[cfg(target_os = "linux")]

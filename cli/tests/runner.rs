@@ -442,7 +442,7 @@ fn an_interrupt_ends_the_run_with_its_lines_written() {
         });
         let outcome = run(&waits, &options, sink);
         assert!(
-            matches!(outcome, Err(RunError::Interrupted)),
+            matches!(outcome, Err(RunError::Interrupted(_))),
             "{actors:?}: {outcome:?}"
         );
         let (first, rest) = asker.join().expect("the asking thread");
@@ -454,7 +454,7 @@ fn an_interrupt_ends_the_run_with_its_lines_written() {
 
         let outcome = run(&waits, &options, io::sink());
         assert!(
-            matches!(outcome, Err(RunError::Interrupted)),
+            matches!(outcome, Err(RunError::Interrupted(_))),
             "{actors:?}: a second run: {outcome:?}"
         );
         options.interrupt.interrupt_and_wait();

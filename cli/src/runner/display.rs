@@ -187,7 +187,7 @@ impl<'s> ProgressDisplay<'s> {
         let how = match outcome {
             Ok(()) => "done",
             Err(RunError::Stalled(_)) => "stalled",
-            Err(RunError::Interrupted) => "interrupted",
+            Err(RunError::Interrupted(_)) => "interrupted",
             Err(_) => "failed",
         };
         let now = progress.elapsed();

@@ -4,9 +4,10 @@
 //! Invariants: at most one run is attached at a time, from before its actors start until
 //! its output is written out and flushed; a request reaches the attached run (and any run
 //! attached later) through its outbox, so a supervisor asleep there wakes at once; and
-//! [`Interrupt::interrupt_and_wait`] returns only when no run is attached, so once it
-//! returns, the lines of every cart ordered by then are written and flushed (or their
-//! output failed). Lock order: the interrupt's state, then an outbox's.
+//! [`Interrupt::interrupt_and_wait`] returns only when no run is attached and no [`Hold`]
+//! is held, so once it returns, the lines of every cart ordered by then are written and
+//! flushed (or their output failed), and whatever the holder writes after the run is
+//! written. Lock order: the interrupt's state, then an outbox's.
 
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,7 +24,7 @@ pub struct Interrupt {
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
-    /// Notified when a run detaches.
+    /// Notified when a run detaches or a hold is let go.
     detached: Condvar,
 }
 
@@ -32,6 +33,8 @@ struct State {
     requested: bool,
     /// The outbox of the run in progress.
     run: Option<Arc<Outbox>>,
+    /// The holds alive (see [`Interrupt::hold`]).
+    holds: usize,
 }
 
 impl Interrupt {
@@ -56,7 +59,7 @@ impl Interrupt {
         if let Some(outbox) = &state.run {
             outbox.interrupt();
         }
-        while state.run.is_some() {
+        while state.run.is_some() || state.holds > 0 {
             state = self
                 .shared
                 .detached
@@ -66,8 +69,17 @@ impl Interrupt {
     }
 
     /// Whether an end was asked for.
-    fn is_requested(&self) -> bool {
+    pub fn is_requested(&self) -> bool {
         self.state().requested
+    }
+
+    /// Keeps [`interrupt_and_wait`](Self::interrupt_and_wait) waiting until the returned
+    /// hold is dropped, for a caller that has more to write after the run (its statistics)
+    /// before whoever asked may end the process; taken before the run, it also covers a
+    /// request that comes before the run starts or after it ended.
+    pub fn hold(&self) -> Hold {
+        self.state().holds += 1;
+        Hold(self.clone())
     }
 
     /// Attaches the run whose supervisor watches `outbox` until the guard is dropped,
@@ -85,6 +97,23 @@ impl Interrupt {
     fn state(&self) -> MutexGuard<'_, State> {
         // Every update of `State` completes before anything can panic under the lock.
         self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Keeps [`Interrupt::interrupt_and_wait`] waiting while alive; see [`Interrupt::hold`].
+#[must_use = "the hold ends when dropped"]
+pub struct Hold(Interrupt);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.state().holds -= 1;
+        self.0.shared.detached.notify_all();
+    }
+}
+
+impl fmt::Debug for Hold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Hold").finish()
     }
 }
 

@@ -57,7 +57,7 @@ use crate::scenario::Scenario;
 use marketplace::Stats;
 
 pub use display::ProgressLine;
-pub use interrupt::Interrupt;
+pub use interrupt::{Hold, Interrupt};
 pub use product::ProductRef;
 pub use remote::{
     RETRY_FOR, RemoteError, RemoteOptions, RemoteReport, Role, fingerprint, run_remote,
@@ -181,8 +181,8 @@ pub enum RunError {
     /// The engine refused an operation a validated scenario cannot cause; a bug.
     Engine(String),
     /// [`RunOptions::interrupt`] asked the run to end; the lines of every cart ordered
-    /// until its actors stopped are written.
-    Interrupted,
+    /// until its actors stopped are written. Holds every actor's figures until then.
+    Interrupted(RunStats),
 }
 
 impl fmt::Display for RunError {
@@ -193,7 +193,7 @@ impl fmt::Display for RunError {
             RunError::Options(msg) => write!(f, "invalid run options: {msg}"),
             RunError::Resources(msg) => write!(f, "cannot run: {msg}"),
             RunError::Engine(msg) => write!(f, "internal error: {msg}"),
-            RunError::Interrupted => write!(f, "interrupted"),
+            RunError::Interrupted(_) => write!(f, "interrupted"),
         }
     }
 }

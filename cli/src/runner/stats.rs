@@ -79,7 +79,7 @@ impl RunStats {
     }
 
     /// The figures as the JSON document of `--stats-json`, pretty-printed; `stalled` says
-    /// whether the run was stopped as stalled.
+    /// whether the run was stopped as stalled (`interrupted` is false).
     ///
     /// ```
     /// use marketplace_cli::runner::{ConsumerStats, RunStats};
@@ -91,10 +91,22 @@ impl RunStats {
     /// assert_eq!(json["totals"]["purchases"], 2);
     /// assert_eq!(json["consumers"][0]["name"], "ana");
     /// assert_eq!(json["stalled"], false);
+    /// assert_eq!(json["interrupted"], false);
     /// ```
     pub fn to_json(&self, stalled: bool) -> String {
+        self.document(stalled, false)
+    }
+
+    /// The figures of a run ended by its interrupt (SIGINT, SIGTERM) as the JSON document
+    /// of `--stats-json`: as [`to_json`](Self::to_json), with `interrupted` true.
+    pub fn to_json_interrupted(&self) -> String {
+        self.document(false, true)
+    }
+
+    fn document(&self, stalled: bool, interrupted: bool) -> String {
         let document = Document {
             stalled,
+            interrupted,
             wall_seconds: self.wall.as_secs_f64(),
             totals: self.totals(),
             consumers: self
@@ -127,6 +139,7 @@ impl RunStats {
 #[derive(Serialize)]
 struct Document<'a> {
     stalled: bool,
+    interrupted: bool,
     wall_seconds: f64,
     totals: Totals,
     consumers: Vec<ConsumerJson<'a>>,
@@ -327,6 +340,7 @@ mod tests {
             json,
             serde_json::json!({
                 "stalled": true,
+                "interrupted": false,
                 "wall_seconds": 0.5,
                 "totals": {"purchases": 3, "carts": 1, "retries": 2, "published": 4, "full": 1},
                 "consumers": [{"name": "c\"1", "carts": 1, "purchases": 3, "retries": 2,

@@ -164,7 +164,7 @@ impl Ending {
         match self {
             Ending::Done => Ok(()),
             Ending::Failed(error) => Err(error),
-            Ending::Interrupted => Err(RunError::Interrupted),
+            Ending::Interrupted => Err(RunError::Interrupted(Default::default())),
             Ending::Stalled(stall) => {
                 Err(RunError::Stalled(stall.report(scenario, progress, market)))
             }
@@ -282,7 +282,7 @@ impl<'s, W: Write> Supervisor<'s, W> {
     /// The end of a run whose actors are all gone, which ended with `outcome`: writes the
     /// carts ordered since the supervisor stopped watching (unless a write failed), so
     /// every cart ordered is printed, flushes, finishes the progress line, and reports
-    /// with every actor's figures (a stall report gets them too). A failure of the run
+    /// with every actor's figures (a stall report and an interrupt get them too). A failure of the run
     /// comes before one of the output.
     pub(super) fn conclude(
         mut self,
@@ -317,6 +317,7 @@ impl<'s, W: Write> Supervisor<'s, W> {
                 report.stats = stats;
                 Err(RunError::Stalled(report))
             }
+            Err(RunError::Interrupted(_)) => Err(RunError::Interrupted(stats)),
             Err(error) => Err(error),
         }
     }
