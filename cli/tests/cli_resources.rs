@@ -712,6 +712,60 @@ fn an_interrupted_run_writes_its_statistics() {
     }
 }
 
+/// A signal that comes while a stalled run writes its report (here far longer than a
+/// pipe holds, to a stderr read only after the signal) lets the report finish, whole,
+/// before the process dies of the signal.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_during_the_stall_report_lets_it_finish() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::ExitStatusExt;
+
+    let waiting = 2000;
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let consumers: Vec<_> = (0..=waiting)
+        .map(|i| json!({"name": format!("c{i}"), "retry_wait_time": 0.01, "carts": [cart]}))
+        .collect();
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 1000]], "republish_wait_time": 0}],
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("signal-during-stall.json", &scenario.to_string());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .arg("run")
+        .arg(&path)
+        .args(["--stall-timeout", "0.5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the marketplace binary runs");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut first = String::new();
+    stderr
+        .read_line(&mut first)
+        .expect("the report's first line");
+    assert!(first.contains("stalled"), "{first}");
+    send(&child, "TERM");
+    until_delivered(&child, 15);
+    let mut rest = String::new();
+    stderr
+        .read_to_string(&mut rest)
+        .expect("the rest of the report");
+    let output = finish_within(
+        child,
+        Duration::from_secs(10),
+        "a run signalled in its report",
+    );
+    assert_eq!(output.status.signal(), Some(15), "{:?}", output.status);
+    let named = rest
+        .lines()
+        .filter(|l| l.starts_with("  consumer "))
+        .count();
+    assert_eq!(named, waiting, "the report is cut:\n{rest}");
+}
+
 /// A run started with SIGINT ignored (a script's `run ... &`, where a Ctrl-C is meant for
 /// the script) keeps ignoring it with `--log-file` too, while SIGTERM still ends it, logged.
 #[cfg(target_os = "linux")]
