@@ -460,3 +460,52 @@ fn an_interrupt_ends_the_run_with_its_lines_written() {
         options.interrupt.interrupt_and_wait();
     }
 }
+
+/// One interrupt shared by runs in progress at once (their options cloned) ends every one
+/// of them, and `interrupt_and_wait` returns only once all have let go of their output.
+#[test]
+fn an_interrupt_ends_every_run_it_was_given() {
+    let waits = scenario(
+        r#"{"products": {
+              "m": {"product_type": "Product", "name": "Mug", "price": 4},
+              "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+              "t": {"product_type": "Tea", "name": "Never", "price": 2, "type": "Black"}},
+            "producers": [{"name": "p", "products": [["m", 1, 0], ["x", 1, 0], ["t", 1, 0]],
+                           "republish_wait_time": 0}],
+            "consumers": [{"name": "c", "retry_wait_time": 0,
+                           "carts": [[{"type": "add", "product": "m", "quantity": 1}],
+                                     [{"type": "add", "product": "t", "quantity": 1}]]}],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    for actors in every_kind() {
+        let options = RunOptions {
+            stall_timeout: Duration::from_secs(3600),
+            ..fast(actors)
+        };
+        let (sent, flushed) = std::sync::mpsc::channel();
+        let (ended, outcomes) = std::sync::mpsc::channel();
+        for _ in 0..2 {
+            let (waits, options, ended) = (waits.clone(), options.clone(), ended.clone());
+            let sink = Flushed {
+                held: Vec::new(),
+                sent: sent.clone(),
+            };
+            std::thread::spawn(move || {
+                let outcome = run(&waits, &options, sink);
+                let _ = ended.send(matches!(outcome, Err(RunError::Interrupted(_))));
+            });
+        }
+        for _ in 0..2 {
+            flushed
+                .recv_timeout(Duration::from_secs(30))
+                .expect("each run's first cart is flushed");
+        }
+        options.interrupt.interrupt_and_wait();
+        for run in 0..2 {
+            let interrupted = outcomes
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("{actors:?}: run {run} goes on after the interrupt"));
+            assert!(interrupted, "{actors:?}: run {run} ended otherwise");
+        }
+    }
+}

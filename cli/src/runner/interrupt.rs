@@ -1,9 +1,10 @@
 //! An end of a run asked from outside it (the command's watcher of SIGINT and SIGTERM):
 //! [`Interrupt`], shared by the one who asks and the runs it may end.
 //!
-//! Invariants: at most one run is attached at a time, from before its actors start until
-//! its output is written out and flushed; a request reaches the attached run (and any run
-//! attached later) through its outbox, so a supervisor asleep there wakes at once; and
+//! Invariants: a run is attached from before its actors start until its output is written
+//! out and flushed, and any number may be at once (options cloned for runs in parallel);
+//! a request reaches every attached run (and any run attached later) through its outbox,
+//! so a supervisor asleep there wakes at once; and
 //! [`Interrupt::interrupt_and_wait`] returns only when no run is attached and no [`Hold`]
 //! is held, so once it returns, the lines of every cart ordered by then are written and
 //! flushed (or their output failed), and whatever the holder writes after the run is
@@ -14,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::supervisor::Outbox;
 
-/// Asks the run it was given to (in [`RunOptions::interrupt`](super::RunOptions::interrupt))
+/// Asks the runs it was given to (in [`RunOptions::interrupt`](super::RunOptions::interrupt))
 /// to end early; cheap to clone, every clone the same.
 #[derive(Clone, Default)]
 pub struct Interrupt {
@@ -31,8 +32,8 @@ struct Shared {
 #[derive(Default)]
 struct State {
     requested: bool,
-    /// The outbox of the run in progress.
-    run: Option<Arc<Outbox>>,
+    /// The outboxes of the runs in progress.
+    runs: Vec<Arc<Outbox>>,
     /// The holds alive (see [`Interrupt::hold`]).
     holds: usize,
 }
@@ -43,11 +44,11 @@ impl Interrupt {
         Interrupt::default()
     }
 
-    /// Ends the run in progress, if any, as it ends on a stall: its supervisor stops
+    /// Ends the runs in progress, if any, as a run ends on a stall: its supervisor stops
     /// between two carts, every actor is stopped, and the lines of every cart ordered until
     /// then are written and flushed; the run returns [`RunError::Interrupted`]. Returns
-    /// once that is done, at once when no run is in progress; a run started afterwards
-    /// ends at once.
+    /// once that is done for every run and every [`Hold`] is let go, at once when no run
+    /// is in progress and nothing holds it; a run started afterwards ends at once.
     ///
     /// Waits as long as the output takes: a reader that does not read holds it up, so
     /// whoever calls this needs a way out of its own (the command's second signal).
@@ -56,10 +57,10 @@ impl Interrupt {
     pub fn interrupt_and_wait(&self) {
         let mut state = self.state();
         state.requested = true;
-        if let Some(outbox) = &state.run {
+        for outbox in &state.runs {
             outbox.interrupt();
         }
-        while state.run.is_some() || state.holds > 0 {
+        while !state.runs.is_empty() || state.holds > 0 {
             state = self
                 .shared
                 .detached
@@ -90,8 +91,8 @@ impl Interrupt {
         if state.requested {
             outbox.interrupt();
         }
-        state.run = Some(Arc::clone(outbox));
-        Attached(self)
+        state.runs.push(Arc::clone(outbox));
+        Attached(self, Arc::clone(outbox))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -126,11 +127,14 @@ impl fmt::Debug for Interrupt {
 }
 
 /// A run attached to an [`Interrupt`]; detaches it when dropped.
-pub(super) struct Attached<'i>(&'i Interrupt);
+pub(super) struct Attached<'i>(&'i Interrupt, Arc<Outbox>);
 
 impl Drop for Attached<'_> {
     fn drop(&mut self) {
-        self.0.state().run = None;
+        self.0
+            .state()
+            .runs
+            .retain(|outbox| !Arc::ptr_eq(outbox, &self.1));
         self.0.shared.detached.notify_all();
     }
 }
