@@ -307,7 +307,7 @@ impl RunArgs {
 
     /// Where and as what this process runs, for a redis backend; `scenario_text` is the
     /// scenario file's, which the market is labelled with.
-    fn remote(&self, scenario_text: &str) -> Option<RemoteOptions> {
+    fn remote(&self, scenario_text: &str, interrupt: &Interrupt) -> Option<RemoteOptions> {
         let Backend::Redis(url) = &self.backend else {
             return None;
         };
@@ -322,6 +322,7 @@ impl RunArgs {
             only: self.only.clone(),
             fingerprint: fingerprint(scenario_text.as_bytes()),
             retry_for: self.retry_for.map_or(RETRY_FOR, Duration::from_secs_f64),
+            interrupt: interrupt.clone(),
         })
     }
 }
@@ -674,7 +675,7 @@ fn run_command(
     let path = args.scenario.as_path();
     let text = scenario_file::read(path)?;
     let scenario = parse(path, &text)?;
-    if let Some(remote) = args.remote(&text) {
+    if let Some(remote) = args.remote(&text, interrupt) {
         return remote_command(args, &scenario, &remote, interrupt, held);
     }
     let logger = args.start_log()?;
@@ -761,9 +762,9 @@ fn remote_command(
 ) -> Result<(), Failure> {
     let path = shown(&args.scenario);
     let logger = args.start_log()?;
-    // The interrupt ends no run here: the lines of each cart are flushed as it is ordered,
-    // and the watcher still writes out the log. Nor may the hold outlive this point: a
-    // remote run cannot be ended from here, and the signal would wait for its end.
+    // The interrupt ends no run here: each order holds it until its lines are flushed, and
+    // the watcher still writes out the log. Nor may this hold outlive this point: a remote
+    // run cannot be ended from here, and the signal would wait for its end.
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
     held.take();
     let outcome = run_remote(

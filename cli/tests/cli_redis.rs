@@ -493,3 +493,42 @@ fn a_shorter_retry_window_fails_a_run_on_a_lost_server_sooner() {
         "a window of {short:?} failed after {took_short:?}, as late as one of {long:?} may"
     );
 }
+
+/// A process of a redis run interrupted (SIGTERM) while it writes a cart it ordered, here
+/// 200 lines of a kilobyte to a pipe read only from its first line on after the signal,
+/// prints the cart whole before it dies of the signal, as a memory run does.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_redis_run_prints_a_cart_being_written_whole() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::ExitStatusExt;
+
+    let name = "N".repeat(1000);
+    let scenario = serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": name, "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 200, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 200}]]}],
+        "marketplace": {"queue_size_per_producer": 200}
+    });
+    let path = temp_file("redis-interrupted-cart.json", &scenario.to_string());
+    let market = fresh_market_name("interrupted-cart");
+    let mut child = start(&path, &market, &[]);
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut printed = String::new();
+    stdout
+        .read_line(&mut printed)
+        .expect("the cart's first line");
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    stdout
+        .read_to_string(&mut printed)
+        .expect("the rest of stdout");
+    let output = finish_within(child, Duration::from_secs(30), "an interrupted run");
+    assert_eq!(output.status.signal(), Some(15), "{output:?}");
+    assert!(printed.ends_with('\n'), "a cut line");
+    assert_eq!(printed.lines().count(), 200, "the cart is cut");
+}

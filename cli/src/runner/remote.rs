@@ -26,6 +26,7 @@ use marketplace_contract::Market;
 use marketplace_redis::{CanonicalKey, ConnectError, RedisMarketplace, url_without_password};
 use serde::{Deserialize, Serialize};
 
+use super::interrupt::Interrupt;
 use super::printed_forms;
 use super::stop_signal::StopSignal;
 use super::supervisor::write_cart_lines;
@@ -71,6 +72,10 @@ pub struct RemoteOptions {
     /// How long a call whose connection broke is retried before the run fails ([`RETRY_FOR`]
     /// unless the user chose another); zero makes one try.
     pub retry_for: Duration,
+    /// Held by each order and the writing of its lines, so whoever asks for it (the
+    /// command's watcher of SIGINT and SIGTERM) waits until every cart ordered is printed
+    /// whole; once asked, no consumer places another order. It does not end the run.
+    pub interrupt: Interrupt,
 }
 
 /// Why a run on a Redis server did not complete.
@@ -184,6 +189,7 @@ pub fn run_remote<W: Write + Send>(
         purchases: AtomicU64::new(0),
         failure: Mutex::new(None),
         stop: StopSignal::default(),
+        interrupt: &remote.interrupt,
     };
     let run = &run;
     thread::scope(|s| {
@@ -305,6 +311,7 @@ struct Run<'s, 'm, W> {
     failure: Mutex<Option<String>>,
     /// Set once, when the run ends; threads check it before every wait.
     stop: StopSignal,
+    interrupt: &'m Interrupt,
 }
 
 impl<W: Write + Send> Run<'_, '_, W> {
@@ -484,6 +491,17 @@ impl<W: Write + Send> Run<'_, '_, W> {
                     }
                 }
             }
+            // Held from before the order until its lines are out: a signal now waits for
+            // them (a second one does not), and one that came first places no order.
+            let held = self.interrupt.hold();
+            if self.interrupt.is_requested() {
+                drop(held);
+                // The process is about to die of the signal: neither finish this consumer
+                // nor fail the run, either of which the other processes would hear of.
+                loop {
+                    thread::park();
+                }
+            }
             let bought = self
                 .market
                 .try_place_order(cart)
@@ -503,6 +521,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
                 .and_then(|()| sink.flush())
                 .map_err(|e| failed("writing the output", &e))?;
             drop(sink);
+            drop(held);
             // Ordering: a count read once at the end, after the threads are joined.
             self.purchases
                 .fetch_add(bought.len() as u64, Ordering::Relaxed);
