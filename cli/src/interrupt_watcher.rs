@@ -16,8 +16,8 @@
 //! the thread; it waits on them, never polls.
 
 use std::fs;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use flexi_logger::LoggerHandle;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -36,13 +36,15 @@ pub(crate) fn start(interrupt: &Interrupt, log: Option<&LoggerHandle>) {
         return;
     }
     let armed = Arc::new(AtomicBool::new(false));
+    let signalled = Arc::clone(SIGNALLED.get_or_init(Arc::default));
     // Per signal, the shutdown first and the arming second: on the first signal the
     // shutdown finds the flag down and does nothing, then the flag goes up, so the next
     // signal ends the process, however late the watcher runs.
     for &(signal, code) in &watched {
         let registered =
             signal_hook::flag::register_conditional_shutdown(signal, code, Arc::clone(&armed))
-                .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&armed)));
+                .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&armed)))
+                .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&signalled)));
         if registered.is_err() {
             // The signals registered before this one must still end the process.
             // Ordering: the handler reads the flag in another context; `SeqCst` on both
@@ -84,6 +86,19 @@ pub(crate) fn start(interrupt: &Interrupt, log: Option<&LoggerHandle>) {
         // Ordering: as above.
         armed.store(true, Ordering::SeqCst);
     }
+}
+
+/// Set by the handler of a watched signal itself: the process is going to die of it.
+static SIGNALLED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Whether a watched signal has come, told as soon as its handler ran, before the watcher
+/// has woken up to it: a command about to end normally must then wait for the watcher,
+/// or it would end with its own exit code instead of the signal.
+pub(crate) fn signalled() -> bool {
+    // Ordering: set in the handler with `SeqCst` (signal-hook's flag), read likewise.
+    SIGNALLED
+        .get()
+        .is_some_and(|flag| flag.load(Ordering::SeqCst))
 }
 
 /// Waits for the watcher to end the process, once a signal asked for the interrupt and the

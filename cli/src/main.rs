@@ -502,7 +502,7 @@ fn run_to_the_end(args: &RunArgs) -> ExitCode {
         Err(failure) => fail(failure),
     };
     drop(held);
-    if interrupt.is_requested() {
+    if interrupt_watcher::signalled() || interrupt.is_requested() {
         interrupt_watcher::wait_for_the_end();
     }
     code
