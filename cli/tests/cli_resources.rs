@@ -484,8 +484,6 @@ fn an_interrupted_run_has_logged_every_call_it_made() {
 #[cfg(target_os = "linux")]
 #[test]
 fn an_interrupted_burst_prints_every_cart_ordered_before_the_signal() {
-    use std::io::Read;
-
     let burst = 200_000;
     let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
     let scenario = json!({
@@ -502,9 +500,7 @@ fn an_interrupted_burst_prints_every_cart_ordered_before_the_signal() {
         for actors in ["tasks", "threads"] {
             let what = format!("{actors} {signal}");
             let dir = temp_path(&format!("interrupted-burst-{signal}-{actors}"));
-            let mut rest = interrupt_a_logged_run(&path, actors, &dir, (signal, number));
-            let mut more = String::new();
-            rest.read_to_string(&mut more).expect("the rest of stdout");
+            let more = interrupt_a_logged_run(&path, actors, &dir, (signal, number));
             assert!(
                 more.is_empty() || more.ends_with('\n'),
                 "{what}: a cut line"
@@ -1245,14 +1241,15 @@ fn first_cart_line(
 
 /// Runs `path` with `actors` and its log in `dir` (made afresh), sends it SIG`signal` once
 /// the first cart's line is out, and checks that it died of that signal (`number`) with
-/// nothing on stderr: the rest of its stdout.
+/// nothing on stderr: the rest of its stdout, read meanwhile.
 #[cfg(target_os = "linux")]
 fn interrupt_a_logged_run(
     path: &std::path::Path,
     actors: &str,
     dir: &std::path::Path,
     (signal, number): (&str, i32),
-) -> std::io::BufReader<std::process::ChildStdout> {
+) -> String {
+    use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
 
     let what = format!("{actors} {signal}");
@@ -1266,12 +1263,21 @@ fn interrupt_a_logged_run(
         .stderr(Stdio::piped())
         .spawn()
         .expect("the marketplace binary runs");
-    let rest = first_cart_line(&mut child, &what);
+    let mut rest = first_cart_line(&mut child, &what);
     send(&child, signal);
+    // Read while the run writes out: the carts ordered before it stopped may take more
+    // than a pipe holds, and a run blocked on a full stdout would never end.
+    let reader = std::thread::spawn(move || {
+        let mut more = String::new();
+        rest.read_to_string(&mut more).map(|_| more)
+    });
     let output = finish_within(child, Duration::from_secs(30), "an interrupted run");
     assert_eq!(output.status.signal(), Some(number), "{what}");
     assert_silent(&output, &what);
-    rest
+    reader
+        .join()
+        .expect("the reading thread")
+        .expect("the rest of stdout")
 }
 
 /// Waits until signal `number`, sent to `child`, is no longer pending for it: its handler
