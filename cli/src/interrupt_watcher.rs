@@ -1,6 +1,7 @@
 //! The watcher of SIGINT and SIGTERM during `run`: a thread of its own that, on the first
 //! of them, logs it, has the run write out the lines of every cart it ordered (through the
-//! run's [`Interrupt`]), writes out the log of --log-file, and then lets the process die of
+//! run's [`Interrupt`], which the command also holds until it has written its statistics
+//! or stall report), writes out the log of --log-file, and then lets the process die of
 //! the signal as it would have (the shell's 130 and 143, a parent that sees the signal).
 //! Without it a run killed mid-way loses the purchase lines still in stdout's buffer and
 //! every log record since the logger last wrote out its batch.
