@@ -403,25 +403,14 @@ impl Write for Flushed {
     }
 }
 
-/// An interrupt ends a run that waits (its first cart bought, its second waiting for a
-/// tea stuck behind an unwanted item on a shelf of one, with a stall timeout far off): the run returns `Interrupted` with the
-/// first cart's line written and flushed, and `interrupt_and_wait` returns only once the
+/// An interrupt ends a run that waits (`a_run_that_waits_after_one_cart`, with a stall
+/// timeout far off): the run returns `Interrupted` with the first cart's line written and
+/// flushed, and `interrupt_and_wait` returns only once the
 /// run has let go of the output. An interrupt asked before a run ends that run at once,
 /// and one asked with no run in progress returns at once.
 #[test]
 fn an_interrupt_ends_the_run_with_its_lines_written() {
-    let waits = scenario(
-        r#"{"products": {
-              "m": {"product_type": "Product", "name": "Mug", "price": 4},
-              "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
-              "t": {"product_type": "Tea", "name": "Never", "price": 2, "type": "Black"}},
-            "producers": [{"name": "p", "products": [["m", 1, 0], ["x", 1, 0], ["t", 1, 0]],
-                           "republish_wait_time": 0}],
-            "consumers": [{"name": "c", "retry_wait_time": 0,
-                           "carts": [[{"type": "add", "product": "m", "quantity": 1}],
-                                     [{"type": "add", "product": "t", "quantity": 1}]]}],
-            "marketplace": {"queue_size_per_producer": 1}}"#,
-    );
+    let waits = a_run_that_waits_after_one_cart();
     for actors in every_kind() {
         let options = RunOptions {
             stall_timeout: Duration::from_secs(3600),
@@ -461,11 +450,10 @@ fn an_interrupt_ends_the_run_with_its_lines_written() {
     }
 }
 
-/// One interrupt shared by runs in progress at once (their options cloned) ends every one
-/// of them, and `interrupt_and_wait` returns only once all have let go of their output.
-#[test]
-fn an_interrupt_ends_every_run_it_was_given() {
-    let waits = scenario(
+/// A scenario whose run buys its first cart and then waits: its second cart asks for a
+/// tea stuck behind an unwanted item on a producer's shelf of one.
+fn a_run_that_waits_after_one_cart() -> Scenario {
+    scenario(
         r#"{"products": {
               "m": {"product_type": "Product", "name": "Mug", "price": 4},
               "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
@@ -476,7 +464,14 @@ fn an_interrupt_ends_every_run_it_was_given() {
                            "carts": [[{"type": "add", "product": "m", "quantity": 1}],
                                      [{"type": "add", "product": "t", "quantity": 1}]]}],
             "marketplace": {"queue_size_per_producer": 1}}"#,
-    );
+    )
+}
+
+/// One interrupt shared by runs in progress at once (their options cloned) ends every one
+/// of them, and `interrupt_and_wait` returns only once all have let go of their output.
+#[test]
+fn an_interrupt_ends_every_run_it_was_given() {
+    let waits = a_run_that_waits_after_one_cart();
     for actors in every_kind() {
         let options = RunOptions {
             stall_timeout: Duration::from_secs(3600),
