@@ -36,7 +36,7 @@ use marketplace_cli::generate::{
 };
 use marketplace_cli::runner::{
     Actors, Hold, Interrupt, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError, RemoteOptions,
-    Role, RunError, RunOptions, RunStats, fingerprint, run, run_remote,
+    Role, RunEnd, RunError, RunOptions, RunStats, fingerprint, run, run_remote,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 
@@ -600,14 +600,6 @@ fn not_stdout(flag: &str, path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// How a run that has figures ended, as `--stats-json` tells it.
-#[derive(Clone, Copy)]
-enum Ended {
-    Done,
-    Stalled,
-    Interrupted,
-}
-
 /// Where `--stats-json` goes: the file, created (so writable) before the run starts.
 struct StatsFile {
     path: PathBuf,
@@ -636,12 +628,8 @@ impl StatsFile {
         })
     }
 
-    fn write(mut self, stats: &RunStats, ended: Ended) -> Result<(), Failure> {
-        let mut json = match ended {
-            Ended::Done => stats.to_json(false),
-            Ended::Stalled => stats.to_json(true),
-            Ended::Interrupted => stats.to_json_interrupted(),
-        };
+    fn write(mut self, stats: &RunStats, ended: RunEnd) -> Result<(), Failure> {
+        let mut json = stats.to_json(ended);
         json.push('\n');
         self.file
             .write_all(json.as_bytes())
@@ -703,9 +691,9 @@ fn run_command(
         log_file::stop(logger, args.quiet);
     }
     let stats = match &outcome {
-        Ok(report) => Some((&report.stats, Ended::Done)),
-        Err(RunError::Stalled(report)) => Some((&report.stats, Ended::Stalled)),
-        Err(RunError::Interrupted(stats)) => Some((stats, Ended::Interrupted)),
+        Ok(report) => Some((&report.stats, RunEnd::Finished)),
+        Err(RunError::Stalled(report)) => Some((&report.stats, RunEnd::Stalled)),
+        Err(RunError::Interrupted(stats)) => Some((stats, RunEnd::Interrupted)),
         Err(_) => None,
     };
     if let (true, Some((stats, _))) = (args.stats, stats) {

@@ -63,7 +63,7 @@ pub use remote::{
     RETRY_FOR, RemoteError, RemoteOptions, RemoteReport, Role, fingerprint, run_remote,
 };
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
-pub use stats::{ConsumerStats, ProducerStats, RunStats, Totals};
+pub use stats::{ConsumerStats, ProducerStats, RunEnd, RunStats, Totals};
 
 #[cfg(doc)]
 use marketplace::Marketplace;

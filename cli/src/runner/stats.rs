@@ -78,29 +78,23 @@ impl RunStats {
         totals
     }
 
-    /// The figures as the JSON document of `--stats-json`, pretty-printed; `stalled` says
-    /// whether the run was stopped as stalled (`interrupted` is false).
+    /// The figures as the JSON document of `--stats-json`, pretty-printed, saying how the
+    /// run `ended` (its `stalled` and `interrupted` fields).
     ///
     /// ```
-    /// use marketplace_cli::runner::{ConsumerStats, RunStats};
+    /// use marketplace_cli::runner::{ConsumerStats, RunEnd, RunStats};
     /// let stats = RunStats {
     ///     consumers: vec![ConsumerStats { name: "ana".into(), carts: 1, purchases: 2, ..Default::default() }],
     ///     ..Default::default()
     /// };
-    /// let json: serde_json::Value = serde_json::from_str(&stats.to_json(false)).unwrap();
+    /// let json: serde_json::Value = serde_json::from_str(&stats.to_json(RunEnd::Finished)).unwrap();
     /// assert_eq!(json["totals"]["purchases"], 2);
     /// assert_eq!(json["consumers"][0]["name"], "ana");
     /// assert_eq!(json["stalled"], false);
     /// assert_eq!(json["interrupted"], false);
     /// ```
-    pub fn to_json(&self, stalled: bool) -> String {
-        self.document(stalled, false)
-    }
-
-    /// The figures of a run ended by its interrupt (SIGINT, SIGTERM) as the JSON document
-    /// of `--stats-json`: as [`to_json`](Self::to_json), with `interrupted` true.
-    pub fn to_json_interrupted(&self) -> String {
-        self.document(false, true)
+    pub fn to_json(&self, ended: RunEnd) -> String {
+        self.document(ended == RunEnd::Stalled, ended == RunEnd::Interrupted)
     }
 
     fn document(&self, stalled: bool, interrupted: bool) -> String {
@@ -133,6 +127,17 @@ impl RunStats {
         // Serializing plain structs of strings and numbers cannot fail.
         serde_json::to_string_pretty(&document).unwrap_or_default()
     }
+}
+
+/// How a run whose figures are reported ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RunEnd {
+    /// Every consumer finished.
+    Finished,
+    /// No consumer made progress for the stall timeout.
+    Stalled,
+    /// Its interrupt (SIGINT, SIGTERM) ended it.
+    Interrupted,
 }
 
 /// The `--stats-json` document; field order is the printed order.
@@ -335,7 +340,8 @@ mod tests {
                 full: 1,
             }],
         };
-        let json: serde_json::Value = serde_json::from_str(&stats.to_json(true)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&stats.to_json(RunEnd::Stalled)).unwrap();
         assert_eq!(
             json,
             serde_json::json!({
