@@ -417,32 +417,20 @@ fn check_peaks_at_a_bounded_multiple_of_dense_files() {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_has_printed_what_it_bought() {
-    use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
-
     let path = a_run_that_waits_after_one_cart("interrupted.json");
     for (signal, number) in [("INT", 2), ("TERM", 15)] {
         for actors in ["tasks", "threads"] {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
-                .arg("run")
-                .arg(&path)
-                .args(["--actors", actors])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the marketplace binary runs");
-            let mut rest = first_cart_line(&mut child, actors);
-            send(&child, signal);
-            let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
-            assert_eq!(output.status.signal(), Some(number), "{actors} {signal}");
-            assert!(
-                output.stderr.is_empty(),
-                "{actors} {signal}: {}",
-                String::from_utf8_lossy(&output.stderr)
+            let what = format!("{actors} {signal}");
+            let args = ["--actors".as_ref(), actors.as_ref()];
+            let (output, more) = interrupt_a_run(
+                &path,
+                &args,
+                &what,
+                (signal, number),
+                Duration::from_secs(10),
             );
-            let mut more = String::new();
-            rest.read_to_string(&mut more).expect("the rest of stdout");
-            assert_eq!(more, "", "{actors} {signal}");
+            assert_silent(&output, &what);
+            assert_eq!(more, "", "{what}");
         }
     }
 }
@@ -461,7 +449,13 @@ fn an_interrupted_run_has_logged_every_call_it_made() {
     for (signal, number) in [("INT", 2), ("TERM", 15)] {
         for actors in ["tasks", "threads"] {
             let dir = temp_path(&format!("interrupted-log-{signal}-{actors}"));
-            interrupt_a_logged_run(&path, actors, &dir, (signal, number));
+            interrupt_a_logged_run(
+                &path,
+                actors,
+                &dir,
+                (signal, number),
+                Duration::from_secs(10),
+            );
             let log = std::fs::read_to_string(dir.join("market_rCURRENT.log"))
                 .expect("the log is written");
             let what = format!("{actors} {signal}: the log:\n{log}");
@@ -500,7 +494,13 @@ fn an_interrupted_burst_prints_every_cart_ordered_before_the_signal() {
         for actors in ["tasks", "threads"] {
             let what = format!("{actors} {signal}");
             let dir = temp_path(&format!("interrupted-burst-{signal}-{actors}"));
-            let more = interrupt_a_logged_run(&path, actors, &dir, (signal, number));
+            let more = interrupt_a_logged_run(
+                &path,
+                actors,
+                &dir,
+                (signal, number),
+                Duration::from_secs(10),
+            );
             assert!(
                 more.is_empty() || more.ends_with('\n'),
                 "{what}: a cut line"
@@ -667,29 +667,26 @@ fn carts_ordered_before_the_signal(dir: &std::path::Path, signal: &str) -> usize
 #[cfg(target_os = "linux")]
 #[test]
 fn an_interrupted_run_writes_its_statistics() {
-    use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
-
     let path = a_run_that_waits_after_one_cart("interrupted-stats.json");
     for (signal, number) in [("INT", 2), ("TERM", 15)] {
         for actors in ["tasks", "threads"] {
             let what = format!("{actors} {signal}");
             let stats = temp_path(&format!("interrupted-stats-{signal}-{actors}.json"));
-            let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
-                .arg("run")
-                .arg(&path)
-                .args(["--actors", actors, "--progress", "--stats", "--stats-json"])
-                .arg(&stats)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the marketplace binary runs");
-            let mut rest = first_cart_line(&mut child, &what);
-            send(&child, signal);
-            let output = finish_within(child, Duration::from_secs(10), "an interrupted run");
-            assert_eq!(output.status.signal(), Some(number), "{what}");
-            let mut more = String::new();
-            rest.read_to_string(&mut more).expect("the rest of stdout");
+            let args = [
+                "--actors".as_ref(),
+                actors.as_ref(),
+                "--progress".as_ref(),
+                "--stats".as_ref(),
+                "--stats-json".as_ref(),
+                stats.as_os_str(),
+            ];
+            let (output, more) = interrupt_a_run(
+                &path,
+                &args,
+                &what,
+                (signal, number),
+                Duration::from_secs(10),
+            );
             let printed = 1 + more.lines().count();
             let text = std::fs::read_to_string(&stats).expect("the statistics file");
             let json: serde_json::Value = serde_json::from_str(&text)
@@ -1239,31 +1236,53 @@ fn first_cart_line(
     rest
 }
 
-/// Runs `path` with `actors` and its log in `dir` (made afresh), sends it SIG`signal` once
-/// the first cart's line is out, and checks that it died of that signal (`number`) with
-/// nothing on stderr: the rest of its stdout, read meanwhile.
+/// Runs `path` with `actors` and its log in `dir` (made afresh), interrupts it with
+/// `interrupt_a_run`, and checks that it said nothing on stderr: the rest of its stdout.
 #[cfg(target_os = "linux")]
 fn interrupt_a_logged_run(
     path: &std::path::Path,
     actors: &str,
     dir: &std::path::Path,
-    (signal, number): (&str, i32),
+    signal: (&str, i32),
+    limit: Duration,
 ) -> String {
+    let _ = std::fs::remove_dir_all(dir);
+    let log = dir.join("market.log");
+    let args = [
+        "--actors".as_ref(),
+        actors.as_ref(),
+        "--log-file".as_ref(),
+        log.as_os_str(),
+    ];
+    let what = format!("{actors} {}", signal.0);
+    let (output, more) = interrupt_a_run(path, &args, &what, signal, limit);
+    assert_silent(&output, &what);
+    more
+}
+
+/// Runs `marketplace run PATH ARGS`, sends it SIG`signal` once the first cart's line is
+/// out, and checks that it died of that signal (`number`) within `limit`: its output, and
+/// the rest of its stdout, read meanwhile.
+#[cfg(unix)]
+fn interrupt_a_run(
+    path: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    what: &str,
+    (signal, number): (&str, i32),
+    limit: Duration,
+) -> (Output, String) {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
 
-    let what = format!("{actors} {signal}");
-    let _ = std::fs::remove_dir_all(dir);
     let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
         .arg("run")
         .arg(path)
-        .args(["--actors", actors, "--log-file"])
-        .arg(dir.join("market.log"))
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the marketplace binary runs");
-    let mut rest = first_cart_line(&mut child, &what);
+    let mut rest = first_cart_line(&mut child, what);
     send(&child, signal);
     // Read while the run writes out: the carts ordered before it stopped may take more
     // than a pipe holds, and a run blocked on a full stdout would never end.
@@ -1271,13 +1290,13 @@ fn interrupt_a_logged_run(
         let mut more = String::new();
         rest.read_to_string(&mut more).map(|_| more)
     });
-    let output = finish_within(child, Duration::from_secs(30), "an interrupted run");
+    let output = finish_within(child, limit, "an interrupted run");
     assert_eq!(output.status.signal(), Some(number), "{what}");
-    assert_silent(&output, &what);
-    reader
+    let more = reader
         .join()
         .expect("the reading thread")
-        .expect("the rest of stdout")
+        .expect("the rest of stdout");
+    (output, more)
 }
 
 /// Waits until signal `number`, sent to `child`, is no longer pending for it: its handler
@@ -1308,7 +1327,7 @@ fn until_delivered(child: &std::process::Child, number: i32) {
 }
 
 /// Checks that `output` has nothing on stderr.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 fn assert_silent(output: &Output, what: &str) {
     assert!(
         output.stderr.is_empty(),
