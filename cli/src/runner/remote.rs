@@ -361,7 +361,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
         self.stop.is_set()
     }
 
-    /// How `item` prints, for the log.
+    /// How `item` prints, in purchase lines and the log.
     fn shown(&self, item: &Carried) -> &str {
         &self.printed[item.product]
     }
@@ -400,14 +400,13 @@ impl<W: Write + Send> Run<'_, '_, W> {
                             .time
                             .patience(spec.republish_wait_time)
                             .unwrap_or(BLOCK);
-                        let product = item.product;
+                        let product = self.shown(&item);
                         let published = self
                             .market
                             .try_publish_timeout(id, item, wait)
                             .map_err(|e| failed(&e))?;
                         log::debug!(
-                            "publish_timeout({id}, {}, {wait:?}) -> {}",
-                            self.printed[product],
+                            "publish_timeout({id}, {product}, {wait:?}) -> {}",
                             outcome(&published)
                         );
                         match published {
@@ -514,9 +513,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
             // Under the sink's lock, so the lines of two carts never interleave; rendered a
             // piece at a time, since a cart of long names can print gigabytes.
             let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-            let products = bought
-                .iter()
-                .map(|item| self.printed[item.product].as_str());
+            let products = bought.iter().map(|item| self.shown(item));
             write_cart_lines(&mut *sink, &mut Vec::new(), &spec.name, products, drop)
                 .and_then(|()| sink.flush())
                 .map_err(|e| failed("writing the output", &e))?;
