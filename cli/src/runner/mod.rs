@@ -32,8 +32,8 @@
 //! the end of a run), `display` (the progress line), `stats` (the figures per actor),
 //! `stall` (the stall report), `threads` and `tasks` (the two kinds of actors),
 //! `stop_signal` (how thread actors learn that the run ended), `interrupt` (an end asked
-//! from outside the run), `remote` (a run whose
-//! marketplace is on a Redis server, shared by several processes).
+//! from outside the run), `remote` (a run whose marketplace is on a Redis server, shared
+//! by several processes).
 
 mod display;
 mod interrupt;

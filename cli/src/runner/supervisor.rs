@@ -282,8 +282,8 @@ impl<'s, W: Write> Supervisor<'s, W> {
     /// The end of a run whose actors are all gone, which ended with `outcome`: writes the
     /// carts ordered since the supervisor stopped watching (unless a write failed), so
     /// every cart ordered is printed, flushes, finishes the progress line, and reports
-    /// with every actor's figures (a stall report and an interrupt get them too). A failure of the run
-    /// comes before one of the output.
+    /// with every actor's figures (a stall report and an interrupt get them too). A
+    /// failure of the run comes before one of the output.
     pub(super) fn conclude(
         mut self,
         outbox: &Outbox,
