@@ -504,3 +504,43 @@ fn an_interrupt_ends_every_run_it_was_given() {
         }
     }
 }
+
+/// A sink that panics at its first write, as a caller's buggy writer might.
+struct Panicking;
+
+impl Write for Panicking {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        panic!("the sink panics");
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A panic while the run writes its output (here the caller's sink) ends the run with that
+/// panic: every actor is stopped, none left waiting for a run that will not end.
+#[test]
+fn a_panic_in_the_output_ends_the_run_with_that_panic() {
+    let waits = a_run_that_waits_after_one_cart();
+    for actors in every_kind() {
+        let options = RunOptions {
+            stall_timeout: Duration::from_secs(3600),
+            ..fast(actors)
+        };
+        let (ended, outcome) = std::sync::mpsc::channel();
+        let waits = waits.clone();
+        std::thread::spawn(move || {
+            let unwound = std::panic::catch_unwind(|| run(&waits, &options, Panicking));
+            let message = unwound.err().and_then(|payload| {
+                payload
+                    .downcast_ref::<&str>()
+                    .map(|message| message.to_string())
+            });
+            let _ = ended.send(message);
+        });
+        let message = outcome
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{actors:?}: the run goes on after its sink panicked"));
+        assert_eq!(message.as_deref(), Some("the sink panics"), "{actors:?}");
+    }
+}

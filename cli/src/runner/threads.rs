@@ -52,7 +52,11 @@ pub(super) fn run<W: Write>(
     let _attached = options.interrupt.attach(&actors.outbox);
     let mut supervisor = Supervisor::new(scenario, sink, options.progress);
     let outcome = thread::scope(|s| {
-        let outcome = actors.start(s).and_then(|()| {
+        // Stops the threads however this closure ends: leaving the scope joins them, and a
+        // panic below (in the caller's sink, say) would otherwise wait forever for threads
+        // nobody stops.
+        let _stop = StopOnDrop(&actors);
+        actors.start(s).and_then(|()| {
             supervisor
                 .watch(
                     &actors.outbox,
@@ -62,12 +66,19 @@ pub(super) fn run<W: Write>(
                     options.stall_timeout,
                 )
                 .outcome(scenario, &actors.progress, &actors)
-        });
-        actors.stop();
-        outcome
-        // Leaving the scope joins every thread.
+        })
+        // Leaving the scope stops, then joins, every thread.
     });
     supervisor.conclude(&actors.outbox, outcome, &actors.progress, market.stats())
+}
+
+/// Stops every thread of the run when dropped.
+struct StopOnDrop<'a, 's, 'm>(&'a Actors<'s, 'm>);
+
+impl Drop for StopOnDrop<'_, '_, '_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// Everything the threads of one run share.
