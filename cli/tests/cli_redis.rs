@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use marketplace_cli::runner::RETRY_FOR;
+use marketplace_cli::runner::{Interrupt, RETRY_FOR, RemoteOptions, Role, fingerprint, run_remote};
 use marketplace_cli::scenario::Scenario;
 use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
 use marketplace_redis::READ_TIMEOUT;
@@ -531,4 +531,44 @@ fn an_interrupted_redis_run_prints_a_cart_being_written_whole() {
     assert_eq!(output.status.signal(), Some(15), "{output:?}");
     assert!(printed.ends_with('\n'), "a cut line");
     assert_eq!(printed.lines().count(), 200, "the cart is cut");
+}
+
+/// A panic while a consumer writes its lines (here in the caller's sink) ends the run with
+/// that panic, through the library's `run_remote`: the other actors are stopped and the
+/// market closed, none left waiting for a consumer that will never finish.
+#[test]
+fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
+    struct Panicking;
+    impl std::io::Write for Panicking {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            panic!("the sink panics");
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let scenario = Scenario::from_json(SMALL).expect("valid");
+    let remote = RemoteOptions {
+        url: shared_server().url(),
+        market: fresh_market_name("panickingsink"),
+        role: Role::All,
+        only: None,
+        fingerprint: fingerprint(SMALL.as_bytes()),
+        retry_for: RETRY_FOR,
+        interrupt: Interrupt::default(),
+    };
+    let (ended, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let unwound = std::panic::catch_unwind(|| run_remote(&scenario, &remote, 0.0, Panicking));
+        let message = unwound.err().and_then(|payload| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|message| message.to_string())
+        });
+        let _ = ended.send(message);
+    });
+    let message = outcome
+        .recv_timeout(HANG)
+        .expect("the run goes on after its sink panicked");
+    assert_eq!(message.as_deref(), Some("the sink panics"));
 }

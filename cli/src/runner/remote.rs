@@ -15,7 +15,9 @@
 //! marketplace; the rendezvous of the processes (label, tally, closing) is the Redis
 //! handle's own.
 
+use std::any::Any;
 use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
@@ -188,6 +190,7 @@ pub fn run_remote<W: Write + Send>(
         printed: printed_forms(scenario),
         purchases: AtomicU64::new(0),
         failure: Mutex::new(None),
+        panic: Mutex::new(None),
         stop: StopSignal::default(),
         interrupt: &remote.interrupt,
     };
@@ -232,6 +235,9 @@ pub fn run_remote<W: Write + Send>(
             let _ = producer.join();
         }
     });
+    if let Some(payload) = run.panic.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        panic::resume_unwind(payload);
+    }
     let failure = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(failure) = failure {
         return Err(RemoteError::Failed(failure));
@@ -309,16 +315,28 @@ struct Run<'s, 'm, W> {
     purchases: AtomicU64,
     /// The first failure; the run stops at it.
     failure: Mutex<Option<String>>,
+    /// The first actor's panic, which the run stops at too, then passes on to the caller.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Set once, when the run ends; threads check it before every wait.
     stop: StopSignal,
     interrupt: &'m Interrupt,
 }
 
 impl<W: Write + Send> Run<'_, '_, W> {
-    /// Runs an actor; its failure stops the whole process.
+    /// Runs an actor; its failure, or its panic, stops the whole process. A panic must stop
+    /// it too: the others would otherwise wait for what the actor will never do (the market
+    /// closes when the last consumer finishes).
     fn guard(&self, actor: impl FnOnce() -> Result<(), String>) {
-        if let Err(failure) = actor() {
-            self.fail(failure);
+        match panic::catch_unwind(AssertUnwindSafe(actor)) {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => self.fail(failure),
+            Err(payload) => {
+                self.panic
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(payload);
+                self.fail("an actor panicked".to_owned());
+            }
         }
     }
 
