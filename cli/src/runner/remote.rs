@@ -10,8 +10,9 @@
 //! process ends when the market closes: producers stop publishing, waits return, and the
 //! process exits once its actors are joined. A call whose connection breaks is retried
 //! by the handle under the same operation id (it applies once); one that cannot be
-//! completed within the retry time fails the run. The contract's operations go through
-//! the `marketplace_contract::Market` trait, the one the contract's tests run on every
+//! completed within the retry time fails the run, and so does an actor's panic, which
+//! then reaches the caller. The contract's operations go through the
+//! `marketplace_contract::Market` trait, the one the contract's tests run on every
 //! marketplace; the rendezvous of the processes (label, tally, closing) is the Redis
 //! handle's own.
 

@@ -3,11 +3,12 @@
 //! Invariants: a waiting thread blocks, in the engine
 //! ([`Marketplace::add_to_cart_timeout`], [`Marketplace::publish_timeout`]) or on the stop
 //! condition variable while it pauses, never polls; every thread checks the stop flag
-//! before each wait, and the stop sets the flag, wakes the pausing threads and closes the
-//! marketplace (which wakes the blocked ones), so all threads are joined before `run`
-//! returns. A run that needs more threads than the system can map is refused before any
-//! thread starts (a thread that cannot map its signal stack aborts the process, which
-//! `spawn` cannot report); any other failure to start a thread stops those started.
+//! before each wait, and the stop, made however the run ends (a panic in its output too),
+//! sets the flag, wakes the pausing threads and closes the marketplace (which wakes the
+//! blocked ones), so all threads are joined before `run` returns or unwinds. A run that
+//! needs more threads than the system can map is refused before any thread starts (a
+//! thread that cannot map its signal stack aborts the process, which `spawn` cannot
+//! report); any other failure to start a thread stops those started.
 
 use std::fmt;
 use std::io::Write;
