@@ -35,8 +35,8 @@ use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
 };
 use marketplace_cli::runner::{
-    Actors, Hold, Interrupt, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError, RemoteOptions,
-    Role, RunEnd, RunError, RunOptions, RunStats, fingerprint, run, run_remote,
+    Actors, Hold, Interrupt, InterruptedReport, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError,
+    RemoteOptions, Role, RunEnd, RunError, RunOptions, RunStats, fingerprint, run, run_remote,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 
@@ -138,10 +138,11 @@ struct RunArgs {
     /// or --stats.
     #[arg(long, short, conflicts_with = "stats")]
     quiet: bool,
-    /// Print a table on stderr at the end (also after a stall): per consumer its carts,
-    /// purchases, retries and time waiting; per producer the items published and the
-    /// times its queue was full; totals, wall time and a summary line. On a redis backend,
-    /// only a line of this process's purchases and the market's state at the end.
+    /// Print a table on stderr at the end (also after a stall or a SIGINT or SIGTERM): per
+    /// consumer its carts, purchases, retries and time waiting; per producer the items
+    /// published and the times its queue was full; totals, wall time and a summary line.
+    /// On a redis backend, only a line of this process's purchases and the market's state
+    /// at the end (or at the signal).
     #[arg(long)]
     stats: bool,
     /// Write the figures of --stats to FILE as JSON (see docs/scenario-format.md), also
@@ -752,14 +753,30 @@ fn remote_command(
     let logger = args.start_log()?;
     // The interrupt ends no run here: each order holds it until its lines are flushed, and
     // the watcher still writes out the log. Nor may this hold outlive this point: a remote
-    // run cannot be ended from here, and the signal would wait for its end.
+    // run cannot be ended from here, and the signal would wait for its end. The watch
+    // takes its place, so that a signal from now on waits for the --stats line of what
+    // the run did until then, which the run tells from a thread of its own.
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
+    let watch = interrupt.watch();
     held.take();
+    let interrupted = |report: InterruptedReport| {
+        let market = match report.market {
+            Ok(market) => market.to_string(),
+            Err(e) => format!("unknown ({e})"),
+        };
+        tell!(
+            "{} purchases in this process in {:.3} s, interrupted; at the interrupt: {market}",
+            report.purchases,
+            report.elapsed.as_secs_f64()
+        );
+    };
     let outcome = run_remote(
         scenario,
         remote,
         args.time_scale,
         BufWriter::new(io::stdout()),
+        watch,
+        args.stats.then_some(&interrupted),
     );
     log_file::stop(logger, args.quiet);
     match outcome {

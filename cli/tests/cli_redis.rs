@@ -559,7 +559,10 @@ fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
     };
     let (ended, outcome) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let unwound = std::panic::catch_unwind(|| run_remote(&scenario, &remote, 0.0, Panicking));
+        let unwound = std::panic::catch_unwind(|| {
+            let watch = remote.interrupt.watch();
+            run_remote(&scenario, &remote, 0.0, Panicking, watch, None)
+        });
         let message = unwound.err().and_then(|payload| {
             payload
                 .downcast_ref::<&str>()
@@ -571,4 +574,58 @@ fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
         .recv_timeout(HANG)
         .expect("the run goes on after its sink panicked");
     assert_eq!(message.as_deref(), Some("the sink panics"));
+}
+
+/// A process of a redis run interrupted (SIGINT, SIGTERM) while its consumer waits, after
+/// one cart, for a product of a producer no process runs, prints the `--stats` line of what it did until the
+/// signal, marked as interrupted, before it dies of the signal, as an interrupted memory
+/// run prints its table.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_redis_run_prints_its_stats_line() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::ExitStatusExt;
+
+    let scenario = serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
+                     "x": {"product_type": "Product", "name": "Nobody's", "price": 1}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0},
+                      {"name": "q", "products": [["x", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 1}],
+                                 [{"type": "add", "product": "x", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("redis-interrupted-stats.json", &scenario.to_string());
+    for (signal, number) in [("INT", 2), ("TERM", 15)] {
+        let market = fresh_market_name(&format!("interrupted-stats-{signal}"));
+        let mut child = start(&path, &market, &["--stats", "--only", "p,c"]);
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut printed = String::new();
+        stdout
+            .read_line(&mut printed)
+            .expect("the first cart's line");
+        assert_eq!(
+            printed, "c bought Product(name='Mug', price=4)\n",
+            "{signal}"
+        );
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        stdout
+            .read_to_string(&mut printed)
+            .expect("the rest of stdout");
+        let output = finish_within(child, HANG, "an interrupted run");
+        assert_eq!(output.status.signal(), Some(number), "{signal}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(printed.lines().count(), 1, "{signal}: {printed:?}");
+        assert_eq!(stderr.lines().count(), 1, "{signal}: one line: {stderr:?}");
+        assert!(
+            stderr.starts_with("1 purchases in this process in "),
+            "{signal}: {stderr:?}"
+        );
+        assert!(stderr.contains("interrupted"), "{signal}: {stderr:?}");
+    }
 }

@@ -6,11 +6,12 @@
 //! a request reaches every attached run (and any run attached later) through its outbox,
 //! so a supervisor asleep there wakes at once; and
 //! [`Interrupt::interrupt_and_wait`] returns only when no run is attached and no [`Hold`]
-//! is held, so once it returns, the lines of every cart ordered by then are written and
-//! flushed (or their output failed), and whatever the holder writes after the run is
-//! written. Lock order: the interrupt's state, then an outbox's.
+//! or [`Watch`] is held, so once it returns, the lines of every cart ordered by then are
+//! written and flushed (or their output failed), and whatever the holder writes after the
+//! run is written. Lock order: the interrupt's state, then an outbox's.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::supervisor::Outbox;
@@ -25,7 +26,7 @@ pub struct Interrupt {
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
-    /// Notified when a run detaches or a hold is let go.
+    /// Notified when a run detaches, a hold or watch is let go, or an end is asked for.
     detached: Condvar,
 }
 
@@ -36,6 +37,8 @@ struct State {
     runs: Vec<Arc<Outbox>>,
     /// The holds alive (see [`Interrupt::hold`]).
     holds: usize,
+    /// The watches not yet finished (see [`Interrupt::watch`]).
+    watches: usize,
 }
 
 impl Interrupt {
@@ -60,7 +63,9 @@ impl Interrupt {
         for outbox in &state.runs {
             outbox.interrupt();
         }
-        while !state.runs.is_empty() || state.holds > 0 {
+        // Wakes the watches, which wait on the same condition variable.
+        self.shared.detached.notify_all();
+        while !state.runs.is_empty() || state.holds > 0 || state.watches > 0 {
             state = self
                 .shared
                 .detached
@@ -81,6 +86,19 @@ impl Interrupt {
     pub fn hold(&self) -> Hold {
         self.state().holds += 1;
         Hold(self.clone())
+    }
+
+    /// A watch on this interrupt, for a run that the interrupt does not end (a process's
+    /// part of a run on a Redis server, whose actors wait on the server): its owner learns
+    /// from it when the end is asked for, with every hold let go, and [`interrupt_and_wait`](Self::interrupt_and_wait) waits until the watch is
+    /// finished, so the owner can report what the run did before the process ends. Taken
+    /// in place of a hold, it covers a request that comes before the run starts.
+    pub fn watch(&self) -> Watch {
+        self.state().watches += 1;
+        Watch {
+            interrupt: self.clone(),
+            finished: AtomicBool::new(false),
+        }
     }
 
     /// Attaches the run whose supervisor watches `outbox` until the guard is dropped,
@@ -109,6 +127,62 @@ impl Drop for Hold {
     fn drop(&mut self) {
         self.0.state().holds -= 1;
         self.0.shared.detached.notify_all();
+    }
+}
+
+/// Keeps [`Interrupt::interrupt_and_wait`] waiting until finished (or dropped); see
+/// [`Interrupt::watch`].
+#[must_use = "the watch is finished when dropped"]
+pub struct Watch {
+    interrupt: Interrupt,
+    /// Set, under the interrupt's state lock, when the watch is finished.
+    finished: AtomicBool,
+}
+
+impl Watch {
+    /// Blocks until an end is asked for and no [`Hold`] is held (every order in progress
+    /// is out): true; or until the watch is finished: false.
+    pub(super) fn wait_for_the_request(&self) -> bool {
+        let mut state = self.interrupt.state();
+        loop {
+            // Ordering: stored under the state's lock, which this load is under too.
+            if self.finished.load(Ordering::Relaxed) {
+                return false;
+            }
+            if state.requested && state.holds == 0 {
+                return true;
+            }
+            state = self
+                .interrupt
+                .shared
+                .detached
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Lets [`Interrupt::interrupt_and_wait`] go on, and ends a wait for the request; the
+    /// first call only counts.
+    pub(super) fn finish(&self) {
+        let mut state = self.interrupt.state();
+        // Ordering: under the state's lock (see `wait_for_the_request`).
+        if !self.finished.swap(true, Ordering::Relaxed) {
+            state.watches -= 1;
+            drop(state);
+            self.interrupt.shared.detached.notify_all();
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Watch").finish()
     }
 }
 

@@ -57,10 +57,11 @@ use crate::scenario::Scenario;
 use marketplace::Stats;
 
 pub use display::ProgressLine;
-pub use interrupt::{Hold, Interrupt};
+pub use interrupt::{Hold, Interrupt, Watch};
 pub use product::ProductRef;
 pub use remote::{
-    RETRY_FOR, RemoteError, RemoteOptions, RemoteReport, Role, fingerprint, run_remote,
+    InterruptedReport, RETRY_FOR, RemoteError, RemoteOptions, RemoteReport, Role, fingerprint,
+    run_remote,
 };
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
 pub use stats::{ConsumerStats, ProducerStats, RunEnd, RunStats, Totals};

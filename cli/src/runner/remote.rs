@@ -29,7 +29,7 @@ use marketplace_contract::Market;
 use marketplace_redis::{CanonicalKey, ConnectError, RedisMarketplace, url_without_password};
 use serde::{Deserialize, Serialize};
 
-use super::interrupt::Interrupt;
+use super::interrupt::{Interrupt, Watch};
 use super::printed_forms;
 use super::stop_signal::StopSignal;
 use super::supervisor::write_cart_lines;
@@ -102,6 +102,18 @@ pub struct RemoteReport {
     pub elapsed: Duration,
 }
 
+/// What one process of a run did until a SIGINT or SIGTERM (its [`Interrupt`]) asked for
+/// the end, taken once every order in progress was out.
+#[derive(Clone, Debug)]
+pub struct InterruptedReport {
+    /// Purchase lines this process wrote.
+    pub purchases: u64,
+    /// The market at the interrupt, or why the server could not tell it.
+    pub market: Result<Stats, String>,
+    /// Wall time of this process's part until the interrupt.
+    pub elapsed: Duration,
+}
+
 /// An item as it travels through the server: the scenario's product index (how it
 /// prints) and its equality class (which queue it shares). Processes of one run hold the
 /// same scenario, so both mean the same thing in each.
@@ -130,11 +142,17 @@ impl CanonicalKey for Carried {
 
 /// Runs this process's part of `scenario` on the market of `remote`, writing the purchase
 /// lines of its consumers to `sink`.
+///
+/// `watch`, taken from [`RemoteOptions::interrupt`], is finished when the run ends, or
+/// once an end was asked for and `interrupted` was told what the process did until then
+/// (the run goes on: its actors wait on the server, so whoever asked ends the process).
 pub fn run_remote<W: Write + Send>(
     scenario: &Scenario,
     remote: &RemoteOptions,
     time_scale: f64,
     sink: W,
+    watch: Watch,
+    interrupted: Option<&(dyn Fn(InterruptedReport) + Sync)>,
 ) -> Result<RemoteReport, RemoteError> {
     let refused = |message: String| RemoteError::Refused(message);
     let url = url_without_password(&remote.url);
@@ -196,7 +214,26 @@ pub fn run_remote<W: Write + Send>(
         interrupt: &remote.interrupt,
     };
     let run = &run;
+    let watch = &watch;
     thread::scope(|s| {
+        let reporter = thread::Builder::new().spawn_scoped(s, move || {
+            if watch.wait_for_the_request() {
+                if let Some(interrupted) = interrupted {
+                    interrupted(InterruptedReport {
+                        // Ordering: counted before each order's hold is let go, and the
+                        // wait saw every hold let go, under the interrupt's lock.
+                        purchases: run.purchases.load(Ordering::Relaxed),
+                        market: run.market.stats().map_err(|e| e.to_string()),
+                        elapsed: started.elapsed(),
+                    });
+                }
+                watch.finish();
+            }
+        });
+        if reporter.is_err() {
+            // Nobody could report an interrupt, nor finish the watch when one comes.
+            watch.finish();
+        }
         let mut producer_threads = Vec::new();
         let mut consumer_threads = Vec::new();
         let actors = producers
@@ -235,6 +272,7 @@ pub fn run_remote<W: Write + Send>(
         for producer in producer_threads {
             let _ = producer.join();
         }
+        watch.finish();
     });
     if let Some(payload) = run.panic.lock().unwrap_or_else(|p| p.into_inner()).take() {
         panic::resume_unwind(payload);
@@ -537,10 +575,11 @@ impl<W: Write + Send> Run<'_, '_, W> {
                 .and_then(|()| sink.flush())
                 .map_err(|e| failed("writing the output", &e))?;
             drop(sink);
-            drop(held);
-            // Ordering: a count read once at the end, after the threads are joined.
+            // Ordering: read at the end, after the threads are joined, or by the report of
+            // an interrupt, once this hold is let go.
             self.purchases
                 .fetch_add(bought.len() as u64, Ordering::Relaxed);
+            drop(held);
         }
         let finished = self
             .market
