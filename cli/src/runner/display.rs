@@ -85,20 +85,21 @@ impl<'s> ProgressDisplay<'s> {
             ProgressLine::Off => Output::Off,
             ProgressLine::Plain => Output::Plain,
             ProgressLine::Live => {
-                let style = ProgressStyle::with_template(
-                    "{spinner} {elapsed:>4} [{bar:30}] {pos}/{len} purchases, {wide_msg}",
-                )
-                .map(|style| style.progress_chars("=> "))
-                // The template is fixed and valid; the default style is a safe fallback.
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
-                let bar = ProgressBar::with_draw_target(
-                    Some(total),
-                    ProgressDrawTarget::stderr_with_hz(10),
-                );
-                bar.set_style(style);
-                Output::Live(bar)
+                Output::Live(live_bar(total, ProgressDrawTarget::stderr_with_hz(10)))
             }
         };
+        Self::showing(scenario, out)
+    }
+
+    /// The live line of a run of `scenario`, drawn on `target`.
+    #[cfg(test)]
+    fn live_on(scenario: &'s Scenario, target: ProgressDrawTarget) -> Self {
+        let total = u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX);
+        Self::showing(scenario, Output::Live(live_bar(total, target)))
+    }
+
+    fn showing(scenario: &'s Scenario, out: Output) -> Self {
+        let total = u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX);
         let mut display = ProgressDisplay {
             scenario,
             total,
@@ -196,6 +197,13 @@ impl<'s> ProgressDisplay<'s> {
         match &self.out {
             Output::Off => {}
             Output::Live(bar) => {
+                // The live message is cut to the width, as it may name any product; the
+                // final one is short and says how the run ended, so it is shown whole,
+                // the bar giving up its room (and the terminal wrapping it, when even
+                // that is not enough).
+                bar.set_style(line_style(
+                    "{spinner} {elapsed:>4} [{wide_bar}] {pos}/{len} purchases, {msg}",
+                ));
                 bar.set_position(purchases);
                 if outcome.is_ok() {
                     bar.finish_with_message(status);
@@ -241,6 +249,131 @@ impl<'s> ProgressDisplay<'s> {
     }
 }
 
+/// The live bar of a run of `total` purchases, drawn on `target`.
+fn live_bar(total: u64, target: ProgressDrawTarget) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    bar.set_style(line_style(
+        "{spinner} {elapsed:>4} [{bar:30}] {pos}/{len} purchases, {wide_msg}",
+    ));
+    bar
+}
+
+/// The live line drawn after `template`, one of the fixed ones above.
+fn line_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .map(|style| style.progress_chars("=> "))
+        // The templates are fixed and valid; the default style is a safe fallback.
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::TermLike;
+
+    use super::*;
+
+    /// A terminal `width` columns wide that keeps what is written to it.
+    #[derive(Debug, Clone)]
+    struct Recorded {
+        width: u16,
+        text: Arc<Mutex<String>>,
+    }
+
+    impl Recorded {
+        fn push(&self, s: &str) -> io::Result<()> {
+            self.text.lock().unwrap().push_str(s);
+            Ok(())
+        }
+    }
+
+    impl TermLike for Recorded {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+            self.push("<up>")
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            self.push("<down>")
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> io::Result<()> {
+            self.push(s)?;
+            self.push("\n")
+        }
+        fn write_str(&self, s: &str) -> io::Result<()> {
+            self.push(s)
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            self.push("<clear>")
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What a terminal `width` columns wide shows last of a live line finished as
+    /// `outcome` after `purchases` of a scenario of 1000.
+    fn final_line(width: u16, purchases: u64, outcome: &Result<(), RunError>) -> String {
+        let scenario = Scenario::from_json(
+            r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+                "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+                "consumers": [{"name": "c", "retry_wait_time": 0,
+                               "carts": [[{"type": "add", "product": "m", "quantity": 1000}]]}],
+                "marketplace": {"queue_size_per_producer": 1}}"#,
+        )
+        .expect("a valid scenario");
+        let terminal = Recorded {
+            width,
+            text: Arc::default(),
+        };
+        let target = ProgressDrawTarget::term_like(Box::new(terminal.clone()));
+        let mut display = ProgressDisplay::live_on(&scenario, target);
+        let progress = Progress::new(1, 1);
+        display.finish(purchases, &progress, outcome);
+        let text = terminal.text.lock().unwrap().clone();
+        text.rsplit("<clear>").next().unwrap_or_default().to_owned()
+    }
+
+    /// However narrow the terminal, the last line says how the run ended, whole: within
+    /// the width where the bar can make room for it, else wrapped by the terminal.
+    #[test]
+    fn the_final_line_says_how_the_run_ended_on_a_narrow_terminal() {
+        let empty = Scenario::from_json(
+            r#"{"products": {}, "producers": [], "consumers": [],
+                "marketplace": {"queue_size_per_producer": 1}}"#,
+        )
+        .expect("a valid scenario");
+        let interrupted = Err(RunError::Interrupted(Progress::new(0, 0).stats(&empty)));
+        for (outcome, how, purchases) in [(Ok(()), "done", 1000), (interrupted, "interrupted", 123)]
+        {
+            for width in [20, 40, 60, 80, 120] {
+                let shown = final_line(width, purchases, &outcome);
+                let shown = shown.replace("<up>", "");
+                let shown = shown.trim_end();
+                assert!(
+                    shown.contains(&format!(" {purchases}/1000 purchases, {how}, "))
+                        && shown.ends_with("/s on average"),
+                    "{width} columns: {shown:?}"
+                );
+                // Within the width, unless the bar has given up all its room.
+                assert!(
+                    shown.chars().count() <= usize::from(width) || shown.contains(" [] "),
+                    "{width} columns: {shown:?}"
+                );
+            }
+        }
+    }
 }
