@@ -754,8 +754,9 @@ fn remote_command(
     // The interrupt ends no run here: each order holds it until its lines are flushed, and
     // the watcher still writes out the log. Nor may this hold outlive this point: a remote
     // run cannot be ended from here, and the signal would wait for its end. The watch
-    // takes its place, so that a signal from now on waits for the --stats line of what
-    // the run did until then, which the run tells from a thread of its own.
+    // takes its place, so that a signal from now on waits for the --stats line: of what
+    // the run did until the signal, which the run tells from a thread of its own, or of
+    // its end, told here before the watch is dropped.
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
     let watch = interrupt.watch();
     held.take();
@@ -775,10 +776,13 @@ fn remote_command(
         remote,
         args.time_scale,
         BufWriter::new(io::stdout()),
-        watch,
+        &watch,
         args.stats.then_some(&interrupted),
     );
-    log_file::stop(logger, args.quiet);
+    // The log of an interrupted run is the watcher's to write out (see `run_command`).
+    if !matches!(outcome, Err(RemoteError::Interrupted)) {
+        log_file::stop(logger, args.quiet);
+    }
     match outcome {
         Ok(report) => {
             if args.stats {
@@ -797,6 +801,11 @@ fn remote_command(
         Err(RemoteError::Failed(message)) => Err(Failure {
             code: EXIT_FAILURE,
             message: format!("error: {path}: {message}"),
+        }),
+        // As for a memory run, the process dies of the signal, so the code is never seen.
+        Err(RemoteError::Interrupted) => Err(Failure {
+            code: EXIT_FAILURE,
+            message: String::new(),
         }),
     }
 }

@@ -561,7 +561,7 @@ fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
     std::thread::spawn(move || {
         let unwound = std::panic::catch_unwind(|| {
             let watch = remote.interrupt.watch();
-            run_remote(&scenario, &remote, 0.0, Panicking, watch, None)
+            run_remote(&scenario, &remote, 0.0, Panicking, &watch, None)
         });
         let message = unwound.err().and_then(|payload| {
             payload
@@ -628,4 +628,82 @@ fn an_interrupted_redis_run_prints_its_stats_line() {
         );
         assert!(stderr.contains("interrupted"), "{signal}: {stderr:?}");
     }
+}
+
+/// A sink whose first write tells `writing` and then waits for `go`.
+struct Gate {
+    writing: Option<std::sync::mpsc::Sender<()>>,
+    go: std::sync::mpsc::Receiver<()>,
+}
+
+impl std::io::Write for Gate {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(writing) = self.writing.take() {
+            let _ = writing.send(());
+            let _ = self.go.recv();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An interrupt asked for while the last cart of a run is written (so it waits for it)
+/// is told once: either the interrupt's report or the run's own, never both, which the
+/// command would print as two `--stats` lines.
+#[test]
+fn an_interrupt_during_the_last_cart_is_reported_once() {
+    use marketplace_cli::runner::{Interrupt, RemoteOptions, Role, fingerprint, run_remote};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let market = fresh_market_name("last-cart");
+    let interrupt = Interrupt::new();
+    let options = RemoteOptions {
+        url: shared_server().url(),
+        market,
+        role: Role::All,
+        only: None,
+        fingerprint: fingerprint(SMALL.as_bytes()),
+        retry_for: RETRY_FOR,
+        interrupt: interrupt.clone(),
+    };
+    let scenario = Scenario::from_json(SMALL).expect("valid");
+    let (writing, written) = std::sync::mpsc::channel();
+    let (go, gone) = std::sync::mpsc::channel();
+    let reports = AtomicUsize::new(0);
+    let told = |_| {
+        reports.fetch_add(1, Ordering::SeqCst);
+    };
+    let outcome = std::thread::scope(|s| {
+        let run = s.spawn(|| {
+            let sink = Gate {
+                writing: Some(writing),
+                go: gone,
+            };
+            run_remote(
+                &scenario,
+                &options,
+                0.0,
+                sink,
+                &interrupt.watch(),
+                Some(&told),
+            )
+        });
+        written.recv().expect("the cart is being written");
+        let asked = s.spawn(|| interrupt.interrupt_and_wait());
+        while !interrupt.is_requested() {
+            std::thread::yield_now();
+        }
+        go.send(()).expect("the run waits");
+        let outcome = run.join().expect("the run does not panic");
+        asked.join().expect("the interrupt does not panic");
+        outcome
+    });
+    let reports = reports.load(Ordering::SeqCst);
+    assert_eq!(
+        reports + usize::from(outcome.is_ok()),
+        1,
+        "{reports} interrupt reports and the run's {outcome:?}"
+    );
 }

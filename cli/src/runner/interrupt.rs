@@ -11,7 +11,7 @@
 //! run is written. Lock order: the interrupt's state, then an outbox's.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::supervisor::Outbox;
@@ -89,14 +89,17 @@ impl Interrupt {
     }
 
     /// A watch on this interrupt, for a run that the interrupt does not end (a process's
-    /// part of a run on a Redis server, whose actors wait on the server): its owner learns
-    /// from it when the end is asked for, with every hold let go, and [`interrupt_and_wait`](Self::interrupt_and_wait) waits until the watch is
-    /// finished, so the owner can report what the run did before the process ends. Taken
-    /// in place of a hold, it covers a request that comes before the run starts.
+    /// part of a run on a Redis server, whose actors wait on the server): the run learns
+    /// from it when the end is asked for, with every hold let go, and
+    /// [`interrupt_and_wait`](Self::interrupt_and_wait) waits until the watch is finished,
+    /// so that what the run did is told before the process ends, whether the request or
+    /// the run's end came first. Taken in place of a hold, it covers a request that comes
+    /// before the run starts.
     pub fn watch(&self) -> Watch {
         self.state().watches += 1;
         Watch {
             interrupt: self.clone(),
+            phase: AtomicU8::new(WATCHING),
             finished: AtomicBool::new(false),
         }
     }
@@ -131,25 +134,38 @@ impl Drop for Hold {
 }
 
 /// Keeps [`Interrupt::interrupt_and_wait`] waiting until finished (or dropped); see
-/// [`Interrupt::watch`].
+/// [`Interrupt::watch`]. Between a request and the end of the run, the first to come
+/// decides, under the interrupt's lock, whether the interrupt or the run's own end is
+/// told, so that never both are.
 #[must_use = "the watch is finished when dropped"]
 pub struct Watch {
     interrupt: Interrupt,
+    /// `WATCHING`, `CLAIMED` or `OVER`; changed under the interrupt's state lock.
+    phase: AtomicU8,
     /// Set, under the interrupt's state lock, when the watch is finished.
     finished: AtomicBool,
 }
 
+/// The run goes on, and no request was seen.
+const WATCHING: u8 = 0;
+/// A request was seen: the interrupt is told, not the run's end.
+const CLAIMED: u8 = 1;
+/// The run ended first: its end is told, not the interrupt.
+const OVER: u8 = 2;
+
 impl Watch {
     /// Blocks until an end is asked for and no [`Hold`] is held (every order in progress
-    /// is out): true; or until the watch is finished: false.
+    /// is out), before the run is over: true, and the interrupt is the one to tell; or
+    /// until the run is over ([`run_over`](Self::run_over)) or the watch finished: false.
     pub(super) fn wait_for_the_request(&self) -> bool {
         let mut state = self.interrupt.state();
         loop {
-            // Ordering: stored under the state's lock, which this load is under too.
-            if self.finished.load(Ordering::Relaxed) {
+            // Ordering: both flags change under the state's lock, held here too.
+            if self.finished.load(Ordering::Relaxed) || self.phase.load(Ordering::Relaxed) == OVER {
                 return false;
             }
             if state.requested && state.holds == 0 {
+                self.phase.store(CLAIMED, Ordering::Relaxed);
                 return true;
             }
             state = self
@@ -161,9 +177,25 @@ impl Watch {
         }
     }
 
+    /// The run is over: ends a wait for the request. True if the run's end is to be told;
+    /// false if a request came first and the interrupt is being told instead. The watch
+    /// keeps [`Interrupt::interrupt_and_wait`] waiting until finished all the same, so
+    /// the owner can tell the run's end before the process ends.
+    pub(super) fn run_over(&self) -> bool {
+        let state = self.interrupt.state();
+        // Ordering: under the state's lock (see `wait_for_the_request`).
+        let phase = self.phase.load(Ordering::Relaxed);
+        if phase == WATCHING {
+            self.phase.store(OVER, Ordering::Relaxed);
+        }
+        drop(state);
+        self.interrupt.shared.detached.notify_all();
+        phase != CLAIMED
+    }
+
     /// Lets [`Interrupt::interrupt_and_wait`] go on, and ends a wait for the request; the
     /// first call only counts.
-    pub(super) fn finish(&self) {
+    pub fn finish(&self) {
         let mut state = self.interrupt.state();
         // Ordering: under the state's lock (see `wait_for_the_request`).
         if !self.finished.swap(true, Ordering::Relaxed) {

@@ -89,6 +89,9 @@ pub enum RemoteError {
     Refused(String),
     /// The run started and then failed (the server lost past the retry time, output).
     Failed(String),
+    /// An end was asked for through [`RemoteOptions::interrupt`] before the run was over,
+    /// and what the process did until then was told to the caller's `interrupted`.
+    Interrupted,
 }
 
 /// What one process of a run did.
@@ -143,15 +146,18 @@ impl CanonicalKey for Carried {
 /// Runs this process's part of `scenario` on the market of `remote`, writing the purchase
 /// lines of its consumers to `sink`.
 ///
-/// `watch`, taken from [`RemoteOptions::interrupt`], is finished when the run ends, or
-/// once an end was asked for and `interrupted` was told what the process did until then
-/// (the run goes on: its actors wait on the server, so whoever asked ends the process).
+/// `watch`, taken from [`RemoteOptions::interrupt`], tells the run of an end asked for:
+/// once every order in progress is out, `interrupted` is told what the process did until
+/// then and the watch is finished, and the run goes on (its actors wait on the server, so
+/// whoever asked ends the process); if the run is over by then, it returns
+/// [`RemoteError::Interrupted`]. A run over before any request leaves the watch to the
+/// caller to finish, once it has told the run's end.
 pub fn run_remote<W: Write + Send>(
     scenario: &Scenario,
     remote: &RemoteOptions,
     time_scale: f64,
     sink: W,
-    watch: Watch,
+    watch: &Watch,
     interrupted: Option<&(dyn Fn(InterruptedReport) + Sync)>,
 ) -> Result<RemoteReport, RemoteError> {
     let refused = |message: String| RemoteError::Refused(message);
@@ -214,8 +220,7 @@ pub fn run_remote<W: Write + Send>(
         interrupt: &remote.interrupt,
     };
     let run = &run;
-    let watch = &watch;
-    thread::scope(|s| {
+    let over_first = thread::scope(|s| {
         let reporter = thread::Builder::new().spawn_scoped(s, move || {
             if watch.wait_for_the_request() {
                 if let Some(interrupted) = interrupted {
@@ -231,7 +236,7 @@ pub fn run_remote<W: Write + Send>(
             }
         });
         if reporter.is_err() {
-            // Nobody could report an interrupt, nor finish the watch when one comes.
+            // Nobody could tell an interrupt, nor finish the watch when one comes.
             watch.finish();
         }
         let mut producer_threads = Vec::new();
@@ -272,10 +277,13 @@ pub fn run_remote<W: Write + Send>(
         for producer in producer_threads {
             let _ = producer.join();
         }
-        watch.finish();
+        watch.run_over()
     });
     if let Some(payload) = run.panic.lock().unwrap_or_else(|p| p.into_inner()).take() {
         panic::resume_unwind(payload);
+    }
+    if !over_first {
+        return Err(RemoteError::Interrupted);
     }
     let failure = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(failure) = failure {
