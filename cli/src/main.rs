@@ -697,8 +697,21 @@ fn run_command(
         Err(RunError::Interrupted(stats)) => Some((stats, RunEnd::Interrupted)),
         Err(_) => None,
     };
-    if let (true, Some((stats, _))) = (args.stats, stats) {
+    if let (true, Some((stats, ended))) = (args.stats, stats) {
         tell!("{stats}");
+        // A finished run's summary line follows (with the market at its end), a stalled
+        // run's report; this one says that the figures stop at the signal.
+        if matches!(ended, RunEnd::Interrupted) {
+            let totals = stats.totals();
+            tell!(
+                "{} purchases, {} consumer retries, {} producer republishes in {:.3} s; \
+                 interrupted",
+                totals.purchases,
+                totals.retries,
+                totals.full,
+                stats.wall.as_secs_f64()
+            );
+        }
     }
     let written = match (stats_file, stats) {
         (Some(file), Some((stats, ended))) => file.write(stats, ended),

@@ -700,6 +700,18 @@ fn an_interrupted_run_writes_its_statistics() {
                 "{what}: no table on stderr: {stderr}"
             );
             assert!(stderr.contains(", interrupted, "), "{what}: {stderr}");
+            // The table's summary line, as a finished run's, says how the run ended: the
+            // progress line above it is not asked for by --stats.
+            let summary = stderr
+                .lines()
+                .skip_while(|line| !line.starts_with("wall time"))
+                .nth(1)
+                .unwrap_or_default();
+            assert!(
+                summary.starts_with(&format!("{printed} purchases, "))
+                    && summary.ends_with("; interrupted"),
+                "{what}: no summary line after the table: {stderr}"
+            );
             std::fs::remove_file(&stats).expect("the statistics file is removed");
         }
     }
