@@ -767,9 +767,9 @@ fn remote_command(
     // The interrupt ends no run here: each order holds it until its lines are flushed, and
     // the watcher still writes out the log. Nor may this hold outlive this point: a remote
     // run cannot be ended from here, and the signal would wait for its end. The watch
-    // takes its place, so that a signal from now on waits for the --stats line: of what
-    // the run did until the signal, which the run tells from a thread of its own, or of
-    // its end, told here before the watch is dropped.
+    // takes its place once the run has connected, so that a signal from then on waits
+    // for the --stats line: of what the run did until the signal, which the run tells
+    // from a thread of its own, or of its end, told here before the watch is dropped.
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
     let watch = interrupt.watch();
     held.take();

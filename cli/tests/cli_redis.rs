@@ -707,3 +707,72 @@ fn an_interrupt_during_the_last_cart_is_reported_once() {
         "{reports} interrupt reports and the run's {outcome:?}"
     );
 }
+
+/// A signal while the process still connects (here to a listener that never answers)
+/// ends it at once, as before the run: there is nothing yet to report, and it would wait
+/// for the connection to give up. Measured against how long that takes without a signal.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_while_connecting_ends_the_process_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!(
+        "redis://{}",
+        listener.local_addr().expect("the listener's address")
+    );
+    let silent = std::thread::spawn(move || {
+        // Keeps every connection open and silent until the test ends.
+        listener.incoming().collect::<Vec<_>>()
+    });
+    let scenario = temp_file("redis-silent.json", SMALL);
+    let args = |child: &mut Command| {
+        child
+            .arg("run")
+            .arg(&scenario)
+            .args(["--backend", &url, "--market", "m", "--stats"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    };
+    let started = Instant::now();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_marketplace"));
+    args(&mut command);
+    let refused = command.output().expect("the binary runs");
+    let giving_up = started.elapsed();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_marketplace"));
+    args(&mut command);
+    let child = command.spawn().expect("the binary runs");
+    // The process is connecting once the server's accept queue holds its connection;
+    // /proc tells when its socket to the server is open.
+    let port = url.rsplit(':').next().expect("a port").to_owned();
+    let port = format!(":{:04X} ", port.parse::<u16>().expect("a port number"));
+    let deadline = Instant::now() + HANG;
+    while !std::fs::read_to_string("/proc/net/tcp")
+        .expect("the TCP table")
+        .lines()
+        .any(|line| {
+            line.split_whitespace()
+                .nth(2)
+                .is_some_and(|remote| format!("{remote} ").ends_with(&port))
+        })
+    {
+        assert!(Instant::now() < deadline, "the process never connected");
+        std::thread::yield_now();
+    }
+    let signalled = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let output = finish_within(child, HANG, "a connecting process");
+    let took = signalled.elapsed();
+    assert_eq!(output.status.signal(), Some(2), "{output:?}");
+    assert!(
+        took < giving_up / 4,
+        "died {took:?} after the signal; a connection gives up after {giving_up:?}"
+    );
+    drop(silent);
+}

@@ -93,14 +93,14 @@ impl Interrupt {
     /// from it when the end is asked for, with every hold let go, and
     /// [`interrupt_and_wait`](Self::interrupt_and_wait) waits until the watch is finished,
     /// so that what the run did is told before the process ends, whether the request or
-    /// the run's end came first. Taken in place of a hold, it covers a request that comes
-    /// before the run starts.
+    /// the run's end came first. It counts from when the run starts it, once the run has
+    /// something to tell: before, a request need not wait for a run still connecting.
     pub fn watch(&self) -> Watch {
-        self.state().watches += 1;
         Watch {
             interrupt: self.clone(),
             phase: AtomicU8::new(WATCHING),
-            finished: AtomicBool::new(false),
+            // Not yet counted in `watches`: nothing to finish until started.
+            finished: AtomicBool::new(true),
         }
     }
 
@@ -142,7 +142,8 @@ pub struct Watch {
     interrupt: Interrupt,
     /// `WATCHING`, `CLAIMED` or `OVER`; changed under the interrupt's state lock.
     phase: AtomicU8,
-    /// Set, under the interrupt's state lock, when the watch is finished.
+    /// Set, under the interrupt's state lock, while the watch is not counted: before it
+    /// is started, and once it is finished.
     finished: AtomicBool,
 }
 
@@ -154,6 +155,21 @@ const CLAIMED: u8 = 1;
 const OVER: u8 = 2;
 
 impl Watch {
+    /// Makes [`Interrupt::interrupt_and_wait`] wait for the watch from now on; false, and
+    /// nothing changed, if an end was asked for already (the process is ending, and the
+    /// run should not start).
+    pub(super) fn start(&self) -> bool {
+        let mut state = self.interrupt.state();
+        if state.requested {
+            return false;
+        }
+        // Ordering: under the state's lock (see `wait_for_the_request`).
+        if self.finished.swap(false, Ordering::Relaxed) {
+            state.watches += 1;
+        }
+        true
+    }
+
     /// Blocks until an end is asked for and no [`Hold`] is held (every order in progress
     /// is out), before the run is over: true, and the interrupt is the one to tell; or
     /// until the run is over ([`run_over`](Self::run_over)) or the watch finished: false.

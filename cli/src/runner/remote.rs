@@ -89,8 +89,9 @@ pub enum RemoteError {
     Refused(String),
     /// The run started and then failed (the server lost past the retry time, output).
     Failed(String),
-    /// An end was asked for through [`RemoteOptions::interrupt`] before the run was over,
-    /// and what the process did until then was told to the caller's `interrupted`.
+    /// An end was asked for through [`RemoteOptions::interrupt`] before the run started
+    /// its actors, or before it was over, and then what the process did until then was
+    /// told to the caller's `interrupted`.
     Interrupted,
 }
 
@@ -146,8 +147,9 @@ impl CanonicalKey for Carried {
 /// Runs this process's part of `scenario` on the market of `remote`, writing the purchase
 /// lines of its consumers to `sink`.
 ///
-/// `watch`, taken from [`RemoteOptions::interrupt`], tells the run of an end asked for:
-/// once every order in progress is out, `interrupted` is told what the process did until
+/// `watch`, taken from [`RemoteOptions::interrupt`], tells the run of an end asked for
+/// once the run is connected and about to start its actors (an end asked for before ends
+/// it there, with [`RemoteError::Interrupted`]): once every order in progress is out, `interrupted` is told what the process did until
 /// then and the watch is finished, and the run goes on (its actors wait on the server, so
 /// whoever asked ends the process); if the run is over by then, it returns
 /// [`RemoteError::Interrupted`]. A run over before any request leaves the watch to the
@@ -205,6 +207,9 @@ pub fn run_remote<W: Write + Send>(
         // local run of such a scenario is.
         market.close().map_err(|e| lost(&e))?;
         log::debug!("close()");
+    }
+    if !watch.start() {
+        return Err(RemoteError::Interrupted);
     }
     let started = Instant::now();
     let run = Run {
