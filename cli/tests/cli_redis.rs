@@ -576,6 +576,21 @@ fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
     assert_eq!(message.as_deref(), Some("the sink panics"));
 }
 
+/// A scenario whose consumer `c` buys a mug of `p` and then waits for a product of `q`:
+/// a process run with `--only p,c` waits after one cart.
+fn waiting_after_one_cart() -> serde_json::Value {
+    serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
+                     "x": {"product_type": "Product", "name": "Nobody's", "price": 1}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0},
+                      {"name": "q", "products": [["x", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 1}],
+                                 [{"type": "add", "product": "x", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    })
+}
+
 /// A process of a redis run interrupted (SIGINT, SIGTERM) while its consumer waits, after
 /// one cart, for a product of a producer no process runs, prints the `--stats` line of what it did until the
 /// signal, marked as interrupted, before it dies of the signal, as an interrupted memory
@@ -586,17 +601,10 @@ fn an_interrupted_redis_run_prints_its_stats_line() {
     use std::io::{BufRead, BufReader, Read};
     use std::os::unix::process::ExitStatusExt;
 
-    let scenario = serde_json::json!({
-        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4},
-                     "x": {"product_type": "Product", "name": "Nobody's", "price": 1}},
-        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0},
-                      {"name": "q", "products": [["x", 1, 0]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "m", "quantity": 1}],
-                                 [{"type": "add", "product": "x", "quantity": 1}]]}],
-        "marketplace": {"queue_size_per_producer": 1}
-    });
-    let path = temp_file("redis-interrupted-stats.json", &scenario.to_string());
+    let path = temp_file(
+        "redis-interrupted-stats.json",
+        &waiting_after_one_cart().to_string(),
+    );
     for (signal, number) in [("INT", 2), ("TERM", 15)] {
         let market = fresh_market_name(&format!("interrupted-stats-{signal}"));
         let mut child = start(&path, &market, &["--stats", "--only", "p,c"]);
@@ -775,4 +783,51 @@ fn a_signal_while_connecting_ends_the_process_at_once() {
         "died {took:?} after the signal; a connection gives up after {giving_up:?}"
     );
     drop(silent);
+}
+
+/// A process interrupted once its server is gone prints its `--stats` line, the market's
+/// state unknown, and dies of the signal soon: it does not retry asking for that state for
+/// its whole retry window, which the signal would wait out.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupt_after_the_server_is_lost_is_not_held_for_the_retry_window() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+
+    let window = Duration::from_secs(6);
+    let server = RedisServer::start();
+    let path = temp_file(
+        "redis-interrupted-lost.json",
+        &waiting_after_one_cart().to_string(),
+    );
+    let market = fresh_market_name("interrupted-lost");
+    let mut args = vec!["--stats".to_owned(), "--only".to_owned(), "p,c".to_owned()];
+    args.extend(retry_for(window));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = start_on(&server.url(), &path, &market, &args);
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut printed = String::new();
+    stdout
+        .read_line(&mut printed)
+        .expect("the first cart's line");
+    assert_eq!(printed, "c bought Product(name='Mug', price=4)\n");
+    drop(server);
+    let signalled = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let output = finish_within(child, HANG, "an interrupted run without its server");
+    let took = signalled.elapsed();
+    assert_eq!(output.status.signal(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("1 purchases in this process in ") && stderr.contains("interrupted"),
+        "{stderr:?}"
+    );
+    assert!(
+        took < window / 2,
+        "died {took:?} after the signal, with a retry window of {window:?}"
+    );
 }

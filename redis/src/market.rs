@@ -389,7 +389,18 @@ impl<P> RedisMarketplace<P> {
     ///
     /// A [`ConnectionError`] when the server cannot complete the call.
     pub fn stats(&self) -> Result<Stats, ConnectionError> {
-        let reply = self.call("stats", &self.scripts.inspect, &["stats", ""])?;
+        self.stats_within(self.lanes.retry_for())
+    }
+
+    /// Like [`stats`](Self::stats), but retries a broken connection for `retry_for` at
+    /// most instead of the handle's own time, as [`close_within`](Self::close_within)
+    /// does: for a process that must report soon, whose server may be gone.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call within `retry_for`.
+    pub fn stats_within(&self, retry_for: Duration) -> Result<Stats, ConnectionError> {
+        let reply = self.call_within("stats", &self.scripts.inspect, &["stats", ""], retry_for)?;
         let field = |index| {
             reply
                 .int(index)

@@ -48,6 +48,11 @@ pub const RETRY_FOR: Duration = Duration::from_secs(60);
 /// failed call has already waited out for [`RemoteOptions::retry_for`].
 const CLOSE_RETRY_FOR: Duration = Duration::from_secs(1);
 
+/// How long an interrupted process retries asking for the market's state for its report:
+/// the signal waits for the report, and the process's retry window may be long enough
+/// for the user to give up on it.
+const REPORT_RETRY_FOR: Duration = Duration::from_secs(1);
+
 /// Which actors of the scenario this process runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -233,7 +238,10 @@ pub fn run_remote<W: Write + Send>(
                         // Ordering: counted before each order's hold is let go, and the
                         // wait saw every hold let go, under the interrupt's lock.
                         purchases: run.purchases.load(Ordering::Relaxed),
-                        market: run.market.stats().map_err(|e| e.to_string()),
+                        market: run
+                            .market
+                            .stats_within(REPORT_RETRY_FOR)
+                            .map_err(|e| e.to_string()),
                         elapsed: started.elapsed(),
                     });
                 }
