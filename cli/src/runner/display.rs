@@ -197,14 +197,15 @@ impl<'s> ProgressDisplay<'s> {
         match &self.out {
             Output::Off => {}
             Output::Live(bar) => {
+                bar.set_position(purchases);
                 // The live message is cut to the width, as it may name any product; the
                 // final one is short and says how the run ended, so it is shown whole,
                 // the bar giving up its room (and the terminal wrapping it, when even
-                // that is not enough).
+                // that is not enough). Set after the position, whose drawing would show
+                // the live message in it for a frame.
                 bar.set_style(line_style(
                     "{spinner} {elapsed:>4} [{wide_bar}] {pos}/{len} purchases, {msg}",
                 ));
-                bar.set_position(purchases);
                 if outcome.is_ok() {
                     bar.finish_with_message(status);
                 } else {
@@ -341,11 +342,29 @@ mod tests {
         };
         let target = ProgressDrawTarget::term_like(Box::new(terminal.clone()));
         let mut display = ProgressDisplay::live_on(&scenario, target);
+        if let Output::Live(bar) = &display.out {
+            bar.set_message(LIVE);
+        }
         let progress = Progress::new(1, 1);
         display.finish(purchases, &progress, outcome);
         let text = terminal.text.lock().unwrap().clone();
+        // The live message shows only in frames of the live style, whose bar is 30 wide.
+        for frame in text.split("<clear>").filter(|frame| frame.contains(LIVE)) {
+            let bar = frame
+                .split_once('[')
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .map(|(bar, _)| bar.chars().count());
+            assert_eq!(
+                bar,
+                Some(30),
+                "{width} columns: the live message in the final style: {frame:?}"
+            );
+        }
         text.rsplit("<clear>").next().unwrap_or_default().to_owned()
     }
+
+    /// The live line's message before the end.
+    const LIVE: &str = "9/s, 1 open cart";
 
     /// However narrow the terminal, the last line says how the run ended, whole: within
     /// the width where the bar can make room for it, else wrapped by the terminal.
