@@ -15,7 +15,9 @@ use marketplace_cli::runner::{Interrupt, RETRY_FOR, RemoteOptions, Role, fingerp
 use marketplace_cli::scenario::Scenario;
 use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
 use marketplace_redis::READ_TIMEOUT;
-use support::{finish_within, marketplace, reference_dir, sorted, temp_file, temp_path};
+use support::{
+    finish_within, marketplace, panic_message_of, reference_dir, send, sorted, temp_file, temp_path,
+};
 
 /// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`
 /// on the shared server.
@@ -519,11 +521,7 @@ fn an_interrupted_redis_run_prints_a_cart_being_written_whole() {
     stdout
         .read_line(&mut printed)
         .expect("the cart's first line");
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
+    send(&child, "TERM");
     stdout
         .read_to_string(&mut printed)
         .expect("the rest of stdout");
@@ -557,22 +555,14 @@ fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
         retry_for: RETRY_FOR,
         interrupt: Interrupt::default(),
     };
-    let (ended, outcome) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let unwound = std::panic::catch_unwind(|| {
+    let message = panic_message_of(
+        move || {
             let watch = remote.interrupt.watch();
             run_remote(&scenario, &remote, 0.0, Panicking, &watch, None)
-        });
-        let message = unwound.err().and_then(|payload| {
-            payload
-                .downcast_ref::<&str>()
-                .map(|message| message.to_string())
-        });
-        let _ = ended.send(message);
-    });
-    let message = outcome
-        .recv_timeout(HANG)
-        .expect("the run goes on after its sink panicked");
+        },
+        HANG,
+    )
+    .expect("the run goes on after its sink panicked");
     assert_eq!(message.as_deref(), Some("the sink panics"));
 }
 
@@ -617,11 +607,7 @@ fn an_interrupted_redis_run_prints_its_stats_line() {
             printed, "c bought Product(name='Mug', price=4)\n",
             "{signal}"
         );
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
+        send(&child, signal);
         stdout
             .read_to_string(&mut printed)
             .expect("the rest of stdout");
@@ -770,11 +756,7 @@ fn a_signal_while_connecting_ends_the_process_at_once() {
         std::thread::yield_now();
     }
     let signalled = Instant::now();
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
+    send(&child, "INT");
     let output = finish_within(child, HANG, "a connecting process");
     let took = signalled.elapsed();
     assert_eq!(output.status.signal(), Some(2), "{output:?}");
@@ -813,11 +795,7 @@ fn an_interrupt_after_the_server_is_lost_is_not_held_for_the_retry_window() {
     assert_eq!(printed, "c bought Product(name='Mug', price=4)\n");
     drop(server);
     let signalled = Instant::now();
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
+    send(&child, "INT");
     let output = finish_within(child, HANG, "an interrupted run without its server");
     let took = signalled.elapsed();
     assert_eq!(output.status.signal(), Some(2), "{output:?}");

@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+#[cfg(unix)]
+use support::send;
 use support::{finish_within, run_logged, temp_file, temp_path};
 
 /// Tokio panics when the system refuses it a worker thread, and, once one has started,
@@ -1346,15 +1348,4 @@ fn assert_silent(output: &Output, what: &str) {
         "{what}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
-#[cfg(unix)]
-fn send(child: &std::process::Child, signal: &str) {
-    let sent = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill runs");
-    assert!(sent.success(), "kill -{signal}");
 }

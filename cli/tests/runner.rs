@@ -3,6 +3,8 @@
 //! threads). No test waits on a timer to synchronise; stall tests use a short stall
 //! timeout, which is the behaviour under test.
 
+mod support;
+
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use marketplace_cli::runner::{Actors, MAX_WORKERS, RunError, RunOptions, run};
 use marketplace_cli::scenario::Scenario;
+use support::panic_message_of;
 
 fn scenario(json: &str) -> Scenario {
     Scenario::from_json(json).unwrap_or_else(|e| panic!("{e}"))
@@ -527,20 +530,12 @@ fn a_panic_in_the_output_ends_the_run_with_that_panic() {
             stall_timeout: Duration::from_secs(3600),
             ..fast(actors)
         };
-        let (ended, outcome) = std::sync::mpsc::channel();
         let waits = waits.clone();
-        std::thread::spawn(move || {
-            let unwound = std::panic::catch_unwind(|| run(&waits, &options, Panicking));
-            let message = unwound.err().and_then(|payload| {
-                payload
-                    .downcast_ref::<&str>()
-                    .map(|message| message.to_string())
-            });
-            let _ = ended.send(message);
-        });
-        let message = outcome
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("{actors:?}: the run goes on after its sink panicked"));
+        let message = panic_message_of(
+            move || run(&waits, &options, Panicking),
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|_| panic!("{actors:?}: the run goes on after its sink panicked"));
         assert_eq!(message.as_deref(), Some("the sink panics"), "{actors:?}");
     }
 }

@@ -160,3 +160,33 @@ pub(crate) fn finish_within(child: Child, limit: Duration, hang: &str) -> Output
     };
     output.expect("the process ends")
 }
+
+/// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
+#[cfg(unix)]
+pub(crate) fn send(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{signal}");
+}
+
+/// Runs `f` on a thread of its own: the message it panicked with (`None` if it returned,
+/// or panicked with no `&str`), or `Err` if it has not ended within `limit`.
+pub(crate) fn panic_message_of<R>(
+    f: impl FnOnce() -> R + Send + 'static,
+    limit: Duration,
+) -> Result<Option<String>, std::sync::mpsc::RecvTimeoutError> {
+    let (ended, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let message = unwound.err().and_then(|payload| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|message| message.to_string())
+        });
+        let _ = ended.send(message);
+    });
+    outcome.recv_timeout(limit)
+}
