@@ -156,3 +156,15 @@ pub(crate) fn timeout(value: Option<&Bound<'_, PyAny>>) -> PyResult<Wait> {
     }
     Ok(Duration::try_from_secs_f64(seconds).map_or(Wait::Forever, Wait::For))
 }
+
+impl Wait {
+    /// The longest a wait may last: `None` for no limit. Not asked of `Wait::No`, which
+    /// does not wait.
+    pub(crate) fn limit(self) -> Option<Duration> {
+        match self {
+            Wait::No => Some(Duration::ZERO),
+            Wait::For(timeout) => Some(timeout),
+            Wait::Forever => None,
+        }
+    }
+}

@@ -68,9 +68,29 @@ impl CallLog {
                 error.value(py).clone().into_any(),
             ),
         };
-        let mut items = vec![PyString::new(py, &format).into_any()];
+        self.emit(py, &format, args.into_iter().chain([result]));
+    }
+
+    /// Records an async call whose task dropped it before it ended (`call` as for
+    /// [`record`](Self::record)): it did nothing, and returned nothing.
+    pub(crate) fn record_cancelled<'py>(
+        &self,
+        py: Python<'py>,
+        call: &str,
+        args: impl IntoIterator<Item = Bound<'py, PyAny>>,
+    ) {
+        self.emit(py, &format!("{call} cancelled"), args);
+    }
+
+    /// Logs `format` with `args` at debug level.
+    fn emit<'py>(
+        &self,
+        py: Python<'py>,
+        format: &str,
+        args: impl IntoIterator<Item = Bound<'py, PyAny>>,
+    ) {
+        let mut items = vec![PyString::new(py, format).into_any()];
         items.extend(args);
-        items.push(result);
         let logged =
             PyTuple::new(py, items).and_then(|items| self.debug.call1(py, items).map(drop));
         if let Err(error) = logged {

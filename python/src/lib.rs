@@ -6,7 +6,8 @@
 //! its own, and the exact objects published are kept here and handed back by `place_order`.
 //! `market` has the class and how each call works, `state` the bookkeeping and the life of
 //! an equality class, `intern_lock` what keeps interning one call at a time, `calllog` the
-//! logging, `args` the argument checks, `shutdown` how
+//! logging, `args` the argument checks, `aio` how the async forms' waits are awaited from
+//! asyncio and woken, `shutdown` how
 //! daemon threads are kept out while the interpreter exits, and `fork` how a `fork()` is
 //! kept from copying a lock another thread holds.
 //!
@@ -14,6 +15,7 @@
 //! either (the lint below), only what PyO3's macros generate.
 #![deny(unsafe_code)]
 
+mod aio;
 mod args;
 mod calllog;
 mod fork;

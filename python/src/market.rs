@@ -29,6 +29,7 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyDict, PyList};
 
+use crate::aio;
 use crate::args::{self, Wait};
 use crate::calllog::CallLog;
 use crate::intern_lock::InternLock;
@@ -59,9 +60,13 @@ pub(crate) struct Marketplace {
     /// death.
     intern_lock: InternLock,
     state: Mutex<State>,
-    /// Threads inside a wait, for `stats()` (and tests that need to know one is blocked).
+    /// Calls inside a wait (threads, and tasks awaiting an async form), for `stats()` (and
+    /// tests that need to know one is blocked).
     waiting: AtomicUsize,
     log: CallLog,
+    /// Ends the async waits for an item in a cart when the cart is ordered, as the blocking
+    /// waits end at their next slice.
+    ordered: aio::Stops,
 }
 
 // Python allocates an object 16-byte aligned, and PyO3 lays a class's fields out in that
@@ -73,7 +78,7 @@ const _: () = assert!(
     "Marketplace needs more alignment than Python gives its objects"
 );
 
-/// Counts a thread as waiting while it lives.
+/// Counts a call as waiting while it lives.
 struct Waiting<'a>(&'a AtomicUsize);
 
 impl<'a> Waiting<'a> {
@@ -132,6 +137,12 @@ impl PinGuard<'_, '_> {
     fn keep(mut self) {
         self.pin = None;
     }
+
+    /// The pin, no longer given back by this guard: an async wait, which cannot hold the
+    /// GIL's token across its awaits, holds it in a guard of its own ([`Held`]).
+    fn detach(mut self) -> Pin {
+        self.pin.take().expect("held until kept or dropped")
+    }
 }
 
 impl Drop for PinGuard<'_, '_> {
@@ -139,6 +150,137 @@ impl Drop for PinGuard<'_, '_> {
         if let Some(pin) = self.pin.take() {
             self.market.unref(self.py, &[(pin.slot, 1)]);
         }
+    }
+}
+
+/// A publish ready for the engine: `key`'s class is pinned by `pin` and its object kept
+/// under its handle, both to be given back unless the product goes on sale.
+struct Offer<'a, 'py> {
+    producer: ProducerId,
+    pin: PinGuard<'a, 'py>,
+    key: Key,
+    wait: Wait,
+}
+
+/// How an add's first attempt ended.
+enum FirstAdd<'a, 'py> {
+    /// Its result: no wait needed, or none asked for.
+    Done(bool),
+    /// No item on sale and a wait asked for: the cart and the class's pin to wait with.
+    Wait {
+        cart: CartId,
+        pin: PinGuard<'a, 'py>,
+        wait: Wait,
+    },
+}
+
+/// An async call's first attempt: its result, or what its wait needs.
+enum Next<T> {
+    Done(bool),
+    Wait(T),
+}
+
+/// What an async wait holds while it is pending: its class's pin and, for a publish, the
+/// object kept under `handle`. Given back when dropped, as when the task awaiting it is
+/// cancelled, unless [`settled`](Held::settle) as a published item's own.
+struct Held<'a> {
+    market: &'a Marketplace,
+    slot: u32,
+    handle: Option<u32>,
+}
+
+impl Held<'_> {
+    /// Ends the wait: a published item keeps the pin and the object; otherwise both are
+    /// given back.
+    fn settle(self, published: bool) {
+        if published {
+            std::mem::forget(self);
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let _active = Active::enter(py);
+            if let Some(handle) = self.handle {
+                let object = self.market.state(py).take_object(handle);
+                drop(object);
+            }
+            self.market.unref(py, &[(self.slot, 1)]);
+        });
+    }
+}
+
+/// An async call's record: logged when it ends, as the blocking calls are, or as
+/// `cancelled` when its task drops it before (the engine's own async calls log the same).
+struct AsyncCall<'a> {
+    market: &'a Marketplace,
+    /// The call's opening up to the last of `args`, as for [`Marketplace::log_waitable`].
+    call: &'static str,
+    args: [Py<PyAny>; 2],
+    timeout: Option<Py<PyAny>>,
+    logging: bool,
+    ended: bool,
+}
+
+impl<'a> AsyncCall<'a> {
+    /// As a blocking call begins: a pending Ctrl-C is raised here, with nothing done, and
+    /// the log level is asked.
+    fn begin(
+        market: &'a Marketplace,
+        call: &'static str,
+        args: [Py<PyAny>; 2],
+        timeout: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let logging = Python::attach(|py| {
+            let _active = Active::enter(py);
+            market.logging(py)
+        })?;
+        Ok(Self {
+            market,
+            call,
+            args,
+            timeout,
+            logging,
+            ended: false,
+        })
+    }
+
+    fn end(mut self, outcome: PyResult<bool>) -> PyResult<bool> {
+        self.ended = true;
+        if self.logging {
+            Python::attach(|py| {
+                let _active = Active::enter(py);
+                let [first, second] = &self.args;
+                self.market.log_waitable(
+                    py,
+                    self.call,
+                    [first.bind(py), second.bind(py)],
+                    self.timeout.as_ref().map(|timeout| timeout.bind(py)),
+                    &outcome,
+                );
+            });
+        }
+        outcome
+    }
+}
+
+impl Drop for AsyncCall<'_> {
+    fn drop(&mut self) {
+        if self.ended || !self.logging {
+            return;
+        }
+        Python::attach(|py| {
+            let _active = Active::enter(py);
+            let call = match self.timeout {
+                None => format!("{})", self.call),
+                Some(_) => format!("{}, timeout=%r)", self.call),
+            };
+            let args = self.args.iter().chain(&self.timeout);
+            let args = args.map(|arg| arg.bind(py).clone());
+            self.market.log.record_cancelled(py, &call, args);
+        });
     }
 }
 
@@ -348,21 +490,15 @@ impl Marketplace {
         product: &Bound<'_, PyAny>,
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        let producer_id = args::id(producer_id, "producer_id")?;
-        let wait = args::timeout(timeout)?;
-        self.refuse_to_wait_inside_interning(wait)?;
-        let Some(producer) = self.producer(py, producer_id) else {
-            product.hash()?;
+        let Some(offer) = self.offer(py, producer_id, product, timeout)? else {
             return Ok(false);
         };
-        let pin = self
-            .class_of(py, product, true)?
-            .expect("a class is made when missing");
-        let handle = self.state(py).keep_object(product.clone().unbind())?;
-        let key = Key {
-            slot: pin.slot(),
-            handle,
-        };
+        let Offer {
+            producer,
+            pin,
+            key,
+            wait,
+        } = offer;
         let published = match self.engine.publish(producer, key) {
             Ok(()) => Ok(true),
             Err(PublishError::Full(key)) if wait != Wait::No => {
@@ -374,10 +510,44 @@ impl Marketplace {
             // The pin is now the item's reference to its class, given back when it is ordered.
             pin.keep();
         } else {
-            let object = self.state(py).take_object(handle);
+            let object = self.state(py).take_object(key.handle);
             drop(object);
         }
         published
+    }
+
+    /// A publish's steps before the engine's, the same for its blocking and async forms:
+    /// checks the arguments, finds the producer (`None` for one never registered, after
+    /// hashing the product as the classic class's dict would), pins the product's class
+    /// (made if new) and keeps the object under the key's handle.
+    fn offer<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        producer_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Offer<'a, 'py>>> {
+        let producer_id = args::id(producer_id, "producer_id")?;
+        let wait = args::timeout(timeout)?;
+        self.refuse_to_wait_inside_interning(wait)?;
+        let Some(producer) = self.producer(py, producer_id) else {
+            product.hash()?;
+            return Ok(None);
+        };
+        let pin = self
+            .class_of(py, product, true)?
+            .expect("a class is made when missing");
+        let handle = self.state(py).keep_object(product.clone().unbind())?;
+        let key = Key {
+            slot: pin.slot(),
+            handle,
+        };
+        Ok(Some(Offer {
+            producer,
+            pin,
+            key,
+            wait,
+        }))
     }
 
     /// Retries a refused publish until it succeeds (`true`), the wait ends or the market
@@ -414,24 +584,41 @@ impl Marketplace {
         product: &Bound<'_, PyAny>,
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
+        match self.first_add(py, cart_id, product, timeout)? {
+            FirstAdd::Done(done) => Ok(done),
+            FirstAdd::Wait { cart, pin, wait } => {
+                let probe = Key::probe(pin.slot());
+                self.wait_to_add(py, active, cart, probe, wait)
+            }
+        }
+    }
+
+    /// An add's first attempt, the same for its blocking and async forms: checks the
+    /// arguments, finds the cart and the product's class, and tries to take an item.
+    fn first_add<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        cart_id: &Bound<'_, PyAny>,
+        product: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<FirstAdd<'a, 'py>> {
         let cart_id = args::id(cart_id, "cart_id")?;
         let wait = args::timeout(timeout)?;
         self.refuse_to_wait_inside_interning(wait)?;
         let Some(cart) = self.cart(py, cart_id) else {
             product.hash()?;
-            return Ok(false);
+            return Ok(FirstAdd::Done(false));
         };
         // A waiting call makes the class if no equal product is alive yet, to wait on it.
         let Some(pin) = self.class_of(py, product, wait != Wait::No)? else {
-            return Ok(false);
+            return Ok(FirstAdd::Done(false));
         };
-        let probe = Key::probe(pin.slot());
-        match self.engine.add_to_cart(cart, &probe) {
-            Ok(()) => Ok(true),
+        match self.engine.add_to_cart(cart, &Key::probe(pin.slot())) {
+            Ok(()) => Ok(FirstAdd::Done(true)),
             Err(AddError::Unavailable) if wait != Wait::No => {
-                self.wait_to_add(py, active, cart, probe, wait)
+                Ok(FirstAdd::Wait { cart, pin, wait })
             }
-            Err(_) => Ok(false),
+            Err(_) => Ok(FirstAdd::Done(false)),
         }
     }
 
@@ -460,6 +647,90 @@ impl Marketplace {
             py.check_signals()?;
         }
         Ok(false)
+    }
+
+    /// `publish_async`'s work: the blocking form's first attempt, then the engine's async
+    /// wait for room.
+    async fn publish_on_loop(&self, call: &AsyncCall<'_>) -> PyResult<bool> {
+        let first = Python::attach(|py| -> PyResult<_> {
+            let _active = Active::enter(py);
+            let [producer_id, product] = &call.args;
+            let timeout = call.timeout.as_ref().map(|timeout| timeout.bind(py));
+            let Some(offer) = self.offer(py, producer_id.bind(py), product.bind(py), timeout)?
+            else {
+                return Ok(Next::Done(false));
+            };
+            let Offer {
+                producer,
+                pin,
+                key,
+                wait,
+            } = offer;
+            let held = Held {
+                market: self,
+                slot: pin.detach().slot,
+                handle: Some(key.handle),
+            };
+            let published = match self.engine.publish(producer, key) {
+                Ok(()) => true,
+                Err(PublishError::Full(_)) if wait != Wait::No => {
+                    return Ok(Next::Wait((held, producer, key, wait)));
+                }
+                Err(_) => false,
+            };
+            held.settle(published);
+            Ok(Next::Done(published))
+        })?;
+        let (held, producer, key, wait) = match first {
+            Next::Done(done) => return Ok(done),
+            Next::Wait(waiting) => waiting,
+        };
+        let _waiting = Waiting::new(&self.waiting);
+        let waited =
+            aio::wait_on_loop(self.engine.publish_async(producer, key), wait.limit(), None);
+        // Nothing is awaited from the engine's publish to here: a task cancelled before it
+        // has published nothing, one cancelled after has published and kept its item.
+        let published = matches!(waited.await?, Some(Ok(())));
+        held.settle(published);
+        Ok(published)
+    }
+
+    /// `add_to_cart_async`'s work: the blocking form's first attempt, then the engine's
+    /// async wait for an item.
+    async fn add_on_loop(&self, call: &AsyncCall<'_>) -> PyResult<bool> {
+        let first = Python::attach(|py| -> PyResult<_> {
+            let _active = Active::enter(py);
+            let [cart_id, product] = &call.args;
+            let timeout = call.timeout.as_ref().map(|timeout| timeout.bind(py));
+            Ok(
+                match self.first_add(py, cart_id.bind(py), product.bind(py), timeout)? {
+                    FirstAdd::Done(done) => Next::Done(done),
+                    FirstAdd::Wait { cart, pin, wait } => {
+                        let held = Held {
+                            market: self,
+                            slot: pin.detach().slot,
+                            handle: None,
+                        };
+                        Next::Wait((held, cart, wait))
+                    }
+                },
+            )
+        })?;
+        let (held, cart, wait) = match first {
+            Next::Done(done) => return Ok(done),
+            Next::Wait(waiting) => waiting,
+        };
+        let _waiting = Waiting::new(&self.waiting);
+        let probe = Key::probe(held.slot);
+        let waited = aio::wait_on_loop(
+            self.engine.add_to_cart_async(cart, &probe),
+            wait.limit(),
+            Some((&self.ordered, cart.serial())),
+        );
+        // As in `publish_on_loop`: the item is in the cart only if this returns true.
+        let added = matches!(waited.await?, Some(Ok(())));
+        drop(held);
+        Ok(added)
     }
 
     fn try_remove(
@@ -493,6 +764,7 @@ impl Marketplace {
             .and_then(|serial| self.state(py).remove_cart(serial))
             .ok_or_else(no_such_cart)?;
         let keys = self.engine.place_order(cart).map_err(|_| no_such_cart())?;
+        self.ordered.stop(cart.serial());
         let objects: Vec<Py<PyAny>> = {
             let mut state = self.state(py);
             keys.iter()
@@ -531,6 +803,7 @@ impl Marketplace {
             state: Mutex::new(State::default()),
             waiting: AtomicUsize::new(0),
             log: CallLog::new(py)?,
+            ordered: aio::Stops::default(),
         })
     }
 
@@ -584,6 +857,44 @@ impl Marketplace {
             );
         }
         outcome
+    }
+
+    /// As `publish`, awaited from asyncio: with a `timeout` (seconds), the wait for room
+    /// holds no thread; a cancelled task has published nothing.
+    #[pyo3(signature = (producer_id, product, timeout=None))]
+    async fn publish_async(
+        &self,
+        producer_id: Py<PyAny>,
+        product: Py<PyAny>,
+        timeout: Option<Py<PyAny>>,
+    ) -> PyResult<bool> {
+        let call = AsyncCall::begin(
+            self,
+            "publish_async(producer_id=%r, product=%r",
+            [producer_id, product],
+            timeout,
+        )?;
+        let outcome = self.publish_on_loop(&call).await;
+        call.end(outcome)
+    }
+
+    /// As `add_to_cart`, awaited from asyncio: with a `timeout` (seconds), the wait for an
+    /// item holds no thread; a cancelled task has taken nothing.
+    #[pyo3(signature = (cart_id, product, timeout=None))]
+    async fn add_to_cart_async(
+        &self,
+        cart_id: Py<PyAny>,
+        product: Py<PyAny>,
+        timeout: Option<Py<PyAny>>,
+    ) -> PyResult<bool> {
+        let call = AsyncCall::begin(
+            self,
+            "add_to_cart_async(cart_id=%r, product=%r",
+            [cart_id, product],
+            timeout,
+        )?;
+        let outcome = self.add_on_loop(&call).await;
+        call.end(outcome)
     }
 
     /// Opens a new cart; returns its id (0, 1, 2, ... in call order).
@@ -670,8 +981,9 @@ impl Marketplace {
         outcome
     }
 
-    /// Wakes every thread waiting in `publish` or `add_to_cart` (they return False); later
-    /// waits return at once. Non-waiting calls keep working.
+    /// Wakes every thread waiting in `publish` or `add_to_cart`, and every task awaiting
+    /// their async forms (they return False); later waits return at once. Non-waiting calls
+    /// keep working.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let _active = Active::enter(py);
         let logging = self.logging(py)?;

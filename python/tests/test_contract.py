@@ -649,7 +649,7 @@ def test_stubs_and_py_typed_are_installed_and_match_the_class():
     stubbed = {
         node.name
         for node in classes["Marketplace"].body
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("__")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("__")
     }
     public = {name for name in dir(Marketplace) if not name.startswith("__")}
     assert stubbed == public

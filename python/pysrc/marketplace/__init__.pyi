@@ -27,7 +27,8 @@ class Stats(TypedDict):
     distinct_products: int
     """Equality classes of products alive (on shelves, in carts, or named by a call in flight)."""
     waiting: int
-    """Threads inside a waiting ``publish`` or ``add_to_cart`` (``timeout=``)."""
+    """Calls inside a wait: threads in a waiting ``publish`` or ``add_to_cart``
+    (``timeout=``), and tasks awaiting ``publish_async`` or ``add_to_cart_async``."""
 
 # The type of a market's products: `Marketplace[str]` takes and returns `str`. A bare
 # `Marketplace`, and `Marketplace(3)` with nothing to infer it from, is a market of any
@@ -90,6 +91,19 @@ class Marketplace(Generic[_P]):
         negative id or timeout.
         """
 
+    async def publish_async(
+        self,
+        producer_id: SupportsIndex,
+        product: _P,
+        timeout: Optional[Union[SupportsFloat, SupportsIndex]] = None,
+    ) -> bool:
+        """:meth:`publish`, awaited from asyncio: the same results and exceptions, and with
+        ``timeout`` the wait for room holds no thread while other tasks run.
+
+        A task cancelled while it waits (``asyncio.wait_for`` timing out, ``Task.cancel``)
+        has published nothing; ``close()`` ends the wait (``False``).
+        """
+
     def new_cart(self) -> int:
         """Opens a cart; returns its id: 0, 1, 2, ... in call order."""
 
@@ -108,6 +122,19 @@ class Marketplace(Generic[_P]):
         (``KeyboardInterrupt``).
         """
 
+    async def add_to_cart_async(
+        self,
+        cart_id: SupportsIndex,
+        product: _P,
+        timeout: Optional[Union[SupportsFloat, SupportsIndex]] = None,
+    ) -> bool:
+        """:meth:`add_to_cart`, awaited from asyncio: the same results and exceptions, and
+        with ``timeout`` the wait for an item holds no thread while other tasks run.
+
+        A task cancelled while it waits (``asyncio.wait_for`` timing out, ``Task.cancel``)
+        has taken nothing into the cart; ``close()`` ends the wait (``False``).
+        """
+
     def remove_from_cart(self, cart_id: SupportsIndex, product: _P) -> bool:
         """Takes one product equal to ``product`` out of the cart and puts it back on sale for
         the producer that made it, even if that producer is full.
@@ -122,8 +149,9 @@ class Marketplace(Generic[_P]):
         """
 
     def close(self) -> None:
-        """Wakes every thread waiting in ``publish`` or ``add_to_cart`` (they return
-        ``False``); later waits return at once. Calls that do not wait keep working."""
+        """Wakes every thread waiting in ``publish`` or ``add_to_cart``, and every task
+        awaiting their async forms (they return ``False``); later waits return at once.
+        Calls that do not wait keep working."""
 
     def shelf_len(self, producer_id: SupportsIndex) -> Optional[int]:
         """Products the producer has on sale now (returned ones included); ``None`` for an id

@@ -1,0 +1,270 @@
+//! Awaiting the engine's async waits from asyncio.
+//!
+//! The async methods (`publish_async`, `add_to_cart_async`) are `async fn`s that PyO3 wraps
+//! in a coroutine: each `send` from the asyncio task polls the Rust future, attached to the
+//! interpreter, on the event loop's thread. While the engine's future is pending it holds a
+//! waker in the engine's waiter list and no thread at all; [`wait_on_loop`] adds the
+//! `timeout=` deadline, as an asyncio timer on the same loop.
+//!
+//! The engine wakes a waiter while it holds that waiter list's lock (`event-listener` calls
+//! wakers under its mutex), from whichever thread made the item or the room: a thread in a
+//! blocking wait with the GIL released, or an attached one, whose Python code may let other
+//! threads take the GIL. PyO3's own waker needs the GIL (it calls the loop's
+//! `call_soon_threadsafe`), and the loop's thread polls its tasks holding the GIL and takes
+//! the same list lock to register: the waker waited for the GIL under the lock while the
+//! loop waited for the lock under the GIL, and both hung (a thread's `close()` during a
+//! task's wait did, every time). So the engine never gets PyO3's waker: it gets a
+//! [`Shared`] one, which only queues the task's waker in its loop's [`Relay`] and writes a
+//! byte to a socket the loop watches (`add_reader`); the loop then wakes the queued tasks
+//! in a callback of its own, holding no lock of the engine's.
+
+use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyCFunction;
+
+/// Locks a mutex under which no code can panic halfway through an update.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The tasks of one event loop to wake, handed over through a socket the loop watches.
+///
+/// Invariant: while `pending` holds a task, a byte is unread in the socket (so the loop's
+/// reader will run) or a drain holding the lock is about to take it.
+struct Relay {
+    pending: Mutex<Vec<Waker>>,
+    writer: UnixStream,
+    reader: UnixStream,
+}
+
+impl Relay {
+    fn new() -> PyResult<Self> {
+        let (writer, reader) = UnixStream::pair()?;
+        writer.set_nonblocking(true)?;
+        reader.set_nonblocking(true)?;
+        Ok(Self {
+            pending: Mutex::new(Vec::new()),
+            writer,
+            reader,
+        })
+    }
+
+    /// From any thread, under any lock: needs no GIL and runs no Python code.
+    fn push(&self, task: Waker) {
+        let mut pending = lock(&self.pending);
+        if pending.is_empty() {
+            // Full (`WouldBlock`): bytes are unread already, and the reader will run.
+            let _ = (&self.writer).write(&[1]);
+        }
+        pending.push(task);
+    }
+
+    /// The loop's reader callback, on its thread: wakes the queued tasks (PyO3's wakers,
+    /// which schedule them on the loop), holding no lock.
+    fn drain(&self) {
+        let tasks = {
+            let mut pending = lock(&self.pending);
+            let mut bytes = [0; 64];
+            while let Ok(1..) = (&self.reader).read(&mut bytes) {}
+            std::mem::take(&mut *pending)
+        };
+        for task in tasks {
+            task.wake();
+        }
+    }
+}
+
+/// The Python object that keeps a loop's relay, in [`relay_of`]'s registry.
+#[pyclass(frozen)]
+struct LoopRelay(Arc<Relay>);
+
+/// The relay of the running loop, made and watched (`add_reader`) on its first wait. The
+/// registry holds loops weakly: a loop's relay, and its sockets, go when it does (and the
+/// waits that still hold it).
+fn relay_of(py: Python<'_>) -> PyResult<Arc<Relay>> {
+    static RELAYS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let relays = RELAYS.get_or_try_init(py, || {
+        py.import(intern!(py, "weakref"))?
+            .call_method0(intern!(py, "WeakKeyDictionary"))
+            .map(Bound::unbind)
+    })?;
+    let relays = relays.bind(py);
+    let event_loop = running_loop(py)?;
+    let known = relays.call_method1(intern!(py, "get"), (&event_loop,))?;
+    if let Ok(known) = known.cast::<LoopRelay>() {
+        return Ok(Arc::clone(&known.get().0));
+    }
+    let relay = Arc::new(Relay::new()?);
+    let drain = {
+        let relay = Arc::clone(&relay);
+        PyCFunction::new_closure(py, None, None, move |_, _| relay.drain())?
+    };
+    event_loop.call_method1(intern!(py, "add_reader"), (relay.reader.as_raw_fd(), drain))?;
+    relays.set_item(&event_loop, LoopRelay(Arc::clone(&relay)))?;
+    Ok(relay)
+}
+
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    py.import(intern!(py, "asyncio"))?
+        .call_method0(intern!(py, "get_running_loop"))
+}
+
+/// The waker the engine gets, and what the deadline's timer shares with the task: the
+/// task's latest waker (PyO3's), and whether the deadline has passed.
+struct Shared {
+    relay: Arc<Relay>,
+    task: Mutex<Option<Waker>>,
+    passed: AtomicBool,
+}
+
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let task = lock(&self.task).clone();
+        if let Some(task) = task {
+            self.relay.push(task);
+        }
+    }
+}
+
+impl Shared {
+    /// Ends the wait as its deadline does: the timer's callback, on the loop's thread.
+    /// Also [`Stops::stop`]'s, from any thread.
+    fn pass(self: &Arc<Self>) {
+        // Ordering: the task reads the flag in a poll that this wake-up (or a later one)
+        // causes; the hand-off through the relay's lock and the loop orders the two.
+        self.passed.store(true, Ordering::SeqCst);
+        self.wake_by_ref();
+    }
+
+    fn passed(&self) -> bool {
+        // Ordering: as in `pass`.
+        self.passed.load(Ordering::SeqCst)
+    }
+
+    fn set_task(&self, waker: &Waker) {
+        let mut task = lock(&self.task);
+        if !task.as_ref().is_some_and(|task| task.will_wake(waker)) {
+            let old = task.replace(waker.clone());
+            drop(task);
+            // Its last reference may be PyO3's future: let go of it outside the lock.
+            drop(old);
+        }
+    }
+}
+
+/// An asyncio timer, cancelled when dropped (so a wait that ended before its deadline
+/// leaves nothing scheduled on the loop).
+struct Timer(Py<PyAny>);
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            if let Err(error) = self.0.call_method0(py, intern!(py, "cancel")) {
+                error.write_unraisable(py, Some(self.0.bind(py)));
+            }
+        });
+    }
+}
+
+/// Async waits that something other than the engine ends, by key (a cart's serial: a
+/// placed order ends the waits for an item in its cart, which the engine wakes only for an
+/// item or `close()`).
+#[derive(Default)]
+pub(crate) struct Stops(Mutex<HashMap<u64, Vec<Weak<Shared>>>>);
+
+impl Stops {
+    /// Ends the waits registered under `key` as their deadline would; later ones must see
+    /// for themselves (a wait registers before its first poll of the engine, which then
+    /// finds the cart gone).
+    pub(crate) fn stop(&self, key: u64) {
+        let stopped = lock(&self.0).remove(&key).unwrap_or_default();
+        for wait in stopped.iter().filter_map(Weak::upgrade) {
+            wait.pass();
+        }
+    }
+}
+
+/// A wait's registration in [`Stops`], taken out when the wait ends or is dropped.
+struct Stoppable<'a> {
+    stops: &'a Stops,
+    key: u64,
+    wait: Weak<Shared>,
+}
+
+impl Drop for Stoppable<'_> {
+    fn drop(&mut self) {
+        let mut stops = lock(&self.stops.0);
+        if let Some(waits) = stops.get_mut(&self.key) {
+            waits.retain(|wait| !wait.ptr_eq(&self.wait));
+            if waits.is_empty() {
+                stops.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Awaits `wait` on the running asyncio loop, for at most `timeout` (`None`: no limit), or
+/// until `stop`'s key is stopped. `Ok(None)` once the deadline has passed (or the stop
+/// come) with `wait` still pending (it is dropped then, so it has done nothing); a
+/// `RuntimeError` when no asyncio loop is running.
+pub(crate) async fn wait_on_loop<F: Future>(
+    wait: F,
+    timeout: Option<Duration>,
+    stop: Option<(&Stops, u64)>,
+) -> PyResult<Option<F::Output>> {
+    let shared = Arc::new(Shared {
+        relay: Python::attach(relay_of)?,
+        task: Mutex::new(None),
+        passed: AtomicBool::new(false),
+    });
+    let _stoppable = stop.map(|(stops, key)| {
+        let wait = Arc::downgrade(&shared);
+        lock(&stops.0).entry(key).or_default().push(wait.clone());
+        Stoppable { stops, key, wait }
+    });
+    let _timer = match timeout {
+        None => None,
+        Some(timeout) => Some(Python::attach(|py| schedule(py, &shared, timeout))?),
+    };
+    let waker = Waker::from(Arc::clone(&shared));
+    let mut wait = pin!(wait);
+    let outcome = poll_fn(|cx| {
+        shared.set_task(cx.waker());
+        if let Poll::Ready(done) = wait.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return Poll::Ready(Some(done));
+        }
+        if shared.passed() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    Ok(outcome)
+}
+
+/// Calls [`Shared::pass`] after `timeout` on the running loop.
+fn schedule(py: Python<'_>, shared: &Arc<Shared>, timeout: Duration) -> PyResult<Timer> {
+    let shared = Arc::clone(shared);
+    let callback = PyCFunction::new_closure(py, None, None, move |_, _| shared.pass())?;
+    let handle = running_loop(py)?
+        .call_method1(intern!(py, "call_later"), (timeout.as_secs_f64(), callback))?;
+    Ok(Timer(handle.unbind()))
+}

@@ -1,0 +1,462 @@
+"""asyncio: `publish_async` and `add_to_cart_async` wait inside the engine without a thread,
+are woken by other tasks and threads and by `close()`, time out as the blocking forms do,
+and a task cancelled while it waits has published or taken nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import math
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable, Hashable, List
+
+import pytest
+from conftest import Tea
+
+from marketplace import Marketplace
+
+LINDEN = Tea("Linden", 9, "Herbal")
+MINT = Tea("Mint", 5, "Green")
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Lets the loop run until `condition` holds; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the condition"
+        await asyncio.sleep(0.001)
+
+
+def waiting(market: Marketplace[Any]) -> int:
+    return market.stats()["waiting"]
+
+
+def test_a_consumer_task_awaits_an_item_a_producer_task_publishes_later():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+    linden = Tea("Linden", 9, "Herbal")
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        await until(lambda: waiting(market) == 1)
+        assert not consumer.done()
+        assert await market.publish_async(producer, linden)
+        assert await asyncio.wait_for(consumer, 5)
+
+    asyncio.run(main())
+    bought = market.place_order(cart)
+    assert bought == [LINDEN] and bought[0] is linden
+    assert waiting(market) == 0
+
+
+def test_a_publisher_task_awaits_room():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+
+    async def main():
+        assert await market.publish_async(producer, LINDEN)
+        publisher = asyncio.ensure_future(market.publish_async(producer, MINT, timeout=math.inf))
+        await until(lambda: waiting(market) == 1)
+        assert not publisher.done() and market.shelf_len(producer) == 1
+        assert await market.add_to_cart_async(cart, LINDEN)
+        assert await asyncio.wait_for(publisher, 5)
+
+    asyncio.run(main())
+    assert market.shelf_len(producer) == 1 and market.available(MINT) == 1
+    assert market.place_order(cart) == [LINDEN]
+
+
+def test_a_thread_publishing_wakes_a_task_and_a_task_wakes_a_blocked_thread():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        await until(lambda: waiting(market) == 1)
+        publisher = threading.Thread(target=market.publish, args=(producer, LINDEN), kwargs={"timeout": 10})
+        publisher.start()
+        assert await asyncio.wait_for(consumer, 5)
+        publisher.join()
+        # Now a thread waits for room, and a task makes it.
+        assert market.publish(producer, MINT)
+        blocked = threading.Thread(target=market.publish, args=(producer, LINDEN), kwargs={"timeout": 10})
+        blocked.start()
+        await until(lambda: waiting(market) == 1)
+        assert await market.add_to_cart_async(cart, MINT)
+        await until(lambda: not blocked.is_alive())
+
+    asyncio.run(main())
+    assert market.place_order(cart) == [LINDEN, MINT]
+    assert market.available(LINDEN) == 1
+
+
+def test_many_tasks_on_one_loop_buy_every_item_published_exactly_once():
+    market = Marketplace[Tea](2)
+    kinds = [Tea(f"tea{k}", k, "Green") for k in range(3)]
+    producers, items_each, consumers = 8, 60, 12
+    published: List[Tea] = []
+    bought: List[Tea] = []
+
+    async def produce(index):
+        producer = market.register_producer()
+        for i in range(items_each):
+            item = Tea(kinds[(index + i) % 3].name, kinds[(index + i) % 3].price, "Green")
+            published.append(item)
+            assert await market.publish_async(producer, item, timeout=math.inf)
+            if i % 7 == 0:
+                await asyncio.sleep(0)
+
+    async def consume(wanted):
+        cart = market.new_cart()
+        for kind in wanted:
+            assert await market.add_to_cart_async(cart, kind, timeout=math.inf)
+        bought.extend(market.place_order(cart))
+
+    # Each consumer buys one kind only: one buying kinds in turn could wait for a kind that
+    # no full producer can publish while the shelves hold only the others.
+    total = Counter(kinds[(index + i) % 3] for index in range(producers) for i in range(items_each))
+    shares = [[kind] * (count // 4) for kind, count in total.items() for _ in range(4)]
+    assert len(shares) == consumers and sum(map(len, shares)) == producers * items_each
+
+    async def main():
+        tasks = [consume(share) for share in shares] + [produce(index) for index in range(producers)]
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+    asyncio.run(main())
+    assert len(published) == producers * items_each
+    assert sorted(map(id, bought)) == sorted(map(id, published))
+    stats = market.stats()
+    assert (stats["items_on_shelves"], stats["items_in_carts"], stats["waiting"]) == (0, 0, 0)
+    assert market._interned()["objects"] == 0
+
+
+def test_a_consumer_cancelled_while_waiting_takes_nothing_and_leaves_no_waiter():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+
+    async def main():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(market.add_to_cart_async(cart, LINDEN, timeout=math.inf), 0.05)
+        assert waiting(market) == 0
+        assert await market.publish_async(producer, LINDEN)
+
+    asyncio.run(main())
+    assert market.available(LINDEN) == 1
+    assert market.place_order(cart) == []
+
+
+def test_a_publisher_cancelled_while_waiting_publishes_nothing_and_keeps_nothing():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+
+    async def main():
+        assert await market.publish_async(producer, LINDEN)
+        publisher = asyncio.ensure_future(market.publish_async(producer, MINT, timeout=math.inf))
+        await until(lambda: waiting(market) == 1)
+        publisher.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await publisher
+        assert waiting(market) == 0
+        assert await market.add_to_cart_async(cart, LINDEN)
+
+    asyncio.run(main())
+    assert market.shelf_len(producer) == 0 and market.available(MINT) == 0
+    assert market.place_order(cart) == [LINDEN]
+    # Neither the object nor its class is held any more.
+    assert market._interned()["objects"] == 0 and market.stats()["distinct_products"] == 0
+
+
+def test_a_consumer_cancelled_after_its_wake_up_passes_it_on():
+    market = Marketplace[Tea](1)
+    producer = market.register_producer()
+    carts = [market.new_cart(), market.new_cart()]
+
+    async def main():
+        first, second = (
+            asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf)) for cart in carts
+        )
+        await until(lambda: waiting(market) == 2)
+        # One of the two is woken; the first is cancelled before the loop runs either.
+        assert market.publish(producer, LINDEN)
+        first.cancel()
+        assert await asyncio.wait_for(second, 5)
+        with pytest.raises(asyncio.CancelledError):
+            await first
+
+    asyncio.run(main())
+    assert market.place_order(carts[0]) == []
+    assert market.place_order(carts[1]) == [LINDEN]
+
+
+def test_cancellation_storms_lose_nothing():
+    market = Marketplace[Tea](3)
+    producers = [market.register_producer() for _ in range(3)]
+    kept: List[Hashable] = []
+    published = 0
+
+    async def publish_some():
+        nonlocal published
+        for i in range(300):
+            if await market.publish_async(producers[i % 3], LINDEN, timeout=math.inf):
+                published += 1
+            await asyncio.sleep(0)
+
+    async def buy_with_deadlines(deadline):
+        cart = market.new_cart()
+        for _ in range(100):
+            try:
+                await asyncio.wait_for(market.add_to_cart_async(cart, LINDEN, timeout=math.inf), deadline)
+            except asyncio.TimeoutError:
+                pass
+        kept.extend(market.place_order(cart))
+
+    async def main():
+        await asyncio.wait_for(
+            asyncio.gather(publish_some(), *(buy_with_deadlines(0.0005 * (k + 1)) for k in range(6))), 60
+        )
+
+    asyncio.run(main())
+    stats = market.stats()
+    assert stats["waiting"] == 0
+    assert published == 300
+    assert len(kept) + stats["items_on_shelves"] == published
+
+
+def test_timeouts_behave_as_in_the_blocking_forms():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+    assert market.publish(producer, LINDEN)
+
+    async def main():
+        # None and 0 try once and do not wait.
+        assert not await market.add_to_cart_async(cart, MINT)
+        assert not await market.add_to_cart_async(cart, MINT, timeout=0)
+        assert not await market.publish_async(producer, MINT, timeout=None)
+        started = time.monotonic()
+        assert not await market.add_to_cart_async(cart, MINT, timeout=0.1)
+        assert time.monotonic() - started >= 0.1
+        started = time.monotonic()
+        assert not await market.publish_async(producer, MINT, timeout=0.1)
+        assert time.monotonic() - started >= 0.1
+
+    asyncio.run(main())
+    assert waiting(market) == 0
+    assert market.available(MINT) == 0 and market.shelf_len(producer) == 1
+    assert market._interned()["objects"] == 1
+
+
+def test_a_timeout_leaves_the_loop_free_meanwhile_and_an_item_in_time_wins():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    async def main():
+        ticker = asyncio.ensure_future(tick())
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=10))
+        await until(lambda: waiting(market) == 1 and ticks > 20)
+        assert market.publish(producer, LINDEN)
+        assert await asyncio.wait_for(consumer, 5)
+        ticker.cancel()
+
+    asyncio.run(main())
+    assert market.place_order(cart) == [LINDEN]
+
+
+def test_close_ends_async_waits_and_later_waits_return_at_once():
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+    assert market.publish(producer, LINDEN)
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, MINT, timeout=math.inf))
+        publisher = asyncio.ensure_future(market.publish_async(producer, MINT, timeout=math.inf))
+        await until(lambda: waiting(market) == 2)
+        market.close()
+        assert list(await asyncio.wait_for(asyncio.gather(consumer, publisher), 5)) == [False, False]
+        started = time.monotonic()
+        assert not await market.add_to_cart_async(cart, MINT, timeout=math.inf)
+        assert not await market.publish_async(producer, MINT, timeout=math.inf)
+        assert time.monotonic() - started < 1
+
+    asyncio.run(main())
+    assert waiting(market) == 0 and market._interned()["objects"] == 1
+
+
+def run_apart(script: str, timeout: float = 60) -> str:
+    """Runs `script` in a fresh interpreter and returns its stdout: a hang fails the test
+    after `timeout` seconds instead of hanging the suite."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"deadlocked: no end in {timeout} s")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_thread_closing_the_market_ends_async_waits():
+    # The closing thread wakes the task holding the engine's waiter list, and may let the
+    # loop's thread take the GIL meanwhile, which then polls a wait on that same list.
+    script = """
+        import asyncio, math, threading
+        from marketplace import Marketplace
+
+        async def main():
+            market = Marketplace(1)
+            carts = [market.new_cart() for _ in range(20)]
+            waits = [asyncio.ensure_future(market.add_to_cart_async(c, "tea", timeout=math.inf)) for c in carts]
+            while market.stats()["waiting"] < len(carts):
+                await asyncio.sleep(0.001)
+            threading.Thread(target=market.close).start()
+            print(await asyncio.wait_for(asyncio.gather(*waits), 30))
+
+        for _ in range(20):
+            asyncio.run(main())
+        """
+    assert run_apart(script).splitlines() == [str([False] * 20)] * 20
+
+
+def test_ordering_the_cart_ends_an_async_wait_for_it():
+    market = Marketplace[Tea](1)
+    cart = market.new_cart()
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, MINT, timeout=math.inf))
+        await until(lambda: waiting(market) == 1)
+        assert market.place_order(cart) == []
+        assert not await asyncio.wait_for(consumer, 5)
+
+    asyncio.run(main())
+
+
+BAD_CALLS = [
+    ("string id", ("0", LINDEN), {}),
+    ("float id", (1.0, LINDEN), {}),
+    ("negative id", (-1, LINDEN), {}),
+    ("id never issued", (7, LINDEN), {}),
+    ("huge id", (2**70, LINDEN), {}),
+    ("unhashable product", (0, ["tea"]), {}),
+    ("negative timeout", (0, LINDEN), {"timeout": -1}),
+    ("nan timeout", (0, LINDEN), {"timeout": float("nan")}),
+    ("string timeout", (0, LINDEN), {"timeout": "1"}),
+    ("unhashable product, unknown id", (9, ["tea"]), {}),
+]
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return ("returned", call())
+    except Exception as error:  # noqa: BLE001 - compared by the test
+        return ("raised", type(error), str(error))
+
+
+@pytest.mark.parametrize("name, args, kwargs", BAD_CALLS, ids=[name for name, _, _ in BAD_CALLS])
+@pytest.mark.parametrize("method", ["publish", "add_to_cart"])
+def test_bad_arguments_give_what_the_blocking_forms_give(method, name, args, kwargs):
+    market: Marketplace[Any] = Marketplace(1)
+    market.register_producer()
+    market.new_cart()
+    assert market.publish(0, LINDEN)
+    blocking = getattr(market, method)
+    awaited = getattr(market, method + "_async")
+    expected = outcome(lambda: blocking(*args, **kwargs))
+    assert outcome(lambda: asyncio.run(awaited(*args, **kwargs))) == expected
+    assert market._interned()["objects"] == 1 and waiting(market) == 0
+
+
+def test_the_keyword_arguments_are_those_of_the_blocking_forms():
+    market = Marketplace[Tea](1)
+
+    async def main():
+        producer, cart = market.register_producer(), market.new_cart()
+        assert await market.publish_async(producer_id=producer, product=LINDEN, timeout=None)
+        assert await market.add_to_cart_async(cart_id=cart, product=LINDEN, timeout=1)
+
+    asyncio.run(main())
+
+
+def test_a_wait_outside_a_running_loop_raises_and_holds_nothing():
+    market = Marketplace[Tea](1)
+    cart = market.new_cart()
+    coroutine = market.add_to_cart_async(cart, MINT, timeout=1)
+    with pytest.raises(RuntimeError):
+        coroutine.send(None)
+    assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
+
+
+def test_async_calls_are_logged_and_a_cancelled_one_says_so(caplog):
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+
+    async def main():
+        assert await market.publish_async(producer, LINDEN)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(market.add_to_cart_async(cart, MINT, timeout=math.inf), 0.01)
+        assert await market.add_to_cart_async(cart, LINDEN, timeout=1)
+
+    with caplog.at_level(logging.DEBUG, logger="marketplace"):
+        asyncio.run(main())
+    linden, mint = repr(LINDEN), repr(MINT)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"publish_async(producer_id={producer}, product={linden}) -> True",
+        f"add_to_cart_async(cart_id={cart}, product={mint}, timeout=inf) cancelled",
+        f"add_to_cart_async(cart_id={cart}, product={linden}, timeout=1) -> True",
+    ]
+
+
+def test_an_unawaited_coroutine_does_nothing():
+    market = Marketplace[Tea](1)
+    producer = market.register_producer()
+    coroutine = market.publish_async(producer, LINDEN)
+    coroutine.close()
+    del coroutine
+    gc.collect()
+    assert market.shelf_len(producer) == 0 and market.stats()["distinct_products"] == 0
+
+
+def test_blocking_threads_and_async_tasks_share_one_product_without_deadlock():
+    # Threads that wait (with the GIL released) wake the tasks of a loop that polls its
+    # waits holding the GIL, on the same product.
+    script = """
+        import asyncio, math, threading
+        from marketplace import Marketplace
+
+        market = Marketplace(1)
+        threads, items_each, tasks = 4, 3000, 8
+
+        def produce():
+            producer = market.register_producer()
+            for _ in range(items_each):
+                assert market.publish(producer, "tea", timeout=math.inf)
+
+        async def consume(count):
+            cart = market.new_cart()
+            for _ in range(count):
+                assert await market.add_to_cart_async(cart, "tea", timeout=math.inf)
+            return len(market.place_order(cart))
+
+        async def main():
+            share = threads * items_each // tasks
+            return sum(await asyncio.gather(*(consume(share) for _ in range(tasks))))
+
+        producers = [threading.Thread(target=produce) for _ in range(threads)]
+        for thread in producers:
+            thread.start()
+        print(asyncio.run(main()))
+        for thread in producers:
+            thread.join()
+        """
+    assert run_apart(script).strip() == str(4 * 3000)
