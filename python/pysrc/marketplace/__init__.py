@@ -15,7 +15,8 @@ and place orders, which return the very objects that were published::
     market.place_order(cart)                       # ['green tea']
 
 Every call is logged at DEBUG level on the ``marketplace`` logger. See the package's
-README for waiting calls (``timeout=``), threads and what is supported.
+README for waiting calls (``timeout=``), threads, asyncio (``publish_async``,
+``add_to_cart_async``) and what is supported.
 """
 
 from typing import TypedDict
