@@ -688,8 +688,8 @@ impl Marketplace {
         let _waiting = Waiting::new(&self.waiting);
         let waited =
             aio::wait_on_loop(self.engine.publish_async(producer, key), wait.limit(), None);
-        // Nothing is awaited from the engine's publish to here: a task cancelled before it
-        // has published nothing, one cancelled after has published and kept its item.
+        // Nothing is awaited between the engine's publish and `settle`, so no cancellation
+        // comes between them: a task dropped while it waits has published nothing.
         let published = matches!(waited.await?, Some(Ok(())));
         held.settle(published);
         Ok(published)
