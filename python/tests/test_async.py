@@ -527,3 +527,25 @@ def test_a_child_forked_while_another_threads_task_waits_works():
     assert market.publish(producer, MINT)
     thread.join(5)
     assert results == [True]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc/self/fd")
+def test_each_loops_wake_up_sockets_go_with_the_loop():
+    market = Marketplace[Tea](1)
+    producer = market.register_producer()
+
+    async def a_wait_woken_once():
+        cart = market.new_cart()
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        await until(lambda: waiting(market) == 1)
+        assert market.publish(producer, LINDEN)
+        assert await consumer
+        market.place_order(cart)
+
+    asyncio.run(a_wait_woken_once())
+    gc.collect()
+    open_files = len(os.listdir("/proc/self/fd"))
+    for _ in range(100):
+        asyncio.run(a_wait_woken_once())
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == open_files
