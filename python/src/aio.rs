@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,9 +55,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Invariant: while `pending` holds a task, a byte is unread in the socket (so the loop's
 /// reader will run) or a drain holding the lock is about to take it.
 struct Relay {
-    pending: Mutex<Vec<Waker>>,
-    writer: UnixStream,
-    reader: UnixStream,
+    pending: Mutex<Pending>,
+    /// The socket the loop watches, for `add_reader`.
+    reader_fd: RawFd,
+    /// The asyncio tasks waiting through this relay, by their wait's [`Shared`] address:
+    /// closed with the loop ([`Relay::abandon`]).
+    tasks: Mutex<HashMap<usize, Py<PyAny>>>,
 }
 
 impl Relay {
@@ -66,20 +69,29 @@ impl Relay {
         writer.set_nonblocking(true)?;
         reader.set_nonblocking(true)?;
         Ok(Self {
-            pending: Mutex::new(Vec::new()),
-            writer,
-            reader,
+            reader_fd: reader.as_raw_fd(),
+            pending: Mutex::new(Pending {
+                tasks: Vec::new(),
+                sockets: Some((writer, reader)),
+            }),
+            tasks: Mutex::new(HashMap::new()),
         })
     }
 
     /// From any thread, under any lock: needs no GIL and runs no Python code.
     fn push(&self, task: Waker) {
         let mut pending = lock(&self.pending);
-        if pending.is_empty() {
+        let Some((writer, _)) = &pending.sockets else {
+            // The loop has closed: nothing would wake the task. Let go of it outside the lock.
+            drop(pending);
+            drop(task);
+            return;
+        };
+        if pending.tasks.is_empty() {
             // Full (`WouldBlock`): bytes are unread already, and the reader will run.
-            let _ = (&self.writer).write(&[1]);
+            let _ = (&*writer).write(&[1]);
         }
-        pending.push(task);
+        pending.tasks.push(task);
     }
 
     /// The loop's reader callback, on its thread: wakes the queued tasks (PyO3's wakers,
@@ -87,13 +99,79 @@ impl Relay {
     fn drain(&self) {
         let tasks = {
             let mut pending = lock(&self.pending);
-            let mut bytes = [0; 64];
-            while let Ok(1..) = (&self.reader).read(&mut bytes) {}
-            std::mem::take(&mut *pending)
+            if let Some((_, reader)) = &pending.sockets {
+                let mut bytes = [0; 64];
+                while let Ok(1..) = (&*reader).read(&mut bytes) {}
+            }
+            std::mem::take(&mut pending.tasks)
         };
         for task in tasks {
             task.wake();
         }
+    }
+
+    /// The loop has closed with these tasks still waiting: nothing will poll them again,
+    /// and PyO3's coroutine is not traversed by the garbage collector, so a waiting task
+    /// (its coroutine holds the engine's future, whose waker holds the task) would never be
+    /// freed: its engine waiter would stay registered for good and take the wake-up of an
+    /// item another loop's task waits for, and its pin, object and loop would stay too.
+    /// Closing each task's coroutine, as the collector does to a pending coroutine it
+    /// frees, drops the wait, which passes such a wake-up on and gives all of that back.
+    fn abandon(&self, py: Python<'_>) {
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        for task in tasks.into_values() {
+            let task = task.bind(py);
+            let closed = task
+                .call_method0(intern!(py, "get_coro"))
+                .and_then(|coroutine| coroutine.call_method0(intern!(py, "close")));
+            if let Err(error) = closed {
+                error.write_unraisable(py, Some(task));
+            }
+        }
+    }
+}
+
+/// What [`Relay::pending`] guards: the tasks to wake, and the sockets, until the loop
+/// closes (a closed loop may live on, in a task it left waiting; its sockets need not).
+struct Pending {
+    tasks: Vec<Waker>,
+    /// The writer, then the reader.
+    sockets: Option<(UnixStream, UnixStream)>,
+}
+
+/// Owned by the loop's reader callback, which the loop's selector lets go of when the loop
+/// closes: then closes its relay's sockets and [abandons](Relay::abandon) the tasks still
+/// waiting.
+struct Watch(Arc<Relay>);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let (tasks, sockets) = {
+            let mut pending = lock(&self.0.pending);
+            (std::mem::take(&mut pending.tasks), pending.sockets.take())
+        };
+        drop((tasks, sockets));
+        if lock(&self.0.tasks).is_empty() {
+            return;
+        }
+        Python::attach(|py| {
+            let _active = Active::enter(py);
+            self.0.abandon(py);
+        });
+    }
+}
+
+/// A task's entry in its relay's [`tasks`](Relay::tasks), taken out when its wait ends.
+struct Enrolled {
+    relay: Arc<Relay>,
+    key: usize,
+}
+
+impl Drop for Enrolled {
+    fn drop(&mut self) {
+        let task = lock(&self.relay.tasks).remove(&self.key);
+        // Its last reference may be the task's: let go of it outside the lock.
+        drop(task);
     }
 }
 
@@ -119,13 +197,13 @@ fn relay_of(py: Python<'_>) -> PyResult<Arc<Relay>> {
     }
     let relay = Arc::new(Relay::new()?);
     let drain = {
-        let relay = Arc::clone(&relay);
+        let watch = Watch(Arc::clone(&relay));
         PyCFunction::new_closure(py, None, None, move |args, _| {
             let _active = Active::enter(args.py());
-            relay.drain();
+            watch.0.drain();
         })?
     };
-    event_loop.call_method1(intern!(py, "add_reader"), (relay.reader.as_raw_fd(), drain))?;
+    event_loop.call_method1(intern!(py, "add_reader"), (relay.reader_fd, drain))?;
     relays.set_item(&event_loop, LoopRelay(Arc::clone(&relay)))?;
     Ok(relay)
 }
@@ -251,6 +329,10 @@ pub(crate) async fn wait_on_loop<F: Future>(
         task: Mutex::new(None),
         passed: AtomicBool::new(false),
     });
+    let _enrolled = Python::attach(|py| {
+        let _active = Active::enter(py);
+        enrol(py, &shared)
+    })?;
     let _stoppable = stop.map(|(stops, key)| {
         let wait = Arc::downgrade(&shared);
         lock(&stops.0).entry(key).or_default().push(wait.clone());
@@ -280,6 +362,22 @@ pub(crate) async fn wait_on_loop<F: Future>(
     })
     .await;
     Ok(outcome)
+}
+
+/// Enters the current asyncio task (if the wait runs in one) in its relay's tasks.
+fn enrol(py: Python<'_>, shared: &Arc<Shared>) -> PyResult<Option<Enrolled>> {
+    let task = py
+        .import(intern!(py, "asyncio"))?
+        .call_method0(intern!(py, "current_task"))?;
+    if task.is_none() {
+        return Ok(None);
+    }
+    let key = Arc::as_ptr(shared) as usize;
+    lock(&shared.relay.tasks).insert(key, task.unbind());
+    Ok(Some(Enrolled {
+        relay: Arc::clone(&shared.relay),
+        key,
+    }))
 }
 
 /// Calls [`Shared::pass`] after `timeout` on the running loop.

@@ -549,3 +549,44 @@ def test_each_loops_wake_up_sockets_go_with_the_loop():
         asyncio.run(a_wait_woken_once())
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) == open_files
+
+
+def test_a_loop_closed_while_its_task_waits_lets_go_of_the_wait():
+    market = Marketplace[Tea](1)
+    producer = market.register_producer()
+    # LINDEN is in the catalog first: the first item of a new product wakes every waiter,
+    # which would hide a waiter that absorbs the one wake-up an item gives.
+    warm = market.new_cart()
+    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
+    market.place_order(warm)
+    abandoned, cart = market.new_cart(), market.new_cart()
+
+    open_files = len(os.listdir("/proc/self/fd"))
+    event_loop = asyncio.new_event_loop()
+    event_loop.create_task(market.add_to_cart_async(abandoned, LINDEN, timeout=math.inf))
+
+    async def asleep_in_the_engine():
+        await until(lambda: waiting(market) == 1)
+        # A few turns of the loop: the engine's one yield to its executor comes back, and the
+        # task goes to sleep in the product's waiter list.
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    event_loop.run_until_complete(asleep_in_the_engine())
+    event_loop.close()
+    left_waiting = waiting(market)
+    open_files_after_close = len(os.listdir("/proc/self/fd"))
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        await until(lambda: waiting(market) == left_waiting + 1)
+        assert market.publish(producer, LINDEN)
+        assert await asyncio.wait_for(consumer, 5)
+
+    asyncio.run(main())
+    assert left_waiting == 0
+    assert market.place_order(cart) == [LINDEN]
+    assert market.place_order(abandoned) == []
+    # The wait gave back its class's pin, and the loop's wake-up sockets went with it.
+    assert market.stats()["distinct_products"] == 0
+    assert open_files_after_close == open_files
