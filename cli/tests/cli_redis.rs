@@ -809,3 +809,81 @@ fn an_interrupt_after_the_server_is_lost_is_not_held_for_the_retry_window() {
         "died {took:?} after the signal, with a retry window of {window:?}"
     );
 }
+
+/// A sink that tells `flushed` at each flush (each cart's lines out).
+struct Flushes(std::sync::mpsc::Sender<()>);
+
+impl std::io::Write for Flushes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.send(());
+        Ok(())
+    }
+}
+
+/// Options for a run of `scenario` on a fresh market of the shared server, given `interrupt`.
+fn options_for(scenario: &str, only: Option<&[&str]>, interrupt: &Interrupt) -> RemoteOptions {
+    RemoteOptions {
+        url: shared_server().url(),
+        market: fresh_market_name("library"),
+        role: Role::All,
+        only: only.map(|names| names.iter().map(|&name| name.to_owned()).collect()),
+        fingerprint: fingerprint(scenario.as_bytes()),
+        retry_for: RETRY_FOR,
+        interrupt: interrupt.clone(),
+    }
+}
+
+/// Asks `interrupt` for the end on a thread of its own: whether that returned within `HANG`.
+fn interrupt_returns(interrupt: &Interrupt) -> bool {
+    let (returned, returns) = std::sync::mpsc::channel();
+    let interrupt = interrupt.clone();
+    std::thread::spawn(move || {
+        interrupt.interrupt_and_wait();
+        let _ = returned.send(());
+    });
+    returns.recv_timeout(HANG).is_ok()
+}
+
+/// A report of an interrupt that panics (the caller's `interrupted`) still lets the one
+/// who asked for the interrupt go on, instead of leaving it waiting forever for a watch
+/// nobody finishes; the panic reaches the caller of `run_remote` once the run ends (here
+/// closed from outside, as a failed process of the run closes it).
+#[test]
+fn a_report_that_panics_does_not_hold_the_interrupt() {
+    let json = waiting_after_one_cart().to_string();
+    let scenario = Scenario::from_json(&json).expect("valid");
+    let interrupt = Interrupt::new();
+    let options = options_for(&json, Some(&["p", "c"]), &interrupt);
+    let market = options.market.clone();
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let unwound = std::panic::catch_unwind(|| {
+            let watch = options.interrupt.watch();
+            let told = |_| panic!("the report panics");
+            run_remote(
+                &scenario,
+                &options,
+                0.0,
+                Flushes(flushed),
+                &watch,
+                Some(&told),
+            )
+        });
+        let message = unwound
+            .err()
+            .and_then(|payload| payload.downcast_ref::<&str>().map(|m| m.to_string()));
+        let _ = ended.send(message);
+    });
+    flushes.recv_timeout(HANG).expect("the first cart is out");
+    assert!(
+        interrupt_returns(&interrupt),
+        "the interrupt waits forever after its report panicked"
+    );
+    close_market(shared_server(), &market);
+    let message = ends.recv_timeout(HANG).expect("the run ends once closed");
+    assert_eq!(message.as_deref(), Some("the report panics"));
+}

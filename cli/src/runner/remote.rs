@@ -158,7 +158,8 @@ impl CanonicalKey for Carried {
 /// then and the watch is finished, and the run goes on (its actors wait on the server, so
 /// whoever asked ends the process); if the run is over by then, it returns
 /// [`RemoteError::Interrupted`]. A run over before any request leaves the watch to the
-/// caller to finish, once it has told the run's end.
+/// caller to finish, once it has told the run's end. A panic in `interrupted` finishes
+/// the watch all the same, and reaches the caller when the run ends, as an actor's does.
 pub fn run_remote<W: Write + Send>(
     scenario: &Scenario,
     remote: &RemoteOptions,
@@ -234,7 +235,7 @@ pub fn run_remote<W: Write + Send>(
         let reporter = thread::Builder::new().spawn_scoped(s, move || {
             if watch.wait_for_the_request() {
                 if let Some(interrupted) = interrupted {
-                    interrupted(InterruptedReport {
+                    let report = InterruptedReport {
                         // Ordering: counted before each order's hold is let go, and the
                         // wait saw every hold let go, under the interrupt's lock.
                         purchases: run.purchases.load(Ordering::Relaxed),
@@ -243,7 +244,13 @@ pub fn run_remote<W: Write + Send>(
                             .stats_within(REPORT_RETRY_FOR)
                             .map_err(|e| e.to_string()),
                         elapsed: started.elapsed(),
-                    });
+                    };
+                    // Whoever asked waits for the watch, which a panic here would leave
+                    // unfinished; the panic reaches the caller at the end, as an actor's.
+                    let told = panic::catch_unwind(AssertUnwindSafe(|| interrupted(report)));
+                    if let Err(payload) = told {
+                        run.keep(payload);
+                    }
                 }
                 watch.finish();
             }
@@ -375,7 +382,8 @@ struct Run<'s, 'm, W> {
     purchases: AtomicU64,
     /// The first failure; the run stops at it.
     failure: Mutex<Option<String>>,
-    /// The first actor's panic, which the run stops at too, then passes on to the caller.
+    /// The first panic of an actor, which the run stops at too, or of the caller's report
+    /// of an interrupt; passed on to the caller at the end.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Set once, when the run ends; threads check it before every wait.
     stop: StopSignal,
@@ -391,13 +399,18 @@ impl<W: Write + Send> Run<'_, '_, W> {
             Ok(Ok(())) => {}
             Ok(Err(failure)) => self.fail(failure),
             Err(payload) => {
-                self.panic
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(payload);
+                self.keep(payload);
                 self.fail("an actor panicked".to_owned());
             }
         }
+    }
+
+    /// Keeps `payload` to pass on to the caller, unless a panic came first.
+    fn keep(&self, payload: Box<dyn Any + Send>) {
+        self.panic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(payload);
     }
 
     fn failed(&self) -> bool {
