@@ -887,3 +887,55 @@ fn a_report_that_panics_does_not_hold_the_interrupt() {
     let message = ends.recv_timeout(HANG).expect("the run ends once closed");
     assert_eq!(message.as_deref(), Some("the report panics"));
 }
+
+/// A watch that served a run serves the next one as a new watch would, whether or not the
+/// caller finished it in between: an interrupt during the second run is reported, and
+/// the one who asked goes on, instead of waiting forever for a watch that took the first
+/// run's end for the second's.
+#[test]
+fn a_watch_serves_a_second_run() {
+    for finished_between in [true, false] {
+        let interrupt = Interrupt::new();
+        let watch = std::sync::Arc::new(interrupt.watch());
+        let small = Scenario::from_json(SMALL).expect("valid");
+        let first = options_for(SMALL, None, &interrupt);
+        let (flushed, flushes) = std::sync::mpsc::channel();
+        run_remote(&small, &first, 0.0, Flushes(flushed.clone()), &watch, None)
+            .expect("the first run ends");
+        if finished_between {
+            watch.finish();
+        }
+        while flushes.try_recv().is_ok() {}
+        let json = waiting_after_one_cart().to_string();
+        let scenario = Scenario::from_json(&json).expect("valid");
+        let second = options_for(&json, Some(&["p", "c"]), &interrupt);
+        let (told, tells) = std::sync::mpsc::channel();
+        let shared = std::sync::Arc::clone(&watch);
+        std::thread::spawn(move || {
+            let told = std::sync::Mutex::new(told);
+            let tell = move |report| {
+                let _ = told.lock().expect("not poisoned").send(report);
+            };
+            run_remote(
+                &scenario,
+                &second,
+                0.0,
+                Flushes(flushed),
+                &shared,
+                Some(&tell),
+            )
+        });
+        flushes
+            .recv_timeout(HANG)
+            .expect("the second run's first cart is out");
+        assert!(
+            interrupt_returns(&interrupt),
+            "finished between: {finished_between}: the interrupt waits forever"
+        );
+        let report = tells.try_recv();
+        assert!(
+            report.as_ref().is_ok_and(|report| report.purchases == 1),
+            "finished between: {finished_between}: {report:?}"
+        );
+    }
+}

@@ -94,7 +94,8 @@ impl Interrupt {
     /// [`interrupt_and_wait`](Self::interrupt_and_wait) waits until the watch is finished,
     /// so that what the run did is told before the process ends, whether the request or
     /// the run's end came first. It counts from when the run starts it, once the run has
-    /// something to tell: before, a request need not wait for a run still connecting.
+    /// something to tell: before, a request need not wait for a run still connecting. It
+    /// serves one run at a time, and may serve the next once that one has returned.
     pub fn watch(&self) -> Watch {
         Watch {
             interrupt: self.clone(),
@@ -155,15 +156,18 @@ const CLAIMED: u8 = 1;
 const OVER: u8 = 2;
 
 impl Watch {
-    /// Makes [`Interrupt::interrupt_and_wait`] wait for the watch from now on; false, and
-    /// nothing changed, if an end was asked for already (the process is ending, and the
-    /// run should not start).
+    /// Makes [`Interrupt::interrupt_and_wait`] wait for the watch from now on, for a run
+    /// about to start; false, and nothing changed, if an end was asked for already (the
+    /// process is ending, and the run should not start).
     pub(super) fn start(&self) -> bool {
         let mut state = self.interrupt.state();
         if state.requested {
             return false;
         }
+        // A watch that served a run before serves this one afresh: left `OVER`, it would
+        // take that run's end for this one's, and never tell an interrupt.
         // Ordering: under the state's lock (see `wait_for_the_request`).
+        self.phase.store(WATCHING, Ordering::Relaxed);
         if self.finished.swap(false, Ordering::Relaxed) {
             state.watches += 1;
         }
