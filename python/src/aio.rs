@@ -139,12 +139,12 @@ struct Pending {
     sockets: Option<(UnixStream, UnixStream)>,
 }
 
-/// Owned by the loop's reader callback, which the loop's selector lets go of when the loop
-/// closes: then closes its relay's sockets and [abandons](Relay::abandon) the tasks still
-/// waiting.
-struct Watch(Arc<Relay>);
+/// The loop's reader callback's hold on its relay, which it drains; the loop's selector
+/// lets go of the callback when the loop closes, and then this closes the relay's sockets
+/// and [abandons](Relay::abandon) the tasks still waiting.
+struct Drainer(Arc<Relay>);
 
-impl Drop for Watch {
+impl Drop for Drainer {
     fn drop(&mut self) {
         let (tasks, sockets) = {
             let mut pending = lock(&self.0.pending);
@@ -197,10 +197,10 @@ fn relay_of(py: Python<'_>) -> PyResult<Arc<Relay>> {
     }
     let relay = Arc::new(Relay::new()?);
     let drain = {
-        let watch = Watch(Arc::clone(&relay));
+        let drainer = Drainer(Arc::clone(&relay));
         PyCFunction::new_closure(py, None, None, move |args, _| {
             let _active = Active::enter(args.py());
-            watch.0.drain();
+            drainer.0.drain();
         })?
     };
     event_loop.call_method1(intern!(py, "add_reader"), (relay.reader_fd, drain))?;
