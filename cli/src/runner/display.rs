@@ -80,7 +80,7 @@ enum Output {
 impl<'s> ProgressDisplay<'s> {
     /// The progress line of a run of `scenario`, shown as `line` says.
     pub(super) fn new(scenario: &'s Scenario, line: ProgressLine) -> Self {
-        let total = u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX);
+        let total = purchases_of(scenario);
         let out = match line {
             ProgressLine::Off => Output::Off,
             ProgressLine::Plain => Output::Plain,
@@ -88,18 +88,18 @@ impl<'s> ProgressDisplay<'s> {
                 Output::Live(live_bar(total, ProgressDrawTarget::stderr_with_hz(10)))
             }
         };
-        Self::showing(scenario, out)
+        Self::showing(scenario, total, out)
     }
 
     /// The live line of a run of `scenario`, drawn on `target`.
     #[cfg(test)]
     fn live_on(scenario: &'s Scenario, target: ProgressDrawTarget) -> Self {
-        let total = u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX);
-        Self::showing(scenario, Output::Live(live_bar(total, target)))
+        let total = purchases_of(scenario);
+        Self::showing(scenario, total, Output::Live(live_bar(total, target)))
     }
 
-    fn showing(scenario: &'s Scenario, out: Output) -> Self {
-        let total = u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX);
+    /// The display of a run of `scenario`, `total` purchases in all, shown on `out`.
+    fn showing(scenario: &'s Scenario, total: u64, out: Output) -> Self {
         let mut display = ProgressDisplay {
             scenario,
             total,
@@ -248,6 +248,11 @@ impl<'s> ProgressDisplay<'s> {
             now.as_secs_f64()
         );
     }
+}
+
+/// How many purchases a run of `scenario` makes in all.
+fn purchases_of(scenario: &Scenario) -> u64 {
+    u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX)
 }
 
 /// The live bar of a run of `total` purchases, drawn on `target`.
