@@ -162,21 +162,19 @@ struct Offer<'a, 'py> {
     wait: Wait,
 }
 
-/// How an add's first attempt ended.
-enum FirstAdd<'a, 'py> {
-    /// Its result: no wait needed, or none asked for.
-    Done(bool),
-    /// No item on sale and a wait asked for: the cart and the class's pin to wait with.
-    Wait {
-        cart: CartId,
-        pin: PinGuard<'a, 'py>,
-        wait: Wait,
-    },
+/// What an add that found no item on sale, with a wait asked for, waits with: the cart
+/// and the class's pin.
+struct AddWait<'a, 'py> {
+    cart: CartId,
+    pin: PinGuard<'a, 'py>,
+    wait: Wait,
 }
 
-/// An async call's first attempt: its result, or what its wait needs.
+/// How a call's first attempt ended.
 enum Next<T> {
+    /// Its result: no wait needed, or none asked for.
     Done(bool),
+    /// What its wait needs.
     Wait(T),
 }
 
@@ -585,8 +583,8 @@ impl Marketplace {
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         match self.first_add(py, cart_id, product, timeout)? {
-            FirstAdd::Done(done) => Ok(done),
-            FirstAdd::Wait { cart, pin, wait } => {
+            Next::Done(done) => Ok(done),
+            Next::Wait(AddWait { cart, pin, wait }) => {
                 let probe = Key::probe(pin.slot());
                 self.wait_to_add(py, active, cart, probe, wait)
             }
@@ -601,24 +599,24 @@ impl Marketplace {
         cart_id: &Bound<'_, PyAny>,
         product: &Bound<'_, PyAny>,
         timeout: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<FirstAdd<'a, 'py>> {
+    ) -> PyResult<Next<AddWait<'a, 'py>>> {
         let cart_id = args::id(cart_id, "cart_id")?;
         let wait = args::timeout(timeout)?;
         self.refuse_to_wait_inside_interning(wait)?;
         let Some(cart) = self.cart(py, cart_id) else {
             product.hash()?;
-            return Ok(FirstAdd::Done(false));
+            return Ok(Next::Done(false));
         };
         // A waiting call makes the class if no equal product is alive yet, to wait on it.
         let Some(pin) = self.class_of(py, product, wait != Wait::No)? else {
-            return Ok(FirstAdd::Done(false));
+            return Ok(Next::Done(false));
         };
         match self.engine.add_to_cart(cart, &Key::probe(pin.slot())) {
-            Ok(()) => Ok(FirstAdd::Done(true)),
+            Ok(()) => Ok(Next::Done(true)),
             Err(AddError::Unavailable) if wait != Wait::No => {
-                Ok(FirstAdd::Wait { cart, pin, wait })
+                Ok(Next::Wait(AddWait { cart, pin, wait }))
             }
-            Err(_) => Ok(FirstAdd::Done(false)),
+            Err(_) => Ok(Next::Done(false)),
         }
     }
 
@@ -704,8 +702,8 @@ impl Marketplace {
             let timeout = call.timeout.as_ref().map(|timeout| timeout.bind(py));
             Ok(
                 match self.first_add(py, cart_id.bind(py), product.bind(py), timeout)? {
-                    FirstAdd::Done(done) => Next::Done(done),
-                    FirstAdd::Wait { cart, pin, wait } => {
+                    Next::Done(done) => Next::Done(done),
+                    Next::Wait(AddWait { cart, pin, wait }) => {
                         let held = Held {
                             market: self,
                             slot: pin.detach().slot,
