@@ -702,15 +702,7 @@ fn run_command(
         // A finished run's summary line follows (with the market at its end), a stalled
         // run's report; this one says that the figures stop at the signal.
         if matches!(ended, RunEnd::Interrupted) {
-            let totals = stats.totals();
-            tell!(
-                "{} purchases, {} consumer retries, {} producer republishes in {:.3} s; \
-                 interrupted",
-                totals.purchases,
-                totals.retries,
-                totals.full,
-                stats.wall.as_secs_f64()
-            );
+            tell!("{}; interrupted", stats.summary());
         }
     }
     let written = match (stats_file, stats) {

@@ -64,7 +64,7 @@ pub use remote::{
     run_remote,
 };
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
-pub use stats::{ConsumerStats, ProducerStats, RunEnd, RunStats, Totals};
+pub use stats::{ConsumerStats, ProducerStats, RunEnd, RunStats, Summary, Totals};
 
 #[cfg(doc)]
 use marketplace::Marketplace;
@@ -155,15 +155,13 @@ pub struct Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} purchases, {} consumer retries, {} producer republishes in {:.3} s; at the end: {}",
-            self.purchases,
-            self.retries,
-            self.republishes,
-            self.elapsed.as_secs_f64(),
-            self.market
-        )
+        let summary = Summary {
+            purchases: self.purchases,
+            retries: self.retries,
+            republishes: self.republishes,
+            elapsed: self.elapsed,
+        };
+        write!(f, "{summary}; at the end: {}", self.market)
     }
 }
 

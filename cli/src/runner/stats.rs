@@ -51,6 +51,33 @@ pub struct Totals {
     pub full: u64,
 }
 
+/// The figures of a run's summary line (`N purchases, N consumer retries, N producer
+/// republishes in S s`), which the `--stats` table ends with after how the run ended.
+#[derive(Clone, Copy, Debug)]
+pub struct Summary {
+    /// Items bought.
+    pub purchases: u64,
+    /// Times a consumer found a product unavailable.
+    pub retries: u64,
+    /// Times a producer found its queue full.
+    pub republishes: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} purchases, {} consumer retries, {} producer republishes in {:.3} s",
+            self.purchases,
+            self.retries,
+            self.republishes,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
 /// The figures of a run, per actor, in scenario order.
 #[derive(Clone, Debug, Default)]
 pub struct RunStats {
@@ -76,6 +103,17 @@ impl RunStats {
             totals.full += p.full;
         }
         totals
+    }
+
+    /// The summary line's figures: the totals over every actor, and the wall time.
+    pub fn summary(&self) -> Summary {
+        let totals = self.totals();
+        Summary {
+            purchases: totals.purchases,
+            retries: totals.retries,
+            republishes: totals.full,
+            elapsed: self.wall,
+        }
     }
 
     /// The figures as the JSON document of `--stats-json`, pretty-printed, saying how the
