@@ -760,8 +760,8 @@ fn remote_command(
     // the watcher still writes out the log. Nor may this hold outlive this point: a remote
     // run cannot be ended from here, and the signal would wait for its end. The watch
     // takes its place once the run has connected, so that a signal from then on waits
-    // for the --stats line: of what the run did until the signal, which the run tells
-    // from a thread of its own, or of its end, told here before the watch is dropped.
+    // for the --stats line of what the run did until the signal, which the run tells
+    // from a thread of its own, or for the run's end to be told.
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
     let watch = interrupt.watch();
     held.take();
@@ -784,6 +784,11 @@ fn remote_command(
         &watch,
         args.stats.then_some(&interrupted),
     );
+    // A failed run's error line is told by `run_to_the_end`, once this has returned and
+    // the watch is gone: a hold takes the watch's place first, so that a signal meanwhile
+    // waits for the line, as for the --stats line.
+    *held = Some(interrupt.hold());
+    drop(watch);
     // The log of an interrupted run is the watcher's to write out (see `run_command`).
     if !matches!(outcome, Err(RemoteError::Interrupted)) {
         log_file::stop(logger, args.quiet);

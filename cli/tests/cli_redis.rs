@@ -329,6 +329,48 @@ fn a_market_closed_early_fails_the_waiting_consumers() {
     assert!(stderr.contains("closed before it finished"), "{stderr}");
 }
 
+/// A signal that comes while a failed run's process writes its error line waits for the
+/// line, as it waits for an interrupted run's `--stats` line, and then the process dies of
+/// it: the line is not cut. The consumer's name, which the line holds, is longer than any
+/// pipe can buffer, so the process is still writing the line when the test has read its
+/// first bytes and sends the signal.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_while_a_failed_run_tells_its_error_waits_for_the_line() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+
+    let pipe_max: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .expect("the largest pipe buffer")
+        .trim()
+        .parse()
+        .expect("a size");
+    let mut json: serde_json::Value = serde_json::from_str(SMALL).expect("valid");
+    json["consumers"][0]["name"] = "c".repeat(2 * pipe_max).into();
+    let scenario = temp_file("redis-long-error.json", &json.to_string());
+    let market = fresh_market_name("long-error");
+    let server = RedisServer::start();
+    let mut consumer = start_on(&server.url(), &scenario, &market, &["--role", "consumers"]);
+    server.until_a_client_waits();
+    close_market(&server, &market);
+    let mut stderr = consumer.stderr.take().expect("stderr is piped");
+    let mut told = vec![0; "error: ".len()];
+    stderr.read_exact(&mut told).expect("the error line begins");
+    assert_eq!(told, b"error: ");
+    send(&consumer, "INT");
+    stderr.read_to_end(&mut told).expect("the rest of stderr");
+    let output = finish_within(consumer, HANG, "a failed run signalled");
+    let told = String::from_utf8_lossy(&told);
+    assert!(
+        told.ends_with("closed before it finished\n") && told.lines().count() == 1,
+        "the error line is cut: {} bytes, ending {:?}",
+        told.len(),
+        told.get(told.len().saturating_sub(40)..)
+            .unwrap_or_default()
+    );
+    assert_eq!(output.status.signal(), Some(2), "{:?}", output.status);
+}
+
 /// Closed before any consumer finished, a producers-only process reports the failure (exit
 /// code 1) instead of a success.
 #[test]
