@@ -26,6 +26,7 @@ use std::io::{self, BufWriter, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -35,8 +36,9 @@ use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
 };
 use marketplace_cli::runner::{
-    Actors, Hold, Interrupt, InterruptedReport, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteError,
-    RemoteOptions, Role, RunEnd, RunError, RunOptions, RunStats, fingerprint, run, run_remote,
+    Actors, Hold, Interrupt, InterruptedReport, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteEnd,
+    RemoteError, RemoteOptions, Role, RunEnd, RunError, RunOptions, RunStats, fingerprint, run,
+    run_remote,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 
@@ -324,6 +326,9 @@ impl RunArgs {
             fingerprint: fingerprint(scenario_text.as_bytes()),
             retry_for: self.retry_for.map_or(RETRY_FOR, Duration::from_secs_f64),
             interrupt: interrupt.clone(),
+            interrupted: self.stats.then(|| {
+                Arc::new(tell_interrupted) as Arc<dyn Fn(InterruptedReport) + Send + Sync>
+            }),
         })
     }
 }
@@ -758,31 +763,17 @@ fn remote_command(
     let logger = args.start_log()?;
     // The interrupt ends no run here: each order holds it until its lines are flushed, and
     // the watcher still writes out the log. Nor may this hold outlive this point: a remote
-    // run cannot be ended from here, and the signal would wait for its end. The watch
-    // takes its place once the run has connected, so that a signal from then on waits
-    // for the --stats line of what the run did until the signal, which the run tells
-    // from a thread of its own, or for the run's end to be told.
+    // run cannot be ended from here, and the signal would wait for its end. The run's
+    // watch takes its place once the run has connected, so that a signal from then on
+    // waits for the --stats line of what the run did until the signal, which the run tells
+    // from a thread of its own (`tell_interrupted`), or for the run's end to be told.
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
-    let watch = interrupt.watch();
     held.take();
-    let interrupted = |report: InterruptedReport| {
-        let market = match report.market {
-            Ok(market) => market.to_string(),
-            Err(e) => format!("unknown ({e})"),
-        };
-        tell!(
-            "{} purchases in this process in {:.3} s, interrupted; at the interrupt: {market}",
-            report.purchases,
-            report.elapsed.as_secs_f64()
-        );
-    };
-    let outcome = run_remote(
+    let RemoteEnd { outcome, watch } = run_remote(
         scenario,
         remote,
         args.time_scale,
         BufWriter::new(io::stdout()),
-        &watch,
-        args.stats.then_some(&interrupted),
     );
     // A failed run's error line is told by `run_to_the_end`, once this has returned and
     // the watch is gone: a hold takes the watch's place first, so that a signal meanwhile
@@ -818,6 +809,20 @@ fn remote_command(
             message: String::new(),
         }),
     }
+}
+
+/// The `--stats` line of a redis run interrupted before it was over, told by the run once
+/// every order in progress is out.
+fn tell_interrupted(report: InterruptedReport) {
+    let market = match report.market {
+        Ok(market) => market.to_string(),
+        Err(e) => format!("unknown ({e})"),
+    };
+    tell!(
+        "{} purchases in this process in {:.3} s, interrupted; at the interrupt: {market}",
+        report.purchases,
+        report.elapsed.as_secs_f64()
+    );
 }
 
 fn check_command(path: &Path) -> Result<(), Failure> {

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use marketplace_cli::runner::{Interrupt, RETRY_FOR, RemoteOptions, Role, fingerprint, run_remote};
+use marketplace_cli::runner::{
+    Interrupt, RETRY_FOR, RemoteError, RemoteOptions, Role, fingerprint, run_remote,
+};
 use marketplace_cli::scenario::Scenario;
 use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
 use marketplace_redis::READ_TIMEOUT;
@@ -596,15 +598,10 @@ fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
         fingerprint: fingerprint(SMALL.as_bytes()),
         retry_for: RETRY_FOR,
         interrupt: Interrupt::default(),
+        interrupted: None,
     };
-    let message = panic_message_of(
-        move || {
-            let watch = remote.interrupt.watch();
-            run_remote(&scenario, &remote, 0.0, Panicking, &watch, None)
-        },
-        HANG,
-    )
-    .expect("the run goes on after its sink panicked");
+    let message = panic_message_of(move || run_remote(&scenario, &remote, 0.0, Panicking), HANG)
+        .expect("the run goes on after its sink panicked");
     assert_eq!(message.as_deref(), Some("the sink panics"));
 }
 
@@ -691,10 +688,13 @@ impl std::io::Write for Gate {
 #[test]
 fn an_interrupt_during_the_last_cart_is_reported_once() {
     use marketplace_cli::runner::{Interrupt, RemoteOptions, Role, fingerprint, run_remote};
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     let market = fresh_market_name("last-cart");
     let interrupt = Interrupt::new();
+    let reports = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&reports);
     let options = RemoteOptions {
         url: shared_server().url(),
         market,
@@ -703,28 +703,21 @@ fn an_interrupt_during_the_last_cart_is_reported_once() {
         fingerprint: fingerprint(SMALL.as_bytes()),
         retry_for: RETRY_FOR,
         interrupt: interrupt.clone(),
+        interrupted: Some(Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        })),
     };
     let scenario = Scenario::from_json(SMALL).expect("valid");
     let (writing, written) = std::sync::mpsc::channel();
     let (go, gone) = std::sync::mpsc::channel();
-    let reports = AtomicUsize::new(0);
-    let told = |_| {
-        reports.fetch_add(1, Ordering::SeqCst);
-    };
     let outcome = std::thread::scope(|s| {
         let run = s.spawn(|| {
             let sink = Gate {
                 writing: Some(writing),
                 go: gone,
             };
-            run_remote(
-                &scenario,
-                &options,
-                0.0,
-                sink,
-                &interrupt.watch(),
-                Some(&told),
-            )
+            // The end's watch is let go here, before the interrupt is joined below.
+            run_remote(&scenario, &options, 0.0, sink).outcome
         });
         written.recv().expect("the cart is being written");
         let asked = s.spawn(|| interrupt.interrupt_and_wait());
@@ -875,6 +868,7 @@ fn options_for(scenario: &str, only: Option<&[&str]>, interrupt: &Interrupt) -> 
         fingerprint: fingerprint(scenario.as_bytes()),
         retry_for: RETRY_FOR,
         interrupt: interrupt.clone(),
+        interrupted: None,
     }
 }
 
@@ -898,23 +892,15 @@ fn a_report_that_panics_does_not_hold_the_interrupt() {
     let json = waiting_after_one_cart().to_string();
     let scenario = Scenario::from_json(&json).expect("valid");
     let interrupt = Interrupt::new();
-    let options = options_for(&json, Some(&["p", "c"]), &interrupt);
+    let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
+    options.interrupted = Some(std::sync::Arc::new(|_| panic!("the report panics")));
     let market = options.market.clone();
     let (flushed, flushes) = std::sync::mpsc::channel();
     let (ended, ends) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let unwound = std::panic::catch_unwind(|| {
-            let watch = options.interrupt.watch();
-            let told = |_| panic!("the report panics");
-            run_remote(
-                &scenario,
-                &options,
-                0.0,
-                Flushes(flushed),
-                &watch,
-                Some(&told),
-            )
-        });
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_remote(&scenario, &options, 0.0, Flushes(flushed))
+        }));
         let message = unwound
             .err()
             .and_then(|payload| payload.downcast_ref::<&str>().map(|m| m.to_string()));
@@ -930,54 +916,93 @@ fn a_report_that_panics_does_not_hold_the_interrupt() {
     assert_eq!(message.as_deref(), Some("the report panics"));
 }
 
-/// A watch that served a run serves the next one as a new watch would, whether or not the
-/// caller finished it in between: an interrupt during the second run is reported, and
-/// the one who asked goes on, instead of waiting forever for a watch that took the first
-/// run's end for the second's.
+/// The end of a failed run keeps the one who asks for the interrupt waiting until the
+/// caller lets it go, having told the failure: a signal then cannot end the command before
+/// its error line.
 #[test]
-fn a_watch_serves_a_second_run() {
-    for finished_between in [true, false] {
+fn a_failed_run_holds_the_interrupt_until_its_end_is_dropped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let json = waiting_after_one_cart().to_string();
+    let scenario = Scenario::from_json(&json).expect("valid");
+    let interrupt = Interrupt::new();
+    let options = options_for(&json, Some(&["p", "c"]), &interrupt);
+    let market = options.market.clone();
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)));
+    });
+    flushes.recv_timeout(HANG).expect("the first cart is out");
+    close_market(shared_server(), &market);
+    let end = ends.recv_timeout(HANG).expect("the run ends once closed");
+    assert!(
+        matches!(end.outcome, Err(RemoteError::Failed(_))),
+        "{:?}",
+        end.outcome
+    );
+    let told = Arc::new(AtomicBool::new(false));
+    let (returned, returns) = std::sync::mpsc::channel();
+    let asker = interrupt.clone();
+    let seen = Arc::clone(&told);
+    std::thread::spawn(move || {
+        asker.interrupt_and_wait();
+        let _ = returned.send(seen.load(Ordering::SeqCst));
+    });
+    while !interrupt.is_requested() {
+        std::thread::yield_now();
+    }
+    told.store(true, Ordering::SeqCst);
+    drop(end);
+    assert_eq!(
+        returns.recv_timeout(HANG),
+        Ok(true),
+        "the interrupt went on before the failure was told"
+    );
+}
+
+/// An interrupt that served a run serves the next one: an interrupt during the second run
+/// is reported, and the one who asked goes on once both runs' ends are let go. The first
+/// run's end, still held, keeps the one who asked waiting but not the second run's report.
+#[test]
+fn an_interrupt_serves_a_second_run() {
+    for dropped_between in [true, false] {
         let interrupt = Interrupt::new();
-        let watch = std::sync::Arc::new(interrupt.watch());
         let small = Scenario::from_json(SMALL).expect("valid");
         let first = options_for(SMALL, None, &interrupt);
         let (flushed, flushes) = std::sync::mpsc::channel();
-        run_remote(&small, &first, 0.0, Flushes(flushed.clone()), &watch, None)
-            .expect("the first run ends");
-        if finished_between {
-            watch.finish();
-        }
+        let first_end = run_remote(&small, &first, 0.0, Flushes(flushed.clone()));
+        first_end.outcome.as_ref().expect("the first run ends");
+        let held = (!dropped_between).then_some(first_end);
         while flushes.try_recv().is_ok() {}
         let json = waiting_after_one_cart().to_string();
         let scenario = Scenario::from_json(&json).expect("valid");
-        let second = options_for(&json, Some(&["p", "c"]), &interrupt);
+        let mut second = options_for(&json, Some(&["p", "c"]), &interrupt);
         let (told, tells) = std::sync::mpsc::channel();
-        let shared = std::sync::Arc::clone(&watch);
-        std::thread::spawn(move || {
-            let told = std::sync::Mutex::new(told);
-            let tell = move |report| {
-                let _ = told.lock().expect("not poisoned").send(report);
-            };
-            run_remote(
-                &scenario,
-                &second,
-                0.0,
-                Flushes(flushed),
-                &shared,
-                Some(&tell),
-            )
-        });
+        let told = std::sync::Mutex::new(told);
+        second.interrupted = Some(std::sync::Arc::new(move |report| {
+            let _ = told.lock().expect("not poisoned").send(report);
+        }));
+        std::thread::spawn(move || run_remote(&scenario, &second, 0.0, Flushes(flushed)));
         flushes
             .recv_timeout(HANG)
             .expect("the second run's first cart is out");
-        assert!(
-            interrupt_returns(&interrupt),
-            "finished between: {finished_between}: the interrupt waits forever"
-        );
-        let report = tells.try_recv();
+        let (returned, returns) = std::sync::mpsc::channel();
+        let asker = interrupt.clone();
+        std::thread::spawn(move || {
+            asker.interrupt_and_wait();
+            let _ = returned.send(());
+        });
+        let report = tells.recv_timeout(HANG);
         assert!(
             report.as_ref().is_ok_and(|report| report.purchases == 1),
-            "finished between: {finished_between}: {report:?}"
+            "dropped between: {dropped_between}: {report:?}"
+        );
+        drop(held);
+        assert!(
+            returns.recv_timeout(HANG).is_ok(),
+            "dropped between: {dropped_between}: the interrupt waits forever"
         );
     }
 }

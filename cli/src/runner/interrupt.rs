@@ -95,8 +95,9 @@ impl Interrupt {
     /// so that what the run did is told before the process ends, whether the request or
     /// the run's end came first. It counts from when the run starts it, once the run has
     /// something to tell: before, a request need not wait for a run still connecting. It
-    /// serves one run at a time, and may serve the next once that one has returned.
-    pub fn watch(&self) -> Watch {
+    /// serves one run: [`run_remote`](super::run_remote) makes its own, so it cannot watch
+    /// another interrupt than the one its run holds.
+    pub(super) fn watch(&self) -> Watch {
         Watch {
             interrupt: self.clone(),
             phase: AtomicU8::new(WATCHING),
@@ -134,10 +135,11 @@ impl Drop for Hold {
     }
 }
 
-/// Keeps [`Interrupt::interrupt_and_wait`] waiting until finished (or dropped); see
-/// [`Interrupt::watch`]. Between a request and the end of the run, the first to come
-/// decides, under the interrupt's lock, whether the interrupt or the run's own end is
-/// told, so that never both are.
+/// A run's watch on its interrupt (see `Interrupt::watch`): keeps
+/// [`Interrupt::interrupt_and_wait`] waiting, once the run has started, until finished or
+/// dropped; a caller holds it in a [`RemoteEnd`](super::RemoteEnd). Between a request and
+/// the end of the run, the first to come decides, under the interrupt's lock, whether the
+/// interrupt or the run's own end is told, so that never both are.
 #[must_use = "the watch is finished when dropped"]
 pub struct Watch {
     interrupt: Interrupt,
@@ -164,10 +166,7 @@ impl Watch {
         if state.requested {
             return false;
         }
-        // A watch that served a run before serves this one afresh: left `OVER`, it would
-        // take that run's end for this one's, and never tell an interrupt.
         // Ordering: under the state's lock (see `wait_for_the_request`).
-        self.phase.store(WATCHING, Ordering::Relaxed);
         if self.finished.swap(false, Ordering::Relaxed) {
             state.watches += 1;
         }
@@ -215,7 +214,7 @@ impl Watch {
 
     /// Lets [`Interrupt::interrupt_and_wait`] go on, and ends a wait for the request; the
     /// first call only counts.
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         let mut state = self.interrupt.state();
         // Ordering: under the state's lock (see `wait_for_the_request`).
         if !self.finished.swap(true, Ordering::Relaxed) {

@@ -60,8 +60,8 @@ pub use display::ProgressLine;
 pub use interrupt::{Hold, Interrupt, Watch};
 pub use product::ProductRef;
 pub use remote::{
-    InterruptedReport, RETRY_FOR, RemoteError, RemoteOptions, RemoteReport, Role, fingerprint,
-    run_remote,
+    InterruptedReport, RETRY_FOR, RemoteEnd, RemoteError, RemoteOptions, RemoteReport, Role,
+    fingerprint, run_remote,
 };
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
 pub use stats::{ConsumerStats, ProducerStats, RunEnd, RunStats, Summary, Totals};

@@ -17,10 +17,11 @@
 //! handle's own.
 
 use std::any::Any;
+use std::fmt;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,7 @@ pub enum Role {
 }
 
 /// Where and as what a process takes part in a run on a Redis server.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RemoteOptions {
     /// `redis://HOST:PORT[/DB]`.
     pub url: String,
@@ -84,6 +85,25 @@ pub struct RemoteOptions {
     /// command's watcher of SIGINT and SIGTERM) waits until every cart ordered is printed
     /// whole; once asked, no consumer places another order. It does not end the run.
     pub interrupt: Interrupt,
+    /// Told, once every order in progress is out, what this process did until an end was
+    /// asked through [`interrupt`](Self::interrupt), if the run was not over by then; see
+    /// [`run_remote`].
+    pub interrupted: Option<Arc<dyn Fn(InterruptedReport) + Send + Sync>>,
+}
+
+impl fmt::Debug for RemoteOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteOptions")
+            .field("url", &self.url)
+            .field("market", &self.market)
+            .field("role", &self.role)
+            .field("only", &self.only)
+            .field("fingerprint", &self.fingerprint)
+            .field("retry_for", &self.retry_for)
+            .field("interrupt", &self.interrupt)
+            .field("interrupted", &self.interrupted.as_ref().map(|_| "Fn"))
+            .finish()
+    }
 }
 
 /// Why a run on a Redis server did not complete.
@@ -96,7 +116,7 @@ pub enum RemoteError {
     Failed(String),
     /// An end was asked for through [`RemoteOptions::interrupt`] before the run started
     /// its actors, or before it was over, and then what the process did until then was
-    /// told to the caller's `interrupted`.
+    /// told to [`RemoteOptions::interrupted`], if set.
     Interrupted,
 }
 
@@ -149,24 +169,78 @@ impl CanonicalKey for Carried {
     }
 }
 
+/// The end of this process's part of a run on a Redis server: what it came to, and the
+/// run's watch on its [`Interrupt`], which keeps [`Interrupt::interrupt_and_wait`] waiting
+/// until dropped, so that the caller tells the run's end (a statistics line, an error)
+/// before whoever asked ends the process.
+#[must_use = "whoever asks for the interrupt waits until this is dropped"]
+#[derive(Debug)]
+pub struct RemoteEnd {
+    /// What the run came to.
+    pub outcome: Result<RemoteReport, RemoteError>,
+    /// Finished when dropped. It holds the interrupt only if the run started its actors
+    /// and was over before any request (an [`Ok`] or a [`RemoteError::Failed`] after the
+    /// start): a refused run has nothing to tell yet, and an interrupted one was told.
+    pub watch: Watch,
+}
+
 /// Runs this process's part of `scenario` on the market of `remote`, writing the purchase
 /// lines of its consumers to `sink`.
 ///
-/// `watch`, taken from [`RemoteOptions::interrupt`], tells the run of an end asked for
-/// once the run is connected and about to start its actors (an end asked for before ends
-/// it there, with [`RemoteError::Interrupted`]): once every order in progress is out, `interrupted` is told what the process did until
-/// then and the watch is finished, and the run goes on (its actors wait on the server, so
-/// whoever asked ends the process); if the run is over by then, it returns
-/// [`RemoteError::Interrupted`]. A run over before any request leaves the watch to the
-/// caller to finish, once it has told the run's end. A panic in `interrupted` finishes
-/// the watch all the same, and reaches the caller when the run ends, as an actor's does.
+/// The run watches [`RemoteOptions::interrupt`] once it is connected and about to start
+/// its actors (an end asked for before ends it there, with [`RemoteError::Interrupted`]):
+/// once every order in progress is out, [`RemoteOptions::interrupted`] is told what the
+/// process did until then and the watch is finished, and the run goes on (its actors wait
+/// on the server, so whoever asked ends the process); if the run is over by then, it
+/// returns [`RemoteError::Interrupted`]. A run over before any request hands its watch to
+/// the caller in the [`RemoteEnd`], to drop once it has told the run's end. A panic in
+/// `interrupted` finishes the watch all the same, and reaches the caller when the run
+/// ends, as an actor's does.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use marketplace_cli::runner::{Interrupt, RemoteOptions, Role, fingerprint, run_remote};
+/// use marketplace_cli::scenario::Scenario;
+///
+/// let json = std::fs::read_to_string("scenarios/demo.json").unwrap();
+/// let scenario = Scenario::from_json(&json).unwrap();
+/// let options = RemoteOptions {
+///     url: "redis://127.0.0.1:6379".to_owned(),
+///     market: "demo".to_owned(),
+///     role: Role::All,
+///     only: None,
+///     fingerprint: fingerprint(json.as_bytes()),
+///     retry_for: Duration::from_secs(60),
+///     interrupt: Interrupt::new(),
+///     interrupted: Some(Arc::new(|report| eprintln!("interrupted: {report:?}"))),
+/// };
+/// let end = run_remote(&scenario, &options, 0.0, std::io::stdout());
+/// if let Err(e) = &end.outcome {
+///     eprintln!("error: {e:?}");
+/// }
+/// // Only now may a request for the interrupt end the process.
+/// drop(end);
+/// ```
 pub fn run_remote<W: Write + Send>(
     scenario: &Scenario,
     remote: &RemoteOptions,
     time_scale: f64,
     sink: W,
+) -> RemoteEnd {
+    let watch = remote.interrupt.watch();
+    let outcome = run_watched(scenario, remote, time_scale, sink, &watch);
+    RemoteEnd { outcome, watch }
+}
+
+/// [`run_remote`], told of a request through `watch`.
+fn run_watched<W: Write + Send>(
+    scenario: &Scenario,
+    remote: &RemoteOptions,
+    time_scale: f64,
+    sink: W,
     watch: &Watch,
-    interrupted: Option<&(dyn Fn(InterruptedReport) + Sync)>,
 ) -> Result<RemoteReport, RemoteError> {
     let refused = |message: String| RemoteError::Refused(message);
     let url = url_without_password(&remote.url);
@@ -234,7 +308,7 @@ pub fn run_remote<W: Write + Send>(
     let over_first = thread::scope(|s| {
         let reporter = thread::Builder::new().spawn_scoped(s, move || {
             if watch.wait_for_the_request() {
-                if let Some(interrupted) = interrupted {
+                if let Some(interrupted) = &remote.interrupted {
                     let report = InterruptedReport {
                         // Ordering: counted before each order's hold is let go, and the
                         // wait saw every hold let go, under the interrupt's lock.
