@@ -91,10 +91,12 @@ pub struct RemoteOptions {
     pub interrupted: Option<Arc<dyn Fn(InterruptedReport) + Send + Sync>>,
 }
 
+// By hand: the URL's password stays out of logs and panic messages that show the
+// options, as it stays out of error lines.
 impl fmt::Debug for RemoteOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteOptions")
-            .field("url", &self.url)
+            .field("url", &url_without_password(&self.url))
             .field("market", &self.market)
             .field("role", &self.role)
             .field("only", &self.only)
@@ -718,4 +720,29 @@ pub fn fingerprint(bytes: &[u8]) -> String {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_options_debug_form_hides_the_password() {
+        let options = RemoteOptions {
+            url: "redis://user:hunter2@127.0.0.1:6379/0?password=hunter3".to_owned(),
+            market: "demo".to_owned(),
+            role: Role::All,
+            only: None,
+            fingerprint: fingerprint(b"{}"),
+            retry_for: RETRY_FOR,
+            interrupt: Interrupt::new(),
+            interrupted: None,
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("hunter"), "the password is shown: {shown}");
+        assert!(
+            shown.contains("127.0.0.1:6379"),
+            "the host is not shown: {shown}"
+        );
+    }
 }
