@@ -11,8 +11,10 @@
 //! Invariants:
 //! - `entries` holds each distinct product at most once: an insert happens under
 //!   `inserting`, and only if no other insert happened since the inserter's lookup missed
-//!   (`inserted` unchanged), so the miss still holds; otherwise it looks again. The user's
-//!   `Eq` and `Clone` never run under the lock;
+//!   (`inserted` unchanged), so the miss still holds; otherwise it looks again. An entry is
+//!   filed as its key, a clone of the product (hashed and compared as the key), so lookups
+//!   of the key find it even when the user's `Clone` makes a copy not equal to the original.
+//!   The user's `Eq`, `Hash` and `Clone` never run under the lock;
 //! - every entry is reachable from the current table: an entry is pushed, then its number is
 //!   stored in the current table (or the table is rebuilt with it) before `inserting` is
 //!   released;
@@ -155,8 +157,14 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
     }
 
     /// The entry of `product`, made with the key `make_key()` if it has none yet. The
-    /// user's `Eq` (in lookups) and `Clone` (in `make_key`) run with no lock held; a panic
-    /// in either changes nothing.
+    /// user's `Eq` (in lookups), `Clone` (in `make_key`) and `Hash` (of the key) run with
+    /// no lock held; a panic in any of them changes nothing.
+    ///
+    /// A new entry is the key's: hashed, looked up and filed as the key, so lookups of the
+    /// key find it (as a `HashMap` keyed by the clone would, the baseline's). A product whose
+    /// clone is not equal to it then gets the clone's entry, which its next publishes find
+    /// again, instead of an entry per publish filed under the product's hash beside a key
+    /// no lookup of that hash matches.
     pub(crate) fn get_or_insert(
         &self,
         product: &P,
@@ -175,17 +183,17 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         make_key: impl FnOnce() -> P,
         limit: usize,
     ) -> &Entry<P> {
-        let mut make_key = Some(make_key);
-        let mut key = None;
+        if let Some(entry) = self.get(product, hash) {
+            return entry;
+        }
+        let key = make_key();
+        let key_hash = self.hash(&key);
         loop {
             // Ordering: `Acquire`, paired with the inserter's `Release` below: every entry
             // counted here is in the table the lookup that follows reads.
             let seen = self.inserted.load(Ordering::Acquire);
-            if let Some(entry) = self.get(product, hash) {
+            if let Some(entry) = self.get(&key, key_hash) {
                 return entry;
-            }
-            if key.is_none() {
-                key = Some((make_key.take().expect("made once"))());
             }
             // The lock guards no data, only the sequence below, which runs no user code:
             // poisoning cannot happen, and is ignored.
@@ -204,8 +212,8 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
             // `seen` is the number the push would give.
             assert!(seen < limit, "fewer than 2^32 - 1 distinct products");
             let number = self.entries.push(Entry {
-                hash,
-                product: key.take().expect("made above"),
+                hash: key_hash,
+                product: key,
                 shelf: ProductShelf::new(),
             });
             debug_assert_eq!(number, seen, "every entry pushed is counted");
@@ -213,7 +221,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
             if (number + 1) * 2 > table.slots.len() {
                 self.grow(table.slots.len() * 2, number);
             } else {
-                table.insert(hash, number);
+                table.insert(key_hash, number);
             }
             // Ordering: `Release`, so a lookup that reads the new count sees the entry.
             self.inserted.store(seen + 1, Ordering::Release);

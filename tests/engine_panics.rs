@@ -175,19 +175,27 @@ fn a_waiting_publish_survives_a_trap_once_room_is_freed() {
 }
 
 /// The engine only: the insert that makes a new product's entry, once its unit is counted,
-/// looks the product up again. With every product hashed alike, that lookup compares it with
-/// the other products' entries, and a panic there must give the unit back.
+/// looks the product up again and hashes its key. With every product hashed alike, that
+/// lookup compares it with the other products' entries, and a panic there, or in the key's
+/// hash, must give the unit back.
 #[test]
 fn a_first_publish_survives_a_trap_in_its_insert() {
+    for trap in [Trap::Eq, Trap::Hash] {
+        a_first_publish_survives_a_trap_in_its_insert_of(trap);
+    }
+}
+
+fn a_first_publish_survives_a_trap_in_its_insert_of(trap: Trap) {
     let market = Marketplace::with_hasher(2, BuildHasherDefault::<Colliding>::default());
     let producer = market.register_producer();
     market.publish(producer, item(1, 1)).unwrap();
-    // Kind 9 is new: the call's lookup compares it with kind 1 once, the insert again.
-    panics_at(Trap::Eq, 1, || market.publish(producer, item(9, 2)));
+    // Kind 9 is new: the call's lookup hashes it once and compares it with kind 1 once, the
+    // insert compares again and hashes its key.
+    panics_at(trap, 1, || market.publish(producer, item(9, 2)));
     assert_eq!(
         market.shelf_len(producer),
         Some(1),
-        "the unit was not given back"
+        "{trap:?}: the unit was not given back"
     );
     assert_eq!(market.available(&ask(9)), 0);
     market.publish(producer, item(9, 3)).unwrap();

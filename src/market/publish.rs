@@ -3,9 +3,9 @@
 //! A publish counts its item against the producer first (refusing it when the producer is
 //! full), then puts it on its product's shelf. The user's `Hash` and `Eq` run before the
 //! count is taken, in the call's one lookup. A product with no catalog entry yet gets one
-//! once its unit is counted: that insert looks the product up again (the user's `Eq`) and
-//! clones the catalog's key (its `Clone`) under a guard that gives the unit back if either
-//! panics.
+//! once its unit is counted: that insert looks the product up again (the user's `Eq`),
+//! clones the catalog's key (its `Clone`) and hashes the key (its `Hash`) under a guard that
+//! gives the unit back if any of them panics.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
