@@ -21,8 +21,8 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{AddError, Marketplace, Stats};
-use support::{Fragile, Fresh, Trap, YieldingBaseline, arm_after, disarm, stats};
+use marketplace::{AddError, Marketplace, RemoveError, Stats};
+use support::{Fragile, Fresh, Trap, YieldingBaseline, arm, arm_after, disarm, stats};
 
 /// A marketplace of [`Fragile`] products, as every test takes it.
 trait Market: support::Market<Fragile> + Fresh {}
@@ -41,6 +41,7 @@ support::tests_on!(
         publish_of_a_known_product_survives_each_trap,
         add_to_cart_survives_each_trap,
         remove_from_cart_survives_each_trap,
+        a_spent_cart_is_refused_before_any_user_code,
     ]
 );
 
@@ -331,5 +332,31 @@ fn remove_from_cart_survives_each_trap<M: Market>() {
     // usable.
     let (market, producer, cart) = setup::<M>();
     panics_at(Trap::Eq, 1, || market.remove_from_cart(cart, &ask(2)));
+    still_works(&market, producer, cart);
+}
+
+/// A call on a spent cart is refused as `UnknownCart` before it hashes or compares the
+/// product, on every implementation alike: with the user's `Hash` or `Eq` panicking, it
+/// still returns the error.
+fn a_spent_cart_is_refused_before_any_user_code<M: Market>() {
+    let (market, producer, cart) = setup::<M>();
+    let spent = market.new_cart();
+    market.place_order(spent).unwrap();
+    for trap in [Trap::Hash, Trap::Eq] {
+        arm(trap);
+        let refused = catch_unwind(AssertUnwindSafe(|| {
+            (
+                market.remove_from_cart(spent, &ask(1)),
+                market.add_to_cart(spent, &ask(1)),
+                market.add_to_cart_timeout(spent, &ask(1), Duration::from_millis(50)),
+            )
+        }));
+        disarm();
+        let (removed, added, waited) =
+            refused.unwrap_or_else(|_| panic!("a call on a spent cart ran the user's {trap:?}"));
+        assert_eq!(removed, Err(RemoveError::UnknownCart), "{trap:?}");
+        assert_eq!(added, Err(AddError::UnknownCart), "{trap:?}");
+        assert_eq!(waited, Err(AddError::UnknownCart), "{trap:?}");
+    }
     still_works(&market, producer, cart);
 }

@@ -467,18 +467,16 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         P: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if !cart.is_from(self.tag) {
-            return Err(RemoveError::UnknownCart);
-        }
+        // A spent or foreign cart is refused before any user code runs, as `add_to_cart`
+        // and the baseline refuse it (the cart is checked again under its lock below).
+        let open = self.find_cart(cart).ok_or(RemoveError::UnknownCart)?;
         // The user's `Hash` and `Eq` run here, before anything changes hands. An item equal
         // to `product` in the cart was on sale, so its shelf is in the catalog (unless the
         // user's `Hash` and `Eq` disagree, when nothing equal can be found anywhere).
         let hash = self.catalog.hash(product);
         let entry = self.catalog.get(product, hash);
-        let item = self
-            .carts
-            .find(cart)
-            .and_then(|cart| cart.with(|contents| entry.and_then(|_| contents.claim(product))))
+        let item = open
+            .with(|contents| entry.and_then(|_| contents.claim(product)))
             .ok_or(RemoveError::UnknownCart)?
             .ok_or(RemoveError::NotInCart)?;
         let shelf = &entry
