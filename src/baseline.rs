@@ -7,6 +7,16 @@
 //! identical results, and the benchmarks measure the engine against it. Lookups are O(1)
 //! hash-map operations, so it is a fair rival, not a strawman.
 //!
+//! Two differences show only with a `Hash` or `Eq` that panics, in when they run (no count
+//! changes either way). A publish to a full producer is refused here before the product is
+//! looked up, while the engine looks it up before it counts the unit, so there the call
+//! panics where here it returns `Full` (`tests/engine_panics.rs`,
+//! `a_publish_to_a_full_producer_runs_the_users_hash_on_the_engine_only`): checking the
+//! room first keeps the user's code out of this lock on every refused attempt of a waiting
+//! publish, and the engine cannot check without counting. And a waiting add looks its
+//! product up at each attempt here, once on the engine (`in_waits` and
+//! `waits_run_the_users_hash_and_eq_once`, in the same file).
+//!
 //! Invariant (under the lock): `on_sale[p]` equals the number of items of producer `p` in
 //! `shelves`; an item is in `shelves` or in exactly one cart of `carts`. The user's `Hash`,
 //! `Eq` and `Clone` run before any count or item moves, so a panic in them (which leaves the

@@ -360,3 +360,42 @@ fn a_spent_cart_is_refused_before_any_user_code<M: Market>() {
     }
     still_works(&market, producer, cart);
 }
+
+/// Where the engine and the baselines differ: a publish to a full producer hashes and looks
+/// up its product on the engine, which does so before it counts the unit, and not on the
+/// baselines, which check the room first under their lock. So with the user's `Hash`
+/// panicking, the engine's call panics where a baseline's returns `Full`; either way no
+/// count changes.
+#[test]
+fn a_publish_to_a_full_producer_runs_the_users_hash_on_the_engine_only() {
+    fn full_publish<M: Market>() -> bool {
+        let (market, producer, cart) = setup::<M>();
+        market.publish(producer, item(1, 3)).unwrap();
+        arm(Trap::Hash);
+        let outcome = catch_unwind(AssertUnwindSafe(|| market.publish(producer, item(1, 9))));
+        disarm();
+        let panicked = match outcome {
+            Ok(refused) => {
+                assert!(refused.unwrap_err().is_full());
+                false
+            }
+            Err(_) => true,
+        };
+        assert_eq!(market.stats(), stats(1, 1, 2, 1), "a count changed");
+        assert_eq!(market.shelf_len(producer), Some(2));
+        market.add_to_cart(cart, &ask(1)).unwrap();
+        market.add_to_cart(cart, &ask(1)).unwrap();
+        let serials = sorted_serials(market.place_order(cart).unwrap());
+        assert_eq!(serials, [1, 2, 3], "an item was lost or duplicated");
+        panicked
+    }
+    assert!(full_publish::<Marketplace<Fragile>>(), "the engine");
+    assert!(
+        !full_publish::<LockedMarketplace<Fragile>>(),
+        "the baseline"
+    );
+    assert!(
+        !full_publish::<YieldingBaseline<Fragile>>(),
+        "the yielding baseline"
+    );
+}
