@@ -1,6 +1,7 @@
 //! Every async call leaves one debug record, as every blocking call does: with its outcome
 //! when its future completes, or `cancelled` when the future is dropped before it completes
-//! (a wait bounded by the caller's timer, say). Alone in its binary: the logger it installs
+//! (a wait bounded by the caller's timer, say). A future dropped before its first poll did
+//! nothing, as futures do nothing until polled, and leaves none. Alone in its binary: the logger it installs
 //! stays installed for the whole process.
 
 use std::future::Future;
@@ -81,6 +82,10 @@ fn a_cancelled_async_call_leaves_a_record_as_a_completed_one_does() {
             format!("add_to_cart_async({cart}, \"tea\") -> ok"),
         ]
     );
+    // A future dropped before its first poll never began its call: it leaves no record.
+    drop(market.add_to_cart_async(cart, &"tea"));
+    drop(tea.publish_async(producer));
+    assert_eq!(records(), Vec::<String>::new());
     // Cancelled calls changed nothing.
     assert_eq!(market.place_order(cart), Ok(vec!["tea"]));
     assert_eq!(market.available(&"tea"), 0);

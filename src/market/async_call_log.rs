@@ -1,7 +1,8 @@
 //! The log record of an async call: written when the call's future completes, with the
 //! outcome, or, for a future dropped before it completed (a wait cancelled, by a timeout
-//! for instance), when it is dropped, as cancelled. So every call leaves one record, as the
-//! blocking calls do.
+//! for instance), when it is dropped, as cancelled. A future dropped before its first poll
+//! began no call (the record starts in that poll) and leaves none. So every call that began
+//! leaves one record, as the blocking calls do.
 
 use std::fmt;
 
