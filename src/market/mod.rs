@@ -297,8 +297,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
 
     /// Stops every blocking wait: threads blocked in
     /// [`add_to_cart_timeout`](Self::add_to_cart_timeout) or
-    /// [`publish_timeout`](Self::publish_timeout) wake and return their "unavailable" or
-    /// "full" error, and later calls make one attempt and return at once.
+    /// [`publish_timeout`](Self::publish_timeout) (and tasks in their async forms) wake and
+    /// return their "unavailable" or "full" error, and later calls try and return at once,
+    /// without waiting.
     ///
     /// The non-blocking operations keep working, so what is on the shelves can still be
     /// bought. This is how a run ends producers that would otherwise wait forever.
