@@ -9,8 +9,9 @@
 //! the cart is that operation again (`run_resumable`); orders of one cart that fail at once
 //! keep a lane each. The server's memory for this is one entry per lane of each live
 //! handle: a handle dropped deletes its lanes' entries (best effort: through a connection
-//! already open, or one new connection when none is and an order kept its lane aside,
-//! briefly; a process killed, or a server out of reach then, leaves them).
+//! already open, or one new connection when none is and an order kept its lane aside or
+//! when the server closed the open one, briefly; a process killed, or a server out of
+//! reach then, leaves them).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -306,40 +307,59 @@ impl Lanes {
 impl Drop for Lanes {
     /// Deletes the lanes' records: no call of this handle can be retried any more. Every
     /// lane is idle now (a call holds a borrow of the handle), and a dropped handle does not
-    /// wait long for a server out of reach: a connection already open is used, or else,
-    /// when an order that failed kept its lane aside, one new connection, each step with a
-    /// short timeout; a failure leaves the records.
+    /// wait long for a server out of reach: a connection already open is used, and one new
+    /// connection when none is open and an order that failed kept its lane aside, or when
+    /// the server closed the open one; each step has a short timeout, and a failure leaves
+    /// the records.
     fn drop(&mut self) {
         let mut lanes = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
         let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|p| p.into_inner()));
         let any_parked = !parked.is_empty();
         lanes.extend(parked.into_values().flatten());
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
-        let mut opened = None;
-        let connection = match lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) {
-            Some(connection) => Ok(connection),
+        let forgotten = match lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) {
+            Some(connection) => match self.forget(connection, &ids) {
+                // The server may have closed a connection that stayed idle (its `timeout`,
+                // a `CLIENT KILL`, a restart that kept the data) while it still answers;
+                // one that went silent (a timeout) is not waited for twice.
+                Err(error)
+                    if !error.is_timeout()
+                        && (error.is_connection_dropped() || error.is_io_error()) =>
+                {
+                    self.forget_anew(&ids)
+                }
+                outcome => outcome,
+            },
             // Only for a failed order's record, which holds its items: a handle whose
             // connect failed has no record to delete, and would wait for nothing.
-            None if any_parked => self
-                .client
-                .get_connection_with_timeout(FORGET_TIMEOUT)
-                .map(|connection| opened.insert(connection)),
+            None if any_parked => self.forget_anew(&ids),
             None => return,
         };
-        let forgotten = connection.and_then(|connection| {
-            connection.set_read_timeout(Some(FORGET_TIMEOUT))?;
-            connection.set_write_timeout(Some(FORGET_TIMEOUT))?;
-            redis::cmd("HDEL")
-                .arg(&self.records)
-                .arg(&ids)
-                .exec(connection)
-        });
         if let Err(error) = forgotten {
             log::debug!(
                 "forgetting the lanes of a handle on {}: {error}",
                 self.server
             );
         }
+    }
+}
+
+impl Lanes {
+    /// Deletes the records of lanes `ids` through `connection`, with the short timeouts of
+    /// a dropped handle.
+    fn forget(&self, connection: &mut Connection, ids: &[String]) -> RedisResult<()> {
+        connection.set_read_timeout(Some(FORGET_TIMEOUT))?;
+        connection.set_write_timeout(Some(FORGET_TIMEOUT))?;
+        redis::cmd("HDEL")
+            .arg(&self.records)
+            .arg(ids)
+            .exec(connection)
+    }
+
+    /// [`forget`](Self::forget) through a new connection.
+    fn forget_anew(&self, ids: &[String]) -> RedisResult<()> {
+        let mut connection = self.client.get_connection_with_timeout(FORGET_TIMEOUT)?;
+        self.forget(&mut connection, ids)
     }
 }
 

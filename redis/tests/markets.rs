@@ -1,8 +1,8 @@
 //! Markets side by side on one server: names that look alike in a key pattern stay apart
 //! when one of them is deleted; a product too long for one Redis value is refused before
-//! it is sent; a handle dropped leaves no record of its connections behind; a market of
-//! `String`s is asked with a `&str`; an error for a lost server tells it once along its
-//! `source` chain.
+//! it is sent; a handle dropped leaves no record of its connections behind, also after
+//! the server closed them; a market of `String`s is asked with a `&str`; an error for a
+//! lost server tells it once along its `source` chain.
 
 use std::error::Error;
 use std::time::Duration;
@@ -105,6 +105,29 @@ fn a_dropped_handle_leaves_no_records_of_its_calls() {
     drop(goes);
     assert_eq!(recorded_lanes(&mut watch, "shop"), kept);
     stays.delete().expect("deleted");
+}
+
+/// A handle whose connections the server has closed meanwhile (its idle `timeout`, a
+/// `CLIENT KILL`, a restart that kept the data) still deletes its lanes' records when it
+/// is dropped: the server answers, only the connection kept open is gone.
+#[test]
+fn a_handle_whose_connections_the_server_closed_leaves_no_records() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let goes = RedisMarketplace::<String>::connect(&server.url(), "shop", 4).expect("connect");
+    let producer = goes.register_producer().expect("register");
+    goes.publish(producer, "tea".to_owned()).expect("room");
+    assert!(
+        recorded_lanes(&mut watch, "shop") > 0,
+        "the calls were recorded"
+    );
+    let closed: u64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .query(&mut watch)
+        .expect("CLIENT KILL");
+    assert!(closed > 0, "the handle's connection was open");
+    drop(goes);
+    assert_eq!(recorded_lanes(&mut watch, "shop"), 0, "records left");
 }
 
 /// A market of `String`s asked with a `&str` finds the `String`s published: the borrowed
