@@ -363,12 +363,14 @@ impl Lanes {
     }
 }
 
-/// Errors of the transport, of a server that is starting or failing over, or of a script
+/// Errors of the transport, of a server that is starting or failing over, of one busy with
+/// a long script (`BUSY`: it runs no other command until the script ends), or of a script
 /// the server no longer knows (its cache flushed between the client's load of the script
 /// and its run: nothing ran, and the next try loads it again); any other error (a script
 /// error, a wrong type) would fail again.
 fn worth_retrying(error: &RedisError) -> bool {
-    error.is_io_error()
+    error.code() == Some("BUSY")
+        || error.is_io_error()
         || error.is_connection_dropped()
         || error.is_connection_refusal()
         || error.is_timeout()

@@ -8,8 +8,8 @@
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
 //! market created anew under its name), what a call reports when the server is gone or
 //! silent (a publish through the contract trait gives its product back), a server that
-//! stops answering mid-run, a wait whose connections the server keeps closing, and a script
-//! cache flushed again and again.
+//! stops answering mid-run, a wait whose connections the server keeps closing, a script
+//! cache flushed again and again, and a server busy with a long script.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -1388,4 +1388,57 @@ fn calls_go_on_while_the_script_cache_is_flushed() {
             assert_eq!(order.len(), 1);
         }
     });
+}
+
+/// A server busy with a long script (another client's, or a huge batch of the market's
+/// own) answers every other command `BUSY` until the script ends, having run none of them:
+/// a call made meanwhile is retried as for a server that is starting, and goes through
+/// once the script ends, instead of failing with `Connection` at once.
+#[test]
+fn a_call_made_while_the_server_runs_a_long_script_goes_through_after_it() {
+    keep_retry_warnings();
+    let server = RedisServer::start();
+    let market =
+        RedisMarketplace::<Item>::connect(&server.url(), "busy", 4).expect("the server is up");
+    let producer = market.register_producer().expect("register");
+    let mut watch = server.connection();
+    // The server answers `BUSY` once a script has run this long (in ms), instead of 5 s.
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "lua-time-limit", "50"])
+        .query(&mut watch)
+        .expect("CONFIG SET");
+    let mut looping = server.connection();
+    let script = thread::spawn(move || {
+        redis::cmd("EVAL")
+            .arg(&["while true do end", "0"])
+            .query::<()>(&mut looping)
+    });
+    let started = Instant::now();
+    while redis::cmd("PING").query::<String>(&mut watch).is_ok() {
+        assert!(
+            started.elapsed() < STUCK,
+            "the script never made the server busy"
+        );
+        thread::yield_now();
+    }
+    let publish = thread::spawn(move || {
+        let outcome = market.publish(producer, item("tea", 1));
+        (market, outcome)
+    });
+    // The script ends once the publish has met the busy server, or has given up on it.
+    while retries_on(server.port()).is_empty() && !publish.is_finished() {
+        assert!(
+            started.elapsed() < STUCK,
+            "the publish neither retried nor ended"
+        );
+        thread::yield_now();
+    }
+    let _: () = redis::cmd("SCRIPT")
+        .arg("KILL")
+        .query(&mut watch)
+        .expect("SCRIPT KILL");
+    assert!(script.join().expect("the script's thread").is_err());
+    let (market, outcome) = publish.join().expect("the publish's thread");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
 }
