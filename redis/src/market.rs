@@ -100,9 +100,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// # Errors
     ///
     /// [`ConnectError`]: `InvalidUrl`, `InvalidName` or `InvalidCapacity` for arguments
-    /// no market can have, `Unreachable` when the server does not answer, `NotAMarket` when
-    /// the market's keys hold another client's data, and `CapacityMismatch` when the market
-    /// exists with another capacity.
+    /// no market can have, `Unreachable` when the server does not answer or refuses the
+    /// login or the database, `NotAMarket` when the market's keys hold another client's
+    /// data, and `CapacityMismatch` when the market exists with another capacity.
     pub fn connect(
         url: &str,
         market_name: &str,

@@ -1,7 +1,8 @@
 //! The Redis market at its boundary: malformed URLs and query parameters the client would
-//! ignore, unreachable servers and servers that are not Redis, invalid names and
-//! capacities, a server lost mid-run, foreign data under a market's prefix, markets side by
-//! side on one server, and a RESP3 URL. Each must give an error variant, never a panic.
+//! ignore, unreachable servers and servers that are not Redis, a refused login or database,
+//! invalid names and capacities, a server lost mid-run, foreign data under a market's
+//! prefix, markets side by side on one server, and a RESP3 URL. Each must give an error
+//! variant, never a panic.
 
 mod support;
 
@@ -202,6 +203,48 @@ fn unreachable_and_foreign_servers_are_unreachable() {
         // The trait's failure.
         assert!(Market::try_publish(&market, producer, tea.clone()).is_err());
     });
+}
+
+/// A server that answers but refuses the connection, for want of the right password or
+/// user or for a database number it does not have, gives `Unreachable` with the server's
+/// reason, in one line and without the password.
+#[test]
+fn a_refused_login_or_database_is_unreachable_with_the_reason_and_no_password() {
+    let server = RedisServer::start();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "requirepass", "sesame"])
+        .query(&mut server.connection())
+        .expect("CONFIG SET requirepass");
+    let port = server.port();
+    for (url, reason) in [
+        (format!("redis://127.0.0.1:{port}"), "NOAUTH"),
+        (
+            format!("redis://:secret@127.0.0.1:{port}"),
+            "authentication failed",
+        ),
+        (
+            format!("redis://bob:secret@127.0.0.1:{port}"),
+            "authentication failed",
+        ),
+        (
+            format!("redis://:sesame@127.0.0.1:{port}/16"),
+            "out of range",
+        ),
+    ] {
+        match connect(&url, "m", 1) {
+            Err(ConnectError::Unreachable(error)) => {
+                let text = error.to_string();
+                assert!(text.contains(reason), "{url}: {text}");
+                assert!(
+                    !text.contains("secret") && !text.contains("sesame"),
+                    "{text}"
+                );
+                assert!(!text.contains('\n'), "{text}");
+            }
+            other => panic!("{url}: {:?}", other.map(|_| "a handle")),
+        }
+    }
+    connect(&format!("redis://:sesame@127.0.0.1:{port}/15"), "m", 1).expect("the password");
 }
 
 #[test]
