@@ -531,8 +531,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// [`PublishError::Full`] and [`PublishError::UnknownProducer`] as in the engine, and
     /// [`PublishError::Connection`] when the server cannot complete the call or the
-    /// product cannot be encoded (or is longer than [`MAX_ARGUMENT_BYTES`]); each holds
-    /// the product.
+    /// product cannot be encoded, its JSON form does not read back as a `P` (serde_json
+    /// writes a float that is not finite as `null`), or it is longer than
+    /// [`MAX_ARGUMENT_BYTES`]; each holds the product.
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
         if producer.market != self.tag {
             return Err(PublishError::UnknownProducer(product));
@@ -604,13 +605,21 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 
     /// A product's stored form; `operation` is the call made, which its error names.
     fn encode(&self, operation: &'static str, product: &P) -> Result<String, ConnectionError> {
-        serde_json::to_string(product).map_err(|e| {
-            ConnectionError::new(
-                operation,
-                &self.lanes.server,
-                format!("cannot encode the product: {e}"),
-            )
-        })
+        let failed = |detail: String| ConnectionError::new(operation, &self.lanes.server, detail);
+        let payload = serde_json::to_string(product)
+            .map_err(|e| failed(format!("cannot encode the product: {e}")))?;
+        // serde_json writes a float that is not finite as `null`, which no float reads: such
+        // a product would go on sale and fail the order of whoever takes it, far from the
+        // producer that could still be told, and given its product back. A form too long to
+        // send is refused by the call anyway, without reading it again.
+        let sendable = payload.len() <= MAX_ARGUMENT_BYTES;
+        if let Some(Err(e)) = sendable.then(|| serde_json::from_str::<P>(&payload)) {
+            return Err(failed(format!(
+                "the product's JSON form does not read back as the product \
+                 (a float that is not finite is written as null): {e}"
+            )));
+        }
+        Ok(payload)
     }
 
     /// One run of the publish script for an encoded product of canonical key `key`, for

@@ -2,14 +2,17 @@
 //! in a cart of another type whose canonical key collides with it (`String` `"5"` and
 //! `u32` `5`, or two structs keyed by a shared field), and its order must not lose it; nor
 //! must an order holding what another client wrote into the market's keys, nor a return
-//! that meets such a line.
+//! that meets such a line; and a product whose JSON form does not read back is refused at
+//! publish.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use marketplace_contract::Market;
 use marketplace_harness::redis_server::{RedisServer, fresh_market_name, shared_server};
 use marketplace_redis::{
-    CanonicalKey, CartId, OrderError, ProducerId, RedisMarketplace, RemoveError, UndecodableOrder,
+    CanonicalKey, CartId, OrderError, ProducerId, PublishError, RedisMarketplace, RemoveError,
+    UndecodableOrder,
 };
 use serde::{Deserialize, Serialize};
 
@@ -222,6 +225,86 @@ fn a_return_that_meets_a_cart_line_without_the_markets_shape_changes_nothing() {
         assert_eq!(market.stats().expect("stats"), stats, "{foreign:?}");
     }
     market.delete().expect("deleted");
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Priced {
+    name: String,
+    price: f64,
+}
+
+impl CanonicalKey for Priced {
+    fn canonical_key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.name)
+    }
+}
+
+/// A product whose JSON form does not read back as its type (serde_json writes a float that
+/// is not finite as `null`, which no `f64` reads) is refused at publish, each form of it,
+/// with the product given back and nothing on sale, rather than put on sale to fail the
+/// order of whoever takes it.
+#[test]
+fn a_product_whose_json_form_does_not_read_back_is_refused_at_publish() {
+    let server = shared_server();
+    let name = fresh_market_name("unreadable");
+    let market = RedisMarketplace::<Priced>::connect(&server.url(), &name, 4).expect("connect");
+    let producer = market.register_producer().expect("register");
+    let tea = |price| Priced {
+        name: "tea".to_owned(),
+        price,
+    };
+    let wait = Duration::from_millis(1);
+    let last = |products: Vec<Priced>| products.last().map(|product| product.price);
+    for price in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let outcomes = [
+            (
+                "publish",
+                refusal(market.publish(producer, tea(price)), |p| Some(p.price)),
+            ),
+            (
+                "publish_timeout",
+                refusal(market.publish_timeout(producer, tea(price), wait), |p| {
+                    Some(p.price)
+                }),
+            ),
+            (
+                "publish_many",
+                refusal(
+                    market.publish_many(producer, vec![tea(1.0), tea(price)]),
+                    last,
+                ),
+            ),
+            (
+                "publish_many_timeout",
+                refusal(
+                    market.publish_many_timeout(producer, vec![tea(1.0), tea(price)], wait),
+                    last,
+                ),
+            ),
+        ];
+        for (call, (back, error)) in outcomes {
+            assert!(error.contains("read back"), "{call} {price}: {error}");
+            assert_eq!(
+                back.map(f64::to_bits),
+                Some(price.to_bits()),
+                "{call} {price}"
+            );
+        }
+    }
+    assert_eq!(market.stats().expect("stats").items_on_shelves, 0);
+    market.delete().expect("deleted");
+}
+
+/// A publish's outcome, which must be a `Connection` error: the price of the (last) product
+/// given back, as `price` reads it, and the error's message.
+fn refusal<T: std::fmt::Debug>(
+    outcome: Result<(), PublishError<T>>,
+    price: impl Fn(T) -> Option<f64>,
+) -> (Option<f64>, String) {
+    match outcome {
+        Err(PublishError::Connection(products, error)) => (price(products), error.to_string()),
+        other => (None, format!("not a Connection error: {other:?}")),
+    }
 }
 
 /// A `String` market of a fresh name on the shared server, with one producer and a
