@@ -190,7 +190,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 impl<P> RedisMarketplace<P> {
     /// Sets how long a call whose connection broke is retried (with a growing pause, under
     /// the same operation id, so it applies at most once) before it returns
-    /// `Connection`. Zero: no retry.
+    /// `Connection`. Zero: no retry, not even of a call whose pooled connection the server
+    /// closed while it sat idle (its `timeout`, a `CLIENT KILL`), which then fails though
+    /// the server answers; a window longer than the first pause between tries (10 ms)
+    /// retries it on a new connection.
     #[must_use = "the handle is returned with the new setting; the one called on is gone"]
     pub fn with_retry_for(mut self, retry_for: Duration) -> Self {
         self.lanes = self.lanes.with_retry_for(retry_for);
@@ -362,8 +365,11 @@ impl<P> RedisMarketplace<P> {
     /// most instead of the handle's own time. For a process giving up because the server
     /// stopped answering: its failed call has already waited out the retry time, and a
     /// close retried as long would make it wait that again before it can report. A server
-    /// that answers is closed at the first try all the same; one that has gone silent costs
-    /// one try, up to the 10 s a reply may take (and the 2 s a connect may take).
+    /// that answers is closed at the first try all the same, or at the second when the
+    /// server had closed the connection the handle kept (which needs a window longer than
+    /// the first pause between tries, 10 ms: see [`with_retry_for`](Self::with_retry_for));
+    /// one that has gone silent costs one try, up to the 10 s a reply may take (and the 2 s
+    /// a connect may take).
     ///
     /// # Errors
     ///

@@ -9,7 +9,8 @@
 //! market created anew under its name), what a call reports when the server is gone or
 //! silent (a publish through the contract trait gives its product back), a server that
 //! stops answering mid-run, a wait whose connections the server keeps closing, a script
-//! cache flushed again and again, and a server busy with a long script.
+//! cache flushed again and again, a server busy with a long script, and a connection the
+//! server closed while idle.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -1068,6 +1069,48 @@ fn without_retries_a_dead_server_is_a_connection_error() {
         "no retry was asked for, yet the calls took {:?}",
         started.elapsed()
     );
+}
+
+/// A pooled connection the server closed while it sat idle (its `timeout`, a `CLIENT KILL`)
+/// breaks the next call sent on it, which the handle cannot tell from a break mid-call:
+/// with retries off that call fails, though the server answers, as `with_retry_for` says;
+/// a window longer than the first pause between tries retries it on a new connection, and
+/// `close_within` such a window closes the market.
+#[test]
+fn a_connection_the_server_closed_while_idle_costs_one_retry() {
+    let server = RedisServer::start();
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "idle-closed", 2)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    let mut watch = server.connection();
+    let close_idle = |watch: &mut redis::Connection| {
+        let closed: u64 = redis::cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+            .query(watch)
+            .expect("CLIENT KILL");
+        assert!(closed > 0, "the handle's connection was open");
+    };
+    close_idle(&mut watch);
+    let outcome = market.publish(producer, item("tea", 1));
+    assert!(
+        matches!(outcome, Err(PublishError::Connection(..))),
+        "{outcome:?}"
+    );
+
+    let window = Duration::from_secs(1);
+    let market = market.with_retry_for(window);
+    // The failed call's connection is gone; the handle opens another.
+    assert_eq!(market.available(&any("tea")).expect("available"), 0);
+    close_idle(&mut watch);
+    market
+        .publish(producer, item("tea", 2))
+        .expect("a publish to a server that answers");
+    close_idle(&mut watch);
+    market
+        .close_within(window)
+        .expect("a close of a server that answers");
+    assert!(market.is_closed().expect("is_closed"));
 }
 
 /// A waiting call names itself in its error, whichever of its steps failed: its tries run
