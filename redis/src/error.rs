@@ -193,6 +193,14 @@ pub enum ConnectError {
     /// The server answered, but the market's `meta` key holds what no market writes: data
     /// another client put under the market's prefix.
     NotAMarket(ConnectionError),
+    /// The server may evict any key when it reaches its memory limit (`maxmemory` set and
+    /// an `allkeys-*` `maxmemory-policy`), which would delete a market's items, carts and
+    /// records without a word. A market needs `noeviction` (Redis's default), a
+    /// `volatile-*` policy (no market key has an expiry), or no memory limit.
+    Evicting {
+        /// The server's `maxmemory-policy`.
+        policy: String,
+    },
     /// A market of that name exists with another capacity per producer.
     CapacityMismatch {
         /// The market's name.
@@ -221,6 +229,11 @@ impl fmt::Display for ConnectError {
             ConnectError::NotAMarket(error) => {
                 write!(f, "{error} (the market's keys hold another client's data)")
             }
+            ConnectError::Evicting { policy } => write!(
+                f,
+                "the server may evict any key at its memory limit (maxmemory-policy {policy}), \
+                 a market's items among them; a market needs noeviction or a volatile-* policy"
+            ),
             ConnectError::CapacityMismatch {
                 market,
                 existing,

@@ -101,8 +101,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// [`ConnectError`]: `InvalidUrl`, `InvalidName` or `InvalidCapacity` for arguments
     /// no market can have, `Unreachable` when the server does not answer or refuses the
-    /// login or the database, `NotAMarket` when the market's keys hold another client's
-    /// data, and `CapacityMismatch` when the market exists with another capacity.
+    /// login or the database, `Evicting` when the server may evict any key at its memory
+    /// limit, `NotAMarket` when the market's keys hold another client's data, and
+    /// `CapacityMismatch` when the market exists with another capacity.
     pub fn connect(
         url: &str,
         market_name: &str,
@@ -142,6 +143,19 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let reply = market
             .lanes
             .run("connect", |connection, _| {
+                // Asked before the market is made, on the same connection, so a server out
+                // of reach costs one connect. One that refuses `INFO` (renamed away, say)
+                // cannot tell, and is taken.
+                match redis::cmd("INFO").arg("memory").query::<String>(connection) {
+                    Ok(info) => {
+                        if let Some(policy) = evicting_policy(&info) {
+                            return Ok(Err(policy));
+                        }
+                    }
+                    // An error with a code is the server's answer; any other, no answer.
+                    Err(error) if error.code().is_none() => return Err(error),
+                    Err(_) => {}
+                }
                 market
                     .scripts
                     .init
@@ -151,6 +165,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                     .arg(proposed.to_string())
                     .arg(queue_size_per_producer)
                     .invoke::<Value>(connection)
+                    .map(Ok)
             })
             .map_err(|error| {
                 if error.is_wrong_type() {
@@ -158,7 +173,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 } else {
                     ConnectError::Unreachable(error)
                 }
-            })?;
+            })?
+            .map_err(|policy| ConnectError::Evicting { policy })?;
         let (tag, existing) = match reply {
             Value::Array(values) if values.len() == 2 => {
                 let mut values = values.into_iter();
@@ -894,6 +910,19 @@ const WAITS_NOT: &str = "0";
 pub(crate) fn waits(register: bool, withdraw: bool, more: bool) -> &'static str {
     const FLAGS: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
     FLAGS[usize::from(register) | usize::from(withdraw) << 1 | usize::from(more) << 2]
+}
+
+/// The server's `maxmemory-policy` from its `INFO memory`, when it may evict a key
+/// without an expiry (every market key): a memory limit is set and the policy is one of
+/// `allkeys-*`.
+fn evicting_policy(info: &str) -> Option<String> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
+    };
+    let limited = field("maxmemory").is_some_and(|limit| limit != "0");
+    let policy = field("maxmemory_policy")?;
+    (limited && policy.starts_with("allkeys-")).then(|| policy.to_owned())
 }
 
 /// Refuses a TCP URL whose query holds anything but `protocol`: the client reads nothing

@@ -1,6 +1,6 @@
 //! The Redis market at its boundary: malformed URLs and query parameters the client would
 //! ignore, unreachable servers and servers that are not Redis, a refused login or database,
-//! invalid names and capacities, a server lost mid-run, foreign data under a market's
+//! a server that may evict any key, invalid names and capacities, a server lost mid-run, foreign data under a market's
 //! prefix, markets side by side on one server, and a RESP3 URL. Each must give an error
 //! variant, never a panic.
 
@@ -245,6 +245,35 @@ fn a_refused_login_or_database_is_unreachable_with_the_reason_and_no_password() 
         }
     }
     connect(&format!("redis://:sesame@127.0.0.1:{port}/15"), "m", 1).expect("the password");
+}
+
+/// A server that may evict any key under memory pressure (a memory limit and an
+/// `allkeys-*` policy) would delete a market's items, carts and records without a word:
+/// connect refuses it, naming the policy, while a server without a limit, or one that only
+/// evicts keys with an expiry (no market key has one), is taken.
+#[test]
+fn a_server_that_may_evict_any_key_is_refused() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let set = |watch: &mut redis::Connection, name: &str, value: &str| {
+        let _: () = redis::cmd("CONFIG")
+            .arg(&["SET", name, value])
+            .query(watch)
+            .expect("CONFIG SET");
+    };
+    set(&mut watch, "maxmemory-policy", "allkeys-lru");
+    set(&mut watch, "maxmemory", "100mb");
+    match connect(&server.url(), "evicted", 1) {
+        Err(error @ ConnectError::Evicting { .. }) => {
+            assert!(error.to_string().contains("allkeys-lru"), "{error}");
+        }
+        other => panic!("{:?}", other.map(|_| "a handle")),
+    }
+    set(&mut watch, "maxmemory", "0");
+    connect(&server.url(), "evicted", 1).expect("no memory limit, no eviction");
+    set(&mut watch, "maxmemory", "100mb");
+    set(&mut watch, "maxmemory-policy", "volatile-lru");
+    connect(&server.url(), "evicted", 1).expect("only keys with an expiry are evicted");
 }
 
 #[test]
