@@ -1006,3 +1006,60 @@ fn an_interrupt_serves_a_second_run() {
         );
     }
 }
+
+/// A scenario whose consumer `c` orders two carts of one mug each, made by `p`.
+fn two_carts_of_mugs() -> serde_json::Value {
+    serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 1}],
+                                 [{"type": "add", "product": "m", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    })
+}
+
+/// A run interrupted through the library while a consumer writes a cart, and then ended
+/// from outside (its market closed, as a failed process of the run closes it), returns
+/// `RemoteError::Interrupted`: its consumer, which stops before its next order, does not
+/// keep the run from ending.
+#[test]
+fn an_interrupted_run_returns_once_its_market_closes() {
+    let json = two_carts_of_mugs().to_string();
+    let scenario = Scenario::from_json(&json).expect("valid");
+    let interrupt = Interrupt::new();
+    let options = options_for(&json, None, &interrupt);
+    let market = options.market.clone();
+    let (writing, written) = std::sync::mpsc::channel();
+    let (go, gone) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let sink = Gate {
+            writing: Some(writing),
+            go: gone,
+        };
+        let _ = ended.send(run_remote(&scenario, &options, 0.0, sink).outcome);
+    });
+    written
+        .recv_timeout(HANG)
+        .expect("the first cart is being written");
+    let asker = interrupt.clone();
+    let (returned, returns) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        asker.interrupt_and_wait();
+        let _ = returned.send(());
+    });
+    while !interrupt.is_requested() {
+        std::thread::yield_now();
+    }
+    go.send(()).expect("the run writes on");
+    returns
+        .recv_timeout(HANG)
+        .expect("the interrupt returns once the cart is out");
+    close_market(shared_server(), &market);
+    let outcome = ends.recv_timeout(HANG);
+    assert!(
+        matches!(outcome, Ok(Err(RemoteError::Interrupted))),
+        "the run did not end once its market closed: {outcome:?}"
+    );
+}

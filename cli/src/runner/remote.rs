@@ -192,9 +192,9 @@ pub struct RemoteEnd {
 /// The run watches [`RemoteOptions::interrupt`] once it is connected and about to start
 /// its actors (an end asked for before ends it there, with [`RemoteError::Interrupted`]):
 /// once every order in progress is out, [`RemoteOptions::interrupted`] is told what the
-/// process did until then and the watch is finished, and the run goes on (its actors wait
-/// on the server, so whoever asked ends the process); if the run is over by then, it
-/// returns [`RemoteError::Interrupted`]. A run over before any request hands its watch to
+/// process did until then and the watch is finished, and the run goes on until its market
+/// closes, its consumers placing no order after the request (the command ends the process
+/// before then), and then returns [`RemoteError::Interrupted`]. A run over before any request hands its watch to
 /// the caller in the [`RemoteEnd`], to drop once it has told the run's end. A panic in
 /// `interrupted` finishes the watch all the same, and reaches the caller when the run
 /// ends, as an actor's does.
@@ -664,9 +664,10 @@ impl<W: Write + Send> Run<'_, '_, W> {
                 drop(held);
                 // The process is about to die of the signal: neither finish this consumer
                 // nor fail the run, either of which the other processes would hear of.
-                loop {
-                    thread::park();
-                }
+                // Its thread still ends, so that the run waits for the market's close as
+                // a process without consumers does, and a library caller that outlives
+                // the interrupt gets the run's end once the market closes.
+                return Ok(());
             }
             let bought = self
                 .market
