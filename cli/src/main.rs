@@ -803,6 +803,14 @@ fn remote_command(
             code: EXIT_FAILURE,
             message: format!("error: {path}: {message}"),
         }),
+        // As for a memory run: a reader that left is no error to tell.
+        Err(RemoteError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            Err(Failure::stdout(&e))
+        }
+        Err(RemoteError::Output(e)) => Err(Failure {
+            code: EXIT_FAILURE,
+            message: format!("error: {path}: cannot write the output: {e}"),
+        }),
         // As for a memory run, the process dies of the signal, so the code is never seen.
         Err(RemoteError::Interrupted) => Err(Failure {
             code: EXIT_FAILURE,

@@ -1063,3 +1063,58 @@ fn an_interrupted_run_returns_once_its_market_closes() {
         "the run did not end once its market closed: {outcome:?}"
     );
 }
+
+/// A reader that stops early (`marketplace run --backend redis://... | head -1`) ends a
+/// process of a redis run as it ends a memory run: exit code 1 and nothing on stderr. The
+/// cart is larger than a pipe holds, so the process is still writing when the reader goes.
+#[test]
+fn a_reader_that_stops_early_ends_a_redis_run_quietly() {
+    use std::io::{BufRead, BufReader};
+
+    let name = "N".repeat(1000);
+    let scenario = serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": name, "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 200, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 200}]]}],
+        "marketplace": {"queue_size_per_producer": 200}
+    });
+    let path = temp_file("redis-closed-early.json", &scenario.to_string());
+    let market = fresh_market_name("closed-early");
+    let mut child = start(&path, &market, &[]);
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut first)
+        .expect("a first line");
+    assert!(first.starts_with("c bought "), "{first:?}");
+    // The reader is gone here, as `head -1` goes after its line.
+    let output = finish_within(child, HANG, "a redis run whose reader left");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr, "", "a message for a reader that left");
+}
+
+/// A stdout that cannot take the lines (a full device) fails a process of a redis run with
+/// exit code 1 and one line, worded as a memory run's.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_stdout_fails_a_redis_run_in_one_line() {
+    let path = temp_file("redis-full-stdout.json", SMALL);
+    let market = fresh_market_name("full-stdout");
+    let output = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .arg("run")
+        .arg(&path)
+        .args(["--time-scale", "0", "--backend", &shared_server().url()])
+        .args(["--market", &market])
+        .stdout(std::fs::File::create("/dev/full").expect("/dev/full opens"))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains(": cannot write the output: "),
+        "{stderr}"
+    );
+}

@@ -18,7 +18,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -114,8 +114,13 @@ pub enum RemoteError {
     /// Refused before any actor started (unreachable server, another scenario's market, a
     /// finished run, unknown actor names): the caller's input is wrong.
     Refused(String),
-    /// The run started and then failed (the server lost past the retry time, output).
+    /// The run started and then failed (the server lost past the retry time, the market
+    /// closed by another process before this one's consumers finished).
     Failed(String),
+    /// The run started and then could not write its purchase lines to the sink, and
+    /// stopped there as it stops at a failure; a caller tells a reader that left (a
+    /// [`BrokenPipe`](io::ErrorKind::BrokenPipe)) by its kind.
+    Output(io::Error),
     /// An end was asked for through [`RemoteOptions::interrupt`] before the run started
     /// its actors, or before it was over, and then what the process did until then was
     /// told to [`RemoteOptions::interrupted`], if set.
@@ -194,10 +199,10 @@ pub struct RemoteEnd {
 /// once every order in progress is out, [`RemoteOptions::interrupted`] is told what the
 /// process did until then and the watch is finished, and the run goes on until its market
 /// closes, its consumers placing no order after the request (the command ends the process
-/// before then), and then returns [`RemoteError::Interrupted`]. A run over before any request hands its watch to
-/// the caller in the [`RemoteEnd`], to drop once it has told the run's end. A panic in
-/// `interrupted` finishes the watch all the same, and reaches the caller when the run
-/// ends, as an actor's does.
+/// before then), and then returns [`RemoteError::Interrupted`]. A run over before any
+/// request hands its watch to the caller in the [`RemoteEnd`], to drop once it has told
+/// the run's end. A panic in `interrupted` finishes the watch all the same, and reaches
+/// the caller when the run ends, as an actor's does.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -382,8 +387,10 @@ fn run_watched<W: Write + Send>(
         return Err(RemoteError::Interrupted);
     }
     let failure = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(failure) = failure {
-        return Err(RemoteError::Failed(failure));
+    match failure {
+        Some(ActorFailure::Failed(message)) => return Err(RemoteError::Failed(message)),
+        Some(ActorFailure::Output(e)) => return Err(RemoteError::Output(e)),
+        None => {}
     }
     let stats = market
         .stats()
@@ -457,7 +464,7 @@ struct Run<'s, 'm, W> {
     printed: Vec<String>,
     purchases: AtomicU64,
     /// The first failure; the run stops at it.
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<ActorFailure>>,
     /// The first panic of an actor, which the run stops at too, or of the caller's report
     /// of an interrupt; passed on to the caller at the end.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
@@ -470,10 +477,10 @@ impl<W: Write + Send> Run<'_, '_, W> {
     /// Runs an actor; its failure, or its panic, stops the whole process. A panic must stop
     /// it too: the others would otherwise wait for what the actor will never do (the market
     /// closes when the last consumer finishes).
-    fn guard(&self, actor: impl FnOnce() -> Result<(), String>) {
+    fn guard(&self, actor: impl FnOnce() -> Result<(), ActorFailure>) {
         match panic::catch_unwind(AssertUnwindSafe(actor)) {
             Ok(Ok(())) => {}
-            Ok(Err(failure)) => self.fail(failure),
+            Ok(Err(failure)) => self.stop_at(failure),
             Err(payload) => {
                 self.keep(payload);
                 self.fail("an actor panicked".to_owned());
@@ -514,6 +521,10 @@ impl<W: Write + Send> Run<'_, '_, W> {
     }
 
     fn fail(&self, failure: String) {
+        self.stop_at(ActorFailure::Failed(failure));
+    }
+
+    fn stop_at(&self, failure: ActorFailure) {
         self.failure
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -543,7 +554,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
     }
 
     /// A producer: its list, forever, until the market closes.
-    fn produce(&self, index: usize) -> Result<(), String> {
+    fn produce(&self, index: usize) -> Result<(), ActorFailure> {
         let spec = &self.scenario.producers()[index];
         let failed = |e: &dyn std::fmt::Display| format!("producer {:?}: {e}", spec.name);
         let id = self
@@ -584,7 +595,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
                                 }
                                 item = back;
                             }
-                            Err(e) => return Err(failed(&e)),
+                            Err(e) => return Err(failed(&e).into()),
                         }
                     }
                     if !self.pause(supply.wait_seconds) {
@@ -597,7 +608,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
 
     /// A consumer: its carts, in order; then it counts itself finished, and the consumer
     /// that finishes the scenario's last closes the market.
-    fn consume(&self, index: usize) -> Result<(), String> {
+    fn consume(&self, index: usize) -> Result<(), ActorFailure> {
         let spec = &self.scenario.consumers()[index];
         // A call the server could not complete: its error names the call and the server.
         let lost = |e: &dyn std::fmt::Display| format!("consumer {:?}: {e}", spec.name);
@@ -636,10 +647,11 @@ impl<W: Write + Send> Run<'_, '_, W> {
                                         return Err(format!(
                                             "consumer {:?}: the market was closed before it finished",
                                             spec.name
-                                        ));
+                                        )
+                                        .into());
                                     }
                                 }
-                                Err(e) => return Err(failed("add_to_cart_timeout", &e)),
+                                Err(e) => return Err(failed("add_to_cart_timeout", &e).into()),
                             }
                         },
                         OpKind::Remove => {
@@ -684,7 +696,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
             let products = bought.iter().map(|item| self.shown(item));
             write_cart_lines(&mut *sink, &mut Vec::new(), &spec.name, products, drop)
                 .and_then(|()| sink.flush())
-                .map_err(|e| failed("writing the output", &e))?;
+                .map_err(ActorFailure::Output)?;
             drop(sink);
             // Ordering: read at the end, after the threads are joined, or by the report of
             // an interrupt, once this hold is let go.
@@ -701,6 +713,20 @@ impl<W: Write + Send> Run<'_, '_, W> {
             log::debug!("close()");
         }
         Ok(())
+    }
+}
+
+/// Why an actor stopped the run.
+enum ActorFailure {
+    /// Told to the caller as [`RemoteError::Failed`].
+    Failed(String),
+    /// The sink's error, told as [`RemoteError::Output`].
+    Output(io::Error),
+}
+
+impl From<String> for ActorFailure {
+    fn from(message: String) -> Self {
+        ActorFailure::Failed(message)
     }
 }
 
