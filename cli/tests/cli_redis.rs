@@ -1118,3 +1118,33 @@ fn an_unwritable_stdout_fails_a_redis_run_in_one_line() {
         "{stderr}"
     );
 }
+
+/// An interrupt asked for before `run_remote` ends the run once it has connected, before
+/// any actor starts: `RemoteError::Interrupted`, nothing told to `interrupted` (the
+/// process did nothing), and an end that does not hold the interrupt.
+#[test]
+fn an_interrupt_asked_before_the_run_ends_it_untold() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let scenario = Scenario::from_json(SMALL).expect("valid");
+    let interrupt = Interrupt::new();
+    assert!(interrupt_returns(&interrupt), "nothing holds it yet");
+    let told = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&told);
+    let mut options = options_for(SMALL, None, &interrupt);
+    options.interrupted = Some(Arc::new(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    }));
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let end = run_remote(&scenario, &options, 0.0, Flushes(flushed));
+    assert!(
+        matches!(end.outcome, Err(RemoteError::Interrupted)),
+        "{:?}",
+        end.outcome
+    );
+    assert_eq!(told.load(Ordering::SeqCst), 0, "a report of nothing");
+    assert!(flushes.try_recv().is_err(), "an order was placed");
+    assert!(interrupt_returns(&interrupt), "the end holds the interrupt");
+    drop(end);
+}

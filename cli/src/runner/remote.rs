@@ -122,8 +122,9 @@ pub enum RemoteError {
     /// [`BrokenPipe`](io::ErrorKind::BrokenPipe)) by its kind.
     Output(io::Error),
     /// An end was asked for through [`RemoteOptions::interrupt`] before the run started
-    /// its actors, or before it was over, and then what the process did until then was
-    /// told to [`RemoteOptions::interrupted`], if set.
+    /// its actors (nothing is told then: the process did nothing), or before it was over,
+    /// and then what the process did until then was told to
+    /// [`RemoteOptions::interrupted`], if set.
     Interrupted,
 }
 
