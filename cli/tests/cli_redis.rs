@@ -1148,3 +1148,50 @@ fn an_interrupt_asked_before_the_run_ends_it_untold() {
     assert!(interrupt_returns(&interrupt), "the end holds the interrupt");
     drop(end);
 }
+
+/// Two runs at once on one interrupt, from two threads: a request is told once by each,
+/// the one who asked goes on once both are told, and each run, its market closed, returns
+/// `RemoteError::Interrupted`.
+#[test]
+fn two_runs_at_once_on_one_interrupt_each_tell_it_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let json = waiting_after_one_cart().to_string();
+    let interrupt = Interrupt::new();
+    let told = Arc::new(AtomicUsize::new(0));
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    let mut markets = Vec::new();
+    for _ in 0..2 {
+        let scenario = Scenario::from_json(&json).expect("valid");
+        let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
+        let counted = Arc::clone(&told);
+        options.interrupted = Some(Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }));
+        markets.push(options.market.clone());
+        let (flushed, ended) = (flushed.clone(), ended.clone());
+        std::thread::spawn(move || {
+            let end = run_remote(&scenario, &options, 0.0, Flushes(flushed));
+            let _ = ended.send(end.outcome);
+        });
+    }
+    for _ in 0..2 {
+        flushes
+            .recv_timeout(HANG)
+            .expect("each run's first cart is out");
+    }
+    assert!(interrupt_returns(&interrupt), "the interrupt waits forever");
+    assert_eq!(told.load(Ordering::SeqCst), 2, "each run tells it once");
+    for market in &markets {
+        close_market(shared_server(), market);
+    }
+    for _ in 0..2 {
+        let outcome = ends.recv_timeout(HANG);
+        assert!(
+            matches!(outcome, Ok(Err(RemoteError::Interrupted))),
+            "{outcome:?}"
+        );
+    }
+}
