@@ -187,8 +187,9 @@ pub struct RemoteEnd {
     /// What the run came to.
     pub outcome: Result<RemoteReport, RemoteError>,
     /// Finished when dropped. It holds the interrupt only if the run started its actors
-    /// and was over before any request (an [`Ok`] or a [`RemoteError::Failed`] after the
-    /// start): a refused run has nothing to tell yet, and an interrupted one was told.
+    /// and was over before any request (an [`Ok`], or a [`RemoteError::Failed`] or
+    /// [`RemoteError::Output`] after the start): a refused run has nothing to tell yet, and
+    /// an interrupted one was told.
     pub watch: Watch,
 }
 
