@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -549,15 +549,7 @@ fn an_interrupted_redis_run_prints_a_cart_being_written_whole() {
     use std::io::{BufRead, BufReader, Read};
     use std::os::unix::process::ExitStatusExt;
 
-    let name = "N".repeat(1000);
-    let scenario = serde_json::json!({
-        "products": {"m": {"product_type": "Product", "name": name, "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 200, 0]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "m", "quantity": 200}]]}],
-        "marketplace": {"queue_size_per_producer": 200}
-    });
-    let path = temp_file("redis-interrupted-cart.json", &scenario.to_string());
+    let path = one_cart_larger_than_a_pipe("redis-interrupted-cart.json");
     let market = fresh_market_name("interrupted-cart");
     let mut child = start(&path, &market, &[]);
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
@@ -1071,15 +1063,7 @@ fn an_interrupted_run_returns_once_its_market_closes() {
 fn a_reader_that_stops_early_ends_a_redis_run_quietly() {
     use std::io::{BufRead, BufReader};
 
-    let name = "N".repeat(1000);
-    let scenario = serde_json::json!({
-        "products": {"m": {"product_type": "Product", "name": name, "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 200, 0]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "m", "quantity": 200}]]}],
-        "marketplace": {"queue_size_per_producer": 200}
-    });
-    let path = temp_file("redis-closed-early.json", &scenario.to_string());
+    let path = one_cart_larger_than_a_pipe("redis-closed-early.json");
     let market = fresh_market_name("closed-early");
     let mut child = start(&path, &market, &[]);
     let mut first = String::new();
@@ -1194,4 +1178,19 @@ fn two_runs_at_once_on_one_interrupt_each_tell_it_once() {
             "{outcome:?}"
         );
     }
+}
+
+/// A scenario file named `file` whose one consumer orders one cart of 200 lines of a
+/// kilobyte each: more than a pipe holds, so its process is still writing the cart when a
+/// test acts.
+fn one_cart_larger_than_a_pipe(file: &str) -> PathBuf {
+    let name = "N".repeat(1000);
+    let scenario = serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": name, "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 200, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": 200}]]}],
+        "marketplace": {"queue_size_per_producer": 200}
+    });
+    temp_file(file, &scenario.to_string())
 }
