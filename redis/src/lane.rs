@@ -368,7 +368,7 @@ impl Lanes {
 /// the server no longer knows (its cache flushed between the client's load of the script
 /// and its run: nothing ran, and the next try loads it again); any other error (a script
 /// error, a wrong type) would fail again.
-fn worth_retrying(error: &RedisError) -> bool {
+pub(crate) fn worth_retrying(error: &RedisError) -> bool {
     error.code() == Some("BUSY")
         || error.is_io_error()
         || error.is_connection_dropped()

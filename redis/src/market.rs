@@ -27,7 +27,7 @@ use crate::error::{
     UndecodableOrder, one_line, url_without_password,
 };
 use crate::ids::{CartId, ProducerId};
-use crate::lane::{Lanes, OpId, random_u64};
+use crate::lane::{Lanes, OpId, random_u64, worth_retrying};
 use crate::product::CanonicalKey;
 use crate::scripts::{Reply, Scripts, bytes, text};
 use crate::wait::{Bell, worth_waiting};
@@ -144,16 +144,19 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             .lanes
             .run("connect", |connection, _| {
                 // Asked before the market is made, on the same connection, so a server out
-                // of reach costs one connect. One that refuses `INFO` (renamed away, say)
-                // cannot tell, and is taken.
+                // of reach costs one connect. One that refuses `INFO` (renamed away, denied
+                // to the user) cannot tell, and is taken.
                 match redis::cmd("INFO").arg("memory").query::<String>(connection) {
                     Ok(info) => {
                         if let Some(policy) = evicting_policy(&info) {
                             return Ok(Err(policy));
                         }
                     }
-                    // An error with a code is the server's answer; any other, no answer.
-                    Err(error) if error.code().is_none() => return Err(error),
+                    // No answer, or a passing one (`BUSY`: a long script runs, and may end
+                    // before the init script would run unchecked), is not a refusal.
+                    Err(error) if error.code().is_none() || worth_retrying(&error) => {
+                        return Err(error);
+                    }
                     Err(_) => {}
                 }
                 market

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
@@ -274,6 +274,60 @@ fn a_server_that_may_evict_any_key_is_refused() {
     set(&mut watch, "maxmemory", "100mb");
     set(&mut watch, "maxmemory-policy", "volatile-lru");
     connect(&server.url(), "evicted", 1).expect("only keys with an expiry are evicted");
+}
+
+/// A server busy with a long script answers `INFO` with `BUSY`, which tells nothing of its
+/// eviction policy; if the script ends before the market is made, the market must not be
+/// made unchecked. Played by a stand-in that answers `INFO` with `BUSY` and the init
+/// script as a market would: connect must fail, naming `BUSY`, instead of skipping the
+/// check.
+#[test]
+fn a_busy_answer_to_the_eviction_check_is_not_taken_for_a_refusal() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let mut asked = Vec::new();
+        let Some(Ok(stream)) = listener.incoming().next() else {
+            return asked;
+        };
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        // Each command is an array of bulk strings; only its name matters here.
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|read| read > 0) {
+            let count: usize = line.trim()[1..].parse().expect("an array");
+            let mut words = Vec::new();
+            for _ in 0..count * 2 {
+                line.clear();
+                reader.read_line(&mut line).expect("a bulk string");
+                words.push(line.trim().to_owned());
+            }
+            line.clear();
+            let name = words[1].to_ascii_uppercase();
+            let answer: &[u8] = match name.as_str() {
+                "INFO" => b"-BUSY Redis is busy running a script.\r\n",
+                "EVALSHA" => b"*2\r\n$1\r\n7\r\n:1\r\n",
+                "CLIENT" => b"+OK\r\n",
+                _ => b"-ERR unknown command\r\n",
+            };
+            asked.push(name);
+            if writer.write_all(answer).is_err() {
+                break;
+            }
+        }
+        asked
+    });
+    let outcome = connect(&format!("redis://127.0.0.1:{port}"), "busy", 1);
+    let answer = outcome.as_ref().map(|_| "a handle");
+    match &outcome {
+        Err(ConnectError::Unreachable(error)) => {
+            assert!(error.to_string().contains("BUSY"), "{error}");
+        }
+        _ => panic!("{answer:?}"),
+    }
+    drop(outcome);
+    let asked = server.join().expect("the stand-in");
+    assert!(asked.iter().any(|name| name == "INFO"), "{asked:?}");
 }
 
 #[test]
