@@ -196,7 +196,8 @@ pub enum ConnectError {
     /// The server may evict any key when it reaches its memory limit (`maxmemory` set and
     /// an `allkeys-*` `maxmemory-policy`), which would delete a market's items, carts and
     /// records without a word. A market needs `noeviction` (Redis's default), a
-    /// `volatile-*` policy (no market key has an expiry), or no memory limit.
+    /// `volatile-*` policy (no market key has an expiry), or no memory limit. Told by
+    /// `INFO`: a login that may not run it (an ACL without `@dangerous`) is not checked.
     Evicting {
         /// The server's `maxmemory-policy`.
         policy: String,

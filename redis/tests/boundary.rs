@@ -276,6 +276,54 @@ fn a_server_that_may_evict_any_key_is_refused() {
     connect(&server.url(), "evicted", 1).expect("only keys with an expiry are evicted");
 }
 
+/// The check's limit: a login that may not run `INFO` (an ACL without `@dangerous`, a
+/// renamed `INFO`) cannot tell the policy, and its market is made unchecked, as the docs
+/// say; the same server is refused to a login that may ask.
+#[test]
+fn a_login_denied_info_is_taken_unchecked_for_eviction() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    for args in [
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"][..],
+        &["CONFIG", "SET", "maxmemory", "100mb"],
+        &[
+            "ACL",
+            "SETUSER",
+            "shop",
+            "on",
+            ">sesame",
+            "~*",
+            "&*",
+            "+@all",
+            "-@dangerous",
+        ],
+    ] {
+        let _: () = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query(&mut watch)
+            .expect("set up");
+    }
+    let denied = redis::cmd("INFO")
+        .arg("memory")
+        .query::<String>(
+            &mut redis::Client::open(format!("redis://shop:sesame@127.0.0.1:{}", server.port()))
+                .expect("url")
+                .get_connection()
+                .expect("the user logs in"),
+        )
+        .expect_err("INFO denied");
+    assert_eq!(denied.code(), Some("NOPERM"), "{denied}");
+    let url = format!("redis://shop:sesame@127.0.0.1:{}", server.port());
+    connect(&url, "unchecked", 1).expect("the user cannot tell, and is taken");
+    assert!(
+        matches!(
+            connect(&server.url(), "unchecked", 1),
+            Err(ConnectError::Evicting { .. })
+        ),
+        "a login that may ask is refused"
+    );
+}
+
 /// A server busy with a long script answers `INFO` with `BUSY`, which tells nothing of its
 /// eviction policy; if the script ends before the market is made, the market must not be
 /// made unchecked. Played by a stand-in that answers `INFO` with `BUSY` and the init
