@@ -1083,15 +1083,13 @@ fn a_connection_the_server_closed_while_idle_costs_one_retry() {
         .expect("the server is up")
         .with_retry_for(Duration::ZERO);
     let producer = market.register_producer().expect("register");
-    let mut watch = server.connection();
-    let close_idle = |watch: &mut redis::Connection| {
-        let closed: u64 = redis::cmd("CLIENT")
-            .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
-            .query(watch)
-            .expect("CLIENT KILL");
-        assert!(closed > 0, "the handle's connection was open");
+    let close_idle = || {
+        assert!(
+            server.close_client_connections() > 0,
+            "the handle's connection was open"
+        );
     };
-    close_idle(&mut watch);
+    close_idle();
     let outcome = market.publish(producer, item("tea", 1));
     assert!(
         matches!(outcome, Err(PublishError::Connection(..))),
@@ -1102,11 +1100,11 @@ fn a_connection_the_server_closed_while_idle_costs_one_retry() {
     let market = market.with_retry_for(window);
     // The failed call's connection is gone; the handle opens another.
     assert_eq!(market.available(&any("tea")).expect("available"), 0);
-    close_idle(&mut watch);
+    close_idle();
     market
         .publish(producer, item("tea", 2))
         .expect("a publish to a server that answers");
-    close_idle(&mut watch);
+    close_idle();
     market
         .close_within(window)
         .expect("a close of a server that answers");

@@ -76,6 +76,20 @@ impl RedisServer {
             .expect("a plain connection to the test server")
     }
 
+    /// Closes every client connection but the one it asks through (`CLIENT KILL TYPE normal
+    /// SKIPME yes`), as an idle `timeout` or an operator's `CLIENT KILL` closes them, the
+    /// server going on answering; returns how many it closed.
+    ///
+    /// # Panics
+    ///
+    /// When the server does not answer.
+    pub fn close_client_connections(&self) -> u64 {
+        redis::cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+            .query(&mut self.connection())
+            .expect("CLIENT KILL")
+    }
+
     /// Stops the server's process (`SIGSTOP`) until the guard is dropped (`SIGCONT`), however
     /// the test ends: a server that keeps its connections open and answers nothing, as a
     /// hung host does. The kernel still accepts new connections for it.
