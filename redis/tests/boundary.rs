@@ -1,8 +1,8 @@
 //! The Redis market at its boundary: malformed URLs and query parameters the client would
 //! ignore, unreachable servers and servers that are not Redis, a refused login or database,
-//! a server that may evict any key, invalid names and capacities, a server lost mid-run, foreign data under a market's
-//! prefix, markets side by side on one server, and a RESP3 URL. Each must give an error
-//! variant, never a panic.
+//! a server that may evict any key, invalid names and capacities, a server lost mid-run,
+//! foreign data under a market's prefix, markets side by side on one server, and a RESP3
+//! URL. Each must give an error variant, never a panic.
 
 mod support;
 
