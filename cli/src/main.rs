@@ -326,8 +326,10 @@ impl RunArgs {
             fingerprint: fingerprint(scenario_text.as_bytes()),
             retry_for: self.retry_for.map_or(RETRY_FOR, Duration::from_secs_f64),
             interrupt: interrupt.clone(),
-            interrupted: self.stats.then(|| {
-                Arc::new(tell_interrupted) as Arc<dyn Fn(InterruptedReport) + Send + Sync>
+            // Always set: a run that had failed before a signal tells its failure here.
+            interrupted: Some({
+                let (path, stats) = (shown(&self.scenario), self.stats);
+                Arc::new(move |report| tell_interrupted(&path, stats, report))
             }),
         })
     }
@@ -796,32 +798,47 @@ fn remote_command(
             }
             Ok(())
         }
-        Err(RemoteError::Refused(message)) => {
-            Err(Failure::bad_input(format!("error: {path}: {message}")))
-        }
-        Err(RemoteError::Failed(message)) => Err(Failure {
-            code: EXIT_FAILURE,
-            message: format!("error: {path}: {message}"),
-        }),
-        // As for a memory run: a reader that left is no error to tell.
-        Err(RemoteError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-            Err(Failure::stdout(&e))
-        }
-        Err(RemoteError::Output(e)) => Err(Failure {
-            code: EXIT_FAILURE,
-            message: format!("error: {path}: cannot write the output: {e}"),
-        }),
-        // As for a memory run, the process dies of the signal, so the code is never seen.
-        Err(RemoteError::Interrupted) => Err(Failure {
-            code: EXIT_FAILURE,
-            message: String::new(),
-        }),
+        Err(e) => Err(remote_failure(&path, &e)),
     }
 }
 
-/// The `--stats` line of a redis run interrupted before it was over, told by the run once
-/// every order in progress is out.
-fn tell_interrupted(report: InterruptedReport) {
+/// How the command ends after a redis run's `error`, for the scenario shown as `path`.
+fn remote_failure(path: &str, error: &RemoteError) -> Failure {
+    match error {
+        RemoteError::Refused(message) => Failure::bad_input(format!("error: {path}: {message}")),
+        RemoteError::Failed(message) => Failure {
+            code: EXIT_FAILURE,
+            message: format!("error: {path}: {message}"),
+        },
+        // As for a memory run: a reader that left is no error to tell.
+        RemoteError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => Failure::stdout(e),
+        RemoteError::Output(e) => Failure {
+            code: EXIT_FAILURE,
+            message: format!("error: {path}: cannot write the output: {e}"),
+        },
+        // As for a memory run, the process dies of the signal, so the code is never seen.
+        RemoteError::Interrupted => Failure {
+            code: EXIT_FAILURE,
+            message: String::new(),
+        },
+    }
+}
+
+/// What a redis run interrupted before it was over tells, once every order in progress is
+/// out, for the scenario shown as `path`: the error line of a run that had failed already,
+/// as a failed run's end tells it (the process then dies of the signal, as after a failed
+/// run's end), or else, with `--stats`, its `--stats` line.
+fn tell_interrupted(path: &str, stats: bool, report: InterruptedReport) {
+    if let Some(failure) = &report.failure {
+        let failure = remote_failure(path, failure);
+        if !failure.message.is_empty() {
+            tell!("{}", failure.message);
+        }
+        return;
+    }
+    if !stats {
+        return;
+    }
     let market = match report.market {
         Ok(market) => market.to_string(),
         Err(e) => format!("unknown ({e})"),

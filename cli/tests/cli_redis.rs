@@ -1194,3 +1194,155 @@ fn one_cart_larger_than_a_pipe(file: &str) -> PathBuf {
     });
     temp_file(file, &scenario.to_string())
 }
+
+/// A loopback stand-in for a server: forwards every connection to the real server at
+/// `port`, and, once armed, holds (never forwards) the first command a client sends after
+/// the market's `is_closed` check, telling the test through `held`. For a test that needs
+/// the process stuck on the server right after it has decided on something.
+struct HoldingProxy {
+    port: u16,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    held: std::sync::mpsc::Receiver<()>,
+}
+
+impl HoldingProxy {
+    fn new(port: u16) -> HoldingProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let proxy_port = listener.local_addr().expect("an address").port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let checked = Arc::new(AtomicBool::new(false));
+        let (tell, held) = std::sync::mpsc::channel();
+        let arming = Arc::clone(&armed);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                    return;
+                };
+                let (mut from_server, mut to_client) = (
+                    server.try_clone().expect("a second handle"),
+                    client.try_clone().expect("a second handle"),
+                );
+                std::thread::spawn(move || std::io::copy(&mut from_server, &mut to_client));
+                let (armed, checked, tell) =
+                    (Arc::clone(&arming), Arc::clone(&checked), tell.clone());
+                std::thread::spawn(move || {
+                    let _ = forward_commands(client, &server, &armed, &checked, &tell);
+                    // Ends the copy of the server's replies too.
+                    let _ = server.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        HoldingProxy {
+            port: proxy_port,
+            armed,
+            held,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `client`'s commands to `server` one at a time (RESP arrays of bulk strings),
+/// until the one to hold (see `HoldingProxy`), which it keeps, the connection open.
+fn forward_commands(
+    client: std::net::TcpStream,
+    mut server: &std::net::TcpStream,
+    armed: &std::sync::atomic::AtomicBool,
+    checked: &std::sync::atomic::AtomicBool,
+    tell: &std::sync::mpsc::Sender<()>,
+) -> std::io::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    use std::sync::atomic::Ordering;
+
+    let mut client = std::io::BufReader::new(client);
+    loop {
+        let mut raw = Vec::new();
+        let mut args = Vec::new();
+        client.read_until(b'\n', &mut raw)?;
+        let Some(count) = raw.strip_prefix(b"*") else {
+            return Ok(());
+        };
+        let count: usize = String::from_utf8_lossy(count).trim().parse().unwrap_or(0);
+        for _ in 0..count {
+            let start = raw.len();
+            client.read_until(b'\n', &mut raw)?;
+            let len: usize = String::from_utf8_lossy(&raw[start + 1..])
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            let mut arg = vec![0; len + 2];
+            client.read_exact(&mut arg)?;
+            raw.extend_from_slice(&arg);
+            arg.truncate(len);
+            args.push(arg);
+        }
+        if armed.load(Ordering::SeqCst) {
+            if checked.load(Ordering::SeqCst) {
+                let _ = tell.send(());
+                // Held: the connection stays open and silent until the process ends.
+                return client.read_to_end(&mut Vec::new()).map(drop);
+            }
+            if args
+                .windows(2)
+                .any(|pair| pair[0] == b"closed" && pair[1].is_empty())
+            {
+                checked.store(true, Ordering::SeqCst);
+            }
+        }
+        server.write_all(&raw)?;
+    }
+}
+
+/// A signal that comes once a process of a redis run has failed (here its market closed
+/// before its consumer finished), while the process still tries to close the market on a
+/// server that does not answer, gets the failure's error line told before the process dies
+/// of the signal, as a signal that comes after the run's end does: the failure is not
+/// taken for an interrupt, which would have told nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_after_a_run_failed_gets_the_error_line() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let scenario = temp_file("redis-failed-then-signalled.json", SMALL);
+    let server = RedisServer::start();
+    for (signal, number) in [("INT", 2), ("TERM", 15)] {
+        for extra in [&[][..], &["--stats"][..]] {
+            let proxy = HoldingProxy::new(server.port());
+            let market = fresh_market_name(&format!("failed-then-{signal}"));
+            let mut args = vec!["--role", "consumers"];
+            args.extend(extra);
+            let consumer = start_on(&proxy.url(), &scenario, &market, &args);
+            // The consumer is asleep on the server, waiting for a tea no producer makes.
+            server.until_a_client_waits();
+            proxy.arm();
+            close_market(&server, &market);
+            // The consumer found the market closed, so the run has failed, and the
+            // process's close of the market is held.
+            proxy
+                .held
+                .recv_timeout(HANG)
+                .expect("the failed process closes the market");
+            send(&consumer, signal);
+            let output = finish_within(consumer, HANG, "a failed run signalled");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let what = format!("{signal} {extra:?}");
+            assert_eq!(output.status.signal(), Some(number), "{what}: {output:?}");
+            assert!(output.stdout.is_empty(), "{what}: {output:?}");
+            assert_eq!(stderr.lines().count(), 1, "{what}: one line: {stderr:?}");
+            assert!(
+                stderr.starts_with("error: ") && stderr.contains("closed before it finished"),
+                "{what}: {stderr:?}"
+            );
+        }
+    }
+}

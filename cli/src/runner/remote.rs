@@ -86,7 +86,8 @@ pub struct RemoteOptions {
     /// whole; once asked, no consumer places another order. It does not end the run.
     pub interrupt: Interrupt,
     /// Told, once every order in progress is out, what this process did until an end was
-    /// asked through [`interrupt`](Self::interrupt), if the run was not over by then; see
+    /// asked through [`interrupt`](Self::interrupt), if the run was not over by then, and
+    /// the run's failure if it had failed already ([`InterruptedReport::failure`]); see
     /// [`run_remote`].
     pub interrupted: Option<Arc<dyn Fn(InterruptedReport) + Send + Sync>>,
 }
@@ -123,8 +124,8 @@ pub enum RemoteError {
     Output(io::Error),
     /// An end was asked for through [`RemoteOptions::interrupt`] before the run started
     /// its actors (nothing is told then: the process did nothing), or before it was over,
-    /// and then what the process did until then was told to
-    /// [`RemoteOptions::interrupted`], if set.
+    /// and then what the process did until then, with its failure if it had failed
+    /// already, was told to [`RemoteOptions::interrupted`], if set.
     Interrupted,
 }
 
@@ -145,10 +146,17 @@ pub struct RemoteReport {
 pub struct InterruptedReport {
     /// Purchase lines this process wrote.
     pub purchases: u64,
-    /// The market at the interrupt, or why the server could not tell it.
+    /// The market at the interrupt, or why the server could not tell it (or why it was not
+    /// asked: a run that had failed does not ask).
     pub market: Result<Stats, String>,
     /// Wall time of this process's part until the interrupt.
     pub elapsed: Duration,
+    /// The run's failure ([`RemoteError::Failed`] or [`RemoteError::Output`], the latter
+    /// with the sink's error's kind and message), if it had failed before the end was asked
+    /// for and was still closing the market or stopping its other actors, which a server
+    /// that stopped answering can make last for its whole retry window: the caller tells it
+    /// as it tells a failed run's end, which the run does not return then.
+    pub failure: Option<Arc<RemoteError>>,
 }
 
 /// An item as it travels through the server: the scenario's product index (how it
@@ -201,7 +209,10 @@ pub struct RemoteEnd {
 /// once every order in progress is out, [`RemoteOptions::interrupted`] is told what the
 /// process did until then and the watch is finished, and the run goes on until its market
 /// closes, its consumers placing no order after the request (the command ends the process
-/// before then), and then returns [`RemoteError::Interrupted`]. A run over before any
+/// before then), and then returns [`RemoteError::Interrupted`]. A run that had failed
+/// before the request, and was still stopping (closing its market on a server that does
+/// not answer), has its failure told in that report
+/// ([`InterruptedReport::failure`]) instead of returned. A run over before any
 /// request hands its watch to the caller in the [`RemoteEnd`], to drop once it has told
 /// the run's end. A panic in `interrupted` finishes the watch all the same, and reaches
 /// the caller when the run ends, as an actor's does.
@@ -318,15 +329,28 @@ fn run_watched<W: Write + Send>(
         let reporter = thread::Builder::new().spawn_scoped(s, move || {
             if watch.wait_for_the_request() {
                 if let Some(interrupted) = &remote.interrupted {
+                    // A failure decided before the request is this process's end: told
+                    // now, since the run's own end may be a retry window away.
+                    let failure = run
+                        .failure
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_ref()
+                        .map(|failure| Arc::new(failure.to_error()));
                     let report = InterruptedReport {
                         // Ordering: counted before each order's hold is let go, and the
                         // wait saw every hold let go, under the interrupt's lock.
                         purchases: run.purchases.load(Ordering::Relaxed),
-                        market: run
-                            .market
-                            .stats_within(REPORT_RETRY_FOR)
-                            .map_err(|e| e.to_string()),
+                        // Not asked of a failed run, whose server may be the one lost.
+                        market: match failure {
+                            Some(_) => Err("not asked: the run had failed".to_owned()),
+                            None => run
+                                .market
+                                .stats_within(REPORT_RETRY_FOR)
+                                .map_err(|e| e.to_string()),
+                        },
                         elapsed: started.elapsed(),
+                        failure,
                     };
                     // Whoever asked waits for the watch, which a panic here would leave
                     // unfinished; the panic reaches the caller at the end, as an actor's.
@@ -724,6 +748,17 @@ enum ActorFailure {
     Failed(String),
     /// The sink's error, told as [`RemoteError::Output`].
     Output(io::Error),
+}
+
+impl ActorFailure {
+    /// The failure as the caller is told it, kept here as well: the sink's error is
+    /// copied by its kind and message, which is what a caller tells it by.
+    fn to_error(&self) -> RemoteError {
+        match self {
+            ActorFailure::Failed(message) => RemoteError::Failed(message.clone()),
+            ActorFailure::Output(e) => RemoteError::Output(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
 }
 
 impl From<String> for ActorFailure {
