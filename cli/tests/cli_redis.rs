@@ -1346,3 +1346,97 @@ fn a_signal_after_a_run_failed_gets_the_error_line() {
         }
     }
 }
+
+/// A `Hold` the caller keeps across `run_remote` keeps the one who asked for the interrupt
+/// waiting until it is let go, as any hold does, but not the run's report of the interrupt,
+/// which waits only for the run's own orders in progress: the report is told at once, and
+/// the run, its market closed from outside, returns `RemoteError::Interrupted`.
+#[test]
+fn a_hold_kept_across_a_run_does_not_hold_its_report() {
+    let json = waiting_after_one_cart().to_string();
+    let scenario = Scenario::from_json(&json).expect("valid");
+    let interrupt = Interrupt::new();
+    let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
+    let (told, tells) = std::sync::mpsc::channel();
+    options.interrupted = Some(std::sync::Arc::new(move |report| {
+        let _ = told.send(report);
+    }));
+    let market = options.market.clone();
+    let held = interrupt.hold();
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)));
+    });
+    flushes.recv_timeout(HANG).expect("the first cart is out");
+    let (returned, returns) = std::sync::mpsc::channel();
+    let asker = interrupt.clone();
+    std::thread::spawn(move || {
+        asker.interrupt_and_wait();
+        let _ = returned.send(());
+    });
+    let report = tells.recv_timeout(HANG);
+    assert!(
+        report.as_ref().is_ok_and(|report| report.purchases == 1),
+        "the report waits for the caller's hold: {report:?}"
+    );
+    assert!(
+        returns.try_recv().is_err(),
+        "the request went on before the caller's hold was let go"
+    );
+    close_market(shared_server(), &market);
+    let end = ends.recv_timeout(HANG).expect("the run ends once closed");
+    assert!(
+        matches!(end.outcome, Err(RemoteError::Interrupted)),
+        "{:?}",
+        end.outcome
+    );
+    assert!(
+        returns.try_recv().is_err(),
+        "the request went on before the caller's hold was let go"
+    );
+    drop(end);
+    drop(held);
+    assert!(
+        returns.recv_timeout(HANG).is_ok(),
+        "the request waits forever once every hold is let go"
+    );
+}
+
+/// A report of the interrupt (`RemoteOptions::interrupted`) that itself asks for the
+/// interrupt and waits returns, instead of waiting for its own run's watch, which only its
+/// return finishes; the one who asked first goes on too.
+#[test]
+fn a_report_that_asks_for_the_interrupt_itself_returns() {
+    let json = waiting_after_one_cart().to_string();
+    let scenario = Scenario::from_json(&json).expect("valid");
+    let interrupt = Interrupt::new();
+    let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
+    let (asked, asks) = std::sync::mpsc::channel();
+    let inner = interrupt.clone();
+    options.interrupted = Some(std::sync::Arc::new(move |_| {
+        inner.interrupt_and_wait();
+        let _ = asked.send(());
+    }));
+    let market = options.market.clone();
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)).outcome);
+    });
+    flushes.recv_timeout(HANG).expect("the first cart is out");
+    assert!(
+        interrupt_returns(&interrupt),
+        "the request waits forever on a report that asks for it"
+    );
+    assert!(
+        asks.recv_timeout(HANG).is_ok(),
+        "the report's own request waits for its own watch"
+    );
+    close_market(shared_server(), &market);
+    let outcome = ends.recv_timeout(HANG);
+    assert!(
+        matches!(outcome, Ok(Err(RemoteError::Interrupted))),
+        "{outcome:?}"
+    );
+}

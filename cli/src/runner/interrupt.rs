@@ -10,8 +10,9 @@
 //! written and flushed (or their output failed), and whatever the holder writes after the
 //! run is written. Lock order: the interrupt's state, then an outbox's.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::supervisor::Outbox;
@@ -56,6 +57,10 @@ impl Interrupt {
     /// Waits as long as the output takes: a reader that does not read holds it up, so
     /// whoever calls this needs a way out of its own (the command's second signal).
     ///
+    /// Called from [`RemoteOptions::interrupted`](super::RemoteOptions::interrupted), it
+    /// does not wait for the watch of the run that is telling its report, which only the
+    /// report's return finishes; it waits for everything else.
+    ///
     /// [`RunError::Interrupted`]: super::RunError::Interrupted
     pub fn interrupt_and_wait(&self) {
         let mut state = self.state();
@@ -65,7 +70,14 @@ impl Interrupt {
         }
         // Wakes the watches, which wait on the same condition variable.
         self.shared.detached.notify_all();
-        while !state.runs.is_empty() || state.holds > 0 || state.watches > 0 {
+        let own = TELLING.with(|telling| {
+            telling
+                .borrow()
+                .iter()
+                .filter(|&&shared| shared == self.key())
+                .count()
+        });
+        while !state.runs.is_empty() || state.holds > 0 || state.watches > own {
             state = self
                 .shared
                 .detached
@@ -83,6 +95,11 @@ impl Interrupt {
     /// hold is dropped, for a caller that has more to write after the run (its statistics)
     /// before whoever asked may end the process; taken before the run, it also covers a
     /// request that comes before the run starts or after it ended.
+    ///
+    /// Kept across [`run_remote`](super::run_remote), it keeps a request waiting until the
+    /// run returns, which for a run the request stopped is once its market closes (another
+    /// process's doing; never, if this process ran the consumers left): the run's report
+    /// of the interrupt is told all the same, as it waits only for the run's own orders.
     pub fn hold(&self) -> Hold {
         self.state().holds += 1;
         Hold(self.clone())
@@ -90,7 +107,7 @@ impl Interrupt {
 
     /// A watch on this interrupt, for a run that the interrupt does not end (a process's
     /// part of a run on a Redis server, whose actors wait on the server): the run learns
-    /// from it when the end is asked for, with every hold let go, and
+    /// from it when the end is asked for, with every order of its own out, and
     /// [`interrupt_and_wait`](Self::interrupt_and_wait) waits until the watch is finished,
     /// so that what the run did is told before the process ends, whether the request or
     /// the run's end came first. It counts from when the run starts it, once the run has
@@ -103,6 +120,7 @@ impl Interrupt {
             phase: AtomicU8::new(WATCHING),
             // Not yet counted in `watches`: nothing to finish until started.
             finished: AtomicBool::new(true),
+            orders: AtomicUsize::new(0),
         }
     }
 
@@ -122,6 +140,17 @@ impl Interrupt {
         // Every update of `State` completes before anything can panic under the lock.
         self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// What tells this interrupt from another in `TELLING`: its shared state's address.
+    fn key(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+}
+
+thread_local! {
+    /// The interrupts (by `Interrupt::key`) whose watch this thread is telling a report
+    /// for (see `Watch::telling`), one entry per report in progress.
+    static TELLING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Keeps [`Interrupt::interrupt_and_wait`] waiting while alive; see [`Interrupt::hold`].
@@ -148,6 +177,9 @@ pub struct Watch {
     /// Set, under the interrupt's state lock, while the watch is not counted: before it
     /// is started, and once it is finished.
     finished: AtomicBool,
+    /// The run's orders in progress (see [`Watch::hold_order`]), counted in the
+    /// interrupt's holds as well; changed under the interrupt's state lock.
+    orders: AtomicUsize,
 }
 
 /// The run goes on, and no request was seen.
@@ -173,9 +205,30 @@ impl Watch {
         true
     }
 
-    /// Blocks until an end is asked for and no [`Hold`] is held (every order in progress
-    /// is out), before the run is over: true, and the interrupt is the one to tell; or
-    /// until the run is over ([`run_over`](Self::run_over)) or the watch finished: false.
+    /// A [`Hold`] for one of the run's orders, from before it is placed until its lines
+    /// are out: the run's report of a request waits for these, and not for holds of
+    /// others (a caller's kept across the run, another run's orders).
+    pub(super) fn hold_order(&self) -> OrderHold<'_> {
+        let mut state = self.interrupt.state();
+        state.holds += 1;
+        // Ordering: under the state's lock (see `wait_for_the_request`).
+        self.orders.fetch_add(1, Ordering::Relaxed);
+        OrderHold(self)
+    }
+
+    /// Marks this thread as telling the run's report of a request until the guard is
+    /// dropped, so that an [`Interrupt::interrupt_and_wait`] made from the report does not
+    /// wait for this watch, which the report's return finishes.
+    pub(super) fn telling(&self) -> Telling {
+        let key = self.interrupt.key();
+        TELLING.with(|telling| telling.borrow_mut().push(key));
+        Telling(key)
+    }
+
+    /// Blocks until an end is asked for and none of the run's orders is in progress
+    /// ([`hold_order`](Self::hold_order)), before the run is over: true, and the interrupt
+    /// is the one to tell; or until the run is over ([`run_over`](Self::run_over)) or the
+    /// watch finished: false.
     pub(super) fn wait_for_the_request(&self) -> bool {
         let mut state = self.interrupt.state();
         loop {
@@ -183,7 +236,8 @@ impl Watch {
             if self.finished.load(Ordering::Relaxed) || self.phase.load(Ordering::Relaxed) == OVER {
                 return false;
             }
-            if state.requested && state.holds == 0 {
+            // Ordering: as above.
+            if state.requested && self.orders.load(Ordering::Relaxed) == 0 {
                 self.phase.store(CLAIMED, Ordering::Relaxed);
                 return true;
             }
@@ -222,6 +276,36 @@ impl Watch {
             drop(state);
             self.interrupt.shared.detached.notify_all();
         }
+    }
+}
+
+/// One of a run's orders in progress; see [`Watch::hold_order`].
+#[must_use = "the order's hold ends when dropped"]
+pub(super) struct OrderHold<'w>(&'w Watch);
+
+impl Drop for OrderHold<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.interrupt.state();
+        state.holds -= 1;
+        // Ordering: under the state's lock (see `Watch::wait_for_the_request`).
+        self.0.orders.fetch_sub(1, Ordering::Relaxed);
+        drop(state);
+        self.0.interrupt.shared.detached.notify_all();
+    }
+}
+
+/// A report of a request being told on this thread; see [`Watch::telling`].
+#[must_use = "the report is no longer being told when dropped"]
+pub(super) struct Telling(usize);
+
+impl Drop for Telling {
+    fn drop(&mut self) {
+        TELLING.with(|telling| {
+            let mut telling = telling.borrow_mut();
+            if let Some(at) = telling.iter().rposition(|&key| key == self.0) {
+                telling.swap_remove(at);
+            }
+        });
     }
 }
 

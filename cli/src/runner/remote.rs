@@ -88,7 +88,8 @@ pub struct RemoteOptions {
     /// Told, once every order in progress is out, what this process did until an end was
     /// asked through [`interrupt`](Self::interrupt), if the run was not over by then, and
     /// the run's failure if it had failed already ([`InterruptedReport::failure`]); see
-    /// [`run_remote`].
+    /// [`run_remote`]. It may ask for the interrupt itself: that request does not wait for
+    /// this run's watch, which its return finishes (see [`Interrupt::interrupt_and_wait`]).
     pub interrupted: Option<Arc<dyn Fn(InterruptedReport) + Send + Sync>>,
 }
 
@@ -323,6 +324,7 @@ fn run_watched<W: Write + Send>(
         panic: Mutex::new(None),
         stop: StopSignal::default(),
         interrupt: &remote.interrupt,
+        watch,
     };
     let run = &run;
     let over_first = thread::scope(|s| {
@@ -339,7 +341,7 @@ fn run_watched<W: Write + Send>(
                         .map(|failure| Arc::new(failure.to_error()));
                     let report = InterruptedReport {
                         // Ordering: counted before each order's hold is let go, and the
-                        // wait saw every hold let go, under the interrupt's lock.
+                        // wait saw every order's hold let go, under the interrupt's lock.
                         purchases: run.purchases.load(Ordering::Relaxed),
                         // Not asked of a failed run, whose server may be the one lost.
                         market: match failure {
@@ -354,7 +356,9 @@ fn run_watched<W: Write + Send>(
                     };
                     // Whoever asked waits for the watch, which a panic here would leave
                     // unfinished; the panic reaches the caller at the end, as an actor's.
+                    let telling = watch.telling();
                     let told = panic::catch_unwind(AssertUnwindSafe(|| interrupted(report)));
+                    drop(telling);
                     if let Err(payload) = told {
                         run.keep(payload);
                     }
@@ -497,6 +501,8 @@ struct Run<'s, 'm, W> {
     /// Set once, when the run ends; threads check it before every wait.
     stop: StopSignal,
     interrupt: &'m Interrupt,
+    /// The run's watch on `interrupt`, which each order holds.
+    watch: &'m Watch,
 }
 
 impl<W: Write + Send> Run<'_, '_, W> {
@@ -697,7 +703,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
             }
             // Held from before the order until its lines are out: a signal now waits for
             // them (a second one does not), and one that came first places no order.
-            let held = self.interrupt.hold();
+            let held = self.watch.hold_order();
             if self.interrupt.is_requested() {
                 drop(held);
                 // The process is about to die of the signal: neither finish this consumer
