@@ -197,6 +197,12 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
     if s == "memory" {
         Ok(Backend::Memory)
     } else if s.starts_with("redis://") || s.starts_with("rediss://") {
+        if s.chars().any(char::is_control) {
+            // The URL parser drops a tab or a newline, connecting elsewhere than written.
+            return Err(format!(
+                "a redis URL holds no control character, found {s:?}"
+            ));
+        }
         Ok(Backend::Redis(s.to_owned()))
     } else {
         Err(format!(

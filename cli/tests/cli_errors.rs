@@ -578,6 +578,36 @@ fn bad_retry_windows_are_refused_naming_the_flag() {
     assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
 }
 
+/// A redis URL holding a control character is refused as a bad `--backend`, shown escaped,
+/// before any connection: the URL parser would drop a tab or a newline and connect to
+/// another address than the one written (`redis://127.0.0.1:63\n79` to port 6379), and the
+/// connection's error would echo the URL raw, its line cut in two.
+#[test]
+fn a_redis_url_with_a_control_character_is_refused() {
+    let path = temp_file("redis-url-control.json", &base().to_string());
+    for url in [
+        "redis://127.0.0.1:1\n",
+        "redis://127.0.0.1:\t1",
+        "redis://bad\nhost:1",
+    ] {
+        let output = marketplace(&[
+            "run".as_ref(),
+            path.as_os_str(),
+            "--backend".as_ref(),
+            url.as_ref(),
+            "--market".as_ref(),
+            "m".as_ref(),
+        ]);
+        let shown = format!("found {url:?}");
+        assert_bad_input(&output, &["for '--backend <URL>'", &shown]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("cannot use"),
+            "{url:?}: connected: {stderr}"
+        );
+    }
+}
+
 /// A log file that cannot be created is refused before the run (the logger opens its file
 /// only for the first record, and would then fail every record on stderr). Linux: a process
 /// cannot create files in `/proc/self`, whoever runs it.
