@@ -18,6 +18,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,11 @@ use redis::{Client, Connection, RedisError, RedisResult};
 
 use crate::error::ConnectionError;
 
-/// How long a connect may take before the server counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long opening a connection may take in all, its set-up's replies included, before the
+/// server counts as unreachable for that try: a server that accepts connections but answers
+/// nothing (`kill -STOP`, a hung host) fails each try of a call that needs a new one after
+/// this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a call waits for a reply before it counts the server as lost: each try of a
 /// call ends after it at most, so a server that stops answering but keeps its connections
@@ -35,8 +39,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// than this.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a dropped handle waits for the server to forget its lanes.
-const FORGET_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a dropped handle waits in all for the server to forget its lanes (through a
+/// connection it has open, or a new one); past it the drop returns and the records stay.
+pub const FORGET_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// First and largest pause between two attempts of a broken call.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
@@ -297,7 +302,7 @@ impl Lanes {
     }
 
     fn connect(&self) -> RedisResult<Connection> {
-        let connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        let connection = connect_within(&self.client, CONNECT_TIMEOUT)?;
         connection.set_read_timeout(Some(READ_TIMEOUT))?;
         connection.set_write_timeout(Some(READ_TIMEOUT))?;
         Ok(connection)
@@ -309,16 +314,17 @@ impl Drop for Lanes {
     /// lane is idle now (a call holds a borrow of the handle), and a dropped handle does not
     /// wait long for a server out of reach: a connection already open is used, and one new
     /// connection when none is open and an order that failed kept its lane aside, or when
-    /// the server closed the open one; each step has a short timeout, and a failure leaves
-    /// the records.
+    /// the server closed the open one; all of it within [`FORGET_TIMEOUT`], and a failure
+    /// leaves the records.
     fn drop(&mut self) {
         let mut lanes = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
         let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|p| p.into_inner()));
         let any_parked = !parked.is_empty();
         lanes.extend(parked.into_values().flatten());
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
+        let deadline = Instant::now() + FORGET_TIMEOUT;
         let forgotten = match lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) {
-            Some(connection) => match self.forget(connection, &ids) {
+            Some(connection) => match self.forget(connection, &ids, deadline) {
                 // The server may have closed a connection that stayed idle (its `timeout`,
                 // a `CLIENT KILL`, a restart that kept the data) while it still answers;
                 // one that went silent (a timeout) is not waited for twice.
@@ -326,13 +332,13 @@ impl Drop for Lanes {
                     if !error.is_timeout()
                         && (error.is_connection_dropped() || error.is_io_error()) =>
                 {
-                    self.forget_anew(&ids)
+                    self.forget_anew(&ids, deadline)
                 }
                 outcome => outcome,
             },
             // Only for a failed order's record, which holds its items: a handle whose
             // connect failed has no record to delete, and would wait for nothing.
-            None if any_parked => self.forget_anew(&ids),
+            None if any_parked => self.forget_anew(&ids, deadline),
             None => return,
         };
         if let Err(error) = forgotten {
@@ -345,11 +351,16 @@ impl Drop for Lanes {
 }
 
 impl Lanes {
-    /// Deletes the records of lanes `ids` through `connection`, with the short timeouts of
-    /// a dropped handle.
-    fn forget(&self, connection: &mut Connection, ids: &[String]) -> RedisResult<()> {
-        connection.set_read_timeout(Some(FORGET_TIMEOUT))?;
-        connection.set_write_timeout(Some(FORGET_TIMEOUT))?;
+    /// Deletes the records of lanes `ids` through `connection`, giving up at `deadline`.
+    fn forget(
+        &self,
+        connection: &mut Connection,
+        ids: &[String],
+        deadline: Instant,
+    ) -> RedisResult<()> {
+        let left = time_left(deadline)?;
+        connection.set_read_timeout(Some(left))?;
+        connection.set_write_timeout(Some(left))?;
         redis::cmd("HDEL")
             .arg(&self.records)
             .arg(ids)
@@ -357,9 +368,47 @@ impl Lanes {
     }
 
     /// [`forget`](Self::forget) through a new connection.
-    fn forget_anew(&self, ids: &[String]) -> RedisResult<()> {
-        let mut connection = self.client.get_connection_with_timeout(FORGET_TIMEOUT)?;
-        self.forget(&mut connection, ids)
+    fn forget_anew(&self, ids: &[String], deadline: Instant) -> RedisResult<()> {
+        let mut connection = connect_within(&self.client, time_left(deadline)?)?;
+        self.forget(&mut connection, ids, deadline)
+    }
+}
+
+/// The time until `deadline`, or a timeout error once it has passed (a socket takes no
+/// zero timeout).
+fn time_left(deadline: Instant) -> RedisResult<Duration> {
+    match deadline.checked_duration_since(Instant::now()) {
+        Some(left) if !left.is_zero() => Ok(left),
+        _ => Err(timed_out("no time left")),
+    }
+}
+
+fn timed_out(what: &'static str) -> RedisError {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, what).into()
+}
+
+/// A new connection through `client`, or a timeout error after `timeout`. redis-rs's own
+/// timeout bounds each reply its set-up waits for (`CLIENT SETINFO` twice, and `AUTH` or
+/// `HELLO` and `SELECT` when the URL asks for them), so a server that accepts and then
+/// answers nothing (stopped, hung) would hold a connect up for that time once per reply:
+/// the set-up runs on a thread of its own, waited for until `timeout` only. A thread given
+/// up on ends within redis-rs's timeouts and closes what it opened.
+fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection> {
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let client = client.clone();
+    thread::Builder::new()
+        .name("marketplace-redis connect".to_owned())
+        .spawn(move || {
+            // The caller may have stopped waiting: then the connection is dropped here.
+            let _ = sender.send(client.get_connection_with_timeout(timeout));
+        })?;
+    match receiver.recv_timeout(timeout) {
+        Ok(outcome) => outcome,
+        Err(RecvTimeoutError::Timeout) => Err(timed_out("no connection set up in time")),
+        Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other(
+            "the thread setting up a connection ended without one",
+        )
+        .into()),
     }
 }
 

@@ -64,7 +64,7 @@ pub use error::{
     UndecodableOrder, url_without_password,
 };
 pub use ids::{CartId, ProducerId};
-pub use lane::READ_TIMEOUT;
+pub use lane::{CONNECT_TIMEOUT, FORGET_TIMEOUT, READ_TIMEOUT};
 pub use market::{DEFAULT_RETRY_FOR, MAX_ARGUMENT_BYTES, MAX_CAPACITY, RedisMarketplace};
 pub use marketplace::Stats;
 pub use product::CanonicalKey;

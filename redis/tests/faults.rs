@@ -8,9 +8,9 @@
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
 //! market created anew under its name), what a call reports when the server is gone or
 //! silent (a publish through the contract trait gives its product back), a server that
-//! stops answering mid-run, a wait whose connections the server keeps closing, a script
-//! cache flushed again and again, a server busy with a long script, and a connection the
-//! server closed while idle.
+//! stops answering mid-run (and a connect or a dropped handle meeting one), a wait whose
+//! connections the server keeps closing, a script cache flushed again and again, a server
+//! busy with a long script, and a connection the server closed while idle.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use marketplace_contract::Market;
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{
-    AddError, CartId, ConnectError, DEFAULT_RETRY_FOR, OrderError, PublishError, RedisMarketplace,
+    AddError, CONNECT_TIMEOUT, CartId, ConnectError, DEFAULT_RETRY_FOR, FORGET_TIMEOUT, OrderError,
+    PublishError, RedisMarketplace,
 };
 use support::{Item, item};
 
@@ -1482,4 +1483,52 @@ fn a_call_made_while_the_server_runs_a_long_script_goes_through_after_it() {
     let (market, outcome) = publish.join().expect("the publish's thread");
     assert!(outcome.is_ok(), "{outcome:?}");
     assert_eq!(market.available(&any("tea")).expect("available"), 1);
+}
+
+/// A handle dropped while the server is silent (`kill -STOP`, a hung host) after it had
+/// closed the handle's connection (an idle `timeout`) opens one new connection to delete
+/// its records, and gives up within its forget time: the kernel accepts the connection for
+/// the stopped server, so only a deadline ends the wait for the connection's set-up.
+#[test]
+fn a_handle_dropped_on_a_silent_server_is_not_held_past_its_forget_time() {
+    let server = RedisServer::start();
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "dropped-silent", 1).expect("up");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 0)).expect("room");
+    assert!(
+        server.close_client_connections() > 0,
+        "the handle's connection was open"
+    );
+    let _silenced = server.silence();
+    let started = Instant::now();
+    drop(market);
+    let took = started.elapsed();
+    // Half a forget time of room for a loaded machine: a wait of the forget time for each of
+    // the set-up's two replies would take twice that time.
+    assert!(
+        took < FORGET_TIMEOUT + FORGET_TIMEOUT / 2,
+        "the drop took {took:?}, its forget time is {FORGET_TIMEOUT:?}"
+    );
+}
+
+/// A connect to a silent server (`kill -STOP`: the kernel accepts the connection, nobody
+/// answers) fails as unreachable within the connect time, not that time once for each
+/// reply the connection's set-up waits for.
+#[test]
+fn a_connect_to_a_silent_server_fails_within_the_connect_time() {
+    let server = RedisServer::start();
+    let _silenced = server.silence();
+    let started = Instant::now();
+    let outcome = RedisMarketplace::<Item>::connect(&server.url(), "silent-connect", 1);
+    let took = started.elapsed();
+    assert!(
+        matches!(outcome, Err(ConnectError::Unreachable(_))),
+        "{outcome:?}"
+    );
+    // Half a connect time of room for a loaded machine: a wait of the connect time for each
+    // of the set-up's two replies would take twice that time.
+    assert!(
+        took < CONNECT_TIMEOUT + CONNECT_TIMEOUT / 2,
+        "the connect took {took:?}, its connect time is {CONNECT_TIMEOUT:?}"
+    );
 }
