@@ -1500,6 +1500,22 @@ fn a_handle_dropped_on_a_silent_server_is_not_held_past_its_forget_time() {
         "the handle's connection was open"
     );
     let _silenced = server.silence();
+    drop_within_the_forget_time(market);
+}
+
+/// As above, for the other way a drop opens a new connection: an order failed and kept its
+/// lane aside, with no connection open, and the server then went silent.
+#[test]
+fn a_handle_dropped_on_a_silent_server_after_a_failed_order_is_not_held_past_its_forget_time() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _) = an_order_of_one_tea_whose_answer_was_cut(&proxy, "failed-then-silent");
+    let _silenced = server.silence();
+    drop_within_the_forget_time(market);
+}
+
+/// Drops `market` and checks that the drop returned within its forget time.
+fn drop_within_the_forget_time(market: RedisMarketplace<Item>) {
     let started = Instant::now();
     drop(market);
     let took = started.elapsed();
