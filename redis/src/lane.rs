@@ -322,26 +322,20 @@ impl Drop for Lanes {
         let any_parked = !parked.is_empty();
         lanes.extend(parked.into_values().flatten());
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
-        let deadline = Instant::now() + FORGET_TIMEOUT;
-        let forgotten = match lanes.iter_mut().find_map(|lane| lane.connection.as_mut()) {
-            Some(connection) => match self.forget(connection, &ids, deadline) {
-                // The server may have closed a connection that stayed idle (its `timeout`,
-                // a `CLIENT KILL`, a restart that kept the data) while it still answers;
-                // one that went silent (a timeout) is not waited for twice.
-                Err(error)
-                    if !error.is_timeout()
-                        && (error.is_connection_dropped() || error.is_io_error()) =>
-                {
-                    self.forget_anew(&ids, deadline)
-                }
-                outcome => outcome,
-            },
-            // Only for a failed order's record, which holds its items: a handle whose
-            // connect failed has no record to delete, and would wait for nothing.
-            None if any_parked => self.forget_anew(&ids, deadline),
-            None => return,
+        let open = lanes.into_iter().find_map(|lane| lane.connection);
+        // Only for a failed order's record, which holds its items: a handle whose connect
+        // failed has no record to delete, and would wait for nothing.
+        if open.is_none() && !any_parked {
+            return;
+        }
+        let forgetting = Forgetting {
+            client: self.client.clone(),
+            records: self.records.clone(),
+            ids,
         };
-        if let Err(error) = forgotten {
+        // Socket timeouts bound each read, not a whole answer, nor a new connection's
+        // set-up of several replies: only a deadline of the drop's own bounds them all.
+        if let Err(error) = within(FORGET_TIMEOUT, move || forgetting.run(open)) {
             log::debug!(
                 "forgetting the lanes of a handle on {}: {error}",
                 self.server
@@ -350,65 +344,82 @@ impl Drop for Lanes {
     }
 }
 
-impl Lanes {
-    /// Deletes the records of lanes `ids` through `connection`, giving up at `deadline`.
-    fn forget(
-        &self,
-        connection: &mut Connection,
-        ids: &[String],
-        deadline: Instant,
-    ) -> RedisResult<()> {
-        let left = time_left(deadline)?;
-        connection.set_read_timeout(Some(left))?;
-        connection.set_write_timeout(Some(left))?;
+/// What a dropped handle asks the server to delete: its lanes' records.
+struct Forgetting {
+    client: Client,
+    records: String,
+    ids: Vec<String>,
+}
+
+impl Forgetting {
+    /// Deletes the records through `open`, or through a new connection when there is none
+    /// or the server closed it.
+    fn run(&self, open: Option<Connection>) -> RedisResult<()> {
+        let Some(mut connection) = open else {
+            return self.anew();
+        };
+        match self.through(&mut connection) {
+            // The server may have closed a connection that stayed idle (its `timeout`, a
+            // `CLIENT KILL`, a restart that kept the data) while it still answers; one that
+            // went silent (a timeout) is not waited for twice.
+            Err(error)
+                if !error.is_timeout()
+                    && (error.is_connection_dropped() || error.is_io_error()) =>
+            {
+                self.anew()
+            }
+            outcome => outcome,
+        }
+    }
+
+    fn through(&self, connection: &mut Connection) -> RedisResult<()> {
+        connection.set_read_timeout(Some(FORGET_TIMEOUT))?;
+        connection.set_write_timeout(Some(FORGET_TIMEOUT))?;
         redis::cmd("HDEL")
             .arg(&self.records)
-            .arg(ids)
+            .arg(&self.ids)
             .exec(connection)
     }
 
-    /// [`forget`](Self::forget) through a new connection.
-    fn forget_anew(&self, ids: &[String], deadline: Instant) -> RedisResult<()> {
-        let mut connection = connect_within(&self.client, time_left(deadline)?)?;
-        self.forget(&mut connection, ids, deadline)
+    fn anew(&self) -> RedisResult<()> {
+        let mut connection = self.client.get_connection_with_timeout(FORGET_TIMEOUT)?;
+        self.through(&mut connection)
     }
-}
-
-/// The time until `deadline`, or a timeout error once it has passed (a socket takes no
-/// zero timeout).
-fn time_left(deadline: Instant) -> RedisResult<Duration> {
-    match deadline.checked_duration_since(Instant::now()) {
-        Some(left) if !left.is_zero() => Ok(left),
-        _ => Err(timed_out("no time left")),
-    }
-}
-
-fn timed_out(what: &'static str) -> RedisError {
-    std::io::Error::new(std::io::ErrorKind::TimedOut, what).into()
 }
 
 /// A new connection through `client`, or a timeout error after `timeout`. redis-rs's own
 /// timeout bounds each reply its set-up waits for (`CLIENT SETINFO` twice, and `AUTH` or
 /// `HELLO` and `SELECT` when the URL asks for them), so a server that accepts and then
-/// answers nothing (stopped, hung) would hold a connect up for that time once per reply:
-/// the set-up runs on a thread of its own, waited for until `timeout` only. A thread given
-/// up on ends within redis-rs's timeouts and closes what it opened.
+/// answers nothing (stopped, hung) would hold a connect up for that time once per reply.
 fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection> {
-    let (sender, receiver) = mpsc::sync_channel(1);
     let client = client.clone();
+    within(timeout, move || client.get_connection_with_timeout(timeout))
+}
+
+/// Runs `work` on a thread of its own and waits for its outcome until `timeout` only, then
+/// fails with a timeout. A thread given up on ends within the socket timeouts its work sets
+/// and drops what it made (a connection: closed).
+fn within<T: Send + 'static>(
+    timeout: Duration,
+    work: impl FnOnce() -> RedisResult<T> + Send + 'static,
+) -> RedisResult<T> {
+    let (sender, receiver) = mpsc::sync_channel(1);
     thread::Builder::new()
-        .name("marketplace-redis connect".to_owned())
+        .name("marketplace-redis".to_owned())
         .spawn(move || {
-            // The caller may have stopped waiting: then the connection is dropped here.
-            let _ = sender.send(client.get_connection_with_timeout(timeout));
+            // The caller may have stopped waiting: then the outcome is dropped here.
+            let _ = sender.send(work());
         })?;
     match receiver.recv_timeout(timeout) {
         Ok(outcome) => outcome,
-        Err(RecvTimeoutError::Timeout) => Err(timed_out("no connection set up in time")),
-        Err(RecvTimeoutError::Disconnected) => Err(std::io::Error::other(
-            "the thread setting up a connection ended without one",
+        Err(RecvTimeoutError::Timeout) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no answer within the time given",
         )
         .into()),
+        Err(RecvTimeoutError::Disconnected) => {
+            Err(std::io::Error::other("the thread of a server call ended without an answer").into())
+        }
     }
 }
 

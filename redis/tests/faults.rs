@@ -8,15 +8,16 @@
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
 //! market created anew under its name), what a call reports when the server is gone or
 //! silent (a publish through the contract trait gives its product back), a server that
-//! stops answering mid-run (and a connect or a dropped handle meeting one), a wait whose
-//! connections the server keeps closing, a script cache flushed again and again, a server
-//! busy with a long script, and a connection the server closed while idle.
+//! stops answering mid-run (and a connect or a dropped handle meeting one), a dropped
+//! handle meeting a server that trickles its answer, a wait whose connections the server
+//! keeps closing, a script cache flushed again and again, a server busy with a long script,
+//! and a connection the server closed while idle.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
 //! that cuts the connection when the server answers, and retries are seen in the warnings
-//! the handles log. (The last two tests pace their faults, closing connections or flushing
-//! scripts at intervals; nothing waits for them.)
+//! the handles log. (Three tests pace their faults, closing connections or flushing scripts
+//! at intervals, or passing answers on a byte at a time; nothing waits for them.)
 
 mod support;
 
@@ -1520,7 +1521,8 @@ fn drop_within_the_forget_time(market: RedisMarketplace<Item>) {
     drop(market);
     let took = started.elapsed();
     // Half a forget time of room for a loaded machine: a wait of the forget time for each of
-    // the set-up's two replies would take twice that time.
+    // a new connection's two set-up replies, or an answer trickled in over twice that time,
+    // would take at least twice that time.
     assert!(
         took < FORGET_TIMEOUT + FORGET_TIMEOUT / 2,
         "the drop took {took:?}, its forget time is {FORGET_TIMEOUT:?}"
@@ -1547,4 +1549,58 @@ fn a_connect_to_a_silent_server_fails_within_the_connect_time() {
         took < CONNECT_TIMEOUT + CONNECT_TIMEOUT / 2,
         "the connect took {took:?}, its connect time is {CONNECT_TIMEOUT:?}"
     );
+}
+
+/// A TCP proxy in front of a server that, once `slow` is set, passes the server's answers
+/// on one byte at a time, each after `pause`: a server that answers, too slowly for any
+/// deadline, without ever leaving a read idle for a socket's timeout.
+fn start_trickling_proxy(upstream: u16, slow: Arc<AtomicBool>, pause: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
+            let (client_in, server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || pump(client_in, server_out, None));
+            let slow = Arc::clone(&slow);
+            thread::spawn(move || {
+                let (mut from, mut to) = (server, client);
+                let mut buffer = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = from.read(&mut buffer) {
+                    for byte in &buffer[..n] {
+                        if slow.load(Ordering::SeqCst) {
+                            // Pacing the fault, not ordering anything.
+                            thread::sleep(pause);
+                        }
+                        if to.write_all(std::slice::from_ref(byte)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                let _ = to.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+/// A handle dropped while its server trickles its answers (each byte well within a socket's
+/// timeout, the whole answer past the forget time) returns within its forget time.
+#[test]
+fn a_handle_dropped_on_a_trickling_server_is_not_held_past_its_forget_time() {
+    let server = RedisServer::start();
+    let slow = Arc::new(AtomicBool::new(false));
+    let port = start_trickling_proxy(server.port(), Arc::clone(&slow), FORGET_TIMEOUT / 2);
+    let market = RedisMarketplace::<Item>::connect(
+        &format!("redis://127.0.0.1:{port}"),
+        "dropped-trickling",
+        1,
+    )
+    .expect("up");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 0)).expect("room");
+    slow.store(true, Ordering::SeqCst);
+    drop_within_the_forget_time(market);
 }
