@@ -19,10 +19,15 @@
 //!   code, can always take the GIL and finish; it waits in slices, so that a fork never
 //!   waits for more than one (see `fork`), and a call that has done nothing yet raises what
 //!   a signal handler raises (Ctrl-C) between them;
+//! - `owner.owed` is set when a call gave classes up while another thread held the lock
+//!   ([`InternLock::enter_or_owe`]): the holder drops them as it leaves the lock
+//!   ([`Interning::leave`]), so a call that only gives something back never waits for
+//!   another thread's `__eq__`, which may take as long as it likes (and which Ctrl-C cannot
+//!   end);
 //! - `owner.process` is the process whose threads `thread` and `waiting` name: a child made
 //!   by `fork()` while another thread held the lock (running a product's `__eq__` with the
 //!   GIL released) inherits a holder that does not exist there, and its first call that
-//!   finds the lock held starts it afresh;
+//!   finds the lock held starts it afresh, owing whatever the holder may have owed;
 //! - no Python code runs under `owner`'s own mutex, only the few steps below.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -44,6 +49,8 @@ struct Owner {
     thread: Option<ThreadId>,
     depth: usize,
     waiting: usize,
+    /// Classes were given up while the lock was held, for the holder to drop.
+    owed: bool,
     process: u32,
 }
 
@@ -54,6 +61,7 @@ impl Owner {
             thread: None,
             depth: 0,
             waiting: 0,
+            owed: false,
             process: std::process::id(),
         }
     }
@@ -82,22 +90,10 @@ impl InternLock {
         }
     }
 
-    /// Enters the interning, waiting with the GIL released while another thread is in it,
-    /// however long that takes: for a caller that must not fail (a class's death, after an
-    /// order was placed).
-    pub(crate) fn enter(&self, py: Python<'_>) -> Interning<'_> {
-        // In slices all the same: a fork waits for every wait here to end (see `fork`).
-        loop {
-            if let Some(entered) = self.try_enter(py, SLICE) {
-                return entered;
-            }
-        }
-    }
-
-    /// Enters the interning as [`enter`](Self::enter) does, but a pending signal handler
-    /// that raises (Ctrl-C in the main thread) ends the wait with its exception: the holder
-    /// may be running a product's `__eq__` that does I/O for as long as it likes, and a
-    /// caller that has done nothing yet can give up.
+    /// Enters the interning, waiting with the GIL released while another thread is in it; a
+    /// pending signal handler that raises (Ctrl-C in the main thread) ends the wait with its
+    /// exception: the holder may be running a product's `__eq__` that does I/O for as long
+    /// as it likes, and a caller that has done nothing yet can give up.
     pub(crate) fn enter_interruptibly(&self, py: Python<'_>) -> PyResult<Interning<'_>> {
         loop {
             if let Some(entered) = self.try_enter(py, SLICE) {
@@ -107,24 +103,43 @@ impl InternLock {
         }
     }
 
+    /// Enters the interning if no other thread is in it; otherwise records that the holder
+    /// is owed a drop of the classes given up meanwhile, and returns `None` at once. For a
+    /// call that gives classes up (`Marketplace::unref`): it must not wait, as nothing it
+    /// could raise would undo what it did.
+    pub(crate) fn enter_or_owe(&self) -> Option<Interning<'_>> {
+        let mut owner = self.owner();
+        if self.enter_if_free(&mut owner, this_thread()) {
+            return Some(Interning { lock: self });
+        }
+        owner.owed = true;
+        None
+    }
+
+    /// Takes the lock for `me` if it is free or already `me`'s.
+    fn enter_if_free(&self, owner: &mut Owner, me: ThreadId) -> bool {
+        // Only when the lock looks held: asking for the process id is a system call.
+        if owner.thread.is_some_and(|holder| holder != me) && owner.process != std::process::id() {
+            *owner = Owner {
+                owed: true,
+                ..Owner::free()
+            };
+        }
+        if owner.thread.is_none() || owner.thread == Some(me) {
+            owner.thread = Some(me);
+            owner.depth += 1;
+            return true;
+        }
+        false
+    }
+
     /// Enters the interning, waiting (GIL released) until it is free, or `None` if it is
     /// still held after `slice`. The wait takes `owner`'s mutex as it begins and ends, so a
     /// fork waits for it (see `fork`).
     fn try_enter(&self, py: Python<'_>, slice: Duration) -> Option<Interning<'_>> {
         let me = this_thread();
-        {
-            let mut owner = self.owner();
-            // Only when the lock looks held: asking for the process id is a system call.
-            if owner.thread.is_some_and(|holder| holder != me)
-                && owner.process != std::process::id()
-            {
-                *owner = Owner::free();
-            }
-            if owner.thread.is_none() || owner.thread == Some(me) {
-                owner.thread = Some(me);
-                owner.depth += 1;
-                return Some(Interning { lock: self });
-            }
+        if self.enter_if_free(&mut self.owner(), me) {
+            return Some(Interning { lock: self });
         }
         let entered = py.detach(|| crate::fork::gated(|| self.wait_for_the_lock(me, slice)));
         // Made only when entered: dropping one gives the lock up.
@@ -167,17 +182,40 @@ impl InternLock {
     }
 }
 
-impl Drop for Interning<'_> {
-    fn drop(&mut self) {
+impl Interning<'_> {
+    /// Leaves the interning, unless this is its outermost entry and other calls gave classes
+    /// up meanwhile ([`InternLock::enter_or_owe`]): then the lock is kept and returned, for
+    /// the caller to drop them and leave again. In one step with the release, so that no
+    /// debt is recorded after the check and before the lock is free.
+    pub(crate) fn leave(self) -> Option<Self> {
         let mut owner = self.lock.owner();
+        if owner.depth == 1 && owner.owed {
+            owner.owed = false;
+            drop(owner);
+            return Some(self);
+        }
+        self.lock.release(owner);
+        std::mem::forget(self);
+        None
+    }
+}
+
+impl InternLock {
+    fn release(&self, mut owner: MutexGuard<'_, Owner>) {
         owner.depth -= 1;
         if owner.depth == 0 {
             owner.thread = None;
             let anyone_waiting = owner.waiting > 0;
             drop(owner);
             if anyone_waiting {
-                self.lock.freed.notify_one();
+                self.freed.notify_one();
             }
         }
+    }
+}
+
+impl Drop for Interning<'_> {
+    fn drop(&mut self) {
+        self.lock.release(self.lock.owner());
     }
 }

@@ -32,7 +32,7 @@ use pyo3::types::{PyDict, PyList};
 use crate::aio;
 use crate::args::{self, Wait};
 use crate::calllog::CallLog;
-use crate::intern_lock::InternLock;
+use crate::intern_lock::{InternLock, Interning};
 use crate::shutdown::Active;
 use crate::state::{Counts, Key, Pin, PinOutcome, State};
 
@@ -77,6 +77,28 @@ const _: () = assert!(
     std::mem::align_of::<Marketplace>() <= 16,
     "Marketplace needs more alignment than Python gives its objects"
 );
+
+/// The interning lock, held by a call of `market`: leaving it, the outermost entry drops the
+/// classes that other calls gave up meanwhile ([`InternLock::enter_or_owe`]).
+///
+/// [`InternLock::enter_or_owe`]: crate::intern_lock::InternLock::enter_or_owe
+struct Interned<'a, 'py> {
+    market: &'a Marketplace,
+    py: Python<'py>,
+    interning: Option<Interning<'a>>,
+}
+
+impl Drop for Interned<'_, '_> {
+    fn drop(&mut self) {
+        let Some(mut interning) = self.interning.take() else {
+            return;
+        };
+        while let Some(kept) = interning.leave() {
+            self.market.bury(self.py);
+            interning = kept;
+        }
+    }
+}
 
 /// Counts a call as waiting while it lives.
 struct Waiting<'a>(&'a AtomicUsize);
@@ -349,7 +371,11 @@ impl Marketplace {
         product: &Bound<'_, PyAny>,
         create: bool,
     ) -> PyResult<Option<Pin>> {
-        let _interning = self.intern_lock.enter_interruptibly(py)?;
+        let _interning = Interned {
+            market: self,
+            py,
+            interning: Some(self.intern_lock.enter_interruptibly(py)?),
+        };
         let interned = self.interned.bind(py);
         let mut gone = None;
         loop {
@@ -421,33 +447,37 @@ impl Marketplace {
     }
 
     /// Gives back references to classes (`(slot, count)` pairs); a class left with none is
-    /// deleted from the dict and its slot freed.
+    /// deleted from the dict and its slot freed, now if the interning lock is free (or this
+    /// thread's), otherwise by the thread that holds it, as it leaves the lock. Never waits:
+    /// the holder may be in a product's `__eq__` for as long as it likes, and a call giving
+    /// back what it held (one ending with a Ctrl-C, an order placed) can neither wait for it
+    /// nor give up.
     fn unref(&self, py: Python<'_>, releases: &[(u32, usize)]) {
-        // Most releases leave their class referenced: those need no interning lock.
-        let last: Vec<(u32, usize)> = {
+        let orphaned = {
             let mut state = self.state(py);
             releases
                 .iter()
-                .filter(|&&(slot, count)| !state.unref_unless_last(slot, count))
-                .copied()
-                .collect()
+                .fold(false, |any, &(slot, count)| state.unref(slot, count) | any)
         };
-        if last.is_empty() {
+        if !orphaned {
             return;
         }
-        // From its marking as dying to its end, so no lookup sees a class half dead. (Other
-        // calls may have pinned the class again meanwhile: then it does not die.)
-        let _interning = self.intern_lock.enter(py);
-        let dying: Vec<(u32, Py<PyAny>)> = {
-            let mut state = self.state(py);
-            last.iter()
-                .filter_map(|&(slot, count)| {
-                    state
-                        .unref(py, slot, count)
-                        .map(|representative| (slot, representative))
-                })
-                .collect()
+        let Some(interning) = self.intern_lock.enter_or_owe() else {
+            return;
         };
+        self.bury(py);
+        drop(Interned {
+            market: self,
+            py,
+            interning: Some(interning),
+        });
+    }
+
+    /// Deletes the dict entries of the classes left with no references, and frees their
+    /// slots; under the interning lock.
+    fn bury(&self, py: Python<'_>) {
+        // From its marking as dying to its end, so no lookup sees a class half dead.
+        let dying = self.state(py).take_orphans(py);
         for (slot, representative) in dying {
             let deleted = self.interned.bind(py).del_item(&representative);
             let freed = self.state(py).finish_dying(slot, deleted.is_ok());

@@ -104,8 +104,9 @@ struct Class {
     /// Items of the class alive in the market (published, on shelves, in carts) plus the
     /// pins of operations in flight.
     refs: usize,
-    /// From when `refs` reached zero until the dict entry is deleted (then the class goes)
-    /// or the deletion fails (then it lives on, unreferenced, and is retried next time).
+    /// From when the interning lock's holder takes the class up to be dropped
+    /// ([`State::take_orphans`]) until the dict entry is deleted (then the class goes) or
+    /// the deletion fails (then it lives on, unreferenced, and is retried next time).
     dying: bool,
     /// The object that is the class's key in the interning dict, to delete the entry by.
     representative: Py<PyAny>,
@@ -144,6 +145,9 @@ pub(crate) struct State {
     free_slots: Vec<u32>,
     /// Classes alive (including dying ones).
     live_classes: usize,
+    /// The tokens of classes whose references all went, to be dropped by a thread holding
+    /// the interning lock; some may have been pinned again since, or dropped already.
+    orphans: Vec<u64>,
     objects: Objects,
 }
 
@@ -249,33 +253,45 @@ impl State {
         self.free(pin.slot)
     }
 
-    /// Gives back `count` references to the class in `slot` unless they are its last
-    /// (then it does nothing and answers false: see [`unref`](Self::unref)).
-    pub(crate) fn unref_unless_last(&mut self, slot: u32, count: usize) -> bool {
-        let class = self.class_mut(slot);
-        if class.refs > count {
-            class.refs -= count;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Gives back `count` references to the class in `slot`. When none are left the class
-    /// is marked dying and a new reference to its representative is returned: the caller
-    /// deletes the dict entry with it and then calls [`finish_dying`](Self::finish_dying).
-    pub(crate) fn unref(&mut self, py: Python<'_>, slot: u32, count: usize) -> Option<Py<PyAny>> {
-        let class = self.class_mut(slot);
+    /// Gives back `count` references to the class in `slot`; whether that left it with none
+    /// (it is then an orphan, for [`take_orphans`](Self::take_orphans)).
+    pub(crate) fn unref(&mut self, slot: u32, count: usize) -> bool {
+        let entry = self
+            .classes
+            .get_mut(slot as usize)
+            .expect("the slot holds a live class");
+        let class = entry.class.as_mut().expect("the slot holds a live class");
         class.refs = class
             .refs
             .checked_sub(count)
             .expect("a class is referenced by each of its items and pins");
-        if class.refs == 0 {
-            class.dying = true;
-            Some(class.representative.clone_ref(py))
-        } else {
-            None
+        if class.refs > 0 {
+            return false;
         }
+        self.orphans.push(token(slot, entry.generation));
+        true
+    }
+
+    /// Marks dying each orphan that is still that class and still has no references, and
+    /// returns its slot with a new reference to its representative: the caller, holding the
+    /// interning lock, deletes the dict entry with it and then calls
+    /// [`finish_dying`](Self::finish_dying).
+    pub(crate) fn take_orphans(&mut self, py: Python<'_>) -> Vec<(u32, Py<PyAny>)> {
+        let orphans = std::mem::take(&mut self.orphans);
+        orphans
+            .into_iter()
+            .filter_map(|orphan| {
+                // The token is (generation << 32) | slot: the truncations take each half.
+                let (slot, generation) = (orphan as u32, (orphan >> 32) as u32);
+                let entry = self.classes.get_mut(slot as usize)?;
+                let class = entry.class.as_mut()?;
+                if entry.generation != generation || class.refs > 0 || class.dying {
+                    return None;
+                }
+                class.dying = true;
+                Some((slot, class.representative.clone_ref(py)))
+            })
+            .collect()
     }
 
     /// Ends a class's dying: its dict entry was deleted (`deleted`), so the class goes and its

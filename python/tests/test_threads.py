@@ -5,6 +5,7 @@ contention."""
 from __future__ import annotations
 
 import _thread
+import math
 import os
 import random
 import select
@@ -711,6 +712,81 @@ def test_ctrl_c_interrupts_a_wait_for_another_threads_interning(sigint_raises_ke
     cart = market.new_cart()
     assert market.add_to_cart(cart, Slow()) and market.place_order(cart)[0] is not None
     assert market.publish(producer, "tea") is True
+
+
+@pytest.mark.parametrize("call", ["publish", "add_to_cart"])
+def test_ctrl_c_ends_a_wait_at_once_while_another_thread_interns(
+    sigint_raises_keyboard_interrupt, call
+):
+    """The main thread waits (`timeout=inf`) on a product it alone named, so its call holds
+    the product's class's only reference; meanwhile another thread sits inside the interning
+    lock, in a product's slow `__eq__`. Ctrl-C must end the wait within a slice, as it does
+    with no such thread: the class the call gives back is not worth waiting for that thread,
+    and is dropped later, by a call that holds the lock."""
+    market = Marketplace(2)
+    producer = market.register_producer()
+    cart = market.new_cart()
+    if call == "publish":
+        market.publish(producer, "full")
+        market.publish(producer, "full")
+    release = threading.Event()
+    interrupted_at: list[float] = []
+    slow_thread: list[Any] = []
+
+    def interrupt_once_the_other_thread_interns():
+        wait_until(lambda: market.stats()["waiting"] == 1)
+        # Bounded, so that a wait Ctrl-C cannot end fails, not hangs.
+        slow_thread.append(a_thread_inside_the_interning(market, other, release, wait_at_most=3))
+        interrupted_at.append(time.monotonic())
+        _thread.interrupt_main()
+
+    other = market.register_producer()
+    helper = threading.Thread(target=interrupt_once_the_other_thread_interns, daemon=True)
+    helper.start()
+    with pytest.raises(KeyboardInterrupt):
+        if call == "publish":
+            market.publish(producer, "tea", timeout=math.inf)
+        else:
+            market.add_to_cart(cart, "tea", timeout=math.inf)
+    raised_at = time.monotonic()
+    helper.join()
+    release.set()
+    _, slow = slow_thread[0]
+    assert slow.outcome() is True
+    # A slice is 50 ms; a release that waits for the other thread lasts its 3 s.
+    latency = raised_at - interrupted_at[0]
+    assert latency < 1, f"KeyboardInterrupt took {latency * 1000:.0f} ms"
+    # Nothing was done, and "tea"'s class went as the other thread left the interning:
+    # what is interned is what is on sale.
+    assert market.stats()["waiting"] == 0
+    interned = market._interned()
+    on_sale = {"full", "Slow"} if call == "publish" else {"Slow"}
+    assert interned["classes"] == interned["dict"] == len(on_sale)
+    assert market.available("tea") == 0
+    assert market.publish(other, "tea") is False  # the other producer is full, as before
+
+
+def test_an_order_returns_without_waiting_for_another_threads_interning():
+    """An order that takes a class's last item while another thread is inside the interning
+    lock, in a slow `__eq__`, returns at once: the class is dropped by that thread as it
+    leaves the lock, not by the order waiting for it."""
+    market = Marketplace(2)
+    producer, other = market.register_producer(), market.register_producer()
+    market.publish(producer, "tea")
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, "tea")
+    release = threading.Event()
+    # Bounded, so that an order that waits for the other thread fails, not hangs.
+    _, slow = a_thread_inside_the_interning(market, other, release, wait_at_most=3)
+    started = time.monotonic()
+    assert market.place_order(cart) == ["tea"]
+    took = time.monotonic() - started
+    release.set()
+    assert slow.outcome() is True
+    assert took < 1, f"the order took {took * 1000:.0f} ms"
+    interned = market._interned()
+    assert interned["classes"] == interned["dict"] == 1  # the other thread's product only
+    assert market.available("tea") == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
