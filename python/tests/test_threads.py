@@ -391,6 +391,49 @@ def test_the_interpreter_exits_cleanly_with_daemon_threads_in_the_market(tmp_pat
         assert (done.returncode, done.stdout, done.stderr) == (0, b"done\n", b"")
 
 
+STOP_A_WORKER_AT_EXIT = r"""
+import atexit, sys, threading
+
+def stop_the_worker():
+    stop.set()
+    worker.join(2)
+    print("joined" if not worker.is_alive() else "parked")
+
+stop = threading.Event()
+if sys.argv[1] == "before":
+    atexit.register(stop_the_worker)
+from marketplace import Marketplace
+if sys.argv[1] == "after":
+    atexit.register(stop_the_worker)
+market = Marketplace(10)
+cart = market.new_cart()
+
+def work():
+    # A consumer that, told to stop, places its last order and ends.
+    stop.wait()
+    market.place_order(cart)
+
+worker = threading.Thread(target=work, daemon=True)
+worker.start()
+"""
+
+
+@pytest.mark.parametrize("registered", ["before", "after"])
+def test_an_atexit_hook_registered_before_the_import_cannot_join_a_worker_in_the_market(
+    tmp_path, registered
+):
+    """atexit hooks run last registered first. The package's own hook, registered at its
+    import, parks every later call from another thread for good: a hook registered before
+    the import runs after it, and the worker it tells to place its last order and joins
+    never comes back from that call; one registered after the import runs first, and joins
+    it."""
+    script = tmp_path / "stop_at_exit.py"
+    script.write_text(STOP_A_WORKER_AT_EXIT)
+    done = subprocess.run([sys.executable, str(script), registered], capture_output=True, timeout=60, check=False)
+    expected = b"parked\n" if registered == "before" else b"joined\n"
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected, b"")
+
+
 class SlowKey:
     """A product of one hash whose `__eq__` may let other threads run midway (as I/O, a lock
     or a sleep does): the interning dict's operations are then not atomic by themselves."""
