@@ -11,7 +11,8 @@
 //!    never calls back into Python, so it can run with the GIL released;
 //! 3. the pin is given back; ordered items hand back the very objects published and drop
 //!    their class references (a class left with none is deleted from the dict, under the
-//!    interning lock again).
+//!    interning lock again: by this call if the lock is free, else by the thread holding
+//!    it, as it leaves; see `Marketplace::unref`).
 //!
 //! Waits (`timeout=`) release the GIL in slices of at most [`SLICE`], checking for signals
 //! (`KeyboardInterrupt`) between slices with the GIL held.

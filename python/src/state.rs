@@ -15,10 +15,12 @@
 //! generation tells a slot's successive classes apart, so a token read from the dict before
 //! its class died is recognised as stale. A class lives while anything refers to it: its
 //! items (on shelves, in carts, being published) and the operations in flight that named it
-//! (pins). When the count drops to zero the class is marked dying, its dict entry is deleted
-//! (outside this lock), then its slot is freed for the next new class, all under the
-//! interning lock (`intern_lock`), which every dict lookup holds too: no other thread sees
-//! a class dying. So the dict, the class
+//! (pins). When the count drops to zero the class is an orphan; a thread holding the
+//! interning lock (`intern_lock`), which every dict lookup holds too, then marks it dying,
+//! deletes its dict entry (outside this lock) and frees its slot for the next new class, so
+//! no other thread sees a class dying. That thread is the one that dropped the count if the
+//! lock was free, else the one holding it, as it leaves (an orphan pinned again meanwhile
+//! lives on). So the dict, the class
 //! table and the engine's catalog (one entry per slot ever used) are bounded by the number
 //! of distinct products alive at once, not by the number ever published.
 
