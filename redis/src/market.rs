@@ -6,7 +6,9 @@
 //! on sale equal to the product of canonical key `KEY`, oldest first; `open` is the set of
 //! open carts and `cart:N` a cart's items in the order added; `ops` each lane's last
 //! result; `bell:KEY`, `room:N` and `closing` are the doorbells waiters block on, and
-//! `waiting` counts the publishers waiting for each producer's room.
+//! `waiting` counts the publishers waiting for each producer's room; `tally:GROUP` is a
+//! group of [`tally`](RedisMarketplace::tally) and `claims` maps each name claimed with
+//! [`claim`](RedisMarketplace::claim) to its claimant.
 //!
 //! Invariants (kept by the scripts, each atomic): an item is in exactly one place, a
 //! `q:` list or a cart; `shelf[N]` counts producer N's items in `q:` lists; publish never
@@ -77,6 +79,8 @@ pub struct RedisMarketplace<P> {
     meta: String,
     prefix: String,
     tag: u64,
+    /// Who this handle is among the market's claimants of names ([`claim`](Self::claim)).
+    claimant: u64,
     capacity: usize,
     _products: PhantomData<fn(P) -> P>,
 }
@@ -136,6 +140,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             meta: format!("{prefix}meta"),
             prefix,
             tag: 0,
+            claimant: random_u64(),
             capacity: queue_size_per_producer,
             _products: PhantomData,
         };
@@ -486,6 +491,36 @@ impl<P> RedisMarketplace<P> {
             .int(0)
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| self.unexpected("tally"))
+    }
+
+    /// Claims each of `names` for this handle, all of them or none, and returns `None`;
+    /// or, when another handle holds one of them, claims none and returns that name. A name
+    /// stays claimed until the market is deleted ([`delete`](Self::delete)), also after
+    /// its handle is dropped, since a handle whose process crashed cannot be told from one
+    /// still at work; claiming a name this handle holds already succeeds. Processes that
+    /// share a market claim what each of them does, so that no two do the same (the
+    /// scenario runner claims the actors each process runs).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConnectionError`] when the server cannot complete the call.
+    pub fn claim(&self, names: &[&str]) -> Result<Option<String>, ConnectionError> {
+        let claimant = self.claimant.to_string();
+        let args: Vec<&str> = std::iter::once(claimant.as_str())
+            .chain(names.iter().copied())
+            .collect();
+        let reply = self.call("claim", &self.scripts.claim, &args)?;
+        match reply.status.as_str() {
+            "ok" => Ok(None),
+            "taken" => reply
+                .values
+                .into_iter()
+                .next()
+                .and_then(text)
+                .map(Some)
+                .ok_or_else(|| self.unexpected("claim")),
+            _ => Err(self.unexpected("claim")),
+        }
     }
 
     /// How many distinct members the group `group` of [`tally`](Self::tally) has.

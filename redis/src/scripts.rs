@@ -32,6 +32,7 @@ pub(crate) struct Scripts {
     pub(crate) inspect: Script,
     pub(crate) label: Script,
     pub(crate) tally: Script,
+    pub(crate) claim: Script,
 }
 
 impl Scripts {
@@ -50,6 +51,7 @@ impl Scripts {
             inspect: operation_script!("inspect.lua"),
             label: operation_script!("label.lua"),
             tally: operation_script!("tally.lua"),
+            claim: operation_script!("claim.lua"),
         }
     }
 }

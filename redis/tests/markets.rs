@@ -2,7 +2,8 @@
 //! when one of them is deleted; a product too long for one Redis value is refused before
 //! it is sent; a handle dropped leaves no record of its connections behind, also after
 //! the server closed them; a market of `String`s is asked with a `&str`; an error for a
-//! lost server tells it once along its `source` chain.
+//! lost server tells it once along its `source` chain; a claim of names takes all of them
+//! or none.
 
 use std::error::Error;
 use std::time::Duration;
@@ -32,6 +33,7 @@ fn deleting_a_market_deletes_its_keys_and_no_others() {
         let doomed = RedisMarketplace::<String>::connect(&server.url(), name, 1).expect("connect");
         let maker = doomed.register_producer().expect("register");
         doomed.publish(maker, "tea".to_owned()).expect("room");
+        assert_eq!(doomed.claim(&["maker"]).expect("claim"), None);
         assert!(keys_of(&mut watch, name) > 0);
         doomed.delete().expect("deleted");
 
@@ -43,6 +45,80 @@ fn deleting_a_market_deletes_its_keys_and_no_others() {
         );
         bystander.delete().expect("deleted");
     }
+}
+
+/// A claim takes every name it asks for or none: a handle refused one name holds none of
+/// the others, which stay free for another; its own names it may claim again. A name stays
+/// claimed after its handle is gone, until the market is deleted.
+#[test]
+fn a_claim_takes_every_name_or_none() {
+    let server = RedisServer::start();
+    let connect =
+        || RedisMarketplace::<String>::connect(&server.url(), "claims", 1).expect("connect");
+    let first = connect();
+    assert_eq!(first.claim(&["a", "b"]).expect("claim"), None);
+    assert_eq!(first.claim(&["b"]).expect("claim"), None, "its own name");
+    let second = connect();
+    assert_eq!(
+        second.claim(&["c", "b", "d"]).expect("claim"),
+        Some("b".to_owned())
+    );
+    let third = connect();
+    assert_eq!(third.claim(&["c", "d"]).expect("claim"), None, "left free");
+    drop(first);
+    assert_eq!(second.claim(&["a"]).expect("claim"), Some("a".to_owned()));
+    third.delete().expect("deleted");
+    assert_eq!(
+        connect().claim(&["a", "b", "c", "d"]).expect("claim"),
+        None,
+        "a deleted market's names are free"
+    );
+}
+
+/// Handles racing for overlapping names: one wins the name they share, and every other
+/// holds none of the names it asked for.
+#[test]
+fn of_handles_racing_for_a_name_one_wins_and_the_others_claim_nothing() {
+    let server = RedisServer::start();
+    let handles: Vec<_> = (0..8)
+        .map(|_| RedisMarketplace::<String>::connect(&server.url(), "race", 1).expect("connect"))
+        .collect();
+    let names: Vec<String> = (0..handles.len()).map(|i| format!("own{i}")).collect();
+    let barrier = std::sync::Barrier::new(handles.len());
+    let answers: Vec<Option<String>> = std::thread::scope(|s| {
+        let racers: Vec<_> = handles
+            .iter()
+            .zip(&names)
+            .map(|(handle, own)| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    handle.claim(&[own, "shared"]).expect("claim")
+                })
+            })
+            .collect();
+        racers
+            .into_iter()
+            .map(|r| r.join().expect("racer"))
+            .collect()
+    });
+    let winners = answers.iter().filter(|answer| answer.is_none()).count();
+    assert_eq!(winners, 1, "{answers:?}");
+    let losers: Vec<&str> = answers
+        .iter()
+        .zip(&names)
+        .filter(|(answer, _)| answer.is_some())
+        .map(|(answer, own)| {
+            assert_eq!(answer.as_deref(), Some("shared"));
+            own.as_str()
+        })
+        .collect();
+    let bystander = RedisMarketplace::<String>::connect(&server.url(), "race", 1).expect("connect");
+    assert_eq!(
+        bystander.claim(&losers).expect("claim"),
+        None,
+        "a loser kept a name"
+    );
 }
 
 /// A product longer than Redis takes in one value is refused before anything is sent,
