@@ -165,8 +165,9 @@ struct RunArgs {
     /// Where the marketplace lives: `memory` (this process's engine) or a Redis server,
     /// `redis://HOST:PORT[/DB]`, shared by every process that runs the same scenario on
     /// the same --market. Each process runs the actors of its --role and --only, one
-    /// thread each; the run ends in every process when every consumer of the scenario has
-    /// placed its last order.
+    /// thread each, and claims them on the market: a process whose actor another process
+    /// of the market claimed is refused. The run ends in every process when every consumer
+    /// of the scenario has placed its last order.
     #[arg(long, value_name = "URL", default_value = "memory", value_parser = parse_backend)]
     backend: Backend,
     /// The market's name on the Redis server (required with a redis backend).

@@ -15,7 +15,9 @@ use marketplace_cli::runner::{
     Interrupt, RETRY_FOR, RemoteError, RemoteOptions, Role, fingerprint, run_remote,
 };
 use marketplace_cli::scenario::Scenario;
-use marketplace_harness::redis_server::{RedisServer, free_port, fresh_market_name, shared_server};
+use marketplace_harness::redis_server::{
+    RedisServer, blocked_clients, free_port, fresh_market_name, shared_server,
+};
 use marketplace_redis::READ_TIMEOUT;
 use support::{
     finish_within, marketplace, panic_message_of, reference_dir, send, sorted, temp_file, temp_path,
@@ -41,20 +43,29 @@ fn start_on(url: &str, scenario: &Path, market: &str, extra: &[&str]) -> Child {
         .expect("the marketplace binary starts")
 }
 
-/// Waits for every process; all must succeed. Their stdouts, concatenated. Each child's
-/// pipes are drained by a thread of its own: a process whose output nobody reads would
-/// block on a full pipe and hold up the whole run.
-fn finish(children: Vec<Child>, what: &str) -> Vec<u8> {
+/// Waits for every process; what each did. Each child's pipes are drained by a thread of
+/// its own: a process whose output nobody reads would block on a full pipe and hold up the
+/// whole run.
+fn wait_all(children: Vec<Child>) -> Vec<Output> {
     let readers: Vec<_> = children
         .into_iter()
         .map(|child| std::thread::spawn(move || child.wait_with_output()))
         .collect();
+    readers
+        .into_iter()
+        .map(|reader| {
+            reader
+                .join()
+                .expect("reader thread")
+                .expect("the process ends")
+        })
+        .collect()
+}
+
+/// Waits for every process; all must succeed. Their stdouts, concatenated.
+fn finish(children: Vec<Child>, what: &str) -> Vec<u8> {
     let mut stdout = Vec::new();
-    for reader in readers {
-        let output = reader
-            .join()
-            .expect("reader thread")
-            .expect("the process ends");
+    for output in wait_all(children) {
         assert!(
             output.status.success(),
             "{what}: {}\n{}",
@@ -421,6 +432,145 @@ fn a_scenario_without_consumers_ends_at_once() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.stdout.is_empty());
+}
+
+/// What became of a process started on a market where another process already runs its
+/// actors and waits on the server: it ended, or it joined the run, its actors waiting too.
+enum Second {
+    Ended(Output),
+    Joined(Child),
+}
+
+/// Watches `child` until it ends, or more than `waiting` clients are blocked on `server`
+/// (the first process's), which means that `child`'s actors wait there too.
+fn second_process(server: &RedisServer, mut child: Child, waiting: u64) -> Second {
+    let mut watch = server.connection();
+    let started = Instant::now();
+    loop {
+        if child
+            .try_wait()
+            .expect("the process is waited for")
+            .is_some()
+        {
+            return Second::Ended(child.wait_with_output().expect("the process ends"));
+        }
+        if blocked_clients(&mut watch) > waiting {
+            return Second::Joined(child);
+        }
+        assert!(
+            started.elapsed() < HANG,
+            "the second process neither ended nor waited on the server within {HANG:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Runs the small scenario's actors of `role` in one process and, once they wait on the
+/// server (`waiting` clients blocked), the actor `name` of that role again in a second
+/// process, which must be refused before it does anything on the market; then the other
+/// role, so that the run ends. The first process and the other role's must succeed, and
+/// their outputs, sorted together, equal a single process's, with as many producers
+/// registered on the market as the scenario has.
+fn assert_an_actor_runs_in_one_process(role: &str, name: &str, waiting: u64) {
+    let scenario = temp_file(&format!("redis-twice-{role}.json"), SMALL);
+    let single = marketplace(&[
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "--time-scale".as_ref(),
+        "0".as_ref(),
+    ]);
+    assert!(single.status.success(), "{single:?}");
+    let market = fresh_market_name(&format!("twice-{role}"));
+    let server = RedisServer::start();
+    let first = start_on(&server.url(), &scenario, &market, &["--role", role]);
+    server.until_clients_wait(waiting);
+    let second = start_on(
+        &server.url(),
+        &scenario,
+        &market,
+        &["--role", role, "--only", name],
+    );
+    let second = second_process(&server, second, waiting);
+    let other = if role == "producers" {
+        "consumers"
+    } else {
+        "producers"
+    };
+    let rest = start_on(&server.url(), &scenario, &market, &["--role", other]);
+    let mut children = vec![first, rest];
+    let refused = match second {
+        Second::Ended(output) => Some(output),
+        Second::Joined(child) => {
+            children.push(child);
+            None
+        }
+    };
+    let outputs = wait_all(children);
+    let producers =
+        marketplace_redis::RedisMarketplace::<String>::connect(&server.url(), &market, 1)
+            .and_then(|m| {
+                m.stats()
+                    .map_err(marketplace_redis::ConnectError::Unreachable)
+            })
+            .expect("the market's state")
+            .producers;
+    let stdout: Vec<u8> = outputs.iter().flat_map(|o| o.stdout.clone()).collect();
+    let Some(refused) = refused else {
+        panic!(
+            "a second process running {name:?} joined the run instead of being refused: exit \
+             statuses {:?}, {} purchase lines against a single process's {}, {producers} \
+             producers registered for the scenario's {}",
+            outputs.iter().map(|o| o.status.code()).collect::<Vec<_>>(),
+            stdout
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count(),
+            single
+                .stdout
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count(),
+            scenario_of(&scenario).producers().len(),
+        );
+    };
+    let kind = if role == "producers" {
+        "producer"
+    } else {
+        "consumer"
+    };
+    assert_refused(
+        &refused,
+        &format!("{kind} {name:?} is run by another process on market {market:?}"),
+    );
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&sorted(&stdout)),
+        String::from_utf8_lossy(&sorted(&single.stdout))
+    );
+    assert_eq!(producers, scenario_of(&scenario).producers().len());
+}
+
+/// A consumer run by two processes would buy its carts twice, and the first to finish
+/// could close the market on the other: the second process is refused.
+#[test]
+fn a_consumer_already_run_by_another_process_is_refused() {
+    // Its consumer waits for a tea no producer has made yet.
+    assert_an_actor_runs_in_one_process("consumers", "c", 1);
+}
+
+/// A producer run by two processes would publish its items twice: the second process is
+/// refused.
+#[test]
+fn a_producer_already_run_by_another_process_is_refused() {
+    // Its producer waits for room (capacity 1), and the process for the run's end.
+    assert_an_actor_runs_in_one_process("producers", "p", 2);
 }
 
 /// `--retry-for SECS`, as the command line writes it.

@@ -124,7 +124,7 @@ impl RedisServer {
     pub fn until_clients_wait(&self, count: u64) {
         let mut watch = self.connection();
         let started = Instant::now();
-        while info_field::<u64>(&mut watch, "clients", "blocked_clients").unwrap_or(0) < count {
+        while blocked_clients(&mut watch) < count {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
                 "{count} clients did not wait on the server within 30 s"
@@ -275,6 +275,16 @@ fn info_field<T: std::str::FromStr>(
     info.lines()
         .find_map(|line| line.trim().strip_prefix(field)?.strip_prefix(':'))
         .and_then(|n| n.trim().parse().ok())
+}
+
+/// How many clients of the server on `connection` are blocked now, waiting for a list to
+/// fill.
+///
+/// # Panics
+///
+/// When the server does not answer `INFO`.
+pub fn blocked_clients(connection: &mut redis::Connection) -> u64 {
+    info_field(connection, "clients", "blocked_clients").unwrap_or(0)
 }
 
 /// One server shared by every test of this process, started by the first that asks; it

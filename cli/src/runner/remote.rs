@@ -4,7 +4,10 @@
 //!
 //! Invariants: every process of a run checks that the market holds its scenario (the first
 //! process labels the market with the scenario's fingerprint; a process with another
-//! scenario, or arriving after the run ended, is refused before it starts an actor).
+//! scenario, or arriving after the run ended, is refused before it starts an actor), and
+//! claims its actors on the market, all or none, so that each actor runs in one process
+//! (one whose actor another process claimed is refused before it starts any; a claim
+//! lasts as long as the market, also past a crash).
 //! Each consumer, when its last order is placed, adds itself to the market's tally of
 //! finished consumers; whichever process completes the tally closes the market, and every
 //! process ends when the market closes: producers stop publishing, waits return, and the
@@ -114,7 +117,8 @@ impl fmt::Debug for RemoteOptions {
 #[derive(Debug)]
 pub enum RemoteError {
     /// Refused before any actor started (unreachable server, another scenario's market, a
-    /// finished run, unknown actor names): the caller's input is wrong.
+    /// finished run, unknown actor names, an actor another process runs): the caller's
+    /// input is wrong.
     Refused(String),
     /// The run started and then failed (the server lost past the retry time, the market
     /// closed by another process before this one's consumers finished).
@@ -301,6 +305,40 @@ fn run_watched<W: Write + Send>(
         return Err(RemoteError::Failed(format!(
             "{threads} actors need as many threads, but this system allows about {room} more; \
              split them over more processes (--role, --only)"
+        )));
+    }
+    // One actor run by two processes would do its part twice (a consumer's purchases
+    // printed twice, a producer's items published twice), and the first of a consumer's
+    // two runs to finish could end the run while the other still has carts left. Claimed
+    // by their places in the scenario, since two actors may share a name.
+    let actors: Vec<(String, String)> = producers
+        .iter()
+        .map(|&i| {
+            (
+                format!("producer:{i}"),
+                &scenario.producers()[i].name,
+                "producer",
+            )
+        })
+        .chain(consumers.iter().map(|&i| {
+            (
+                format!("consumer:{i}"),
+                &scenario.consumers()[i].name,
+                "consumer",
+            )
+        }))
+        .map(|(claim, name, kind)| (claim, format!("{kind} {name:?}")))
+        .collect();
+    let claims: Vec<&str> = actors.iter().map(|(claim, _)| claim.as_str()).collect();
+    if let Some(taken) = market.claim(&claims).map_err(|e| lost(&e))? {
+        let actor = actors
+            .iter()
+            .find(|(claim, _)| *claim == taken)
+            .map_or(taken.as_str(), |(_, actor)| actor.as_str());
+        return Err(refused(format!(
+            "{actor} is run by another process on market {:?} on {url} already; each actor \
+             of a run runs in one process",
+            remote.market
         )));
     }
     if scenario.consumers().is_empty() {
