@@ -1590,3 +1590,53 @@ fn a_report_that_asks_for_the_interrupt_itself_returns() {
         "{outcome:?}"
     );
 }
+
+/// Two runs given one interrupt, whose reports each ask for the interrupt and wait: each
+/// request waits for the other run's report, which is itself waiting in its request, so
+/// neither may wait for the other's watch; both return, and so does the one who asked first.
+#[test]
+fn two_runs_whose_reports_both_ask_for_the_interrupt_return() {
+    let json = waiting_after_one_cart().to_string();
+    let scenario = std::sync::Arc::new(Scenario::from_json(&json).expect("valid"));
+    let interrupt = Interrupt::new();
+    let (asked, asks) = std::sync::mpsc::channel();
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    let mut markets = Vec::new();
+    for _ in 0..2 {
+        let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
+        let (inner, asked) = (interrupt.clone(), asked.clone());
+        options.interrupted = Some(std::sync::Arc::new(move |_| {
+            inner.interrupt_and_wait();
+            let _ = asked.send(());
+        }));
+        markets.push(options.market.clone());
+        let (scenario, flushed, ended) = (scenario.clone(), flushed.clone(), ended.clone());
+        std::thread::spawn(move || {
+            let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)).outcome);
+        });
+    }
+    for _ in 0..2 {
+        flushes.recv_timeout(HANG).expect("a first cart is out");
+    }
+    assert!(
+        interrupt_returns(&interrupt),
+        "the request waits forever on two reports that ask for it"
+    );
+    for _ in 0..2 {
+        assert!(
+            asks.recv_timeout(HANG).is_ok(),
+            "a report's request waits for the other report, which waits for it"
+        );
+    }
+    for market in &markets {
+        close_market(shared_server(), market);
+    }
+    for _ in 0..2 {
+        let outcome = ends.recv_timeout(HANG);
+        assert!(
+            matches!(outcome, Ok(Err(RemoteError::Interrupted))),
+            "{outcome:?}"
+        );
+    }
+}

@@ -6,7 +6,8 @@
 //! a request reaches every attached run (and any run attached later) through its outbox,
 //! so a supervisor asleep there wakes at once; and
 //! [`Interrupt::interrupt_and_wait`] returns only when no run is attached and no [`Hold`]
-//! or [`Watch`] is held, so once it returns, the lines of every cart ordered by then are
+//! or [`Watch`] is held (but the watches whose reports are themselves waiting in it), so
+//! once it returns, the lines of every cart ordered by then are
 //! written and flushed (or their output failed), and whatever the holder writes after the
 //! run is written. Lock order: the interrupt's state, then an outbox's.
 
@@ -40,6 +41,9 @@ struct State {
     holds: usize,
     /// The watches not yet finished (see [`Interrupt::watch`]).
     watches: usize,
+    /// The watches whose report of the request is itself waiting in
+    /// [`Interrupt::interrupt_and_wait`]: only that wait's return finishes them.
+    waiting_reports: usize,
 }
 
 impl Interrupt {
@@ -59,7 +63,9 @@ impl Interrupt {
     ///
     /// Called from [`RemoteOptions::interrupted`](super::RemoteOptions::interrupted), it
     /// does not wait for the watch of the run that is telling its report, which only the
-    /// report's return finishes; it waits for everything else.
+    /// report's return finishes, nor for that of another run whose report is waiting here
+    /// too (runs given one interrupt, whose reports would otherwise wait for each other);
+    /// it waits for everything else.
     ///
     /// [`RunError::Interrupted`]: super::RunError::Interrupted
     pub fn interrupt_and_wait(&self) {
@@ -77,13 +83,20 @@ impl Interrupt {
                 .filter(|&&shared| shared == self.key())
                 .count()
         });
-        while !state.runs.is_empty() || state.holds > 0 || state.watches > own {
+        // Counted for every waiter, not only this one: two runs' reports that both ask
+        // would each wait for the other's watch, which the other's wait holds unfinished.
+        state.waiting_reports += own;
+        if own > 0 {
+            self.shared.detached.notify_all();
+        }
+        while !state.runs.is_empty() || state.holds > 0 || state.watches > state.waiting_reports {
             state = self
                 .shared
                 .detached
                 .wait(state)
                 .unwrap_or_else(|p| p.into_inner());
         }
+        state.waiting_reports -= own;
     }
 
     /// Whether an end was asked for.
