@@ -41,6 +41,7 @@ use marketplace_cli::runner::{
     run_remote,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
+use marketplace_redis::url_without_password;
 
 /// Exit code: bad input (unreadable file, invalid scenario, bad flags).
 const EXIT_BAD_INPUT: u8 = 2;
@@ -201,7 +202,8 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
         if s.chars().any(char::is_control) {
             // The URL parser drops a tab or a newline, connecting elsewhere than written.
             return Err(format!(
-                "a redis URL holds no control character, found {s:?}"
+                "a redis URL holds no control character, found {:?}",
+                url_without_password(s)
             ));
         }
         Ok(Backend::Redis(s.to_owned()))
@@ -488,7 +490,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(Failure::stdout(&e)),
             };
         }
-        Err(e) => e.exit(),
+        Err(e) => told_on_one_line(e).exit(),
     };
     let outcome = match &cli.command {
         Command::Run(args) => {
@@ -521,6 +523,30 @@ fn run_to_the_end(args: &RunArgs) -> ExitCode {
         interrupt_watcher::wait_for_the_end();
     }
     code
+}
+
+/// clap's usage error `e`, with the value or argument it echoes shown escaped when it holds
+/// a control character (clap echoes it raw, and a line break would cut the error line in
+/// two), and a redis URL's password left out, as every other error naming a server does.
+fn told_on_one_line(mut e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+
+    for kind in [ContextKind::InvalidValue, ContextKind::InvalidArg] {
+        let Some(ContextValue::String(text)) = e.get(kind) else {
+            continue;
+        };
+        let mut shown = text.clone();
+        if shown.starts_with("redis://") || shown.starts_with("rediss://") {
+            shown = url_without_password(&shown);
+        }
+        if shown.chars().any(char::is_control) {
+            shown = shown.escape_debug().to_string();
+        }
+        if &shown != text {
+            e.insert(kind, ContextValue::String(shown));
+        }
+    }
+    e
 }
 
 /// Tells `failure` on stderr, unless it is a quiet one, and gives its exit code.

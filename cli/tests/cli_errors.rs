@@ -608,6 +608,40 @@ fn a_redis_url_with_a_control_character_is_refused() {
     }
 }
 
+/// A flag's value refused while holding a line break or a tab is shown escaped in the one
+/// error line, where clap would echo it raw and cut the line in two; a refused redis URL
+/// keeps its password out of it, as every other error naming a server does.
+#[test]
+fn a_refused_value_with_a_control_character_is_shown_on_one_line() {
+    let path = temp_file("control-value.json", &base().to_string());
+    let redis = ["--backend", "redis://127.0.0.1:1", "--market", "m"];
+    for (flag, value, extra) in [
+        ("--backend", "redis://:hunter2@127.0.0.1:63\n79", &[][..]),
+        ("--backend", "redis://user:hunter2@host:1\t", &[][..]),
+        ("--backend", "bogus\nvalue", &[][..]),
+        ("--retry-for", "1\n2", &redis[..]),
+        ("--time-scale", "x\ty", &[][..]),
+    ] {
+        let mut args = vec!["run".as_ref(), path.as_os_str()];
+        args.extend(extra.iter().map(OsStr::new));
+        args.extend([OsStr::new(flag), OsStr::new(value)]);
+        let output = marketplace(&args);
+        assert_bad_input(&output, &[&format!("for '{flag} ")]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: invalid value ") && first.contains(&format!("for '{flag} ")),
+            "{value:?}: the value cut the error line: {stderr:?}"
+        );
+        assert!(!stderr.contains('\t'), "{value:?}: a raw tab: {stderr:?}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "{value:?}: the password is shown: {stderr:?}"
+        );
+        assert_eq!(stderr.matches("error:").count(), 1, "{value:?}: {stderr}");
+    }
+}
+
 /// A log file that cannot be created is refused before the run (the logger opens its file
 /// only for the first record, and would then fail every record on stderr). Linux: a process
 /// cannot create files in `/proc/self`, whoever runs it.
