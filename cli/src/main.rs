@@ -340,6 +340,8 @@ impl RunArgs {
                 let (path, stats) = (shown(&self.scenario), self.stats);
                 Arc::new(move |report| tell_interrupted(&path, stats, report))
             }),
+            // Only the --stats line tells it: a signal is not held by a silent server else.
+            interrupted_market: self.stats,
         })
     }
 }

@@ -741,6 +741,7 @@ fn a_panic_in_the_output_ends_a_redis_run_with_that_panic() {
         retry_for: RETRY_FOR,
         interrupt: Interrupt::default(),
         interrupted: None,
+        interrupted_market: true,
     };
     let message = panic_message_of(move || run_remote(&scenario, &remote, 0.0, Panicking), HANG)
         .expect("the run goes on after its sink panicked");
@@ -848,6 +849,7 @@ fn an_interrupt_during_the_last_cart_is_reported_once() {
         interrupted: Some(Arc::new(move |_| {
             counted.fetch_add(1, Ordering::SeqCst);
         })),
+        interrupted_market: true,
     };
     let scenario = Scenario::from_json(SMALL).expect("valid");
     let (writing, written) = std::sync::mpsc::channel();
@@ -1011,6 +1013,7 @@ fn options_for(scenario: &str, only: Option<&[&str]>, interrupt: &Interrupt) -> 
         retry_for: RETRY_FOR,
         interrupt: interrupt.clone(),
         interrupted: None,
+        interrupted_market: true,
     }
 }
 
@@ -1639,4 +1642,38 @@ fn two_runs_whose_reports_both_ask_for_the_interrupt_return() {
             "{outcome:?}"
         );
     }
+}
+
+/// A process of a redis run without `--stats`, interrupted while its server is silent
+/// (`kill -STOP`) and its consumer only waits (no order in progress), dies of the signal at
+/// once, with nothing on stderr: it does not first ask the silent server for the market's
+/// state, which only the `--stats` line would tell, and which would hold the signal a read
+/// timeout.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupt_without_stats_does_not_ask_a_silent_server() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let scenario = temp_file("redis-silent-interrupted.json", SMALL);
+    let server = RedisServer::start();
+    let market = fresh_market_name("silent-interrupted");
+    let consumer = start_on(&server.url(), &scenario, &market, &["--role", "consumers"]);
+    // The consumer is asleep on the server, waiting for a tea no producer makes.
+    server.until_a_client_waits();
+    let silenced = server.silence();
+    let started = Instant::now();
+    send(&consumer, "INT");
+    let output = finish_within(consumer, HANG, "an interrupted run on a silent server");
+    let took = started.elapsed();
+    drop(silenced);
+    assert_eq!(output.status.signal(), Some(2), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    // Nothing is waited for: a question to the silent server would be given up only after
+    // a new connection's time, or a read timeout through one already open.
+    assert!(
+        took < marketplace_redis::CONNECT_TIMEOUT / 2,
+        "the signal took {took:?} to end the process, a connect time is {:?}",
+        marketplace_redis::CONNECT_TIMEOUT
+    );
 }

@@ -94,6 +94,12 @@ pub struct RemoteOptions {
     /// [`run_remote`]. It may ask for the interrupt itself: that request does not wait for
     /// this run's watch, which its return finishes (see [`Interrupt::interrupt_and_wait`]).
     pub interrupted: Option<Arc<dyn Fn(InterruptedReport) + Send + Sync>>,
+    /// Whether that report asks the server for the market's state
+    /// ([`InterruptedReport::market`]), which holds the one who asked for the interrupt
+    /// until the server answers or the question is given up (a read timeout, on a server
+    /// that went silent): false for a caller that does not tell it, whose report's market
+    /// is then an error saying it was not asked.
+    pub interrupted_market: bool,
 }
 
 // By hand: the URL's password stays out of logs and panic messages that show the
@@ -109,6 +115,7 @@ impl fmt::Debug for RemoteOptions {
             .field("retry_for", &self.retry_for)
             .field("interrupt", &self.interrupt)
             .field("interrupted", &self.interrupted.as_ref().map(|_| "Fn"))
+            .field("interrupted_market", &self.interrupted_market)
             .finish()
     }
 }
@@ -152,7 +159,8 @@ pub struct InterruptedReport {
     /// Purchase lines this process wrote.
     pub purchases: u64,
     /// The market at the interrupt, or why the server could not tell it (or why it was not
-    /// asked: a run that had failed does not ask).
+    /// asked: a run that had failed does not ask, nor one whose caller does not want it,
+    /// [`RemoteOptions::interrupted_market`]).
     pub market: Result<Stats, String>,
     /// Wall time of this process's part until the interrupt.
     pub elapsed: Duration,
@@ -240,6 +248,7 @@ pub struct RemoteEnd {
 ///     retry_for: Duration::from_secs(60),
 ///     interrupt: Interrupt::new(),
 ///     interrupted: Some(Arc::new(|report| eprintln!("interrupted: {report:?}"))),
+///     interrupted_market: true,
 /// };
 /// let end = run_remote(&scenario, &options, 0.0, std::io::stdout());
 /// if let Err(e) = &end.outcome {
@@ -384,6 +393,9 @@ fn run_watched<W: Write + Send>(
                         // Not asked of a failed run, whose server may be the one lost.
                         market: match failure {
                             Some(_) => Err("not asked: the run had failed".to_owned()),
+                            None if !remote.interrupted_market => {
+                                Err("not asked: the caller does not tell it".to_owned())
+                            }
                             None => run
                                 .market
                                 .stats_within(REPORT_RETRY_FOR)
@@ -845,6 +857,7 @@ mod tests {
             retry_for: RETRY_FOR,
             interrupt: Interrupt::new(),
             interrupted: None,
+            interrupted_market: false,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("hunter"), "the password is shown: {shown}");
