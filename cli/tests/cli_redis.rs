@@ -1647,8 +1647,8 @@ fn two_runs_whose_reports_both_ask_for_the_interrupt_return() {
 /// A process of a redis run without `--stats`, interrupted while its server is silent
 /// (`kill -STOP`) and its consumer only waits (no order in progress), dies of the signal at
 /// once, with nothing on stderr: it does not first ask the silent server for the market's
-/// state, which only the `--stats` line would tell, and which would hold the signal a read
-/// timeout.
+/// state, which only the `--stats` line would tell, and which would hold the signal until
+/// the question is given up.
 #[cfg(target_os = "linux")]
 #[test]
 fn an_interrupt_without_stats_does_not_ask_a_silent_server() {

@@ -96,9 +96,9 @@ pub struct RemoteOptions {
     pub interrupted: Option<Arc<dyn Fn(InterruptedReport) + Send + Sync>>,
     /// Whether that report asks the server for the market's state
     /// ([`InterruptedReport::market`]), which holds the one who asked for the interrupt
-    /// until the server answers or the question is given up (a read timeout, on a server
-    /// that went silent): false for a caller that does not tell it, whose report's market
-    /// is then an error saying it was not asked.
+    /// until the server answers or the question is given up (on a server that went silent,
+    /// after a new connection's time or a read timeout): false for a caller that does not
+    /// tell it, whose report's market is then an error saying it was not asked.
     pub interrupted_market: bool,
 }
 
