@@ -16,20 +16,22 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, RedisError, RedisResult};
+use redis::{Client, Connection, ConnectionAddr, ConnectionInfo, RedisError, RedisResult};
 
 use crate::error::ConnectionError;
 
 /// How long opening a connection may take in all, its set-up's replies included, before the
 /// server counts as unreachable for that try: a server that accepts connections but answers
 /// nothing (`kill -STOP`, a hung host) fails each try of a call that needs a new one after
-/// this.
+/// this. A host name's resolution is given this time, and then each of its addresses in
+/// turn.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a call waits for a reply before it counts the server as lost: each try of a
@@ -387,13 +389,53 @@ impl Forgetting {
     }
 }
 
-/// A new connection through `client`, or a timeout error after `timeout`. redis-rs's own
-/// timeout bounds each reply its set-up waits for (`CLIENT SETINFO` twice, and `AUTH` or
-/// `HELLO` and `SELECT` when the URL asks for them), so a server that accepts and then
-/// answers nothing (stopped, hung) would hold a connect up for that time once per reply.
+/// A new connection through `client`: its host's name resolved within `timeout`, then each
+/// of its addresses tried in turn, as redis-rs tries them, each given `timeout` in all.
+/// redis-rs's own timeout bounds each reply its set-up waits for (`CLIENT SETINFO` twice,
+/// and `AUTH` or `HELLO` and `SELECT` when the URL asks for them), so a server that accepts
+/// and then answers nothing (stopped, hung) would hold a connect up for that time once per
+/// reply; and one deadline for every address would leave none for the next address of a
+/// name whose first one does not answer.
 fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection> {
-    let client = client.clone();
-    within(timeout, move || client.get_connection_with_timeout(timeout))
+    let info = client.get_connection_info().clone();
+    let ConnectionAddr::Tcp(host, port) = &info.addr else {
+        let client = client.clone();
+        return within(timeout, move || client.get_connection_with_timeout(timeout));
+    };
+    let (host, port) = (host.clone(), *port);
+    // A resolver that does not answer holds a connect up as a silent server does.
+    let addresses = within(timeout, move || {
+        Ok((host.as_str(), port).to_socket_addrs()?.collect::<Vec<_>>())
+    })?;
+    connect_to_first(&info, &addresses, timeout)
+}
+
+/// A connection to the first of `addresses` that answers within `timeout`, with the rest of
+/// `info`; a server that answers with an error (a refused login) is not asked again at its
+/// other addresses.
+fn connect_to_first(
+    info: &ConnectionInfo,
+    addresses: &[SocketAddr],
+    timeout: Duration,
+) -> RedisResult<Connection> {
+    let mut last_error = None;
+    for address in addresses {
+        let mut one = info.clone();
+        one.addr = ConnectionAddr::Tcp(address.ip().to_string(), address.port());
+        let client = Client::open(one)?;
+        match within(timeout, move || client.get_connection_with_timeout(timeout)) {
+            Ok(connection) => return Ok(connection),
+            Err(error) if error.is_io_error() || error.is_timeout() => last_error = Some(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        (
+            redis::ErrorKind::InvalidClientConfig,
+            "could not resolve to any addresses",
+        )
+            .into()
+    }))
 }
 
 /// Runs `work` on a thread of its own and waits for its outcome until `timeout` only, then
@@ -460,4 +502,35 @@ pub(crate) fn random_u64() -> u64 {
 
 fn lane_id() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use marketplace_harness::redis_server::shared_server;
+
+    use super::*;
+
+    #[test]
+    fn a_connect_goes_on_to_the_next_address_when_the_first_does_not_answer() {
+        // Takes connections (the kernel completes them) and never answers.
+        let silent = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let server = shared_server();
+        let addresses = [
+            silent.local_addr().expect("its address"),
+            SocketAddr::from(([127, 0, 0, 1], server.port())),
+        ];
+        let info = Client::open(server.url())
+            .expect("the server's URL")
+            .get_connection_info()
+            .clone();
+        let timeout = Duration::from_millis(300);
+        let mut connection = connect_to_first(&info, &addresses, timeout)
+            .unwrap_or_else(|e| panic!("the second address was not tried: {e}"));
+        let pong: String = redis::cmd("PING")
+            .query(&mut connection)
+            .expect("the server answers");
+        assert_eq!(pong, "PONG");
+    }
 }
