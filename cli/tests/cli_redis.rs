@@ -12,7 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use marketplace_cli::runner::{
-    Interrupt, RETRY_FOR, RemoteError, RemoteOptions, Role, fingerprint, run_remote,
+    Interrupt, InterruptedReport, RETRY_FOR, RemoteEnd, RemoteError, RemoteOptions, Role,
+    fingerprint, run_remote,
 };
 use marketplace_cli::scenario::Scenario;
 use marketplace_harness::redis_server::{
@@ -1017,6 +1018,26 @@ fn options_for(scenario: &str, only: Option<&[&str]>, interrupt: &Interrupt) -> 
     }
 }
 
+/// Starts a run of `json` (its producer "p" and consumer "c") on a fresh market, on a thread
+/// of its own, with `interrupt` and `interrupted` for its report: each cart's flush is sent
+/// on `flushed`, and the run's end on `ended`. Returns the market's name.
+fn start_reported_run(
+    json: &str,
+    interrupt: &Interrupt,
+    interrupted: impl Fn(InterruptedReport) + Send + Sync + 'static,
+    flushed: std::sync::mpsc::Sender<()>,
+    ended: std::sync::mpsc::Sender<RemoteEnd>,
+) -> String {
+    let scenario = Scenario::from_json(json).expect("valid");
+    let mut options = options_for(json, Some(&["p", "c"]), interrupt);
+    options.interrupted = Some(std::sync::Arc::new(interrupted));
+    let market = options.market.clone();
+    std::thread::spawn(move || {
+        let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)));
+    });
+    market
+}
+
 /// Asks `interrupt` for the end on a thread of its own: whether that returned within `HANG`.
 fn interrupt_returns(interrupt: &Interrupt) -> bool {
     let (returned, returns) = std::sync::mpsc::channel();
@@ -1507,20 +1528,20 @@ fn a_signal_after_a_run_failed_gets_the_error_line() {
 #[test]
 fn a_hold_kept_across_a_run_does_not_hold_its_report() {
     let json = waiting_after_one_cart().to_string();
-    let scenario = Scenario::from_json(&json).expect("valid");
     let interrupt = Interrupt::new();
-    let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
     let (told, tells) = std::sync::mpsc::channel();
-    options.interrupted = Some(std::sync::Arc::new(move |report| {
-        let _ = told.send(report);
-    }));
-    let market = options.market.clone();
     let held = interrupt.hold();
     let (flushed, flushes) = std::sync::mpsc::channel();
     let (ended, ends) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)));
-    });
+    let market = start_reported_run(
+        &json,
+        &interrupt,
+        move |report| {
+            let _ = told.send(report);
+        },
+        flushed,
+        ended,
+    );
     flushes.recv_timeout(HANG).expect("the first cart is out");
     let (returned, returns) = std::sync::mpsc::channel();
     let asker = interrupt.clone();
@@ -1562,21 +1583,21 @@ fn a_hold_kept_across_a_run_does_not_hold_its_report() {
 #[test]
 fn a_report_that_asks_for_the_interrupt_itself_returns() {
     let json = waiting_after_one_cart().to_string();
-    let scenario = Scenario::from_json(&json).expect("valid");
     let interrupt = Interrupt::new();
-    let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
     let (asked, asks) = std::sync::mpsc::channel();
     let inner = interrupt.clone();
-    options.interrupted = Some(std::sync::Arc::new(move |_| {
-        inner.interrupt_and_wait();
-        let _ = asked.send(());
-    }));
-    let market = options.market.clone();
     let (flushed, flushes) = std::sync::mpsc::channel();
     let (ended, ends) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)).outcome);
-    });
+    let market = start_reported_run(
+        &json,
+        &interrupt,
+        move |_| {
+            inner.interrupt_and_wait();
+            let _ = asked.send(());
+        },
+        flushed,
+        ended,
+    );
     flushes.recv_timeout(HANG).expect("the first cart is out");
     assert!(
         interrupt_returns(&interrupt),
@@ -1587,7 +1608,7 @@ fn a_report_that_asks_for_the_interrupt_itself_returns() {
         "the report's own request waits for its own watch"
     );
     close_market(shared_server(), &market);
-    let outcome = ends.recv_timeout(HANG);
+    let outcome = ends.recv_timeout(HANG).map(|end| end.outcome);
     assert!(
         matches!(outcome, Ok(Err(RemoteError::Interrupted))),
         "{outcome:?}"
@@ -1600,24 +1621,23 @@ fn a_report_that_asks_for_the_interrupt_itself_returns() {
 #[test]
 fn two_runs_whose_reports_both_ask_for_the_interrupt_return() {
     let json = waiting_after_one_cart().to_string();
-    let scenario = std::sync::Arc::new(Scenario::from_json(&json).expect("valid"));
     let interrupt = Interrupt::new();
     let (asked, asks) = std::sync::mpsc::channel();
     let (flushed, flushes) = std::sync::mpsc::channel();
     let (ended, ends) = std::sync::mpsc::channel();
     let mut markets = Vec::new();
     for _ in 0..2 {
-        let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
         let (inner, asked) = (interrupt.clone(), asked.clone());
-        options.interrupted = Some(std::sync::Arc::new(move |_| {
-            inner.interrupt_and_wait();
-            let _ = asked.send(());
-        }));
-        markets.push(options.market.clone());
-        let (scenario, flushed, ended) = (scenario.clone(), flushed.clone(), ended.clone());
-        std::thread::spawn(move || {
-            let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)).outcome);
-        });
+        markets.push(start_reported_run(
+            &json,
+            &interrupt,
+            move |_| {
+                inner.interrupt_and_wait();
+                let _ = asked.send(());
+            },
+            flushed.clone(),
+            ended.clone(),
+        ));
     }
     for _ in 0..2 {
         flushes.recv_timeout(HANG).expect("a first cart is out");
@@ -1636,7 +1656,7 @@ fn two_runs_whose_reports_both_ask_for_the_interrupt_return() {
         close_market(shared_server(), market);
     }
     for _ in 0..2 {
-        let outcome = ends.recv_timeout(HANG);
+        let outcome = ends.recv_timeout(HANG).map(|end| end.outcome);
         assert!(
             matches!(outcome, Ok(Err(RemoteError::Interrupted))),
             "{outcome:?}"
