@@ -117,8 +117,10 @@ struct RunArgs {
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale,
           allow_hyphen_values = true)]
     time_scale: f64,
-    /// Log every marketplace call (debug level) to this file, rotated at 1 MB, keeping
-    /// 20 old files; its directory is created if missing. Without it nothing is logged.
+    /// Log every marketplace call (debug level) to files named after PATH, rotated at
+    /// 1 MB, keeping 20 old files: logs/market.log writes logs/market_rCURRENT.log, then
+    /// market_r00000.log, ...; its directory is created if missing. Without it nothing is
+    /// logged.
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
     /// The most detailed level written to the log file.
