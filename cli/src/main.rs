@@ -151,8 +151,8 @@ struct RunArgs {
     #[arg(long)]
     stats: bool,
     /// Write the figures of --stats to FILE as JSON (see docs/scenario-format.md), also
-    /// after a stall ("stalled": true). FILE is created before the run starts. Not allowed
-    /// with a redis backend.
+    /// after a stall ("stalled": true) or a SIGINT or SIGTERM ("interrupted": true). FILE
+    /// is created before the run starts. Not allowed with a redis backend.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
     /// How producers and consumers run. Output, exit codes and stall reports are the same
