@@ -543,6 +543,11 @@ fn assert_an_actor_runs_in_one_process(role: &str, name: &str, waiting: u64) {
         &refused,
         &format!("{kind} {name:?} is run by another process on market {market:?}"),
     );
+    // What to do about it: a crashed process's claim stays, so a rerun needs a new market.
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("run again on a new --market"),
+        "{refused:?}"
+    );
     for output in &outputs {
         assert!(
             output.status.success(),

@@ -346,7 +346,8 @@ fn run_watched<W: Write + Send>(
             .map_or(taken.as_str(), |(_, actor)| actor.as_str());
         return Err(refused(format!(
             "{actor} is run by another process on market {:?} on {url} already; each actor \
-             of a run runs in one process",
+             of a run runs in one process, and keeps its market even once its process ended \
+             early: run again on a new --market",
             remote.market
         )));
     }
