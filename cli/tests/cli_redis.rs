@@ -1327,18 +1327,16 @@ fn two_runs_at_once_on_one_interrupt_each_tell_it_once() {
     let (ended, ends) = std::sync::mpsc::channel();
     let mut markets = Vec::new();
     for _ in 0..2 {
-        let scenario = Scenario::from_json(&json).expect("valid");
-        let mut options = options_for(&json, Some(&["p", "c"]), &interrupt);
         let counted = Arc::clone(&told);
-        options.interrupted = Some(Arc::new(move |_| {
-            counted.fetch_add(1, Ordering::SeqCst);
-        }));
-        markets.push(options.market.clone());
-        let (flushed, ended) = (flushed.clone(), ended.clone());
-        std::thread::spawn(move || {
-            let end = run_remote(&scenario, &options, 0.0, Flushes(flushed));
-            let _ = ended.send(end.outcome);
-        });
+        markets.push(start_reported_run(
+            &json,
+            &interrupt,
+            move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            },
+            flushed.clone(),
+            ended.clone(),
+        ));
     }
     for _ in 0..2 {
         flushes
@@ -1351,7 +1349,7 @@ fn two_runs_at_once_on_one_interrupt_each_tell_it_once() {
         close_market(shared_server(), market);
     }
     for _ in 0..2 {
-        let outcome = ends.recv_timeout(HANG);
+        let outcome = ends.recv_timeout(HANG).map(|end| end.outcome);
         assert!(
             matches!(outcome, Ok(Err(RemoteError::Interrupted))),
             "{outcome:?}"
