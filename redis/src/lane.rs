@@ -34,11 +34,14 @@ use crate::error::ConnectionError;
 /// turn.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long a call waits for a reply before it counts the server as lost: each try of a
-/// call ends after it at most, so a server that stops answering but keeps its connections
-/// open (`kill -STOP`, a hung host) fails a call after the retry time plus this, and a wait
-/// one read timeout later (its pop must time out first); waits are cut into rounds shorter
-/// than this.
+/// How long a call waits for the server's next bytes before it counts the server as lost: a
+/// try whose server sends nothing for this long ends, so a server that stops answering but
+/// keeps its connections open (`kill -STOP`, a hung host) fails a call after the retry time
+/// plus this, and a wait one read timeout later (its pop must time out first); waits are
+/// cut into rounds shorter than this. It bounds each silence of the server, not a whole
+/// answer: one that keeps sending, however slowly (a byte every few seconds), holds a call
+/// until its answer is whole, since a deadline per call would take a thread per call (the
+/// connection offers no deadline but its socket's, which each read restarts).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a dropped handle waits in all for the server to forget its lanes (through a

@@ -9,22 +9,24 @@
 //! market created anew under its name), what a call reports when the server is gone or
 //! silent (a publish through the contract trait gives its product back), a server that
 //! stops answering mid-run (and a connect or a dropped handle meeting one), a dropped
-//! handle meeting a server that trickles its answer, a wait whose connections the server
-//! keeps closing, a script cache flushed again and again, a server busy with a long script,
-//! and a connection the server closed while idle.
+//! handle and an order meeting a server that trickles its answer (the drop is given up at
+//! its forget time; the order is held until the answer is whole), a wait whose connections
+//! the server keeps closing, a script cache flushed again and again, a server busy with a
+//! long script, and a connection the server closed while idle.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
 //! that cuts the connection when the server answers, and retries are seen in the warnings
-//! the handles log. (Three tests pace their faults, closing connections or flushing scripts
-//! at intervals, or passing answers on a byte at a time; nothing waits for them.)
+//! the handles log. (Four tests pace their faults, closing connections or flushing scripts
+//! at intervals, or passing answers on a byte at a time; nothing waits for them but the
+//! trickled order's test, for the read timeout past which it checks the order is held.)
 
 mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,7 +34,7 @@ use marketplace_contract::Market;
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{
     AddError, CONNECT_TIMEOUT, CartId, ConnectError, DEFAULT_RETRY_FOR, FORGET_TIMEOUT, OrderError,
-    PublishError, RedisMarketplace,
+    PublishError, READ_TIMEOUT, RedisMarketplace,
 };
 use support::{Item, item};
 
@@ -1603,4 +1605,45 @@ fn a_handle_dropped_on_a_trickling_server_is_not_held_past_its_forget_time() {
     market.publish(producer, item("tea", 0)).expect("room");
     slow.store(true, Ordering::SeqCst);
     drop_within_the_forget_time(market);
+}
+
+/// An ordinary call whose server trickles its answer, a byte at a time and each byte well
+/// within the read timeout, is held past `READ_TIMEOUT` for as long as the answer takes,
+/// and then answers as it would have: the read timeout bounds each silence of the server,
+/// not a whole answer. `--nocapture` prints how long the call took.
+#[test]
+fn a_server_trickling_its_answer_holds_a_call_past_the_read_timeout_until_it_is_whole() {
+    let server = RedisServer::start();
+    let slow = Arc::new(AtomicBool::new(false));
+    let pause = READ_TIMEOUT / 4;
+    let port = start_trickling_proxy(server.port(), Arc::clone(&slow), pause);
+    let market =
+        RedisMarketplace::<Item>::connect(&format!("redis://127.0.0.1:{port}"), "trickled", 1)
+            .expect("up");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 7)).expect("room");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    let (sender, receiver) = mpsc::channel();
+    thread::scope(|s| {
+        slow.store(true, Ordering::SeqCst);
+        s.spawn(|| {
+            let started = Instant::now();
+            let order = market.place_order(cart);
+            let _ = sender.send((order, started.elapsed()));
+        });
+        // The bound under test: a call still held this long is held past its read timeout.
+        let held = receiver.recv_timeout(READ_TIMEOUT + pause);
+        // Whatever the outcome, the rest of the answer goes through at once.
+        slow.store(false, Ordering::SeqCst);
+        let (order, took) = match held {
+            Ok(ended) => panic!("the order ended within its read timeout: {ended:?}"),
+            Err(_) => receiver
+                .recv()
+                .expect("the call ends once the answer flows"),
+        };
+        println!("an order whose answer trickled in took {took:.1?}");
+        assert_eq!(order.expect("the order"), [item("tea", 7)]);
+        assert!(took > READ_TIMEOUT, "{took:?}");
+    });
 }
