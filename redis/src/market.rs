@@ -392,8 +392,8 @@ impl<P> RedisMarketplace<P> {
     /// that answers is closed at the first try all the same, or at the second when the
     /// server had closed the connection the handle kept (which needs a window longer than
     /// the first pause between tries, 10 ms: see [`with_retry_for`](Self::with_retry_for));
-    /// one that has gone silent costs one try, up to the 10 s a reply may take (and the 2 s
-    /// a connect may take).
+    /// one that has gone silent costs one try, which ends after 10 s without a byte of its
+    /// reply ([`READ_TIMEOUT`](crate::READ_TIMEOUT); 2 s for a connect).
     ///
     /// # Errors
     ///
