@@ -157,11 +157,10 @@ impl<P: Eq> Carts<P> {
     /// one would take 2^32 - 1 open carts.
     #[inline]
     fn open_below(&self, limit: u64) -> (u64, u32) {
-        // Slots given back by exited threads come before new ones.
-        let slot = spare_slot::take(self.market)
-            .or_else(|| self.free.pop(|slot| self.next_free(slot)))
-            .or_else(|| self.returned.take())
-            .unwrap_or_else(|| self.new_slot(limit));
+        let slot = match spare_slot::take(self.market) {
+            Some(slot) => slot,
+            None => self.shared_slot(limit),
+        };
         // Ordering: serials only need to be distinct, which any RMW gives. Taken once the
         // slot is, so a cart refused a slot spends no serial.
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
@@ -171,6 +170,19 @@ impl<P: Eq> Carts<P> {
             .serial
             .store(serial, Ordering::Relaxed);
         (serial, slot)
+    }
+
+    /// A slot for a thread that holds no spare: one on the free list, one returned by a
+    /// thread, or a new one, unless `limit` are made.
+    // Out of line: inlined, its calls and the free list's loop had every open save and
+    // restore three more registers, where a thread that orders its carts takes its spare.
+    #[inline(never)]
+    fn shared_slot(&self, limit: u64) -> u32 {
+        // Slots given back by exited threads come before new ones.
+        self.free
+            .pop(|slot| self.next_free(slot))
+            .or_else(|| self.returned.take())
+            .unwrap_or_else(|| self.new_slot(limit))
     }
 
     /// Makes a slot, unless `limit` are made.
