@@ -529,13 +529,20 @@ fn run_to_the_end(args: &RunArgs) -> ExitCode {
     code
 }
 
-/// clap's usage error `e`, with the value or argument it echoes shown escaped when it holds
-/// a control character (clap echoes it raw, and a line break would cut the error line in
-/// two), and a redis URL's password left out, as every other error naming a server does.
+/// clap's usage error `e`, with the value, argument or subcommand it echoes shown escaped
+/// when it holds a control character (clap echoes it raw, and a line break would cut the
+/// error line in two), and a redis URL's password left out, as every other error naming a
+/// server does; likewise in its tips, which echo an unknown argument too.
 fn told_on_one_line(mut e: clap::Error) -> clap::Error {
+    use clap::builder::StyledStr;
     use clap::error::{ContextKind, ContextValue};
 
-    for kind in [ContextKind::InvalidValue, ContextKind::InvalidArg] {
+    let mut replaced = Vec::new();
+    for kind in [
+        ContextKind::InvalidValue,
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+    ] {
         let Some(ContextValue::String(text)) = e.get(kind) else {
             continue;
         };
@@ -547,8 +554,26 @@ fn told_on_one_line(mut e: clap::Error) -> clap::Error {
             shown = shown.escape_debug().to_string();
         }
         if &shown != text {
+            replaced.push((text.clone(), shown.clone()));
             e.insert(kind, ContextValue::String(shown));
         }
+    }
+    // The tips are styled text made of the raw argument and clap's own words; the argument
+    // is replaced where it stands, which keeps the styles around it.
+    if let (false, Some(ContextValue::StyledStrs(tips))) =
+        (replaced.is_empty(), e.get(ContextKind::Suggested))
+    {
+        let tips = tips
+            .iter()
+            .map(|tip| {
+                let mut text = tip.ansi().to_string();
+                for (raw, shown) in &replaced {
+                    text = text.replace(raw.as_str(), shown);
+                }
+                StyledStr::from(text)
+            })
+            .collect();
+        e.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
     }
     e
 }

@@ -1088,3 +1088,45 @@ fn help_that_cannot_be_written_fails() {
         );
     }
 }
+
+/// An unknown argument or subcommand holding a control character is shown escaped on every
+/// line of the usage error, its tips included (clap echoes it raw in the tip that says how
+/// to pass it as a value, and in the line of an unknown subcommand), so the error has the
+/// same lines as for a name without one.
+#[test]
+fn an_unknown_argument_with_a_control_character_is_shown_escaped_on_every_line() {
+    let path = temp_file("control-argument.json", &base().to_string());
+    let path = path.to_str().expect("a UTF-8 temporary path");
+    for (args, plain) in [
+        (vec!["run", path, "--fo\no"], vec!["run", path, "--foxo"]),
+        (
+            vec!["run", path, "--b\x1b[31m"],
+            vec!["run", path, "--bx[31m"],
+        ),
+        (
+            vec!["run", "--tim\te-scale", "0", path],
+            vec!["run", "--timxe-scale", "0", path],
+        ),
+        (vec!["ru\tn", path], vec!["ruxn", path]),
+        (vec!["gen", "-\r"], vec!["gen", "-x"]),
+    ] {
+        let output = marketplace(&args);
+        let shown = args
+            .iter()
+            .find(|a| a.chars().any(char::is_control))
+            .unwrap();
+        assert_bad_input(&output, &[&shown.escape_debug().to_string()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?}: a raw control character: {stderr:?}"
+        );
+        let expected = String::from_utf8_lossy(&marketplace(&plain).stderr).into_owned();
+        assert_eq!(
+            stderr.lines().count(),
+            expected.lines().count(),
+            "{args:?}: not the lines of {plain:?}: {stderr:?} against {expected:?}"
+        );
+        assert_eq!(stderr.matches("error:").count(), 1, "{args:?}: {stderr}");
+    }
+}
