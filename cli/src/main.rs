@@ -38,7 +38,7 @@ use marketplace_cli::generate::{
 use marketplace_cli::runner::{
     Actors, Hold, Interrupt, InterruptedReport, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteEnd,
     RemoteError, RemoteOptions, Role, RunEnd, RunError, RunOptions, RunStats, fingerprint, run,
-    run_remote,
+    run_remote, shown_time,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 use marketplace_redis::url_without_password;
@@ -852,9 +852,9 @@ fn remote_command(
         Ok(report) => {
             if args.stats {
                 tell!(
-                    "{} purchases in this process in {:.3} s; at the end: {}",
+                    "{} purchases in this process in {}; at the end: {}",
                     report.purchases,
-                    report.elapsed.as_secs_f64(),
+                    shown_time(report.elapsed, 3),
                     report.market
                 );
             }
@@ -906,9 +906,9 @@ fn tell_interrupted(path: &str, stats: bool, report: InterruptedReport) {
         Err(e) => format!("unknown ({e})"),
     };
     tell!(
-        "{} purchases in this process in {:.3} s, interrupted; at the interrupt: {market}",
+        "{} purchases in this process in {}, interrupted; at the interrupt: {market}",
         report.purchases,
-        report.elapsed.as_secs_f64()
+        shown_time(report.elapsed, 3)
     );
 }
 

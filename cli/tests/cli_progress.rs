@@ -212,7 +212,11 @@ fn stats_prints_the_table_with_the_right_totals() {
             "{stderr}"
         );
         // Columns line up: the numbers of a table end where its header does.
-        assert_eq!(lines[0].len(), consumers_total.len(), "{stderr}");
+        assert_eq!(
+            lines[0].chars().count(),
+            consumers_total.chars().count(),
+            "{stderr}"
+        );
     }
 }
 
@@ -460,5 +464,109 @@ fn run_help_documents_progress_and_statistics() {
             help.contains(needle),
             "run --help lacks {needle:?}:\n{help}"
         );
+    }
+}
+
+/// The number and unit that follow each `prefix` in `text` (`wall time 0.008 s`).
+fn times_after<'t>(text: &'t str, prefix: &str) -> Vec<(f64, &'t str)> {
+    text.match_indices(prefix)
+        .map(|(at, _)| {
+            let mut words = text[at + prefix.len()..].split_whitespace();
+            let number = words.next().unwrap_or_default();
+            let unit = words.next().unwrap_or_default();
+            let number = number
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("no number after {prefix:?}: {text}"));
+            (number, unit.trim_end_matches([',', ';']))
+        })
+        .collect()
+}
+
+/// Asserts that `text` shows a positive time after each `prefix`, in a unit of time.
+fn assert_positive_times(text: &str, prefix: &str, what: &str) {
+    let times = times_after(text, prefix);
+    assert!(!times.is_empty(), "{what}: no {prefix:?} in {text}");
+    for (number, unit) in times {
+        assert!(
+            number > 0.0 && ["s", "ms", "µs", "ns"].contains(&unit),
+            "{what}: a positive time shown as {number} {unit:?} after {prefix:?}: {text}"
+        );
+    }
+}
+
+/// A time the command shows is never a positive one rounded to zero: the stall report of
+/// a timeout of a nanosecond, the wall time, the progress line's time, the summary line
+/// and each consumer's time waiting of a run over in microseconds.
+#[test]
+fn no_time_shown_rounds_a_positive_one_to_zero() {
+    let stall = json!({
+        "products": {
+            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+            "y": {"product_type": "Tea", "name": "Wanted", "price": 2, "type": "Black"}
+        },
+        "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": [{"name": "waiter", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let quick = json!({
+        "products": {"t": {"product_type": "Tea", "name": "Mint", "price": 2, "type": "Herbal"}},
+        "producers": [{"name": "p", "products": [["t", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "t", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let stall = temp_file("tiny-times-stall.json", &stall.to_string());
+    let quick = temp_file("tiny-times-quick.json", &quick.to_string());
+    for actors in ACTORS {
+        for (path, stalls) in [(&stall, true), (&quick, false)] {
+            let file = temp_path(&format!("tiny-times-{actors}-{stalls}.out.json"));
+            // A nanosecond's timeout stalls any run, so only the stalled one has it.
+            let timeout = if stalls { "1e-9" } else { "60" };
+            let output = run(
+                path,
+                &[
+                    "--time-scale",
+                    "0",
+                    "--stall-timeout",
+                    timeout,
+                    "--actors",
+                    actors,
+                    "--progress",
+                    "--stats",
+                    "--stats-json",
+                    file.to_str().unwrap(),
+                ],
+            );
+            let what = format!("--actors {actors}, stalls: {stalls}");
+            let stderr = stderr(&output);
+            assert_eq!(
+                output.status.code(),
+                Some(if stalls { 3 } else { 0 }),
+                "{what}: {stderr}"
+            );
+            assert_positive_times(&stderr, "wall time ", &what);
+            assert_positive_times(&stderr, "%) at ", &what);
+            if stalls {
+                assert_positive_times(&stderr, "no consumer made progress for ", &what);
+            } else {
+                assert_positive_times(&stderr, " producer republishes in ", &what);
+            }
+            let stats: Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            for consumer in stats["consumers"].as_array().unwrap() {
+                let name = consumer["name"].as_str().unwrap();
+                let line = stderr
+                    .lines()
+                    .find(|line| line.split_whitespace().next() == Some(name))
+                    .expect(&stderr);
+                if consumer["waiting_seconds"].as_f64().unwrap() > 0.0 {
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    let figure = words[words.len() - 2..].join(" ");
+                    assert_positive_times(&format!("waiting {figure}"), "waiting ", &what);
+                }
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::RunError;
 use super::progress::Progress;
 use super::stall::MarketView;
+use super::stats::shown_time;
 use crate::scenario::Scenario;
 
 /// Whether and how a run shows its progress on stderr.
@@ -154,13 +155,13 @@ impl<'s> ProgressDisplay<'s> {
         let mut status = format!("{rate:.0}/s, {open_carts} open cart{}", plural(open_carts));
         let idle = progress.idle();
         if idle >= IDLE_NOTICE {
-            status.push_str(&format!("; nothing moved for {:.1} s", idle.as_secs_f64()));
+            status.push_str(&format!("; nothing moved for {}", shown_time(idle, 1)));
             // The slowest consumer: the one that has waited longest.
             if let Some(w) = progress.waiting().max_by_key(|w| w.waited) {
                 status.push_str(&format!(
-                    "; consumer {:?} has waited {:.1} s for {}",
+                    "; consumer {:?} has waited {} for {}",
                     self.scenario.consumers()[w.consumer].name,
-                    w.waited.as_secs_f64(),
+                    shown_time(w.waited, 1),
                     self.scenario.product(w.product)
                 ));
             }
@@ -243,9 +244,9 @@ impl<'s> ProgressDisplay<'s> {
         };
         let _ = writeln!(
             std::io::stderr().lock(),
-            "progress: {purchases}/{} purchases ({percent:.0}%) at {:.1} s, {status}",
+            "progress: {purchases}/{} purchases ({percent:.0}%) at {}, {status}",
             self.total,
-            now.as_secs_f64()
+            shown_time(now, 1)
         );
     }
 }

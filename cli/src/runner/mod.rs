@@ -64,7 +64,7 @@ pub use remote::{
     fingerprint, run_remote,
 };
 pub use stall::{ProducerState, StallReport, WaitingConsumer};
-pub use stats::{ConsumerStats, ProducerStats, RunEnd, RunStats, Summary, Totals};
+pub use stats::{ConsumerStats, ProducerStats, RunEnd, RunStats, Summary, Totals, shown_time};
 
 #[cfg(doc)]
 use marketplace::Marketplace;

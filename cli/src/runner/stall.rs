@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::progress::Progress;
-use super::stats::RunStats;
+use super::stats::{RunStats, shown_time};
 use crate::scenario::{Product, Scenario};
 
 /// A producer that makes a product someone waits for, as found when the run stalled.
@@ -58,8 +58,8 @@ impl fmt::Display for StallReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "stalled: no consumer made progress for {:.1} s; {} consumer(s) unfinished, {} purchase(s) written",
-            self.idle.as_secs_f64(),
+            "stalled: no consumer made progress for {}; {} consumer(s) unfinished, {} purchase(s) written",
+            shown_time(self.idle, 1),
             self.unfinished,
             self.purchases
         )?;

@@ -69,11 +69,11 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} purchases, {} consumer retries, {} producer republishes in {:.3} s",
+            "{} purchases, {} consumer retries, {} producer republishes in {}",
             self.purchases,
             self.retries,
             self.republishes,
-            self.elapsed.as_secs_f64()
+            shown_time(self.elapsed, 3)
         )
     }
 }
@@ -248,7 +248,27 @@ impl fmt::Display for RunStats {
 
 /// Seconds with millisecond precision, as the table shows times.
 fn seconds(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+    shown_time(d, 3)
+}
+
+/// `d` as the command shows a time: in seconds with `decimals` decimals, or, when that
+/// would show a positive time as zero (a run over in microseconds, a stall timeout of a
+/// nanosecond), in the largest of ms, µs and ns in which it is at least one, so that no
+/// figure says that no time passed when some did.
+pub fn shown_time(d: Duration, decimals: usize) -> String {
+    let text = format!("{:.decimals$}", d.as_secs_f64());
+    if d.is_zero() || text.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+        return format!("{text} s");
+    }
+    let nanos = d.as_nanos();
+    // From there on, microseconds would round to 1000.0.
+    if nanos >= 999_950 {
+        format!("{:.1} ms", nanos as f64 / 1e6)
+    } else if nanos >= 1_000 {
+        format!("{:.1} µs", nanos as f64 / 1e3)
+    } else {
+        format!("{nanos} ns")
+    }
 }
 
 /// `name` with control characters escaped (`\n`, `\u{7}`), everything else as is.
@@ -314,6 +334,33 @@ impl<const N: usize> fmt::Display for Table<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seconds as asked while they show the time; below, the unit that shows it, never a
+    /// zero for a positive time, and a zero for none.
+    #[test]
+    fn a_positive_time_is_never_shown_as_zero() {
+        for (d, decimals, shown) in [
+            (Duration::ZERO, 3, "0.000 s"),
+            (Duration::from_millis(1500), 3, "1.500 s"),
+            (Duration::from_micros(500), 3, "0.001 s"),
+            (Duration::from_micros(499), 3, "499.0 µs"),
+            (Duration::from_millis(50), 1, "0.1 s"),
+            (Duration::from_millis(49), 1, "49.0 ms"),
+            (Duration::from_nanos(1_000_000), 1, "1.0 ms"),
+            (Duration::from_nanos(999_950), 1, "1.0 ms"),
+            (Duration::from_nanos(999_949), 1, "999.9 µs"),
+            (Duration::from_nanos(1_000), 3, "1.0 µs"),
+            (Duration::from_nanos(999), 3, "999 ns"),
+            (Duration::from_nanos(1), 1, "1 ns"),
+            (Duration::from_secs(100_000), 1, "100000.0 s"),
+        ] {
+            assert_eq!(
+                shown_time(d, decimals),
+                shown,
+                "{d:?} at {decimals} decimals"
+            );
+        }
+    }
 
     #[test]
     fn the_table_is_aligned_and_adds_up() {
