@@ -169,8 +169,9 @@ impl<'s> ProgressDisplay<'s> {
         match &self.out {
             Output::Off => {}
             Output::Live(bar) => {
-                // The message first: setting the position then draws both and turns the
-                // spinner.
+                // The message and the time first: setting the position then draws them
+                // and turns the spinner.
+                bar.set_prefix(shown_time(now, 1));
                 bar.set_message(status);
                 bar.set_position(purchases);
             }
@@ -198,6 +199,7 @@ impl<'s> ProgressDisplay<'s> {
         match &self.out {
             Output::Off => {}
             Output::Live(bar) => {
+                bar.set_prefix(shown_time(now, 1));
                 bar.set_position(purchases);
                 // The live message is cut to the width, as it may name any product; the
                 // final one is short and says how the run ended, so it is shown whole,
@@ -205,7 +207,7 @@ impl<'s> ProgressDisplay<'s> {
                 // that is not enough). Set after the position, whose drawing would show
                 // the live message in it for a frame.
                 bar.set_style(line_style(
-                    "{spinner} {elapsed:>4} [{wide_bar}] {pos}/{len} purchases, {msg}",
+                    "{spinner} {prefix:>5} [{wide_bar}] {pos}/{len} purchases, {msg}",
                 ));
                 if outcome.is_ok() {
                     bar.finish_with_message(status);
@@ -259,8 +261,11 @@ fn purchases_of(scenario: &Scenario) -> u64 {
 /// The live bar of a run of `total` purchases, drawn on `target`.
 fn live_bar(total: u64, target: ProgressDrawTarget) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), target);
+    // The run's time, as the plain line, the table and the stall report show it (never a
+    // positive time as zero), rather than the bar's own whole seconds.
+    bar.set_prefix(shown_time(Duration::ZERO, 1));
     bar.set_style(line_style(
-        "{spinner} {elapsed:>4} [{bar:30}] {pos}/{len} purchases, {wide_msg}",
+        "{spinner} {prefix:>5} [{bar:30}] {pos}/{len} purchases, {wide_msg}",
     ));
     bar
 }
@@ -371,6 +376,27 @@ mod tests {
 
     /// The live line's message before the end.
     const LIVE: &str = "9/s, 1 open cart";
+
+    /// The final line shows how long the run took as the other reports do: a run over in
+    /// microseconds is not said to have taken no time.
+    #[test]
+    fn the_final_line_never_shows_a_positive_time_as_zero() {
+        let shown = final_line(120, 1000, &Ok(()));
+        let shown = shown.replace("<up>", "");
+        let time = shown
+            .split_once(" [")
+            .map(|(before, _)| before.trim_start_matches(|c: char| !c.is_ascii_digit()))
+            .unwrap_or_default();
+        let number: String = time
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let unit = time[number.len()..].trim();
+        assert!(
+            number.parse::<f64>().is_ok_and(|n| n > 0.0) && ["s", "ms", "µs", "ns"].contains(&unit),
+            "the time of {shown:?}"
+        );
+    }
 
     /// However narrow the terminal, the last line says how the run ended, whole: within
     /// the width where the bar can make room for it, else wrapped by the terminal.
