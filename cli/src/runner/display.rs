@@ -74,8 +74,44 @@ pub(super) struct ProgressDisplay<'s> {
 
 enum Output {
     Off,
-    Live(ProgressBar),
+    Live(Live),
     Plain,
+}
+
+/// The live line: the bar, and how wide its terminal is.
+struct Live {
+    bar: ProgressBar,
+    /// The terminal's width now, in columns, when it can be told.
+    columns: Box<dyn Fn() -> Option<u16>>,
+    /// The width of the bar in the style set last.
+    bar_width: usize,
+}
+
+impl Live {
+    /// The live line of a run of `total` purchases, drawn on `target`, `columns` wide.
+    fn new(total: u64, target: ProgressDrawTarget, columns: Box<dyn Fn() -> Option<u16>>) -> Self {
+        Live {
+            bar: live_bar(total, target),
+            columns,
+            bar_width: BAR,
+        }
+    }
+
+    /// Shows `time`, `status` and `purchases` of `total`, the bar as wide as the terminal
+    /// leaves room for now (it may have been resized).
+    fn show(&mut self, time: String, status: String, purchases: u64, total: u64) {
+        let digits = purchases.max(total).to_string().len();
+        let bar_width = live_bar_width((self.columns)(), &time, digits);
+        if bar_width != self.bar_width {
+            self.bar_width = bar_width;
+            self.bar.set_style(live_style(bar_width));
+        }
+        // The message and the time first: setting the position then draws them and turns
+        // the spinner.
+        self.bar.set_prefix(time);
+        self.bar.set_message(status);
+        self.bar.set_position(purchases);
+    }
 }
 
 impl<'s> ProgressDisplay<'s> {
@@ -85,18 +121,25 @@ impl<'s> ProgressDisplay<'s> {
         let out = match line {
             ProgressLine::Off => Output::Off,
             ProgressLine::Plain => Output::Plain,
-            ProgressLine::Live => {
-                Output::Live(live_bar(total, ProgressDrawTarget::stderr_with_hz(10)))
-            }
+            ProgressLine::Live => Output::Live(Live::new(
+                total,
+                ProgressDrawTarget::stderr_with_hz(10),
+                Box::new(|| {
+                    console::Term::stderr()
+                        .size_checked()
+                        .map(|(_, columns)| columns)
+                }),
+            )),
         };
         Self::showing(scenario, total, out)
     }
 
-    /// The live line of a run of `scenario`, drawn on `target`.
+    /// The live line of a run of `scenario`, drawn on `target`, `columns` wide.
     #[cfg(test)]
-    fn live_on(scenario: &'s Scenario, target: ProgressDrawTarget) -> Self {
+    fn live_on(scenario: &'s Scenario, target: ProgressDrawTarget, columns: u16) -> Self {
         let total = purchases_of(scenario);
-        Self::showing(scenario, total, Output::Live(live_bar(total, target)))
+        let live = Live::new(total, target, Box::new(move || Some(columns)));
+        Self::showing(scenario, total, Output::Live(live))
     }
 
     /// The display of a run of `scenario`, `total` purchases in all, shown on `out`.
@@ -118,7 +161,7 @@ impl<'s> ProgressDisplay<'s> {
     /// the terminal it is drawn on (a handle on it: cloning shares the bar).
     pub(super) fn bar_sharing_the_terminal(&self) -> Option<ProgressBar> {
         match &self.out {
-            Output::Live(bar) if self.stdout_is_terminal => Some(bar.clone()),
+            Output::Live(live) if self.stdout_is_terminal => Some(live.bar.clone()),
             _ => None,
         }
     }
@@ -166,15 +209,9 @@ impl<'s> ProgressDisplay<'s> {
                 ));
             }
         }
-        match &self.out {
+        match &mut self.out {
             Output::Off => {}
-            Output::Live(bar) => {
-                // The message and the time first: setting the position then draws them
-                // and turns the spinner.
-                bar.set_prefix(shown_time(now, 1));
-                bar.set_message(status);
-                bar.set_position(purchases);
-            }
+            Output::Live(live) => live.show(shown_time(now, 1), status, purchases, self.total),
             Output::Plain => self.print(purchases, now, &status),
         }
     }
@@ -198,7 +235,7 @@ impl<'s> ProgressDisplay<'s> {
         let status = format!("{how}, {average:.0}/s on average");
         match &self.out {
             Output::Off => {}
-            Output::Live(bar) => {
+            Output::Live(Live { bar, .. }) => {
                 bar.set_prefix(shown_time(now, 1));
                 bar.set_position(purchases);
                 // The live message is cut to the width, as it may name any product; the
@@ -258,15 +295,56 @@ fn purchases_of(scenario: &Scenario) -> u64 {
     u64::try_from(scenario.purchase_count()).unwrap_or(u64::MAX)
 }
 
+/// The widest bar of the live line, and the narrowest worth drawing.
+const BAR: usize = 30;
+const NARROWEST_BAR: usize = 10;
+
+/// The columns the live line keeps for its message, before the bar: the rate and open
+/// carts, which tell whether the run moves, matter more than the bar.
+const MESSAGE_ROOM: usize = 20;
+
+/// The width of the live line's bar on a terminal `columns` wide ([`BAR`] when unknown),
+/// showing `time` and counts of `digits` digits: what is left once the rest of the line
+/// and [`MESSAGE_ROOM`] have room, up to [`BAR`], or none when that is too narrow for a
+/// bar. Without it, a narrow terminal or large counts made the line wrap, its message
+/// left out.
+fn live_bar_width(columns: Option<u16>, time: &str, digits: usize) -> usize {
+    let Some(columns) = columns else {
+        return BAR;
+    };
+    // As `live_style` lays it out: spinner, time, bar, counts, message.
+    let rest = "⠁ ".chars().count()
+        + time.chars().count().max(5)
+        + " ".len()
+        + 2 * digits
+        + "/".len()
+        + " purchases, ".len();
+    let room = usize::from(columns).saturating_sub(rest + "[] ".len() + MESSAGE_ROOM);
+    if room < NARROWEST_BAR {
+        0
+    } else {
+        room.min(BAR)
+    }
+}
+
+/// The live style with a bar `bar_width` wide, or none.
+fn live_style(bar_width: usize) -> ProgressStyle {
+    if bar_width == 0 {
+        line_style("{spinner} {prefix:>5} {pos}/{len} purchases, {wide_msg}")
+    } else {
+        line_style(&format!(
+            "{{spinner}} {{prefix:>5}} [{{bar:{bar_width}}}] {{pos}}/{{len}} purchases, {{wide_msg}}"
+        ))
+    }
+}
+
 /// The live bar of a run of `total` purchases, drawn on `target`.
 fn live_bar(total: u64, target: ProgressDrawTarget) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), target);
     // The run's time, as the plain line, the table and the stall report show it (never a
     // positive time as zero), rather than the bar's own whole seconds.
     bar.set_prefix(shown_time(Duration::ZERO, 1));
-    bar.set_style(line_style(
-        "{spinner} {prefix:>5} [{bar:30}] {pos}/{len} purchases, {wide_msg}",
-    ));
+    bar.set_style(live_style(BAR));
     bar
 }
 
@@ -352,9 +430,9 @@ mod tests {
             text: Arc::default(),
         };
         let target = ProgressDrawTarget::term_like(Box::new(terminal.clone()));
-        let mut display = ProgressDisplay::live_on(&scenario, target);
-        if let Output::Live(bar) = &display.out {
-            bar.set_message(LIVE);
+        let mut display = ProgressDisplay::live_on(&scenario, target, width);
+        if let Output::Live(live) = &display.out {
+            live.bar.set_message(LIVE);
         }
         let progress = Progress::new(1, 1);
         display.finish(purchases, &progress, outcome);
@@ -376,6 +454,90 @@ mod tests {
 
     /// The live line's message before the end.
     const LIVE: &str = "9/s, 1 open cart";
+
+    /// A market of `open` open carts and nothing else, for the live line's figures.
+    struct Carts(usize);
+
+    impl MarketView for Carts {
+        fn on_sale(&self, _: usize) -> usize {
+            0
+        }
+        fn on_shelf(&self, _: usize) -> usize {
+            0
+        }
+        fn open_carts(&self) -> usize {
+            self.0
+        }
+    }
+
+    /// The frame a terminal `width` columns wide shows of the live line of a run of `total`
+    /// purchases, `purchases` of them made, as its first refresh draws it.
+    fn live_frame(width: u16, total: u64, purchases: u64) -> String {
+        let scenario = Scenario::from_json(
+            r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+                "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+                "consumers": [{"name": "c", "retry_wait_time": 0,
+                               "carts": [[{"type": "add", "product": "m", "quantity": 1}]]}],
+                "marketplace": {"queue_size_per_producer": 1}}"#,
+        )
+        .expect("a valid scenario");
+        let terminal = Recorded {
+            width,
+            text: Arc::default(),
+        };
+        let target = ProgressDrawTarget::term_like(Box::new(terminal.clone()));
+        let live = Live::new(total, target, Box::new(move || Some(width)));
+        let mut display = ProgressDisplay::showing(&scenario, total, Output::Live(live));
+        display.next = Duration::ZERO;
+        display.refresh(purchases, &Progress::new(1, 1), &Carts(123_456));
+        let text = terminal.text.lock().unwrap().clone();
+        let frame = text.rsplit("<clear>").next().unwrap_or_default();
+        frame
+            .replace("<up>", "")
+            .replace("<down>", "")
+            .trim_end()
+            .to_owned()
+    }
+
+    /// The live line stays within the terminal's width, however large the counts, as long
+    /// as the counts and the time leave room for some of the message (20 columns), the bar
+    /// giving up its room first; a wide terminal shows the whole bar.
+    #[test]
+    fn the_live_line_fits_the_terminal_with_large_counts() {
+        for (total, purchases, narrowest) in [
+            (1000, 999, 52),
+            (1_800_000_000_000, 12_345, 70),
+            (u64::MAX, u64::MAX - 1, 84),
+        ] {
+            for width in [narrowest, 60, 70, 80, 100, 120, 200] {
+                if width < narrowest {
+                    continue;
+                }
+                let frame = live_frame(width, total, purchases);
+                let what = format!("{width} columns, {purchases}/{total}: {frame:?}");
+                assert!(frame.chars().count() <= usize::from(width), "{what}");
+                let message = frame
+                    .split_once(&format!(" {purchases}/{total} purchases, "))
+                    .map(|(_, message)| message)
+                    .expect(&what);
+                // The message (`N/s, 123456 open carts`) is longer than the room kept for it.
+                assert!(
+                    message.starts_with(|c: char| c.is_ascii_digit())
+                        && message.chars().count() >= 20,
+                    "{what}"
+                );
+            }
+        }
+        let frame = live_frame(120, 1000, 999);
+        let bar = frame
+            .split_once('[')
+            .and_then(|(_, rest)| rest.split_once(']'));
+        assert_eq!(
+            bar.map(|(bar, _)| bar.chars().count()),
+            Some(30),
+            "{frame:?}"
+        );
+    }
 
     /// The final line shows how long the run took as the other reports do: a run over in
     /// microseconds is not said to have taken no time.
