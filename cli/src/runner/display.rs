@@ -195,7 +195,11 @@ impl<'s> ProgressDisplay<'s> {
         self.next = now + self.period();
         let rate = self.rate(now, purchases);
         let open_carts = market.open_carts();
-        let mut status = format!("{rate:.0}/s, {open_carts} open cart{}", plural(open_carts));
+        let mut status = format!(
+            "{}/s, {open_carts} open cart{}",
+            shown_rate(rate),
+            plural(open_carts)
+        );
         let idle = progress.idle();
         if idle >= IDLE_NOTICE {
             status.push_str(&format!("; nothing moved for {}", shown_time(idle, 1)));
@@ -232,7 +236,7 @@ impl<'s> ProgressDisplay<'s> {
         };
         let now = progress.elapsed();
         let average = purchases as f64 / now.as_secs_f64().max(1e-9);
-        let status = format!("{how}, {average:.0}/s on average");
+        let status = format!("{how}, {}/s on average", shown_rate(average));
         match &self.out {
             Output::Off => {}
             Output::Live(Live { bar, .. }) => {
@@ -356,6 +360,19 @@ fn line_style(template: &str) -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
+/// A rate of purchases per second, whole, unless that would show a positive rate (a
+/// purchase every few seconds) as zero: then with the decimals its first digit needs.
+fn shown_rate(rate: f64) -> String {
+    let whole = format!("{rate:.0}");
+    if rate.is_nan() || rate <= 0.0 || whole != "0" {
+        return whole;
+    }
+    // The first significant digit of a rate below 1 is this many places after the point;
+    // the least rate of a run, a purchase in some 584 years, needs 11.
+    let places = (-rate.log10()).ceil().clamp(1.0, 20.0) as usize;
+    format!("{rate:.places$}")
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -417,6 +434,16 @@ mod tests {
     /// What a terminal `width` columns wide shows last of a live line finished as
     /// `outcome` after `purchases` of a scenario of 1000.
     fn final_line(width: u16, purchases: u64, outcome: &Result<(), RunError>) -> String {
+        final_line_after(Duration::ZERO, width, purchases, outcome)
+    }
+
+    /// [`final_line`] of a run that started `ago`.
+    fn final_line_after(
+        ago: Duration,
+        width: u16,
+        purchases: u64,
+        outcome: &Result<(), RunError>,
+    ) -> String {
         let scenario = Scenario::from_json(
             r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
                 "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
@@ -434,7 +461,7 @@ mod tests {
         if let Output::Live(live) = &display.out {
             live.bar.set_message(LIVE);
         }
-        let progress = Progress::new(1, 1);
+        let progress = Progress::started(ago, 1, 1);
         display.finish(purchases, &progress, outcome);
         let text = terminal.text.lock().unwrap().clone();
         // The live message shows only in frames of the live style, whose bar is 30 wide.
@@ -454,6 +481,23 @@ mod tests {
 
     /// The live line's message before the end.
     const LIVE: &str = "9/s, 1 open cart";
+
+    /// A run slower than a purchase every two seconds does not end on `0/s on average`.
+    #[test]
+    fn a_slow_run_shows_a_rate_above_zero() {
+        for (ago, purchases) in [(3, 1), (40, 1), (4000, 3)] {
+            let shown = final_line_after(Duration::from_secs(ago), 120, purchases, &Ok(()));
+            let rate = shown
+                .split_once("done, ")
+                .and_then(|(_, rest)| rest.split_once("/s on average"))
+                .map(|(rate, _)| rate);
+            assert!(
+                rate.and_then(|rate| rate.parse::<f64>().ok())
+                    .is_some_and(|rate| rate > 0.0),
+                "{purchases} in {ago} s: {shown:?}"
+            );
+        }
+    }
 
     /// A market of `open` open carts and nothing else, for the live line's figures.
     struct Carts(usize);

@@ -83,6 +83,16 @@ impl Progress {
         }
     }
 
+    /// The progress of a run as [`new`](Self::new) makes it, started `ago`.
+    #[cfg(test)]
+    pub(super) fn started(ago: Duration, consumers: usize, producers: usize) -> Self {
+        let progress = Self::new(consumers, producers);
+        Progress {
+            start: progress.start.checked_sub(ago).unwrap_or(progress.start),
+            ..progress
+        }
+    }
+
     /// Nanoseconds since the start, saturating (after some 584 years).
     fn now_nanos(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
