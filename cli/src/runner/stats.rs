@@ -303,10 +303,12 @@ impl<const N: usize> Table<N> {
 
 impl<const N: usize> fmt::Display for Table<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Widths in the columns a terminal gives the text, not in characters: a name may
+        // hold wide characters (two columns each) or combining accents (none).
         let mut widths = [0; N];
         for row in &self.rows {
             for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
+                *width = (*width).max(console::measure_text_width(cell));
             }
         }
         for (i, row) in self.rows.iter().enumerate() {
@@ -315,7 +317,7 @@ impl<const N: usize> fmt::Display for Table<N> {
             }
             let mut line = String::new();
             for (column, (cell, &width)) in row.iter().zip(&widths).enumerate() {
-                let pad = width - cell.chars().count();
+                let pad = width - console::measure_text_width(cell);
                 if column == 0 {
                     line.push_str(cell);
                     line.extend(std::iter::repeat_n(' ', pad));
@@ -406,6 +408,52 @@ mod tests {
             (totals.purchases, totals.carts, totals.published),
             (17, 12, 20)
         );
+    }
+
+    /// Names of wide characters (two columns each) and of combining accents (none) keep
+    /// the columns aligned as a terminal shows them.
+    #[test]
+    fn the_table_is_aligned_on_screen_with_wide_and_combining_characters() {
+        let consumer = |name: &str| ConsumerStats {
+            name: name.into(),
+            carts: 1,
+            purchases: 3,
+            ..ConsumerStats::default()
+        };
+        let producer = |name: &str| ProducerStats {
+            name: name.into(),
+            published: 5,
+            full: 1,
+        };
+        let stats = RunStats {
+            wall: Duration::from_millis(1),
+            consumers: vec![
+                consumer("消費者"),
+                consumer("bob"),
+                consumer("e\u{301}te\u{301}"),
+            ],
+            producers: vec![producer("茶農家さん"), producer("e\u{301}te\u{301}")],
+        };
+        // The columns these names take on a terminal: the kana and kanji here are East
+        // Asian wide, the accents combine with the letter before them.
+        let columns = |line: &str| -> usize {
+            line.chars()
+                .map(|c| match c {
+                    '\u{300}'..='\u{36f}' => 0,
+                    '\u{3000}'..='\u{9fff}' => 2,
+                    _ => 1,
+                })
+                .sum()
+        };
+        let table = stats.to_string();
+        for block in table.split("\n\n") {
+            let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with("wall")).collect();
+            let widths: Vec<usize> = lines.iter().map(|line| columns(line)).collect();
+            assert!(
+                widths.iter().all(|&width| width == widths[0]),
+                "columns {widths:?}:\n{block}"
+            );
+        }
     }
 
     #[test]
