@@ -280,18 +280,42 @@ impl<'s> ProgressDisplay<'s> {
 
     /// One plain line on stderr; a failed write is ignored, as the run does not depend on it.
     fn print(&self, purchases: u64, now: Duration, status: &str) {
-        let percent = if self.total == 0 {
-            100.0
-        } else {
-            purchases as f64 * 100.0 / self.total as f64
-        };
         let _ = writeln!(
             std::io::stderr().lock(),
-            "progress: {purchases}/{} purchases ({percent:.0}%) at {}, {status}",
-            self.total,
-            shown_time(now, 1)
+            "{}",
+            plain_line(purchases, self.total, now, status)
         );
     }
+}
+
+/// The plain progress line after `purchases` of `total` at `now`, with `status`.
+fn plain_line(purchases: u64, total: u64, now: Duration, status: &str) -> String {
+    format!(
+        "progress: {purchases}/{total} purchases ({}%) at {}, {status}",
+        shown_percent(purchases, total),
+        shown_time(now, 1)
+    )
+}
+
+/// `done` of `total` in percent: whole, rounded down so that only a finished run shows
+/// 100, and below 1 with the decimals (up to two) that keep a started run off 0.
+fn shown_percent(done: u64, total: u64) -> String {
+    if done >= total {
+        return "100".to_owned();
+    }
+    if done == 0 {
+        return "0".to_owned();
+    }
+    let percent = done as f64 * 100.0 / total as f64;
+    if percent >= 1.0 {
+        // Below 100: a float's rounding of `done` near `total` could reach it.
+        return (percent.floor() as u64).min(99).to_string();
+    }
+    if percent < 0.01 {
+        return "<0.01".to_owned();
+    }
+    let places = (-percent.log10()).ceil().clamp(1.0, 2.0) as usize;
+    format!("{percent:.places$}")
 }
 
 /// How many purchases a run of `scenario` makes in all.
@@ -481,6 +505,34 @@ mod tests {
 
     /// The live line's message before the end.
     const LIVE: &str = "9/s, 1 open cart";
+
+    /// The plain line's share of the purchases made says 0% only before the first and 100%
+    /// only after the last.
+    #[test]
+    fn the_share_done_is_zero_or_whole_only_when_it_is() {
+        for (purchases, total) in [
+            (1, 1000),
+            (1, u64::MAX),
+            (999, 1000),
+            (u64::MAX - 1, u64::MAX),
+        ] {
+            let line = plain_line(purchases, total, Duration::from_secs(1), "0/s");
+            let percent = line
+                .split_once(" purchases (")
+                .and_then(|(_, rest)| rest.split_once("%)"))
+                .and_then(|(percent, _)| percent.trim_start_matches('<').parse::<f64>().ok());
+            assert!(
+                percent.is_some_and(|percent| percent > 0.0 && percent < 100.0),
+                "{line}"
+            );
+        }
+        for (purchases, total, shown) in
+            [(0, 1000, "(0%)"), (1000, 1000, "(100%)"), (0, 0, "(100%)")]
+        {
+            let line = plain_line(purchases, total, Duration::from_secs(1), "done");
+            assert!(line.contains(shown), "{line}");
+        }
+    }
 
     /// A run slower than a purchase every two seconds does not end on `0/s on average`.
     #[test]
