@@ -46,7 +46,8 @@
 //! assert_eq!(market.stats().open_carts, 0);
 //! ```
 //!
-//! Every operation logs a `debug` record through the [`log`] crate; with no logger
+//! Every operation that acts on the marketplace logs a `debug` record through the [`log`]
+//! crate (the snapshots, such as [`stats`](Marketplace::stats), log none); with no logger
 //! installed that costs one relaxed atomic load.
 //!
 //! [`baseline::LockedMarketplace`] has the same semantics behind one `Mutex` (the classic
