@@ -47,7 +47,8 @@ impl ProducerId {
     /// The position of this producer in registration order (0 for the first one).
     ///
     /// A `usize`, as it indexes what the caller keeps per producer: the marketplace holds
-    /// fewer than 2^32 producers, each in this process's memory.
+    /// at most 2^32 producers (see [Limits](crate::Marketplace#limits)), each in this
+    /// process's memory.
     ///
     /// ```
     /// let market = marketplace::Marketplace::<u8>::new(1);
