@@ -166,8 +166,11 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// Runtime-agnostic (it relies on no executor's timers or I/O), and cancel-safe: a
     /// future dropped before it completes has taken nothing, and leaves no waiter
-    /// registered; a wake-up it received but did not use goes to another waiter. To bound
-    /// the wait, race it with your runtime's timer (as `tokio::time::timeout` does).
+    /// registered; a wake-up it received but did not use goes to another waiter. Until it
+    /// is polled again or dropped, it keeps that wake-up: a future left pending without
+    /// being polled keeps the item it was woken for from the consumers asleep behind it
+    /// (calls that do not wait can still take it), so poll it to completion or drop it. To
+    /// bound the wait, race it with your runtime's timer (as `tokio::time::timeout` does).
     /// Blocking and async consumers of one product can wait together.
     ///
     /// # Errors

@@ -174,9 +174,13 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// Runtime-agnostic (it relies on no executor's timers or I/O), and cancel-safe: a
     /// future dropped before it completes has published nothing, holds no unit of capacity
-    /// and leaves no waiter registered; its product is dropped with it. To bound the wait,
-    /// race it with your runtime's timer (as `tokio::time::timeout` does). Blocking and
-    /// async publishers of one producer can wait together.
+    /// and leaves no waiter registered; its product is dropped with it, and a wake-up it
+    /// received but did not use goes to another waiter. Until it is polled again or
+    /// dropped, it keeps that wake-up: a future left pending without being polled keeps the
+    /// room it was woken for from the publishers asleep behind it (calls that do not wait
+    /// can still take it), so poll it to completion or drop it. To bound the wait, race it
+    /// with your runtime's timer (as `tokio::time::timeout` does). Blocking and async
+    /// publishers of one producer can wait together.
     ///
     /// # Errors
     ///
