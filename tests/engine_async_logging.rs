@@ -6,30 +6,18 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
-use log::{LevelFilter, Log, Metadata, Record};
 use marketplace::Marketplace;
+use support::Recording;
 
-/// Keeps every record's text.
-struct Recording(Mutex<Vec<String>>);
+mod support;
 
-impl Log for Recording {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &Record<'_>) {
-        self.0.lock().unwrap().push(record.args().to_string());
-    }
-    fn flush(&self) {}
-}
-
-static RECORDS: Recording = Recording(Mutex::new(Vec::new()));
+static RECORDS: Recording = Recording::new();
 
 /// The records written since the last call.
 fn records() -> Vec<String> {
-    std::mem::take(&mut *RECORDS.0.lock().unwrap())
+    RECORDS.take()
 }
 
 /// Polls `future` once, which must wait, and drops it: a cancelled call.
@@ -51,8 +39,7 @@ fn complete<F: Future>(future: F) -> F::Output {
 
 #[test]
 fn a_cancelled_async_call_leaves_a_record_as_a_completed_one_does() {
-    log::set_logger(&RECORDS).expect("the only logger of this process");
-    log::set_max_level(LevelFilter::Debug);
+    RECORDS.install();
     let market = Marketplace::new(1);
     let producer = market.register_producer();
     let cart = market.new_cart();

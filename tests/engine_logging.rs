@@ -5,30 +5,18 @@
 //! change nothing and a report may take them in a loop. Alone in its binary: the logger it
 //! installs stays installed for the whole process.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use log::{LevelFilter, Log, Metadata, Record};
 use marketplace::Marketplace;
+use support::Recording;
 
-/// Keeps every record's text.
-struct Recording(Mutex<Vec<String>>);
+mod support;
 
-impl Log for Recording {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &Record<'_>) {
-        self.0.lock().unwrap().push(record.args().to_string());
-    }
-    fn flush(&self) {}
-}
-
-static RECORDS: Recording = Recording(Mutex::new(Vec::new()));
+static RECORDS: Recording = Recording::new();
 
 /// The records written since the last call.
 fn records() -> Vec<String> {
-    std::mem::take(&mut *RECORDS.0.lock().unwrap())
+    RECORDS.take()
 }
 
 /// Runs `call` and returns the one record it left, which must name `name`.
@@ -46,8 +34,7 @@ fn one_record<R>(name: &str, call: impl FnOnce() -> R) -> R {
 
 #[test]
 fn each_call_that_acts_leaves_one_record_and_a_snapshot_none() {
-    log::set_logger(&RECORDS).expect("the only logger of this process");
-    log::set_max_level(LevelFilter::Debug);
+    RECORDS.install();
     let market = Marketplace::new(1);
     let producer = one_record("register_producer", || market.register_producer());
     let cart = one_record("new_cart", || market.new_cart());

@@ -6,7 +6,9 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 
+use log::{LevelFilter, Log, Metadata, Record};
 use marketplace::Stats;
 #[allow(unused_imports)]
 pub(crate) use marketplace_harness::{Fresh, Id, Market, YieldingBaseline};
@@ -214,4 +216,36 @@ impl fmt::Debug for Fragile {
         spring(Trap::Debug);
         write!(f, "{}#{}", self.kind, self.serial)
     }
+}
+
+/// A logger that keeps the text of every record, for the binaries that check what the
+/// engine logs. A process has one logger, so such a binary installs it once and runs no
+/// other test that logs.
+pub(crate) struct Recording(Mutex<Vec<String>>);
+
+impl Recording {
+    pub(crate) const fn new() -> Self {
+        Recording(Mutex::new(Vec::new()))
+    }
+
+    /// Makes it the process's logger, at the debug level.
+    pub(crate) fn install(&'static self) {
+        log::set_logger(self).expect("the only logger of this process");
+        log::set_max_level(LevelFilter::Debug);
+    }
+
+    /// The records written since the last call.
+    pub(crate) fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Log for Recording {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &Record<'_>) {
+        self.0.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
 }
