@@ -275,10 +275,10 @@ fn stats_json_adds_up_with_both_kinds_of_actors() {
     }
 }
 
-/// A stalled run writes its figures too, saying so; the table comes before the report.
-#[test]
-fn stats_are_written_after_a_stall() {
-    let scenario = json!({
+/// A scenario that stalls: its one consumer waits for a product its producer, full of
+/// another, never publishes.
+fn stalling() -> Value {
+    json!({
         "products": {
             "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
             "y": {"product_type": "Tea", "name": "Wanted", "price": 2, "type": "Black"}
@@ -288,7 +288,13 @@ fn stats_are_written_after_a_stall() {
         "consumers": [{"name": "waiter", "retry_wait_time": 0,
                        "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
         "marketplace": {"queue_size_per_producer": 1}
-    });
+    })
+}
+
+/// A stalled run writes its figures too, saying so; the table comes before the report.
+#[test]
+fn stats_are_written_after_a_stall() {
+    let scenario = stalling();
     let path = temp_file("stalled-stats.json", &scenario.to_string());
     for actors in ACTORS {
         let file = temp_path(&format!("stalled-stats-{actors}.out.json"));
@@ -499,17 +505,7 @@ fn assert_positive_times(text: &str, prefix: &str, what: &str) {
 /// and each consumer's time waiting of a run over in microseconds.
 #[test]
 fn no_time_shown_rounds_a_positive_one_to_zero() {
-    let stall = json!({
-        "products": {
-            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
-            "y": {"product_type": "Tea", "name": "Wanted", "price": 2, "type": "Black"}
-        },
-        "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
-                       "republish_wait_time": 0}],
-        "consumers": [{"name": "waiter", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
-        "marketplace": {"queue_size_per_producer": 1}
-    });
+    let stall = stalling();
     let quick = json!({
         "products": {"t": {"product_type": "Tea", "name": "Mint", "price": 2, "type": "Herbal"}},
         "producers": [{"name": "p", "products": [["t", 1, 0]], "republish_wait_time": 0}],
