@@ -418,6 +418,16 @@ mod tests {
     }
 
     impl Recorded {
+        /// A terminal `width` columns wide, and a target that draws on it.
+        fn new(width: u16) -> (Self, ProgressDrawTarget) {
+            let terminal = Recorded {
+                width,
+                text: Arc::default(),
+            };
+            let target = ProgressDrawTarget::term_like(Box::new(terminal.clone()));
+            (terminal, target)
+        }
+
         fn push(&self, s: &str) -> io::Result<()> {
             self.text.lock().unwrap().push_str(s);
             Ok(())
@@ -455,6 +465,17 @@ mod tests {
         }
     }
 
+    /// A scenario of one consumer buying `quantity` mugs in one cart.
+    fn mugs(quantity: u64) -> Scenario {
+        let json = r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+            "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+            "consumers": [{"name": "c", "retry_wait_time": 0,
+                           "carts": [[{"type": "add", "product": "m", "quantity": QUANTITY}]]}],
+            "marketplace": {"queue_size_per_producer": 1}}"#;
+        Scenario::from_json(&json.replace("QUANTITY", &quantity.to_string()))
+            .expect("a valid scenario")
+    }
+
     /// What a terminal `width` columns wide shows last of a live line finished as
     /// `outcome` after `purchases` of a scenario of 1000.
     fn final_line(width: u16, purchases: u64, outcome: &Result<(), RunError>) -> String {
@@ -468,19 +489,8 @@ mod tests {
         purchases: u64,
         outcome: &Result<(), RunError>,
     ) -> String {
-        let scenario = Scenario::from_json(
-            r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
-                "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
-                "consumers": [{"name": "c", "retry_wait_time": 0,
-                               "carts": [[{"type": "add", "product": "m", "quantity": 1000}]]}],
-                "marketplace": {"queue_size_per_producer": 1}}"#,
-        )
-        .expect("a valid scenario");
-        let terminal = Recorded {
-            width,
-            text: Arc::default(),
-        };
-        let target = ProgressDrawTarget::term_like(Box::new(terminal.clone()));
+        let scenario = mugs(1000);
+        let (terminal, target) = Recorded::new(width);
         let mut display = ProgressDisplay::live_on(&scenario, target, width);
         if let Output::Live(live) = &display.out {
             live.bar.set_message(LIVE);
@@ -569,19 +579,8 @@ mod tests {
     /// The frame a terminal `width` columns wide shows of the live line of a run of `total`
     /// purchases, `purchases` of them made, as its first refresh draws it.
     fn live_frame(width: u16, total: u64, purchases: u64) -> String {
-        let scenario = Scenario::from_json(
-            r#"{"products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
-                "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
-                "consumers": [{"name": "c", "retry_wait_time": 0,
-                               "carts": [[{"type": "add", "product": "m", "quantity": 1}]]}],
-                "marketplace": {"queue_size_per_producer": 1}}"#,
-        )
-        .expect("a valid scenario");
-        let terminal = Recorded {
-            width,
-            text: Arc::default(),
-        };
-        let target = ProgressDrawTarget::term_like(Box::new(terminal.clone()));
+        let scenario = mugs(1);
+        let (terminal, target) = Recorded::new(width);
         let live = Live::new(total, target, Box::new(move || Some(width)));
         let mut display = ProgressDisplay::showing(&scenario, total, Output::Live(live));
         display.next = Duration::ZERO;
