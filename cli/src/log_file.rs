@@ -7,19 +7,22 @@
 //! record (or turned into a panic when stderr fails too), and `stop` tells in one line,
 //! after the run, whether the directory could still take files. The logger writes its
 //! records out in batches about a second apart; a run interrupted by SIGINT or SIGTERM has
-//! the watcher of those (`interrupt_watcher`) write out what it holds.
+//! the watcher of those (`interrupt_watcher`) write out what it holds. The names the log
+//! writes, renames and removes (`LogNames`) are the command's to keep clear of its other
+//! files before the log starts.
 
 use std::cell::Cell;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use flexi_logger::{
     Cleanup, Criterion, ErrorChannel, FileSpec, Logger, LoggerHandle, Naming, WriteMode,
 };
 
-use crate::{Failure, shown};
+use crate::{Failure, Identity, identity, shown};
 
 /// The log of --log-file, and where it goes.
 pub(crate) struct Log {
@@ -73,6 +76,151 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
             handle.shutdown();
             Err(bad(&e))
         }
+    }
+}
+
+/// The names the log of `--log-file` may write, rename or remove, as the logger makes and
+/// finds them: it writes `STEM_rCURRENT.EXT`, renames that (the one it finds as it starts,
+/// too) to `STEM_rNNNNN.EXT`, and its clean-up removes, past the 20 kept, any file of the
+/// directory it takes for an old one (see [`LogNames::takes`]). Another file of the
+/// command under one of these names would be renamed, removed or written into the log.
+pub(crate) struct LogNames {
+    /// The log's path as given, whose directory the messages name its files in.
+    given: PathBuf,
+    /// Its directory, resolved as [`resolved`] does.
+    dir: PathBuf,
+    /// Its file name without the extension, as the logger reads it.
+    stem: String,
+    /// Its extension, if it has one.
+    suffix: Option<String>,
+}
+
+impl LogNames {
+    /// The names of the log at `path`; none for a path without a file name, which `start`
+    /// refuses.
+    pub(crate) fn of(path: &Path) -> Option<Self> {
+        path.file_name()?;
+        let stem = path.file_stem()?.to_string_lossy().into_owned();
+        let suffix = path.extension().map(|s| s.to_string_lossy().into_owned());
+        Some(LogNames {
+            given: path.to_owned(),
+            dir: resolved(parent_of(path)),
+            stem,
+            suffix,
+        })
+    }
+
+    /// Whether the logger writes, renames or removes a file of this name in its directory.
+    /// The clean-up's test is looser than the names it makes: the name starts with the stem
+    /// (whatever character follows it), ends in the log's extension or `.gz` (any, for a
+    /// log without one), and what follows the stem and that character, up to its first
+    /// dot, is longer than two characters and starts with `r` and a digit; the logger
+    /// compares the names as lossy UTF-8 text, and so does this.
+    fn takes(&self, name: &OsStr) -> bool {
+        let text = name.to_string_lossy();
+        let current = match &self.suffix {
+            Some(suffix) => format!("{}_rCURRENT.{suffix}", self.stem),
+            None => format!("{}_rCURRENT", self.stem),
+        };
+        if text == current {
+            return true;
+        }
+        if !text.starts_with(&self.stem) {
+            return false;
+        }
+        let name = Path::new(name);
+        let extension = name.extension().map(OsStr::to_string_lossy);
+        let extension = extension.as_deref();
+        if self
+            .suffix
+            .as_deref()
+            .is_some_and(|suffix| extension != Some(suffix) && extension != Some("gz"))
+        {
+            return false;
+        }
+        let Some(stem) = name.file_stem().map(OsStr::to_string_lossy) else {
+            return false;
+        };
+        let Some(rest) = stem.get(self.stem.len() + 1..) else {
+            return false;
+        };
+        let infix = rest.split('.').next().unwrap_or_default();
+        let mut chars = infix.chars();
+        infix.len() > 2
+            && chars.next() == Some('r')
+            && chars.next().is_some_and(|c| c.is_ascii_digit())
+    }
+
+    /// The log's file that `path` is, named in the log's directory as given: by its name
+    /// (the path's own, which a link in the log's directory has, or the one its links
+    /// lead to, existing or not), or as the same existing file (a hard link, or a link
+    /// among the log's files that leads to it).
+    pub(crate) fn holding(&self, path: &Path) -> Option<PathBuf> {
+        let own = path
+            .file_name()
+            .map(|name| resolved(parent_of(path)).join(name));
+        let by_name = own.into_iter().chain([resolved(path)]).find_map(|name| {
+            let file = name.file_name().filter(|file| self.takes(file))?;
+            (name.parent() == Some(self.dir.as_path())).then(|| self.given.with_file_name(file))
+        });
+        if by_name.is_some() {
+            return by_name;
+        }
+        self.holding_identity(&identity(path)?)
+    }
+
+    /// The log's existing file that is the file of `id`, named as in [`Self::holding`].
+    pub(crate) fn holding_identity(&self, id: &Identity) -> Option<PathBuf> {
+        fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .filter(|entry| self.takes(&entry.file_name()))
+            .find(|entry| identity(&entry.path()).as_ref() == Some(id))
+            .map(|entry| self.given.with_file_name(entry.file_name()))
+    }
+}
+
+/// The directory of `path`, `.` for a bare file name.
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// `path` made absolute, its links followed as far as it exists, and its `.` and `..`
+/// taken by name past that (as creating it would): two names of one file resolve alike
+/// whether it exists or not, and a link that leads nowhere yet resolves to where a file
+/// made through it would be.
+fn resolved(path: &Path) -> PathBuf {
+    /// Links followed past the existing part, as the system's own limit on a lookup.
+    const MOST_LINKS: u32 = 40;
+    resolved_within(path, MOST_LINKS)
+}
+
+fn resolved_within(path: &Path, links: u32) -> PathBuf {
+    if let Ok(real) = fs::canonicalize(path) {
+        return real;
+    }
+    let Ok(absolute) = std::path::absolute(path) else {
+        return path.to_owned();
+    };
+    let (Some(last), Some(parent)) = (absolute.components().next_back(), absolute.parent()) else {
+        return absolute;
+    };
+    let base = resolved_within(parent, links);
+    match last {
+        Component::Normal(name) => {
+            let joined = base.join(name);
+            match fs::read_link(&joined) {
+                Ok(target) if links > 0 => resolved_within(&base.join(target), links - 1),
+                _ => joined,
+            }
+        }
+        Component::ParentDir => base
+            .parent()
+            .map_or_else(|| base.clone(), Path::to_path_buf),
+        _ => base,
     }
 }
 

@@ -61,8 +61,10 @@ Exit codes:
   2  bad input: unreadable file or one past the size limit, invalid scenario (every
      problem is listed with its place, e.g.
      `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or conflicting
-     flags, a --log-file, --stats-json or --expected file that cannot be created, `gen`
-     sizes beyond its limits
+     flags, a --log-file, --stats-json or --expected file that cannot be created, a
+     --log-file whose files (for m.log: m_rCURRENT.log, m_r00000.log, ...) would be the
+     scenario, the --stats-json file or the file stdout goes to, `gen` sizes beyond its
+     limits
   3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
      names each waiting consumer, the product it waits for and the producers that make it";
 
@@ -622,41 +624,96 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
     })
 }
 
-/// Whether `a` and `b` name one existing file, through links of either kind.
-fn same_file(a: &Path, b: &Path) -> bool {
+/// What tells one existing file from another, whatever its names: its device and inode.
+#[cfg(unix)]
+type Identity = (u64, u64);
+/// What tells one existing file from another, whatever its names: its canonical path.
+#[cfg(not(unix))]
+type Identity = PathBuf;
+
+/// The identity of the file `path` names, through links of either kind; none when it
+/// does not exist.
+fn identity(path: &Path) -> Option<Identity> {
     #[cfg(unix)]
-    let identity = |path: &Path| {
+    {
         use std::os::unix::fs::MetadataExt;
         fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-    };
+    }
     #[cfg(not(unix))]
-    let identity = |path: &Path| fs::canonicalize(path).ok();
+    {
+        fs::canonicalize(path).ok()
+    }
+}
+
+/// Whether `a` and `b` name one existing file, through links of either kind.
+fn same_file(a: &Path, b: &Path) -> bool {
     let a = identity(a);
     a.is_some() && a == identity(b)
 }
 
-/// Whether `path` names the regular file stdout goes to (`> out.txt`): a second output
-/// written there starts at its beginning too, and each would overwrite the other. A
-/// terminal or pipe that both reach (`--stats-json /dev/stderr` on a terminal) is no file,
-/// and is fine.
-fn is_stdout_file(path: &Path) -> bool {
+/// The identity of the regular file stdout goes to (`> out.txt`), if it goes to one. A
+/// terminal or pipe is no file: another output that reaches it too
+/// (`--stats-json /dev/stderr` on a terminal) is fine.
+fn stdout_file() -> Option<Identity> {
     #[cfg(unix)]
     {
         use std::os::fd::AsFd;
         use std::os::unix::fs::MetadataExt;
-        let Ok(stdout) = io::stdout().as_fd().try_clone_to_owned() else {
-            return false;
-        };
-        let (Ok(stdout), Ok(file)) = (File::from(stdout).metadata(), fs::metadata(path)) else {
-            return false;
-        };
-        stdout.is_file() && (stdout.dev(), stdout.ino()) == (file.dev(), file.ino())
+        let stdout = io::stdout().as_fd().try_clone_to_owned().ok()?;
+        let stdout = File::from(stdout).metadata().ok()?;
+        stdout.is_file().then(|| (stdout.dev(), stdout.ino()))
     }
     #[cfg(not(unix))]
     {
-        let _ = path;
-        false
+        None
     }
+}
+
+/// Whether `path` names the regular file stdout goes to: a second output written there
+/// starts at its beginning too, and each would overwrite the other.
+fn is_stdout_file(path: &Path) -> bool {
+    stdout_file().is_some_and(|stdout| identity(path) == Some(stdout))
+}
+
+/// Refuses a run whose log (`--log-file`) would write, rename or remove one of its other
+/// files: the scenario, the statistics file or the file stdout goes to. The logger renames
+/// its current file away as it starts and removes old ones as it goes, so any of these
+/// under one of its names would be lost or end up in the log; found before the log starts,
+/// nothing is written or renamed yet.
+fn outside_the_log(args: &RunArgs) -> Result<(), Failure> {
+    let Some(log) = args.log_file.as_deref() else {
+        return Ok(());
+    };
+    let Some(names) = log_file::LogNames::of(log) else {
+        return Ok(());
+    };
+    // The log's file is named too where the file was given by another name (a link, `..`).
+    let refuse = |what: &str, given: Option<&Path>, file: PathBuf| {
+        let (given, file) = (given.map(shown), shown(&file));
+        let what = match given {
+            Some(given) if given == file => format!("{what} {file} is"),
+            Some(given) => format!("{what} {given} is {file},"),
+            None => format!("{what} is {file},"),
+        };
+        Err(Failure::bad_input(format!(
+            "error: {what} a file the log of --log-file {} writes, renames or removes",
+            shown(log)
+        )))
+    };
+    if let Some(file) = names.holding(&args.scenario) {
+        return refuse("the scenario file", Some(&args.scenario), file);
+    }
+    if let Some((stats, file)) = args
+        .stats_json
+        .as_deref()
+        .and_then(|stats| Some((stats, names.holding(stats)?)))
+    {
+        return refuse("--stats-json", Some(stats), file);
+    }
+    if let Some(file) = stdout_file().and_then(|stdout| names.holding_identity(&stdout)) {
+        return refuse("the file stdout goes to", None, file);
+    }
+    Ok(())
 }
 
 /// Refuses `path` as the file of `flag` when stdout goes to it.
@@ -733,6 +790,7 @@ fn run_command(
     let path = args.scenario.as_path();
     let text = scenario_file::read(path)?;
     let scenario = parse(path, &text)?;
+    outside_the_log(args)?;
     if let Some(remote) = args.remote(&text, interrupt) {
         return remote_command(args, &scenario, &remote, interrupt, held);
     }
