@@ -182,6 +182,24 @@ fn a_stats_file_that_is_a_log_file_is_refused() {
         assert_eq!(names_in(&dir), Vec::<String>::new(), "{case}: written");
         assert_refused(&output, &["--stats-json", name], &case);
     }
+    // A link that leads to one not made yet: creating the statistics file makes it.
+    #[cfg(unix)]
+    {
+        let link = temp_path("log-stats-dangling.json");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(dir.join("m_r00007.log"), &link).expect("a symlink");
+        let output = run_logged(
+            &scenario,
+            &dir.join("m.log"),
+            &["--stats-json".as_ref(), link.as_os_str()],
+        );
+        assert_eq!(
+            names_in(&dir),
+            Vec::<String>::new(),
+            "dangling link: written"
+        );
+        assert_refused(&output, &["--stats-json", "m_r00007.log"], "dangling link");
+    }
     // An existing one, named through `..` and through a link.
     let dir = fresh_dir("log-stats-existing");
     std::fs::create_dir(dir.join("sub")).expect("a subdirectory");
