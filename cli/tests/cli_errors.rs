@@ -905,7 +905,11 @@ fn log_file_records_every_call(actors: &str) {
     let _ = std::fs::remove_dir_all(&dir);
     let log = dir.join("deeper").join("run.log");
     let scenario = temp_file("logged.json", &base().to_string());
-    let output = run_logged(&scenario, &log, &["--stats", "--actors", actors]);
+    let output = run_logged(
+        &scenario,
+        &log,
+        &["--stats".as_ref(), "--actors".as_ref(), actors.as_ref()],
+    );
     assert!(
         output.status.success(),
         "{}",

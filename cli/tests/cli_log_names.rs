@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::{marketplace, repo_root, temp_path};
+use support::{marketplace, repo_root, run_logged, temp_path};
 
 /// The demo scenario's bytes.
 fn scenario_bytes() -> Vec<u8> {
@@ -42,20 +41,6 @@ fn names_in(dir: &Path) -> Vec<String> {
 /// Whether `path` holds the demo scenario's bytes, unchanged.
 fn holds_the_scenario(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|bytes| bytes == scenario_bytes())
-}
-
-/// Runs `run SCENARIO --time-scale 0 --log-file LOG`, then `extra`.
-fn run_logged(scenario: &Path, log: &Path, extra: &[&OsStr]) -> Output {
-    let mut args = vec![
-        "run".as_ref(),
-        scenario.as_os_str(),
-        "--time-scale".as_ref(),
-        "0".as_ref(),
-        "--log-file".as_ref(),
-        log.as_os_str(),
-    ];
-    args.extend_from_slice(extra);
-    marketplace(&args)
 }
 
 /// Asserts a refusal: code 2, nothing on stdout, one line on stderr holding each needle.

@@ -22,7 +22,7 @@ pub(crate) fn run_scenario(scenario: &Path, scale: &str, actors: &str) -> Output
 }
 
 /// Runs `marketplace run SCENARIO --time-scale 0 --log-file LOG`, then `extra`.
-pub(crate) fn run_logged(scenario: &Path, log: &Path, extra: &[&str]) -> Output {
+pub(crate) fn run_logged(scenario: &Path, log: &Path, extra: &[&std::ffi::OsStr]) -> Output {
     let mut args = vec![
         "run".as_ref(),
         scenario.as_os_str(),
@@ -31,7 +31,7 @@ pub(crate) fn run_logged(scenario: &Path, log: &Path, extra: &[&str]) -> Output 
         "--log-file".as_ref(),
         log.as_os_str(),
     ];
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend_from_slice(extra);
     marketplace(&args)
 }
 
