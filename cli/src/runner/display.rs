@@ -368,10 +368,11 @@ fn live_style(bar_width: usize) -> ProgressStyle {
 
 /// The live bar of a run of `total` purchases, drawn on `target`.
 fn live_bar(total: u64, target: ProgressDrawTarget) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total), target);
     // The run's time, as the plain line, the table and the stall report show it (never a
-    // positive time as zero), rather than the bar's own whole seconds.
-    bar.set_prefix(shown_time(Duration::ZERO, 1));
+    // positive time as zero), rather than the bar's own whole seconds. Given when the bar
+    // is made, as setting it would draw a frame in the default style, before the live one.
+    let bar = ProgressBar::with_draw_target(Some(total), target)
+        .with_prefix(shown_time(Duration::ZERO, 1));
     bar.set_style(live_style(BAR));
     bar
 }
@@ -631,6 +632,19 @@ mod tests {
             bar.map(|(bar, _)| bar.chars().count()),
             Some(30),
             "{frame:?}"
+        );
+    }
+
+    /// Making the live line draws nothing: its first frame, at the first refresh, is in
+    /// the live style, not in the bar's default one (a bare wide bar and counts).
+    #[test]
+    fn the_live_line_draws_nothing_before_its_first_refresh() {
+        let (terminal, target) = Recorded::new(80);
+        let _live = Live::new(1000, target, Box::new(|| Some(80)));
+        let text = terminal.text.lock().unwrap().clone();
+        assert!(
+            !text.contains("0/1000"),
+            "drawn before the first refresh: {text:?}"
         );
     }
 
