@@ -297,8 +297,8 @@ fn plain_line(purchases: u64, total: u64, now: Duration, status: &str) -> String
     )
 }
 
-/// `done` of `total` in percent: whole, rounded down so that only a finished run shows
-/// 100, and below 1 with the decimals (up to two) that keep a started run off 0.
+/// `done` of `total` in percent, rounded down so that only a finished run shows 100:
+/// whole, and below 1 with the decimals (up to two) that keep a started run off 0.
 fn shown_percent(done: u64, total: u64) -> String {
     if done >= total {
         return "100".to_owned();
@@ -314,8 +314,10 @@ fn shown_percent(done: u64, total: u64) -> String {
     if percent < 0.01 {
         return "<0.01".to_owned();
     }
-    let places = (-percent.log10()).ceil().clamp(1.0, 2.0) as usize;
-    format!("{percent:.places$}")
+    // Rounded down as the whole figures are: to the nearest, 0.96 would say 1.0.
+    let places = if percent >= 0.1 { 1 } else { 2 };
+    let scale = 10_f64.powi(places as i32);
+    format!("{:.places$}", (percent * scale).floor() / scale)
 }
 
 /// How many purchases a run of `scenario` makes in all.
@@ -542,6 +544,31 @@ mod tests {
         {
             let line = plain_line(purchases, total, Duration::from_secs(1), "done");
             assert!(line.contains(shown), "{line}");
+        }
+    }
+
+    /// The plain line's share done is rounded down below 1% too: it never says more of
+    /// the run is done than is, as `1.0%` for 0.96% would.
+    #[test]
+    fn the_share_done_is_never_shown_above_it() {
+        for (purchases, total) in [
+            (96, 10_000),
+            (9_999, 1_000_000),
+            (1, 101),
+            (999, 1_000_000),
+            (1, 1_001),
+            (123, 100_000),
+        ] {
+            let line = plain_line(purchases, total, Duration::from_secs(1), "0/s");
+            let shown = line
+                .split_once(" purchases (")
+                .and_then(|(_, rest)| rest.split_once("%)"))
+                .and_then(|(percent, _)| percent.parse::<f64>().ok());
+            let done = purchases as f64 * 100.0 / total as f64;
+            assert!(
+                shown.is_some_and(|shown| shown > 0.0 && shown <= done),
+                "{purchases} of {total} ({done}%): {line}"
+            );
         }
     }
 
