@@ -206,8 +206,8 @@ struct ProducerJson<'a> {
 }
 
 /// The table of `--stats`: consumers, then (after a blank line) producers, each with a
-/// total row, then the wall time. Columns are aligned by characters; names are shown with
-/// control characters escaped, so a name cannot break the table.
+/// total row, then the wall time. Columns are aligned by the columns a terminal gives the
+/// text; names are shown with control characters escaped, so a name cannot break the table.
 impl fmt::Display for RunStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let totals = self.totals();
