@@ -212,8 +212,10 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
         }
         Ok(Backend::Redis(s.to_owned()))
     } else {
+        // Whatever the scheme (`REDIS://` is one too to whoever typed it), no password.
         Err(format!(
-            "expected memory or redis://HOST:PORT[/DB], found {s:?}"
+            "expected memory or redis://HOST:PORT[/DB], found {:?}",
+            url_without_password(s)
         ))
     }
 }
@@ -533,7 +535,7 @@ fn run_to_the_end(args: &RunArgs) -> ExitCode {
 
 /// clap's usage error `e`, with the value, argument or subcommand it echoes shown escaped
 /// when it holds a control character (clap echoes it raw, and a line break would cut the
-/// error line in two), and a redis URL's password left out, as every other error naming a
+/// error line in two), and a URL's password left out, as every other error naming a
 /// server does; likewise in its tips, which echo an unknown argument too.
 fn told_on_one_line(mut e: clap::Error) -> clap::Error {
     use clap::builder::StyledStr;
@@ -549,7 +551,9 @@ fn told_on_one_line(mut e: clap::Error) -> clap::Error {
             continue;
         };
         let mut shown = text.clone();
-        if shown.starts_with("redis://") || shown.starts_with("rediss://") {
+        // Any URL, not only a redis one as the command accepts it: a URL's scheme is
+        // case-insensitive, and a refused one may be a typo of another scheme.
+        if shown.contains("://") {
             shown = url_without_password(&shown);
         }
         if shown.chars().any(char::is_control) {

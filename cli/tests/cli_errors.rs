@@ -642,6 +642,30 @@ fn a_refused_value_with_a_control_character_is_shown_on_one_line() {
     }
 }
 
+/// A refused value or argument that is a URL with a password keeps the password out of
+/// the error, whatever its scheme's case or name: a URL's scheme is case-insensitive, so
+/// `REDIS://` is as much a redis URL to whoever typed it, and the refusal echoes it twice.
+#[test]
+fn a_refused_url_keeps_its_password_out_of_the_error() {
+    let path = temp_file("refused-url.json", &base().to_string());
+    for args in [
+        &["--backend", "REDIS://:hunter2@127.0.0.1:6379"][..],
+        &["--backend", "Redis://user:hunter2@host:1"],
+        &["--backend", "valkey://:hunter2@host:1"],
+        &["REDIS://:hunter2@host:1"],
+    ] {
+        let mut all = vec!["run".as_ref(), path.as_os_str()];
+        all.extend(args.iter().map(OsStr::new));
+        let output = marketplace(&all);
+        assert_bad_input(&output, &["error: "]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("hunter2"),
+            "{args:?}: the password is shown: {stderr:?}"
+        );
+    }
+}
+
 /// A log file that cannot be created is refused before the run (the logger opens its file
 /// only for the first record, and would then fail every record on stderr). Linux: a process
 /// cannot create files in `/proc/self`, whoever runs it.
