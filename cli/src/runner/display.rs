@@ -106,10 +106,11 @@ impl Live {
             self.bar_width = bar_width;
             self.bar.set_style(live_style(bar_width));
         }
-        // The message and the time first: setting the position then draws them and turns
-        // the spinner.
-        self.bar.set_prefix(time);
-        self.bar.set_message(status);
+        // The time and the message are given without drawing (a handle's builders set
+        // them on the shared bar), so that setting the position draws the line once,
+        // whole: their setters draw each, and the terminal's limit of ten draws a second
+        // then kept the first draw of each refresh, the count and the message stale.
+        let _ = self.bar.clone().with_prefix(time).with_message(status);
         self.bar.set_position(purchases);
     }
 }
@@ -673,6 +674,34 @@ mod tests {
             !text.contains("0/1000"),
             "drawn before the first refresh: {text:?}"
         );
+    }
+
+    /// Each refresh draws the live line once, whole: no frame shows the new time with the
+    /// message or the count of the refresh before (at the first, none), which is all the
+    /// terminal kept once the draws of a refresh outnumbered those it allows.
+    #[test]
+    fn a_refresh_draws_the_live_line_once_with_its_message() {
+        let scenario = mugs(1);
+        let (terminal, target) = Recorded::new(120);
+        let live = Live::new(1000, target, Box::new(|| Some(120)));
+        let mut display = ProgressDisplay::showing(&scenario, 1000, Output::Live(live));
+        for purchases in [0, 10] {
+            terminal.text.lock().unwrap().clear();
+            display.next = Duration::ZERO;
+            display.refresh(purchases, &Progress::new(1, 1), &Carts(purchases as usize));
+            let text = terminal.text.lock().unwrap().clone();
+            let frames: Vec<&str> = text
+                .split("<clear>")
+                .filter(|frame| frame.contains(" purchases, "))
+                .collect();
+            let whole = format!(" {purchases}/1000 purchases, ");
+            assert!(
+                frames.len() == 1
+                    && frames[0].contains(&whole)
+                    && frames[0].contains(&format!(", {purchases} open cart")),
+                "refresh at {purchases}: {frames:?}"
+            );
+        }
     }
 
     /// The final line shows how long the run took as the other reports do: a run over in
