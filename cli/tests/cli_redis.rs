@@ -1023,24 +1023,61 @@ fn options_for(scenario: &str, only: Option<&[&str]>, interrupt: &Interrupt) -> 
     }
 }
 
-/// Starts a run of `json` (its producer "p" and consumer "c") on a fresh market, on a thread
-/// of its own, with `interrupt` and `interrupted` for its report: each cart's flush is sent
-/// on `flushed`, and the run's end on `ended`. Returns the market's name.
-fn start_reported_run(
+/// Runs of one scenario on one interrupt, each on a market and a thread of its own.
+struct ReportedRuns {
+    /// Each run's market.
+    markets: Vec<String>,
+    /// Each run's end, as it ends.
+    ends: std::sync::mpsc::Receiver<RemoteEnd>,
+}
+
+/// Starts a run of `json` (its producer "p" and consumer "c") for each of `reports`, the
+/// report of its interrupt, with `interrupt`, each on a fresh market and a thread of its
+/// own; returns once each has flushed a first cart.
+fn start_reported_runs<R>(
     json: &str,
     interrupt: &Interrupt,
-    interrupted: impl Fn(InterruptedReport) + Send + Sync + 'static,
-    flushed: std::sync::mpsc::Sender<()>,
-    ended: std::sync::mpsc::Sender<RemoteEnd>,
-) -> String {
-    let scenario = Scenario::from_json(json).expect("valid");
-    let mut options = options_for(json, Some(&["p", "c"]), interrupt);
-    options.interrupted = Some(std::sync::Arc::new(interrupted));
-    let market = options.market.clone();
-    std::thread::spawn(move || {
-        let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)));
-    });
-    market
+    reports: impl IntoIterator<Item = R>,
+) -> ReportedRuns
+where
+    R: Fn(InterruptedReport) + Send + Sync + 'static,
+{
+    let (flushed, flushes) = std::sync::mpsc::channel();
+    let (ended, ends) = std::sync::mpsc::channel();
+    let mut markets = Vec::new();
+    for report in reports {
+        let scenario = Scenario::from_json(json).expect("valid");
+        let mut options = options_for(json, Some(&["p", "c"]), interrupt);
+        options.interrupted = Some(std::sync::Arc::new(report));
+        markets.push(options.market.clone());
+        let (flushed, ended) = (flushed.clone(), ended.clone());
+        std::thread::spawn(move || {
+            let _ = ended.send(run_remote(&scenario, &options, 0.0, Flushes(flushed)));
+        });
+    }
+    for _ in &markets {
+        flushes
+            .recv_timeout(HANG)
+            .expect("each run's first cart is out");
+    }
+    ReportedRuns { markets, ends }
+}
+
+impl ReportedRuns {
+    /// Closes each run's market from outside, as a failed process of a run closes it, and
+    /// asserts that each run then returns `RemoteError::Interrupted`.
+    fn close_and_see_each_interrupted(self) {
+        for market in &self.markets {
+            close_market(shared_server(), market);
+        }
+        for _ in &self.markets {
+            let outcome = self.ends.recv_timeout(HANG).map(|end| end.outcome);
+            assert!(
+                matches!(outcome, Ok(Err(RemoteError::Interrupted))),
+                "{outcome:?}"
+            );
+        }
+    }
 }
 
 /// Asks `interrupt` for the end on a thread of its own: whether that returned within `HANG`.
@@ -1323,38 +1360,19 @@ fn two_runs_at_once_on_one_interrupt_each_tell_it_once() {
     let json = waiting_after_one_cart().to_string();
     let interrupt = Interrupt::new();
     let told = Arc::new(AtomicUsize::new(0));
-    let (flushed, flushes) = std::sync::mpsc::channel();
-    let (ended, ends) = std::sync::mpsc::channel();
-    let mut markets = Vec::new();
-    for _ in 0..2 {
-        let counted = Arc::clone(&told);
-        markets.push(start_reported_run(
-            &json,
-            &interrupt,
+    let runs = start_reported_runs(
+        &json,
+        &interrupt,
+        (0..2).map(|_| {
+            let counted = Arc::clone(&told);
             move |_| {
                 counted.fetch_add(1, Ordering::SeqCst);
-            },
-            flushed.clone(),
-            ended.clone(),
-        ));
-    }
-    for _ in 0..2 {
-        flushes
-            .recv_timeout(HANG)
-            .expect("each run's first cart is out");
-    }
+            }
+        }),
+    );
     assert!(interrupt_returns(&interrupt), "the interrupt waits forever");
     assert_eq!(told.load(Ordering::SeqCst), 2, "each run tells it once");
-    for market in &markets {
-        close_market(shared_server(), market);
-    }
-    for _ in 0..2 {
-        let outcome = ends.recv_timeout(HANG).map(|end| end.outcome);
-        assert!(
-            matches!(outcome, Ok(Err(RemoteError::Interrupted))),
-            "{outcome:?}"
-        );
-    }
+    runs.close_and_see_each_interrupted();
 }
 
 /// A scenario file named `file` whose one consumer orders one cart of 200 lines of a
@@ -1534,18 +1552,13 @@ fn a_hold_kept_across_a_run_does_not_hold_its_report() {
     let interrupt = Interrupt::new();
     let (told, tells) = std::sync::mpsc::channel();
     let held = interrupt.hold();
-    let (flushed, flushes) = std::sync::mpsc::channel();
-    let (ended, ends) = std::sync::mpsc::channel();
-    let market = start_reported_run(
+    let runs = start_reported_runs(
         &json,
         &interrupt,
-        move |report| {
+        [move |report| {
             let _ = told.send(report);
-        },
-        flushed,
-        ended,
+        }],
     );
-    flushes.recv_timeout(HANG).expect("the first cart is out");
     let (returned, returns) = std::sync::mpsc::channel();
     let asker = interrupt.clone();
     std::thread::spawn(move || {
@@ -1561,8 +1574,11 @@ fn a_hold_kept_across_a_run_does_not_hold_its_report() {
         returns.try_recv().is_err(),
         "the request went on before the caller's hold was let go"
     );
-    close_market(shared_server(), &market);
-    let end = ends.recv_timeout(HANG).expect("the run ends once closed");
+    close_market(shared_server(), &runs.markets[0]);
+    let end = runs
+        .ends
+        .recv_timeout(HANG)
+        .expect("the run ends once closed");
     assert!(
         matches!(end.outcome, Err(RemoteError::Interrupted)),
         "{:?}",
@@ -1589,19 +1605,14 @@ fn a_report_that_asks_for_the_interrupt_itself_returns() {
     let interrupt = Interrupt::new();
     let (asked, asks) = std::sync::mpsc::channel();
     let inner = interrupt.clone();
-    let (flushed, flushes) = std::sync::mpsc::channel();
-    let (ended, ends) = std::sync::mpsc::channel();
-    let market = start_reported_run(
+    let runs = start_reported_runs(
         &json,
         &interrupt,
-        move |_| {
+        [move |_| {
             inner.interrupt_and_wait();
             let _ = asked.send(());
-        },
-        flushed,
-        ended,
+        }],
     );
-    flushes.recv_timeout(HANG).expect("the first cart is out");
     assert!(
         interrupt_returns(&interrupt),
         "the request waits forever on a report that asks for it"
@@ -1610,12 +1621,7 @@ fn a_report_that_asks_for_the_interrupt_itself_returns() {
         asks.recv_timeout(HANG).is_ok(),
         "the report's own request waits for its own watch"
     );
-    close_market(shared_server(), &market);
-    let outcome = ends.recv_timeout(HANG).map(|end| end.outcome);
-    assert!(
-        matches!(outcome, Ok(Err(RemoteError::Interrupted))),
-        "{outcome:?}"
-    );
+    runs.close_and_see_each_interrupted();
 }
 
 /// Two runs given one interrupt, whose reports each ask for the interrupt and wait: each
@@ -1626,25 +1632,17 @@ fn two_runs_whose_reports_both_ask_for_the_interrupt_return() {
     let json = waiting_after_one_cart().to_string();
     let interrupt = Interrupt::new();
     let (asked, asks) = std::sync::mpsc::channel();
-    let (flushed, flushes) = std::sync::mpsc::channel();
-    let (ended, ends) = std::sync::mpsc::channel();
-    let mut markets = Vec::new();
-    for _ in 0..2 {
-        let (inner, asked) = (interrupt.clone(), asked.clone());
-        markets.push(start_reported_run(
-            &json,
-            &interrupt,
+    let runs = start_reported_runs(
+        &json,
+        &interrupt,
+        (0..2).map(|_| {
+            let (inner, asked) = (interrupt.clone(), asked.clone());
             move |_| {
                 inner.interrupt_and_wait();
                 let _ = asked.send(());
-            },
-            flushed.clone(),
-            ended.clone(),
-        ));
-    }
-    for _ in 0..2 {
-        flushes.recv_timeout(HANG).expect("a first cart is out");
-    }
+            }
+        }),
+    );
     assert!(
         interrupt_returns(&interrupt),
         "the request waits forever on two reports that ask for it"
@@ -1655,16 +1653,7 @@ fn two_runs_whose_reports_both_ask_for_the_interrupt_return() {
             "a report's request waits for the other report, which waits for it"
         );
     }
-    for market in &markets {
-        close_market(shared_server(), market);
-    }
-    for _ in 0..2 {
-        let outcome = ends.recv_timeout(HANG).map(|end| end.outcome);
-        assert!(
-            matches!(outcome, Ok(Err(RemoteError::Interrupted))),
-            "{outcome:?}"
-        );
-    }
+    runs.close_and_see_each_interrupted();
 }
 
 /// A process of a redis run without `--stats`, interrupted while its server is silent
