@@ -344,21 +344,29 @@ enum Watched {
 /// bytes read in the `watched` direction go to `trap` and close that connection (and disarm
 /// it). The acceptor ends with the test process; each connection's pumps end with it.
 fn start_proxy(upstream: u16, watched: Watched, armed: Arc<AtomicBool>, trap: Trap) -> u16 {
+    start_relay(upstream, move |client, server| {
+        let trigger = Some((Arc::clone(&armed), Arc::clone(&trap)));
+        let (requests, answers) = match watched {
+            Watched::Answers => (None, trigger),
+            Watched::Requests => (trigger, None),
+        };
+        let (client_in, server_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || pump(client_in, server_out, requests));
+        thread::spawn(move || pump(server, client, answers));
+    })
+}
+
+/// Listens on a loopback port, returned, for clients of the server on `upstream`: each
+/// client is connected to the server, and `relay` given the two to pass bytes between. The
+/// acceptor ends with the test process.
+fn start_relay(upstream: u16, relay: impl Fn(TcpStream, TcpStream) + Send + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let port = listener.local_addr().expect("its address").port();
     thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(client) = client else { return };
             let server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
-            let trigger = Some((Arc::clone(&armed), Arc::clone(&trap)));
-            let (requests, answers) = match watched {
-                Watched::Answers => (None, trigger),
-                Watched::Requests => (trigger, None),
-            };
-            let (client_in, server_out) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            thread::spawn(move || pump(client_in, server_out, requests));
-            thread::spawn(move || pump(server, client, answers));
+            relay(client, server);
         }
     });
     port
@@ -1557,35 +1565,27 @@ fn a_connect_to_a_silent_server_fails_within_the_connect_time() {
 /// on one byte at a time, each after `pause`: a server that answers, too slowly for any
 /// deadline, without ever leaving a read idle for a socket's timeout.
 fn start_trickling_proxy(upstream: u16, slow: Arc<AtomicBool>, pause: Duration) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let port = listener.local_addr().expect("its address").port();
-    thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            let server = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
-            let (client_in, server_out) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            thread::spawn(move || pump(client_in, server_out, None));
-            let slow = Arc::clone(&slow);
-            thread::spawn(move || {
-                let (mut from, mut to) = (server, client);
-                let mut buffer = [0u8; 16 * 1024];
-                while let Ok(n @ 1..) = from.read(&mut buffer) {
-                    for byte in &buffer[..n] {
-                        if slow.load(Ordering::SeqCst) {
-                            // Pacing the fault, not ordering anything.
-                            thread::sleep(pause);
-                        }
-                        if to.write_all(std::slice::from_ref(byte)).is_err() {
-                            return;
-                        }
+    start_relay(upstream, move |client, server| {
+        let (client_in, server_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || pump(client_in, server_out, None));
+        let slow = Arc::clone(&slow);
+        thread::spawn(move || {
+            let (mut from, mut to) = (server, client);
+            let mut buffer = [0u8; 16 * 1024];
+            while let Ok(n @ 1..) = from.read(&mut buffer) {
+                for byte in &buffer[..n] {
+                    if slow.load(Ordering::SeqCst) {
+                        // Pacing the fault, not ordering anything.
+                        thread::sleep(pause);
+                    }
+                    if to.write_all(std::slice::from_ref(byte)).is_err() {
+                        return;
                     }
                 }
-                let _ = to.shutdown(Shutdown::Both);
-            });
-        }
-    });
-    port
+            }
+            let _ = to.shutdown(Shutdown::Both);
+        });
+    })
 }
 
 /// A handle dropped while its server trickles its answers (each byte well within a socket's
