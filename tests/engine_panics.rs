@@ -17,7 +17,9 @@ mod support;
 use std::hash::BuildHasherDefault;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
-use std::task::{Context, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use marketplace::baseline::LockedMarketplace;
@@ -173,6 +175,74 @@ fn a_waiting_publish_survives_a_trap_once_room_is_freed() {
     market.add_to_cart(left, &ask(1)).unwrap();
     assert_eq!(market.place_order(left).unwrap().len(), 1);
     still_works(&market, producer, cart);
+}
+
+/// The engine only: the unit a publish gives back when the user's `Clone` panics in the
+/// insert of its product's entry is room like any other, and must wake a publisher that
+/// fell asleep on the producer while that unit was counted, as a take's uncount does: no
+/// other call is coming to wake it. Two async publishers, polled by hand, sleep on a full
+/// producer; a take wakes the first, whose product is new, and its `Clone` panics there
+/// with the freed unit counted.
+#[test]
+fn a_unit_given_back_by_a_panicking_publish_wakes_a_sleeping_publisher() {
+    let market = Marketplace::new(1);
+    let producer = market.register_producer();
+    market.publish(producer, item(1, 1)).unwrap();
+    let (first_woken, then_woken) = (Arc::new(Woken::default()), Arc::new(Woken::default()));
+    let (first_waker, then_waker) = (
+        Waker::from(Arc::clone(&first_woken)),
+        Waker::from(Arc::clone(&then_woken)),
+    );
+    let mut first_context = Context::from_waker(&first_waker);
+    let mut then_context = Context::from_waker(&then_waker);
+    let mut panicking = pin!(market.publish_async(producer, item(9, 2)));
+    let mut sleeping = pin!(market.publish_async(producer, item(1, 3)));
+    // Each one's first poll yields to the executor (waking its own waker), its second goes
+    // to sleep.
+    for _ in 0..2 {
+        assert!(panicking.as_mut().poll(&mut first_context).is_pending());
+        assert!(sleeping.as_mut().poll(&mut then_context).is_pending());
+    }
+    first_woken.take();
+    then_woken.take();
+    let cart = market.new_cart();
+    market.add_to_cart(cart, &ask(1)).unwrap();
+    assert!(first_woken.take(), "the take woke nobody");
+    assert!(!then_woken.take(), "the take woke both publishers");
+    panics_with(Trap::Clone, || panicking.as_mut().poll(&mut first_context));
+    assert!(
+        then_woken.take(),
+        "the unit given back woke nobody: the other publisher sleeps with room free"
+    );
+    assert!(matches!(
+        sleeping.as_mut().poll(&mut then_context),
+        Poll::Ready(Ok(()))
+    ));
+    assert_eq!(market.available(&ask(9)), 0);
+    assert_eq!(market.shelf_len(producer), Some(1));
+    market.add_to_cart(cart, &ask(1)).unwrap();
+    assert_eq!(sorted_serials(market.place_order(cart).unwrap()), [1, 3]);
+}
+
+/// A waker that records that it was woken.
+#[derive(Default)]
+struct Woken(AtomicBool);
+
+impl Woken {
+    /// Whether it was woken since the last call.
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The engine only: the insert that makes a new product's entry, once its unit is counted,
