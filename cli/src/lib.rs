@@ -23,6 +23,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod escape;
 pub mod generate;
 pub mod oracle;
 pub mod repr;

@@ -22,7 +22,7 @@ use flexi_logger::{
     Cleanup, Criterion, ErrorChannel, FileSpec, Logger, LoggerHandle, Naming, WriteMode,
 };
 
-use crate::{Failure, Identity, identity, shown};
+use crate::{Failure, Identity, identity, shown_path};
 
 /// The log of --log-file, and where it goes.
 pub(crate) struct Log {
@@ -39,7 +39,7 @@ impl Log {
 
 pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
     let bad = |why: &dyn std::fmt::Display| {
-        Failure::bad_input(format!("error: cannot log to {}: {why}", shown(path)))
+        Failure::bad_input(format!("error: cannot log to {}: {why}", shown_path(path)))
     };
     // FileSpec::try_from panics on a path without a file name; refuse those first.
     if path.file_name().is_none() || path.is_dir() {
@@ -326,12 +326,12 @@ pub(crate) fn stop(log: Option<Log>, quiet: bool) {
         if let Err(e) = can_create_beside(&log.path) {
             tell!(
                 "warning: the log {} could not be kept during the run ({e}); records may be missing",
-                shown(&log.path)
+                shown_path(&log.path)
             );
         } else if LOGGER_PANICKED.load(Ordering::Relaxed) {
             tell!(
                 "warning: the log {} lost its directory during the run; records may be missing, and its old files past the 20 kept were not all removed",
-                shown(&log.path)
+                shown_path(&log.path)
             );
         }
     }

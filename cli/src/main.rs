@@ -32,6 +32,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use marketplace_cli::escape;
 use marketplace_cli::generate::{
     GenError, GenOptions, MAX_ACTORS, MAX_OPERATIONS, MAX_PRODUCTS, generate,
 };
@@ -343,7 +344,7 @@ impl RunArgs {
             interrupt: interrupt.clone(),
             // Always set: a run that had failed before a signal tells its failure here.
             interrupted: Some({
-                let (path, stats) = (shown(&self.scenario), self.stats);
+                let (path, stats) = (shown_path(&self.scenario), self.stats);
                 Arc::new(move |report| tell_interrupted(&path, stats, report))
             }),
             // Only the --stats line tells it: a signal is not held by a silent server else.
@@ -533,9 +534,9 @@ fn run_to_the_end(args: &RunArgs) -> ExitCode {
     code
 }
 
-/// clap's usage error `e`, with the value, argument or subcommand it echoes shown escaped
-/// when it holds a control character (clap echoes it raw, and a line break would cut the
-/// error line in two), and a URL's password left out, as every other error naming a
+/// clap's usage error `e`, with the value, argument or subcommand it echoes escaped as
+/// [`escape::escaped`] does (clap echoes it raw: a line break would cut the error line in
+/// two, a right-to-left override reorder it), and a URL's password left out, as every other error naming a
 /// server does; likewise in its tips, which echo an unknown argument too.
 fn told_on_one_line(mut e: clap::Error) -> clap::Error {
     use clap::builder::StyledStr;
@@ -556,9 +557,7 @@ fn told_on_one_line(mut e: clap::Error) -> clap::Error {
         if shown.contains("://") {
             shown = url_without_password(&shown);
         }
-        if shown.chars().any(char::is_control) {
-            shown = shown.escape_debug().to_string();
-        }
+        shown = escape::escaped(&shown).into_owned();
         if &shown != text {
             replaced.push((text.clone(), shown.clone()));
             e.insert(kind, ContextValue::String(shown));
@@ -592,15 +591,9 @@ fn fail(failure: Failure) -> ExitCode {
     ExitCode::from(failure.code)
 }
 
-/// `path` as messages show it: as written, unless it holds a control character (a line
-/// break in a file name would split the one-line error), then quoted with escapes.
-fn shown(path: &Path) -> String {
-    let text = path.display().to_string();
-    if text.chars().any(char::is_control) {
-        format!("{text:?}")
-    } else {
-        text
-    }
+/// `path` as messages show it: as [`escape::shown`] shows text the user wrote.
+fn shown_path(path: &Path) -> String {
+    escape::shown(&path.to_string_lossy()).into_owned()
 }
 
 fn load(path: &Path) -> Result<Scenario, Failure> {
@@ -613,7 +606,7 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
         let n = e.count();
         let mut message = format!(
             "error: invalid scenario {} ({n} problem{}):",
-            shown(path),
+            shown_path(path),
             if n == 1 { "" } else { "s" }
         );
         for problem in &e.problems {
@@ -693,7 +686,7 @@ fn outside_the_log(args: &RunArgs) -> Result<(), Failure> {
     };
     // The log's file is named too where the file was given by another name (a link, `..`).
     let refuse = |what: &str, given: Option<&Path>, file: PathBuf| {
-        let (given, file) = (given.map(shown), shown(&file));
+        let (given, file) = (given.map(shown_path), shown_path(&file));
         let what = match given {
             Some(given) if given == file => format!("{what} {file} is"),
             Some(given) => format!("{what} {given} is {file},"),
@@ -701,7 +694,7 @@ fn outside_the_log(args: &RunArgs) -> Result<(), Failure> {
         };
         Err(Failure::bad_input(format!(
             "error: {what} a file the log of --log-file {} writes, renames or removes",
-            shown(log)
+            shown_path(log)
         )))
     };
     if let Some(file) = names.holding(&args.scenario) {
@@ -725,7 +718,7 @@ fn not_stdout(flag: &str, path: &Path) -> Result<(), Failure> {
     if is_stdout_file(path) {
         return Err(Failure::bad_input(format!(
             "error: {flag} {} is the file stdout goes to",
-            shown(path)
+            shown_path(path)
         )));
     }
     Ok(())
@@ -743,14 +736,14 @@ impl StatsFile {
         if same_file(path, scenario) {
             return Err(Failure::bad_input(format!(
                 "error: --stats-json {} is the scenario file itself",
-                shown(path)
+                shown_path(path)
             )));
         }
         not_stdout("--stats-json", path)?;
         let file = File::create(path).map_err(|e| {
             Failure::bad_input(format!(
                 "error: cannot write the statistics to {}: {e}",
-                shown(path)
+                shown_path(path)
             ))
         })?;
         Ok(StatsFile {
@@ -769,7 +762,7 @@ impl StatsFile {
                 code: EXIT_FAILURE,
                 message: format!(
                     "error: cannot write the statistics to {}: {e}",
-                    shown(&self.path)
+                    shown_path(&self.path)
                 ),
             })
     }
@@ -808,7 +801,7 @@ fn run_command(
         .transpose()?;
     log::info!(
         "running {} at time scale {} with {:?}",
-        shown(path),
+        shown_path(path),
         options.time_scale,
         options.actors
     );
@@ -858,7 +851,7 @@ fn run_command(
             }
             Err(Failure {
                 code: EXIT_STALLED,
-                message: format!("error: {}: {report}", shown(path)),
+                message: format!("error: {}: {report}", shown_path(path)),
             })
         }
         // The process dies of the signal once this is told (see `run_to_the_end`), so the
@@ -872,7 +865,7 @@ fn run_command(
         }
         Err(e) => Err(Failure {
             code: EXIT_FAILURE,
-            message: format!("error: {}: {e}", shown(path)),
+            message: format!("error: {}: {e}", shown_path(path)),
         }),
     }
 }
@@ -885,7 +878,7 @@ fn remote_command(
     interrupt: &Interrupt,
     held: &mut Option<Hold>,
 ) -> Result<(), Failure> {
-    let path = shown(&args.scenario);
+    let path = shown_path(&args.scenario);
     let logger = args.start_log()?;
     // The interrupt ends no run here: each order holds it until its lines are flushed, and
     // the watcher still writes out the log. Nor may this hold outlive this point: a remote
@@ -988,7 +981,7 @@ fn check_command(path: &Path) -> Result<(), Failure> {
     let mut out = format!(
         "{}: valid: {} products ({} distinct), {} producers, {} consumers, {} carts, \
          {} items added; queue size {} per producer",
-        shown(path),
+        shown_path(path),
         scenario.products().len(),
         scenario.class_count(),
         scenario.producers().len(),
@@ -1013,7 +1006,7 @@ fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Fail
     let cannot_write = |path: &Path, e: io::Error| {
         Failure::bad_input(format!(
             "error: cannot write the expected output (--expected) to {}: {e}",
-            shown(path)
+            shown_path(path)
         ))
     };
     // Found before generating, which takes a minute at the limits. Opened without

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use marketplace_cli::scenario::MAX_SCENARIO_BYTES;
 
-use crate::{Failure, shown};
+use crate::{Failure, shown_path};
 
 /// The environment variable that sets the size limit of a scenario file, in bytes.
 const MAX_BYTES_VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
@@ -49,7 +49,7 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(crate) fn read(path: &Path) -> Result<String, Failure> {
     let limit = max_scenario_bytes()?;
     let refused =
-        |why: String| Failure::bad_input(format!("error: cannot read {}: {why}", shown(path)));
+        |why: String| Failure::bad_input(format!("error: cannot read {}: {why}", shown_path(path)));
     let too_large = || {
         refused(format!(
             "larger than the limit of {limit} bytes ({MAX_BYTES_VAR})"

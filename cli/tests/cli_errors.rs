@@ -1158,3 +1158,50 @@ fn an_unknown_argument_with_a_control_character_is_shown_escaped_on_every_line()
         assert_eq!(stderr.matches("error:").count(), 1, "{args:?}: {stderr}");
     }
 }
+
+/// Bidirectional controls and other invisible format characters (Unicode category Cf) in
+/// what the user wrote are shown escaped wherever an error line echoes it, like control
+/// characters: raw, a right-to-left override reorders the line on screen and can disguise
+/// which file or value it names.
+#[test]
+fn bidirectional_and_invisible_characters_are_shown_escaped_in_errors() {
+    let hidden = ['\u{202e}', '\u{2066}', '\u{200b}', '\u{feff}', '\u{61c}'];
+    let path = temp_file("format-characters.json", &base().to_string());
+    let path = path.to_str().expect("a UTF-8 temporary path");
+    let missing = temp_path("no\u{202e}nosj.such\u{2066}\u{200b}.json");
+    let missing = missing.to_str().expect("a UTF-8 temporary path");
+    let mut unknown_id = base();
+    unknown_id["consumers"][1]["carts"][0][0]["product"] = json!("c\u{202e}\u{feff}\u{61c}");
+    let unknown_id = temp_file("format-characters-id.json", &unknown_id.to_string());
+    let unknown_id = unknown_id.to_str().expect("a UTF-8 temporary path");
+    let mut wrong = Vec::new();
+    for (args, escaped) in [
+        // An error line naming a path.
+        (
+            vec!["run", missing],
+            r"no\u{202e}nosj.such\u{2066}\u{200b}.json",
+        ),
+        // A usage error echoing a value.
+        (
+            vec!["run", path, "--actors", "tasks\u{202e}"],
+            r"tasks\u{202e}",
+        ),
+        // A usage error echoing an unknown argument, and its tips.
+        (vec!["run", path, "--fo\u{2066}o"], r"--fo\u{2066}o"),
+        // A scenario's problem quoting a string of the file, as JSON does.
+        (vec!["run", unknown_id], r"c\u202e\ufeff\u061c"),
+    ] {
+        let output = marketplace(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        if stderr.contains(hidden) || !stderr.contains(escaped) {
+            wrong.push(format!("{args:?} (expected {escaped:?}): {stderr:?}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "raw format characters:\n{}",
+        wrong.join("\n")
+    );
+}

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::escape;
+
 /// What one consumer did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConsumerStats {
@@ -207,7 +209,8 @@ struct ProducerJson<'a> {
 
 /// The table of `--stats`: consumers, then (after a blank line) producers, each with a
 /// total row, then the wall time. Columns are aligned by the columns a terminal gives the
-/// text; names are shown with control characters escaped, so a name cannot break the table.
+/// text; names are shown as [`escape::shown`] shows them, so that a name cannot break the
+/// table, reorder a row or hide.
 impl fmt::Display for RunStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let totals = self.totals();
@@ -215,7 +218,7 @@ impl fmt::Display for RunStats {
         let mut consumers = Table::new(["consumer", "carts", "purchases", "retries", "waiting"]);
         for c in &self.consumers {
             consumers.row([
-                shown(&c.name),
+                escape::shown(&c.name).into_owned(),
                 c.carts.to_string(),
                 c.purchases.to_string(),
                 c.retries.to_string(),
@@ -231,7 +234,11 @@ impl fmt::Display for RunStats {
         ]);
         let mut producers = Table::new(["producer", "published", "full"]);
         for p in &self.producers {
-            producers.row([shown(&p.name), p.published.to_string(), p.full.to_string()]);
+            producers.row([
+                escape::shown(&p.name).into_owned(),
+                p.published.to_string(),
+                p.full.to_string(),
+            ]);
         }
         producers.row([
             format!("total ({})", self.producers.len()),
@@ -269,19 +276,6 @@ pub fn shown_time(d: Duration, decimals: usize) -> String {
     } else {
         format!("{nanos} ns")
     }
-}
-
-/// `name` with control characters escaped (`\n`, `\u{7}`), everything else as is.
-fn shown(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A table of `N` columns: the first left-aligned (names), the others right-aligned.
@@ -395,7 +389,7 @@ mod tests {
             table,
             "consumer   carts  purchases  retries  waiting\n\
              ana            2          5        1  0.250 s\n\
-             bo\\nb         10         12        0  0.000 s\n\
+             \"bo\\nb\"       10         12        0  0.000 s\n\
              total (2)     12         17        1  0.250 s\n\
              \n\
              producer   published  full\n\
@@ -449,6 +443,45 @@ mod tests {
         for block in table.split("\n\n") {
             let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with("wall")).collect();
             let widths: Vec<usize> = lines.iter().map(|line| columns(line)).collect();
+            assert!(
+                widths.iter().all(|&width| width == widths[0]),
+                "columns {widths:?}:\n{block}"
+            );
+        }
+    }
+
+    /// A right-to-left override in a name would reverse the rest of its row on screen,
+    /// and a zero-width space would hide; both are shown escaped, as control characters
+    /// are, and the columns stay aligned around the escapes.
+    #[test]
+    fn bidirectional_and_invisible_characters_in_names_are_shown_escaped() {
+        let stats = RunStats {
+            wall: Duration::from_millis(1),
+            consumers: vec![
+                ConsumerStats {
+                    name: "ev\u{202e}il".into(),
+                    ..ConsumerStats::default()
+                },
+                ConsumerStats {
+                    name: "bob".into(),
+                    ..ConsumerStats::default()
+                },
+            ],
+            producers: vec![ProducerStats {
+                name: "p\u{200b}\u{2067}".into(),
+                ..ProducerStats::default()
+            }],
+        };
+        let table = stats.to_string();
+        assert!(
+            !table.contains(['\u{202e}', '\u{200b}', '\u{2067}']),
+            "a raw format character:\n{table}"
+        );
+        assert!(table.contains(r"ev\u{202e}il"), "{table}");
+        assert!(table.contains(r"p\u{200b}\u{2067}"), "{table}");
+        for block in table.split("\n\n") {
+            let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with("wall")).collect();
+            let widths: Vec<usize> = lines.iter().map(|line| line.chars().count()).collect();
             assert!(
                 widths.iter().all(|&width| width == widths[0]),
                 "columns {widths:?}:\n{block}"

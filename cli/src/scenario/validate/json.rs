@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::{Checker, Json, Object, Path, View};
+use crate::escape;
 use crate::scenario::{Diagnostic, Number};
 
 /// The one problem of a file that is not JSON at all, with its line and column.
@@ -37,9 +38,25 @@ pub(super) fn describe(v: &Json<'_>) -> String {
 }
 
 /// `s` in JSON quotes, as the user wrote it in the file; a long one is cut as
-/// [`abbreviated`] cuts, counting and cutting the characters of the value itself.
+/// [`abbreviated`] cuts, counting and cutting the characters of the value itself. Every
+/// character [`escape::needs_escape`] names is written as a JSON `\uXXXX` escape: JSON
+/// escapes only the controls below U+0020, and a bidirectional override left raw would
+/// reorder the message on screen.
 pub(super) fn quoted(s: &str) -> String {
-    cut(s, |text| serde_json::to_string(text).unwrap_or_default())
+    cut(s, |text| {
+        let json = serde_json::to_string(text).unwrap_or_default();
+        let mut out = String::with_capacity(json.len());
+        for c in json.chars() {
+            if escape::needs_escape(c) {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    })
 }
 
 /// The most characters of a value a message shows.
