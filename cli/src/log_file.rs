@@ -227,18 +227,46 @@ fn resolved_within(path: &Path, links: u32) -> PathBuf {
 /// Whether a file can be created and written in the directory of `path`: creates one
 /// beside it, under a short name of this process's own (so no long log name takes it past
 /// the system's limit), writes a byte (a full device takes an empty file, not a record),
-/// and removes it.
+/// and removes it. A file already of that name is someone else's, or left by an earlier
+/// process of this id that was killed before removing it: it is left alone, and the next
+/// name tried.
 fn can_create_beside(path: &Path) -> io::Result<()> {
-    let probe = path.with_file_name(format!(".marketplace-{}.check", std::process::id()));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        // Left by an earlier process of this id that was killed before removing it.
-        .truncate(true)
-        .open(&probe)
-        .and_then(|mut file| file.write_all(b"\n"));
+    let mut attempt = 0;
+    let (probe, mut file) = loop {
+        let probe = path.with_file_name(probe_name(attempt));
+        // `create_new` makes the file or fails in one step (O_EXCL), so no file that
+        // appeared between two tries is ever opened, let alone removed.
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(file) => break (probe, file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < PROBE_NAMES => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = file.write_all(b"\n");
+    drop(file);
     let removed = fs::remove_file(&probe);
     written.and(removed)
+}
+
+/// How many names past the first `can_create_beside` tries before giving up: a directory
+/// holding all of them is no user's by accident.
+const PROBE_NAMES: u32 = 100;
+
+/// The name of the probe of `can_create_beside`'s try `attempt`: this process's id, and
+/// from the second try on the try's number.
+fn probe_name(attempt: u32) -> String {
+    let pid = std::process::id();
+    if attempt == 0 {
+        format!(".marketplace-{pid}.check")
+    } else {
+        format!(".marketplace-{pid}-{attempt}.check")
+    }
 }
 
 /// The name of the logger's thread that removes old files after a rotation.
@@ -334,5 +362,42 @@ pub(crate) fn stop(log: Option<Log>, quiet: bool) {
                 shown_path(&log.path)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of its own for the test `name`, empty.
+    fn empty_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "marketplace-log-file-{}-{name}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("a temporary directory");
+        dir
+    }
+
+    /// A file of the user's under the probe's first name is neither truncated nor removed:
+    /// the probe takes another name, and leaves nothing behind.
+    #[test]
+    fn the_probe_never_touches_a_file_it_did_not_create() {
+        let dir = empty_dir("probe");
+        let theirs = dir.join(probe_name(0));
+        fs::write(&theirs, "the user's own\n").expect("the user's file");
+        can_create_beside(&dir.join("m.log")).expect("the directory takes files");
+        assert_eq!(
+            fs::read_to_string(&theirs).ok().as_deref(),
+            Some("the user's own\n"),
+            "the user's file {theirs:?} was changed or removed"
+        );
+        let left: Vec<_> = fs::read_dir(&dir)
+            .expect("the directory lists")
+            .map(|entry| entry.expect("an entry").file_name())
+            .collect();
+        assert_eq!(left, [theirs.file_name().expect("a name")]);
+        fs::remove_dir_all(&dir).expect("the directory is removed");
     }
 }
