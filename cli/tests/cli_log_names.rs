@@ -263,3 +263,58 @@ fn a_scenario_that_is_a_log_file_is_refused_on_a_redis_backend() {
     assert_eq!(names_in(&dir), ["m_rCURRENT.log"]);
     assert_refused(&output, &["the scenario file", "m_rCURRENT.log"], "redis");
 }
+
+/// A run refused for its `--stats-json` file or its `--log-file` leaves nothing behind:
+/// not the log's directory, made for a log that never starts, and not a statistics file
+/// made for a run that never ran; a statistics file that was there keeps its bytes.
+#[test]
+fn a_refused_run_leaves_no_file_or_directory_behind() {
+    let dir = fresh_dir("refused-leaves-nothing");
+    let scenario = dir.join("demo.json");
+    std::fs::write(&scenario, scenario_bytes()).expect("the scenario");
+    let unmakeable = dir.join("missing").join("x.json");
+
+    // The statistics file cannot be made: the log's directory is not made either.
+    let output = run_logged(
+        &scenario,
+        &dir.join("newdir").join("m.log"),
+        &["--stats-json".as_ref(), unmakeable.as_os_str()],
+    );
+    assert_refused(
+        &output,
+        &["cannot write the statistics to", "x.json"],
+        "an unmakeable --stats-json",
+    );
+    assert_eq!(names_in(&dir), ["demo.json"], "an unmakeable --stats-json");
+
+    // The log cannot be kept (its path is a directory): no statistics file is made, and
+    // one that was there keeps its bytes.
+    let stats = dir.join("stats.json");
+    let output = run_logged(
+        &scenario,
+        &dir,
+        &["--stats-json".as_ref(), stats.as_os_str()],
+    );
+    assert_refused(
+        &output,
+        &["cannot log to"],
+        "a log path that is a directory",
+    );
+    assert_eq!(
+        names_in(&dir),
+        ["demo.json"],
+        "a log path that is a directory"
+    );
+    std::fs::write(&stats, "{\"earlier\": true}\n").expect("an earlier statistics file");
+    let output = run_logged(
+        &scenario,
+        &dir,
+        &["--stats-json".as_ref(), stats.as_os_str()],
+    );
+    assert_refused(&output, &["cannot log to"], "an earlier statistics file");
+    assert_eq!(
+        std::fs::read_to_string(&stats).ok().as_deref(),
+        Some("{\"earlier\": true}\n"),
+        "an earlier statistics file"
+    );
+}
