@@ -83,7 +83,7 @@ pub fn shown(text: &str) -> Cow<'_, str> {
 }
 
 /// `text` with the characters `escape` picks written as Rust's `char::escape_default`
-/// writes them (which for these is also how `{:?}` writes them).
+/// writes them: `\t`, `\r`, `\n`, `\"`, `\\`, and `\u{...}` for the others.
 fn escaping(text: &str, escape: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     for c in text.chars() {
