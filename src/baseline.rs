@@ -17,6 +17,11 @@
 //! product up at each attempt here, once on the engine (`in_waits` and
 //! `waits_run_the_users_hash_and_eq_once`, in the same file).
 //!
+//! All of the user's code runs under the one lock, so a product's trait impl must not call
+//! the `LockedMarketplace` that runs it: the call would wait for the lock its own thread
+//! holds, and std's `Mutex` may then deadlock or panic. The engine runs it outside its
+//! locks but for one comparison (see [User code](crate#user-code)).
+//!
 //! Invariant (under the lock): `on_sale[p]` equals the number of items of producer `p` in
 //! `shelves`; an item is in `shelves` or in exactly one cart of `carts`. The user's `Hash`,
 //! `Eq` and `Clone` run before any count or item moves, so a panic in them (which leaves the
@@ -40,6 +45,10 @@ use crate::wait::retry_before_sleeping;
 
 /// A marketplace with the engine's semantics and the classic design: one lock around
 /// everything.
+///
+/// The product's `Hash`, `Eq` and `Clone` run under that lock, so they must not call this
+/// marketplace: a call that reads or changes its state takes the lock, and would wait for
+/// it forever (see the [module docs](self)).
 ///
 /// ```
 /// use marketplace::baseline::LockedMarketplace;

@@ -50,6 +50,41 @@
 //! crate (the snapshots, such as [`stats`](Marketplace::stats), log none); with no logger
 //! installed that costs one relaxed atomic load.
 //!
+//! # User code
+//!
+//! The engine runs the product's `Hash`, `Eq`, `Clone` and `Debug` (and those of the
+//! borrowed form a call is asked with): `Hash` and `Eq` to look a product up in every call
+//! that names one, `Clone` for a product's first publish (or handle) and a handle's
+//! publish, `Debug` for the log records, only with a logger enabled at `debug`. It drops
+//! products only in [`Marketplace`]'s own drop and, unlocked, a key it made and did not
+//! need. All of it runs outside the engine's locks but for one place: `remove_from_cart`
+//! compares the cart's items with `Eq` under that cart's lock. So user code may call back
+//! into the marketplace that runs it (a product holding an `Arc` of it, or reaching it
+//! through a thread-local):
+//!
+//! - from any of it but that comparison, any call works, on any cart, the one being worked
+//!   on included (`tests/engine_reentrancy.rs`,
+//!   `user_code_outside_the_carts_lock_may_call_anything`);
+//! - from the `Eq` of `remove_from_cart`'s comparison, every call that names no cart works,
+//!   and so do calls on other carts (`the_eq_of_a_claim_may_call_anything_but_its_own_cart`),
+//!   but a call on the cart being compared (`add_to_cart` and its waiting, async and handle
+//!   forms, `remove_from_cart`, `place_order`) would wait for the lock its own thread
+//!   holds: it panics instead, saying so, and the remove with it, leaving the cart and
+//!   every count as they were
+//!   (`a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing`). A call
+//!   on another cart from there holds this cart's lock while it takes that one's: two
+//!   threads doing so on each other's cart deadlock, which the engine does not detect;
+//!   keep cart calls out of such an `Eq`.
+//!
+//! The async calls' futures run the same code when polled, and hold no lock between polls.
+//! The `Waker` a future is polled with is woken under the lock of the list of waiters it
+//! joined (`event-listener`'s `notify` wakes under it), so a waker that calls back into
+//! the marketplace, rather than scheduling its task as an executor's wakers do, may
+//! deadlock.
+//!
+//! [`baseline::LockedMarketplace`] runs all user code under its one lock: its trait impls
+//! must not call that marketplace at all (see its docs).
+//!
 //! [`baseline::LockedMarketplace`] has the same semantics behind one `Mutex` (the classic
 //! design); the tests hold the engine to it and the benchmarks measure against it.
 //!

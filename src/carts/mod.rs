@@ -19,7 +19,12 @@
 //! one compare-exchange each on the free list (on the calling thread's shard of it).
 //! Nothing is allocated once enough slots exist. Memory is O(peak number of open carts +
 //! live threads), as `free_slots` and `spare_slot` explain.
+//!
+//! A claim runs the user's `Eq` under its cart's lock, so it marks the slot as its thread's
+//! meanwhile (`claiming`): a call back into that cart from the `Eq` finds the lock taken
+//! and panics, where waiting for it would never end.
 
+mod claiming;
 mod free_slots;
 mod spare_slot;
 
@@ -27,8 +32,10 @@ use crate::cart::Cart;
 use crate::ids::CartId;
 use crate::item::Item;
 use crate::sync::{
-    AppendOnlyVec, Arc, AtomicU32, AtomicU64, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering,
+    AppendOnlyVec, Arc, AtomicU32, AtomicU64, AtomicUsize, CachePadded, Mutex, MutexGuard,
+    Ordering, TryLockError,
 };
+use claiming::Claiming;
 use free_slots::FreeSlots;
 use spare_slot::Returned;
 
@@ -66,13 +73,57 @@ struct Slot<P> {
 }
 
 impl<P> Slot<P> {
-    /// The cart's lock. A panic in the user's `Eq` while it was held (in `claim`) left the
-    /// cart unchanged, so poisoning is ignored.
-    fn lock(&self) -> MutexGuard<'_, Cart<P>> {
-        self.cart
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The cart's lock, or `None` if this thread holds it already: the user's `Eq`, run by
+    /// this thread's claim on this cart, called back into it, and waiting would never end.
+    /// A panic in the user's `Eq` while it was held (in `claim`) left the cart unchanged,
+    /// so poisoning is ignored.
+    // A try first, as cheap as `lock`'s own first step: only a lock found taken asks whose.
+    #[inline]
+    fn lock_unless_claiming(&self) -> Option<MutexGuard<'_, Cart<P>>> {
+        match self.cart.try_lock() {
+            Ok(contents) => Some(contents),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => self.lock_contended(),
+        }
     }
+
+    /// `lock_unless_claiming` once the lock was found taken.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) -> Option<MutexGuard<'_, Cart<P>>> {
+        if claiming::is_claiming(self.address()) {
+            return None;
+        }
+        Some(
+            self.cart
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// The cart's lock, for calls that hold nothing yet: a call back into the cart from
+    /// the `Eq` of this thread's claim on it panics, changing nothing.
+    #[inline]
+    fn lock(&self) -> MutexGuard<'_, Cart<P>> {
+        self.lock_unless_claiming()
+            .unwrap_or_else(|| called_back_from_claim())
+    }
+
+    /// What names this slot to `claiming`: its address, fixed while the slot lives.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+}
+
+/// Refuses a call on a cart from the user's `Eq` while it compares that cart's items.
+#[cold]
+#[inline(never)]
+fn called_back_from_claim() -> ! {
+    panic!(
+        "the product's `Eq`, run by `remove_from_cart` to compare a cart's items, called back \
+         into the cart (add_to_cart, remove_from_cart or place_order on it), which waits for \
+         the cart's lock its own thread holds; see \"User code\" in the crate docs"
+    )
 }
 
 /// A cart found open, through which its contents are reached under its lock.
@@ -84,28 +135,53 @@ pub(crate) struct OpenCart<'a, P> {
 impl<P: Eq> OpenCart<'_, P> {
     /// The cart's contents under its lock, or `None` if it was ordered since it was found.
     fn lock(&self) -> Option<MutexGuard<'_, Cart<P>>> {
-        let contents = self.slot.lock();
+        self.open(self.slot.lock())
+    }
+
+    /// `contents`, the slot's locked cart, if it is still this cart.
+    #[inline]
+    fn open<'a>(&self, contents: MutexGuard<'a, Cart<P>>) -> Option<MutexGuard<'a, Cart<P>>> {
         // Ordering: under the lock, which orders it with `order`'s store, also under it.
         (self.slot.serial.load(Ordering::Relaxed) == self.serial).then_some(contents)
     }
 
-    /// Runs `f` on the cart under its lock, if it is still open.
+    /// Runs `f` on the cart under its lock, if it is still open. `f` runs the user's `Eq`
+    /// (a claim), so the slot is marked as this thread's claim meanwhile: a call back into
+    /// this cart from it panics where it would wait for this lock.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Cart<P>) -> R) -> Option<R> {
         let mut contents = self.lock()?;
-        let outcome = f(&mut contents);
+        let outcome = {
+            let _claiming = Claiming::start(self.slot.address());
+            f(&mut contents)
+        };
         self.mirror(&contents);
         Some(outcome)
     }
 
-    /// Adds `item` to the cart; gives it back if the cart was ordered since it was found.
+    /// Adds `item` to the cart; gives it back if the cart was ordered since it was found,
+    /// or if this thread is in a claim on it (the caller then puts the item back before
+    /// [`refuse_call_from_claim`](Self::refuse_call_from_claim) panics).
     pub(crate) fn add(&self, item: Item<P>) -> Result<(), Item<P>> {
-        match self.lock() {
+        match self
+            .slot
+            .lock_unless_claiming()
+            .and_then(|contents| self.open(contents))
+        {
             Some(mut contents) => {
                 contents.add(item);
                 self.mirror(&contents);
                 Ok(())
             }
             None => Err(item),
+        }
+    }
+
+    /// Panics if this thread is in a claim on this cart (see `add`), once the item an add
+    /// held is back where it was.
+    #[cold]
+    pub(crate) fn refuse_call_from_claim(&self) {
+        if claiming::is_claiming(self.slot.address()) {
+            called_back_from_claim();
         }
     }
 

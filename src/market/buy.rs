@@ -20,6 +20,7 @@ use crate::carts::OpenCart;
 use crate::catalog::Entry;
 use crate::error::{AddError, OrderError, RemoveError};
 use crate::ids::CartId;
+use crate::item::Item;
 use crate::product_shelf::ProductShelf;
 use crate::sync::Ordering;
 use crate::wait::{Attempt, block_until, wait_until};
@@ -249,6 +250,15 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// [`RemoveError::NotInCart`] when the cart holds no equal item, and
     /// [`RemoveError::UnknownCart`] for a cart that is not open here.
     ///
+    /// # Panics
+    ///
+    /// Panics if the user's `Eq`, comparing the cart's items under its lock, calls
+    /// `add_to_cart` (in any form), `remove_from_cart` or `place_order` on this cart, which
+    /// would wait for that lock; the cart and every count are left as they were. Other
+    /// calls work from there, but calls on other carts hold this cart's lock while they
+    /// take theirs (see [User code](crate#user-code)); a panic in the user's code passes
+    /// through, changing nothing.
+    ///
     /// # Examples
     ///
     /// ```
@@ -356,13 +366,22 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
                 self.producer_at(producer).uncount();
                 Ok(())
             }
-            Err(item) => {
-                // The cart was ordered after it was found open: the item goes back on
-                // sale, still counted by its producer (and wakes a waiter for it).
-                shelf.put(item);
-                Err(AddError::UnknownCart)
-            }
+            Err(item) => Err(Self::put_back(cart, shelf, item)),
         }
+    }
+
+    /// An item taken for `cart` that it did not take: it was ordered after it was found
+    /// open, so the item goes back on sale, still counted by its producer (and wakes a
+    /// waiter for it). Or this call came from the user's `Eq` in a claim on this cart,
+    /// which is refused once the item is back.
+    // Out of line, as it is rare: inlined, it cost the plain add two instructions of its
+    // cycle.
+    #[cold]
+    #[inline(never)]
+    fn put_back(cart: &OpenCart<'_, P>, shelf: &ProductShelf<P>, item: Item<P>) -> AddError {
+        shelf.put(item);
+        cart.refuse_call_from_claim();
+        AddError::UnknownCart
     }
 
     /// One attempt at taking an item equal to `product` (hashed `hash`) into `cart`: done

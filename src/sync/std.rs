@@ -5,9 +5,21 @@
 pub(crate) use std::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
-pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 pub(crate) use std::thread_local;
+
+/// A thread-local `Cell` that starts at a constant: std's `const` form, whose every access is
+/// a plain load or store, with no first-use check and no destructor.
+macro_rules! thread_local_cell {
+    ($(#[$attr:meta])* static $name:ident: Cell<$t:ty> = $init:expr;) => {
+        std::thread_local! {
+            $(#[$attr])*
+            static $name: std::cell::Cell<$t> = const { std::cell::Cell::new($init) };
+        }
+    };
+}
 use std::time::Duration;
+pub(crate) use thread_local_cell;
 
 pub(crate) use boxcar::Vec as AppendOnlyVec;
 pub(crate) use crossbeam_queue::SegQueue;

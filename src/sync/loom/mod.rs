@@ -5,7 +5,21 @@ pub(crate) use loom::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+// loom's `try_lock` reports std's error.
 pub(crate) use loom::thread_local;
+pub(crate) use std::sync::TryLockError;
+
+/// A thread-local `Cell` that starts at a value: loom's own, one per model thread (its
+/// `thread_local!` takes no `const` initialiser).
+macro_rules! thread_local_cell {
+    ($(#[$attr:meta])* static $name:ident: Cell<$t:ty> = $init:expr;) => {
+        loom::thread_local! {
+            $(#[$attr])*
+            static $name: std::cell::Cell<$t> = std::cell::Cell::new($init);
+        }
+    };
+}
+pub(crate) use thread_local_cell;
 
 pub(crate) use boxcar::Vec as AppendOnlyVec;
 pub(crate) use event_listener::{Event, EventListener, IntoNotification, Listener};

@@ -1,0 +1,347 @@
+//! The user's code calling back into the marketplace that runs it: a product whose `Hash`,
+//! `Eq`, `Clone` or `Debug` makes calls on the same marketplace (and the same cart) while the
+//! engine is in the middle of a call.
+//!
+//! Every call made from user code that runs outside the engine's locks returns, with its
+//! usual outcome, as does every call but the one cart's from the `Eq` of a claim (which
+//! runs under the cart's lock). A call on that cart from there panics, saying why, and
+//! leaves the marketplace as it was, instead of deadlocking on the cart's lock. Each call
+//! runs under a watchdog, so a deadlock fails the test with a message rather than hanging it.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::sync::mpsc::channel;
+use std::thread;
+use std::time::Duration;
+
+use log::{LevelFilter, Log, Metadata, Record};
+use marketplace::{CartId, Marketplace, ProducerId};
+
+/// Which of the product's trait impls runs the hook.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Trait {
+    Hash,
+    Eq,
+    Clone,
+    Debug,
+}
+
+/// A hook armed on this thread: after `skip` calls of `of`, the next one runs `call`.
+struct Hook {
+    of: Trait,
+    skip: usize,
+    call: Box<dyn FnOnce()>,
+}
+
+thread_local! {
+    static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    static FIRED: RefCell<bool> = const { RefCell::new(false) };
+}
+
+/// Arms `call` to run from the `skip + 1`-th call of the product's `of` on this thread.
+fn arm(of: Trait, skip: usize, call: impl FnOnce() + 'static) {
+    HOOK.with(|hook| {
+        *hook.borrow_mut() = Some(Hook {
+            of,
+            skip,
+            call: Box::new(call),
+        });
+    });
+    FIRED.with(|fired| *fired.borrow_mut() = false);
+}
+
+/// Whether the hook armed last ran (disarming it if it did not).
+fn fired() -> bool {
+    HOOK.with(|hook| hook.borrow_mut().take());
+    FIRED.with(|fired| *fired.borrow())
+}
+
+/// Called from each trait impl: runs the hook if it is armed for this call. The hook is taken
+/// out before it runs, so the calls it makes run the product's code plainly.
+fn spring(now: Trait) {
+    let due = HOOK.with(|hook| {
+        let mut hook = hook.borrow_mut();
+        match hook.as_mut() {
+            Some(armed) if armed.of == now && armed.skip == 0 => hook.take(),
+            Some(armed) if armed.of == now => {
+                armed.skip -= 1;
+                None
+            }
+            _ => None,
+        }
+    });
+    if let Some(hook) = due {
+        FIRED.with(|fired| *fired.borrow_mut() = true);
+        (hook.call)();
+    }
+}
+
+/// A product whose every trait impl may call back into the marketplace through the hook.
+struct Hooked(&'static str);
+
+impl PartialEq for Hooked {
+    fn eq(&self, other: &Self) -> bool {
+        spring(Trait::Eq);
+        self.0 == other.0
+    }
+}
+
+impl Eq for Hooked {}
+
+impl Hash for Hooked {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        spring(Trait::Hash);
+        self.0.hash(state);
+    }
+}
+
+impl Clone for Hooked {
+    fn clone(&self) -> Self {
+        spring(Trait::Clone);
+        Hooked(self.0)
+    }
+}
+
+impl fmt::Debug for Hooked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        spring(Trait::Debug);
+        f.write_str(self.0)
+    }
+}
+
+/// A logger that formats every record (so the engine runs the product's `Debug`) with no lock
+/// of its own, which the hook's calls would otherwise re-enter.
+struct Formatting;
+
+impl Log for Formatting {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &Record<'_>) {
+        std::hint::black_box(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: Formatting = Formatting;
+
+fn log_at_debug() {
+    // Each test installs it; the first one to run succeeds.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(LevelFilter::Debug);
+}
+
+/// Runs `call` on a thread of its own and returns how it ended, failing the test if it does
+/// not end within ten seconds (a deadlock: the thread is left behind).
+fn within_watchdog<T: Send + 'static>(
+    what: &str,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> thread::Result<T> {
+    let (ended, end) = channel();
+    thread::spawn(move || {
+        let _ = ended.send(catch_unwind(AssertUnwindSafe(call)));
+    });
+    end.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what} never returned: it deadlocked"))
+}
+
+type Market = Arc<Marketplace<Hooked>>;
+
+/// A marketplace with a producer that has a tea on sale, and a cart holding another tea.
+fn tea_in_a_cart() -> (Market, ProducerId, CartId) {
+    let market = Arc::new(Marketplace::new(4));
+    let producer = market.register_producer();
+    let cart = market.new_cart();
+    market.publish(producer, Hooked("tea")).unwrap();
+    market.add_to_cart(cart, &Hooked("tea")).unwrap();
+    market.publish(producer, Hooked("tea")).unwrap();
+    (market, producer, cart)
+}
+
+/// Calls of every kind on `market`, none on `cart`, each checked: what any user code may do.
+fn round_beside(market: &Market, cart: CartId) {
+    let stats = market.stats();
+    let producer = market.register_producer();
+    assert_eq!(market.shelf_len(producer), Some(0));
+    assert!(!market.is_closed());
+    market.publish(producer, Hooked("coffee")).unwrap();
+    assert_eq!(market.available(&Hooked("coffee")), 1);
+    let other = market.new_cart();
+    assert_ne!(other, cart);
+    market.add_to_cart(other, &Hooked("coffee")).unwrap();
+    market.remove_from_cart(other, &Hooked("coffee")).unwrap();
+    market
+        .product(&Hooked("coffee"))
+        .add_to_cart(other)
+        .unwrap();
+    assert_eq!(market.place_order(other).unwrap().len(), 1);
+    assert_eq!(market.stats().producers, stats.producers + 1);
+}
+
+/// `round_beside`, then calls on `cart` itself: what user code outside the cart's lock may
+/// do. The cart ends as it started.
+fn round_on(market: &Market, cart: CartId) {
+    round_beside(market, cart);
+    let producer = market.register_producer();
+    market.publish(producer, Hooked("milk")).unwrap();
+    market.add_to_cart(cart, &Hooked("milk")).unwrap();
+    market.remove_from_cart(cart, &Hooked("milk")).unwrap();
+    market
+        .add_to_cart_timeout(cart, &Hooked("milk"), Duration::from_secs(10))
+        .unwrap();
+    market.remove_from_cart(cart, &Hooked("milk")).unwrap();
+    let spent = market.new_cart();
+    market.place_order(spent).unwrap();
+}
+
+/// An operation on the tea cart, which runs the user's code, and what it returns.
+type Operation = fn(&Market, ProducerId, CartId) -> String;
+
+/// The calls made from the hook: `round_on`, or `round_beside` once the cart is spent.
+type Round = fn(&Market, CartId);
+
+/// Each operation, the calls made from its user code, and the trait impls it runs.
+fn operations() -> [(&'static str, Operation, Round, &'static [Trait]); 6] {
+    [
+        (
+            "publish of a product on sale",
+            |m, p, _| format!("{:?}", m.publish(p, Hooked("tea"))),
+            round_on,
+            &[Trait::Hash, Trait::Eq, Trait::Debug],
+        ),
+        (
+            "publish of a new product",
+            |m, p, _| format!("{:?}", m.publish(p, Hooked("sugar"))),
+            round_on,
+            &[Trait::Hash, Trait::Clone, Trait::Debug],
+        ),
+        (
+            "add_to_cart",
+            |m, _, c| format!("{:?}", m.add_to_cart(c, &Hooked("tea"))),
+            round_on,
+            &[Trait::Hash, Trait::Eq, Trait::Debug],
+        ),
+        (
+            "remove_from_cart (its lookup)",
+            |m, _, c| format!("{:?}", m.remove_from_cart(c, &Hooked("tea"))),
+            round_on,
+            &[Trait::Hash, Trait::Eq, Trait::Debug],
+        ),
+        (
+            "place_order",
+            |m, _, c| format!("{:?}", m.place_order(c).map(|order| order.len())),
+            round_beside,
+            &[Trait::Debug],
+        ),
+        (
+            "available",
+            |m, _, _| format!("{:?}", Ok::<_, ()>(m.available(&Hooked("tea")))),
+            round_on,
+            &[Trait::Hash, Trait::Eq],
+        ),
+    ]
+}
+
+/// From the `Hash`, `Eq`, `Clone` and `Debug` that an operation runs outside any lock, every
+/// call on the marketplace works, the operation's own cart included, and the operation
+/// returns as it would have without them.
+#[test]
+fn user_code_outside_the_carts_lock_may_call_anything() {
+    log_at_debug();
+    for (name, operation, round, traits) in operations() {
+        let (market, producer, cart) = tea_in_a_cart();
+        let plain = operation(&market, producer, cart);
+        for &of in traits {
+            let (market, producer, cart) = tea_in_a_cart();
+            let what = format!("{name} calling back from {of:?}");
+            let hooked = within_watchdog(&what, move || {
+                let inner = Arc::clone(&market);
+                arm(of, 0, move || round(&inner, cart));
+                let outcome = operation(&market, producer, cart);
+                (fired(), outcome)
+            });
+            let (fired, outcome) = hooked.unwrap_or_else(|panic| resume_unwind(panic));
+            assert!(fired, "{what}: the hook never ran");
+            assert_eq!(outcome, plain, "{what}");
+        }
+    }
+}
+
+/// From the `Eq` of a claim (`remove_from_cart` comparing the cart's items, under its lock),
+/// every call on another cart or on the marketplace as a whole works, and the remove succeeds.
+#[test]
+fn the_eq_of_a_claim_may_call_anything_but_its_own_cart() {
+    log_at_debug();
+    let (market, producer, cart) = tea_in_a_cart();
+    let outcome = within_watchdog("remove_from_cart calling back from its claim", move || {
+        let inner = Arc::clone(&market);
+        // The lookup in the catalog runs `Eq` once; the claim's comparison is the second.
+        arm(Trait::Eq, 1, move || round_beside(&inner, cart));
+        let removed = market.remove_from_cart(cart, &Hooked("tea"));
+        (fired(), removed, market.shelf_len(producer), market.stats())
+    });
+    let (fired, removed, on_shelf, stats) = outcome.unwrap_or_else(|panic| resume_unwind(panic));
+    assert!(fired, "the hook never ran");
+    assert_eq!(removed, Ok(()));
+    assert_eq!(on_shelf, Some(2), "the tea is back on sale");
+    assert_eq!(stats.items_in_carts, 0);
+}
+
+/// A call on the cart whose claim is comparing, from that comparison's `Eq`, would take the
+/// cart's lock its own thread holds: it panics, saying so, and the remove with it, leaving
+/// the cart and every count as they were; the cart works on afterwards.
+#[test]
+fn a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing() {
+    log_at_debug();
+    let calls: [(&str, Round); 5] = [
+        ("add_to_cart", |m, c| {
+            let _ = m.add_to_cart(c, &Hooked("tea"));
+        }),
+        ("add_to_cart_timeout", |m, c| {
+            let _ = m.add_to_cart_timeout(c, &Hooked("tea"), Duration::from_secs(1));
+        }),
+        ("a handle's add_to_cart", |m, c| {
+            let _ = m.product(&Hooked("tea")).add_to_cart(c);
+        }),
+        ("remove_from_cart", |m, c| {
+            let _ = m.remove_from_cart(c, &Hooked("tea"));
+        }),
+        ("place_order", |m, c| {
+            let _ = m.place_order(c);
+        }),
+    ];
+    for (name, call) in calls {
+        let (market, producer, cart) = tea_in_a_cart();
+        let before = market.stats();
+        let what = format!("remove_from_cart calling {name} on its cart from its claim");
+        let inner = Arc::clone(&market);
+        let outcome = within_watchdog(&what, move || {
+            let market = Arc::clone(&inner);
+            arm(Trait::Eq, 1, move || call(&market, cart));
+            inner.remove_from_cart(cart, &Hooked("tea"))
+        });
+        let panic = outcome.expect_err(&what);
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
+            .unwrap_or_default();
+        assert!(
+            message.contains("called back into the cart"),
+            "{what}: panicked with {message:?}"
+        );
+        assert_eq!(market.stats(), before, "{what}");
+        assert_eq!(market.available(&Hooked("tea")), 1, "{what}");
+        assert_eq!(market.shelf_len(producer), Some(1), "{what}");
+        assert_eq!(
+            market.remove_from_cart(cart, &Hooked("tea")),
+            Ok(()),
+            "{what}"
+        );
+        assert_eq!(market.add_to_cart(cart, &Hooked("tea")), Ok(()), "{what}");
+        assert_eq!(market.place_order(cart).unwrap().len(), 1, "{what}");
+    }
+}
