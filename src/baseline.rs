@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use log::debug;
 
 use crate::cart::Cart;
-use crate::error::{AddError, OrderError, PublishError, RemoveError};
+use crate::error::{AddError, OrderError, PublishError, RemoveError, ZeroCapacityError};
 use crate::hasher::DefaultHashBuilder;
 use crate::ids::{CartId, ProducerId};
 use crate::item::Item;
@@ -98,7 +98,8 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     ///
     /// # Panics
     ///
-    /// Panics if `queue_size_per_producer` is zero.
+    /// Panics if `queue_size_per_producer` is zero; [`try_new`](Self::try_new) returns an
+    /// error instead.
     ///
     /// ```
     /// let market = marketplace::baseline::LockedMarketplace::<u8>::new(1);
@@ -107,6 +108,28 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     #[must_use]
     pub fn new(queue_size_per_producer: usize) -> Self {
         Self::with_wait_policy(queue_size_per_producer, false)
+    }
+
+    /// Like [`new`](Self::new), but a zero `queue_size_per_producer` is an error rather
+    /// than a panic, as [`Marketplace::try_new`](crate::Marketplace::try_new).
+    ///
+    /// # Errors
+    ///
+    /// [`ZeroCapacityError`] if `queue_size_per_producer` is zero.
+    ///
+    /// ```
+    /// use marketplace::baseline::LockedMarketplace;
+    ///
+    /// assert!(LockedMarketplace::<u8>::try_new(0).is_err());
+    /// let market = LockedMarketplace::<u8>::try_new(1)?;
+    /// assert_eq!(market.stats().producers, 0);
+    /// # Ok::<(), marketplace::ZeroCapacityError>(())
+    /// ```
+    pub fn try_new(queue_size_per_producer: usize) -> Result<Self, ZeroCapacityError> {
+        if queue_size_per_producer == 0 {
+            return Err(ZeroCapacityError::default());
+        }
+        Ok(Self::new(queue_size_per_producer))
     }
 
     /// Like [`new`](Self::new), but blocking calls wait as the engine does: they retry a few

@@ -153,3 +153,26 @@ impl fmt::Display for OrderError {
 }
 
 impl Error for OrderError {}
+
+/// Why [`Marketplace::try_new`](crate::Marketplace::try_new) (or `try_with_hasher`, or the
+/// baseline's `try_new`) made no marketplace: `queue_size_per_producer` was zero, so a
+/// producer could never publish anything.
+///
+/// ```
+/// use marketplace::{Marketplace, ZeroCapacityError};
+///
+/// let refused = Marketplace::<u8>::try_new(0).unwrap_err();
+/// assert_eq!(refused, ZeroCapacityError::default());
+/// assert_eq!(refused.to_string(), "queue_size_per_producer must be at least 1");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
+pub struct ZeroCapacityError;
+
+impl fmt::Display for ZeroCapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("queue_size_per_producer must be at least 1")
+    }
+}
+
+impl Error for ZeroCapacityError {}

@@ -159,7 +159,7 @@ struct IgnoredIdsAreRefused;
 #[cfg(doctest)]
 struct ThreadSafetyFollowsTheProducts;
 
-pub use error::{AddError, OrderError, PublishError, RemoveError};
+pub use error::{AddError, OrderError, PublishError, RemoveError, ZeroCapacityError};
 pub use hasher::{DefaultHashBuilder, DefaultHasher};
 pub use ids::{CartId, ProducerId};
 pub use market::{Marketplace, ProductHandle, Stats};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use marketplace::baseline::LockedMarketplace;
 use marketplace::{
     AddError, CartId, DefaultHashBuilder, DefaultHasher, Marketplace, OrderError, ProducerId,
-    ProductHandle, PublishError, RemoveError, Stats,
+    ProductHandle, PublishError, RemoveError, Stats, ZeroCapacityError,
 };
 
 fn assert_send<T: Send>() {}
@@ -120,11 +120,13 @@ fn errors_are_std_errors_that_cross_threads() {
     assert_error::<AddError>();
     assert_error::<RemoveError>();
     assert_error::<OrderError>();
+    assert_error::<ZeroCapacityError>();
     assert_unwind_safe::<PublishError<String>>();
     assert_value::<PublishError<String>>();
     assert_value::<AddError>();
     assert_value::<RemoveError>();
     assert_value::<OrderError>();
+    assert_value::<ZeroCapacityError>();
 
     // `?` turns each into the usual boxed error.
     fn buy(market: &Marketplace<String>) -> Result<Vec<String>, Box<dyn Error + Send + Sync>> {
@@ -151,6 +153,7 @@ fn error_messages_are_lowercase_without_trailing_punctuation() {
         RemoveError::NotInCart.to_string(),
         RemoveError::UnknownCart.to_string(),
         OrderError::UnknownCart.to_string(),
+        ZeroCapacityError::default().to_string(),
     ];
     for message in messages {
         let first = message.chars().next().unwrap();

@@ -18,7 +18,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use marketplace::baseline::LockedMarketplace;
-use marketplace::{AddError, Marketplace, OrderError, PublishError, RemoveError, Stats};
+use marketplace::{
+    AddError, Marketplace, OrderError, PublishError, RemoveError, Stats, ZeroCapacityError,
+};
 use marketplace_redis::RedisMarketplace;
 use support::{Id, YieldingBaseline, any, item, stats};
 
@@ -823,6 +825,48 @@ fn waiting_for_a_cart_that_gets_ordered_takes_nothing<M: Market>() {
 
 fn zero_capacity_panics<M: Market>() {
     let _ = M::create(0);
+}
+
+/// The fallible constructors refuse a zero capacity with the error whose message the
+/// panicking ones panic with, and make the same marketplace as those for any other size.
+#[test]
+fn the_try_constructors_refuse_zero_with_an_error_and_make_the_rest() {
+    let zero = ZeroCapacityError::default();
+    assert_eq!(Marketplace::<u8>::try_new(0).unwrap_err(), zero);
+    let hasher = std::hash::RandomState::new();
+    assert_eq!(
+        Marketplace::<u8, _>::try_with_hasher(0, hasher.clone()).unwrap_err(),
+        zero
+    );
+    assert_eq!(LockedMarketplace::<u8>::try_new(0).unwrap_err(), zero);
+    let panics: [fn(); 3] = [
+        || drop(Marketplace::<u8>::new(0)),
+        || {
+            drop(Marketplace::<u8, _>::with_hasher(
+                0,
+                std::hash::RandomState::new(),
+            ))
+        },
+        || drop(LockedMarketplace::<u8>::new(0)),
+    ];
+    for (constructor, panic) in panics.into_iter().enumerate() {
+        let message = std::panic::catch_unwind(panic).expect_err("a zero capacity panics");
+        let message = message
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| message.downcast_ref::<&str>().map(|text| text.to_string()));
+        assert_eq!(message, Some(zero.to_string()), "constructor {constructor}");
+    }
+    for size in [1, 7, usize::MAX] {
+        let market = Marketplace::<u8>::try_new(size).unwrap();
+        assert_eq!(market.queue_size_per_producer(), size);
+        let hashed = Marketplace::<u8, _>::try_with_hasher(size, hasher.clone()).unwrap();
+        assert_eq!(hashed.queue_size_per_producer(), size);
+        let locked = LockedMarketplace::<u8>::try_new(size).unwrap();
+        assert_eq!(locked.queue_size_per_producer(), size);
+        let producer = market.register_producer();
+        assert_eq!(market.publish(producer, 1), Ok(()));
+    }
 }
 
 // Rules about the shared types rather than either marketplace.

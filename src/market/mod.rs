@@ -39,6 +39,7 @@ use log::debug;
 
 use crate::carts::Carts;
 use crate::catalog::Catalog;
+use crate::error::ZeroCapacityError;
 use crate::hasher::DefaultHashBuilder;
 use crate::ids::ProducerId;
 use crate::producer::Producer;
@@ -187,7 +188,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     /// # Panics
     ///
     /// Panics if `queue_size_per_producer` is zero: a producer could then never publish
-    /// anything.
+    /// anything. [`try_new`](Self::try_new) returns an error instead.
     ///
     /// ```
     /// use marketplace::Marketplace;
@@ -199,6 +200,25 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync> Marketplace<P> {
     pub fn new(queue_size_per_producer: usize) -> Self {
         Self::with_hasher(queue_size_per_producer, DefaultHashBuilder::default())
     }
+
+    /// Like [`new`](Self::new), but a zero `queue_size_per_producer` is an error rather
+    /// than a panic: for a size that comes from configuration or input.
+    ///
+    /// # Errors
+    ///
+    /// [`ZeroCapacityError`] if `queue_size_per_producer` is zero.
+    ///
+    /// ```
+    /// use marketplace::{Marketplace, ZeroCapacityError};
+    ///
+    /// let market = Marketplace::<String>::try_new(15)?;
+    /// assert_eq!(market.queue_size_per_producer(), 15);
+    /// assert!(Marketplace::<String>::try_new(0).is_err());
+    /// # Ok::<(), ZeroCapacityError>(())
+    /// ```
+    pub fn try_new(queue_size_per_producer: usize) -> Result<Self, ZeroCapacityError> {
+        Self::try_with_hasher(queue_size_per_producer, DefaultHashBuilder::default())
+    }
 }
 
 impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplace<P, S> {
@@ -208,7 +228,8 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// # Panics
     ///
-    /// Panics if `queue_size_per_producer` is zero.
+    /// Panics if `queue_size_per_producer` is zero;
+    /// [`try_with_hasher`](Self::try_with_hasher) returns an error instead.
     ///
     /// ```
     /// use std::hash::RandomState;
@@ -221,12 +242,39 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// ```
     #[must_use]
     pub fn with_hasher(queue_size_per_producer: usize, hasher: S) -> Self {
-        assert!(
-            queue_size_per_producer > 0,
-            "queue_size_per_producer must be at least 1"
-        );
+        match Self::try_with_hasher(queue_size_per_producer, hasher) {
+            Ok(market) => market,
+            Err(zero) => panic!("{zero}"),
+        }
+    }
+
+    /// Like [`with_hasher`](Self::with_hasher), but a zero `queue_size_per_producer` is an
+    /// error rather than a panic.
+    ///
+    /// # Errors
+    ///
+    /// [`ZeroCapacityError`] if `queue_size_per_producer` is zero; nothing is made, and no
+    /// marketplace tag is spent.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    /// use marketplace::{Marketplace, ZeroCapacityError};
+    ///
+    /// let market = Marketplace::<&str, _>::try_with_hasher(2, RandomState::new())?;
+    /// assert_eq!(market.queue_size_per_producer(), 2);
+    /// let refused = Marketplace::<&str, _>::try_with_hasher(0, RandomState::new());
+    /// assert_eq!(refused.unwrap_err(), ZeroCapacityError::default());
+    /// # Ok::<(), ZeroCapacityError>(())
+    /// ```
+    pub fn try_with_hasher(
+        queue_size_per_producer: usize,
+        hasher: S,
+    ) -> Result<Self, ZeroCapacityError> {
+        if queue_size_per_producer == 0 {
+            return Err(ZeroCapacityError);
+        }
         let tag = next_market_tag();
-        Self {
+        Ok(Self {
             tag,
             queue_size_per_producer,
             producers: AppendOnlyVec::new(),
@@ -234,7 +282,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             catalog: Catalog::new(hasher),
             carts: Carts::new(tag),
             closed: AtomicBool::new(false),
-        }
+        })
     }
 
     /// How many products one producer may have on the shelf at once.
