@@ -76,7 +76,8 @@
 //!   threads doing so on each other's cart deadlock, which the engine does not detect;
 //!   keep cart calls out of such an `Eq`.
 //!
-//! The async calls' futures run the same code when polled, and hold no lock between polls.
+//! The async calls' futures run the same code when polled, and hold no lock between polls
+//! (the same test polls `publish_async` and `add_to_cart_async` among its operations).
 //! The `Waker` a future is polled with is woken under the lock of the list of waiters it
 //! joined (`event-listener`'s `notify` wakes under it), so a waker that calls back into
 //! the marketplace, rather than scheduling its task as an executor's wakers do, may

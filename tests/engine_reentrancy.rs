@@ -150,6 +150,14 @@ fn within_watchdog<T: Send + 'static>(
 
 type Market = Arc<Marketplace<Hooked>>;
 
+/// Runs `future` to completion on this thread, where the hook is armed.
+fn poll_on_this_thread<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
 /// A marketplace with a producer that has a tea on sale, and a cart holding another tea.
 fn tea_in_a_cart() -> (Market, ProducerId, CartId) {
     let market = Arc::new(Marketplace::new(4));
@@ -204,7 +212,7 @@ type Operation = fn(&Market, ProducerId, CartId) -> String;
 type Round = fn(&Market, CartId);
 
 /// Each operation, the calls made from its user code, and the trait impls it runs.
-fn operations() -> [(&'static str, Operation, Round, &'static [Trait]); 6] {
+fn operations() -> [(&'static str, Operation, Round, &'static [Trait]); 9] {
     [
         (
             "publish of a product on sale",
@@ -235,6 +243,37 @@ fn operations() -> [(&'static str, Operation, Round, &'static [Trait]); 6] {
             |m, _, c| format!("{:?}", m.place_order(c).map(|order| order.len())),
             round_beside,
             &[Trait::Debug],
+        ),
+        (
+            "a handle's publish",
+            |m, p, _| {
+                let tea = m.product(&Hooked("tea"));
+                format!("{:?}", tea.publish(p))
+            },
+            round_on,
+            &[Trait::Clone],
+        ),
+        (
+            "publish_async",
+            |m, p, _| {
+                format!(
+                    "{:?}",
+                    poll_on_this_thread(m.publish_async(p, Hooked("tea")))
+                )
+            },
+            round_on,
+            &[Trait::Hash, Trait::Eq, Trait::Debug],
+        ),
+        (
+            "add_to_cart_async",
+            |m, _, c| {
+                format!(
+                    "{:?}",
+                    poll_on_this_thread(m.add_to_cart_async(c, &Hooked("tea")))
+                )
+            },
+            round_on,
+            &[Trait::Hash, Trait::Eq, Trait::Debug],
         ),
         (
             "available",
