@@ -47,8 +47,8 @@ use crate::wait::retry_before_sleeping;
 /// everything.
 ///
 /// The product's `Hash`, `Eq` and `Clone` run under that lock, so they must not call this
-/// marketplace: a call that reads or changes its state takes the lock, and would wait for
-/// it forever (see the [module docs](self)).
+/// marketplace: a call that reads or changes its state takes the lock its own thread then
+/// holds, and std's `Mutex` may deadlock or panic (see the [module docs](self)).
 ///
 /// ```
 /// use marketplace::baseline::LockedMarketplace;

@@ -67,11 +67,13 @@
 //!   `user_code_outside_the_carts_lock_may_call_anything`);
 //! - from the `Eq` of `remove_from_cart`'s comparison, every call that names no cart works,
 //!   and so do calls on other carts (`the_eq_of_a_claim_may_call_anything_but_its_own_cart`),
-//!   but a call on the cart being compared (`add_to_cart` and its waiting, async and handle
-//!   forms, `remove_from_cart`, `place_order`) would wait for the lock its own thread
-//!   holds: it panics instead, saying so, and the remove with it, leaving the cart and
-//!   every count as they were
-//!   (`a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing`). A call
+//!   but a call on the cart being compared that takes its lock (`remove_from_cart`,
+//!   `place_order`, and `add_to_cart` in its waiting, async and handle forms too, once it
+//!   finds an item on sale) would wait for the lock its own thread holds: it panics
+//!   instead, saying so, and the remove with it, leaving the cart and every count as they
+//!   were (`a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing`).
+//!   An add that finds nothing on sale returns `Unavailable` as ever, and a waiting one
+//!   waits, this cart's lock held meanwhile, until an item comes. A call
 //!   on another cart from there holds this cart's lock while it takes that one's: two
 //!   threads doing so on each other's cart deadlock, which the engine does not detect;
 //!   keep cart calls out of such an `Eq`.

@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use log::{LevelFilter, Log, Metadata, Record};
-use marketplace::{CartId, Marketplace, ProducerId};
+use marketplace::{AddError, CartId, Marketplace, ProducerId};
 
 /// Which of the product's trait impls runs the hook.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -310,7 +310,8 @@ fn user_code_outside_the_carts_lock_may_call_anything() {
 }
 
 /// From the `Eq` of a claim (`remove_from_cart` comparing the cart's items, under its lock),
-/// every call on another cart or on the marketplace as a whole works, and the remove succeeds.
+/// every call on another cart or on the marketplace as a whole works, as does an add to the
+/// cart itself that finds nothing on sale, and the remove succeeds.
 #[test]
 fn the_eq_of_a_claim_may_call_anything_but_its_own_cart() {
     log_at_debug();
@@ -318,7 +319,14 @@ fn the_eq_of_a_claim_may_call_anything_but_its_own_cart() {
     let outcome = within_watchdog("remove_from_cart calling back from its claim", move || {
         let inner = Arc::clone(&market);
         // The lookup in the catalog runs `Eq` once; the claim's comparison is the second.
-        arm(Trait::Eq, 1, move || round_beside(&inner, cart));
+        arm(Trait::Eq, 1, move || {
+            round_beside(&inner, cart);
+            // Nothing on sale: the add takes no lock, and returns as ever.
+            assert_eq!(
+                inner.add_to_cart(cart, &Hooked("nothing")),
+                Err(AddError::Unavailable)
+            );
+        });
         let removed = market.remove_from_cart(cart, &Hooked("tea"));
         (fired(), removed, market.shelf_len(producer), market.stats())
     });
