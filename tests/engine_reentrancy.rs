@@ -27,6 +27,7 @@ enum Trait {
     Eq,
     Clone,
     Debug,
+    Drop,
 }
 
 /// A hook armed on this thread: after `skip` calls of `of`, the next one runs `call`.
@@ -109,6 +110,12 @@ impl fmt::Debug for Hooked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         spring(Trait::Debug);
         f.write_str(self.0)
+    }
+}
+
+impl Drop for Hooked {
+    fn drop(&mut self) {
+        spring(Trait::Drop);
     }
 }
 
@@ -391,4 +398,49 @@ fn a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing() {
         assert_eq!(market.add_to_cart(cart, &Hooked("tea")), Ok(()), "{what}");
         assert_eq!(market.place_order(cart).unwrap().len(), 1, "{what}");
     }
+}
+
+/// A pending `publish_async` holds its product; dropping the future drops it, in the caller's
+/// hands and under no lock of the engine's, so its `Drop` may call anything, the waiting
+/// producer's publish included.
+#[test]
+fn the_drop_of_a_product_in_a_dropped_publish_may_call_anything() {
+    let (market, producer, cart) = tea_in_a_cart();
+    let outcome = within_watchdog(
+        "a dropped publish_async calling back from Drop",
+        move || {
+            let full = market.register_producer();
+            market.publish(full, Hooked("sugar")).unwrap();
+            market.publish(full, Hooked("sugar")).unwrap();
+            market.publish(full, Hooked("sugar")).unwrap();
+            market.publish(full, Hooked("sugar")).unwrap();
+            let mut waiting = Box::pin(market.publish_async(full, Hooked("sugar")));
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(
+                waiting.as_mut().poll(&mut context).is_pending(),
+                "the producer is full"
+            );
+            let inner = Arc::clone(&market);
+            arm(Trait::Drop, 0, move || {
+                round_on(&inner, cart);
+                assert_eq!(
+                    inner
+                        .publish(full, Hooked("honey"))
+                        .map_err(|refused| refused.is_full()),
+                    Err(true)
+                );
+                assert_eq!(inner.publish(producer, Hooked("honey")), Ok(()));
+            });
+            drop(waiting);
+            (
+                fired(),
+                market.available(&Hooked("honey")),
+                market.shelf_len(full),
+            )
+        },
+    );
+    let (fired, honey, full) = outcome.unwrap_or_else(|panic| resume_unwind(panic));
+    assert!(fired, "the hook never ran");
+    assert_eq!(honey, 1);
+    assert_eq!(full, Some(4), "the dropped publish published nothing");
 }
