@@ -77,8 +77,9 @@
 //!   An add that finds nothing on sale returns `Unavailable` as ever, and a waiting one
 //!   waits, this cart's lock held meanwhile, until an item comes. A call
 //!   on another cart from there holds this cart's lock while it takes that one's: two
-//!   threads doing so on each other's cart deadlock, which the engine does not detect;
-//!   keep cart calls out of such an `Eq`.
+//!   threads doing so on each other's cart deadlock, as does a remove on that other cart
+//!   whose own comparison calls back into this one (only the innermost claim is
+//!   recognised), neither of which the engine detects; keep cart calls out of such an `Eq`.
 //!
 //! The async calls' futures run the same code when polled, and hold no lock between polls
 //! (the same test polls `publish_async` and `add_to_cart_async` among its operations).
