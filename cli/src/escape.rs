@@ -1,7 +1,7 @@
 //! How the command shows text the user wrote (scenario names, paths, argument values) on a
 //! terminal: as written, unless it holds a character that would cut, reorder or hide what
-//! is shown around it, then with those characters escaped: quoted by [`shown`], or by the
-//! caller around [`escaped`].
+//! is shown around it, then with those characters escaped: quoted by [`shown`] (which
+//! quotes a text starting with a quote too), or by the caller around [`escaped`].
 //!
 //! Invariant: [`needs_escape`] is the one set of characters every place that echoes user
 //! text escapes: control characters (category Cc: a line break splits an error line, an
@@ -63,19 +63,21 @@ pub fn escaped(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaping(text, |c| needs_escape(c) || c == '\\'))
 }
 
-/// `text` as the command shows it: as is when no character of it [`needs_escape`], else
-/// in double quotes with those characters, `"` and `\` escaped as [`escaped`] writes them,
-/// so that the escapes cannot be mistaken for characters of the text.
+/// `text` as the command shows it: as is when no character of it [`needs_escape`] and it
+/// does not start with `"`, else in double quotes with those characters, `"` and `\`
+/// escaped as [`escaped`] writes them. Only a shown text in quotes starts with one, so a
+/// text written to read like another's quoted form cannot be taken for it.
 ///
 /// ```
 /// use marketplace_cli::escape::shown;
 /// assert_eq!(shown("ana"), "ana");
 /// assert_eq!(shown("évé 消費者"), "évé 消費者");
 /// assert_eq!(shown("a\nb"), r#""a\nb""#);
+/// assert_eq!(shown(r#""a\nb""#), r#""\"a\\nb\"""#);
 /// assert_eq!(shown("ev\u{202e}il \"x\\y\""), r#""ev\u{202e}il \"x\\y\"""#);
 /// ```
 pub fn shown(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
+    if !text.starts_with('"') && !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let inner = escaping(text, |c| needs_escape(c) || c == '\\' || c == '"');
@@ -116,6 +118,19 @@ mod tests {
                     c as u32
                 );
             }
+        }
+    }
+
+    /// No text is shown as another is: one that reads like the quoted, escaped form of
+    /// another is quoted and escaped itself.
+    #[test]
+    fn different_texts_are_shown_differently() {
+        for (text, lookalike) in [
+            ("ev\u{202e}il", r#""ev\u{202e}il""#),
+            ("a\nb", r#""a\nb""#),
+            ("\"", r#""\"""#),
+        ] {
+            assert_ne!(shown(text), shown(lookalike), "{text:?} and {lookalike:?}");
         }
     }
 
