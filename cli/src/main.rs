@@ -724,21 +724,15 @@ fn not_stdout(flag: &str, path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Where `--stats-json` goes: the file, opened (so writable) before the run starts, and
-/// emptied only once nothing can refuse the run any more ([`StatsFile::start`]), so that a
-/// refused run leaves it as it was ([`StatsFile::undo`]).
+/// Where `--stats-json` goes: the file, created (so writable) before the run starts.
 struct StatsFile {
     path: PathBuf,
     file: File,
-    /// Whether this process made the file, which was not there before.
-    made: bool,
 }
 
 impl StatsFile {
-    /// Opens the file at `path` for writing, making it if it is not there, unless it is the
-    /// scenario's own file or the file stdout goes to; a file that was there keeps its
-    /// bytes until [`StatsFile::start`].
-    fn open(path: &Path, scenario: &Path) -> Result<Self, Failure> {
+    /// Creates (truncates) the file at `path`, unless it is the scenario's own file.
+    fn create(path: &Path, scenario: &Path) -> Result<Self, Failure> {
         if same_file(path, scenario) {
             return Err(Failure::bad_input(format!(
                 "error: --stats-json {} is the scenario file itself",
@@ -746,51 +740,16 @@ impl StatsFile {
             )));
         }
         not_stdout("--stats-json", path)?;
-        let bad = |e: io::Error| {
+        let file = File::create(path).map_err(|e| {
             Failure::bad_input(format!(
                 "error: cannot write the statistics to {}: {e}",
                 shown_path(path)
             ))
-        };
-        let mut open = fs::OpenOptions::new();
-        open.write(true);
-        // `create_new` makes the file or fails in one step, so `made` is never said of a
-        // file another process made meanwhile, which `undo` would remove.
-        let (file, made) = match open.clone().create_new(true).open(path) {
-            Ok(file) => (file, true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                (open.open(path).map_err(bad)?, false)
-            }
-            Err(e) => return Err(bad(e)),
-        };
+        })?;
         Ok(StatsFile {
             path: path.to_owned(),
             file,
-            made,
         })
-    }
-
-    /// Empties a regular file that was there for this run's figures (a device such as
-    /// `/dev/stderr` cannot be and need not be), once nothing refuses the run any more.
-    fn start(&mut self) -> Result<(), Failure> {
-        if self.made || !self.file.metadata().is_ok_and(|m| m.is_file()) {
-            return Ok(());
-        }
-        self.file.set_len(0).map_err(|e| {
-            Failure::bad_input(format!(
-                "error: cannot write the statistics to {}: {e}",
-                shown_path(&self.path)
-            ))
-        })
-    }
-
-    /// Undoes [`StatsFile::open`] for a run refused after it: removes the file if this
-    /// process made it; a file that was there is untouched.
-    fn undo(self) {
-        drop(self.file);
-        if self.made {
-            let _ = fs::remove_file(&self.path);
-        }
     }
 
     fn write(mut self, stats: &RunStats, ended: RunEnd) -> Result<(), Failure> {
@@ -832,28 +791,14 @@ fn run_command(
     if let Some(remote) = args.remote(&text, interrupt) {
         return remote_command(args, &scenario, &remote, interrupt, held);
     }
-    // The statistics file is checked before the log makes its directory, and undone if the
-    // log is refused, so that a refused run leaves nothing behind.
-    let mut stats_file = args
-        .stats_json
-        .as_deref()
-        .map(|stats| StatsFile::open(stats, path))
-        .transpose()?;
-    let logger = match args.start_log() {
-        Ok(logger) => logger,
-        Err(failure) => {
-            if let Some(stats_file) = stats_file {
-                stats_file.undo();
-            }
-            return Err(failure);
-        }
-    };
-    if let Some(stats_file) = &mut stats_file {
-        // Emptying a regular file opened for writing fails only on a failing device.
-        stats_file.start()?;
-    }
+    let logger = args.start_log()?;
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
     let options = &args.options(interrupt.clone());
+    let stats_file = args
+        .stats_json
+        .as_deref()
+        .map(|stats| StatsFile::create(stats, path))
+        .transpose()?;
     log::info!(
         "running {} at time scale {} with {:?}",
         shown_path(path),
