@@ -7,6 +7,7 @@ pub(crate) use std::sync::atomic::{
 };
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 pub(crate) use std::thread_local;
+use std::time::Duration;
 
 /// A thread-local `Cell` that starts at a constant: std's `const` form, whose every access is
 /// a plain load or store, with no first-use check and no destructor.
@@ -18,7 +19,6 @@ macro_rules! thread_local_cell {
         }
     };
 }
-use std::time::Duration;
 pub(crate) use thread_local_cell;
 
 pub(crate) use boxcar::Vec as AppendOnlyVec;

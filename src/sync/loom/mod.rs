@@ -5,8 +5,8 @@ pub(crate) use loom::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
-// loom's `try_lock` reports std's error.
 pub(crate) use loom::thread_local;
+// loom's `try_lock` reports std's error.
 pub(crate) use std::sync::TryLockError;
 
 /// A thread-local `Cell` that starts at a value: loom's own, one per model thread (its
