@@ -350,9 +350,12 @@ fn the_eq_of_a_claim_may_call_anything_but_its_own_cart() {
 #[test]
 fn a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing() {
     log_at_debug();
-    let calls: [(&str, Round); 5] = [
+    let calls: [(&str, Round); 6] = [
         ("add_to_cart", |m, c| {
             let _ = m.add_to_cart(c, &Hooked("tea"));
+        }),
+        ("add_to_cart_async", |m, c| {
+            let _ = poll_on_this_thread(m.add_to_cart_async(c, &Hooked("tea")));
         }),
         ("add_to_cart_timeout", |m, c| {
             let _ = m.add_to_cart_timeout(c, &Hooked("tea"), Duration::from_secs(1));
@@ -443,4 +446,120 @@ fn the_drop_of_a_product_in_a_dropped_publish_may_call_anything() {
     assert!(fired, "the hook never ran");
     assert_eq!(honey, 1);
     assert_eq!(full, Some(4), "the dropped publish published nothing");
+}
+
+/// A claim's mark on its thread ends with the claim, a panic in its `Eq` included (which
+/// also poisons the cart's lock): the same thread's add to that cart, while another thread's
+/// claim holds the cart's lock, waits for it and succeeds, rather than panicking as a call
+/// back from a claim would.
+#[test]
+fn a_claim_ended_by_a_panic_in_its_eq_leaves_no_mark_on_its_thread() {
+    let (market, _, cart) = tea_in_a_cart();
+    let outcome = within_watchdog("an add waiting for another thread's claim", move || {
+        arm(Trait::Eq, 1, || panic!("the user's Eq panicked"));
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            market.remove_from_cart(cart, &Hooked("tea"))
+        }));
+        assert!(panicked.is_err(), "the user's Eq did not panic");
+        let (holding, held) = channel();
+        thread::scope(|s| {
+            let other = s.spawn(|| {
+                let inner = Arc::clone(&market);
+                // Holds the cart's lock until this thread has taken the tea on sale off
+                // its shelf, just before it takes the cart's lock.
+                arm(Trait::Eq, 1, move || {
+                    holding.send(()).unwrap();
+                    while inner.available(&Hooked("tea")) > 0 {
+                        thread::yield_now();
+                    }
+                });
+                let removed = market.remove_from_cart(cart, &Hooked("tea"));
+                (fired(), removed)
+            });
+            held.recv().unwrap();
+            let added = market.add_to_cart(cart, &Hooked("tea"));
+            (other.join().unwrap(), added)
+        })
+    });
+    let ((fired, removed), added) = outcome.unwrap_or_else(|panic| resume_unwind(panic));
+    assert!(fired, "the other thread's hook never ran");
+    assert_eq!(removed, Ok(()));
+    assert_eq!(added, Ok(()));
+}
+
+/// A claim inside a claim (the `Eq` of one remove calling a remove on another cart) marks
+/// its own cart while it runs and the outer one's again once it ends: a call on the outer
+/// cart made after it is still refused, not left to deadlock.
+#[test]
+fn a_claim_inside_a_claim_gives_the_mark_back_when_it_ends() {
+    let (market, producer, cart) = tea_in_a_cart();
+    let other = market.new_cart();
+    market.publish(producer, Hooked("coffee")).unwrap();
+    market.add_to_cart(other, &Hooked("coffee")).unwrap();
+    let inner = Arc::clone(&market);
+    let outcome = within_watchdog(
+        "a call on a claim's cart after a claim inside it",
+        move || {
+            let market = Arc::clone(&inner);
+            arm(Trait::Eq, 1, move || {
+                assert_eq!(market.remove_from_cart(other, &Hooked("coffee")), Ok(()));
+                let _ = market.place_order(cart);
+            });
+            inner.remove_from_cart(cart, &Hooked("tea"))
+        },
+    );
+    let panic = outcome.expect_err("the call on the outer claim's cart did not panic");
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("called back into the cart"),
+        "panicked with {message:?}"
+    );
+    assert_eq!(market.stats().open_carts, 2);
+}
+
+/// A waiting add on the cart whose claim is comparing, from that comparison's `Eq`, for a
+/// product not on sale waits, the cart's lock held, until an item comes; it takes that item
+/// (at once, if it came first, or woken for it), finds the lock its thread holds, and
+/// panics, putting the item back on sale.
+#[test]
+fn a_waiting_add_from_a_claim_panics_once_an_item_comes() {
+    let (market, _, cart) = tea_in_a_cart();
+    let before = market.stats();
+    let maker = market.register_producer();
+    let (waiting, wait_begun) = channel();
+    let inner = Arc::clone(&market);
+    let outcome = within_watchdog("a waiting add on its cart from a claim", move || {
+        let market = Arc::clone(&inner);
+        arm(Trait::Eq, 1, move || {
+            waiting.send(()).unwrap();
+            let _ = market.add_to_cart_timeout(cart, &Hooked("sugar"), Duration::MAX);
+        });
+        let market_for_remove = Arc::clone(&inner);
+        thread::scope(|s| {
+            s.spawn(move || {
+                wait_begun.recv().unwrap();
+                inner.publish(maker, Hooked("sugar")).unwrap();
+            });
+            catch_unwind(AssertUnwindSafe(|| {
+                market_for_remove.remove_from_cart(cart, &Hooked("tea"))
+            }))
+        })
+    });
+    let panic = outcome
+        .unwrap_or_else(|panic| resume_unwind(panic))
+        .expect_err("the waiting add from the claim did not panic");
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("called back into the cart"),
+        "panicked with {message:?}"
+    );
+    assert_eq!(market.available(&Hooked("sugar")), 1);
+    assert_eq!(market.shelf_len(maker), Some(1));
+    assert_eq!(market.stats().items_in_carts, before.items_in_carts);
 }
