@@ -74,6 +74,9 @@
 //!   finds an item on sale) would wait for the lock its own thread holds: it panics
 //!   instead, saying so, and the remove with it, leaving the cart and every count as they
 //!   were (`a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing`).
+//!   An add has taken the item it found by then: it puts it back on sale first, but last,
+//!   behind items published after it, as an add whose cart was ordered meanwhile does
+//!   (`an_add_refused_in_a_claim_puts_its_item_back_last`).
 //!   An add that finds nothing on sale returns `Unavailable` as ever, and a waiting one
 //!   waits, this cart's lock held meanwhile, until an item comes. A call
 //!   on another cart from there holds this cart's lock while it takes that one's: two

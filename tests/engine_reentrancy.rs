@@ -448,6 +448,37 @@ fn the_drop_of_a_product_in_a_dropped_publish_may_call_anything() {
     assert_eq!(full, Some(4), "the dropped publish published nothing");
 }
 
+/// An add on the cart whose claim is comparing, from that comparison's `Eq`, takes the
+/// oldest item on sale before it finds the cart's lock taken; it puts the item back before it
+/// panics, counted as before, but last on sale, behind an item published after it (as an
+/// add whose cart was ordered meanwhile puts its item back).
+#[test]
+fn an_add_refused_in_a_claim_puts_its_item_back_last() {
+    let (market, first, cart) = tea_in_a_cart();
+    let second = market.register_producer();
+    market.publish(second, Hooked("tea")).unwrap();
+    let before = market.stats();
+    let inner = Arc::clone(&market);
+    let outcome = within_watchdog("an add on its cart from a claim", move || {
+        let market = Arc::clone(&inner);
+        arm(Trait::Eq, 1, move || {
+            let _ = market.add_to_cart(cart, &Hooked("tea"));
+        });
+        inner.remove_from_cart(cart, &Hooked("tea"))
+    });
+    assert!(outcome.is_err(), "the add from the claim did not panic");
+    assert_eq!(market.stats(), before);
+    assert_eq!(market.shelf_len(first), Some(1));
+    assert_eq!(market.shelf_len(second), Some(1));
+    let buyer = market.new_cart();
+    market.add_to_cart(buyer, &Hooked("tea")).unwrap();
+    assert_eq!(
+        (market.shelf_len(first), market.shelf_len(second)),
+        (Some(1), Some(0)),
+        "the first producer's tea, put back, was still sold before the second's"
+    );
+}
+
 /// A claim's mark on its thread ends with the claim, a panic in its `Eq` included (which
 /// also poisons the cart's lock): the same thread's add to that cart, while another thread's
 /// claim holds the cart's lock, waits for it and succeeds, rather than panicking as a call

@@ -255,9 +255,9 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// Panics if the user's `Eq`, comparing the cart's items under its lock, calls
     /// `remove_from_cart` or `place_order` on this cart, or `add_to_cart` (in any form) that
     /// finds an item on sale for it, which would wait for that lock; the cart and every
-    /// count are left as they were. Other
-    /// calls work from there, but calls on other carts hold this cart's lock while they
-    /// take theirs (see [User code](crate#user-code)); a panic in the user's code passes
+    /// count are left as they were (the add's item goes back on sale, last). Other calls
+    /// work from there, but calls on other carts hold this cart's lock while they take
+    /// theirs (see [User code](crate#user-code)); a panic in the user's code passes
     /// through, changing nothing.
     ///
     /// # Examples
