@@ -68,21 +68,24 @@
 //!   on included (`tests/engine_reentrancy.rs`,
 //!   `user_code_outside_the_carts_lock_may_call_anything`);
 //! - from the `Eq` of `remove_from_cart`'s comparison, every call that names no cart works,
-//!   and so do calls on other carts (`the_eq_of_a_claim_may_call_anything_but_its_own_cart`),
-//!   but a call on the cart being compared that takes its lock (`remove_from_cart`,
-//!   `place_order`, and `add_to_cart` in its waiting, async and handle forms too, once it
-//!   finds an item on sale) would wait for the lock its own thread holds: it panics
-//!   instead, saying so, and the remove with it, leaving the cart and every count as they
-//!   were (`a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing`).
-//!   An add has taken the item it found by then: it puts it back on sale first, but last,
-//!   behind items published after it, as an add whose cart was ordered meanwhile does
-//!   (`an_add_refused_in_a_claim_puts_its_item_back_last`).
-//!   An add that finds nothing on sale returns `Unavailable` as ever, and a waiting one
-//!   waits, this cart's lock held meanwhile, until an item comes. A call
-//!   on another cart from there holds this cart's lock while it takes that one's: two
-//!   threads doing so on each other's cart deadlock, as does a remove on that other cart
-//!   whose own comparison calls back into this one (only the innermost claim is
-//!   recognised), neither of which the engine detects; keep cart calls out of such an `Eq`.
+//!   and so do calls on other carts (`the_eq_of_a_claim_may_call_anything_but_its_own_cart`;
+//!   a spent cart whose slot the compared one reuses is unknown there as anywhere:
+//!   `a_spent_cart_in_the_slot_of_a_claims_cart_is_unknown_from_its_eq`), but a call on the
+//!   cart being compared that takes its lock (`remove_from_cart`, `place_order`, and
+//!   `add_to_cart` in its waiting, async and handle forms too, once it finds an item on
+//!   sale) would wait for the lock its own thread holds: it panics instead, saying so, and
+//!   the remove with it, leaving the cart and every count as they were
+//!   (`a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing`). An add
+//!   has taken the item it found by then: it puts it back on sale first, but last, behind
+//!   items published after it, as an add whose cart was ordered meanwhile does
+//!   (`an_add_refused_in_a_claim_puts_its_item_back_last`). An add that finds nothing on
+//!   sale returns `Unavailable` as ever, and a waiting one waits, this cart's lock held
+//!   meanwhile, until an item comes, then panics
+//!   (`a_waiting_add_from_a_claim_panics_once_an_item_comes`). A call on another cart from
+//!   there holds this cart's lock while it takes that one's: two threads doing so on each
+//!   other's cart deadlock, as does a remove on that other cart whose own comparison calls
+//!   back into this one (only the innermost claim is recognised), neither of which the
+//!   engine detects; keep cart calls out of such an `Eq`.
 //!
 //! The async calls' futures run the same code when polled, and hold no lock between polls
 //! (the same test polls `publish_async` and `add_to_cart_async` among its operations).

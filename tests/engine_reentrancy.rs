@@ -594,3 +594,53 @@ fn a_waiting_add_from_a_claim_panics_once_an_item_comes() {
     assert_eq!(market.shelf_len(maker), Some(1));
     assert_eq!(market.stats().items_in_carts, before.items_in_carts);
 }
+
+/// A spent cart whose slot the claim's cart took over (a thread's next cart reuses the slot
+/// of the one it ordered) is a cart other than the claim's: the calls on it from the claim's
+/// `Eq` report it unknown, as anywhere, rather than panic as calls on the claim's cart do.
+#[test]
+fn a_spent_cart_in_the_slot_of_a_claims_cart_is_unknown_from_its_eq() {
+    let outcome = within_watchdog("calls on a spent cart from a claim", move || {
+        let market = Arc::new(Marketplace::new(4));
+        let producer = market.register_producer();
+        let spent = market.new_cart();
+        market.place_order(spent).unwrap();
+        let cart = market.new_cart();
+        market.publish(producer, Hooked("tea")).unwrap();
+        market.add_to_cart(cart, &Hooked("tea")).unwrap();
+        market.publish(producer, Hooked("tea")).unwrap();
+        let inner = Arc::clone(&market);
+        let (answers, answered) = channel();
+        arm(Trait::Eq, 1, move || {
+            let calls = (
+                inner.add_to_cart(spent, &Hooked("tea")),
+                inner.remove_from_cart(spent, &Hooked("tea")),
+                inner.place_order(spent),
+            );
+            answers.send(calls).unwrap();
+        });
+        let removed = market.remove_from_cart(cart, &Hooked("tea"));
+        (fired(), answered.recv().unwrap(), removed, spent, cart)
+    });
+    let (fired, (added, removed_spent, ordered), removed, spent, cart) =
+        outcome.unwrap_or_else(|panic| resume_unwind(panic));
+    assert!(fired, "the hook never ran");
+    // The slot shows only in the ids' `Debug`.
+    let slot = |id: CartId| {
+        let shown = format!("{id:?}");
+        shown[shown.find("slot").expect("the slot is shown")..].to_owned()
+    };
+    assert_ne!(spent, cart);
+    assert_eq!(
+        slot(spent),
+        slot(cart),
+        "the cart did not take the spent one's slot"
+    );
+    assert_eq!(added, Err(AddError::UnknownCart));
+    assert_eq!(removed_spent, Err(marketplace::RemoveError::UnknownCart));
+    assert_eq!(
+        ordered.map(|order| order.len()),
+        Err(marketplace::OrderError::UnknownCart)
+    );
+    assert_eq!(removed, Ok(()));
+}

@@ -6,7 +6,10 @@
 //!
 //! Invariant: `CLAIMING` names a slot (by address) only while this thread holds that
 //! slot's lock inside `Claiming`'s lifetime; it names the slot of the innermost claim, and
-//! the outer one's again once that ends (unwinding included, by the guard's drop).
+//! the outer one's again once that ends (unwinding included, by the guard's drop). Checked
+//! in `tests/engine_reentrancy.rs` by
+//! `a_claim_ended_by_a_panic_in_its_eq_leaves_no_mark_on_its_thread` and
+//! `a_claim_inside_a_claim_gives_the_mark_back_when_it_ends`.
 
 use crate::sync::thread_local_cell;
 
