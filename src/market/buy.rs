@@ -66,6 +66,12 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// retryable outcome; see [`add_to_cart_timeout`](Self::add_to_cart_timeout) to wait),
     /// and [`AddError::UnknownCart`] for a cart that is not open here.
     ///
+    /// # Panics
+    ///
+    /// Panics if called on the cart whose items `remove_from_cart` is comparing, from the
+    /// user's `Eq` that compares them, once it finds an item on sale: it would wait for the
+    /// cart's lock its own thread holds (see [User code](crate#user-code)).
+    ///
     /// # Examples
     ///
     /// ```
@@ -118,6 +124,12 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// next arrival of the product or at the timeout, and reported as `UnknownCart` (an
     /// order wakes no waiter: with `Duration::MAX`, the wait lasts until an item arrives or
     /// the marketplace is closed).
+    ///
+    /// # Panics
+    ///
+    /// Panics if called on the cart whose items `remove_from_cart` is comparing, from the
+    /// user's `Eq` that compares them, once it finds an item on sale: it would wait for the
+    /// cart's lock its own thread holds (see [User code](crate#user-code)).
     ///
     /// # Examples
     ///
@@ -181,6 +193,12 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     /// `add_to_cart_timeout`, a cart ordered by another task while this one waits is
     /// noticed at the next arrival of the product (or at `close`), and reported as
     /// `UnknownCart`: an order wakes no waiter.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called on the cart whose items `remove_from_cart` is comparing, from the
+    /// user's `Eq` that compares them, once it finds an item on sale: it would wait for the
+    /// cart's lock its own thread holds (see [User code](crate#user-code)).
     ///
     /// # Examples
     ///
@@ -297,6 +315,12 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
     ///
     /// [`OrderError::UnknownCart`] for a cart that is not open here: never opened here, or
     /// already ordered.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called on the cart whose items `remove_from_cart` is comparing, from the
+    /// user's `Eq` that compares them: it would wait for the cart's lock its own thread
+    /// holds (see [User code](crate#user-code)).
     ///
     /// # Examples
     ///

@@ -283,6 +283,10 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     ///
     /// As [`Marketplace::add_to_cart`]'s.
     ///
+    /// # Panics
+    ///
+    /// As [`Marketplace::add_to_cart`]'s.
+    ///
     /// # Examples
     ///
     /// ```
@@ -312,6 +316,10 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     /// [`Marketplace::add_to_cart_timeout`].
     ///
     /// # Errors
+    ///
+    /// As [`Marketplace::add_to_cart_timeout`]'s.
+    ///
+    /// # Panics
     ///
     /// As [`Marketplace::add_to_cart_timeout`]'s.
     ///
@@ -350,6 +358,10 @@ impl<'m, P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Produc
     /// the marketplace, not the handle.
     ///
     /// # Errors
+    ///
+    /// As [`Marketplace::add_to_cart_async`]'s.
+    ///
+    /// # Panics
     ///
     /// As [`Marketplace::add_to_cart_async`]'s.
     ///
