@@ -8,6 +8,7 @@
 //! leaves the marketplace as it was, instead of deadlocking on the cart's lock. Each call
 //! runs under a watchdog, so a deadlock fails the test with a message rather than hanging it.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -163,6 +164,19 @@ fn poll_on_this_thread<F: Future>(future: F) -> F::Output {
         .build()
         .expect("a runtime")
         .block_on(future)
+}
+
+/// Asserts that `panic` is the engine's refusal of a call back into a claim's own cart.
+fn assert_refused_as_a_call_back(panic: &(dyn Any + Send), what: &str) {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
+        .unwrap_or_default();
+    assert!(
+        message.contains("called back into the cart"),
+        "{what}: panicked with {message:?}"
+    );
 }
 
 /// A marketplace with a producer that has a tea on sale, and a cart holding another tea.
@@ -380,16 +394,7 @@ fn a_call_on_its_own_cart_from_the_eq_of_a_claim_panics_and_changes_nothing() {
             arm(Trait::Eq, 1, move || call(&market, cart));
             inner.remove_from_cart(cart, &Hooked("tea"))
         });
-        let panic = outcome.expect_err(&what);
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
-            .unwrap_or_default();
-        assert!(
-            message.contains("called back into the cart"),
-            "{what}: panicked with {message:?}"
-        );
+        assert_refused_as_a_call_back(&*outcome.expect_err(&what), &what);
         assert_eq!(market.stats(), before, "{what}");
         assert_eq!(market.available(&Hooked("tea")), 1, "{what}");
         assert_eq!(market.shelf_len(producer), Some(1), "{what}");
@@ -540,14 +545,7 @@ fn a_claim_inside_a_claim_gives_the_mark_back_when_it_ends() {
         },
     );
     let panic = outcome.expect_err("the call on the outer claim's cart did not panic");
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|text| text.to_string())
-        .unwrap_or_default();
-    assert!(
-        message.contains("called back into the cart"),
-        "panicked with {message:?}"
-    );
+    assert_refused_as_a_call_back(&*panic, "a call on a claim's cart after a claim inside it");
     assert_eq!(market.stats().open_carts, 2);
 }
 
@@ -582,14 +580,7 @@ fn a_waiting_add_from_a_claim_panics_once_an_item_comes() {
     let panic = outcome
         .unwrap_or_else(|panic| resume_unwind(panic))
         .expect_err("the waiting add from the claim did not panic");
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|text| text.to_string())
-        .unwrap_or_default();
-    assert!(
-        message.contains("called back into the cart"),
-        "panicked with {message:?}"
-    );
+    assert_refused_as_a_call_back(&*panic, "a waiting add on its cart from a claim");
     assert_eq!(market.available(&Hooked("sugar")), 1);
     assert_eq!(market.shelf_len(maker), Some(1));
     assert_eq!(market.stats().items_in_carts, before.items_in_carts);
