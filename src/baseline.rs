@@ -108,6 +108,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     #[must_use]
     pub fn new(queue_size_per_producer: usize) -> Self {
         Self::with_wait_policy(queue_size_per_producer, false)
+            .unwrap_or_else(|zero| panic!("{zero}"))
     }
 
     /// Like [`new`](Self::new), but a zero `queue_size_per_producer` is an error rather
@@ -126,10 +127,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     /// # Ok::<(), marketplace::ZeroCapacityError>(())
     /// ```
     pub fn try_new(queue_size_per_producer: usize) -> Result<Self, ZeroCapacityError> {
-        if queue_size_per_producer == 0 {
-            return Err(ZeroCapacityError::default());
-        }
-        Ok(Self::new(queue_size_per_producer))
+        Self::with_wait_policy(queue_size_per_producer, false)
     }
 
     /// Like [`new`](Self::new), but blocking calls wait as the engine does: they retry a few
@@ -137,6 +135,10 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     ///
     /// The classic design sleeps at once; this variant lets the benchmarks show how much of
     /// the engine's lead comes from its wait policy rather than from having no global lock.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `queue_size_per_producer` is zero, as [`new`](Self::new) does.
     ///
     /// ```
     /// let market = marketplace::baseline::LockedMarketplace::<u8>::yielding(1);
@@ -146,14 +148,17 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
     #[must_use]
     pub fn yielding(queue_size_per_producer: usize) -> Self {
         Self::with_wait_policy(queue_size_per_producer, true)
+            .unwrap_or_else(|zero| panic!("{zero}"))
     }
 
-    fn with_wait_policy(queue_size_per_producer: usize, retries_before_sleep: bool) -> Self {
-        assert!(
-            queue_size_per_producer > 0,
-            "queue_size_per_producer must be at least 1"
-        );
-        Self {
+    fn with_wait_policy(
+        queue_size_per_producer: usize,
+        retries_before_sleep: bool,
+    ) -> Result<Self, ZeroCapacityError> {
+        if queue_size_per_producer == 0 {
+            return Err(ZeroCapacityError);
+        }
+        Ok(Self {
             tag: next_market_tag(),
             queue_size_per_producer,
             state: Mutex::new(State {
@@ -166,7 +171,7 @@ impl<P: Eq + Hash + Clone + std::fmt::Debug + Send + Sync> LockedMarketplace<P> 
             }),
             changed: Condvar::new(),
             retries_before_sleep,
-        }
+        })
     }
 
     /// Registers a new producer. See [`Marketplace::register_producer`](crate::Marketplace::register_producer).
