@@ -439,15 +439,7 @@ mod tests {
                 })
                 .sum()
         };
-        let table = stats.to_string();
-        for block in table.split("\n\n") {
-            let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with("wall")).collect();
-            let widths: Vec<usize> = lines.iter().map(|line| columns(line)).collect();
-            assert!(
-                widths.iter().all(|&width| width == widths[0]),
-                "columns {widths:?}:\n{block}"
-            );
-        }
+        assert_rows_of_one_width(&stats.to_string(), columns);
     }
 
     /// A right-to-left override in a name would reverse the rest of its row on screen,
@@ -479,9 +471,15 @@ mod tests {
         );
         assert!(table.contains(r"ev\u{202e}il"), "{table}");
         assert!(table.contains(r"p\u{200b}\u{2067}"), "{table}");
+        assert_rows_of_one_width(&table, |line| line.chars().count());
+    }
+
+    /// Asserts that every row of each of `table`'s blocks (the wall time's line aside)
+    /// takes as many columns as the others, counted by `columns`.
+    fn assert_rows_of_one_width(table: &str, columns: impl Fn(&str) -> usize) {
         for block in table.split("\n\n") {
             let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with("wall")).collect();
-            let widths: Vec<usize> = lines.iter().map(|line| line.chars().count()).collect();
+            let widths: Vec<usize> = lines.iter().map(|line| columns(line)).collect();
             assert!(
                 widths.iter().all(|&width| width == widths[0]),
                 "columns {widths:?}:\n{block}"
