@@ -5,9 +5,11 @@
 //! and writing a file in its directory, since the logger opens its file only for the first
 //! record; during the run the logger's own errors are dropped rather than repeated once per
 //! record (or turned into a panic when stderr fails too), and `stop` tells in one line,
-//! after the run, whether the directory could still take files. The logger writes its
-//! records out in batches about a second apart; a run interrupted by SIGINT or SIGTERM has
-//! the watcher of those (`interrupt_watcher`) write out what it holds. The names the log
+//! after the run, whether the directory could still take files. A run refused after the
+//! log started, before its first record, takes back the directories the log made
+//! (`abandon`). The logger writes its records out in batches about a second apart; a run
+//! interrupted by SIGINT or SIGTERM has the watcher of those (`interrupt_watcher`) write
+//! out what it holds. The names the log
 //! writes, renames and removes (`LogNames`) are the command's to keep clear of its other
 //! files before the log starts.
 
@@ -28,6 +30,9 @@ use crate::{Failure, Identity, identity, shown_path};
 pub(crate) struct Log {
     handle: LoggerHandle,
     path: PathBuf,
+    /// The directories the logger made for the log as it started, innermost first: those
+    /// above the log's file that did not exist then.
+    made_dirs: Vec<PathBuf>,
 }
 
 impl Log {
@@ -47,6 +52,7 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
     }
     let path = std::path::absolute(path).map_err(|e| bad(&e))?;
     let spec = FileSpec::try_from(path.as_path()).map_err(|e| bad(&e))?;
+    let made_dirs = missing_dirs(&path);
     let (logger, handle) = Logger::try_with_str(level)
         .map_err(|e| bad(&e))?
         .log_to_file(spec)
@@ -70,13 +76,44 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
     // The logger made the directory but opens its file only for the first record, and a
     // file it cannot open then fails every record on stderr while the run goes on: make
     // sure now that a file can be made there (the logger renames an old one there too).
-    match can_create_beside(&path) {
-        Ok(()) => Ok(Log { handle, path }),
+    let log = Log {
+        handle,
+        path,
+        made_dirs,
+    };
+    match can_create_beside(&log.path) {
+        Ok(()) => Ok(log),
         Err(e) => {
-            handle.shutdown();
+            abandon(log);
             Err(bad(&e))
         }
     }
+}
+
+/// Gives up a log before its first record, for a run refused after the log started: stops
+/// the logger and removes the directories it made, innermost first. The logger opens its
+/// file only for the first record, so those hold nothing of the log's; each is removed
+/// only while empty, so nothing put there meanwhile is lost, and a directory that stays
+/// keeps the ones above it.
+pub(crate) fn abandon(log: Log) {
+    log.handle.shutdown();
+    for dir in &log.made_dirs {
+        if fs::remove_dir(dir).is_err() {
+            break;
+        }
+    }
+}
+
+/// The directories above `path` that do not exist, innermost first: those that making
+/// its file's directory makes. A dangling link exists as a name, so it ends the list; a
+/// name ending in `..` is not a directory of its own (in `a/../b`, making `b` makes `a`).
+fn missing_dirs(path: &Path) -> Vec<PathBuf> {
+    path.ancestors()
+        .skip(1)
+        .take_while(|dir| fs::symlink_metadata(dir).is_err())
+        .filter(|dir| dir.file_name().is_some())
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 /// The names the log of `--log-file` may write, rename or remove, as the logger makes and

@@ -794,11 +794,22 @@ fn run_command(
     let logger = args.start_log()?;
     interrupt_watcher::start(interrupt, logger.as_ref().map(log_file::Log::handle));
     let options = &args.options(interrupt.clone());
-    let stats_file = args
+    // Made after the log started, which makes the log's directory: the statistics file may
+    // go there. A run refused for it takes back what the log made.
+    let stats_file = match args
         .stats_json
         .as_deref()
         .map(|stats| StatsFile::create(stats, path))
-        .transpose()?;
+        .transpose()
+    {
+        Ok(file) => file,
+        Err(failure) => {
+            if let Some(log) = logger {
+                log_file::abandon(log);
+            }
+            return Err(failure);
+        }
+    };
     log::info!(
         "running {} at time scale {} with {:?}",
         shown_path(path),

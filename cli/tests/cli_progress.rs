@@ -361,6 +361,65 @@ fn an_unwritable_stats_file_is_refused_before_the_run() {
     }
 }
 
+/// A run refused for its `--stats-json` file leaves behind none of the directories its
+/// `--log-file` made, and keeps every directory that was there before, with what it holds.
+#[test]
+fn a_refused_stats_file_leaves_no_directory_made_for_the_log() {
+    let (path, _) = shipped("demo");
+    let kept = temp_path("kept-log-dir");
+    std::fs::create_dir_all(&kept).unwrap();
+    let users_file = kept.join("notes.txt");
+    std::fs::write(&users_file, "the user's").unwrap();
+    let stats = temp_path("no-such-stats-dir").join("stats.json");
+    let stats = stats.to_str().unwrap();
+    // Made from scratch, through a `..`, inside a directory that was there, and none made.
+    for (log, made) in [
+        (
+            temp_path("new-log-dir").join("a/b/m.log"),
+            temp_path("new-log-dir"),
+        ),
+        (
+            temp_path("dotdot-log-dir").join("a/../b/m.log"),
+            temp_path("dotdot-log-dir"),
+        ),
+        (kept.join("a/b/m.log"), kept.join("a")),
+        (kept.join("m.log"), kept.clone()),
+    ] {
+        let log = log.to_str().unwrap();
+        let output = run(
+            &path,
+            &[
+                "--time-scale",
+                "0",
+                "--log-file",
+                log,
+                "--stats-json",
+                stats,
+            ],
+        );
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{log}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write the statistics to "),
+            "{log}: {stderr}"
+        );
+        if made == kept {
+            assert_eq!(
+                std::fs::read_dir(&kept).unwrap().count(),
+                1,
+                "{log}: the log left a file in a directory that was there"
+            );
+        } else {
+            assert!(
+                !made.exists(),
+                "{log}: the refused run left {made:?} behind"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&users_file).unwrap(), "the user's");
+    }
+    std::fs::remove_dir_all(&kept).unwrap();
+}
+
 /// A `--stats-json` file that can be created but not written fails when the run ends, with
 /// exit code 1 and the same message, as any output that cannot be written.
 #[cfg(target_os = "linux")]
