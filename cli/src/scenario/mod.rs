@@ -31,7 +31,7 @@ pub use specs::{CartOp, ConsumerSpec, OpKind, ProducerSpec, ProductEntry, Supply
 
 /// The largest `queue_size_per_producer` a scenario may ask for. Capacity costs no memory in
 /// either backend (it is a count); the bound is the format's own, so that a slip such as
-/// `1e12` is reported instead of read as "no limit", and every accepted size fits any
+/// `1000000000000` is reported instead of read as "no limit", and every accepted size fits any
 /// platform's `usize` and the Redis backend's exact counts.
 pub const MAX_QUEUE_SIZE: u64 = 1_000_000;
 
