@@ -1168,6 +1168,24 @@ fn deep_nesting_is_refused_at_the_recursion_limit() {
     }
 }
 
+/// The limit's edge: 127 levels of nesting are read (and the top-level array then refused as
+/// no scenario), 128 are malformed JSON, so the docs' "deeper than 127 levels" is exact.
+#[test]
+fn nesting_is_read_up_to_127_levels_and_refused_at_128() {
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let path = temp_file("nested-127.json", &nested(127));
+    let output = support::marketplace(&["check".as_ref(), path.as_os_str()]);
+    assert_refused(
+        &output,
+        &["the scenario must be a JSON object, found an array"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("recursion limit"), "{stderr}");
+    let path = temp_file("nested-128.json", &nested(128));
+    let output = support::marketplace(&["check".as_ref(), path.as_os_str()]);
+    assert_refused(&output, &["(1 problem):", ": recursion limit exceeded"]);
+}
+
 /// Waits far past the clock's range (1e300 s) pause for good, and the run's end still ends
 /// them: with enough published, the run finishes at once; without, the stall timeout
 /// reports it, with both kinds of actors.
