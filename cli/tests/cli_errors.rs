@@ -682,6 +682,36 @@ fn a_log_file_that_cannot_be_created_is_refused() {
     );
 }
 
+/// A log path that names a directory, by ending in `/`, is refused as not a file path,
+/// whether the directory exists or not, where a missing one logged beside it, to the
+/// rotation's file of its name in the directory above (`logs/` to `logs_rCURRENT`).
+#[test]
+fn a_log_path_ending_in_a_slash_is_refused() {
+    let path = temp_file("log-slash.json", &base().to_string());
+    let parent = temp_path("log-slash-dir");
+    std::fs::create_dir_all(&parent).unwrap();
+    for dir in ["existing", "missing"] {
+        if dir == "existing" {
+            std::fs::create_dir_all(parent.join(dir)).unwrap();
+        }
+        let log = format!("{}/{dir}/", parent.display());
+        let output = run_logged(&path, Path::new(&log), &[]);
+        assert_bad_input(
+            &output,
+            &[&format!("error: cannot log to {log}: not a file path")],
+        );
+        let made: Vec<_> = std::fs::read_dir(&parent)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert!(
+            made.iter().all(|name| name == "existing"),
+            "{log}: the refused run made {made:?}"
+        );
+    }
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
 /// A scenario that needs more threads than the system can map is refused before any
 /// thread starts (a thread that cannot map its signal stack would abort the process):
 /// exit code 1, one message that points to tasks, no panic. As tasks it runs. Linux only,
