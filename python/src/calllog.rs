@@ -1,4 +1,6 @@
-//! Logging every call through Python's `logging`, as the classic `Marketplace` does.
+//! Logging every call that acts on the market through Python's `logging`, as the classic
+//! `Marketplace` does; the queries the classic class lacks (`stats`, `shelf_len`,
+//! `available`) log nothing, as the engine's snapshots do.
 //!
 //! Records are made here, at the Python boundary, rather than by forwarding the engine's
 //! `log` records (with `pyo3-log`): the engine sees ids as its own structs and products as

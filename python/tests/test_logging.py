@@ -1,5 +1,6 @@
-"""Every call is logged through Python's `logging` (logger `marketplace`, DEBUG), with its
-arguments and result as Python shows them, so a user's RotatingFileHandler captures it."""
+"""Every call that acts on the market is logged through Python's `logging` (logger
+`marketplace`, DEBUG), with its arguments and result as Python shows them, so a user's
+RotatingFileHandler captures it; the queries log nothing."""
 
 from __future__ import annotations
 
@@ -83,6 +84,23 @@ def test_each_call_is_logged_with_its_arguments_and_result(log_file):
         "raised TypeError('producer_id must be an int, not str')",
         "close() -> None",
     ]
+
+
+def test_the_queries_log_nothing(log_file):
+    """The calls that only look (`stats`, `shelf_len`, `available`, `repr`) leave no record,
+    between calls that act, which each leave theirs."""
+    market = Marketplace(1)
+    producer = market.register_producer()
+    market.publish(producer, LINDEN)
+    acted = messages(log_file)
+    market.stats()
+    market.shelf_len(producer)
+    market.available(LINDEN)
+    repr(market)
+    assert market.closed is False and market.queue_size_per_producer == 1
+    assert messages(log_file) == acted
+    market.close()
+    assert messages(log_file) == [*acted, "close() -> None"]
 
 
 def test_the_log_shows_the_objects_passed_not_internal_keys(log_file):

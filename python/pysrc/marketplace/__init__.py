@@ -14,7 +14,8 @@ and place orders, which return the very objects that were published::
     market.add_to_cart(cart, "green tea")          # True
     market.place_order(cart)                       # ['green tea']
 
-Every call is logged at DEBUG level on the ``marketplace`` logger. See the package's
+Every call that acts on the market (not the queries: ``stats``, ``shelf_len``,
+``available``) is logged at DEBUG level on the ``marketplace`` logger. See the package's
 README for waiting calls (``timeout=``), threads, asyncio (``publish_async``,
 ``add_to_cart_async``) and what is supported.
 """

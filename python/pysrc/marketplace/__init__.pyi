@@ -45,7 +45,8 @@ class Marketplace(Generic[_P]):
     producer, oldest first), may remove them (back to the producer that made them), and
     place orders, which return the very objects that were published.
 
-    Products are compared with their own ``==`` and ``hash()``, like dict keys. Every call is
+    Products are compared with their own ``==`` and ``hash()``, like dict keys. Every call
+    that acts on the market (not the queries: ``stats``, ``shelf_len``, ``available``) is
     logged at DEBUG level on the ``marketplace`` logger.
 
     ``Marketplace[Tea]`` names a market of ``Tea`` for a type checker (which then holds
