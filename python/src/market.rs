@@ -480,12 +480,20 @@ impl Marketplace {
         // From its marking as dying to its end, so no lookup sees a class half dead.
         let dying = self.state(py).take_orphans(py);
         for (slot, representative) in dying {
-            let deleted = self.interned.bind(py).del_item(&representative);
+            let deleted = match self.interned.bind(py).del_item(&representative) {
+                // No entry equals the representative: another class's death deleted it
+                // (an `__eq__` that matched that class's product), so no lookup can find
+                // this class to pin it again, and kept it would never die. An entry with its
+                // token may remain (under a hash that changed): that token is stale once the
+                // class goes, and the next lookup that reaches it drops it.
+                Err(error) if is_missing_key(py, &error, &representative) => Ok(()),
+                deleted => deleted,
+            };
             let freed = self.state(py).finish_dying(slot, deleted.is_ok());
             drop(freed);
             if let Err(error) = deleted {
-                // The product's `__hash__` failed this time: the class stays interned, to
-                // be retried when it next has no references.
+                // The product's `__hash__` or `__eq__` failed this time: the class stays
+                // interned, to be retried when it next has no references.
                 error.write_unraisable(py, Some(representative.bind(py)));
             }
         }
@@ -1128,6 +1136,17 @@ impl Marketplace {
         drop(held);
         self.interned.bind(py).clear();
     }
+}
+
+/// Whether `error` is the dict's own `KeyError` for `key` (its one argument is `key` itself),
+/// rather than one that the key's `__hash__` or `__eq__` raised.
+fn is_missing_key(py: Python<'_>, error: &PyErr, key: &Py<PyAny>) -> bool {
+    error.is_instance_of::<PyKeyError>(py)
+        && error
+            .value(py)
+            .getattr(intern!(py, "args"))
+            .and_then(|args| args.get_item(0))
+            .is_ok_and(|arg| arg.is(key.bind(py)))
 }
 
 /// A call's outcome as `CallLog::record` shows it.

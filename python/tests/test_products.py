@@ -199,6 +199,52 @@ def test_a_class_whose_hash_fails_at_its_last_order_stays_interned_and_consisten
     assert market._interned() == {"classes": 0, "dict": 0, "slots": 1, "objects": 0, "object_slots": 1}
 
 
+def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties():
+    # Two classes of one hash; while the first dies, an inconsistent `__eq__` makes its
+    # deletion match the second's entry, as `del` would in any dict. The second class is
+    # then in no entry that a lookup can find, so nothing can pin it again: when its last
+    # item is ordered it must go (before, its deletion's KeyError left it alive for good,
+    # one class and one slot kept per such death).
+    class Sloppy:
+        equal_to_all = False
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __hash__(self) -> int:
+            return 0
+
+        def __eq__(self, other: object) -> bool:
+            return Sloppy.equal_to_all or (isinstance(other, Sloppy) and other.name == self.name)
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    second, first = Sloppy("second"), Sloppy("first")
+    market.publish(producer, second)  # the first entry on the probe path of hash 0
+    market.publish(producer, first)
+    assert market.stats()["distinct_products"] == 2
+    cart, other = market.new_cart(), market.new_cart()
+    assert market.add_to_cart(cart, Sloppy("second"))
+    assert market.add_to_cart(other, Sloppy("first"))
+    Sloppy.equal_to_all = True
+    assert market.place_order(other) == [first]
+    Sloppy.equal_to_all = False
+    unraisable: list[sys.UnraisableHookArgs] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        assert market.place_order(cart) == [second]
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
+    assert market.stats()["distinct_products"] == 0
+    assert market._interned()["classes"] == 0
+    # The first class's entry, stale, is dropped by the next lookup that reaches it.
+    market.publish(producer, Sloppy("first"))
+    assert market.available(Sloppy("first")) == 1
+    assert buy(market, Sloppy("first"))[0].name == "first"
+    assert market._interned()["classes"] == 0 and market._interned()["dict"] == 0
+
+
 def test_a_reused_class_slot_never_mixes_products():
     market = Marketplace(5)
     producer = market.register_producer()
