@@ -52,14 +52,11 @@ def _deadline(timeout: Any) -> float | None:
     if timeout is None:
         return None
     message = f"timeout must be a number of seconds or None, not {type(timeout).__name__}"
-    if isinstance(timeout, str):
+    # float() would parse the text of a string or a bytes-like object; a timeout is a number.
+    if not (hasattr(timeout, "__float__") or hasattr(timeout, "__index__")):
         raise TypeError(message)
     try:
-        seconds = float(timeout)
-    except TypeError:
-        if hasattr(timeout, "__float__") or hasattr(timeout, "__index__"):
-            raise  # what the object's own conversion raised
-        raise TypeError(message) from None
+        seconds = float(timeout)  # what the object's own conversion raises propagates
     except OverflowError:
         if not isinstance(timeout, int):
             raise

@@ -236,6 +236,10 @@ def test_publish_of_an_unhashable_product_is_type_error(any_market: MarketClass,
     "timeout, error",
     [
         ("1", TypeError),
+        # float() parses text from bytes-like objects too, but a timeout is a number.
+        (b"1", TypeError),
+        (bytearray(b"1"), TypeError),
+        (memoryview(b"1"), TypeError),
         ([1], TypeError),
         (-1, ValueError),
         (-0.5, ValueError),
