@@ -188,7 +188,8 @@ pub enum ConnectError {
     /// `queue_size_per_producer` is 0 or larger than the server can count.
     InvalidCapacity(usize),
     /// The server did not answer, or refused the connection: a wrong password or user, a
-    /// database number it does not have (the error tells the server's reason).
+    /// database number it does not have, a login whose ACL denies a command the market
+    /// runs (the error tells the server's reason, or names the command).
     Unreachable(ConnectionError),
     /// The server answered, but the market's `meta` key holds what no market writes: data
     /// another client put under the market's prefix.

@@ -105,7 +105,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// [`ConnectError`]: `InvalidUrl`, `InvalidName` or `InvalidCapacity` for arguments
     /// no market can have, `Unreachable` when the server does not answer or refuses the
-    /// login or the database, `Evicting` when the server may evict any key at its memory
+    /// login or the database, or the login's ACL denies a command the market runs,
+    /// `Evicting` when the server may evict any key at its memory
     /// limit, `NotAMarket` when the market's keys hold another client's data, and
     /// `CapacityMismatch` when the market exists with another capacity.
     pub fn connect(
@@ -154,7 +155,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 match redis::cmd("INFO").arg("memory").query::<String>(connection) {
                     Ok(info) => {
                         if let Some(policy) = evicting_policy(&info) {
-                            return Ok(Err(policy));
+                            return Ok(Err(Refusal::Evicting(policy)));
                         }
                     }
                     // No answer, or a passing one (`BUSY`: a long script runs, and may end
@@ -163,6 +164,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                         return Err(error);
                     }
                     Err(_) => {}
+                }
+                let denied: Option<String> =
+                    market.scripts.access.key(&market.meta).invoke(connection)?;
+                if let Some(command) = denied {
+                    return Ok(Err(Refusal::Denied(command)));
                 }
                 market
                     .scripts
@@ -182,7 +188,17 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                     ConnectError::Unreachable(error)
                 }
             })?
-            .map_err(|policy| ConnectError::Evicting { policy })?;
+            .map_err(|refusal| match refusal {
+                Refusal::Evicting(policy) => ConnectError::Evicting { policy },
+                Refusal::Denied(command) => ConnectError::Unreachable(ConnectionError::new(
+                    "connect",
+                    &market.lanes.server,
+                    format!(
+                        "the login may not run {command} on the market's keys, which the \
+                         market's calls need (its ACL denies it)"
+                    ),
+                )),
+            })?;
         let (tag, existing) = match reply {
             Value::Array(values) if values.len() == 2 => {
                 let mut values = values.into_iter();
@@ -905,6 +921,14 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| self.unexpected("available"))
     }
+}
+
+/// Why `connect` refuses a server that answers.
+enum Refusal {
+    /// It may evict any key; its `maxmemory-policy`.
+    Evicting(String),
+    /// The login may not run this command of the market's (`scripts/access.lua`).
+    Denied(String),
 }
 
 /// What the publish script answered.

@@ -19,6 +19,7 @@ macro_rules! operation_script {
 
 /// The scripts of one handle.
 pub(crate) struct Scripts {
+    pub(crate) access: Script,
     pub(crate) init: Script,
     pub(crate) register_producer: Script,
     pub(crate) publish: Script,
@@ -38,6 +39,7 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub(crate) fn new() -> Self {
         Scripts {
+            access: Script::new(include_str!("scripts/access.lua")),
             init: Script::new(include_str!("scripts/init.lua")),
             register_producer: operation_script!("register_producer.lua"),
             publish: operation_script!("publish.lua"),

@@ -1,8 +1,8 @@
 //! The Redis market at its boundary: malformed URLs and query parameters the client would
 //! ignore, unreachable servers and servers that are not Redis, a refused login or database,
-//! a server that may evict any key, invalid names and capacities, a server lost mid-run,
-//! foreign data under a market's prefix, markets side by side on one server, and a RESP3
-//! URL. Each must give an error variant, never a panic.
+//! a server that may evict any key, a login denied a command the market runs, invalid names
+//! and capacities, a server lost mid-run, foreign data under a market's prefix, markets side
+//! by side on one server, and a RESP3 URL. Each must give an error variant, never a panic.
 
 mod support;
 
@@ -322,6 +322,63 @@ fn a_login_denied_info_is_taken_unchecked_for_eviction() {
         ),
         "a login that may ask is refused"
     );
+}
+
+/// A login whose ACL denies a command the market's scripts call after their first writes
+/// (`LPUSH`, say) would fail such a script midway: Redis keeps what it wrote, so a publish
+/// would put its item on sale and give it back to its caller in the error, and a retry by
+/// the caller would sell it twice. Connect refuses such a login, naming the command, for
+/// each command the market runs, and takes one that may run them all.
+#[test]
+fn a_login_denied_a_command_of_the_market_is_refused_at_connect() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let port = server.port();
+    for command in [
+        "BLPOP",
+        "DEL",
+        "EXISTS",
+        "HDEL",
+        "HGET",
+        "HINCRBY",
+        "HMGET",
+        "HSET",
+        "HSETNX",
+        "LLEN",
+        "LPOP",
+        "LPUSH",
+        "LRANGE",
+        "LREM",
+        "LSET",
+        "LTRIM",
+        "RPUSH",
+        "SADD",
+        "SCARD",
+        "SISMEMBER",
+        "SREM",
+    ] {
+        let user = format!("no-{}", command.to_lowercase());
+        let _: () = redis::cmd("ACL")
+            .arg(&["SETUSER", &user, "on", ">sesame", "~*", "&*", "+@all"])
+            .arg(format!("-{}", command.to_lowercase()))
+            .query(&mut watch)
+            .expect("ACL SETUSER");
+        let url = format!("redis://{user}:sesame@127.0.0.1:{port}");
+        match connect(&url, &fresh_market_name("denied"), 2) {
+            Err(ConnectError::Unreachable(error)) => {
+                let text = error.to_string();
+                assert!(text.contains(command), "{user}: {text}");
+                assert!(!text.contains('\n') && !text.contains("sesame"), "{text}");
+            }
+            other => panic!("{user}: {:?}", other.map(|_| "a handle")),
+        }
+    }
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "shop", "on", ">sesame", "~*", "&*", "+@all"])
+        .query(&mut watch)
+        .expect("ACL SETUSER");
+    let url = format!("redis://shop:sesame@127.0.0.1:{port}");
+    connect(&url, &fresh_market_name("allowed"), 2).expect("a login that may run every command");
 }
 
 /// A server busy with a long script answers `INFO` with `BUSY`, which tells nothing of its
