@@ -590,7 +590,8 @@ impl<P> RedisMarketplace<P> {
         }
         pattern.push('*');
         self.lanes.run("delete", |connection, _| {
-            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(connection)?;
+            // Bytes: a key another client wrote under the prefix need not be UTF-8.
+            let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg(&pattern).query(connection)?;
             for chunk in keys.chunks(512) {
                 redis::cmd("DEL").arg(chunk).query::<()>(connection)?;
             }

@@ -1,5 +1,6 @@
 //! Markets side by side on one server: names that look alike in a key pattern stay apart
-//! when one of them is deleted; a product too long for one Redis value is refused before
+//! when one of them is deleted, which deletes another client's keys under its prefix whose
+//! names are not UTF-8 too; a product too long for one Redis value is refused before
 //! it is sent; a handle dropped leaves no record of its connections behind, also after
 //! the server closed them; a market of `String`s is asked with a `&str`; an error for a
 //! lost server tells it once along its `source` chain; a claim of names takes all of them
@@ -45,6 +46,32 @@ fn deleting_a_market_deletes_its_keys_and_no_others() {
         );
         bystander.delete().expect("deleted");
     }
+}
+
+/// Another client's key under the market's prefix whose name is not UTF-8 (Redis key
+/// names are bytes) is deleted with the rest: `delete` is how an operator clears a market
+/// another client wrote into, so such a key must not make it fail and leave every key.
+#[test]
+fn deleting_a_market_deletes_keys_whose_names_are_not_utf8() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let market = RedisMarketplace::<String>::connect(&server.url(), "bytes", 1).expect("connect");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, "tea".to_owned()).expect("room");
+    let foreign: &[u8] = b"marketplace:{bytes}:\xff";
+    let _: () = redis::cmd("SET")
+        .arg(foreign)
+        .arg("x")
+        .query(&mut watch)
+        .expect("SET");
+    market
+        .delete()
+        .unwrap_or_else(|e| panic!("delete failed: {e}"));
+    let left: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg("marketplace:{bytes}:*")
+        .query(&mut watch)
+        .expect("KEYS");
+    assert!(left.is_empty(), "keys left: {left:?}");
 }
 
 /// A claim takes every name it asks for or none: a handle refused one name holds none of
