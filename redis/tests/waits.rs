@@ -1,6 +1,7 @@
 //! Waiting on a Redis market: a blocked waiter wakes within 10 ms of the arrival it waits
-//! for (the server pushes the wake-up; nothing polls), and idle waiters cost under 1% of a
-//! core, on the client and on the server.
+//! for (the server pushes the wake-up; nothing polls), a wait that nothing ends returns
+//! within a tick of the server's clock after its timeout, and idle waiters cost under 1% of
+//! a core, on the client and on the server.
 //!
 //! A waiter is known to be asleep when the server reports a blocked client (`INFO
 //! clients`), which is the event the tests wait for before they publish; no sleep orders
@@ -99,6 +100,72 @@ fn a_blocked_waiter_wakes_within_10_ms_of_the_arrival() {
         producer < Duration::from_millis(10),
         "producer woke after {producer:?}"
     );
+}
+
+/// A wait that nothing ends returns after its timeout, within a tick of the server's
+/// clock: the server ends a blocked pop as its event loop wakes, `hz` times a second (10 by
+/// default), so a wait may end up to a tick late; `hz 100` makes the tick 10 ms. Each kind
+/// of wait, the median of five, at both rates; the bound allows the tick and 15 ms for the
+/// client's own work on a busy machine.
+#[test]
+fn a_wait_that_nothing_ends_returns_within_a_tick_of_the_servers_clock() {
+    let server = RedisServer::start();
+    let mut admin = server.connection();
+    let market = RedisMarketplace::<Tea>::connect(&server.url(), "ticks", 1).expect("connect");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, tea()).expect("room for one");
+    let cart = market.new_cart().expect("cart");
+    let coffee = Tea("coffee".to_owned());
+    let timeout = Duration::from_millis(20);
+    let waits: [(&str, &dyn Fn() -> bool); 5] = [
+        ("add_to_cart_timeout", &|| {
+            market.add_to_cart_timeout(cart, &coffee, timeout).is_err()
+        }),
+        ("add_many_to_cart_timeout", &|| {
+            market
+                .add_many_to_cart_timeout(cart, &coffee, 2, timeout)
+                .is_ok_and(|added| added == 0)
+        }),
+        ("publish_timeout", &|| {
+            market
+                .publish_timeout(producer, tea(), timeout)
+                .is_err_and(|e| e.is_full())
+        }),
+        ("publish_many_timeout", &|| {
+            market
+                .publish_many_timeout(producer, vec![tea()], timeout)
+                .is_err_and(|e| e.is_full())
+        }),
+        ("wait_closed", &|| {
+            market.wait_closed(timeout).is_ok_and(|closed| !closed)
+        }),
+    ];
+    for hz in [10, 100] {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("hz")
+            .arg(hz)
+            .query::<()>(&mut admin)
+            .expect("CONFIG SET hz");
+        let tick = Duration::from_secs(1) / hz;
+        for (name, wait) in waits {
+            let took = median(
+                (0..5)
+                    .map(|_| {
+                        let started = Instant::now();
+                        assert!(wait(), "{name} did not end with its timeout");
+                        started.elapsed()
+                    })
+                    .collect(),
+            );
+            eprintln!("hz {hz}: {name} of {timeout:?} took {took:?} (median of five)");
+            assert!(took >= timeout, "hz {hz}: {name} returned after {took:?}");
+            assert!(
+                took < timeout + tick + Duration::from_millis(15),
+                "hz {hz}: {name} of {timeout:?} returned after {took:?}"
+            );
+        }
+    }
 }
 
 /// CPU time (user + system) of process `pid` so far, from `/proc` (10 ms ticks).
