@@ -28,7 +28,7 @@ use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::aio;
 use crate::args::{self, Wait};
@@ -1138,15 +1138,23 @@ impl Marketplace {
     }
 }
 
-/// Whether `error` is the dict's own `KeyError` for `key` (its one argument is `key` itself),
-/// rather than one that the key's `__hash__` or `__eq__` raised.
+/// Whether `error` is the dict's own `KeyError` for `key`, rather than one that the key's
+/// `__hash__` or `__eq__` raised: exactly a `KeyError`, its one argument `key` itself, and
+/// raised by the dict, with no Python frame in its traceback. A product's own code may raise
+/// one that names it (a lookup of it in a dict that lacks it does), and its entry is then
+/// still there.
 fn is_missing_key(py: Python<'_>, error: &PyErr, key: &Py<PyAny>) -> bool {
-    error.is_instance_of::<PyKeyError>(py)
-        && error
-            .value(py)
-            .getattr(intern!(py, "args"))
-            .and_then(|args| args.get_item(0))
-            .is_ok_and(|arg| arg.is(key.bind(py)))
+    let value = error.value(py);
+    if !value.is_exact_instance_of::<PyKeyError>() || error.traceback(py).is_some() {
+        return false;
+    }
+    let Ok(args) = value.getattr(intern!(py, "args")) else {
+        return false;
+    };
+    let Ok(args) = args.cast_into::<PyTuple>() else {
+        return false;
+    };
+    args.len() == 1 && args.get_item(0).is_ok_and(|arg| arg.is(key.bind(py)))
 }
 
 /// A call's outcome as `CallLog::record` shows it.

@@ -245,6 +245,66 @@ def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties():
     assert market._interned()["classes"] == 0 and market._interned()["dict"] == 0
 
 
+
+class NotFound(KeyError):
+    pass
+
+
+@pytest.mark.parametrize("raiser", ["__hash__", "__eq__"])
+@pytest.mark.parametrize(
+    "error",
+    [lambda key: KeyError(key), lambda key: NotFound(key), lambda key: KeyError(key, "detail")],
+    ids=["KeyError", "subclass", "two-args"],
+)
+def test_a_keyerror_naming_the_product_that_its_own_code_raises_at_deletion_is_reported(
+    raiser, error
+):
+    # The dict's own KeyError for a missing key has that key as its one argument; one that
+    # the product's `__hash__` or `__eq__` raises with the product as its argument (as a
+    # lookup of it in a dict that lacks it would) looks the same, but the entry is still
+    # there: the failure is reported and the class stays interned, to be retried, as for
+    # any other exception those raise.
+    class Strict:
+        failing = False
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __hash__(self) -> int:
+            if Strict.failing and raiser == "__hash__":
+                raise error(self)
+            return 0
+
+        def __eq__(self, other: object) -> bool:
+            if Strict.failing and raiser == "__eq__":
+                raise error(other)
+            return isinstance(other, Strict) and other.name == self.name
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    # Stays on sale: the entry the deletion's probe meets first, whose `__eq__` it calls.
+    market.publish(producer, Strict("first"))
+    product = Strict("second")
+    market.publish(producer, product)
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, Strict("second"))
+    Strict.failing = True
+    unraisable: list[sys.UnraisableHookArgs] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        assert market.place_order(cart) == [product]
+    finally:
+        sys.unraisablehook = hook
+        Strict.failing = False
+    assert [type(u.exc_value) for u in unraisable] == [type(error(product))]
+    assert unraisable[0].exc_value is not None and unraisable[0].exc_value.args[0] is product
+    assert market._interned()["classes"] == 2 and market._interned()["dict"] == 2
+    # Retried when it next empties, and gone then.
+    market.publish(producer, Strict("second"))
+    assert buy(market, Strict("second"))[0].name == "second"
+    assert market._interned()["classes"] == 1 and market._interned()["dict"] == 1
+
+
 def test_a_reused_class_slot_never_mixes_products():
     market = Marketplace(5)
     producer = market.register_producer()
