@@ -245,6 +245,72 @@ def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties():
     assert market._interned()["classes"] == 0 and market._interned()["dict"] == 0
 
 
+def test_a_stale_entry_is_dropped_by_the_next_lookup_that_reaches_it():
+    # As above: the first class's death deletes the second's entry, so when the second
+    # class goes the first's entry is left behind, its token stale. A call that only asks
+    # reaches it, finds no class, and drops it.
+    class Sloppy:
+        equal_to_all = False
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __hash__(self) -> int:
+            return 0
+
+        def __eq__(self, other: object) -> bool:
+            return Sloppy.equal_to_all or (isinstance(other, Sloppy) and other.name == self.name)
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    market.publish(producer, Sloppy("second"))
+    market.publish(producer, Sloppy("first"))
+    cart, other = market.new_cart(), market.new_cart()
+    assert market.add_to_cart(cart, Sloppy("second"))
+    assert market.add_to_cart(other, Sloppy("first"))
+    Sloppy.equal_to_all = True
+    market.place_order(other)
+    Sloppy.equal_to_all = False
+    market.place_order(cart)
+    assert market._interned()["classes"] == 0 and market._interned()["dict"] == 1
+    assert market.available(Sloppy("first")) == 0
+    assert market._interned()["dict"] == 0
+
+
+def test_a_class_whose_hash_changed_in_place_goes_when_it_empties():
+    # Its entry, under the old hash, cannot be found to be deleted: the class goes all the
+    # same, the entry left behind stale until a lookup reaches it (here, once the hash is
+    # back), as a dict keeps a key changed in place.
+    class Mutable:
+        def __init__(self, key: int) -> None:
+            self.key = key
+
+        def __hash__(self) -> int:
+            return hash(self.key)
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Mutable) and other.key == self.key
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    product = Mutable(1)
+    market.publish(producer, product)
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, Mutable(1))
+    product.key = 2
+    unraisable: list[sys.UnraisableHookArgs] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        assert market.place_order(cart) == [product]
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
+    assert market.stats()["distinct_products"] == 0
+    assert market._interned()["classes"] == 0 and market._interned()["dict"] == 1
+    product.key = 1
+    assert market.available(Mutable(1)) == 0
+    assert market._interned()["dict"] == 0
+
 
 class NotFound(KeyError):
     pass
