@@ -5,13 +5,13 @@
 //! and writing a file in its directory, since the logger opens its file only for the first
 //! record; during the run the logger's own errors are dropped rather than repeated once per
 //! record (or turned into a panic when stderr fails too), and `stop` tells in one line,
-//! after the run, whether the directory could still take files. A run refused after the
-//! log started, before its first record, takes back the directories the log made
+//! after the run, whether the directory could still take files. The log's start makes its
+//! directory itself, recording each directory its `create_dir` made, so that a run refused
+//! after the log started, before its first record, takes back those and no other
 //! (`abandon`). The logger writes its records out in batches about a second apart; a run
 //! interrupted by SIGINT or SIGTERM has the watcher of those (`interrupt_watcher`) write
-//! out what it holds. The names the log
-//! writes, renames and removes (`LogNames`) are the command's to keep clear of its other
-//! files before the log starts.
+//! out what it holds. The names the log writes, renames and removes (`LogNames`) are the
+//! command's to keep clear of its other files before the log starts.
 
 use std::cell::Cell;
 use std::ffi::OsStr;
@@ -30,8 +30,7 @@ use crate::{Failure, Identity, identity, shown_path};
 pub(crate) struct Log {
     handle: LoggerHandle,
     path: PathBuf,
-    /// The directories the logger made for the log as it started, innermost first: those
-    /// above the log's file that did not exist then.
+    /// The directories the log's start made for its file, innermost first (`make_dirs`).
     made_dirs: Vec<PathBuf>,
 }
 
@@ -59,30 +58,43 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
     }
     let path = std::path::absolute(path).map_err(|e| bad(&e))?;
     let spec = FileSpec::try_from(path.as_path()).map_err(|e| bad(&e))?;
-    let made_dirs = missing_dirs(&path);
-    let (logger, handle) = Logger::try_with_str(level)
-        .map_err(|e| bad(&e))?
-        .log_to_file(spec)
-        .format_for_files(flexi_logger::detailed_format)
-        .rotate(
-            Criterion::Size(1_000_000),
-            Naming::Numbers,
-            Cleanup::KeepLogFiles(20),
-        )
-        .write_mode(WriteMode::BufferAndFlush)
-        // The logger reports a file it cannot open or write on its error channel, once per
-        // record (a flood, when the directory goes away mid-run), and panics in the logging
-        // thread when that channel fails too (stderr on a full device). Its errors are
-        // dropped instead, and `stop` tells once whether the log could be kept.
-        .error_channel(ErrorChannel::DevNull)
-        .panic_if_error_channel_is_broken(false)
-        .build()
-        .map_err(|e| bad(&e))?;
+    // The logger would make the directory too, but not say which of it were made: those
+    // are made here, so that a refused run takes back these and only these.
+    let made_dirs = make_dirs(path.parent().unwrap_or(&path)).map_err(|e| bad(&e))?;
+    let built = Logger::try_with_str(level).and_then(|logger| {
+        logger
+            .log_to_file(spec)
+            .format_for_files(flexi_logger::detailed_format)
+            .rotate(
+                Criterion::Size(1_000_000),
+                Naming::Numbers,
+                Cleanup::KeepLogFiles(20),
+            )
+            .write_mode(WriteMode::BufferAndFlush)
+            // The logger reports a file it cannot open or write on its error channel, once
+            // per record (a flood, when the directory goes away mid-run), and panics in the
+            // logging thread when that channel fails too (stderr on a full device). Its
+            // errors are dropped instead, and `stop` tells once whether the log could be kept.
+            .error_channel(ErrorChannel::DevNull)
+            .panic_if_error_channel_is_broken(false)
+            .build()
+    });
+    let (logger, handle) = match built {
+        Ok(built) => built,
+        Err(e) => {
+            remove_dirs(&made_dirs);
+            return Err(bad(&e));
+        }
+    };
     quiet_the_loggers_panics();
-    log::set_boxed_logger(Box::new(Contained(logger))).map_err(|e| bad(&e))?;
-    // The logger made the directory but opens its file only for the first record, and a
-    // file it cannot open then fails every record on stderr while the run goes on: make
-    // sure now that a file can be made there (the logger renames an old one there too).
+    if let Err(e) = log::set_boxed_logger(Box::new(Contained(logger))) {
+        handle.shutdown();
+        remove_dirs(&made_dirs);
+        return Err(bad(&e));
+    }
+    // The directory is there now, but the logger opens its file only for the first record,
+    // and a file it cannot open then fails every record on stderr while the run goes on:
+    // make sure now that a file can be made there (the logger renames an old one there too).
     let log = Log {
         handle,
         path,
@@ -98,29 +110,63 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
 }
 
 /// Gives up a log before its first record, for a run refused after the log started: stops
-/// the logger and removes the directories it made, innermost first. The logger opens its
-/// file only for the first record, so those hold nothing of the log's; each is removed
-/// only while empty, so nothing put there meanwhile is lost, and a directory that stays
-/// keeps the ones above it.
+/// the logger and removes the directories its start made.
 pub(crate) fn abandon(log: Log) {
     log.handle.shutdown();
-    for dir in &log.made_dirs {
+    remove_dirs(&log.made_dirs);
+}
+
+/// Makes the directory `dir` with those above it that are missing, as `create_dir_all`
+/// does, and returns the ones this call made, innermost first: only a `create_dir` that
+/// succeeded counts, so neither a directory that was there (even one reached through a
+/// made one, as `kept` in `new/../kept`) nor one another process made meanwhile is
+/// listed. A failure takes back what was made.
+fn make_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut made = Vec::new();
+    let outcome = make_dirs_into(dir, &mut made);
+    made.reverse();
+    if let Err(e) = outcome {
+        remove_dirs(&made);
+        return Err(e);
+    }
+    Ok(made)
+}
+
+/// `make_dirs`, listing what it made outermost first.
+fn make_dirs_into(dir: &Path, made: &mut Vec<PathBuf>) -> io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {
+            made.push(dir.to_owned());
+            return Ok(());
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(_) if dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = dir.parent() {
+        make_dirs_into(parent, made)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {
+            made.push(dir.to_owned());
+            Ok(())
+        }
+        Err(_) if dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes `dirs`, innermost first, each only while empty: nothing put in one meanwhile
+/// is lost, and a directory that stays keeps the ones above it.
+fn remove_dirs(dirs: &[PathBuf]) {
+    for dir in dirs {
         if fs::remove_dir(dir).is_err() {
             break;
         }
     }
-}
-
-/// The directories above `path` that do not exist, innermost first: those that making
-/// its file's directory makes. A dangling link exists as a name, so it ends the list; a
-/// name ending in `..` is not a directory of its own (in `a/../b`, making `b` makes `a`).
-fn missing_dirs(path: &Path) -> Vec<PathBuf> {
-    path.ancestors()
-        .skip(1)
-        .take_while(|dir| fs::symlink_metadata(dir).is_err())
-        .filter(|dir| dir.file_name().is_some())
-        .map(Path::to_path_buf)
-        .collect()
 }
 
 /// The names the log of `--log-file` may write, rename or remove, as the logger makes and

@@ -420,6 +420,51 @@ fn a_refused_stats_file_leaves_no_directory_made_for_the_log() {
     std::fs::remove_dir_all(&kept).unwrap();
 }
 
+/// A directory that was there before and that the log's path reaches only through one it
+/// made (`new/../kept`: `kept` cannot be looked up until `new` exists) is kept by a run
+/// refused for its `--stats-json` file, empty as it is; the one made is removed.
+#[test]
+fn a_refused_stats_file_keeps_a_directory_reached_through_one_the_log_made() {
+    let (path, _) = shipped("demo");
+    let parent = temp_path("reached-log-dir");
+    let kept = parent.join("kept");
+    std::fs::create_dir_all(&kept).unwrap();
+    let stats = temp_path("reached-no-stats-dir").join("stats.json");
+    let stats = stats.to_str().unwrap();
+    for log in ["new/../kept/m.log", "new/../kept/sub/m.log"] {
+        let log = parent.join(log);
+        let log = log.to_str().unwrap();
+        let output = run(
+            &path,
+            &[
+                "--time-scale",
+                "0",
+                "--log-file",
+                log,
+                "--stats-json",
+                stats,
+            ],
+        );
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{log}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write the statistics to "),
+            "{log}: {stderr}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&parent)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["kept"], "{log}: the refused run left {left:?}");
+        assert_eq!(
+            std::fs::read_dir(&kept).unwrap().count(),
+            0,
+            "{log}: the refused run left something in {kept:?}"
+        );
+    }
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
 /// A `--stats-json` file that can be created but not written fails when the run ends, with
 /// exit code 1 and the same message, as any output that cannot be written.
 #[cfg(target_os = "linux")]
