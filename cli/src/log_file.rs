@@ -45,15 +45,8 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
     let bad = |why: &dyn std::fmt::Display| {
         Failure::bad_input(format!("error: cannot log to {}: {why}", shown_path(path)))
     };
-    // FileSpec::try_from panics on a path without a file name; refuse those first. A path
-    // ending in a separator names a directory, existing or not, though `file_name` takes
-    // its last component for a file's name (the log of `logs/` would be `logs_rCURRENT`).
-    let names_a_dir = path
-        .as_os_str()
-        .as_encoded_bytes()
-        .last()
-        .is_some_and(|&last| std::path::is_separator(char::from(last)));
-    if path.file_name().is_none() || names_a_dir || path.is_dir() {
+    // FileSpec::try_from panics on a path without a file name; refuse those first.
+    if path.file_name().is_none() || names_a_dir(path) || path.is_dir() {
         return Err(bad(&"not a file path"));
     }
     let path = std::path::absolute(path).map_err(|e| bad(&e))?;
@@ -107,6 +100,19 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
             Err(bad(&e))
         }
     }
+}
+
+/// Whether `path` names a directory by its form, existing or not: it ends in a separator
+/// or in a `.` component. `Path` drops both, and `file_name` takes the component before
+/// them for a file's name (the log of `logs/` or `logs/.` would be `logs_rCURRENT`).
+fn names_a_dir(path: &Path) -> bool {
+    let ends_in_separator = |bytes: &[u8]| {
+        bytes
+            .last()
+            .is_some_and(|&last| std::path::is_separator(char::from(last)))
+    };
+    let bytes = path.as_os_str().as_encoded_bytes();
+    ends_in_separator(bytes) || bytes.strip_suffix(b".").is_some_and(ends_in_separator)
 }
 
 /// Gives up a log before its first record, for a run refused after the log started: stops

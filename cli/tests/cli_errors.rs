@@ -712,6 +712,30 @@ fn a_log_path_ending_in_a_slash_is_refused() {
     std::fs::remove_dir_all(&parent).unwrap();
 }
 
+/// A log path whose last component is `.` names a directory as much as one ending in `/`
+/// (`Path` drops both, and takes the name before for a file's): a missing `DIR/.` is
+/// refused as not a file path, as `DIR//` and `DIR/./` are, and makes nothing.
+#[test]
+fn a_log_path_ending_in_a_dot_is_refused() {
+    let path = temp_file("log-dot.json", &base().to_string());
+    let parent = temp_path("log-dot-dir");
+    std::fs::create_dir_all(&parent).unwrap();
+    for ending in ["/.", "//", "/./"] {
+        let log = format!("{}/missing{ending}", parent.display());
+        let output = run_logged(&path, Path::new(&log), &[]);
+        assert_bad_input(
+            &output,
+            &[&format!("error: cannot log to {log}: not a file path")],
+        );
+        let made: Vec<_> = std::fs::read_dir(&parent)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert!(made.is_empty(), "{log}: the refused run made {made:?}");
+    }
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
 /// A scenario that needs more threads than the system can map is refused before any
 /// thread starts (a thread that cannot map its signal stack would abort the process):
 /// exit code 1, one message that points to tasks, no panic. As tasks it runs. Linux only,
