@@ -46,7 +46,7 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
         Failure::bad_input(format!("error: cannot log to {}: {why}", shown_path(path)))
     };
     // FileSpec::try_from panics on a path without a file name; refuse those first.
-    if path.file_name().is_none() || names_a_dir(path) || path.is_dir() {
+    if !is_a_file_path(path) {
         return Err(bad(&"not a file path"));
     }
     let path = std::path::absolute(path).map_err(|e| bad(&e))?;
@@ -100,6 +100,12 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
             Err(bad(&e))
         }
     }
+}
+
+/// Whether `path` can name the log's file: it has a file name, and names no directory, by
+/// its form or as an existing one.
+fn is_a_file_path(path: &Path) -> bool {
+    path.file_name().is_some() && !names_a_dir(path) && !path.is_dir()
 }
 
 /// Whether `path` names a directory by its form, existing or not: it ends in a separator
@@ -192,10 +198,12 @@ pub(crate) struct LogNames {
 }
 
 impl LogNames {
-    /// The names of the log at `path`; none for a path without a file name, which `start`
-    /// refuses.
+    /// The names of the log at `path`; none for a path that names no file, which `start`
+    /// refuses (so that its refusal, not one of these names, is the error).
     pub(crate) fn of(path: &Path) -> Option<Self> {
-        path.file_name()?;
+        if !is_a_file_path(path) {
+            return None;
+        }
         let stem = path.file_stem()?.to_string_lossy().into_owned();
         let suffix = path.extension().map(|s| s.to_string_lossy().into_owned());
         Some(LogNames {

@@ -736,6 +736,34 @@ fn a_log_path_ending_in_a_dot_is_refused() {
     std::fs::remove_dir_all(&parent).unwrap();
 }
 
+/// A log path that names a directory (`out`, `out/`, `out/.`, existing or not) is refused
+/// as such even beside a `--stats-json` file under a name the log of the directory's name
+/// would take (`out_r00001.json`): there is no such log to keep clear of, so the error is
+/// the log's, not the file's.
+#[test]
+fn a_log_path_naming_a_directory_is_refused_before_its_names_are_checked() {
+    let path = temp_file("log-dir-names.json", &base().to_string());
+    let parent = temp_path("log-dir-names");
+    std::fs::create_dir_all(&parent).unwrap();
+    let stats = parent.join("out_r00001.json");
+    for ending in ["/", "/.", "", "/", "/."] {
+        if ending.is_empty() {
+            std::fs::create_dir(parent.join("out")).unwrap();
+        }
+        let log = format!("{}/out{ending}", parent.display());
+        let output = run_logged(
+            &path,
+            Path::new(&log),
+            &["--stats-json".as_ref(), stats.as_os_str()],
+        );
+        assert_bad_input(
+            &output,
+            &[&format!("error: cannot log to {log}: not a file path")],
+        );
+    }
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
 /// A scenario that needs more threads than the system can map is refused before any
 /// thread starts (a thread that cannot map its signal stack would abort the process):
 /// exit code 1, one message that points to tasks, no panic. As tasks it runs. Linux only,
