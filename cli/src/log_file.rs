@@ -121,10 +121,12 @@ fn names_a_dir(path: &Path) -> bool {
     ends_in_separator(bytes) || bytes.strip_suffix(b".").is_some_and(ends_in_separator)
 }
 
-/// Gives up a log before its first record, for a run refused after the log started: stops
-/// the logger and removes the directories its start made.
+/// Gives up the log of a run refused after the log started: stops the logger, which
+/// writes out what it holds, and removes the directories its start made. Before the log's
+/// first record those are all empty (the logger opens its file only for that record); a
+/// record's file keeps its directory, and those above it.
 pub(crate) fn abandon(log: Log) {
-    log.handle.shutdown();
+    contained(|| log.handle.shutdown());
     remove_dirs(&log.made_dirs);
 }
 

@@ -910,9 +910,13 @@ fn remote_command(
     // waits for the line, as for the --stats line.
     *held = Some(interrupt.hold());
     drop(watch);
-    // The log of an interrupted run is the watcher's to write out (see `run_command`).
-    if !matches!(outcome, Err(RemoteError::Interrupted)) {
-        log_file::stop(logger, args.quiet);
+    // The log of an interrupted run is the watcher's to write out (see `run_command`); a
+    // refused run takes back what the log made, as a local one refused for its statistics
+    // file does.
+    match (&outcome, logger) {
+        (Err(RemoteError::Interrupted), _) | (_, None) => {}
+        (Err(RemoteError::Refused(_)), Some(log)) => log_file::abandon(log),
+        (_, logger) => log_file::stop(logger, args.quiet),
     }
     match outcome {
         Ok(report) => {

@@ -321,6 +321,39 @@ fn actor_names_outside_the_role_are_refused() {
     }
 }
 
+/// A redis run refused after its `--log-file` started, before the log's first record (an
+/// `--only` name outside `--role`, a server that does not answer), leaves behind none of
+/// the directories the log made, as a run refused for its `--stats-json` file does.
+#[test]
+fn a_refused_redis_run_leaves_no_directory_made_for_the_log() {
+    let scenario = temp_file("redis-refused-log.json", SMALL);
+    let nobody = format!("redis://127.0.0.1:{}", free_port());
+    let cases: [(&str, &[&str], &str); 2] = [
+        (
+            &shared_server().url(),
+            &["--role", "producers", "--only", "c"],
+            "--only: \"c\" is a",
+        ),
+        (&nobody, &["--retry-for", "0"], "cannot use"),
+    ];
+    for (url, extra, refusal) in cases {
+        let made = temp_path("redis-refused-log-dir");
+        let log = made.join("a/m.log");
+        let mut extra = extra.to_vec();
+        extra.extend(["--log-file", log.to_str().unwrap()]);
+        let output = finish_within(
+            start_on(url, &scenario, &fresh_market_name("refused-log"), &extra),
+            HANG,
+            "a refused run ends",
+        );
+        assert_refused(&output, refusal);
+        assert!(
+            !made.exists(),
+            "{extra:?}: the refused run left {made:?} behind"
+        );
+    }
+}
+
 /// A market closed before a consumer finished (as a failed process closes it) ends the
 /// consumer's process with exit code 1 and a message, instead of leaving it waiting.
 #[test]
