@@ -189,7 +189,8 @@ pub enum ConnectError {
     InvalidCapacity(usize),
     /// The server did not answer, or refused the connection: a wrong password or user, a
     /// database number it does not have, a login whose ACL denies a command the market
-    /// runs (the error tells the server's reason, or names the command).
+    /// runs on one of its kinds of key (the error tells the server's reason, or names the
+    /// command and the key it was checked on).
     Unreachable(ConnectionError),
     /// The server answered, but the market's `meta` key holds what no market writes: data
     /// another client put under the market's prefix.

@@ -105,7 +105,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// [`ConnectError`]: `InvalidUrl`, `InvalidName` or `InvalidCapacity` for arguments
     /// no market can have, `Unreachable` when the server does not answer or refuses the
-    /// login or the database, or the login's ACL denies a command the market runs,
+    /// login or the database, or the login's ACL denies a command the market runs on one
+    /// of its kinds of key,
     /// `Evicting` when the server may evict any key at its memory
     /// limit, `NotAMarket` when the market's keys hold another client's data, and
     /// `CapacityMismatch` when the market exists with another capacity.
@@ -165,10 +166,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                     }
                     Err(_) => {}
                 }
-                let denied: Option<String> =
+                let denied: Option<(String, String)> =
                     market.scripts.access.key(&market.meta).invoke(connection)?;
-                if let Some(command) = denied {
-                    return Ok(Err(Refusal::Denied(command)));
+                if let Some((command, key)) = denied {
+                    return Ok(Err(Refusal::Denied { command, key }));
                 }
                 market
                     .scripts
@@ -190,14 +191,16 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             })?
             .map_err(|refusal| match refusal {
                 Refusal::Evicting(policy) => ConnectError::Evicting { policy },
-                Refusal::Denied(command) => ConnectError::Unreachable(ConnectionError::new(
-                    "connect",
-                    &market.lanes.server,
-                    format!(
-                        "the login may not run {command} on the market's keys, which the \
-                         market's calls need (its ACL denies it)"
-                    ),
-                )),
+                Refusal::Denied { command, key } => {
+                    ConnectError::Unreachable(ConnectionError::new(
+                        "connect",
+                        &market.lanes.server,
+                        format!(
+                            "the login may not run {command} on {key:?}, which the market's \
+                             calls need (its ACL denies it)"
+                        ),
+                    ))
+                }
             })?;
         let (tag, existing) = match reply {
             Value::Array(values) if values.len() == 2 => {
@@ -928,8 +931,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 enum Refusal {
     /// It may evict any key; its `maxmemory-policy`.
     Evicting(String),
-    /// The login may not run this command of the market's (`scripts/access.lua`).
-    Denied(String),
+    /// The login may not run this command of the market's on this key of the market's kind
+    /// (`scripts/access.lua`).
+    Denied { command: String, key: String },
 }
 
 /// What the publish script answered.

@@ -381,6 +381,105 @@ fn a_login_denied_a_command_of_the_market_is_refused_at_connect() {
     connect(&url, &fresh_market_name("allowed"), 2).expect("a login that may run every command");
 }
 
+/// Each kind of key the market uses, as the ACL key pattern that allows it in market `name`
+/// (`name` has no character special to a pattern): a command is run on several kinds, and
+/// an ACL may allow one kind and not another.
+fn key_patterns(name: &str) -> Vec<(&'static str, String)> {
+    [
+        "meta", "ops", "shelf", "waiting", "claims", "open", "closing", "q:*", "bell:*", "room:*",
+        "cart:*", "tally:*",
+    ]
+    .into_iter()
+    .map(|kind| (kind, format!("marketplace:{{{name}}}:{kind}")))
+    .collect()
+}
+
+/// A login may be allowed every command on some of the market's keys and not on others (an
+/// ACL key pattern per kind of key, or one that lets it read a kind and not write it): one
+/// denied the doorbells, say, would fail a publish at its ring, with the item already on
+/// sale. Connect refuses a login denied any kind of key, in full or for writes, naming it;
+/// a login allowed exactly the market's keys is taken, and runs every operation.
+#[test]
+fn a_login_denied_a_kind_of_the_market_s_keys_is_refused_at_connect() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let port = server.port();
+    let name = fresh_market_name("kinds");
+    let patterns = key_patterns(&name);
+    let set_user = |watch: &mut redis::Connection, user: &str, rules: &[String]| {
+        let _: () = redis::cmd("ACL")
+            .arg(&["SETUSER", user, "reset", "on", ">sesame", "+@all"])
+            .arg(rules)
+            .query(watch)
+            .expect("ACL SETUSER");
+        format!("redis://{user}:sesame@127.0.0.1:{port}")
+    };
+    for (denied, _) in &patterns {
+        let others: Vec<String> = patterns
+            .iter()
+            .filter(|(kind, _)| kind != denied)
+            .map(|(_, pattern)| format!("~{pattern}"))
+            .collect();
+        let read_only: Vec<String> = others.iter().cloned().chain(["%R~*".to_owned()]).collect();
+        for (mode, rules) in [("denied", others), ("read-only", read_only)] {
+            let url = set_user(&mut watch, "some-keys", &rules);
+            match connect(&url, &name, 2) {
+                Err(ConnectError::Unreachable(error)) => {
+                    let text = error.to_string();
+                    // The server itself refuses a script on a `meta` the login may not
+                    // write, before it runs.
+                    let named = text.contains(denied.trim_end_matches('*'))
+                        || (*denied == "meta" && text.contains("NOPERM"));
+                    assert!(named, "{mode} {denied}: {text}");
+                    assert!(!text.contains('\n') && !text.contains("sesame"), "{text}");
+                }
+                other => panic!("{mode} {denied}: {:?}", other.map(|_| "a handle")),
+            }
+        }
+    }
+    let all: Vec<String> = patterns.iter().map(|(_, p)| format!("~{p}")).collect();
+    let url = set_user(&mut watch, "market-keys", &all);
+    let market = connect(&url, &name, 1)
+        .expect("a login allowed the market's keys")
+        .with_retry_for(Duration::ZERO);
+    let waited = Duration::from_millis(20);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 1)).expect("publish");
+    assert!(matches!(
+        market.publish_timeout(producer, item("tea", 2), waited),
+        Err(PublishError::Full(_))
+    ));
+    let cart = market.new_cart().expect("new_cart");
+    assert!(matches!(
+        market.add_to_cart_timeout(cart, &item("milk", 0), waited),
+        Err(AddError::Unavailable)
+    ));
+    market.add_to_cart(cart, &item("tea", 0)).expect("add");
+    market
+        .remove_from_cart(cart, &item("tea", 0))
+        .expect("remove");
+    market
+        .add_many_to_cart(cart, &item("tea", 0), 2)
+        .expect("add_many");
+    market
+        .publish_many(producer, vec![item("tea", 3)])
+        .expect("publish_many");
+    assert_eq!(market.place_order(cart).expect("order"), [item("tea", 1)]);
+    assert_eq!(market.available(&item("tea", 0)).expect("available"), 1);
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    market.label("run", "one").expect("label");
+    assert_eq!(market.tally("group", "member").expect("tally"), 1);
+    assert_eq!(market.tally_size("group").expect("tally_size"), 1);
+    assert_eq!(market.claim(&["name"]).expect("claim"), None);
+    market.stats().expect("stats");
+    assert!(!market.wait_closed(waited).expect("wait_closed"));
+    market.close().expect("close");
+    assert!(market.wait_closed(waited).expect("wait_closed"));
+    market.delete().expect("delete");
+    let left: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut watch).expect("KEYS");
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// A server busy with a long script answers `INFO` with `BUSY`, which tells nothing of its
 /// eviction policy; if the script ends before the market is made, the market must not be
 /// made unchecked. Played by a stand-in that answers `INFO` with `BUSY` and the init
