@@ -109,3 +109,83 @@ pub(crate) fn bytes(value: Value) -> Option<Vec<u8>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    /// Commands the client sends that `access.lua` does not check, and why: `INFO`'s
+    /// refusal is taken (a login that may not ask is not checked for eviction), `KEYS` only
+    /// serves `delete`, which a refusal fails before it deletes anything, and `PING` only a
+    /// test.
+    const UNCHECKED: [&str; 3] = ["INFO", "KEYS", "PING"];
+
+    fn sources(dir: &Path, extension: &str, found: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).expect("a source folder") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                sources(&path, extension, found);
+            } else if path.extension().is_some_and(|e| e == extension) {
+                found.push(path);
+            }
+        }
+    }
+
+    /// The command name (a word in capitals) between `quote`s that follows each `opening`
+    /// in `text`.
+    fn named_after(text: &str, opening: &str, quote: char) -> Vec<String> {
+        text.match_indices(opening)
+            .filter_map(|(at, _)| {
+                let rest = text[at + opening.len()..].strip_prefix(quote)?;
+                let word = &rest[..rest.find(quote)?];
+                let command = !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase());
+                command.then(|| word.to_owned())
+            })
+            .collect()
+    }
+
+    /// Every command a script runs, and every one the client sends but those it does not
+    /// need checked, is one `access.lua` asks the login's ACL about: a command missing
+    /// there would fail its script midway for a login denied it, keeping what it wrote.
+    #[test]
+    fn access_checks_every_command_the_market_runs() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let access = include_str!("scripts/access.lua");
+        let checked: BTreeSet<String> = named_after(access, "{", '\'').into_iter().collect();
+        let mut files = Vec::new();
+        sources(&root.join("scripts"), "lua", &mut files);
+        let mut run = BTreeSet::new();
+        for file in files.iter().filter(|f| !f.ends_with("access.lua")) {
+            let text = fs::read_to_string(file).expect("a script");
+            for opening in ["redis.call(", "redis.pcall("] {
+                // A command named by a variable is `push_all`'s side, named by its callers.
+                let dynamic = text.matches(&format!("{opening}side,")).count();
+                let named = named_after(&text, opening, '\'');
+                assert_eq!(
+                    text.matches(opening).count(),
+                    named.len() + dynamic,
+                    "{}: a command named by a variable, which this test cannot read",
+                    file.display()
+                );
+                run.extend(named);
+            }
+            run.extend(named_after(&text, "push_all(", '\''));
+        }
+        assert!(run.contains("LPUSH") && run.contains("HSET"), "{run:?}");
+        let mut files = Vec::new();
+        sources(&root, "rs", &mut files);
+        for file in &files {
+            let text = fs::read_to_string(file).expect("a source");
+            run.extend(
+                named_after(&text, "redis::cmd(", '"')
+                    .into_iter()
+                    .filter(|command| !UNCHECKED.contains(&command.as_str())),
+            );
+        }
+        assert!(run.contains("BLPOP"), "{run:?}");
+        let missing: Vec<_> = run.difference(&checked).collect();
+        assert!(missing.is_empty(), "not checked by access.lua: {missing:?}");
+    }
+}
