@@ -50,28 +50,51 @@ fn deleting_a_market_deletes_its_keys_and_no_others() {
 
 /// Another client's key under the market's prefix whose name is not UTF-8 (Redis key
 /// names are bytes) is deleted with the rest: `delete` is how an operator clears a market
-/// another client wrote into, so such a key must not make it fail and leave every key.
+/// another client wrote into, so such a key must not make it fail and leave every key. A
+/// name with characters special to a pattern deletes its own such keys and not those of
+/// a market whose name the pattern would match unescaped.
 #[test]
 fn deleting_a_market_deletes_keys_whose_names_are_not_utf8() {
     let server = RedisServer::start();
     let mut watch = server.connection();
-    let market = RedisMarketplace::<String>::connect(&server.url(), "bytes", 1).expect("connect");
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, "tea".to_owned()).expect("room");
-    let foreign: &[u8] = b"marketplace:{bytes}:\xff";
-    let _: () = redis::cmd("SET")
-        .arg(foreign)
-        .arg("x")
-        .query(&mut watch)
-        .expect("SET");
-    market
-        .delete()
-        .unwrap_or_else(|e| panic!("delete failed: {e}"));
-    let left: Vec<Vec<u8>> = redis::cmd("KEYS")
-        .arg("marketplace:{bytes}:*")
-        .query(&mut watch)
-        .expect("KEYS");
-    assert!(left.is_empty(), "keys left: {left:?}");
+    let foreign = |name: &str| [format!("marketplace:{{{name}}}:").as_bytes(), b"\xff"].concat();
+    let keys = |watch: &mut redis::Connection| -> Vec<Vec<u8>> {
+        redis::cmd("KEYS").arg("*").query(watch).expect("KEYS")
+    };
+    for name in ["bytes", "a*b", "a[x]b"] {
+        for market in [name, "axb"] {
+            let market =
+                RedisMarketplace::<String>::connect(&server.url(), market, 1).expect("connect");
+            let producer = market.register_producer().expect("register");
+            market.publish(producer, "tea".to_owned()).expect("room");
+        }
+        for market in [name, "axb"] {
+            let _: () = redis::cmd("SET")
+                .arg(foreign(market))
+                .arg("x")
+                .query(&mut watch)
+                .expect("SET");
+        }
+        RedisMarketplace::<String>::connect(&server.url(), name, 1)
+            .expect("connect")
+            .delete()
+            .unwrap_or_else(|e| panic!("{name:?}: delete failed: {e}"));
+        let own = format!("marketplace:{{{name}}}:");
+        let left = keys(&mut watch);
+        assert!(
+            !left.iter().any(|key| key.starts_with(own.as_bytes())),
+            "{name:?}: keys left: {left:?}"
+        );
+        assert!(
+            left.contains(&foreign("axb")),
+            "{name:?} took axb's: {left:?}"
+        );
+        RedisMarketplace::<String>::connect(&server.url(), "axb", 1)
+            .expect("connect")
+            .delete()
+            .expect("delete axb");
+        assert!(keys(&mut watch).is_empty(), "axb left keys");
+    }
 }
 
 /// A claim takes every name it asks for or none: a handle refused one name holds none of
