@@ -1,8 +1,9 @@
 //! The Redis market at its boundary: malformed URLs and query parameters the client would
 //! ignore, unreachable servers and servers that are not Redis, a refused login or database,
-//! a server that may evict any key, a login denied a command the market runs, invalid names
-//! and capacities, a server lost mid-run, foreign data under a market's prefix, markets side
-//! by side on one server, and a RESP3 URL. Each must give an error variant, never a panic.
+//! a server that may evict any key, a login denied a command the market runs (on any of its
+//! kinds of key) or the `KEYS` of its delete, invalid names and capacities, a server lost
+//! mid-run, foreign data under a market's prefix, markets side by side on one server, and a
+//! RESP3 URL. Each must give an error variant, never a panic.
 
 mod support;
 
@@ -478,6 +479,37 @@ fn a_login_denied_a_kind_of_the_market_s_keys_is_refused_at_connect() {
     market.delete().expect("delete");
     let left: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut watch).expect("KEYS");
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// `delete` is the one call `connect` does not check: it lists the market's keys with
+/// `KEYS`, which a login without `@dangerous` may not run. Such a login runs the market,
+/// and its delete fails, naming the refusal, before it deletes anything.
+#[test]
+fn a_login_denied_keys_fails_to_delete_and_deletes_nothing() {
+    let server = RedisServer::start();
+    let mut watch = server.connection();
+    let _: () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "shop",
+            "on",
+            ">sesame",
+            "~*",
+            "&*",
+            "+@all",
+            "-@dangerous",
+        ])
+        .query(&mut watch)
+        .expect("ACL SETUSER");
+    let url = format!("redis://shop:sesame@127.0.0.1:{}", server.port());
+    let market = connect(&url, "kept", 1).expect("a login that may run the market");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("tea", 1)).expect("publish");
+    let error = market.delete().expect_err("KEYS is denied");
+    assert!(error.to_string().contains("NOPERM"), "{error}");
+    let market = connect(&server.url(), "kept", 1).expect("the market is still there");
+    assert_eq!(market.available(&item("tea", 0)).expect("available"), 1);
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
 }
 
 /// A server busy with a long script answers `INFO` with `BUSY`, which tells nothing of its
