@@ -13,25 +13,23 @@
 //!    their class references (a class left with none is deleted from the dict, under the
 //!    interning lock again: by this call if the lock is free, else by the thread holding
 //!    it, as it leaves; see `Marketplace::unref`).
-//!
-//! Waits (`timeout=`) release the GIL in slices of at most [`SLICE`], checking for signals
-//! (`KeyboardInterrupt`) between slices with the GIL held.
 
 mod interning;
+mod waits;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use marketplace::{AddError, CartId, ProducerId, PublishError};
 use pyo3::PyTraverseError;
-use pyo3::exceptions::{PyKeyError, PyRuntimeError};
+use pyo3::exceptions::PyKeyError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyDict, PyList};
 
 use self::interning::PinGuard;
+use self::waits::Waiting;
 use crate::aio;
 use crate::args::{self, Wait};
 use crate::calllog::CallLog;
@@ -39,9 +37,7 @@ use crate::intern_lock::InternLock;
 use crate::shutdown::Active;
 use crate::state::{Counts, Key, State};
 
-/// The longest a wait runs with the GIL released before checking for signals (a wait for
-/// the interning lock too).
-pub(crate) const SLICE: Duration = Duration::from_millis(50);
+pub(crate) use self::waits::SLICE;
 
 /// A marketplace of hashable Python products, on the lock-free engine.
 ///
@@ -80,49 +76,6 @@ const _: () = assert!(
     std::mem::align_of::<Marketplace>() <= 16,
     "Marketplace needs more alignment than Python gives its objects"
 );
-
-/// Counts a call as waiting while it lives.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(count: &'a AtomicUsize) -> Self {
-        // Ordering: a figure for `stats()` only; no other memory is read on its strength.
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        // Ordering: as in `new`.
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// When a wait must end.
-#[derive(Clone, Copy)]
-struct Deadline(Option<Instant>);
-
-impl Deadline {
-    fn new(wait: Wait) -> Self {
-        match wait {
-            Wait::No => Self(Some(Instant::now())),
-            Wait::For(timeout) => Self(Instant::now().checked_add(timeout)),
-            Wait::Forever => Self(None),
-        }
-    }
-
-    /// How long the next slice may wait, or `None` once the deadline has passed.
-    fn next_slice(self) -> Option<Duration> {
-        match self.0 {
-            None => Some(SLICE),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                (!left.is_zero()).then(|| left.min(SLICE))
-            }
-        }
-    }
-}
 
 /// A publish ready for the engine: `key`'s class is pinned by `pin` and its object kept
 /// under its handle, both to be given back unless the product goes on sale.
@@ -296,18 +249,6 @@ impl Marketplace {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A call made from a product's `__hash__` or `__eq__` runs inside the interning lock: a
-    /// wait there would hold up every other call, including those it waits for.
-    fn refuse_to_wait_inside_interning(&self, wait: Wait) -> PyResult<()> {
-        if wait != Wait::No && self.intern_lock.held_by_this_thread() {
-            return Err(PyRuntimeError::new_err(
-                "a call with a timeout from a product's __hash__ or __eq__ would hold up every \
-                 other call to the marketplace while it waits",
-            ));
-        }
-        Ok(())
-    }
-
     fn producer(&self, py: Python<'_>, producer_id: Option<u64>) -> Option<ProducerId> {
         producer_id.and_then(|index| self.state(py).producer(index))
     }
@@ -384,32 +325,6 @@ impl Marketplace {
         }))
     }
 
-    /// Retries a refused publish until it succeeds (`true`), the wait ends or the market
-    /// closes (`false`), or a signal handler raises.
-    fn wait_to_publish(
-        &self,
-        py: Python<'_>,
-        active: &mut Active,
-        producer: ProducerId,
-        mut key: Key,
-        wait: Wait,
-    ) -> PyResult<bool> {
-        let _waiting = Waiting::new(&self.waiting);
-        let deadline = Deadline::new(wait);
-        while let Some(slice) = deadline.next_slice() {
-            let engine = &self.engine;
-            match active.detached(py, || engine.publish_timeout(producer, key, slice)) {
-                Ok(()) => return Ok(true),
-                Err(refused) => key = refused.into_product(),
-            }
-            if self.engine.is_closed() {
-                break;
-            }
-            py.check_signals()?;
-        }
-        Ok(false)
-    }
-
     fn try_add(
         &self,
         py: Python<'_>,
@@ -454,33 +369,6 @@ impl Marketplace {
             }
             Err(_) => Ok(Next::Done(false)),
         }
-    }
-
-    /// Retries an unavailable add until an item comes (`true`), the wait ends, the market
-    /// closes or the cart is ordered meanwhile (`false`), or a signal handler raises.
-    fn wait_to_add(
-        &self,
-        py: Python<'_>,
-        active: &mut Active,
-        cart: CartId,
-        probe: Key,
-        wait: Wait,
-    ) -> PyResult<bool> {
-        let _waiting = Waiting::new(&self.waiting);
-        let deadline = Deadline::new(wait);
-        while let Some(slice) = deadline.next_slice() {
-            let engine = &self.engine;
-            match active.detached(py, || engine.add_to_cart_timeout(cart, &probe, slice)) {
-                Ok(()) => return Ok(true),
-                Err(AddError::Unavailable) => {}
-                Err(_) => return Ok(false),
-            }
-            if self.engine.is_closed() {
-                break;
-            }
-            py.check_signals()?;
-        }
-        Ok(false)
     }
 
     /// `publish_async`'s work: the blocking form's first attempt, then the engine's async
