@@ -60,7 +60,8 @@ impl PinGuard<'_, '_> {
     }
 
     /// The pin, no longer given back by this guard: an async wait, which cannot hold the
-    /// GIL's token across its awaits, holds it in a guard of its own ([`Held`]).
+    /// GIL's token across its awaits, holds it in a guard of its own
+    /// (`async_call::Held`).
     pub(super) fn detach(mut self) -> Pin {
         self.pin.take().expect("held until kept or dropped")
     }
