@@ -12,8 +12,9 @@
 use marketplace::PublishError;
 use pyo3::prelude::*;
 
+use super::Marketplace;
+use super::calls::{AddWait, Next, Offer};
 use super::waits::Waiting;
-use super::{AddWait, Marketplace, Next, Offer};
 use crate::aio;
 use crate::args::Wait;
 use crate::shutdown::Active;
