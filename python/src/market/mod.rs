@@ -13,6 +13,12 @@
 //!    their class references (a class left with none is deleted from the dict, under the
 //!    interning lock again: by this call if the lock is free, else by the thread holding
 //!    it, as it leaves; see `Marketplace::unref`).
+//!
+//! Where they live: `interning` has steps 1 and 3 (interning, pinning, giving classes back
+//! and burying them), `calls` each call's own work around its first attempt at the engine,
+//! `waits` the blocking waits (`timeout=`) and `async_call` the async forms' calls. This
+//! file has the class, its fields, its Python methods (one `#[pymethods]` block, as PyO3
+//! wants without its `multiple-pymethods` feature) and the logging of calls.
 
 mod async_call;
 mod calls;
