@@ -72,7 +72,7 @@ const MAX_PRODUCERS: u64 = 1 << 32;
 /// its waiting forms, `remove_from_cart`, `available`) take any form the product borrows as,
 /// as [`HashMap::get`](std::collections::HashMap::get) does: a marketplace of `String`s is
 /// asked with a `&str`, and that form must hash and compare as the product does (the
-/// contract of [`Borrow`](std::borrow::Borrow)).
+/// contract of [`Borrow`]).
 ///
 /// ```
 /// use marketplace::Marketplace;
