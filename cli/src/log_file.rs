@@ -24,7 +24,8 @@ use flexi_logger::{
     Cleanup, Criterion, ErrorChannel, FileSpec, Logger, LoggerHandle, Naming, WriteMode,
 };
 
-use crate::{Failure, Identity, identity, shown_path};
+use crate::failure::Failure;
+use crate::{Identity, identity, shown_path};
 
 /// The log of --log-file, and where it goes.
 pub(crate) struct Log {

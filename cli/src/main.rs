@@ -3,9 +3,10 @@
 //! Owns argument parsing and the mapping of outcomes to exit codes and streams: purchase
 //! lines (and generated scenarios) go to stdout, everything else to stderr; a failed command
 //! writes nothing to stdout except the purchase lines of carts a stalled run had already
-//! ordered. Reading the scenario file (`scenario_file`), the log of --log-file
-//! (`log_file`) and the watcher of SIGINT and SIGTERM (`interrupt_watcher`) are modules
-//! of their own. No path here panics on user input.
+//! ordered. The failures and their exit codes (`failure`), reading the scenario file
+//! (`scenario_file`), the log of --log-file (`log_file`) and the watcher of SIGINT and
+//! SIGTERM (`interrupt_watcher`) are modules of their own. No path here panics on user
+//! input.
 #![forbid(unsafe_code)]
 
 /// Writes a line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed,
@@ -17,6 +18,7 @@ macro_rules! tell {
     }};
 }
 
+mod failure;
 mod interrupt_watcher;
 mod log_file;
 mod scenario_file;
@@ -44,30 +46,7 @@ use marketplace_cli::runner::{
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 use marketplace_redis::url_without_password;
 
-/// Exit code: bad input (unreadable file, invalid scenario, bad flags).
-const EXIT_BAD_INPUT: u8 = 2;
-/// Exit code: the run stalled.
-const EXIT_STALLED: u8 = 3;
-/// Exit code: the output could not be written, the system refused the run's threads, or an
-/// internal error.
-const EXIT_FAILURE: u8 = 1;
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  done
-  1  the output could not be written (a reader that left early, as `| head -1`: with no
-     message), the system cannot give `run` the threads it needs (e.g. --actors threads
-     with too many actors), a run on a redis backend failed (the market closed early, or
-     the server was lost mid-run), or an internal error
-  2  bad input: unreadable file or one past the size limit, invalid scenario (every
-     problem is listed with its place, e.g.
-     `consumers[3].carts[1][0].product: unknown product id \"id9\"`), bad or conflicting
-     flags, a --log-file, --stats-json or --expected file that cannot be created, a
-     --log-file whose files (for m.log: m_rCURRENT.log, m_r00000.log, ...) would be the
-     scenario, the --stats-json file or the file stdout goes to, `gen` sizes beyond its
-     limits
-  3  `run` stalled: no consumer made progress for --stall-timeout; the report on stderr
-     names each waiting consumer, the product it waits for and the producers that make it";
+use crate::failure::{EXIT_CODES, EXIT_FAILURE, EXIT_STALLED, Failure, fail};
 
 /// Runs the classic producer/consumer marketplace from a JSON scenario, on a lock-free
 /// engine, printing exactly what the classic Python system prints.
@@ -459,35 +438,6 @@ fn parse_retry_for(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A failure, with the exit code it maps to; its message goes to stderr.
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    fn bad_input(message: String) -> Self {
-        Failure {
-            code: EXIT_BAD_INPUT,
-            message,
-        }
-    }
-
-    /// Stdout could not be written: quietly when its reader left (`| head -1`), as
-    /// coreutils end then, killed by SIGPIPE without a word (Rust ignores SIGPIPE, so the
-    /// write fails instead); otherwise one line naming stdout.
-    fn stdout(e: &io::Error) -> Self {
-        Failure {
-            code: EXIT_FAILURE,
-            message: if e.kind() == io::ErrorKind::BrokenPipe {
-                String::new()
-            } else {
-                format!("error: cannot write to stdout: {e}")
-            },
-        }
-    }
-}
-
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with code 2. It prints --help and --version
     // too, but would exit with 0 even when they could not be written.
@@ -581,14 +531,6 @@ fn told_on_one_line(mut e: clap::Error) -> clap::Error {
         e.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
     }
     e
-}
-
-/// Tells `failure` on stderr, unless it is a quiet one, and gives its exit code.
-fn fail(failure: Failure) -> ExitCode {
-    if !failure.message.is_empty() {
-        tell!("{}", failure.message);
-    }
-    ExitCode::from(failure.code)
 }
 
 /// `path` as messages show it: as [`escape::shown`] shows text the user wrote.

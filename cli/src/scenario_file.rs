@@ -14,7 +14,8 @@ use std::path::Path;
 
 use marketplace_cli::scenario::MAX_SCENARIO_BYTES;
 
-use crate::{Failure, shown_path};
+use crate::failure::Failure;
+use crate::shown_path;
 
 /// The environment variable that sets the size limit of a scenario file, in bytes.
 const MAX_BYTES_VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
