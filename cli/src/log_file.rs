@@ -25,7 +25,8 @@ use flexi_logger::{
 };
 
 use crate::failure::Failure;
-use crate::{Identity, identity, shown_path};
+use crate::file_identity::{Identity, identity};
+use crate::shown_path;
 
 /// The log of --log-file, and where it goes.
 pub(crate) struct Log {

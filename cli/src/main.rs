@@ -3,10 +3,10 @@
 //! Owns argument parsing and the mapping of outcomes to exit codes and streams: purchase
 //! lines (and generated scenarios) go to stdout, everything else to stderr; a failed command
 //! writes nothing to stdout except the purchase lines of carts a stalled run had already
-//! ordered. The failures and their exit codes (`failure`), reading the scenario file
-//! (`scenario_file`), the log of --log-file (`log_file`) and the watcher of SIGINT and
-//! SIGTERM (`interrupt_watcher`) are modules of their own. No path here panics on user
-//! input.
+//! ordered. The failures and their exit codes (`failure`), whether two names reach one
+//! file (`file_identity`), reading the scenario file (`scenario_file`), the log of
+//! --log-file (`log_file`) and the watcher of SIGINT and SIGTERM (`interrupt_watcher`) are
+//! modules of their own. No path here panics on user input.
 #![forbid(unsafe_code)]
 
 /// Writes a line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed,
@@ -19,6 +19,7 @@ macro_rules! tell {
 }
 
 mod failure;
+mod file_identity;
 mod interrupt_watcher;
 mod log_file;
 mod scenario_file;
@@ -47,6 +48,7 @@ use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line}
 use marketplace_redis::url_without_password;
 
 use crate::failure::{EXIT_CODES, EXIT_FAILURE, EXIT_STALLED, Failure, fail};
+use crate::file_identity::{not_stdout, same_file, stdout_file};
 
 /// Runs the classic producer/consumer marketplace from a JSON scenario, on a lock-free
 /// engine, printing exactly what the classic Python system prints.
@@ -563,57 +565,6 @@ fn parse(path: &Path, text: &str) -> Result<Scenario, Failure> {
     })
 }
 
-/// What tells one existing file from another, whatever its names: its device and inode.
-#[cfg(unix)]
-type Identity = (u64, u64);
-/// What tells one existing file from another, whatever its names: its canonical path.
-#[cfg(not(unix))]
-type Identity = PathBuf;
-
-/// The identity of the file `path` names, through links of either kind; none when it
-/// does not exist.
-fn identity(path: &Path) -> Option<Identity> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-    }
-    #[cfg(not(unix))]
-    {
-        fs::canonicalize(path).ok()
-    }
-}
-
-/// Whether `a` and `b` name one existing file, through links of either kind.
-fn same_file(a: &Path, b: &Path) -> bool {
-    let a = identity(a);
-    a.is_some() && a == identity(b)
-}
-
-/// The identity of the regular file stdout goes to (`> out.txt`), if it goes to one. A
-/// terminal or pipe is no file: another output that reaches it too
-/// (`--stats-json /dev/stderr` on a terminal) is fine.
-fn stdout_file() -> Option<Identity> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        use std::os::unix::fs::MetadataExt;
-        let stdout = io::stdout().as_fd().try_clone_to_owned().ok()?;
-        let stdout = File::from(stdout).metadata().ok()?;
-        stdout.is_file().then(|| (stdout.dev(), stdout.ino()))
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
-
-/// Whether `path` names the regular file stdout goes to: a second output written there
-/// starts at its beginning too, and each would overwrite the other.
-fn is_stdout_file(path: &Path) -> bool {
-    stdout_file().is_some_and(|stdout| identity(path) == Some(stdout))
-}
-
 /// Refuses a run whose log (`--log-file`) would write, rename or remove one of its other
 /// files: the scenario, the statistics file or the file stdout goes to. The logger renames
 /// its current file away as it starts and removes old ones as it goes, so any of these
@@ -651,17 +602,6 @@ fn outside_the_log(args: &RunArgs) -> Result<(), Failure> {
     }
     if let Some(file) = stdout_file().and_then(|stdout| names.holding_identity(&stdout)) {
         return refuse("the file stdout goes to", None, file);
-    }
-    Ok(())
-}
-
-/// Refuses `path` as the file of `flag` when stdout goes to it.
-fn not_stdout(flag: &str, path: &Path) -> Result<(), Failure> {
-    if is_stdout_file(path) {
-        return Err(Failure::bad_input(format!(
-            "error: {flag} {} is the file stdout goes to",
-            shown_path(path)
-        )));
     }
     Ok(())
 }
