@@ -5,7 +5,7 @@
 //! writes nothing to stdout except the purchase lines of carts a stalled run had already
 //! ordered. The failures and their exit codes (`failure`), whether two names reach one
 //! file (`file_identity`), reading the scenario file (`scenario_file`), the log of
-//! --log-file (`log_file`) and the watcher of SIGINT and SIGTERM (`interrupt_watcher`) are
+//! --log-file (`log_file`), the file of --stats-json (`stats_file`) and the watcher of SIGINT and SIGTERM (`interrupt_watcher`) are
 //! modules of their own. No path here panics on user input.
 #![forbid(unsafe_code)]
 
@@ -23,8 +23,9 @@ mod file_identity;
 mod interrupt_watcher;
 mod log_file;
 mod scenario_file;
+mod stats_file;
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -41,14 +42,15 @@ use marketplace_cli::generate::{
 };
 use marketplace_cli::runner::{
     Actors, Hold, Interrupt, InterruptedReport, MAX_WORKERS, ProgressLine, RETRY_FOR, RemoteEnd,
-    RemoteError, RemoteOptions, Role, RunEnd, RunError, RunOptions, RunStats, fingerprint, run,
-    run_remote, shown_time,
+    RemoteError, RemoteOptions, Role, RunEnd, RunError, RunOptions, fingerprint, run, run_remote,
+    shown_time,
 };
 use marketplace_cli::scenario::{MAX_QUEUE_SIZE, OpKind, Scenario, unlisted_line};
 use marketplace_redis::url_without_password;
 
 use crate::failure::{EXIT_CODES, EXIT_FAILURE, EXIT_STALLED, Failure, fail};
-use crate::file_identity::{not_stdout, same_file, stdout_file};
+use crate::file_identity::{not_stdout, stdout_file};
+use crate::stats_file::StatsFile;
 
 /// Runs the classic producer/consumer marketplace from a JSON scenario, on a lock-free
 /// engine, printing exactly what the classic Python system prints.
@@ -604,59 +606,6 @@ fn outside_the_log(args: &RunArgs) -> Result<(), Failure> {
         return refuse("the file stdout goes to", None, file);
     }
     Ok(())
-}
-
-/// Where `--stats-json` goes: the file, created (so writable) before the run starts.
-struct StatsFile {
-    path: PathBuf,
-    file: File,
-}
-
-impl StatsFile {
-    /// Creates (truncates) the file at `path`, unless it is the scenario's own file.
-    fn create(path: &Path, scenario: &Path) -> Result<Self, Failure> {
-        if same_file(path, scenario) {
-            return Err(Failure::bad_input(format!(
-                "error: --stats-json {} is the scenario file itself",
-                shown_path(path)
-            )));
-        }
-        not_stdout("--stats-json", path)?;
-        let file = File::create(path).map_err(|e| {
-            Failure::bad_input(format!(
-                "error: cannot write the statistics to {}: {e}",
-                shown_path(path)
-            ))
-        })?;
-        Ok(StatsFile {
-            path: path.to_owned(),
-            file,
-        })
-    }
-
-    fn write(mut self, stats: &RunStats, ended: RunEnd) -> Result<(), Failure> {
-        let mut json = stats.to_json(ended);
-        json.push('\n');
-        self.file
-            .write_all(json.as_bytes())
-            .and_then(|()| self.file.flush())
-            .map_err(|e| Failure {
-                code: EXIT_FAILURE,
-                message: format!(
-                    "error: cannot write the statistics to {}: {e}",
-                    shown_path(&self.path)
-                ),
-            })
-    }
-
-    /// A run that produced no figures leaves no empty, invalid JSON file behind. Only an
-    /// empty regular file is removed: never a device such as `/dev/null`.
-    fn discard(self) {
-        drop(self.file);
-        if fs::metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
 }
 
 /// `run` on the memory backend, or on a redis one through `remote_command`; `interrupt`
