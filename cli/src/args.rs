@@ -28,7 +28,8 @@ use marketplace_redis::url_without_password;
 
 use crate::failure::{EXIT_CODES, Failure};
 use crate::log_file;
-use crate::{shown_path, tell_interrupted};
+use crate::run_command::tell_interrupted;
+use crate::shown_path;
 
 /// Runs the classic producer/consumer marketplace from a JSON scenario, on a lock-free
 /// engine, printing exactly what the classic Python system prints.

@@ -2,8 +2,9 @@
 //! Python's `repr` of the values it holds, a runner that plays a scenario on the lock-free
 //! [`marketplace`] engine, and a generator of random scenarios that cannot stall.
 //!
-//! The binary (`src/main.rs`) only parses arguments and maps outcomes to streams and exit
-//! codes; everything it runs lives here, so tests and fuzz targets can call it directly.
+//! The binary (`src/main.rs` and the modules it declares) only parses arguments and maps
+//! outcomes to streams and exit codes; everything it runs lives here, so tests and fuzz
+//! targets can call it directly.
 //!
 //! ```
 //! use marketplace_cli::runner::{RunOptions, run};
