@@ -682,6 +682,24 @@ fn a_log_file_that_cannot_be_created_is_refused() {
     );
 }
 
+/// Runs `scenario` logging to `log`, with `extra` flags, and asserts that the run is
+/// refused for a log path that names no file.
+fn assert_not_a_file_path(scenario: &Path, log: &str, extra: &[&OsStr]) {
+    let output = run_logged(scenario, Path::new(log), extra);
+    assert_bad_input(
+        &output,
+        &[&format!("error: cannot log to {log}: not a file path")],
+    );
+}
+
+/// The names in `dir`.
+fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect()
+}
+
 /// A log path that names a directory, by ending in `/`, is refused as not a file path,
 /// whether the directory exists or not, where a missing one logged beside it, to the
 /// rotation's file of its name in the directory above (`logs/` to `logs_rCURRENT`).
@@ -695,15 +713,8 @@ fn a_log_path_ending_in_a_slash_is_refused() {
             std::fs::create_dir_all(parent.join(dir)).unwrap();
         }
         let log = format!("{}/{dir}/", parent.display());
-        let output = run_logged(&path, Path::new(&log), &[]);
-        assert_bad_input(
-            &output,
-            &[&format!("error: cannot log to {log}: not a file path")],
-        );
-        let made: Vec<_> = std::fs::read_dir(&parent)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name())
-            .collect();
+        assert_not_a_file_path(&path, &log, &[]);
+        let made = names_in(&parent);
         assert!(
             made.iter().all(|name| name == "existing"),
             "{log}: the refused run made {made:?}"
@@ -722,15 +733,8 @@ fn a_log_path_ending_in_a_dot_is_refused() {
     std::fs::create_dir_all(&parent).unwrap();
     for ending in ["/.", "//", "/./"] {
         let log = format!("{}/missing{ending}", parent.display());
-        let output = run_logged(&path, Path::new(&log), &[]);
-        assert_bad_input(
-            &output,
-            &[&format!("error: cannot log to {log}: not a file path")],
-        );
-        let made: Vec<_> = std::fs::read_dir(&parent)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name())
-            .collect();
+        assert_not_a_file_path(&path, &log, &[]);
+        let made = names_in(&parent);
         assert!(made.is_empty(), "{log}: the refused run made {made:?}");
     }
     std::fs::remove_dir_all(&parent).unwrap();
@@ -751,15 +755,7 @@ fn a_log_path_naming_a_directory_is_refused_before_its_names_are_checked() {
             std::fs::create_dir(parent.join("out")).unwrap();
         }
         let log = format!("{}/out{ending}", parent.display());
-        let output = run_logged(
-            &path,
-            Path::new(&log),
-            &["--stats-json".as_ref(), stats.as_os_str()],
-        );
-        assert_bad_input(
-            &output,
-            &[&format!("error: cannot log to {log}: not a file path")],
-        );
+        assert_not_a_file_path(&path, &log, &["--stats-json".as_ref(), stats.as_os_str()]);
     }
     std::fs::remove_dir_all(&parent).unwrap();
 }

@@ -361,6 +361,26 @@ fn an_unwritable_stats_file_is_refused_before_the_run() {
     }
 }
 
+/// Runs `scenario` logging to `log` with statistics to `stats`, which cannot be made, and
+/// asserts that the run is refused for it.
+fn assert_refused_for_the_stats_file(scenario: &Path, log: &str, stats: &str) {
+    let args = [
+        "--time-scale",
+        "0",
+        "--log-file",
+        log,
+        "--stats-json",
+        stats,
+    ];
+    let output = run(scenario, &args);
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{log}: {stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write the statistics to "),
+        "{log}: {stderr}"
+    );
+}
+
 /// A run refused for its `--stats-json` file leaves behind none of the directories its
 /// `--log-file` made, and keeps every directory that was there before, with what it holds.
 #[test]
@@ -386,23 +406,7 @@ fn a_refused_stats_file_leaves_no_directory_made_for_the_log() {
         (kept.join("m.log"), kept.clone()),
     ] {
         let log = log.to_str().unwrap();
-        let output = run(
-            &path,
-            &[
-                "--time-scale",
-                "0",
-                "--log-file",
-                log,
-                "--stats-json",
-                stats,
-            ],
-        );
-        let stderr = stderr(&output);
-        assert_eq!(output.status.code(), Some(2), "{log}: {stderr}");
-        assert!(
-            stderr.starts_with("error: cannot write the statistics to "),
-            "{log}: {stderr}"
-        );
+        assert_refused_for_the_stats_file(&path, log, stats);
         if made == kept {
             assert_eq!(
                 std::fs::read_dir(&kept).unwrap().count(),
@@ -434,23 +438,7 @@ fn a_refused_stats_file_keeps_a_directory_reached_through_one_the_log_made() {
     for log in ["new/../kept/m.log", "new/../kept/sub/m.log"] {
         let log = parent.join(log);
         let log = log.to_str().unwrap();
-        let output = run(
-            &path,
-            &[
-                "--time-scale",
-                "0",
-                "--log-file",
-                log,
-                "--stats-json",
-                stats,
-            ],
-        );
-        let stderr = stderr(&output);
-        assert_eq!(output.status.code(), Some(2), "{log}: {stderr}");
-        assert!(
-            stderr.starts_with("error: cannot write the statistics to "),
-            "{log}: {stderr}"
-        );
+        assert_refused_for_the_stats_file(&path, log, stats);
         let left: Vec<_> = std::fs::read_dir(&parent)
             .unwrap()
             .map(|entry| entry.unwrap().file_name())
