@@ -199,24 +199,34 @@ def test_a_class_whose_hash_fails_at_its_last_order_stays_interned_and_consisten
     assert market._interned() == {"classes": 0, "dict": 0, "slots": 1, "objects": 0, "object_slots": 1}
 
 
-def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties():
+class Sloppy:
+    """A product of one hash whose equality can be made to match every other."""
+
+    equal_to_all = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return Sloppy.equal_to_all or (isinstance(other, Sloppy) and other.name == self.name)
+
+
+@pytest.fixture
+def sloppy():
+    """`Sloppy`, its equality made consistent again after the test, however it ends."""
+    yield Sloppy
+    Sloppy.equal_to_all = False
+
+
+def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties(sloppy):
     # Two classes of one hash; while the first dies, an inconsistent `__eq__` makes its
     # deletion match the second's entry, as `del` would in any dict. The second class is
     # then in no entry that a lookup can find, so nothing can pin it again: when its last
     # item is ordered it must go (before, its deletion's KeyError left it alive for good,
     # one class and one slot kept per such death).
-    class Sloppy:
-        equal_to_all = False
-
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def __hash__(self) -> int:
-            return 0
-
-        def __eq__(self, other: object) -> bool:
-            return Sloppy.equal_to_all or (isinstance(other, Sloppy) and other.name == self.name)
-
     market = Marketplace(5)
     producer = market.register_producer()
     second, first = Sloppy("second"), Sloppy("first")
@@ -245,22 +255,10 @@ def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties():
     assert market._interned()["classes"] == 0 and market._interned()["dict"] == 0
 
 
-def test_a_stale_entry_is_dropped_by_the_next_lookup_that_reaches_it():
+def test_a_stale_entry_is_dropped_by_the_next_lookup_that_reaches_it(sloppy):
     # As above: the first class's death deletes the second's entry, so when the second
     # class goes the first's entry is left behind, its token stale. A call that only asks
     # reaches it, finds no class, and drops it.
-    class Sloppy:
-        equal_to_all = False
-
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def __hash__(self) -> int:
-            return 0
-
-        def __eq__(self, other: object) -> bool:
-            return Sloppy.equal_to_all or (isinstance(other, Sloppy) and other.name == self.name)
-
     market = Marketplace(5)
     producer = market.register_producer()
     market.publish(producer, Sloppy("second"))
