@@ -143,6 +143,14 @@ class Fragile:
 
 
 @pytest.fixture
+def unraisable(monkeypatch: pytest.MonkeyPatch) -> list[sys.UnraisableHookArgs]:
+    """What reaches `sys.unraisablehook` during the test."""
+    caught: list[sys.UnraisableHookArgs] = []
+    monkeypatch.setattr(sys, "unraisablehook", caught.append)
+    return caught
+
+
+@pytest.fixture
 def fragile():
     yield Fragile
     Fragile.fail_hash = Fragile.fail_eq = False
@@ -174,7 +182,9 @@ def test_errors_from_the_products_own_hash_and_eq_propagate(fragile):
     assert market._interned()["classes"] == 0
 
 
-def test_a_class_whose_hash_fails_at_its_last_order_stays_interned_and_consistent(fragile):
+def test_a_class_whose_hash_fails_at_its_last_order_stays_interned_and_consistent(
+    fragile, unraisable
+):
     market = Marketplace(5)
     producer = market.register_producer()
     product = fragile("a")
@@ -182,14 +192,9 @@ def test_a_class_whose_hash_fails_at_its_last_order_stays_interned_and_consisten
     cart = market.new_cart()
     market.add_to_cart(cart, product)
     fragile.fail_hash = True
-    unraisable: list[sys.UnraisableHookArgs] = []
-    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
-    try:
-        # The order itself succeeds; dropping the class from the dict failed, which is
-        # reported as unraisable, and the class stays (unreferenced) in the table.
-        assert market.place_order(cart)[0] is product
-    finally:
-        sys.unraisablehook = hook
+    # The order itself succeeds; dropping the class from the dict failed, which is
+    # reported as unraisable, and the class stays (unreferenced) in the table.
+    assert market.place_order(cart)[0] is product
     assert len(unraisable) == 1 and "hash failed" in str(unraisable[0].exc_value)
     fragile.fail_hash = False
     assert market._interned()["classes"] == 1
@@ -221,7 +226,7 @@ def sloppy():
     Sloppy.equal_to_all = False
 
 
-def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties(sloppy):
+def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties(sloppy, unraisable):
     # Two classes of one hash; while the first dies, an inconsistent `__eq__` makes its
     # deletion match the second's entry, as `del` would in any dict. The second class is
     # then in no entry that a lookup can find, so nothing can pin it again: when its last
@@ -239,12 +244,7 @@ def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties(sloppy):
     Sloppy.equal_to_all = True
     assert market.place_order(other) == [first]
     Sloppy.equal_to_all = False
-    unraisable: list[sys.UnraisableHookArgs] = []
-    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
-    try:
-        assert market.place_order(cart) == [second]
-    finally:
-        sys.unraisablehook = hook
+    assert market.place_order(cart) == [second]
     assert unraisable == []
     assert market.stats()["distinct_products"] == 0
     assert market._interned()["classes"] == 0
@@ -275,7 +275,7 @@ def test_a_stale_entry_is_dropped_by_the_next_lookup_that_reaches_it(sloppy):
     assert market._interned()["dict"] == 0
 
 
-def test_a_class_whose_hash_changed_in_place_goes_when_it_empties():
+def test_a_class_whose_hash_changed_in_place_goes_when_it_empties(unraisable):
     # Its entry, under the old hash, cannot be found to be deleted: the class goes all the
     # same, the entry left behind stale until a lookup reaches it (here, once the hash is
     # back), as a dict keeps a key changed in place.
@@ -296,12 +296,7 @@ def test_a_class_whose_hash_changed_in_place_goes_when_it_empties():
     cart = market.new_cart()
     assert market.add_to_cart(cart, Mutable(1))
     product.key = 2
-    unraisable: list[sys.UnraisableHookArgs] = []
-    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
-    try:
-        assert market.place_order(cart) == [product]
-    finally:
-        sys.unraisablehook = hook
+    assert market.place_order(cart) == [product]
     assert unraisable == []
     assert market.stats()["distinct_products"] == 0
     assert market._interned()["classes"] == 0 and market._interned()["dict"] == 1
@@ -321,7 +316,7 @@ class NotFound(KeyError):
     ids=["KeyError", "subclass", "two-args"],
 )
 def test_a_keyerror_naming_the_product_that_its_own_code_raises_at_deletion_is_reported(
-    raiser, error
+    raiser, error, unraisable
 ):
     # The dict's own KeyError for a missing key has that key as its one argument; one that
     # the product's `__hash__` or `__eq__` raises with the product as its argument (as a
@@ -353,12 +348,9 @@ def test_a_keyerror_naming_the_product_that_its_own_code_raises_at_deletion_is_r
     cart = market.new_cart()
     assert market.add_to_cart(cart, Strict("second"))
     Strict.failing = True
-    unraisable: list[sys.UnraisableHookArgs] = []
-    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
     try:
         assert market.place_order(cart) == [product]
     finally:
-        sys.unraisablehook = hook
         Strict.failing = False
     assert [type(u.exc_value) for u in unraisable] == [type(error(product))]
     assert unraisable[0].exc_value is not None and unraisable[0].exc_value.args[0] is product
@@ -385,7 +377,7 @@ def test_a_reused_class_slot_never_mixes_products():
     assert market.place_order(cart) == ["second"]
 
 
-def test_a_hash_calling_back_into_the_market_while_its_class_is_dropped_does_not_hang(monkeypatch):
+def test_a_hash_calling_back_into_the_market_while_its_class_is_dropped_does_not_hang(unraisable):
     market = Marketplace(5)
     producer = market.register_producer()
     calls = []
@@ -402,8 +394,6 @@ def test_a_hash_calling_back_into_the_market_while_its_class_is_dropped_does_not
         def __eq__(self, other):
             return isinstance(other, Reentrant)
 
-    unraisable: list[sys.UnraisableHookArgs] = []
-    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     product = Reentrant()
     market.publish(producer, product)
     cart = market.new_cart()
