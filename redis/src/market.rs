@@ -575,15 +575,17 @@ impl<P> RedisMarketplace<P> {
     }
 
     /// Deletes every key of the market from the server (not atomic: stop every handle
-    /// first). For tests and for operators clearing a finished run.
+    /// first). For tests and for operators clearing a finished run. The keys are listed with
+    /// `SCAN`, a batch at a time, so a server shared with other data is not held up while
+    /// they are.
     ///
     /// # Errors
     ///
     /// A [`ConnectionError`] when the server cannot complete the call; some keys may
     /// then be left.
     pub fn delete(self) -> Result<(), ConnectionError> {
-        // Every character special to a KEYS pattern, escaped, so a name such as `a?b` matches
-        // its own keys only.
+        // Every character special to a match pattern, escaped, so a name such as `a?b`
+        // matches its own keys only.
         let mut pattern = String::with_capacity(self.prefix.len() + 8);
         for c in self.prefix.chars() {
             if matches!(c, '\\' | '?' | '*' | '[' | ']') {
@@ -592,13 +594,29 @@ impl<P> RedisMarketplace<P> {
             pattern.push(c);
         }
         pattern.push('*');
+        // `SCAN` lists the keys a batch at a time, where `KEYS` would block the server while
+        // it read every key of the database (and is denied to a login without `@dangerous`).
+        // A key there from the first batch to the last is listed; deleting the listed ones
+        // meanwhile is allowed. A retry after a broken connection starts the scan again.
         self.lanes.run("delete", |connection, _| {
-            // Bytes: a key another client wrote under the prefix need not be UTF-8.
-            let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg(&pattern).query(connection)?;
-            for chunk in keys.chunks(512) {
-                redis::cmd("DEL").arg(chunk).query::<()>(connection)?;
+            let mut cursor = 0_u64;
+            loop {
+                // Bytes: a key another client wrote under the prefix need not be UTF-8.
+                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(DELETE_BATCH)
+                    .query(connection)?;
+                if !keys.is_empty() {
+                    redis::cmd("DEL").arg(&keys).query::<()>(connection)?;
+                }
+                if next == 0 {
+                    return Ok(());
+                }
+                cursor = next;
             }
-            Ok(())
         })
     }
 }
@@ -967,6 +985,10 @@ fn has_status(value: &Value, word: &str) -> bool {
         _ => false,
     }
 }
+
+/// How many keys `delete` asks `SCAN` to look at per batch (a hint to the server), and so
+/// about how many one `DEL` takes.
+const DELETE_BATCH: usize = 512;
 
 /// The `waits` flags of a publish that does not wait (`prelude.lua` reads them).
 const WAITS_NOT: &str = "0";

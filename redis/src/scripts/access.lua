@@ -8,8 +8,8 @@
 -- is checked on one name (`room:0`, `q:`): patterns that tell such names apart are not.
 -- Redis before 7.0 cannot tell (no redis.acl_check_cmd): such a login is taken unchecked.
 -- KEYS[1] is the market's `meta` hash. Every command a script or the client runs is here
--- (`scripts::tests` fails when one is not). The client's delete (KEYS, then DEL on every key
--- under the prefix) is not checked: denied KEYS, it fails before it deletes anything.
+-- (`scripts::tests` fails when one is not). The client's delete (SCAN, then DEL on every key
+-- under the prefix) is not checked: denied SCAN, it fails before it deletes anything.
 if not redis.acl_check_cmd then
   return false
 end
