@@ -33,6 +33,25 @@ fn connect(url: &str, name: &str, capacity: usize) -> Result<RedisMarketplace<It
     })
 }
 
+/// Makes ACL user `user` afresh (`reset`), with password `sesame` and `rules`, and gives
+/// the URL that logs in as it on `server`.
+fn login(
+    server: &RedisServer,
+    watch: &mut redis::Connection,
+    user: &str,
+    rules: &[impl AsRef<str>],
+) -> String {
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", user, "reset", "on", ">sesame"])
+        .arg(rules.iter().map(AsRef::as_ref).collect::<Vec<&str>>())
+        .query(watch)
+        .expect("ACL SETUSER");
+    format!("redis://{user}:sesame@127.0.0.1:{}", server.port())
+}
+
+/// The rules of a login that may run anything but the `@dangerous` commands.
+const NOT_DANGEROUS: [&str; 4] = ["~*", "&*", "+@all", "-@dangerous"];
+
 #[test]
 fn malformed_urls_are_invalid_urls() {
     let port = free_port();
@@ -287,34 +306,23 @@ fn a_login_denied_info_is_taken_unchecked_for_eviction() {
     for args in [
         &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"][..],
         &["CONFIG", "SET", "maxmemory", "100mb"],
-        &[
-            "ACL",
-            "SETUSER",
-            "shop",
-            "on",
-            ">sesame",
-            "~*",
-            "&*",
-            "+@all",
-            "-@dangerous",
-        ],
     ] {
         let _: () = redis::cmd(args[0])
             .arg(&args[1..])
             .query(&mut watch)
             .expect("set up");
     }
+    let url = login(&server, &mut watch, "shop", &NOT_DANGEROUS);
     let denied = redis::cmd("INFO")
         .arg("memory")
         .query::<String>(
-            &mut redis::Client::open(format!("redis://shop:sesame@127.0.0.1:{}", server.port()))
+            &mut redis::Client::open(url.as_str())
                 .expect("url")
                 .get_connection()
                 .expect("the user logs in"),
         )
         .expect_err("INFO denied");
     assert_eq!(denied.code(), Some("NOPERM"), "{denied}");
-    let url = format!("redis://shop:sesame@127.0.0.1:{}", server.port());
     connect(&url, "unchecked", 1).expect("the user cannot tell, and is taken");
     assert!(
         matches!(
@@ -334,7 +342,6 @@ fn a_login_denied_info_is_taken_unchecked_for_eviction() {
 fn a_login_denied_a_command_of_the_market_is_refused_at_connect() {
     let server = RedisServer::start();
     let mut watch = server.connection();
-    let port = server.port();
     for command in [
         "BLPOP",
         "DEL",
@@ -359,12 +366,8 @@ fn a_login_denied_a_command_of_the_market_is_refused_at_connect() {
         "SREM",
     ] {
         let user = format!("no-{}", command.to_lowercase());
-        let _: () = redis::cmd("ACL")
-            .arg(&["SETUSER", &user, "on", ">sesame", "~*", "&*", "+@all"])
-            .arg(format!("-{}", command.to_lowercase()))
-            .query(&mut watch)
-            .expect("ACL SETUSER");
-        let url = format!("redis://{user}:sesame@127.0.0.1:{port}");
+        let denied = format!("-{}", command.to_lowercase());
+        let url = login(&server, &mut watch, &user, &["~*", "&*", "+@all", &denied]);
         match connect(&url, &fresh_market_name("denied"), 2) {
             Err(ConnectError::Unreachable(error)) => {
                 let text = error.to_string();
@@ -374,11 +377,7 @@ fn a_login_denied_a_command_of_the_market_is_refused_at_connect() {
             other => panic!("{user}: {:?}", other.map(|_| "a handle")),
         }
     }
-    let _: () = redis::cmd("ACL")
-        .arg(&["SETUSER", "shop", "on", ">sesame", "~*", "&*", "+@all"])
-        .query(&mut watch)
-        .expect("ACL SETUSER");
-    let url = format!("redis://shop:sesame@127.0.0.1:{port}");
+    let url = login(&server, &mut watch, "shop", &["~*", "&*", "+@all"]);
     connect(&url, &fresh_market_name("allowed"), 2).expect("a login that may run every command");
 }
 
@@ -404,26 +403,18 @@ fn key_patterns(name: &str) -> Vec<(&'static str, String)> {
 fn a_login_denied_a_kind_of_the_market_s_keys_is_refused_at_connect() {
     let server = RedisServer::start();
     let mut watch = server.connection();
-    let port = server.port();
     let name = fresh_market_name("kinds");
     let patterns = key_patterns(&name);
-    let set_user = |watch: &mut redis::Connection, user: &str, rules: &[String]| {
-        let _: () = redis::cmd("ACL")
-            .arg(&["SETUSER", user, "reset", "on", ">sesame", "+@all"])
-            .arg(rules)
-            .query(watch)
-            .expect("ACL SETUSER");
-        format!("redis://{user}:sesame@127.0.0.1:{port}")
-    };
     for (denied, _) in &patterns {
         let others: Vec<String> = patterns
             .iter()
             .filter(|(kind, _)| kind != denied)
             .map(|(_, pattern)| format!("~{pattern}"))
+            .chain(["+@all".to_owned()])
             .collect();
         let read_only: Vec<String> = others.iter().cloned().chain(["%R~*".to_owned()]).collect();
         for (mode, rules) in [("denied", others), ("read-only", read_only)] {
-            let url = set_user(&mut watch, "some-keys", &rules);
+            let url = login(&server, &mut watch, "some-keys", &rules);
             match connect(&url, &name, 2) {
                 Err(ConnectError::Unreachable(error)) => {
                     let text = error.to_string();
@@ -438,8 +429,12 @@ fn a_login_denied_a_kind_of_the_market_s_keys_is_refused_at_connect() {
             }
         }
     }
-    let all: Vec<String> = patterns.iter().map(|(_, p)| format!("~{p}")).collect();
-    let url = set_user(&mut watch, "market-keys", &all);
+    let all: Vec<String> = patterns
+        .iter()
+        .map(|(_, p)| format!("~{p}"))
+        .chain(["+@all".to_owned()])
+        .collect();
+    let url = login(&server, &mut watch, "market-keys", &all);
     let market = connect(&url, &name, 1)
         .expect("a login allowed the market's keys")
         .with_retry_for(Duration::ZERO);
@@ -488,20 +483,7 @@ fn a_login_denied_a_kind_of_the_market_s_keys_is_refused_at_connect() {
 fn a_login_without_dangerous_commands_runs_and_deletes_the_market() {
     let server = RedisServer::start();
     let mut watch = server.connection();
-    let _: () = redis::cmd("ACL")
-        .arg(&[
-            "SETUSER",
-            "shop",
-            "on",
-            ">sesame",
-            "~*",
-            "&*",
-            "+@all",
-            "-@dangerous",
-        ])
-        .query(&mut watch)
-        .expect("ACL SETUSER");
-    let url = format!("redis://shop:sesame@127.0.0.1:{}", server.port());
+    let url = login(&server, &mut watch, "shop", &NOT_DANGEROUS);
     let market = connect(&url, "kept", 1).expect("a login that may run the market");
     let producer = market.register_producer().expect("register");
     market.publish(producer, item("tea", 1)).expect("publish");
