@@ -90,23 +90,15 @@ impl Marketplace {
         py: Python<'_>,
         active: &mut Active,
         producer: ProducerId,
-        mut key: Key,
+        key: Key,
         wait: Wait,
     ) -> PyResult<bool> {
-        let _waiting = Waiting::new(&self.waiting);
-        let deadline = Deadline::new(wait);
-        while let Some(slice) = deadline.next_slice() {
-            let engine = &self.engine;
-            match active.detached(py, || engine.publish_timeout(producer, key, slice)) {
-                Ok(()) => return Ok(true),
-                Err(refused) => key = refused.into_product(),
-            }
-            if self.engine.is_closed() {
-                break;
-            }
-            py.check_signals()?;
-        }
-        Ok(false)
+        self.in_slices(py, active, wait, |slice| {
+            self.engine
+                .publish_timeout(producer, key, slice)
+                .is_ok()
+                .then_some(true)
+        })
     }
 
     /// Retries an unavailable add until an item comes (`true`), the wait ends, the market
@@ -119,14 +111,30 @@ impl Marketplace {
         probe: Key,
         wait: Wait,
     ) -> PyResult<bool> {
+        self.in_slices(py, active, wait, |slice| {
+            match self.engine.add_to_cart_timeout(cart, &probe, slice) {
+                Ok(()) => Some(true),
+                Err(AddError::Unavailable) => None,
+                Err(_) => Some(false),
+            }
+        })
+    }
+
+    /// Runs `attempt` with the GIL released, a slice of the wait at a time, until it has an
+    /// answer, the wait ends or the market closes (`false`), or a signal handler raises;
+    /// the call counts as waiting meanwhile.
+    fn in_slices(
+        &self,
+        py: Python<'_>,
+        active: &mut Active,
+        wait: Wait,
+        attempt: impl Fn(Duration) -> Option<bool> + Sync,
+    ) -> PyResult<bool> {
         let _waiting = Waiting::new(&self.waiting);
         let deadline = Deadline::new(wait);
         while let Some(slice) = deadline.next_slice() {
-            let engine = &self.engine;
-            match active.detached(py, || engine.add_to_cart_timeout(cart, &probe, slice)) {
-                Ok(()) => return Ok(true),
-                Err(AddError::Unavailable) => {}
-                Err(_) => return Ok(false),
+            if let Some(answer) = active.detached(py, || attempt(slice)) {
+                return Ok(answer);
             }
             if self.engine.is_closed() {
                 break;
