@@ -1,15 +1,17 @@
 //! Every async call leaves one debug record, as every blocking call does: with its outcome
 //! when its future completes, or `cancelled` when the future is dropped before it completes
-//! (a wait bounded by the caller's timer, say). A future dropped before its first poll did
+//! (a wait bounded by the caller's timer, say), or `cancelled by a panic` when a panic
+//! unwinds it. A future dropped before its first poll did
 //! nothing, as futures do nothing until polled, and leaves none. Alone in its binary: the logger it installs
 //! stays installed for the whole process.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use marketplace::Marketplace;
-use support::Recording;
+use support::{Fragile, Recording, Trap, arm, disarm};
 
 mod support;
 
@@ -76,4 +78,26 @@ fn a_cancelled_async_call_leaves_a_record_as_a_completed_one_does() {
     // Cancelled calls changed nothing.
     assert_eq!(market.place_order(cart), Ok(vec!["tea"]));
     assert_eq!(market.available(&"tea"), 0);
+
+    // A call that a panic unwinds (here the user's `Hash`, in its first poll) says so.
+    let fragile = Marketplace::new(1);
+    let producer = fragile.register_producer();
+    let cart = fragile.new_cart();
+    records();
+    arm(Trap::Hash);
+    let publish = catch_unwind(AssertUnwindSafe(|| {
+        complete(fragile.publish_async(producer, Fragile { kind: 1, serial: 1 }))
+    }));
+    let add = catch_unwind(AssertUnwindSafe(|| {
+        complete(fragile.add_to_cart_async(cart, &Fragile { kind: 1, serial: 0 }))
+    }));
+    disarm();
+    assert!(publish.is_err() && add.is_err(), "the trap did not spring");
+    assert_eq!(
+        records(),
+        [
+            format!("publish_async({producer}, 1#1) -> cancelled by a panic"),
+            format!("add_to_cart_async({cart}, 1#0) -> cancelled by a panic"),
+        ]
+    );
 }

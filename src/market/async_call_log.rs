@@ -1,8 +1,9 @@
 //! The log record of an async call: written when the call's future completes, with the
 //! outcome, or, for a future dropped before it completed (a wait cancelled, by a timeout
-//! for instance), when it is dropped, as cancelled. A future dropped before its first poll
-//! began no call (the record starts in that poll) and leaves none. So every call that began
-//! leaves one record, as the blocking calls do.
+//! for instance), when it is dropped, as cancelled, or as cancelled by a panic when a panic
+//! unwinds it (one in the user's `Hash` or `Eq` during a poll, or one in the code holding the
+//! future). A future dropped before its first poll began no call (the record starts in that
+//! poll) and leaves none. So every call that began leaves one record.
 
 use std::fmt;
 
@@ -30,7 +31,13 @@ impl AsyncCallLog {
 impl Drop for AsyncCallLog {
     fn drop(&mut self) {
         if let Some(call) = self.0.take() {
-            debug!("{call} -> cancelled");
+            // A record saying only "cancelled" would hide, from whoever reads the log for
+            // why a call ended, that a panic ended it.
+            if std::thread::panicking() {
+                debug!("{call} -> cancelled by a panic");
+            } else {
+                debug!("{call} -> cancelled");
+            }
         }
     }
 }
