@@ -55,11 +55,14 @@
 //! The engine runs the product's `Hash`, `Eq`, `Clone` and `Debug` (and those of the
 //! borrowed form a call is asked with): `Hash` and `Eq` to look a product up in every call
 //! that names one, `Clone` for a product's first publish (or handle) and a handle's
-//! publish, `Debug` for the log records, only with a logger enabled at `debug`. It drops
-//! products only in [`Marketplace`]'s own drop, a key it cloned for the catalog and then
-//! found filed already, and the product of a `publish_async` future dropped before it
-//! published (`the_drop_of_a_product_in_a_dropped_publish_may_call_anything`); every other
-//! product goes back to the caller. All of it runs outside the engine's locks but for one
+//! publish, `Debug` for the log records, only with a logger enabled at `debug`. With such
+//! a logger, `publish` and `publish_timeout` also clone their product for their record,
+//! which shows it once it is on sale, and drop that clone once the record is written
+//! (`tests/engine_logging_user_code.rs`). It drops products only there, in
+//! [`Marketplace`]'s own drop, a key it cloned for the catalog and then found filed
+//! already, and the product of a `publish_async` future dropped before it published
+//! (`the_drop_of_a_product_in_a_dropped_publish_may_call_anything`); every other product
+//! goes back to the caller. All of it runs outside the engine's locks but for one
 //! place: `remove_from_cart` compares the cart's items with `Eq` under that cart's lock. So
 //! user code may call back into the marketplace that runs it (a product holding an `Arc` of
 //! it, or reaching it through a thread-local):
