@@ -121,6 +121,12 @@ fn a_freed_cart_slot_is_reused_across_threads_and_the_spent_id_refused() {
             market.publish(producer, "b").unwrap();
             let spent = market.new_cart();
             market.add_to_cart(spent, &"a").unwrap();
+            // This thread keeps the slot of the cart it orders first as its spare, so the
+            // spent cart's slot goes on the shared free list, where the other thread's open
+            // can take it (with no spare held, it would stay with this thread, and the two
+            // threads would never share a slot).
+            let kept = market.new_cart();
+            assert_eq!(market.place_order(kept), Ok(vec![]));
 
             let reuser = spawn_with(&market, move |market| {
                 let cart = market.new_cart();
