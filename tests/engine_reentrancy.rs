@@ -635,3 +635,42 @@ fn a_spent_cart_in_the_slot_of_a_claims_cart_is_unknown_from_its_eq() {
     );
     assert_eq!(removed, Ok(()));
 }
+
+/// A remove whose cart is ordered, and its slot taken by the next cart, between the remove's
+/// look at the cart and its claim (here from the `Eq` of its catalog lookup, which runs
+/// before the claim takes the cart's lock) claims nothing from that next cart: under the
+/// lock, the slot must hold the remove's own cart, not just any open one.
+#[test]
+fn a_remove_whose_cart_is_ordered_before_its_claim_takes_nothing_from_the_slots_next_cart() {
+    let outcome = within_watchdog("a remove racing its cart's order and reuse", move || {
+        let market = Arc::new(Marketplace::new(4));
+        let producer = market.register_producer();
+        let cart = market.new_cart();
+        market.publish(producer, Hooked("tea")).unwrap();
+        market.add_to_cart(cart, &Hooked("tea")).unwrap();
+        market.publish(producer, Hooked("tea")).unwrap();
+        let inner = Arc::clone(&market);
+        let (answers, answered) = channel();
+        arm(Trait::Eq, 0, move || {
+            let ordered = inner.place_order(cart).map(|order| order.len());
+            // This thread's next cart takes the slot its order freed.
+            let next = inner.new_cart();
+            let added = inner.add_to_cart(next, &Hooked("tea"));
+            answers.send((ordered, next, added)).unwrap();
+        });
+        let removed = market.remove_from_cart(cart, &Hooked("tea"));
+        let (ordered, next, added) = answered.recv().unwrap();
+        let next_order = market.place_order(next).map(|order| order.len());
+        (fired(), ordered, added, removed, next_order)
+    });
+    let (fired, ordered, added, removed, next_order) =
+        outcome.unwrap_or_else(|panic| resume_unwind(panic));
+    assert!(fired, "the hook never ran");
+    assert_eq!((ordered, added), (Ok(1), Ok(())));
+    assert_eq!(
+        removed,
+        Err(marketplace::RemoveError::UnknownCart),
+        "the remove claimed from another cart"
+    );
+    assert_eq!(next_order, Ok(1), "the next cart lost its item");
+}
