@@ -30,6 +30,7 @@ use std::future::{Future, poll_fn};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -105,8 +106,19 @@ impl Relay {
             }
             std::mem::take(&mut pending.tasks)
         };
+        // PyO3's waker panics when scheduling its task raises (a Ctrl-C landing in the loop's
+        // `call_soon_threadsafe`): the tasks after it must still be woken, and that one again
+        // at the loop's next turn, or they would sleep through the items they were offered.
+        let mut failed = None;
         for task in tasks {
-            task.wake();
+            if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| task.wake_by_ref())) {
+                self.push(task);
+                failed.get_or_insert(panic);
+            }
+        }
+        // Reported as before: PyO3 raises it from this callback, and the loop reports it.
+        if let Some(panic) = failed {
+            panic::resume_unwind(panic);
         }
     }
 

@@ -590,3 +590,46 @@ def test_a_loop_closed_while_its_task_waits_lets_go_of_the_wait():
     # The wait gave back its class's pin, and the loop's wake-up sockets went with it.
     assert market.stats()["distinct_products"] == 0
     assert open_files_after_close == open_files
+
+
+def test_a_ctrl_c_landing_in_one_tasks_wake_up_loses_no_wake_up():
+    market = Marketplace[Tea](2)
+    producer = market.register_producer()
+    carts = [market.new_cart(), market.new_cart()]
+
+    class CtrlCInTheNextWakeUp(asyncio.SelectorEventLoop):
+        """Raises, once armed, where a Ctrl-C landing in a task's wake-up is raised: inside
+        the `call_soon_threadsafe` that schedules the woken task."""
+
+        armed = False
+
+        def call_soon_threadsafe(self, callback, *args, **kwargs):  # type: ignore[override]
+            if self.armed and getattr(callback, "__name__", "") == "release_waiter":
+                self.armed = False
+                raise KeyboardInterrupt
+            return super().call_soon_threadsafe(callback, *args, **kwargs)
+
+    async def main():
+        consumers = [
+            asyncio.ensure_future(market.add_to_cart_async(cart, product, timeout=math.inf))
+            for cart, product in zip(carts, (LINDEN, MINT))
+        ]
+        await until(lambda: waiting(market) == 2)
+        for _ in range(10):  # both asleep in the engine, as in the test above
+            await asyncio.sleep(0)
+        event_loop.armed = True
+        # Both wake-ups are queued before the loop runs again: one turn of the loop wakes both.
+        assert market.publish(producer, LINDEN) and market.publish(producer, MINT)
+        return await asyncio.wait_for(asyncio.gather(*consumers), 5)
+
+    reported: List[BaseException] = []
+    event_loop = CtrlCInTheNextWakeUp()
+    event_loop.set_exception_handler(lambda _, context: reported.append(context["exception"]))
+    try:
+        assert event_loop.run_until_complete(main()) == [True, True]
+    finally:
+        event_loop.close()
+    assert not event_loop.armed
+    # The interrupted wake-up is reported, as any exception of a loop's callback is.
+    assert len(reported) == 1 and "KeyboardInterrupt" in str(reported[0])
+    assert market.place_order(carts[0]) == [LINDEN] and market.place_order(carts[1]) == [MINT]
