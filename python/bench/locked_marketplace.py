@@ -100,6 +100,8 @@ class LockedMarketplace(Generic[P]):
         self._arrivals: dict[Hashable, list[Any]] = {}
         # cart -> (producer, object) in the order added.
         self._carts: dict[int, list[tuple[int, Any]]] = {}
+        # Publishes waiting for room, for stats()'s "waiting" (consumers count in _arrivals).
+        self._waiting_for_room = 0
         self._next_cart = 0
         self._closed = False
 
@@ -129,13 +131,18 @@ class LockedMarketplace(Generic[P]):
         with self._lock:
             if producer >= len(self._on_sale):
                 return False
-            while self._on_sale[producer] >= self._queue_size:
+            if self._on_sale[producer] >= self._queue_size:
                 if deadline is None or self._closed:
                     return False
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._room[producer].wait(None if left == math.inf else left)
+                self._waiting_for_room += 1
+                try:
+                    while self._on_sale[producer] >= self._queue_size:
+                        left = deadline - time.monotonic()
+                        if left <= 0 or self._closed:
+                            return False
+                        self._room[producer].wait(None if left == math.inf else left)
+                finally:
+                    self._waiting_for_room -= 1
             self._put(producer, product, product)
             return True
 
@@ -244,5 +251,6 @@ class LockedMarketplace(Generic[P]):
                 "items_on_shelves": sum(self._on_sale),
                 "items_in_carts": sum(len(cart) for cart in self._carts.values()),
                 "distinct_products": len(self._shelves),
-                "waiting": sum(waiting[1] for waiting in self._arrivals.values()),
+                "waiting": self._waiting_for_room
+                + sum(waiting[1] for waiting in self._arrivals.values()),
             }

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import MarketClass, Tea
 from locked_marketplace import LockedMarketplace
+from test_threads import Call, started_waiting, wait_until
 
 import marketplace
 from marketplace import Marketplace
@@ -514,6 +515,19 @@ def test_stats(any_market: MarketClass):
     assert stats["items_on_shelves"] == 2
     assert stats["items_in_carts"] == 1
     assert stats["waiting"] == 0
+
+
+def test_calls_waiting_for_room_or_for_an_item_count_as_waiting(any_market: MarketClass):
+    market = any_market(1)
+    producer, cart = market.register_producer(), market.new_cart()
+    assert market.publish(producer, LINDEN)
+    publisher = started_waiting(market, market.publish, producer, LINDEN, timeout=10)
+    consumer = Call(market.add_to_cart, cart, MINT, timeout=10)
+    consumer.start()
+    wait_until(lambda: market.stats()["waiting"] == 2)
+    market.close()
+    assert publisher.outcome() is False and consumer.outcome() is False
+    assert market.stats()["waiting"] == 0
 
 
 def test_stats_distinct_products_counts_classes_on_shelves_and_in_carts():
