@@ -107,12 +107,15 @@ impl Relay {
             std::mem::take(&mut pending.tasks)
         };
         // PyO3's waker panics when scheduling its task raises (a Ctrl-C landing in the loop's
-        // `call_soon_threadsafe`): the tasks after it must still be woken, and that one again
-        // at the loop's next turn, or they would sleep through the items they were offered.
+        // `call_soon_threadsafe`): the tasks after it must still be woken, and that one again,
+        // or they would sleep through the items they were offered. Again at once, and once
+        // only: a signal raises once, so a second failure is a loop that cannot schedule the
+        // task at all, and retrying it at every turn would spin the loop for good.
         let mut failed = None;
         for task in tasks {
-            if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| task.wake_by_ref())) {
-                self.push(task);
+            let wake = || panic::catch_unwind(AssertUnwindSafe(|| task.wake_by_ref()));
+            if let Err(panic) = wake() {
+                let _ = wake();
                 failed.get_or_insert(panic);
             }
         }

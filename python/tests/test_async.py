@@ -633,3 +633,43 @@ def test_a_ctrl_c_landing_in_one_tasks_wake_up_loses_no_wake_up():
     # The interrupted wake-up is reported, as any exception of a loop's callback is.
     assert len(reported) == 1 and "KeyboardInterrupt" in str(reported[0])
     assert market.place_order(carts[0]) == [LINDEN] and market.place_order(carts[1]) == [MINT]
+
+
+def test_a_wake_up_the_loop_can_never_schedule_is_retried_once_not_at_every_turn():
+    market = Marketplace[Tea](2)
+    producer, cart = market.register_producer(), market.new_cart()
+
+    class NeverSchedulesAWokenTask(asyncio.SelectorEventLoop):
+        """Once armed, raises in every `call_soon_threadsafe` that schedules a woken task."""
+
+        armed = False
+
+        def call_soon_threadsafe(self, callback, *args, **kwargs):  # type: ignore[override]
+            if self.armed and getattr(callback, "__name__", "") == "release_waiter":
+                raise RuntimeError("cannot schedule")
+            return super().call_soon_threadsafe(callback, *args, **kwargs)
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        await until(lambda: waiting(market) == 1)
+        for _ in range(10):  # asleep in the engine, as in the tests above
+            await asyncio.sleep(0)
+        event_loop.armed = True
+        assert market.publish(producer, LINDEN)
+        await until(lambda: len(reported) >= 1)
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        # Each turn of the loop would retry a wake-up retried at every turn, and report it.
+        for _ in range(100):
+            await asyncio.sleep(0)
+
+    reported: List[BaseException] = []
+    event_loop = NeverSchedulesAWokenTask()
+    event_loop.set_exception_handler(lambda _, context: reported.append(context["exception"]))
+    try:
+        event_loop.run_until_complete(main())
+    finally:
+        event_loop.close()
+    assert 1 <= len(reported) <= 2, f"{len(reported)} failed wake-ups reported"
+    assert all("cannot schedule" in str(exception) for exception in reported)
