@@ -192,6 +192,11 @@ class LockedMarketplace(Generic[P]):
                             return False
                         waiting[0].wait(None if left == math.inf else left)
                         shelf = self._shelves.get(product)
+                    if self._carts.get(cart_id) is not cart:
+                        # Ordered while it waited: the item stays on sale, and its wake-up
+                        # goes to the next call waiting for it, which would sleep through it.
+                        waiting[0].notify()
+                        return False
                 finally:
                     waiting[1] -= 1
                     if waiting[1] == 0:

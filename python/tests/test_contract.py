@@ -530,6 +530,31 @@ def test_calls_waiting_for_room_or_for_an_item_count_as_waiting(any_market: Mark
     assert market.stats()["waiting"] == 0
 
 
+def test_a_wait_in_a_cart_ordered_meanwhile_takes_nothing_and_passes_the_item_on(
+    any_market: MarketClass,
+):
+    market = any_market(1)
+    ordered, still_open = market.new_cart(), market.new_cart()
+    # Waits longer than `outcome` joins: a wake-up not passed on fails the test, where a
+    # timed-out wait would find the item and pass it.
+    in_ordered = started_waiting(market, market.add_to_cart, ordered, LINDEN, timeout=30)
+    in_still_open = Call(market.add_to_cart, still_open, LINDEN, timeout=30)
+    in_still_open.start()
+    wait_until(lambda: market.stats()["waiting"] == 2)
+    assert market.place_order(ordered) == []
+    assert market.publish(market.register_producer(), LINDEN)
+    assert in_ordered.outcome() is False and in_still_open.outcome() is True
+    assert market.place_order(still_open) == [LINDEN]
+    assert market.stats() == {
+        "producers": 1,
+        "open_carts": 0,
+        "items_on_shelves": 0,
+        "items_in_carts": 0,
+        "distinct_products": 0,
+        "waiting": 0,
+    }
+
+
 def test_stats_distinct_products_counts_classes_on_shelves_and_in_carts():
     market = Marketplace(4)
     producer = market.register_producer()
