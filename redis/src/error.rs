@@ -204,6 +204,14 @@ pub enum ConnectError {
         /// The server's `maxmemory-policy`.
         policy: String,
     },
+    /// The server is a replica: a read-only one refuses every call that writes, and a
+    /// writable one (`replica-read-only no`) keeps what the calls write from its master's
+    /// handles. A market needs its master. Told by `INFO`,
+    /// as for `Evicting`: a login that may not run it is not checked.
+    Replica {
+        /// The master's address, as the replica names it.
+        master: String,
+    },
     /// A market of that name exists with another capacity per producer.
     CapacityMismatch {
         /// The market's name.
@@ -236,6 +244,12 @@ impl fmt::Display for ConnectError {
                 f,
                 "the server may evict any key at its memory limit (maxmemory-policy {policy}), \
                  a market's items among them; a market needs noeviction or a volatile-* policy"
+            ),
+            ConnectError::Replica { master } => write!(
+                f,
+                "the server is a replica of {master}: a read-only replica refuses a market's \
+                 writes, and a writable one keeps them from its master's handles; connect to \
+                 the master"
             ),
             ConnectError::CapacityMismatch {
                 market,

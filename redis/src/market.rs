@@ -108,8 +108,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// login or the database, or the login's ACL denies a command the market runs on one
     /// of its kinds of key,
     /// `Evicting` when the server may evict any key at its memory
-    /// limit, `NotAMarket` when the market's keys hold another client's data, and
-    /// `CapacityMismatch` when the market exists with another capacity.
+    /// limit, `Replica` when it is a replica, `NotAMarket` when the market's keys hold
+    /// another client's data, and `CapacityMismatch` when the market exists with another
+    /// capacity.
     pub fn connect(
         url: &str,
         market_name: &str,
@@ -152,19 +153,14 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             .run("connect", |connection, _| {
                 // Asked before the market is made, on the same connection, so a server out
                 // of reach costs one connect. One that refuses `INFO` (renamed away, denied
-                // to the user) cannot tell, and is taken.
-                match redis::cmd("INFO").arg("memory").query::<String>(connection) {
-                    Ok(info) => {
-                        if let Some(policy) = evicting_policy(&info) {
-                            return Ok(Err(Refusal::Evicting(policy)));
-                        }
-                    }
-                    // No answer, or a passing one (`BUSY`: a long script runs, and may end
-                    // before the init script would run unchecked), is not a refusal.
-                    Err(error) if error.code().is_none() || worth_retrying(&error) => {
-                        return Err(error);
-                    }
-                    Err(_) => {}
+                // to the user, or a section of it denied) cannot tell, and is taken.
+                let memory = server_info(connection, "memory")?;
+                if let Some(policy) = memory.as_deref().and_then(evicting_policy) {
+                    return Ok(Err(Refusal::Evicting(policy)));
+                }
+                let replication = server_info(connection, "replication")?;
+                if let Some(master) = replication.as_deref().and_then(master_of) {
+                    return Ok(Err(Refusal::Replica(master)));
                 }
                 let denied: Option<(String, String)> =
                     market.scripts.access.key(&market.meta).invoke(connection)?;
@@ -191,6 +187,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             })?
             .map_err(|refusal| match refusal {
                 Refusal::Evicting(policy) => ConnectError::Evicting { policy },
+                Refusal::Replica(master) => ConnectError::Replica { master },
                 Refusal::Denied { command, key } => {
                     ConnectError::Unreachable(ConnectionError::new(
                         "connect",
@@ -949,6 +946,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 enum Refusal {
     /// It may evict any key; its `maxmemory-policy`.
     Evicting(String),
+    /// It is a replica; its master's address.
+    Replica(String),
     /// The login may not run this command of the market's on this key of the market's kind
     /// (`scripts/access.lua`).
     Denied { command: String, key: String },
@@ -999,6 +998,36 @@ const WAITS_NOT: &str = "0";
 pub(crate) fn waits(register: bool, withdraw: bool, more: bool) -> &'static str {
     const FLAGS: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
     FLAGS[usize::from(register) | usize::from(withdraw) << 1 | usize::from(more) << 2]
+}
+
+/// The server's `INFO` section `section`; `None` when it refuses to tell (the command
+/// renamed away, or denied to the login). No answer, or a passing one (`BUSY`: a long
+/// script runs, and may end before the init script would run unchecked), is not a refusal.
+fn server_info(connection: &mut Connection, section: &str) -> redis::RedisResult<Option<String>> {
+    match redis::cmd("INFO").arg(section).query::<String>(connection) {
+        Ok(info) => Ok(Some(info)),
+        Err(error) if error.code().is_none() || worth_retrying(&error) => Err(error),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The master's address (`HOST:PORT`) from a replica's `INFO replication`; `None` for a
+/// master.
+fn master_of(info: &str) -> Option<String> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
+    };
+    if field("role")? == "master" {
+        return None;
+    }
+    let host = field("master_host").unwrap_or("?");
+    let port = field("master_port").unwrap_or("?");
+    Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
 }
 
 /// The server's `maxmemory-policy` from its `INFO memory`, when it may evict a key

@@ -117,7 +117,8 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     /// Commands the client sends that `access.lua` does not check, and why: `INFO`'s
-    /// refusal is taken (a login that may not ask is not checked for eviction), `SCAN` only
+    /// refusal is taken (a login that may not ask is not checked for eviction nor for being
+    /// a replica), `SCAN` only
     /// serves `delete`, which a refusal fails before it deletes anything, and `PING` only a
     /// test.
     const UNCHECKED: [&str; 3] = ["INFO", "SCAN", "PING"];

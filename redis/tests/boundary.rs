@@ -1,6 +1,6 @@
 //! The Redis market at its boundary: malformed URLs and query parameters the client would
 //! ignore, unreachable servers and servers that are not Redis, a refused login or database,
-//! a server that may evict any key, a login denied a command the market runs (on any of its
+//! a server that may evict any key, a replica, a login denied a command the market runs (on any of its
 //! kinds of key) or the `KEYS` of its delete, invalid names and capacities, a server lost
 //! mid-run, foreign data under a market's prefix, markets side by side on one server, and a
 //! RESP3 URL. Each must give an error variant, never a panic.
@@ -331,6 +331,93 @@ fn a_login_denied_info_is_taken_unchecked_for_eviction() {
         ),
         "a login that may ask is refused"
     );
+}
+
+/// A replica's writes are not its master's: a read-only replica refuses every call that
+/// writes, and a writable one (`replica-read-only no`) keeps what the calls write from the
+/// master's handles and drops it at its next sync, so a publish there answered `Ok` with its
+/// item on sale to nobody else. Connect refuses a replica, either way, naming its master.
+#[test]
+fn a_replica_is_refused_at_connect() {
+    let master = RedisServer::start();
+    let replica = RedisServer::start();
+    let on_master = connect(&master.url(), "copied", 1).expect("the master");
+    // The copy goes through the socket at once, and neither server writes a file where the
+    // test runs.
+    let mut to_master = master.connection();
+    for (name, value) in [
+        ("repl-diskless-sync", "yes"),
+        ("repl-diskless-sync-delay", "0"),
+    ] {
+        let _: () = redis::cmd("CONFIG")
+            .arg(&["SET", name, value])
+            .query(&mut to_master)
+            .expect("CONFIG SET");
+    }
+    let mut watch = replica.connection();
+    for (name, value) in [
+        ("repl-diskless-load", "on-empty-db"),
+        ("replica-read-only", "no"),
+    ] {
+        let _: () = redis::cmd("CONFIG")
+            .arg(&["SET", name, value])
+            .query(&mut watch)
+            .expect("CONFIG SET");
+    }
+    let master_address = format!("127.0.0.1:{}", master.port());
+    let _: () = redis::cmd("REPLICAOF")
+        .arg(&["127.0.0.1", &master.port().to_string()])
+        .query(&mut watch)
+        .expect("REPLICAOF");
+    until_in_sync(&mut watch);
+    for read_only in ["no", "yes"] {
+        let _: () = redis::cmd("CONFIG")
+            .arg(&["SET", "replica-read-only", read_only])
+            .query(&mut watch)
+            .expect("CONFIG SET");
+        match connect(&replica.url(), "copied", 1) {
+            Err(error @ ConnectError::Replica { .. }) => {
+                let text = error.to_string();
+                assert!(
+                    text.contains(&format!("replica of {master_address}")),
+                    "{text}"
+                );
+            }
+            Err(other) => panic!("a replica (read-only {read_only}) refused as {other:?}"),
+            Ok(market) => {
+                let published = market
+                    .register_producer()
+                    .map(|producer| market.publish(producer, item("tea", 1)));
+                panic!(
+                    "a replica (read-only {read_only}) was taken: a publish there answered \
+                     {published:?}, and the master has {:?} on sale",
+                    on_master.available(&item("tea", 0))
+                );
+            }
+        }
+    }
+}
+
+/// Returns once the replica `watch` is connected to has its master's data.
+fn until_in_sync(watch: &mut redis::Connection) {
+    let started = std::time::Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(watch)
+            .expect("INFO");
+        if info
+            .lines()
+            .any(|line| line.trim() == "master_link_status:up")
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the replica did not sync within 30 s: {info}"
+        );
+        std::thread::yield_now();
+    }
 }
 
 /// A login whose ACL denies a command the market's scripts call after their first writes
