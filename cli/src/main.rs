@@ -146,23 +146,25 @@ fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Fail
         ))
     };
     // Found before generating, which takes a minute at the limits. Opened without
-    // truncating, so a refused `gen` leaves an existing file as it was.
-    let made = match expected {
+    // truncating, so a refused `gen` leaves an existing file as it was; and kept open to
+    // be written, since a named pipe's reader would take a second opening's close for
+    // the end of what it reads.
+    let opened = match expected {
         Some(path) => {
             not_stdout("--expected", path)?;
             let existed = fs::symlink_metadata(path).is_ok();
-            fs::OpenOptions::new()
+            let file = fs::OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(path)
                 .map_err(|e| cannot_write(path, e))?;
-            (!existed).then_some(path)
+            Some((path, file, existed))
         }
         None => None,
     };
     let scenario = generate(options).map_err(|e| {
-        if let Some(path) = made {
+        if let Some((path, _, false)) = &opened {
             let _ = fs::remove_file(path);
         }
         match e {
@@ -173,7 +175,7 @@ fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Fail
             },
         }
     })?;
-    if let Some(path) = expected {
+    if let Some((path, mut file, _)) = opened {
         let lines = scenario.expected_output().ok_or_else(|| Failure {
             code: EXIT_FAILURE,
             message: "internal error: generated a scenario whose output is not determined"
@@ -184,7 +186,11 @@ fn gen_command(options: &GenOptions, expected: Option<&Path>) -> Result<(), Fail
             text.push_str(&line);
             text.push('\n');
         }
-        fs::write(path, text).map_err(|e| cannot_write(path, e))?;
+        // Only a regular file has a length to cut; a pipe or a device is written as is.
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        (if regular { file.set_len(0) } else { Ok(()) })
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .map_err(|e| cannot_write(path, e))?;
     }
     let mut json = scenario.to_json_pretty();
     json.push('\n');

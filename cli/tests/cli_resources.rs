@@ -289,6 +289,68 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
     );
 }
 
+/// `gen --expected` may write to a named pipe, as to `>(sort > x)`: its reader gets the
+/// whole expected output, the same as a regular file gets, and `gen` ends. A pipe's reader
+/// sees its end when the last writer closes it, so the file must be opened once: opened
+/// to be checked and again to be written, the reader ended on nothing and `gen` then
+/// waited forever for another.
+#[cfg(unix)]
+#[test]
+fn an_expected_file_that_is_a_named_pipe_gets_the_whole_output() {
+    let options = [
+        "gen",
+        "--producers",
+        "30",
+        "--consumers",
+        "30",
+        "--seed",
+        "5",
+    ];
+    let file = temp_path("expected-file.txt");
+    let to_file =
+        support::marketplace(&[&options[..], &["--expected", file.to_str().unwrap()]].concat());
+    assert!(
+        to_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&to_file.stderr)
+    );
+    let expected = std::fs::read(&file).expect("the expected output");
+    assert!(!expected.is_empty());
+    let pipe = temp_path("expected-pipe");
+    let made = Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {pipe:?}");
+    let reader = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::read(pipe).expect("the pipe is read"))
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .args(options)
+        .arg("--expected")
+        .arg(&pipe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the marketplace binary runs");
+    let to_pipe = finish_within(child, Duration::from_secs(30), "gen --expected PIPE");
+    assert!(
+        to_pipe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&to_pipe.stderr)
+    );
+    assert_eq!(to_pipe.stdout, to_file.stdout, "the same scenario");
+    let read = reader.join().expect("the reader ends");
+    assert!(
+        read == expected,
+        "the pipe's reader got {} bytes of the {} expected",
+        read.len(),
+        expected.len()
+    );
+    std::fs::remove_file(&pipe).expect("the pipe is removed");
+}
+
 /// How many times the size of a scenario file `check` may take beyond what a tiny
 /// scenario takes: the bound that `docs/scenario-format.md` states for any file.
 #[cfg(target_os = "linux")]
