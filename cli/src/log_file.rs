@@ -11,7 +11,8 @@
 //! (`abandon`). The logger writes its records out in batches about a second apart; a run
 //! interrupted by SIGINT or SIGTERM has the watcher of those (`interrupt_watcher`) write
 //! out what it holds. The names the log writes, renames and removes (`LogNames`) are the
-//! command's to keep clear of its other files before the log starts.
+//! command's to keep clear of its other files before the log starts. A record's message is
+//! cut at `MAX_MESSAGE_BYTES`, since the logger holds each record whole in memory.
 
 use std::cell::Cell;
 use std::ffi::OsStr;
@@ -61,7 +62,7 @@ pub(crate) fn start(path: &Path, level: &str) -> Result<Log, Failure> {
             .log_to_file(spec)
             .format_for_files(flexi_logger::detailed_format)
             .rotate(
-                Criterion::Size(1_000_000),
+                Criterion::Size(ROTATE_BYTES),
                 Naming::Numbers,
                 Cleanup::KeepLogFiles(20),
             )
@@ -377,6 +378,60 @@ fn probe_name(attempt: u32) -> String {
     }
 }
 
+/// The size past which the log's current file rotates.
+const ROTATE_BYTES: u64 = 1_000_000;
+
+/// The most bytes of a record's message the log keeps: its files' size. The logger formats
+/// a record whole in memory before it writes it, and an order's record lists every
+/// product in the cart, so a cart that prints gigabytes, which the output writes a piece
+/// at a time, would take gigabytes here, and abort the run where there are not.
+const MAX_MESSAGE_BYTES: usize = 1_000_000;
+
+/// A record's message as the log keeps it: its first [`MAX_MESSAGE_BYTES`] at most, cut
+/// at a character's boundary, and the count of the bytes cut after them.
+#[derive(Default)]
+struct CutMessage {
+    kept: String,
+    cut: u64,
+}
+
+impl CutMessage {
+    fn of(args: &std::fmt::Arguments<'_>) -> Self {
+        let mut message = CutMessage::default();
+        // Writing into it never fails.
+        let _ = std::fmt::write(&mut message, *args);
+        message
+    }
+}
+
+impl std::fmt::Write for CutMessage {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.cut == 0 {
+            let mut end = MAX_MESSAGE_BYTES
+                .saturating_sub(self.kept.len())
+                .min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.kept.push_str(&text[..end]);
+            self.cut = (text.len() - end) as u64;
+        } else {
+            self.cut += text.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for CutMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.kept)?;
+        if self.cut > 0 {
+            write!(f, " ... ({} more bytes not logged)", self.cut)?;
+        }
+        Ok(())
+    }
+}
+
 /// The name of the logger's thread that removes old files after a rotation.
 const CLEANUP_THREAD: &str = "flexi_logger-fs-cleanup";
 
@@ -393,7 +448,8 @@ thread_local! {
 /// removed at that moment panics whichever thread logs (the run's main thread, an actor)
 /// or its clean-up thread, and the panic message lands on stderr mid-run. A panic inside
 /// the logger is the log's failure, not the run's: the record is lost, the run goes on,
-/// and `stop` tells it in its one line.
+/// and `stop` tells it in its one line. A record reaches the logger with its message cut
+/// to [`MAX_MESSAGE_BYTES`].
 struct Contained(Box<dyn log::Log>);
 
 impl log::Log for Contained {
@@ -402,7 +458,21 @@ impl log::Log for Contained {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        contained(|| self.0.log(record));
+        if !self.0.enabled(record.metadata()) {
+            return;
+        }
+        contained(|| {
+            let message = CutMessage::of(record.args());
+            self.0.log(
+                &log::Record::builder()
+                    .metadata(record.metadata().clone())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .args(format_args!("{message}"))
+                    .build(),
+            );
+        });
     }
 
     fn flush(&self) {

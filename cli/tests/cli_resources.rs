@@ -289,6 +289,80 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
     );
 }
 
+/// The log of a cart of many long lines takes no more memory than the output does: the
+/// logger formats a record whole before it writes it, and an order's record lists every
+/// product in the cart (here 100 MB), so past 1 MB a record is cut, saying how much
+/// was left out; uncut, the run aborted for want of memory with a backtrace on stderr.
+#[cfg(unix)]
+#[test]
+fn the_log_of_a_large_cart_is_written_in_bounded_memory() {
+    const NAME_BYTES: usize = 10_000;
+    const ITEMS: u64 = 10_000;
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "x".repeat(NAME_BYTES), "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": ITEMS}]]}],
+        "marketplace": {"queue_size_per_producer": ITEMS}
+    });
+    let path = temp_file("large-cart-logged.json", &scenario.to_string());
+    for actors in [
+        &["--actors", "tasks", "--workers", "2"][..],
+        &["--actors", "threads"],
+    ] {
+        let dir = temp_path(&format!("large-cart-log-{}", actors[1]));
+        let log = dir.join("market.log");
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(
+                "ulimit -v 100000 && path=$1 log=$2 && shift 2 && \
+                 exec \"$0\" run \"$path\" --time-scale 0 --log-file \"$log\" \"$@\" >/dev/null",
+            )
+            .arg(env!("CARGO_BIN_EXE_marketplace"))
+            .arg(&path)
+            .arg(&log)
+            .args(actors)
+            // glibc reserves address space for an arena of its own per thread that
+            // allocates, which the limit counts; with one, it counts what is used.
+            .env("MALLOC_ARENA_MAX", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        let output = finish_within(child, Duration::from_secs(60), "a large cart logged");
+        let actors = actors[1];
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{actors}: {}: {stderr}",
+            output.status
+        );
+        assert_eq!(stderr, "", "{actors}");
+        let order = std::fs::read_dir(&dir)
+            .expect("the log's directory")
+            .flat_map(|file| {
+                let text = std::fs::read_to_string(file.expect("a log file").path());
+                text.expect("a log file")
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .find(|line| line.contains("place_order("))
+            .expect("the order's record");
+        assert!(
+            order.len() < 1_001_000,
+            "{actors}: a record of {} bytes",
+            order.len()
+        );
+        assert!(
+            order.ends_with(" more bytes not logged)"),
+            "{actors}: {}",
+            &order[order.len().saturating_sub(100)..]
+        );
+        std::fs::remove_dir_all(&dir).expect("the log is removed");
+    }
+}
+
 /// `gen --expected` may write to a named pipe, as to `>(sort > x)`: its reader gets the
 /// whole expected output, the same as a regular file gets, and `gen` ends. A pipe's reader
 /// sees its end when the last writer closes it, so the file must be opened once: opened
