@@ -444,6 +444,42 @@ fn warnings_for_jamming_producers_and_unknown_keys() {
     );
 }
 
+/// A product whose name is a megabyte is shown cut in each message that names it, as a
+/// long string or number found is: the file holds it once, but its warnings and problems
+/// each showed it whole, so a file of a megabyte made a gigabyte of them.
+#[test]
+fn messages_show_a_long_product_cut() {
+    let long = "x".repeat(1_000_000);
+    let mut v = base();
+    v["products"]["p"]["name"] = json!(long);
+    v["consumers"][0]["carts"][1] = json!([]);
+    let warnings = check(&v).unwrap().warnings().to_vec();
+    let problems = problems(|v| {
+        v["products"]["p"]["name"] = json!(long);
+        v["consumers"][0]["carts"][1] = json!([{"type": "add", "product": "p", "quantity": 1},
+                                               {"type": "remove", "product": "p", "quantity": 2}]);
+    });
+    let mut v = base();
+    v["products"]["q"] = json!({"product_type": "Product", "name": long, "price": 1});
+    v["consumers"][0]["carts"][1] = json!([{"type": "add", "product": "q", "quantity": 1}]);
+    let nobody_makes = check(&v).unwrap_err().problems;
+    let messages: Vec<String> = warnings
+        .iter()
+        .chain(&nobody_makes)
+        .map(ToString::to_string)
+        .chain(problems)
+        .collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    for message in messages {
+        assert!(
+            message.len() < 1200 && message.contains("x... (10000"),
+            "a message of {} bytes: {}",
+            message.len(),
+            &message[..message.len().min(1200)]
+        );
+    }
+}
+
 #[test]
 fn expected_output_is_none_when_equal_products_print_differently() {
     let mut v = base();

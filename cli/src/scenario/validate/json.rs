@@ -43,7 +43,7 @@ pub(super) fn describe(v: &Json<'_>) -> String {
 /// escapes only the controls below U+0020, and a bidirectional override left raw would
 /// reorder the message on screen.
 pub(super) fn quoted(s: &str) -> String {
-    cut(s, |text| {
+    cut(s, SHOWN_CHARS, |text| {
         let json = serde_json::to_string(text).unwrap_or_default();
         let mut out = String::with_capacity(json.len());
         for c in json.chars() {
@@ -62,19 +62,30 @@ pub(super) fn quoted(s: &str) -> String {
 /// The most characters of a value a message shows.
 const SHOWN_CHARS: usize = 60;
 
+/// The most characters of a product a message shows: more than a value's, since every
+/// product that is not named at length prints longer than [`SHOWN_CHARS`].
+const SHOWN_PRODUCT_CHARS: usize = 1000;
+
 /// `value` as text, cut after [`SHOWN_CHARS`] characters with its length: a message quoting
 /// a number of two million digits, or a string of megabytes, stays one readable line.
 pub(super) fn abbreviated(value: impl fmt::Display) -> String {
-    cut(&value.to_string(), str::to_owned)
+    cut(&value.to_string(), SHOWN_CHARS, str::to_owned)
 }
 
-/// `show(text)`, or `show` of its first [`SHOWN_CHARS`] characters and its length.
-fn cut(text: &str, show: impl Fn(&str) -> String) -> String {
+/// `product` in its printed form, cut after [`SHOWN_PRODUCT_CHARS`] characters with its
+/// length: the file holds a name of a megabyte once, but each message naming its product
+/// would hold it again.
+pub(super) fn abbreviated_product(product: impl fmt::Display) -> String {
+    cut(&product.to_string(), SHOWN_PRODUCT_CHARS, str::to_owned)
+}
+
+/// `show(text)`, or `show` of its first `most` characters and its length.
+fn cut(text: &str, most: usize, show: impl Fn(&str) -> String) -> String {
     let count = text.chars().count();
-    if count <= SHOWN_CHARS {
+    if count <= most {
         return show(text);
     }
-    let head: String = text.chars().take(SHOWN_CHARS).collect();
+    let head: String = text.chars().take(most).collect();
     format!("{}... ({count} characters)", show(&head))
 }
 

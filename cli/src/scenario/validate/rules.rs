@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::json::quoted;
+use super::json::{abbreviated_product, quoted};
 use super::{Catalog, Checker, Path};
 use crate::scenario::{ConsumerSpec, Diagnostic, MAX_HELD_ITEMS, OpKind, ProducerSpec, Scenario};
 
@@ -42,7 +42,11 @@ impl Checker {
                         if made.is_some_and(|made| !made.contains(&class)) {
                             self.problem(
                                 &path.key("carts").index(j).index(k).key("product"),
-                                format!("no producer makes {product} (id {})", quoted(&entry.id)),
+                                format!(
+                                    "no producer makes {} (id {})",
+                                    abbreviated_product(product),
+                                    quoted(&entry.id)
+                                ),
                             );
                         }
                     }
@@ -50,8 +54,10 @@ impl Checker {
                         self.problem(
                             &path.key("carts").index(j).index(k),
                             format!(
-                                "removes {} of {product} but the cart holds only {} at this point",
-                                op.quantity, *n
+                                "removes {} of {} but the cart holds only {} at this point",
+                                op.quantity,
+                                abbreviated_product(product),
+                                *n
                             ),
                         );
                         in_cart -= *n;
@@ -141,7 +147,7 @@ pub(super) fn jam_warnings(scenario: &Scenario, mut warn: impl FnMut(Diagnostic)
                     path: format!("producers[{i}].products[{j}]"),
                     message: format!(
                         "no consumer buys {} (id {}): {effect}",
-                        entry.product,
+                        abbreviated_product(&entry.product),
                         quoted(&entry.id)
                     ),
                 });
