@@ -909,6 +909,53 @@ fn a_signal_during_the_stall_report_lets_it_finish() {
     assert_eq!(named, waiting, "the report is cut:\n{rest}");
 }
 
+/// A stall report names the product each waiting consumer waits for, cut after 1000
+/// characters with its length, as a warning does: the file holds a name of a megabyte
+/// once, but the report held it again for every consumer waiting for it, so 30 of them
+/// made 30 MB of stderr (and 300 of them a peak of 600 MB).
+#[test]
+fn a_stall_report_shows_a_long_product_cut() {
+    const WAITING: usize = 30;
+    let cart = json!([{"type": "add", "product": "y", "quantity": 1}]);
+    let consumers: Vec<_> = (0..WAITING)
+        .map(|i| json!({"name": format!("c{i}"), "retry_wait_time": 0, "carts": [cart]}))
+        .collect();
+    let scenario = json!({
+        "products": {
+            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+            "y": {"product_type": "Product", "name": "y".repeat(1_000_000), "price": 2}},
+        "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("stall-long-product.json", &scenario.to_string());
+    let output = support::marketplace(&[
+        "run",
+        path.to_str().unwrap(),
+        "--time-scale",
+        "0",
+        "--stall-timeout",
+        "0.2",
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let waits: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("  consumer "))
+        .collect();
+    let head: String = stderr.chars().take(2000).collect();
+    assert_eq!(waits.len(), WAITING, "{head}");
+    for line in waits {
+        assert!(
+            line.len() < 1100 && line.ends_with("y... (1000025 characters) (0 on sale)"),
+            "a line of {} bytes: {}",
+            line.len(),
+            line.chars().take(1100).collect::<String>()
+        );
+    }
+}
+
 /// A run started with SIGINT ignored (a script's `run ... &`, where a Ctrl-C is meant for
 /// the script) keeps ignoring it with `--log-file` too, while SIGTERM still ends it, logged.
 #[cfg(target_os = "linux")]

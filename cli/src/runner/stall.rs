@@ -4,14 +4,17 @@
 //! Invariants: producers are listed in scenario order, each once per waiting consumer,
 //! and only those whose list holds a product equal to the one awaited; building the report
 //! costs one pass over the producers' lists plus the size of the report, never producers
-//! times consumers.
+//! times consumers. A product is shown cut as the scenario's messages cut it, and printed
+//! once however many consumers wait for it: the file holds a long name once, and the report
+//! held it again for each of them.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
 use super::progress::Progress;
 use super::stats::{RunStats, shown_time};
-use crate::scenario::{Product, Scenario};
+use crate::scenario::{Scenario, abbreviated_product};
 
 /// A producer that makes a product someone waits for, as found when the run stalled.
 #[derive(Clone, Debug)]
@@ -31,8 +34,9 @@ pub struct ProducerState {
 pub struct WaitingConsumer {
     /// The consumer's name.
     pub name: String,
-    /// The product it waits for.
-    pub product: Product,
+    /// The product it waits for, in its printed form, cut after 1000 characters with its
+    /// length.
+    pub product: String,
     /// Items equal to it on sale at the time of the report (normally 0).
     pub on_sale: usize,
     /// The producers that make that product (or an equal one).
@@ -114,12 +118,16 @@ impl Stall {
     ) -> StallReport {
         let makers = makers_by_class(scenario);
         let capacity = scenario.queue_size_per_producer();
+        let mut shown: HashMap<usize, String> = HashMap::new();
         let waiting = progress
             .waiting()
             .map(|w| (w.consumer, w.product))
             .map(|(consumer, product)| WaitingConsumer {
                 name: scenario.consumers()[consumer].name.clone(),
-                product: scenario.product(product).clone(),
+                product: shown
+                    .entry(product)
+                    .or_insert_with(|| abbreviated_product(scenario.product(product)))
+                    .clone(),
                 on_sale: market.on_sale(product),
                 producers: makers[scenario.class_of(product)]
                     .iter()

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::{Checker, Json, Object, Path, View};
 use crate::escape;
+use crate::scenario::shown::cut;
 use crate::scenario::{Diagnostic, Number};
 
 /// The one problem of a file that is not JSON at all, with its line and column.
@@ -62,31 +63,10 @@ pub(super) fn quoted(s: &str) -> String {
 /// The most characters of a value a message shows.
 const SHOWN_CHARS: usize = 60;
 
-/// The most characters of a product a message shows: more than a value's, since every
-/// product that is not named at length prints longer than [`SHOWN_CHARS`].
-const SHOWN_PRODUCT_CHARS: usize = 1000;
-
 /// `value` as text, cut after [`SHOWN_CHARS`] characters with its length: a message quoting
 /// a number of two million digits, or a string of megabytes, stays one readable line.
 pub(super) fn abbreviated(value: impl fmt::Display) -> String {
     cut(&value.to_string(), SHOWN_CHARS, str::to_owned)
-}
-
-/// `product` in its printed form, cut after [`SHOWN_PRODUCT_CHARS`] characters with its
-/// length: the file holds a name of a megabyte once, but each message naming its product
-/// would hold it again.
-pub(super) fn abbreviated_product(product: impl fmt::Display) -> String {
-    cut(&product.to_string(), SHOWN_PRODUCT_CHARS, str::to_owned)
-}
-
-/// `show(text)`, or `show` of its first `most` characters and its length.
-fn cut(text: &str, most: usize, show: impl Fn(&str) -> String) -> String {
-    let count = text.chars().count();
-    if count <= most {
-        return show(text);
-    }
-    let head: String = text.chars().take(most).collect();
-    format!("{}... ({count} characters)", show(&head))
 }
 
 impl Checker {

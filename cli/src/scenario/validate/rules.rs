@@ -5,8 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::json::{abbreviated_product, quoted};
+use super::json::quoted;
 use super::{Catalog, Checker, Path};
+use crate::scenario::shown::abbreviated_product;
 use crate::scenario::{ConsumerSpec, Diagnostic, MAX_HELD_ITEMS, OpKind, ProducerSpec, Scenario};
 
 impl Checker {
