@@ -121,6 +121,45 @@ fn the_progress_line_names_the_slowest_consumer_when_nothing_moves() {
     );
 }
 
+/// The line names the product the slowest consumer waits for cut after 1000 characters
+/// with its length, as the stall report does: shown whole, a product named with a
+/// megabyte made a megabyte of every line.
+#[test]
+fn the_progress_line_shows_a_long_product_cut() {
+    let scenario = json!({
+        "products": {
+            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+            "y": {"product_type": "Product", "name": "y".repeat(1_000_000), "price": 2}},
+        "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": [{"name": "waiter", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("progress-long-product.json", &scenario.to_string());
+    // Long enough for a refresh after the second of idleness that names the consumer.
+    let output = run(&path, &["--progress", "--stall-timeout", "3.5"]);
+    assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
+    let stderr = stderr(&output);
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("; consumer \"waiter\" has waited "))
+        .collect();
+    assert!(
+        !named.is_empty(),
+        "{}",
+        stderr.chars().take(2000).collect::<String>()
+    );
+    for line in named {
+        assert!(
+            line.len() < 1200 && line.ends_with("y... (1000025 characters)"),
+            "a line of {} bytes: {}",
+            line.len(),
+            line.chars().take(1200).collect::<String>()
+        );
+    }
+}
+
 /// Without a terminal (stderr is a pipe here) nothing is drawn unless asked for, and
 /// `--quiet` or `--no-progress` draw nothing: stderr stays empty.
 #[test]

@@ -20,7 +20,7 @@ use super::RunError;
 use super::progress::Progress;
 use super::stall::MarketView;
 use super::stats::shown_time;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, abbreviated_product};
 
 /// Whether and how a run shows its progress on stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -210,7 +210,7 @@ impl<'s> ProgressDisplay<'s> {
                     "; consumer {:?} has waited {} for {}",
                     self.scenario.consumers()[w.consumer].name,
                     shown_time(w.waited, 1),
-                    self.scenario.product(w.product)
+                    abbreviated_product(self.scenario.product(w.product))
                 ));
             }
         }
