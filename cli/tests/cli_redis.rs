@@ -224,6 +224,54 @@ fn log_file_records_every_call_of_a_redis_run() {
     );
 }
 
+/// The log of a redis run's large cart takes no more memory than its output does, as a
+/// memory run's: the order's record lists every product in the cart (here 1 GB), and the
+/// log keeps its first megabyte. Joined into one text before it was logged, the list took
+/// a gigabyte and the run aborted for want of memory, under a limit of 500 MB on address
+/// space.
+#[cfg(unix)]
+#[test]
+fn the_log_of_a_large_redis_cart_is_written_in_bounded_memory() {
+    const NAME_BYTES: usize = 10_000_000;
+    const ITEMS: u64 = 100;
+    let scenario = serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": "x".repeat(NAME_BYTES), "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": ITEMS}]]}],
+        "marketplace": {"queue_size_per_producer": ITEMS}
+    });
+    let path = temp_file("redis-large-cart-logged.json", &scenario.to_string());
+    let dir = temp_path("redis-large-cart-log");
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = dir.join("market.log");
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "ulimit -v 500000 && exec \"$0\" run \"$1\" --time-scale 0 --backend \"$2\" \
+             --market \"$3\" --log-file \"$4\" >/dev/null",
+        )
+        .arg(env!("CARGO_BIN_EXE_marketplace"))
+        .arg(&path)
+        .arg(shared_server().url())
+        .arg(fresh_market_name("large-cart-logged"))
+        .arg(&log)
+        // glibc reserves address space for an arena of its own per thread that
+        // allocates, which the limit counts; with one, it counts what is used.
+        .env("MALLOC_ARENA_MAX", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let output = finish_within(child, Duration::from_secs(60), "a large redis cart logged");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The producer's records (each a megabyte, cut) rotate the order's out of the files
+    // kept, so the run's end, not the record, is what tells.
+    assert!(output.status.success(), "{}: {stderr}", output.status);
+    assert_eq!(stderr, "");
+    std::fs::remove_dir_all(&dir).expect("the log is removed");
+}
+
 /// How long a process of these tests may run: each ends in a few seconds when it works.
 const HANG: Duration = Duration::from_secs(30);
 

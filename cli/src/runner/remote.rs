@@ -771,7 +771,7 @@ impl<W: Write + Send> Run<'_, '_, W> {
                 .map_err(|e| failed("place_order", &e))?;
             if log::log_enabled!(log::Level::Debug) {
                 let products: Vec<_> = bought.iter().map(|item| self.shown(item)).collect();
-                log::debug!("place_order({cart}) -> [{}]", products.join(", "));
+                log::debug!("place_order({cart}) -> {}", Listed(&products));
             }
             // Under the sink's lock, so the lines of two carts never interleave; rendered a
             // piece at a time, since a cart of long names can print gigabytes.
@@ -821,6 +821,24 @@ impl ActorFailure {
 impl From<String> for ActorFailure {
     fn from(message: String) -> Self {
         ActorFailure::Failed(message)
+    }
+}
+
+/// Products as an order's record lists them, `[a, b]`, written a piece at a time: the log
+/// keeps a record's first megabyte, and a cart of long names joined into one text first
+/// would take as much memory as it prints.
+struct Listed<'a>(&'a [&'a str]);
+
+impl fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, product) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(product)?;
+        }
+        f.write_str("]")
     }
 }
 
