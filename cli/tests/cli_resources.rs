@@ -956,6 +956,52 @@ fn a_stall_report_shows_a_long_product_cut() {
     }
 }
 
+/// A stall report names, under each waiting consumer, the producers that make what it
+/// waits for, each name cut after 1000 characters with its length as a product is: a
+/// producer named with a megabyte was shown whole again for each of 30 consumers.
+#[test]
+fn a_stall_report_shows_a_long_producer_name_cut() {
+    const WAITING: usize = 30;
+    let cart = json!([{"type": "add", "product": "y", "quantity": 1}]);
+    let consumers: Vec<_> = (0..WAITING)
+        .map(|i| json!({"name": format!("c{i}"), "retry_wait_time": 0, "carts": [cart]}))
+        .collect();
+    let scenario = json!({
+        "products": {
+            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+            "y": {"product_type": "Product", "name": "Wanted", "price": 2}},
+        "producers": [{"name": "j".repeat(1_000_000), "products": [["x", 1, 0], ["y", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("stall-long-producer.json", &scenario.to_string());
+    let output = support::marketplace(&[
+        "run",
+        path.to_str().unwrap(),
+        "--time-scale",
+        "0",
+        "--stall-timeout",
+        "0.2",
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let makers: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("    made by producers[0] "))
+        .collect();
+    let head: String = stderr.chars().take(2000).collect();
+    assert_eq!(makers.len(), WAITING, "{head}");
+    for line in makers {
+        assert!(
+            line.len() < 1200 && line.contains("j... (1000000 characters)\": 1 of 1 on the shelf"),
+            "a line of {} bytes: {}",
+            line.len(),
+            line.chars().take(1200).collect::<String>()
+        );
+    }
+}
+
 /// A run started with SIGINT ignored (a script's `run ... &`, where a Ctrl-C is meant for
 /// the script) keeps ignoring it with `--log-file` too, while SIGTERM still ends it, logged.
 #[cfg(target_os = "linux")]

@@ -4,9 +4,9 @@
 //! Invariants: producers are listed in scenario order, each once per waiting consumer,
 //! and only those whose list holds a product equal to the one awaited; building the report
 //! costs one pass over the producers' lists plus the size of the report, never producers
-//! times consumers. A product is shown cut as the scenario's messages cut it, and printed
-//! once however many consumers wait for it: the file holds a long name once, and the report
-//! held it again for each of them.
+//! times consumers. A product, and a producer's name, are shown cut as the scenario's
+//! messages cut a product, and cut once however many consumers wait for it: the file holds
+//! a long name once, and the report held it again for each of them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use super::progress::Progress;
 use super::stats::{RunStats, shown_time};
-use crate::scenario::{Scenario, abbreviated_product};
+use crate::scenario::{Scenario, abbreviated_name, abbreviated_product};
 
 /// A producer that makes a product someone waits for, as found when the run stalled.
 #[derive(Clone, Debug)]
 pub struct ProducerState {
-    /// The producer's name.
+    /// The producer's name, cut after 1000 characters with its length.
     pub name: String,
     /// Its index in the scenario's producer list.
     pub index: usize,
@@ -119,6 +119,7 @@ impl Stall {
         let makers = makers_by_class(scenario);
         let capacity = scenario.queue_size_per_producer();
         let mut shown: HashMap<usize, String> = HashMap::new();
+        let mut named: HashMap<usize, String> = HashMap::new();
         let waiting = progress
             .waiting()
             .map(|w| (w.consumer, w.product))
@@ -132,7 +133,10 @@ impl Stall {
                 producers: makers[scenario.class_of(product)]
                     .iter()
                     .map(|&index| ProducerState {
-                        name: scenario.producers()[index].name.clone(),
+                        name: named
+                            .entry(index)
+                            .or_insert_with(|| abbreviated_name(&scenario.producers()[index].name))
+                            .clone(),
                         index,
                         on_shelf: market.on_shelf(index),
                         capacity,
