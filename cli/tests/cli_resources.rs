@@ -909,13 +909,13 @@ fn a_signal_during_the_stall_report_lets_it_finish() {
     assert_eq!(named, waiting, "the report is cut:\n{rest}");
 }
 
-/// A stall report names the product each waiting consumer waits for, cut after 1000
-/// characters with its length, as a warning does: the file holds a name of a megabyte
-/// once, but the report held it again for every consumer waiting for it, so 30 of them
-/// made 30 MB of stderr (and 300 of them a peak of 600 MB).
-#[test]
-fn a_stall_report_shows_a_long_product_cut() {
-    const WAITING: usize = 30;
+/// How many consumers wait in the runs of `stall_report_of_waiting`.
+const WAITING: usize = 30;
+
+/// The stall report of a run whose `WAITING` consumers each wait for product `y`, named
+/// `wanted`, that the one producer, named `producer`, makes only after `x`, which nobody
+/// buys: the run stalls at once.
+fn stall_report_of_waiting(file: &str, producer: &str, wanted: &str) -> String {
     let cart = json!([{"type": "add", "product": "y", "quantity": 1}]);
     let consumers: Vec<_> = (0..WAITING)
         .map(|i| json!({"name": format!("c{i}"), "retry_wait_time": 0, "carts": [cart]}))
@@ -923,13 +923,13 @@ fn a_stall_report_shows_a_long_product_cut() {
     let scenario = json!({
         "products": {
             "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
-            "y": {"product_type": "Product", "name": "y".repeat(1_000_000), "price": 2}},
-        "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
+            "y": {"product_type": "Product", "name": wanted, "price": 2}},
+        "producers": [{"name": producer, "products": [["x", 1, 0], ["y", 1, 0]],
                        "republish_wait_time": 0}],
         "consumers": consumers,
         "marketplace": {"queue_size_per_producer": 1}
     });
-    let path = temp_file("stall-long-product.json", &scenario.to_string());
+    let path = temp_file(file, &scenario.to_string());
     let output = support::marketplace(&[
         "run",
         path.to_str().unwrap(),
@@ -939,7 +939,17 @@ fn a_stall_report_shows_a_long_product_cut() {
         "0.2",
     ]);
     assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A stall report names the product each waiting consumer waits for, cut after 1000
+/// characters with its length, as a warning does: the file holds a name of a megabyte
+/// once, but the report held it again for every consumer waiting for it, so 30 of them
+/// made 30 MB of stderr (and 300 of them a peak of 600 MB).
+#[test]
+fn a_stall_report_shows_a_long_product_cut() {
+    let stderr =
+        stall_report_of_waiting("stall-long-product.json", "jammer", &"y".repeat(1_000_000));
     let waits: Vec<&str> = stderr
         .lines()
         .filter(|line| line.starts_with("  consumer "))
@@ -961,31 +971,8 @@ fn a_stall_report_shows_a_long_product_cut() {
 /// producer named with a megabyte was shown whole again for each of 30 consumers.
 #[test]
 fn a_stall_report_shows_a_long_producer_name_cut() {
-    const WAITING: usize = 30;
-    let cart = json!([{"type": "add", "product": "y", "quantity": 1}]);
-    let consumers: Vec<_> = (0..WAITING)
-        .map(|i| json!({"name": format!("c{i}"), "retry_wait_time": 0, "carts": [cart]}))
-        .collect();
-    let scenario = json!({
-        "products": {
-            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
-            "y": {"product_type": "Product", "name": "Wanted", "price": 2}},
-        "producers": [{"name": "j".repeat(1_000_000), "products": [["x", 1, 0], ["y", 1, 0]],
-                       "republish_wait_time": 0}],
-        "consumers": consumers,
-        "marketplace": {"queue_size_per_producer": 1}
-    });
-    let path = temp_file("stall-long-producer.json", &scenario.to_string());
-    let output = support::marketplace(&[
-        "run",
-        path.to_str().unwrap(),
-        "--time-scale",
-        "0",
-        "--stall-timeout",
-        "0.2",
-    ]);
-    assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr =
+        stall_report_of_waiting("stall-long-producer.json", &"j".repeat(1_000_000), "Wanted");
     let makers: Vec<&str> = stderr
         .lines()
         .filter(|line| line.starts_with("    made by producers[0] "))
