@@ -336,7 +336,8 @@ fn a_login_denied_info_is_taken_unchecked_for_eviction() {
 /// A replica's writes are not its master's: a read-only replica refuses every call that
 /// writes, and a writable one (`replica-read-only no`) keeps what the calls write from the
 /// master's handles and drops it at its next sync, so a publish there answered `Ok` with its
-/// item on sale to nobody else. Connect refuses a replica, either way, naming its master.
+/// item on sale to nobody else. Connect refuses a replica, either way, naming its master;
+/// a login that may not run `INFO` cannot tell, and is taken, as the docs say.
 #[test]
 fn a_replica_is_refused_at_connect() {
     let master = RedisServer::start();
@@ -395,6 +396,47 @@ fn a_replica_is_refused_at_connect() {
                 );
             }
         }
+    }
+    // The check's limit, as for eviction: a login that may not run `INFO` cannot tell it
+    // is on a replica, and a writable one takes its market unchecked.
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "replica-read-only", "no"])
+        .query(&mut watch)
+        .expect("CONFIG SET");
+    let url = login(&replica, &mut watch, "shop", &NOT_DANGEROUS);
+    connect(&url, "copied", 1).expect("the user cannot tell, and is taken");
+}
+
+/// The check's other limit: a server made a replica after the connect is not watched. A
+/// read-only one (Redis's default) fails a waiting call and each call that writes with the
+/// server's reason, as the docs say; a writable one would take the writes from its master.
+#[test]
+fn a_server_made_a_replica_after_connect_fails_its_writes() {
+    let server = RedisServer::start();
+    let new_master = RedisServer::start();
+    let market = connect(&server.url(), "demoted", 1).expect("a master");
+    let producer = market.register_producer().expect("a producer");
+    let cart = market.new_cart().expect("a cart");
+    std::thread::scope(|scope| {
+        let waiter = scope
+            .spawn(|| market.add_to_cart_timeout(cart, &item("tea", 0), Duration::from_secs(60)));
+        server.until_a_client_waits();
+        let _: () = redis::cmd("REPLICAOF")
+            .arg(&["127.0.0.1", &new_master.port().to_string()])
+            .query(&mut server.connection())
+            .expect("REPLICAOF");
+        match waiter.join().expect("the waiter does not panic") {
+            Err(AddError::Connection(error)) => {
+                assert!(error.to_string().contains("replica"), "{error}");
+            }
+            other => panic!("a wait on a server made a replica ended as {other:?}"),
+        }
+    });
+    match market.publish(producer, item("tea", 1)) {
+        Err(PublishError::Connection(_, error)) => {
+            assert!(error.to_string().contains("replica"), "{error}");
+        }
+        other => panic!("a publish to a server made a replica answered {other:?}"),
     }
 }
 
