@@ -323,6 +323,22 @@ fn a_refusal_does_not_show_the_password() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains("hunter2"));
 }
 
+/// A replica is refused in one line naming its master. Its master is a port nobody listens
+/// on: the role is the replica's own at once, and no sync writes a file.
+#[test]
+fn a_replica_is_refused_naming_its_master() {
+    let replica = RedisServer::start();
+    let master_port = free_port().to_string();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg(&["127.0.0.1", &master_port])
+        .query(&mut replica.connection())
+        .expect("REPLICAOF");
+    assert_refused(
+        &run_small_on(&replica.url()),
+        &format!("replica of 127.0.0.1:{master_port}"),
+    );
+}
+
 #[test]
 fn a_market_holding_another_scenario_is_refused() {
     let first = temp_file("redis-first.json", SMALL);
