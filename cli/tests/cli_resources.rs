@@ -289,6 +289,19 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
     );
 }
 
+/// A scenario file of one cart buying `items` of a product named with `name_bytes` bytes,
+/// all on the shelf at once.
+fn one_cart_of(file: &str, name_bytes: usize, items: u64) -> std::path::PathBuf {
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "x".repeat(name_bytes), "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": items}]]}],
+        "marketplace": {"queue_size_per_producer": items}
+    });
+    temp_file(file, &scenario.to_string())
+}
+
 /// The log of a cart of many long lines takes no more memory than the output does: the
 /// logger formats a record whole before it writes it, and an order's record lists every
 /// product in the cart (here 100 MB), so past 1 MB a record is cut, saying how much
@@ -296,16 +309,7 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
 #[cfg(unix)]
 #[test]
 fn the_log_of_a_large_cart_is_written_in_bounded_memory() {
-    const NAME_BYTES: usize = 10_000;
-    const ITEMS: u64 = 10_000;
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "x".repeat(NAME_BYTES), "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "m", "quantity": ITEMS}]]}],
-        "marketplace": {"queue_size_per_producer": ITEMS}
-    });
-    let path = temp_file("large-cart-logged.json", &scenario.to_string());
+    let path = one_cart_of("large-cart-logged.json", 10_000, 10_000);
     for actors in [
         &["--actors", "tasks", "--workers", "2"][..],
         &["--actors", "threads"],
@@ -1028,16 +1032,8 @@ fn an_ignored_interrupt_stays_ignored_with_a_log() {
 #[cfg(unix)]
 #[test]
 fn a_cart_of_a_gigabyte_of_lines_is_written_in_bounded_memory() {
-    const NAME_BYTES: usize = 1_000_000;
     const ITEMS: u64 = 1000;
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "x".repeat(NAME_BYTES), "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "m", "quantity": ITEMS}]]}],
-        "marketplace": {"queue_size_per_producer": ITEMS}
-    });
-    let path = temp_file("gigabyte-cart.json", &scenario.to_string());
+    let path = one_cart_of("gigabyte-cart.json", 1_000_000, ITEMS);
     for actors in [
         &["--actors", "tasks", "--workers", "2"][..],
         &["--actors", "threads"],
