@@ -21,7 +21,8 @@ use marketplace_harness::redis_server::{
 };
 use marketplace_redis::READ_TIMEOUT;
 use support::{
-    finish_within, marketplace, panic_message_of, reference_dir, send, sorted, temp_file, temp_path,
+    finish_within, marketplace, one_cart_of, panic_message_of, reference_dir, send,
+    sh_marketplace_within, sorted, temp_file, temp_path,
 };
 
 /// Starts `marketplace run SCENARIO --time-scale 0 --backend URL --market MARKET EXTRA...`
@@ -232,38 +233,24 @@ fn log_file_records_every_call_of_a_redis_run() {
 #[cfg(unix)]
 #[test]
 fn the_log_of_a_large_redis_cart_is_written_in_bounded_memory() {
-    const NAME_BYTES: usize = 10_000_000;
-    const ITEMS: u64 = 100;
-    let scenario = serde_json::json!({
-        "products": {"m": {"product_type": "Product", "name": "x".repeat(NAME_BYTES), "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "m", "quantity": ITEMS}]]}],
-        "marketplace": {"queue_size_per_producer": ITEMS}
-    });
-    let path = temp_file("redis-large-cart-logged.json", &scenario.to_string());
+    let path = one_cart_of("redis-large-cart-logged.json", 10_000_000, 100);
     let dir = temp_path("redis-large-cart-log");
     let _ = std::fs::remove_dir_all(&dir);
     let log = dir.join("market.log");
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(
-            "ulimit -v 500000 && exec \"$0\" run \"$1\" --time-scale 0 --backend \"$2\" \
-             --market \"$3\" --log-file \"$4\" >/dev/null",
-        )
-        .arg(env!("CARGO_BIN_EXE_marketplace"))
-        .arg(&path)
-        .arg(shared_server().url())
-        .arg(fresh_market_name("large-cart-logged"))
-        .arg(&log)
-        // glibc reserves address space for an arena of its own per thread that
-        // allocates, which the limit counts; with one, it counts what is used.
-        .env("MALLOC_ARENA_MAX", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh runs");
-    let output = finish_within(child, Duration::from_secs(60), "a large redis cart logged");
+    let script = "ulimit -v 500000 && exec \"$0\" run \"$1\" --time-scale 0 --backend \"$2\" \
+                  --market \"$3\" --log-file \"$4\" >/dev/null";
+    let url = shared_server().url();
+    let market = fresh_market_name("large-cart-logged");
+    let args = [
+        path.as_os_str(),
+        url.as_ref(),
+        market.as_ref(),
+        log.as_os_str(),
+    ];
+    // glibc reserves address space for an arena of its own per thread that allocates,
+    // which the limit counts; with one, it counts what is used.
+    let env = [("MALLOC_ARENA_MAX", "1")];
+    let output = sh_marketplace_within(script, &args, &env, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&output.stderr);
     // The producer's records (each a megabyte, cut) rotate the order's out of the files
     // kept, so the run's end, not the record, is what tells.

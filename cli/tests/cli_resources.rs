@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 #[cfg(unix)]
 use support::send;
-use support::{finish_within, run_logged, temp_file, temp_path};
+use support::{
+    finish_within, one_cart_of, run_logged, sh_marketplace_within, temp_file, temp_path,
+};
 
 /// Tokio panics when the system refuses it a worker thread, and, once one has started,
 /// hangs unwinding; the run must end with exit code 1 and one line instead. The limit on
@@ -289,19 +291,6 @@ fn gen_peaks_at_a_few_times_the_size_of_its_output() {
     );
 }
 
-/// A scenario file of one cart buying `items` of a product named with `name_bytes` bytes,
-/// all on the shelf at once.
-fn one_cart_of(file: &str, name_bytes: usize, items: u64) -> std::path::PathBuf {
-    let scenario = json!({
-        "products": {"m": {"product_type": "Product", "name": "x".repeat(name_bytes), "price": 4}},
-        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
-        "consumers": [{"name": "c", "retry_wait_time": 0,
-                       "carts": [[{"type": "add", "product": "m", "quantity": items}]]}],
-        "marketplace": {"queue_size_per_producer": items}
-    });
-    temp_file(file, &scenario.to_string())
-}
-
 /// The log of a cart of many long lines takes no more memory than the output does: the
 /// logger formats a record whole before it writes it, and an order's record lists every
 /// product in the cart (here 100 MB), so past 1 MB a record is cut, saying how much
@@ -316,24 +305,14 @@ fn the_log_of_a_large_cart_is_written_in_bounded_memory() {
     ] {
         let dir = temp_path(&format!("large-cart-log-{}", actors[1]));
         let log = dir.join("market.log");
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(
-                "ulimit -v 100000 && path=$1 log=$2 && shift 2 && \
-                 exec \"$0\" run \"$path\" --time-scale 0 --log-file \"$log\" \"$@\" >/dev/null",
-            )
-            .arg(env!("CARGO_BIN_EXE_marketplace"))
-            .arg(&path)
-            .arg(&log)
-            .args(actors)
-            // glibc reserves address space for an arena of its own per thread that
-            // allocates, which the limit counts; with one, it counts what is used.
-            .env("MALLOC_ARENA_MAX", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sh runs");
-        let output = finish_within(child, Duration::from_secs(60), "a large cart logged");
+        let script = "ulimit -v 100000 && path=$1 log=$2 && shift 2 && \
+                      exec \"$0\" run \"$path\" --time-scale 0 --log-file \"$log\" \"$@\" >/dev/null";
+        let mut args = vec![path.as_os_str(), log.as_os_str()];
+        args.extend(actors.iter().map(std::ffi::OsStr::new));
+        // glibc reserves address space for an arena of its own per thread that allocates,
+        // which the limit counts; with one, it counts what is used.
+        let env = [("MALLOC_ARENA_MAX", "1")];
+        let output = sh_marketplace_within(script, &args, &env, Duration::from_secs(60));
         let actors = actors[1];
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -1039,21 +1018,11 @@ fn a_cart_of_a_gigabyte_of_lines_is_written_in_bounded_memory() {
         &["--actors", "threads"],
     ] {
         let stats = temp_path(&format!("gigabyte-cart-{}.json", actors[1]));
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(
-                "ulimit -v 600000 && path=$1 stats=$2 && shift 2 && \
-                 exec \"$0\" run \"$path\" --time-scale 0 --stats-json \"$stats\" \"$@\" >/dev/null",
-            )
-            .arg(env!("CARGO_BIN_EXE_marketplace"))
-            .arg(&path)
-            .arg(&stats)
-            .args(actors)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sh runs");
-        let output = finish_within(child, Duration::from_secs(60), "a gigabyte cart");
+        let script = "ulimit -v 600000 && path=$1 stats=$2 && shift 2 && \
+                      exec \"$0\" run \"$path\" --time-scale 0 --stats-json \"$stats\" \"$@\" >/dev/null";
+        let mut args = vec![path.as_os_str(), stats.as_os_str()];
+        args.extend(actors.iter().map(std::ffi::OsStr::new));
+        let output = sh_marketplace_within(script, &args, &[], Duration::from_secs(60));
         let actors = actors[1];
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -1070,25 +1039,10 @@ fn a_cart_of_a_gigabyte_of_lines_is_written_in_bounded_memory() {
     }
 }
 
-/// Runs `sh -c SCRIPT marketplace ARGS...` (so `"$0"` is the binary), with `env` set, at
-/// most 30 s; the script limits its address space, so a reader that keeps everything fails
-/// quickly instead of taking the machine's memory.
+/// [`sh_marketplace_within`] 30 s.
 #[cfg(unix)]
 fn sh_marketplace(script: &str, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_marketplace"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let child = command.spawn().expect("sh runs");
-    finish_within(child, Duration::from_secs(30), script)
+    sh_marketplace_within(script, args, env, Duration::from_secs(30))
 }
 
 /// Exit code 2, nothing on stdout, no panic, and stderr holding each of `needles`.

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// Every value of `run --actors`: conformance tests run the binary in each.
@@ -159,6 +159,45 @@ pub(crate) fn finish_within(child: Child, limit: Duration, hang: &str) -> Output
         panic!("{hang}: still running after {limit:?}");
     };
     output.expect("the process ends")
+}
+
+/// Runs `sh -c SCRIPT marketplace ARGS...` (so `"$0"` is the binary), with `env` set, at
+/// most `limit`; the script limits the run's address space, so a run that holds everything
+/// fails quickly instead of taking the machine's memory.
+#[cfg(unix)]
+pub(crate) fn sh_marketplace_within(
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Output {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_marketplace"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("sh runs");
+    finish_within(child, limit, script)
+}
+
+/// A scenario file of one cart buying `items` of a product named with `name_bytes` bytes,
+/// all on the shelf at once.
+pub(crate) fn one_cart_of(file: &str, name_bytes: usize, items: u64) -> PathBuf {
+    let scenario = serde_json::json!({
+        "products": {"m": {"product_type": "Product", "name": "x".repeat(name_bytes), "price": 4}},
+        "producers": [{"name": "p", "products": [["m", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "c", "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "m", "quantity": items}]]}],
+        "marketplace": {"queue_size_per_producer": items}
+    });
+    temp_file(file, &scenario.to_string())
 }
 
 /// Sends `signal` (`INT`, `TERM`) to `child` with kill(1).
