@@ -643,12 +643,7 @@ fn a_spent_cart_in_the_slot_of_a_claims_cart_is_unknown_from_its_eq() {
 #[test]
 fn a_remove_whose_cart_is_ordered_before_its_claim_takes_nothing_from_the_slots_next_cart() {
     let outcome = within_watchdog("a remove racing its cart's order and reuse", move || {
-        let market = Arc::new(Marketplace::new(4));
-        let producer = market.register_producer();
-        let cart = market.new_cart();
-        market.publish(producer, Hooked("tea")).unwrap();
-        market.add_to_cart(cart, &Hooked("tea")).unwrap();
-        market.publish(producer, Hooked("tea")).unwrap();
+        let (market, _, cart) = tea_in_a_cart();
         let inner = Arc::clone(&market);
         let (answers, answered) = channel();
         arm(Trait::Eq, 0, move || {
