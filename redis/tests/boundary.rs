@@ -231,10 +231,7 @@ fn unreachable_and_foreign_servers_are_unreachable() {
 #[test]
 fn a_refused_login_or_database_is_unreachable_with_the_reason_and_no_password() {
     let server = RedisServer::start();
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "requirepass", "sesame"])
-        .query(&mut server.connection())
-        .expect("CONFIG SET requirepass");
+    server.config_set("requirepass", "sesame");
     let port = server.port();
     for (url, reason) in [
         (format!("redis://127.0.0.1:{port}"), "NOAUTH"),
@@ -274,25 +271,18 @@ fn a_refused_login_or_database_is_unreachable_with_the_reason_and_no_password() 
 #[test]
 fn a_server_that_may_evict_any_key_is_refused() {
     let server = RedisServer::start();
-    let mut watch = server.connection();
-    let set = |watch: &mut redis::Connection, name: &str, value: &str| {
-        let _: () = redis::cmd("CONFIG")
-            .arg(&["SET", name, value])
-            .query(watch)
-            .expect("CONFIG SET");
-    };
-    set(&mut watch, "maxmemory-policy", "allkeys-lru");
-    set(&mut watch, "maxmemory", "100mb");
+    server.config_set("maxmemory-policy", "allkeys-lru");
+    server.config_set("maxmemory", "100mb");
     match connect(&server.url(), "evicted", 1) {
         Err(error @ ConnectError::Evicting { .. }) => {
             assert!(error.to_string().contains("allkeys-lru"), "{error}");
         }
         other => panic!("{:?}", other.map(|_| "a handle")),
     }
-    set(&mut watch, "maxmemory", "0");
+    server.config_set("maxmemory", "0");
     connect(&server.url(), "evicted", 1).expect("no memory limit, no eviction");
-    set(&mut watch, "maxmemory", "100mb");
-    set(&mut watch, "maxmemory-policy", "volatile-lru");
+    server.config_set("maxmemory", "100mb");
+    server.config_set("maxmemory-policy", "volatile-lru");
     connect(&server.url(), "evicted", 1).expect("only keys with an expiry are evicted");
 }
 
@@ -302,16 +292,9 @@ fn a_server_that_may_evict_any_key_is_refused() {
 #[test]
 fn a_login_denied_info_is_taken_unchecked_for_eviction() {
     let server = RedisServer::start();
+    server.config_set("maxmemory-policy", "allkeys-lru");
+    server.config_set("maxmemory", "100mb");
     let mut watch = server.connection();
-    for args in [
-        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"][..],
-        &["CONFIG", "SET", "maxmemory", "100mb"],
-    ] {
-        let _: () = redis::cmd(args[0])
-            .arg(&args[1..])
-            .query(&mut watch)
-            .expect("set up");
-    }
     let url = login(&server, &mut watch, "shop", &NOT_DANGEROUS);
     let denied = redis::cmd("INFO")
         .arg("memory")
@@ -345,26 +328,11 @@ fn a_replica_is_refused_at_connect() {
     let on_master = connect(&master.url(), "copied", 1).expect("the master");
     // The copy goes through the socket at once, and neither server writes a file where the
     // test runs.
-    let mut to_master = master.connection();
-    for (name, value) in [
-        ("repl-diskless-sync", "yes"),
-        ("repl-diskless-sync-delay", "0"),
-    ] {
-        let _: () = redis::cmd("CONFIG")
-            .arg(&["SET", name, value])
-            .query(&mut to_master)
-            .expect("CONFIG SET");
-    }
+    master.config_set("repl-diskless-sync", "yes");
+    master.config_set("repl-diskless-sync-delay", "0");
+    replica.config_set("repl-diskless-load", "on-empty-db");
+    replica.config_set("replica-read-only", "no");
     let mut watch = replica.connection();
-    for (name, value) in [
-        ("repl-diskless-load", "on-empty-db"),
-        ("replica-read-only", "no"),
-    ] {
-        let _: () = redis::cmd("CONFIG")
-            .arg(&["SET", name, value])
-            .query(&mut watch)
-            .expect("CONFIG SET");
-    }
     let master_address = format!("127.0.0.1:{}", master.port());
     let _: () = redis::cmd("REPLICAOF")
         .arg(&["127.0.0.1", &master.port().to_string()])
@@ -372,10 +340,7 @@ fn a_replica_is_refused_at_connect() {
         .expect("REPLICAOF");
     until_in_sync(&mut watch);
     for read_only in ["no", "yes"] {
-        let _: () = redis::cmd("CONFIG")
-            .arg(&["SET", "replica-read-only", read_only])
-            .query(&mut watch)
-            .expect("CONFIG SET");
+        replica.config_set("replica-read-only", read_only);
         match connect(&replica.url(), "copied", 1) {
             Err(error @ ConnectError::Replica { .. }) => {
                 let text = error.to_string();
@@ -399,10 +364,7 @@ fn a_replica_is_refused_at_connect() {
     }
     // The check's limit, as for eviction: a login that may not run `INFO` cannot tell it
     // is on a replica, and a writable one takes its market unchecked.
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "replica-read-only", "no"])
-        .query(&mut watch)
-        .expect("CONFIG SET");
+    replica.config_set("replica-read-only", "no");
     let url = login(&replica, &mut watch, "shop", &NOT_DANGEROUS);
     connect(&url, "copied", 1).expect("the user cannot tell, and is taken");
 }

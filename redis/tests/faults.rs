@@ -1456,10 +1456,7 @@ fn a_call_made_while_the_server_runs_a_long_script_goes_through_after_it() {
     let producer = market.register_producer().expect("register");
     let mut watch = server.connection();
     // The server answers `BUSY` once a script has run this long (in ms), instead of 5 s.
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "lua-time-limit", "50"])
-        .query(&mut watch)
-        .expect("CONFIG SET");
+    server.config_set("lua-time-limit", "50");
     let mut looping = server.connection();
     let script = thread::spawn(move || {
         redis::cmd("EVAL")

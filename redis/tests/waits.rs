@@ -110,7 +110,6 @@ fn a_blocked_waiter_wakes_within_10_ms_of_the_arrival() {
 #[test]
 fn a_wait_that_nothing_ends_returns_within_a_tick_of_the_servers_clock() {
     let server = RedisServer::start();
-    let mut admin = server.connection();
     let market = RedisMarketplace::<Tea>::connect(&server.url(), "ticks", 1).expect("connect");
     let producer = market.register_producer().expect("register");
     market.publish(producer, tea()).expect("room for one");
@@ -141,12 +140,7 @@ fn a_wait_that_nothing_ends_returns_within_a_tick_of_the_servers_clock() {
         }),
     ];
     for hz in [10, 100] {
-        redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("hz")
-            .arg(hz)
-            .query::<()>(&mut admin)
-            .expect("CONFIG SET hz");
+        server.config_set("hz", &hz.to_string());
         let tick = Duration::from_secs(1) / hz;
         for (name, wait) in waits {
             let took = median(

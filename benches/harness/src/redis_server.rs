@@ -76,6 +76,19 @@ impl RedisServer {
             .expect("a plain connection to the test server")
     }
 
+    /// Sets one of the server's settings (`CONFIG SET NAME VALUE`), on a connection of its
+    /// own.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses it or does not answer.
+    pub fn config_set(&self, name: &str, value: &str) {
+        redis::cmd("CONFIG")
+            .arg(&["SET", name, value])
+            .query::<()>(&mut self.connection())
+            .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
+    }
+
     /// Closes every client connection but the one it asks through (`CLIENT KILL TYPE normal
     /// SKIPME yes`), as an idle `timeout` or an operator's `CLIENT KILL` closes them, the
     /// server going on answering; returns how many it closed.
