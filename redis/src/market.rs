@@ -1011,13 +1011,16 @@ fn server_info(connection: &mut Connection, section: &str) -> redis::RedisResult
     }
 }
 
+/// The value of the field `name` in an `INFO` answer (its `name:value` line).
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
+}
+
 /// The master's address (`HOST:PORT`) from a replica's `INFO replication`; `None` for a
 /// master.
 fn master_of(info: &str) -> Option<String> {
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
-    };
+    let field = |name| info_field(info, name);
     if field("role")? == "master" {
         return None;
     }
@@ -1034,10 +1037,7 @@ fn master_of(info: &str) -> Option<String> {
 /// without an expiry (every market key): a memory limit is set and the policy is one of
 /// `allkeys-*`.
 fn evicting_policy(info: &str) -> Option<String> {
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
-    };
+    let field = |name| info_field(info, name);
     let limited = field("maxmemory").is_some_and(|limit| limit != "0");
     let policy = field("maxmemory_policy")?;
     (limited && policy.starts_with("allkeys-")).then(|| policy.to_owned())
