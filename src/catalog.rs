@@ -19,7 +19,12 @@
 //!   stored in the current table (or the table is rebuilt with it) before `inserting` is
 //!   released;
 //! - a table is at most half full, so every probe sequence reaches an empty slot;
-//! - a slot, once set, never changes, and a table, once replaced, is never written again.
+//! - a slot, once set, never changes, and a table, once replaced, is never written again;
+//! - a consumer waiting for a product with no shelf yet waits on the bucket of `unlisted`
+//!   that its product's hash picks, and an insert wakes the bucket its key's hash picks:
+//!   a lookup finds an entry only under the entry's own hash, so every consumer that the
+//!   new entry could serve is in that bucket, and the consumers of other products (bar
+//!   those whose hash shares the bucket) sleep on.
 //!
 //! Memory is O(distinct products ever published or resolved into a product handle): only a
 //! first publish and the making of a handle insert (a return finds the entry its item came
@@ -29,7 +34,7 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 use crate::product_shelf::ProductShelf;
-use crate::sync::{AppendOnlyVec, AtomicU32, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AppendOnlyVec, AtomicU32, AtomicUsize, Mutex, Ordering, UNLISTED_BUCKETS};
 use crate::wait::Waiters;
 
 /// Slots in the first table (a power of two).
@@ -52,9 +57,10 @@ pub(crate) struct Catalog<P, S> {
     inserting: Mutex<()>,
     /// Entries inserted so far, counted once the current table holds them.
     inserted: AtomicUsize,
-    /// Consumers waiting for a product that has no shelf yet, each for its own: every
-    /// insert wakes them all.
-    pub(crate) grew: Waiters,
+    /// Consumers waiting for a product that has no shelf yet, in the bucket their
+    /// product's hash picks (`unlisted_waiters`): an insert wakes its own bucket only.
+    /// A fixed number, made with the catalog: waiting for a product stores nothing.
+    unlisted: [Waiters; UNLISTED_BUCKETS],
 }
 
 /// A product and its shelf.
@@ -111,7 +117,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
             current: AtomicUsize::new(0),
             inserting: Mutex::new(()),
             inserted: AtomicUsize::new(0),
-            grew: Waiters::new(),
+            unlisted: std::array::from_fn(|_| Waiters::new()),
         }
     }
 
@@ -121,14 +127,43 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
         self.hasher.hash_one(product)
     }
 
-    /// Where consumers of the product whose lookup found `entry` wait for an item: on its
-    /// shelf, or, while it has none (never published), for the catalog to grow. Nothing is
-    /// stored for a product awaited before its first publish.
-    pub(crate) fn arrivals<'a>(&'a self, entry: Option<&'a Entry<P>>) -> &'a Waiters {
+    /// Where consumers of the product hashed `hash`, whose lookup found `entry`, wait for
+    /// an item: on its shelf, or, while it has none (never published), in the bucket of
+    /// consumers waiting for unlisted products that its hash picks. Nothing is stored for
+    /// a product awaited before its first publish.
+    pub(crate) fn arrivals<'a>(&'a self, entry: Option<&'a Entry<P>>, hash: u64) -> &'a Waiters {
         match entry {
             Some(entry) => &entry.shelf.arrivals,
-            None => &self.grew,
+            None => self.unlisted_waiters(hash),
         }
+    }
+
+    /// The bucket of consumers waiting for an unlisted product hashed `hash`.
+    fn unlisted_waiters(&self, hash: u64) -> &Waiters {
+        // Truncating keeps the low bits, which pick the bucket (`UNLISTED_BUCKETS` is a
+        // power of two); the hasher mixes them, as the tables rely on too.
+        &self.unlisted[hash as usize & (UNLISTED_BUCKETS - 1)]
+    }
+
+    /// Wakes every consumer waiting for an unlisted product, in every bucket (`close`).
+    pub(crate) fn wake_all_unlisted(&self) {
+        for waiters in &self.unlisted {
+            waiters.notify_all();
+        }
+    }
+
+    /// Listeners now waiting for products with no shelf yet, in every bucket: a test acts
+    /// once its consumers are asleep there.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn unlisted_listening_now(&self) -> usize {
+        self.unlisted.iter().map(Waiters::listening_now).sum()
+    }
+
+    /// Wake-ups so far of consumers waiting for products with no shelf yet, in every
+    /// bucket.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn unlisted_listeners_woken(&self) -> usize {
+        self.unlisted.iter().map(Waiters::listeners_woken).sum()
     }
 
     /// The entry of the product equal to `product` (a `P`, or a form `P` borrows as, with
@@ -229,7 +264,9 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
             // Ordering: `Release`, so a lookup that reads the new count sees the entry.
             self.inserted.store(seen + 1, Ordering::Release);
             drop(inserting);
-            self.grew.notify_all();
+            // Only the consumers whose lookup can find this entry, that is those asking
+            // under its hash, may be waiting for it (several, for one product: all of them).
+            self.unlisted_waiters(key_hash).notify_all();
             return self.entries.get(number).expect("just pushed");
         }
     }

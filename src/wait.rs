@@ -39,8 +39,11 @@
 //! woken waiter whose attempt fails because another thread took what it was woken for goes
 //! back to sleep; one that leaves without using what it was woken for (its cart was ordered
 //! meanwhile) passes the notification on; a listener dropped after its notification (a
-//! timeout racing the wake-up) passes it on by itself. A new product in the catalog and
-//! `close` wake every waiter.
+//! timeout racing the wake-up) passes it on by itself. `close` wakes every waiter. A new
+//! product in the catalog wakes every consumer in one bucket of those waiting for products
+//! with no shelf yet, the bucket its hash picks, where every consumer its entry can serve
+//! waits (see `catalog`): the protocol above holds per bucket, as a waiter registers with,
+//! listens to and is notified through its bucket's `Waiters` alone.
 //!
 //! Blocking waiters first retry a few times, spinning and then yielding
 //! ([`retry_before_sleeping`]): the thread they wait for is often running on the other core
@@ -81,6 +84,9 @@ pub(crate) struct Waiters {
     registered: AtomicUsize,
     /// Where registered waiters sleep.
     event: Event,
+    /// Listeners woken so far: a test counts the wake-ups a change causes.
+    #[cfg(all(test, not(loom)))]
+    listeners_woken: AtomicUsize,
 }
 
 impl Waiters {
@@ -88,6 +94,8 @@ impl Waiters {
         Self {
             registered: AtomicUsize::new(0),
             event: Event::new(),
+            #[cfg(all(test, not(loom)))]
+            listeners_woken: AtomicUsize::new(0),
         }
     }
 
@@ -96,6 +104,30 @@ impl Waiters {
     #[cfg(all(test, not(loom)))]
     pub(crate) fn registered_now(&self) -> usize {
         self.registered.load(Ordering::Relaxed)
+    }
+
+    /// Listeners in the event now: a test acts once a waiter is listening, so that a
+    /// notification would reach it.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn listening_now(&self) -> usize {
+        self.event.total_listeners()
+    }
+
+    /// Listeners woken by this event's notifications so far.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn listeners_woken(&self) -> usize {
+        self.listeners_woken.load(Ordering::Relaxed)
+    }
+
+    /// Counts the listeners a notification woke (`Event::notify` returns how many), for
+    /// the tests; a no-op in other builds.
+    #[inline]
+    fn count_woken(&self, woken: usize) {
+        // Ordering: a count the test reads on the notifier's thread, after it returned.
+        #[cfg(all(test, not(loom)))]
+        self.listeners_woken.fetch_add(woken, Ordering::Relaxed);
+        #[cfg(not(all(test, not(loom))))]
+        let _ = (self, woken);
     }
 
     /// Wakes one waiter, if any, after a change that may let its attempt succeed. The
@@ -124,14 +156,14 @@ impl Waiters {
         // One more than already notified: a waiter notified for an earlier change may not
         // have woken yet, and this change is for someone else. (Plain `notify(1)` tops up
         // to one notified listener, and would lose this wake-up.)
-        self.event.notify(1.additional());
+        self.count_woken(self.event.notify(1.additional()));
     }
 
-    /// Wakes every waiter, after a change that may concern any of them (a new product in
-    /// the catalog, the marketplace closing).
+    /// Wakes every waiter, after a change that may concern any of them (a new product, for
+    /// the consumers in its catalog bucket; the marketplace closing).
     pub(crate) fn notify_all(&self) {
         if self.anyone_registered_after_change() {
-            self.event.notify(usize::MAX);
+            self.count_woken(self.event.notify(usize::MAX));
         }
     }
 
@@ -172,8 +204,8 @@ pub(crate) enum Attempt<'w, T> {
 }
 
 /// The registration a waiting loop holds, moved to other waiters when its attempts name
-/// other ones (a consumer waiting for a product with no shelf yet waits on the catalog,
-/// then on the shelf).
+/// other ones (a consumer waiting for a product with no shelf yet waits in the catalog's
+/// bucket for its hash, then on the shelf).
 struct Seat<'w> {
     registration: Option<Registration<'w>>,
 }

@@ -431,7 +431,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
             *entry = self.catalog.get(product, hash);
         }
         match self.try_add(cart, *entry) {
-            Err(AddError::Unavailable) => Attempt::WaitOn(self.catalog.arrivals(*entry)),
+            Err(AddError::Unavailable) => Attempt::WaitOn(self.catalog.arrivals(*entry, hash)),
             done => Attempt::Done(done),
         }
     }
@@ -471,7 +471,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         // An overflowing deadline means "wait as long as it takes".
         let deadline = Instant::now().checked_add(timeout);
         // The first attempt found none on sale.
-        let waiting_on = self.catalog.arrivals(entry);
+        let waiting_on = self.catalog.arrivals(entry, hash);
         let outcome = block_until(waiting_on, deadline, &self.closed, || {
             self.add_attempt(cart, product, hash, &mut entry)
         })

@@ -378,7 +378,7 @@ impl<P: Eq + Hash + Clone + fmt::Debug + Send + Sync, S: BuildHasher> Marketplac
         }
         self.catalog
             .for_each(|entry| entry.shelf.arrivals.notify_all());
-        self.catalog.grew.notify_all();
+        self.catalog.wake_all_unlisted();
         debug!("close()");
     }
 
@@ -513,6 +513,96 @@ mod tests {
             );
             std::thread::yield_now();
         }
+    }
+
+    /// Polls `condition` until it holds; fails, saying `what` never happened, if it does
+    /// not in ten seconds.
+    fn until(condition: impl Fn() -> bool, what: &str) {
+        let started = Instant::now();
+        while !condition() {
+            assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+            std::thread::yield_now();
+        }
+    }
+
+    /// Hashes a `u64` product to itself, so a test knows which products differ in the low
+    /// bits of their hash.
+    #[derive(Default)]
+    struct IdentityHasher(u64);
+
+    impl std::hash::Hasher for IdentityHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for byte in bytes {
+                self.0 = self.0 << 8 | u64::from(*byte);
+            }
+        }
+        fn write_u64(&mut self, value: u64) {
+            self.0 = value;
+        }
+    }
+
+    type IdentityHash = std::hash::BuildHasherDefault<IdentityHasher>;
+
+    /// The first publish of a product wakes no consumer waiting for another product that
+    /// has no shelf yet, when their hashes differ in their low bits (0 and 1 here): each
+    /// such wake-up would find nothing and sleep again, and every new product would wake
+    /// every consumer waiting for one not yet listed.
+    #[test]
+    fn a_new_product_wakes_no_consumer_waiting_for_another() {
+        let market = Marketplace::with_hasher(2, IdentityHash::default());
+        let producer = market.register_producer();
+        let cart = market.new_cart();
+        std::thread::scope(|s| {
+            let consumer =
+                s.spawn(|| market.add_to_cart_timeout(cart, &0_u64, Duration::from_secs(60)));
+            until(
+                || market.catalog.unlisted_listening_now() == 1,
+                "the consumer of 0 never went to sleep",
+            );
+            market.publish(producer, 1_u64).unwrap();
+            let woken_by_another = market.catalog.unlisted_listeners_woken();
+            market.publish(producer, 0_u64).unwrap();
+            assert_eq!(consumer.join().unwrap(), Ok::<_, AddError>(()));
+            assert_eq!(
+                woken_by_another, 0,
+                "the first publish of 1 woke the consumer waiting for 0"
+            );
+        });
+        assert_eq!(market.place_order(cart), Ok(vec![0]));
+    }
+
+    /// `close` wakes the consumers waiting for products with no shelf yet in every bucket,
+    /// one consumer in each here (products 0 to 63 differ in their low bits), and each
+    /// reports `Unavailable` at once, long before its timeout.
+    #[test]
+    fn close_wakes_consumers_waiting_for_unlisted_products_in_every_bucket() {
+        let market = &Marketplace::<u64, _>::with_hasher(1, IdentityHash::default());
+        let products = 0..crate::sync::UNLISTED_BUCKETS as u64;
+        std::thread::scope(|s| {
+            let consumers: Vec<_> = products
+                .map(|product| {
+                    let cart = market.new_cart();
+                    s.spawn(move || {
+                        market.add_to_cart_timeout(cart, &product, Duration::from_secs(60))
+                    })
+                })
+                .collect();
+            until(
+                || market.catalog.unlisted_listening_now() == consumers.len(),
+                "the consumers never all went to sleep",
+            );
+            market.close();
+            until(
+                || market.catalog.unlisted_listening_now() == 0,
+                "close left a consumer asleep",
+            );
+            for consumer in consumers {
+                assert_eq!(consumer.join().unwrap(), Err(AddError::Unavailable));
+            }
+        });
     }
 
     /// A registration refused at the limit leaves the marketplace as it was: the refused

@@ -64,6 +64,13 @@ pub(crate) const CHEAP_YIELDS: u32 = 48;
 /// See [`CHEAP_YIELDS`].
 pub(crate) const YIELDING_BUDGET: Duration = Duration::from_micros(20);
 
+/// Buckets of consumers waiting for products with no shelf yet, picked by the product's
+/// hash (a power of two): a new product wakes one bucket, so with many such consumers each
+/// first publish wakes about one in 64 of them, where one shared list would wake them all.
+/// Fixed, so a catalog's waiting takes the same memory (64 counts and event pointers, about
+/// 1 KiB) however many products are awaited.
+pub(crate) const UNLISTED_BUCKETS: usize = 64;
+
 /// Tries at an exact snapshot of a producer's count (`Producer::on_sale`) before it settles
 /// for a lower bound: a try fails only when a publish (or a return) lands within it.
 pub(crate) const SNAPSHOT_TRIES: usize = 64;

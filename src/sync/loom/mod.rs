@@ -50,6 +50,10 @@ pub(crate) const YIELDS_BEFORE_SLEEP: u32 = 0;
 pub(crate) const CHEAP_YIELDS: u32 = 0;
 pub(crate) const YIELDING_BUDGET: std::time::Duration = std::time::Duration::ZERO;
 
+/// Two buckets of consumers waiting for unlisted products in the models: few, so each model
+/// holds few events, and more than one, so a model's products may fall in different ones.
+pub(crate) const UNLISTED_BUCKETS: usize = 2;
+
 /// One try at an exact snapshot of a producer's count in the models: a read that sees a
 /// publish land within it settles for the lower bound at once, so the models reach that
 /// path (no model publishes 64 times while a count is read).
