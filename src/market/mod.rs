@@ -605,6 +605,69 @@ mod tests {
         });
     }
 
+    /// Every consumer waiting for a product with no shelf yet is served by its product's
+    /// first items, whichever bucket it sleeps in and whoever shares it: products 0, 64 and
+    /// 128 share a bucket, as do 1 and 65; three consumers wait for each, two blocking and
+    /// one async; 64 gets its entry from a handle before any publish, waking its bucket
+    /// for nothing on sale. Each consumer must finish soon after its item arrives, long
+    /// before its timeout, whose last attempt would hide a lost wake-up.
+    #[test]
+    fn consumers_of_unlisted_products_sharing_buckets_are_all_served() {
+        const PRODUCTS: [u64; 5] = [0, 64, 128, 1, 65];
+        const PER_PRODUCT: usize = 3;
+        let market = &Marketplace::with_hasher(16, IdentityHash::default());
+        let producer = market.register_producer();
+        std::thread::scope(|s| {
+            let consumers: Vec<_> = PRODUCTS
+                .iter()
+                .flat_map(|product| (0..PER_PRODUCT).map(move |n| (product, n)))
+                .map(|(product, n)| {
+                    let cart = market.new_cart();
+                    let consumer = s.spawn(move || {
+                        if n == 0 {
+                            tokio::runtime::Builder::new_current_thread()
+                                .build()
+                                .unwrap()
+                                .block_on(market.add_to_cart_async(cart, product))
+                        } else {
+                            market.add_to_cart_timeout(cart, product, Duration::from_secs(60))
+                        }
+                    });
+                    (cart, *product, consumer)
+                })
+                .collect();
+            until(
+                || market.catalog.unlisted_listening_now() == consumers.len(),
+                "the consumers never all went to sleep",
+            );
+            let handle = market.product(&64);
+            for product in [128, 1, 0, 65] {
+                for _ in 0..PER_PRODUCT {
+                    market.publish(producer, product).unwrap();
+                }
+            }
+            for _ in 0..PER_PRODUCT {
+                handle.publish(producer).unwrap();
+            }
+            let started = Instant::now();
+            while !consumers
+                .iter()
+                .all(|(_, _, consumer)| consumer.is_finished())
+            {
+                if started.elapsed() >= Duration::from_secs(10) {
+                    // Frees the async consumers, which have no timeout, so the test ends.
+                    market.close();
+                    panic!("a consumer slept beside its item");
+                }
+                std::thread::yield_now();
+            }
+            for (cart, product, consumer) in consumers {
+                assert_eq!(consumer.join().unwrap(), Ok(()));
+                assert_eq!(market.place_order(cart), Ok(vec![product]));
+            }
+        });
+    }
+
     /// A registration refused at the limit leaves the marketplace as it was: the refused
     /// producer is neither counted nor kept, and the next attempt is refused too.
     #[test]
