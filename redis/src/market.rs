@@ -154,13 +154,15 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 // Asked before the market is made, on the same connection, so a server out
                 // of reach costs one connect. One that refuses `INFO` (renamed away, denied
                 // to the user, or a section of it denied) cannot tell, and is taken.
-                let memory = server_info(connection, "memory")?;
-                if let Some(policy) = memory.as_deref().and_then(evicting_policy) {
-                    return Ok(Err(Refusal::Evicting(policy)));
-                }
+                // A replica first: writes going to the wrong server is the more
+                // fundamental refusal, whatever the replica's memory policy.
                 let replication = server_info(connection, "replication")?;
                 if let Some(master) = replication.as_deref().and_then(master_of) {
                     return Ok(Err(Refusal::Replica(master)));
+                }
+                let memory = server_info(connection, "memory")?;
+                if let Some(policy) = memory.as_deref().and_then(evicting_policy) {
+                    return Ok(Err(Refusal::Evicting(policy)));
                 }
                 let denied: Option<(String, String)> =
                     market.scripts.access.key(&market.meta).invoke(connection)?;

@@ -369,6 +369,34 @@ fn a_replica_is_refused_at_connect() {
     connect(&url, "copied", 1).expect("the user cannot tell, and is taken");
 }
 
+/// A replica that may also evict is refused as a replica: writes going to the wrong server
+/// is the more fundamental refusal, and the one to fix first (its master is a port nobody
+/// listens on, so the role is the replica's own at once).
+#[test]
+fn an_evicting_replica_is_refused_as_a_replica() {
+    let replica = RedisServer::start();
+    replica.config_set("maxmemory-policy", "allkeys-lru");
+    replica.config_set("maxmemory", "100mb");
+    let master_port = free_port().to_string();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg(&["127.0.0.1", &master_port])
+        .query(&mut replica.connection())
+        .expect("REPLICAOF");
+    match connect(&replica.url(), "evicting-replica", 1) {
+        Err(error @ ConnectError::Replica { .. }) => {
+            let text = error.to_string();
+            assert!(
+                text.contains(&format!("replica of 127.0.0.1:{master_port}")),
+                "{text}"
+            );
+        }
+        other => panic!(
+            "an evicting replica refused as {:?}",
+            other.map(|_| "a handle")
+        ),
+    }
+}
+
 /// The check's other limit: a server made a replica after the connect is not watched. A
 /// read-only one (Redis's default) fails a waiting call and each call that writes with the
 /// server's reason, as the docs say; a writable one would take the writes from its master.
