@@ -154,14 +154,13 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 // Asked before the market is made, on the same connection, so a server out
                 // of reach costs one connect. One that refuses `INFO` (renamed away, denied
                 // to the user, or a section of it denied) cannot tell, and is taken.
-                // A replica first: writes going to the wrong server is the more
-                // fundamental refusal, whatever the replica's memory policy.
-                let replication = server_info(connection, "replication")?;
-                if let Some(master) = replication.as_deref().and_then(master_of) {
+                // One reply for both checks. A replica first: writes going to the wrong
+                // server is the more fundamental refusal, whatever its memory policy.
+                let info = server_info(connection)?;
+                if let Some(master) = info.as_deref().and_then(master_of) {
                     return Ok(Err(Refusal::Replica(master)));
                 }
-                let memory = server_info(connection, "memory")?;
-                if let Some(policy) = memory.as_deref().and_then(evicting_policy) {
+                if let Some(policy) = info.as_deref().and_then(evicting_policy) {
                     return Ok(Err(Refusal::Evicting(policy)));
                 }
                 let denied: Option<(String, String)> =
@@ -1002,11 +1001,13 @@ pub(crate) fn waits(register: bool, withdraw: bool, more: bool) -> &'static str 
     FLAGS[usize::from(register) | usize::from(withdraw) << 1 | usize::from(more) << 2]
 }
 
-/// The server's `INFO` section `section`; `None` when it refuses to tell (the command
-/// renamed away, or denied to the login). No answer, or a passing one (`BUSY`: a long
-/// script runs, and may end before the init script would run unchecked), is not a refusal.
-fn server_info(connection: &mut Connection, section: &str) -> redis::RedisResult<Option<String>> {
-    match redis::cmd("INFO").arg(section).query::<String>(connection) {
+/// The server's default `INFO` sections, which hold both `replication` and `memory` on
+/// every Redis version (naming two sections in one `INFO` needs Redis 7); `None` when it
+/// refuses to tell (the command renamed away, or denied to the login). No answer, or a
+/// passing one (`BUSY`: a long script runs, and may end before the init script would run
+/// unchecked), is not a refusal.
+fn server_info(connection: &mut Connection) -> redis::RedisResult<Option<String>> {
+    match redis::cmd("INFO").query::<String>(connection) {
         Ok(info) => Ok(Some(info)),
         Err(error) if error.code().is_none() || worth_retrying(&error) => Err(error),
         Err(_) => Ok(None),
@@ -1019,8 +1020,8 @@ fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
 }
 
-/// The master's address (`HOST:PORT`) from a replica's `INFO replication`; `None` for a
-/// master.
+/// The master's address (`HOST:PORT`) from a replica's `INFO` (its `replication`
+/// section); `None` for a master.
 fn master_of(info: &str) -> Option<String> {
     let field = |name| info_field(info, name);
     if field("role")? == "master" {
@@ -1035,7 +1036,7 @@ fn master_of(info: &str) -> Option<String> {
     })
 }
 
-/// The server's `maxmemory-policy` from its `INFO memory`, when it may evict a key
+/// The server's `maxmemory-policy` from its `INFO` (its `memory` section), when it may evict a key
 /// without an expiry (every market key): a memory limit is set and the policy is one of
 /// `allkeys-*`.
 fn evicting_policy(info: &str) -> Option<String> {

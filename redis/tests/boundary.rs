@@ -397,6 +397,25 @@ fn an_evicting_replica_is_refused_as_a_replica() {
     }
 }
 
+/// Connect's two checks (replica, eviction) read one `INFO` reply: a connect asks the
+/// server `INFO` once, counted by the server's own command statistics on a fresh server
+/// (the `INFO commandstats` that reads them is counted only after it answers).
+#[test]
+fn a_connect_asks_info_once() {
+    let server = RedisServer::start();
+    connect(&server.url(), "asked-once", 1).expect("a plain server");
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut server.connection())
+        .expect("INFO commandstats");
+    let calls = stats
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("cmdstat_info:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no INFO counted: {stats}"));
+    assert_eq!(calls, "1", "{stats}");
+}
+
 /// The check's other limit: a server made a replica after the connect is not watched. A
 /// read-only one (Redis's default) fails a waiting call and each call that writes with the
 /// server's reason, as the docs say; a writable one would take the writes from its master.
