@@ -310,6 +310,26 @@ fn a_refusal_does_not_show_the_password() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains("hunter2"));
 }
 
+/// A login the server refuses is told in one line naming the server and the refusal, exit
+/// code 2, without the password.
+#[test]
+fn a_denied_login_is_refused_in_one_line() {
+    let server = RedisServer::start();
+    server.config_set("requirepass", "sesame");
+    let url = format!("redis://:hunter2@127.0.0.1:{}", server.port());
+    let output = run_small_on(&url);
+    assert_refused(&output, "refused the login");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", server.port())),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("sesame"),
+        "{stderr}"
+    );
+}
+
 /// A replica is refused in one line naming its master. Its master is a port nobody listens
 /// on: the role is the replica's own at once, and no sync writes a file.
 #[test]

@@ -103,6 +103,16 @@ impl ConnectionError {
     pub(crate) fn is_wrong_type(&self) -> bool {
         self.0.detail.contains("WRONGTYPE")
     }
+
+    /// Whether the server refused the login: at authentication (no password, a wrong one,
+    /// a user unknown or switched off), or a command the login's ACL denies (`NOPERM`).
+    pub(crate) fn is_login_refusal(&self) -> bool {
+        let Some(Cause::Redis(error)) = &self.0.source else {
+            return false;
+        };
+        error.kind() == redis::ErrorKind::AuthenticationFailed
+            || matches!(error.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+    }
 }
 
 /// `url` as errors show it: a password in it (`redis://user:password@host`, or a `password=`
@@ -187,11 +197,16 @@ pub enum ConnectError {
     InvalidName(String),
     /// `queue_size_per_producer` is 0 or larger than the server can count.
     InvalidCapacity(usize),
-    /// The server did not answer, or refused the connection: a wrong password or user, a
-    /// database number it does not have, a login whose ACL denies a command the market
-    /// runs on one of its kinds of key (the error tells the server's reason, or names the
-    /// command and the key it was checked on).
+    /// The server did not answer, or refused the connection for want of something else
+    /// than the login (a database number it does not have, a server that is not Redis):
+    /// the error tells the server's reason.
     Unreachable(ConnectionError),
+    /// The server answered and refused the login: no password or a wrong one, an unknown
+    /// user or one switched off, a user without permission to run the market's calls, or
+    /// one whose ACL denies a command the market runs on one of its kinds of key. Trying
+    /// again will not help; the error names the server and tells its reason (or names the
+    /// command and the key it was checked on).
+    Denied(ConnectionError),
     /// The server answered, but the market's `meta` key holds what no market writes: data
     /// another client put under the market's prefix.
     NotAMarket(ConnectionError),
@@ -237,6 +252,7 @@ impl fmt::Display for ConnectError {
                 crate::market::MAX_CAPACITY
             ),
             ConnectError::Unreachable(error) => error.fmt(f),
+            ConnectError::Denied(error) => write!(f, "{error} (the server refused the login)"),
             ConnectError::NotAMarket(error) => {
                 write!(f, "{error} (the market's keys hold another client's data)")
             }
@@ -267,7 +283,9 @@ impl Error for ConnectError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             // Each shows the connection error's message in its own, so it stands in for it.
-            ConnectError::Unreachable(error) | ConnectError::NotAMarket(error) => error.source(),
+            ConnectError::Unreachable(error)
+            | ConnectError::Denied(error)
+            | ConnectError::NotAMarket(error) => error.source(),
             _ => None,
         }
     }

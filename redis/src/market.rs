@@ -105,8 +105,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// [`ConnectError`]: `InvalidUrl`, `InvalidName` or `InvalidCapacity` for arguments
     /// no market can have, `Unreachable` when the server does not answer or refuses the
-    /// login or the database, or the login's ACL denies a command the market runs on one
-    /// of its kinds of key,
+    /// database, `Denied` when it refuses the login, or the login's ACL denies a command
+    /// the market runs on one of its kinds of key,
     /// `Evicting` when the server may evict any key at its memory
     /// limit, `Replica` when it is a replica, `NotAMarket` when the market's keys hold
     /// another client's data, and `CapacityMismatch` when the market exists with another
@@ -182,6 +182,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             .map_err(|error| {
                 if error.is_wrong_type() {
                     ConnectError::NotAMarket(error)
+                } else if error.is_login_refusal() {
+                    ConnectError::Denied(error)
                 } else {
                     ConnectError::Unreachable(error)
                 }
@@ -189,16 +191,14 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             .map_err(|refusal| match refusal {
                 Refusal::Evicting(policy) => ConnectError::Evicting { policy },
                 Refusal::Replica(master) => ConnectError::Replica { master },
-                Refusal::Denied { command, key } => {
-                    ConnectError::Unreachable(ConnectionError::new(
-                        "connect",
-                        &market.lanes.server,
-                        format!(
-                            "the login may not run {command} on {key:?}, which the market's \
+                Refusal::Denied { command, key } => ConnectError::Denied(ConnectionError::new(
+                    "connect",
+                    &market.lanes.server,
+                    format!(
+                        "the login may not run {command} on {key:?}, which the market's \
                              calls need (its ACL denies it)"
-                        ),
-                    ))
-                }
+                    ),
+                )),
             })?;
         let (tag, existing) = match reply {
             Value::Array(values) if values.len() == 2 => {

@@ -225,14 +225,21 @@ fn unreachable_and_foreign_servers_are_unreachable() {
     });
 }
 
-/// A server that answers but refuses the connection, for want of the right password or
-/// user or for a database number it does not have, gives `Unreachable` with the server's
-/// reason, in one line and without the password.
+/// A server that answers but refuses the login (no password, a wrong one, an unknown user,
+/// a user switched `off`, one without permission to run anything) gives `Denied`, and one
+/// that refuses the database number gives `Unreachable`, each with the server's reason, in
+/// one line and without the password.
 #[test]
-fn a_refused_login_or_database_is_unreachable_with_the_reason_and_no_password() {
+fn a_refused_login_is_denied_and_a_refused_database_unreachable_with_the_reason() {
     let server = RedisServer::start();
     server.config_set("requirepass", "sesame");
     let port = server.port();
+    let mut watch = redis::Client::open(format!("redis://:sesame@127.0.0.1:{port}"))
+        .expect("url")
+        .get_connection()
+        .expect("the password");
+    let off = login(&server, &mut watch, "off", &["off", "~*", "+@all"]);
+    let powerless = login(&server, &mut watch, "powerless", &["~*", "-@all"]);
     for (url, reason) in [
         (format!("redis://127.0.0.1:{port}"), "NOAUTH"),
         (
@@ -243,15 +250,14 @@ fn a_refused_login_or_database_is_unreachable_with_the_reason_and_no_password() 
             format!("redis://bob:secret@127.0.0.1:{port}"),
             "authentication failed",
         ),
-        (
-            format!("redis://:sesame@127.0.0.1:{port}/16"),
-            "out of range",
-        ),
+        (off, "authentication failed"),
+        (powerless, "NOPERM"),
     ] {
         match connect(&url, "m", 1) {
-            Err(ConnectError::Unreachable(error)) => {
+            Err(error @ ConnectError::Denied(_)) => {
                 let text = error.to_string();
                 assert!(text.contains(reason), "{url}: {text}");
+                assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
                 assert!(
                     !text.contains("secret") && !text.contains("sesame"),
                     "{text}"
@@ -260,6 +266,15 @@ fn a_refused_login_or_database_is_unreachable_with_the_reason_and_no_password() 
             }
             other => panic!("{url}: {:?}", other.map(|_| "a handle")),
         }
+    }
+    match connect(&format!("redis://:sesame@127.0.0.1:{port}/16"), "m", 1) {
+        Err(ConnectError::Unreachable(error)) => {
+            let text = error.to_string();
+            assert!(text.contains("out of range"), "{text}");
+            assert!(!text.contains("sesame"), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+        }
+        other => panic!("database 16: {:?}", other.map(|_| "a handle")),
     }
     connect(&format!("redis://:sesame@127.0.0.1:{port}/15"), "m", 1).expect("the password");
 }
@@ -507,7 +522,7 @@ fn a_login_denied_a_command_of_the_market_is_refused_at_connect() {
         let denied = format!("-{}", command.to_lowercase());
         let url = login(&server, &mut watch, &user, &["~*", "&*", "+@all", &denied]);
         match connect(&url, &fresh_market_name("denied"), 2) {
-            Err(ConnectError::Unreachable(error)) => {
+            Err(ConnectError::Denied(error)) => {
                 let text = error.to_string();
                 assert!(text.contains(command), "{user}: {text}");
                 assert!(!text.contains('\n') && !text.contains("sesame"), "{text}");
@@ -554,7 +569,7 @@ fn a_login_denied_a_kind_of_the_market_s_keys_is_refused_at_connect() {
         for (mode, rules) in [("denied", others), ("read-only", read_only)] {
             let url = login(&server, &mut watch, "some-keys", &rules);
             match connect(&url, &name, 2) {
-                Err(ConnectError::Unreachable(error)) => {
+                Err(ConnectError::Denied(error)) => {
                     let text = error.to_string();
                     // The server itself refuses a script on a `meta` the login may not
                     // write, before it runs.
