@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -307,11 +308,55 @@ impl Lanes {
     }
 
     fn connect(&self) -> RedisResult<Connection> {
-        let connection = connect_within(&self.client, CONNECT_TIMEOUT)?;
+        let connection =
+            connect_within(&self.client, CONNECT_TIMEOUT).map_err(|e| self.refusal_told(e))?;
         connection.set_read_timeout(Some(READ_TIMEOUT))?;
         connection.set_write_timeout(Some(READ_TIMEOUT))?;
         Ok(connection)
     }
+}
+
+impl Lanes {
+    /// `error`, a new connection's end at its set-up, with the server's reason when it
+    /// gives one. A server at its `maxclients` takes a connection only to write why it
+    /// refuses it and close it; the client's set-up reads that as a dropped connection and
+    /// the reason is lost, so a connection of its own asks, and a full server tells it at
+    /// once. The error stays a refused connection, retried as one: a place frees when a
+    /// client leaves.
+    fn refusal_told(&self, error: RedisError) -> RedisError {
+        if error.is_timeout() || !error.is_connection_dropped() {
+            return error;
+        }
+        let ConnectionAddr::Tcp(host, port) = &self.client.get_connection_info().addr else {
+            return error;
+        };
+        let (host, port) = (host.clone(), *port);
+        match within(GREETING_TIMEOUT, move || Ok(greeting(&host, port))) {
+            Ok(Some(reason)) => std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                format!("the server refuses new connections: {reason}"),
+            )
+            .into(),
+            _ => error,
+        }
+    }
+}
+
+/// How long [`greeting`] waits for a server to speak first: one that refuses a connection
+/// writes its reason as it accepts it.
+const GREETING_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// The error a server writes on a new connection before it is asked anything (`ERR max
+/// number of clients reached`), if it writes one within [`GREETING_TIMEOUT`].
+fn greeting(host: &str, port: u16) -> Option<String> {
+    let address = (host, port).to_socket_addrs().ok()?.next()?;
+    let mut stream = TcpStream::connect_timeout(&address, GREETING_TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(GREETING_TIMEOUT)).ok()?;
+    let mut first = [0; 256];
+    let read = stream.read(&mut first).ok()?;
+    let text = String::from_utf8_lossy(&first[..read]);
+    let reason = text.lines().next()?.strip_prefix('-')?.trim();
+    (!reason.is_empty()).then(|| reason.to_owned())
 }
 
 impl Drop for Lanes {

@@ -12,7 +12,8 @@
 //! handle and an order meeting a server that trickles its answer (the drop is given up at
 //! its forget time; the order is held until the answer is whole), a wait whose connections
 //! the server keeps closing, a script cache flushed again and again, a server busy with a
-//! long script, and a connection the server closed while idle.
+//! long script, a connection the server closed while idle, and a server at its client
+//! limit.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -1642,5 +1643,75 @@ fn a_server_trickling_its_answer_holds_a_call_past_the_read_timeout_until_it_is_
         println!("an order whose answer trickled in took {took:.1?}");
         assert_eq!(order.expect("the order"), [item("tea", 7)]);
         assert!(took > READ_TIMEOUT, "{took:?}");
+    });
+}
+
+/// A server at its `maxclients` takes a new connection only to say why it refuses it and
+/// close it. That is a passing state (a client leaving frees a place), so a call needing a
+/// new connection is retried within its window, as for a server restarting, and then fails
+/// naming the limit; a connect, which is not retried, fails at once naming it. A place freed
+/// lets the next call through.
+#[test]
+fn a_server_at_its_client_limit_is_named_and_retried_within_the_window() {
+    let server = RedisServer::start();
+    let window = Duration::from_millis(300);
+    let market = RedisMarketplace::<Item>::connect(&server.url(), "full", 1)
+        .expect("connect")
+        .with_retry_for(window);
+    let producer = market.register_producer().expect("register");
+    let cart = market.new_cart().expect("cart");
+    // The market's one connection and this one fill the server.
+    server.config_set("maxclients", "2");
+    let mut squatter = server.connection();
+    let started = Instant::now();
+    match RedisMarketplace::<Item>::connect(&server.url(), "full", 1) {
+        Err(error @ ConnectError::Unreachable(_)) => {
+            assert!(
+                error.to_string().contains("max number of clients"),
+                "{error}"
+            );
+        }
+        other => panic!(
+            "a connect to a full server: {:?}",
+            other.map(|_| "a handle")
+        ),
+    }
+    assert!(
+        started.elapsed() < CONNECT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    thread::scope(|scope| {
+        // The wait holds the market's connection, so the publish needs a new one.
+        let waiter = scope
+            .spawn(|| market.add_to_cart_timeout(cart, &item("tea", 0), Duration::from_secs(60)));
+        let deadline = Instant::now() + STUCK;
+        while marketplace_harness::redis_server::blocked_clients(&mut squatter) == 0 {
+            assert!(Instant::now() < deadline, "the waiter never blocked");
+            thread::yield_now();
+        }
+        keep_retry_warnings();
+        match market.publish(producer, item("tea", 1)) {
+            Err(PublishError::Connection(_, error)) => {
+                assert!(
+                    error.to_string().contains("max number of clients"),
+                    "{error}"
+                );
+            }
+            other => panic!("a publish to a full server: {other:?}"),
+        }
+        let retries = retries_on(server.port());
+        assert!(
+            retries.iter().any(|line| line.starts_with("publish")),
+            "the publish was not retried: {retries:?}"
+        );
+        drop(squatter);
+        market
+            .publish(producer, item("tea", 1))
+            .expect("a place freed lets the publish through");
+        waiter
+            .join()
+            .expect("the waiter does not panic")
+            .expect("the waiter takes the item");
     });
 }
