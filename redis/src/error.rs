@@ -112,7 +112,21 @@ impl ConnectionError {
         };
         error.kind() == redis::ErrorKind::AuthenticationFailed
             || matches!(error.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+            || refused_selection_for_the_login(error)
     }
+}
+
+/// Whether `error` is the client set-up's `SELECT` of the URL's database refused for want
+/// of a password (`NOAUTH`) or by the login's ACL (`NOPERM`). redis-rs keeps only the
+/// reason's text of that refusal, not its code, so the text tells it; a database the server
+/// does not have is not a login refusal.
+fn refused_selection_for_the_login(error: &redis::RedisError) -> bool {
+    error
+        .to_string()
+        .starts_with("Redis server refused to switch database")
+        && error.detail().is_some_and(|reason| {
+            reason.starts_with("Authentication required") || reason.contains("no permissions")
+        })
 }
 
 /// `url` as errors show it: a password in it (`redis://user:password@host`, or a `password=`

@@ -279,6 +279,45 @@ fn a_refused_login_is_denied_and_a_refused_database_unreachable_with_the_reason(
     connect(&format!("redis://:sesame@127.0.0.1:{port}/15"), "m", 1).expect("the password");
 }
 
+/// A login refused at the client's set-up, before the market asks anything, is `Denied`
+/// too: with a database in the URL the set-up's `SELECT` is the first command, and the
+/// server refuses it for want of a password (`NOAUTH`) or for the login's ACL (`NOPERM`),
+/// which the client tells without the code: the reason's text says it.
+#[test]
+fn a_login_refused_at_its_database_selection_is_denied() {
+    let server = RedisServer::start();
+    server.config_set("requirepass", "sesame");
+    let port = server.port();
+    let mut watch = redis::Client::open(format!("redis://:sesame@127.0.0.1:{port}"))
+        .expect("url")
+        .get_connection()
+        .expect("the password");
+    let unselecting = login(
+        &server,
+        &mut watch,
+        "unselecting",
+        &["~*", "+@all", "-select"],
+    );
+    for (url, reason) in [
+        (
+            format!("redis://127.0.0.1:{port}/1"),
+            "Authentication required",
+        ),
+        (format!("{unselecting}/1"), "no permissions"),
+    ] {
+        match connect(&url, "m", 1) {
+            Err(error @ ConnectError::Denied(_)) => {
+                let text = error.to_string();
+                assert!(text.contains(reason), "{url}: {text}");
+                assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+                assert!(!text.contains("sesame"), "{text}");
+                assert!(!text.contains('\n'), "{text}");
+            }
+            other => panic!("{url}: {:?}", other.map(|_| "a handle")),
+        }
+    }
+}
+
 /// A server that may evict any key under memory pressure (a memory limit and an
 /// `allkeys-*` policy) would delete a market's items, carts and records without a word:
 /// connect refuses it, naming the policy, while a server without a limit, or one that only
