@@ -1001,13 +1001,32 @@ pub(crate) fn waits(register: bool, withdraw: bool, more: bool) -> &'static str 
     FLAGS[usize::from(register) | usize::from(withdraw) << 1 | usize::from(more) << 2]
 }
 
-/// The server's default `INFO` sections, which hold both `replication` and `memory` on
-/// every Redis version (naming two sections in one `INFO` needs Redis 7); `None` when it
-/// refuses to tell (the command renamed away, or denied to the login). No answer, or a
-/// passing one (`BUSY`: a long script runs, and may end before the init script would run
-/// unchecked), is not a refusal.
+/// The server's `INFO` for the checks: its default sections, which hold both
+/// `replication` and `memory` on every Redis version (naming two sections in one `INFO`
+/// needs Redis 7), in one round trip; or, for a login whose ACL allows only some sections
+/// (`+info|memory`), those of the two it may read, each asked on its own. `None` when it
+/// refuses to tell (the command renamed away, or denied to the login).
 fn server_info(connection: &mut Connection) -> redis::RedisResult<Option<String>> {
-    match redis::cmd("INFO").query::<String>(connection) {
+    if let Some(info) = info_sections(connection, &[])? {
+        return Ok(Some(info));
+    }
+    let mut told = None;
+    for section in ["replication", "memory"] {
+        if let Some(info) = info_sections(connection, &[section])? {
+            told.get_or_insert_with(String::new).push_str(&info);
+        }
+    }
+    Ok(told)
+}
+
+/// The server's `INFO` for `sections` (none: the default ones); `None` when it refuses
+/// them. No answer, or a passing one (`BUSY`: a long script runs, and may end before the
+/// init script would run unchecked), is not a refusal.
+fn info_sections(
+    connection: &mut Connection,
+    sections: &[&str],
+) -> redis::RedisResult<Option<String>> {
+    match redis::cmd("INFO").arg(sections).query::<String>(connection) {
         Ok(info) => Ok(Some(info)),
         Err(error) if error.code().is_none() || worth_retrying(&error) => Err(error),
         Err(_) => Ok(None),

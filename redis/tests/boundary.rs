@@ -451,6 +451,42 @@ fn an_evicting_replica_is_refused_as_a_replica() {
     }
 }
 
+/// A login allowed only the sections of `INFO` the checks read (its ACL's
+/// `+info|memory`, `+info|replication`), not the plain `INFO`, is still checked: a server
+/// that may evict is refused to it, and so is a replica.
+#[test]
+fn a_login_allowed_only_the_info_sections_checked_is_checked() {
+    let server = RedisServer::start();
+    server.config_set("maxmemory-policy", "allkeys-lru");
+    server.config_set("maxmemory", "100mb");
+    let mut watch = server.connection();
+    let sections = ["+info|memory", "+info|replication"];
+    let url = login(
+        &server,
+        &mut watch,
+        "shop",
+        &[&NOT_DANGEROUS[..], &sections].concat(),
+    );
+    match connect(&url, "sections", 1) {
+        Err(ConnectError::Evicting { policy }) => assert_eq!(policy, "allkeys-lru"),
+        other => panic!("an evicting server: {:?}", other.map(|_| "a handle")),
+    }
+    let master_port = free_port().to_string();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg(&["127.0.0.1", &master_port])
+        .query(&mut watch)
+        .expect("REPLICAOF");
+    match connect(&url, "sections", 1) {
+        Err(error @ ConnectError::Replica { .. }) => assert!(
+            error
+                .to_string()
+                .contains(&format!("replica of 127.0.0.1:{master_port}")),
+            "{error}"
+        ),
+        other => panic!("a replica: {:?}", other.map(|_| "a handle")),
+    }
+}
+
 /// Connect's two checks (replica, eviction) read one `INFO` reply: a connect asks the
 /// server `INFO` once, counted by the server's own command statistics on a fresh server
 /// (the `INFO commandstats` that reads them is counted only after it answers).
