@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -346,16 +346,23 @@ impl Lanes {
 /// writes its reason as it accepts it.
 const GREETING_TIMEOUT: Duration = Duration::from_millis(200);
 
+/// The longest first line [`greeting`] reads.
+const GREETING_LIMIT: u64 = 4096;
+
 /// The error a server writes on a new connection before it is asked anything (`ERR max
 /// number of clients reached`), if it writes one within [`GREETING_TIMEOUT`].
 fn greeting(host: &str, port: u16) -> Option<String> {
     let address = (host, port).to_socket_addrs().ok()?.next()?;
-    let mut stream = TcpStream::connect_timeout(&address, GREETING_TIMEOUT).ok()?;
+    let stream = TcpStream::connect_timeout(&address, GREETING_TIMEOUT).ok()?;
     stream.set_read_timeout(Some(GREETING_TIMEOUT)).ok()?;
-    let mut first = [0; 256];
-    let read = stream.read(&mut first).ok()?;
-    let text = String::from_utf8_lossy(&first[..read]);
-    let reason = text.lines().next()?.strip_prefix('-')?.trim();
+    // The whole first line, which may come in several reads: Redis's refusal in protected
+    // mode is about a thousand characters long. A bound, for a peer that never ends it.
+    let mut first = Vec::new();
+    BufReader::new(stream.take(GREETING_LIMIT))
+        .read_until(b'\n', &mut first)
+        .ok()?;
+    let text = String::from_utf8_lossy(&first);
+    let reason = text.strip_prefix('-')?.trim();
     (!reason.is_empty()).then(|| reason.to_owned())
 }
 

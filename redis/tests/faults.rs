@@ -12,8 +12,8 @@
 //! handle and an order meeting a server that trickles its answer (the drop is given up at
 //! its forget time; the order is held until the answer is whole), a wait whose connections
 //! the server keeps closing, a script cache flushed again and again, a server busy with a
-//! long script, a connection the server closed while idle, and a server at its client
-//! limit.
+//! long script, a connection the server closed while idle, a server at its client limit,
+//! and one refusing a connection with a long reason.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -1714,4 +1714,34 @@ fn a_server_at_its_client_limit_is_named_and_retried_within_the_window() {
             .expect("the waiter does not panic")
             .expect("the waiter takes the item");
     });
+}
+
+/// Redis in protected mode takes a connection from another host only to write why it
+/// refuses it, in one line of about a thousand characters, and close it: the error tells
+/// the whole line. Played by a stand-in on loopback (Redis refuses only remote clients so).
+#[test]
+fn a_long_refusal_written_on_accept_is_told_whole() {
+    let reason = format!(
+        "DENIED Redis is running in protected mode because protected mode is enabled{} \
+         and no password is set for the default user.",
+        ", and so on".repeat(80)
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("its address").port();
+    let greeting = format!("-{reason}\r\n");
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(greeting.as_bytes());
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    });
+    match RedisMarketplace::<Item>::connect(&format!("redis://127.0.0.1:{port}"), "denied", 1) {
+        Err(error @ ConnectError::Unreachable(_)) => {
+            let text = error.to_string();
+            assert!(text.ends_with(&reason), "{text}");
+            assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+        }
+        other => panic!("a refusing server: {:?}", other.map(|_| "a handle")),
+    }
 }
