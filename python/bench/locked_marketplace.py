@@ -100,8 +100,9 @@ class LockedMarketplace(Generic[P]):
         self._arrivals: dict[Hashable, list[Any]] = {}
         # cart -> (producer, object) in the order added.
         self._carts: dict[int, list[tuple[int, Any]]] = {}
-        # Publishes waiting for room, for stats()'s "waiting" (consumers count in _arrivals).
-        self._waiting_for_room = 0
+        # The products of the publishes waiting for room, by a key of each wait, for stats()
+        # (consumers waiting count in _arrivals).
+        self._waiting_for_room: dict[object, Hashable] = {}
         self._next_cart = 0
         self._closed = False
 
@@ -134,7 +135,8 @@ class LockedMarketplace(Generic[P]):
             if self._on_sale[producer] >= self._queue_size:
                 if deadline is None or self._closed:
                     return False
-                self._waiting_for_room += 1
+                wait = object()
+                self._waiting_for_room[wait] = product
                 try:
                     while self._on_sale[producer] >= self._queue_size:
                         left = deadline - time.monotonic()
@@ -142,7 +144,7 @@ class LockedMarketplace(Generic[P]):
                             return False
                         self._room[producer].wait(None if left == math.inf else left)
                 finally:
-                    self._waiting_for_room -= 1
+                    del self._waiting_for_room[wait]
             self._put(producer, product, product)
             return True
 
@@ -248,6 +250,16 @@ class LockedMarketplace(Generic[P]):
         with self._lock:
             return len(self._shelves.get(product, ()))
 
+    def _distinct_products(self) -> int:
+        """The equality classes alive (lock held): on shelves, in carts, or named by a waiting
+        call, as the engine counts them. Worked out here, in a query, so that no other call
+        pays for it or runs the products' ``__eq__`` to keep a count."""
+        alive = set(self._shelves)
+        alive.update(item for cart in self._carts.values() for _, item in cart)
+        alive.update(self._arrivals)
+        alive.update(self._waiting_for_room.values())
+        return len(alive)
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {
@@ -255,7 +267,7 @@ class LockedMarketplace(Generic[P]):
                 "open_carts": len(self._carts),
                 "items_on_shelves": sum(self._on_sale),
                 "items_in_carts": sum(len(cart) for cart in self._carts.values()),
-                "distinct_products": len(self._shelves),
-                "waiting": self._waiting_for_room
+                "distinct_products": self._distinct_products(),
+                "waiting": len(self._waiting_for_room)
                 + sum(waiting[1] for waiting in self._arrivals.values()),
             }

@@ -569,6 +569,27 @@ def test_stats_distinct_products_counts_classes_on_shelves_and_in_carts():
     assert market.stats()["distinct_products"] == 0
 
 
+def test_distinct_products_counts_classes_on_shelves_in_carts_and_named_by_waiting_calls(
+    any_market: MarketClass,
+):
+    # As the `Stats` docs say: the classes alive, wherever they are, not only on shelves.
+    market = any_market(1)
+    producer, cart = market.register_producer(), market.new_cart()
+    assert market.publish(producer, LINDEN) and market.add_to_cart(cart, LINDEN)
+    assert market.stats()["distinct_products"] == 1  # in a cart only
+    assert market.publish(producer, MINT)
+    for_room = started_waiting(market, market.publish, producer, Tea("Rooibos", 7, "Red"), timeout=30)
+    for_an_item = Call(market.add_to_cart, cart, Tea("Sencha", 8, "Green"), timeout=30)
+    for_an_item.start()
+    wait_until(lambda: market.stats()["waiting"] == 2)
+    assert market.stats()["distinct_products"] == 4  # a cart's, a shelf's, two calls'
+    market.close()
+    assert for_room.outcome() is False and for_an_item.outcome() is False
+    assert market.stats()["distinct_products"] == 2
+    assert market.place_order(cart) == [LINDEN]
+    assert market.stats()["distinct_products"] == 1
+
+
 def test_repr():
     market = Marketplace(3)
     producer = market.register_producer()
