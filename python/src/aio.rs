@@ -18,6 +18,14 @@
 //! byte to a socket the loop watches (`add_reader`); the loop then wakes the queued tasks
 //! in a callback of its own, holding no lock of the engine's.
 //!
+//! The engine wakes one waiter per item (or unit of room), and a task whose loop is
+//! stopped (not closed) would keep that wake-up for as long as its loop stays stopped,
+//! while a task of a running loop slept beside the item. So a task's engine wait lives in
+//! its [`Shared`], where any thread may drop it: each call that may have woken a task
+//! sweeps, as it ends, the relays whose loops do not run, and drops their woken tasks'
+//! engine waits, which passes the wake-ups on ([`pass_on_stalled_wake_ups`]); such a task
+//! makes its wait again when its loop runs again.
+//!
 //! Everything here that calls Python code from Rust on the loop's thread (the relay's and
 //! the timer's callbacks, the setting up and cancelling of both, each poll) counts itself
 //! as a call in progress (`shutdown::Active`): a daemon thread's loop still running when
@@ -32,7 +40,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{self, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Wake, Waker};
@@ -61,18 +69,22 @@ struct Relay {
     pending: Mutex<Pending>,
     /// The socket the loop watches, for `add_reader`.
     reader_fd: RawFd,
+    /// The loop, weakly (a `weakref.ref`): whether it runs tells a wake-up it will drain
+    /// from one it would keep (see [`pass_on_stalled_wake_ups`]).
+    event_loop: Py<PyAny>,
     /// The asyncio tasks waiting through this relay, by their wait's [`Shared`] address:
     /// closed with the loop ([`Relay::abandon`]).
     tasks: Mutex<HashMap<usize, Py<PyAny>>>,
 }
 
 impl Relay {
-    fn new() -> PyResult<Self> {
+    fn new(event_loop: Py<PyAny>) -> PyResult<Self> {
         let (writer, reader) = UnixStream::pair()?;
         writer.set_nonblocking(true)?;
         reader.set_nonblocking(true)?;
         Ok(Self {
             reader_fd: reader.as_raw_fd(),
+            event_loop,
             pending: Mutex::new(Pending {
                 tasks: Vec::new(),
                 sockets: Some((writer, reader)),
@@ -82,7 +94,7 @@ impl Relay {
     }
 
     /// From any thread, under any lock: needs no GIL and runs no Python code.
-    fn push(&self, task: Waker) {
+    fn push(self: &Arc<Self>, task: Arc<Shared>) {
         let mut pending = lock(&self.pending);
         let Some((writer, _)) = &pending.sockets else {
             // The loop has closed: nothing would wake the task. Let go of it outside the lock.
@@ -93,8 +105,40 @@ impl Relay {
         if pending.tasks.is_empty() {
             // Full (`WouldBlock`): bytes are unread already, and the reader will run.
             let _ = (&*writer).write(&[1]);
+            lock(&UNDRAINED).push(Arc::downgrade(self));
+            // Ordering: the sweep swaps the flag, then reads the list under its lock.
+            SWEEP_DUE.store(true, Ordering::SeqCst);
         }
         pending.tasks.push(task);
+    }
+
+    /// Whether the loop runs, and so will drain what is pushed; a loop gone, or whose
+    /// `is_running` fails, does not.
+    fn loop_runs(&self, py: Python<'_>) -> bool {
+        let runs = self.event_loop.bind(py).call0().and_then(|event_loop| {
+            if event_loop.is_none() {
+                return Ok(false);
+            }
+            event_loop
+                .call_method0(intern!(py, "is_running"))?
+                .extract()
+        });
+        runs.unwrap_or_else(|error| {
+            // A Ctrl-C landing in `is_running`: raised again where Python raises signals,
+            // as the call that swept returns, rather than lost here.
+            if error.is_instance_of::<PyKeyboardInterrupt>(py) {
+                let interrupted = py
+                    .import(intern!(py, "_thread"))
+                    .and_then(|thread| thread.call_method0(intern!(py, "interrupt_main")));
+                if let Err(error) = interrupted {
+                    error.write_unraisable(py, None);
+                }
+            } else {
+                error.write_unraisable(py, None);
+            }
+            // Not known to run: its tasks' waits are made again if it does.
+            false
+        })
     }
 
     /// The loop's reader callback, on its thread: wakes the queued tasks (PyO3's wakers,
@@ -115,7 +159,10 @@ impl Relay {
         // only: a signal raises once, so a second failure is a loop that cannot schedule the
         // task at all, and retrying it at every turn would spin the loop for good.
         let mut failed = None;
-        for task in tasks {
+        for shared in tasks {
+            let Some(task) = lock(&shared.task).clone() else {
+                continue;
+            };
             let wake = || panic::catch_unwind(AssertUnwindSafe(|| task.wake_by_ref()));
             if let Err(panic) = wake() {
                 let _ = wake();
@@ -174,7 +221,8 @@ fn is_keyboard_interrupt(panic: &(dyn Any + Send)) -> bool {
 /// What [`Relay::pending`] guards: the tasks to wake, and the sockets, until the loop
 /// closes (a closed loop may live on, in a task it left waiting; its sockets need not).
 struct Pending {
-    tasks: Vec<Waker>,
+    /// The waits whose tasks to wake.
+    tasks: Vec<Arc<Shared>>,
     /// The writer, then the reader.
     sockets: Option<(UnixStream, UnixStream)>,
 }
@@ -235,7 +283,10 @@ fn relay_of(py: Python<'_>) -> PyResult<Arc<Relay>> {
     if let Ok(known) = known.cast::<LoopRelay>() {
         return Ok(Arc::clone(&known.get().0));
     }
-    let relay = Arc::new(Relay::new()?);
+    let weakly = py
+        .import(intern!(py, "weakref"))?
+        .call_method1(intern!(py, "ref"), (&event_loop,))?;
+    let relay = Arc::new(Relay::new(weakly.unbind())?);
     let drain = {
         let drainer = Drainer(Arc::clone(&relay));
         PyCFunction::new_closure(py, None, None, move |args, _| {
@@ -253,12 +304,22 @@ fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         .call_method0(intern!(py, "get_running_loop"))
 }
 
+/// An engine wait (for an item, or for room): `true` once it has succeeded. Boxed and
+/// owning what it needs, so that any thread may drop it (see [`Shared::release`]).
+pub(crate) type EngineWait = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// Makes a task's engine wait: at its first poll, and again after a release.
+pub(crate) type MakeWait = Box<dyn Fn() -> EngineWait + Send + Sync>;
+
 /// The waker the engine gets, and what the deadline's timer shares with the task: the
-/// task's latest waker (PyO3's), and whether the deadline has passed.
+/// task's latest waker (PyO3's), whether the deadline has passed, and the engine wait.
 struct Shared {
     relay: Arc<Relay>,
     task: Mutex<Option<Waker>>,
     passed: AtomicBool,
+    /// The task's engine wait, polled on its loop. Its listener holds this `Shared` as its
+    /// waker: the wait is taken out when it ends ([`Unwait`]), or released.
+    wait: Mutex<Option<EngineWait>>,
 }
 
 impl Wake for Shared {
@@ -267,10 +328,7 @@ impl Wake for Shared {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let task = lock(&self.task).clone();
-        if let Some(task) = task {
-            self.relay.push(task);
-        }
+        self.relay.push(Arc::clone(self));
     }
 }
 
@@ -282,6 +340,15 @@ impl Shared {
         // causes; the hand-off through the relay's lock and the loop orders the two.
         self.passed.store(true, Ordering::SeqCst);
         self.wake_by_ref();
+    }
+
+    /// Drops the engine wait, which passes on a wake-up it was given and not used: its
+    /// loop has stopped, and would keep that wake-up from the waiters of running loops for
+    /// as long as it stays stopped. The task makes its wait again when it next runs.
+    fn release(&self) {
+        let wait = lock(&self.wait).take();
+        // Its listener's drop wakes another waiter: outside the lock.
+        drop(wait);
     }
 
     fn passed(&self) -> bool {
@@ -352,15 +419,15 @@ impl Drop for Stoppable<'_> {
     }
 }
 
-/// Awaits `wait` on the running asyncio loop, for at most `timeout` (`None`: no limit), or
-/// until `stop`'s key is stopped. `Ok(None)` once the deadline has passed (or the stop
-/// come) with `wait` still pending (it is dropped then, so it has done nothing); a
-/// `RuntimeError` when no asyncio loop is running.
-pub(crate) async fn wait_on_loop<F: Future>(
-    wait: F,
+/// Awaits the engine wait `make_wait` makes on the running asyncio loop, for at most
+/// `timeout` (`None`: no limit), or until `stop`'s key is stopped. `Ok(None)` once the
+/// deadline has passed (or the stop come) with the wait still pending (it is dropped then,
+/// so it has done nothing); a `RuntimeError` when no asyncio loop is running.
+pub(crate) async fn wait_on_loop(
+    make_wait: MakeWait,
     timeout: Option<Duration>,
     stop: Option<(&Stops, u64)>,
-) -> PyResult<Option<F::Output>> {
+) -> PyResult<Option<bool>> {
     let shared = Arc::new(Shared {
         relay: Python::attach(|py| {
             let _active = Active::enter(py);
@@ -368,7 +435,9 @@ pub(crate) async fn wait_on_loop<F: Future>(
         })?,
         task: Mutex::new(None),
         passed: AtomicBool::new(false),
+        wait: Mutex::new(None),
     });
+    let _unwait = Unwait(Arc::clone(&shared));
     let _enrolled = Python::attach(|py| {
         let _active = Active::enter(py);
         enrol(py, &shared)
@@ -386,14 +455,19 @@ pub(crate) async fn wait_on_loop<F: Future>(
         })?),
     };
     let waker = Waker::from(Arc::clone(&shared));
-    let mut wait = pin!(wait);
     let outcome = poll_fn(|cx| {
         Python::attach(|py| {
             let _active = Active::enter(py);
             shared.set_task(cx.waker());
-            if let Poll::Ready(done) = wait.as_mut().poll(&mut Context::from_waker(&waker)) {
+            let mut wait = lock(&shared.wait);
+            let engine_wait = wait.get_or_insert_with(&make_wait);
+            if let Poll::Ready(done) = engine_wait.as_mut().poll(&mut Context::from_waker(&waker)) {
+                let ended = wait.take();
+                drop(wait);
+                drop(ended);
                 return Poll::Ready(Some(done));
             }
+            drop(wait);
             if shared.passed() {
                 return Poll::Ready(None);
             }
@@ -402,6 +476,48 @@ pub(crate) async fn wait_on_loop<F: Future>(
     })
     .await;
     Ok(outcome)
+}
+
+/// Takes a wait's engine wait out of its [`Shared`] when the wait ends or its task drops it
+/// (a listener dropped unused passes its wake-up on, as before), which also breaks the
+/// cycle through the listener's waker.
+struct Unwait(Arc<Shared>);
+
+impl Drop for Unwait {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Relays with wake-ups pushed since the last sweep, whose loops may not run to drain them.
+static UNDRAINED: Mutex<Vec<Weak<Relay>>> = Mutex::new(Vec::new());
+/// Set when [`UNDRAINED`] gains a relay: a sweep is due.
+static SWEEP_DUE: AtomicBool = AtomicBool::new(false);
+
+/// Passes on the wake-ups given to tasks of loops that are not running (stopped, not
+/// closed): the engine wakes one waiter per item or unit of room, and a task that does not
+/// run would keep that wake-up while a task of a running loop slept beside the item. Each
+/// such task's engine wait is dropped, which passes the wake-up on; its own wake-up stays
+/// queued, so when its loop runs again it makes its wait again and tries.
+///
+/// The engine wakes a waiter under its lock, without the GIL, where no loop can be asked
+/// whether it runs; so each call that may have woken a task (every call that publishes,
+/// takes, gives back, orders or ends a wait) sweeps as it ends. A loop that stops after a
+/// sweep found it running, with a wake-up not yet drained, keeps that one.
+pub(crate) fn pass_on_stalled_wake_ups(py: Python<'_>) {
+    // Ordering: as in `Relay::push`. A plain read first: the flag is almost always clear.
+    while SWEEP_DUE.load(Ordering::Relaxed) && SWEEP_DUE.swap(false, Ordering::SeqCst) {
+        let relays = std::mem::take(&mut *lock(&UNDRAINED));
+        for relay in relays.iter().filter_map(Weak::upgrade) {
+            if lock(&relay.pending).tasks.is_empty() || relay.loop_runs(py) {
+                continue;
+            }
+            let stalled = lock(&relay.pending).tasks.clone();
+            for shared in stalled {
+                shared.release();
+            }
+        }
+    }
 }
 
 /// Enters the current asyncio task (if the wait runs in one) in its relay's tasks.

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 from collections import Counter
 from typing import Any, Callable, Hashable, List
 
@@ -590,6 +591,72 @@ def test_a_loop_closed_while_its_task_waits_lets_go_of_the_wait():
     # The wait gave back its class's pin, and the loop's wake-up sockets went with it.
     assert market.stats()["distinct_products"] == 0
     assert open_files_after_close == open_files
+
+
+def test_a_task_on_a_stopped_loop_passes_an_items_wake_up_on_and_waits_on():
+    market = Marketplace[Tea](1)
+    producer = market.register_producer()
+    # LINDEN is in the catalog first, as in the test above.
+    warm = market.new_cart()
+    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
+    market.place_order(warm)
+    stopped_cart, cart = market.new_cart(), market.new_cart()
+
+    stopped_loop = asyncio.new_event_loop()
+    on_the_stopped_loop = stopped_loop.create_task(
+        market.add_to_cart_async(stopped_cart, LINDEN, timeout=math.inf)
+    )
+
+    async def asleep_in_the_engine():
+        await until(lambda: waiting(market) == 1)
+        for _ in range(10):  # as in the test above
+            await asyncio.sleep(0)
+
+    stopped_loop.run_until_complete(asleep_in_the_engine())
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        await until(lambda: waiting(market) == 2)
+        # The stopped loop's task, the first to wait, is the first the item wakes.
+        assert market.publish(producer, LINDEN)
+        return await asyncio.wait_for(consumer, 5)
+
+    try:
+        assert asyncio.run(main()) is True
+        assert market.place_order(cart) == [LINDEN]
+        # The task on the stopped loop still waits, and takes the next item once it runs.
+        assert waiting(market) == 1 and not on_the_stopped_loop.done()
+        assert market.publish(producer, LINDEN)
+        assert stopped_loop.run_until_complete(asyncio.wait_for(on_the_stopped_loop, 5)) is True
+        assert market.place_order(stopped_cart) == [LINDEN]
+    finally:
+        stopped_loop.close()
+    assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
+
+
+def test_a_stopped_loop_dropped_unclosed_is_never_freed_nor_its_tasks_wait():
+    # A known gap, documented in the README ("asyncio"): this pins what happens, and fails
+    # once the gap is closed (then turn it round).
+    market = Marketplace[Tea](1)
+    cart = market.new_cart()
+    event_loop = asyncio.new_event_loop()
+    event_loop.create_task(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+
+    async def asleep_in_the_engine():
+        await until(lambda: waiting(market) == 1)
+        for _ in range(10):  # as in the tests above
+            await asyncio.sleep(0)
+
+    event_loop.run_until_complete(asleep_in_the_engine())
+    dropped = weakref.ref(event_loop)
+    del event_loop
+    gc.collect()
+    assert dropped() is not None
+    assert waiting(market) == 1 and market.stats()["distinct_products"] == 1
+    kept = dropped()
+    assert kept is not None
+    kept.close()  # what the README advises: it lets go of the wait
+    assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
 
 
 def test_a_ctrl_c_landing_in_one_tasks_wake_up_loses_no_wake_up():

@@ -9,6 +9,8 @@
 //! - each call is logged once ([`AsyncCall`]): as it ends, as the blocking calls are, or as
 //!   `cancelled` when its task drops it before.
 
+use std::sync::Arc;
+
 use marketplace::PublishError;
 use pyo3::prelude::*;
 
@@ -89,6 +91,10 @@ impl<'a> AsyncCall<'a> {
 
     pub(super) fn end(mut self, outcome: PyResult<bool>) -> PyResult<bool> {
         self.ended = true;
+        Python::attach(|py| {
+            let _active = Active::enter(py);
+            aio::pass_on_stalled_wake_ups(py);
+        });
         if self.logging {
             Python::attach(|py| {
                 let _active = Active::enter(py);
@@ -108,11 +114,16 @@ impl<'a> AsyncCall<'a> {
 
 impl Drop for AsyncCall<'_> {
     fn drop(&mut self) {
-        if self.ended || !self.logging {
+        if self.ended {
             return;
         }
         Python::attach(|py| {
             let _active = Active::enter(py);
+            // A wait dropped with a wake-up passes it on, maybe to a stopped loop's task.
+            aio::pass_on_stalled_wake_ups(py);
+            if !self.logging {
+                return;
+            }
             let call = match self.timeout {
                 None => format!("{})", self.call),
                 Some(_) => format!("{}, timeout=%r)", self.call),
@@ -162,11 +173,15 @@ impl Marketplace {
             Next::Wait(waiting) => waiting,
         };
         let _waiting = Waiting::new(&self.waiting);
-        let waited =
-            aio::wait_on_loop(self.engine.publish_async(producer, key), wait.limit(), None);
+        let engine = Arc::clone(&self.engine);
+        let publish = move || -> aio::EngineWait {
+            let engine = Arc::clone(&engine);
+            Box::pin(async move { engine.publish_async(producer, key).await.is_ok() })
+        };
+        let waited = aio::wait_on_loop(Box::new(publish), wait.limit(), None);
         // Nothing is awaited between the engine's publish and `settle`, so no cancellation
         // comes between them: a task dropped while it waits has published nothing.
-        let published = matches!(waited.await?, Some(Ok(())));
+        let published = waited.await? == Some(true);
         held.settle(published);
         Ok(published)
     }
@@ -198,13 +213,18 @@ impl Marketplace {
         };
         let _waiting = Waiting::new(&self.waiting);
         let probe = Key::probe(held.slot);
+        let engine = Arc::clone(&self.engine);
+        let add = move || -> aio::EngineWait {
+            let engine = Arc::clone(&engine);
+            Box::pin(async move { engine.add_to_cart_async(cart, &probe).await.is_ok() })
+        };
         let waited = aio::wait_on_loop(
-            self.engine.add_to_cart_async(cart, &probe),
+            Box::new(add),
             wait.limit(),
             Some((&self.ordered, cart.serial())),
         );
         // As in `publish_on_loop`: the item is in the cart only if this returns true.
-        let added = matches!(waited.await?, Some(Ok(())));
+        let added = waited.await? == Some(true);
         drop(held);
         Ok(added)
     }

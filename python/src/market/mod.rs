@@ -26,7 +26,7 @@ mod interning;
 mod waits;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::PyTraverseError;
 use pyo3::gc::PyVisit;
@@ -55,9 +55,10 @@ pub(crate) use self::waits::SLICE;
 // not check that it does.
 #[pyclass(frozen, weakref, generic, module = "marketplace", name = "Marketplace")]
 pub(crate) struct Marketplace {
-    /// Boxed: the engine is aligned to cache lines, more than Python aligns an object (see
-    /// the assertion below).
-    engine: Box<marketplace::Marketplace<Key>>,
+    /// Behind a pointer: the engine is aligned to cache lines, more than Python aligns an
+    /// object (see the assertion below). Shared: an async wait holds it too, so that its
+    /// engine wait can be dropped and made again from any thread (see `aio`).
+    engine: Arc<marketplace::Marketplace<Key>>,
     /// Interning: a representative product of each live equality class -> its token.
     interned: Py<PyDict>,
     /// Held around every lookup, insert and deletion in `interned`, and around a class's
@@ -76,7 +77,7 @@ pub(crate) struct Marketplace {
 // Python allocates an object 16-byte aligned, and PyO3 lays a class's fields out in that
 // allocation as they are, so a field that needs more (the engine's cache-padded counts need
 // 128 bytes on x86-64) would be referenced misaligned: undefined behaviour, which debug
-// builds abort on when the class is constructed. Hence the engine's box.
+// builds abort on when the class is constructed. Hence the engine's pointer.
 const _: () = assert!(
     std::mem::align_of::<Marketplace>() <= 16,
     "Marketplace needs more alignment than Python gives its objects"
@@ -140,7 +141,7 @@ impl Marketplace {
         let _active = Active::enter(py);
         let queue_size = args::queue_size(queue_size_per_producer)?;
         Ok(Self {
-            engine: Box::new(marketplace::Marketplace::new(queue_size)),
+            engine: Arc::new(marketplace::Marketplace::new(queue_size)),
             interned: PyDict::new(py).unbind(),
             intern_lock: InternLock::new(),
             state: Mutex::new(State::default()),
@@ -190,6 +191,7 @@ impl Marketplace {
         let mut active = Active::enter(py);
         let logging = self.logging(py)?;
         let outcome = self.try_publish(py, &mut active, producer_id, product, timeout);
+        aio::pass_on_stalled_wake_ups(py);
         if logging {
             self.log_waitable(
                 py,
@@ -268,6 +270,7 @@ impl Marketplace {
         let mut active = Active::enter(py);
         let logging = self.logging(py)?;
         let outcome = self.try_add(py, &mut active, cart_id, product, timeout);
+        aio::pass_on_stalled_wake_ups(py);
         if logging {
             self.log_waitable(
                 py,
@@ -292,6 +295,7 @@ impl Marketplace {
         let _active = Active::enter(py);
         let logging = self.logging(py)?;
         let outcome = self.try_remove(py, cart_id, product);
+        aio::pass_on_stalled_wake_ups(py);
         if logging {
             self.log.record(
                 py,
@@ -313,6 +317,7 @@ impl Marketplace {
         let _active = Active::enter(py);
         let logging = self.logging(py)?;
         let outcome = self.try_order(py, cart_id);
+        aio::pass_on_stalled_wake_ups(py);
         if logging {
             let logged = match &outcome {
                 Ok(products) => Ok(products.clone().into_any()),
