@@ -634,6 +634,45 @@ def test_a_task_on_a_stopped_loop_passes_an_items_wake_up_on_and_waits_on():
     assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
 
 
+def test_a_ctrl_c_landing_while_a_call_asks_whether_a_loop_runs_is_raised_after_it():
+    market = Marketplace[Tea](1)
+    producer = market.register_producer()
+    warm = market.new_cart()  # LINDEN in the catalog first, as above
+    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
+    market.place_order(warm)
+    cart = market.new_cart()
+
+    class CtrlCInIsRunning(asyncio.SelectorEventLoop):
+        armed = False
+
+        def is_running(self):
+            if self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+            return super().is_running()
+
+    stopped = CtrlCInIsRunning()
+    task = stopped.create_task(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+
+    async def asleep_in_the_engine():
+        await until(lambda: waiting(market) == 1)
+        for _ in range(10):  # as in the tests above
+            await asyncio.sleep(0)
+
+    try:
+        stopped.run_until_complete(asleep_in_the_engine())
+        stopped.armed = True
+        # Raised as the call returns, as a Ctrl-C arriving during any call is: the call
+        # has done its work (the task below takes the item).
+        with pytest.raises(KeyboardInterrupt):
+            market.publish(producer, LINDEN)
+        assert not stopped.armed
+        assert stopped.run_until_complete(asyncio.wait_for(task, 5)) is True
+    finally:
+        stopped.close()
+    assert market.place_order(cart) == [LINDEN]
+
+
 def test_a_stopped_loop_dropped_unclosed_is_never_freed_nor_its_tasks_wait():
     # A known gap, documented in the README ("asyncio"): this pins what happens, and fails
     # once the gap is closed (then turn it round).
