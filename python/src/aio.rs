@@ -345,10 +345,13 @@ impl Shared {
     /// Drops the engine wait, which passes on a wake-up it was given and not used: its
     /// loop has stopped, and would keep that wake-up from the waiters of running loops for
     /// as long as it stays stopped. The task makes its wait again when it next runs.
-    fn release(&self) {
+    /// Whether there was a wait to drop.
+    fn release(&self) -> bool {
         let wait = lock(&self.wait).take();
+        let released = wait.is_some();
         // Its listener's drop wakes another waiter: outside the lock.
         drop(wait);
+        released
     }
 
     fn passed(&self) -> bool {
@@ -512,9 +515,14 @@ pub(crate) fn pass_on_stalled_wake_ups(py: Python<'_>) {
             if lock(&relay.pending).tasks.is_empty() || relay.loop_runs(py) {
                 continue;
             }
-            let stalled = lock(&relay.pending).tasks.clone();
-            for shared in stalled {
-                shared.release();
+            // A wake-up passed on may go to another task of the same loop, queued behind
+            // these (its push lists the relay no more): until none is left with a wait.
+            loop {
+                let stalled = lock(&relay.pending).tasks.clone();
+                let released = stalled.iter().filter(|shared| shared.release()).count();
+                if released == 0 {
+                    break;
+                }
             }
         }
     }

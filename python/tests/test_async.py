@@ -634,6 +634,58 @@ def test_a_task_on_a_stopped_loop_passes_an_items_wake_up_on_and_waits_on():
     assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
 
 
+def test_two_tasks_on_one_stopped_loop_pass_an_items_wake_up_on_to_a_running_loops_task():
+    market = Marketplace[Tea](2)
+    producer = market.register_producer()
+    warm = market.new_cart()  # LINDEN in the catalog first, as above
+    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
+    market.place_order(warm)
+    first_cart, second_cart, cart = market.new_cart(), market.new_cart(), market.new_cart()
+
+    # The wake-up the first stopped task passes on goes to the second, on the same stopped
+    # loop, which must pass it on too.
+    stopped_loop = asyncio.new_event_loop()
+    stopped_tasks = [
+        stopped_loop.create_task(market.add_to_cart_async(first_cart, LINDEN, timeout=math.inf))
+    ]
+
+    async def asleep_in_the_engine(count):
+        await until(lambda: waiting(market) == count)
+        for _ in range(10):  # as in the tests above
+            await asyncio.sleep(0)
+
+    stopped_loop.run_until_complete(asleep_in_the_engine(1))
+    stopped_tasks.append(
+        stopped_loop.create_task(market.add_to_cart_async(second_cart, LINDEN, timeout=math.inf))
+    )
+    stopped_loop.run_until_complete(asleep_in_the_engine(2))
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        await until(lambda: waiting(market) == 3)
+        for _ in range(10):  # as in the tests above
+            await asyncio.sleep(0)
+        # A call that sweeps the stopped loop's earlier wake-ups (it takes nothing), so that
+        # the item's wake-up is the only one listed for it.
+        assert not market.remove_from_cart(cart, LINDEN)
+        assert market.publish(producer, LINDEN)
+        return await asyncio.wait_for(consumer, 5)
+
+    try:
+        assert asyncio.run(main()) is True
+        assert market.place_order(cart) == [LINDEN]
+        # Both stopped tasks still wait, and take the next items once their loop runs.
+        assert waiting(market) == 2 and not any(task.done() for task in stopped_tasks)
+        assert market.publish(producer, LINDEN) and market.publish(producer, LINDEN)
+        gathered = asyncio.wait_for(asyncio.gather(*stopped_tasks), 5)
+        assert stopped_loop.run_until_complete(gathered) == [True, True]
+        assert market.place_order(first_cart) == [LINDEN]
+        assert market.place_order(second_cart) == [LINDEN]
+    finally:
+        stopped_loop.close()
+    assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
+
+
 def test_a_ctrl_c_landing_while_a_call_asks_whether_a_loop_runs_is_raised_after_it():
     market = Marketplace[Tea](1)
     producer = market.register_producer()
