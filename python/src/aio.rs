@@ -506,7 +506,9 @@ static SWEEP_DUE: AtomicBool = AtomicBool::new(false);
 /// The engine wakes a waiter under its lock, without the GIL, where no loop can be asked
 /// whether it runs; so each call that may have woken a task (every call that publishes,
 /// takes, gives back, orders or ends a wait) sweeps as it ends. A loop that stops after a
-/// sweep found it running, with a wake-up not yet drained, keeps that one.
+/// sweep found it running, before the woken task ran, keeps that one until it runs again
+/// (as when the call is the last step of its `run_until_complete`): nothing of ours runs
+/// after a loop stops.
 pub(crate) fn pass_on_stalled_wake_ups(py: Python<'_>) {
     // Ordering: as in `Relay::push`. A plain read first: the flag is almost always clear.
     while SWEEP_DUE.load(Ordering::Relaxed) && SWEEP_DUE.swap(false, Ordering::SeqCst) {

@@ -725,6 +725,51 @@ def test_a_ctrl_c_landing_while_a_call_asks_whether_a_loop_runs_is_raised_after_
     assert market.place_order(cart) == [LINDEN]
 
 
+def test_a_loop_stopping_right_after_a_call_on_it_woke_its_task_keeps_that_wake_up():
+    # Pins a documented gap (README): the call's sweep found the loop running, the loop
+    # then handed the wake-up to its task and stopped before the task ran; nothing of the
+    # package runs after that, so the wake-up stays with the task until its loop runs.
+    market = Marketplace[Tea](1)
+    producer = market.register_producer()
+    warm = market.new_cart()  # LINDEN in the catalog first, as above
+    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
+    market.place_order(warm)
+    first_cart, cart = market.new_cart(), market.new_cart()
+
+    async def asleep_in_the_engine(count):
+        await until(lambda: waiting(market) == count)
+        for _ in range(10):  # as in the tests above
+            await asyncio.sleep(0)
+
+    stopping_loop, other_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        first = stopping_loop.create_task(
+            market.add_to_cart_async(first_cart, LINDEN, timeout=math.inf)
+        )
+        stopping_loop.run_until_complete(asleep_in_the_engine(1))
+        second = other_loop.create_task(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
+        other_loop.run_until_complete(asleep_in_the_engine(2))
+
+        async def publish():  # the loop's last step: it stops right after
+            assert market.publish(producer, LINDEN)
+
+        stopping_loop.run_until_complete(publish())
+        # The other loop's task is never woken, however long its loop runs: no wake-up of
+        # it is pending at all.
+        other_loop.run_until_complete(asleep_in_the_engine(2))
+        assert not first.done() and not second.done()
+        # The stopping loop's task takes the item once its loop runs again.
+        assert stopping_loop.run_until_complete(asyncio.wait_for(first, 5)) is True
+        assert market.place_order(first_cart) == [LINDEN]
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            other_loop.run_until_complete(second)
+    finally:
+        stopping_loop.close()
+        other_loop.close()
+    assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
+
+
 def test_a_stopped_loop_dropped_unclosed_is_never_freed_nor_its_tasks_wait():
     # A known gap, documented in the README ("asyncio"): this pins what happens, and fails
     # once the gap is closed (then turn it round).
