@@ -72,6 +72,8 @@ struct Relay {
     /// The loop, weakly (a `weakref.ref`): whether it runs tells a wake-up it will drain
     /// from one it would keep (see [`pass_on_stalled_wake_ups`]).
     event_loop: Py<PyAny>,
+    /// Whether the relay is in [`UNDRAINED`], so that it is listed there once.
+    listed: AtomicBool,
     /// The asyncio tasks waiting through this relay, by their wait's [`Shared`] address:
     /// closed with the loop ([`Relay::abandon`]).
     tasks: Mutex<HashMap<usize, Py<PyAny>>>,
@@ -85,6 +87,7 @@ impl Relay {
         Ok(Self {
             reader_fd: reader.as_raw_fd(),
             event_loop,
+            listed: AtomicBool::new(false),
             pending: Mutex::new(Pending {
                 tasks: Vec::new(),
                 sockets: Some((writer, reader)),
@@ -105,11 +108,16 @@ impl Relay {
         if pending.tasks.is_empty() {
             // Full (`WouldBlock`): bytes are unread already, and the reader will run.
             let _ = (&*writer).write(&[1]);
-            lock(&UNDRAINED).push(Arc::downgrade(self));
-            // Ordering: the sweep swaps the flag, then reads the list under its lock.
-            SWEEP_DUE.store(true, Ordering::SeqCst);
         }
         pending.tasks.push(task);
+        // On every push, not only into an empty queue: a stopped loop's queue keeps the
+        // wake-ups of the tasks whose waits a sweep dropped, and another of its tasks woken
+        // later must be swept too. Ordering: the sweep clears `listed`, then reads the
+        // queue under its lock; it swaps `SWEEP_DUE`, then reads the list under its lock.
+        if !self.listed.swap(true, Ordering::SeqCst) {
+            lock(&UNDRAINED).push(Arc::downgrade(self));
+            SWEEP_DUE.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Whether the loop runs, and so will drain what is pushed; a loop gone, or whose
@@ -345,13 +353,10 @@ impl Shared {
     /// Drops the engine wait, which passes on a wake-up it was given and not used: its
     /// loop has stopped, and would keep that wake-up from the waiters of running loops for
     /// as long as it stays stopped. The task makes its wait again when it next runs.
-    /// Whether there was a wait to drop.
-    fn release(&self) -> bool {
+    fn release(&self) {
         let wait = lock(&self.wait).take();
-        let released = wait.is_some();
         // Its listener's drop wakes another waiter: outside the lock.
         drop(wait);
-        released
     }
 
     fn passed(&self) -> bool {
@@ -492,7 +497,8 @@ impl Drop for Unwait {
     }
 }
 
-/// Relays with wake-ups pushed since the last sweep, whose loops may not run to drain them.
+/// Relays with wake-ups pushed since the last sweep, whose loops may not run to drain them;
+/// each at most once ([`Relay::listed`]).
 static UNDRAINED: Mutex<Vec<Weak<Relay>>> = Mutex::new(Vec::new());
 /// Set when [`UNDRAINED`] gains a relay: a sweep is due.
 static SWEEP_DUE: AtomicBool = AtomicBool::new(false);
@@ -514,17 +520,15 @@ pub(crate) fn pass_on_stalled_wake_ups(py: Python<'_>) {
     while SWEEP_DUE.load(Ordering::Relaxed) && SWEEP_DUE.swap(false, Ordering::SeqCst) {
         let relays = std::mem::take(&mut *lock(&UNDRAINED));
         for relay in relays.iter().filter_map(Weak::upgrade) {
+            // A push from here on lists it again (a wake-up passed on to another of its
+            // tasks, say), and this loop sweeps it again.
+            relay.listed.store(false, Ordering::SeqCst);
             if lock(&relay.pending).tasks.is_empty() || relay.loop_runs(py) {
                 continue;
             }
-            // A wake-up passed on may go to another task of the same loop, queued behind
-            // these (its push lists the relay no more): until none is left with a wait.
-            loop {
-                let stalled = lock(&relay.pending).tasks.clone();
-                let released = stalled.iter().filter(|shared| shared.release()).count();
-                if released == 0 {
-                    break;
-                }
+            let stalled = lock(&relay.pending).tasks.clone();
+            for shared in stalled {
+                shared.release();
             }
         }
     }

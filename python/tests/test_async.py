@@ -725,6 +725,51 @@ def test_a_ctrl_c_landing_while_a_call_asks_whether_a_loop_runs_is_raised_after_
     assert market.place_order(cart) == [LINDEN]
 
 
+def test_a_stopped_loops_task_woken_after_another_of_its_tasks_passes_the_wake_up_on():
+    market = Marketplace[Tea](2)
+    producer = market.register_producer()
+    warm = market.new_cart()  # both products in the catalog first, as above
+    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
+    assert market.publish(producer, MINT) and market.add_to_cart(warm, MINT)
+    market.place_order(warm)
+    linden_cart, mint_cart, cart = market.new_cart(), market.new_cart(), market.new_cart()
+
+    stopped_loop = asyncio.new_event_loop()
+    stopped_tasks = [
+        stopped_loop.create_task(market.add_to_cart_async(linden_cart, LINDEN, timeout=math.inf)),
+        stopped_loop.create_task(market.add_to_cart_async(mint_cart, MINT, timeout=math.inf)),
+    ]
+
+    async def asleep_in_the_engine(count):
+        await until(lambda: waiting(market) == count)
+        for _ in range(10):  # as in the tests above
+            await asyncio.sleep(0)
+
+    stopped_loop.run_until_complete(asleep_in_the_engine(2))
+
+    async def main():
+        consumer = asyncio.ensure_future(market.add_to_cart_async(cart, MINT, timeout=math.inf))
+        await asleep_in_the_engine(3)
+        # The linden task's wake-up, passed on (to no one), stays queued on its stopped
+        # loop; the mint task's, which comes after it, must be passed on too.
+        assert market.publish(producer, LINDEN)
+        assert market.publish(producer, MINT)
+        return await asyncio.wait_for(consumer, 5)
+
+    try:
+        assert asyncio.run(main()) is True
+        assert market.place_order(cart) == [MINT]
+        assert waiting(market) == 2 and not any(task.done() for task in stopped_tasks)
+        assert market.publish(producer, MINT)
+        gathered = asyncio.wait_for(asyncio.gather(*stopped_tasks), 5)
+        assert stopped_loop.run_until_complete(gathered) == [True, True]
+        assert market.place_order(linden_cart) == [LINDEN]
+        assert market.place_order(mint_cart) == [MINT]
+    finally:
+        stopped_loop.close()
+    assert waiting(market) == 0 and market.stats()["distinct_products"] == 0
+
+
 def test_a_loop_stopping_right_after_a_call_on_it_woke_its_task_keeps_that_wake_up():
     # Pins a documented gap (README): the call's sweep found the loop running, the loop
     # then handed the wake-up to its task and stopped before the task ran; nothing of the
