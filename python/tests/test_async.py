@@ -40,6 +40,15 @@ def waiting(market: Marketplace[Any]) -> int:
     return market.stats()["waiting"]
 
 
+async def asleep_in_the_engine(market: Marketplace[Any], count: int) -> None:
+    """Lets the loop run until `count` calls wait, and then a few turns more: each waiting
+    task's one yield to its executor comes back, and it goes to sleep in its product's
+    waiter list."""
+    await until(lambda: waiting(market) == count)
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
 def test_a_consumer_task_awaits_an_item_a_producer_task_publishes_later():
     market = Marketplace[Tea](1)
     producer, cart = market.register_producer(), market.new_cart()
@@ -566,14 +575,7 @@ def test_a_loop_closed_while_its_task_waits_lets_go_of_the_wait():
     event_loop = asyncio.new_event_loop()
     event_loop.create_task(market.add_to_cart_async(abandoned, LINDEN, timeout=math.inf))
 
-    async def asleep_in_the_engine():
-        await until(lambda: waiting(market) == 1)
-        # A few turns of the loop: the engine's one yield to its executor comes back, and the
-        # task goes to sleep in the product's waiter list.
-        for _ in range(10):
-            await asyncio.sleep(0)
-
-    event_loop.run_until_complete(asleep_in_the_engine())
+    event_loop.run_until_complete(asleep_in_the_engine(market, 1))
     event_loop.close()
     left_waiting = waiting(market)
     open_files_after_close = len(os.listdir("/proc/self/fd"))
@@ -607,12 +609,7 @@ def test_a_task_on_a_stopped_loop_passes_an_items_wake_up_on_and_waits_on():
         market.add_to_cart_async(stopped_cart, LINDEN, timeout=math.inf)
     )
 
-    async def asleep_in_the_engine():
-        await until(lambda: waiting(market) == 1)
-        for _ in range(10):  # as in the test above
-            await asyncio.sleep(0)
-
-    stopped_loop.run_until_complete(asleep_in_the_engine())
+    stopped_loop.run_until_complete(asleep_in_the_engine(market, 1))
 
     async def main():
         consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
@@ -649,22 +646,15 @@ def test_two_tasks_on_one_stopped_loop_pass_an_items_wake_up_on_to_a_running_loo
         stopped_loop.create_task(market.add_to_cart_async(first_cart, LINDEN, timeout=math.inf))
     ]
 
-    async def asleep_in_the_engine(count):
-        await until(lambda: waiting(market) == count)
-        for _ in range(10):  # as in the tests above
-            await asyncio.sleep(0)
-
-    stopped_loop.run_until_complete(asleep_in_the_engine(1))
+    stopped_loop.run_until_complete(asleep_in_the_engine(market, 1))
     stopped_tasks.append(
         stopped_loop.create_task(market.add_to_cart_async(second_cart, LINDEN, timeout=math.inf))
     )
-    stopped_loop.run_until_complete(asleep_in_the_engine(2))
+    stopped_loop.run_until_complete(asleep_in_the_engine(market, 2))
 
     async def main():
         consumer = asyncio.ensure_future(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
-        await until(lambda: waiting(market) == 3)
-        for _ in range(10):  # as in the tests above
-            await asyncio.sleep(0)
+        await asleep_in_the_engine(market, 3)
         # A call that sweeps the stopped loop's earlier wake-ups (it takes nothing), so that
         # the item's wake-up is the only one listed for it.
         assert not market.remove_from_cart(cart, LINDEN)
@@ -706,13 +696,8 @@ def test_a_ctrl_c_landing_while_a_call_asks_whether_a_loop_runs_is_raised_after_
     stopped = CtrlCInIsRunning()
     task = stopped.create_task(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
 
-    async def asleep_in_the_engine():
-        await until(lambda: waiting(market) == 1)
-        for _ in range(10):  # as in the tests above
-            await asyncio.sleep(0)
-
     try:
-        stopped.run_until_complete(asleep_in_the_engine())
+        stopped.run_until_complete(asleep_in_the_engine(market, 1))
         stopped.armed = True
         # Raised as the call returns, as a Ctrl-C arriving during any call is: the call
         # has done its work (the task below takes the item).
@@ -740,16 +725,11 @@ def test_a_stopped_loops_task_woken_after_another_of_its_tasks_passes_the_wake_u
         stopped_loop.create_task(market.add_to_cart_async(mint_cart, MINT, timeout=math.inf)),
     ]
 
-    async def asleep_in_the_engine(count):
-        await until(lambda: waiting(market) == count)
-        for _ in range(10):  # as in the tests above
-            await asyncio.sleep(0)
-
-    stopped_loop.run_until_complete(asleep_in_the_engine(2))
+    stopped_loop.run_until_complete(asleep_in_the_engine(market, 2))
 
     async def main():
         consumer = asyncio.ensure_future(market.add_to_cart_async(cart, MINT, timeout=math.inf))
-        await asleep_in_the_engine(3)
+        await asleep_in_the_engine(market, 3)
         # The linden task's wake-up, passed on (to no one), stays queued on its stopped
         # loop; the mint task's, which comes after it, must be passed on too.
         assert market.publish(producer, LINDEN)
@@ -781,19 +761,14 @@ def test_a_loop_stopping_right_after_a_call_on_it_woke_its_task_keeps_that_wake_
     market.place_order(warm)
     first_cart, cart = market.new_cart(), market.new_cart()
 
-    async def asleep_in_the_engine(count):
-        await until(lambda: waiting(market) == count)
-        for _ in range(10):  # as in the tests above
-            await asyncio.sleep(0)
-
     stopping_loop, other_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
     try:
         first = stopping_loop.create_task(
             market.add_to_cart_async(first_cart, LINDEN, timeout=math.inf)
         )
-        stopping_loop.run_until_complete(asleep_in_the_engine(1))
+        stopping_loop.run_until_complete(asleep_in_the_engine(market, 1))
         second = other_loop.create_task(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
-        other_loop.run_until_complete(asleep_in_the_engine(2))
+        other_loop.run_until_complete(asleep_in_the_engine(market, 2))
 
         async def publish():  # the loop's last step: it stops right after
             assert market.publish(producer, LINDEN)
@@ -801,7 +776,7 @@ def test_a_loop_stopping_right_after_a_call_on_it_woke_its_task_keeps_that_wake_
         stopping_loop.run_until_complete(publish())
         # The other loop's task is never woken, however long its loop runs: no wake-up of
         # it is pending at all.
-        other_loop.run_until_complete(asleep_in_the_engine(2))
+        other_loop.run_until_complete(asleep_in_the_engine(market, 2))
         assert not first.done() and not second.done()
         # The stopping loop's task takes the item once its loop runs again.
         assert stopping_loop.run_until_complete(asyncio.wait_for(first, 5)) is True
@@ -823,12 +798,7 @@ def test_a_stopped_loop_dropped_unclosed_is_never_freed_nor_its_tasks_wait():
     event_loop = asyncio.new_event_loop()
     event_loop.create_task(market.add_to_cart_async(cart, LINDEN, timeout=math.inf))
 
-    async def asleep_in_the_engine():
-        await until(lambda: waiting(market) == 1)
-        for _ in range(10):  # as in the tests above
-            await asyncio.sleep(0)
-
-    event_loop.run_until_complete(asleep_in_the_engine())
+    event_loop.run_until_complete(asleep_in_the_engine(market, 1))
     dropped = weakref.ref(event_loop)
     del event_loop
     gc.collect()
