@@ -20,13 +20,17 @@ use crate::shown_path;
 /// The environment variable that sets the size limit of a scenario file, in bytes.
 const MAX_BYTES_VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
 
-/// The size limit of a scenario file: [`MAX_SCENARIO_BYTES`], or what [`MAX_BYTES_VAR`] says.
+/// The size limit of a scenario file: [`MAX_SCENARIO_BYTES`], or what [`MAX_BYTES_VAR`] says
+/// in plain decimal digits.
 fn max_scenario_bytes() -> Result<u64, Failure> {
     let Some(value) = std::env::var_os(MAX_BYTES_VAR) else {
         return Ok(MAX_SCENARIO_BYTES);
     };
+    // Plain decimal digits only: `u64::from_str` also takes a leading `+`, which no
+    // documented form of the value has.
     value
         .to_str()
+        .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|text| text.parse::<u64>().ok())
         .filter(|&limit| limit >= 1)
         .ok_or_else(|| {

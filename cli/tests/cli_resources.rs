@@ -1177,6 +1177,35 @@ fn the_size_limit_can_be_set_and_holds_for_files_and_pipes() {
     }
 }
 
+/// MARKETPLACE_MAX_SCENARIO_BYTES is plain decimal digits: a sign, spaces, an underscore
+/// or a hexadecimal prefix is refused as one line naming the variable, not read as a
+/// number (Rust's integer parser took `+500` for 500).
+#[test]
+fn a_size_limit_that_is_not_plain_digits_is_refused() {
+    const VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
+    let scenario = temp_file(
+        "plain-digits.json",
+        r#"{"products": {}, "producers": [], "consumers": [],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    for bad in ["+500", " 500", "500 ", "1_000", "0x500", "５００"] {
+        let output = sh_marketplace(
+            "exec \"$0\" check \"$1\"",
+            &[scenario.as_os_str()],
+            &[(VAR, bad)],
+        );
+        assert_refused(
+            &output,
+            &[&format!("error: {VAR}: expected a whole number")],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr).lines().count(),
+            1,
+            "{bad:?}"
+        );
+    }
+}
+
 /// A short file can hold a great many problems or warnings (`[0,0,...]` as the producers is
 /// one problem per two bytes): the first `MAX_LISTED` are listed, then one line counts the
 /// rest, so neither the memory nor the message grows with them; the count of all of them
