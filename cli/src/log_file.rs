@@ -161,7 +161,7 @@ fn make_dirs_into(dir: &Path, made: &mut Vec<PathBuf>) -> io::Result<()> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(_) if dir.is_dir() => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(named_non_directory(dir).unwrap_or(e)),
     }
     if let Some(parent) = dir.parent() {
         make_dirs_into(parent, made)?;
@@ -174,6 +174,19 @@ fn make_dirs_into(dir: &Path, made: &mut Vec<PathBuf>) -> io::Result<()> {
         Err(_) if dir.is_dir() => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The error for a `dir` that cannot be made because it, or the nearest of its parents
+/// that exists, is not a directory, naming that one: the system says only "File exists"
+/// or "Not a directory", which does not tell which part of the path is wrong.
+fn named_non_directory(dir: &Path) -> Option<io::Error> {
+    let existing = dir.ancestors().find(|part| fs::metadata(part).is_ok())?;
+    (!existing.is_dir()).then(|| {
+        io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", shown_path(existing)),
+        )
+    })
 }
 
 /// Removes `dirs`, innermost first, each only while empty: nothing put in one meanwhile

@@ -682,6 +682,32 @@ fn a_log_file_that_cannot_be_created_is_refused() {
     );
 }
 
+/// A log path under a regular file (`somefile/x.log`, `somefile/sub/x.log`) is refused
+/// naming that file as not a directory, in one line, and leaves the file as it was: the
+/// error of the directory made for the log ("File exists") told nothing of it.
+#[test]
+fn a_log_file_under_a_regular_file_is_refused_naming_it() {
+    let path = temp_file("log-under-file.json", &base().to_string());
+    let file = temp_file("log-under-file.txt", "kept");
+    for log in [file.join("x.log"), file.join("sub").join("x.log")] {
+        let output = run_logged(&path, &log, &[]);
+        assert_bad_input(
+            &output,
+            &[&format!(
+                "error: cannot log to {}: {} is not a directory",
+                log.display(),
+                file.display()
+            )],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr).lines().count(),
+            1,
+            "one line"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept");
+    }
+}
+
 /// Runs `scenario` logging to `log`, with `extra` flags, and asserts that the run is
 /// refused for a log path that names no file.
 fn assert_not_a_file_path(scenario: &Path, log: &str, extra: &[&OsStr]) {
