@@ -41,11 +41,7 @@ pub fn is_printable(c: char) -> bool {
 ///
 /// Only the errors of `out` itself.
 pub fn write_str_repr<W: Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = repr_quote(s);
     out.write_char(quote)?;
     for c in s.chars() {
         match c {
@@ -53,24 +49,62 @@ pub fn write_str_repr<W: Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
             '\t' => out.write_str("\\t")?,
             '\n' => out.write_str("\\n")?,
             '\r' => out.write_str("\\r")?,
-            c if c == quote => {
-                out.write_char('\\')?;
-                out.write_char(c)?;
-            }
+            '\'' if quote == '\'' => out.write_str("\\'")?,
+            '"' if quote == '"' => out.write_str("\\\"")?,
             c if is_printable(c) => out.write_char(c)?,
-            c => {
-                let cp = u32::from(c);
-                if cp <= 0xff {
-                    write!(out, "\\x{cp:02x}")?;
-                } else if cp <= 0xffff {
-                    write!(out, "\\u{cp:04x}")?;
-                } else {
-                    write!(out, "\\U{cp:08x}")?;
-                }
-            }
+            c => write_code_escape(out, c)?,
         }
     }
     out.write_char(quote)
+}
+
+/// The quote Python's `repr` puts around `s`: single, unless `s` holds `'` and no `"`.
+fn repr_quote(s: &str) -> char {
+    if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    }
+}
+
+/// Writes the `\xNN`, `\uNNNN` or `\UNNNNNNNN` escape of `c` in one `write_str`: every
+/// escape is one write, so a writer that keeps only the start of a text can keep or drop
+/// an escape whole (`shown::abbreviated_product`).
+fn write_code_escape<W: Write + ?Sized>(out: &mut W, c: char) -> fmt::Result {
+    let cp = u32::from(c);
+    let (letter, digits) = match cp {
+        0..=0xff => (b'x', 2),
+        0x100..=0xffff => (b'u', 4),
+        _ => (b'U', 8),
+    };
+    let mut escape = [0u8; 10];
+    escape[0] = b'\\';
+    escape[1] = letter;
+    for (i, byte) in escape[2..2 + digits].iter_mut().enumerate() {
+        let nibble = (cp >> (4 * (digits - 1 - i))) & 0xf;
+        *byte = b"0123456789abcdef"[nibble as usize];
+    }
+    out.write_str(std::str::from_utf8(&escape[..2 + digits]).map_err(|_| fmt::Error)?)
+}
+
+/// How many characters [`write_str_repr`] writes for `s`, counted without writing them.
+pub(crate) fn str_repr_chars(s: &str) -> usize {
+    let quote = repr_quote(s);
+    let escaped: usize = s
+        .chars()
+        .map(|c| match c {
+            '\\' | '\t' | '\n' | '\r' => 2,
+            c if c == quote => 2,
+            ' '..='~' => 1,
+            c if is_printable(c) => 1,
+            c => match u32::from(c) {
+                0..=0xff => 4,
+                0x100..=0xffff => 6,
+                _ => 10,
+            },
+        })
+        .sum();
+    escaped + 2
 }
 
 /// Python's `repr` of a string.

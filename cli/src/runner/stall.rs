@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::progress::Progress;
 use super::stats::{RunStats, shown_time};
-use crate::scenario::{Scenario, abbreviated_name, abbreviated_product};
+use crate::scenario::{Scenario, ShownProducts, abbreviated_name};
 
 /// A producer that makes a product someone waits for, as found when the run stalled.
 #[derive(Clone, Debug)]
@@ -118,17 +118,14 @@ impl Stall {
     ) -> StallReport {
         let makers = makers_by_class(scenario);
         let capacity = scenario.queue_size_per_producer();
-        let mut shown: HashMap<usize, String> = HashMap::new();
+        let mut shown = ShownProducts::default();
         let mut named: HashMap<usize, String> = HashMap::new();
         let waiting = progress
             .waiting()
             .map(|w| (w.consumer, w.product))
             .map(|(consumer, product)| WaitingConsumer {
                 name: scenario.consumers()[consumer].name.clone(),
-                product: shown
-                    .entry(product)
-                    .or_insert_with(|| abbreviated_product(scenario.product(product)))
-                    .clone(),
+                product: shown.of(product, scenario.product(product)).to_owned(),
                 on_sale: market.on_sale(product),
                 producers: makers[scenario.class_of(product)]
                     .iter()

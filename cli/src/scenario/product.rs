@@ -6,7 +6,7 @@ use std::fmt::{self, Display, Write as _};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use super::Number;
-use crate::repr::write_str_repr;
+use crate::repr::{str_repr_chars, write_str_repr};
 
 /// A field that may hold a string or a number (Coffee's `acidity`).
 ///
@@ -109,6 +109,54 @@ impl Product {
             | Product::Tea { name, .. }
             | Product::Coffee { name, .. } => name,
         }
+    }
+}
+
+impl Product {
+    /// How many characters the printed form (`Display`) has, counted without writing the
+    /// strings' reprs, which may be megabytes: a message showing the product cut states
+    /// this length, and formats only the part it shows.
+    pub(crate) fn printed_chars(&self) -> usize {
+        let number = |n: &dyn Display| {
+            let mut count = CharCount(0);
+            // Counting cannot fail.
+            let _ = write!(count, "{n}");
+            count.0
+        };
+        let fields = match self {
+            Product::Product { price, .. } => ", price=".len() + number(price),
+            Product::Tea { price, kind, .. } => {
+                ", price=".len() + number(price) + ", type=".len() + str_repr_chars(kind)
+            }
+            Product::Coffee {
+                price,
+                acidity,
+                roast_level,
+                ..
+            } => {
+                let acidity = match acidity {
+                    Scalar::Str(s) => str_repr_chars(s),
+                    Scalar::Num(n) => number(n),
+                };
+                ", price=".len()
+                    + number(price)
+                    + ", acidity=".len()
+                    + acidity
+                    + ", roast_level=".len()
+                    + str_repr_chars(roast_level)
+            }
+        };
+        self.type_name().len() + "(name=".len() + str_repr_chars(self.name()) + fields + ")".len()
+    }
+}
+
+/// A writer that only counts the characters written to it.
+struct CharCount(usize);
+
+impl fmt::Write for CharCount {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.chars().count();
+        Ok(())
     }
 }
 

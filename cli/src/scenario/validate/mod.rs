@@ -24,6 +24,7 @@ use super::{
     ConsumerSpec, Diagnostic, MAX_LISTED, MAX_QUEUE_SIZE, ProducerSpec, ProductEntry, Scenario,
     ScenarioError,
 };
+use crate::scenario::shown::ShownProducts;
 use json::{describe, json_problem};
 use path::Path;
 use tree::{Json, Object, View};
@@ -79,6 +80,8 @@ struct Checker {
     ids: HashMap<String, Ref>,
     /// The most items the valid consumers' carts hold at once, summed over consumers.
     held_in_carts: u128,
+    /// The products the problems name, each cut once.
+    shown_products: ShownProducts,
 }
 
 /// The products and their equality classes, as the other sections need them.

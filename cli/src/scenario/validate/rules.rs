@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::json::quoted;
 use super::{Catalog, Checker, Path};
-use crate::scenario::shown::abbreviated_product;
+use crate::scenario::shown::ShownProducts;
 use crate::scenario::{ConsumerSpec, Diagnostic, MAX_HELD_ITEMS, OpKind, ProducerSpec, Scenario};
 
 impl Checker {
@@ -41,26 +41,25 @@ impl Checker {
                         in_cart += u128::from(op.quantity);
                         cart_peak = cart_peak.max(in_cart);
                         if made.is_some_and(|made| !made.contains(&class)) {
+                            let message = format!(
+                                "no producer makes {} (id {})",
+                                self.shown_products.of(op.product, product),
+                                quoted(&entry.id)
+                            );
                             self.problem(
                                 &path.key("carts").index(j).index(k).key("product"),
-                                format!(
-                                    "no producer makes {} (id {})",
-                                    abbreviated_product(product),
-                                    quoted(&entry.id)
-                                ),
+                                message,
                             );
                         }
                     }
                     OpKind::Remove if *n < u128::from(op.quantity) => {
-                        self.problem(
-                            &path.key("carts").index(j).index(k),
-                            format!(
-                                "removes {} of {} but the cart holds only {} at this point",
-                                op.quantity,
-                                abbreviated_product(product),
-                                *n
-                            ),
+                        let message = format!(
+                            "removes {} of {} but the cart holds only {} at this point",
+                            op.quantity,
+                            self.shown_products.of(op.product, product),
+                            *n
                         );
+                        self.problem(&path.key("carts").index(j).index(k), message);
                         in_cart -= *n;
                         *n = 0;
                     }
@@ -123,6 +122,7 @@ pub(super) fn jam_warnings(scenario: &Scenario, mut warn: impl FnMut(Diagnostic)
         .filter(|op| op.kind == OpKind::Add)
         .map(|op| scenario.classes[op.product])
         .collect();
+    let mut shown_products = ShownProducts::default();
     for (i, p) in scenario.producers.iter().enumerate() {
         if p.products.is_empty() {
             warn(Diagnostic {
@@ -148,7 +148,7 @@ pub(super) fn jam_warnings(scenario: &Scenario, mut warn: impl FnMut(Diagnostic)
                     path: format!("producers[{i}].products[{j}]"),
                     message: format!(
                         "no consumer buys {} (id {}): {effect}",
-                        abbreviated_product(&entry.product),
+                        shown_products.of(s.product, &entry.product),
                         quoted(&entry.id)
                     ),
                 });
