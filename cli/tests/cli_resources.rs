@@ -899,9 +899,19 @@ const WAITING: usize = 30;
 /// `wanted`, that the one producer, named `producer`, makes only after `x`, which nobody
 /// buys: the run stalls at once.
 fn stall_report_of_waiting(file: &str, producer: &str, wanted: &str) -> String {
+    stall_report_of_consumers_waiting(file, "c", producer, wanted)
+}
+
+/// `stall_report_of_waiting`, the consumers named `consumer` followed by their number.
+fn stall_report_of_consumers_waiting(
+    file: &str,
+    consumer: &str,
+    producer: &str,
+    wanted: &str,
+) -> String {
     let cart = json!([{"type": "add", "product": "y", "quantity": 1}]);
     let consumers: Vec<_> = (0..WAITING)
-        .map(|i| json!({"name": format!("c{i}"), "retry_wait_time": 0, "carts": [cart]}))
+        .map(|i| json!({"name": format!("{consumer}{i}"), "retry_wait_time": 0, "carts": [cart]}))
         .collect();
     let scenario = json!({
         "products": {
@@ -965,6 +975,32 @@ fn a_stall_report_shows_a_long_producer_name_cut() {
     for line in makers {
         assert!(
             line.len() < 1200 && line.contains("j... (1000000 characters)\": 1 of 1 on the shelf"),
+            "a line of {} bytes: {}",
+            line.len(),
+            line.chars().take(1200).collect::<String>()
+        );
+    }
+}
+
+/// A stall report names each waiting consumer cut after 1000 characters with its length,
+/// as a producer's name is: 30 consumers named with a megabyte each made 30 MB of report.
+#[test]
+fn a_stall_report_shows_a_long_consumer_name_cut() {
+    let stderr = stall_report_of_consumers_waiting(
+        "stall-long-consumer.json",
+        &"k".repeat(1_000_000),
+        "jammer",
+        "Wanted",
+    );
+    let waits: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("  consumer "))
+        .collect();
+    let head: String = stderr.chars().take(2000).collect();
+    assert_eq!(waits.len(), WAITING, "{head}");
+    for line in waits {
+        assert!(
+            line.len() < 1200 && line.contains("k... (10000"),
             "a line of {} bytes: {}",
             line.len(),
             line.chars().take(1200).collect::<String>()

@@ -20,7 +20,7 @@ use super::RunError;
 use super::progress::Progress;
 use super::stall::MarketView;
 use super::stats::shown_time;
-use crate::scenario::{Scenario, abbreviated_product};
+use crate::scenario::{Scenario, abbreviated_name, abbreviated_product};
 
 /// Whether and how a run shows its progress on stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl<'s> ProgressDisplay<'s> {
             if let Some(w) = progress.waiting().max_by_key(|w| w.waited) {
                 status.push_str(&format!(
                     "; consumer {:?} has waited {} for {}",
-                    self.scenario.consumers()[w.consumer].name,
+                    abbreviated_name(&self.scenario.consumers()[w.consumer].name),
                     shown_time(w.waited, 1),
                     abbreviated_product(self.scenario.product(w.product))
                 ));

@@ -38,7 +38,7 @@ use super::printed_forms;
 use super::stop_signal::StopSignal;
 use super::supervisor::write_cart_lines;
 use super::timing::{BLOCK, TimeScale};
-use crate::scenario::{OpKind, Scenario};
+use crate::scenario::{OpKind, Scenario, abbreviated_name};
 
 /// The tally of consumers that placed their last order.
 const FINISHED: &str = "finished consumers";
@@ -336,7 +336,7 @@ fn run_watched<W: Write + Send>(
                 "consumer",
             )
         }))
-        .map(|(claim, name, kind)| (claim, format!("{kind} {name:?}")))
+        .map(|(claim, name, kind)| (claim, format!("{kind} {:?}", abbreviated_name(name))))
         .collect();
     let claims: Vec<&str> = actors.iter().map(|(claim, _)| claim.as_str()).collect();
     if let Some(taken) = market.claim(&claims).map_err(|e| lost(&e))? {
@@ -639,7 +639,8 @@ impl<W: Write + Send> Run<'_, '_, W> {
     /// A producer: its list, forever, until the market closes.
     fn produce(&self, index: usize) -> Result<(), ActorFailure> {
         let spec = &self.scenario.producers()[index];
-        let failed = |e: &dyn std::fmt::Display| format!("producer {:?}: {e}", spec.name);
+        let failed =
+            |e: &dyn std::fmt::Display| format!("producer {:?}: {e}", abbreviated_name(&spec.name));
         let id = self
             .market
             .try_register_producer()
@@ -694,10 +695,11 @@ impl<W: Write + Send> Run<'_, '_, W> {
     fn consume(&self, index: usize) -> Result<(), ActorFailure> {
         let spec = &self.scenario.consumers()[index];
         // A call the server could not complete: its error names the call and the server.
-        let lost = |e: &dyn std::fmt::Display| format!("consumer {:?}: {e}", spec.name);
+        let lost =
+            |e: &dyn std::fmt::Display| format!("consumer {:?}: {e}", abbreviated_name(&spec.name));
         // An outcome the call returned, which names neither.
         let failed = |what: &str, e: &dyn std::fmt::Display| {
-            format!("consumer {:?}: {what}: {e}", spec.name)
+            format!("consumer {:?}: {what}: {e}", abbreviated_name(&spec.name))
         };
         for ops in &spec.carts {
             let cart = self.market.try_new_cart().map_err(|e| lost(&e))?;

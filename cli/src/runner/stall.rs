@@ -4,8 +4,8 @@
 //! Invariants: producers are listed in scenario order, each once per waiting consumer,
 //! and only those whose list holds a product equal to the one awaited; building the report
 //! costs one pass over the producers' lists plus the size of the report, never producers
-//! times consumers. A product, and a producer's name, are shown cut as the scenario's
-//! messages cut a product, and cut once however many consumers wait for it: the file holds
+//! times consumers. A product, and a consumer's and a producer's name, are shown cut as the
+//! scenario's messages cut a product, and cut once however many consumers wait for it: the file holds
 //! a long name once, and the report held it again for each of them.
 
 use std::collections::HashMap;
@@ -32,7 +32,7 @@ pub struct ProducerState {
 /// A consumer blocked on a product when the run stalled.
 #[derive(Clone, Debug)]
 pub struct WaitingConsumer {
-    /// The consumer's name.
+    /// The consumer's name, cut after 1000 characters with its length.
     pub name: String,
     /// The product it waits for, in its printed form, cut after 1000 characters with its
     /// length.
@@ -124,7 +124,7 @@ impl Stall {
             .waiting()
             .map(|w| (w.consumer, w.product))
             .map(|(consumer, product)| WaitingConsumer {
-                name: scenario.consumers()[consumer].name.clone(),
+                name: abbreviated_name(&scenario.consumers()[consumer].name),
                 product: shown.of(product, scenario.product(product)).to_owned(),
                 on_sale: market.on_sale(product),
                 producers: makers[scenario.class_of(product)]
