@@ -1309,3 +1309,28 @@ fn bidirectional_and_invisible_characters_are_shown_escaped_in_errors() {
         wrong.join("\n")
     );
 }
+
+/// Actors whose names hold a NUL (`"p\u0000q"`, valid JSON) run as threads as they do as
+/// tasks: a thread's name cannot hold one, and spawning the actor's thread panicked.
+#[test]
+fn actor_names_holding_a_nul_run_as_threads() {
+    let mut v = base();
+    v["producers"][0]["name"] = json!("p\u{0}q");
+    v["consumers"][0]["name"] = json!("c\u{0}d");
+    let path = temp_file("nul-names.json", &v.to_string());
+    for actors in ACTORS {
+        let output = support::run_scenario(&path, "0", actors);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{actors}: {}: {stderr}",
+            output.status
+        );
+        assert!(!stderr.contains("panicked"), "{actors}: {stderr}");
+        assert!(
+            output.stdout.starts_with(b"c\0d bought "),
+            "{actors}: {:?}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}

@@ -24,7 +24,7 @@ use super::stop_signal::StopSignal;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::{BLOCK, TimeScale};
 use super::{Report, RunError, RunOptions, added, engine_error};
-use crate::scenario::{OpKind, Scenario};
+use crate::scenario::{OpKind, Scenario, abbreviated_name};
 
 /// Runs `scenario` with a thread per actor; see [`super::run`].
 pub(super) fn run<W: Write>(
@@ -113,12 +113,14 @@ impl<'s> Actors<'s, '_> {
             started += 1;
             Ok(())
         };
+        // A thread's name cannot hold a NUL (spawning panics) and need not hold a megabyte:
+        // the actor's name is shown quoted, escaped and cut, as messages show it.
         for (index, spec) in self.scenario.producers().iter().enumerate() {
-            let name = format!("producer {}", spec.name);
+            let name = format!("producer {:?}", abbreviated_name(&spec.name));
             spawn(name, Box::new(move || self.produce(index)))?;
         }
         for (index, spec) in self.scenario.consumers().iter().enumerate() {
-            let name = format!("consumer {}", spec.name);
+            let name = format!("consumer {:?}", abbreviated_name(&spec.name));
             spawn(name, Box::new(move || self.consume(index)))?;
         }
         Ok(())
