@@ -259,6 +259,43 @@ fn stats_prints_the_table_with_the_right_totals() {
     }
 }
 
+/// The statistics table shows an actor's name cut after 1000 characters with its length,
+/// as the stall report does: the table pads each row to its widest name, so one consumer
+/// named with a megabyte among 200 made 200 MB of stderr.
+#[test]
+fn the_stats_table_shows_a_long_actor_name_cut() {
+    const CONSUMERS: usize = 200;
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|i| {
+            let name = if i == 0 {
+                "k".repeat(1_000_000)
+            } else {
+                format!("c{i}")
+            };
+            json!({"name": name, "retry_wait_time": 0, "carts": [cart]})
+        })
+        .collect();
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "j".repeat(1_000_000), "products": [["m", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": consumers,
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("stats-long-name.json", &scenario.to_string());
+    let output = run(&path, &["--stats"]);
+    assert!(output.status.success(), "{}", output.status);
+    let table = stderr(&output);
+    assert!(
+        table.len() < (CONSUMERS + 20) * 1100
+            && table.contains("k... (1000000 characters)")
+            && table.contains("j... (1000000 characters)"),
+        "a table of {} bytes",
+        table.len()
+    );
+}
+
 /// `--stats-json`: valid JSON of the documented shape whose totals are the purchase lines
 /// printed and the sums of the per-actor figures, with both kinds of actors.
 #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::escape;
+use crate::scenario::abbreviated_name;
 
 /// What one consumer did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -210,7 +211,8 @@ struct ProducerJson<'a> {
 /// The table of `--stats`: consumers, then (after a blank line) producers, each with a
 /// total row, then the wall time. Columns are aligned by the columns a terminal gives the
 /// text; names are shown as [`escape::shown`] shows them, so that a name cannot break the
-/// table, reorder a row or hide.
+/// table, reorder a row or hide, and cut after 1000 characters with their length, since
+/// every row is padded to the widest.
 impl fmt::Display for RunStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let totals = self.totals();
@@ -218,7 +220,7 @@ impl fmt::Display for RunStats {
         let mut consumers = Table::new(["consumer", "carts", "purchases", "retries", "waiting"]);
         for c in &self.consumers {
             consumers.row([
-                escape::shown(&c.name).into_owned(),
+                escape::shown(&abbreviated_name(&c.name)).into_owned(),
                 c.carts.to_string(),
                 c.purchases.to_string(),
                 c.retries.to_string(),
@@ -235,7 +237,7 @@ impl fmt::Display for RunStats {
         let mut producers = Table::new(["producer", "published", "full"]);
         for p in &self.producers {
             producers.row([
-                escape::shown(&p.name).into_owned(),
+                escape::shown(&abbreviated_name(&p.name)).into_owned(),
                 p.published.to_string(),
                 p.full.to_string(),
             ]);
