@@ -177,10 +177,15 @@ fn make_dirs_into(dir: &Path, made: &mut Vec<PathBuf>) -> io::Result<()> {
 }
 
 /// The error for a `dir` that cannot be made because it, or the nearest of its parents
-/// that exists, is not a directory, naming that one: the system says only "File exists"
-/// or "Not a directory", which does not tell which part of the path is wrong.
+/// that exists, is not a directory (a file, or a link to nothing), naming that one: the
+/// system says only "File exists" or "Not a directory", which does not tell which part
+/// of the path is wrong.
 fn named_non_directory(dir: &Path) -> Option<io::Error> {
-    let existing = dir.ancestors().find(|part| fs::metadata(part).is_ok())?;
+    // `symlink_metadata`: a link to nothing is there, and in the way, though its target
+    // is not.
+    let existing = dir
+        .ancestors()
+        .find(|part| fs::symlink_metadata(part).is_ok())?;
     (!existing.is_dir()).then(|| {
         io::Error::new(
             io::ErrorKind::NotADirectory,

@@ -708,6 +708,28 @@ fn a_log_file_under_a_regular_file_is_refused_naming_it() {
     }
 }
 
+/// A log path under a link to nothing is refused naming the link, as a path under a file
+/// is: the error said "File exists", the link being there though its target is not.
+#[cfg(unix)]
+#[test]
+fn a_log_file_under_a_dangling_link_is_refused_naming_it() {
+    let path = temp_file("log-under-link.json", &base().to_string());
+    let link = temp_path("log-under-link");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(temp_path("log-under-link-nowhere"), &link).unwrap();
+    let log = link.join("x.log");
+    let output = run_logged(&path, &log, &[]);
+    assert_bad_input(
+        &output,
+        &[&format!(
+            "error: cannot log to {}: {} is not a directory",
+            log.display(),
+            link.display()
+        )],
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+}
+
 /// Runs `scenario` logging to `log`, with `extra` flags, and asserts that the run is
 /// refused for a log path that names no file.
 fn assert_not_a_file_path(scenario: &Path, log: &str, extra: &[&OsStr]) {
