@@ -1793,3 +1793,38 @@ fn an_interrupt_without_stats_does_not_ask_a_silent_server() {
         marketplace_redis::CONNECT_TIMEOUT
     );
 }
+
+/// A process refused for an actor another process runs names it cut after 1000 characters
+/// with its length, as every message names an actor: a consumer named with a megabyte
+/// made an error line of a megabyte.
+#[test]
+fn an_actor_run_elsewhere_is_named_cut_when_long() {
+    let scenario = serde_json::json!({
+        "products": {"t": {"product_type": "Tea", "name": "Linden", "price": 9, "type": "Herbal"}},
+        "producers": [{"name": "p", "products": [["t", 1, 0]], "republish_wait_time": 0}],
+        "consumers": [{"name": "k".repeat(1_000_000), "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "t", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let scenario = temp_file("redis-long-consumer.json", &scenario.to_string());
+    let market = fresh_market_name("long-consumer");
+    let server = RedisServer::start();
+    // No producer runs, so the first process's consumer waits for its tea.
+    let mut first = start_on(&server.url(), &scenario, &market, &["--role", "consumers"]);
+    server.until_clients_wait(1);
+    let second = start_on(&server.url(), &scenario, &market, &["--role", "consumers"]);
+    let second = finish_within(second, Duration::from_secs(30), "a refused second process");
+    let _ = first.kill();
+    let _ = first.wait();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{}", second.status);
+    assert!(second.stdout.is_empty());
+    assert!(
+        stderr.len() < 1500
+            && stderr.contains("consumer \"kkk")
+            && stderr.contains("k... (1000000 characters)\" is run by another process"),
+        "{} bytes: {}",
+        stderr.len(),
+        stderr.chars().take(1500).collect::<String>()
+    );
+}
