@@ -160,6 +160,44 @@ fn the_progress_line_shows_a_long_product_cut() {
     }
 }
 
+/// The line names the slowest consumer cut after 1000 characters with its length, as it
+/// cuts the product: a consumer named with a megabyte made a megabyte of every line.
+#[test]
+fn the_progress_line_shows_a_long_consumer_name_cut() {
+    let scenario = json!({
+        "products": {
+            "x": {"product_type": "Product", "name": "Unwanted", "price": 1},
+            "y": {"product_type": "Product", "name": "Wanted", "price": 2}},
+        "producers": [{"name": "jammer", "products": [["x", 1, 0], ["y", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": [{"name": "w".repeat(1_000_000), "retry_wait_time": 0,
+                       "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("progress-long-consumer.json", &scenario.to_string());
+    // Long enough for a refresh after the second of idleness that names the consumer.
+    let output = run(&path, &["--progress", "--stall-timeout", "3.5"]);
+    assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
+    let stderr = stderr(&output);
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("; consumer \"www"))
+        .collect();
+    assert!(
+        !named.is_empty(),
+        "{}",
+        stderr.chars().take(2000).collect::<String>()
+    );
+    for line in named {
+        assert!(
+            line.len() < 1200 && line.contains("w... (1000000 characters)\" has waited "),
+            "a line of {} bytes: {}",
+            line.len(),
+            line.chars().take(1200).collect::<String>()
+        );
+    }
+}
+
 /// Without a terminal (stderr is a pipe here) nothing is drawn unless asked for, and
 /// `--quiet` or `--no-progress` draw nothing: stderr stays empty.
 #[test]
