@@ -35,7 +35,8 @@ fn max_scenario_bytes() -> Result<u64, Failure> {
         .filter(|&limit| limit >= 1)
         .ok_or_else(|| {
             Failure::bad_input(format!(
-                "error: {MAX_BYTES_VAR}: expected a whole number of bytes, at least 1, found {value:?}"
+                "error: {MAX_BYTES_VAR}: expected a whole number of bytes from 1 to {}, found {value:?}",
+                u64::MAX
             ))
         })
 }

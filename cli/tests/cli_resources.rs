@@ -1242,6 +1242,31 @@ fn a_size_limit_that_is_not_plain_digits_is_refused() {
     }
 }
 
+/// A MARKETPLACE_MAX_SCENARIO_BYTES past the largest limit is refused saying what the
+/// largest is: "expected a whole number" was wrong about a whole number too large.
+#[test]
+fn a_size_limit_too_large_is_refused_naming_the_largest() {
+    const VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
+    let scenario = temp_file(
+        "limit-too-large.json",
+        r#"{"products": {}, "producers": [], "consumers": [],
+            "marketplace": {"queue_size_per_producer": 1}}"#,
+    );
+    let output = sh_marketplace(
+        "exec \"$0\" check \"$1\"",
+        &[scenario.as_os_str()],
+        &[(VAR, "18446744073709551616")],
+    );
+    assert_refused(
+        &output,
+        &[&format!(
+            "error: {VAR}: expected a whole number of bytes from 1 to {}, found \"18446744073709551616\"",
+            u64::MAX
+        )],
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+}
+
 /// A short file can hold a great many problems or warnings (`[0,0,...]` as the producers is
 /// one problem per two bytes): the first `MAX_LISTED` are listed, then one line counts the
 /// rest, so neither the memory nor the message grows with them; the count of all of them
