@@ -1,14 +1,18 @@
 //! Invariants of `marketplace_cli::repr` that hold without asking Python: a string's repr
 //! decodes back (with Python's escape rules) to the string and is in CPython's canonical
 //! form; a float's repr reads back to the same bits and has Python's layout; `int_repr`
-//! accepts exactly JSON integers and only normalises `-0`.
+//! accepts exactly JSON integers and only normalises `-0`; a string's repr is as long as
+//! `str_repr_chars` counts, and writes each escape in one write of its own (what a cut
+//! product relies on: `scenario::shown`).
 //!
 //! Used by the fuzz targets in `fuzz/` and by the regression tests in `cli/tests/`, so a
 //! regression test checks exactly what the fuzzer checked. Every check panics with a
 //! message on the first violation.
 
-use crate::repr::write_str_repr;
+use std::fmt;
+
 use crate::repr::{float_repr, int_repr, is_printable, str_repr, write_float_repr};
+use crate::repr::{str_repr_chars, write_str_repr};
 use crate::scenario::Number;
 
 /// Decodes a string literal as Python reads it (`'...'` or `"..."`, escapes `\\ \' \" \n \r
@@ -106,6 +110,32 @@ pub fn check_str_repr(s: &str) {
     match decode_str_repr(&repr) {
         Ok(decoded) => assert_eq!(decoded, s, "repr {repr} decodes to something else"),
         Err(why) => panic!("repr of {s:?} is {repr}: {why}"),
+    }
+    // A product shown cut states its length counted without writing it, and keeps or drops
+    // a write holding a backslash whole, taking it for one escape.
+    assert_eq!(
+        str_repr_chars(s),
+        repr.chars().count(),
+        "str_repr_chars counts otherwise than repr {repr} of {s:?}"
+    );
+    let mut writes = Writes(Vec::new());
+    write_str_repr(&mut writes, s).expect("recording writes cannot fail");
+    for write in writes.0.iter().filter(|write| write.contains('\\')) {
+        let decoded = decode_str_repr(&format!("{quote}{write}{quote}"));
+        assert!(
+            decoded.as_ref().is_ok_and(|d| d.chars().count() == 1),
+            "repr of {s:?} writes {write:?}, not one whole escape: {decoded:?}"
+        );
+    }
+}
+
+/// A writer that records each write it is given.
+struct Writes(Vec<String>);
+
+impl fmt::Write for Writes {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.push(s.to_owned());
+        Ok(())
     }
 }
 
