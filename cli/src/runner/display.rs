@@ -20,7 +20,7 @@ use super::RunError;
 use super::progress::Progress;
 use super::stall::MarketView;
 use super::stats::shown_time;
-use crate::scenario::{Scenario, abbreviated_name, abbreviated_product};
+use crate::scenario::{Scenario, ShownProducts, abbreviated_name};
 
 /// Whether and how a run shows its progress on stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,6 +70,9 @@ pub(super) struct ProgressDisplay<'s> {
     samples: VecDeque<(Duration, u64)>,
     /// Whether stdout is a terminal, found once.
     stdout_is_terminal: bool,
+    /// The products the line names, each cut once: counting a long product's length
+    /// costs its size, which a refresh every second would pay again.
+    shown_products: ShownProducts,
 }
 
 enum Output {
@@ -152,6 +155,7 @@ impl<'s> ProgressDisplay<'s> {
             next: Duration::ZERO,
             samples: VecDeque::from([(Duration::ZERO, 0)]),
             stdout_is_terminal: std::io::stdout().is_terminal(),
+            shown_products: ShownProducts::default(),
         };
         // The first line comes after a period, not at once: short runs show only the end.
         display.next = display.period();
@@ -210,7 +214,8 @@ impl<'s> ProgressDisplay<'s> {
                     "; consumer {:?} has waited {} for {}",
                     abbreviated_name(&self.scenario.consumers()[w.consumer].name),
                     shown_time(w.waited, 1),
-                    abbreviated_product(self.scenario.product(w.product))
+                    self.shown_products
+                        .of(w.product, self.scenario.product(w.product))
                 ));
             }
         }

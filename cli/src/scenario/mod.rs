@@ -28,7 +28,7 @@ pub use diagnostic::{Diagnostic, ScenarioError, unlisted_line};
 pub use model::Scenario;
 pub use number::{Number, ParseNumberError};
 pub use product::{Product, Scalar};
-pub(crate) use shown::{ShownProducts, abbreviated_name, abbreviated_product};
+pub(crate) use shown::{ShownProducts, abbreviated_name};
 pub use specs::{CartOp, ConsumerSpec, OpKind, ProducerSpec, ProductEntry, Supply};
 
 /// The largest `queue_size_per_producer` a scenario may ask for. Capacity costs no memory in

@@ -19,7 +19,7 @@ const SHOWN_PRODUCT_CHARS: usize = 1000;
 /// `product` in its printed form, cut after [`SHOWN_PRODUCT_CHARS`] characters with its
 /// length (`Product(name='xxx... (1000025 characters)`). Only the part shown is formatted:
 /// a product of a megabyte named in a thousand messages costs a thousand cuts.
-pub(crate) fn abbreviated_product(product: &Product) -> String {
+fn abbreviated_product(product: &Product) -> String {
     abbreviated_printed(product, product.printed_chars())
 }
 
@@ -134,6 +134,25 @@ mod tests {
             "{} writes for {SHOWN_PRODUCT_CHARS} characters shown",
             value.writes.get()
         );
+    }
+
+    /// A product named again is shown as it was cut the first time, by its index in the
+    /// file, neither formatted nor counted again.
+    #[test]
+    fn each_product_is_cut_once_however_many_messages_name_it() {
+        let long = Product::Product {
+            name: "x".repeat(2000),
+            price: Number::int(1),
+        };
+        let short = Product::Product {
+            name: "y".into(),
+            price: Number::int(2),
+        };
+        let mut shown = ShownProducts::default();
+        let first = shown.of(3, &long).to_owned();
+        assert!(first.ends_with("... (2025 characters)"), "{first}");
+        assert_eq!(shown.of(3, &short), first);
+        assert_eq!(shown.of(4, &short), "Product(name='y', price=2)");
     }
 
     /// The length stated is the printed form's, counted without printing it, for each
