@@ -334,6 +334,34 @@ fn the_stats_table_shows_a_long_actor_name_cut() {
     );
 }
 
+/// `--stats-json` keeps every name whole, however long: programs read it, and a name cut
+/// there could no longer be told from another that starts alike.
+#[test]
+fn stats_json_keeps_long_actor_names_whole() {
+    let cart = json!([{"type": "add", "product": "m", "quantity": 1}]);
+    let scenario = json!({
+        "products": {"m": {"product_type": "Product", "name": "Mug", "price": 4}},
+        "producers": [{"name": "j".repeat(1_000_000), "products": [["m", 1, 0]],
+                       "republish_wait_time": 0}],
+        "consumers": [{"name": "k".repeat(1_000_000), "retry_wait_time": 0, "carts": [cart]}],
+        "marketplace": {"queue_size_per_producer": 1}
+    });
+    let path = temp_file("stats-json-long-name.json", &scenario.to_string());
+    let file = temp_path("stats-json-long-name.out.json");
+    let output = run(&path, &["--stats-json", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", output.status);
+    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for (actors, letter) in [("consumers", "k"), ("producers", "j")] {
+        let name = stats[actors][0]["name"].as_str().unwrap_or_default();
+        assert!(
+            name == letter.repeat(1_000_000),
+            "{actors}[0].name of {} characters: {}",
+            name.chars().count(),
+            name.chars().rev().take(40).collect::<String>()
+        );
+    }
+}
+
 /// `--stats-json`: valid JSON of the documented shape whose totals are the purchase lines
 /// printed and the sums of the per-actor figures, with both kinds of actors.
 #[test]
