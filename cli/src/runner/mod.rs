@@ -53,7 +53,7 @@ use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, abbreviated_name};
 use marketplace::Stats;
 
 pub use display::ProgressLine;
@@ -259,9 +259,12 @@ pub fn run<W: Write + Send>(
 }
 
 /// A refusal by the engine that a validated scenario cannot cause (a bug), naming the
-/// consumer and the call.
+/// consumer, cut as every message naming an actor cuts it, and the call.
 fn engine_error(consumer: &str, call: &str, error: &dyn fmt::Display) -> RunError {
-    RunError::Engine(format!("consumer {consumer:?}: {call}: {error}"))
+    RunError::Engine(format!(
+        "consumer {:?}: {call}: {error}",
+        abbreviated_name(consumer)
+    ))
 }
 
 /// The result of an add that did not end for want of the product: true when added.
@@ -276,4 +279,24 @@ fn printed_forms(scenario: &Scenario) -> Vec<String> {
     (0..scenario.products().len())
         .map(|index| scenario.product(index).to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine error names its consumer cut after 1000 characters with its length, as
+    /// every other message naming an actor does: the name may be a megabyte.
+    #[test]
+    fn an_engine_error_names_a_long_consumer_cut() {
+        let RunError::Engine(message) = engine_error(&"w".repeat(1_000_000), "add_to_cart", &"x")
+        else {
+            panic!("not an engine error");
+        };
+        assert!(
+            message.len() < 1100 && message.contains("w... (1000000 characters)\": add_to_cart"),
+            "a message of {} bytes",
+            message.len()
+        );
+    }
 }

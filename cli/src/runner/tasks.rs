@@ -28,7 +28,7 @@ use super::stall::MarketView;
 use super::supervisor::{Outbox, Supervisor};
 use super::timing::TimeScale;
 use super::{Report, RunError, RunOptions, added, engine_error};
-use crate::scenario::{OpKind, Scenario};
+use crate::scenario::{OpKind, Scenario, abbreviated_name};
 
 /// Runs `scenario` with a task per actor on `workers` threads; see [`super::run`].
 pub(super) fn run<W: Write>(
@@ -319,7 +319,7 @@ impl<'r> PanicWatch<'r> {
 impl Drop for PanicWatch<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let message = format!("{} {:?} panicked", self.role, self.name);
+            let message = format!("{} {:?} panicked", self.role, abbreviated_name(self.name));
             self.run.fail(RunError::Engine(message));
         }
     }
