@@ -730,6 +730,34 @@ fn a_log_file_under_a_dangling_link_is_refused_naming_it() {
     assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
 
+/// The part of the path in the way is named however deep under it the log would go, and
+/// whatever it is: a regular file two directories up, or a link to itself (a loop).
+#[cfg(unix)]
+#[test]
+fn a_log_file_deep_under_a_non_directory_is_refused_naming_it() {
+    let path = temp_file("log-deep-under.json", &base().to_string());
+    let file = temp_file("log-deep-under-file", "");
+    let looped = temp_path("log-deep-under-loop");
+    let _ = std::fs::remove_file(&looped);
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    for (in_the_way, log) in [
+        (&file, file.join("a").join("b").join("x.log")),
+        (&looped, looped.join("x.log")),
+        (&looped, looped.join("a").join("x.log")),
+    ] {
+        let output = run_logged(&path, &log, &[]);
+        assert_bad_input(
+            &output,
+            &[&format!(
+                "error: cannot log to {}: {} is not a directory",
+                log.display(),
+                in_the_way.display()
+            )],
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+    }
+}
+
 /// Runs `scenario` logging to `log`, with `extra` flags, and asserts that the run is
 /// refused for a log path that names no file.
 fn assert_not_a_file_path(scenario: &Path, log: &str, extra: &[&OsStr]) {
