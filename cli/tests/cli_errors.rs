@@ -690,20 +690,7 @@ fn a_log_file_under_a_regular_file_is_refused_naming_it() {
     let path = temp_file("log-under-file.json", &base().to_string());
     let file = temp_file("log-under-file.txt", "kept");
     for log in [file.join("x.log"), file.join("sub").join("x.log")] {
-        let output = run_logged(&path, &log, &[]);
-        assert_bad_input(
-            &output,
-            &[&format!(
-                "error: cannot log to {}: {} is not a directory",
-                log.display(),
-                file.display()
-            )],
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&output.stderr).lines().count(),
-            1,
-            "one line"
-        );
+        assert_log_refused_as_under_a_non_directory(&path, &log, &file);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept");
     }
 }
@@ -717,17 +704,7 @@ fn a_log_file_under_a_dangling_link_is_refused_naming_it() {
     let link = temp_path("log-under-link");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(temp_path("log-under-link-nowhere"), &link).unwrap();
-    let log = link.join("x.log");
-    let output = run_logged(&path, &log, &[]);
-    assert_bad_input(
-        &output,
-        &[&format!(
-            "error: cannot log to {}: {} is not a directory",
-            log.display(),
-            link.display()
-        )],
-    );
-    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+    assert_log_refused_as_under_a_non_directory(&path, &link.join("x.log"), &link);
 }
 
 /// The part of the path in the way is named however deep under it the log would go, and
@@ -745,17 +722,27 @@ fn a_log_file_deep_under_a_non_directory_is_refused_naming_it() {
         (&looped, looped.join("x.log")),
         (&looped, looped.join("a").join("x.log")),
     ] {
-        let output = run_logged(&path, &log, &[]);
-        assert_bad_input(
-            &output,
-            &[&format!(
-                "error: cannot log to {}: {} is not a directory",
-                log.display(),
-                in_the_way.display()
-            )],
-        );
-        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+        assert_log_refused_as_under_a_non_directory(&path, &log, in_the_way);
     }
+}
+
+/// Runs `scenario` logging to `log` and asserts that the run is refused in one line naming
+/// `in_the_way`, the part of the log's path that is not a directory.
+fn assert_log_refused_as_under_a_non_directory(scenario: &Path, log: &Path, in_the_way: &Path) {
+    let output = run_logged(scenario, log, &[]);
+    assert_bad_input(
+        &output,
+        &[&format!(
+            "error: cannot log to {}: {} is not a directory",
+            log.display(),
+            in_the_way.display()
+        )],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).lines().count(),
+        1,
+        "one line"
+    );
 }
 
 /// Runs `scenario` logging to `log`, with `extra` flags, and asserts that the run is
