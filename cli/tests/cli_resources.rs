@@ -943,20 +943,9 @@ fn stall_report_of_consumers_waiting(
 fn a_stall_report_shows_a_long_product_cut() {
     let stderr =
         stall_report_of_waiting("stall-long-product.json", "jammer", &"y".repeat(1_000_000));
-    let waits: Vec<&str> = stderr
-        .lines()
-        .filter(|line| line.starts_with("  consumer "))
-        .collect();
-    let head: String = stderr.chars().take(2000).collect();
-    assert_eq!(waits.len(), WAITING, "{head}");
-    for line in waits {
-        assert!(
-            line.len() < 1100 && line.ends_with("y... (1000025 characters) (0 on sale)"),
-            "a line of {} bytes: {}",
-            line.len(),
-            line.chars().take(1100).collect::<String>()
-        );
-    }
+    assert_each_waiting_line_cut(&stderr, "  consumer ", 1100, |line| {
+        line.ends_with("y... (1000025 characters) (0 on sale)")
+    });
 }
 
 /// A stall report names, under each waiting consumer, the producers that make what it
@@ -966,20 +955,9 @@ fn a_stall_report_shows_a_long_product_cut() {
 fn a_stall_report_shows_a_long_producer_name_cut() {
     let stderr =
         stall_report_of_waiting("stall-long-producer.json", &"j".repeat(1_000_000), "Wanted");
-    let makers: Vec<&str> = stderr
-        .lines()
-        .filter(|line| line.starts_with("    made by producers[0] "))
-        .collect();
-    let head: String = stderr.chars().take(2000).collect();
-    assert_eq!(makers.len(), WAITING, "{head}");
-    for line in makers {
-        assert!(
-            line.len() < 1200 && line.contains("j... (1000000 characters)\": 1 of 1 on the shelf"),
-            "a line of {} bytes: {}",
-            line.len(),
-            line.chars().take(1200).collect::<String>()
-        );
-    }
+    assert_each_waiting_line_cut(&stderr, "    made by producers[0] ", 1200, |line| {
+        line.contains("j... (1000000 characters)\": 1 of 1 on the shelf")
+    });
 }
 
 /// A stall report names each waiting consumer cut after 1000 characters with its length,
@@ -992,18 +970,26 @@ fn a_stall_report_shows_a_long_consumer_name_cut() {
         "jammer",
         "Wanted",
     );
-    let waits: Vec<&str> = stderr
+    assert_each_waiting_line_cut(&stderr, "  consumer ", 1200, |line| {
+        line.contains("k... (10000")
+    });
+}
+
+/// Asserts that the stall report `stderr` has a line starting with `prefix` for each of the
+/// [`WAITING`] consumers, each shorter than `most` bytes and `cut` as expected.
+fn assert_each_waiting_line_cut(stderr: &str, prefix: &str, most: usize, cut: fn(&str) -> bool) {
+    let lines: Vec<&str> = stderr
         .lines()
-        .filter(|line| line.starts_with("  consumer "))
+        .filter(|line| line.starts_with(prefix))
         .collect();
     let head: String = stderr.chars().take(2000).collect();
-    assert_eq!(waits.len(), WAITING, "{head}");
-    for line in waits {
+    assert_eq!(lines.len(), WAITING, "{head}");
+    for line in lines {
         assert!(
-            line.len() < 1200 && line.contains("k... (10000"),
+            line.len() < most && cut(line),
             "a line of {} bytes: {}",
             line.len(),
-            line.chars().take(1200).collect::<String>()
+            line.chars().take(most).collect::<String>()
         );
     }
 }
