@@ -136,28 +136,12 @@ fn the_progress_line_shows_a_long_product_cut() {
                        "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
         "marketplace": {"queue_size_per_producer": 1}
     });
-    let path = temp_file("progress-long-product.json", &scenario.to_string());
-    // Long enough for a refresh after the second of idleness that names the consumer.
-    let output = run(&path, &["--progress", "--stall-timeout", "3.5"]);
-    assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
-    let stderr = stderr(&output);
-    let named: Vec<&str> = stderr
-        .lines()
-        .filter(|line| line.contains("; consumer \"waiter\" has waited "))
-        .collect();
-    assert!(
-        !named.is_empty(),
-        "{}",
-        stderr.chars().take(2000).collect::<String>()
+    assert_progress_lines_naming_cut(
+        "progress-long-product.json",
+        &scenario,
+        "; consumer \"waiter\" has waited ",
+        |line| line.ends_with("y... (1000025 characters)"),
     );
-    for line in named {
-        assert!(
-            line.len() < 1200 && line.ends_with("y... (1000025 characters)"),
-            "a line of {} bytes: {}",
-            line.len(),
-            line.chars().take(1200).collect::<String>()
-        );
-    }
 }
 
 /// The line names the slowest consumer cut after 1000 characters with its length, as it
@@ -174,14 +158,31 @@ fn the_progress_line_shows_a_long_consumer_name_cut() {
                        "carts": [[{"type": "add", "product": "y", "quantity": 1}]]}],
         "marketplace": {"queue_size_per_producer": 1}
     });
-    let path = temp_file("progress-long-consumer.json", &scenario.to_string());
+    assert_progress_lines_naming_cut(
+        "progress-long-consumer.json",
+        &scenario,
+        "; consumer \"www",
+        |line| line.contains("w... (1000000 characters)\" has waited "),
+    );
+}
+
+/// Runs `scenario` (written to `file_name`) with `--progress` until it stalls and asserts
+/// that some progress line holds `naming`, and that each such line is under 1200 bytes and
+/// `cut` as expected.
+fn assert_progress_lines_naming_cut(
+    file_name: &str,
+    scenario: &Value,
+    naming: &str,
+    cut: fn(&str) -> bool,
+) {
+    let path = temp_file(file_name, &scenario.to_string());
     // Long enough for a refresh after the second of idleness that names the consumer.
     let output = run(&path, &["--progress", "--stall-timeout", "3.5"]);
     assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
     let stderr = stderr(&output);
     let named: Vec<&str> = stderr
         .lines()
-        .filter(|line| line.contains("; consumer \"www"))
+        .filter(|line| line.contains(naming))
         .collect();
     assert!(
         !named.is_empty(),
@@ -190,7 +191,7 @@ fn the_progress_line_shows_a_long_consumer_name_cut() {
     );
     for line in named {
         assert!(
-            line.len() < 1200 && line.contains("w... (1000000 characters)\" has waited "),
+            line.len() < 1200 && cut(line),
             "a line of {} bytes: {}",
             line.len(),
             line.chars().take(1200).collect::<String>()
