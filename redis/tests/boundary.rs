@@ -49,6 +49,18 @@ fn login(
     format!("redis://{user}:sesame@127.0.0.1:{}", server.port())
 }
 
+/// A server whose default login needs the password `sesame`, and a connection logged in
+/// with it, to set up other logins.
+fn server_with_password() -> (RedisServer, redis::Connection) {
+    let server = RedisServer::start();
+    server.config_set("requirepass", "sesame");
+    let watch = redis::Client::open(format!("redis://:sesame@127.0.0.1:{}", server.port()))
+        .expect("url")
+        .get_connection()
+        .expect("the password");
+    (server, watch)
+}
+
 /// The rules of a login that may run anything but the `@dangerous` commands.
 const NOT_DANGEROUS: [&str; 4] = ["~*", "&*", "+@all", "-@dangerous"];
 
@@ -231,13 +243,8 @@ fn unreachable_and_foreign_servers_are_unreachable() {
 /// one line and without the password.
 #[test]
 fn a_refused_login_is_denied_and_a_refused_database_unreachable_with_the_reason() {
-    let server = RedisServer::start();
-    server.config_set("requirepass", "sesame");
+    let (server, mut watch) = server_with_password();
     let port = server.port();
-    let mut watch = redis::Client::open(format!("redis://:sesame@127.0.0.1:{port}"))
-        .expect("url")
-        .get_connection()
-        .expect("the password");
     let off = login(&server, &mut watch, "off", &["off", "~*", "+@all"]);
     let powerless = login(&server, &mut watch, "powerless", &["~*", "-@all"]);
     for (url, reason) in [
@@ -285,13 +292,8 @@ fn a_refused_login_is_denied_and_a_refused_database_unreachable_with_the_reason(
 /// which the client tells without the code: the reason's text says it.
 #[test]
 fn a_login_refused_at_its_database_selection_is_denied() {
-    let server = RedisServer::start();
-    server.config_set("requirepass", "sesame");
+    let (server, mut watch) = server_with_password();
     let port = server.port();
-    let mut watch = redis::Client::open(format!("redis://:sesame@127.0.0.1:{port}"))
-        .expect("url")
-        .get_connection()
-        .expect("the password");
     let unselecting = login(
         &server,
         &mut watch,
