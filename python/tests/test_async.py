@@ -561,14 +561,19 @@ def test_each_loops_wake_up_sockets_go_with_the_loop():
     assert len(os.listdir("/proc/self/fd")) == open_files
 
 
+def listed(market, producer, *products):
+    """Puts each product in the catalog first: the first item of a new product wakes every
+    waiter for it, which would hide a waiter that absorbs the one wake-up an item gives."""
+    warm = market.new_cart()
+    for product in products:
+        assert market.publish(producer, product) and market.add_to_cart(warm, product)
+    market.place_order(warm)
+
+
 def test_a_loop_closed_while_its_task_waits_lets_go_of_the_wait():
     market = Marketplace[Tea](1)
     producer = market.register_producer()
-    # LINDEN is in the catalog first: the first item of a new product wakes every waiter,
-    # which would hide a waiter that absorbs the one wake-up an item gives.
-    warm = market.new_cart()
-    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
-    market.place_order(warm)
+    listed(market, producer, LINDEN)
     abandoned, cart = market.new_cart(), market.new_cart()
 
     open_files = len(os.listdir("/proc/self/fd"))
@@ -598,10 +603,7 @@ def test_a_loop_closed_while_its_task_waits_lets_go_of_the_wait():
 def test_a_task_on_a_stopped_loop_passes_an_items_wake_up_on_and_waits_on():
     market = Marketplace[Tea](1)
     producer = market.register_producer()
-    # LINDEN is in the catalog first, as in the test above.
-    warm = market.new_cart()
-    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
-    market.place_order(warm)
+    listed(market, producer, LINDEN)
     stopped_cart, cart = market.new_cart(), market.new_cart()
 
     stopped_loop = asyncio.new_event_loop()
@@ -634,9 +636,7 @@ def test_a_task_on_a_stopped_loop_passes_an_items_wake_up_on_and_waits_on():
 def test_two_tasks_on_one_stopped_loop_pass_an_items_wake_up_on_to_a_running_loops_task():
     market = Marketplace[Tea](2)
     producer = market.register_producer()
-    warm = market.new_cart()  # LINDEN in the catalog first, as above
-    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
-    market.place_order(warm)
+    listed(market, producer, LINDEN)
     first_cart, second_cart, cart = market.new_cart(), market.new_cart(), market.new_cart()
 
     # The wake-up the first stopped task passes on goes to the second, on the same stopped
@@ -679,9 +679,7 @@ def test_two_tasks_on_one_stopped_loop_pass_an_items_wake_up_on_to_a_running_loo
 def test_a_ctrl_c_landing_while_a_call_asks_whether_a_loop_runs_is_raised_after_it():
     market = Marketplace[Tea](1)
     producer = market.register_producer()
-    warm = market.new_cart()  # LINDEN in the catalog first, as above
-    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
-    market.place_order(warm)
+    listed(market, producer, LINDEN)
     cart = market.new_cart()
 
     class CtrlCInIsRunning(asyncio.SelectorEventLoop):
@@ -713,10 +711,7 @@ def test_a_ctrl_c_landing_while_a_call_asks_whether_a_loop_runs_is_raised_after_
 def test_a_stopped_loops_task_woken_after_another_of_its_tasks_passes_the_wake_up_on():
     market = Marketplace[Tea](2)
     producer = market.register_producer()
-    warm = market.new_cart()  # both products in the catalog first, as above
-    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
-    assert market.publish(producer, MINT) and market.add_to_cart(warm, MINT)
-    market.place_order(warm)
+    listed(market, producer, LINDEN, MINT)
     linden_cart, mint_cart, cart = market.new_cart(), market.new_cart(), market.new_cart()
 
     stopped_loop = asyncio.new_event_loop()
@@ -756,9 +751,7 @@ def test_a_loop_stopping_right_after_a_call_on_it_woke_its_task_keeps_that_wake_
     # package runs after that, so the wake-up stays with the task until its loop runs.
     market = Marketplace[Tea](1)
     producer = market.register_producer()
-    warm = market.new_cart()  # LINDEN in the catalog first, as above
-    assert market.publish(producer, LINDEN) and market.add_to_cart(warm, LINDEN)
-    market.place_order(warm)
+    listed(market, producer, LINDEN)
     first_cart, cart = market.new_cart(), market.new_cart()
 
     stopping_loop, other_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
