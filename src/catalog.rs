@@ -60,7 +60,7 @@ pub(crate) struct Catalog<P, S> {
     /// Consumers waiting for a product that has no shelf yet, in the bucket their
     /// product's hash picks (`unlisted_waiters`): an insert wakes its own bucket only.
     /// A fixed number, made with the catalog: waiting for a product stores nothing.
-    unlisted: [Waiters; UNLISTED_BUCKETS],
+    unlisted: Box<[Waiters]>,
 }
 
 /// A product and its shelf.
@@ -117,7 +117,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
             current: AtomicUsize::new(0),
             inserting: Mutex::new(()),
             inserted: AtomicUsize::new(0),
-            unlisted: std::array::from_fn(|_| Waiters::new()),
+            unlisted: (0..UNLISTED_BUCKETS).map(|_| Waiters::new()).collect(),
         }
     }
 
@@ -147,7 +147,7 @@ impl<P: Eq + Hash, S: BuildHasher> Catalog<P, S> {
 
     /// Wakes every consumer waiting for an unlisted product, in every bucket (`close`).
     pub(crate) fn wake_all_unlisted(&self) {
-        for waiters in &self.unlisted {
+        for waiters in self.unlisted.iter() {
             waiters.notify_all();
         }
     }

@@ -575,7 +575,7 @@ mod tests {
     }
 
     /// `close` wakes the consumers waiting for products with no shelf yet in every bucket,
-    /// one consumer in each here (products 0 to 63 differ in their low bits), and each
+    /// one consumer in each here (products 0 to 1023 differ in their low bits), and each
     /// reports `Unavailable` at once, long before its timeout.
     #[test]
     fn close_wakes_consumers_waiting_for_unlisted_products_in_every_bucket() {
@@ -606,14 +606,15 @@ mod tests {
     }
 
     /// Every consumer waiting for a product with no shelf yet is served by its product's
-    /// first items, whichever bucket it sleeps in and whoever shares it: products 0, 64 and
-    /// 128 share a bucket, as do 1 and 65; three consumers wait for each, two blocking and
-    /// one async; 64 gets its entry from a handle before any publish, waking its bucket
-    /// for nothing on sale. Each consumer must finish soon after its item arrives, long
+    /// first items, whichever bucket it sleeps in and whoever shares it: products 0, B and
+    /// 2B share a bucket (B the number of buckets), as do 1 and B + 1; three consumers wait
+    /// for each, two blocking and one async; B gets its entry from a handle before any
+    /// publish, waking its bucket for nothing on sale. Each consumer must finish soon after its item arrives, long
     /// before its timeout, whose last attempt would hide a lost wake-up.
     #[test]
     fn consumers_of_unlisted_products_sharing_buckets_are_all_served() {
-        const PRODUCTS: [u64; 5] = [0, 64, 128, 1, 65];
+        const B: u64 = crate::sync::UNLISTED_BUCKETS as u64;
+        const PRODUCTS: [u64; 5] = [0, B, 2 * B, 1, B + 1];
         const PER_PRODUCT: usize = 3;
         let market = &Marketplace::with_hasher(16, IdentityHash::default());
         let producer = market.register_producer();
@@ -640,8 +641,8 @@ mod tests {
                 || market.catalog.unlisted_listening_now() == consumers.len(),
                 "the consumers never all went to sleep",
             );
-            let handle = market.product(&64);
-            for product in [128, 1, 0, 65] {
+            let handle = market.product(&B);
+            for product in [2 * B, 1, 0, B + 1] {
                 for _ in 0..PER_PRODUCT {
                     market.publish(producer, product).unwrap();
                 }
