@@ -187,6 +187,28 @@ pub(crate) fn sh_marketplace_within(
     finish_within(child, limit, script)
 }
 
+/// Runs `marketplace ARGS...`, its stdout discarded, with `env` set and its address space
+/// limited to `kilobytes`, for at most a minute, and asserts that it ends normally with
+/// nothing on stderr: a run that held more than the limit fails for want of memory.
+/// `what` names the run in a failure.
+#[cfg(unix)]
+pub(crate) fn assert_runs_within_memory(
+    kilobytes: u32,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+    what: &str,
+) {
+    let script = format!("ulimit -v {kilobytes} && exec \"$0\" \"$@\" >/dev/null");
+    let output = sh_marketplace_within(&script, args, env, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what}: {}: {stderr}",
+        output.status
+    );
+    assert_eq!(stderr, "", "{what}");
+}
+
 /// A scenario file of one cart buying `items` of a product named with `name_bytes` bytes,
 /// all on the shelf at once.
 pub(crate) fn one_cart_of(file: &str, name_bytes: usize, items: u64) -> PathBuf {
