@@ -314,9 +314,7 @@ impl Lanes {
         connection.set_write_timeout(Some(READ_TIMEOUT))?;
         Ok(connection)
     }
-}
 
-impl Lanes {
     /// `error`, a new connection's end at its set-up, with the server's reason when it
     /// gives one. A server at its `maxclients` takes a connection only to write why it
     /// refuses it and close it; the client's set-up reads that as a dropped connection and
