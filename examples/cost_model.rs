@@ -17,7 +17,9 @@
 //! memory is out of the first-level cache when its turn comes), `return` (remove from a cart
 //! and add again), `cart` (an empty cart opened and ordered). Implementations: `engine`
 //! (`Marketplace`), `handle` (the engine's `cycle` and `kinds` through product handles,
-//! resolved before the count starts) and `locked` (`baseline::LockedMarketplace`). The
+//! resolved before the count starts), `locked` (`baseline::LockedMarketplace`), and, for
+//! `cycle` only, `channel` and `kanal` (a bare bounded channel of the same capacity, one
+//! item sent and received per cycle: the rivals `compare` measures). The
 //! default hasher's seed changes with each run, and with it the catalog's probe lengths, so
 //! `kinds engine` counts vary by a few instructions from run to run. Cache misses come from
 //! cachegrind the same way; for `kinds`, take counts 310,000 apart, so that the difference
@@ -36,7 +38,8 @@ use marketplace::Marketplace;
 use marketplace::baseline::LockedMarketplace;
 use marketplace_harness::{Fresh, Market};
 
-const USAGE: &str = "usage: cost_model cycle|kinds|return|cart engine|handle|locked COUNT";
+const USAGE: &str =
+    "usage: cost_model cycle|kinds|return|cart engine|handle|locked|channel|kanal COUNT";
 
 /// Product kinds the `kinds` shape cycles over.
 const KINDS: u64 = 10_000;
@@ -93,6 +96,37 @@ fn run<M: Market<u64> + Fresh>(shape: &str, count: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs the `cycle` shape's rival `count` times on one thread: a bare bounded channel of the
+/// engine's capacity, one item sent and received per cycle (into a reused `Vec`, as
+/// `compare`'s channel consumers receive), for the count of what a handoff costs there.
+fn run_channel(shape: &str, channel: &str, count: u64) -> Result<(), String> {
+    if shape != "cycle" {
+        return Err(format!(
+            "a channel runs the shape \"cycle\" only, not {shape:?}"
+        ));
+    }
+    let mut received = Vec::with_capacity(1);
+    match channel {
+        "channel" => {
+            let (sender, receiver) = crossbeam_channel::bounded(16);
+            for _ in 0..count {
+                sender.send(black_box(0_u64)).expect("a receiver");
+                received.push(receiver.recv().expect("just sent"));
+                black_box(&mut received).clear();
+            }
+        }
+        _ => {
+            let (sender, receiver) = kanal::bounded(16);
+            for _ in 0..count {
+                sender.send(black_box(0_u64)).expect("a receiver");
+                received.push(receiver.recv().expect("just sent"));
+                black_box(&mut received).clear();
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs `shape` (`cycle` or `kinds`) `count` times on a fresh engine, through product
 /// handles.
 fn run_handles(shape: &str, count: u64) -> Result<(), String> {
@@ -137,6 +171,7 @@ fn main() -> ExitCode {
         "engine" => run::<Marketplace<u64>>(shape, count),
         "handle" => run_handles(shape, count),
         "locked" => run::<LockedMarketplace<u64>>(shape, count),
+        "channel" | "kanal" => run_channel(shape, implementation, count),
         other => Err(format!("unknown implementation {other:?}")),
     };
     match outcome {
