@@ -6,7 +6,8 @@
 //! [`RedisMarketplace::with_retry_for`](crate::RedisMarketplace::with_retry_for)) under the
 //! same operation id, so a retry never applies an operation twice; `Connection` means the
 //! retries ran out, and whether the operation was applied is then unknown (the products of
-//! a refused publish come back in the error all the same).
+//! a refused publish come back in the error all the same; an order, or a `publish`, made
+//! again on the handle is answered as the failed one if it applied).
 
 use std::error::Error;
 use std::fmt;

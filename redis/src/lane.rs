@@ -6,12 +6,13 @@
 //! operation, and the scripts remember each lane's last (sequence, result): a call retried
 //! on a new connection under the same pair gets the recorded result instead of applying
 //! again. An order keeps its lane aside when it fails, so that the caller's next order of
-//! the cart is that operation again (`run_resumable`); orders of one cart that fail at once
-//! keep a lane each. The server's memory for this is one entry per lane of each live
-//! handle: a handle dropped deletes its lanes' entries (best effort: through a connection
-//! already open, or one new connection when none is and an order kept its lane aside or
-//! when the server closed the open one, briefly; a process killed, or a server out of
-//! reach then, leaves them).
+//! the cart is that operation again (`run_resumable`); a publish keeps its lane aside the
+//! same way, so that the producer's next publish of an equal product is that operation
+//! again (`run_kept`); calls of one key that fail at once keep a lane each. The server's
+//! memory for this is one entry per lane of each live handle: a handle dropped deletes its
+//! lanes' entries (best effort: through a connection already open, or one new connection
+//! when none is and a call kept its lane aside or when the server closed the open one,
+//! briefly; a process killed, or a server out of reach then, leaves them).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -72,8 +73,9 @@ pub(crate) struct Lanes {
     pub(crate) server: String,
     idle: Mutex<Vec<Lane>>,
     /// Lanes whose last operation failed, kept out of the pool under a key of the caller's
-    /// ([`run_resumable`](Self::run_resumable)) so that operation can be sent again: every
-    /// one, since calls of one key that fail at once each may be the one that applied.
+    /// ([`run_resumable`](Self::run_resumable), [`run_kept`](Self::run_kept)) so that
+    /// operation can be sent again: every one, since calls of one key that fail at once
+    /// each may have applied.
     parked: Mutex<HashMap<String, Vec<Lane>>>,
     retry_for: Duration,
     /// The hash in which the scripts record each lane's last result (`prelude.lua`'s
@@ -207,6 +209,46 @@ impl Lanes {
                 }
             }
         }
+    }
+
+    /// [`run`](Self::run) for an operation of which every call takes effect on its own (a
+    /// publish puts one more item on sale), whose caller, after a failure, calls again to
+    /// do the same thing: the lane of a call that failed is kept under `key`, and the next
+    /// call with that key sends that operation again under its id, so it gets the first
+    /// call's answer if the server applied it, and applies it otherwise. Calls of a key
+    /// that fail at once keep a lane each, as each may have applied, and each later call
+    /// of the key sends one of them again: one call again per failed one settles them all.
+    pub(crate) fn run_kept<T>(
+        &self,
+        operation: &'static str,
+        key: String,
+        call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+    ) -> Result<T, ConnectionError> {
+        let kept = {
+            let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+            let lane = parked.get_mut(&key).and_then(Vec::pop);
+            if parked.get(&key).is_some_and(Vec::is_empty) {
+                parked.remove(&key);
+            }
+            lane
+        };
+        let mut lane = kept.unwrap_or_else(|| {
+            let mut lane = self.checkout();
+            lane.seq += 1;
+            lane
+        });
+        let outcome = self.drive(&mut lane, operation, self.retry_for, call);
+        if outcome.is_ok() {
+            self.checkin(lane);
+        } else {
+            self.parked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(key)
+                .or_default()
+                .push(lane);
+        }
+        outcome
     }
 
     /// Runs `call` as `lane`'s current operation, retrying as [`run`](Self::run) says.
@@ -368,7 +410,7 @@ impl Drop for Lanes {
     /// Deletes the lanes' records: no call of this handle can be retried any more. Every
     /// lane is idle now (a call holds a borrow of the handle), and a dropped handle does not
     /// wait long for a server out of reach: a connection already open is used, and one new
-    /// connection when none is open and an order that failed kept its lane aside, or when
+    /// connection when none is open and a call that failed kept its lane aside, or when
     /// the server closed the open one; all of it within [`FORGET_TIMEOUT`], and a failure
     /// leaves the records.
     fn drop(&mut self) {
@@ -378,8 +420,9 @@ impl Drop for Lanes {
         lanes.extend(parked.into_values().flatten());
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
         let open = lanes.into_iter().find_map(|lane| lane.connection);
-        // Only for a failed order's record, which holds its items: a handle whose connect
-        // failed has no record to delete, and would wait for nothing.
+        // Only for a failed call's record (an order's holds its items; a publish's says
+        // whether its product went on sale): a handle whose connect failed has no record to
+        // delete, and would wait for nothing.
         if open.is_none() && !any_parked {
             return;
         }

@@ -271,8 +271,42 @@ impl<P> RedisMarketplace<P> {
         args: &[&str],
         retry_for: Duration,
     ) -> Result<Reply, ConnectionError> {
-        if let Some(long) = args.iter().find(|arg| arg.len() > MAX_ARGUMENT_BYTES) {
-            return Err(ConnectionError::new(
+        self.refuse_too_long(operation, args)?;
+        let value = self
+            .lanes
+            .run_within(operation, retry_for, |connection, op| {
+                self.invoke(connection, script, op, args)
+            })?;
+        self.reply(operation, value)
+    }
+
+    /// [`call`](Self::call) for an operation each call of which takes effect on its own,
+    /// and that a failed call's caller may call again with the same `key` to do the same:
+    /// that call sends the failed one again under its operation id (see
+    /// `Lanes::run_kept`), so it is answered as the first was if it applied.
+    fn call_kept(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        args: &[&str],
+        key: String,
+    ) -> Result<Reply, ConnectionError> {
+        self.refuse_too_long(operation, args)?;
+        let value = self.lanes.run_kept(operation, key, |connection, op| {
+            self.invoke(connection, script, op, args)
+        })?;
+        self.reply(operation, value)
+    }
+
+    /// Refuses arguments of which one is longer than Redis takes in one value.
+    fn refuse_too_long(
+        &self,
+        operation: &'static str,
+        args: &[&str],
+    ) -> Result<(), ConnectionError> {
+        match args.iter().find(|arg| arg.len() > MAX_ARGUMENT_BYTES) {
+            None => Ok(()),
+            Some(long) => Err(ConnectionError::new(
                 operation,
                 &self.lanes.server,
                 format!(
@@ -280,14 +314,8 @@ impl<P> RedisMarketplace<P> {
                      Redis takes in one value",
                     long.len()
                 ),
-            ));
+            )),
         }
-        let value = self
-            .lanes
-            .run_within(operation, retry_for, |connection, op| {
-                self.invoke(connection, script, op, args)
-            })?;
-        self.reply(operation, value)
     }
 
     /// [`call`](Self::call) for an operation that a failed call's caller may call again
@@ -630,6 +658,18 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// product cannot be encoded, its JSON form does not read back as a `P` (serde_json
     /// writes a float that is not finite as `null`), or it is longer than
     /// [`MAX_ARGUMENT_BYTES`]; each holds the product.
+    ///
+    /// A call that fails with [`PublishError::Connection`] for want of the server may have
+    /// put the product on sale (the server applied it and its answer was lost). Publishing
+    /// that product again (an equal one: the same JSON form) for the same producer, on this
+    /// handle, sends the failed call again under its operation id: it answers as the first
+    /// call was answered if that applied, and applies it now otherwise, so the product is
+    /// on sale once either way. When several such calls failed, each later one stands for
+    /// one of them. So give the product back to `publish`, not to another call (a new
+    /// publish of an equal product stands for the failed one too); until then the handle
+    /// keeps the failed call's id and the product's JSON form, and the server its answer.
+    /// [`publish_timeout`](Self::publish_timeout) and the batches do not do this: their
+    /// `Connection` leaves the product in doubt.
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
         if producer.market != self.tag {
             return Err(PublishError::UnknownProducer(product));
@@ -639,7 +679,18 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             Err(error) => return Err(PublishError::Connection(product, error)),
         };
         let key = product.canonical_key();
-        let answer = self.publish_once("publish", producer, &key, &payload, WAITS_NOT);
+        let index = producer.index.to_string();
+        // Kept by producer and payload: a publish that failed with `Connection` may have put
+        // the product on sale, and this handle's next publish of an equal product by the
+        // producer sends it again under the same operation id, so it goes on sale once.
+        let answer = self
+            .call_kept(
+                "publish",
+                &self.scripts.publish,
+                &[&index, &key, &payload, WAITS_NOT],
+                format!("publish {index} {payload}"),
+            )
+            .and_then(|reply| self.published("publish", &reply));
         drop(key);
         match answer {
             Ok(Published::Yes) => Ok(()),
@@ -653,6 +704,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// for a consumer to take one of its items (woken by the server, not polling).
     /// `Full` when the time passes or the market is closed first; `Duration::MAX` waits as
     /// long as it takes.
+    ///
+    /// A `Connection` leaves the product in doubt, not kept to be sent again as
+    /// `publish`'s is: each try of a wait withdraws the previous try's place among the
+    /// producer's waiters, so sending a failed try again from another call would withdraw
+    /// a place that call never took, or leave one taken.
     ///
     /// # Errors
     ///
@@ -735,6 +791,15 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             &self.scripts.publish,
             &[&index, key, payload, waits],
         )?;
+        self.published(operation, &reply)
+    }
+
+    /// What the publish script's `reply` to `operation` says.
+    fn published(
+        &self,
+        operation: &'static str,
+        reply: &Reply,
+    ) -> Result<Published, ConnectionError> {
         match reply.status.as_str() {
             "ok" => Ok(Published::Yes),
             "full" => Ok(Published::Full {
@@ -890,7 +955,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             "place_order",
             &self.scripts.place_order,
             &[&serial],
-            serial.clone(),
+            format!("order {serial}"),
         )?;
         match reply.status.as_str() {
             "ok" => {

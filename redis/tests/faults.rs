@@ -3,6 +3,8 @@
 //! operation (the retry applies it once), a wake-up lost the same way (made up within a
 //! wait round), an order's answer lost past the retries (asking again gets the items, also
 //! after two orders of the cart failed at once; a handle dropped then leaves no records), a
+//! publish's answer lost the same way (publishing the product again puts it on sale once,
+//! also after two failed at once, and lets another product through meanwhile), a
 //! request delivered late, after its retry and a later call of its lane (it does not apply
 //! again), publishers that die waiting for room (what their registrations leave is
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
@@ -35,7 +37,7 @@ use marketplace_contract::Market;
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{
     AddError, CONNECT_TIMEOUT, CartId, ConnectError, DEFAULT_RETRY_FOR, FORGET_TIMEOUT, OrderError,
-    PublishError, READ_TIMEOUT, RedisMarketplace,
+    ProducerId, PublishError, READ_TIMEOUT, RedisMarketplace,
 };
 use support::{Item, item};
 
@@ -625,6 +627,186 @@ fn a_handle_dropped_after_a_failed_order_leaves_no_records() {
         .query(&mut watch)
         .expect("HLEN");
     assert_eq!(after, 0, "records left by the dropped handle");
+}
+
+/// A publish the server applied, whose answer was cut and whose retries ran out, fails with
+/// `Connection` and gives the product back. Publishing that product again on the handle asks
+/// under the failed call's operation id: the product is on sale once, not twice, and a
+/// consumer gets it once.
+#[test]
+fn a_publish_whose_answer_is_lost_past_the_retries_is_on_sale_once_when_published_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, tea) = a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-lost");
+
+    market
+        .publish(producer, tea)
+        .expect("the answer to the publish");
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
+/// The same through the contract trait: `try_publish` fails with the product beside the
+/// `ConnectionError`, and `try_publish` of that product again puts it on sale once.
+#[test]
+fn through_the_trait_a_publish_whose_answer_is_lost_is_on_sale_once_when_published_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_producer_through(&proxy, "publish-lost-trait");
+
+    let failure = proxy
+        .cut_during(|| Market::try_publish(&market, producer, item("tea", 1)))
+        .expect_err("the answer was cut");
+    Market::try_publish(&market, producer, failure.into_product())
+        .expect("the server answers")
+        .expect("the answer to the publish");
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+    the_only_tea_is(&market, 1);
+}
+
+/// A publish in doubt does not stand in the way of another product's: that one goes on
+/// sale on its own, and the one in doubt is still answered when published again.
+#[test]
+fn a_publish_in_doubt_lets_another_product_through_and_is_answered_later() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, tea) =
+        a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-lost-then-other");
+
+    market
+        .publish(producer, item("coffee", 2))
+        .expect("another product");
+    market
+        .publish(producer, item("tea", 3))
+        .expect("another tea, a product of its own");
+    assert_eq!(market.available(&any("tea")).expect("available"), 2);
+    market
+        .publish(producer, tea)
+        .expect("the answer to the publish");
+    assert_eq!(market.available(&any("tea")).expect("available"), 2);
+    assert_eq!(market.available(&any("coffee")).expect("available"), 1);
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(3));
+}
+
+/// Two publishes of one product failing at the same time (two threads sharing the handle:
+/// one sending again the publish kept aside, which the server applied, the other a new one,
+/// which it never ran) each keep their lane: publishing the product again twice puts one
+/// more on sale, for the publish that never ran, and answers the other from its record.
+#[test]
+fn two_failed_publishes_of_one_product_keep_a_lane_each() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, tea) =
+        a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-lost-twice");
+
+    let mut watch = server.connection();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .exec(&mut watch)
+        .expect("CLIENT PAUSE");
+    let kill = |watch: &mut redis::Connection, id: u64| {
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .exec(watch)
+            .expect("CLIENT KILL");
+    };
+    let failed = thread::scope(|s| {
+        let resend = s.spawn(|| market.publish(producer, tea.clone()));
+        server.until_clients_wait(1);
+        let first = blocked_client_besides(&mut watch, &[]);
+        let fresh = s.spawn(|| market.publish(producer, tea.clone()));
+        server.until_clients_wait(2);
+        let second = blocked_client_besides(&mut watch, &[first]);
+        kill(&mut watch, first);
+        let first = resend.join().expect("the resend");
+        kill(&mut watch, second);
+        let second = fresh.join().expect("the new publish");
+        [first, second].map(|outcome| match outcome {
+            Err(PublishError::Connection(product, _)) => product,
+            other => panic!("{other:?}"),
+        })
+    });
+    redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .exec(&mut watch)
+        .expect("CLIENT UNPAUSE");
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+
+    for product in failed {
+        market.publish(producer, product).expect("the answer");
+    }
+    assert_eq!(market.available(&any("tea")).expect("available"), 2);
+}
+
+/// A handle dropped right after a publish failed, its lane kept aside and no connection
+/// open, deletes its lanes' records from a server that answers again.
+#[test]
+fn a_handle_dropped_after_a_failed_publish_leaves_no_records() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let name = "publish-lost-then-dropped";
+    let (market, _, _) = a_publish_of_one_tea_whose_answer_was_cut(&proxy, name);
+
+    let mut watch = server.connection();
+    let records = format!("marketplace:{{{name}}}:ops");
+    let before: usize = redis::cmd("HLEN")
+        .arg(&records)
+        .query(&mut watch)
+        .expect("HLEN");
+    assert!(before > 0, "the publish was recorded");
+    drop(market);
+    let after: usize = redis::cmd("HLEN")
+        .arg(&records)
+        .query(&mut watch)
+        .expect("HLEN");
+    assert_eq!(after, 0, "records left by the dropped handle");
+}
+
+/// A market reached through `proxy`, with no retries, and a producer of room 4. The server
+/// has loaded the publish script (a publish by another producer, its item taken and ordered
+/// since), so an answer cut later is the publish's, not the script's load.
+fn a_producer_through(proxy: &CuttingProxy, name: &str) -> (RedisMarketplace<Item>, ProducerId) {
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), name, 4)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let warm = market.register_producer().expect("register");
+    market.publish(warm, item("warm", 0)).expect("room");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("warm")).expect("on sale");
+    market.place_order(cart).expect("the warm-up order");
+    let producer = market.register_producer().expect("register");
+    (market, producer)
+}
+
+/// `a_producer_through`, and its publish of one tea (serial 1) with the answer cut: the call
+/// fails with `Connection` and gives the tea back, though the server put it on sale.
+fn a_publish_of_one_tea_whose_answer_was_cut(
+    proxy: &CuttingProxy,
+    name: &str,
+) -> (RedisMarketplace<Item>, ProducerId, Item) {
+    let (market, producer) = a_producer_through(proxy, name);
+    let outcome = proxy.cut_during(|| market.publish(producer, item("tea", 1)));
+    let Err(PublishError::Connection(tea, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    (market, producer, tea)
+}
+
+/// A consumer gets the one tea on sale, of `serial`, and no other.
+fn the_only_tea_is(market: &RedisMarketplace<Item>, serial: u64) {
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    assert!(matches!(
+        market.add_to_cart(cart, &any("tea")),
+        Err(AddError::Unavailable)
+    ));
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [serial]);
 }
 
 /// An operation retried after its connection broke, whose first request reaches the
