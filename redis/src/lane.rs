@@ -218,11 +218,14 @@ impl Lanes {
     /// call's answer if the server applied it, and applies it otherwise. Calls of a key
     /// that fail at once keep a lane each, as each may have applied, and each later call
     /// of the key sends one of them again: one call again per failed one settles them all.
+    /// A kept call answered `idle` (it took no effect: a publish refused for want of room)
+    /// was answered for then, not now, so the lane moves on and this call runs as a new one.
     pub(crate) fn run_kept<T>(
         &self,
         operation: &'static str,
         key: String,
-        call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+        idle: impl Fn(&T) -> bool,
+        mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
     ) -> Result<T, ConnectionError> {
         let kept = {
             let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
@@ -232,12 +235,17 @@ impl Lanes {
             }
             lane
         };
+        let was_kept = kept.is_some();
         let mut lane = kept.unwrap_or_else(|| {
             let mut lane = self.checkout();
             lane.seq += 1;
             lane
         });
-        let outcome = self.drive(&mut lane, operation, self.retry_for, call);
+        let mut outcome = self.drive(&mut lane, operation, self.retry_for, &mut call);
+        if was_kept && outcome.as_ref().is_ok_and(&idle) {
+            lane.seq += 1;
+            outcome = self.drive(&mut lane, operation, self.retry_for, &mut call);
+        }
         if outcome.is_ok() {
             self.checkin(lane);
         } else {

@@ -283,18 +283,27 @@ impl<P> RedisMarketplace<P> {
     /// [`call`](Self::call) for an operation each call of which takes effect on its own,
     /// and that a failed call's caller may call again with the same `key` to do the same:
     /// that call sends the failed one again under its operation id (see
-    /// `Lanes::run_kept`), so it is answered as the first was if it applied.
+    /// `Lanes::run_kept`), so it is answered as the first was if it applied. A first call
+    /// answered with one of the `idle` statuses took no effect, and this one runs anew.
     fn call_kept(
         &self,
         operation: &'static str,
         script: &redis::Script,
         args: &[&str],
         key: String,
+        idle: &[&str],
     ) -> Result<Reply, ConnectionError> {
         self.refuse_too_long(operation, args)?;
-        let value = self.lanes.run_kept(operation, key, |connection, op| {
-            self.invoke(connection, script, op, args)
-        })?;
+        let status = |value: &Value| match value {
+            Value::Array(values) => values.first().cloned().and_then(text),
+            _ => None,
+        };
+        let value = self.lanes.run_kept(
+            operation,
+            key,
+            |value| status(value).is_some_and(|status| idle.contains(&status.as_str())),
+            |connection, op| self.invoke(connection, script, op, args),
+        )?;
         self.reply(operation, value)
     }
 
@@ -662,9 +671,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// A call that fails with [`PublishError::Connection`] for want of the server may have
     /// put the product on sale (the server applied it and its answer was lost). Publishing
     /// that product again (an equal one: the same JSON form) for the same producer, on this
-    /// handle, sends the failed call again under its operation id: it answers as the first
-    /// call was answered if that applied, and applies it now otherwise, so the product is
-    /// on sale once either way. When several such calls failed, each later one stands for
+    /// handle, sends the failed call again under its operation id: it answers `Ok` if that
+    /// call put the product on sale, and runs now otherwise (also when that call was
+    /// refused, `Full`, which may hold no more), so the product is on sale once either way. When several such calls failed, each later one stands for
     /// one of them. So give the product back to `publish`, not to another call (a new
     /// publish of an equal product stands for the failed one too); until then the handle
     /// keeps the failed call's id and the product's JSON form, and the server its answer.
@@ -689,6 +698,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 &self.scripts.publish,
                 &[&index, &key, &payload, WAITS_NOT],
                 format!("publish {index} {payload}"),
+                // Refusals put nothing on sale, and may not hold now.
+                &["full", "unknown"],
             )
             .and_then(|reply| self.published("publish", &reply));
         drop(key);

@@ -743,6 +743,36 @@ fn two_failed_publishes_of_one_product_keep_a_lane_each() {
     assert_eq!(market.available(&any("tea")).expect("available"), 2);
 }
 
+/// A publish that found its producer full, whose answer was cut, fails with `Connection`
+/// and gives the product back. A consumer takes one of the producer's items, and the
+/// product is published again: it goes on sale, as any publish with room does, and is not
+/// refused with the first call's `Full`, which put nothing on sale and is true no more.
+#[test]
+fn a_publish_refused_for_want_of_room_whose_answer_was_lost_goes_on_sale_once_there_is_room() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_producer_through(&proxy, "publish-lost-full");
+    for serial in 10..14 {
+        market
+            .publish(producer, item("coffee", serial))
+            .expect("room");
+    }
+    let outcome = proxy.cut_during(|| market.publish(producer, item("tea", 1)));
+    let Err(PublishError::Connection(tea, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(market.available(&any("tea")).expect("available"), 0);
+
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("coffee")).expect("on sale");
+    market.place_order(cart).expect("the order");
+    market
+        .publish(producer, tea)
+        .expect("the producer has room now");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
+    the_only_tea_is(&market, 1);
+}
+
 /// A handle dropped right after a publish failed, its lane kept aside and no connection
 /// open, deletes its lanes' records from a server that answers again.
 #[test]
