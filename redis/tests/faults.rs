@@ -773,6 +773,27 @@ fn a_publish_refused_for_want_of_room_whose_answer_was_lost_goes_on_sale_once_th
     the_only_tea_is(&market, 1);
 }
 
+/// A kept publish whose sending again loses its answer too fails with `Connection` again
+/// and keeps its lane, under the same operation id: the third publish of the product is
+/// answered from the record, and the product is on sale once, not lost nor twice.
+#[test]
+fn a_publish_whose_answer_is_lost_again_when_sent_again_is_still_on_sale_once() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, tea) =
+        a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-lost-again");
+
+    let outcome = proxy.cut_during(|| market.publish(producer, tea));
+    let Err(PublishError::Connection(tea, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    market
+        .publish(producer, tea)
+        .expect("the answer to the publish");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
 /// A handle dropped right after a publish failed, its lane kept aside and no connection
 /// open, deletes its lanes' records from a server that answers again.
 #[test]
@@ -1731,6 +1752,16 @@ fn a_handle_dropped_on_a_silent_server_after_a_failed_order_is_not_held_past_its
     let server = RedisServer::start();
     let proxy = CuttingProxy::start(server.port());
     let (market, _) = an_order_of_one_tea_whose_answer_was_cut(&proxy, "failed-then-silent");
+    let _silenced = server.silence();
+    drop_within_the_forget_time(market);
+}
+
+/// As above, after a publish failed and kept its lane aside.
+#[test]
+fn a_handle_dropped_on_a_silent_server_after_a_failed_publish_is_not_held_past_its_forget_time() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, _) = a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-then-silent");
     let _silenced = server.silence();
     drop_within_the_forget_time(market);
 }
