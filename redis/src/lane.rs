@@ -1,18 +1,18 @@
 //! Connections to the server, and the retry of a call whose connection broke.
 //!
 //! A lane is one connection plus an identity that outlives it: a random id and a sequence
-//! number counting the lane's operations. A lane serves one call at a time (calls check
-//! one out of the idle pool, or open a new one), so the pair (id, sequence) names one
+//! number counting the lane's operations. A lane serves one call at a time (calls check one
+//! out of the idle pool, or open a new one), so the pair (id, sequence) names one
 //! operation, and the scripts remember each lane's last (sequence, result): a call retried
 //! on a new connection under the same pair gets the recorded result instead of applying
 //! again. An order keeps its lane aside when it fails, so that the caller's next order of
 //! the cart is that operation again (`run_resumable`); a publish keeps its lane aside the
-//! same way, so that the producer's next publish of an equal product is that operation
-//! again (`run_kept`); calls of one key that fail at once keep a lane each. The server's
-//! memory for this is one entry per lane of each live handle: a handle dropped deletes its
-//! lanes' entries (best effort: through a connection already open, or one new connection
-//! when none is and a call kept its lane aside or when the server closed the open one,
-//! briefly; a process killed, or a server out of reach then, leaves them).
+//! same way, so that the producer's next publish of a product of the same JSON form is that
+//! operation again (`run_kept`); calls of one key that fail at once keep a lane each. The
+//! server's memory for this is one entry per lane of each live handle: a handle dropped
+//! deletes its lanes' entries (best effort: through a connection already open, or one new
+//! connection when none is and a call kept its lane aside or when the server closed the
+//! open one, briefly; a process killed, or a server out of reach then, leaves them).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;

@@ -668,15 +668,17 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// writes a float that is not finite as `null`), or it is longer than
     /// [`MAX_ARGUMENT_BYTES`]; each holds the product.
     ///
-    /// A call that fails with [`PublishError::Connection`] for want of the server may have
-    /// put the product on sale (the server applied it and its answer was lost). Publishing
-    /// that product again (an equal one: the same JSON form) for the same producer, on this
-    /// handle, sends the failed call again under its operation id: it answers `Ok` if that
-    /// call put the product on sale, and runs now otherwise (also when that call was
-    /// refused, `Full`, which may hold no more), so the product is on sale once either way. When several such calls failed, each later one stands for
-    /// one of them. So give the product back to `publish`, not to another call (a new
-    /// publish of an equal product stands for the failed one too); until then the handle
-    /// keeps the failed call's id and the product's JSON form, and the server its answer.
+    /// A call that fails with [`PublishError::Connection`] for want of the server may have put
+    /// the product on sale (the server applied it and its answer was lost). Publishing that
+    /// product again (or any of the same JSON form; an equal product whose JSON form
+    /// differs is a publish of its own) for the same producer, on this handle, sends the
+    /// failed call again under its operation id: it answers `Ok` if that call put the
+    /// product on sale, and runs now otherwise (also when that call was refused, `Full`,
+    /// which may hold no more), so the product is on sale once either way. When several
+    /// such calls failed, each later one stands for one of them. So give the product back
+    /// to `publish`, not to another call (a new publish of a product of the same JSON form
+    /// stands for the failed one too); until then the handle keeps the failed call's id and
+    /// the product's JSON form, and the server its answer.
     /// [`publish_timeout`](Self::publish_timeout) and the batches do not do this: their
     /// `Connection` leaves the product in doubt.
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
@@ -690,7 +692,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let key = product.canonical_key();
         let index = producer.index.to_string();
         // Kept by producer and payload: a publish that failed with `Connection` may have put
-        // the product on sale, and this handle's next publish of an equal product by the
+        // the product on sale, and this handle's next publish of the same JSON form by the
         // producer sends it again under the same operation id, so it goes on sale once.
         let answer = self
             .call_kept(
