@@ -8,7 +8,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyInt;
+use pyo3::types::{PyFloat, PyInt};
 
 /// The largest `queue_size_per_producer` accepted: 2**63 - 1.
 pub(crate) const MAX_QUEUE_SIZE: u64 = i64::MAX as u64;
@@ -115,13 +115,24 @@ pub(crate) fn timeout(value: Option<&Bound<'_, PyAny>>) -> PyResult<Wait> {
             type_name(value)
         )));
     }
+    // An integer only through `__index__` (no `__float__`: `float()` would ask `__index__`
+    // too) counts as its int, so one too large for a float is as long a wait as that int,
+    // rather than the `OverflowError` of the conversion.
+    let py = value.py();
+    let value = &if !value.is_instance_of::<PyFloat>()
+        && !value.get_type().hasattr(intern!(py, "__float__"))?
+        && value.get_type().hasattr(intern!(py, "__index__"))?
+    {
+        integer(value, "timeout")?
+    } else {
+        value.clone()
+    };
     let negative = || {
         PyValueError::new_err(format!(
             "timeout must be a number of seconds >= 0 or None, got {}",
             shown(value)
         ))
     };
-    let py = value.py();
     let seconds: f64 = match value.extract() {
         Ok(seconds) => seconds,
         // An int too large for a float: as long a wait as any other too long to represent.

@@ -155,6 +155,18 @@ def test_a_timeout_with_an_index_is_taken_as_its_seconds():
         market.publish(producer, LINDEN, timeout=Index(-1))
 
 
+def test_a_timeout_with_an_index_too_large_for_a_float_is_no_limit_or_negative():
+    # As the int itself: 2**1024 is no limit (`test_timeouts_accepted_when_nothing_waits`)
+    # and -(2**1024) negative (`test_bad_timeouts`), whatever object carries it.
+    market = Marketplace(1)
+    producer, cart = market.register_producer(), market.new_cart()
+    assert market.publish(producer, LINDEN, timeout=Index(2**1024)) is True
+    assert market.add_to_cart(cart, LINDEN, timeout=Index(2**1024)) is True
+    for call in (market.publish, market.add_to_cart):
+        with pytest.raises(ValueError, match="timeout must be a number of seconds >= 0"):
+            call(0, LINDEN, timeout=Index(-(2**1024)))
+
+
 def test_a_market_named_with_its_product_type_is_the_same_market():
     # `Marketplace[Tea]` is how an annotation names a market of teas; the subscripted class
     # must also be callable, as a generic class's is, and make the very same market. Each
