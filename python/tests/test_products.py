@@ -3,10 +3,13 @@ back the very objects published."""
 
 from __future__ import annotations
 
+import gc
 import math
 import subprocess
 import sys
 import textwrap
+import weakref
+from dataclasses import dataclass
 
 import pytest
 from conftest import Coffee, MarketClass, Product, Tea
@@ -445,3 +448,33 @@ def test_a_product_changed_while_in_the_market_never_hangs_a_call():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "done\n"
+
+
+def test_an_ordered_product_stays_its_classs_dict_key_while_equal_items_remain():
+    # A gap, pinned: the interning dict keeps the first product of an equality class as
+    # its key for as long as the class lives, as any dict keeps its first key, even after
+    # an order has handed that very object back. A buyer changing what it bought then
+    # changes the key of the items still on sale: they are no longer found, until it is
+    # changed back or the class empties. Once the last equal item is ordered, the market
+    # lets go of it.
+    @dataclass(unsafe_hash=True)
+    class Mutable:
+        name: str
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    first, second = Mutable("linden"), Mutable("linden")
+    assert market.publish(producer, first) and market.publish(producer, second)
+    [bought] = buy(market, Mutable("linden"))
+    assert bought is first
+    kept = weakref.ref(first)
+    bought.name = "renamed by its buyer"
+    assert market.stats()["items_on_shelves"] == 1
+    assert market.available(Mutable("linden")) == 0
+    assert market.add_to_cart(market.new_cart(), Mutable("linden")) is False
+    bought.name = "linden"
+    assert market.available(Mutable("linden")) == 1
+    assert buy(market, Mutable("linden")) == [second]
+    del first, bought
+    gc.collect()
+    assert kept() is None
