@@ -548,18 +548,15 @@ fn blocked_client_besides(watch: &mut redis::Connection, known: &[u64]) -> u64 {
     blocked[0]
 }
 
-/// Two threads order a cart whose first order was placed and its answer lost: one resends
-/// that order (the lane kept aside), the other, finding none kept, sends a new one, and both
-/// fail, the resend first. The order's items are then still the answer of the cart's next
-/// order; the later failure must not take the place of the lane that holds them.
-#[test]
-fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
-    let server = RedisServer::start();
-    let proxy = CuttingProxy::start(server.port());
-    let (market, cart) = an_order_of_one_tea_whose_answer_was_cut(&proxy, "order-lost-twice");
-
-    // Scripts wait while the server is paused, each counted as a blocked client, so the
-    // test knows which connection is which call's, and cuts them in the order it chooses.
+/// Runs `first`, then `second`, each on a thread of its own, while the server is paused,
+/// so that each call's script waits as a blocked client and the test knows which
+/// connection is which call's; then cuts the first call's connection and the second's, in
+/// that order, and returns what each call returned.
+fn cut_in_turn<T: Send>(
+    server: &RedisServer,
+    first: impl FnOnce() -> T + Send,
+    second: impl FnOnce() -> T + Send,
+) -> [T; 2] {
     let mut watch = server.connection();
     redis::cmd("CLIENT")
         .arg("PAUSE")
@@ -575,30 +572,48 @@ fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
             .exec(watch)
             .expect("CLIENT KILL");
     };
-    thread::scope(|s| {
-        let resend = s.spawn(|| market.place_order(cart));
+    let outcomes = thread::scope(|s| {
+        let first = s.spawn(first);
         server.until_clients_wait(1);
-        let first = blocked_client_besides(&mut watch, &[]);
-        let fresh = s.spawn(|| market.place_order(cart));
+        let first_client = blocked_client_besides(&mut watch, &[]);
+        let second = s.spawn(second);
         server.until_clients_wait(2);
-        let second = blocked_client_besides(&mut watch, &[first]);
-        kill(&mut watch, first);
-        let outcome = resend.join().expect("the resend");
-        assert!(
-            matches!(outcome, Err(OrderError::Connection(_))),
-            "{outcome:?}"
-        );
-        kill(&mut watch, second);
-        let outcome = fresh.join().expect("the new order");
-        assert!(
-            matches!(outcome, Err(OrderError::Connection(_))),
-            "{outcome:?}"
-        );
+        let second_client = blocked_client_besides(&mut watch, &[first_client]);
+        kill(&mut watch, first_client);
+        let first = first.join().expect("the first call");
+        kill(&mut watch, second_client);
+        let second = second.join().expect("the second call");
+        [first, second]
     });
     redis::cmd("CLIENT")
         .arg("UNPAUSE")
         .exec(&mut watch)
         .expect("CLIENT UNPAUSE");
+    outcomes
+}
+
+/// Two threads order a cart whose first order was placed and its answer lost: one resends
+/// that order (the lane kept aside), the other, finding none kept, sends a new one, and both
+/// fail, the resend first. The order's items are then still the answer of the cart's next
+/// order; the later failure must not take the place of the lane that holds them.
+#[test]
+fn two_failed_orders_of_a_cart_whose_answer_was_lost_keep_its_items() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, cart) = an_order_of_one_tea_whose_answer_was_cut(&proxy, "order-lost-twice");
+
+    // The resend first, then a new order.
+    let outcomes = cut_in_turn(
+        &server,
+        || market.place_order(cart),
+        || market.place_order(cart),
+    );
+    for outcome in outcomes {
+        assert!(
+            matches!(outcome, Err(OrderError::Connection(_))),
+            "{outcome:?}"
+        );
+    }
 
     the_tea_comes_back_once(&market, cart);
 }
@@ -700,41 +715,16 @@ fn two_failed_publishes_of_one_product_keep_a_lane_each() {
     let (market, producer, tea) =
         a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-lost-twice");
 
-    let mut watch = server.connection();
-    redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(60_000)
-        .arg("WRITE")
-        .exec(&mut watch)
-        .expect("CLIENT PAUSE");
-    let kill = |watch: &mut redis::Connection, id: u64| {
-        redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("ID")
-            .arg(id)
-            .exec(watch)
-            .expect("CLIENT KILL");
-    };
-    let failed = thread::scope(|s| {
-        let resend = s.spawn(|| market.publish(producer, tea.clone()));
-        server.until_clients_wait(1);
-        let first = blocked_client_besides(&mut watch, &[]);
-        let fresh = s.spawn(|| market.publish(producer, tea.clone()));
-        server.until_clients_wait(2);
-        let second = blocked_client_besides(&mut watch, &[first]);
-        kill(&mut watch, first);
-        let first = resend.join().expect("the resend");
-        kill(&mut watch, second);
-        let second = fresh.join().expect("the new publish");
-        [first, second].map(|outcome| match outcome {
-            Err(PublishError::Connection(product, _)) => product,
-            other => panic!("{other:?}"),
-        })
+    // The resend first, then a new publish.
+    let failed = cut_in_turn(
+        &server,
+        || market.publish(producer, tea.clone()),
+        || market.publish(producer, tea.clone()),
+    )
+    .map(|outcome| match outcome {
+        Err(PublishError::Connection(product, _)) => product,
+        other => panic!("{other:?}"),
     });
-    redis::cmd("CLIENT")
-        .arg("UNPAUSE")
-        .exec(&mut watch)
-        .expect("CLIENT UNPAUSE");
     assert_eq!(market.available(&any("tea")).expect("available"), 1);
 
     for product in failed {
