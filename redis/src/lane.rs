@@ -358,51 +358,49 @@ impl Lanes {
     }
 
     fn connect(&self) -> RedisResult<Connection> {
-        let connection =
-            connect_within(&self.client, CONNECT_TIMEOUT).map_err(|e| self.refusal_told(e))?;
+        let connection = connect_within(&self.client, CONNECT_TIMEOUT)?;
         connection.set_read_timeout(Some(READ_TIMEOUT))?;
         connection.set_write_timeout(Some(READ_TIMEOUT))?;
         Ok(connection)
     }
-
-    /// `error`, a new connection's end at its set-up, with the server's reason when it
-    /// gives one. A server at its `maxclients` takes a connection only to write why it
-    /// refuses it and close it; the client's set-up reads that as a dropped connection and
-    /// the reason is lost, so a connection of its own asks, and a full server tells it at
-    /// once. The error stays a refused connection, retried as one: a place frees when a
-    /// client leaves.
-    fn refusal_told(&self, error: RedisError) -> RedisError {
-        if error.is_timeout() || !error.is_connection_dropped() {
-            return error;
-        }
-        let ConnectionAddr::Tcp(host, port) = &self.client.get_connection_info().addr else {
-            return error;
-        };
-        let (host, port) = (host.clone(), *port);
-        match within(GREETING_TIMEOUT, move || Ok(greeting(&host, port))) {
-            Ok(Some(reason)) => std::io::Error::new(
-                std::io::ErrorKind::ConnectionRefused,
-                format!("the server refuses new connections: {reason}"),
-            )
-            .into(),
-            _ => error,
-        }
-    }
 }
 
-/// How long [`greeting`] waits for a server to speak first: one that refuses a connection
-/// writes its reason as it accepts it.
+/// How long [`told_refusal`] waits for a server to speak first: one that refuses a
+/// connection writes its reason as it accepts it.
 const GREETING_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// The longest first line [`greeting`] reads.
 const GREETING_LIMIT: u64 = 4096;
 
-/// The error a server writes on a new connection before it is asked anything (`ERR max
-/// number of clients reached`), if it writes one within [`GREETING_TIMEOUT`].
-fn greeting(host: &str, port: u16) -> Option<String> {
-    let address = (host, port).to_socket_addrs().ok()?.next()?;
-    let stream = TcpStream::connect_timeout(&address, GREETING_TIMEOUT).ok()?;
-    stream.set_read_timeout(Some(GREETING_TIMEOUT)).ok()?;
+/// `error`, a new connection's end at its set-up, told again with the server's reason when
+/// it gives one. A server at its `maxclients` takes a connection only to write why it
+/// refuses it and close it; the client's set-up reads that line as the reply to a command
+/// whose reply it ignores, then finds the connection dropped, and the reason is lost. So a
+/// second connection, made by `probe` to the same address, asks, and a full server tells it
+/// at once. The error stays a refused connection, retried as one: a place frees when a
+/// client leaves.
+fn told_refusal<S: Read + Send + 'static>(
+    error: &RedisError,
+    probe: impl FnOnce() -> std::io::Result<S> + Send + 'static,
+) -> Option<RedisError> {
+    if error.is_timeout() || !error.is_connection_dropped() {
+        return None;
+    }
+    let reason = within(GREETING_TIMEOUT, move || Ok(greeting(probe()?)))
+        .ok()
+        .flatten()?;
+    Some(
+        std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            format!("the server refuses new connections: {reason}"),
+        )
+        .into(),
+    )
+}
+
+/// The error a server writes on a new connection, `stream`, before it is asked anything
+/// (`ERR max number of clients reached`), if it writes one before the stream's read timeout.
+fn greeting(stream: impl Read) -> Option<String> {
     // The whole first line, which may come in several reads: Redis's refusal in protected
     // mode is about a thousand characters long. A bound, for a peer that never ends it.
     let mut first = Vec::new();
@@ -515,7 +513,8 @@ fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection>
 }
 
 /// A connection to the first of `addresses` that answers within `timeout`, with the rest of
-/// `info`; a server that answers with an error (a refused login) is not asked again at its
+/// `info`; a server that answers with an error (a refused login, or a refusal it writes on
+/// accept, asked of the address whose connection it dropped) is not asked again at its
 /// other addresses.
 fn connect_to_first(
     info: &ConnectionInfo,
@@ -529,7 +528,19 @@ fn connect_to_first(
         let client = Client::open(one)?;
         match within(timeout, move || client.get_connection_with_timeout(timeout)) {
             Ok(connection) => return Ok(connection),
-            Err(error) if error.is_io_error() || error.is_timeout() => last_error = Some(error),
+            Err(error) if error.is_io_error() || error.is_timeout() => {
+                let address = *address;
+                let probe = move || {
+                    let stream = TcpStream::connect_timeout(&address, GREETING_TIMEOUT)?;
+                    stream.set_read_timeout(Some(GREETING_TIMEOUT))?;
+                    Ok(stream)
+                };
+                // A server that says why it refuses has answered, as one refusing a login.
+                if let Some(refusal) = told_refusal(&error, probe) {
+                    return Err(refusal);
+                }
+                last_error = Some(error);
+            }
             Err(error) => return Err(error),
         }
     }
@@ -610,11 +621,44 @@ fn lane_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::net::TcpListener;
 
     use marketplace_harness::redis_server::shared_server;
 
     use super::*;
+
+    /// A stand-in for a server at its `maxclients`: it takes every connection only to write
+    /// why it refuses it, and closes it.
+    fn refusing_server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+            }
+        });
+        address
+    }
+
+    #[test]
+    fn a_refusal_is_asked_of_the_address_whose_connection_dropped() {
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port");
+        let addresses = [closed, refusing_server()];
+        let info = Client::open("redis://localhost/")
+            .expect("a URL")
+            .get_connection_info()
+            .clone();
+        match connect_to_first(&info, &addresses, CONNECT_TIMEOUT) {
+            Err(error) => assert!(
+                error.to_string().contains("max number of clients reached"),
+                "{error}"
+            ),
+            Ok(_) => panic!("a refusing server was taken"),
+        }
+    }
 
     #[test]
     fn a_connect_goes_on_to_the_next_address_when_the_first_does_not_answer() {
