@@ -492,7 +492,9 @@ impl Forgetting {
 }
 
 /// A new connection through `client`: its host's name resolved within `timeout`, then each
-/// of its addresses tried in turn, as redis-rs tries them, each given `timeout` in all.
+/// of its addresses tried in turn, as redis-rs tries them, each given `timeout` in all; a
+/// Unix socket given `timeout` in all. A set-up that ends as a dropped connection is told
+/// with the reason the server writes on accept ([`told_refusal`]), over either.
 /// redis-rs's own timeout bounds each reply its set-up waits for (`CLIENT SETINFO` twice,
 /// and `AUTH` or `HELLO` and `SELECT` when the URL asks for them), so a server that accepts
 /// and then answers nothing (stopped, hung) would hold a connect up for that time once per
@@ -502,7 +504,21 @@ fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection>
     let info = client.get_connection_info().clone();
     let ConnectionAddr::Tcp(host, port) = &info.addr else {
         let client = client.clone();
-        return within(timeout, move || client.get_connection_with_timeout(timeout));
+        let error = match within(timeout, move || client.get_connection_with_timeout(timeout)) {
+            Ok(connection) => return Ok(connection),
+            Err(error) => error,
+        };
+        #[cfg(unix)]
+        if let ConnectionAddr::Unix(path) = &info.addr {
+            let path = path.clone();
+            let probe = move || {
+                let stream = std::os::unix::net::UnixStream::connect(path)?;
+                stream.set_read_timeout(Some(GREETING_TIMEOUT))?;
+                Ok(stream)
+            };
+            return Err(told_refusal(&error, probe).unwrap_or(error));
+        }
+        return Err(error);
     };
     let (host, port) = (host.clone(), *port);
     // A resolver that does not answer holds a connect up as a silent server does.

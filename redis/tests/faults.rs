@@ -15,7 +15,7 @@
 //! its forget time; the order is held until the answer is whole), a wait whose connections
 //! the server keeps closing, a script cache flushed again and again, a server busy with a
 //! long script, a connection the server closed while idle, a server at its client limit,
-//! and one refusing a connection with a long reason.
+//! one refusing a connection with a long reason, and one refusing over a Unix socket.
 //!
 //! Order comes from events, never sleeps: the restarts happen when the consumers' count of
 //! ordered items crosses a mark (a condition variable), a lost reply is made by a proxy
@@ -28,6 +28,8 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+#[cfg(unix)]
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
@@ -1973,6 +1975,30 @@ fn a_long_refusal_written_on_accept_is_told_whole() {
             let text = error.to_string();
             assert!(text.ends_with(&reason), "{text}");
             assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+        }
+        other => panic!("a refusing server: {:?}", other.map(|_| "a handle")),
+    }
+}
+
+/// A server at its `maxclients` over a Unix socket refuses a connection as over TCP, and
+/// the error tells its reason too. Played by a stand-in in a temporary directory.
+#[cfg(unix)]
+#[test]
+fn a_refusal_over_a_unix_socket_is_told() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("full.sock");
+    let listener = UnixListener::bind(&path).expect("a Unix socket");
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+        }
+    });
+    let url = format!("redis+unix://{}", path.display());
+    match RedisMarketplace::<Item>::connect(&url, "full", 1) {
+        Err(error @ ConnectError::Unreachable(_)) => {
+            let text = error.to_string();
+            assert!(text.contains("max number of clients reached"), "{text}");
             assert!(!text.contains('\n'), "{text}");
         }
         other => panic!("a refusing server: {:?}", other.map(|_| "a handle")),
