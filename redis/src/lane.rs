@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -365,8 +365,8 @@ impl Lanes {
     }
 }
 
-/// How long [`told_refusal`] waits for a server to speak first: one that refuses a
-/// connection writes its reason as it accepts it.
+/// How long [`told_refusal`] waits for a server to speak: one that refuses a connection
+/// writes its reason as it accepts it, and any other answers a `PING` at once.
 const GREETING_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// The longest first line [`greeting`] reads.
@@ -379,7 +379,7 @@ const GREETING_LIMIT: u64 = 4096;
 /// second connection, made by `probe` to the same address, asks, and a full server tells it
 /// at once. The error stays a refused connection, retried as one: a place frees when a
 /// client leaves.
-fn told_refusal<S: Read + Send + 'static>(
+fn told_refusal<S: Read + Write + Send + 'static>(
     error: &RedisError,
     probe: impl FnOnce() -> std::io::Result<S> + Send + 'static,
 ) -> Option<RedisError> {
@@ -398,18 +398,33 @@ fn told_refusal<S: Read + Send + 'static>(
     )
 }
 
-/// The error a server writes on a new connection, `stream`, before it is asked anything
-/// (`ERR max number of clients reached`), if it writes one before the stream's read timeout.
-fn greeting(stream: impl Read) -> Option<String> {
+/// The error a server writes on a new connection, `stream`, before it reads anything and
+/// then ends the connection (`ERR max number of clients reached`); `None` when it answers
+/// the `PING` sent, drops the connection without a word, or says nothing before the
+/// stream's read timeout.
+fn greeting(mut stream: impl Read + Write) -> Option<String> {
+    // A server that refuses writes its reason before it reads, so the PING comes after the
+    // reason; any other server answers it, or drops this connection as it dropped the
+    // set-up's, at once, where waiting for it to speak first would cost the whole timeout.
+    // A failed write is the connection's end, which the read finds.
+    let _ = stream.write_all(b"*1\r\n$4\r\nPING\r\n");
     // The whole first line, which may come in several reads: Redis's refusal in protected
     // mode is about a thousand characters long. A bound, for a peer that never ends it.
+    let mut reader = BufReader::new(stream.take(GREETING_LIMIT));
     let mut first = Vec::new();
-    BufReader::new(stream.take(GREETING_LIMIT))
-        .read_until(b'\n', &mut first)
-        .ok()?;
+    reader.read_until(b'\n', &mut first).ok()?;
     let text = String::from_utf8_lossy(&first);
     let reason = text.strip_prefix('-')?.trim();
-    (!reason.is_empty()).then(|| reason.to_owned())
+    // A refusal is the last thing the server says; an error answering the PING (`NOAUTH`)
+    // leaves the connection open.
+    let ended = match reader.fill_buf() {
+        Ok(rest) => rest.is_empty(),
+        Err(error) => matches!(
+            error.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
+        ),
+    };
+    (ended && !reason.is_empty()).then(|| reason.to_owned())
 }
 
 impl Drop for Lanes {
@@ -637,7 +652,6 @@ fn lane_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
     use std::net::TcpListener;
 
     use marketplace_harness::redis_server::shared_server;
@@ -655,6 +669,71 @@ mod tests {
             }
         });
         address
+    }
+
+    /// A stand-in for a peer that drops a connection once it is sent anything, and holds
+    /// one that sends nothing, silent: a server that dropped the set-up for a reason it does
+    /// not tell, and writes nothing on accept.
+    fn dropping_server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                thread::spawn(move || {
+                    let _ = stream.read(&mut [0]);
+                });
+            }
+        });
+        address
+    }
+
+    #[test]
+    fn a_connection_dropped_without_a_word_is_not_held_up_for_a_reason() {
+        let info = Client::open("redis://localhost/")
+            .expect("a URL")
+            .get_connection_info()
+            .clone();
+        let started = Instant::now();
+        let outcome = connect_to_first(&info, &[dropping_server()], CONNECT_TIMEOUT);
+        let took = started.elapsed();
+        match outcome {
+            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
+            Ok(_) => panic!("a dropped connection was taken"),
+        }
+        assert!(
+            took < GREETING_TIMEOUT,
+            "the connect took {took:?}, waiting for a reason never given"
+        );
+    }
+
+    /// A server that needs a password and drops a set-up for a reason it does not tell:
+    /// its answer to the probe's `PING`, `NOAUTH`, is no refusal, since it keeps the
+    /// connection.
+    #[test]
+    fn an_error_answering_the_probe_is_not_taken_for_a_refusal() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                thread::spawn(move || {
+                    let mut request = [0; 1024];
+                    let read = stream.read(&mut request).unwrap_or(0);
+                    if String::from_utf8_lossy(&request[..read]).contains("PING") {
+                        let _ = stream.write_all(b"-NOAUTH Authentication required.\r\n");
+                        // Held until the probe gives up.
+                        let _ = stream.read(&mut request);
+                    }
+                });
+            }
+        });
+        let info = Client::open("redis://localhost/")
+            .expect("a URL")
+            .get_connection_info()
+            .clone();
+        match connect_to_first(&info, &[address], CONNECT_TIMEOUT) {
+            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
+            Ok(_) => panic!("a dropped connection was taken"),
+        }
     }
 
     #[test]
