@@ -416,14 +416,16 @@ fn greeting(mut stream: impl Read + Write) -> Option<String> {
     let text = String::from_utf8_lossy(&first);
     let reason = text.strip_prefix('-')?.trim();
     // A refusal is the last thing the server says; an error answering the PING (`NOAUTH`)
-    // leaves the connection open.
-    let ended = match reader.fill_buf() {
-        Ok(rest) => rest.is_empty(),
-        Err(error) => matches!(
-            error.kind(),
-            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
-        ),
-    };
+    // leaves the connection open. Asked of the stream itself, past the line's bound, which
+    // is not the connection's end.
+    let ended = reader.buffer().is_empty()
+        && match reader.into_inner().into_inner().read(&mut [0]) {
+            Ok(read) => read == 0,
+            Err(error) => matches!(
+                error.kind(),
+                ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
+            ),
+        };
     (ended && !reason.is_empty()).then(|| reason.to_owned())
 }
 
@@ -685,6 +687,42 @@ mod tests {
             }
         });
         address
+    }
+
+    /// What [`greeting`] makes of a peer that treats the probe's connection as `serve` does.
+    fn greeting_of(serve: impl FnOnce(TcpStream) + Send + 'static) -> Option<String> {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        let server = thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("the probe's connection");
+            serve(stream);
+        });
+        let stream = TcpStream::connect(address).expect("a connection");
+        stream
+            .set_read_timeout(Some(GREETING_TIMEOUT))
+            .expect("a read timeout");
+        let told = greeting(&stream);
+        drop(stream);
+        server.join().expect("the stand-in ends");
+        told
+    }
+
+    /// Keeps `stream` open until its peer closes it.
+    fn hold_until_closed(mut stream: TcpStream) {
+        let mut sink = [0; 1024];
+        while matches!(stream.read(&mut sink), Ok(read) if read > 0) {}
+    }
+
+    /// An error line longer than the probe reads, on a connection the peer keeps, is no
+    /// refusal: the bound on the line is not the connection's end.
+    #[test]
+    fn a_long_error_line_on_a_connection_kept_open_is_no_refusal() {
+        let told = greeting_of(|mut stream| {
+            let line = format!("-{}", "x".repeat(GREETING_LIMIT as usize + 100));
+            let _ = stream.write_all(line.as_bytes());
+            hold_until_closed(stream);
+        });
+        assert_eq!(told, None);
     }
 
     #[test]
