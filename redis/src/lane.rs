@@ -412,21 +412,33 @@ fn greeting(mut stream: impl Read + Write) -> Option<String> {
     // mode is about a thousand characters long. A bound, for a peer that never ends it.
     let mut reader = BufReader::new(stream.take(GREETING_LIMIT));
     let mut first = Vec::new();
-    reader.read_until(b'\n', &mut first).ok()?;
+    // The server closing with the PING unread resets the connection, which may end the line
+    // as an end of file would; the bytes read before it stay in `first`.
+    let ended_in_line = match reader.read_until(b'\n', &mut first) {
+        Ok(_) => false,
+        Err(error) if is_connection_end(&error) => true,
+        Err(_) => return None,
+    };
     let text = String::from_utf8_lossy(&first);
     let reason = text.strip_prefix('-')?.trim();
     // A refusal is the last thing the server says; an error answering the PING (`NOAUTH`)
     // leaves the connection open. Asked of the stream itself, past the line's bound, which
     // is not the connection's end.
-    let ended = reader.buffer().is_empty()
-        && match reader.into_inner().into_inner().read(&mut [0]) {
-            Ok(read) => read == 0,
-            Err(error) => matches!(
-                error.kind(),
-                ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
-            ),
-        };
+    let ended = ended_in_line
+        || (reader.buffer().is_empty()
+            && match reader.into_inner().into_inner().read(&mut [0]) {
+                Ok(read) => read == 0,
+                Err(error) => is_connection_end(&error),
+            });
     (ended && !reason.is_empty()).then(|| reason.to_owned())
+}
+
+/// Whether `error` is a connection's end told as an error: a reset, or a write after it.
+fn is_connection_end(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
+    )
 }
 
 impl Drop for Lanes {
@@ -723,6 +735,19 @@ mod tests {
             hold_until_closed(stream);
         });
         assert_eq!(told, None);
+    }
+
+    /// A server that closes a connection it has not read all of resets it, and the probe's
+    /// `PING` may be that unread part: a refusal is told though the reset, not an end of
+    /// file, ends its line (here one without its newline).
+    #[test]
+    fn a_refusal_whose_line_a_reset_ends_is_told() {
+        let told = greeting_of(|mut stream| {
+            let _ = stream.write_all(b"-ERR max number of clients reached");
+            // Waits for the PING, left unread, so that the close resets the connection.
+            let _ = stream.peek(&mut [0]);
+        });
+        assert_eq!(told.as_deref(), Some("ERR max number of clients reached"));
     }
 
     #[test]
