@@ -365,8 +365,8 @@ impl Lanes {
     }
 }
 
-/// How long [`told_refusal`] waits for a server to speak: one that refuses a connection
-/// writes its reason as it accepts it, and any other answers a `PING` at once.
+/// How long [`told_refusal`] waits at most for a server to speak: one that refuses a
+/// connection writes its reason as it accepts it, and any other answers a `PING` at once.
 const GREETING_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// The longest first line [`greeting`] reads.
@@ -378,15 +378,17 @@ const GREETING_LIMIT: u64 = 4096;
 /// whose reply it ignores, then finds the connection dropped, and the reason is lost. So a
 /// second connection, made by `probe` to the same address, asks, and a full server tells it
 /// at once. The error stays a refused connection, retried as one: a place frees when a
-/// client leaves.
+/// client leaves. The probe is given what is `left` of the connect's time, so it does not
+/// stretch it.
 fn told_refusal<S: Read + Write + Send + 'static>(
     error: &RedisError,
+    left: Duration,
     probe: impl FnOnce() -> std::io::Result<S> + Send + 'static,
 ) -> Option<RedisError> {
     if error.is_timeout() || !error.is_connection_dropped() {
         return None;
     }
-    let reason = within(GREETING_TIMEOUT, move || Ok(greeting(probe()?)))
+    let reason = within(left.min(GREETING_TIMEOUT), move || Ok(greeting(probe()?)))
         .ok()
         .flatten()?;
     Some(
@@ -523,7 +525,8 @@ impl Forgetting {
 /// A new connection through `client`: its host's name resolved within `timeout`, then each
 /// of its addresses tried in turn, as redis-rs tries them, each given `timeout` in all; a
 /// Unix socket given `timeout` in all. A set-up that ends as a dropped connection is told
-/// with the reason the server writes on accept ([`told_refusal`]), over either.
+/// with the reason the server writes on accept ([`told_refusal`]), over either, asked in
+/// the time the address or socket has left.
 /// redis-rs's own timeout bounds each reply its set-up waits for (`CLIENT SETINFO` twice,
 /// and `AUTH` or `HELLO` and `SELECT` when the URL asks for them), so a server that accepts
 /// and then answers nothing (stopped, hung) would hold a connect up for that time once per
@@ -533,6 +536,7 @@ fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection>
     let info = client.get_connection_info().clone();
     let ConnectionAddr::Tcp(host, port) = &info.addr else {
         let client = client.clone();
+        let started = Instant::now();
         let error = match within(timeout, move || client.get_connection_with_timeout(timeout)) {
             Ok(connection) => return Ok(connection),
             Err(error) => error,
@@ -545,7 +549,8 @@ fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection>
                 stream.set_read_timeout(Some(GREETING_TIMEOUT))?;
                 Ok(stream)
             };
-            return Err(told_refusal(&error, probe).unwrap_or(error));
+            let left = timeout.saturating_sub(started.elapsed());
+            return Err(told_refusal(&error, left, probe).unwrap_or(error));
         }
         return Err(error);
     };
@@ -571,6 +576,7 @@ fn connect_to_first(
         let mut one = info.clone();
         one.addr = ConnectionAddr::Tcp(address.ip().to_string(), address.port());
         let client = Client::open(one)?;
+        let started = Instant::now();
         match within(timeout, move || client.get_connection_with_timeout(timeout)) {
             Ok(connection) => return Ok(connection),
             Err(error) if error.is_io_error() || error.is_timeout() => {
@@ -580,8 +586,9 @@ fn connect_to_first(
                     stream.set_read_timeout(Some(GREETING_TIMEOUT))?;
                     Ok(stream)
                 };
+                let left = timeout.saturating_sub(started.elapsed());
                 // A server that says why it refuses has answered, as one refusing a login.
-                if let Some(refusal) = told_refusal(&error, probe) {
+                if let Some(refusal) = told_refusal(&error, left, probe) {
                     return Err(refusal);
                 }
                 last_error = Some(error);
@@ -750,6 +757,45 @@ mod tests {
         assert_eq!(told.as_deref(), Some("ERR max number of clients reached"));
     }
 
+    /// A stand-in for a server that drops the first connection once it is sent anything, and
+    /// then takes connections without a word (hung), so a probe gets no answer.
+    fn dropping_then_silent_server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        thread::spawn(move || {
+            let mut connections = listener.incoming().flatten();
+            if let Some(mut first) = connections.next() {
+                let _ = first.read(&mut [0]);
+            }
+            // Held, unanswered, for the rest of the test process.
+            let _held: Vec<TcpStream> = connections.collect();
+        });
+        address
+    }
+
+    /// The probe asking a dropped set-up's reason spends the address's time, not more: a
+    /// connect to one address ends within its `timeout` (here a quarter of the probe's own
+    /// bound) however long the probe would wait.
+    #[test]
+    fn the_refusal_probe_keeps_within_the_time_of_its_address() {
+        let info = Client::open("redis://localhost/")
+            .expect("a URL")
+            .get_connection_info()
+            .clone();
+        let timeout = GREETING_TIMEOUT / 4;
+        let started = Instant::now();
+        let outcome = connect_to_first(&info, &[dropping_then_silent_server()], timeout);
+        let took = started.elapsed();
+        match outcome {
+            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
+            Ok(_) => panic!("a dropped connection was taken"),
+        }
+        assert!(
+            took < GREETING_TIMEOUT,
+            "the connect took {took:?} for an address given {timeout:?}"
+        );
+    }
+
     #[test]
     fn a_connection_dropped_without_a_word_is_not_held_up_for_a_reason() {
         let info = Client::open("redis://localhost/")
@@ -766,6 +812,38 @@ mod tests {
         assert!(
             took < GREETING_TIMEOUT,
             "the connect took {took:?}, waiting for a reason never given"
+        );
+    }
+
+    /// As [`the_refusal_probe_keeps_within_the_time_of_its_address`], over a Unix socket.
+    #[cfg(unix)]
+    #[test]
+    fn the_refusal_probe_keeps_within_the_time_of_a_unix_socket() {
+        use std::os::unix::net::{UnixListener, UnixStream};
+
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let path = directory.path().join("dropping.sock");
+        let listener = UnixListener::bind(&path).expect("a Unix socket");
+        thread::spawn(move || {
+            let mut connections = listener.incoming().flatten();
+            if let Some(mut first) = connections.next() {
+                let _ = first.read(&mut [0]);
+            }
+            // Held, unanswered, for the rest of the test process.
+            let _held: Vec<UnixStream> = connections.collect();
+        });
+        let client = Client::open(format!("redis+unix://{}", path.display())).expect("a URL");
+        let timeout = GREETING_TIMEOUT / 4;
+        let started = Instant::now();
+        let outcome = connect_within(&client, timeout);
+        let took = started.elapsed();
+        match outcome {
+            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
+            Ok(_) => panic!("a dropped connection was taken"),
+        }
+        assert!(
+            took < GREETING_TIMEOUT,
+            "the connect took {took:?} for a socket given {timeout:?}"
         );
     }
 
