@@ -401,9 +401,9 @@ fn told_refusal<S: Read + Write + Send + 'static>(
 }
 
 /// The error a server writes on a new connection, `stream`, before it reads anything and
-/// then ends the connection (`ERR max number of clients reached`); `None` when it answers
-/// the `PING` sent, drops the connection without a word, or says nothing before the
-/// stream's read timeout.
+/// then ends the connection (`ERR max number of clients reached`), its control characters
+/// replaced; `None` when it answers the `PING` sent, drops the connection without a word, or
+/// says nothing before the stream's read timeout.
 fn greeting(mut stream: impl Read + Write) -> Option<String> {
     // A server that refuses writes its reason before it reads, so the PING comes after the
     // reason; any other server answers it, or drops this connection as it dropped the
@@ -432,7 +432,19 @@ fn greeting(mut stream: impl Read + Write) -> Option<String> {
                 Ok(read) => read == 0,
                 Err(error) => is_connection_end(&error),
             });
-    (ended && !reason.is_empty()).then(|| reason.to_owned())
+    // Raw bytes of a peer's, told in a line of a log or a terminal: a carriage return or an
+    // escape there would rewrite what the line says, the server's name first.
+    let reason: String = reason
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect();
+    (ended && !reason.is_empty()).then_some(reason)
 }
 
 /// Whether `error` is a connection's end told as an error: a reset, or a write after it.
@@ -793,6 +805,22 @@ mod tests {
         assert!(
             took < GREETING_TIMEOUT,
             "the connect took {took:?} for an address given {timeout:?}"
+        );
+    }
+
+    /// A peer that writes bytes no terminal should be sent (a carriage return, which would
+    /// hide the start of the line naming the server; an escape sequence) is told in one
+    /// plain line: its reason keeps its text and none of those.
+    #[test]
+    fn a_refusal_of_control_characters_is_told_in_one_plain_line() {
+        let told = greeting_of(|mut stream| {
+            let _ = stream.write_all(b"-ERR full\rhidden\x1b[2K\x00\r\n");
+        })
+        .expect("a refusal");
+        assert!(!told.chars().any(char::is_control), "{told:?}");
+        assert!(
+            told.starts_with("ERR full") && told.contains("hidden"),
+            "{told:?}"
         );
     }
 
