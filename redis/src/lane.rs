@@ -548,6 +548,8 @@ fn connect_within(client: &Client, timeout: Duration) -> RedisResult<Connection>
     let info = client.get_connection_info().clone();
     let ConnectionAddr::Tcp(host, port) = &info.addr else {
         let client = client.clone();
+        // Only a Unix socket's dropped set-up is asked its reason, in the time it has left.
+        #[cfg(unix)]
         let started = Instant::now();
         let error = match within(timeout, move || client.get_connection_with_timeout(timeout)) {
             Ok(connection) => return Ok(connection),
