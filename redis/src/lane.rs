@@ -926,6 +926,29 @@ mod tests {
         }
     }
 
+    /// A server that tells why it refuses has answered, as one refusing a login does: the
+    /// name's other addresses are not tried (redis-rs sets up the first connection that
+    /// opens, and tries no other after it), even where one would have served.
+    #[test]
+    fn a_told_refusal_is_the_answer_and_later_addresses_are_not_tried() {
+        let server = shared_server();
+        let addresses = [
+            refusing_server(),
+            SocketAddr::from(([127, 0, 0, 1], server.port())),
+        ];
+        let info = Client::open(server.url())
+            .expect("the server's URL")
+            .get_connection_info()
+            .clone();
+        match connect_to_first(&info, &addresses, CONNECT_TIMEOUT) {
+            Err(error) => assert!(
+                error.to_string().contains("max number of clients reached"),
+                "{error}"
+            ),
+            Ok(_) => panic!("the address after a refusing one was tried"),
+        }
+    }
+
     #[test]
     fn a_connect_goes_on_to_the_next_address_when_the_first_does_not_answer() {
         // Takes connections (the kernel completes them) and never answers.
