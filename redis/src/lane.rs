@@ -693,6 +693,23 @@ mod tests {
 
     use super::*;
 
+    /// Connection settings whose address each test gives `connect_to_first` itself.
+    fn any_connection_info() -> ConnectionInfo {
+        Client::open("redis://localhost/")
+            .expect("a URL")
+            .get_connection_info()
+            .clone()
+    }
+
+    /// `error` tells the refusal of a server at its `maxclients`, as `refusing_server`
+    /// writes it.
+    fn assert_told_the_client_limit(error: &RedisError) {
+        assert!(
+            error.to_string().contains("max number of clients reached"),
+            "{error}"
+        );
+    }
+
     /// A stand-in for a server at its `maxclients`: it takes every connection only to write
     /// why it refuses it, and closes it.
     fn refusing_server() -> SocketAddr {
@@ -792,10 +809,7 @@ mod tests {
     /// bound) however long the probe would wait.
     #[test]
     fn the_refusal_probe_keeps_within_the_time_of_its_address() {
-        let info = Client::open("redis://localhost/")
-            .expect("a URL")
-            .get_connection_info()
-            .clone();
+        let info = any_connection_info();
         let timeout = GREETING_TIMEOUT / 4;
         let started = Instant::now();
         let outcome = connect_to_first(&info, &[dropping_then_silent_server()], timeout);
@@ -828,10 +842,7 @@ mod tests {
 
     #[test]
     fn a_connection_dropped_without_a_word_is_not_held_up_for_a_reason() {
-        let info = Client::open("redis://localhost/")
-            .expect("a URL")
-            .get_connection_info()
-            .clone();
+        let info = any_connection_info();
         let started = Instant::now();
         let outcome = connect_to_first(&info, &[dropping_server()], CONNECT_TIMEOUT);
         let took = started.elapsed();
@@ -897,10 +908,7 @@ mod tests {
                 });
             }
         });
-        let info = Client::open("redis://localhost/")
-            .expect("a URL")
-            .get_connection_info()
-            .clone();
+        let info = any_connection_info();
         match connect_to_first(&info, &[address], CONNECT_TIMEOUT) {
             Err(error) => assert!(error.is_connection_dropped(), "{error}"),
             Ok(_) => panic!("a dropped connection was taken"),
@@ -913,15 +921,9 @@ mod tests {
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port");
         let addresses = [closed, refusing_server()];
-        let info = Client::open("redis://localhost/")
-            .expect("a URL")
-            .get_connection_info()
-            .clone();
+        let info = any_connection_info();
         match connect_to_first(&info, &addresses, CONNECT_TIMEOUT) {
-            Err(error) => assert!(
-                error.to_string().contains("max number of clients reached"),
-                "{error}"
-            ),
+            Err(error) => assert_told_the_client_limit(&error),
             Ok(_) => panic!("a refusing server was taken"),
         }
     }
@@ -941,10 +943,7 @@ mod tests {
             .get_connection_info()
             .clone();
         match connect_to_first(&info, &addresses, CONNECT_TIMEOUT) {
-            Err(error) => assert!(
-                error.to_string().contains("max number of clients reached"),
-                "{error}"
-            ),
+            Err(error) => assert_told_the_client_limit(&error),
             Ok(_) => panic!("the address after a refusing one was tried"),
         }
     }
