@@ -5,7 +5,7 @@
 //! are interned at the boundary, under the GIL, into equality classes the engine compares on
 //! its own, and the exact objects published are kept here and handed back by `place_order`.
 //! `market` has the class and how each call works, `state` the bookkeeping and the life of
-//! an equality class, `intern_lock` what keeps interning one call at a time, `calllog` the
+//! an equality class, `class_key` the interning dict's key for a class, `intern_lock` what keeps interning one call at a time, `calllog` the
 //! logging, `args` the argument checks, `aio` how the async forms' waits are awaited from
 //! asyncio and woken, `shutdown` how daemon threads are kept out while the interpreter
 //! exits, and `fork` how a `fork()` is kept from copying a lock another thread holds.
@@ -17,6 +17,7 @@
 mod aio;
 mod args;
 mod calllog;
+mod class_key;
 mod fork;
 mod intern_lock;
 mod market;

@@ -10,8 +10,15 @@
 //! unlocking (a decref to zero may run a finaliser).
 //!
 //! Classes: products are interned into equality classes by a Python dict (owned by the
-//! `Marketplace`, outside this lock) that maps a representative product to a token
-//! `(generation << 32) | slot`. The slot is the key the engine compares on (`Key`); the
+//! `Marketplace`, outside this lock) that maps a key the market owns (`class_key`) to a
+//! token `(generation << 32) | slot`. The key keeps the hash taken when the class was made
+//! and compares as one object of the class: one of its members (the objects kept for its
+//! items and publishes in flight) whenever it has any. Before a member leaves (an order
+//! hands it to a buyer, who may change it; a refused publish returns it), the key is
+//! pointed at another one, by a swap under this lock: no dict operation, no Python code,
+//! so an order still never waits for the interning lock. While the class has no member
+//! the key points at the product that made it, or at its last member, until the class
+//! dies or gets a member again. The slot is the key the engine compares on (`Key`); the
 //! generation tells a slot's successive classes apart, so a token read from the dict before
 //! its class died is recognised as stale. A class lives while anything refers to it: its
 //! items (on shelves, in carts, being published) and the operations in flight that named it
@@ -30,6 +37,8 @@ use std::hash::{Hash, Hasher};
 
 use marketplace::{CartId, ProducerId};
 use pyo3::prelude::*;
+
+use crate::class_key::ClassKey;
 
 /// The product type the engine works on: an equality class (compared and hashed alone) and
 /// the handle of the exact object published (ignored by `Eq` and `Hash`).
@@ -110,8 +119,14 @@ struct Class {
     /// ([`State::take_orphans`]) until the dict entry is deleted (then the class goes) or
     /// the deletion fails (then it lives on, unreferenced, and is retried next time).
     dying: bool,
-    /// The object that is the class's key in the interning dict, to delete the entry by.
-    representative: Py<PyAny>,
+    /// The class's key in the interning dict, to delete the entry by.
+    key: Py<ClassKey>,
+    /// The handles of the class's objects in [`Objects`] (its items', and those of its
+    /// publishes in flight), each where its [`Kept::position`] says.
+    members: Vec<u32>,
+    /// The handle of the member the key points at; `None` while it points at no member
+    /// (the product that made the class, or its last member, gone since).
+    key_member: Option<u32>,
 }
 
 /// A slot of the class table.
@@ -129,8 +144,17 @@ pub(crate) fn token(slot: u32, generation: u32) -> u64 {
 /// The exact objects published and not yet ordered, each under the handle its item carries.
 #[derive(Default)]
 struct Objects {
-    slots: Vec<Option<Py<PyAny>>>,
+    slots: Vec<Option<Kept>>,
     free: Vec<u32>,
+}
+
+/// A published object, a member of its class.
+struct Kept {
+    object: Py<PyAny>,
+    /// Its class's slot.
+    slot: u32,
+    /// Where its handle is in its class's [`Class::members`].
+    position: usize,
 }
 
 /// Everything the binding keeps besides the engine and the interning dict.
@@ -217,9 +241,9 @@ impl State {
         }
     }
 
-    /// Makes a new class, pinned once, with `representative` as its dict key; returns the
-    /// pin and the token to store in the dict.
-    pub(crate) fn new_class(&mut self, representative: Py<PyAny>) -> PyResult<(Pin, u64)> {
+    /// Makes a new class, pinned once, with `key` as its dict key; returns the pin and the
+    /// token to store in the dict.
+    pub(crate) fn new_class(&mut self, key: Py<ClassKey>) -> PyResult<(Pin, u64)> {
         let slot = match self.free_slots.pop() {
             Some(slot) => slot,
             None => {
@@ -243,15 +267,17 @@ impl State {
         entry.class = Some(Class {
             refs: 1,
             dying: false,
-            representative,
+            key,
+            members: Vec::new(),
+            key_member: None,
         });
         self.live_classes += 1;
         Ok((Pin { slot }, token(slot, entry.generation)))
     }
 
     /// Undoes `new_class` for a class that never reached the dict (another thread's equal
-    /// product got there first). Returns its representative, to drop after unlocking.
-    pub(crate) fn abandon(&mut self, pin: Pin) -> Py<PyAny> {
+    /// product got there first). Returns its key, to drop after unlocking.
+    pub(crate) fn abandon(&mut self, pin: Pin) -> Py<ClassKey> {
         self.free(pin.slot)
     }
 
@@ -274,11 +300,20 @@ impl State {
         true
     }
 
+    /// The dict key of the class `token` names, if it is still that class.
+    pub(crate) fn key_of(&self, py: Python<'_>, token: u64) -> Option<Py<ClassKey>> {
+        // The token is (generation << 32) | slot: the truncations take each half.
+        let (slot, generation) = (token as u32, (token >> 32) as u32);
+        let entry = self.classes.get(slot as usize)?;
+        let class = entry.class.as_ref()?;
+        (entry.generation == generation).then(|| class.key.clone_ref(py))
+    }
+
     /// Marks dying each orphan that is still that class and still has no references, and
-    /// returns its slot with a new reference to its representative: the caller, holding the
-    /// interning lock, deletes the dict entry with it and then calls
+    /// returns its slot with a new reference to its key: the caller, holding the interning
+    /// lock, deletes the dict entry with it and then calls
     /// [`finish_dying`](Self::finish_dying).
-    pub(crate) fn take_orphans(&mut self, py: Python<'_>) -> Vec<(u32, Py<PyAny>)> {
+    pub(crate) fn take_orphans(&mut self, py: Python<'_>) -> Vec<(u32, Py<ClassKey>)> {
         let orphans = std::mem::take(&mut self.orphans);
         orphans
             .into_iter()
@@ -291,15 +326,15 @@ impl State {
                     return None;
                 }
                 class.dying = true;
-                Some((slot, class.representative.clone_ref(py)))
+                Some((slot, class.key.clone_ref(py)))
             })
             .collect()
     }
 
     /// Ends a class's dying: its dict entry was deleted (`deleted`), so the class goes and its
-    /// slot is free (the representative comes back, to drop after unlocking); or the deletion
-    /// failed and the class lives on unreferenced, to be retried when it next drops to zero.
-    pub(crate) fn finish_dying(&mut self, slot: u32, deleted: bool) -> Option<Py<PyAny>> {
+    /// slot is free (the key comes back, to drop after unlocking); or the deletion failed and
+    /// the class lives on unreferenced, to be retried when it next drops to zero.
+    pub(crate) fn finish_dying(&mut self, slot: u32, deleted: bool) -> Option<Py<ClassKey>> {
         if deleted {
             Some(self.free(slot))
         } else {
@@ -308,14 +343,14 @@ impl State {
         }
     }
 
-    fn free(&mut self, slot: u32) -> Py<PyAny> {
+    fn free(&mut self, slot: u32) -> Py<ClassKey> {
         let class = self.classes[slot as usize]
             .class
             .take()
             .expect("a live class is being freed");
         self.free_slots.push(slot);
         self.live_classes -= 1;
-        class.representative
+        class.key
     }
 
     fn class_mut(&mut self, slot: u32) -> &mut Class {
@@ -325,31 +360,87 @@ impl State {
             .expect("the slot holds a live class")
     }
 
-    /// Keeps `object` until its item is ordered or refused; returns its handle.
-    pub(crate) fn keep_object(&mut self, object: Py<PyAny>) -> PyResult<u32> {
+    /// Keeps `object`, of the class in `slot`, until its item is ordered or refused; returns
+    /// its handle, and the object the class's key pointed at if it now points at this one
+    /// (to drop after unlocking).
+    pub(crate) fn keep_object(
+        &mut self,
+        py: Python<'_>,
+        slot: u32,
+        object: Py<PyAny>,
+    ) -> PyResult<(u32, Option<Py<PyAny>>)> {
         let objects = &mut self.objects;
-        if let Some(handle) = objects.free.pop() {
-            objects.slots[handle as usize] = Some(object);
-            return Ok(handle);
-        }
-        let handle = u32::try_from(objects.slots.len())
-            .ok()
-            .filter(|&handle| handle != Key::PROBE)
-            .ok_or_else(|| {
-                pyo3::exceptions::PyMemoryError::new_err(
-                    "too many products in the marketplace at once",
-                )
-            })?;
-        objects.slots.push(Some(object));
-        Ok(handle)
+        let handle = match objects.free.pop() {
+            Some(handle) => handle,
+            None => {
+                let handle = u32::try_from(objects.slots.len())
+                    .ok()
+                    .filter(|&handle| handle != Key::PROBE)
+                    .ok_or_else(|| {
+                        pyo3::exceptions::PyMemoryError::new_err(
+                            "too many products in the marketplace at once",
+                        )
+                    })?;
+                objects.slots.push(None);
+                handle
+            }
+        };
+        let class = self.classes[slot as usize]
+            .class
+            .as_mut()
+            .expect("a kept object's class is pinned");
+        // The key points at a member whenever the class has one: the product that made the
+        // class, or an ordered item, may be changed by its owner.
+        let displaced = match class.key_member {
+            Some(_) => None,
+            None => {
+                class.key_member = Some(handle);
+                Some(class.key.get().point_at(object.clone_ref(py)))
+            }
+        };
+        self.objects.slots[handle as usize] = Some(Kept {
+            object,
+            slot,
+            position: class.members.len(),
+        });
+        class.members.push(handle);
+        Ok((handle, displaced))
     }
 
     /// Takes back the object kept under `handle` (to drop after unlocking, or to return).
-    pub(crate) fn take_object(&mut self, handle: u32) -> Py<PyAny> {
-        let object = self.objects.slots[handle as usize]
+    /// If its class's key points at it, the key is pointed at another member, if any: the
+    /// object may be handed to a buyer, who may change it.
+    pub(crate) fn take_object(&mut self, py: Python<'_>, handle: u32) -> Py<PyAny> {
+        let Kept {
+            object,
+            slot,
+            position,
+        } = self.objects.slots[handle as usize]
             .take()
             .expect("an item's object is kept until it is ordered");
         self.objects.free.push(handle);
+        let class = self.classes[slot as usize]
+            .class
+            .as_mut()
+            .expect("a kept object's class is alive");
+        class.members.swap_remove(position);
+        if let Some(&moved) = class.members.get(position) {
+            let moved = self.objects.slots[moved as usize]
+                .as_mut()
+                .expect("a member's object is kept");
+            moved.position = position;
+        }
+        if class.key_member == Some(handle) {
+            class.key_member = class.members.last().copied();
+            if let Some(member) = class.key_member {
+                let member = self.objects.slots[member as usize]
+                    .as_ref()
+                    .expect("a member's object is kept");
+                // The key's reference to `object`, which is still held here: this decref
+                // cannot free it, so it may go under the lock.
+                drop(class.key.get().point_at(member.object.clone_ref(py)));
+            }
+        }
         object
     }
 
@@ -362,32 +453,34 @@ impl State {
         }
     }
 
-    /// Replaces every Python object held (the objects published, the classes'
-    /// representatives) with `None` and hands them back, to drop after unlocking: how the
+    /// Replaces every Python object held (the objects published, the objects the classes'
+    /// keys point at) with `None` and hands them back, to drop after unlocking: how the
     /// garbage collector breaks a cycle through the market (`Marketplace::__clear__`).
     /// `None` rather than nothing keeps each item's object and each class's key in place,
     /// so the market still never panics if code the collector runs calls it afterwards.
     pub(crate) fn release_objects(&mut self, py: Python<'_>) -> Vec<Py<PyAny>> {
-        let representatives = self
+        let pointed_at = self
             .classes
+            .iter()
+            .filter_map(|entry| entry.class.as_ref())
+            .map(|class| class.key.get().point_at(py.None()));
+        let objects = self
+            .objects
+            .slots
             .iter_mut()
-            .filter_map(|entry| entry.class.as_mut())
-            .map(|class| &mut class.representative);
-        let objects = self.objects.slots.iter_mut().flatten();
-        representatives
-            .chain(objects)
-            .map(|held| std::mem::replace(held, py.None()))
-            .collect()
+            .flatten()
+            .map(|kept| std::mem::replace(&mut kept.object, py.None()));
+        pointed_at.chain(objects).collect()
     }
 
     /// Every Python object held, for the garbage collector.
     pub(crate) fn for_each_object(&self, visit: impl FnMut(&Py<PyAny>) -> bool) -> bool {
-        let representatives = self
+        let keys = self
             .classes
             .iter()
             .filter_map(|entry| entry.class.as_ref())
-            .map(|class| &class.representative);
-        let objects = self.objects.slots.iter().flatten();
-        representatives.chain(objects).all(visit)
+            .map(|class| class.key.as_any());
+        let objects = self.objects.slots.iter().flatten().map(|kept| &kept.object);
+        keys.chain(objects).all(visit)
     }
 }

@@ -46,7 +46,7 @@ impl Drop for Held<'_> {
         Python::attach(|py| {
             let _active = Active::enter(py);
             if let Some(handle) = self.handle {
-                let object = self.market.state(py).take_object(handle);
+                let object = self.market.state(py).take_object(py, handle);
                 drop(object);
             }
             self.market.unref(py, &[(self.slot, 1)]);

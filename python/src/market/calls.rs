@@ -83,7 +83,7 @@ impl Marketplace {
             // The pin is now the item's reference to its class, given back when it is ordered.
             pin.keep();
         } else {
-            let object = self.state(py).take_object(key.handle);
+            let object = self.state(py).take_object(py, key.handle);
             drop(object);
         }
         published
@@ -110,7 +110,10 @@ impl Marketplace {
         let pin = self
             .class_of(py, product, true)?
             .expect("a class is made when missing");
-        let handle = self.state(py).keep_object(product.clone().unbind())?;
+        let (handle, displaced) =
+            self.state(py)
+                .keep_object(py, pin.slot(), product.clone().unbind())?;
+        drop(displaced);
         let key = Key {
             slot: pin.slot(),
             handle,
@@ -204,7 +207,7 @@ impl Marketplace {
         let objects: Vec<Py<PyAny>> = {
             let mut state = self.state(py);
             keys.iter()
-                .map(|key| state.take_object(key.handle))
+                .map(|key| state.take_object(py, key.handle))
                 .collect()
         };
         // One release per class, however many of its items the cart holds.

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::Marketplace;
+use crate::class_key::ClassKey;
 use crate::intern_lock::Interning;
 use crate::state::{Pin, PinOutcome};
 
@@ -139,10 +140,10 @@ impl Marketplace {
                 }
                 None if !create => return Ok(None),
                 None => {
-                    let representative = product.clone().unbind();
-                    let (pin, token) = self.state(py).new_class(representative)?;
+                    let key = Bound::new(py, ClassKey::new(product)?)?;
+                    let (pin, token) = self.state(py).new_class(key.clone().unbind())?;
                     let stored = interned
-                        .call_method1(intern!(py, "setdefault"), (product, token))
+                        .call_method1(intern!(py, "setdefault"), (&key, token))
                         .and_then(|stored| stored.extract::<u64>());
                     if matches!(stored, Ok(stored) if stored == token) {
                         return Ok(Some(pin));
@@ -150,8 +151,8 @@ impl Marketplace {
                     // An equal product was interned meanwhile (by the product's own code
                     // calling back into the market on this thread), or the dict raised: this
                     // class never became visible, undo it and use the other one.
-                    let representative = self.state(py).abandon(pin);
-                    drop(representative);
+                    let key = self.state(py).abandon(pin);
+                    drop(key);
                     stored?;
                 }
             }
@@ -160,7 +161,8 @@ impl Marketplace {
 
     /// Removes the dict entry equal to `product` if it still holds the stale `token`. The
     /// entry is taken out and compared; one that is not stale (an equal product interned
-    /// since, by the product's own code calling back into the market) goes back.
+    /// since, by the product's own code calling back into the market) goes back, under its
+    /// class's own key.
     fn drop_stale_entry(
         &self,
         py: Python<'_>,
@@ -169,8 +171,15 @@ impl Marketplace {
     ) -> PyResult<()> {
         let interned = self.interned.bind(py);
         let taken = interned.call_method1(intern!(py, "pop"), (product, py.None()))?;
-        if !taken.is_none() && taken.extract::<u64>().ok() != Some(token) {
-            interned.call_method1(intern!(py, "setdefault"), (product, taken))?;
+        let Ok(taken) = taken.extract::<u64>() else {
+            return Ok(());
+        };
+        if taken == token {
+            return Ok(());
+        }
+        let key = self.state(py).key_of(py, taken);
+        if let Some(key) = key {
+            interned.call_method1(intern!(py, "setdefault"), (key, taken))?;
         }
         Ok(())
     }
@@ -207,7 +216,11 @@ impl Marketplace {
     fn bury(&self, py: Python<'_>) {
         // From its marking as dying to its end, so no lookup sees a class half dead.
         let dying = self.state(py).take_orphans(py);
-        for (slot, representative) in dying {
+        for (slot, key) in dying {
+            // Deleted by the object its key points at, which compares equal to the key (as
+            // the class's products were the dict's keys before).
+            let representative = key.get().pointed_at(py);
+            drop(key);
             let deleted = match self.interned.bind(py).del_item(&representative) {
                 // No entry equals the representative: another class's death deleted it
                 // (an `__eq__` that matched that class's product), so no lookup can find

@@ -59,7 +59,7 @@ pub(crate) struct Marketplace {
     /// object (see the assertion below). Shared: an async wait holds it too, so that its
     /// engine wait can be dropped and made again from any thread (see `aio`).
     engine: Arc<marketplace::Marketplace<Key>>,
-    /// Interning: a representative product of each live equality class -> its token.
+    /// Interning: the key of each live equality class (`class_key`) -> its token.
     interned: Py<PyDict>,
     /// Held around every lookup, insert and deletion in `interned`, and around a class's
     /// death.
