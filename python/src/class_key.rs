@@ -8,9 +8,9 @@
 //! Invariants:
 //! - `hash` is the hash of the product that made the class, taken once: the key's hash never
 //!   changes, whatever happens to the products;
-//! - `member` is an object equal to the class that the market holds: the item the class
-//!   last pointed it at (`State` moves it to another item before an order hands it back),
-//!   or, while the class has no item, the product that made it or its last item;
+//! - `member` is one of the class's members (see `state`) whenever it has any: `State`
+//!   points it at another before one leaves the market; while the class has none, it is the
+//!   product that made the class or its last member;
 //! - a key compares as the object it points at: with a product (a lookup, or a deletion by
 //!   the object it points at) or with another key (an insertion with `setdefault`), the
 //!   dict runs the very `__eq__` it ran when products were its keys;

@@ -5,10 +5,11 @@
 //! are interned at the boundary, under the GIL, into equality classes the engine compares on
 //! its own, and the exact objects published are kept here and handed back by `place_order`.
 //! `market` has the class and how each call works, `state` the bookkeeping and the life of
-//! an equality class, `class_key` the interning dict's key for a class, `intern_lock` what keeps interning one call at a time, `calllog` the
-//! logging, `args` the argument checks, `aio` how the async forms' waits are awaited from
-//! asyncio and woken, `shutdown` how daemon threads are kept out while the interpreter
-//! exits, and `fork` how a `fork()` is kept from copying a lock another thread holds.
+//! an equality class, `class_key` the interning dict's key for a class, `intern_lock` what
+//! keeps interning one call at a time, `calllog` the logging, `args` the argument checks,
+//! `aio` how the async forms' waits are awaited from asyncio and woken, `shutdown` how
+//! daemon threads are kept out while the interpreter exits, and `fork` how a `fork()` is
+//! kept from copying a lock another thread holds.
 //!
 //! The engine itself is `#![forbid(unsafe_code)]`; this crate has no `unsafe` of its own
 //! either (the lint below), only what PyO3's macros generate.

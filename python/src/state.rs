@@ -12,24 +12,27 @@
 //! Classes: products are interned into equality classes by a Python dict (owned by the
 //! `Marketplace`, outside this lock) that maps a key the market owns (`class_key`) to a
 //! token `(generation << 32) | slot`. The key keeps the hash taken when the class was made
-//! and compares as one object of the class: one of its members (the objects kept for its
-//! items and publishes in flight) whenever it has any. Before a member leaves (an order
-//! hands it to a buyer, who may change it; a refused publish returns it), the key is
-//! pointed at another one, by a swap under this lock: no dict operation, no Python code,
-//! so an order still never waits for the interning lock. While the class has no member
-//! the key points at the product that made it, or at its last member, until the class
-//! dies or gets a member again. The slot is the key the engine compares on (`Key`); the
-//! generation tells a slot's successive classes apart, so a token read from the dict before
-//! its class died is recognised as stale. A class lives while anything refers to it: its
-//! items (on shelves, in carts, being published) and the operations in flight that named it
-//! (pins). When the count drops to zero the class is an orphan; a thread holding the
-//! interning lock (`intern_lock`), which every dict lookup holds too, then marks it dying,
-//! deletes its dict entry (outside this lock) and frees its slot for the next new class, so
-//! no other thread sees a class dying. That thread is the one that dropped the count if the
-//! lock was free, else the one holding it, as it leaves (an orphan pinned again meanwhile
-//! lives on). So the dict, the class
-//! table and the engine's catalog (one entry per slot ever used) are bounded by the number
-//! of distinct products alive at once, not by the number ever published.
+//! and compares as one object of the class: one of its members whenever it has any. The
+//! members are the objects the market holds for the class and gives no one meanwhile: its
+//! items' published objects (on sale, in carts, being published) and the products that
+//! waiting `add_to_cart` calls named. Before a member leaves (an order hands it to a buyer,
+//! a refused publish or an ended wait to its caller, who may change it), the key is pointed
+//! at another one, by a swap under this lock: no dict operation, no Python code, so an
+//! order still never waits for the interning lock. While the class has no member (only
+//! calls in flight that keep no object pin it) the key points at the product that made it,
+//! or at its last member, until the class dies or gets a member again.
+//!
+//! The slot is the key the engine compares on (`Key`); the generation tells a slot's
+//! successive classes apart, so a token read from the dict before its class died is
+//! recognised as stale. A class lives while anything refers to it: its items (on shelves,
+//! in carts, being published) and the operations in flight that named it (pins). When the
+//! count drops to zero the class is an orphan; a thread holding the interning lock
+//! (`intern_lock`), which every dict lookup holds too, then marks it dying, deletes its dict
+//! entry (outside this lock) and frees its slot for the next new class, so no other thread
+//! sees a class dying. That thread is the one that dropped the count if the lock was free,
+//! else the one holding it, as it leaves (an orphan pinned again meanwhile lives on). So the
+//! dict, the class table and the engine's catalog (one entry per slot ever used) are bounded
+//! by the number of distinct products alive at once, not by the number ever published.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -121,12 +124,22 @@ struct Class {
     dying: bool,
     /// The class's key in the interning dict, to delete the entry by.
     key: Py<ClassKey>,
-    /// The handles of the class's objects in [`Objects`] (its items', and those of its
-    /// publishes in flight), each where its [`Kept::position`] says.
-    members: Vec<u32>,
-    /// The handle of the member the key points at; `None` while it points at no member
-    /// (the product that made the class, or its last member, gone since).
-    key_member: Option<u32>,
+    /// The objects the market holds for the class, each where its [`Kept::position`] says.
+    members: Vec<Member>,
+    /// The member the key points at; `None` while it points at none (at the product that
+    /// made the class, or at its last member, gone since).
+    key_member: Option<Member>,
+}
+
+/// A member of a class: an object the market holds for it, which no one gets back from
+/// the market while it is one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Member {
+    /// A published object (on sale, in a cart, or being published), under the handle its
+    /// item carries, in [`State::objects`].
+    Item(u32),
+    /// The product a waiting `add_to_cart` named, while it waits, in [`State::probes`].
+    Probe(u32),
 }
 
 /// A slot of the class table.
@@ -141,20 +154,53 @@ pub(crate) fn token(slot: u32, generation: u32) -> u64 {
     (u64::from(generation) << 32) | u64::from(slot)
 }
 
-/// The exact objects published and not yet ordered, each under the handle its item carries.
+/// Objects kept under handles, each a member of its class.
 #[derive(Default)]
 struct Objects {
     slots: Vec<Option<Kept>>,
     free: Vec<u32>,
 }
 
-/// A published object, a member of its class.
+/// An object kept, a member of its class.
 struct Kept {
     object: Py<PyAny>,
     /// Its class's slot.
     slot: u32,
-    /// Where its handle is in its class's [`Class::members`].
+    /// Where it is in its class's [`Class::members`].
     position: usize,
+}
+
+impl Objects {
+    fn insert(&mut self, kept: Kept) -> PyResult<u32> {
+        if let Some(handle) = self.free.pop() {
+            self.slots[handle as usize] = Some(kept);
+            return Ok(handle);
+        }
+        let handle = u32::try_from(self.slots.len())
+            .ok()
+            .filter(|&handle| handle != Key::PROBE)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyMemoryError::new_err(
+                    "too many products in the marketplace at once",
+                )
+            })?;
+        self.slots.push(Some(kept));
+        Ok(handle)
+    }
+
+    fn remove(&mut self, handle: u32) -> Kept {
+        let kept = self.slots[handle as usize]
+            .take()
+            .expect("a member's object is kept until it leaves its class");
+        self.free.push(handle);
+        kept
+    }
+
+    fn get_mut(&mut self, handle: u32) -> &mut Kept {
+        self.slots[handle as usize]
+            .as_mut()
+            .expect("a member's object is kept until it leaves its class")
+    }
 }
 
 /// Everything the binding keeps besides the engine and the interning dict.
@@ -174,7 +220,10 @@ pub(crate) struct State {
     /// The tokens of classes whose references all went, to be dropped by a thread holding
     /// the interning lock; some may have been pinned again since, or dropped already.
     orphans: Vec<u64>,
+    /// The published objects not yet ordered: the items' members.
     objects: Objects,
+    /// The products that waiting `add_to_cart` calls named: their members.
+    probes: Objects,
 }
 
 /// Counters for `stats()` and the tests.
@@ -369,76 +418,91 @@ impl State {
         slot: u32,
         object: Py<PyAny>,
     ) -> PyResult<(u32, Option<Py<PyAny>>)> {
-        let objects = &mut self.objects;
-        let handle = match objects.free.pop() {
-            Some(handle) => handle,
-            None => {
-                let handle = u32::try_from(objects.slots.len())
-                    .ok()
-                    .filter(|&handle| handle != Key::PROBE)
-                    .ok_or_else(|| {
-                        pyo3::exceptions::PyMemoryError::new_err(
-                            "too many products in the marketplace at once",
-                        )
-                    })?;
-                objects.slots.push(None);
-                handle
-            }
-        };
-        let class = self.classes[slot as usize]
-            .class
-            .as_mut()
-            .expect("a kept object's class is pinned");
-        // The key points at a member whenever the class has one: the product that made the
-        // class, or an ordered item, may be changed by its owner.
-        let displaced = match class.key_member {
-            Some(_) => None,
-            None => {
-                class.key_member = Some(handle);
-                Some(class.key.get().point_at(object.clone_ref(py)))
-            }
-        };
-        self.objects.slots[handle as usize] = Some(Kept {
-            object,
-            slot,
-            position: class.members.len(),
-        });
-        class.members.push(handle);
-        Ok((handle, displaced))
+        self.join(py, slot, object, false)
     }
 
     /// Takes back the object kept under `handle` (to drop after unlocking, or to return).
-    /// If its class's key points at it, the key is pointed at another member, if any: the
-    /// object may be handed to a buyer, who may change it.
     pub(crate) fn take_object(&mut self, py: Python<'_>, handle: u32) -> Py<PyAny> {
+        self.leave(py, Member::Item(handle))
+    }
+
+    /// Keeps the product a waiting `add_to_cart` named, of the class in `slot`, while it
+    /// waits; as [`keep_object`](Self::keep_object).
+    pub(crate) fn keep_probe(
+        &mut self,
+        py: Python<'_>,
+        slot: u32,
+        product: Py<PyAny>,
+    ) -> PyResult<(u32, Option<Py<PyAny>>)> {
+        self.join(py, slot, product, true)
+    }
+
+    /// Takes back a waiting `add_to_cart`'s product, to drop after unlocking.
+    pub(crate) fn take_probe(&mut self, py: Python<'_>, handle: u32) -> Py<PyAny> {
+        self.leave(py, Member::Probe(handle))
+    }
+
+    /// Makes `object` a member of the class in `slot` (alive: the caller pins it), a
+    /// waiting `add_to_cart`'s product if `probe`, else a published object.
+    fn join(
+        &mut self,
+        py: Python<'_>,
+        slot: u32,
+        object: Py<PyAny>,
+        probe: bool,
+    ) -> PyResult<(u32, Option<Py<PyAny>>)> {
+        let class = self.classes[slot as usize]
+            .class
+            .as_mut()
+            .expect("a member's class is pinned");
+        let (table, member): (_, fn(u32) -> Member) = if probe {
+            (&mut self.probes, Member::Probe)
+        } else {
+            (&mut self.objects, Member::Item)
+        };
+        // The key points at a member whenever the class has one: the product that made the
+        // class, or a member gone since, may be changed by its owner.
+        let pointed_at = class.key_member.is_none().then(|| object.clone_ref(py));
+        let handle = table.insert(Kept {
+            object,
+            slot,
+            position: class.members.len(),
+        })?;
+        class.members.push(member(handle));
+        let displaced = pointed_at.map(|object| {
+            class.key_member = Some(member(handle));
+            class.key.get().point_at(object)
+        });
+        Ok((handle, displaced))
+    }
+
+    /// Takes `member` out of its class and returns its object. If the class's key points at
+    /// it, the key is pointed at another member, if any: the object may go to a buyer, or
+    /// back to its owner, who may change it.
+    fn leave(&mut self, py: Python<'_>, member: Member) -> Py<PyAny> {
         let Kept {
             object,
             slot,
             position,
-        } = self.objects.slots[handle as usize]
-            .take()
-            .expect("an item's object is kept until it is ordered");
-        self.objects.free.push(handle);
+        } = match member {
+            Member::Item(handle) => self.objects.remove(handle),
+            Member::Probe(handle) => self.probes.remove(handle),
+        };
         let class = self.classes[slot as usize]
             .class
             .as_mut()
-            .expect("a kept object's class is alive");
+            .expect("a member's class is alive");
         class.members.swap_remove(position);
         if let Some(&moved) = class.members.get(position) {
-            let moved = self.objects.slots[moved as usize]
-                .as_mut()
-                .expect("a member's object is kept");
-            moved.position = position;
+            member_mut(&mut self.objects, &mut self.probes, moved).position = position;
         }
-        if class.key_member == Some(handle) {
+        if class.key_member == Some(member) {
             class.key_member = class.members.last().copied();
-            if let Some(member) = class.key_member {
-                let member = self.objects.slots[member as usize]
-                    .as_ref()
-                    .expect("a member's object is kept");
+            if let Some(next) = class.key_member {
+                let next = member_mut(&mut self.objects, &mut self.probes, next);
                 // The key's reference to `object`, which is still held here: this decref
                 // cannot free it, so it may go under the lock.
-                drop(class.key.get().point_at(member.object.clone_ref(py)));
+                drop(class.key.get().point_at(next.object.clone_ref(py)));
             }
         }
         object
@@ -468,6 +532,7 @@ impl State {
             .objects
             .slots
             .iter_mut()
+            .chain(&mut self.probes.slots)
             .flatten()
             .map(|kept| std::mem::replace(&mut kept.object, py.None()));
         pointed_at.chain(objects).collect()
@@ -480,7 +545,20 @@ impl State {
             .iter()
             .filter_map(|entry| entry.class.as_ref())
             .map(|class| class.key.as_any());
-        let objects = self.objects.slots.iter().flatten().map(|kept| &kept.object);
+        let objects = self.objects.slots.iter().chain(&self.probes.slots);
+        let objects = objects.flatten().map(|kept| &kept.object);
         keys.chain(objects).all(visit)
+    }
+}
+
+/// The object kept for `member`, in whichever table holds it.
+fn member_mut<'a>(
+    objects: &'a mut Objects,
+    probes: &'a mut Objects,
+    member: Member,
+) -> &'a mut Kept {
+    match member {
+        Member::Item(handle) => objects.get_mut(handle),
+        Member::Probe(handle) => probes.get_mut(handle),
     }
 }

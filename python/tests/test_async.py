@@ -16,6 +16,7 @@ import threading
 import time
 import weakref
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Callable, Hashable, List
 
 import pytest
@@ -888,3 +889,37 @@ def test_a_wake_up_the_loop_can_never_schedule_is_retried_once_not_at_every_turn
         event_loop.close()
     assert len(reported) == 1, f"{len(reported)} failed wake-ups reported"
     assert all("cannot schedule" in str(exception) for exception in reported)
+
+
+def test_an_awaited_add_stays_found_when_the_buyer_of_its_classs_last_item_changes_it():
+    # As `test_threads.py`'s blocking form: the class's last item is ordered while an add
+    # awaits an item of it, and its buyer changes it; an equal product published then
+    # must reach the awaiting add, not make a class of its own.
+    @dataclass(unsafe_hash=True)
+    class Renamable:
+        name: str
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    first, second = Renamable("linden"), Renamable("linden")
+    assert market.publish(producer, first)
+    buyer, waiting_cart = market.new_cart(), market.new_cart()
+    assert market.add_to_cart(buyer, Renamable("linden"))
+
+    async def main():
+        waiter = asyncio.ensure_future(
+            market.add_to_cart_async(waiting_cart, Renamable("linden"), timeout=math.inf)
+        )
+        await until(lambda: waiting(market) == 1)
+        assert market.place_order(buyer) == [first]
+        first.name = "renamed by its buyer"
+        assert market.publish(producer, second)
+        assert market.stats()["distinct_products"] == 1
+        assert await asyncio.wait_for(waiter, 5)
+
+    try:
+        asyncio.run(main())
+    finally:
+        market.close()
+    assert market.place_order(waiting_cart) == [second]
+    assert market._interned()["classes"] == 0

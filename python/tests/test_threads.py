@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pytest
@@ -1054,3 +1055,32 @@ def test_a_fork_waits_at_most_about_a_slice_for_the_threads_in_waits():
     finally:
         market.close()
     assert [waiter.outcome() for waiter in waiters] == [False, False]
+
+
+def test_a_waiting_add_stays_found_when_the_buyer_of_its_classs_last_item_changes_it():
+    # The class's last item is ordered while an add waits on the class: its key must not
+    # stay the bought object, which the buyer changes, or an equal product published then
+    # would make a class of its own, on which the add does not wait.
+    @dataclass(unsafe_hash=True)
+    class Renamable:
+        name: str
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    first = Renamable("linden")
+    assert market.publish(producer, first)
+    buyer, waiting_cart = market.new_cart(), market.new_cart()
+    assert market.add_to_cart(buyer, Renamable("linden"))
+    waiter = started_waiting(
+        market, market.add_to_cart, waiting_cart, Renamable("linden"), timeout=math.inf
+    )
+    try:
+        assert market.place_order(buyer) == [first]
+        first.name = "renamed by its buyer"
+        second = Renamable("linden")
+        assert market.publish(producer, second)
+        assert market.stats()["distinct_products"] == 1
+        assert waiter.outcome() is True
+        assert market.place_order(waiting_cart) == [second]
+    finally:
+        market.close()

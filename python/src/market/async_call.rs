@@ -2,10 +2,10 @@
 //! attempt, under the GIL, then the engine's async wait, awaited from asyncio (`aio`).
 //!
 //! Invariants:
-//! - while its wait is pending, a call holds its class's pin, and a publish its object, in a
-//!   [`Held`], given back when the task awaiting it is cancelled; nothing is awaited between
-//!   the engine's success and [`Held::settle`], so the item is published (or in the cart)
-//!   exactly when the call returns true;
+//! - while its wait is pending, a call holds its class's pin, and a publish its object (an
+//!   add its product), in a [`Held`], given back when the task awaiting it is cancelled;
+//!   nothing is awaited between the engine's success and [`Held::settle`], so the item is
+//!   published (or in the cart) exactly when the call returns true;
 //! - each call is logged once ([`AsyncCall`]): as it ends, as the blocking calls are, or as
 //!   `cancelled` when its task drops it before.
 
@@ -23,12 +23,14 @@ use crate::shutdown::Active;
 use crate::state::Key;
 
 /// What an async wait holds while it is pending: its class's pin and, for a publish, the
-/// object kept under `handle`. Given back when dropped, as when the task awaiting it is
-/// cancelled, unless [`settled`](Held::settle) as a published item's own.
+/// object kept under `handle`, for an add, its product kept under `probe`. Given back when
+/// dropped, as when the task awaiting it is cancelled, unless [`settled`](Held::settle) as
+/// a published item's own.
 struct Held<'a> {
     market: &'a Marketplace,
     slot: u32,
     handle: Option<u32>,
+    probe: Option<u32>,
 }
 
 impl Held<'_> {
@@ -48,6 +50,10 @@ impl Drop for Held<'_> {
             if let Some(handle) = self.handle {
                 let object = self.market.state(py).take_object(py, handle);
                 drop(object);
+            }
+            if let Some(probe) = self.probe {
+                let product = self.market.state(py).take_probe(py, probe);
+                drop(product);
             }
             self.market.unref(py, &[(self.slot, 1)]);
         });
@@ -157,6 +163,7 @@ impl Marketplace {
                 market: self,
                 slot: pin.detach().slot,
                 handle: Some(key.handle),
+                probe: None,
             };
             let published = match self.engine.publish(producer, key) {
                 Ok(()) => true,
@@ -196,11 +203,17 @@ impl Marketplace {
             Ok(
                 match self.first_add(py, cart_id.bind(py), product.bind(py), timeout)? {
                     Next::Done(done) => Next::Done(done),
-                    Next::Wait(AddWait { cart, pin, wait }) => {
+                    Next::Wait(AddWait {
+                        cart,
+                        pin,
+                        probe,
+                        wait,
+                    }) => {
                         let held = Held {
                             market: self,
                             slot: pin.detach().slot,
                             handle: None,
+                            probe: Some(probe),
                         };
                         Next::Wait((held, cart, wait))
                     }

@@ -6,9 +6,10 @@
 //! Invariants:
 //! - an id never issued answers False, after hashing the product as the classic class's
 //!   dict would (`place_order` raises `KeyError`);
-//! - a call's pin, and a publish's kept object, are given back as the call ends, but for a
-//!   publish that put its item on sale: the item keeps both (the pin as its reference to its
-//!   class) until it is ordered.
+//! - a call's pin, a publish's kept object and a waiting add's kept product are given back
+//!   as the call ends, but for a publish that put its item on sale: the item keeps both (the
+//!   pin as its reference to its class) until it is ordered. A waiting add's product is
+//!   taken back before its pin, while the class is sure to be alive.
 
 use marketplace::{AddError, CartId, ProducerId, PublishError};
 use pyo3::exceptions::PyKeyError;
@@ -30,11 +31,13 @@ pub(super) struct Offer<'a, 'py> {
     pub(super) wait: Wait,
 }
 
-/// What an add that found no item on sale, with a wait asked for, waits with: the cart
-/// and the class's pin.
+/// What an add that found no item on sale, with a wait asked for, waits with: the cart,
+/// the class's pin, and the handle of its product, kept as a member of the class while it
+/// waits (see `state`), to be taken back as the wait ends.
 pub(super) struct AddWait<'a, 'py> {
     pub(super) cart: CartId,
     pub(super) pin: PinGuard<'a, 'py>,
+    pub(super) probe: u32,
     pub(super) wait: Wait,
 }
 
@@ -136,9 +139,17 @@ impl Marketplace {
     ) -> PyResult<bool> {
         match self.first_add(py, cart_id, product, timeout)? {
             Next::Done(done) => Ok(done),
-            Next::Wait(AddWait { cart, pin, wait }) => {
-                let probe = Key::probe(pin.slot());
-                self.wait_to_add(py, active, cart, probe, wait)
+            Next::Wait(AddWait {
+                cart,
+                pin,
+                probe,
+                wait,
+            }) => {
+                let added = self.wait_to_add(py, active, cart, Key::probe(pin.slot()), wait);
+                // Before the pin goes: the class is alive until then.
+                let product = self.state(py).take_probe(py, probe);
+                drop(product);
+                added
             }
         }
     }
@@ -166,7 +177,16 @@ impl Marketplace {
         match self.engine.add_to_cart(cart, &Key::probe(pin.slot())) {
             Ok(()) => Ok(Next::Done(true)),
             Err(AddError::Unavailable) if wait != Wait::No => {
-                Ok(Next::Wait(AddWait { cart, pin, wait }))
+                let (probe, displaced) =
+                    self.state(py)
+                        .keep_probe(py, pin.slot(), product.clone().unbind())?;
+                drop(displaced);
+                Ok(Next::Wait(AddWait {
+                    cart,
+                    pin,
+                    probe,
+                    wait,
+                }))
             }
             Err(_) => Ok(Next::Done(false)),
         }
