@@ -359,10 +359,10 @@ impl State {
     }
 
     /// Marks dying each orphan that is still that class and still has no references, and
-    /// returns its slot with a new reference to its key: the caller, holding the interning
-    /// lock, deletes the dict entry with it and then calls
+    /// returns its slot and token with a new reference to its key: the caller, holding the
+    /// interning lock, deletes the dict entry with it and then calls
     /// [`finish_dying`](Self::finish_dying).
-    pub(crate) fn take_orphans(&mut self, py: Python<'_>) -> Vec<(u32, Py<ClassKey>)> {
+    pub(crate) fn take_orphans(&mut self, py: Python<'_>) -> Vec<(u32, u64, Py<ClassKey>)> {
         let orphans = std::mem::take(&mut self.orphans);
         orphans
             .into_iter()
@@ -375,7 +375,7 @@ impl State {
                     return None;
                 }
                 class.dying = true;
-                Some((slot, class.key.clone_ref(py)))
+                Some((slot, orphan, class.key.clone_ref(py)))
             })
             .collect()
     }

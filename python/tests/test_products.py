@@ -231,10 +231,10 @@ def sloppy():
 
 def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties(sloppy, unraisable):
     # Two classes of one hash; while the first dies, an inconsistent `__eq__` makes its
-    # deletion match the second's entry, as `del` would in any dict. The second class is
-    # then in no entry that a lookup can find, so nothing can pin it again: when its last
-    # item is ordered it must go (before, its deletion's KeyError left it alive for good,
-    # one class and one slot kept per such death).
+    # deletion's lookup match the second's entry, which is not the first's to delete: the
+    # first's own entry is then out of reach, and the class goes all the same. Both must
+    # go when emptied (before, a deletion's KeyError left a class alive for good, one class
+    # and one slot kept per such death).
     market = Marketplace(5)
     producer = market.register_producer()
     second, first = Sloppy("second"), Sloppy("first")
@@ -259,9 +259,9 @@ def test_a_class_whose_entry_another_class_deleted_goes_when_it_empties(sloppy, 
 
 
 def test_a_stale_entry_is_dropped_by_the_next_lookup_that_reaches_it(sloppy):
-    # As above: the first class's death deletes the second's entry, so when the second
-    # class goes the first's entry is left behind, its token stale. A call that only asks
-    # reaches it, finds no class, and drops it.
+    # As above: the first class's death finds the second's entry, so the first's entry is
+    # left behind, its token stale. A call that only asks reaches it, finds no class, and
+    # drops it.
     market = Marketplace(5)
     producer = market.register_producer()
     market.publish(producer, Sloppy("second"))
@@ -415,9 +415,9 @@ def test_a_hash_calling_back_into_the_market_while_its_class_is_dropped_does_not
 
 def test_a_product_changed_while_in_the_market_never_hangs_a_call():
     # A product whose hash and equality change while it is in a cart (a mutable
-    # dataclass with unsafe_hash): ordering it deletes the dict entry its changed value
-    # now matches, another class's, as `del` would in any dict, and leaves its own entry
-    # behind, stale. A later call must drop that entry and go on, not spin on it. Run in
+    # dataclass with unsafe_hash): ordering it finds the dict entry its changed value now
+    # matches, another class's, which it leaves, and its own entry is left behind, stale.
+    # A later call must drop that entry and go on, not spin on it. Run in
     # a child process, so that a spin fails the test instead of hanging the suite.
     code = textwrap.dedent(
         """

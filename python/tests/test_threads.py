@@ -1084,3 +1084,42 @@ def test_a_waiting_add_stays_found_when_the_buyer_of_its_classs_last_item_change
         assert market.place_order(waiting_cart) == [second]
     finally:
         market.close()
+
+
+def test_a_bought_product_changed_before_its_class_is_dropped_hides_no_other_class():
+    # While another thread holds the interning lock (here, in a product's `__hash__`), an
+    # order that empties a class cannot drop it: the lock's holder does, as it leaves. The
+    # buyer may change what it bought meanwhile, here into an equal of another class's
+    # item on sale; dropping the emptied class must not delete that class's entry.
+    @dataclass(unsafe_hash=True)
+    class Renamable:
+        name: str
+
+    class SlowHash:
+        def __init__(self) -> None:
+            self.hashing, self.release = threading.Event(), threading.Event()
+
+        def __hash__(self) -> int:
+            self.hashing.set()
+            assert self.release.wait(10), "never released"
+            return 0
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    linden, oak = Renamable("linden"), Renamable("oak")
+    assert market.publish(producer, linden) and market.publish(producer, oak)
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, Renamable("linden"))
+    slow = SlowHash()
+    holder = Call(market.available, slow)
+    holder.start()
+    assert slow.hashing.wait(10), "the lock's holder never hashed"
+    try:
+        [bought] = market.place_order(cart)
+        assert bought is linden
+        bought.name = "oak"
+    finally:
+        slow.release.set()
+    assert holder.outcome() == 0
+    assert market.available(Renamable("oak")) == 1
+    assert market.add_to_cart(market.new_cart(), Renamable("oak"))

@@ -11,10 +11,9 @@
 //!   under the lock: by the call that gave it up if the lock is free, else by the thread
 //!   holding it, as it leaves; giving back never waits ([`Marketplace::unref`]).
 
-use pyo3::exceptions::{PyKeyError, PyRuntimeError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 use super::Marketplace;
 use crate::class_key::ClassKey;
@@ -184,6 +183,29 @@ impl Marketplace {
         Ok(())
     }
 
+    /// Deletes a dying class's dict entry if the entry equal to `representative`, the object
+    /// its `key` points at, is the class's own (holds `token`); else leaves the dict as it
+    /// is. That object has left the market: if an order handed it back while another
+    /// thread held the interning lock, its buyer may have changed it since into an equal of
+    /// another class's product, whose entry must stay. The entry is then taken by the key
+    /// itself, found among the equal hashes by identity: the one just looked up, which the
+    /// products' `__eq__` put first, with no second call of the representative's
+    /// `__hash__`.
+    fn delete_dying_entry(
+        &self,
+        py: Python<'_>,
+        key: &Py<ClassKey>,
+        representative: &Bound<'_, PyAny>,
+        token: u64,
+    ) -> PyResult<()> {
+        let interned = self.interned.bind(py);
+        let found = interned.get_item(representative)?;
+        if found.is_some_and(|found| found.extract::<u64>().ok() == Some(token)) {
+            interned.call_method1(intern!(py, "pop"), (key, py.None()))?;
+        }
+        Ok(())
+    }
+
     /// Gives back references to classes (`(slot, count)` pairs); a class left with none is
     /// deleted from the dict and its slot freed, now if the interning lock is free (or this
     /// thread's), otherwise by the thread that holds it, as it leaves the lock. Never waits:
@@ -216,20 +238,18 @@ impl Marketplace {
     fn bury(&self, py: Python<'_>) {
         // From its marking as dying to its end, so no lookup sees a class half dead.
         let dying = self.state(py).take_orphans(py);
-        for (slot, key) in dying {
+        for (slot, token, key) in dying {
             // Deleted by the object its key points at, which compares equal to the key (as
-            // the class's products were the dict's keys before).
+            // the class's products were the dict's keys before). No entry equal to it, or
+            // another class's, means this class's entry is out of reach: another class's
+            // death deleted it (an `__eq__` that matched that class's product), or its
+            // object's hash or equality changed. No lookup can find this class to pin it
+            // again, and kept it would never die. An entry with its token may remain: that
+            // token is stale once the class goes, and the next lookup that reaches it drops
+            // it.
             let representative = key.get().pointed_at(py);
+            let deleted = self.delete_dying_entry(py, &key, representative.bind(py), token);
             drop(key);
-            let deleted = match self.interned.bind(py).del_item(&representative) {
-                // No entry equals the representative: another class's death deleted it
-                // (an `__eq__` that matched that class's product), so no lookup can find
-                // this class to pin it again, and kept it would never die. An entry with its
-                // token may remain (under a hash that changed): that token is stale once the
-                // class goes, and the next lookup that reaches it drops it.
-                Err(error) if is_missing_key(py, &error, &representative) => Ok(()),
-                deleted => deleted,
-            };
             let freed = self.state(py).finish_dying(slot, deleted.is_ok());
             drop(freed);
             if let Err(error) = deleted {
@@ -239,23 +259,4 @@ impl Marketplace {
             }
         }
     }
-}
-
-/// Whether `error` is the dict's own `KeyError` for `key`, rather than one that the key's
-/// `__hash__` or `__eq__` raised: exactly a `KeyError`, its one argument `key` itself, and
-/// raised by the dict, with no Python frame in its traceback. A product's own code may raise
-/// one that names it (a lookup of it in a dict that lacks it does), and its entry is then
-/// still there.
-fn is_missing_key(py: Python<'_>, error: &PyErr, key: &Py<PyAny>) -> bool {
-    let value = error.value(py);
-    if !value.is_exact_instance_of::<PyKeyError>() || error.traceback(py).is_some() {
-        return false;
-    }
-    let Ok(args) = value.getattr(intern!(py, "args")) else {
-        return false;
-    };
-    let Ok(args) = args.cast_into::<PyTuple>() else {
-        return false;
-    };
-    args.len() == 1 && args.get_item(0).is_ok_and(|arg| arg.is(key.bind(py)))
 }
