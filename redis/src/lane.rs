@@ -793,15 +793,29 @@ mod tests {
     fn dropping_then_silent_server() -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let address = listener.local_addr().expect("its address");
-        thread::spawn(move || {
-            let mut connections = listener.incoming().flatten();
-            if let Some(mut first) = connections.next() {
-                let _ = first.read(&mut [0]);
-            }
-            // Held, unanswered, for the rest of the test process.
-            let _held: Vec<TcpStream> = connections.collect();
-        });
+        thread::spawn(move || drop_the_first_then_hold(listener.incoming().flatten()));
         address
+    }
+
+    /// Drops the first of `connections` once it is sent anything, then takes the rest
+    /// without a word, held unanswered for the rest of the test process.
+    fn drop_the_first_then_hold<S: Read>(mut connections: impl Iterator<Item = S>) {
+        if let Some(mut first) = connections.next() {
+            let _ = first.read(&mut [0]);
+        }
+        let _held: Vec<S> = connections.collect();
+    }
+
+    /// Runs `connect`, which must end as a dropped connection, and returns how long it took.
+    fn time_a_dropped_connect(connect: impl FnOnce() -> RedisResult<Connection>) -> Duration {
+        let started = Instant::now();
+        let outcome = connect();
+        let took = started.elapsed();
+        match outcome {
+            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
+            Ok(_) => panic!("a dropped connection was taken"),
+        }
+        took
     }
 
     /// The probe asking a dropped set-up's reason spends the address's time, not more: a
@@ -811,13 +825,9 @@ mod tests {
     fn the_refusal_probe_keeps_within_the_time_of_its_address() {
         let info = any_connection_info();
         let timeout = GREETING_TIMEOUT / 4;
-        let started = Instant::now();
-        let outcome = connect_to_first(&info, &[dropping_then_silent_server()], timeout);
-        let took = started.elapsed();
-        match outcome {
-            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
-            Ok(_) => panic!("a dropped connection was taken"),
-        }
+        let took = time_a_dropped_connect(|| {
+            connect_to_first(&info, &[dropping_then_silent_server()], timeout)
+        });
         assert!(
             took < GREETING_TIMEOUT,
             "the connect took {took:?} for an address given {timeout:?}"
@@ -843,13 +853,9 @@ mod tests {
     #[test]
     fn a_connection_dropped_without_a_word_is_not_held_up_for_a_reason() {
         let info = any_connection_info();
-        let started = Instant::now();
-        let outcome = connect_to_first(&info, &[dropping_server()], CONNECT_TIMEOUT);
-        let took = started.elapsed();
-        match outcome {
-            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
-            Ok(_) => panic!("a dropped connection was taken"),
-        }
+        let took = time_a_dropped_connect(|| {
+            connect_to_first(&info, &[dropping_server()], CONNECT_TIMEOUT)
+        });
         assert!(
             took < GREETING_TIMEOUT,
             "the connect took {took:?}, waiting for a reason never given"
@@ -860,28 +866,15 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn the_refusal_probe_keeps_within_the_time_of_a_unix_socket() {
-        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::os::unix::net::UnixListener;
 
         let directory = tempfile::tempdir().expect("a temporary directory");
         let path = directory.path().join("dropping.sock");
         let listener = UnixListener::bind(&path).expect("a Unix socket");
-        thread::spawn(move || {
-            let mut connections = listener.incoming().flatten();
-            if let Some(mut first) = connections.next() {
-                let _ = first.read(&mut [0]);
-            }
-            // Held, unanswered, for the rest of the test process.
-            let _held: Vec<UnixStream> = connections.collect();
-        });
+        thread::spawn(move || drop_the_first_then_hold(listener.incoming().flatten()));
         let client = Client::open(format!("redis+unix://{}", path.display())).expect("a URL");
         let timeout = GREETING_TIMEOUT / 4;
-        let started = Instant::now();
-        let outcome = connect_within(&client, timeout);
-        let took = started.elapsed();
-        match outcome {
-            Err(error) => assert!(error.is_connection_dropped(), "{error}"),
-            Ok(_) => panic!("a dropped connection was taken"),
-        }
+        let took = time_a_dropped_connect(|| connect_within(&client, timeout));
         assert!(
             took < GREETING_TIMEOUT,
             "the connect took {took:?} for a socket given {timeout:?}"
