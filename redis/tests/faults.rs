@@ -749,10 +749,7 @@ fn a_publish_refused_for_want_of_room_whose_answer_was_lost_goes_on_sale_once_th
             .publish(producer, item("coffee", serial))
             .expect("room");
     }
-    let outcome = proxy.cut_during(|| market.publish(producer, item("tea", 1)));
-    let Err(PublishError::Connection(tea, _)) = outcome else {
-        panic!("{outcome:?}");
-    };
+    let tea = a_publish_cut(&proxy, &market, producer, item("tea", 1));
     assert_eq!(market.available(&any("tea")).expect("available"), 0);
 
     let cart = market.new_cart().expect("new_cart");
@@ -775,10 +772,7 @@ fn a_publish_whose_answer_is_lost_again_when_sent_again_is_still_on_sale_once() 
     let (market, producer, tea) =
         a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-lost-again");
 
-    let outcome = proxy.cut_during(|| market.publish(producer, tea));
-    let Err(PublishError::Connection(tea, _)) = outcome else {
-        panic!("{outcome:?}");
-    };
+    let tea = a_publish_cut(&proxy, &market, producer, tea);
     market
         .publish(producer, tea)
         .expect("the answer to the publish");
@@ -833,11 +827,23 @@ fn a_publish_of_one_tea_whose_answer_was_cut(
     name: &str,
 ) -> (RedisMarketplace<Item>, ProducerId, Item) {
     let (market, producer) = a_producer_through(proxy, name);
-    let outcome = proxy.cut_during(|| market.publish(producer, item("tea", 1)));
-    let Err(PublishError::Connection(tea, _)) = outcome else {
+    let tea = a_publish_cut(proxy, &market, producer, item("tea", 1));
+    (market, producer, tea)
+}
+
+/// Publishes `product` with its answer cut past the retries: the call fails with
+/// `Connection`, and the product it gives back is returned.
+fn a_publish_cut(
+    proxy: &CuttingProxy,
+    market: &RedisMarketplace<Item>,
+    producer: ProducerId,
+    product: Item,
+) -> Item {
+    let outcome = proxy.cut_during(|| market.publish(producer, product));
+    let Err(PublishError::Connection(product, _)) = outcome else {
         panic!("{outcome:?}");
     };
-    (market, producer, tea)
+    product
 }
 
 /// A consumer gets the one tea on sale, of `serial`, and no other.
