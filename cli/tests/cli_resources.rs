@@ -1176,13 +1176,26 @@ fn the_size_limit_can_be_set_and_holds_for_files_and_pipes() {
         )],
     );
     for bad in ["0", "-1", "lots", ""] {
-        let output = sh_marketplace(script, &[at.as_os_str()], &[(VAR, bad)]);
-        assert_refused(
-            &output,
-            &[&format!("error: {VAR}: expected a whole number")],
-        );
-        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+        assert_size_limit_refused(script, &at, bad, "expected a whole number");
     }
+}
+
+/// `script` run on `scenario` with MARKETPLACE_MAX_SCENARIO_BYTES set to `value` is refused
+/// in one line, naming the variable, then saying `expected`.
+fn assert_size_limit_refused(
+    script: &str,
+    scenario: &std::path::Path,
+    value: &str,
+    expected: &str,
+) {
+    const VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
+    let output = sh_marketplace(script, &[scenario.as_os_str()], &[(VAR, value)]);
+    assert_refused(&output, &[&format!("error: {VAR}: {expected}")]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).lines().count(),
+        1,
+        "{value:?}"
+    );
 }
 
 /// MARKETPLACE_MAX_SCENARIO_BYTES is plain decimal digits: a sign, spaces, an underscore
@@ -1190,26 +1203,17 @@ fn the_size_limit_can_be_set_and_holds_for_files_and_pipes() {
 /// number (Rust's integer parser took `+500` for 500).
 #[test]
 fn a_size_limit_that_is_not_plain_digits_is_refused() {
-    const VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
     let scenario = temp_file(
         "plain-digits.json",
         r#"{"products": {}, "producers": [], "consumers": [],
             "marketplace": {"queue_size_per_producer": 1}}"#,
     );
     for bad in ["+500", " 500", "500 ", "1_000", "0x500", "５００"] {
-        let output = sh_marketplace(
+        assert_size_limit_refused(
             "exec \"$0\" check \"$1\"",
-            &[scenario.as_os_str()],
-            &[(VAR, bad)],
-        );
-        assert_refused(
-            &output,
-            &[&format!("error: {VAR}: expected a whole number")],
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&output.stderr).lines().count(),
-            1,
-            "{bad:?}"
+            &scenario,
+            bad,
+            "expected a whole number",
         );
     }
 }
@@ -1218,25 +1222,20 @@ fn a_size_limit_that_is_not_plain_digits_is_refused() {
 /// largest is: "expected a whole number" was wrong about a whole number too large.
 #[test]
 fn a_size_limit_too_large_is_refused_naming_the_largest() {
-    const VAR: &str = "MARKETPLACE_MAX_SCENARIO_BYTES";
     let scenario = temp_file(
         "limit-too-large.json",
         r#"{"products": {}, "producers": [], "consumers": [],
             "marketplace": {"queue_size_per_producer": 1}}"#,
     );
-    let output = sh_marketplace(
+    assert_size_limit_refused(
         "exec \"$0\" check \"$1\"",
-        &[scenario.as_os_str()],
-        &[(VAR, "18446744073709551616")],
-    );
-    assert_refused(
-        &output,
-        &[&format!(
-            "error: {VAR}: expected a whole number of bytes from 1 to {}, found \"18446744073709551616\"",
+        &scenario,
+        "18446744073709551616",
+        &format!(
+            "expected a whole number of bytes from 1 to {}, found \"18446744073709551616\"",
             u64::MAX
-        )],
+        ),
     );
-    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
 
 /// A short file can hold a great many problems or warnings (`[0,0,...]` as the producers is
