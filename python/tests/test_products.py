@@ -481,3 +481,87 @@ def test_equal_items_stay_found_when_a_buyer_changes_the_product_it_bought():
     assert market.available(Mutable("linden")) == 1
     assert buy(market, Mutable("linden")) == [third]
     assert market._interned()["classes"] == 0
+
+
+@dataclass(unsafe_hash=True)
+class Renamable:
+    """A hashable product its buyer may change."""
+
+    name: str
+
+
+class Labelled(str):
+    """A str whose equality and hash also depend on a label its buyer may change."""
+
+    label = "plain"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Labelled) and str(self) == str(other) and self.label == other.label
+
+    def __hash__(self) -> int:
+        return hash((str(self), self.label))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ("linden", Renamable("linden")),
+        lambda: (1, ("nested", (Renamable("linden"),))),
+        lambda: Labelled("linden"),
+    ],
+    ids=["tuple_holding_a_mutable", "nested_tuple_holding_a_mutable", "str_subclass"],
+)
+def test_equal_items_stay_found_when_a_buyer_changes_a_builtin_lookalike_it_bought(make):
+    # Products of exact immutable builtin types are their class's dict key themselves: no
+    # buyer can change them. A tuple holding a mutable object, however deep, or an object of
+    # a builtin's subclass, can be changed: its class keeps the key the market owns.
+    def change(product):
+        if isinstance(product, Labelled):
+            product.label = "changed by its buyer"
+        else:
+            inner = product[1] if isinstance(product[1], Renamable) else product[1][1][0]
+            inner.name = "changed by its buyer"
+
+    market = Marketplace(5)
+    producer = market.register_producer()
+    first, second = make(), make()
+    assert market.publish(producer, first) and market.publish(producer, second)
+    [bought] = buy(market, make())
+    assert bought is first
+    change(bought)
+    assert market.available(make()) == 1
+    assert buy(market, make()) == [second]
+    assert market._interned()["classes"] == 0
+    assert market._interned()["dict"] == 0
+
+
+@pytest.mark.parametrize("forms", [(1, 1.0, True), (True, 1, 1.0), (1.0, True, 1)])
+def test_equal_builtins_of_different_types_share_a_class_whichever_came_first(forms):
+    # The first of them is the class's dict key itself; the others find it by its equality.
+    market = Marketplace(5)
+    producer = market.register_producer()
+    for product in forms:
+        assert market.publish(producer, product)
+    assert market._interned()["classes"] == 1
+    for asked in forms:
+        assert market.available(asked) == 3
+    bought = buy(market, forms[-1], 3)
+    assert [type(item) for item in bought] == [type(item) for item in forms]
+    assert market._interned() == {**market._interned(), "classes": 0, "dict": 0}
+
+
+def test_a_class_keyed_by_its_builtin_product_dies_and_comes_back():
+    # With the product itself as its dict key, the class still goes with its last item (its
+    # entry deleted by its own token), and an equal product published later makes a new one.
+    market = Marketplace(5)
+    producer = market.register_producer()
+    for product in ("linden", ("linden", 9, None, b"x", 1.5, True)):
+        for _ in range(2):
+            assert market.publish(producer, product)
+            assert market._interned()["classes"] == 1
+            assert buy(market, product) == [product]
+            assert market._interned()["classes"] == 0
+            assert market._interned()["dict"] == 0
+    cart = market.new_cart()
+    assert market.add_to_cart(cart, "linden") is False
+    assert market._interned()["dict"] == 0
