@@ -1,5 +1,12 @@
-//! The interning dict's key for an equality class: an object the market owns, so that no
-//! buyer ever holds the dict's key (see `state` for the class life cycle).
+//! The interning dict's key for an equality class: the product that made it when no one can
+//! change it, else an object the market owns, so that no buyer ever holds a key it could
+//! change (see `state` for the class life cycle).
+//!
+//! A product of exact immutable builtin types (`str`, `int`, `float`, `bytes`, `bool`,
+//! `None`, and tuples of these, however nested) is its class's key itself: a buyer cannot
+//! change it, and a lookup then finds it by identity or by the builtin's own `==`, without
+//! the owned key's `__eq__`. A subclass may define an equality on state a buyer changes,
+//! and a tuple holding any other object may hold a mutable one: those take the owned key.
 //!
 //! A product used as the key itself would stay the key while its class lives, even after an
 //! order handed that very object back: a buyer that then changed it would change the key of
@@ -23,6 +30,78 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::PyTraverseError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
+
+/// A class's key in the interning dict.
+pub(crate) enum DictKey {
+    /// The product that made the class, which no one can change.
+    Product(Py<PyAny>),
+    /// A key the market owns, pointed at one of the class's members.
+    Owned(Py<ClassKey>),
+}
+
+impl DictKey {
+    /// The key for the class `product` makes; raises what its `__hash__` raises.
+    pub(crate) fn for_product(product: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if unchangeable(product, NESTING_CHECKED) {
+            Ok(Self::Product(product.clone().unbind()))
+        } else {
+            Ok(Self::Owned(Py::new(product.py(), ClassKey::new(product)?)?))
+        }
+    }
+
+    pub(crate) fn as_any(&self) -> &Py<PyAny> {
+        match self {
+            Self::Product(product) => product,
+            Self::Owned(key) => key.as_any(),
+        }
+    }
+
+    /// The key the market owns, to point at another member before one leaves.
+    pub(crate) fn owned(&self) -> Option<&ClassKey> {
+        match self {
+            Self::Product(_) => None,
+            Self::Owned(key) => Some(key.get()),
+        }
+    }
+
+    /// The object the key compares as: the product, or the object the owned key points at.
+    pub(crate) fn pointed_at(&self, py: Python<'_>) -> Py<PyAny> {
+        match self {
+            Self::Product(product) => product.clone_ref(py),
+            Self::Owned(key) => key.get().pointed_at(py),
+        }
+    }
+
+    pub(crate) fn clone_ref(&self, py: Python<'_>) -> Self {
+        match self {
+            Self::Product(product) => Self::Product(product.clone_ref(py)),
+            Self::Owned(key) => Self::Owned(key.clone_ref(py)),
+        }
+    }
+}
+
+/// How deep tuples in tuples are looked into; a deeper one takes the owned key, which is
+/// always right, so that the check stays cheap and never runs out of stack.
+const NESTING_CHECKED: usize = 8;
+
+/// Whether no one can change `object`: its type is exactly one of the immutable builtins,
+/// or a tuple of such objects (nested at most `depth` deep).
+fn unchangeable(object: &Bound<'_, PyAny>, depth: usize) -> bool {
+    if object.is_exact_instance_of::<PyString>()
+        || object.is_exact_instance_of::<PyInt>()
+        || object.is_exact_instance_of::<PyFloat>()
+        || object.is_exact_instance_of::<PyBytes>()
+        || object.is_exact_instance_of::<PyBool>()
+        || object.is_none()
+    {
+        return true;
+    }
+    match object.cast_exact::<PyTuple>() {
+        Ok(tuple) if depth > 0 => tuple.iter().all(|item| unchangeable(&item, depth - 1)),
+        _ => false,
+    }
+}
 
 #[pyclass(frozen, module = "marketplace", name = "_ClassKey")]
 pub(crate) struct ClassKey {

@@ -10,13 +10,14 @@
 //! unlocking (a decref to zero may run a finaliser).
 //!
 //! Classes: products are interned into equality classes by a Python dict (owned by the
-//! `Marketplace`, outside this lock) that maps a key the market owns (`class_key`) to a
-//! token `(generation << 32) | slot`. The key keeps the hash taken when the class was made
+//! `Marketplace`, outside this lock) that maps a key (`class_key`) to a token
+//! `(generation << 32) | slot`. The key is the product that made the class when no one can
+//! change it; else a key the market owns, which keeps the hash taken when the class was made
 //! and compares as one object of the class: one of its members whenever it has any. The
 //! members are the objects the market holds for the class and gives no one meanwhile: its
 //! items' published objects (on sale, in carts, being published) and the products that
 //! waiting `add_to_cart` calls named. Before a member leaves (an order hands it to a buyer,
-//! a refused publish or an ended wait to its caller, who may change it), the key is pointed
+//! a refused publish or an ended wait to its caller, who may change it), an owned key is pointed
 //! at another one, by a swap under this lock: no dict operation, no Python code, so an
 //! order still never waits for the interning lock. While the class has no member (only
 //! calls in flight that keep no object pin it) the key points at the product that made it,
@@ -41,7 +42,7 @@ use std::hash::{Hash, Hasher};
 use marketplace::{CartId, ProducerId};
 use pyo3::prelude::*;
 
-use crate::class_key::ClassKey;
+use crate::class_key::DictKey;
 
 /// The product type the engine works on: an equality class (compared and hashed alone) and
 /// the handle of the exact object published (ignored by `Eq` and `Hash`).
@@ -123,11 +124,11 @@ struct Class {
     /// the deletion fails (then it lives on, unreferenced, and is retried next time).
     dying: bool,
     /// The class's key in the interning dict, to delete the entry by.
-    key: Py<ClassKey>,
+    key: DictKey,
     /// The objects the market holds for the class, each where its [`Kept::position`] says.
     members: Vec<Member>,
-    /// The member the key points at; `None` while it points at none (at the product that
-    /// made the class, or at its last member, gone since).
+    /// The member an owned key points at; `None` while it points at none (at the product
+    /// that made the class, or at its last member, gone since), or if the key is the product.
     key_member: Option<Member>,
 }
 
@@ -292,7 +293,7 @@ impl State {
 
     /// Makes a new class, pinned once, with `key` as its dict key; returns the pin and the
     /// token to store in the dict.
-    pub(crate) fn new_class(&mut self, key: Py<ClassKey>) -> PyResult<(Pin, u64)> {
+    pub(crate) fn new_class(&mut self, key: DictKey) -> PyResult<(Pin, u64)> {
         let slot = match self.free_slots.pop() {
             Some(slot) => slot,
             None => {
@@ -326,7 +327,7 @@ impl State {
 
     /// Undoes `new_class` for a class that never reached the dict (another thread's equal
     /// product got there first). Returns its key, to drop after unlocking.
-    pub(crate) fn abandon(&mut self, pin: Pin) -> Py<ClassKey> {
+    pub(crate) fn abandon(&mut self, pin: Pin) -> DictKey {
         self.free(pin.slot)
     }
 
@@ -350,7 +351,7 @@ impl State {
     }
 
     /// The dict key of the class `token` names, if it is still that class.
-    pub(crate) fn key_of(&self, py: Python<'_>, token: u64) -> Option<Py<ClassKey>> {
+    pub(crate) fn key_of(&self, py: Python<'_>, token: u64) -> Option<DictKey> {
         // The token is (generation << 32) | slot: the truncations take each half.
         let (slot, generation) = (token as u32, (token >> 32) as u32);
         let entry = self.classes.get(slot as usize)?;
@@ -362,7 +363,7 @@ impl State {
     /// returns its slot and token with a new reference to its key: the caller, holding the
     /// interning lock, deletes the dict entry with it and then calls
     /// [`finish_dying`](Self::finish_dying).
-    pub(crate) fn take_orphans(&mut self, py: Python<'_>) -> Vec<(u32, u64, Py<ClassKey>)> {
+    pub(crate) fn take_orphans(&mut self, py: Python<'_>) -> Vec<(u32, u64, DictKey)> {
         let orphans = std::mem::take(&mut self.orphans);
         orphans
             .into_iter()
@@ -383,7 +384,7 @@ impl State {
     /// Ends a class's dying: its dict entry was deleted (`deleted`), so the class goes and its
     /// slot is free (the key comes back, to drop after unlocking); or the deletion failed and
     /// the class lives on unreferenced, to be retried when it next drops to zero.
-    pub(crate) fn finish_dying(&mut self, slot: u32, deleted: bool) -> Option<Py<ClassKey>> {
+    pub(crate) fn finish_dying(&mut self, slot: u32, deleted: bool) -> Option<DictKey> {
         if deleted {
             Some(self.free(slot))
         } else {
@@ -392,7 +393,7 @@ impl State {
         }
     }
 
-    fn free(&mut self, slot: u32) -> Py<ClassKey> {
+    fn free(&mut self, slot: u32) -> DictKey {
         let class = self.classes[slot as usize]
             .class
             .take()
@@ -460,18 +461,19 @@ impl State {
         } else {
             (&mut self.objects, Member::Item)
         };
-        // The key points at a member whenever the class has one: the product that made the
-        // class, or a member gone since, may be changed by its owner.
-        let pointed_at = class.key_member.is_none().then(|| object.clone_ref(py));
+        // An owned key points at a member whenever the class has one: the product that made
+        // the class, or a member gone since, may be changed by its owner.
+        let owned_key = class.key.owned().filter(|_| class.key_member.is_none());
+        let pointed_at = owned_key.map(|key| (key, object.clone_ref(py)));
         let handle = table.insert(Kept {
             object,
             slot,
             position: class.members.len(),
         })?;
         class.members.push(member(handle));
-        let displaced = pointed_at.map(|object| {
+        let displaced = pointed_at.map(|(key, object)| {
             class.key_member = Some(member(handle));
-            class.key.get().point_at(object)
+            key.point_at(object)
         });
         Ok((handle, displaced))
     }
@@ -498,11 +500,11 @@ impl State {
         }
         if class.key_member == Some(member) {
             class.key_member = class.members.last().copied();
-            if let Some(next) = class.key_member {
+            if let (Some(next), Some(key)) = (class.key_member, class.key.owned()) {
                 let next = member_mut(&mut self.objects, &mut self.probes, next);
                 // The key's reference to `object`, which is still held here: this decref
                 // cannot free it, so it may go under the lock.
-                drop(class.key.get().point_at(next.object.clone_ref(py)));
+                drop(key.point_at(next.object.clone_ref(py)));
             }
         }
         object
@@ -518,7 +520,7 @@ impl State {
     }
 
     /// Replaces every Python object held (the objects published, the objects the classes'
-    /// keys point at) with `None` and hands them back, to drop after unlocking: how the
+    /// owned keys point at) with `None` and hands them back, to drop after unlocking: how the
     /// garbage collector breaks a cycle through the market (`Marketplace::__clear__`).
     /// `None` rather than nothing keeps each item's object and each class's key in place,
     /// so the market still never panics if code the collector runs calls it afterwards.
@@ -526,8 +528,8 @@ impl State {
         let pointed_at = self
             .classes
             .iter()
-            .filter_map(|entry| entry.class.as_ref())
-            .map(|class| class.key.get().point_at(py.None()));
+            .filter_map(|entry| entry.class.as_ref()?.key.owned())
+            .map(|key| key.point_at(py.None()));
         let objects = self
             .objects
             .slots

@@ -16,7 +16,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 
 use super::Marketplace;
-use crate::class_key::ClassKey;
+use crate::class_key::DictKey;
 use crate::intern_lock::Interning;
 use crate::state::{Pin, PinOutcome};
 
@@ -139,10 +139,10 @@ impl Marketplace {
                 }
                 None if !create => return Ok(None),
                 None => {
-                    let key = Bound::new(py, ClassKey::new(product)?)?;
-                    let (pin, token) = self.state(py).new_class(key.clone().unbind())?;
+                    let key = DictKey::for_product(product)?;
+                    let (pin, token) = self.state(py).new_class(key.clone_ref(py))?;
                     let stored = interned
-                        .call_method1(intern!(py, "setdefault"), (&key, token))
+                        .call_method1(intern!(py, "setdefault"), (key.as_any(), token))
                         .and_then(|stored| stored.extract::<u64>());
                     if matches!(stored, Ok(stored) if stored == token) {
                         return Ok(Some(pin));
@@ -178,7 +178,7 @@ impl Marketplace {
         }
         let key = self.state(py).key_of(py, taken);
         if let Some(key) = key {
-            interned.call_method1(intern!(py, "setdefault"), (key, taken))?;
+            interned.call_method1(intern!(py, "setdefault"), (key.as_any(), taken))?;
         }
         Ok(())
     }
@@ -194,14 +194,14 @@ impl Marketplace {
     fn delete_dying_entry(
         &self,
         py: Python<'_>,
-        key: &Py<ClassKey>,
+        key: &DictKey,
         representative: &Bound<'_, PyAny>,
         token: u64,
     ) -> PyResult<()> {
         let interned = self.interned.bind(py);
         let found = interned.get_item(representative)?;
         if found.is_some_and(|found| found.extract::<u64>().ok() == Some(token)) {
-            interned.call_method1(intern!(py, "pop"), (key, py.None()))?;
+            interned.call_method1(intern!(py, "pop"), (key.as_any(), py.None()))?;
         }
         Ok(())
     }
@@ -247,7 +247,7 @@ impl Marketplace {
             // again, and kept it would never die. An entry with its token may remain: that
             // token is stale once the class goes, and the next lookup that reaches it drops
             // it.
-            let representative = key.get().pointed_at(py);
+            let representative = key.pointed_at(py);
             let deleted = self.delete_dying_entry(py, &key, representative.bind(py), token);
             drop(key);
             let freed = self.state(py).finish_dying(slot, deleted.is_ok());
