@@ -13,7 +13,11 @@ implementation runs ``--runs`` times, alternating, and the median is reported.
 A last table measures the calls alone, in one thread with nothing to wait for: publish,
 new cart, add, place order, per item.
 
+``--products str`` runs the same with the four products as strings, which the engine uses
+as their class's dict key themselves (no one can change them) instead of its own key.
+
     python bench/bench.py                 # the default: 40,000 items, 5 runs
+    python bench/bench.py --products str  # str products
     python bench/bench.py --quick         # a smoke run
 """
 
@@ -44,11 +48,16 @@ class Tea:
     type: str
 
 
-PRODUCTS = [Tea(f"Tea {i}", 5 + i, "Herbal") for i in range(4)]
+PRODUCTS: dict[str, list[object]] = {
+    "tea": [Tea(f"Tea {i}", 5 + i, "Herbal") for i in range(4)],
+    "str": [f"Tea {i}" for i in range(4)],
+}
 WAIT = 30.0  # seconds; never reached unless something is broken
 
 
-def run_once(factory, threads: int, items: int, cart_size: int, queue_size: int) -> float:
+def run_once(
+    factory, products: list[object], threads: int, items: int, cart_size: int, queue_size: int
+) -> float:
     """One run of the workload; returns items bought per second."""
     market = factory(queue_size)
     per_thread = items // threads
@@ -58,7 +67,7 @@ def run_once(factory, threads: int, items: int, cart_size: int, queue_size: int)
     start_line = threading.Barrier(2 * threads + 1)
 
     def produce(i: int) -> None:
-        product, me = PRODUCTS[i % len(PRODUCTS)], ids[i]
+        product, me = products[i % len(products)], ids[i]
         start_line.wait()
         for _ in range(per_thread):
             if not market.publish(me, product, timeout=WAIT):
@@ -66,7 +75,7 @@ def run_once(factory, threads: int, items: int, cart_size: int, queue_size: int)
                 return
 
     def consume(j: int) -> None:
-        product = PRODUCTS[j % len(PRODUCTS)]
+        product = products[j % len(products)]
         start_line.wait()
         left = per_thread
         while left:
@@ -93,11 +102,11 @@ def run_once(factory, threads: int, items: int, cart_size: int, queue_size: int)
     return sum(bought) / elapsed
 
 
-def calls_once(factory, items: int, cart_size: int) -> float:
+def calls_once(factory, products: list[object], items: int, cart_size: int) -> float:
     """Items per second through publish, new_cart, add_to_cart and place_order, one thread."""
     market = factory(cart_size)
     me = market.register_producer()
-    product = PRODUCTS[0]
+    product = products[0]
     started = time.perf_counter()
     for _ in range(items // cart_size):
         for _ in range(cart_size):
@@ -124,15 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cart", type=int, default=10, help="items per cart (default 10)")
     parser.add_argument("--queue-size", type=int, default=16, help="per producer (default 16)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--products", choices=sorted(PRODUCTS), default="tea", help="(default tea)")
     parser.add_argument("--quick", action="store_true", help="4,000 items, 3 runs")
     args = parser.parse_args(argv)
+    products = PRODUCTS[args.products]
     if args.quick:
         args.items, args.runs = 4_000, 3
 
     print(
         f"Python {platform.python_version()} ({sys.implementation.name}), {os.cpu_count()} CPUs; "
         f"{args.items} items per run, carts of {args.cart}, queue size {args.queue_size}, "
-        f"median of {args.runs} runs (items/s)"
+        f"{args.products} products, median of {args.runs} runs (items/s)"
     )
     print(f"{'workload':>22}  {'engine':>10}  {'locked':>10}  {'engine/locked':>13}   spread (min-max)")
 
@@ -148,10 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{threads} prod + {threads} cons",
             median_of(
                 args.runs,
-                lambda factory: run_once(factory, threads, args.items, args.cart, args.queue_size),
+                lambda factory: run_once(factory, products, threads, args.items, args.cart, args.queue_size),
             ),
         )
-    report("calls, 1 thread", median_of(args.runs, lambda factory: calls_once(factory, args.items, args.cart)))
+    report("calls, 1 thread", median_of(args.runs, lambda factory: calls_once(factory, products, args.items, args.cart)))
     return 0
 
 
