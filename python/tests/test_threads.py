@@ -1086,6 +1086,41 @@ def test_a_waiting_add_stays_found_when_the_buyer_of_its_classs_last_item_change
         market.close()
 
 
+@pytest.mark.parametrize("kind", ["builtins", "tuple_holding_a_mutable"])
+def test_a_waiting_add_stays_found_when_its_classs_last_item_is_bought_whatever_its_key(kind):
+    # As above, for a class keyed by its first product itself (numbers: no one can change
+    # them; the add waits with an equal of another type) and for a tuple holding a mutable
+    # object, which must keep the key the market owns.
+    @dataclass(unsafe_hash=True)
+    class Renamable:
+        name: str
+
+    products: list[object] = (
+        [1, 1.0, True, 1.0]
+        if kind == "builtins"
+        else [("linden", Renamable("linden")) for _ in range(4)]
+    )
+    first, asked, waited_for, second = products
+    market = Marketplace(5)
+    producer = market.register_producer()
+    assert market.publish(producer, first)
+    buyer, waiting_cart = market.new_cart(), market.new_cart()
+    assert market.add_to_cart(buyer, asked)
+    waiter = started_waiting(market, market.add_to_cart, waiting_cart, waited_for, timeout=math.inf)
+    try:
+        [bought] = market.place_order(buyer)
+        assert bought is first
+        if isinstance(bought, tuple):
+            bought[1].name = "renamed by its buyer"
+        assert market.publish(producer, second)
+        assert market.stats()["distinct_products"] == 1
+        assert waiter.outcome() is True
+        [ordered] = market.place_order(waiting_cart)
+        assert ordered is second
+    finally:
+        market.close()
+
+
 def test_a_bought_product_changed_before_its_class_is_dropped_hides_no_other_class():
     # While another thread holds the interning lock (here, in a product's `__hash__`), an
     # order that empties a class cannot drop it: the lock's holder does, as it leaves. The
