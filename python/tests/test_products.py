@@ -565,3 +565,22 @@ def test_a_class_keyed_by_its_builtin_product_dies_and_comes_back():
     cart = market.new_cart()
     assert market.add_to_cart(cart, "linden") is False
     assert market._interned()["dict"] == 0
+
+
+def test_a_bought_builtin_product_is_its_classs_key_until_the_class_goes():
+    # Unlike the key the market owns, which moves to an item still on sale, a builtin product
+    # that made its class stays the class's key, bought or not: the market holds it until the
+    # class goes, and then no longer.
+    market = Marketplace(5)
+    producer = market.register_producer()
+    first, second = "".join(["lin", "den"]), "".join(["lin", "den"])
+    assert first == second and first is not second
+    alone = sys.getrefcount(first)
+    assert market.publish(producer, first) and market.publish(producer, second)
+    [bought] = buy(market, "linden")
+    assert bought is first
+    del bought
+    assert sys.getrefcount(first) > alone
+    assert buy(market, "linden") == [second]
+    assert market._interned()["classes"] == 0
+    assert sys.getrefcount(first) == alone
