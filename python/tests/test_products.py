@@ -584,3 +584,38 @@ def test_a_bought_builtin_product_is_its_classs_key_until_the_class_goes():
     assert buy(market, "linden") == [second]
     assert market._interned()["classes"] == 0
     assert sys.getrefcount(first) == alone
+
+
+class LikeOne:
+    """Equal to 1 (and hashed as it) while its buyer leaves it alone."""
+
+    def __init__(self) -> None:
+        self.value = 1
+
+    def __eq__(self, other: object) -> bool:
+        return (other.value if isinstance(other, LikeOne) else other) == self.value
+
+    def __hash__(self) -> int:
+        return hash(1)
+
+
+@pytest.mark.parametrize("first", ["builtin", "mutable"])
+def test_equal_tuples_of_both_key_kinds_stay_found_as_buyers_change_theirs(first):
+    # ("linden", 1) is its class's key itself; ("linden", LikeOne()) would take the owned
+    # key. Equal, they share one class whichever made it, and a buyer changing the mutable
+    # one it bought hides none of the others.
+    builtins, mutables = [("linden", 1), ("linden", 1)], [("linden", LikeOne()) for _ in range(2)]
+    pairs = zip(builtins, mutables) if first == "builtin" else zip(mutables, builtins)
+    published = [product for pair in pairs for product in pair]
+    market = Marketplace(5)
+    producer = market.register_producer()
+    for product in published:
+        assert market.publish(producer, product)
+    assert market._interned()["classes"] == 1
+    for left, product in enumerate(published):
+        assert market.available(("linden", 1)) == len(published) - left
+        [bought] = buy(market, ("linden", 1))
+        assert bought is product
+        if isinstance(bought[1], LikeOne):
+            bought[1].value = 2
+    assert market._interned() == {**market._interned(), "classes": 0, "dict": 0}
