@@ -3,7 +3,7 @@
 //! change (see `state` for the class life cycle).
 //!
 //! A product of exact immutable builtin types (`str`, `int`, `float`, `bytes`, `bool`,
-//! `None`, and tuples of these nested at most 8 deep) is its class's key itself: a buyer cannot
+//! `None`, and tuples of these, 64 objects in all at most) is its class's key itself: a buyer cannot
 //! change it, and a lookup then finds it by identity or by the builtin's own `==`, without
 //! the owned key's `__eq__`. A subclass may define an equality on state a buyer changes,
 //! and a tuple holding any other object may hold a mutable one: those take the owned key.
@@ -43,7 +43,8 @@ pub(crate) enum DictKey {
 impl DictKey {
     /// The key for the class `product` makes; raises what its `__hash__` raises.
     pub(crate) fn for_product(product: &Bound<'_, PyAny>) -> PyResult<Self> {
-        if unchangeable(product, NESTING_CHECKED) {
+        let mut budget = OBJECTS_CHECKED;
+        if unchangeable(product, &mut budget) {
             Ok(Self::Product(product.clone().unbind()))
         } else {
             Ok(Self::Owned(Py::new(product.py(), ClassKey::new(product)?)?))
@@ -81,13 +82,20 @@ impl DictKey {
     }
 }
 
-/// How deep tuples in tuples are looked into; a deeper one takes the owned key, which is
-/// always right, so that the check stays cheap and never runs out of stack.
-const NESTING_CHECKED: usize = 8;
+/// How many objects, tuples and their items together, the check looks at: a product with
+/// more takes the owned key, which is always right. A bound on the objects, not the nesting,
+/// since tuples may share their items: `(t,) * 30` nested 8 deep is 30^8 items to look at,
+/// while a Python that caches tuple hashes (3.14 and later) hashes it at once.
+const OBJECTS_CHECKED: usize = 64;
 
 /// Whether no one can change `object`: its type is exactly one of the immutable builtins,
-/// or a tuple of such objects (nested at most `depth` deep).
-fn unchangeable(object: &Bound<'_, PyAny>, depth: usize) -> bool {
+/// or a tuple of such objects, found looking at no more than `budget` objects in all
+/// (`budget` is what is left of it).
+fn unchangeable(object: &Bound<'_, PyAny>, budget: &mut usize) -> bool {
+    let Some(left) = budget.checked_sub(1) else {
+        return false;
+    };
+    *budget = left;
     if object.is_exact_instance_of::<PyString>()
         || object.is_exact_instance_of::<PyInt>()
         || object.is_exact_instance_of::<PyFloat>()
@@ -98,8 +106,8 @@ fn unchangeable(object: &Bound<'_, PyAny>, depth: usize) -> bool {
         return true;
     }
     match object.cast_exact::<PyTuple>() {
-        Ok(tuple) if depth > 0 => tuple.iter().all(|item| unchangeable(&item, depth - 1)),
-        _ => false,
+        Ok(tuple) => tuple.iter().all(|item| unchangeable(&item, budget)),
+        Err(_) => false,
     }
 }
 

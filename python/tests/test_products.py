@@ -586,6 +586,25 @@ def test_a_bought_builtin_product_is_its_classs_key_until_the_class_goes():
     assert sys.getrefcount(first) == alone
 
 
+def test_a_builtin_product_too_large_to_check_takes_the_owned_key():
+    # The check looks at a bounded number of objects, so a large tuple of builtins takes the
+    # owned key, which is always right: bought, it is not held by the market, unlike a small
+    # one that is its class's key.
+    market = Marketplace(5)
+    producer = market.register_producer()
+    for size, held_after_buying in ((2, True), (1000, False)):
+        first, second = tuple(range(size)), tuple(range(size))
+        assert first == second and first is not second
+        alone = sys.getrefcount(first)
+        assert market.publish(producer, first) and market.publish(producer, second)
+        [bought] = buy(market, tuple(range(size)))
+        assert bought is first
+        del bought
+        assert (sys.getrefcount(first) > alone) == held_after_buying, size
+        assert buy(market, tuple(range(size))) == [second]
+        assert market._interned()["classes"] == 0
+
+
 class LikeOne:
     """Equal to 1 (and hashed as it) while its buyer leaves it alone."""
 
