@@ -7,8 +7,9 @@
 //! on a new connection under the same pair gets the recorded result instead of applying
 //! again. An order keeps its lane aside when it fails, so that the caller's next order of
 //! the cart is that operation again (`run_resumable`); a publish keeps its lane aside the
-//! same way, so that the producer's next publish of a product of the same JSON form is that
-//! operation again (`run_kept`); calls of one key that fail at once keep a lane each. The
+//! same way, with the waits flags it sent (a timed publish's tries differ in them), so that
+//! the producer's next publish of a product of the same JSON form, timed or not, is that
+//! operation again (`run_keeping`, `resend_kept`); calls of one key that fail at once keep a lane each. The
 //! server's memory for this is one entry per lane of each live handle: a handle dropped
 //! deletes its lanes' entries (best effort: through a connection already open, or one new
 //! connection when none is and a call kept its lane aside or when the server closed the
@@ -73,10 +74,12 @@ pub(crate) struct Lanes {
     pub(crate) server: String,
     idle: Mutex<Vec<Lane>>,
     /// Lanes whose last operation failed, kept out of the pool under a key of the caller's
-    /// ([`run_resumable`](Self::run_resumable), [`run_kept`](Self::run_kept)) so that
-    /// operation can be sent again: every one, since calls of one key that fail at once
-    /// each may have applied.
+    /// ([`run_resumable`](Self::run_resumable)) so that operation can be sent again: every
+    /// one, since calls of one key that fail at once each may have applied.
     parked: Mutex<HashMap<String, Vec<Lane>>>,
+    /// The same for [`run_keeping`](Self::run_keeping), each lane with what its operation
+    /// sent that its key does not name, which sending it again repeats.
+    kept: Mutex<HashMap<String, Vec<(Lane, &'static str)>>>,
     retry_for: Duration,
     /// The hash in which the scripts record each lane's last result (`prelude.lua`'s
     /// `ops`).
@@ -95,6 +98,7 @@ impl Lanes {
             server,
             idle: Mutex::new(Vec::new()),
             parked: Mutex::new(HashMap::new()),
+            kept: Mutex::new(HashMap::new()),
             retry_for,
             records,
         }
@@ -213,50 +217,71 @@ impl Lanes {
 
     /// [`run`](Self::run) for an operation of which every call takes effect on its own (a
     /// publish puts one more item on sale), whose caller, after a failure, calls again to
-    /// do the same thing: the lane of a call that failed is kept under `key`, and the next
-    /// call with that key sends that operation again under its id, so it gets the first
-    /// call's answer if the server applied it, and applies it otherwise. Calls of a key
-    /// that fail at once keep a lane each, as each may have applied, and each later call
-    /// of the key sends one of them again: one call again per failed one settles them all.
-    /// A kept call answered `idle` (it took no effect: a publish refused for want of room)
-    /// was answered for then, not now, so the lane moves on and this call runs as a new one.
-    pub(crate) fn run_kept<T>(
+    /// do the same thing: the lane of a call that failed is kept under `key`, with `sends`,
+    /// what the call sent that the key does not name (a publish's waits flags), and
+    /// [`resend_kept`](Self::resend_kept) of the key sends that operation again.
+    pub(crate) fn run_keeping<T>(
         &self,
         operation: &'static str,
-        key: String,
-        idle: impl Fn(&T) -> bool,
-        mut call: impl FnMut(&mut Connection, OpId<'_>) -> RedisResult<T>,
+        key: &str,
+        sends: &'static str,
+        mut call: impl FnMut(&mut Connection, OpId<'_>, &'static str) -> RedisResult<T>,
     ) -> Result<T, ConnectionError> {
-        let kept = {
-            let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
-            let lane = parked.get_mut(&key).and_then(Vec::pop);
-            if parked.get(&key).is_some_and(Vec::is_empty) {
-                parked.remove(&key);
-            }
-            lane
-        };
-        let was_kept = kept.is_some();
-        let mut lane = kept.unwrap_or_else(|| {
-            let mut lane = self.checkout();
-            lane.seq += 1;
-            lane
+        let mut lane = self.checkout();
+        lane.seq += 1;
+        let outcome = self.drive(&mut lane, operation, self.retry_for, |connection, op| {
+            call(connection, op, sends)
         });
-        let mut outcome = self.drive(&mut lane, operation, self.retry_for, &mut call);
-        if was_kept && outcome.as_ref().is_ok_and(&idle) {
-            lane.seq += 1;
-            outcome = self.drive(&mut lane, operation, self.retry_for, &mut call);
-        }
+        self.keep_if_failed(lane, &outcome, key, sends);
+        outcome
+    }
+
+    /// Sends again, under its operation id and with what it sent, an operation that
+    /// failed in [`run_keeping`](Self::run_keeping) with `key`: its recorded answer if the
+    /// server applied it, its outcome now otherwise; `None` when no lane is kept under the
+    /// key. Calls of a key that fail at once keep a lane each, as each may have applied,
+    /// and each call of this sends one of them again: one call per failed one settles
+    /// them all. A failure keeps the lane again.
+    pub(crate) fn resend_kept<T>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        mut call: impl FnMut(&mut Connection, OpId<'_>, &'static str) -> RedisResult<T>,
+    ) -> Option<Result<T, ConnectionError>> {
+        let (mut lane, sends) = {
+            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            let lanes = kept.get_mut(key)?;
+            let taken = lanes.pop();
+            if lanes.is_empty() {
+                kept.remove(key);
+            }
+            taken?
+        };
+        let outcome = self.drive(&mut lane, operation, self.retry_for, |connection, op| {
+            call(connection, op, sends)
+        });
+        self.keep_if_failed(lane, &outcome, key, sends);
+        Some(outcome)
+    }
+
+    /// Returns `lane` to the pool after `outcome`, or keeps it under `key` when it failed.
+    fn keep_if_failed<T>(
+        &self,
+        lane: Lane,
+        outcome: &Result<T, ConnectionError>,
+        key: &str,
+        sends: &'static str,
+    ) {
         if outcome.is_ok() {
             self.checkin(lane);
         } else {
-            self.parked
+            self.kept
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .entry(key)
+                .entry(key.to_owned())
                 .or_default()
-                .push(lane);
+                .push((lane, sends));
         }
-        outcome
     }
 
     /// Runs `call` as `lane`'s current operation, retrying as [`run`](Self::run) says.
@@ -465,8 +490,10 @@ impl Drop for Lanes {
     fn drop(&mut self) {
         let mut lanes = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
         let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|p| p.into_inner()));
-        let any_parked = !parked.is_empty();
+        let kept = std::mem::take(self.kept.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let any_parked = !parked.is_empty() || !kept.is_empty();
         lanes.extend(parked.into_values().flatten());
+        lanes.extend(kept.into_values().flatten().map(|(lane, _)| lane));
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
         let open = lanes.into_iter().find_map(|lane| lane.connection);
         // Only for a failed call's record (an order's holds its items; a publish's says

@@ -280,33 +280,6 @@ impl<P> RedisMarketplace<P> {
         self.reply(operation, value)
     }
 
-    /// [`call`](Self::call) for an operation each call of which takes effect on its own,
-    /// and that a failed call's caller may call again with the same `key` to do the same:
-    /// that call sends the failed one again under its operation id (see
-    /// `Lanes::run_kept`), so it is answered as the first was if it applied. A first call
-    /// answered with one of the `idle` statuses took no effect, and this one runs anew.
-    fn call_kept(
-        &self,
-        operation: &'static str,
-        script: &redis::Script,
-        args: &[&str],
-        key: String,
-        idle: &[&str],
-    ) -> Result<Reply, ConnectionError> {
-        self.refuse_too_long(operation, args)?;
-        let status = |value: &Value| match value {
-            Value::Array(values) => values.first().cloned().and_then(text),
-            _ => None,
-        };
-        let value = self.lanes.run_kept(
-            operation,
-            key,
-            |value| status(value).is_some_and(|status| idle.contains(&status.as_str())),
-            |connection, op| self.invoke(connection, script, op, args),
-        )?;
-        self.reply(operation, value)
-    }
-
     /// Refuses arguments of which one is longer than Redis takes in one value.
     fn refuse_too_long(
         &self,
@@ -676,11 +649,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// product on sale, and runs now otherwise (also when that call was refused, `Full`,
     /// which may hold no more), so the product is on sale once either way. When several
     /// such calls failed, each later one stands for one of them. So give the product back
-    /// to `publish`, not to another call (a new publish of a product of the same JSON form
-    /// stands for the failed one too); until then the handle keeps the failed call's id and
-    /// the product's JSON form, and the server its answer.
-    /// [`publish_timeout`](Self::publish_timeout) and the batches do not do this: their
-    /// `Connection` leaves the product in doubt.
+    /// to `publish` or [`publish_timeout`](Self::publish_timeout), which keeps its failed
+    /// tries the same way and sends a kept one again as this does, not to a batch (a new
+    /// publish of a product of the same JSON form stands for the failed one too); until
+    /// then the handle keeps the failed call's id and the product's JSON form, and the
+    /// server its answer. The batches do not do this: their `Connection` leaves the
+    /// products in doubt.
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
         if producer.market != self.tag {
             return Err(PublishError::UnknownProducer(product));
@@ -691,19 +665,18 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         };
         let key = product.canonical_key();
         let index = producer.index.to_string();
-        // Kept by producer and payload: a publish that failed with `Connection` may have put
-        // the product on sale, and this handle's next publish of the same JSON form by the
-        // producer sends it again under the same operation id, so it goes on sale once.
-        let answer = self
-            .call_kept(
-                "publish",
-                &self.scripts.publish,
-                &[&index, &key, &payload, WAITS_NOT],
-                format!("publish {index} {payload}"),
-                // Refusals put nothing on sale, and may not hold now.
-                &["full", "unknown"],
-            )
-            .and_then(|reply| self.published("publish", &reply));
+        let kept = kept_publish(&index, &payload);
+        // A kept publish that registered among the producer's waiters left that registration
+        // to this call, which withdraws it.
+        let answer = match self.resume_publish("publish", &index, &key, &payload, &kept) {
+            Ok(Some(Published::Yes)) => Ok(Published::Yes),
+            Ok(resumed) => {
+                let registered = matches!(resumed, Some(Published::Full { registered: true }));
+                let waits = waits(false, registered, false);
+                self.publish_once("publish", &index, &key, &payload, waits, &kept)
+            }
+            Err(error) => Err(error),
+        };
         drop(key);
         match answer {
             Ok(Published::Yes) => Ok(()),
@@ -718,10 +691,15 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// `Full` when the time passes or the market is closed first; `Duration::MAX` waits as
     /// long as it takes.
     ///
-    /// A `Connection` leaves the product in doubt, not kept to be sent again as
-    /// `publish`'s is: each try of a wait withdraws the previous try's place among the
-    /// producer's waiters, so sending a failed try again from another call would withdraw
-    /// a place that call never took, or leave one taken.
+    /// A `Connection` leaves the failed try kept to be sent again as `publish`'s is, with
+    /// the waits flags it sent: publishing a product of the same JSON form again for the
+    /// producer on this handle, with this or with `publish`, answers `Ok` if that try put
+    /// it on sale, so it is on sale once. That call takes over the try's place among the
+    /// producer's waiters, if it took one, and withdraws it (or waits on with it), so no
+    /// waiter stays counted for it (tests `a_timed_publish_whose_answer_is_lost_*` and
+    /// `a_timed_publish_registered_as_a_waiter_whose_answer_was_lost_*` in
+    /// `redis/tests/faults.rs`). A `Connection` of the wait between tries put nothing on
+    /// sale, and leaves its place counted, as a waiter that dies does.
     ///
     /// # Errors
     ///
@@ -742,14 +720,22 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             Err(error) => return Err(PublishError::Connection(product, error)),
         };
         let key = product.canonical_key().into_owned();
+        let index = producer.index.to_string();
+        let kept = kept_publish(&index, &payload);
         let room = format!("{}room:{}", self.prefix, producer.index);
         // Whether the server counts this call among the producer's waiters: each try after
         // one that registered withdraws that registration, so the count stays the number
-        // of publishers waiting now.
+        // of publishers waiting now. A kept publish taken over may hand this call its own.
         let mut registered = false;
+        match self.resume_publish("publish_timeout", &index, &key, &payload, &kept) {
+            Ok(Some(Published::Yes)) => return Ok(()),
+            Ok(Some(Published::Full { registered: now })) => registered = now,
+            Ok(_) => {}
+            Err(error) => return Err(PublishError::Connection(product, error)),
+        }
         loop {
             let waits = waits(worth_waiting(false, deadline), registered, false);
-            match self.publish_once("publish_timeout", producer, &key, &payload, waits) {
+            match self.publish_once("publish_timeout", &index, &key, &payload, waits, &kept) {
                 Ok(Published::Yes) => return Ok(()),
                 Ok(Published::Full { registered: now }) => {
                     registered = now;
@@ -789,22 +775,67 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 
     /// One run of the publish script for an encoded product of canonical key `key`, for
     /// the call `operation`, which its error names: a waiting call's error names the wait
-    /// its caller made, not the script each of its tries runs.
+    /// its caller made, not the script each of its tries runs. A run that fails keeps its
+    /// lane, with `waits`, under `kept` (see `Lanes::run_keeping`): it may have applied, and
+    /// [`resume_publish`](Self::resume_publish) sends it again.
     fn publish_once(
         &self,
         operation: &'static str,
-        producer: ProducerId,
+        index: &str,
         key: &str,
         payload: &str,
-        waits: &str,
+        waits: &'static str,
+        kept: &str,
     ) -> Result<Published, ConnectionError> {
-        let index = producer.index.to_string();
-        let reply = self.call(
-            operation,
-            &self.scripts.publish,
-            &[&index, key, payload, waits],
-        )?;
+        self.refuse_too_long(operation, &[key, payload])?;
+        let value = self
+            .lanes
+            .run_keeping(operation, kept, waits, |connection, op, waits| {
+                self.invoke(
+                    connection,
+                    &self.scripts.publish,
+                    op,
+                    &[index, key, payload, waits],
+                )
+            })?;
+        let reply = self.reply(operation, value)?;
         self.published(operation, &reply)
+    }
+
+    /// Sends again a publish of this handle's kept under `kept` (it failed, and may have
+    /// applied), with the waits flags it sent, under its operation id; `None` when none is
+    /// kept. Its answer is the caller's to act on: `Yes`, the product is on sale, once;
+    /// `Full` registered, the server counts the caller among the producer's waiters (the
+    /// registration the failed call took, or the one the resend took now, having
+    /// withdrawn the failed call's previous one), which the caller withdraws or keeps; any
+    /// other answer holds no registration and put nothing on sale, and may not hold now, so
+    /// the caller publishes anew.
+    fn resume_publish(
+        &self,
+        operation: &'static str,
+        index: &str,
+        key: &str,
+        payload: &str,
+        kept: &str,
+    ) -> Result<Option<Published>, ConnectionError> {
+        self.refuse_too_long(operation, &[key, payload])?;
+        let resent = self
+            .lanes
+            .resend_kept(operation, kept, |connection, op, waits| {
+                self.invoke(
+                    connection,
+                    &self.scripts.publish,
+                    op,
+                    &[index, key, payload, waits],
+                )
+            });
+        match resent {
+            None => Ok(None),
+            Some(value) => {
+                let reply = self.reply(operation, value?)?;
+                self.published(operation, &reply).map(Some)
+            }
+        }
     }
 
     /// What the publish script's `reply` to `operation` says.
@@ -1068,8 +1099,12 @@ fn has_status(value: &Value, word: &str) -> bool {
 /// about how many one `DEL` takes.
 const DELETE_BATCH: usize = 512;
 
-/// The `waits` flags of a publish that does not wait (`prelude.lua` reads them).
-const WAITS_NOT: &str = "0";
+/// The key under which a publish by the producer of index `index` of a product of JSON form
+/// `payload` keeps its lane when it fails: a later publish of the same form by the producer
+/// sends it again.
+fn kept_publish(index: &str, payload: &str) -> String {
+    format!("publish {index} {payload}")
+}
 
 /// The `waits` flags of a publish: `register`, to be counted among the producer's waiters
 /// if it finds it full; `withdraw`, the registration of the caller's previous try; `more`,

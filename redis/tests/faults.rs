@@ -4,7 +4,8 @@
 //! wait round), an order's answer lost past the retries (asking again gets the items, also
 //! after two orders of the cart failed at once; a handle dropped then leaves no records), a
 //! publish's answer lost the same way (publishing the product again puts it on sale once,
-//! also after two failed at once, and lets another product through meanwhile), a
+//! also after two failed at once, and lets another product through meanwhile; a timed
+//! publish's likewise, timed or plain, leaving no waiter counted for its lost try), a
 //! request delivered late, after its retry and a later call of its lane (it does not apply
 //! again), publishers that die waiting for room (what their registrations leave is
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
@@ -778,6 +779,187 @@ fn a_publish_whose_answer_is_lost_again_when_sent_again_is_still_on_sale_once() 
         .expect("the answer to the publish");
     assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
     the_only_tea_is(&market, 1);
+}
+
+/// A timed publish the server applied, whose answer was cut past the retries, leaves its
+/// operation kept as a plain publish's is: publishing the product again, timed, is answered
+/// from the record, and the product is on sale once.
+#[test]
+fn a_timed_publish_whose_answer_is_lost_is_on_sale_once_when_published_again_timed() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_producer_through(&proxy, "timed-publish-lost");
+    let tea = a_timed_publish_cut(&proxy, &market, producer, item("tea", 1));
+
+    market
+        .publish_timeout(producer, tea, Duration::ZERO)
+        .expect("the answer to the publish");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
+/// The same, the product published again with a plain `publish`.
+#[test]
+fn a_timed_publish_whose_answer_is_lost_is_on_sale_once_when_published_again_plainly() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_producer_through(&proxy, "timed-publish-lost-plain");
+    let tea = a_timed_publish_cut(&proxy, &market, producer, item("tea", 1));
+
+    market
+        .publish(producer, tea)
+        .expect("the answer to the publish");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
+/// A timed publish that found its producer full and registered among its waiters, whose
+/// answer was cut, holds that registration when it fails: the publish of the product again
+/// (once there is room) takes it over and withdraws it, so no waiter is left counted.
+#[test]
+fn a_timed_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_waiter_once_published_again()
+ {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let name = "timed-publish-lost-registered";
+    let (market, producer) = a_producer_through(&proxy, name);
+    for serial in 10..14 {
+        market
+            .publish(producer, item("coffee", serial))
+            .expect("room");
+    }
+    let tea = a_timed_publish_cut(&proxy, &market, producer, item("tea", 1));
+    let mut watch = server.connection();
+    let waiting = format!("marketplace:{{{name}}}:waiting");
+    let counted = |watch: &mut redis::Connection| -> usize {
+        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
+    };
+    assert_eq!(counted(&mut watch), 1, "the cut try registered");
+
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("coffee")).expect("on sale");
+    market.place_order(cart).expect("the order");
+    market
+        .publish(producer, tea)
+        .expect("the producer has room now");
+    assert_eq!(
+        counted(&mut watch),
+        0,
+        "a waiter is still counted for the producer"
+    );
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
+    the_only_tea_is(&market, 1);
+}
+
+/// A timed publish that registered among its producer's waiters, whose answer was cut, is
+/// taken over by the timed publish of the product again, which waits on with that
+/// registration (counted once, not twice) until room frees, and then puts the product on
+/// sale once and leaves no waiter counted.
+#[test]
+fn a_timed_publish_taking_over_a_lost_registered_one_waits_with_its_registration() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let name = "timed-publish-lost-registered-waits";
+    let (market, producer) = a_producer_through(&proxy, name);
+    for serial in 10..14 {
+        market
+            .publish(producer, item("coffee", serial))
+            .expect("room");
+    }
+    let tea = a_timed_publish_cut(&proxy, &market, producer, item("tea", 1));
+    let mut watch = server.connection();
+    let waiting = format!("marketplace:{{{name}}}:waiting");
+    let counted = |watch: &mut redis::Connection| -> u64 {
+        let counts: Vec<u64> = redis::cmd("HVALS")
+            .arg(&waiting)
+            .query(watch)
+            .expect("HVALS");
+        counts.iter().sum()
+    };
+
+    let outcome = thread::scope(|s| {
+        let waiter = s.spawn(|| market.publish_timeout(producer, tea, Duration::from_secs(60)));
+        server.until_clients_wait(1);
+        assert_eq!(counted(&mut watch), 1, "publishers counted waiting");
+        let cart = market.new_cart().expect("new_cart");
+        market.add_to_cart(cart, &any("coffee")).expect("on sale");
+        market.place_order(cart).expect("the order");
+        waiter.join().expect("the timed publish")
+    });
+    outcome.expect("the producer has room");
+    assert_eq!(
+        counted(&mut watch),
+        0,
+        "a waiter is still counted for the producer"
+    );
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
+    the_only_tea_is(&market, 1);
+}
+
+/// A timed publish that registered among its producer's waiters, woken by room, whose next
+/// try (which withdraws that registration) never reaches the server: the call fails with
+/// `Connection` and the registration is still counted. The publish of the product again
+/// sends that try, so it withdraws it and puts the product on sale, once.
+#[test]
+fn a_timed_publish_whose_try_after_waiting_is_lost_leaves_no_waiter_once_published_again() {
+    let server = RedisServer::start();
+    let proxy = HoldingProxy::start(server.port());
+    let name = "timed-publish-try-lost";
+    let market = RedisMarketplace::<Item>::connect(&proxy.url(), name, 1)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let direct = RedisMarketplace::<Item>::connect(&server.url(), name, 1).expect("the server");
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("coffee", 10)).expect("room");
+    let mut watch = server.connection();
+    let waiting = format!("marketplace:{{{name}}}:waiting");
+    let counted = |watch: &mut redis::Connection| -> usize {
+        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
+    };
+
+    let outcome = thread::scope(|s| {
+        let waiter =
+            s.spawn(|| market.publish_timeout(producer, item("tea", 1), Duration::from_secs(60)));
+        server.until_clients_wait(1);
+        proxy.armed.store(true, Ordering::SeqCst);
+        let cart = direct.new_cart().expect("new_cart");
+        direct.add_to_cart(cart, &any("coffee")).expect("on sale");
+        direct.place_order(cart).expect("the order");
+        waiter.join().expect("the timed publish")
+    });
+    let Err(PublishError::Connection(tea, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(proxy.held.lock().unwrap().len(), 1, "the try was held");
+    assert_eq!(counted(&mut watch), 1, "the first try's registration");
+
+    market
+        .publish(producer, tea)
+        .expect("the producer has room");
+    assert_eq!(
+        counted(&mut watch),
+        0,
+        "a waiter is still counted for the producer"
+    );
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
+/// Publishes `product` with `publish_timeout` (a minute, which a producer with room or the
+/// cut does not wait) with its first try's answer cut past the retries: the call fails with
+/// `Connection`, and the product it gives back is returned.
+fn a_timed_publish_cut(
+    proxy: &CuttingProxy,
+    market: &RedisMarketplace<Item>,
+    producer: ProducerId,
+    product: Item,
+) -> Item {
+    let outcome =
+        proxy.cut_during(|| market.publish_timeout(producer, product, Duration::from_secs(60)));
+    let Err(PublishError::Connection(product, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    product
 }
 
 /// A handle dropped right after a publish failed, its lane kept aside and no connection
