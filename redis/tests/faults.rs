@@ -813,6 +813,22 @@ fn a_timed_publish_whose_answer_is_lost_is_on_sale_once_when_published_again_pla
     the_only_tea_is(&market, 1);
 }
 
+/// A plain publish whose answer was lost past the retries is sent again by a timed publish
+/// of the product, as by a plain one: the product is on sale once.
+#[test]
+fn a_publish_whose_answer_is_lost_is_on_sale_once_when_published_again_timed() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, tea) =
+        a_publish_of_one_tea_whose_answer_was_cut(&proxy, "publish-lost-then-timed");
+
+    market
+        .publish_timeout(producer, tea, Duration::ZERO)
+        .expect("the answer to the publish");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
 /// A timed publish that found its producer full and registered among its waiters, whose
 /// answer was cut, holds that registration when it fails: the publish of the product again
 /// (once there is room) takes it over and withdraws it, so no waiter is left counted.
