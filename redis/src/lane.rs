@@ -264,6 +264,21 @@ impl Lanes {
         Some(outcome)
     }
 
+    /// Keeps under `key`, with `sends`, an operation not sent yet, for
+    /// [`resend_kept`](Self::resend_kept) of the key to send: a call that failed holding
+    /// something on the server that only its next operation would have undone (a timed
+    /// publish's place among the waiters, when its wait failed) leaves it to the next call.
+    pub(crate) fn keep_unsent(&self, key: &str, sends: &'static str) {
+        let mut lane = self.checkout();
+        lane.seq += 1;
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .push((lane, sends));
+    }
+
     /// Returns `lane` to the pool after `outcome`, or keeps it under `key` when it failed.
     fn keep_if_failed<T>(
         &self,

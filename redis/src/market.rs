@@ -699,7 +699,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// waiter stays counted for it (tests `a_timed_publish_whose_answer_is_lost_*` and
     /// `a_timed_publish_registered_as_a_waiter_whose_answer_was_lost_*` in
     /// `redis/tests/faults.rs`). A `Connection` of the wait between tries put nothing on
-    /// sale, and leaves its place counted, as a waiter that dies does.
+    /// sale; the try that would have withdrawn the call's place among the waiters is kept
+    /// the same way, unsent, and publishing the product again withdraws it (test
+    /// `a_timed_publish_whose_wait_fails_leaves_no_waiter_once_published_again`).
     ///
     /// # Errors
     ///
@@ -727,6 +729,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         // one that registered withdraws that registration, so the count stays the number
         // of publishers waiting now. A kept publish taken over may hand this call its own.
         let mut registered = false;
+        // The flags of a try that withdraws this call's place and waits no more.
+        let withdrawing = waits(false, true, false);
         match self.resume_publish("publish_timeout", &index, &key, &payload, &kept) {
             Ok(Some(Published::Yes)) => return Ok(()),
             Ok(Some(Published::Full { registered: now })) => registered = now,
@@ -743,6 +747,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                         return Err(PublishError::Full(product));
                     }
                     if let Err(error) = self.bell("publish_timeout", room.clone()).wait(deadline) {
+                        // The server counts this call among the waiters, and only its next
+                        // try would withdraw that place: that try is kept for the next
+                        // publish of the product to send.
+                        self.lanes.keep_unsent(&kept, withdrawing);
                         return Err(PublishError::Connection(product, error));
                     }
                 }

@@ -5,9 +5,9 @@
 //! after two orders of the cart failed at once; a handle dropped then leaves no records), a
 //! publish's answer lost the same way (publishing the product again puts it on sale once,
 //! also after two failed at once, and lets another product through meanwhile; a timed
-//! publish's likewise, timed or plain, leaving no waiter counted for its lost try), a
-//! request delivered late, after its retry and a later call of its lane (it does not apply
-//! again), publishers that die waiting for room (what their registrations leave is
+//! publish's likewise, timed or plain, leaving no waiter counted for its lost try or its
+//! failed wait), a request delivered late, after its retry and a later call of its lane (it
+//! does not apply again), publishers that die waiting for room (what their registrations leave is
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
 //! market created anew under its name), what a call reports when the server is gone or
 //! silent (a publish through the contract trait gives its product back), a server that
@@ -949,6 +949,54 @@ fn a_timed_publish_whose_try_after_waiting_is_lost_leaves_no_waiter_once_publish
     assert_eq!(proxy.held.lock().unwrap().len(), 1, "the try was held");
     assert_eq!(counted(&mut watch), 1, "the first try's registration");
 
+    market
+        .publish(producer, tea)
+        .expect("the producer has room");
+    assert_eq!(
+        counted(&mut watch),
+        0,
+        "a waiter is still counted for the producer"
+    );
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
+/// A timed publish that registered among its producer's waiters and whose wait then fails
+/// (the server refuses the doorbell's pop: here the doorbell's key holds a string) fails
+/// with `Connection`, still counted among the waiters. The publish of the product again
+/// withdraws that place, so no waiter is left counted, and puts the product on sale once.
+#[test]
+fn a_timed_publish_whose_wait_fails_leaves_no_waiter_once_published_again() {
+    let server = RedisServer::start();
+    let name = "timed-publish-wait-fails";
+    let market = RedisMarketplace::<Item>::connect(&server.url(), name, 1)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("coffee", 10)).expect("room");
+    let mut watch = server.connection();
+    // The first producer's doorbell, which a list must hold for its pop to be refused.
+    let room = format!("marketplace:{{{name}}}:room:0");
+    redis::cmd("SET")
+        .arg(&room)
+        .arg("not a list")
+        .exec(&mut watch)
+        .expect("SET");
+    let waiting = format!("marketplace:{{{name}}}:waiting");
+    let counted = |watch: &mut redis::Connection| -> usize {
+        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
+    };
+
+    let outcome = market.publish_timeout(producer, item("tea", 1), Duration::from_secs(60));
+    let Err(PublishError::Connection(tea, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(counted(&mut watch), 1, "the try's registration");
+
+    redis::cmd("DEL").arg(&room).exec(&mut watch).expect("DEL");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("coffee")).expect("on sale");
+    market.place_order(cart).expect("the order");
     market
         .publish(producer, tea)
         .expect("the producer has room");
