@@ -9,7 +9,9 @@
 //! the cart is that operation again (`run_resumable`); a publish keeps its lane aside the
 //! same way, with the waits flags it sent (a timed publish's tries differ in them), so that
 //! the producer's next publish of a product of the same JSON form, timed or not, is that
-//! operation again (`run_keeping`, `resend_kept`); calls of one key that fail at once keep a lane each. The
+//! operation again (`run_keeping`, `resend_kept`); an add to a cart and a remove from one keep
+//! theirs so, under the cart and the product's canonical key, for the next add (or remove) of
+//! that product to that cart; calls of one key that fail at once keep a lane each. The
 //! server's memory for this is one entry per lane of each live handle: a handle dropped
 //! deletes its lanes' entries (best effort: through a connection already open, or one new
 //! connection when none is and a call kept its lane aside or when the server closed the

@@ -864,10 +864,28 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
 
     /// Moves the oldest item on sale equal to `product` into `cart`.
     ///
+    /// A call that fails with [`AddError::Connection`] may have moved an item into the
+    /// cart (the server applied it and its answer was lost). Adding a product of the same
+    /// canonical key to that cart again, on this handle, with this or with
+    /// [`add_to_cart_timeout`](Self::add_to_cart_timeout), sends the failed call again
+    /// under its operation id: it answers `Ok` if that call moved an item, and runs now
+    /// otherwise (also when that call found nothing on sale, which may hold no more), so
+    /// the cart holds one item for the two calls (tests
+    /// `an_add_whose_answer_is_lost_past_the_retries_puts_one_item_in_the_cart_when_added_again`
+    /// and `an_add_refused_for_want_of_items_whose_answer_was_lost_takes_one_published_since`
+    /// in `redis/tests/faults.rs`). When several such calls failed, each later one stands
+    /// for one of them. An add of that product to the cart made otherwise (a batch, another
+    /// handle) does not send it again, and the next such add on this handle stands for the
+    /// failed one whatever came between (an equal item removed, the cart ordered: it
+    /// answers `Ok` all the same if the failed call moved an item, which that order took).
+    /// Until then the handle keeps the failed call's id, and the server its answer. A call that never failed costs one round trip
+    /// as before (test `adds_and_removes_run_one_script_each_and_a_kept_add_no_more`).
+    ///
     /// # Errors
     ///
     /// [`AddError::Unavailable`] and [`AddError::UnknownCart`] as in the engine, and
-    /// [`AddError::Connection`] when the server cannot complete the call.
+    /// [`AddError::Connection`] when the server cannot complete the call (add again, as
+    /// above, to settle it).
     pub fn add_to_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), AddError>
     where
         P: Borrow<Q>,
@@ -876,7 +894,13 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         if cart.market != self.tag {
             return Err(AddError::UnknownCart);
         }
-        match self.add_once("add_to_cart", cart, &product.canonical_key())? {
+        let serial = cart.serial.to_string();
+        let key = product.canonical_key();
+        let kept = kept_cart_call("add", &serial, &key);
+        if self.resume_add("add_to_cart", &serial, &key, &kept)? {
+            return Ok(());
+        }
+        match self.add_once("add_to_cart", &serial, &key, &kept)? {
             Added::Yes => Ok(()),
             Added::Unavailable { .. } => Err(AddError::Unavailable),
             Added::UnknownCart => Err(AddError::UnknownCart),
@@ -889,6 +913,14 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// takes. A cart ordered by another client while this call waits is noticed at the
     /// product's next arrival or at the end of the wait's current round (5 s at most), and
     /// reported as `UnknownCart`.
+    ///
+    /// A `Connection` leaves the failed try kept to be sent again as `add_to_cart`'s is:
+    /// adding a product of the same canonical key to the cart again on this handle, with
+    /// this or with `add_to_cart`, answers `Ok` if that try moved an item, so the cart
+    /// holds one (test
+    /// `a_timed_add_whose_answer_is_lost_puts_one_item_in_the_cart_when_added_again_timed`
+    /// in `redis/tests/faults.rs`). A wait holds no place on the server, so a `Connection`
+    /// of the wait between tries leaves nothing to settle: the try before it moved nothing.
     ///
     /// # Errors
     ///
@@ -908,10 +940,15 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             return Err(AddError::UnknownCart);
         }
         let deadline = Instant::now().checked_add(timeout);
+        let serial = cart.serial.to_string();
         let key = product.canonical_key();
+        let kept = kept_cart_call("add", &serial, &key);
+        if self.resume_add("add_to_cart_timeout", &serial, &key, &kept)? {
+            return Ok(());
+        }
         let arrivals = format!("{}bell:{key}", self.prefix);
         loop {
-            match self.add_once("add_to_cart_timeout", cart, &key)? {
+            match self.add_once("add_to_cart_timeout", &serial, &key, &kept)? {
                 Added::Yes => return Ok(()),
                 Added::Unavailable { closed } => {
                     if !worth_waiting(closed, deadline) {
@@ -925,16 +962,19 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         }
     }
 
-    /// One run of the add script for products of canonical key `key`, for the call
-    /// `operation`, which its error names (as `publish_once`'s).
+    /// One run of the add script into the cart of serial `serial` for products of
+    /// canonical key `key`, for the call `operation`, which its error names (as
+    /// `publish_once`'s). A run that fails keeps its lane under `kept`, as a publish's does:
+    /// it may have moved an item, and [`resume_add`](Self::resume_add) sends it again.
     fn add_once(
         &self,
         operation: &'static str,
-        cart: CartId,
+        serial: &str,
         key: &str,
+        kept: &str,
     ) -> Result<Added, ConnectionError> {
-        let serial = cart.serial.to_string();
-        let reply = self.call(operation, &self.scripts.add_to_cart, &[&serial, key])?;
+        let script = &self.scripts.add_to_cart;
+        let reply = self.cart_call_keeping(operation, script, serial, key, kept)?;
         match reply.status.as_str() {
             "ok" => Ok(Added::Yes),
             "unavailable" => Ok(Added::Unavailable {
@@ -945,13 +985,83 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         }
     }
 
+    /// Sends again an add of this handle's kept under `kept` (it failed, and may have
+    /// applied); whether it moved an item into the cart. Any other answer moved nothing and
+    /// may not hold now (an item published since, the cart unknown all along), so the
+    /// caller adds anew, as a publish does after a kept `Full`.
+    fn resume_add(
+        &self,
+        operation: &'static str,
+        serial: &str,
+        key: &str,
+        kept: &str,
+    ) -> Result<bool, ConnectionError> {
+        let script = &self.scripts.add_to_cart;
+        let resent = self.resume_cart_call(operation, script, serial, key, kept)?;
+        Ok(resent.is_some_and(|reply| reply.status == "ok"))
+    }
+
+    /// One run of `script` (an add or a remove) on the cart of serial `serial` for products
+    /// of canonical key `key`; a run that fails keeps its lane under `kept` (see
+    /// `Lanes::run_keeping`).
+    fn cart_call_keeping(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        serial: &str,
+        key: &str,
+        kept: &str,
+    ) -> Result<Reply, ConnectionError> {
+        self.refuse_too_long(operation, &[serial, key])?;
+        let value = self
+            .lanes
+            .run_keeping(operation, kept, "", |connection, op, _| {
+                self.invoke(connection, script, op, &[serial, key])
+            })?;
+        self.reply(operation, value)
+    }
+
+    /// Sends again, under its operation id, a call of `script` kept under `kept` by
+    /// [`cart_call_keeping`](Self::cart_call_keeping): its recorded answer if the server
+    /// applied it, its outcome now otherwise; `None` when none is kept, at no round trip.
+    fn resume_cart_call(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        serial: &str,
+        key: &str,
+        kept: &str,
+    ) -> Result<Option<Reply>, ConnectionError> {
+        self.refuse_too_long(operation, &[serial, key])?;
+        let resent = self
+            .lanes
+            .resend_kept(operation, kept, |connection, op, _| {
+                self.invoke(connection, script, op, &[serial, key])
+            });
+        resent
+            .map(|value| self.reply(operation, value?))
+            .transpose()
+    }
+
     /// Takes the first item in `cart` equal to `product` out of it and gives it back to
     /// the producer that made it (even past its capacity) and to sale.
+    ///
+    /// A call that fails with [`RemoveError::Connection`] may have given an item back (the
+    /// server applied it and its answer was lost). Removing a product of the same canonical
+    /// key from that cart again, on this handle, sends the failed call again under its
+    /// operation id: it answers `Ok` if that call gave an item back, and runs now
+    /// otherwise (also when that call found none in the cart, which may hold no more), so
+    /// one item goes back for the two calls (test
+    /// `a_remove_whose_answer_is_lost_past_the_retries_returns_one_item_when_removed_again`
+    /// in `redis/tests/faults.rs`). As for `add_to_cart`, the next such remove on this
+    /// handle stands for the failed one whatever came between, and until then the handle
+    /// keeps the failed call's id, and the server its answer.
     ///
     /// # Errors
     ///
     /// [`RemoveError::NotInCart`] and [`RemoveError::UnknownCart`] as in the engine,
-    /// and [`RemoveError::Connection`] when the server cannot complete the call.
+    /// and [`RemoveError::Connection`] when the server cannot complete the call (remove
+    /// again, as above, to settle it).
     pub fn remove_from_cart<Q>(&self, cart: CartId, product: &Q) -> Result<(), RemoveError>
     where
         P: Borrow<Q>,
@@ -962,11 +1072,16 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         }
         let serial = cart.serial.to_string();
         let key = product.canonical_key();
-        let reply = self.call(
-            "remove_from_cart",
-            &self.scripts.remove_from_cart,
-            &[&serial, &key],
-        )?;
+        let kept = kept_cart_call("remove", &serial, &key);
+        let script = &self.scripts.remove_from_cart;
+        // A kept remove that gave an item back answers for this call; any other answer gave
+        // nothing back and may not hold now (an equal item added since), so this removes
+        // anew.
+        let resent = self.resume_cart_call("remove_from_cart", script, &serial, &key, &kept)?;
+        if resent.is_some_and(|reply| reply.status == "ok") {
+            return Ok(());
+        }
+        let reply = self.cart_call_keeping("remove_from_cart", script, &serial, &key, &kept)?;
         match reply.status.as_str() {
             "ok" => Ok(()),
             "notincart" => Err(RemoveError::NotInCart),
@@ -1112,6 +1227,14 @@ const DELETE_BATCH: usize = 512;
 /// sends it again.
 fn kept_publish(index: &str, payload: &str) -> String {
     format!("publish {index} {payload}")
+}
+
+/// The key under which a call of `kind` ("add" or "remove") on the cart of serial `serial`
+/// for products of canonical key `key` keeps its lane when it fails: the next call of that
+/// kind, cart and key sends it again. A cart's serial is never reused, so a kept call
+/// stands for no other cart's.
+fn kept_cart_call(kind: &str, serial: &str, key: &str) -> String {
+    format!("{kind} {serial} {key}")
 }
 
 /// The `waits` flags of a publish: `register`, to be counted among the producer's waiters

@@ -40,7 +40,7 @@ use marketplace_contract::Market;
 use marketplace_harness::redis_server::RedisServer;
 use marketplace_redis::{
     AddError, CONNECT_TIMEOUT, CartId, ConnectError, DEFAULT_RETRY_FOR, FORGET_TIMEOUT, OrderError,
-    ProducerId, PublishError, READ_TIMEOUT, RedisMarketplace,
+    ProducerId, PublishError, READ_TIMEOUT, RedisMarketplace, RemoveError,
 };
 use support::{Item, item};
 
@@ -1102,6 +1102,221 @@ fn the_only_tea_is(market: &RedisMarketplace<Item>, serial: u64) {
     ));
     let items = market.place_order(cart).expect("the order");
     assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [serial]);
+}
+
+/// An add the server applied, whose answer was cut past the retries, fails with
+/// `Connection`, though the tea is in the cart. Adding a tea to that cart again on the
+/// handle sends the failed call again under its operation id: the cart holds one tea, not
+/// two, and one fewer is on sale.
+#[test]
+fn an_add_whose_answer_is_lost_past_the_retries_puts_one_item_in_the_cart_when_added_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, cart) = a_cart_and_two_teas_through(&proxy, "add-lost");
+
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+    market
+        .add_to_cart(cart, &any("tea"))
+        .expect("the answer to the add");
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+}
+
+/// A timed add the server applied, whose answer was cut past the retries, leaves its
+/// operation kept as a plain add's is: adding again, timed, to that cart is answered from
+/// the record, and the cart holds one tea.
+#[test]
+fn a_timed_add_whose_answer_is_lost_puts_one_item_in_the_cart_when_added_again_timed() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, cart) = a_cart_and_two_teas_through(&proxy, "timed-add-lost");
+
+    let outcome =
+        proxy.cut_during(|| market.add_to_cart_timeout(cart, &any("tea"), Duration::from_secs(60)));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+    market
+        .add_to_cart_timeout(cart, &any("tea"), Duration::ZERO)
+        .expect("the answer to the add");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+}
+
+/// An add that found nothing on sale, whose answer was cut, moved nothing: once a tea is
+/// published, adding again moves it, and is not refused with the first call's
+/// `Unavailable`, which is true no more.
+#[test]
+fn an_add_refused_for_want_of_items_whose_answer_was_lost_takes_one_published_since() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_producer_through(&proxy, "add-lost-unavailable");
+    let cart = market.new_cart().expect("new_cart");
+
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+    market.publish(producer, item("tea", 1)).expect("room");
+    market
+        .add_to_cart(cart, &any("tea"))
+        .expect("the tea published since");
+    assert_eq!(market.available(&any("tea")).expect("available"), 0);
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+}
+
+/// An add whose answer was lost, its cart ordered since: the add kept for that cart does
+/// not answer an add to a new cart, which moves a tea of its own.
+#[test]
+fn an_add_in_doubt_does_not_answer_an_add_to_a_new_cart() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "add-lost-then-ordered");
+
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+    let ordered = market.place_order(cart).expect("the order");
+    assert_eq!(ordered.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+    let next = market.new_cart().expect("new_cart");
+    market
+        .add_to_cart(next, &any("tea"))
+        .expect("the other tea");
+    assert_eq!(market.available(&any("tea")).expect("available"), 0);
+    let items = market.place_order(next).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [2]);
+}
+
+/// An add or a remove that never failed runs the server's script once, as before calls
+/// were kept; an add sent again after its answer was lost runs it once too, the resend
+/// answering for the call.
+#[test]
+fn adds_and_removes_run_one_script_each_and_a_kept_add_no_more() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "add-cost");
+    let mut watch = server.connection();
+    // Loads the remove script, so no load is counted below.
+    market
+        .remove_from_cart(cart, &any("tea"))
+        .expect_err("no tea in the cart");
+
+    let before = script_runs(&mut watch);
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    market
+        .remove_from_cart(cart, &any("tea"))
+        .expect("in the cart");
+    assert_eq!(script_runs(&mut watch) - before, 2);
+
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+    let before = script_runs(&mut watch);
+    market
+        .add_to_cart(cart, &any("tea"))
+        .expect("the answer to the add");
+    assert_eq!(script_runs(&mut watch) - before, 1);
+}
+
+/// Times the server has run a script (`EVALSHA`), from `INFO commandstats`.
+fn script_runs(connection: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(connection)
+        .expect("INFO");
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A handle dropped right after an add failed, its lane kept aside, deletes its lanes'
+/// records from a server that answers again.
+#[test]
+fn a_handle_dropped_after_a_failed_add_leaves_no_records() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let name = "add-lost-then-dropped";
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, name);
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+
+    let mut watch = server.connection();
+    let records = format!("marketplace:{{{name}}}:ops");
+    let before: usize = redis::cmd("HLEN")
+        .arg(&records)
+        .query(&mut watch)
+        .expect("HLEN");
+    assert!(before > 0, "the add was recorded");
+    drop(market);
+    let after: usize = redis::cmd("HLEN")
+        .arg(&records)
+        .query(&mut watch)
+        .expect("HLEN");
+    assert_eq!(after, 0, "records left by the dropped handle");
+}
+
+/// `a_producer_through`, two teas of its producer on sale (serials 1 and 2), and an empty
+/// cart.
+fn a_cart_and_two_teas_through(
+    proxy: &CuttingProxy,
+    name: &str,
+) -> (RedisMarketplace<Item>, ProducerId, CartId) {
+    let (market, producer) = a_producer_through(proxy, name);
+    for serial in [1, 2] {
+        market.publish(producer, item("tea", serial)).expect("room");
+    }
+    let cart = market.new_cart().expect("new_cart");
+    (market, producer, cart)
+}
+
+/// A remove the server applied, whose answer was cut past the retries, fails with
+/// `Connection`, though the tea went back on sale. Removing a tea from that cart again on
+/// the handle sends the failed call again: one tea went back, and the other stays in the
+/// cart.
+#[test]
+fn a_remove_whose_answer_is_lost_past_the_retries_returns_one_item_when_removed_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, cart) = a_cart_and_two_teas_through(&proxy, "remove-lost");
+    // Loads the remove script, so the answer cut below is the remove's, not the load's.
+    assert!(matches!(
+        market.remove_from_cart(cart, &any("tea")),
+        Err(RemoveError::NotInCart)
+    ));
+    for _ in 0..2 {
+        market.add_to_cart(cart, &any("tea")).expect("on sale");
+    }
+
+    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(RemoveError::Connection(_))),
+        "{outcome:?}"
+    );
+    market
+        .remove_from_cart(cart, &any("tea"))
+        .expect("the answer to the remove");
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [2]);
 }
 
 /// An operation retried after its connection broke, whose first request reaches the

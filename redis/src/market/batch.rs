@@ -153,7 +153,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// # Errors
     ///
     /// As [`add_to_cart`](Self::add_to_cart)'s, but never `Unavailable`: fewer items
-    /// than asked for is an `Ok` count.
+    /// than asked for is an `Ok` count. A `Connection` leaves the call in doubt, unlike
+    /// `add_to_cart`'s: it may have moved any of the items asked for, or none, and no
+    /// later call sends it again; the cart's order tells what it holds.
     pub fn add_many_to_cart<Q>(
         &self,
         cart: CartId,
@@ -174,7 +176,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// or the market is closed first. `Duration::MAX` waits as long as it takes.
     ///
     /// An error after some items were moved (the cart ordered meanwhile, or the server
-    /// lost past the retries) says how many: [`AddManyError::added`].
+    /// lost past the retries) says how many: [`AddManyError::added`], the items of the
+    /// calls answered. A `Connection` of one of its calls (not of a wait between them)
+    /// leaves that call in doubt, as [`add_many_to_cart`](Self::add_many_to_cart)'s is: it
+    /// may have moved more, and is not sent again.
     ///
     /// # Errors
     ///
