@@ -1244,6 +1244,44 @@ fn script_runs(connection: &mut redis::Connection) -> u64 {
         .unwrap_or(0)
 }
 
+/// Two adds of one product to a cart failing at the same time (two threads sharing the
+/// handle: one sending again the add kept aside, which the server applied, the other a new
+/// one, which it never ran) each keep their lane: adding again twice moves one more item,
+/// for the add that never ran, and answers the other from its record.
+#[test]
+fn two_failed_adds_of_one_product_to_a_cart_keep_a_lane_each() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer, cart) = a_cart_and_two_teas_through(&proxy, "add-lost-twice");
+    market.publish(producer, item("tea", 3)).expect("room");
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+
+    // The resend first, then a new add.
+    let outcomes = cut_in_turn(
+        &server,
+        || market.add_to_cart(cart, &any("tea")),
+        || market.add_to_cart(cart, &any("tea")),
+    );
+    for outcome in outcomes {
+        assert!(
+            matches!(outcome, Err(AddError::Connection(_))),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(market.available(&any("tea")).expect("available"), 2);
+
+    for _ in 0..2 {
+        market.add_to_cart(cart, &any("tea")).expect("the answer");
+    }
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1, 2]);
+}
+
 /// A handle dropped right after an add failed, its lane kept aside, deletes its lanes'
 /// records from a server that answers again.
 #[test]
