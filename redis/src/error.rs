@@ -356,7 +356,7 @@ impl<P: fmt::Debug> Error for PublishError<P> {
     }
 }
 
-/// Why an add to a cart added nothing.
+/// Why an add to a cart added nothing, or (`Connection`) may have.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AddError {
@@ -364,11 +364,15 @@ pub enum AddError {
     Unavailable,
     /// The cart was never opened in this market, or its order was already placed.
     UnknownCart,
-    /// The server could not complete the call.
+    /// The server could not complete the call, which may have moved items into the cart.
+    /// After `add_to_cart` or `add_to_cart_timeout`, adding the product to the cart again
+    /// on the handle settles it (see
+    /// [`RedisMarketplace::add_to_cart`](crate::RedisMarketplace::add_to_cart)); after a
+    /// batch add, it stays in doubt.
     Connection(ConnectionError),
 }
 
-/// Why a remove from a cart removed nothing.
+/// Why a remove from a cart removed nothing, or (`Connection`) may have.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RemoveError {
@@ -376,7 +380,9 @@ pub enum RemoveError {
     NotInCart,
     /// The cart was never opened in this market, or its order was already placed.
     UnknownCart,
-    /// The server could not complete the call.
+    /// The server could not complete the call, which may have given an item back: removing
+    /// the product from the cart again on the handle settles it (see
+    /// [`RedisMarketplace::remove_from_cart`](crate::RedisMarketplace::remove_from_cart)).
     Connection(ConnectionError),
 }
 
