@@ -875,11 +875,14 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// and `an_add_refused_for_want_of_items_whose_answer_was_lost_takes_one_published_since`
     /// in `redis/tests/faults.rs`). When several such calls failed, each later one stands
     /// for one of them. An add of that product to the cart made otherwise (a batch, another
-    /// handle) does not send it again, and the next such add on this handle stands for the
-    /// failed one whatever came between (an equal item removed, the cart ordered: it
-    /// answers `Ok` all the same if the failed call moved an item, which that order took).
-    /// Until then the handle keeps the failed call's id, and the server its answer. A call that never failed costs one round trip
-    /// as before (test `adds_and_removes_run_one_script_each_and_a_kept_add_no_more`).
+    /// handle) does not send it again. A [`remove_from_cart`](Self::remove_from_cart) of
+    /// such a product from that cart on this handle sends it again first, so that the
+    /// remove comes after it, and the next add is a new one (test
+    /// `an_add_in_doubt_removed_since_is_not_what_the_next_add_stands_for`). An order of
+    /// the cart does not: the next add stands for the failed one still, and answers `Ok`
+    /// if that call moved an item, which the order took. Until then the handle keeps the
+    /// failed call's id, and the server its answer. A call that never failed costs one
+    /// round trip as before (test `adds_and_removes_run_one_script_each_and_a_kept_add_no_more`).
     ///
     /// # Errors
     ///
@@ -897,6 +900,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let serial = cart.serial.to_string();
         let key = product.canonical_key();
         let kept = kept_cart_call("add", &serial, &key);
+        self.settle_removes("add_to_cart", &serial, &key)?;
         if self.resume_add("add_to_cart", &serial, &key, &kept)? {
             return Ok(());
         }
@@ -943,6 +947,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let serial = cart.serial.to_string();
         let key = product.canonical_key();
         let kept = kept_cart_call("add", &serial, &key);
+        self.settle_removes("add_to_cart_timeout", &serial, &key)?;
         if self.resume_add("add_to_cart_timeout", &serial, &key, &kept)? {
             return Ok(());
         }
@@ -1001,6 +1006,41 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         Ok(resent.is_some_and(|reply| reply.status == "ok"))
     }
 
+    /// Settles the failed removes of products of canonical key `key` from the cart of
+    /// serial `serial` that this handle keeps, before an add of such a product to it, as
+    /// [`settle_kept`](Self::settle_kept) says.
+    fn settle_removes(
+        &self,
+        operation: &'static str,
+        serial: &str,
+        key: &str,
+    ) -> Result<(), ConnectionError> {
+        let removes = kept_cart_call("remove", serial, key);
+        let script = &self.scripts.remove_from_cart;
+        self.settle_kept(operation, script, serial, key, &removes)
+    }
+
+    /// Sends again every call of `script` kept under `kept`, their answers dropped, before
+    /// a call of the other kind (a remove after failed adds, an add after failed removes)
+    /// on the same cart and key runs: each either applied or applies now, before this call,
+    /// as if it had reached the server late. Left kept, a call of the same kind later on
+    /// would stand for it, though this call came between: an add in doubt, its item
+    /// removed since, would answer the next add `Ok` and leave the cart without the item.
+    fn settle_kept(
+        &self,
+        operation: &'static str,
+        script: &redis::Script,
+        serial: &str,
+        key: &str,
+        kept: &str,
+    ) -> Result<(), ConnectionError> {
+        while self
+            .resume_cart_call(operation, script, serial, key, kept)?
+            .is_some()
+        {}
+        Ok(())
+    }
+
     /// One run of `script` (an add or a remove) on the cart of serial `serial` for products
     /// of canonical key `key`; a run that fails keeps its lane under `kept` (see
     /// `Lanes::run_keeping`).
@@ -1053,9 +1093,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// otherwise (also when that call found none in the cart, which may hold no more), so
     /// one item goes back for the two calls (test
     /// `a_remove_whose_answer_is_lost_past_the_retries_returns_one_item_when_removed_again`
-    /// in `redis/tests/faults.rs`). As for `add_to_cart`, the next such remove on this
-    /// handle stands for the failed one whatever came between, and until then the handle
-    /// keeps the failed call's id, and the server its answer.
+    /// in `redis/tests/faults.rs`). As for `add_to_cart`, an add of such a product to that
+    /// cart on this handle sends the failed remove again first, and the next remove is a
+    /// new one (test `a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for`);
+    /// until then the handle keeps the failed call's id, and the server its answer.
     ///
     /// # Errors
     ///
@@ -1073,6 +1114,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let serial = cart.serial.to_string();
         let key = product.canonical_key();
         let kept = kept_cart_call("remove", &serial, &key);
+        // A failed add of the product to the cart comes before this remove, which may take
+        // its item: the next add stands for it no more.
+        let adds = kept_cart_call("add", &serial, &key);
+        let add = &self.scripts.add_to_cart;
+        self.settle_kept("remove_from_cart", add, &serial, &key, &adds)?;
         let script = &self.scripts.remove_from_cart;
         // A kept remove that gave an item back answers for this call; any other answer gave
         // nothing back and may not hold now (an equal item added since), so this removes

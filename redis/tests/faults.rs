@@ -1357,6 +1357,64 @@ fn a_remove_whose_answer_is_lost_past_the_retries_returns_one_item_when_removed_
     assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [2]);
 }
 
+/// An add the server applied, whose answer was lost, then a remove of a tea from that
+/// cart, which gives that tea back: adding a tea again is a new add, after the remove, and
+/// not the failed one, which the remove undid. The cart holds one tea, as the three calls
+/// say, not none.
+#[test]
+fn an_add_in_doubt_removed_since_is_not_what_the_next_add_stands_for() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "add-lost-then-removed");
+    // Loads the remove script, so the remove below needs no load.
+    assert!(matches!(
+        market.remove_from_cart(cart, &any("tea")),
+        Err(RemoveError::NotInCart)
+    ));
+
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+    market
+        .remove_from_cart(cart, &any("tea"))
+        .expect("the tea the failed add moved");
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.len(), 1, "{items:?}");
+}
+
+/// A remove the server applied, whose answer was lost, then an add of a tea to that cart:
+/// removing a tea again is a new remove, after the add, and not the failed one. The cart
+/// ends empty, as the four calls say, not holding the tea added since.
+#[test]
+fn a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "remove-lost-then-added");
+    // Loads the remove script, so the answer cut below is the remove's, not the load's.
+    assert!(matches!(
+        market.remove_from_cart(cart, &any("tea")),
+        Err(RemoveError::NotInCart)
+    ));
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+
+    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(RemoveError::Connection(_))),
+        "{outcome:?}"
+    );
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+    market
+        .remove_from_cart(cart, &any("tea"))
+        .expect("the tea added since");
+    assert_eq!(market.available(&any("tea")).expect("available"), 2);
+    let items = market.place_order(cart).expect("the order");
+    assert!(items.is_empty(), "{items:?}");
+}
+
 /// An operation retried after its connection broke, whose first request reaches the
 /// server only after the retry and a later operation of the same lane were applied: the
 /// late request is a stale copy and must not apply again.
