@@ -306,7 +306,8 @@ impl Error for ConnectError {
     }
 }
 
-/// Why a publish refused a product; the product comes back inside the error.
+/// Why a publish refused a product, or (`Connection`) may have put it on sale; the product
+/// comes back inside the error.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PublishError<P> {
@@ -315,12 +316,16 @@ pub enum PublishError<P> {
     Full(P),
     /// The producer id was not issued by this market.
     UnknownProducer(P),
-    /// The server could not complete the call.
+    /// The server could not complete the call, which may have put the product on sale:
+    /// publishing it again on the handle settles it (see
+    /// [`RedisMarketplace::publish`](crate::RedisMarketplace::publish)); after a batch
+    /// publish, which may have put any of its products on sale, it stays in doubt.
     Connection(P, ConnectionError),
 }
 
 impl<P> PublishError<P> {
-    /// Gives back the product that was not published.
+    /// Gives back the call's product: one not published, or, after a `Connection`, one
+    /// whose publish may have put an equal copy on sale.
     #[must_use]
     pub fn into_product(self) -> P {
         match self {
@@ -386,13 +391,15 @@ pub enum RemoveError {
     Connection(ConnectionError),
 }
 
-/// Why an order gave no products.
+/// Why an order gave no products, or (`Connection`) may have been placed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OrderError {
     /// The cart was never opened in this market, or its order was already placed.
     UnknownCart,
-    /// The server could not complete the call.
+    /// The server could not complete the call, which may have placed the order: ordering
+    /// the cart again on the handle gets its items (see
+    /// [`RedisMarketplace::place_order`](crate::RedisMarketplace::place_order)).
     Connection(ConnectionError),
     /// The order was placed (the cart is spent and its items have left the market), but an
     /// item does not decode as this handle's product type: another handle, of another type

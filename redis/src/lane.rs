@@ -513,9 +513,9 @@ impl Drop for Lanes {
         lanes.extend(kept.into_values().flatten().map(|(lane, _)| lane));
         let ids: Vec<String> = lanes.iter().map(|lane| lane.id.clone()).collect();
         let open = lanes.into_iter().find_map(|lane| lane.connection);
-        // Only for a failed call's record (an order's holds its items; a publish's says
-        // whether its product went on sale): a handle whose connect failed has no record to
-        // delete, and would wait for nothing.
+        // Only for a failed call's record (an order's holds its items; a publish's, an
+        // add's or a remove's says whether it moved an item): a handle whose connect failed
+        // has no record to delete, and would wait for nothing.
         if open.is_none() && !any_parked {
             return;
         }
