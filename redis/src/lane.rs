@@ -11,7 +11,8 @@
 //! the producer's next publish of a product of the same JSON form, timed or not, is that
 //! operation again (`run_keeping`, `resend_kept`); an add to a cart and a remove from one keep
 //! theirs so, under the cart and the product's canonical key, for the next add (or remove) of
-//! that product to that cart; calls of one key that fail at once keep a lane each. The
+//! that product to that cart, until an order of the cart returns them to the pool unsent
+//! (`release_kept`); calls of one key that fail at once keep a lane each. The
 //! server's memory for this is one entry per lane of each live handle: a handle dropped
 //! deletes its lanes' entries (best effort: through a connection already open, or one new
 //! connection when none is and a call kept its lane aside or when the server closed the
@@ -279,6 +280,28 @@ impl Lanes {
             .entry(key.to_owned())
             .or_default()
             .push((lane, sends));
+    }
+
+    /// Returns to the pool, unsent, the lanes kept under keys that begin with `prefix`:
+    /// their operations can take effect no more (those of a cart ordered since), so
+    /// sending them again would only answer from a record that no longer holds.
+    pub(crate) fn release_kept(&self, prefix: &str) {
+        let released: Vec<Lane> = {
+            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            let keys: Vec<String> = kept
+                .keys()
+                .filter(|key| key.starts_with(prefix))
+                .cloned()
+                .collect();
+            keys.iter()
+                .filter_map(|key| kept.remove(key))
+                .flatten()
+                .map(|(lane, _)| lane)
+                .collect()
+        };
+        for lane in released {
+            self.checkin(lane);
+        }
     }
 
     /// Returns `lane` to the pool after `outcome`, or keeps it under `key` when it failed.

@@ -879,8 +879,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// such a product from that cart on this handle sends it again first, so that the
     /// remove comes after it, and the next add is a new one (test
     /// `an_add_in_doubt_removed_since_is_not_what_the_next_add_stands_for`). An order of
-    /// the cart does not: the next add stands for the failed one still, and answers `Ok`
-    /// if that call moved an item, which the order took. Until then the handle keeps the
+    /// the cart on this handle ends it, its item (if any) in the order, and the next add is
+    /// `UnknownCart` (test
+    /// `an_add_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_add`); an
+    /// order on another handle does not, and the next add on this one answers `Ok` if the
+    /// failed call moved an item, which that order took. Until then the handle keeps the
     /// failed call's id, and the server its answer. A call that never failed costs one
     /// round trip as before (test `adds_and_removes_run_one_script_each_and_a_kept_add_no_more`).
     ///
@@ -1095,7 +1098,9 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// `a_remove_whose_answer_is_lost_past_the_retries_returns_one_item_when_removed_again`
     /// in `redis/tests/faults.rs`). As for `add_to_cart`, an add of such a product to that
     /// cart on this handle sends the failed remove again first, and the next remove is a
-    /// new one (test `a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for`);
+    /// new one (test `a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for`),
+    /// and an order of the cart on this handle ends it (test
+    /// `a_remove_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_remove`);
     /// until then the handle keeps the failed call's id, and the server its answer.
     ///
     /// # Errors
@@ -1170,6 +1175,15 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             &[&serial],
             format!("order {serial}"),
         )?;
+        if matches!(reply.status.as_str(), "ok" | "unknown") {
+            // The cart is spent: an add to it or a remove from it that failed on this handle
+            // can apply no more (a late copy finds the cart closed), and sent again would
+            // answer the next add `Ok` for an item this order took, where any add to an
+            // ordered cart is `UnknownCart`.
+            for kind in ["add", "remove"] {
+                self.lanes.release_kept(&kept_cart_call(kind, &serial, ""));
+            }
+        }
         match reply.status.as_str() {
             "ok" => {
                 // Bytes, not text: an item another client wrote that is not UTF-8 is held

@@ -1415,6 +1415,54 @@ fn a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for() {
     assert!(items.is_empty(), "{items:?}");
 }
 
+/// An add the server applied, whose answer was lost, then an order of the cart, which took
+/// its tea: adding to that cart again is refused with `UnknownCart`, as for any add to an
+/// ordered cart, not answered `Ok` from the failed call's record.
+#[test]
+fn an_add_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_add() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "add-lost-cart-ordered");
+
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
+    let outcome = market.add_to_cart(cart, &any("tea"));
+    assert!(matches!(outcome, Err(AddError::UnknownCart)), "{outcome:?}");
+}
+
+/// As [`an_add_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_add`], for a
+/// remove: removing from the ordered cart again is `UnknownCart`.
+#[test]
+fn a_remove_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_remove() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "remove-lost-cart-ordered");
+    // Loads the remove script, so the answer cut below is the remove's, not the load's.
+    assert!(matches!(
+        market.remove_from_cart(cart, &any("tea")),
+        Err(RemoveError::NotInCart)
+    ));
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+
+    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(RemoveError::Connection(_))),
+        "{outcome:?}"
+    );
+    let items = market.place_order(cart).expect("the order");
+    assert!(items.is_empty(), "{items:?}");
+    let outcome = market.remove_from_cart(cart, &any("tea"));
+    assert!(
+        matches!(outcome, Err(RemoveError::UnknownCart)),
+        "{outcome:?}"
+    );
+}
+
 /// An operation retried after its connection broke, whose first request reaches the
 /// server only after the retry and a later operation of the same lane were applied: the
 /// late request is a stale copy and must not apply again.
