@@ -1097,8 +1097,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// one item goes back for the two calls (test
     /// `a_remove_whose_answer_is_lost_past_the_retries_returns_one_item_when_removed_again`
     /// in `redis/tests/faults.rs`). As for `add_to_cart`, an add of such a product to that
-    /// cart on this handle sends the failed remove again first, and the next remove is a
-    /// new one (test `a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for`),
+    /// cart on this handle (a batch add too) sends the failed remove again first, and the
+    /// next remove is a new one (tests
+    /// `a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for` and
+    /// `a_remove_in_doubt_added_to_by_a_batch_since_is_not_what_the_next_remove_stands_for`),
     /// and an order of the cart on this handle ends it (test
     /// `a_remove_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_remove`);
     /// until then the handle keeps the failed call's id, and the server its answer.

@@ -1463,6 +1463,37 @@ fn a_remove_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_remov
     );
 }
 
+/// As [`a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for`], the tea
+/// added since by a batch add: the next remove takes it, and the cart ends empty.
+#[test]
+fn a_remove_in_doubt_added_to_by_a_batch_since_is_not_what_the_next_remove_stands_for() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "remove-lost-then-batch");
+    // Loads the remove script, so the answer cut below is the remove's, not the load's.
+    assert!(matches!(
+        market.remove_from_cart(cart, &any("tea")),
+        Err(RemoveError::NotInCart)
+    ));
+    market.add_to_cart(cart, &any("tea")).expect("on sale");
+
+    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(RemoveError::Connection(_))),
+        "{outcome:?}"
+    );
+    let added = market
+        .add_many_to_cart(cart, &any("tea"), 1)
+        .expect("on sale");
+    assert_eq!(added, 1);
+    market
+        .remove_from_cart(cart, &any("tea"))
+        .expect("the tea added since");
+    assert_eq!(market.available(&any("tea")).expect("available"), 2);
+    let items = market.place_order(cart).expect("the order");
+    assert!(items.is_empty(), "{items:?}");
+}
+
 /// An operation retried after its connection broke, whose first request reaches the
 /// server only after the retry and a later operation of the same lane were applied: the
 /// late request is a stale copy and must not apply again.

@@ -222,6 +222,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         };
         let serial = cart.serial.to_string();
         let key = product.canonical_key();
+        // A remove of the product from the cart kept after a `Connection` comes before
+        // these adds: left kept, the next remove would stand for it, and leave in the cart
+        // an item this batch moved.
+        if let Err(error) = self.settle_removes(operation, &serial, &key) {
+            return Err(AddManyError::new(0, error.into()));
+        }
         let arrivals = format!("{}bell:{key}", self.prefix);
         let mut added = 0;
         loop {
