@@ -1092,6 +1092,26 @@ fn a_publish_cut(
     product
 }
 
+/// An add of a tea to `cart` through `proxy`, cut past its retries: it fails with
+/// `Connection`, whether or not the server applied it.
+fn a_tea_add_cut(proxy: &CuttingProxy, market: &RedisMarketplace<Item>, cart: CartId) {
+    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+}
+
+/// A remove of a tea from `cart` through `proxy`, cut past its retries, as
+/// [`a_tea_add_cut`].
+fn a_tea_remove_cut(proxy: &CuttingProxy, market: &RedisMarketplace<Item>, cart: CartId) {
+    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
+    assert!(
+        matches!(outcome, Err(RemoveError::Connection(_))),
+        "{outcome:?}"
+    );
+}
+
 /// A consumer gets the one tea on sale, of `serial`, and no other.
 fn the_only_tea_is(market: &RedisMarketplace<Item>, serial: u64) {
     let cart = market.new_cart().expect("new_cart");
@@ -1114,11 +1134,7 @@ fn an_add_whose_answer_is_lost_past_the_retries_puts_one_item_in_the_cart_when_a
     let proxy = CuttingProxy::start(server.port());
     let (market, producer, cart) = a_cart_and_two_teas_through(&proxy, "add-lost");
 
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
     market
         .add_to_cart(cart, &any("tea"))
         .expect("the answer to the add");
@@ -1161,11 +1177,7 @@ fn an_add_refused_for_want_of_items_whose_answer_was_lost_takes_one_published_si
     let (market, producer) = a_producer_through(&proxy, "add-lost-unavailable");
     let cart = market.new_cart().expect("new_cart");
 
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
     market.publish(producer, item("tea", 1)).expect("room");
     market
         .add_to_cart(cart, &any("tea"))
@@ -1183,11 +1195,7 @@ fn an_add_in_doubt_does_not_answer_an_add_to_a_new_cart() {
     let proxy = CuttingProxy::start(server.port());
     let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "add-lost-then-ordered");
 
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
     let ordered = market.place_order(cart).expect("the order");
     assert_eq!(ordered.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
     let next = market.new_cart().expect("new_cart");
@@ -1220,11 +1228,7 @@ fn adds_and_removes_run_one_script_each_and_a_kept_add_no_more() {
         .expect("in the cart");
     assert_eq!(script_runs(&mut watch) - before, 2);
 
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
     let before = script_runs(&mut watch);
     market
         .add_to_cart(cart, &any("tea"))
@@ -1254,11 +1258,7 @@ fn two_failed_adds_of_one_product_to_a_cart_keep_a_lane_each() {
     let proxy = CuttingProxy::start(server.port());
     let (market, producer, cart) = a_cart_and_two_teas_through(&proxy, "add-lost-twice");
     market.publish(producer, item("tea", 3)).expect("room");
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
 
     // The resend first, then a new add.
     let outcomes = cut_in_turn(
@@ -1290,11 +1290,7 @@ fn a_handle_dropped_after_a_failed_add_leaves_no_records() {
     let proxy = CuttingProxy::start(server.port());
     let name = "add-lost-then-dropped";
     let (market, _, cart) = a_cart_and_two_teas_through(&proxy, name);
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
 
     let mut watch = server.connection();
     let records = format!("marketplace:{{{name}}}:ops");
@@ -1343,11 +1339,7 @@ fn a_remove_whose_answer_is_lost_past_the_retries_returns_one_item_when_removed_
         market.add_to_cart(cart, &any("tea")).expect("on sale");
     }
 
-    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(RemoveError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_remove_cut(&proxy, &market, cart);
     market
         .remove_from_cart(cart, &any("tea"))
         .expect("the answer to the remove");
@@ -1372,11 +1364,7 @@ fn an_add_in_doubt_removed_since_is_not_what_the_next_add_stands_for() {
         Err(RemoveError::NotInCart)
     ));
 
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
     market
         .remove_from_cart(cart, &any("tea"))
         .expect("the tea the failed add moved");
@@ -1401,11 +1389,7 @@ fn a_remove_in_doubt_added_to_since_is_not_what_the_next_remove_stands_for() {
     ));
     market.add_to_cart(cart, &any("tea")).expect("on sale");
 
-    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(RemoveError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_remove_cut(&proxy, &market, cart);
     market.add_to_cart(cart, &any("tea")).expect("on sale");
     market
         .remove_from_cart(cart, &any("tea"))
@@ -1424,11 +1408,7 @@ fn an_add_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_add() {
     let proxy = CuttingProxy::start(server.port());
     let (market, _, cart) = a_cart_and_two_teas_through(&proxy, "add-lost-cart-ordered");
 
-    let outcome = proxy.cut_during(|| market.add_to_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(AddError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_add_cut(&proxy, &market, cart);
     let items = market.place_order(cart).expect("the order");
     assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1]);
     let outcome = market.add_to_cart(cart, &any("tea"));
@@ -1449,11 +1429,7 @@ fn a_remove_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_remov
     ));
     market.add_to_cart(cart, &any("tea")).expect("on sale");
 
-    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(RemoveError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_remove_cut(&proxy, &market, cart);
     let items = market.place_order(cart).expect("the order");
     assert!(items.is_empty(), "{items:?}");
     let outcome = market.remove_from_cart(cart, &any("tea"));
@@ -1477,11 +1453,7 @@ fn a_remove_in_doubt_added_to_by_a_batch_since_is_not_what_the_next_remove_stand
     ));
     market.add_to_cart(cart, &any("tea")).expect("on sale");
 
-    let outcome = proxy.cut_during(|| market.remove_from_cart(cart, &any("tea")));
-    assert!(
-        matches!(outcome, Err(RemoveError::Connection(_))),
-        "{outcome:?}"
-    );
+    a_tea_remove_cut(&proxy, &market, cart);
     let added = market
         .add_many_to_cart(cart, &any("tea"), 1)
         .expect("on sale");
