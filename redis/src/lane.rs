@@ -274,12 +274,7 @@ impl Lanes {
     pub(crate) fn keep_unsent(&self, key: &str, sends: &'static str) {
         let mut lane = self.checkout();
         lane.seq += 1;
-        self.kept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.to_owned())
-            .or_default()
-            .push((lane, sends));
+        self.keep(key, lane, sends);
     }
 
     /// Returns to the pool, unsent, the lanes kept under keys that begin with `prefix`:
@@ -315,13 +310,18 @@ impl Lanes {
         if outcome.is_ok() {
             self.checkin(lane);
         } else {
-            self.kept
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(key.to_owned())
-                .or_default()
-                .push((lane, sends));
+            self.keep(key, lane, sends);
         }
+    }
+
+    /// Keeps `lane`, with `sends`, under `key`, beside any lanes kept there already.
+    fn keep(&self, key: &str, lane: Lane, sends: &'static str) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .push((lane, sends));
     }
 
     /// Runs `call` as `lane`'s current operation, retrying as [`run`](Self::run) says.
