@@ -3,9 +3,9 @@
 //! change (see `state` for the class life cycle).
 //!
 //! A product of exact immutable builtin types (`str`, `int`, `float`, `bytes`, `bool`,
-//! `None`, and tuples of these, 64 objects in all at most) is its class's key itself: a buyer cannot
-//! change it, and a lookup then finds it by identity or by the builtin's own `==`, without
-//! the owned key's `__eq__`. A subclass may define an equality on state a buyer changes,
+//! `None`, and tuples of these, 64 objects in all at most) is its class's key itself: a
+//! buyer cannot change it, and a lookup then finds it by identity or by the builtin's own
+//! `==`, without the owned key's `__eq__`. A subclass may define an equality on state a buyer changes,
 //! and a tuple holding any other object may hold a mutable one: those take the owned key.
 //!
 //! A product used as the key itself would stay the key while its class lives, even after an
