@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -430,7 +430,8 @@ impl Drop for Stoppable<'_> {
 /// Awaits the engine wait `make_wait` makes on the running asyncio loop, for at most
 /// `timeout` (`None`: no limit), or until `stop`'s key is stopped. `Ok(None)` once the
 /// deadline has passed (or the stop come) with the wait still pending (it is dropped then,
-/// so it has done nothing); a `RuntimeError` when no asyncio loop is running.
+/// so it has done nothing); a `RuntimeError` when no asyncio loop is running, or when a
+/// task other than the one that began the wait polls it (awaits its coroutine meanwhile).
 pub(crate) async fn wait_on_loop(
     make_wait: MakeWait,
     timeout: Option<Duration>,
@@ -446,9 +447,11 @@ pub(crate) async fn wait_on_loop(
         wait: Mutex::new(None),
     });
     let _unwait = Unwait(Arc::clone(&shared));
-    let _enrolled = Python::attach(|py| {
+    let (driver, _enrolled) = Python::attach(|py| {
         let _active = Active::enter(py);
-        enrol(py, &shared)
+        let task = current_task(py)?;
+        let driver = task.as_ptr() as usize;
+        Ok::<_, PyErr>((driver, enrol(&shared, task)?))
     })?;
     let _stoppable = stop.map(|(stops, key)| {
         let wait = Arc::downgrade(&shared);
@@ -463,9 +466,27 @@ pub(crate) async fn wait_on_loop(
         })?),
     };
     let waker = Waker::from(Arc::clone(&shared));
-    let outcome = poll_fn(|cx| {
+    poll_fn(|cx| {
         Python::attach(|py| {
             let _active = Active::enter(py);
+            // A second task awaiting the coroutine meanwhile: a Python coroutine raises in
+            // it, and so does this. PyO3's coroutine has no such check, and its waker is
+            // the new task's, which took the wait over while the first slept for good. The
+            // wait ends here (the coroutine closes), so the first task is woken too, to
+            // find it closed.
+            match current_task(py) {
+                Ok(task) if task.as_ptr() as usize == driver => {}
+                other => {
+                    let first = lock(&shared.task).take();
+                    // Outside the lock: it schedules the task on the loop.
+                    if let Some(first) = first {
+                        first.wake();
+                    }
+                    return Poll::Ready(Err(other.err().unwrap_or_else(|| {
+                        PyRuntimeError::new_err("coroutine is being awaited already")
+                    })));
+                }
+            }
             shared.set_task(cx.waker());
             let mut wait = lock(&shared.wait);
             let engine_wait = wait.get_or_insert_with(&make_wait);
@@ -473,17 +494,16 @@ pub(crate) async fn wait_on_loop(
                 let ended = wait.take();
                 drop(wait);
                 drop(ended);
-                return Poll::Ready(Some(done));
+                return Poll::Ready(Ok(Some(done)));
             }
             drop(wait);
             if shared.passed() {
-                return Poll::Ready(None);
+                return Poll::Ready(Ok(None));
             }
             Poll::Pending
         })
     })
-    .await;
-    Ok(outcome)
+    .await
 }
 
 /// Takes a wait's engine wait out of its [`Shared`] when the wait ends or its task drops it
@@ -534,11 +554,15 @@ pub(crate) fn pass_on_stalled_wake_ups(py: Python<'_>) {
     }
 }
 
+/// The asyncio task running (`None` outside one). Its address tells the task that drives a
+/// wait from any other: it lives as long as it drives the wait's coroutine.
+fn current_task(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    py.import(intern!(py, "asyncio"))?
+        .call_method0(intern!(py, "current_task"))
+}
+
 /// Enters the current asyncio task (if the wait runs in one) in its relay's tasks.
-fn enrol(py: Python<'_>, shared: &Arc<Shared>) -> PyResult<Option<Enrolled>> {
-    let task = py
-        .import(intern!(py, "asyncio"))?
-        .call_method0(intern!(py, "current_task"))?;
+fn enrol(shared: &Arc<Shared>, task: Bound<'_, PyAny>) -> PyResult<Option<Enrolled>> {
     if task.is_none() {
         return Ok(None);
     }

@@ -440,6 +440,32 @@ def test_an_unawaited_coroutine_does_nothing():
     assert market.shelf_len(producer) == 0 and market.stats()["distinct_products"] == 0
 
 
+def test_a_coroutine_a_second_task_awaits_meanwhile_raises_there_and_hangs_neither():
+    # A Python coroutine refuses a second awaiter while one drives it. PyO3's coroutine does
+    # not: the second task took over the wait, and the first slept for good beside it.
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+
+    async def main():
+        coroutine = market.add_to_cart_async(cart, LINDEN, timeout=math.inf)
+        first = asyncio.ensure_future(coroutine)
+        await asleep_in_the_engine(market, 1)
+        second = asyncio.ensure_future(coroutine)
+        done, _ = await asyncio.wait([first, second], timeout=5)
+        assert done == {first, second}, "a task awaiting the coroutine hangs"
+        with pytest.raises(RuntimeError, match="coroutine is being awaited already"):
+            second.result()
+        # The first task's coroutine is closed under it, so it ends too, having taken nothing.
+        with pytest.raises(RuntimeError):
+            first.result()
+        assert waiting(market) == 0
+        assert await market.publish_async(producer, LINDEN)
+
+    asyncio.run(main())
+    assert market.available(LINDEN) == 1
+    assert market.place_order(cart) == []
+
+
 def test_blocking_threads_and_async_tasks_share_one_product_without_deadlock():
     # Threads that wait (with the GIL released) wake the tasks of a loop that polls its
     # waits holding the GIL, on the same product.
