@@ -477,11 +477,10 @@ pub(crate) async fn wait_on_loop(
             match current_task(py) {
                 Ok(task) if task.as_ptr() as usize == driver => {}
                 other => {
-                    let first = lock(&shared.task).take();
-                    // Outside the lock: it schedules the task on the loop.
-                    if let Some(first) = first {
-                        first.wake();
-                    }
+                    // Through the relay, as every wake-up of a wait: its drain, on the
+                    // loop's thread, wakes the first task (its waker still the one held)
+                    // and withstands a Ctrl-C landing as it schedules it.
+                    Wake::wake_by_ref(&shared);
                     return Poll::Ready(Err(other.err().unwrap_or_else(|| {
                         PyRuntimeError::new_err("coroutine is being awaited already")
                     })));
