@@ -6,8 +6,10 @@
 //! [`RedisMarketplace::with_retry_for`](crate::RedisMarketplace::with_retry_for)) under the
 //! same operation id, so a retry never applies an operation twice; `Connection` means the
 //! retries ran out, and whether the operation was applied is then unknown (the products of
-//! a refused publish come back in the error all the same; an order, or a `publish`, made
-//! again on the handle is answered as the failed one if it applied).
+//! a refused publish come back in the error all the same). The same call made again on the
+//! handle (an order of the cart; a publish of the product by the producer, timed or not; an
+//! add of the product to the cart, timed or not; a remove of it from the cart) is answered
+//! as the failed one if it applied; a batch's `Connection` stays in doubt.
 
 use std::error::Error;
 use std::fmt;
