@@ -342,9 +342,13 @@ struct IgnoredIdsAreWarnedAbout;
 ///
 /// A failure may come after the market received the call (a server that applied the
 /// publish and whose answer was lost): the product may then be on sale as well, so
-/// publishing it again may sell two. A market's failure type says what its failures allow
-/// a caller to assume (for a Redis market, `ConnectionError`). In process the failure type
-/// is [`Infallible`](std::convert::Infallible), so this is never built.
+/// publishing it again may sell two, unless the market says otherwise. A market's failure
+/// type says what its failures allow a caller to assume (for a Redis market,
+/// `ConnectionError`: publishing the product again on the same handle sends the failed call
+/// again, so it sells one:
+/// `redis/tests/faults.rs::through_the_trait_a_publish_whose_answer_is_lost_is_on_sale_once_when_published_again`).
+/// In process the failure type is [`Infallible`](std::convert::Infallible), so this is
+/// never built.
 ///
 /// It shows the failure's message, and stands in for the failure: its `source` is the
 /// failure's, so a report walking the chain tells it once.
