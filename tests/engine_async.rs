@@ -696,6 +696,20 @@ fn a_future_polled_after_completing_panics_and_takes_nothing() {
     assert_eq!(order_serials(&market, cart), [1]);
 }
 
+/// The same for a publish: polled again after it put its product on sale, it panics and
+/// puts nothing more on sale.
+#[test]
+fn a_publish_polled_after_completing_panics_and_publishes_nothing_more() {
+    let market = Market::new(2);
+    let producer = market.register_producer();
+    let mut future = HandPolled::new(market.publish_async(producer, item(7, 1)));
+    assert_eq!(future.poll(), Poll::Ready(Ok(())));
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll()));
+    assert!(again.is_err());
+    assert_eq!(market.available(&any(7)), 1);
+    assert_eq!(market.shelf_len(producer), Some(1));
+}
+
 /// A consumer asleep on a product never published, woken when the product is resolved
 /// into a handle (its shelf made, with nothing on it), moves to sleep on that shelf: polled
 /// then, it asks for no poll, and the first publish wakes it.
