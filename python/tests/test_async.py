@@ -466,6 +466,35 @@ def test_a_coroutine_a_second_task_awaits_meanwhile_raises_there_and_hangs_neith
     assert market.place_order(cart) == []
 
 
+def test_a_publish_coroutine_a_second_task_awaits_meanwhile_raises_there_and_publishes_nothing():
+    # The same for a publish waiting for room: neither task hangs, and the product is not
+    # put on sale when room comes.
+    market = Marketplace[Tea](1)
+    producer, cart = market.register_producer(), market.new_cart()
+    assert market.publish(producer, LINDEN)
+
+    async def main():
+        coroutine = market.publish_async(producer, LINDEN, timeout=math.inf)
+        first = asyncio.ensure_future(coroutine)
+        await asleep_in_the_engine(market, 1)
+        second = asyncio.ensure_future(coroutine)
+        done, _ = await asyncio.wait([first, second], timeout=5)
+        assert done == {first, second}, "a task awaiting the coroutine hangs"
+        with pytest.raises(RuntimeError, match="coroutine is being awaited already"):
+            second.result()
+        with pytest.raises(RuntimeError):
+            first.result()
+        assert waiting(market) == 0
+        # Room now: no task is left to take it.
+        assert market.add_to_cart(cart, LINDEN)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert market.shelf_len(producer) == 0
+
+    asyncio.run(main())
+    assert market.available(LINDEN) == 0
+
+
 def test_blocking_threads_and_async_tasks_share_one_product_without_deadlock():
     # Threads that wait (with the GIL released) wake the tasks of a loop that polls its
     # waits holding the GIL, on the same product.
