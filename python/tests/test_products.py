@@ -587,12 +587,12 @@ def test_a_bought_builtin_product_is_its_classs_key_until_the_class_goes():
 
 
 def test_a_builtin_product_too_large_to_check_takes_the_owned_key():
-    # The check looks at a bounded number of objects, so a large tuple of builtins takes the
-    # owned key, which is always right: bought, it is not held by the market, unlike a small
-    # one that is its class's key.
+    # The check looks at 64 objects at most, so a larger tuple of builtins takes the owned
+    # key, which is always right: bought, it is not held by the market, unlike a smaller one
+    # that is its class's key (63 items and the tuple: 64 objects).
     market = Marketplace(5)
     producer = market.register_producer()
-    for size, held_after_buying in ((2, True), (1000, False)):
+    for size, held_after_buying in ((2, True), (63, True), (64, False), (1000, False)):
         first, second = tuple(range(size)), tuple(range(size))
         assert first == second and first is not second
         alone = sys.getrefcount(first)
