@@ -277,6 +277,17 @@ impl Lanes {
         self.keep(key, lane, sends);
     }
 
+    /// The keys beginning with `prefix` under which lanes are kept now, for a caller whose
+    /// call stands for a kept one of another key (a batch whose products begin with those a
+    /// failed batch sent) to find it.
+    pub(crate) fn kept_keys(&self, prefix: &str) -> Vec<String> {
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.keys()
+            .filter(|key| key.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
     /// Returns to the pool, unsent, the lanes kept under keys that begin with `prefix`:
     /// their operations can take effect no more (those of a cart ordered since), so
     /// sending them again would only answer from a record that no longer holds.

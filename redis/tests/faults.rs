@@ -1026,6 +1026,207 @@ fn a_timed_publish_cut(
     product
 }
 
+/// A batch publish the server applied, whose answer was cut past the retries, fails with
+/// `Connection` and gives every product back. Publishing those products again in a batch on
+/// the handle sends the failed call again under its operation id: each is on sale once.
+#[test]
+fn a_batch_publish_whose_answer_is_lost_is_on_sale_once_when_published_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_batch_producer_through(&proxy, "publish-many-lost");
+    let products = a_batch_publish_cut(&proxy, &market, producer, teas(1..3));
+
+    market
+        .publish_many(producer, products)
+        .expect("the answer to the batch");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(2));
+    the_teas_on_sale_are(&market, &[1, 2]);
+}
+
+/// A batch of more products than the producer has room for, whose answer was cut after the
+/// server put some on sale (two, the room it had) and refused the rest: publishing the
+/// products the error gave back again answers the failed call from its record and offers
+/// the rest anew, so those on sale are on sale once and the rest come back `Full`.
+#[test]
+fn a_batch_publish_applied_in_part_whose_answer_was_lost_puts_none_on_sale_twice() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_batch_producer_through(&proxy, "publish-many-lost-in-part");
+    for serial in 10..12 {
+        market
+            .publish(producer, item("coffee", serial))
+            .expect("room");
+    }
+    // Six products: the cut call offers the first four (the capacity), of which two fit.
+    let products = a_batch_publish_cut(&proxy, &market, producer, teas(1..7));
+    assert_eq!(products.len(), 6, "the error holds every product");
+
+    let outcome = market.publish_many(producer, products);
+    let Err(PublishError::Full(rest)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let serials: Vec<u64> = rest.iter().map(|tea| tea.serial).collect();
+    assert_eq!(serials, [3, 4, 5, 6]);
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
+    the_teas_on_sale_are(&market, &[1, 2]);
+}
+
+/// A plain batch publish whose answer was lost is sent again by a timed batch publish of
+/// its products, as by a plain one: each is on sale once.
+#[test]
+fn a_batch_publish_whose_answer_is_lost_is_on_sale_once_when_published_again_timed() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, producer) = a_batch_producer_through(&proxy, "publish-many-lost-then-timed");
+    let products = a_batch_publish_cut(&proxy, &market, producer, teas(1..3));
+
+    market
+        .publish_many_timeout(producer, products, Duration::ZERO)
+        .expect("the answer to the batch");
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(2));
+    the_teas_on_sale_are(&market, &[1, 2]);
+}
+
+/// A timed batch publish that found its producer full and registered among its waiters,
+/// whose answer was cut, holds that registration when it fails: the batch publish of its
+/// products again (once there is room) takes it over and withdraws it, so no waiter is left
+/// counted, and the product is on sale once.
+#[test]
+fn a_timed_batch_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_waiter_once_published_again()
+ {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let name = "timed-publish-many-lost-registered";
+    let (market, producer) = a_batch_producer_through(&proxy, name);
+    for serial in 10..14 {
+        market
+            .publish(producer, item("coffee", serial))
+            .expect("room");
+    }
+    let outcome = proxy
+        .cut_during(|| market.publish_many_timeout(producer, teas(1..2), Duration::from_secs(60)));
+    let Err(PublishError::Connection(products, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let mut watch = server.connection();
+    let waiting = format!("marketplace:{{{name}}}:waiting");
+    let counted = |watch: &mut redis::Connection| -> usize {
+        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
+    };
+    assert_eq!(counted(&mut watch), 1, "the cut call registered");
+
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("coffee")).expect("on sale");
+    market.place_order(cart).expect("the order");
+    market
+        .publish_many(producer, products)
+        .expect("the producer has room now");
+    assert_eq!(
+        counted(&mut watch),
+        0,
+        "a waiter is still counted for the producer"
+    );
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
+    the_only_tea_is(&market, 1);
+}
+
+/// A timed batch publish that registered among its producer's waiters and whose wait then
+/// fails (the doorbell's key holds a string) fails with `Connection`, still counted among
+/// the waiters. The batch publish of its products again withdraws that place, so no waiter
+/// is left counted, and puts the product on sale once.
+#[test]
+fn a_timed_batch_publish_whose_wait_fails_leaves_no_waiter_once_published_again() {
+    let server = RedisServer::start();
+    let name = "timed-publish-many-wait-fails";
+    let market = RedisMarketplace::<Item>::connect(&server.url(), name, 1)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("coffee", 10)).expect("room");
+    let mut watch = server.connection();
+    // The first producer's doorbell, which a list must hold for its pop to be refused.
+    let room = format!("marketplace:{{{name}}}:room:0");
+    redis::cmd("SET")
+        .arg(&room)
+        .arg("not a list")
+        .exec(&mut watch)
+        .expect("SET");
+    let waiting = format!("marketplace:{{{name}}}:waiting");
+    let counted = |watch: &mut redis::Connection| -> usize {
+        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
+    };
+
+    let outcome = market.publish_many_timeout(producer, teas(1..2), Duration::from_secs(60));
+    let Err(PublishError::Connection(products, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(counted(&mut watch), 1, "the call's registration");
+
+    redis::cmd("DEL").arg(&room).exec(&mut watch).expect("DEL");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("coffee")).expect("on sale");
+    market.place_order(cart).expect("the order");
+    market
+        .publish_many(producer, products)
+        .expect("the producer has room");
+    assert_eq!(
+        counted(&mut watch),
+        0,
+        "a waiter is still counted for the producer"
+    );
+    assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
+    the_only_tea_is(&market, 1);
+}
+
+/// `a_producer_through`, the server having loaded the batch publish script too (another
+/// producer's batch, its item taken and ordered since), so an answer cut later is the
+/// batch's.
+fn a_batch_producer_through(
+    proxy: &CuttingProxy,
+    name: &str,
+) -> (RedisMarketplace<Item>, ProducerId) {
+    let (market, producer) = a_producer_through(proxy, name);
+    let warm = market.register_producer().expect("register");
+    market
+        .publish_many(warm, vec![item("warm", 0)])
+        .expect("room");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("warm")).expect("on sale");
+    market.place_order(cart).expect("the warm-up order");
+    (market, producer)
+}
+
+/// Teas of the serials in `serials`.
+fn teas(serials: std::ops::Range<u64>) -> Vec<Item> {
+    serials.map(|serial| item("tea", serial)).collect()
+}
+
+/// Publishes `products` with `publish_many`, its answer cut past the retries: the call fails
+/// with `Connection`, and the products it gives back are returned.
+fn a_batch_publish_cut(
+    proxy: &CuttingProxy,
+    market: &RedisMarketplace<Item>,
+    producer: ProducerId,
+    products: Vec<Item>,
+) -> Vec<Item> {
+    let outcome = proxy.cut_during(|| market.publish_many(producer, products));
+    let Err(PublishError::Connection(products, _)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    products
+}
+
+/// A consumer gets every tea on sale: those of `serials`, in that order, once each.
+fn the_teas_on_sale_are(market: &RedisMarketplace<Item>, serials: &[u64]) {
+    let cart = market.new_cart().expect("new_cart");
+    let added = market
+        .add_many_to_cart(cart, &any("tea"), usize::MAX)
+        .expect("add_many_to_cart");
+    assert_eq!(added, serials.len(), "teas on sale");
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), serials);
+}
+
 /// A handle dropped right after a publish failed, its lane kept aside and no connection
 /// open, deletes its lanes' records from a server that answers again.
 #[test]

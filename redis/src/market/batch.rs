@@ -6,6 +6,7 @@
 //! operation.
 
 use std::borrow::Borrow;
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -15,6 +16,7 @@ use super::{RedisMarketplace, waits};
 use crate::error::{AddError, AddManyError, ConnectionError, PublishError};
 use crate::ids::{CartId, ProducerId};
 use crate::product::CanonicalKey;
+use crate::scripts::Reply;
 use crate::wait::worth_waiting;
 
 /// What a batch script answered: how many items it moved, whether the market is closed
@@ -97,26 +99,29 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let room = format!("{}room:{}", self.prefix, producer.index);
         let mut published = 0;
         // As in `publish_timeout`: whether the server counts this call among the producer's
-        // waiters, withdrawn by the next try.
+        // waiters, withdrawn by the next try. A kept batch taken over may hand this call its
+        // own, which the next try withdraws even when no product is left to offer.
         let mut registered = false;
+        match self.resume_publish_many(operation, &index, &encoded) {
+            None => {}
+            Some(Ok(Some(moved))) => {
+                published = moved.count;
+                registered = moved.registered;
+                if published == products.len() && !registered {
+                    return Ok(());
+                }
+            }
+            Some(Ok(None)) => return Err(PublishError::UnknownProducer(products)),
+            Some(Err(error)) => return Err(PublishError::Connection(products, error)),
+        }
         loop {
             // No call can publish more than the capacity: sending more would only send the
             // rest again on the next call of a wait.
             let asked = (encoded.len() - published).min(self.capacity);
-            let mut args = Vec::with_capacity(2 + 2 * asked);
-            args.push(index.as_str());
             let register = wait.is_some_and(|deadline| worth_waiting(false, deadline));
-            args.push(waits(
-                register,
-                registered,
-                published + asked < encoded.len(),
-            ));
-            for (key, payload) in &encoded[published..published + asked] {
-                args.push(key);
-                args.push(payload);
-            }
-            let script = &self.scripts.publish_many;
-            let moved = match self.move_many(operation, script, &args, asked) {
+            let flags = waits(register, registered, published + asked < encoded.len());
+            let chunk = &encoded[published..published + asked];
+            let moved = match self.publish_chunk(operation, &index, flags, chunk) {
                 Ok(Some(moved)) => moved,
                 Ok(None) => {
                     return Err(PublishError::UnknownProducer(products.split_off(published)));
@@ -138,12 +143,82 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
                 _ => return Err(PublishError::Full(products.split_off(published))),
             };
             if let Err(error) = self.bell(operation, room.clone()).wait(deadline) {
+                // The server counts this call among the waiters, and only its next try would
+                // withdraw that place: that try is kept, unsent, for the next batch of the
+                // products the error holds to send, as `publish_timeout` keeps its own.
+                let next = (encoded.len() - published).min(self.capacity);
+                let (kept, _) = kept_batch(&index, &encoded[published..published + next]);
+                self.lanes.keep_unsent(&kept, waits(false, true, false));
                 return Err(PublishError::Connection(
                     products.split_off(published),
                     error,
                 ));
             }
         }
+    }
+
+    /// One run of the batch publish script offering `chunk` (encoded products) for the
+    /// producer of index `index`, with `waits`. A run that fails keeps its lane, with
+    /// `waits`, under the key naming the producer and `chunk` (see `Lanes::run_keeping`): it
+    /// may have applied, and [`resume_publish_many`](Self::resume_publish_many) sends it
+    /// again.
+    fn publish_chunk(
+        &self,
+        operation: &'static str,
+        index: &str,
+        waits: &'static str,
+        chunk: &[(String, String)],
+    ) -> Result<Option<Moved>, ConnectionError> {
+        let args = publish_many_args(index, waits, chunk);
+        self.refuse_too_long(operation, &args)?;
+        let (kept, _) = kept_batch(index, chunk);
+        let script = &self.scripts.publish_many;
+        let value = self
+            .lanes
+            .run_keeping(operation, &kept, waits, |connection, op, _| {
+                self.invoke(connection, script, op, &args)
+            })?;
+        self.moved(operation, self.reply(operation, value)?, chunk.len())
+    }
+
+    /// Sends again a batch publish of this handle's by the producer of index `index`, kept
+    /// after it failed (it may have applied), whose products `encoded` begins with: under
+    /// its operation id, with the waits flags it sent, so its recorded answer if the server
+    /// applied it, its outcome now otherwise. `None` when none is kept. How many it moved
+    /// are on sale, once; `registered`, the server counts the caller among the producer's
+    /// waiters, which the caller withdraws or keeps; the rest of `encoded` the caller
+    /// offers anew, as a publish does after a kept `Full`.
+    fn resume_publish_many(
+        &self,
+        operation: &'static str,
+        index: &str,
+        encoded: &[(String, String)],
+    ) -> Option<Result<Option<Moved>, ConnectionError>> {
+        let (no_products, _) = kept_batch(index, &[]);
+        let candidates = self.lanes.kept_keys(&no_products);
+        if candidates.is_empty() {
+            return None;
+        }
+        // A failed call offered the capacity at most.
+        let offered = &encoded[..encoded.len().min(self.capacity)];
+        let (ours, ends) = kept_batch(index, offered);
+        let (kept, sent) = candidates.into_iter().find_map(|kept| {
+            let sent = ends.iter().position(|&end| end == kept.len())?;
+            ours.starts_with(&kept).then_some((kept, sent))
+        })?;
+        let chunk = &offered[..sent];
+        let script = &self.scripts.publish_many;
+        let resent = self
+            .lanes
+            .resend_kept(operation, &kept, |connection, op, waits| {
+                self.invoke(
+                    connection,
+                    script,
+                    op,
+                    &publish_many_args(index, waits, chunk),
+                )
+            })?;
+        Some(resent.and_then(|value| self.moved(operation, self.reply(operation, value)?, sent)))
     }
 
     /// Moves up to `count` of the oldest items on sale equal to `product` into `cart`, in
@@ -264,7 +339,17 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         args: &[&str],
         asked: usize,
     ) -> Result<Option<Moved>, ConnectionError> {
-        let reply = self.call(operation, script, args)?;
+        self.moved(operation, self.call(operation, script, args)?, asked)
+    }
+
+    /// What a batch script's `reply` to a call asked to move up to `asked` items says;
+    /// `None` for an unknown producer or cart.
+    fn moved(
+        &self,
+        operation: &'static str,
+        reply: Reply,
+        asked: usize,
+    ) -> Result<Option<Moved>, ConnectionError> {
         match reply.status.as_str() {
             "ok" => {
                 let count = reply
@@ -282,4 +367,39 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             _ => Err(self.unexpected(operation)),
         }
     }
+}
+
+/// The batch publish script's arguments: the producer's index, the `waits` flags, and each
+/// product of `chunk` as its canonical key and its encoded form.
+fn publish_many_args<'a>(
+    index: &'a str,
+    waits: &'static str,
+    chunk: &'a [(String, String)],
+) -> Vec<&'a str> {
+    let mut args = Vec::with_capacity(2 + 2 * chunk.len());
+    args.push(index);
+    args.push(waits);
+    for (key, payload) in chunk {
+        args.push(key);
+        args.push(payload);
+    }
+    args
+}
+
+/// The key under which a batch publish by the producer of index `index` offering `chunk`
+/// keeps its lane when it fails, and where the key's part for each first so many products
+/// ends (from none to all): a later batch of the producer whose products begin with that
+/// chunk finds it by its key's being a start of its own. Each product is written with the
+/// length of its key and of its encoded form, so a key names one list of products, and
+/// starts another's key only where that list starts.
+fn kept_batch(index: &str, chunk: &[(String, String)]) -> (String, Vec<usize>) {
+    let mut kept = format!("publish_many {index} ");
+    let mut ends = Vec::with_capacity(1 + chunk.len());
+    ends.push(kept.len());
+    for (key, payload) in chunk {
+        // Writing to a `String` cannot fail.
+        let _ = write!(kept, "{}:{key}{}:{payload}", key.len(), payload.len());
+        ends.push(kept.len());
+    }
+    (kept, ends)
 }
