@@ -321,7 +321,9 @@ pub enum PublishError<P> {
     /// The server could not complete the call, which may have put the product on sale:
     /// publishing it again on the handle settles it (see
     /// [`RedisMarketplace::publish`](crate::RedisMarketplace::publish)); after a batch
-    /// publish, which may have put any of its products on sale, it stays in doubt.
+    /// publish, which may have put any of its products on sale, a batch publish of the
+    /// products it holds settles it (see
+    /// [`RedisMarketplace::publish_many`](crate::RedisMarketplace::publish_many)).
     Connection(P, ConnectionError),
 }
 

@@ -9,7 +9,9 @@
 //! the cart is that operation again (`run_resumable`); a publish keeps its lane aside the
 //! same way, with the waits flags it sent (a timed publish's tries differ in them), so that
 //! the producer's next publish of a product of the same JSON form, timed or not, is that
-//! operation again (`run_keeping`, `resend_kept`); an add to a cart and a remove from one keep
+//! operation again (`run_keeping`, `resend_kept`), and a batch publish keeps its lane so under
+//! the products it sent, for the producer's next batch that begins with them (`kept_keys`
+//! finds it); an add to a cart and a remove from one keep
 //! theirs so, under the cart and the product's canonical key, for the next add (or remove) of
 //! that product to that cart, until an order of the cart returns them to the pool unsent
 //! (`release_kept`); calls of one key that fail at once keep a lane each. The

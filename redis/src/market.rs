@@ -653,8 +653,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// tries the same way and sends a kept one again as this does, not to a batch (a new
     /// publish of a product of the same JSON form stands for the failed one too); until
     /// then the handle keeps the failed call's id and the product's JSON form, and the
-    /// server its answer. The batches do not do this: their `Connection` leaves the
-    /// products in doubt.
+    /// server its answer. A failed batch publish is not sent again by this call: give its
+    /// products back to a batch (see [`publish_many`](Self::publish_many)).
     pub fn publish(&self, producer: ProducerId, product: P) -> Result<(), PublishError<P>> {
         if producer.market != self.tag {
             return Err(PublishError::UnknownProducer(product));

@@ -6,7 +6,8 @@
 //! publish's answer lost the same way (publishing the product again puts it on sale once,
 //! also after two failed at once, and lets another product through meanwhile; a timed
 //! publish's likewise, timed or plain, leaving no waiter counted for its lost try or its
-//! failed wait), a request delivered late, after its retry and a later call of its lane (it
+//! failed wait; a batch publish's, its products published again in a batch, also when it
+//! applied in part), a request delivered late, after its retry and a later call of its lane (it
 //! does not apply again), publishers that die waiting for room (what their registrations leave is
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
 //! market created anew under its name), what a call reports when the server is gone or

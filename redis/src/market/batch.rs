@@ -35,7 +35,19 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// [`publish`](Self::publish).
     ///
     /// On `Connection`, whether the call applied is unknown; the error holds every product
-    /// of the call.
+    /// of the call. The handle keeps the failed call (the products it sent: the first
+    /// `queue_size_per_producer` at most) under its operation id, and the next
+    /// `publish_many` or [`publish_many_timeout`](Self::publish_many_timeout) for the
+    /// producer on this handle whose products begin with those (as the error's do) sends it
+    /// again first: its recorded answer if it applied, applied now otherwise. So publishing
+    /// the error's products again in a batch puts each on sale once, also when the failed
+    /// call had put only some on sale before the producer was full; the products past those
+    /// the failed call put on sale are offered anew (tests
+    /// `a_batch_publish_whose_answer_is_lost_is_on_sale_once_when_published_again` and
+    /// `a_batch_publish_applied_in_part_whose_answer_was_lost_puts_none_on_sale_twice` in
+    /// `redis/tests/faults.rs`). A plain [`publish`](Self::publish) of one of those
+    /// products, or a batch that does not begin with them, does not send it again, and the
+    /// products stay in doubt.
     ///
     /// # Errors
     ///
@@ -55,7 +67,17 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// On `Connection`, the products of earlier calls of this wait are on sale, whether the
     /// failed call applied is unknown, and the error holds every product after them (those
-    /// of the failed call first).
+    /// of the failed call first). The failed call is kept, with the waits flags it sent,
+    /// as `publish_many`'s is, and sent again by the producer's next batch on this handle
+    /// whose products begin with its own, timed or not (test
+    /// `a_batch_publish_whose_answer_is_lost_is_on_sale_once_when_published_again_timed`),
+    /// which takes over its place among the producer's waiters, if it took one, and
+    /// withdraws it (test
+    /// `a_timed_batch_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_waiter_once_published_again`).
+    /// A `Connection` of the wait between calls put nothing on sale; the call that would
+    /// have withdrawn this one's place among the waiters is kept the same way, unsent, for
+    /// the next batch of the error's products to send (test
+    /// `a_timed_batch_publish_whose_wait_fails_leaves_no_waiter_once_published_again`).
     ///
     /// # Errors
     ///
