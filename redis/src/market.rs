@@ -1126,6 +1126,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let adds = kept_cart_call("add", &serial, &key);
         let add = &self.scripts.add_to_cart;
         self.settle_kept("remove_from_cart", add, &serial, &key, &adds)?;
+        self.settle_batch_adds("remove_from_cart", &serial, &key)?;
         let script = &self.scripts.remove_from_cart;
         // A kept remove that gave an item back answers for this call; any other answer gave
         // nothing back and may not hold now (an equal item added since), so this removes
@@ -1182,7 +1183,7 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             // can apply no more (a late copy finds the cart closed), and sent again would
             // answer the next add `Ok` for an item this order took, where any add to an
             // ordered cart is `UnknownCart`.
-            for kind in ["add", "remove"] {
+            for kind in ["add", "remove", "add_many"] {
                 self.lanes.release_kept(&kept_cart_call(kind, &serial, ""));
             }
         }

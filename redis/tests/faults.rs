@@ -1523,6 +1523,115 @@ fn a_cart_and_two_teas_through(
     (market, producer, cart)
 }
 
+/// A batch add the server applied, whose answer was cut past the retries, fails with
+/// `Connection`, though the teas are in the cart. Adding as many teas to that cart again in
+/// a batch on the handle sends the failed call again under its operation id: the cart holds
+/// the two teas asked for, not four, and the third stays on sale.
+#[test]
+fn a_batch_add_whose_answer_is_lost_moves_the_items_once_when_added_again() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, cart) = a_cart_and_three_teas_through(&proxy, "add-many-lost");
+    let outcome = proxy.cut_during(|| market.add_many_to_cart(cart, &any("tea"), 2));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+
+    let added = market
+        .add_many_to_cart(cart, &any("tea"), 2)
+        .expect("the answer to the batch");
+    assert_eq!(added, 2);
+    assert_eq!(market.available(&any("tea")).expect("available"), 1);
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1, 2]);
+}
+
+/// A timed batch add whose answer was lost is sent again by a plain batch add of as many
+/// of the product to that cart, as by a timed one.
+#[test]
+fn a_timed_batch_add_whose_answer_is_lost_moves_the_items_once_when_added_again_plainly() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, cart) = a_cart_and_three_teas_through(&proxy, "timed-add-many-lost");
+    let outcome = proxy.cut_during(|| {
+        market.add_many_to_cart_timeout(cart, &any("tea"), 2, Duration::from_secs(60))
+    });
+    let Err(error) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(error.added(), 0, "the cut call was the first");
+
+    let added = market
+        .add_many_to_cart(cart, &any("tea"), 2)
+        .expect("the answer to the batch");
+    assert_eq!(added, 2);
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1, 2]);
+}
+
+/// A batch add in doubt, then a remove of the product from that cart: the remove comes
+/// after the batch, which is sent again first, so the next batch add is a new one and
+/// moves two more teas, the one given back among them.
+#[test]
+fn a_batch_add_in_doubt_removed_since_is_not_what_the_next_batch_add_stands_for() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, cart) = a_cart_and_three_teas_through(&proxy, "add-many-lost-then-removed");
+    let outcome = proxy.cut_during(|| market.add_many_to_cart(cart, &any("tea"), 2));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+
+    market
+        .remove_from_cart(cart, &any("tea"))
+        .expect("a tea in the cart");
+    let added = market
+        .add_many_to_cart(cart, &any("tea"), 2)
+        .expect("two teas on sale");
+    assert_eq!(added, 2);
+    assert_eq!(market.available(&any("tea")).expect("available"), 0);
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.len(), 3, "{items:?}");
+}
+
+/// A batch add in doubt whose cart was ordered since on the handle: the next batch add to
+/// that cart is `UnknownCart`, as for any ordered cart, not an `Ok` for the teas the order
+/// took.
+#[test]
+fn a_batch_add_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_batch_add() {
+    let server = RedisServer::start();
+    let proxy = CuttingProxy::start(server.port());
+    let (market, cart) = a_cart_and_three_teas_through(&proxy, "add-many-lost-then-ordered");
+    let outcome = proxy.cut_during(|| market.add_many_to_cart(cart, &any("tea"), 2));
+    assert!(
+        matches!(outcome, Err(AddError::Connection(_))),
+        "{outcome:?}"
+    );
+
+    let items = market.place_order(cart).expect("the order");
+    assert_eq!(items.iter().map(|i| i.serial).collect::<Vec<_>>(), [1, 2]);
+    let outcome = market.add_many_to_cart(cart, &any("tea"), 2);
+    assert!(matches!(outcome, Err(AddError::UnknownCart)), "{outcome:?}");
+}
+
+/// A market through `proxy` with three teas on sale (serials 1 to 3) and a cart, the server
+/// having loaded the batch add script (a batch add of a product none has published), so an
+/// answer cut later is the batch's.
+fn a_cart_and_three_teas_through(
+    proxy: &CuttingProxy,
+    name: &str,
+) -> (RedisMarketplace<Item>, CartId) {
+    let (market, producer, cart) = a_cart_and_two_teas_through(proxy, name);
+    market.publish(producer, item("tea", 3)).expect("room");
+    let added = market
+        .add_many_to_cart(cart, &any("coffee"), 1)
+        .expect("the warm-up batch");
+    assert_eq!(added, 0);
+    (market, cart)
+}
+
 /// A remove the server applied, whose answer was cut past the retries, fails with
 /// `Connection`, though the tea went back on sale. Removing a tea from that cart again on
 /// the handle sends the failed call again: one tea went back, and the other stays in the

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{RedisMarketplace, waits};
+use super::{RedisMarketplace, kept_cart_call, waits};
 use crate::error::{AddError, AddManyError, ConnectionError, PublishError};
 use crate::ids::{CartId, ProducerId};
 use crate::product::CanonicalKey;
@@ -326,14 +326,21 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             return Err(AddManyError::new(0, error.into()));
         }
         let arrivals = format!("{}bell:{key}", self.prefix);
-        let mut added = 0;
+        // A batch add of as many of the product to the cart kept after a `Connection` is
+        // sent again first: the items it moved count for this call. Any other answer may
+        // not hold now (items published since), so the rest are asked for anew.
+        let mut added = match self.resume_add_many(operation, &serial, &key, asked(count)) {
+            Ok(Some(Some(moved))) => moved.count,
+            Ok(Some(None)) => return Err(AddManyError::new(0, AddError::UnknownCart)),
+            Ok(None) => 0,
+            Err(error) => return Err(AddManyError::new(0, error.into())),
+        };
+        if added == count {
+            return Ok(added);
+        }
         loop {
-            // A Redis list holds fewer than 2^32 items, and a larger count would reach the
-            // server as a float.
-            let asked = (count - added).min(u32::MAX as usize);
-            let wanted = asked.to_string();
-            let script = &self.scripts.add_many_to_cart;
-            let moved = match self.move_many(operation, script, &[&serial, &key, &wanted], asked) {
+            let asked = asked(count - added);
+            let moved = match self.add_many_once(operation, &serial, &key, asked) {
                 Ok(Some(moved)) => moved,
                 Ok(None) => return Err(AddManyError::new(added, AddError::UnknownCart)),
                 Err(error) => return Err(AddManyError::new(added, error.into())),
@@ -352,16 +359,77 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         }
     }
 
-    /// One run of a batch script asked to move up to `asked` items; `None` for an unknown
-    /// producer or cart.
-    fn move_many(
+    /// One run of the batch add script asking up to `asked` products of canonical key `key`
+    /// into the cart of serial `serial`; `None` for an unknown cart. A run that fails keeps
+    /// its lane under the cart, the key and `asked` (see `Lanes::run_keeping`): it may have
+    /// moved items, and [`resume_add_many`](Self::resume_add_many) sends it again.
+    fn add_many_once(
         &self,
         operation: &'static str,
-        script: &redis::Script,
-        args: &[&str],
+        serial: &str,
+        key: &str,
         asked: usize,
     ) -> Result<Option<Moved>, ConnectionError> {
-        self.moved(operation, self.call(operation, script, args)?, asked)
+        let wanted = asked.to_string();
+        let args = [serial, key, wanted.as_str()];
+        self.refuse_too_long(operation, &args)?;
+        let script = &self.scripts.add_many_to_cart;
+        let kept = kept_add_many(serial, key, Some(asked));
+        let value = self
+            .lanes
+            .run_keeping(operation, &kept, "", |connection, op, _| {
+                self.invoke(connection, script, op, &args)
+            })?;
+        self.moved(operation, self.reply(operation, value)?, asked)
+    }
+
+    /// Sends again a batch add of this handle's asking `asked` products of canonical key
+    /// `key` into the cart of serial `serial`, kept after it failed (it may have moved
+    /// items), under its operation id: its recorded answer if the server applied it, its
+    /// outcome now otherwise; `None` when none is kept, at no round trip.
+    fn resume_add_many(
+        &self,
+        operation: &'static str,
+        serial: &str,
+        key: &str,
+        asked: usize,
+    ) -> Result<Option<Option<Moved>>, ConnectionError> {
+        let wanted = asked.to_string();
+        let args = [serial, key, wanted.as_str()];
+        self.refuse_too_long(operation, &args)?;
+        let script = &self.scripts.add_many_to_cart;
+        let kept = kept_add_many(serial, key, Some(asked));
+        let resent = self
+            .lanes
+            .resend_kept(operation, &kept, |connection, op, _| {
+                self.invoke(connection, script, op, &args)
+            });
+        resent
+            .map(|value| self.moved(operation, self.reply(operation, value?)?, asked))
+            .transpose()
+    }
+
+    /// Sends again, their answers dropped, the batch adds of products of canonical key `key`
+    /// into the cart of serial `serial` that this handle keeps, before a remove of such a
+    /// product from it, as `settle_kept` does for the adds of one product: left kept, the
+    /// next batch add would stand for one, though the remove came between.
+    pub(super) fn settle_batch_adds(
+        &self,
+        operation: &'static str,
+        serial: &str,
+        key: &str,
+    ) -> Result<(), ConnectionError> {
+        let prefix = kept_add_many(serial, key, None);
+        for kept in self.lanes.kept_keys(&prefix) {
+            let Some(asked) = kept[prefix.len()..].parse().ok() else {
+                continue;
+            };
+            while self
+                .resume_add_many(operation, serial, key, asked)?
+                .is_some()
+            {}
+        }
+        Ok(())
     }
 
     /// What a batch script's `reply` to a call asked to move up to `asked` items says;
@@ -424,4 +492,24 @@ fn kept_batch(index: &str, chunk: &[(String, String)]) -> (String, Vec<usize>) {
         ends.push(kept.len());
     }
     (kept, ends)
+}
+
+/// How many items one batch add asks for, of the `wanted` still to move: a Redis list holds
+/// fewer than 2^32 items, and a larger count would reach the server as a float.
+fn asked(wanted: usize) -> usize {
+    wanted.min(u32::MAX as usize)
+}
+
+/// The key under which a batch add asking `asked` products of canonical key `key` into the
+/// cart of serial `serial` keeps its lane when it fails (a later batch add asking as many
+/// of them into that cart sends it again); with `None`, the start of such keys for any
+/// count. It is a `kept_cart_call` key of its own kind, so an order of the cart returns it
+/// to the pool as it does the adds and removes; the key's length goes first, so the count
+/// that follows cannot be taken for part of it.
+pub(super) fn kept_add_many(serial: &str, key: &str, asked: Option<usize>) -> String {
+    let start = kept_cart_call("add_many", serial, &format!("{}:{key} ", key.len()));
+    match asked {
+        Some(asked) => format!("{start}{asked}"),
+        None => start,
+    }
 }
