@@ -377,7 +377,8 @@ pub enum AddError {
     /// After `add_to_cart` or `add_to_cart_timeout`, adding the product to the cart again
     /// on the handle settles it (see
     /// [`RedisMarketplace::add_to_cart`](crate::RedisMarketplace::add_to_cart)); after a
-    /// batch add, it stays in doubt.
+    /// batch add, a batch add asking as many of the product into the cart again settles it
+    /// (see [`RedisMarketplace::add_many_to_cart`](crate::RedisMarketplace::add_many_to_cart)).
     Connection(ConnectionError),
 }
 

@@ -13,7 +13,8 @@
 //! the products it sent, for the producer's next batch that begins with them (`kept_keys`
 //! finds it); an add to a cart and a remove from one keep
 //! theirs so, under the cart and the product's canonical key, for the next add (or remove) of
-//! that product to that cart, until an order of the cart returns them to the pool unsent
+//! that product to that cart (a batch add under the count it asked too, for the next batch
+//! asking as many), until an order of the cart returns them to the pool unsent
 //! (`release_kept`); calls of one key that fail at once keep a lane each. The
 //! server's memory for this is one entry per lane of each live handle: a handle dropped
 //! deletes its lanes' entries (best effort: through a connection already open, or one new

@@ -7,8 +7,9 @@
 //! also after two failed at once, and lets another product through meanwhile; a timed
 //! publish's likewise, timed or plain, leaving no waiter counted for its lost try or its
 //! failed wait; a batch publish's, its products published again in a batch, also when it
-//! applied in part), a request delivered late, after its retry and a later call of its lane (it
-//! does not apply again), publishers that die waiting for room (what their registrations leave is
+//! applied in part; an add's, a remove's and a batch add's, called again), a request
+//! delivered late, after its retry and a later call of its lane (it does not apply again),
+//! publishers that die waiting for room (what their registrations leave is
 //! bounded), a market lost with a server that kept no data (its old handles stay out of a
 //! market created anew under its name), what a call reports when the server is gone or
 //! silent (a publish through the contract trait gives its product back), a server that

@@ -250,9 +250,19 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// # Errors
     ///
     /// As [`add_to_cart`](Self::add_to_cart)'s, but never `Unavailable`: fewer items
-    /// than asked for is an `Ok` count. A `Connection` leaves the call in doubt, unlike
-    /// `add_to_cart`'s: it may have moved any of the items asked for, or none, and no
-    /// later call sends it again; the cart's order tells what it holds.
+    /// than asked for is an `Ok` count. A `Connection` may have moved any of the items
+    /// asked for, or none. The handle keeps the failed call under its operation id, and its
+    /// next `add_many_to_cart` or [`add_many_to_cart_timeout`](Self::add_many_to_cart_timeout)
+    /// asking as many products of that canonical key into that cart sends it again first:
+    /// the items it moved count for that call, which asks anew for the rest, so the cart
+    /// holds as many as asked, not more (test
+    /// `a_batch_add_whose_answer_is_lost_moves_the_items_once_when_added_again` in
+    /// `redis/tests/faults.rs`). A batch asking another count, or an `add_to_cart`, does not
+    /// send it again. As for `add_to_cart`, a remove of such a product from that cart on
+    /// this handle sends it again first, and the next batch add is a new one (test
+    /// `a_batch_add_in_doubt_removed_since_is_not_what_the_next_batch_add_stands_for`), and
+    /// an order of the cart on this handle ends it (test
+    /// `a_batch_add_in_doubt_whose_cart_was_ordered_since_does_not_answer_the_next_batch_add`).
     pub fn add_many_to_cart<Q>(
         &self,
         cart: CartId,
@@ -274,9 +284,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ///
     /// An error after some items were moved (the cart ordered meanwhile, or the server
     /// lost past the retries) says how many: [`AddManyError::added`], the items of the
-    /// calls answered. A `Connection` of one of its calls (not of a wait between them)
-    /// leaves that call in doubt, as [`add_many_to_cart`](Self::add_many_to_cart)'s is: it
-    /// may have moved more, and is not sent again.
+    /// calls answered. A `Connection` of one of its calls (not of a wait between them, which
+    /// holds no place on the server) may have moved more: that call is kept as
+    /// [`add_many_to_cart`](Self::add_many_to_cart)'s is, and sent again by the next batch
+    /// add on this handle asking the rest (the count asked less `added`) of the product
+    /// into the cart, timed or not (test
+    /// `a_timed_batch_add_whose_answer_is_lost_moves_the_items_once_when_added_again_plainly`).
     ///
     /// # Errors
     ///
