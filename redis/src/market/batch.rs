@@ -45,7 +45,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     /// the failed call put on sale are offered anew (tests
     /// `a_batch_publish_whose_answer_is_lost_is_on_sale_once_when_published_again` and
     /// `a_batch_publish_applied_in_part_whose_answer_was_lost_puts_none_on_sale_twice` in
-    /// `redis/tests/faults.rs`). A plain [`publish`](Self::publish) of one of those
+    /// `redis/tests/faults.rs`); of several kept calls they begin with, the one that sent
+    /// the most of them (test
+    /// `two_lost_batch_publishes_one_beginning_the_other_are_each_sent_again_by_their_own_products`).
+    /// A plain [`publish`](Self::publish) of one of those
     /// products, or a batch that does not begin with them, does not send it again, and the
     /// products stay in doubt.
     ///
@@ -224,10 +227,16 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         // A failed call offered the capacity at most.
         let offered = &encoded[..encoded.len().min(self.capacity)];
         let (ours, ends) = kept_batch(index, offered);
-        let (kept, sent) = candidates.into_iter().find_map(|kept| {
-            let sent = ends.iter().position(|&end| end == kept.len())?;
-            ours.starts_with(&kept).then_some((kept, sent))
-        })?;
+        // The longest kept call these products begin with: a shorter one (equal products
+        // published again in a smaller batch that failed too) would answer for only its
+        // own, and the rest of the longer call, which may be on sale, would be offered anew.
+        let (kept, sent) = candidates
+            .into_iter()
+            .filter_map(|kept| {
+                let sent = ends.iter().position(|&end| end == kept.len())?;
+                ours.starts_with(&kept).then_some((kept, sent))
+            })
+            .max_by_key(|&(_, sent)| sent)?;
         let chunk = &offered[..sent];
         let script = &self.scripts.publish_many;
         let resent = self
