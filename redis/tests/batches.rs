@@ -176,6 +176,24 @@ fn unknown_ids_and_spent_carts_are_refused_with_the_products() {
     other.delete().expect("delete");
 }
 
+/// A batch add asking for no item still asks the server about the cart: a spent one is
+/// `UnknownCart`, as for any other count, not an `Ok(0)` that says it is open.
+#[test]
+fn a_batch_add_of_no_item_into_a_spent_cart_is_refused() {
+    let market = market("batch-add-none-spent", 2);
+    let cart = market.new_cart().expect("cart");
+    market.place_order(cart).expect("open");
+    let outcome = market.add_many_to_cart(cart, &item("tea", 0), 0);
+    assert!(matches!(outcome, Err(AddError::UnknownCart)), "{outcome:?}");
+    let outcome = market.add_many_to_cart_timeout(cart, &item("tea", 0), 0, LONG);
+    assert!(
+        matches!(&outcome, Err(error) if error.added() == 0
+            && matches!(error.error(), AddError::UnknownCart)),
+        "{outcome:?}"
+    );
+    market.delete().expect("delete");
+}
+
 #[test]
 fn batches_through_a_small_capacity_conserve_every_item() {
     const PRODUCERS: u64 = 3;

@@ -357,7 +357,8 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
             Ok(None) => 0,
             Err(error) => return Err(AddManyError::new(0, error.into())),
         };
-        if added == count {
+        // A batch add of no item still asks the server whether the cart is open.
+        if added == count && count > 0 {
             return Ok(added);
         }
         loop {
