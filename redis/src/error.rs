@@ -377,8 +377,9 @@ pub enum AddError {
     /// After `add_to_cart` or `add_to_cart_timeout`, adding the product to the cart again
     /// on the handle settles it (see
     /// [`RedisMarketplace::add_to_cart`](crate::RedisMarketplace::add_to_cart)); after a
-    /// batch add, a batch add asking as many of the product into the cart again settles it
-    /// (see [`RedisMarketplace::add_many_to_cart`](crate::RedisMarketplace::add_many_to_cart)).
+    /// batch add, a batch add asking as many of the product into the cart again (the count
+    /// asked less [`AddManyError::added`]) settles it (see
+    /// [`RedisMarketplace::add_many_to_cart_timeout`](crate::RedisMarketplace::add_many_to_cart_timeout)).
     Connection(ConnectionError),
 }
 
