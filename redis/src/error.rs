@@ -8,8 +8,9 @@
 //! retries ran out, and whether the operation was applied is then unknown (the products of
 //! a refused publish come back in the error all the same). The same call made again on the
 //! handle (an order of the cart; a publish of the product by the producer, timed or not; an
-//! add of the product to the cart, timed or not; a remove of it from the cart) is answered
-//! as the failed one if it applied; a batch's `Connection` stays in doubt.
+//! add of the product to the cart, timed or not; a remove of it from the cart; a batch
+//! publish beginning with the failed batch's products; a batch add asking as many of the
+//! product into the cart) is answered as the failed one if it applied.
 
 use std::error::Error;
 use std::fmt;
