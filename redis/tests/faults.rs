@@ -635,17 +635,10 @@ fn a_handle_dropped_after_a_failed_order_leaves_no_records() {
     let (market, _) = an_order_of_one_tea_whose_answer_was_cut(&proxy, name);
 
     let mut watch = server.connection();
-    let records = format!("marketplace:{{{name}}}:ops");
-    let before: usize = redis::cmd("HLEN")
-        .arg(&records)
-        .query(&mut watch)
-        .expect("HLEN");
+    let before = operation_records(&mut watch, name);
     assert!(before > 0, "the order was recorded");
     drop(market);
-    let after: usize = redis::cmd("HLEN")
-        .arg(&records)
-        .query(&mut watch)
-        .expect("HLEN");
+    let after = operation_records(&mut watch, name);
     assert_eq!(after, 0, "records left by the dropped handle");
 }
 
@@ -848,11 +841,11 @@ fn a_timed_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_waiter
     }
     let tea = a_timed_publish_cut(&proxy, &market, producer, item("tea", 1));
     let mut watch = server.connection();
-    let waiting = format!("marketplace:{{{name}}}:waiting");
-    let counted = |watch: &mut redis::Connection| -> usize {
-        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
-    };
-    assert_eq!(counted(&mut watch), 1, "the cut try registered");
+    assert_eq!(
+        publishers_waiting(&mut watch, name),
+        1,
+        "the cut try registered"
+    );
 
     let cart = market.new_cart().expect("new_cart");
     market.add_to_cart(cart, &any("coffee")).expect("on sale");
@@ -861,7 +854,7 @@ fn a_timed_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_waiter
         .publish(producer, tea)
         .expect("the producer has room now");
     assert_eq!(
-        counted(&mut watch),
+        publishers_waiting(&mut watch, name),
         0,
         "a waiter is still counted for the producer"
     );
@@ -886,19 +879,15 @@ fn a_timed_publish_taking_over_a_lost_registered_one_waits_with_its_registration
     }
     let tea = a_timed_publish_cut(&proxy, &market, producer, item("tea", 1));
     let mut watch = server.connection();
-    let waiting = format!("marketplace:{{{name}}}:waiting");
-    let counted = |watch: &mut redis::Connection| -> u64 {
-        let counts: Vec<u64> = redis::cmd("HVALS")
-            .arg(&waiting)
-            .query(watch)
-            .expect("HVALS");
-        counts.iter().sum()
-    };
 
     let outcome = thread::scope(|s| {
         let waiter = s.spawn(|| market.publish_timeout(producer, tea, Duration::from_secs(60)));
         server.until_clients_wait(1);
-        assert_eq!(counted(&mut watch), 1, "publishers counted waiting");
+        assert_eq!(
+            publishers_waiting(&mut watch, name),
+            1,
+            "publishers counted waiting"
+        );
         let cart = market.new_cart().expect("new_cart");
         market.add_to_cart(cart, &any("coffee")).expect("on sale");
         market.place_order(cart).expect("the order");
@@ -906,7 +895,7 @@ fn a_timed_publish_taking_over_a_lost_registered_one_waits_with_its_registration
     });
     outcome.expect("the producer has room");
     assert_eq!(
-        counted(&mut watch),
+        publishers_waiting(&mut watch, name),
         0,
         "a waiter is still counted for the producer"
     );
@@ -930,10 +919,6 @@ fn a_timed_publish_whose_try_after_waiting_is_lost_leaves_no_waiter_once_publish
     let producer = market.register_producer().expect("register");
     market.publish(producer, item("coffee", 10)).expect("room");
     let mut watch = server.connection();
-    let waiting = format!("marketplace:{{{name}}}:waiting");
-    let counted = |watch: &mut redis::Connection| -> usize {
-        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
-    };
 
     let outcome = thread::scope(|s| {
         let waiter =
@@ -949,13 +934,17 @@ fn a_timed_publish_whose_try_after_waiting_is_lost_leaves_no_waiter_once_publish
         panic!("{outcome:?}");
     };
     assert_eq!(proxy.held.lock().unwrap().len(), 1, "the try was held");
-    assert_eq!(counted(&mut watch), 1, "the first try's registration");
+    assert_eq!(
+        publishers_waiting(&mut watch, name),
+        1,
+        "the first try's registration"
+    );
 
     market
         .publish(producer, tea)
         .expect("the producer has room");
     assert_eq!(
-        counted(&mut watch),
+        publishers_waiting(&mut watch, name),
         0,
         "a waiter is still counted for the producer"
     );
@@ -984,16 +973,16 @@ fn a_timed_publish_whose_wait_fails_leaves_no_waiter_once_published_again() {
         .arg("not a list")
         .exec(&mut watch)
         .expect("SET");
-    let waiting = format!("marketplace:{{{name}}}:waiting");
-    let counted = |watch: &mut redis::Connection| -> usize {
-        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
-    };
 
     let outcome = market.publish_timeout(producer, item("tea", 1), Duration::from_secs(60));
     let Err(PublishError::Connection(tea, _)) = outcome else {
         panic!("{outcome:?}");
     };
-    assert_eq!(counted(&mut watch), 1, "the try's registration");
+    assert_eq!(
+        publishers_waiting(&mut watch, name),
+        1,
+        "the try's registration"
+    );
 
     redis::cmd("DEL").arg(&room).exec(&mut watch).expect("DEL");
     let cart = market.new_cart().expect("new_cart");
@@ -1003,7 +992,7 @@ fn a_timed_publish_whose_wait_fails_leaves_no_waiter_once_published_again() {
         .publish(producer, tea)
         .expect("the producer has room");
     assert_eq!(
-        counted(&mut watch),
+        publishers_waiting(&mut watch, name),
         0,
         "a waiter is still counted for the producer"
     );
@@ -1138,11 +1127,11 @@ fn a_timed_batch_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_
         panic!("{outcome:?}");
     };
     let mut watch = server.connection();
-    let waiting = format!("marketplace:{{{name}}}:waiting");
-    let counted = |watch: &mut redis::Connection| -> usize {
-        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
-    };
-    assert_eq!(counted(&mut watch), 1, "the cut call registered");
+    assert_eq!(
+        publishers_waiting(&mut watch, name),
+        1,
+        "the cut call registered"
+    );
 
     let cart = market.new_cart().expect("new_cart");
     market.add_to_cart(cart, &any("coffee")).expect("on sale");
@@ -1151,7 +1140,7 @@ fn a_timed_batch_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_
         .publish_many(producer, products)
         .expect("the producer has room now");
     assert_eq!(
-        counted(&mut watch),
+        publishers_waiting(&mut watch, name),
         0,
         "a waiter is still counted for the producer"
     );
@@ -1180,16 +1169,16 @@ fn a_timed_batch_publish_whose_wait_fails_leaves_no_waiter_once_published_again(
         .arg("not a list")
         .exec(&mut watch)
         .expect("SET");
-    let waiting = format!("marketplace:{{{name}}}:waiting");
-    let counted = |watch: &mut redis::Connection| -> usize {
-        redis::cmd("HLEN").arg(&waiting).query(watch).expect("HLEN")
-    };
 
     let outcome = market.publish_many_timeout(producer, teas(1..2), Duration::from_secs(60));
     let Err(PublishError::Connection(products, _)) = outcome else {
         panic!("{outcome:?}");
     };
-    assert_eq!(counted(&mut watch), 1, "the call's registration");
+    assert_eq!(
+        publishers_waiting(&mut watch, name),
+        1,
+        "the call's registration"
+    );
 
     redis::cmd("DEL").arg(&room).exec(&mut watch).expect("DEL");
     let cart = market.new_cart().expect("new_cart");
@@ -1199,7 +1188,7 @@ fn a_timed_batch_publish_whose_wait_fails_leaves_no_waiter_once_published_again(
         .publish_many(producer, products)
         .expect("the producer has room");
     assert_eq!(
-        counted(&mut watch),
+        publishers_waiting(&mut watch, name),
         0,
         "a waiter is still counted for the producer"
     );
@@ -1266,17 +1255,10 @@ fn a_handle_dropped_after_a_failed_publish_leaves_no_records() {
     let (market, _, _) = a_publish_of_one_tea_whose_answer_was_cut(&proxy, name);
 
     let mut watch = server.connection();
-    let records = format!("marketplace:{{{name}}}:ops");
-    let before: usize = redis::cmd("HLEN")
-        .arg(&records)
-        .query(&mut watch)
-        .expect("HLEN");
+    let before = operation_records(&mut watch, name);
     assert!(before > 0, "the publish was recorded");
     drop(market);
-    let after: usize = redis::cmd("HLEN")
-        .arg(&records)
-        .query(&mut watch)
-        .expect("HLEN");
+    let after = operation_records(&mut watch, name);
     assert_eq!(after, 0, "records left by the dropped handle");
 }
 
@@ -1340,6 +1322,23 @@ fn a_tea_remove_cut(proxy: &CuttingProxy, market: &RedisMarketplace<Item>, cart:
         matches!(outcome, Err(RemoveError::Connection(_))),
         "{outcome:?}"
     );
+}
+
+/// How many waiting publishers the server counts in the market `name`: the registrations
+/// of every producer's waiters, summed, so that one counted twice shows.
+fn publishers_waiting(watch: &mut redis::Connection, name: &str) -> u64 {
+    let waiting = format!("marketplace:{{{name}}}:waiting");
+    let counts: Vec<u64> = redis::cmd("HVALS")
+        .arg(&waiting)
+        .query(watch)
+        .expect("HVALS");
+    counts.iter().sum()
+}
+
+/// How many operation records (a lane's last result each) the market `name` holds.
+fn operation_records(watch: &mut redis::Connection, name: &str) -> usize {
+    let records = format!("marketplace:{{{name}}}:ops");
+    redis::cmd("HLEN").arg(&records).query(watch).expect("HLEN")
 }
 
 /// A consumer gets the one tea on sale, of `serial`, and no other.
@@ -1523,17 +1522,10 @@ fn a_handle_dropped_after_a_failed_add_leaves_no_records() {
     a_tea_add_cut(&proxy, &market, cart);
 
     let mut watch = server.connection();
-    let records = format!("marketplace:{{{name}}}:ops");
-    let before: usize = redis::cmd("HLEN")
-        .arg(&records)
-        .query(&mut watch)
-        .expect("HLEN");
+    let before = operation_records(&mut watch, name);
     assert!(before > 0, "the add was recorded");
     drop(market);
-    let after: usize = redis::cmd("HLEN")
-        .arg(&records)
-        .query(&mut watch)
-        .expect("HLEN");
+    let after = operation_records(&mut watch, name);
     assert_eq!(after, 0, "records left by the dropped handle");
 }
 
