@@ -853,11 +853,7 @@ fn a_timed_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_waiter
     market
         .publish(producer, tea)
         .expect("the producer has room now");
-    assert_eq!(
-        publishers_waiting(&mut watch, name),
-        0,
-        "a waiter is still counted for the producer"
-    );
+    assert_no_publisher_waiting(&mut watch, name);
     assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
     the_only_tea_is(&market, 1);
 }
@@ -894,11 +890,7 @@ fn a_timed_publish_taking_over_a_lost_registered_one_waits_with_its_registration
         waiter.join().expect("the timed publish")
     });
     outcome.expect("the producer has room");
-    assert_eq!(
-        publishers_waiting(&mut watch, name),
-        0,
-        "a waiter is still counted for the producer"
-    );
+    assert_no_publisher_waiting(&mut watch, name);
     assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
     the_only_tea_is(&market, 1);
 }
@@ -943,11 +935,7 @@ fn a_timed_publish_whose_try_after_waiting_is_lost_leaves_no_waiter_once_publish
     market
         .publish(producer, tea)
         .expect("the producer has room");
-    assert_eq!(
-        publishers_waiting(&mut watch, name),
-        0,
-        "a waiter is still counted for the producer"
-    );
+    assert_no_publisher_waiting(&mut watch, name);
     assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
     the_only_tea_is(&market, 1);
 }
@@ -960,19 +948,7 @@ fn a_timed_publish_whose_try_after_waiting_is_lost_leaves_no_waiter_once_publish
 fn a_timed_publish_whose_wait_fails_leaves_no_waiter_once_published_again() {
     let server = RedisServer::start();
     let name = "timed-publish-wait-fails";
-    let market = RedisMarketplace::<Item>::connect(&server.url(), name, 1)
-        .expect("the server is up")
-        .with_retry_for(Duration::ZERO);
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, item("coffee", 10)).expect("room");
-    let mut watch = server.connection();
-    // The first producer's doorbell, which a list must hold for its pop to be refused.
-    let room = format!("marketplace:{{{name}}}:room:0");
-    redis::cmd("SET")
-        .arg(&room)
-        .arg("not a list")
-        .exec(&mut watch)
-        .expect("SET");
+    let (market, producer, mut watch) = a_full_producer_whose_doorbell_is_refused(&server, name);
 
     let outcome = market.publish_timeout(producer, item("tea", 1), Duration::from_secs(60));
     let Err(PublishError::Connection(tea, _)) = outcome else {
@@ -984,18 +960,11 @@ fn a_timed_publish_whose_wait_fails_leaves_no_waiter_once_published_again() {
         "the try's registration"
     );
 
-    redis::cmd("DEL").arg(&room).exec(&mut watch).expect("DEL");
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("coffee")).expect("on sale");
-    market.place_order(cart).expect("the order");
+    room_made_with_the_doorbell_mended(&market, &mut watch, name);
     market
         .publish(producer, tea)
         .expect("the producer has room");
-    assert_eq!(
-        publishers_waiting(&mut watch, name),
-        0,
-        "a waiter is still counted for the producer"
-    );
+    assert_no_publisher_waiting(&mut watch, name);
     assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
     the_only_tea_is(&market, 1);
 }
@@ -1139,11 +1108,7 @@ fn a_timed_batch_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_
     market
         .publish_many(producer, products)
         .expect("the producer has room now");
-    assert_eq!(
-        publishers_waiting(&mut watch, name),
-        0,
-        "a waiter is still counted for the producer"
-    );
+    assert_no_publisher_waiting(&mut watch, name);
     assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(4));
     the_only_tea_is(&market, 1);
 }
@@ -1156,19 +1121,7 @@ fn a_timed_batch_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_
 fn a_timed_batch_publish_whose_wait_fails_leaves_no_waiter_once_published_again() {
     let server = RedisServer::start();
     let name = "timed-publish-many-wait-fails";
-    let market = RedisMarketplace::<Item>::connect(&server.url(), name, 1)
-        .expect("the server is up")
-        .with_retry_for(Duration::ZERO);
-    let producer = market.register_producer().expect("register");
-    market.publish(producer, item("coffee", 10)).expect("room");
-    let mut watch = server.connection();
-    // The first producer's doorbell, which a list must hold for its pop to be refused.
-    let room = format!("marketplace:{{{name}}}:room:0");
-    redis::cmd("SET")
-        .arg(&room)
-        .arg("not a list")
-        .exec(&mut watch)
-        .expect("SET");
+    let (market, producer, mut watch) = a_full_producer_whose_doorbell_is_refused(&server, name);
 
     let outcome = market.publish_many_timeout(producer, teas(1..2), Duration::from_secs(60));
     let Err(PublishError::Connection(products, _)) = outcome else {
@@ -1180,18 +1133,11 @@ fn a_timed_batch_publish_whose_wait_fails_leaves_no_waiter_once_published_again(
         "the call's registration"
     );
 
-    redis::cmd("DEL").arg(&room).exec(&mut watch).expect("DEL");
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("coffee")).expect("on sale");
-    market.place_order(cart).expect("the order");
+    room_made_with_the_doorbell_mended(&market, &mut watch, name);
     market
         .publish_many(producer, products)
         .expect("the producer has room");
-    assert_eq!(
-        publishers_waiting(&mut watch, name),
-        0,
-        "a waiter is still counted for the producer"
-    );
+    assert_no_publisher_waiting(&mut watch, name);
     assert_eq!(market.shelf_len(producer).expect("shelf_len"), Some(1));
     the_only_tea_is(&market, 1);
 }
@@ -1333,6 +1279,59 @@ fn publishers_waiting(watch: &mut redis::Connection, name: &str) -> u64 {
         .query(watch)
         .expect("HVALS");
     counts.iter().sum()
+}
+
+/// Asserts that the server counts no publisher waiting in the market `name`.
+fn assert_no_publisher_waiting(watch: &mut redis::Connection, name: &str) {
+    assert_eq!(
+        publishers_waiting(watch, name),
+        0,
+        "a waiter is still counted for the producer"
+    );
+}
+
+/// A market `name` of capacity 1 on `server`, with no retries, whose producer is full (a
+/// coffee, serial 10), and whose doorbell for that producer's room the server refuses to pop
+/// (its key holds a string), so a wait for room fails with `Connection`; and a connection
+/// to watch the server with.
+fn a_full_producer_whose_doorbell_is_refused(
+    server: &RedisServer,
+    name: &str,
+) -> (RedisMarketplace<Item>, ProducerId, redis::Connection) {
+    let market = RedisMarketplace::<Item>::connect(&server.url(), name, 1)
+        .expect("the server is up")
+        .with_retry_for(Duration::ZERO);
+    let producer = market.register_producer().expect("register");
+    market.publish(producer, item("coffee", 10)).expect("room");
+    let mut watch = server.connection();
+    // The first producer's doorbell, which a list must hold for its pop to be refused.
+    redis::cmd("SET")
+        .arg(room_doorbell(name))
+        .arg("not a list")
+        .exec(&mut watch)
+        .expect("SET");
+    (market, producer, watch)
+}
+
+/// Mends the doorbell [`a_full_producer_whose_doorbell_is_refused`] spoilt and makes room
+/// under its producer (the coffee bought).
+fn room_made_with_the_doorbell_mended(
+    market: &RedisMarketplace<Item>,
+    watch: &mut redis::Connection,
+    name: &str,
+) {
+    redis::cmd("DEL")
+        .arg(room_doorbell(name))
+        .exec(watch)
+        .expect("DEL");
+    let cart = market.new_cart().expect("new_cart");
+    market.add_to_cart(cart, &any("coffee")).expect("on sale");
+    market.place_order(cart).expect("the order");
+}
+
+/// The key of the doorbell for room under the first producer of the market `name`.
+fn room_doorbell(name: &str) -> String {
+    format!("marketplace:{{{name}}}:room:0")
 }
 
 /// How many operation records (a lane's last result each) the market `name` holds.
