@@ -440,6 +440,22 @@ def test_an_unawaited_coroutine_does_nothing():
     assert market.shelf_len(producer) == 0 and market.stats()["distinct_products"] == 0
 
 
+async def awaited_by_a_second_task_meanwhile(market: Marketplace[Any], coroutine: Any) -> None:
+    """Awaits `coroutine` (a call that waits) in a task and, once it waits, in a second task:
+    the second raises as for a Python coroutine, and the first, whose coroutine is closed
+    under it, ends too, neither hanging nor left waiting."""
+    first = asyncio.ensure_future(coroutine)
+    await asleep_in_the_engine(market, 1)
+    second = asyncio.ensure_future(coroutine)
+    done, _ = await asyncio.wait([first, second], timeout=5)
+    assert done == {first, second}, "a task awaiting the coroutine hangs"
+    with pytest.raises(RuntimeError, match="coroutine is being awaited already"):
+        second.result()
+    with pytest.raises(RuntimeError):
+        first.result()
+    assert waiting(market) == 0
+
+
 def test_a_coroutine_a_second_task_awaits_meanwhile_raises_there_and_hangs_neither():
     # A Python coroutine refuses a second awaiter while one drives it. PyO3's coroutine does
     # not: the second task took over the wait, and the first slept for good beside it.
@@ -447,18 +463,9 @@ def test_a_coroutine_a_second_task_awaits_meanwhile_raises_there_and_hangs_neith
     producer, cart = market.register_producer(), market.new_cart()
 
     async def main():
-        coroutine = market.add_to_cart_async(cart, LINDEN, timeout=math.inf)
-        first = asyncio.ensure_future(coroutine)
-        await asleep_in_the_engine(market, 1)
-        second = asyncio.ensure_future(coroutine)
-        done, _ = await asyncio.wait([first, second], timeout=5)
-        assert done == {first, second}, "a task awaiting the coroutine hangs"
-        with pytest.raises(RuntimeError, match="coroutine is being awaited already"):
-            second.result()
-        # The first task's coroutine is closed under it, so it ends too, having taken nothing.
-        with pytest.raises(RuntimeError):
-            first.result()
-        assert waiting(market) == 0
+        await awaited_by_a_second_task_meanwhile(
+            market, market.add_to_cart_async(cart, LINDEN, timeout=math.inf)
+        )
         assert await market.publish_async(producer, LINDEN)
 
     asyncio.run(main())
@@ -474,17 +481,9 @@ def test_a_publish_coroutine_a_second_task_awaits_meanwhile_raises_there_and_pub
     assert market.publish(producer, LINDEN)
 
     async def main():
-        coroutine = market.publish_async(producer, LINDEN, timeout=math.inf)
-        first = asyncio.ensure_future(coroutine)
-        await asleep_in_the_engine(market, 1)
-        second = asyncio.ensure_future(coroutine)
-        done, _ = await asyncio.wait([first, second], timeout=5)
-        assert done == {first, second}, "a task awaiting the coroutine hangs"
-        with pytest.raises(RuntimeError, match="coroutine is being awaited already"):
-            second.result()
-        with pytest.raises(RuntimeError):
-            first.result()
-        assert waiting(market) == 0
+        await awaited_by_a_second_task_meanwhile(
+            market, market.publish_async(producer, LINDEN, timeout=math.inf)
+        )
         # Room now: no task is left to take it.
         assert market.add_to_cart(cart, LINDEN)
         for _ in range(10):
