@@ -39,7 +39,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use marketplace_contract::Market;
-use marketplace_harness::redis_server::RedisServer;
+use marketplace_harness::redis_server::{RedisServer, script_runs};
 use marketplace_redis::{
     AddError, CONNECT_TIMEOUT, CartId, ConnectError, DEFAULT_RETRY_FOR, FORGET_TIMEOUT, OrderError,
     ProducerId, PublishError, READ_TIMEOUT, RedisMarketplace, RemoveError,
@@ -1462,18 +1462,6 @@ fn adds_and_removes_run_one_script_each_and_a_kept_add_no_more() {
         .add_to_cart(cart, &any("tea"))
         .expect("the answer to the add");
     assert_eq!(script_runs(&mut watch) - before, 1);
-}
-
-/// Times the server has run a script (`EVALSHA`), from `INFO commandstats`.
-fn script_runs(connection: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(connection)
-        .expect("INFO");
-    info.lines()
-        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Two adds of one product to a cart failing at the same time (two threads sharing the

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use marketplace_harness::redis_server::RedisServer;
+use marketplace_harness::redis_server::{RedisServer, info_field};
 use marketplace_redis::RedisMarketplace;
 
 /// Each key of the server with its number of elements (list, hash or set entries).
@@ -28,14 +28,7 @@ fn footprint(connection: &mut redis::Connection) -> BTreeMap<String, u64> {
 }
 
 fn used_memory(connection: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query(connection)
-        .expect("INFO");
-    info.lines()
-        .find_map(|line| line.strip_prefix("used_memory:"))
-        .and_then(|value| value.trim().parse().ok())
-        .expect("INFO memory has used_memory")
+    info_field(connection, "memory", "used_memory").expect("INFO memory has used_memory")
 }
 
 /// Publish, add and order, one item a round, on a producer with room to spare: after

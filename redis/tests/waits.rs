@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use marketplace_harness::redis_server::RedisServer;
+use marketplace_harness::redis_server::{RedisServer, info_field, script_runs};
 use marketplace_redis::{AddError, CanonicalKey, PublishError, RedisMarketplace};
 
 /// A product of one kind: its text.
@@ -30,18 +30,6 @@ fn tea() -> Tea {
 
 /// A wait no passing test reaches: reaching it means a wake-up was lost.
 const LONG: Duration = Duration::from_secs(30);
-
-/// A field of the server's `INFO` as a number.
-fn info_field(connection: &mut redis::Connection, section: &str, field: &str) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg(section)
-        .query(connection)
-        .expect("INFO");
-    info.lines()
-        .find_map(|line| line.strip_prefix(&format!("{field}:")))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO {section} has no numeric {field}"))
-}
 
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort_unstable();
@@ -179,7 +167,9 @@ fn idle_waiters_cost_under_one_percent_of_a_core_on_client_and_server() {
     let producer = market.register_producer().expect("register");
     market.publish(producer, tea()).expect("room");
     let mut watch = server.connection();
-    let server_pid = info_field(&mut watch, "server", "process_id").to_string();
+    let server_pid = info_field::<u64>(&mut watch, "server", "process_id")
+        .expect("INFO server has a numeric process_id")
+        .to_string();
     let waiters = 8;
     // Longer than a wait round (5 s), so the rounds' tries are in the figures.
     let wait = Duration::from_secs(6);
@@ -225,18 +215,6 @@ fn idle_waiters_cost_under_one_percent_of_a_core_on_client_and_server() {
         share(server_cpu) < 0.01,
         "server used {server_cpu:?} in {wall:?}"
     );
-}
-
-/// Times the server has run a script (`EVALSHA`), from `INFO commandstats`.
-fn script_runs(connection: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(connection)
-        .expect("INFO");
-    info.lines()
-        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Items given back fill their producer again: the tokens the takes left on its doorbell

@@ -276,18 +276,46 @@ const PORT_TRIES: usize = 5;
 /// # Panics
 ///
 /// When the server does not answer `INFO`.
-fn info_field<T: std::str::FromStr>(
+pub fn info_field<T: std::str::FromStr>(
     connection: &mut redis::Connection,
     section: &str,
     field: &str,
 ) -> Option<T> {
+    info_value(connection, section, field).and_then(|n| n.trim().parse().ok())
+}
+
+/// How many times the server on `connection` has run a script by its digest (`EVALSHA`),
+/// from `INFO commandstats` (`cmdstat_evalsha:calls=N,...`; 0 before the first).
+///
+/// # Panics
+///
+/// When the server does not answer `INFO`.
+pub fn script_runs(connection: &mut redis::Connection) -> u64 {
+    info_value(connection, "commandstats", "cmdstat_evalsha")
+        .and_then(|stats| {
+            stats
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The text after `field:` on its line of the server's `INFO section`.
+///
+/// # Panics
+///
+/// When the server does not answer `INFO`.
+fn info_value(connection: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
     let info: String = redis::cmd("INFO")
         .arg(section)
         .query(connection)
         .unwrap_or_else(|e| panic!("INFO {section}: {e}"));
     info.lines()
         .find_map(|line| line.trim().strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|n| n.trim().parse().ok())
+        .map(str::to_owned)
 }
 
 /// How many clients of the server on `connection` are blocked now, waiting for a list to
