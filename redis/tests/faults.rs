@@ -748,9 +748,7 @@ fn a_publish_refused_for_want_of_room_whose_answer_was_lost_goes_on_sale_once_th
     let tea = a_publish_cut(&proxy, &market, producer, item("tea", 1));
     assert_eq!(market.available(&any("tea")).expect("available"), 0);
 
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("coffee")).expect("on sale");
-    market.place_order(cart).expect("the order");
+    a_coffee_bought(&market);
     market
         .publish(producer, tea)
         .expect("the producer has room now");
@@ -847,9 +845,7 @@ fn a_timed_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_waiter
         "the cut try registered"
     );
 
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("coffee")).expect("on sale");
-    market.place_order(cart).expect("the order");
+    a_coffee_bought(&market);
     market
         .publish(producer, tea)
         .expect("the producer has room now");
@@ -884,9 +880,7 @@ fn a_timed_publish_taking_over_a_lost_registered_one_waits_with_its_registration
             1,
             "publishers counted waiting"
         );
-        let cart = market.new_cart().expect("new_cart");
-        market.add_to_cart(cart, &any("coffee")).expect("on sale");
-        market.place_order(cart).expect("the order");
+        a_coffee_bought(&market);
         waiter.join().expect("the timed publish")
     });
     outcome.expect("the producer has room");
@@ -1102,9 +1096,7 @@ fn a_timed_batch_publish_registered_as_a_waiter_whose_answer_was_lost_leaves_no_
         "the cut call registered"
     );
 
-    let cart = market.new_cart().expect("new_cart");
-    market.add_to_cart(cart, &any("coffee")).expect("on sale");
-    market.place_order(cart).expect("the order");
+    a_coffee_bought(&market);
     market
         .publish_many(producer, products)
         .expect("the producer has room now");
@@ -1324,6 +1316,11 @@ fn room_made_with_the_doorbell_mended(
         .arg(room_doorbell(name))
         .exec(watch)
         .expect("DEL");
+    a_coffee_bought(market);
+}
+
+/// A consumer buys a coffee on sale, making room under its producer.
+fn a_coffee_bought(market: &RedisMarketplace<Item>) {
     let cart = market.new_cart().expect("new_cart");
     market.add_to_cart(cart, &any("coffee")).expect("on sale");
     market.place_order(cart).expect("the order");
