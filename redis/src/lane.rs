@@ -223,13 +223,14 @@ impl Lanes {
 
     /// [`run`](Self::run) for an operation of which every call takes effect on its own (a
     /// publish puts one more item on sale), whose caller, after a failure, calls again to
-    /// do the same thing: the lane of a call that failed is kept under `key`, with `sends`,
-    /// what the call sent that the key does not name (a publish's waits flags), and
-    /// [`resend_kept`](Self::resend_kept) of the key sends that operation again.
+    /// do the same thing: the lane of a call that failed is kept under `key()`, with
+    /// `sends`, what the call sent that the key does not name (a publish's waits flags), and
+    /// [`resend_kept`](Self::resend_kept) of the key sends that operation again. The key is
+    /// made only for a call that failed: a batch publish's holds its products.
     pub(crate) fn run_keeping<T>(
         &self,
         operation: &'static str,
-        key: &str,
+        key: impl FnOnce() -> String,
         sends: &'static str,
         mut call: impl FnMut(&mut Connection, OpId<'_>, &'static str) -> RedisResult<T>,
     ) -> Result<T, ConnectionError> {
@@ -266,7 +267,7 @@ impl Lanes {
         let outcome = self.drive(&mut lane, operation, self.retry_for, |connection, op| {
             call(connection, op, sends)
         });
-        self.keep_if_failed(lane, &outcome, key, sends);
+        self.keep_if_failed(lane, &outcome, || key.to_owned(), sends);
         Some(outcome)
     }
 
@@ -277,7 +278,7 @@ impl Lanes {
     pub(crate) fn keep_unsent(&self, key: &str, sends: &'static str) {
         let mut lane = self.checkout();
         lane.seq += 1;
-        self.keep(key, lane, sends);
+        self.keep(key.to_owned(), lane, sends);
     }
 
     /// The keys beginning with `prefix` under which lanes are kept now, for a caller whose
@@ -313,27 +314,27 @@ impl Lanes {
         }
     }
 
-    /// Returns `lane` to the pool after `outcome`, or keeps it under `key` when it failed.
+    /// Returns `lane` to the pool after `outcome`, or keeps it under `key()` when it failed.
     fn keep_if_failed<T>(
         &self,
         lane: Lane,
         outcome: &Result<T, ConnectionError>,
-        key: &str,
+        key: impl FnOnce() -> String,
         sends: &'static str,
     ) {
         if outcome.is_ok() {
             self.checkin(lane);
         } else {
-            self.keep(key, lane, sends);
+            self.keep(key(), lane, sends);
         }
     }
 
     /// Keeps `lane`, with `sends`, under `key`, beside any lanes kept there already.
-    fn keep(&self, key: &str, lane: Lane, sends: &'static str) {
+    fn keep(&self, key: String, lane: Lane, sends: &'static str) {
         self.kept
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(key.to_owned())
+            .entry(key)
             .or_default()
             .push((lane, sends));
     }

@@ -796,16 +796,19 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         kept: &str,
     ) -> Result<Published, ConnectionError> {
         self.refuse_too_long(operation, &[key, payload])?;
-        let value = self
-            .lanes
-            .run_keeping(operation, kept, waits, |connection, op, waits| {
+        let value = self.lanes.run_keeping(
+            operation,
+            || kept.to_owned(),
+            waits,
+            |connection, op, waits| {
                 self.invoke(
                     connection,
                     &self.scripts.publish,
                     op,
                     &[index, key, payload, waits],
                 )
-            })?;
+            },
+        )?;
         let reply = self.reply(operation, value)?;
         self.published(operation, &reply)
     }
@@ -1056,11 +1059,12 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         kept: &str,
     ) -> Result<Reply, ConnectionError> {
         self.refuse_too_long(operation, &[serial, key])?;
-        let value = self
-            .lanes
-            .run_keeping(operation, kept, "", |connection, op, _| {
-                self.invoke(connection, script, op, &[serial, key])
-            })?;
+        let value = self.lanes.run_keeping(
+            operation,
+            || kept.to_owned(),
+            "",
+            |connection, op, _| self.invoke(connection, script, op, &[serial, key]),
+        )?;
         self.reply(operation, value)
     }
 

@@ -196,11 +196,11 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
     ) -> Result<Option<Moved>, ConnectionError> {
         let args = publish_many_args(index, waits, chunk);
         self.refuse_too_long(operation, &args)?;
-        let (kept, _) = kept_batch(index, chunk);
+        let kept = || kept_batch(index, chunk).0;
         let script = &self.scripts.publish_many;
         let value = self
             .lanes
-            .run_keeping(operation, &kept, waits, |connection, op, _| {
+            .run_keeping(operation, kept, waits, |connection, op, _| {
                 self.invoke(connection, script, op, &args)
             })?;
         self.moved(operation, self.reply(operation, value)?, chunk.len())
@@ -397,10 +397,10 @@ impl<P: Serialize + DeserializeOwned + CanonicalKey> RedisMarketplace<P> {
         let args = [serial, key, wanted.as_str()];
         self.refuse_too_long(operation, &args)?;
         let script = &self.scripts.add_many_to_cart;
-        let kept = kept_add_many(serial, key, Some(asked));
+        let kept = || kept_add_many(serial, key, Some(asked));
         let value = self
             .lanes
-            .run_keeping(operation, &kept, "", |connection, op, _| {
+            .run_keeping(operation, kept, "", |connection, op, _| {
                 self.invoke(connection, script, op, &args)
             })?;
         self.moved(operation, self.reply(operation, value)?, asked)
